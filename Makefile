@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit policy-tests bench clean
+
+$(BIN)/policy-engine: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(BIN)/policy-engine
+	@echo "== What the engine sees in examples/manifests =="
+	-$(BIN)/policy-engine inspect examples/manifests --format table
+	@echo
+	@echo "== policy-engine check examples/manifests (bundled policies, bundled pricing) =="
+	-$(BIN)/policy-engine check examples/manifests
+
+lint: $(BIN)/policy-engine
+	$(BIN)/ruff check policy_engine tests benchmarks
+	$(BIN)/lint-imports
+
+typecheck: $(BIN)/policy-engine
+	$(BIN)/mypy policy_engine
+
+policy-tests: $(BIN)/policy-engine
+	$(BIN)/policy-engine test policies
+
+unit: $(BIN)/policy-engine
+	$(BIN)/pytest
+
+test: lint typecheck policy-tests unit
+
+bench: $(BIN)/policy-engine
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""``policy-engine``: one console script, one module per subcommand.
+
+Each subcommand module exposes ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs (help lists them from this table), so ``check``
+does not pay for the webhook's imports.
+
+Exit codes, shared by every command: 0 success / nothing to block, 1 findings or failed expectations
+that should fail the run, 2 usage, input or policy errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("policy_engine.cli.check", "check manifests against policies (the CI gate)"),
+    "inspect": ("policy_engine.cli.inspect", "show the workloads the engine sees in manifests"),
+    "cost": ("policy_engine.cli.cost", "showback: projected spend and GPU-hours per group"),
+    "serve": ("policy_engine.cli.serve", "run the validating admission webhook"),
+    "certs": ("policy_engine.cli.certs", "create a CA and serving certificate for the webhook"),
+    "webhook-manifests": ("policy_engine.cli.manifests", "print the Kubernetes manifests that install the webhook"),
+    "test": ("policy_engine.cli.test", "run policy test files"),
+    "fmt": ("policy_engine.cli.fmt", "format policy files canonically"),
+    "explain": ("policy_engine.cli.explain", "trace how a policy decided for each workload"),
+    "validate": ("policy_engine.cli.validate", "compile policies and report every diagnostic"),
+}
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+def _parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policy-engine",
+        description="Policy-as-code governance for AI/ML spend on Kubernetes.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            importlib.import_module(module_name).add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    parser = _parser(command if command in COMMANDS else None)
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

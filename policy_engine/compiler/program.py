@@ -1,0 +1,131 @@
+"""What the compiler produces and the engine runs: compiled policies as plain closures.
+
+This is the contract between ``policy_engine.compiler`` (which builds these once from checked ASTs) and
+``policy_engine.engine`` (which calls them for every workload). Nothing here parses or walks a tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from policy_engine.model.documents import FieldPath
+from policy_engine.model.workload import Workload
+from policy_engine.syntax.diagnostics import Diagnostic, Span
+
+
+class Severity(str, Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return ("low", "medium", "high", "critical").index(self.value)
+
+
+class Enforcement(str, Enum):
+    DENY = "deny"
+    WARN = "warn"
+    AUDIT = "audit"
+
+
+class FailureMode(str, Enum):
+    OPEN = "open"  # an internal error or missing live state lets the request through, with a warning
+    CLOSED = "closed"  # ... or rejects it
+
+
+class Period(str, Enum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One thing a per-workload rule found wrong, already rendered into words."""
+
+    rule: str  # the clause family: labels, annotations, instance_type, gpu_model, pin, spot, idle, deadline, ...
+    message: str
+    path: FieldPath = ()  # the offending field inside the object, for the finding's line
+    saving: float | None = None  # estimated monthly saving if fixed
+    facts: Mapping[str, object] = field(default_factory=dict)  # attribute values the rule read
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateRule:
+    """A rule over a set of workloads: a GPU-hour quota or a money budget per group per period."""
+
+    kind: str  # "quota" | "budget"
+    metric: str  # "gpu_hours" | "cost"
+    key: Callable[[Workload], str | None]  # the group a workload belongs to (None: not grouped, skipped)
+    key_label: str  # how the key reads in messages, e.g. 'labels["team"]'
+    period: Period
+    default_limit: float | None  # None: only the keys in ``overrides`` are limited
+    overrides: Mapping[str, float]
+    thresholds: tuple[float, ...] = (1.0,)  # fractions of the limit that raise a finding (budgets: alerts)
+    message: str | None = None  # the policy's own template, with {placeholders}
+    span: Span | None = None
+
+    def limit_for(self, key: str) -> float | None:
+        return self.overrides.get(key, self.default_limit)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveIdleRule:
+    """The live form of idle shutdown (GPU utilisation below a threshold for a duration): kept for live state."""
+
+    utilisation_below: float  # fraction, 0..1
+    for_seconds: float
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    name: str
+    description: str
+    severity: Severity
+    enforcement: Enforcement
+    span: Span
+    kinds: frozenset[str] | None  # None: every kind the workload model knows
+    applies: Callable[[Workload], bool]  # match + exclude + when
+    check: Callable[[Workload], list[Violation]]  # every per-workload rule of the policy
+    aggregates: tuple[AggregateRule, ...] = ()
+    live_idle: tuple[LiveIdleRule, ...] = ()
+    failure_mode: FailureMode = FailureMode.OPEN
+    allow_exemption: bool = False  # per-object exemption annotations honoured only when the policy says so
+    help: str = ""
+    file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """Compiled policies indexed by kind, so a document only meets the policies that can match it."""
+
+    policies: tuple[CompiledPolicy, ...]
+    by_kind: Mapping[str, tuple[CompiledPolicy, ...]]
+    any_kind: tuple[CompiledPolicy, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()  # warnings that did not stop compilation
+    sources: Mapping[str, str] = field(default_factory=dict)  # file -> text, for rendering diagnostics
+
+    def for_kind(self, kind: str) -> tuple[CompiledPolicy, ...]:
+        return self.by_kind.get(kind, self.any_kind)
+
+    def get(self, name: str) -> CompiledPolicy | None:
+        for p in self.policies:
+            if p.name == name:
+                return p
+        return None
+
+    @staticmethod
+    def build(policies: tuple[CompiledPolicy, ...], known_kinds: frozenset[str],
+              diagnostics: tuple[Diagnostic, ...] = (), sources: Mapping[str, str] | None = None) -> PolicySet:
+        """Index policies: ``by_kind[k]`` holds, in declaration order, those that can match kind ``k``."""
+        any_kind = tuple(p for p in policies if p.kinds is None)
+        kinds = set(known_kinds)
+        for p in policies:
+            kinds.update(p.kinds or ())
+        by_kind = {k: tuple(p for p in policies if p.kinds is None or k in p.kinds) for k in kinds}
+        return PolicySet(policies, by_kind, any_kind, diagnostics, dict(sources or {}))

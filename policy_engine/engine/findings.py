@@ -1,0 +1,133 @@
+"""Findings: what every reporter, the webhook and the test runner consume."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from policy_engine.compiler.program import Enforcement, Severity
+from policy_engine.model.documents import FieldPath, LoadError
+from policy_engine.model.workload import Workload
+from policy_engine.syntax.diagnostics import Diagnostic
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    kind: str
+    name: str
+    namespace: str | None
+    file: str
+    line: int
+    api_version: str = ""
+
+    @staticmethod
+    def of(w: Workload) -> ResourceRef:
+        return ResourceRef(w.kind, w.name, w.namespace, w.file, w.line, w.api_version)
+
+    def display(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "api_version": self.api_version, "name": self.name,
+                "namespace": self.namespace, "file": self.file, "line": self.line}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    policy: str
+    rule: str  # clause family that fired (labels, instance_type, spot, quota, ...)
+    severity: Severity
+    enforcement: Enforcement
+    message: str
+    resource: ResourceRef
+    field_line: int | None = None  # line of the offending field when the rule names one
+    field_path: FieldPath = ()
+    monthly_cost: float | None = None  # the workload's projected monthly spend (None: could not be priced)
+    saving: float | None = None  # estimated monthly saving if fixed
+    group: str | None = None  # quota/budget findings: the group, e.g. 'team=nlp'
+    related: tuple[ResourceRef, ...] = ()  # quota/budget findings: the workloads that take the group over
+    facts: tuple[tuple[str, object], ...] = ()
+    error: bool = False  # the policy failed internally; ``message`` says how and the failure mode decided
+
+    @property
+    def line(self) -> int:
+        return self.field_line or self.resource.line
+
+    def fingerprint(self) -> str:
+        """Stable across runs and line shifts: policy, rule, resource identity and group — not the line."""
+        r = self.resource
+        basis = "\x1f".join([self.policy, self.rule, r.file, r.kind, r.namespace or "", r.name, self.group or ""])
+        return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "enforcement": self.enforcement.value,
+            "message": self.message,
+            "resource": self.resource.to_dict(),
+            "line": self.line,
+            "field": ".".join(map(str, self.field_path)) or None,
+            "monthly_cost": _round(self.monthly_cost),
+            "saving": _round(self.saving),
+            "group": self.group,
+            "related": [r.to_dict() for r in self.related],
+            "fingerprint": self.fingerprint(),
+            "error": self.error,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+@dataclass(slots=True)
+class PolicySummary:
+    policy: str
+    severity: Severity
+    enforcement: Enforcement
+    description: str = ""
+    findings: int = 0
+    flagged_monthly_cost: float = 0.0  # projected monthly spend of the workloads it flags (priced ones)
+    unpriced_flagged: int = 0
+    saving: float = 0.0  # estimated monthly saving if every finding were fixed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "severity": self.severity.value, "enforcement": self.enforcement.value,
+                "description": self.description, "findings": self.findings,
+                "flagged_monthly_cost": round(self.flagged_monthly_cost, 2),
+                "unpriced_flagged": self.unpriced_flagged, "saving": round(self.saving, 2)}
+
+
+@dataclass(slots=True)
+class Stats:
+    files: int = 0
+    documents: int = 0
+    workloads: int = 0
+    gpu_workloads: int = 0
+    policies: int = 0
+    seconds: float = 0.0
+    monthly_cost: float = 0.0  # projected monthly spend of all priced workloads scanned
+    unpriced_workloads: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "documents": self.documents, "workloads": self.workloads,
+                "gpu_workloads": self.gpu_workloads, "policies": self.policies,
+                "seconds": round(self.seconds, 4), "monthly_cost": round(self.monthly_cost, 2),
+                "unpriced_workloads": self.unpriced_workloads}
+
+
+@dataclass(slots=True)
+class Result:
+    findings: list[Finding] = field(default_factory=list)
+    summaries: list[PolicySummary] = field(default_factory=list)
+    errors: list[LoadError | Diagnostic] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+    workloads: list[Workload] = field(default_factory=list)  # kept only when asked (cost diff, showback)
+
+    @property
+    def denied(self) -> bool:
+        return any(f.enforcement is Enforcement.DENY for f in self.findings)

@@ -1,0 +1,262 @@
+"""Sources → documents: manifest files, directories and stdin become mappings that know their file:line.
+
+``yaml.load_all`` with libyaml's CSafeLoader is composition (C) followed by construction (Python). We do
+exactly those two steps ourselves, one document at a time, and keep the composed node: the document's
+start line then costs nothing, and the line of any field (for a finding that names one) is found by
+walking the node only when a finding asks for it.
+
+Nothing is skipped silently: every file or document that cannot become a Kubernetes object yields a
+``LoadError`` with file, line and reason, and the remaining files are still read.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policy_engine.syntax.diagnostics import Diagnostic, Span
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+#: A document whose alias-expanded size exceeds this many nodes is refused (a "billion laughs" bomb).
+MAX_EXPANDED_NODES = 1_000_000
+
+PathElement = str | int
+FieldPath = tuple[PathElement, ...]
+
+
+@dataclass(slots=True, eq=False)
+class Document:
+    """One Kubernetes object and where it came from."""
+
+    obj: dict[str, Any]
+    file: str
+    line: int
+    index: int = 0
+    node: yaml.Node | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind") or "")
+
+    @property
+    def api_version(self) -> str:
+        return str(self.obj.get("apiVersion") or "")
+
+    def line_of(self, path: FieldPath) -> int:
+        """Line of the deepest element of ``path`` present in the source (the document line if none)."""
+        node = self.node
+        line = self.line
+        if node is None:
+            return line
+        for element in path:
+            if isinstance(node, yaml.MappingNode) and isinstance(element, str):
+                for key_node, value_node in node.value:
+                    if key_node.value == element:
+                        line = key_node.start_mark.line + 1
+                        node = value_node
+                        break
+                else:
+                    return line
+            elif isinstance(node, yaml.SequenceNode) and isinstance(element, int):
+                if not 0 <= element < len(node.value):
+                    return line
+                node = node.value[element]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class LoadError:
+    """A file or document that could not become a Kubernetes object; ``code`` is stable."""
+
+    diagnostic: Diagnostic
+
+    @property
+    def file(self) -> str:
+        return self.diagnostic.span.file
+
+    @property
+    def line(self) -> int:
+        return self.diagnostic.span.line
+
+    @property
+    def message(self) -> str:
+        return self.diagnostic.message
+
+
+def _error(file: str, line: int, code: str, message: str, column: int = 1) -> LoadError:
+    return LoadError(Diagnostic(Span(file, max(line, 1), max(column, 1)), code, message))
+
+
+def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[str]:
+    """Manifest files under ``paths`` in a stable order; ``-`` stands for stdin.
+
+    A path given explicitly is read whatever its suffix; inside directories only .yaml/.yml/.json files
+    are taken. ``exclude`` globs match the path as displayed and each of its components.
+    """
+    for raw in paths:
+        if raw == STDIN:
+            yield STDIN
+            continue
+        if _excluded(raw, exclude):
+            continue
+        if os.path.isdir(raw):
+            for root, dirs, files in os.walk(raw):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _excluded(d, exclude))
+                for name in sorted(files):
+                    if name.endswith(MANIFEST_SUFFIXES):
+                        full = os.path.join(root, name)
+                        if not _excluded(full, exclude):
+                            yield full
+        else:
+            yield raw
+
+
+def _excluded(path: str, patterns: Sequence[str]) -> bool:
+    if not patterns:
+        return False
+    norm = path.replace(os.sep, "/")
+    parts = norm.split("/")
+    return any(fnmatch.fnmatch(norm, p) or any(fnmatch.fnmatch(part, p) for part in parts) for p in patterns)
+
+
+def read_source(path: str) -> tuple[str | None, LoadError | None]:
+    """The text of a file (or stdin), or a located reason it cannot be read as text."""
+    name = STDIN_NAME if path == STDIN else path
+    try:
+        data = sys.stdin.buffer.read() if path == STDIN else Path(path).read_bytes()
+    except OSError as exc:
+        return None, _error(name, 1, "E-READ", f"cannot read file: {exc.strerror or exc}")
+    if b"\x00" in data[:8192]:
+        return None, _error(name, 1, "E-BINARY", "binary file (contains NUL bytes), not a YAML or JSON manifest")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, _error(name, line, "E-ENCODING", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
+
+
+def load_paths(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[Document | LoadError]:
+    """Every document of every manifest file under ``paths``, streamed file by file."""
+    found = False
+    for path in discover(paths, exclude):
+        found = True
+        text, err = read_source(path)
+        if err is not None:
+            yield err
+            continue
+        assert text is not None
+        yield from load_text(text, STDIN_NAME if path == STDIN else path)
+    if not found and paths:
+        for raw in paths:
+            if raw != STDIN and not os.path.exists(raw):
+                yield _error(raw, 1, "E-READ", "no such file or directory")
+
+
+def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
+    """Documents of one YAML (or JSON) stream; an error ends the stream but keeps what came before."""
+    if file.endswith(".json") and text.lstrip().startswith(("{", "[")):
+        yield from _load_json(text, file)
+        return
+    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            line = node.start_mark.line + 1
+            if "&" in text and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                yield _error(file, line, "E-ALIAS-BOMB",
+                             f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through YAML aliases")
+                index += 1
+                continue
+            obj = loader.construct_document(node)
+            yield from _objects(obj, file, line, index, node)
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        column = mark.column + 1 if mark else 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        yield _error(file, line, "E-YAML", f"invalid YAML: {problem}{context}", column)
+    except yaml.YAMLError as exc:
+        yield _error(file, 1, "E-YAML", f"invalid YAML: {exc}")
+    except RecursionError:
+        yield _error(file, 1, "E-YAML", "invalid YAML: nesting too deep")
+    finally:
+        loader.dispose()
+
+
+def _load_json(text: str, file: str) -> Iterator[Document | LoadError]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield _error(file, exc.lineno, "E-JSON", f"invalid JSON: {exc.msg}", exc.colno)
+        return
+    yield from _objects(obj, file, 1, 0, None)
+
+
+def _objects(obj: Any, file: str, line: int, index: int, node: yaml.Node | None) -> Iterator[Document | LoadError]:
+    if obj is None:
+        return
+    if not isinstance(obj, dict):
+        yield _error(file, line, "E-NOT-MAPPING",
+                     f"document {index + 1} is a {type(obj).__name__}, not a Kubernetes object (a mapping)")
+        return
+    kind = obj.get("kind")
+    if not kind or not isinstance(kind, str):
+        yield _error(file, line, "E-NO-KIND", f"document {index + 1} has no 'kind' field; not a Kubernetes object")
+        return
+    if kind.endswith("List") and isinstance(obj.get("items"), list):
+        items_node = _child(node, "items")
+        for i, item in enumerate(obj["items"]):
+            item_node = items_node.value[i] if isinstance(items_node, yaml.SequenceNode) else None
+            item_line = item_node.start_mark.line + 1 if item_node is not None else line
+            yield from _objects(item, file, item_line, index, item_node)
+        return
+    yield Document(obj, file, line, index, node)
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v
+    return None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Node count with aliases expanded, in time linear in the distinct nodes (memoised on identity)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards against recursive anchors
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            total += _expanded_size(child, memo)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, memo) + _expanded_size(v, memo)
+    memo[key] = total
+    return total
+
+
+def load_objects(objects: Iterable[dict[str, Any]], file: str = "<memory>") -> Iterator[Document | LoadError]:
+    """Documents from already-parsed objects (an AdmissionReview's object, the cluster API)."""
+    for i, obj in enumerate(objects):
+        yield from _objects(obj, file, 1, i, None)

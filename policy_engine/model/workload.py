@@ -1,0 +1,155 @@
+"""The workload model: what any pod-controller or AI CRD will run, normalised into one shape.
+
+Policies, the cost model, ``inspect``, ``explain`` and the webhook all read these types, never raw
+manifests (except through the policy language's explicit ``object.…`` escape hatch). Instances are
+built by ``policy_engine.model.build`` and priced by ``policy_engine.pricing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from policy_engine.model.documents import Document, FieldPath
+
+
+class CapacityType(str, Enum):
+    SPOT = "spot"
+    ON_DEMAND = "on-demand"
+    UNKNOWN = "unknown"
+
+
+class RunKind(str, Enum):
+    CONTINUOUS = "continuous"  # long-running kinds: run all period
+    BOUNDED = "bounded"  # a job with a deadline or a declared expected duration
+    SCHEDULED = "scheduled"  # runs on a schedule (CronJob, CronWorkflow): runs per period × per-run bound
+    UNBOUNDED = "unbounded"  # a job with no bound: said so, never guessed
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a fact came from, for ``explain`` and for locating findings."""
+
+    path: FieldPath
+    note: str = ""
+
+    def describe(self, doc: Document | None) -> str:
+        dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in self.path).replace(".[", "[")
+        where = f"{dotted}" + (f" {self.note}" if self.note else "")
+        if doc is not None and doc.node is not None:
+            where += f", line {doc.line_of(self.path)}"
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    name: str
+    init: bool
+    requests: dict[str, str]
+    limits: dict[str, str]
+
+
+@dataclass(slots=True)
+class Role:
+    """One kind of pod a workload runs (PyTorchJob Master/Worker, Ray head/worker group, KServe predictor…)."""
+
+    name: str
+    replicas: int
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    gpus_per_pod: float = 0.0  # whole GPUs; a MIG slice or shared GPU counts as its fraction
+    gpu_resource: str | None = None  # e.g. "nvidia.com/gpu", "nvidia.com/mig-1g.5gb"
+    gpu_resources: dict[str, float] = field(default_factory=dict)  # every accelerator resource, raw count
+    gpu_model: str | None = None
+    instance_type: str | None = None
+    instance_type_candidates: tuple[str, ...] = ()  # from an `In` affinity with several values
+    capacity_type: CapacityType = CapacityType.UNKNOWN
+    cpu_request: float = 0.0  # cores per pod (max(init), Σ containers — the scheduler's effective request)
+    memory_request_gib: float = 0.0  # GiB per pod
+    containers: tuple[Container, ...] = ()
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    template_path: FieldPath = ()  # path of the pod template (or pod spec holder) inside the object
+    provenance: dict[str, Provenance] = field(default_factory=dict)  # attribute name -> where it came from
+
+
+@dataclass(frozen=True, slots=True)
+class RunTime:
+    """How long a workload runs, per run and per month; ``reason`` explains the figure in words."""
+
+    kind: RunKind
+    hours_per_run: float | None  # None when unbounded; for continuous kinds: hours per month
+    runs_per_month: float  # 1 for continuous and for a single bounded job; from the schedule for cron kinds
+    reason: str
+    provenance: Provenance | None = None
+
+    @property
+    def hours_per_month(self) -> float | None:
+        """Hours the workload's pods run in a month (one run for a one-off job)."""
+        if self.hours_per_run is None:
+            return None
+        return self.hours_per_run * self.runs_per_month
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """A priced workload. ``priced`` is False with a reason when any role could not be priced — never $0."""
+
+    priced: bool
+    hourly: float | None  # all roles, all replicas running, per hour
+    monthly: float | None  # hourly × hours in the month (one bounded run for one-off jobs)
+    currency: str = "USD"
+    unpriced_reason: str | None = None
+    on_demand_monthly: float | None = None  # the same workload at on-demand prices (for spot savings)
+    spot_monthly: float | None = None  # the same workload at spot prices, where the catalog knows them
+    breakdown: tuple[str, ...] = ()  # the arithmetic, one line per role, for explain and docs
+
+
+@dataclass(slots=True)
+class Workload:
+    """A document normalised into what it will run. ``cost`` is filled in by the pricing step."""
+
+    kind: str
+    api_version: str
+    name: str
+    namespace: str | None
+    doc: Document
+    roles: list[Role]
+    labels: dict[str, str]  # what cost allocation sees: object labels overlaid by labels every pod carries
+    annotations: dict[str, str]  # object annotations overlaid by annotations every pod carries
+    object_labels: dict[str, str]
+    pod_labels: dict[str, str]  # labels common to every role's pod template
+    run_time: RunTime
+    idle_timeout_seconds: float | None = None  # declared idle shutdown (annotation, minReplicas 0, culling)
+    idle_provenance: Provenance | None = None
+    priority_class: str | None = None
+    cost: Cost | None = None
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+    @property
+    def line(self) -> int:
+        return self.doc.line
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return self.doc.obj
+
+    @property
+    def gpus(self) -> float:
+        """GPUs held when all pods run: Σ roles replicas × GPUs per pod."""
+        return sum(r.replicas * r.gpus_per_pod for r in self.roles)
+
+    @property
+    def gpu_hours_per_month(self) -> float | None:
+        hours = self.run_time.hours_per_month
+        return None if hours is None else self.gpus * hours
+
+    def ref(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name}"
