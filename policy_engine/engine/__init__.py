@@ -1,0 +1,37 @@
+"""The engine: one evaluation path for the CLI, the webhook and audit.
+
+``load_engine`` compiles policies and loads pricing once; ``Engine.evaluate`` turns documents into a
+``Result`` of findings. Everything above this package (CLI, webhook, reporters) only talks to this API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from policy_engine.engine.aggregate import Contribution, Usage, UsageProvider
+from policy_engine.engine.evaluate import Engine, Partial, summarise
+from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, Stats
+from policy_engine.resources import bundled_policies_dir
+from policy_engine.syntax.diagnostics import DiagnosticError
+
+__all__ = [
+    "Contribution", "Engine", "Finding", "Partial", "PolicySummary", "ResourceRef", "Result", "Stats",
+    "Usage", "UsageProvider", "load_engine", "summarise",
+]
+
+
+def load_engine(policy_paths: Sequence[str | Path] | None = None, pricing: str | Path | None = None) -> Engine:
+    """Compile policies (default: the bundled library) against a catalog (default: the bundled one).
+
+    Raises ``DiagnosticError`` carrying every located error of the policy files or the pricing file.
+    """
+    from policy_engine.compiler import compile_policies
+    from policy_engine.pricing.catalog import load_catalog
+
+    catalog = load_catalog(str(pricing) if pricing is not None else None)
+    paths = list(policy_paths) if policy_paths else [bundled_policies_dir()]
+    compiled = compile_policies(paths, catalog=catalog)
+    if compiled.policy_set is None:
+        raise DiagnosticError(compiled.diagnostics, compiled.sources)
+    return Engine(compiled.policy_set, catalog)

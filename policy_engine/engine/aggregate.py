@@ -1,0 +1,210 @@
+"""Quotas and budgets: rules over a set of workloads, grouped by a key, per period.
+
+In CI the set is the scanned tree; at admission it is the one new workload plus the live usage the
+cluster-state cache reports. Workers of a parallel ``check`` send back light ``Contribution`` records
+(picklable, no closures), so the parent can decide aggregates over the whole tree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from policy_engine.compiler.program import (
+    AggregateRule,
+    CompiledPolicy,
+    Enforcement,
+    FailureMode,
+    Period,
+    PolicySet,
+)
+from policy_engine.engine.findings import Finding, ResourceRef
+from policy_engine.model.workload import RunKind, Workload
+
+PERIOD_HOURS = {Period.DAY: 24.0, Period.WEEK: 168.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Live usage of one group in the rule's metric for the current period."""
+
+    used: float  # consumed since the period began
+    running: float  # what pods running now will consume until the period ends
+
+
+class UsageProvider(Protocol):
+    def usage(self, rule: AggregateRule, key: str) -> Usage | None:
+        """None means live state is unknown (not synced): the policy's failure mode decides."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one workload adds to one group of one aggregate rule in the rule's period."""
+
+    policy: str
+    rule_index: int
+    key: str
+    ref: ResourceRef
+    amount: float | None  # None: cannot be projected (unpriced for a budget)
+    unbounded: bool  # counted for the whole period because the job has no run-time bound
+    gpu_hours: float  # the same workload's GPU-hours in the period (for pricing a quota's overage)
+    cost: float | None  # the same workload's cost in the period
+
+
+def period_hours(period: Period, hours_per_month: float) -> float:
+    return PERIOD_HOURS.get(period, hours_per_month)
+
+
+def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float, bool]:
+    """Hours the workload's pods run within one period, and whether that is the unbounded upper bound.
+
+    Continuous kinds run the whole period; a one-off bounded job is assumed to run once within the
+    period (capped at the period); a scheduled job runs its per-period share of runs; an unbounded
+    job is counted for the whole period, and the finding says so.
+    """
+    span = period_hours(period, hours_per_month)
+    rt = w.run_time
+    if rt.kind is RunKind.UNBOUNDED or rt.hours_per_run is None:
+        return span, True
+    if rt.kind is RunKind.CONTINUOUS:
+        return span, False
+    if rt.kind is RunKind.SCHEDULED:
+        return min(rt.hours_per_run * rt.runs_per_month * span / hours_per_month, span), False
+    return min(rt.hours_per_run, span), False
+
+
+def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Workload,
+                 hours_per_month: float) -> Contribution | None:
+    key = rule.key(w)
+    if key is None:
+        return None
+    hours, unbounded = project(w, rule.period, hours_per_month)
+    gpu_hours = w.gpus * hours
+    hourly = w.cost.hourly if w.cost is not None else None
+    cost = hourly * hours if hourly is not None else None
+    amount = gpu_hours if rule.metric == "gpu_hours" else cost
+    return Contribution(policy.name, index, key, ResourceRef.of(w), amount, unbounded, gpu_hours, cost)
+
+
+def _fmt(value: float, metric: str) -> str:
+    return f"${value:,.2f}" if metric == "cost" else f"{value:,.0f} GPU-hours"
+
+
+def decide(policies: PolicySet, contributions: Iterable[Contribution],
+           usage: UsageProvider | None = None) -> list[Finding]:
+    """One finding per group whose projected use crosses a threshold of its limit."""
+    groups: dict[tuple[str, int, str], list[Contribution]] = defaultdict(list)
+    for c in contributions:
+        groups[(c.policy, c.rule_index, c.key)].append(c)
+    by_name = {p.name: p for p in policies.policies}
+    findings: list[Finding] = []
+    for (name, index, key), members in sorted(groups.items(), key=lambda kv: kv[0]):
+        policy = by_name.get(name)
+        if policy is None:
+            continue
+        rule = policy.aggregates[index]
+        limit = rule.limit_for(key)
+        if limit is None:
+            continue
+        members.sort(key=lambda c: (c.ref.file, c.ref.line, c.ref.name))
+        finding = _decide_group(policy, rule, key, limit, members, usage)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _decide_group(policy: CompiledPolicy, rule: AggregateRule, key: str, limit: float,
+                  members: Sequence[Contribution], usage: UsageProvider | None) -> Finding | None:
+    baseline = 0.0
+    live_note = ""
+    if usage is not None:
+        live = usage.usage(rule, key)
+        if live is None:
+            return _unknown_usage(policy, rule, key, members[0])
+        baseline = live.used + live.running
+        live_note = (f" ({_fmt(live.used, rule.metric)} used, {_fmt(live.running, rule.metric)} committed by "
+                     f"running pods, {_fmt(sum(c.amount or 0.0 for c in members), rule.metric)} requested)")
+    total = baseline
+    crossing: list[Contribution] = []
+    for c in members:
+        if c.amount is None:
+            continue
+        total += c.amount
+        if total > limit * min(rule.thresholds) or crossing:
+            crossing.append(c)
+    crossed = [t for t in sorted(rule.thresholds) if _over(total, limit, t)]
+    if not crossed:
+        return None
+    threshold = crossed[-1]
+    over = max(total - limit, 0.0)
+    enforcement = policy.enforcement if threshold >= 1.0 else Enforcement.WARN
+    unpriced = sum(1 for c in members if c.amount is None)
+    unbounded = sum(1 for c in members if c.unbounded)
+    label = f"{rule.key_label}={key}"
+    percent = 100.0 * total / limit if limit else float("inf")
+    notes = []
+    if unbounded:
+        notes.append(f"{unbounded} job(s) with no run-time bound counted for the whole {rule.period.value}")
+    if unpriced:
+        notes.append(f"{unpriced} unpriced workload(s) not counted")
+    names = ", ".join(c.ref.display() for c in crossing[:5]) + (" …" if len(crossing) > 5 else "")
+    values = {
+        "group": label, "key": key, "used": _fmt(total, rule.metric), "limit": _fmt(limit, rule.metric),
+        "percent": f"{percent:.0f}%", "over": _fmt(over, rule.metric), "period": rule.period.value,
+        "workloads": names, "threshold": f"{threshold * 100:.0f}%",
+    }
+    if rule.message:
+        message = _fill(rule.message, values)
+    elif rule.kind == "budget":
+        message = (f"{label} projects {values['used']} per {rule.period.value}{live_note}, {values['percent']} of "
+                   f"its {values['limit']} budget (alert at {values['threshold']})")
+    else:
+        message = (f"{label} projects {values['used']} per {rule.period.value}{live_note} against a quota of "
+                   f"{values['limit']} ({values['percent']})" + (f", over by {values['over']}" if over else ""))
+    if not rule.message:
+        if notes:
+            message += "; " + "; ".join(notes)
+        if names:
+            message += f"; taken over by: {names}"
+        if threshold >= 1.0:
+            message += ". Reduce replicas, GPUs or run time, or raise the group's limit"
+    saving = _overage_cost(rule, over, members) if over else None
+    anchor = crossing[0] if crossing else members[-1]
+    return Finding(policy=policy.name, rule=rule.kind, severity=policy.severity, enforcement=enforcement,
+                   message=message, resource=anchor.ref, monthly_cost=None, saving=saving, group=label,
+                   related=tuple(c.ref for c in crossing))
+
+
+def _over(total: float, limit: float, threshold: float) -> bool:
+    bound = limit * threshold
+    return total > bound if threshold >= 1.0 else total >= bound
+
+
+def _overage_cost(rule: AggregateRule, over: float, members: Sequence[Contribution]) -> float | None:
+    if rule.metric == "cost":
+        return over
+    priced = [c for c in members if c.cost is not None and c.gpu_hours > 0]
+    hours = sum(c.gpu_hours for c in priced)
+    if not hours:
+        return None
+    return over * sum(c.cost or 0.0 for c in priced) / hours
+
+
+def _unknown_usage(policy: CompiledPolicy, rule: AggregateRule, key: str, anchor: Contribution) -> Finding:
+    closed = policy.failure_mode is FailureMode.CLOSED
+    message = (f"live {rule.metric.replace('_', '-')} usage of {rule.key_label}={key} is unknown (cluster state "
+               f"not synced); failure mode {policy.failure_mode.value}: "
+               + ("request denied until the cache syncs" if closed else "allowed without the quota check"))
+    return Finding(policy=policy.name, rule=rule.kind, severity=policy.severity,
+                   enforcement=Enforcement.DENY if closed else Enforcement.WARN, message=message,
+                   resource=anchor.ref, group=f"{rule.key_label}={key}", error=True)
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    out = template
+    for name, value in values.items():
+        out = out.replace("{" + name + "}", value)
+    return out

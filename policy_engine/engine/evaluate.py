@@ -1,0 +1,184 @@
+"""The one ``evaluate(documents) -> findings`` that the CLI, the webhook and audit all call.
+
+Per document: workload model → pricing → the policies indexed for its kind (compiled closures). Per set:
+quota and budget rules over every workload scanned (``aggregate``). An exception inside one policy
+never escapes: it becomes an error finding that follows that policy's failure mode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet
+from policy_engine.engine import aggregate
+from policy_engine.engine.aggregate import Contribution, UsageProvider
+from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
+from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.model.documents import Document, LoadError
+from policy_engine.model.workload import Workload
+from policy_engine.pricing.catalog import Catalog
+from policy_engine.pricing.cost import price
+
+
+@dataclass(slots=True)
+class Partial:
+    """A result whose quotas and budgets are not decided yet (one worker's share of a parallel run)."""
+
+    result: Result
+    contributions: list[Contribution] = field(default_factory=list)
+
+
+class Engine:
+    """Compiled policies plus a pricing catalog: immutable once built, safe to share between threads."""
+
+    def __init__(self, policies: PolicySet, catalog: Catalog) -> None:
+        self.policies = policies
+        self.catalog = catalog
+        self._hours_per_month = float(getattr(catalog, "hours_per_month", 730.0))
+        self._with_aggregates = tuple(p for p in policies.policies if p.aggregates)
+
+    def workload(self, doc: Document) -> Workload | None:
+        """The workload model of a document, priced; None when the document is not a workload."""
+        w = build_workload(doc)
+        if w is not None:
+            w.cost = price(w, self.catalog)
+        return w
+
+    def evaluate(self, items: Iterable[Document | LoadError], *, usage: UsageProvider | None = None,
+                 keep_workloads: bool = False) -> Result:
+        partial = self.evaluate_partial(items, keep_workloads=keep_workloads)
+        return self.finish([partial], usage=usage)
+
+    def evaluate_workloads(self, workloads: Sequence[Workload], *, usage: UsageProvider | None = None,
+                           keep_workloads: bool = False) -> Result:
+        partial = Partial(Result())
+        started = time.perf_counter()
+        for w in workloads:
+            self._workload(w, partial, keep_workloads)
+        partial.result.stats.seconds = time.perf_counter() - started
+        return self.finish([partial], usage=usage)
+
+    def evaluate_partial(self, items: Iterable[Document | LoadError], *, keep_workloads: bool = False) -> Partial:
+        """Per-workload findings and aggregate contributions, without deciding quotas (see ``finish``)."""
+        partial = Partial(Result())
+        res = partial.result
+        started = time.perf_counter()
+        files: set[str] = set()
+        for item in items:
+            if isinstance(item, LoadError):
+                res.errors.append(item)
+                files.add(item.file)
+                continue
+            files.add(item.file)
+            res.stats.documents += 1
+            try:
+                w = self.workload(item)
+            except WorkloadError as exc:
+                res.errors.append(exc.diagnostic)
+                continue
+            if w is not None:
+                self._workload(w, partial, keep_workloads)
+        res.stats.files = len(files)
+        res.stats.seconds = time.perf_counter() - started
+        return partial
+
+    def _workload(self, w: Workload, partial: Partial, keep: bool) -> None:
+        res = partial.result
+        stats = res.stats
+        stats.workloads += 1
+        if w.gpus > 0:
+            stats.gpu_workloads += 1
+        cost = w.cost
+        if cost is not None and cost.priced and cost.monthly is not None:
+            stats.monthly_cost += cost.monthly
+        else:
+            stats.unpriced_workloads += 1
+        ref = ResourceRef.of(w)
+        monthly = cost.monthly if cost is not None and cost.priced else None
+        for policy in self.policies.for_kind(w.kind):
+            try:
+                if not policy.applies(w):
+                    continue
+                res.evaluations.append((policy.name, ref))
+                violations = policy.check(w)
+                if policy.aggregates:
+                    for i, rule in enumerate(policy.aggregates):
+                        c = aggregate.contribution(policy, i, rule, w, self._hours_per_month)
+                        if c is not None:
+                            partial.contributions.append(c)
+            except Exception as exc:  # one broken policy must never take the run (or the webhook) down
+                res.findings.append(_failed(policy, ref, exc))
+                continue
+            for v in violations:
+                res.findings.append(Finding(
+                    policy=policy.name, rule=v.rule, severity=policy.severity, enforcement=policy.enforcement,
+                    message=v.message, resource=ref,
+                    field_line=w.doc.line_of(v.path) if v.path else None, field_path=v.path,
+                    monthly_cost=monthly, saving=v.saving, facts=tuple(v.facts.items())))
+        if keep:
+            res.workloads.append(w)
+
+    def finish(self, partials: Sequence[Partial], *, usage: UsageProvider | None = None) -> Result:
+        """Merge partial results, decide quotas and budgets over all of them, and summarise per policy."""
+        res = Result()
+        contributions: list[Contribution] = []
+        for p in partials:
+            r = p.result
+            res.findings.extend(r.findings)
+            res.errors.extend(r.errors)
+            res.workloads.extend(r.workloads)
+            res.evaluations.extend(r.evaluations)
+            contributions.extend(p.contributions)
+            s = r.stats
+            res.stats.files += s.files
+            res.stats.documents += s.documents
+            res.stats.workloads += s.workloads
+            res.stats.gpu_workloads += s.gpu_workloads
+            res.stats.seconds += s.seconds
+            res.stats.monthly_cost += s.monthly_cost
+            res.stats.unpriced_workloads += s.unpriced_workloads
+        if contributions:
+            res.findings.extend(aggregate.decide(self.policies, contributions, usage))
+        res.stats.policies = len(self.policies.policies)
+        res.findings.sort(key=lambda f: (f.resource.file, f.line, f.policy, f.resource.name))
+        res.summaries = summarise(self.policies, res.findings)
+        return res
+
+
+def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySummary]:
+    """Per policy: findings, the spend it flags (each workload once) and the saving if fixed."""
+    summaries = {p.name: PolicySummary(p.name, p.severity, p.enforcement, p.description)
+                 for p in policies.policies}
+    flagged: dict[tuple[str, ResourceRef], Finding] = {}
+    savings: dict[tuple[str, ResourceRef | str], float] = {}
+    for f in findings:
+        s = summaries.get(f.policy)
+        if s is None:
+            continue
+        s.findings += 1
+        if f.group is None:
+            key = (f.policy, f.resource)
+            if key not in flagged:
+                flagged[key] = f
+                if f.monthly_cost is None:
+                    s.unpriced_flagged += 1
+                else:
+                    s.flagged_monthly_cost += f.monthly_cost
+        if f.saving:
+            skey: tuple[str, ResourceRef | str] = (f.policy, f.group or f.resource)
+            savings[skey] = max(savings.get(skey, 0.0), f.saving)
+    for (name, _), value in savings.items():
+        summaries[name].saving += value
+    return list(summaries.values())
+
+
+def _failed(policy: CompiledPolicy, ref: ResourceRef, exc: Exception) -> Finding:
+    closed = policy.failure_mode is FailureMode.CLOSED
+    return Finding(
+        policy=policy.name, rule="error", severity=policy.severity,
+        enforcement=Enforcement.DENY if closed else Enforcement.WARN,
+        message=(f"policy failed while evaluating: {type(exc).__name__}: {exc}; failure mode "
+                 f"{policy.failure_mode.value}: " + ("denied" if closed else "allowed")),
+        resource=ref, error=True)
