@@ -1,0 +1,364 @@
+"""The typed syntax tree of a policy file: what the parser produces and every later pass reads.
+
+Nodes are frozen dataclasses, each with the ``Span`` of the source it came from, so the checker, the
+compiler and the authoring tools (fmt, explain, validate) locate everything without the parse tree.
+Literals keep their raw text and the module root keeps every comment, because ``fmt`` must reproduce both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policy_engine.syntax.diagnostics import Span
+
+# ---- leaves -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    text: str  # including the leading '#'
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    """A string literal: ``value`` with escapes resolved, ``raw`` exactly as written (with quotes)."""
+
+    value: str
+    raw: str
+    span: Span
+
+
+# ---- expressions --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A constant. ``type`` is one of number, string, duration, percent, money, bool, null.
+
+    ``value`` is normalised (durations in seconds, percentages as fractions, money as a float); ``unit``
+    is the suffix of a duration as written, so the checker can reject unknown units with a located error.
+    """
+
+    type: str
+    value: object
+    raw: str
+    span: Span
+    unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    target: Expr
+    name: Ident
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    target: Expr
+    index: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: Ident
+    args: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    """Arithmetic: ``+ - * /``."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``== != < <= > >=``, ``in``, ``not in`` and regex match (``op`` is ``=~``; ``op_text`` as written)."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span
+    op_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    operands: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+Expr = Literal | Name | Field | Index | Call | Neg | Not | BinOp | Compare | BoolOp | ListExpr
+
+# ---- policy contents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """``description``, ``severity``, ``enforcement``, ``on_error``, ``exemptions`` or ``help``."""
+
+    key: Ident
+    value: Ident | Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class KindsSelector:
+    kinds: tuple[Ident, ...]
+    bracketed: bool  # written as a list (``kinds [Job]``) rather than one name (``kinds workloads``)
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class NamespacesSelector:
+    patterns: tuple[Str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRequirement:
+    """One label selector term: ``op`` is =, !=, in, notin, exists or absent."""
+
+    key: Str
+    op: str
+    values: tuple[Str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class LabelsSelector:
+    requirements: tuple[LabelRequirement, ...]
+    span: Span
+
+
+Selector = KindsSelector | NamespacesSelector | LabelsSelector
+
+
+@dataclass(frozen=True, slots=True)
+class MatchBlock:
+    exclude: bool  # an ``exclude { }`` block rather than ``match { }``
+    selectors: tuple[Selector, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    condition: Expr
+    span: Span
+
+
+# ---- rule bodies ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequireKeys:
+    target: str  # "labels" | "annotations"
+    keys: tuple[Str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RequireKey:
+    target: str  # "label" | "annotation"
+    key: Str
+    allowed: tuple[Str, ...] | None  # ``in [..]``
+    pattern: Str | None  # ``matches "..."``
+    span: Span
+    match_text: str = "matches"
+
+
+@dataclass(frozen=True, slots=True)
+class PatternList:
+    mode: str  # "allow" | "deny"
+    target: str  # "instance_types" | "gpu_models"
+    patterns: tuple[Str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RequirePinned:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RequireSpot:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RequireIdle:
+    maximum: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RequireDeadline:
+    maximum: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Assert:
+    """``assert`` (violation when false) or ``forbid`` (violation when true)."""
+
+    negate: bool  # True for ``forbid``
+    condition: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class LiveIdle:
+    metric: Ident
+    threshold: Expr
+    duration: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    key: Str
+    limit: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``quota <metric> <limit> per <period> by <key>`` or ``budget <money> … alert at <percentages>``."""
+
+    kind: str  # "quota" | "budget"
+    metric: Ident | None  # quota only
+    limit: Expr | None
+    period: Ident | None
+    key: Expr | None
+    alerts: tuple[Expr, ...]
+    overrides: tuple[Override, ...]
+    span: Span
+    has_overrides_block: bool = False
+
+
+RuleBody = (
+    RequireKeys | RequireKey | PatternList | RequirePinned | RequireSpot | RequireIdle | RequireDeadline
+    | Assert | LiveIdle | Aggregate
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    body: RuleBody
+    guard: Expr | None  # ``if <expr>``
+    message: Str | None  # ``message "..."``
+    span: Span
+
+
+PolicyItem = Setting | MatchBlock | When | Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: Str
+    items: tuple[PolicyItem, ...]  # in source order, for fmt
+    span: Span
+
+    @property
+    def settings(self) -> tuple[Setting, ...]:
+        return tuple(i for i in self.items if isinstance(i, Setting))
+
+    @property
+    def blocks(self) -> tuple[MatchBlock, ...]:
+        return tuple(i for i in self.items if isinstance(i, MatchBlock))
+
+    @property
+    def whens(self) -> tuple[When, ...]:
+        return tuple(i for i in self.items if isinstance(i, When))
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(i for i in self.items if isinstance(i, Rule))
+
+
+# ---- files ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    name: Ident
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    path: Str
+    alias: Ident | None
+    overrides: tuple[Assign, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: Ident
+    value: Expr
+    span: Span
+
+
+Item = Import | Param | Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One parsed ``.policy`` file."""
+
+    file: str
+    items: tuple[Item, ...]
+    comments: tuple[Comment, ...]
+    span: Span
+
+    @property
+    def imports(self) -> tuple[Import, ...]:
+        return tuple(i for i in self.items if isinstance(i, Import))
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        return tuple(i for i in self.items if isinstance(i, Param))
+
+    @property
+    def policies(self) -> tuple[Policy, ...]:
+        return tuple(i for i in self.items if isinstance(i, Policy))

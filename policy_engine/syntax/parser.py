@@ -1,0 +1,168 @@
+"""Policy text → typed AST, or located syntax diagnostics (several per file: parsing resumes after errors).
+
+One LALR parser is built from ``grammar/policy.lark`` on first use and cached for the process. Lark's
+exceptions never leave this module: they become ``Diagnostic`` values that say what was expected in words
+(``syntax.expected``). After an error the parser blanks out the top-level block (``policy``, ``import`` or
+``param``) holding it and parses again, so one run reports an error in every broken block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from lark import Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from policy_engine.syntax import ast
+from policy_engine.syntax.diagnostics import Diagnostic, Span
+from policy_engine.syntax.expected import describe_expected, describe_token
+from policy_engine.syntax.grammar import comment_sink
+from policy_engine.syntax.grammar import parser as _parser
+from policy_engine.syntax.transform import ToAst
+
+#: At most this many syntax errors are reported per file (each one costs a re-parse).
+MAX_SYNTAX_ERRORS = 20
+
+_TOP_LEVEL = re.compile(r"^[ \t]*(policy|import|param)\b", re.MULTILINE)
+
+@contextmanager
+def _collecting() -> Iterator[list[Token]]:
+    sink: list[Token] = []
+    reset = comment_sink.set(sink)
+    try:
+        yield sink
+    finally:
+        comment_sink.reset(reset)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    module: ast.Module | None  # None when the file has a syntax error
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse(text: str, file: str = "<string>") -> ParseResult:
+    """Parse one file. Syntax errors are returned (sorted by location), never raised."""
+    parser = _parser()
+    diagnostics: list[Diagnostic] = []
+    current = text
+    for _ in range(MAX_SYNTAX_ERRORS):
+        with _collecting() as comments:
+            try:
+                tree = parser.parse(current)
+            except UnexpectedInput as exc:
+                diagnostic, offset, at_block_start = _diagnose(exc, current, file)
+                diagnostics.append(diagnostic)
+                blanked = _blank_block(current, offset, at_block_start)
+                if blanked == current:
+                    break
+                current = blanked
+                continue
+        if diagnostics:
+            break
+        module = ToAst(file).transform(tree)
+        assert isinstance(module, ast.Module)
+        return ParseResult(_with_comments(module, comments, file), ())
+    unique = {(d.span, d.message): d for d in diagnostics}
+    return ParseResult(None, tuple(sorted(unique.values(), key=Diagnostic.sort_key)))
+
+
+def _with_comments(module: ast.Module, tokens: list[Token], file: str) -> ast.Module:
+    comments = tuple(
+        ast.Comment(str(t), Span(file, t.line or 1, t.column or 1, t.end_line, t.end_column)) for t in tokens
+    )
+    end = module.items[-1].span if module.items else Span(file, 1, 1, 1, 1)
+    span = Span(file, 1, 1, end.end_line, end.end_column)
+    return ast.Module(file, module.items, comments, span)
+
+
+def _offset_of(text: str, line: int, column: int) -> int:
+    if line < 1:
+        return len(text)
+    start = 0
+    for _ in range(line - 1):
+        nl = text.find("\n", start)
+        if nl < 0:
+            return len(text)
+        start = nl + 1
+    return min(start + max(column, 1) - 1, len(text))
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    stripped = text.rstrip()
+    if not stripped:
+        return 1, 1
+    line = stripped.count("\n") + 1
+    column = len(stripped) - (stripped.rfind("\n") + 1) + 1
+    return line, column
+
+
+def _diagnose(exc: UnexpectedInput, text: str, file: str) -> tuple[Diagnostic, int, bool]:
+    """A diagnostic in words, the error's offset, and whether the error sits on a top-level keyword."""
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        token = exc.token
+        line, column = token.line or 1, token.column or 1
+        end_line, end_column = token.end_line or line, token.end_column or column + 1
+        expected = describe_expected(exc.expected)
+        message = f"unexpected {describe_token(token.type, str(token))}"
+        diag = Diagnostic(Span(file, line, column, end_line, end_column), "E001", message,
+                          hint=f"expected {expected}" if expected else None)
+        offset = _offset_of(text, line, column)
+        at_start = str(token) in ("policy", "import", "param") and bool(
+            _TOP_LEVEL.match(text, text.rfind("\n", 0, offset) + 1))
+        return diag, offset, at_start
+    if isinstance(exc, UnexpectedCharacters):
+        line, column = exc.line, exc.column
+        pos = exc.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
+        hint: str | None
+        if char == '"':
+            message = "unterminated string"
+            hint = 'a string ends with " on the same line; write \\" for a quote inside it'
+        else:
+            message = f"unexpected character {char!r}"
+            expected = describe_expected(exc.allowed or set())
+            hint = f"expected {expected}" if expected else None
+        diag = Diagnostic(Span(file, line, column, line, column + 1), "E002", message, hint=hint)
+        return diag, pos, False
+    # The end of the file came too early (an unclosed '{' or an unfinished rule).
+    expected_set = exc.expected if isinstance(exc, UnexpectedToken | UnexpectedEOF) else set()
+    line, column = _end_position(text)
+    opened = _unclosed_brace(text)
+    if opened is not None:
+        hint = f"the '{{' on line {opened} is never closed: add '}}'"
+    else:
+        expected = describe_expected(expected_set or set())
+        hint = f"expected {expected}" if expected else ""
+    diag = Diagnostic(Span(file, line, column, line, column + 1), "E003", "unexpected end of file",
+                      hint=hint or None)
+    return diag, len(text), False
+
+
+_BRACE_SCAN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[{}]')
+
+
+def _unclosed_brace(text: str) -> int | None:
+    """Line of the innermost '{' left open at the end of ``text`` (strings and comments skipped)."""
+    stack: list[int] = []
+    for match in _BRACE_SCAN.finditer(text):
+        if match.group() == "{":
+            stack.append(match.start())
+        elif match.group() == "}" and stack:
+            stack.pop()
+    return text.count("\n", 0, stack[-1]) + 1 if stack else None
+
+
+def _blank_block(text: str, offset: int, at_block_start: bool) -> str:
+    """Replace the top-level block holding ``offset`` by spaces (newlines kept, so positions hold)."""
+    starts = [m.start(1) for m in _TOP_LEVEL.finditer(text)]
+    before = [s for s in starts if (s < offset if at_block_start else s <= offset)]
+    start = before[-1] if before else 0
+    after = [s for s in starts if s > start]
+    end = after[0] if after else len(text)
+    if at_block_start and not before:
+        start, end = 0, offset
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
