@@ -1,0 +1,100 @@
+"""Any Kubernetes document → ``Workload`` (or None: not a workload). The one entry point of the model.
+
+Labels: ``object_labels`` are the object's own; ``pod_labels`` are the labels every role's pod
+template carries with the same value; ``labels`` (what cost allocation sees) is the object labels
+overlaid by those pod labels. Annotations follow the same rule.
+"""
+
+from __future__ import annotations
+
+from policy_engine.model import fields, runtime
+from policy_engine.model.config import DEFAULT_CONFIG, ModelConfig
+from policy_engine.model.documents import Document
+from policy_engine.model.errors import WorkloadError, field_error
+from policy_engine.model.kinds import KNOWN_KINDS, extractor_for
+from policy_engine.model.pods import build_role
+from policy_engine.model.workload import Provenance, Role, Workload
+
+__all__ = ["KNOWN_KINDS", "WorkloadError", "build_workload"]
+
+
+def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workload | None:
+    """The workload ``doc`` describes, None when it runs nothing; ``WorkloadError`` on a malformed field."""
+    extractor, generic = extractor_for(doc)
+    if extractor is None:
+        return None
+    shape = extractor(doc, config)
+    if shape is None:
+        return None
+    meta = fields.mapping(doc, ("metadata",)) or {}
+    roles: list[Role] = []
+    for source in shape.roles:
+        role = build_role(doc, source, config)
+        for note in source.notes:
+            role.provenance.setdefault("template", Provenance(source.template_path, note))
+        roles.append(role)
+    object_labels = fields.string_map(meta.get("labels"))
+    object_annotations = fields.string_map(meta.get("annotations"))
+    pod_labels = _common([r.pod_labels for r in roles])
+    pod_annotations = _common([r.pod_annotations for r in roles])
+    workload = Workload(
+        kind=doc.kind,
+        api_version=doc.api_version,
+        name=str(meta.get("name") or meta.get("generateName") or ""),
+        namespace=str(meta["namespace"]) if meta.get("namespace") else None,
+        doc=doc,
+        roles=roles,
+        labels={**object_labels, **pod_labels},
+        annotations={**object_annotations, **pod_annotations},
+        object_labels=object_labels,
+        pod_labels=pod_labels,
+        run_time=shape.run_time,
+        priority_class=_priority_class(doc, shape.roles[0].spec_path) if shape.roles else None,
+    )
+    if shape.run_time.provenance is not None:
+        workload.provenance["run_time"] = shape.run_time.provenance
+    if generic:
+        path = roles[0].template_path if roles else ()
+        workload.provenance["generic"] = Provenance(
+            path, f"unknown kind {doc.kind}: pod template read generically"
+        )
+    _idle(doc, workload, shape.idle)
+    return workload
+
+
+def _common(maps: list[dict[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    first, *rest = maps
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
+
+
+def _priority_class(doc: Document, spec_path: tuple[str | int, ...]) -> str | None:
+    value = fields.get(doc.obj, (*spec_path, "priorityClassName"))
+    return str(value) if value else None
+
+
+def _idle(doc: Document, workload: Workload, declared: tuple[float, Provenance] | None) -> None:
+    """The policy-engine.io/idle-timeout annotation (object, else every pod) wins over kind facts."""
+    found = runtime.annotation_seconds(doc, ("metadata", "annotations"), runtime.IDLE_TIMEOUT_ANNOTATION)
+    if found is None and runtime.IDLE_TIMEOUT_ANNOTATION in workload.pod_labels | workload.annotations:
+        role_meta = workload.roles[0].template_path
+        found = runtime.annotation_seconds(
+            doc, (*role_meta, "metadata", "annotations"), runtime.IDLE_TIMEOUT_ANNOTATION
+        )
+        if found is None:
+            raw = workload.annotations[runtime.IDLE_TIMEOUT_ANNOTATION]
+            seconds = runtime.parse_duration(raw)
+            if seconds is None:
+                raise field_error(
+                    doc,
+                    ("metadata", "annotations"),
+                    "E-MODEL-DURATION",
+                    f"{runtime.IDLE_TIMEOUT_ANNOTATION}: {raw!r} is not a duration",
+                )
+            found = (seconds, (*role_meta, "annotations"))
+    if found is not None:
+        workload.idle_timeout_seconds = found[0]
+        workload.idle_provenance = Provenance(found[1], runtime.IDLE_TIMEOUT_ANNOTATION)
+    elif declared is not None:
+        workload.idle_timeout_seconds, workload.idle_provenance = declared

@@ -1,0 +1,233 @@
+"""Long-running AI kinds: Ray clusters, KServe, LeaderWorkerSet, Kubeflow Notebook, NVIDIA NIM."""
+
+from __future__ import annotations
+
+from policy_engine.model import fields, runtime
+from policy_engine.model.config import ModelConfig
+from policy_engine.model.documents import Document, FieldPath
+from policy_engine.model.kinds_core import META_ANNOTATIONS, require
+from policy_engine.model.pods import ContainerRef, Replicas, RoleSource, default_containers
+from policy_engine.model.shape import Shape, autoscaled, replicas_at, template_role
+from policy_engine.model.workload import Provenance
+
+#: Knative's default ``stable-window``: a KServe component with minReplicas 0 scales to zero after it.
+KNATIVE_SCALE_TO_ZERO_SECONDS = 60.0
+_RAY_CLUSTER = {
+    "RayCluster": ("spec",),
+    "RayJob": ("spec", "rayClusterSpec"),
+    "RayService": ("spec", "rayClusterConfig"),
+}
+
+
+def _ray_roles(doc: Document, base: FieldPath) -> list[RoleSource]:
+    """Head (1 pod) and each worker group: replicas clamped to [minReplicas, maxReplicas] x numOfHosts.
+
+    With in-tree autoscaling a group declared at 0 that may grow counts as 1 (see ``autoscaled``).
+    """
+    roles: list[RoleSource] = []
+    head: FieldPath = (*base, "headGroupSpec")
+    if isinstance(fields.get(doc.obj, (*head, "template")), dict):
+        roles.append(
+            template_role(
+                doc,
+                "head",
+                (*head, "template"),
+                Replicas(1, note="one Ray head"),
+                ray_num_gpus_path=(*head, "rayStartParams", "num-gpus"),
+            )
+        )
+    autoscaling = fields.get(doc.obj, (*base, "enableInTreeAutoscaling")) is True
+    for i, group in enumerate(fields.sequence(doc, (*base, "workerGroupSpecs"))):
+        g: FieldPath = (*base, "workerGroupSpecs", i)
+        if not isinstance(fields.get(doc.obj, (*g, "template")), dict):
+            continue
+        name = str(
+            group.get("groupName") if isinstance(group, dict) and group.get("groupName") else f"worker-{i}"
+        )
+        declared = fields.integer(doc, (*g, "replicas"), None)
+        low = fields.integer(doc, (*g, "minReplicas"), 0) or 0
+        high = fields.integer(doc, (*g, "maxReplicas"), None)
+        hosts = fields.integer(doc, (*g, "numOfHosts"), 1, minimum=1) or 1
+        path = (*g, "replicas") if declared is not None else (*g, "minReplicas")
+        if fields.get(doc.obj, (*g, "suspend")) is True:
+            replicas = Replicas(0, low, high, (*g, "suspend"), "worker group suspended")
+        elif autoscaling:
+            replicas = autoscaled(doc, declared, low, high, path, "Ray autoscaler")
+        else:
+            count = declared if declared is not None else low
+            replicas = Replicas(count, low, high, path, "replicas (autoscaling off)")
+        if hosts > 1:
+            replicas = Replicas(
+                replicas.count * hosts,
+                replicas.minimum,
+                replicas.maximum,
+                replicas.path,
+                f"{replicas.note}; x numOfHosts {hosts}",
+            )
+        roles.append(
+            template_role(
+                doc,
+                f"worker:{name}",
+                (*g, "template"),
+                replicas,
+                ray_num_gpus_path=(*g, "rayStartParams", "num-gpus"),
+            )
+        )
+    return roles
+
+
+def _ray_idle(doc: Document, base: FieldPath) -> tuple[float, Provenance] | None:
+    path = (*base, "autoscalerOptions", "idleTimeoutSeconds")
+    seconds = fields.number(doc, path)
+    return None if seconds is None else (seconds, Provenance(path, "Ray autoscaler scales idle workers down"))
+
+
+def ray(doc: Document, config: ModelConfig) -> Shape | None:
+    base = _RAY_CLUSTER[doc.kind]
+    roles = _ray_roles(doc, base)
+    if not roles:
+        return None
+    if doc.kind == "RayJob":
+        run = runtime.bounded_job(doc, [("spec", "activeDeadlineSeconds")], [META_ANNOTATIONS])
+    else:
+        run = runtime.continuous(config, f"a {doc.kind} runs all month")
+    return Shape(roles, run, idle=_ray_idle(doc, base))
+
+
+#: Framework keys of a KServe predictor/explainer: each is a container with ``resources``.
+KSERVE_FRAMEWORKS = (
+    "model",
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "pmml",
+    "lightgbm",
+    "paddle",
+    "huggingface",
+    "alibi",
+    "art",
+)
+
+
+def inference_service(doc: Document, config: ModelConfig) -> Shape | None:
+    """Predictor, transformer and explainer: minReplicas (default 1) … maxReplicas each.
+
+    minReplicas 0 is Knative scale-to-zero: the role reports 1 replica while serving, and the workload's
+    idle timeout is Knative's default 60 s stable window.
+    """
+    roles: list[RoleSource] = []
+    idle: tuple[float, Provenance] | None = None
+    for component in ("predictor", "transformer", "explainer"):
+        base: FieldPath = ("spec", component)
+        spec = fields.mapping(doc, base)
+        if spec is None:
+            continue
+        refs = [ContainerRef((*base, key)) for key in KSERVE_FRAMEWORKS if isinstance(spec.get(key), dict)]
+        refs += list(default_containers(doc, base))
+        if not refs:
+            continue
+        low = fields.integer(doc, (*base, "minReplicas"), 1)
+        high = fields.integer(doc, (*base, "maxReplicas"), None)
+        assert low is not None
+        replicas = autoscaled(doc, None, low, high, (*base, "minReplicas"), "KServe autoscaling")
+        roles.append(RoleSource(component, base, base, replicas, containers=tuple(refs), template_path=base))
+        if low == 0 and idle is None:
+            idle = (
+                KNATIVE_SCALE_TO_ZERO_SECONDS,
+                Provenance((*base, "minReplicas"), "minReplicas 0: Knative scales to zero after 60 s idle"),
+            )
+    if not roles:
+        return None
+    return Shape(roles, runtime.continuous(config, "an InferenceService serves all month"), idle=idle)
+
+
+def llm_inference_service(doc: Document, config: ModelConfig) -> Shape | None:
+    """KServe LLMInferenceService: ``template`` (and ``prefill.template``) are bare pod specs.
+
+    With a ``worker`` pod spec each replica is a multi-node group of data/dataLocal pods (a leader from
+    ``template`` and the rest from ``worker``), as the controller builds a LeaderWorkerSet.
+    """
+    roles: list[RoleSource] = []
+    for prefix, name in ((("spec",), "decode"), (("spec", "prefill"), "prefill")):
+        if not isinstance(fields.get(doc.obj, (*prefix, "template")), dict):
+            continue
+        groups = replicas_at(doc, (*prefix, "replicas"))
+        roles.append(
+            RoleSource(name, (*prefix, "template"), None, groups, template_path=(*prefix, "template"))
+        )
+        if isinstance(fields.get(doc.obj, (*prefix, "worker")), dict):
+            data = fields.integer(doc, (*prefix, "parallelism", "data"), 1) or 1
+            local = fields.integer(doc, (*prefix, "parallelism", "dataLocal"), 1) or 1
+            size = max(data // local, 1)
+            workers = Replicas(
+                groups.count * (size - 1),
+                path=(*prefix, "parallelism"),
+                note=f"{groups.count} group(s) x ({size} pods per group - leader)",
+            )
+            roles.append(
+                RoleSource(
+                    f"{name}-worker", (*prefix, "worker"), None, workers, template_path=(*prefix, "worker")
+                )
+            )
+    if not roles:
+        return None
+    return Shape(roles, runtime.continuous(config, "an LLMInferenceService serves all month"))
+
+
+def leader_worker_set(doc: Document, config: ModelConfig) -> Shape | None:
+    """``replicas`` groups of ``size`` pods: a leader (leaderTemplate or workerTemplate) + size-1 workers."""
+    lwt: FieldPath = ("spec", "leaderWorkerTemplate")
+    require(doc, (*lwt, "workerTemplate"))
+    groups = replicas_at(doc, ("spec", "replicas"))
+    size = fields.integer(doc, (*lwt, "size"), 1, minimum=1) or 1
+    leader_path = (
+        (*lwt, "leaderTemplate")
+        if isinstance(fields.get(doc.obj, (*lwt, "leaderTemplate")), dict)
+        else (*lwt, "workerTemplate")
+    )
+    roles = [
+        template_role(
+            doc,
+            "leader",
+            leader_path,
+            Replicas(groups.count, path=groups.path, note=f"one leader per group ({groups.note})"),
+        )
+    ]
+    if size > 1:
+        roles.append(
+            template_role(
+                doc,
+                "worker",
+                (*lwt, "workerTemplate"),
+                Replicas(
+                    groups.count * (size - 1),
+                    path=(*lwt, "size"),
+                    note=f"{groups.count} group(s) x (size {size} - 1 leader)",
+                ),
+            )
+        )
+    return Shape(roles, runtime.continuous(config, "a LeaderWorkerSet runs all month"))
+
+
+def notebook(doc: Document, config: ModelConfig) -> Shape:
+    """Kubeflow culling is configured on the controller (ENABLE_CULLING, CULL_IDLE_TIME), not per notebook:
+    only the policy-engine.io/idle-timeout annotation declares a notebook's idle shutdown."""
+    require(doc, ("spec", "template"))
+    role = template_role(doc, "notebook", ("spec", "template"), Replicas(1, note="one notebook pod"))
+    return Shape([role], runtime.continuous(config, "a Notebook runs until culled or stopped"))
+
+
+def nim_service(doc: Document, config: ModelConfig) -> Shape:
+    """NVIDIA NIM operator NIMService: ``spec.resources`` for its one container, ``spec.replicas`` pods."""
+    spec: FieldPath = ("spec",)
+    low = fields.integer(doc, ("spec", "scale", "hpa", "minReplicas"), None)
+    if fields.get(doc.obj, ("spec", "scale", "enabled")) is True and low is not None:
+        high = fields.integer(doc, ("spec", "scale", "hpa", "maxReplicas"), None)
+        replicas = autoscaled(doc, None, low, high, ("spec", "scale", "hpa", "minReplicas"), "NIM HPA")
+    else:
+        replicas = replicas_at(doc, ("spec", "replicas"))
+    role = RoleSource("nim", spec, ("spec",), replicas, containers=(ContainerRef(spec),), template_path=spec)
+    return Shape([role], runtime.continuous(config, "a NIMService serves all month"))

@@ -1,0 +1,159 @@
+"""Where a pod will land, read from its nodeSelector, REQUIRED node affinity and tolerations.
+
+Rules (docs/workloads.md restates them):
+- a nodeSelector entry pins its label to one value;
+- a required node-affinity ``In`` pins a label when every ``nodeSelectorTerm`` (they are ORed) has an
+  ``In`` for it: one value overall pins it, several are candidates; ``Exists``, ``NotIn``, ``Gt``… pin
+  nothing; preferred affinity pins nothing;
+- a toleration of a spot taint alone means "may run on spot", not "is spot": capacity stays unknown and
+  the toleration is recorded as provenance ``spot_toleration``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from policy_engine.model.documents import FieldPath
+from policy_engine.model.gpu_models import normalise_gpu_model
+from policy_engine.model.workload import CapacityType, Provenance
+
+INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+GPU_MODEL_LABELS = (
+    "nvidia.com/gpu.product",
+    "karpenter.k8s.aws/instance-gpu-name",
+    "cloud.google.com/gke-accelerator",
+    "cloud.google.com/gke-tpu-accelerator",
+)
+_SPOT_VALUES: dict[str, dict[str, CapacityType]] = {
+    "karpenter.sh/capacity-type": {
+        "spot": CapacityType.SPOT,
+        "on-demand": CapacityType.ON_DEMAND,
+        "reserved": CapacityType.ON_DEMAND,
+    },
+    "eks.amazonaws.com/capacityType": {"SPOT": CapacityType.SPOT, "ON_DEMAND": CapacityType.ON_DEMAND},
+    "cloud.google.com/gke-spot": {"true": CapacityType.SPOT, "false": CapacityType.ON_DEMAND},
+    "cloud.google.com/gke-preemptible": {"true": CapacityType.SPOT, "false": CapacityType.ON_DEMAND},
+    "kubernetes.azure.com/scalesetpriority": {"spot": CapacityType.SPOT, "regular": CapacityType.ON_DEMAND},
+}
+CAPACITY_LABELS = tuple(_SPOT_VALUES)
+SPOT_TAINTS = {
+    "cloud.google.com/gke-spot": "true",
+    "cloud.google.com/gke-preemptible": "true",
+    "kubernetes.azure.com/scalesetpriority": "spot",
+    "karpenter.sh/capacity-type": "spot",
+    "eks.amazonaws.com/capacityType": "SPOT",
+}
+
+
+@dataclass(slots=True)
+class Placement:
+    instance_type: str | None = None
+    instance_type_candidates: tuple[str, ...] = ()
+    capacity_type: CapacityType = CapacityType.UNKNOWN
+    gpu_model: str | None = None
+    node_selector: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pin:
+    values: tuple[str, ...]
+    path: FieldPath
+
+
+def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
+    """Placement facts of one pod spec (or any mapping holding nodeSelector/affinity/tolerations)."""
+    pins = _affinity_pins(spec, spec_path)
+    selector = spec.get("nodeSelector")
+    if isinstance(selector, dict):
+        for key, value in selector.items():
+            pins[str(key)] = _Pin((str(value),), (*spec_path, "nodeSelector", str(key)))
+    placement = Placement(node_selector={k: p.values[0] for k, p in pins.items() if len(p.values) == 1})
+
+    for label in INSTANCE_TYPE_LABELS:
+        pin = pins.get(label)
+        if pin is None:
+            continue
+        if len(pin.values) == 1:
+            placement.instance_type = pin.values[0]
+        else:
+            placement.instance_type_candidates = pin.values
+        placement.provenance["instance_type"] = Provenance(pin.path, f"from {label}")
+        break
+
+    for label in CAPACITY_LABELS:
+        pin = pins.get(label)
+        if pin is None:
+            continue
+        kinds = {_SPOT_VALUES[label].get(v, CapacityType.UNKNOWN) for v in pin.values}
+        if len(kinds) == 1:
+            placement.capacity_type = kinds.pop()
+            placement.provenance["capacity_type"] = Provenance(pin.path, f"from {label}")
+            break
+
+    for label in GPU_MODEL_LABELS:
+        pin = pins.get(label)
+        if pin is None:
+            continue
+        models = {normalise_gpu_model(v) for v in pin.values}
+        if len(models) == 1 and None not in models:
+            placement.gpu_model = models.pop()
+            placement.provenance["gpu_model"] = Provenance(pin.path, f"from {label}={','.join(pin.values)}")
+            break
+
+    toleration = _spot_toleration(spec, spec_path)
+    if toleration is not None and placement.capacity_type is CapacityType.UNKNOWN:
+        placement.provenance["spot_toleration"] = toleration
+    return placement
+
+
+def _affinity_pins(spec: dict[str, Any], spec_path: FieldPath) -> dict[str, _Pin]:
+    path: FieldPath = (
+        *spec_path,
+        "affinity",
+        "nodeAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+        "nodeSelectorTerms",
+    )
+    node: Any = spec
+    for key in path[len(spec_path) :]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, list) or not node:
+        return {}
+    per_term: list[dict[str, _Pin]] = []
+    for t, term in enumerate(node):
+        found: dict[str, _Pin] = {}
+        expressions = term.get("matchExpressions") if isinstance(term, dict) else None
+        for e, expr in enumerate(expressions if isinstance(expressions, list) else []):
+            if not isinstance(expr, dict) or expr.get("operator") != "In":
+                continue
+            values = expr.get("values")
+            if isinstance(values, list) and values and isinstance(expr.get("key"), str):
+                found[expr["key"]] = _Pin(
+                    tuple(str(v) for v in values), (*path, t, "matchExpressions", e, "values")
+                )
+        per_term.append(found)
+    pins: dict[str, _Pin] = {}
+    for key in per_term[0]:
+        if all(key in found for found in per_term):
+            values = tuple(dict.fromkeys(v for found in per_term for v in found[key].values))
+            pins[key] = _Pin(values, per_term[0][key].path)
+    return pins
+
+
+def _spot_toleration(spec: dict[str, Any], spec_path: FieldPath) -> Provenance | None:
+    tolerations = spec.get("tolerations")
+    if not isinstance(tolerations, list):
+        return None
+    for i, tol in enumerate(tolerations):
+        if not isinstance(tol, dict):
+            continue
+        key = tol.get("key")
+        if key in SPOT_TAINTS and (
+            tol.get("operator") == "Exists" or str(tol.get("value")) == SPOT_TAINTS[key]
+        ):
+            return Provenance(
+                (*spec_path, "tolerations", i), f"tolerates {key}: may run on spot, not pinned to it"
+            )
+    return None

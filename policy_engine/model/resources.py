@@ -1,0 +1,135 @@
+"""Kubernetes quantities and accelerator resource names: how many GPUs one unit of a resource is.
+
+Quantities are parsed here rather than through ``kubernetes.utils`` because importing that module pulls
+in the whole generated client (~0.7 s), a cost every CLI run and webhook start would pay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from policy_engine.model.config import ModelConfig
+
+_QUANTITY = re.compile(
+    r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
+)
+_SUFFIX = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+GIB = 2**30
+
+_MIG = re.compile(r"^nvidia\.com/mig-(\d+)g\.\d+gb(?:\+me)?$")
+#: Accelerator resources whose one unit is one whole device.
+WHOLE_DEVICE = frozenset(
+    {
+        "nvidia.com/gpu",
+        "amd.com/gpu",
+        "google.com/tpu",
+        "aws.amazon.com/neuron",
+        "aws.amazon.com/neurondevice",
+        "gpu.intel.com/i915",
+        "gpu.intel.com/xe",
+        "habana.ai/gaudi",
+    }
+)
+#: Resources that sit under an accelerator vendor's domain but count memory or cores, not devices.
+NOT_A_DEVICE_COUNT = frozenset(
+    {
+        "nvidia.com/gpumem",
+        "nvidia.com/gpucores",
+        "nvidia.com/gpumem-percentage",
+        "gpu.intel.com/memory.max",
+        "gpu.intel.com/tiles",
+    }
+)
+#: A Trainium/Inferentia2 Neuron device has two NeuronCores.
+NEURON_CORES_PER_DEVICE = 2
+MIG_SLICES_PER_GPU = 7
+
+
+class QuantityError(ValueError):
+    pass
+
+
+def parse_quantity(value: object) -> Decimal:
+    """A Kubernetes quantity (``500m``, ``1.5Gi``, ``2``, ``1e3``) as a number, else ``QuantityError``."""
+    if isinstance(value, bool):
+        raise QuantityError(f"{value!r} is not a quantity")
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        raise QuantityError(f"{value!r} is not a quantity")
+    match = _QUANTITY.match(value.strip())
+    if match is None:
+        raise QuantityError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 16Gi)")
+    number, exponent, suffix = match.groups()
+    try:
+        base = Decimal(number)
+        if exponent:
+            return base * (Decimal(10) ** int(exponent[1:]))
+        return base * _SUFFIX[suffix or ""]
+    except (InvalidOperation, OverflowError) as exc:
+        raise QuantityError(f"{value!r} is not a Kubernetes quantity") from exc
+
+
+def gpu_fraction(resource: str, config: ModelConfig) -> float | None:
+    """GPUs one unit of ``resource`` is, or None when it is not an accelerator resource.
+
+    A MIG slice ``nvidia.com/mig-<g>g.<mem>gb`` is g/7 of a GPU (an A100/H100 has seven compute
+    slices); a time-sliced ``nvidia.com/gpu.shared`` replica is ``config.shared_gpu_fraction``.
+    """
+    for name, fraction in config.extra_gpu_resources:
+        if name == resource or (name.endswith("*") and resource.startswith(name[:-1])):
+            return fraction
+    if resource in NOT_A_DEVICE_COUNT:
+        return None
+    if resource in WHOLE_DEVICE:
+        return 1.0
+    if resource == "nvidia.com/gpu.shared":
+        return config.shared_gpu_fraction
+    mig = _MIG.match(resource)
+    if mig:
+        return min(int(mig.group(1)), MIG_SLICES_PER_GPU) / MIG_SLICES_PER_GPU
+    if resource == "aws.amazon.com/neuroncore":
+        return 1.0 / NEURON_CORES_PER_DEVICE
+    if resource.startswith("aws.amazon.com/neuron"):
+        return 1.0
+    if resource == "gpu.intel.com/millicores":
+        return 0.001
+    return None
+
+
+def is_gpu_resource(resource: str, config: ModelConfig) -> bool:
+    return gpu_fraction(resource, config) is not None
+
+
+def effective_request(
+    containers: list[Mapping[str, Decimal]], init: list[Mapping[str, Decimal]]
+) -> dict[str, Decimal]:
+    """The scheduler's pod request per resource: max(max over init containers, Σ over containers)."""
+    total: dict[str, Decimal] = {}
+    for amounts in containers:
+        for name, amount in amounts.items():
+            total[name] = total.get(name, Decimal(0)) + amount
+    for amounts in init:
+        for name, amount in amounts.items():
+            if amount > total.get(name, Decimal(0)):
+                total[name] = amount
+    return total
