@@ -40,7 +40,7 @@ def sequence(doc: Document, path: FieldPath) -> list[Any]:
     return value
 
 
-_PLACEHOLDER = re.compile(r"\$\{?[A-Za-z_]|\{\{.*\}\}|<[A-Za-z_ -]+>")
+_PLACEHOLDER = re.compile(r"\$\{?[A-Za-z_]|\{\{.*\}\}|<[A-Za-z_ -]+>|^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
 
 
 def placeholder_hint(value: object) -> str | None:

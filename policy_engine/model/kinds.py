@@ -36,6 +36,7 @@ _REGISTRY: dict[tuple[str, str], Extractor] = {
     ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): kinds_serving.leader_worker_set,
     ("kubeflow.org", "Notebook"): kinds_serving.notebook,
     ("apps.nvidia.com", "NIMService"): kinds_serving.nim_service,
+    ("kaito.sh", "Workspace"): kinds_serving.kaito_workspace,
 }
 
 #: Kinds that hold pod specs or containers but run nothing themselves (templates, runtimes, configs).
@@ -51,6 +52,8 @@ NOT_WORKLOADS = frozenset(
         "LLMInferenceServiceConfig",
         "HorizontalPodAutoscaler",
         "CustomResourceDefinition",
+        "InferenceModel",
+        "InferencePool",
     }
 )
 

@@ -231,3 +231,23 @@ def nim_service(doc: Document, config: ModelConfig) -> Shape:
         replicas = replicas_at(doc, ("spec", "replicas"))
     role = RoleSource("nim", spec, ("spec",), replicas, containers=(ContainerRef(spec),), template_path=spec)
     return Shape([role], runtime.continuous(config, "a NIMService serves all month"))
+
+
+def kaito_workspace(doc: Document, config: ModelConfig) -> Shape:
+    """KAITO Workspace: ``resource.count`` nodes of ``resource.instanceType``, pods from its template.
+
+    A preset workspace has no template: the role then carries only the instance type, which the
+    pricing step prices (its GPUs come from the catalog's instance type, not from a resource request).
+    """
+    count = replicas_at(doc, ("resource", "count"))
+    template: FieldPath = ("inference", "template")
+    if isinstance(fields.get(doc.obj, (*template, "spec")), dict):
+        role = template_role(doc, "inference", template, count)
+    else:
+        role = RoleSource(
+            "inference", ("inference",), None, count, containers=(), template_path=("inference",)
+        )
+    instance = fields.get(doc.obj, ("resource", "instanceType"))
+    if instance:
+        role.instance_type_override = (str(instance), ("resource", "instanceType"))
+    return Shape([role], runtime.continuous(config, "a KAITO Workspace serves all month"))

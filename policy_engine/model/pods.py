@@ -52,6 +52,7 @@ class RoleSource:
     replicas: Replicas
     containers: tuple[ContainerRef, ...] | None = None  # None: spec_path's containers and initContainers
     ray_num_gpus_path: FieldPath | None = None
+    instance_type_override: tuple[str, FieldPath] | None = None  # a CRD's own instance type field
     template_path: FieldPath = ()
     notes: list[str] = field(default_factory=list)
 
@@ -109,6 +110,9 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     role.gpu_model = placement.gpu_model
     role.node_selector = placement.node_selector
     role.provenance.update(placement.provenance)
+    if source.instance_type_override is not None:
+        role.instance_type, path = source.instance_type_override
+        role.provenance["instance_type"] = Provenance(path, "the CRD's own instance type")
     return role
 
 

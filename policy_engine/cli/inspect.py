@@ -1,0 +1,172 @@
+"""``policy-engine inspect PATHS``: the workloads the engine sees, as JSON or a table.
+
+JSON is one object ``{"workloads": [...], "errors": [...]}`` so that a consumer sees what could not be
+read beside what could; each workload has kind, api_version, name, namespace, file, line, roles, labels,
+gpus, gpu_hours_per_month, hourly_cost, monthly_cost, priced, unpriced_reason (docs/workloads.md).
+Load and model errors are also printed to stderr, located, and make the exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.model.config import ModelConfig
+from policy_engine.model.documents import Document, load_paths
+from policy_engine.model.workload import Cost, Workload
+from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
+
+HELP = "show the workloads the engine sees in manifests"
+EXIT_OK, EXIT_ERROR = 0, 2
+Pricer = Callable[[Workload], Cost]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="manifest files or directories ('-' for stdin)"
+    )
+    parser.add_argument("--format", choices=("json", "table"), default="table")
+    parser.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled one)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching paths")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        pricer, hours = _pricer(args.pricing)
+    except DiagnosticError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    config = ModelConfig(hours_per_month=hours)
+    workloads: list[Workload] = []
+    errors: list[Diagnostic] = []
+    for item in load_paths(args.paths, args.exclude):
+        if not isinstance(item, Document):
+            errors.append(item.diagnostic)
+            continue
+        try:
+            workload = build_workload(item, config)
+        except WorkloadError as exc:
+            errors.append(exc.diagnostic)
+            continue
+        if workload is not None:
+            workload.cost = pricer(workload)
+            workloads.append(workload)
+    if args.format == "json":
+        payload = {
+            "workloads": [workload_json(w) for w in workloads],
+            "errors": [d.to_dict() for d in errors],
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        print(render_table(workloads))
+    for diagnostic in errors:
+        print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
+    return EXIT_ERROR if errors else EXIT_OK
+
+
+def _pricer(path: str | None) -> tuple[Pricer, float]:
+    """The pricing engineer's catalog and ``price``; without them every workload is unpriced, said so."""
+    try:
+        from policy_engine.pricing.catalog import load_catalog
+        from policy_engine.pricing.cost import price
+    except ImportError:
+        reason = "pricing is not installed in this build"
+        return (lambda w: Cost(priced=False, hourly=None, monthly=None, unpriced_reason=reason)), 730.0
+    catalog = load_catalog(path)
+    hours = float(getattr(catalog, "hours_per_month", 730.0))
+    return (lambda w: price(w, catalog)), hours
+
+
+def _source(file: str) -> str | None:
+    try:
+        with open(file, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _num(value: float | None) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else round(value, 6)
+
+
+def workload_json(w: Workload) -> dict[str, Any]:
+    cost = w.cost
+    return {
+        "kind": w.kind,
+        "api_version": w.api_version,
+        "name": w.name,
+        "namespace": w.namespace,
+        "file": w.file,
+        "line": w.line,
+        "roles": [
+            {
+                "name": r.name,
+                "replicas": r.replicas,
+                "min_replicas": r.min_replicas,
+                "max_replicas": r.max_replicas,
+                "gpus_per_pod": _num(r.gpus_per_pod),
+                "gpu_resource": r.gpu_resource,
+                "gpu_model": r.gpu_model,
+                "instance_type": r.instance_type,
+                "instance_type_candidates": list(r.instance_type_candidates),
+                "capacity_type": r.capacity_type.value,
+            }
+            for r in w.roles
+        ],
+        "labels": w.labels,
+        "gpus": _num(w.gpus),
+        "gpu_hours_per_month": _num(w.gpu_hours_per_month),
+        "run_time": {
+            "kind": w.run_time.kind.value,
+            "hours_per_run": _num(w.run_time.hours_per_run),
+            "runs_per_month": _num(w.run_time.runs_per_month),
+            "reason": w.run_time.reason,
+        },
+        "idle_timeout_seconds": _num(w.idle_timeout_seconds),
+        "hourly_cost": _num(cost.hourly) if cost else None,
+        "monthly_cost": _num(cost.monthly) if cost else None,
+        "priced": bool(cost and cost.priced),
+        "unpriced_reason": (cost.unpriced_reason if cost else "not priced"),
+    }
+
+
+_HEADERS = ("KIND/NAME", "ROLES", "GPUS", "MODEL", "INSTANCE", "CAPACITY", "$/MONTH")
+
+
+def render_table(workloads: list[Workload]) -> str:
+    rows = [_HEADERS] + [_row(w) for w in workloads]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    total_gpus = sum(w.gpus for w in workloads)
+    lines.append(f"{len(workloads)} workload(s), {total_gpus:g} GPU(s)")
+    return "\n".join(lines)
+
+
+def _row(w: Workload) -> tuple[str, ...]:
+    ns = f"{w.namespace}/" if w.namespace else ""
+    roles = ", ".join(f"{r.replicas} {r.name}" for r in w.roles)
+    models = sorted({r.gpu_model for r in w.roles if r.gpu_model})
+    instances = sorted({r.instance_type for r in w.roles if r.instance_type})
+    capacities = sorted({r.capacity_type.value for r in w.roles})
+    cost = w.cost
+    if cost is not None and cost.priced and cost.monthly is not None:
+        money = f"{cost.monthly:,.2f}"
+    else:
+        money = (
+            "unpriced" if cost is None or not cost.unpriced_reason else f"unpriced ({cost.unpriced_reason})"
+        )
+    return (
+        f"{w.kind}/{ns}{w.name}",
+        roles,
+        f"{w.gpus:g}",
+        ",".join(models) or "-",
+        ",".join(instances) or "-",
+        ",".join(capacities),
+        money,
+    )
