@@ -1,0 +1,41 @@
+"""Reporters: pure functions ``render(result, ctx) -> str``, one module per output format.
+
+Usable without the CLI::
+
+    from policy_engine.reporters import ReportContext, render
+    print(render("sarif", engine.evaluate(load_paths(["k8s/"])), ReportContext(policies=engine.policies)))
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from policy_engine.engine.findings import Result
+from policy_engine.reporters.context import ReportContext
+
+#: format name -> module holding its ``render``; imported only when that format is asked for.
+FORMATS: dict[str, str] = {
+    "text": "policy_engine.reporters.text",
+    "json": "policy_engine.reporters.json_report",
+    "sarif": "policy_engine.reporters.sarif",
+    "junit": "policy_engine.reporters.junit",
+    "markdown": "policy_engine.reporters.markdown",
+    "policyreport": "policy_engine.reporters.policyreport",
+}
+
+Renderer = Callable[[Result, ReportContext], str]
+
+
+def renderer(fmt: str) -> Renderer:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    render_fn: Renderer = importlib.import_module(FORMATS[fmt]).render
+    return render_fn
+
+
+def render(fmt: str, result: Result, ctx: ReportContext) -> str:
+    return renderer(fmt)(result, ctx)
+
+
+__all__ = ["FORMATS", "ReportContext", "render", "renderer"]

@@ -1,0 +1,100 @@
+"""What every reporter needs besides the ``Result``: where the repo is, the policies, the gate, the PR diff.
+
+Reporters are pure functions ``render(result, ctx) -> str``; everything that depends on the run (the
+terminal, the environment, git) is decided by the caller and carried here.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet
+from policy_engine.engine.findings import Finding, Result
+from policy_engine.model.documents import STDIN_NAME, LoadError
+from policy_engine.reporters.costs import CostDiff, WorkloadCost
+from policy_engine.syntax.diagnostics import Diagnostic
+
+TOOL_NAME = "policy-engine"
+INFORMATION_URI = "https://github.com/policy-engine/policy-engine"
+
+
+def tool_version() -> str:
+    try:
+        return importlib.metadata.version("policy-engine")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    root: Path = field(default_factory=Path.cwd)  # URIs in SARIF, links in markdown are relative to it
+    cwd: Path = field(default_factory=Path.cwd)  # what relative finding files are relative to
+    policies: PolicySet | None = None
+    color: bool = False
+    tool_version: str = field(default_factory=tool_version)
+    fail_on: frozenset[Enforcement] = frozenset({Enforcement.DENY})
+    cost_diff: CostDiff | None = None  # with --base: the base revision's spend and fingerprints
+    costs: Sequence[WorkloadCost] | None = None  # per-workload spend; None: taken from result.workloads
+    link_base: str | None = None  # e.g. https://github.com/org/repo/blob/<sha>: markdown links file#Lline
+    generated_at: float | None = None  # epoch seconds, for formats that stamp results (PolicyReport)
+
+    def policy(self, name: str) -> CompiledPolicy | None:
+        return self.policies.get(name) if self.policies is not None else None
+
+    def fails(self, finding: Finding) -> bool:
+        """Whether this finding fails the run: its enforcement is gated and, with --base, it is new."""
+        if finding.enforcement not in self.fail_on:
+            return False
+        return self.is_new(finding)
+
+    def is_new(self, finding: Finding) -> bool:
+        return self.cost_diff is None or finding.fingerprint() not in self.cost_diff.base_fingerprints
+
+    def failing(self, result: Result) -> list[Finding]:
+        return [f for f in result.findings if self.fails(f)]
+
+    def workload_costs(self, result: Result) -> list[WorkloadCost]:
+        if self.costs is not None:
+            return list(self.costs)
+        return [WorkloadCost.of(w) for w in result.workloads]
+
+    def relative(self, file: str) -> str:
+        """The file as a POSIX path relative to the root (as given when outside it or for stdin)."""
+        if file == STDIN_NAME:
+            return file
+        path = Path(file)
+        absolute = path if path.is_absolute() else self.cwd / path
+        try:
+            rel = os.path.relpath(absolute, self.root)
+        except ValueError:  # another drive on Windows
+            return path.as_posix()
+        if rel.startswith(".."):
+            return absolute.as_posix()
+        return Path(rel).as_posix()
+
+    def uri(self, file: str) -> str:
+        return quote(self.relative(file), safe="/")
+
+
+def money(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "unpriced"
+    if signed:
+        sign = "+" if value >= 0.005 else "-" if value <= -0.005 else "±"
+        return f"{sign}${abs(value):,.2f}"
+    return f"${value:,.2f}"
+
+
+def error_parts(error: LoadError | Diagnostic) -> Diagnostic:
+    return error.diagnostic if isinstance(error, LoadError) else error
+
+
+def is_failure(error: LoadError | Diagnostic) -> bool:
+    """Load errors always count; engine diagnostics count when they are errors, not warnings."""
+    return isinstance(error, LoadError) or error.is_error
+

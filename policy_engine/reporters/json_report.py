@@ -1,0 +1,59 @@
+"""The machine-readable report: a stable schema (``schema_version``), documented in docs/check.md.
+
+Additive changes keep the version; renaming or removing a field bumps it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policy_engine.engine.findings import Finding, Result
+from policy_engine.reporters.context import TOOL_NAME, ReportContext, error_parts, is_failure
+from policy_engine.reporters.costs import by_team
+
+SCHEMA_VERSION = "1.0"
+
+
+def render(result: Result, ctx: ReportContext) -> str:
+    return json.dumps(report(result, ctx), indent=2, sort_keys=False) + "\n"
+
+
+def report(result: Result, ctx: ReportContext) -> dict[str, Any]:
+    failing = ctx.failing(result)
+    errors = [error_parts(e) for e in result.errors]
+    costs = ctx.workload_costs(result)
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": ctx.tool_version},
+        "verdict": {
+            "passed": not failing and not any(is_failure(e) for e in result.errors),
+            "failing_findings": len(failing),
+            "fail_on": sorted(e.value for e in ctx.fail_on),
+        },
+        "findings": [_finding(f, ctx) for f in result.findings],
+        "summary": [s.to_dict() for s in result.summaries],
+        "errors": [_error(d, ctx) for d in sorted(errors, key=lambda d: d.sort_key())],
+        "stats": result.stats.to_dict(),
+        "teams": [{"team": t.team, "workloads": t.workloads, "gpus": round(t.gpus, 3),
+                   "monthly_cost": round(t.monthly, 2), "unpriced_workloads": t.unpriced}
+                  for t in by_team(costs)] if costs else [],
+        "cost_diff": ctx.cost_diff.to_dict() if ctx.cost_diff is not None else None,
+    }
+    return doc
+
+
+def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
+    d = f.to_dict()
+    d["resource"]["file"] = ctx.relative(f.resource.file)
+    for r in d["related"]:
+        r["file"] = ctx.relative(r["file"])
+    d["new"] = ctx.is_new(f)
+    d["fails"] = ctx.fails(f)
+    return d
+
+
+def _error(d: Any, ctx: ReportContext) -> dict[str, Any]:
+    out: dict[str, Any] = d.to_dict()
+    out["file"] = ctx.relative(d.span.file)
+    return out

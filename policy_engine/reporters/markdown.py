@@ -1,0 +1,152 @@
+"""The pull-request comment: verdict, findings with links, cost by team, biggest savings, cost vs base.
+
+GitHub caps a comment at 65,536 characters, so long tables are cut with a line saying how many rows
+were left out (the SARIF upload and the JSON report carry all of them).
+"""
+
+from __future__ import annotations
+
+from policy_engine.engine.findings import Finding, Result
+from policy_engine.reporters.context import ReportContext, error_parts, is_failure, money
+from policy_engine.reporters.costs import Change, by_team
+
+MAX_ROWS = 50
+MAX_SAVINGS = 5
+MARKER = "<!-- policy-engine-check -->"  # lets a CI step find and update its previous comment
+
+
+def render(result: Result, ctx: ReportContext) -> str:
+    out = [MARKER, _verdict(result, ctx), ""]
+    st = result.stats
+    out.append(f"{st.files} files · {st.documents} documents · {st.workloads} workloads "
+               f"({st.gpu_workloads} with GPUs) · {st.policies} policies · "
+               f"projected **{money(st.monthly_cost)}/month**"
+               + (f" ({st.unpriced_workloads} unpriced)" if st.unpriced_workloads else ""))
+    out.append("")
+    if ctx.cost_diff is not None:
+        out.extend(_cost_diff(ctx))
+    if result.findings:
+        out.extend(_findings(result, ctx))
+    out.extend(_teams(result, ctx))
+    out.extend(_savings(result, ctx))
+    if result.errors:
+        out.append(f"### ⚠️ Errors ({len(result.errors)})")
+        out.append("")
+        for d in sorted((error_parts(e) for e in result.errors), key=lambda d: d.sort_key()):
+            out.append(f"- {_link(ctx, d.span.file, d.span.line)} `{d.code}` {_cell(d.message)}")
+        out.append("")
+    out.append(f"<sub>policy-engine {ctx.tool_version}</sub>")
+    return "\n".join(out) + "\n"
+
+
+def _verdict(result: Result, ctx: ReportContext) -> str:
+    failing = ctx.failing(result)
+    errors = sum(1 for e in result.errors if is_failure(e))
+    gate = "/".join(sorted(e.value for e in ctx.fail_on))
+    new = " new" if ctx.cost_diff is not None else ""
+    if failing:
+        plural = "s" if len(failing) != 1 else ""
+        head = f"## ❌ policy-engine: {len(failing)}{new} blocking finding{plural} ({gate})"
+    elif errors:
+        head = f"## ❌ policy-engine: {errors} input or policy error{'s' if errors != 1 else ''}"
+    else:
+        head = f"## ✅ policy-engine: no{new} {gate} findings"
+    others = len(result.findings) - len(failing)
+    if others:
+        head += f" · {others} other finding{'s' if others != 1 else ''}"
+    return head
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _link(ctx: ReportContext, file: str, line: int) -> str:
+    rel = ctx.relative(file)
+    if ctx.link_base:
+        return f"[{_cell(rel)}:{line}]({ctx.link_base.rstrip('/')}/{ctx.uri(file)}#L{line})"
+    return f"`{rel}:{line}`"
+
+
+def _findings(result: Result, ctx: ReportContext) -> list[str]:
+    ordered = sorted(result.findings,
+                     key=lambda f: (not ctx.fails(f), -f.severity.rank, f.resource.file, f.line))
+    out = [f"### Findings ({len(result.findings)})", "",
+           "| | Location | Policy | Severity | Resource | Message | $/month |",
+           "|---|---|---|---|---|---|---:|"]
+    for f in ordered[:MAX_ROWS]:
+        icon = "❌" if ctx.fails(f) else "⚠️" if ctx.is_new(f) else "💤"
+        message = f.message
+        if f.related:
+            message += " — " + ", ".join(f"{r.display()} ({_link(ctx, r.file, r.line)})"
+                                         for r in f.related[:5])
+        out.append(f"| {icon} | {_link(ctx, f.resource.file, f.line)} | `{f.policy}` | {f.severity.value} "
+                   f"({f.enforcement.value}) | {_cell(f.group or f.resource.display())} | {_cell(message)} | "
+                   f"{_cost(f)} |")
+    if len(ordered) > MAX_ROWS:
+        out.append(f"\n…and {len(ordered) - MAX_ROWS} more findings (see the SARIF or JSON report).")
+    if ctx.cost_diff is not None:
+        out.append("\n❌ fails the run · ⚠️ new, not blocking · 💤 already present at the base revision")
+    out.append("")
+    return out
+
+
+def _cost(f: Finding) -> str:
+    if f.monthly_cost is None:
+        return "—" if f.group else "unpriced"
+    return money(f.monthly_cost)
+
+
+def _teams(result: Result, ctx: ReportContext) -> list[str]:
+    teams = by_team(ctx.workload_costs(result))
+    if not teams:
+        return []
+    out = ["### Projected spend by team", "", "| Team | Workloads | GPUs | $/month |", "|---|---:|---:|---:|"]
+    for t in teams[:MAX_ROWS]:
+        unpriced = f" (+{t.unpriced} unpriced)" if t.unpriced else ""
+        out.append(f"| {_cell(t.team)} | {t.workloads} | {t.gpus:g} | {money(t.monthly)}{unpriced} |")
+    out.append("")
+    return out
+
+
+def _savings(result: Result, ctx: ReportContext) -> list[str]:
+    with_saving = sorted((f for f in result.findings if f.saving), key=lambda f: -(f.saving or 0.0))
+    if not with_saving:
+        return []
+    total = sum(s.saving for s in result.summaries)
+    out = [f"### Biggest savings (total {money(total)}/month if every finding is fixed)", ""]
+    for f in with_saving[:MAX_SAVINGS]:
+        out.append(f"- **{money(f.saving)}/month** — {_cell(f.group or f.resource.display())} "
+                   f"({_link(ctx, f.resource.file, f.line)}): {_cell(f.message)}")
+    out.append("")
+    return out
+
+
+def _cost_diff(ctx: ReportContext) -> list[str]:
+    d = ctx.cost_diff
+    assert d is not None
+    pct = f" ({d.delta / d.before * 100:+.1f}%)" if d.before else ""
+    out = [f"### 💰 Cost change vs `{d.base_ref}`", "",
+           f"Projected monthly spend: **{money(d.before)} → {money(d.after)}**, "
+           f"**{money(d.delta, signed=True)}**{pct}", ""]
+    if d.teams:
+        out += ["| Team | Before | After | Change |", "|---|---:|---:|---:|"]
+        out += [f"| {_cell(t.team)} | {money(t.before)} | {money(t.after)} | {money(t.delta, signed=True)} |"
+                for t in d.teams[:MAX_ROWS]]
+        out.append("")
+    if d.workloads:
+        label = {Change.ADDED: "🆕 added", Change.REMOVED: "🗑️ removed", Change.CHANGED: "✏️ changed"}
+        out += ["| Workload | Change | Team | Before | After | Change |", "|---|---|---|---:|---:|---:|"]
+        for w in d.workloads[:MAX_ROWS]:
+            before = money(w.before) if w.change is not Change.ADDED else "—"
+            after = money(w.after) if w.change is not Change.REMOVED else "—"
+            where = _link(ctx, w.ref.file, w.ref.line)
+            out.append(f"| {_cell(w.ref.display())} ({where}) | {label[w.change]} | {_cell(w.team)} | "
+                       f"{before} | {after} | {money(w.delta, signed=True)} |")
+        if len(d.workloads) > MAX_ROWS:
+            out.append(f"\n…and {len(d.workloads) - MAX_ROWS} more changed workloads.")
+        out.append("")
+    else:
+        out += ["No workload's projected spend changed.", ""]
+    return out
+

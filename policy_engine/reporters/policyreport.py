@@ -1,0 +1,82 @@
+"""``wgpolicyk8s.io/v1alpha2`` PolicyReports (the Policy WG format Kyverno and Policy Reporter read).
+
+One PolicyReport per namespace and one ClusterPolicyReport for cluster-scoped resources, as a YAML
+stream ready for ``kubectl apply -f -``. Every (policy, resource) pair evaluated is a result: ``pass``
+when nothing was found, ``fail`` for deny, ``warn`` for warn and audit, ``error`` when the policy failed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import yaml
+
+from policy_engine.compiler.program import Enforcement
+from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.reporters.context import TOOL_NAME, ReportContext
+
+API_VERSION = "wgpolicyk8s.io/v1alpha2"
+REPORT_NAME = "policy-engine-check"
+_OUTCOMES = ("pass", "fail", "warn", "error", "skip")
+
+
+def render(result: Result, ctx: ReportContext) -> str:
+    return yaml.safe_dump_all(reports(result, ctx), sort_keys=False, default_flow_style=False)
+
+
+def reports(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:
+    by_ns: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+    flagged: set[tuple[str, ResourceRef]] = set()
+    for f in result.findings:
+        flagged.add((f.policy, f.resource))
+        by_ns[f.resource.namespace].append(_finding(f, ctx))
+    for policy, ref in dict.fromkeys(result.evaluations):
+        if (policy, ref) not in flagged:
+            by_ns[ref.namespace].append(_entry(ctx, policy, "evaluated", "pass", ref,
+                                               f"{ref.display()} complies with {policy}", None, {}))
+    out = []
+    for ns in sorted(by_ns, key=lambda n: (n is not None, n or "")):
+        results = by_ns[ns]
+        summary = {k: sum(1 for r in results if r["result"] == k) for k in _OUTCOMES}
+        meta: dict[str, Any] = {"name": REPORT_NAME if ns else f"{REPORT_NAME}-cluster",
+                                "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
+        if ns:
+            meta["namespace"] = ns
+        out.append({"apiVersion": API_VERSION, "kind": "PolicyReport" if ns else "ClusterPolicyReport",
+                    "metadata": meta, "summary": summary, "results": results})
+    return out
+
+
+def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
+    outcome = "error" if f.error else "fail" if f.enforcement is Enforcement.DENY else "warn"
+    props = {"enforcement": f.enforcement.value, "line": str(f.line), "fingerprint": f.fingerprint()}
+    if f.monthly_cost is not None:
+        props["monthlyCost"] = f"{f.monthly_cost:.2f}"
+    if f.saving is not None:
+        props["monthlySaving"] = f"{f.saving:.2f}"
+    if f.group:
+        props["group"] = f.group
+    entry = _entry(ctx, f.policy, f.rule, outcome, f.resource, f.message, f.severity.value, props)
+    entry["resources"].extend(_object_ref(r) for r in f.related if r != f.resource)
+    return entry
+
+
+def _entry(ctx: ReportContext, policy: str, rule: str, outcome: str, ref: ResourceRef, message: str,
+           severity: str | None, props: dict[str, str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"source": TOOL_NAME, "policy": policy, "rule": rule, "result": outcome,
+                             "scored": True, "message": message, "resources": [_object_ref(ref)]}
+    if severity:
+        entry["severity"] = severity
+    if ctx.generated_at is not None:
+        entry["timestamp"] = {"seconds": int(ctx.generated_at), "nanos": 0}
+    entry["properties"] = {"file": ctx.relative(ref.file), **({"line": str(ref.line)} if "line" not in props
+                                                                 else {}), **props}
+    return entry
+
+
+def _object_ref(ref: ResourceRef) -> dict[str, Any]:
+    out: dict[str, Any] = {"apiVersion": ref.api_version, "kind": ref.kind, "name": ref.name}
+    if ref.namespace:
+        out["namespace"] = ref.namespace
+    return out

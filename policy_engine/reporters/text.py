@@ -1,0 +1,109 @@
+"""Human output for a terminal or a CI log: findings grouped by file, a summary per policy, totals, errors."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from policy_engine.compiler.program import Enforcement, Severity
+from policy_engine.engine.findings import Finding, Result
+from policy_engine.reporters.context import ReportContext, error_parts, money
+
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
+_SEVERITY_COLOUR = {Severity.CRITICAL: "\x1b[1;31m", Severity.HIGH: "\x1b[31m",
+                    Severity.MEDIUM: "\x1b[33m", Severity.LOW: "\x1b[36m"}
+_RED = "\x1b[31m"
+_GREEN = "\x1b[32m"
+
+
+class _Paint:
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"{code}{text}{_RESET}" if self.on else text
+
+
+def render(result: Result, ctx: ReportContext) -> str:
+    paint = _Paint(ctx.color)
+    out: list[str] = []
+    findings = sorted(result.findings, key=lambda f: (f.resource.file, f.line, f.policy))
+    for file, group in groupby(findings, key=lambda f: f.resource.file):
+        out.append(paint(ctx.relative(file), _BOLD))
+        for f in group:
+            out.extend(_finding(f, ctx, paint))
+        out.append("")
+    if result.errors:
+        out.append(paint(f"Errors ({len(result.errors)})", _BOLD))
+        for e in sorted((error_parts(e) for e in result.errors), key=lambda d: d.sort_key()):
+            out.append("  " + paint(e.headline(), _RED if e.is_error else _SEVERITY_COLOUR[Severity.MEDIUM]))
+            if e.hint:
+                out.append(f"    = help: {e.hint}")
+        out.append("")
+    out.extend(_summary(result, paint))
+    if ctx.cost_diff is not None:
+        d = ctx.cost_diff
+        out.append(f"Cost vs {d.base_ref} ({d.base_sha[:12]}): {money(d.before)} -> {money(d.after)} "
+                   f"per month ({money(d.delta, signed=True)})")
+        for t in d.teams:
+            out.append(f"  team {t.team}: {money(t.before)} -> {money(t.after)} "
+                       f"({money(t.delta, signed=True)})")
+    out.append(_verdict(result, ctx, paint))
+    return "\n".join(out) + "\n"
+
+
+def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
+    where = f"{ctx.relative(f.resource.file)}:{f.line}"
+    cost = f"{money(f.monthly_cost)}/month" if f.monthly_cost is not None else ""
+    if f.saving:
+        cost = (cost + "  " if cost else "") + f"saves {money(f.saving)}/month"
+    tags = (f.enforcement.value + (" (error)" if f.error else "")
+            + ("" if ctx.is_new(f) else " (also at base)"))
+    head = "  ".join(x for x in (
+        where, paint(f.policy, _BOLD), paint(f.severity.value, _SEVERITY_COLOUR[f.severity]), tags,
+        f"{f.resource.display()}: {f.message}", paint(cost, _DIM) if cost else "") if x)
+    lines = ["  " + head]
+    if f.group:
+        lines.append(f"      group {f.group}")
+    for r in f.related:
+        lines.append(f"      - {r.display()} ({ctx.relative(r.file)}:{r.line})")
+    return lines
+
+
+def _summary(result: Result, paint: _Paint) -> list[str]:
+    rows = [s for s in result.summaries if s.findings]
+    out: list[str] = []
+    if rows:
+        width = max(len(s.policy) for s in rows)
+        out.append(paint("Policy summary", _BOLD))
+        out.append(f"  {'policy':<{width}}  {'severity':<8}  {'action':<6}  {'findings':>8}  "
+                   f"{'flagged $/month':>16}  {'saving $/month':>15}")
+        for s in sorted(rows, key=lambda s: (-s.severity.rank, -s.findings, s.policy)):
+            unpriced = f" (+{s.unpriced_flagged} unpriced)" if s.unpriced_flagged else ""
+            out.append(f"  {s.policy:<{width}}  {s.severity.value:<8}  {s.enforcement.value:<6}  "
+                       f"{s.findings:>8}  {money(s.flagged_monthly_cost):>16}  "
+                       f"{money(s.saving):>15}{unpriced}")
+        out.append("")
+    st = result.stats
+    by_action = {e: sum(1 for f in result.findings if f.enforcement is e) for e in Enforcement}
+    saving = sum(s.saving for s in result.summaries)
+    out.append(
+        f"{st.files} files, {st.documents} documents, {st.workloads} workloads "
+        f"({st.gpu_workloads} with GPUs), {st.policies} policies: {len(result.findings)} findings "
+        f"({by_action[Enforcement.DENY]} deny, {by_action[Enforcement.WARN]} warn, "
+        f"{by_action[Enforcement.AUDIT]} audit), {len(result.errors)} errors")
+    unpriced = f" ({st.unpriced_workloads} workloads unpriced)" if st.unpriced_workloads else ""
+    out.append(f"Projected spend {money(st.monthly_cost)}/month{unpriced}; estimated saving if fixed "
+               f"{money(saving)}/month")
+    return out
+
+
+def _verdict(result: Result, ctx: ReportContext, paint: _Paint) -> str:
+    failing = ctx.failing(result)
+    gate = "/".join(sorted(e.value for e in ctx.fail_on))
+    if failing:
+        return paint(f"FAILED: {len(failing)} {gate} finding(s)", _RED + _BOLD)
+    if any(error_parts(e).is_error for e in result.errors):
+        return paint(f"ERROR: {len(result.errors)} input or policy error(s)", _RED + _BOLD)
+    return paint(f"PASSED: no {gate} findings", _GREEN + _BOLD)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from policy_engine.compiler.program import Enforcement
+from policy_engine.engine.findings import Result
+from policy_engine.reporters import markdown
+from policy_engine.reporters.context import ReportContext
+from policy_engine.reporters.costs import compare
+
+from .conftest import SERVE, TRAIN
+
+
+def test_failing_comment(result: Result, ctx: ReportContext) -> None:
+    out = markdown.render(result, replace(ctx, link_base="https://github.com/o/r/blob/abc"))
+    lines = out.splitlines()
+    assert lines[0] == markdown.MARKER
+    assert lines[1].startswith("## ❌ policy-engine: 2 blocking findings (deny)")
+    assert "[k8s/train.yaml:5](https://github.com/o/r/blob/abc/k8s/train.yaml#L5)" in out
+    assert "runs on on-demand \\| not spot" in out  # a pipe would break the table
+    assert "| nlp | 1 | 16 | $12,345.68 |" in out
+    assert "- **$8,000.00/month** — PyTorchJob nlp/train-llm" in out
+    assert "`E-YAML`" in out
+
+
+def test_passing_comment_when_only_warnings(result: Result, ctx: ReportContext) -> None:
+    warn_only = Result([f for f in result.findings if f.enforcement is Enforcement.WARN], result.summaries,
+                       [], result.stats)
+    assert markdown.render(warn_only, ctx).splitlines()[1].startswith("## ✅ policy-engine: no deny findings")
+    gated = replace(ctx, fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}))
+    assert markdown.render(warn_only, gated).splitlines()[1].startswith("## ❌")
+
+
+def test_cost_delta_section_and_only_new_findings_fail(result: Result, ctx: ReportContext) -> None:
+    head = list(ctx.costs or [])
+    base = [replace(head[0], monthly=10000.0), replace(head[1], ref=replace(SERVE, name="old-serve"))]
+    quota = next(f for f in result.findings if f.policy == "gpu-quota")
+    diff = compare(base, head, base_ref="origin/main", base_sha="f" * 40,
+                   base_fingerprints=[quota.fingerprint()])
+    out = markdown.render(result, replace(ctx, cost_diff=diff))
+    assert "## ❌ policy-engine: 1 new blocking finding (deny)" in out
+    assert "### 💰 Cost change vs `origin/main`" in out
+    assert "**$12,654.32 → $15,000.00**, **+$2,345.68** (+18.5%)" in out
+    changes = (" changed |", " removed |", " added |")
+    rows = [line for line in out.splitlines() if any(c in line for c in changes)]
+    assert f"| {TRAIN.display()} (`k8s/train.yaml:3`) | ✏️ changed | nlp | $10,000.00 | $12,345.68 | " \
+           "+$2,345.68 |" in rows
+    assert "| Deployment vision/old-serve (`k8s/serve.yaml:1`) | 🗑️ removed | vision | $2,654.32 | — | " \
+           "-$2,654.32 |" in rows
+    assert rows[-1] == ("| Job burn\\|in (`k8s/cluster.yaml:10`) | 🆕 added | (no team label) | — | "
+                        "unpriced | unpriced |")

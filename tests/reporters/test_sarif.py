@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from policy_engine.engine.findings import Result
+from policy_engine.reporters import sarif
+from policy_engine.reporters.context import ReportContext
+
+SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+
+
+def _doc(result: Result, ctx: ReportContext) -> dict:
+    return json.loads(sarif.render(result, ctx))
+
+
+def test_valid_against_the_official_schema(result: Result, ctx: ReportContext) -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test extra")
+    if not SCHEMA.exists():
+        pytest.skip(f"SARIF schema not found at {SCHEMA} (../shared is absent in a user's clone)")
+    jsonschema.validate(_doc(result, ctx), json.loads(SCHEMA.read_text()))
+
+
+def test_rules_come_from_every_policy_with_github_fields(result: Result, ctx: ReportContext) -> None:
+    driver = _doc(result, ctx)["runs"][0]["tool"]["driver"]
+    assert driver["version"] == "1.2.3"
+    rules = {r["id"]: r for r in driver["rules"]}
+    assert set(rules) == {"require-team-label", "prefer-spot", "gpu-quota", "never-fires"}
+    quota = rules["gpu-quota"]
+    assert quota["defaultConfiguration"]["level"] == "error"
+    assert float(quota["properties"]["security-severity"]) >= 9.0
+    assert rules["prefer-spot"]["defaultConfiguration"]["level"] == "warning"
+    assert rules["never-fires"]["defaultConfiguration"]["level"] == "note"
+    assert quota["shortDescription"]["text"] == "Monthly GPU-hour quota per team"
+    assert "How to fix gpu-quota." in quota["help"]["markdown"]
+
+
+def test_results_point_at_repo_relative_lines(result: Result, ctx: ReportContext) -> None:
+    run = _doc(result, ctx)["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    first = run["results"][0]
+    assert rules[first["ruleIndex"]]["id"] == first["ruleId"] == "require-team-label"
+    loc = first["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"] == {"uri": "k8s/train.yaml", "uriBaseId": "%SRCROOT%"}
+    assert loc["region"]["startLine"] == 5  # the labels field, not the document start
+    assert first["properties"]["monthlyCost"] == 12345.68
+    quota = next(r for r in run["results"] if r["ruleId"] == "gpu-quota")
+    related = [x["physicalLocation"]["artifactLocation"]["uri"] for x in quota["relatedLocations"]]
+    assert related == ["k8s/train.yaml", "k8s/serve.yaml"]
+    assert quota["properties"]["group"] == 'labels["team"]=nlp'
+
+
+def test_fingerprints_survive_a_line_shift(result: Result, ctx: ReportContext) -> None:
+    shifted = Result([replace(f, field_line=(f.field_line or 0) + 40) for f in result.findings])
+    before = [r["partialFingerprints"] for r in _doc(result, ctx)["runs"][0]["results"]]
+    after = [r["partialFingerprints"] for r in _doc(shifted, ctx)["runs"][0]["results"]]
+    assert before == after
+    assert len({json.dumps(p) for p in before}) == len(before)
+
+
+def test_load_errors_are_located_notifications(result: Result, ctx: ReportContext) -> None:
+    inv = _doc(result, ctx)["runs"][0]["invocations"][0]
+    assert inv["executionSuccessful"] is False
+    notes = inv["toolExecutionNotifications"]
+    assert notes[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 7, "startColumn": 3}
+    assert notes[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "%3Cstdin%3E"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from policy_engine.engine.findings import Result
+from policy_engine.reporters import text
+from policy_engine.reporters.context import ReportContext
+
+
+def test_findings_grouped_by_file_with_location_and_cost(result: Result, ctx: ReportContext) -> None:
+    out = text.render(result, ctx)
+    assert "\x1b[" not in out
+    lines = out.splitlines()
+    assert lines[0] == "k8s/cluster.yaml"
+    train = [line for line in lines if line.startswith("  k8s/train.yaml:")]
+    assert len(train) == 3
+    labels = next(line for line in train if "require-team-label" in line)
+    assert labels.startswith("  k8s/train.yaml:5  require-team-label  high  deny  PyTorchJob nlp/train-llm")
+    assert "$12,345.68/month" in labels
+    assert any("saves $8,000.00/month" in line for line in train)
+    assert "      - Deployment vision/serve (k8s/serve.yaml:1)" in lines
+
+
+def test_summary_errors_totals_and_verdict(result: Result, ctx: ReportContext) -> None:
+    out = text.render(result, ctx)
+    assert "k8s/broken.yaml:7:3: error[E-YAML]: invalid YAML: mapping values" in out
+    assert "4 findings (2 deny, 2 warn, 0 audit), 2 errors" in out
+    assert "estimated saving if fixed $9,000.00/month" in out
+    assert out.rstrip().endswith("FAILED: 2 deny finding(s)")
+    summary = out[out.index("Policy summary"):]
+    assert summary.index("gpu-quota") < summary.index("require-team-label") < summary.index("prefer-spot")
+
+
+def test_colour_only_when_asked(result: Result, ctx: ReportContext) -> None:
+    assert "\x1b[" in text.render(result, replace(ctx, color=True))
