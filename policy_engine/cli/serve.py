@@ -1,0 +1,116 @@
+"""``policy-engine serve``: the validating admission webhook on uvicorn, HTTPS only.
+
+Everything that can be wrong with the invocation (no certificate, a key that does not match, policies
+or a config that do not compile) is found before the port opens, and reported with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import ssl
+import sys
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+HELP = "run the validating admission webhook"
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policies", action="append", default=[], metavar="DIR",
+                        help="policy directory or file (repeatable; default: the bundled library). "
+                             "Directories are watched and reloaded when their files change")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serving certificate (PEM)")
+    parser.add_argument("--tls-key", metavar="FILE", help="private key of the serving certificate (PEM)")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled one)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="webhook settings: exemptions, inherited labels, limits (YAML; docs/webhook.md)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default: 1)")
+    parser.add_argument("--graceful-timeout", type=float, default=20.0, metavar="SECONDS",
+                        help="on SIGTERM, how long in-flight requests may take to finish (default: 20)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--insecure-http", action="store_true",
+                        help="serve plain HTTP (local trials only: the API server calls webhooks over HTTPS)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--kubeconfig", metavar="FILE", help="watch the cluster through this kubeconfig")
+    where.add_argument("--in-cluster", action="store_true",
+                       help="watch the cluster with the pod's service account")
+    where.add_argument("--no-cluster", action="store_true",
+                       help="no cluster state: no namespace labels, quotas judged on the request alone "
+                            "(default)")
+
+
+def _fail(message: str) -> int:
+    print(f"policy-engine serve: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _check_tls(args: argparse.Namespace) -> str | None:
+    if args.insecure_http:
+        if args.tls_cert or args.tls_key:
+            return "--insecure-http cannot be combined with --tls-cert/--tls-key"
+        return None
+    if not args.tls_cert or not args.tls_key:
+        return ("refusing to serve without TLS: give --tls-cert FILE and --tls-key FILE (the API server only "
+                "calls webhooks over HTTPS; `policy-engine certs` makes them), or --insecure-http for a "
+                "local trial")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if not Path(path).is_file():
+            return f"{flag} {path}: no such file"
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(args.tls_cert, args.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        return f"cannot use --tls-cert {args.tls_cert} with --tls-key {args.tls_key}: {exc}"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from policy_engine.syntax.diagnostics import DiagnosticError
+    from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings, create_app, load_policies
+    from policy_engine.webhook.config import load_config
+    from policy_engine.webhook.jsonlog import uvicorn_log_config
+    from policy_engine.webhook.metrics import MULTIPROC_ENV
+
+    problem = _check_tls(args)
+    if problem is None and args.workers < 1:
+        problem = f"--workers must be at least 1, got {args.workers}"
+    if problem is None:
+        missing = [p for p in args.policies if not Path(p).exists()]
+        if missing:
+            problem = f"--policies {missing[0]}: no such file or directory"
+    if problem:
+        return _fail(problem)
+    cluster: Literal["none", "kubeconfig", "in-cluster"] = (
+        "kubeconfig" if args.kubeconfig else "in-cluster" if args.in_cluster else "none")
+    settings = ServeSettings(policies=[str(Path(p).resolve()) for p in args.policies], pricing=args.pricing,
+                             config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig)
+    try:
+        load_config(settings.config_file)
+        loaded = load_policies(settings)
+    except DiagnosticError as exc:
+        print(str(exc), file=sys.stderr)
+        return _fail(f"{len(exc.errors)} error(s) in the policies, pricing or config; nothing served")
+
+    import uvicorn
+
+    common: dict[str, object] = {
+        "host": args.host, "port": args.port, "log_config": uvicorn_log_config(args.log_level),
+        "access_log": False, "timeout_graceful_shutdown": args.graceful_timeout,
+        "server_header": False, "timeout_keep_alive": 30,
+    }
+    if not args.insecure_http:
+        common.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    if args.workers == 1:
+        uvicorn.run(create_app(settings, loaded=loaded), **common)  # type: ignore[arg-type]
+        return EXIT_OK
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    if not os.environ.get(MULTIPROC_ENV):
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
+    uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
+                **common)  # type: ignore[arg-type]
+    return EXIT_OK

@@ -1,0 +1,104 @@
+"""The webhook's own settings (``serve --config FILE``): exemptions, label inheritance, limits, failure modes.
+
+Read from YAML and checked by pydantic; every problem comes back as a located diagnostic (file, line of
+the offending key) so an operator fixing a ConfigMap sees all of them at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from policy_engine.model.documents import Document
+from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
+
+#: The API server refuses request bodies above 3 MiB, so a bigger AdmissionReview is not a real one.
+DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
+DEFAULT_OWN_NAMESPACE = "policy-engine"
+
+
+class WebhookConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    exempt_namespaces: tuple[str, ...] = ("kube-system", DEFAULT_OWN_NAMESPACE)
+    """Namespaces (globs) whose requests are allowed without evaluation; the webhook's own by default."""
+    exempt_users: tuple[str, ...] = ()
+    """``userInfo.username`` globs, e.g. ``system:serviceaccount:kube-system:*``."""
+    exempt_groups: tuple[str, ...] = ()
+    """``userInfo.groups`` globs, e.g. ``system:masters``."""
+    inherit_labels: tuple[str, ...] = ("team", "cost-center")
+    """Label keys a workload takes from its namespace when neither the object nor its pods set them."""
+    require_exemption_expiry: bool = True
+    """Per-object exemption annotations count only with a ``policy-engine.io/exempt-until`` date."""
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request body not fully received within this time is refused (400), never waited on forever."""
+    reload_interval_seconds: float = Field(default=5.0, ge=0)
+    """How often the policy directory is polled for changes; 0 turns hot reload off."""
+    internal_error: Literal["open", "closed"] = "open"
+    """What an error outside any policy (unreadable object, a bug) does: allow with a warning, or deny."""
+
+    @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels")
+    @classmethod
+    def _no_empty_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not v.strip() for v in value):
+            raise ValueError("entries must be non-empty strings")
+        return value
+
+
+def load_config(path: str | Path | None) -> WebhookConfig:
+    """The settings in ``path`` (defaults when None); ``DiagnosticError`` with every problem located."""
+    if path is None:
+        return WebhookConfig()
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        diagnostic = Diagnostic(Span(name, 1), "E-CONFIG", f"cannot read config file: {exc}")
+        raise DiagnosticError([diagnostic]) from exc
+    return parse_config(text, name)
+
+
+def parse_config(text: str, name: str) -> WebhookConfig:
+    doc = _document(text, name)
+    if doc is None:
+        return WebhookConfig()
+    try:
+        return WebhookConfig.model_validate(doc.obj)
+    except ValidationError as exc:
+        diagnostics = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E-CONFIG", f"{where}: {err['msg']}"))
+        raise DiagnosticError(diagnostics, {name: text}) from exc
+
+
+def _document(text: str, name: str) -> Document | None:
+    """The config as a located mapping (``load_text`` wants a ``kind``, so the node is composed here)."""
+    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        obj = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span(name, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
+        raise DiagnosticError([Diagnostic(span, "E-CONFIG", f"invalid YAML: {exc.problem or exc.context}")],
+                              {name: text}) from exc
+    except yaml.YAMLError as exc:
+        raise DiagnosticError([Diagnostic(Span(name, 1), "E-CONFIG", f"invalid YAML: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise DiagnosticError([Diagnostic(Span(name, node.start_mark.line + 1), "E-CONFIG",
+                                          f"the config must be a mapping, not a {type(obj).__name__}")],
+                              {name: text})
+    return Document(obj, name, node.start_mark.line + 1, 0, node)
+

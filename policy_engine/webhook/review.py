@@ -1,0 +1,264 @@
+"""The admission decision as a pure function: ``review(request, state) -> AdmissionResponse``.
+
+Everything it needs arrives in ``ReviewState`` (the engine in force, the settings, the cluster-state
+view, today's date), and it does nothing but compute: no I/O, no metrics, no logging. The HTTP route wraps
+it and does those from the ``Decision`` that ``decide`` returns, so every branch is testable without a
+server and the same request always gets the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
+
+from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
+from policy_engine.model.documents import Document, LoadError, load_objects
+from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
+from policy_engine.webhook.config import WebhookConfig
+from policy_engine.webhook.exemptions import RequestExemptions, Verdict, judge, object_exemption
+
+if TYPE_CHECKING:
+    from policy_engine.engine import Engine, Finding, Usage
+    from policy_engine.model.workload import Workload
+
+ADMISSION_FILE = "<admission>"
+WARNING_LIMIT = 120  # kubectl prints each warning on one line; longer ones are cut with an ellipsis
+
+
+class ClusterState(Protocol):
+    """What the webhook reads from the live cluster (the cluster-state cache implements it)."""
+
+    @property
+    def synced(self) -> bool: ...
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """The namespace's labels; None when the namespace is unknown (or the cache has not synced)."""
+        ...
+
+    def usage(self, rule: AggregateRule, key: str) -> Usage | None:
+        """Live usage of one quota/budget group; None when not synced (the policy's failure mode decides)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedEngine:
+    """An engine plus what the webhook looks up per request, computed once per (re)load."""
+
+    engine: Engine
+    by_name: Mapping[str, CompiledPolicy]
+
+    @staticmethod
+    def of(engine: Engine) -> LoadedEngine:
+        return LoadedEngine(engine, {p.name: p for p in engine.policies.policies})
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewState:
+    loaded: LoadedEngine
+    config: WebhookConfig
+    exemptions: RequestExemptions
+    today: date
+    cluster: ClusterState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The response plus what the route logs and counts."""
+
+    response: AdmissionResponse
+    result: str  # allowed | denied | error (an error outside any policy, whatever the failure mode decided)
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    findings: tuple[Finding, ...] = ()  # after object exemptions
+    exempted: tuple[str, ...] = ()  # policies lifted by a valid exemption annotation
+    skipped: str | None = None  # why nothing was evaluated (operation, request exemption, not a workload)
+    exempt: bool = False  # skipped because a namespace, user or group is exempt
+    inherited: Mapping[str, str] = field(default_factory=dict)  # labels taken from the namespace
+    error: str | None = None
+
+
+def review(request: AdmissionRequest, state: ReviewState) -> AdmissionResponse:
+    return decide(request, state).response
+
+
+def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
+    """Evaluate one admission request; an unexpected error follows ``config.internal_error``, never raises."""
+    obj = request.object
+    kind = str(obj.get("kind") or request.kind.kind) if isinstance(obj, dict) else request.kind.kind
+    namespace = request.namespace
+    name = request.name
+    try:
+        if request.operation not in (Operation.CREATE, Operation.UPDATE):
+            return _allow(request, kind, namespace, name, f"{request.operation.value} is not reviewed")
+        if obj is None:
+            return _allow(request, kind, namespace, name, "the request carries no object")
+        reason = state.exemptions.reason(namespace, request.user_info)
+        if reason:
+            return _allow(request, kind, namespace, name, reason, exempt=True)
+        obj = _with_identity(obj, namespace, name)
+        name = obj["metadata"].get("name", name)
+        workload = _workload(obj, state)
+        if workload is None:
+            return _allow(request, kind, namespace, name, f"{kind or 'the object'} is not a workload")
+        workload, inherited = _inherit_labels(workload, obj, namespace, state)
+        usage = state.cluster if state.cluster is not None else None
+        result = state.loaded.engine.evaluate_workloads([workload], usage=usage)
+        return _respond(request, state, workload, list(result.findings), inherited)
+    except Exception as exc:  # a bug or an unreadable object must not take the API server's request down
+        return _internal_error(request, state, kind, namespace, name, exc)
+
+
+def _allow(request: AdmissionRequest, kind: str, namespace: str, name: str, why: str,
+           exempt: bool = False) -> Decision:
+    return Decision(AdmissionResponse(uid=request.uid, allowed=True), "allowed", kind, namespace, name,
+                    skipped=why, exempt=exempt)
+
+
+def _with_identity(obj: dict[str, Any], namespace: str, name: str) -> dict[str, Any]:
+    """The object with the namespace and name the API server knows (a CREATE may carry neither)."""
+    meta = obj.get("metadata")
+    meta = dict(meta) if isinstance(meta, dict) else {}
+    if namespace and not meta.get("namespace"):
+        meta["namespace"] = namespace
+    if not meta.get("name"):
+        meta["name"] = name or (str(meta["generateName"]) + "*" if meta.get("generateName") else "(unnamed)")
+    out = dict(obj)
+    out["metadata"] = meta
+    return out
+
+
+class UnreadableObject(Exception):
+    """The workload model could not read the object (its own diagnostic says where and why)."""
+
+
+def _workload(obj: dict[str, Any], state: ReviewState) -> Workload | None:
+    items = list(load_objects([obj], file=ADMISSION_FILE))
+    if not items:
+        return None
+    item = items[0]
+    if isinstance(item, LoadError):
+        raise UnreadableObject(item.message)
+    assert isinstance(item, Document)
+    try:
+        return state.loaded.engine.workload(item)
+    except Exception as exc:
+        diagnostic = getattr(exc, "diagnostic", None)
+        raise UnreadableObject(getattr(diagnostic, "message", None) or str(exc)) from exc
+
+
+def _inherit_labels(workload: Workload, obj: dict[str, Any], namespace: str,
+                    state: ReviewState) -> tuple[Workload, dict[str, str]]:
+    """Take configured keys the workload lacks from its namespace's labels; object and pod labels win."""
+    keys = state.config.inherit_labels
+    if state.cluster is None or not keys or not namespace:
+        return workload, {}
+    missing = [k for k in keys if k not in workload.labels]
+    if not missing:
+        return workload, {}
+    ns_labels = state.cluster.namespace_labels(namespace) or {}
+    inherited = {k: str(ns_labels[k]) for k in missing if k in ns_labels}
+    if not inherited:
+        return workload, {}
+    meta = dict(obj["metadata"])
+    labels = meta.get("labels")
+    meta["labels"] = {**inherited, **(labels if isinstance(labels, dict) else {})}
+    rebuilt = _workload({**obj, "metadata": meta}, state)
+    return (rebuilt or workload), inherited
+
+
+def _respond(request: AdmissionRequest, state: ReviewState, workload: Workload, findings: list[Finding],
+             inherited: dict[str, str]) -> Decision:
+    exemption = object_exemption(_annotations(request.object), state.config.require_exemption_expiry)
+    kept: list[Finding] = []
+    exempted: list[str] = []
+    notes: dict[str, str] = {}
+    for f in findings:
+        verdict: Verdict | None = judge(exemption, state.loaded.by_name.get(f.policy), state.today)
+        if verdict is not None and verdict.exempt:
+            if f.policy not in exempted:
+                exempted.append(f.policy)
+                notes[f.policy] = verdict.note
+            continue
+        if verdict is not None:
+            notes[f.policy] = verdict.note
+        kept.append(f)
+    denies = [f for f in kept if f.enforcement is Enforcement.DENY]
+    warnings = [_warning(f.policy, _with_note(f.message, notes.get(f.policy)))
+                for f in kept if f.enforcement is Enforcement.WARN]
+    warnings += [_warning(p, notes[p]) for p in exempted]
+    status = None
+    if denies:
+        message = _deny_message(workload, denies, notes, state, _removed_labels(request))
+        status = Status(code=403, message=message, reason="Forbidden")
+    response = AdmissionResponse(uid=request.uid, allowed=not denies, status=status,
+                                 warnings=warnings or None)
+    return Decision(response, "denied" if denies else "allowed", workload.kind, workload.namespace or "",
+                    workload.name, tuple(kept), tuple(exempted), inherited=inherited)
+
+
+def _annotations(obj: dict[str, Any] | None) -> Mapping[str, object]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def _labels(obj: dict[str, Any] | None) -> Mapping[str, object]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return labels if isinstance(labels, dict) else {}
+
+
+def _removed_labels(request: AdmissionRequest) -> list[str]:
+    if request.operation is not Operation.UPDATE or request.old_object is None:
+        return []
+    new = _labels(request.object)
+    return sorted(k for k in _labels(request.old_object) if k not in new)
+
+
+def _deny_message(workload: Workload, denies: Sequence[Finding], notes: Mapping[str, str], state: ReviewState,
+                  removed: Sequence[str]) -> str:
+    """One line per violated policy: what is wrong and how to fix it, as ``kubectl`` will print it."""
+    by_policy: dict[str, list[str]] = {}
+    for f in denies:
+        messages = by_policy.setdefault(f.policy, [])
+        if f.message not in messages:
+            messages.append(f.message)
+    count = len(by_policy)
+    lines = [f"{workload.ref()} violates {count} {'policy' if count == 1 else 'policies'}:"]
+    for policy_name, messages in by_policy.items():
+        policy = state.loaded.by_name.get(policy_name)
+        line = f"- {policy_name}: " + "; ".join(messages)
+        if policy is not None and policy.help:
+            line += f" (fix: {policy.help.strip()})"
+        lines.append(_with_note(line, notes.get(policy_name)))
+    if removed:
+        lines.append(f"note: this UPDATE removes label(s) {', '.join(removed)} that the previous version "
+                     f"(oldObject) had")
+    return "\n".join(lines)
+
+
+def _with_note(message: str, note: str | None) -> str:
+    return f"{message} [{note}]" if note else message
+
+
+def _warning(policy: str, message: str) -> str:
+    text = " ".join(f"{policy}: {message}".split())
+    return text if len(text) <= WARNING_LIMIT else text[: WARNING_LIMIT - 1].rstrip() + "…"
+
+
+def _internal_error(request: AdmissionRequest, state: ReviewState, kind: str, namespace: str, name: str,
+                    exc: Exception) -> Decision:
+    what = (f"cannot read the object: {exc}" if isinstance(exc, UnreadableObject)
+            else f"internal error: {type(exc).__name__}: {exc}")
+    closed = state.config.internal_error == "closed"
+    if closed:
+        message = f"policy-engine {what} (internal_error: closed, request denied)"
+        response = AdmissionResponse(uid=request.uid, allowed=False,
+                                     status=Status(code=403, reason="Forbidden", message=message))
+    else:
+        warning = _warning("policy-engine", f"{what}; allowed (internal_error: open)")
+        response = AdmissionResponse(uid=request.uid, allowed=True, warnings=[warning])
+    return Decision(response, "error", kind, namespace, name, error=what)

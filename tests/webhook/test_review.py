@@ -1,0 +1,239 @@
+"""review() is pure: every branch, driven by the fixture AdmissionReviews against hand-built policies."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from policy_engine.compiler.program import Enforcement, FailureMode
+from policy_engine.engine import Usage
+from policy_engine.webhook.config import WebhookConfig
+from policy_engine.webhook.review import LoadedEngine, decide, review
+
+from .reviews import (
+    StaticClusterState,
+    broken_policy,
+    engine,
+    everything_said,
+    request,
+    state,
+    team_quota,
+)
+
+KINDS = ("pod", "deployment", "pytorchjob", "rayjob", "inferenceservice")
+
+
+@pytest.fixture(scope="module")
+def loaded() -> LoadedEngine:
+    return engine()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_untagged_workload_is_denied_with_a_line_per_policy(loaded: LoadedEngine, kind: str) -> None:
+    req = request(f"deny-{kind}-untagged")
+    response = review(req, state(loaded))
+    assert response.uid == req.uid
+    assert response.allowed is False
+    assert response.status is not None and response.status.code == 403
+    lines = response.status.message.splitlines()
+    assert lines[0].endswith("violates 1 policy:")
+    assert lines[1].startswith('- require-team-label: missing required label "team"')
+    assert "(fix: add metadata.labels.team" in lines[1]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tagged_workload_is_allowed_without_status(loaded: LoadedEngine, kind: str) -> None:
+    req = request(f"allow-{kind}-tagged")
+    response = review(req, state(loaded))
+    assert (response.uid, response.allowed, response.status, response.warnings) == (req.uid, True, None, None)
+
+
+def test_warn_findings_become_short_warnings(loaded: LoadedEngine) -> None:
+    response = review(request("warn-gpu-not-spot"), state(loaded))
+    assert response.allowed is True
+    assert response.warnings is not None
+    assert [w.split(":")[0] for w in response.warnings] == ["prefer-spot"]
+    assert all(len(w) <= 120 for w in response.warnings)
+
+
+def test_audit_findings_are_decided_but_not_shown(loaded: LoadedEngine) -> None:
+    decision = decide(request("warn-gpu-not-spot"), state(loaded))
+    audit = [f for f in decision.findings if f.enforcement is Enforcement.AUDIT]
+    assert [f.policy for f in audit] == ["gpu-idle-audit"]
+    shown = " ".join(decision.response.warnings or [])
+    assert "gpu-idle-audit" not in shown
+
+
+def test_several_policies_each_get_their_own_line(loaded: LoadedEngine) -> None:
+    req = request("deny-too-many-gpus", lambda obj: obj["metadata"].pop("labels"))
+    response = review(req, state(loaded))
+    assert response.status is not None
+    lines = response.status.message.splitlines()
+    assert lines[0] == "Deployment ml/gpu-farm violates 2 policies:"
+    assert sorted(line.split(":")[0] for line in lines[1:]) == ["- gpu-cap", "- require-team-label"]
+    assert "asks for 12 GPUs" in response.status.message
+
+
+def test_exempt_namespace_is_not_evaluated(loaded: LoadedEngine) -> None:
+    decision = decide(request("exempt-namespace"), state(loaded))
+    assert decision.response.allowed is True
+    assert decision.exempt and decision.findings == ()
+    assert "kube-system" in (decision.skipped or "")
+
+
+def test_exempt_user_glob_only_when_configured(loaded: LoadedEngine) -> None:
+    req = request("exempt-user-glob")
+    assert review(req, state(loaded)).allowed is False
+    config = WebhookConfig(exempt_users=("system:serviceaccount:kube-system:*",))
+    decision = decide(req, state(loaded, config))
+    assert decision.response.allowed is True and decision.exempt
+    assert "system:serviceaccount:kube-system:*" in (decision.skipped or "")
+
+
+def test_exempt_group_glob(loaded: LoadedEngine) -> None:
+    config = WebhookConfig(exempt_groups=("system:serviceaccounts:kube-*",))
+    assert review(request("exempt-user-glob"), state(loaded, config)).allowed is True
+
+
+def test_valid_exemption_annotation_lifts_an_exemptable_policy(loaded: LoadedEngine) -> None:
+    decision = decide(request("exempt-annotation-valid"), state(loaded))
+    assert decision.response.allowed is True
+    assert decision.exempted == ("require-team-label",)
+    assert decision.response.warnings == ["require-team-label: exempted by annotation until 2099-12-31"]
+
+
+def test_expired_exemption_is_not_honoured_and_says_so(loaded: LoadedEngine) -> None:
+    response = review(request("exempt-annotation-expired"), state(loaded))
+    assert response.allowed is False
+    assert response.status is not None
+    assert "exemption expired on 2024-01-31" in response.status.message
+
+
+def test_exemption_lasts_through_its_last_day(loaded: LoadedEngine) -> None:
+    req = request("exempt-annotation-expired")
+    assert review(req, state(loaded, today=date(2024, 1, 31))).allowed is True
+    assert review(req, state(loaded, today=date(2024, 2, 1))).allowed is False
+
+
+def test_exemption_of_a_policy_that_forbids_them_is_ignored(loaded: LoadedEngine) -> None:
+    response = review(request("exempt-annotation-not-allowed"), state(loaded))
+    assert response.allowed is False
+    assert response.status is not None
+    assert "policy gpu-cap does not allow exemptions" in response.status.message
+
+
+def test_exemption_without_expiry_needs_config_to_count(loaded: LoadedEngine) -> None:
+    req = request("exempt-annotation-valid",
+                  lambda obj: obj["metadata"]["annotations"].pop("policy-engine.io/exempt-until"))
+    response = review(req, state(loaded))
+    assert response.allowed is False and response.status is not None
+    assert "no policy-engine.io/exempt-until date" in response.status.message
+    assert review(req, state(loaded, WebhookConfig(require_exemption_expiry=False))).allowed is True
+
+
+def test_malformed_expiry_date_is_reported(loaded: LoadedEngine) -> None:
+    req = request("exempt-annotation-valid", lambda obj: obj["metadata"]["annotations"].update(
+        {"policy-engine.io/exempt-until": "next friday"}))
+    response = review(req, state(loaded))
+    assert response.status is not None and "'next friday' is not a date" in response.status.message
+
+
+def test_dry_run_gets_the_same_answer(loaded: LoadedEngine) -> None:
+    dry = request("dry-run-untagged")
+    assert dry.dry_run is True
+    response = review(dry, state(loaded))
+    assert response.allowed is False and response.uid == dry.uid
+
+
+def test_update_that_drops_a_required_label_is_denied_and_mentions_old_object(loaded: LoadedEngine) -> None:
+    response = review(request("update-drops-label"), state(loaded))
+    assert response.allowed is False and response.status is not None
+    assert "removes label(s) team that the previous version (oldObject) had" in response.status.message
+    assert review(request("update-keeps-label"), state(loaded)).allowed is True
+
+
+def test_delete_is_allowed_without_evaluation(loaded: LoadedEngine) -> None:
+    decision = decide(request("delete-untagged"), state(loaded))
+    assert decision.response.allowed is True and decision.findings == ()
+    assert decision.skipped == "DELETE is not reviewed"
+
+
+def test_non_workload_is_allowed(loaded: LoadedEngine) -> None:
+    decision = decide(request("allow-configmap"), state(loaded))
+    assert decision.response.allowed is True and "not a workload" in (decision.skipped or "")
+
+
+def test_generate_name_object_is_named_in_the_message(loaded: LoadedEngine) -> None:
+    response = review(request("deny-generate-name"), state(loaded))
+    assert response.status is not None
+    assert response.status.message.startswith("Pod ml/worker-* violates")
+
+
+def test_namespace_team_label_is_inherited(loaded: LoadedEngine) -> None:
+    req = request("inherit-namespace-team")
+    assert review(req, state(loaded)).allowed is False  # no cluster: nothing to inherit from
+    cluster = StaticClusterState(namespaces={"team-vision": {"team": "vision", "owner": "bob"}})
+    decision = decide(req, state(loaded, cluster=cluster))
+    assert decision.response.allowed is True
+    assert dict(decision.inherited) == {"team": "vision"}  # only configured keys are taken
+
+
+def test_object_labels_win_over_the_namespace(loaded: LoadedEngine) -> None:
+    cluster = StaticClusterState(namespaces={"ml": {"team": "platform"}})
+    decision = decide(request("allow-pod-tagged"), state(loaded, cluster=cluster))
+    assert decision.inherited == {}
+
+
+def test_inheritance_takes_only_configured_keys(loaded: LoadedEngine) -> None:
+    cluster = StaticClusterState(namespaces={"team-vision": {"team": "vision"}})
+    config = WebhookConfig(inherit_labels=("cost-center",))
+    assert review(request("inherit-namespace-team"), state(loaded, config, cluster)).allowed is False
+
+
+@pytest.mark.parametrize(("mode", "allowed"), [(FailureMode.OPEN, True), (FailureMode.CLOSED, False)])
+def test_a_failing_policy_follows_its_failure_mode(mode: FailureMode, allowed: bool) -> None:
+    loaded = engine(broken_policy(mode))
+    response = review(request("allow-pod-tagged"), state(loaded))
+    assert response.allowed is allowed
+    said = everything_said(response)
+    assert f"broken-{mode.value}" in said and "RuntimeError" in said
+
+
+class _Exploding:
+    """An engine whose workload model fails: what an unreadable object or a bug looks like."""
+
+    def __init__(self, real: LoadedEngine) -> None:
+        self.policies = real.engine.policies
+
+    def workload(self, doc: object) -> None:
+        raise ValueError("spec.replicas: 'many' is not a number")
+
+
+@pytest.mark.parametrize(("mode", "allowed"), [("open", True), ("closed", False)])
+def test_internal_error_follows_the_configured_mode(loaded: LoadedEngine, mode: str, allowed: bool) -> None:
+    broken = LoadedEngine(_Exploding(loaded), loaded.by_name)  # type: ignore[arg-type]
+    decision = decide(request("allow-pod-tagged"), state(broken, WebhookConfig.model_validate({"internal_error": mode})))
+    assert decision.result == "error"
+    assert decision.response.allowed is allowed
+    said = everything_said(decision.response)
+    assert "'many' is not a number" in said
+
+
+def test_quota_uses_live_usage_from_the_cluster_state() -> None:
+    loaded = engine(team_quota(1000.0))
+    req = request("warn-gpu-not-spot")  # 1 GPU all month: 730 GPU-hours for team nlp
+    assert review(req, state(loaded, cluster=StaticClusterState())).allowed is True
+    busy = StaticClusterState(used={"nlp": Usage(used=200.0, running=100.0)})
+    response = review(req, state(loaded, cluster=busy))
+    assert response.allowed is False and response.status is not None
+    assert "team-gpu-quota" in response.status.message
+
+
+@pytest.mark.parametrize(("mode", "allowed"), [(FailureMode.OPEN, True), (FailureMode.CLOSED, False)])
+def test_unsynced_cluster_state_follows_the_quota_failure_mode(mode: FailureMode, allowed: bool) -> None:
+    loaded = engine(team_quota(1000.0, mode))
+    response = review(request("warn-gpu-not-spot"), state(loaded, cluster=StaticClusterState(synced=False)))
+    assert response.allowed is allowed
+    said = everything_said(response)
+    assert "not synced" in said
