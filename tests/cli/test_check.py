@@ -1,0 +1,178 @@
+"""``policy-engine check`` end to end, through a subprocess, over fixture trees and fixture policies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "check"
+POLICIES = FIXTURES / "policies"
+SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+
+
+def check(*args: str, cwd: Path = FIXTURES, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "policy_engine.cli.main", "check", *args], cwd=cwd,
+                          input=stdin, capture_output=True, text=True, check=False)
+
+
+def as_json(*args: str, cwd: Path = FIXTURES) -> tuple[int, dict[str, Any]]:
+    proc = check(*args, "--policies", str(POLICIES), "--format", "json", cwd=cwd)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_text_report_locates_findings_and_fails_on_deny() -> None:
+    proc = check("tree", "--policies", str(POLICIES))
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    assert "\x1b[" not in out  # not a TTY: no colour
+    assert "tree/train.yaml:6  team-label  high  deny  PyTorchJob nlp/pretrain" in out
+    assert "spot-training  medium  warn" in out
+    assert "README" not in out
+    assert "4 files, 6 documents" in out
+    assert out.rstrip().endswith("FAILED: 1 deny finding(s)")
+
+
+def test_json_report_schema() -> None:
+    code, doc = as_json("tree")
+    assert code == 1
+    assert doc["schema_version"] == "1.0"
+    label = next(f for f in doc["findings"] if f["policy"] == "team-label")
+    assert label["resource"]["file"] == "tests/fixtures/check/tree/train.yaml"
+    assert (label["resource"]["kind"], label["resource"]["name"], label["resource"]["namespace"]) == (
+        "PyTorchJob", "pretrain", "nlp")
+    assert label["resource"]["line"] == 1 and label["line"] == 6  # the labels block
+    assert label["monthly_cost"] is None or label["monthly_cost"] > 0
+    assert doc["verdict"]["passed"] is False and doc["verdict"]["failing_findings"] == 1
+    assert {s["policy"] for s in doc["summary"]} == {"team-label", "spot-training", "team-quota"}
+    assert doc["errors"] == []
+    assert doc["stats"]["documents"] == 6
+    assert {t["team"] for t in doc["teams"]} >= {"vision", "nlp"}
+
+
+def test_sarif_is_valid_and_repo_relative() -> None:
+    proc = check("tree", "--policies", str(POLICIES), "--format", "sarif")
+    doc = json.loads(proc.stdout)
+    if SARIF_SCHEMA.exists():
+        jsonschema = pytest.importorskip("jsonschema")
+        jsonschema.validate(doc, json.loads(SARIF_SCHEMA.read_text()))
+    run = doc["runs"][0]
+    ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert sorted(ids) == ["spot-training", "team-label", "team-quota"]
+    result = next(r for r in run["results"] if r["ruleId"] == "team-label")
+    assert ids[result["ruleIndex"]] == "team-label"
+    assert result["level"] == "error"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "tests/fixtures/check/tree/train.yaml",
+                                            "uriBaseId": "%SRCROOT%"}
+    assert location["region"]["startLine"] == 6
+
+
+def test_junit_has_a_testcase_per_evaluation() -> None:
+    proc = check("tree", "--policies", str(POLICIES), "--format", "junit")
+    root = ET.fromstring(proc.stdout)
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    label = suites["team-label"]
+    cases = label.findall("testcase")
+    assert len(cases) == 3  # chat, pretrain, eval: the GPU workloads
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [c.get("file") for c in failed] == ["tests/fixtures/check/tree/train.yaml"]
+    assert root.get("failures") == str(sum(int(s.get("failures", "0")) for s in suites.values()))
+
+
+def test_markdown_and_policyreport() -> None:
+    md = check("tree", "--policies", str(POLICIES), "--format", "markdown").stdout
+    assert "## ❌ policy-engine: 1 blocking finding (deny)" in md
+    assert "`tests/fixtures/check/tree/train.yaml:6`" in md
+    assert "### Projected spend by team" in md
+    reports = list(yaml.safe_load_all(check("tree", "--policies", str(POLICIES), "--format",
+                                            "policyreport").stdout))
+    by_ns = {r["metadata"].get("namespace"): r for r in reports}
+    assert set(by_ns) == {"nlp", "vision"}
+    assert by_ns["nlp"]["summary"]["fail"] == 1
+    assert by_ns["vision"]["summary"]["fail"] == 0 and by_ns["vision"]["summary"]["pass"] >= 1
+
+
+def test_several_outputs_at_once(tmp_path: Path) -> None:
+    proc = check("tree", "--policies", str(POLICIES), "--output", f"sarif={tmp_path}/out/r.sarif",
+                 "--output", f"junit={tmp_path}/out/r.xml", "--output", f"markdown={tmp_path}/c.md")
+    assert proc.returncode == 1
+    assert "team-label" in proc.stdout
+    assert json.loads((tmp_path / "out" / "r.sarif").read_text())["version"] == "2.1.0"
+    ET.parse(tmp_path / "out" / "r.xml")
+    assert (tmp_path / "c.md").read_text().startswith("<!-- policy-engine-check -->")
+
+
+def test_fail_on_warn() -> None:
+    args = ("tree/train.yaml", "--policies", str(POLICIES / "spot-training.policy"))
+    assert check(*args).returncode == 0
+    assert check(*args, "--fail-on", "warn").returncode == 1
+
+
+def test_stdin() -> None:
+    text = (FIXTURES / "tree" / "train.yaml").read_text()
+    proc = check("-", "--policies", str(POLICIES), stdin=text)
+    assert proc.returncode == 1
+    assert "<stdin>:6  team-label" in proc.stdout
+
+
+def test_exclude() -> None:
+    assert check("tree", "--policies", str(POLICIES), "--exclude", "train.yaml").returncode == 0
+
+
+@pytest.mark.parametrize(("name", "code", "line"), [
+    ("invalid.yaml", "E-YAML", 7), ("scalar.yaml", "E-NOT-MAPPING", 1), ("nokind.yaml", "E-NO-KIND", 1),
+    ("bomb.yaml", "E-ALIAS-BOMB", 1), ("binary.yaml", "E-BINARY", 1)])
+def test_bad_input_is_a_located_error_and_good_files_still_report(name: str, code: str, line: int,
+                                                                  tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "tree", tmp_path / "tree")
+    shutil.copy(FIXTURES / "bad" / name, tmp_path / "tree" / name)
+    code_, doc = as_json("tree", cwd=tmp_path)
+    assert code_ == 2
+    assert [(e["file"], e["line"], e["code"]) for e in doc["errors"]] == [(f"tree/{name}", line, code)]
+    assert any(f["policy"] == "team-label" for f in doc["findings"])
+    text = check("tree", "--policies", str(POLICIES), cwd=tmp_path).stdout
+    assert f"tree/{name}:{line}:" in text and f"error[{code}]" in text
+
+
+def test_a_broken_policy_is_a_located_error() -> None:
+    proc = check("tree", "--policies", str(FIXTURES / "policies-bad"))
+    assert proc.returncode == 2
+    assert "broken.policy:" in proc.stderr
+
+
+def test_usage_errors() -> None:
+    assert check("tree", "--output", "sarif").returncode == 2
+    assert check("tree", "--output", "yaml=x").returncode == 2
+    assert check("tree", "--jobs", "0").returncode == 2
+
+
+def test_quota_over_the_whole_tree_names_the_group_and_workloads() -> None:
+    code, doc = as_json("quota")
+    assert code == 1
+    quota = [f for f in doc["findings"] if f["policy"] == "team-quota"]
+    assert len(quota) == 1
+    assert "nlp" in quota[0]["group"]
+    assert {r["name"] for r in quota[0]["related"]} <= {"nlp-serve-a", "nlp-serve-b"}
+    assert quota[0]["related"]
+    text = check("quota", "--policies", str(POLICIES)).stdout
+    assert "group " in text and "nlp-serve-b" in text
+
+
+def test_parallel_workers_give_the_same_result() -> None:
+    _, one = as_json("tree", "quota", "--jobs", "1")
+    _, two = as_json("tree", "quota", "--jobs", "2")
+    assert one["findings"] == two["findings"]
+    assert one["summary"] == two["summary"]
+    assert {k: v for k, v in one["stats"].items() if k != "seconds"} == {
+        k: v for k, v in two["stats"].items() if k != "seconds"}
+    assert any(f["group"] for f in two["findings"])
