@@ -87,12 +87,13 @@ def normalise_gpu_model(raw: str) -> str | None:
 
 
 def _with_memory(family: str, upper: str) -> str:
-    """The A100 comes in 40 GB and 80 GB: the catalog prices them apart; other models have one size."""
-    if family == "A100":
-        sizes = [int(m) for m in _MEMORY.findall(upper)]
-        # MIG profiles name the slice memory (…-MIG-1g.10gb); the card size is the largest figure.
-        if sizes and max(sizes) >= 80:
-            return "A100-80GB"
+    """The A100 (40/80 GB) and V100 (16/32 GB) are priced apart by size; other models have one size."""
+    # MIG profiles name the slice memory (…-MIG-1g.10gb); the card size is the largest figure.
+    sizes = [int(m) for m in _MEMORY.findall(upper)]
+    if family == "A100" and sizes and max(sizes) >= 80:
+        return "A100-80GB"
+    if family == "V100" and sizes and max(sizes) >= 32:
+        return "V100-32GB"
     if family == "RTXPRO6000":
         return "RTX-PRO-6000"
     return family

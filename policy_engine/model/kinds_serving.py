@@ -45,7 +45,8 @@ def _ray_roles(doc: Document, base: FieldPath) -> list[RoleSource]:
             group.get("groupName") if isinstance(group, dict) and group.get("groupName") else f"worker-{i}"
         )
         declared = fields.integer(doc, (*g, "replicas"), None)
-        low = fields.integer(doc, (*g, "minReplicas"), 0) or 0
+        declared_low = fields.integer(doc, (*g, "minReplicas"), None)
+        low = declared_low or 0
         high = fields.integer(doc, (*g, "maxReplicas"), None)
         hosts = fields.integer(doc, (*g, "numOfHosts"), 1, minimum=1) or 1
         path = (*g, "replicas") if declared is not None else (*g, "minReplicas")
@@ -55,7 +56,7 @@ def _ray_roles(doc: Document, base: FieldPath) -> list[RoleSource]:
             replicas = autoscaled(doc, declared, low, high, path, "Ray autoscaler")
         else:
             count = declared if declared is not None else low
-            replicas = Replicas(count, low, high, path, "replicas (autoscaling off)")
+            replicas = Replicas(count, declared_low, high, path, "replicas (autoscaling off)")
         if hosts > 1:
             replicas = Replicas(
                 replicas.count * hosts,

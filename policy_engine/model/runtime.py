@@ -5,7 +5,8 @@ Rules (docs/workloads.md restates them):
 - a job's run is bounded by its deadline (``activeDeadlineSeconds`` and the CRD equivalents bound the
   WHOLE job, every wave of completions included, so waves never multiply it) or by the annotation
   ``policy-engine.io/expected-duration``; with both, the smaller wins (a job cannot outlive its deadline);
-- a scheduled kind runs (runs in a reference 30.4-day month) x its per-run bound;
+- a scheduled kind runs (a reference year's runs / 12: a 30.4-day month on average)
+  x its per-run bound;
 - a job with no bound is UNBOUNDED with the reason, never guessed.
 """
 
@@ -25,12 +26,21 @@ from policy_engine.model.workload import Provenance, RunKind, RunTime
 EXPECTED_DURATION_ANNOTATION = "policy-engine.io/expected-duration"
 IDLE_TIMEOUT_ANNOTATION = "policy-engine.io/idle-timeout"
 REFERENCE_MONTH_DAYS = 30.4
-#: The reference month starts here (a Monday, no DST change in January for most zones).
-REFERENCE_START = datetime(2024, 1, 1)
+#: Runs are counted over the 365 days from here and divided by 12 (a 30.4-day month on average), so that
+#: @monthly is 1 and @weekly 52/12 whatever a month's alignment.
+REFERENCE_START = datetime(2023, 1, 2)  # a Monday; the year after it has 52 Sundays and 12 month-ends
+_MACRO_DAYS = {
+    "@yearly": "1 1 *",
+    "@annually": "1 1 *",
+    "@monthly": "1 * *",
+    "@weekly": "* * 0",
+    "@daily": "* * *",
+    "@midnight": "* * *",
+    "@hourly": "* * *",
+}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _EVERY = re.compile(r"^@every\s+(.+)$")
-_MAX_COUNTED_RUNS = 100_000
 
 
 def parse_duration(text: str) -> float | None:
@@ -167,18 +177,37 @@ def runs_per_month(doc: Document, path: FieldPath, schedule: str, tz: ZoneInfo |
             raise field_error(
                 doc, path, "E-MODEL-SCHEDULE", f"{schedule!r}: @every needs a positive duration"
             )
-        return float(int(REFERENCE_MONTH_DAYS * 86400 // seconds))
+        return REFERENCE_MONTH_DAYS * 86400 / seconds
     if not croniter.is_valid(text):
         raise field_error(doc, path, "E-MODEL-SCHEDULE", f"{schedule!r} is not a cron schedule")
+    return _runs_per_day_pattern(text, tz) / 12.0
+
+
+def _runs_per_day_pattern(text: str, tz: ZoneInfo | None) -> float:
+    """Runs in the reference year: the days the schedule fires x the runs in each such day.
+
+    Days are counted by croniter over the day fields alone (so ``L``, ``#`` and the day-of-month OR
+    day-of-week rule behave as cron does); runs per day are the product of the minute, hour (and
+    seconds) field sizes. DST shifts are ignored: they move runs, they barely change their number.
+    """
+    from croniter import croniter
+
+    expanded = croniter(text).expanded
+    sizes = {0: 60, 1: 24, 5: 60}
+    per_day = 1
+    for index, size in sizes.items():
+        if index < len(expanded):
+            values = expanded[index]
+            per_day *= size if values == ["*"] else len(values)
+    macro = _MACRO_DAYS.get(text.lower(), "* * *") if text.startswith("@") else None
+    day_fields = macro.split() if macro else text.split()[2:5]
     start = REFERENCE_START.replace(tzinfo=tz) if tz else REFERENCE_START
-    end = start + timedelta(days=REFERENCE_MONTH_DAYS)
-    it = croniter(text, start - timedelta(microseconds=1))
-    count = 0
-    while count < _MAX_COUNTED_RUNS:
-        if it.get_next(datetime) >= end:
-            break
-        count += 1
-    return float(count)
+    end = start + timedelta(days=365)
+    it = croniter("0 0 " + " ".join(day_fields), start - timedelta(microseconds=1))
+    days = 0
+    while it.get_next(datetime) < end:
+        days += 1
+    return float(days * per_day)
 
 
 def _timezone(doc: Document, path: FieldPath | None) -> ZoneInfo | None:

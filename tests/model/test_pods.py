@@ -1,0 +1,86 @@
+"""GPUs, CPU and memory per pod, the scheduler's way; labels and annotations of pod templates."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy_engine.model.build import build_workload
+from policy_engine.model.config import ModelConfig
+
+from .conftest import fixture_documents, fixture_workload, named_workloads
+
+PODS = named_workloads("gpu_resources.yaml")
+
+# pod -> (gpus per pod, main gpu resource)
+CASES = {
+    "mig-3g": (2 * 3 / 7, "nvidia.com/mig-3g.20gb"),
+    "mig-1g": (1 / 7, "nvidia.com/mig-1g.5gb"),
+    "shared": (2 * 0.25, "nvidia.com/gpu.shared"),
+    "init-max": (4, "nvidia.com/gpu"),
+    "sum-beats-init": (4, "nvidia.com/gpu"),
+    "neuron": (2, "aws.amazon.com/neuroncore"),
+    "intel": (1, "gpu.intel.com/i915"),
+    "hami-memory-not-counted": (1, "nvidia.com/gpu"),
+    "custom-resource": (0, None),
+}
+
+
+@pytest.mark.parametrize("pod", sorted(CASES))
+def test_gpus_per_pod_by_resource_name(pod: str) -> None:
+    role = PODS[pod].roles[0]
+    gpus, resource = CASES[pod]
+    assert role.gpus_per_pod == pytest.approx(gpus)
+    assert role.gpu_resource == resource
+
+
+def test_mig_raw_count_is_kept_beside_the_fraction() -> None:
+    assert PODS["mig-3g"].roles[0].gpu_resources == {"nvidia.com/mig-3g.20gb": 2.0}
+
+
+def test_extra_gpu_resource_names_come_from_model_config() -> None:
+    doc = next(
+        d for d in fixture_documents("gpu_resources.yaml") if d.obj["metadata"]["name"] == "custom-resource"
+    )
+    w = build_workload(doc, ModelConfig(extra_gpu_resources=(("example.com/*", 1.0),)))
+    assert w is not None and w.gpus == 1
+
+
+def test_shared_gpu_fraction_is_configurable() -> None:
+    doc = next(d for d in fixture_documents("gpu_resources.yaml") if d.obj["metadata"]["name"] == "shared")
+    w = build_workload(doc, ModelConfig(shared_gpu_fraction=0.5))
+    assert w is not None and w.gpus == 1
+
+
+def test_requests_win_over_limits_for_cpu_and_memory() -> None:
+    role = PODS["requests-over-limits"].roles[0]
+    assert role.cpu_request == pytest.approx(0.25)
+    assert role.memory_request_gib == pytest.approx(2)
+
+
+def test_effective_request_is_max_of_init_and_sum_of_containers() -> None:
+    role = fixture_workload("deployment.yaml").roles[0]
+    assert role.cpu_request == pytest.approx(4)  # init 4 > 1.5 + 0.5
+    assert role.memory_request_gib == pytest.approx(8.5)  # 8Gi + 512Mi > init 1Gi
+    assert [c.name for c in role.containers] == ["fetch", "server", "proxy"]
+    gpu_path = ("spec", "template", "spec", "containers", 0, "resources", "requests", "nvidia.com/gpu")
+    assert role.provenance["gpus"].path == gpu_path
+
+
+def test_labels_overlay_object_labels_with_labels_every_pod_carries() -> None:
+    w = fixture_workload("deployment.yaml")
+    assert w.object_labels == {"team": "nlp", "cost-center": "42"}
+    assert w.pod_labels == {"app": "llm", "team": "nlp-serving"}
+    assert w.labels == {"team": "nlp-serving", "cost-center": "42", "app": "llm"}
+    assert w.priority_class == "high"
+
+
+def test_pod_labels_are_those_common_to_every_role() -> None:
+    w = fixture_workload("pytorchjob.yaml")
+    assert w.pod_labels == {"team": "llm"}
+    assert fixture_workload("tfjob.yaml").pod_labels == {}
+
+
+def test_kai_gpu_fraction_annotation_counts_as_a_fraction_of_a_gpu() -> None:
+    role = fixture_workload("kai_fraction.yaml").roles[0]
+    assert role.gpus_per_pod == 0.5
+    assert role.provenance["gpus"].path == ("metadata", "annotations", "gpu-fraction")
