@@ -1,0 +1,112 @@
+"""Policy files → ``PolicySet`` of closures, through named passes each testable alone:
+
+resolve (imports, parameters, names) → check (types, settings, rules) → fold (constants, unreachable
+rules) → index (by kind) → codegen (closures). Every diagnostic of every file comes back at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_engine.compiler.check import CheckedPolicy, check_policies
+from policy_engine.compiler.codegen import generate
+from policy_engine.compiler.fold import fold_policy
+from policy_engine.compiler.index import build_index, policy_kinds
+from policy_engine.compiler.program import CompiledPolicy, PolicySet
+from policy_engine.compiler.resolve import resolve
+from policy_engine.compiler.savings import SavingFns, bind_savings
+from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.syntax import ast
+from policy_engine.syntax.diagnostics import Diagnostic, Span
+
+__all__ = ["CompileResult", "compile_policies", "compile_sources", "compile_text", "policy_files"]
+
+POLICY_SUFFIX = ".policy"
+
+
+@dataclass(slots=True)
+class CompileResult:
+    policy_set: PolicySet | None  # None when any error
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # errors and warnings, sorted by location
+    sources: dict[str, str] = field(default_factory=dict)
+    asts: dict[str, ast.Module] = field(default_factory=dict)  # every parsed file, for fmt/explain/validate
+    checked: list[CheckedPolicy] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.policy_set is not None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+
+def policy_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """Files and directories (searched recursively for ``*.policy``) → files, in a stable order."""
+    files: list[Path] = []
+    problems: list[Diagnostic] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob(f"*{POLICY_SUFFIX}") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Diagnostic(Span(str(path), 1, 1), "E401", "no such policy file or directory"))
+    return list(dict.fromkeys(files)), problems
+
+
+def compile_policies(paths: Sequence[str | Path], *, catalog: object | None = None,
+                     known_kinds: frozenset[str] = KNOWN_KINDS) -> CompileResult:
+    files, problems = policy_files(paths)
+    sources: dict[str, str] = {}
+    for f in files:
+        try:
+            sources[str(f)] = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Diagnostic(Span(str(f), 1, 1), "E401", f"cannot read policy file: {exc}"))
+    result = compile_sources(sources, catalog=catalog, known_kinds=known_kinds)
+    if problems:
+        result.diagnostics = sorted([*problems, *result.diagnostics], key=Diagnostic.sort_key)
+        result.policy_set = None
+    return result
+
+
+def compile_text(text: str, file: str = "<string>", *, catalog: object | None = None,
+                 known_kinds: frozenset[str] = KNOWN_KINDS) -> CompileResult:
+    return compile_sources({file: text}, catalog=catalog, known_kinds=known_kinds)
+
+
+def compile_sources(sources: dict[str, str], *, catalog: object | None = None,
+                    known_kinds: frozenset[str] = KNOWN_KINDS) -> CompileResult:
+    """Compile texts already read (file → text) with everything they import."""
+    resolution = resolve(sources)
+    diagnostics = resolution.diagnostics
+    checked = check_policies(resolution.instances, known_kinds, diagnostics)
+    folded = [fold_policy(c.instance.policy, c.instance.params, c.types, diagnostics) if c.ok
+              else c.instance.policy for c in checked]
+    result = CompileResult(None, [], resolution.sources, resolution.modules, checked)
+    if not _has_errors(diagnostics):
+        savings = bind_savings(catalog) if _needs_savings(folded) else SavingFns()
+        compiled: list[CompiledPolicy] = []
+        for c, policy in zip(checked, folded, strict=True):
+            kinds = policy_kinds(policy, known_kinds)
+            compiled.append(generate(c, policy, kinds, known_kinds, savings))
+        if not _has_errors(diagnostics):
+            warnings = [d for d in diagnostics if not d.is_error]
+            result.policy_set = build_index(compiled, known_kinds, sorted(warnings, key=Diagnostic.sort_key),
+                                            resolution.sources)
+    unique = {(d.span, d.code, d.message): d for d in diagnostics}
+    result.diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
+    return result
+
+
+def _has_errors(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+def _needs_savings(policies: list[ast.Policy]) -> bool:
+    return any(isinstance(r.body, ast.PatternList | ast.RequireSpot | ast.RequireIdle)
+               for p in policies for r in p.rules)

@@ -1,0 +1,111 @@
+"""The attributes a policy expression can read: name, type, getter and a one-line doc.
+
+This table is the single source of the language's vocabulary: the checker types names from it, codegen
+binds its getters into closures at compile time, and docs/language.md's attribute table is checked
+against it by a test.
+
+Multi-role workloads (a PyTorchJob's Master and Worker, a Ray head and worker groups) read the scalar
+attributes ``gpu_model``, ``instance_type`` and ``capacity_type`` as the value the GPU-carrying roles
+agree on (all roles when none carries a GPU); when they differ the attribute is ``null``. Rules that must
+see every role (allow/deny lists, ``require spot``, ``require pinned``) iterate the roles themselves and
+name the offending role in their message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from policy_engine.model.workload import Role, Workload
+
+Getter = Callable[[Workload], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    name: str
+    type: str  # a type name of compiler.types
+    getter: Getter
+    doc: str
+
+
+def deciding_roles(w: Workload) -> list[Role]:
+    """The roles whose scalar attributes speak for the workload: the GPU roles, else all roles."""
+    gpu_roles = [r for r in w.roles if r.gpus_per_pod > 0]
+    return gpu_roles or w.roles
+
+
+def _agreed(read: Callable[[Role], Any]) -> Getter:
+    def get(w: Workload) -> Any:
+        values = {read(r) for r in deciding_roles(w)}
+        return values.pop() if len(values) == 1 else None
+
+    return get
+
+
+def _cost(read: Callable[[Any], Any]) -> Getter:
+    def get(w: Workload) -> Any:
+        cost = w.cost
+        return read(cost) if cost is not None and cost.priced else None
+
+    return get
+
+
+def _run_hours(w: Workload) -> float | None:
+    return w.run_time.hours_per_run
+
+
+def _namespace(w: Workload) -> str | None:
+    return w.namespace
+
+
+_TABLE: tuple[Attribute, ...] = (
+    Attribute("kind", "string", lambda w: w.kind, "the object's kind, e.g. PyTorchJob"),
+    Attribute("api_version", "string", lambda w: w.api_version, "the object's apiVersion"),
+    Attribute("name", "string", lambda w: w.name, "metadata.name"),
+    Attribute("namespace", "string", _namespace, "metadata.namespace (null when not set)"),
+    Attribute("labels", "map", lambda w: w.labels,
+              "object labels overlaid by the labels every pod template carries"),
+    Attribute("annotations", "map", lambda w: w.annotations,
+              "object annotations overlaid by the annotations every pod template carries"),
+    Attribute("object_labels", "map", lambda w: w.object_labels, "metadata.labels of the object only"),
+    Attribute("pod_labels", "map", lambda w: w.pod_labels, "labels common to every role's pod template"),
+    Attribute("gpus", "number", lambda w: w.gpus,
+              "GPUs held when every pod runs: sum of replicas x GPUs per pod"),
+    Attribute("gpus_per_pod", "number", lambda w: max((r.gpus_per_pod for r in w.roles), default=0.0),
+              "the most GPUs any one pod requests"),
+    Attribute("replicas", "number", lambda w: sum(r.replicas for r in w.roles), "pods when every role runs"),
+    Attribute("roles", "number", lambda w: len(w.roles), "how many pod roles the workload has"),
+    Attribute("gpu_model", "string", _agreed(lambda r: r.gpu_model),
+              "GPU model of the GPU roles when they agree, else null"),
+    Attribute("gpu_resource", "string", _agreed(lambda r: r.gpu_resource),
+              "extended resource the GPU roles request, e.g. nvidia.com/gpu"),
+    Attribute("instance_type", "string", _agreed(lambda r: r.instance_type),
+              "instance type the GPU roles pin when they agree, else null"),
+    Attribute("capacity_type", "string", _agreed(lambda r: r.capacity_type.value),
+              "spot, on-demand or unknown, when the GPU roles agree, else null"),
+    Attribute("cpus", "number", lambda w: sum(r.replicas * r.cpu_request for r in w.roles),
+              "CPU cores requested when every pod runs"),
+    Attribute("memory_gib", "number", lambda w: sum(r.replicas * r.memory_request_gib for r in w.roles),
+              "memory requested when every pod runs, GiB"),
+    Attribute("priced", "bool", lambda w: w.cost is not None and w.cost.priced,
+              "whether the cost model could price every role"),
+    Attribute("monthly_cost", "money", _cost(lambda c: c.monthly),
+              "projected cost per month (one run for one-off jobs); null when unpriced"),
+    Attribute("hourly_cost", "money", _cost(lambda c: c.hourly), "cost per hour with every pod running"),
+    Attribute("gpu_hours", "number", lambda w: w.gpu_hours_per_month,
+              "GPU-hours per month (null when the run time is unbounded)"),
+    Attribute("run_hours", "number", _run_hours,
+              "hours per run (per month for continuous kinds); null when unbounded"),
+    Attribute("run_kind", "string", lambda w: w.run_time.kind.value,
+              "continuous, bounded, scheduled or unbounded"),
+    Attribute("runs_per_month", "number", lambda w: w.run_time.runs_per_month, "runs per month (cron kinds)"),
+    Attribute("idle_timeout", "duration", lambda w: w.idle_timeout_seconds,
+              "declared idle shutdown; null when none is declared"),
+    Attribute("priority_class", "string", lambda w: w.priority_class, "priorityClassName of the pods"),
+    Attribute("object", "any", lambda w: w.doc.obj,
+              "the raw manifest: object.spec.template..., object.metadata.labels[\"x\"]"),
+)
+
+ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in _TABLE}

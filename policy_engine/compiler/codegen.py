@@ -1,0 +1,162 @@
+"""Pass 5, codegen: a checked, folded policy → ``CompiledPolicy`` of closures (no AST at run time)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+
+from policy_engine.compiler.check import CheckedPolicy
+from policy_engine.compiler.codegen_expr import compile_expr
+from policy_engine.compiler.codegen_rules import NONE, RuleCompiler, RuleFn, constant_value
+from policy_engine.compiler.messages import compile_template, render_value
+from policy_engine.compiler.program import AggregateRule, CompiledPolicy, LiveIdleRule, Period, Violation
+from policy_engine.compiler.savings import SavingFns
+from policy_engine.model.workload import Workload
+from policy_engine.syntax import ast
+from policy_engine.syntax.unparse import unparse
+
+Predicate = Callable[[Workload], bool]
+
+
+def _globs(patterns: Sequence[str]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns))
+
+
+def _label_test(req: ast.LabelRequirement) -> Predicate:
+    key = req.key.value
+    values = frozenset(v.value for v in req.values)
+    if req.op == "exists":
+        return lambda w: key in w.labels
+    if req.op == "absent":
+        return lambda w: key not in w.labels
+    if req.op in ("=", "in"):
+        return lambda w: w.labels.get(key) in values
+    return lambda w: w.labels.get(key) not in values  # != and notin: an absent label qualifies
+
+
+def _selector(sel: ast.Selector, known_kinds: frozenset[str]) -> Predicate:
+    if isinstance(sel, ast.KindsSelector):
+        kinds: set[str] = set()
+        for k in sel.kinds:
+            kinds.update(known_kinds if k.name == "workloads" else {k.name})
+        frozen = frozenset(kinds)
+        return lambda w: w.kind in frozen
+    if isinstance(sel, ast.NamespacesSelector):
+        match = _globs([p.value for p in sel.patterns]).match
+        # an object without a namespace is matched only by "*": where it lands is not known here
+        wildcard = any(p.value == "*" for p in sel.patterns)
+        return lambda w: match(w.namespace) is not None if w.namespace is not None else wildcard
+    tests = [_label_test(r) for r in sel.requirements]
+    return lambda w: all(t(w) for t in tests)
+
+
+def _all(preds: list[Predicate]) -> Predicate:
+    if not preds:
+        return lambda w: True
+    if len(preds) == 1:
+        return preds[0]
+    return lambda w: all(p(w) for p in preds)
+
+
+def _applies(policy: ast.Policy, kinds: frozenset[str] | None, known_kinds: frozenset[str]) -> Predicate:
+    """``match`` blocks are alternatives (any), ``exclude`` blocks each exclude, ``when``s must all hold."""
+    matches = [_all([_selector(s, known_kinds) for s in b.selectors]) for b in policy.blocks if not b.exclude]
+    excludes = [_all([_selector(s, known_kinds) for s in b.selectors]) for b in policy.blocks if b.exclude]
+    whens = [compile_expr(w.condition) for w in policy.whens]
+    preds: list[Predicate] = []
+    if len(matches) == 1:
+        preds.append(matches[0])
+    elif matches:
+        preds.append(lambda w: any(m(w) for m in matches))
+    for ex in excludes:
+        preds.append(lambda w, ex=ex: not ex(w))  # type: ignore[misc]
+    for cond in whens:
+        preds.append(lambda w, cond=cond: cond(w) is True)  # type: ignore[misc]
+    return _all(preds)
+
+
+def _guarded(guard: ast.Expr | None, fn: RuleFn) -> RuleFn:
+    if guard is None:
+        return fn
+    test = compile_expr(guard)
+    return lambda w: fn(w) if test(w) is True else NONE
+
+
+def _checks(fns: list[RuleFn]) -> Callable[[Workload], list[Violation]]:
+    if not fns:
+        return lambda w: []
+    if len(fns) == 1:
+        only = fns[0]
+        return lambda w: list(only(w))
+    return lambda w: [v for fn in fns for v in fn(w)]
+
+
+def _aggregate(body: ast.Aggregate, message: ast.Str | None) -> AggregateRule:
+    assert body.key is not None and body.period is not None
+    read = compile_expr(body.key)
+
+    def key(w: Workload) -> str | None:
+        value = read(w)
+        return None if value is None or value == "" else render_value(value)
+
+    limit = constant_value(body.limit)
+    return AggregateRule(
+        kind=body.kind, metric="gpu_hours" if body.kind == "quota" else "cost", key=key,
+        key_label=unparse(body.key), period=Period(body.period.name),
+        default_limit=float(limit) if limit is not None else None,
+        overrides={o.key.value: float(constant_value(o.limit)) for o in body.overrides},
+        thresholds=tuple(sorted(float(constant_value(a)) for a in body.alerts)) or (1.0,),
+        message=message.value if message else None, span=body.span)
+
+
+def generate(checked: CheckedPolicy, folded: ast.Policy, kinds: frozenset[str] | None,
+             known_kinds: frozenset[str], savings: SavingFns) -> CompiledPolicy:
+    instance = checked.instance
+    constants = {name: render_value(c.value, c.type) for name, c in instance.params.items()}
+    fns: list[RuleFn] = []
+    aggregates: list[AggregateRule] = []
+    live: list[LiveIdleRule] = []
+    for rule in folded.rules:
+        body = rule.body
+        if isinstance(body, ast.Aggregate):
+            aggregates.append(_aggregate(body, rule.message))
+            continue
+        if isinstance(body, ast.LiveIdle):
+            threshold, duration = constant_value(body.threshold), constant_value(body.duration)
+            live.append(LiveIdleRule(float(threshold), float(duration), body.span))
+            continue
+        template = compile_template(rule.message.value, constants) if rule.message else None
+        rc = RuleCompiler(instance.name, template, savings)
+        fn: RuleFn
+        if isinstance(body, ast.RequireKeys):
+            fn = rc.require_keys(body)
+        elif isinstance(body, ast.RequireKey):
+            fn = rc.require_key(body)
+        elif isinstance(body, ast.PatternList):
+            fn = rc.pattern_list(body)
+        elif isinstance(body, ast.RequirePinned):
+            fn = rc.require_pinned(body)
+        elif isinstance(body, ast.RequireSpot):
+            fn = rc.require_spot(body)
+        elif isinstance(body, ast.RequireIdle):
+            fn = rc.require_idle(body, constant_value(body.maximum))
+        elif isinstance(body, ast.RequireDeadline):
+            fn = rc.require_deadline(body, constant_value(body.maximum))
+        else:
+            fn = rc.assertion(_original(instance.policy, rule) or body, body.condition, constants)
+        fns.append(_guarded(rule.guard, fn))
+    return CompiledPolicy(
+        name=instance.name, description=checked.description, severity=checked.severity,
+        enforcement=checked.enforcement, span=instance.policy.span, kinds=kinds,
+        applies=_applies(folded, kinds, known_kinds), check=_checks(fns), aggregates=tuple(aggregates),
+        live_idle=tuple(live), failure_mode=checked.failure_mode, allow_exemption=checked.allow_exemption,
+        help=checked.help, file=instance.module.file)
+
+
+def _original(policy: ast.Policy, folded_rule: ast.Rule) -> ast.Assert | None:
+    """The assert as written (before folding), so messages quote the author's text with parameter names."""
+    for rule in policy.rules:
+        if rule.span == folded_rule.span and isinstance(rule.body, ast.Assert):
+            return rule.body
+    return None

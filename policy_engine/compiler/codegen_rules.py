@@ -1,0 +1,303 @@
+"""Rules → closures ``Workload -> Sequence[Violation]``, each with a default message saying what is wrong,
+the offending value and how to fix it (a policy's own ``message`` template replaces the default)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
+from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
+from policy_engine.compiler.messages import Template, render_duration, render_value
+from policy_engine.compiler.program import Violation
+from policy_engine.compiler.savings import SavingFns
+from policy_engine.model.documents import FieldPath
+from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
+from policy_engine.syntax import ast
+from policy_engine.syntax.unparse import unparse
+
+RuleFn = Callable[[Workload], Sequence[Violation]]
+NONE: tuple[Violation, ...] = ()
+_FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
+_NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
+
+
+class RuleCompiler:
+    """Compiles the rules of one policy; ``template`` is the policy's message override, if any."""
+
+    def __init__(self, policy_name: str, template: Template | None, savings: SavingFns) -> None:
+        self.policy_name = policy_name
+        self.template = template
+        self.savings = savings
+
+    def violation(self, w: Workload, rule: str, default: str, context: Mapping[str, str],
+                  path: FieldPath = (), saving: float | None = None,
+                  facts: Mapping[str, object] | None = None) -> Violation:
+        message = default
+        if self.template is not None:
+            message = self.template.render(w, {"policy": self.policy_name, **context})
+        return Violation(rule, message, path, saving, facts or {})
+
+    # ---- labels and annotations ----
+    def require_keys(self, body: ast.RequireKeys) -> RuleFn:
+        keys = tuple(k.value for k in body.keys)
+        read = ATTRIBUTES[body.target].getter
+        noun = body.target[:-1]
+        path: FieldPath = ("metadata", body.target)
+
+        def check(w: Workload) -> Sequence[Violation]:
+            present = read(w)
+            missing = [k for k in keys if not present.get(k)]
+            if not missing:
+                return NONE
+            listed = ", ".join(missing)
+            plural = "s" if len(missing) > 1 else ""
+            default = (f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under "
+                       f"metadata.{body.target} (or on every pod template)")
+            context = {"missing": listed, "keys": ", ".join(keys)}
+            return [self.violation(w, body.target, default, context, path, facts={"missing": tuple(missing)})]
+
+        return check
+
+    def require_key(self, body: ast.RequireKey) -> RuleFn:
+        key = body.key.value
+        plural = "labels" if body.target == "label" else "annotations"
+        read = ATTRIBUTES[plural].getter
+        allowed = frozenset(v.value for v in body.allowed) if body.allowed is not None else None
+        allowed_text = ", ".join(v.value for v in body.allowed or ())
+        pattern = body.pattern.value if body.pattern is not None else None
+        rx = re.compile(pattern) if pattern is not None else None
+        path: FieldPath = ("metadata", plural, key)
+        context = {"key": key, "allowed": allowed_text, "pattern": pattern or ""}
+
+        def check(w: Workload) -> Sequence[Violation]:
+            value = read(w).get(key)
+            if not value:
+                how = f" with one of: {allowed_text}" if allowed else ""
+                how = how or (f" matching {pattern}" if pattern else "")
+                default = f"{body.target} {key!r} is missing; set it{how}"
+            elif allowed is not None and value not in allowed:
+                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text}"
+            elif rx is not None and rx.search(value) is None:
+                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match"
+            else:
+                return NONE
+            return [self.violation(w, body.target, default, {**context, "value": render_value(value)}, path,
+                                   facts={key: value})]
+
+        return check
+
+    # ---- allowlists and denylists ----
+    def pattern_list(self, body: ast.PatternList) -> RuleFn:
+        patterns = tuple(p.value for p in body.patterns)
+        rx = re.compile("|".join(fnmatch.translate(p) for p in patterns), re.IGNORECASE)
+        match = rx.match
+        allow = body.mode == "allow"
+        attr = _FIELDS[body.target]
+        noun = _NOUNS[body.target]
+        listed = ", ".join(patterns)
+        saving_fn = self.savings.allowlist if allow and body.target == "instance_types" else None
+
+        def values(role: Role) -> tuple[str, ...]:
+            if attr == "gpu_model":
+                return (role.gpu_model,) if role.gpu_model else ()
+            if role.instance_type:
+                return (role.instance_type,)
+            return role.instance_type_candidates
+
+        def check(w: Workload) -> Sequence[Violation]:
+            out: list[Violation] = []
+            for role in deciding_roles(w):
+                for value in values(role):
+                    if (match(value) is not None) == allow:
+                        continue
+                    if allow:
+                        default = (f"role {role.name} uses {noun} {value}, which is not allowed; "
+                                   f"use one matching: {listed}")
+                    else:
+                        default = (f"role {role.name} uses {noun} {value}, which is denied ({listed}); "
+                                   f"choose another {noun}")
+                    prov = role.provenance.get(attr)
+                    saving = saving_fn(w, patterns) if saving_fn is not None else None
+                    out.append(self.violation(
+                        w, attr, default, {"role": role.name, "value": value, "patterns": listed},
+                        prov.path if prov else role.template_path, saving, {"role": role.name, attr: value}))
+            return out
+
+        return check
+
+    def require_pinned(self, body: ast.RequirePinned) -> RuleFn:
+        def check(w: Workload) -> Sequence[Violation]:
+            out: list[Violation] = []
+            for role in w.roles:
+                if role.gpus_per_pod <= 0 or role.instance_type or role.instance_type_candidates \
+                        or role.gpu_model:
+                    continue
+                gpus = render_value(role.gpus_per_pod)
+                default = (f"role {role.name} requests {gpus} GPU(s) per pod but pins no instance type or "
+                           "GPU model, so it may land on the most expensive GPUs; add a "
+                           "nodeSelector such as node.kubernetes.io/instance-type or nvidia.com/gpu.product")
+                out.append(self.violation(w, "pin", default, {"role": role.name}, role.template_path,
+                                          facts={"role": role.name, "gpus_per_pod": role.gpus_per_pod}))
+            return out
+
+        return check
+
+    def require_spot(self, body: ast.RequireSpot) -> RuleFn:
+        spot_saving = self.savings.spot
+
+        def check(w: Workload) -> Sequence[Violation]:
+            out: list[Violation] = []
+            for role in deciding_roles(w):
+                capacity = role.capacity_type
+                if capacity is CapacityType.SPOT:
+                    continue
+                if capacity is CapacityType.UNKNOWN:
+                    default = (f"role {role.name} does not request spot capacity (an unknown capacity type "
+                               "counts as not spot); add a nodeSelector such as "
+                               "karpenter.sh/capacity-type: spot")
+                else:
+                    default = (f"role {role.name} runs on {capacity.value} capacity, not spot; "
+                               "select spot nodes, e.g. karpenter.sh/capacity-type: spot")
+                prov = role.provenance.get("capacity_type")
+                out.append(self.violation(
+                    w, "spot", default, {"role": role.name, "value": capacity.value},
+                    prov.path if prov else role.template_path, spot_saving(w),
+                    {"role": role.name, "capacity_type": capacity.value}))
+            return out
+
+        return check
+
+    # ---- idle shutdown and deadlines ----
+    def require_idle(self, body: ast.RequireIdle, maximum: float | None) -> RuleFn:
+        idle_saving = self.savings.idle
+        limit = render_duration(maximum) if maximum is not None else ""
+
+        def check(w: Workload) -> Sequence[Violation]:
+            idle = w.idle_timeout_seconds
+            path = w.idle_provenance.path if w.idle_provenance else ("metadata", "annotations")
+            if idle is None:
+                within = f" of at most {limit}" if limit else ""
+                default = (f"no idle shutdown is declared; declare an idle timeout{within} (an idle-timeout "
+                           "annotation, minReplicas 0 or the operator's culling setting)")
+            elif maximum is not None and idle > maximum:
+                default = (f"idle timeout is {render_duration(idle)}, longer than the maximum {limit}; "
+                           "shorten it")
+            else:
+                return NONE
+            value = render_duration(idle) if idle is not None else "unset"
+            return [self.violation(w, "idle", default, {"value": value, "maximum": limit}, path,
+                                   idle_saving(w), {"idle_timeout": idle})]
+
+        return check
+
+    def require_deadline(self, body: ast.RequireDeadline, maximum: float | None) -> RuleFn:
+        limit = render_duration(maximum) if maximum is not None else ""
+
+        def check(w: Workload) -> Sequence[Violation]:
+            run = w.run_time
+            path = run.provenance.path if run.provenance else ("spec",)
+            if run.kind is RunKind.UNBOUNDED:
+                within = f" of at most {limit}" if limit else ""
+                default = (f"the job has no bounded run time ({run.reason}); set a deadline{within}, "
+                           "e.g. spec.activeDeadlineSeconds")
+                value = "unbounded"
+            elif _too_long(run.kind, run.hours_per_run, maximum):
+                value = render_duration((run.hours_per_run or 0) * 3600)
+                default = (f"the job may run {value} per run, longer than the maximum {limit}; "
+                           "lower its deadline")
+            else:
+                return NONE
+            return [self.violation(w, "deadline", default, {"value": value, "maximum": limit}, path,
+                                   facts={"run_kind": run.kind.value, "run_hours": run.hours_per_run})]
+
+        return check
+
+    # ---- general conditions ----
+    def assertion(self, body: ast.Assert, condition: ast.Expr, constants: Mapping[str, str]) -> RuleFn:
+        test = compile_expr(condition)
+        text = unparse(body.condition)
+        used = [n for n in dict.fromkeys(_names(body.condition)) if n in constants]
+        limits = "; " + ", ".join(f"{n} is {constants[n]}" for n in used) if used else ""
+        reads = _reads(condition)
+        path = _first_object_path(condition)
+        negate = body.negate
+        rule = "forbid" if negate else "assert"
+
+        def check(w: Workload) -> Sequence[Violation]:
+            if (test(w) is True) != negate:
+                return NONE
+            facts = {name: getter(w) for name, (getter, _) in reads.items()}
+            shown = ", ".join(f"{n} is {render_value(v, reads[n][1])}" for n, v in facts.items())
+            if negate:
+                default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
+            else:
+                default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
+            default += limits
+            return [self.violation(w, rule, default, {"condition": text}, path, facts=facts)]
+
+        return check
+
+
+def _too_long(kind: RunKind, hours_per_run: float | None, maximum: float | None) -> bool:
+    """A per-run bound above the maximum; continuous kinds have no run to bound."""
+    if maximum is None or hours_per_run is None or kind is RunKind.CONTINUOUS:
+        return False
+    return hours_per_run * 3600 > maximum
+
+
+def _reads(e: ast.Expr) -> dict[str, tuple[Closure, str]]:
+    """Attributes and raw-object paths an expression reads: name → (getter, type), for facts."""
+    out: dict[str, tuple[Closure, str]] = {}
+
+    def visit(x: ast.Expr) -> None:
+        if isinstance(x, ast.Name) and x.id in ATTRIBUTES and x.id != "object":
+            out[x.id] = (ATTRIBUTES[x.id].getter, ATTRIBUTES[x.id].type)
+            return
+        if isinstance(x, ast.Field | ast.Index) and _root(x) is not None:
+            out[unparse(x)] = (compile_expr(x), "")
+            return
+        for child in children(x):
+            visit(child)
+
+    visit(e)
+    return out
+
+
+def _names(e: ast.Expr) -> list[str]:
+    if isinstance(e, ast.Name):
+        return [e.id]
+    return [n for c in children(e) for n in _names(c)]
+
+
+def _root(e: ast.Expr) -> str | None:
+    while isinstance(e, ast.Field | ast.Index):
+        e = e.target
+    return e.id if isinstance(e, ast.Name) else None
+
+
+def _first_object_path(e: ast.Expr) -> FieldPath:
+    """The first constant ``object.…`` path in ``e``, so a finding points at that field's line."""
+    if isinstance(e, ast.Field | ast.Index) and _root(e) == "object":
+        steps: list[str | int] = []
+        node: ast.Expr = e
+        while isinstance(node, ast.Field | ast.Index):
+            if isinstance(node, ast.Field):
+                steps.append(node.name.name)
+            elif isinstance(node.index, ast.Literal) and isinstance(node.index.value, str | int):
+                steps.append(node.index.value)
+            else:
+                return ()
+            node = node.target
+        return tuple(reversed(steps))
+    for child in children(e):
+        found = _first_object_path(child)
+        if found:
+            return found
+    return ()
+
+
+def constant_value(e: ast.Expr | None) -> Any:
+    return e.value if isinstance(e, ast.Literal) else None

@@ -1,0 +1,58 @@
+"""Built-in functions callable from expressions: signature, result type and implementation.
+
+``cel("...")`` is not here: it is compiled by ``compiler.cel`` because its argument is a program.
+Every implementation is total: a null or wrongly typed argument gives null (or false), never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from policy_engine.compiler import types as t
+
+
+def _len(x: Any) -> int | None:
+    return len(x) if isinstance(x, str | list | dict) else None
+
+
+def _str_fn(fn: Callable[[str], Any]) -> Callable[..., Any]:
+    def call(x: Any) -> Any:
+        return fn(x) if isinstance(x, str) else None
+
+    return call
+
+
+def _str_pred(fn: Callable[[str, str], bool]) -> Callable[..., Any]:
+    def call(x: Any, y: Any) -> bool:
+        return isinstance(x, str) and isinstance(y, str) and fn(x, y)
+
+    return call
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    params: tuple[str, ...]  # argument types ("any" accepts everything)
+    result: str
+    impl: Callable[..., Any]
+    doc: str
+
+
+_TABLE = (
+    Function("len", (t.ANY,), t.NUMBER, _len, "length of a string, list or map (null otherwise)"),
+    Function("lower", (t.STRING,), t.STRING, _str_fn(str.lower), "the string in lower case"),
+    Function("upper", (t.STRING,), t.STRING, _str_fn(str.upper), "the string in upper case"),
+    Function("startswith", (t.STRING, t.STRING), t.BOOL, _str_pred(str.startswith),
+             "whether the first string starts with the second"),
+    Function("endswith", (t.STRING, t.STRING), t.BOOL, _str_pred(str.endswith),
+             "whether the first string ends with the second"),
+    Function("contains", (t.STRING, t.STRING), t.BOOL, _str_pred(lambda a, b: b in a),
+             "whether the first string contains the second"),
+    Function("has", (t.ANY,), t.BOOL, lambda x: x is not None, "whether a value is present (not null)"),
+)
+
+FUNCTIONS: dict[str, Function] = {f.name: f for f in _TABLE}
+#: Names the checker accepts as functions; cel is compiled separately.
+FUNCTION_NAMES: tuple[str, ...] = (*FUNCTIONS, "cel")

@@ -1,0 +1,35 @@
+"""Pass 4, index: which kinds each policy can match, so the engine meets only the policies that apply."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from policy_engine.compiler.check import WORKLOADS
+from policy_engine.compiler.program import CompiledPolicy, PolicySet
+from policy_engine.syntax import ast
+from policy_engine.syntax.diagnostics import Diagnostic
+
+
+def policy_kinds(policy: ast.Policy, known_kinds: frozenset[str]) -> frozenset[str] | None:
+    """The kinds a policy's ``match`` blocks name; None when it matches every kind.
+
+    Several ``match`` blocks are alternatives, so the union of their kinds; a block without ``kinds``
+    matches any kind. ``kinds workloads`` means every kind the workload model knows.
+    """
+    matches = [b for b in policy.blocks if not b.exclude]
+    if not matches:
+        return None
+    kinds: set[str] = set()
+    for block in matches:
+        selectors = [s for s in block.selectors if isinstance(s, ast.KindsSelector)]
+        if not selectors:
+            return None
+        for selector in selectors:
+            for kind in selector.kinds:
+                kinds.update(known_kinds if kind.name == WORKLOADS else {kind.name})
+    return frozenset(kinds)
+
+
+def build_index(policies: Sequence[CompiledPolicy], known_kinds: frozenset[str],
+                diagnostics: Sequence[Diagnostic], sources: dict[str, str]) -> PolicySet:
+    return PolicySet.build(tuple(policies), known_kinds, tuple(diagnostics), sources)

@@ -1,0 +1,117 @@
+"""Violation messages: values rendered for people, and policy-written templates with ``{placeholders}``.
+
+A template is parsed once at compile time (unknown placeholders are error E106); at run time only the
+placeholders it uses are computed.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from policy_engine.compiler.attributes import ATTRIBUTES
+from policy_engine.model.workload import Workload
+from policy_engine.syntax import ast
+
+#: Placeholders each rule form provides, beyond attributes, parameters and {policy}.
+RULE_PLACEHOLDERS: dict[type, frozenset[str]] = {
+    ast.RequireKeys: frozenset({"missing", "keys"}),
+    ast.RequireKey: frozenset({"key", "value", "allowed", "pattern"}),
+    ast.PatternList: frozenset({"role", "value", "patterns"}),
+    ast.RequirePinned: frozenset({"role"}),
+    ast.RequireSpot: frozenset({"role", "value"}),
+    ast.RequireIdle: frozenset({"value", "maximum"}),
+    ast.RequireDeadline: frozenset({"value", "maximum"}),
+    ast.Assert: frozenset({"condition"}),
+    ast.LiveIdle: frozenset({"threshold", "duration"}),
+    # filled in by the engine when it decides a quota or budget
+    ast.Aggregate: frozenset({"group", "key", "used", "limit", "percent", "over", "period", "workloads",
+                              "threshold"}),
+}
+
+
+def render_value(value: Any, type_: str = "") -> str:
+    """How a value reads in a message: 30m, $1,500.00, 80%, 4, "unset" for null."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if type_ == "duration" and isinstance(value, int | float):
+        return render_duration(float(value))
+    if type_ == "money" and isinstance(value, int | float):
+        return f"${value:,.2f}"
+    if type_ == "percent" and isinstance(value, int | float):
+        return f"{value * 100:g}%"
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e15 else str(value)
+    if isinstance(value, list | tuple | frozenset | set):
+        return ", ".join(render_value(v, type_[5:-1] if type_.startswith("list[") else "") for v in value)
+    return str(value)
+
+
+def render_duration(seconds: float) -> str:
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    if seconds >= 3600:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
+
+
+def placeholders(template: str) -> list[str] | None:
+    """The placeholder names of a template, or None when its braces are unbalanced.
+
+    A format spec or conversion (``{gpus:.1f}``, ``{name!r}``) is kept in the name, so it reads as an
+    unknown placeholder: values are already rendered for people.
+    """
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    names = []
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        names.append(name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else ""))
+    return names
+
+
+def unknown_placeholders(template: str, allowed: Iterable[str]) -> list[str] | None:
+    names = placeholders(template)
+    if names is None:
+        return None
+    known = set(allowed)
+    return [n for n in names if n not in known]
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A compiled message template: literal text and the getters for the placeholders it uses."""
+
+    text: str
+    fields: tuple[str, ...]
+    constants: Mapping[str, str]
+
+    def render(self, w: Workload, context: Mapping[str, str]) -> str:
+        values: dict[str, str] = {}
+        for name in self.fields:
+            if name in context:
+                values[name] = context[name]
+            elif name in self.constants:
+                values[name] = self.constants[name]
+            else:
+                attribute = ATTRIBUTES[name]
+                values[name] = render_value(attribute.getter(w), attribute.type)
+        return self.text.format_map(values)
+
+
+def compile_template(text: str, constants: Mapping[str, str]) -> Template:
+    names = placeholders(text) or []
+    return Template(text, tuple(dict.fromkeys(n for n in names if n)), constants)
+
+
+MessageFn = Callable[[Workload, Mapping[str, str]], str]
