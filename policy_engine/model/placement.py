@@ -11,8 +11,9 @@ Rules (docs/workloads.md restates them):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.gpu_models import normalise_gpu_model
@@ -37,6 +38,7 @@ _SPOT_VALUES: dict[str, dict[str, CapacityType]] = {
     "kubernetes.azure.com/scalesetpriority": {"spot": CapacityType.SPOT, "regular": CapacityType.ON_DEMAND},
 }
 CAPACITY_LABELS = tuple(_SPOT_VALUES)
+T = TypeVar("T")
 SPOT_TAINTS = {
     "cloud.google.com/gke-spot": "true",
     "cloud.google.com/gke-preemptible": "true",
@@ -82,30 +84,33 @@ def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
         placement.provenance["instance_type"] = Provenance(pin.path, f"from {label}")
         break
 
-    for label in CAPACITY_LABELS:
-        pin = pins.get(label)
-        if pin is None:
-            continue
-        kinds = {_SPOT_VALUES[label].get(v, CapacityType.UNKNOWN) for v in pin.values}
-        if len(kinds) == 1:
-            placement.capacity_type = kinds.pop()
-            placement.provenance["capacity_type"] = Provenance(pin.path, f"from {label}")
-            break
-
-    for label in GPU_MODEL_LABELS:
-        pin = pins.get(label)
-        if pin is None:
-            continue
-        models = {normalise_gpu_model(v) for v in pin.values}
-        if len(models) == 1 and None not in models:
-            placement.gpu_model = models.pop()
-            placement.provenance["gpu_model"] = Provenance(pin.path, f"from {label}={','.join(pin.values)}")
-            break
+    capacity = _agreed(pins, CAPACITY_LABELS, lambda label, v: _SPOT_VALUES[label].get(v))
+    if capacity is not None:
+        placement.capacity_type, placement.provenance["capacity_type"] = capacity
+    model = _agreed(pins, GPU_MODEL_LABELS, lambda _, v: normalise_gpu_model(v))
+    if model is not None:
+        placement.gpu_model, placement.provenance["gpu_model"] = model
 
     toleration = _spot_toleration(spec, spec_path)
     if toleration is not None and placement.capacity_type is CapacityType.UNKNOWN:
         placement.provenance["spot_toleration"] = toleration
     return placement
+
+
+def _agreed(
+    pins: dict[str, _Pin], labels: tuple[str, ...], read: Callable[[str, str], T | None]
+) -> tuple[T, Provenance] | None:
+    """The value of the first label whose pinned values all read as one known value."""
+    for label in labels:
+        pin = pins.get(label)
+        if pin is None:
+            continue
+        values = {read(label, v) for v in pin.values}
+        if len(values) == 1 and None not in values:
+            value = values.pop()
+            assert value is not None
+            return value, Provenance(pin.path, f"from {label}={','.join(pin.values)}")
+    return None
 
 
 def _affinity_pins(spec: dict[str, Any], spec_path: FieldPath) -> dict[str, _Pin]:
