@@ -76,25 +76,18 @@ def _priority_class(doc: Document, spec_path: tuple[str | int, ...]) -> str | No
 
 def _idle(doc: Document, workload: Workload, declared: tuple[float, Provenance] | None) -> None:
     """The policy-engine.io/idle-timeout annotation (object, else every pod) wins over kind facts."""
-    found = runtime.annotation_seconds(doc, ("metadata", "annotations"), runtime.IDLE_TIMEOUT_ANNOTATION)
-    if found is None and runtime.IDLE_TIMEOUT_ANNOTATION in workload.pod_labels | workload.annotations:
-        role_meta = workload.roles[0].template_path
-        found = runtime.annotation_seconds(
-            doc, (*role_meta, "metadata", "annotations"), runtime.IDLE_TIMEOUT_ANNOTATION
-        )
-        if found is None:
-            raw = workload.annotations[runtime.IDLE_TIMEOUT_ANNOTATION]
-            seconds = runtime.parse_duration(raw)
-            if seconds is None:
-                raise field_error(
-                    doc,
-                    ("metadata", "annotations"),
-                    "E-MODEL-DURATION",
-                    f"{runtime.IDLE_TIMEOUT_ANNOTATION}: {raw!r} is not a duration",
-                )
-            found = (seconds, (*role_meta, "annotations"))
+    name = runtime.IDLE_TIMEOUT_ANNOTATION
+    found = runtime.annotation_seconds(doc, ("metadata", "annotations"), name)
+    if found is None and name in workload.annotations:
+        path = (*workload.roles[0].template_path, "metadata", "annotations", name)
+        seconds = runtime.parse_duration(workload.annotations[name])
+        if seconds is None:
+            raise field_error(
+                doc, path, "E-MODEL-DURATION", f"{workload.annotations[name]!r} is not a duration"
+            )
+        found = (seconds, path)
     if found is not None:
         workload.idle_timeout_seconds = found[0]
-        workload.idle_provenance = Provenance(found[1], runtime.IDLE_TIMEOUT_ANNOTATION)
+        workload.idle_provenance = Provenance(found[1], name)
     elif declared is not None:
         workload.idle_timeout_seconds, workload.idle_provenance = declared

@@ -162,3 +162,10 @@ def test_workflow_template_placement_and_generate_name() -> None:
     w = fixture_workload("workflow.yaml")
     assert w.name == "pipeline-"
     assert w.roles[0].instance_type == "g5.12xlarge"
+
+
+def test_idle_timeout_annotation_carried_by_every_pod() -> None:
+    w = fixture_workload("idle_pod_annotation.yaml")
+    assert w.idle_timeout_seconds == 7200
+    assert w.idle_provenance is not None
+    assert w.doc.line_of(w.idle_provenance.path) == 7
