@@ -125,7 +125,8 @@ def test_admission_compares_used_plus_running_plus_new_with_the_quota() -> None:
     assert "300 GPU-hours used" in finding.message and "200 GPU-hours committed" in finding.message
     assert f"{300 + 200 + 2 * _hours(engine):,.0f} GPU-hours per month" in finding.message
     # research's override is far larger: the same usage does not take it over
-    research = [d for d in load_paths([str(FIXTURES / "gpu.yaml")]) if getattr(d, "kind", "") == "Deployment"][1:]
+    deployments = [d for d in load_paths([str(FIXTURES / "gpu.yaml")]) if getattr(d, "kind", "") == "Deployment"]
+    research = deployments[1:]
     assert engine.evaluate(research, usage=_Live(Usage(used=300.0, running=200.0))).findings == []
 
 

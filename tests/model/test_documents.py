@@ -101,7 +101,8 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_objects_from_memory_have_no_node_and_report_line_one() -> None:
-    (doc,) = list(load_objects([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}], "<admission>"))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
+    (doc,) = list(load_objects([pod], "<admission>"))
     assert isinstance(doc, Document)
     assert doc.line_of(("metadata", "labels")) == 1
 
