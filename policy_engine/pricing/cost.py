@@ -1,0 +1,204 @@
+"""Workload → projected spend: per role, per pod, per hour, then over the workload's run time.
+
+The rules (docs/cost-model.md has worked examples of each):
+
+- a GPU pod on a known instance type costs the instance's price x pod GPUs / instance GPUs — a MIG slice
+  or time-sliced share is the fraction ``Role.gpus_per_pod`` already holds;
+- several candidate instance types (an ``In`` affinity): the cheapest one that fits is assumed, and said;
+- no instance type: the per-GPU (per-chip, for TPUs) price of the GPU model x GPUs;
+- a CPU-only pod: its requests x the catalog's vCPU and memory rates; on a pinned instance type, its
+  dominant share of that instance (max of its vCPU share and its memory share); a pod with no template on a
+  pinned instance (KAITO preset) holds the whole instance;
+- spot capacity uses the spot price; unknown capacity uses on-demand, and the breakdown says so;
+- anything that cannot be priced makes the whole workload ``priced=False`` with the reason, never $0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
+from policy_engine.pricing.catalog import Catalog, InstanceType
+
+X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
+
+
+@dataclass(frozen=True, slots=True)
+class PodPrice:
+    """One pod's hourly price at both capacities and at the one it runs on, with the arithmetic in words."""
+
+    on_demand: float
+    spot: float | None
+    effective: float
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unpriced:
+    reason: str
+
+
+def price(workload: Workload, catalog: Catalog) -> Cost:
+    """The workload's projected cost under ``catalog``; see the module docstring for the rules."""
+    hours, hours_text = _hours(workload.run_time, catalog)
+    hourly = on_demand = 0.0
+    spot: float | None = 0.0
+    problems: list[str] = []
+    lines: list[str] = []
+    for role in workload.roles:
+        if role.replicas <= 0:
+            lines.append(f"{role.name}: 0 pods = $0")
+            continue
+        pod = price_pod(role, catalog)
+        if isinstance(pod, Unpriced):
+            problems.append(f"{role.name}: {pod.reason}")
+            continue
+        n = role.replicas
+        hourly += n * pod.effective
+        on_demand += n * pod.on_demand
+        spot = None if spot is None or pod.spot is None else spot + n * pod.spot
+        monthly_text = f" {X} {hours_text} = {_money(n * pod.effective * hours)}" if hours is not None else ""
+        lines.append(f"{role.name}: {n} {X} ({pod.basis}){monthly_text}")
+    currency = catalog.currency
+    if problems:
+        return Cost(False, None, None, currency, "; ".join(problems), breakdown=tuple(lines))
+    if hours is None:
+        reason = (f"hourly {_money(hourly)}/h is known but the run time is not: {workload.run_time.reason}; "
+                  "set spec.activeDeadlineSeconds (or declare an expected duration) to price a month")
+        return Cost(False, hourly, None, currency, reason, breakdown=tuple(lines))
+    return Cost(True, hourly, hourly * hours, currency, None, on_demand * hours,
+                None if spot is None else spot * hours, tuple(lines))
+
+
+def price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
+    """One pod of ``role``: on its instance type(s), else its GPU model, else its CPU/memory requests."""
+    if role.instance_type or role.instance_type_candidates:
+        return _on_instances(role, catalog)
+    if role.gpus_per_pod > 0:
+        return _by_gpu_model(role, catalog)
+    return _by_requests(role, catalog)
+
+
+def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
+    names = (role.instance_type,) if role.instance_type else role.instance_type_candidates
+    known = [(n, catalog.instance_types[n]) for n in names if n in catalog.instance_types]
+    if not known:
+        listed = ", ".join(f"'{n}'" for n in names)
+        what = "instance type" if len(names) == 1 else "candidate instance types"
+        return Unpriced(f"{what} {listed} not in the pricing catalog; add it under instance_types in a "
+                        "--pricing file")
+    if role.gpu_model and (same := [k for k in known if _same_model(k[1], role.gpu_model, catalog)]):
+        known = same
+    fits = [(n, i) for n, i in known if _fits(role, i)]
+    if not fits:
+        n, i = known[0]
+        return Unpriced(f"the pod needs {_gpus(role.gpus_per_pod)}, {role.cpu_request:g} vCPU and "
+                        f"{role.memory_request_gib:g} GiB but {n} has {_gpus(i.gpus)}, {i.vcpus:g} vCPU and "
+                        f"{i.memory_gib:g} GiB")
+    priced = [_on_instance(role, n, i) for n, i in fits]
+    best = min(priced, key=lambda p: p.effective)
+    if len(names) > 1:
+        skipped = [n for n in names if n not in catalog.instance_types]
+        note = f"; cheapest fitting of {len(names)} candidates"
+        note += f" (not in catalog: {', '.join(skipped)})" if skipped else ""
+        return PodPrice(best.on_demand, best.spot, best.effective, best.basis + note)
+    return best
+
+
+def _on_instance(role: Role, name: str, inst: InstanceType) -> PodPrice:
+    if role.gpus_per_pod > 0:
+        share = role.gpus_per_pod / inst.gpus
+        what = f"{name}/{_gpus(inst.gpus)} {X} {_gpus(role.gpus_per_pod)}"
+    elif not role.containers and role.cpu_request == 0 and role.memory_request_gib == 0:
+        share = 1.0
+        what = f"whole {name}"
+    else:
+        share = max(role.cpu_request / inst.vcpus, role.memory_request_gib / inst.memory_gib)
+        what = f"{name} {X} {share:.4g} (dominant share of {inst.vcpus:g} vCPU / {inst.memory_gib:g} GiB)"
+    spot = None if inst.spot is None else inst.spot * share
+    return _at_capacity(role, inst.on_demand * share, spot, what, inst.on_demand, inst.spot)
+
+
+def _by_gpu_model(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
+    if not role.gpu_model:
+        return Unpriced(f"{_gpus(role.gpus_per_pod)} of unknown model and no instance type; pin one with a "
+                        "node selector (node.kubernetes.io/instance-type or an accelerator label such as "
+                        "cloud.google.com/gke-accelerator)")
+    found = catalog.gpu_model(role.gpu_model)
+    if found is None:
+        return Unpriced(f"GPU model '{role.gpu_model}' is not in the pricing catalog; add it under "
+                        "gpu_models in a --pricing file")
+    key, model = found
+    unit = "chip" if model.accelerator == "tpu" else "GPU"
+    n = role.gpus_per_pod
+    spot = None if model.spot is None else model.spot * n
+    what = f"{key} per {unit} {X} {n:g}"
+    return _at_capacity(role, model.on_demand * n, spot, what, model.on_demand, model.spot)
+
+
+def _by_requests(role: Role, catalog: Catalog) -> PodPrice:
+    rates = catalog.cpu
+    cpu, mem = role.cpu_request, role.memory_request_gib
+    on_demand = cpu * rates.vcpu_hour + mem * rates.memory_gib_hour
+    spot = None
+    if rates.vcpu_hour_spot is not None and rates.memory_gib_hour_spot is not None:
+        spot = cpu * rates.vcpu_hour_spot + mem * rates.memory_gib_hour_spot
+    if cpu == 0 and mem == 0:
+        return PodPrice(0.0, 0.0, 0.0, "no CPU or memory requests (best effort) = $0/h")
+    use_spot = role.capacity_type is CapacityType.SPOT and spot is not None
+    rate_cpu = rates.vcpu_hour_spot if use_spot else rates.vcpu_hour
+    rate_mem = rates.memory_gib_hour_spot if use_spot else rates.memory_gib_hour
+    effective = spot if use_spot and spot is not None else on_demand
+    what = f"{cpu:g} vCPU {X} ${rate_cpu}/h + {mem:g} GiB {X} ${rate_mem}/h = {_money(effective, 4)}/h"
+    return PodPrice(on_demand, spot, effective, what + _capacity_note(role, spot))
+
+
+def _at_capacity(role: Role, on_demand: float, spot: float | None, what: str,
+                 unit_on_demand: float, unit_spot: float | None) -> PodPrice:
+    use_spot = role.capacity_type is CapacityType.SPOT and spot is not None
+    effective = spot if use_spot and spot is not None else on_demand
+    unit = unit_spot if use_spot and unit_spot is not None else unit_on_demand
+    label = "spot" if use_spot else "on-demand"
+    basis = f"{what} {X} {_money(unit, 4)}/h {label} = {_money(effective, 4)}/h{_capacity_note(role, spot)}"
+    return PodPrice(on_demand, spot, effective, basis)
+
+
+def _capacity_note(role: Role, spot: float | None) -> str:
+    if role.capacity_type is CapacityType.UNKNOWN:
+        return "; capacity unknown: priced on-demand"
+    if role.capacity_type is CapacityType.SPOT and spot is None:
+        return "; no spot price in the catalog: priced on-demand"
+    return ""
+
+
+def _fits(role: Role, inst: InstanceType) -> bool:
+    if role.gpus_per_pod > 0:
+        return inst.gpus + 1e-9 >= role.gpus_per_pod
+    return inst.vcpus + 1e-9 >= role.cpu_request and inst.memory_gib + 1e-9 >= role.memory_request_gib
+
+
+def _same_model(inst: InstanceType, model: str, catalog: Catalog) -> bool:
+    if inst.gpu_model is None:
+        return False
+    found = catalog.gpu_model(model)
+    return (found[0] if found else model).lower() == inst.gpu_model.lower()
+
+
+def _hours(run_time: RunTime, catalog: Catalog) -> tuple[float | None, str]:
+    """Hours the workload's pods run in a month, and how that reads in a breakdown line."""
+    if run_time.kind is RunKind.CONTINUOUS:
+        return catalog.hours_per_month, f"{catalog.hours_per_month:g} h"
+    if run_time.kind is RunKind.UNBOUNDED or run_time.hours_per_run is None:
+        return None, ""
+    per_run, runs = run_time.hours_per_run, run_time.runs_per_month
+    if run_time.kind is RunKind.BOUNDED and runs == 1:
+        return per_run, f"{per_run:g} h (one run)"
+    return per_run * runs, f"{runs:g} runs {X} {per_run:g} h"
+
+
+def _gpus(n: float) -> str:
+    return f"{n:g} GPU" + ("" if n == 1 else "s")
+
+
+def _money(value: float, places: int = 2) -> str:
+    return f"${value:,.{places}f}"
