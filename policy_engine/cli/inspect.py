@@ -145,6 +145,9 @@ def render_table(workloads: list[Workload]) -> str:
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     total_gpus = sum(w.gpus for w in workloads)
     lines.append(f"{len(workloads)} workload(s), {total_gpus:g} GPU(s)")
+    for w in workloads:
+        if w.cost is not None and not w.cost.priced and w.cost.unpriced_reason:
+            lines.append(f"  unpriced {w.ref()}: {w.cost.unpriced_reason}")
     return "\n".join(lines)
 
 
@@ -155,12 +158,9 @@ def _row(w: Workload) -> tuple[str, ...]:
     instances = sorted({r.instance_type for r in w.roles if r.instance_type})
     capacities = sorted({r.capacity_type.value for r in w.roles})
     cost = w.cost
+    money = "unpriced"
     if cost is not None and cost.priced and cost.monthly is not None:
         money = f"{cost.monthly:,.2f}"
-    else:
-        money = (
-            "unpriced" if cost is None or not cost.unpriced_reason else f"unpriced ({cost.unpriced_reason})"
-        )
     return (
         f"{w.kind}/{ns}{w.name}",
         roles,

@@ -55,7 +55,9 @@ def test_json_contract_for_a_multi_role_job(capsys: pytest.CaptureFixture[str]) 
     assert w["gpu_hours_per_month"] == 320  # 32 GPUs x one 10 h bounded run
     assert w["roles"][1]["instance_type"] == "p4d.24xlarge"
     assert w["labels"] == {"team": "llm"}
-    if not w["priced"]:
+    if w["priced"]:  # one bounded 10 h run
+        assert w["monthly_cost"] == pytest.approx(w["hourly_cost"] * 10, rel=1e-4)
+    else:
         assert w["unpriced_reason"]
 
 
@@ -79,11 +81,12 @@ def test_errors_are_located_on_stderr_and_exit_2(capsys: pytest.CaptureFixture[s
 def test_table_lists_kind_roles_gpus_model_and_capacity(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["inspect", str(FIXTURES / "deployment.yaml")])
     out = capsys.readouterr().out
-    header, row, total = out.strip().splitlines()
+    header, row, total, *notes = out.strip().splitlines()
     assert header.split()[:3] == ["KIND/NAME", "ROLES", "GPUS"]
     assert row.startswith("Deployment/serving/llm")
     assert "3 pod" in row and " 6 " in row and "L4" in row and "spot" in row
     assert total == "1 workload(s), 6 GPU(s)"
+    assert all(note.startswith("  unpriced Deployment serving/llm: ") for note in notes)
     assert code == 0
 
 
