@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import celpy
@@ -34,6 +35,12 @@ class CelError:
     line: int
     column: int
     message: str
+
+
+@lru_cache(maxsize=1)
+def _environment() -> celpy.Environment:
+    """One environment for the process (creating one also raises the recursion limit, each time)."""
+    return celpy.Environment(runner_class=celpy.InterpretedRunner)
 
 
 def _fields_read(text: str) -> tuple[str, ...] | None:
@@ -58,7 +65,7 @@ def _to_python(value: Any) -> Any:
 
 def compile_cel(text: str) -> Callable[[Workload], Any] | CelError:
     """A closure evaluating ``text`` against a workload's manifest, or where the text is wrong."""
-    env = celpy.Environment(runner_class=celpy.InterpretedRunner)
+    env = _environment()
     try:
         tree = env.compile(text)
         program = env.program(tree)

@@ -177,7 +177,7 @@ class PolicyChecker:
 
     def constant(self, e: ast.Expr, wanted: tuple[str, ...], what: str, example: str) -> None:
         type_ = self.exprs.expect(e, wanted, what, example)
-        if type_ != t.ERROR and uses_workload(e):
+        if type_ != t.ERROR and uses_workload(e, self.instance.params):
             self.report(e.span, "E204", f"{what} must be a constant", f"write {example}")
 
     def live_idle(self, body: ast.LiveIdle) -> None:

@@ -18,7 +18,10 @@ from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.functions import FUNCTION_NAMES, FUNCTIONS
 from policy_engine.syntax import ast
 from policy_engine.syntax.diagnostics import Diagnostic, Span
-from policy_engine.syntax.transform import DURATION_UNITS
+
+#: Units people write for durations, singular and without a trailing "s", and what the language spells.
+_UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",
+                 "week": "w", "wk": "w", "mn": "m"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +120,15 @@ class ExprChecker:
 
     def _literal(self, e: ast.Literal) -> str:
         if e.type == "duration" and e.value is None:
-            hint = suggest(e.unit, DURATION_UNITS)
-            if e.unit.isalpha() and len(e.unit) > 1 and hint is None:
-                number = e.raw[: -len(e.unit)]
-                hint = f"durations use s, m, h, d or w; to multiply, write `{number} * {e.unit}`"
-            return self.report(e.span, "E104", f"unknown duration unit {e.unit!r} in {e.raw}",
-                               hint or "durations use s, m, h, d or w, e.g. 90m")
+            number = e.raw[: -len(e.unit)]
+            alias = _UNIT_ALIASES.get(e.unit.lower().rstrip("s") or "s")
+            if alias is not None:
+                hint = f"write {number}{alias}"
+            elif e.unit in ATTRIBUTES or e.unit in self.params:
+                hint = f"put an operator between the number and {e.unit!r}, e.g. `{number} * {e.unit}`"
+            else:
+                hint = "durations use s, m, h, d or w, e.g. 90m"
+            return self.report(e.span, "E104", f"unknown duration unit {e.unit!r} in {e.raw}", hint)
         return e.type
 
     def _name(self, e: ast.Name) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from functools import lru_cache
 from typing import Any
 
@@ -226,13 +226,16 @@ def compile_expr(e: ast.Expr) -> Closure:
     return _call(e)
 
 
-def uses_workload(e: ast.Expr) -> bool:
-    """Whether the value of ``e`` depends on the workload (attributes, the raw object or CEL)."""
-    if isinstance(e, ast.Name | ast.Call) and (not isinstance(e, ast.Call) or e.func.name == "cel"):
+def uses_workload(e: ast.Expr, constants: Container[str] = ()) -> bool:
+    """Whether the value of ``e`` depends on the workload (attributes, the raw object or CEL);
+    names in ``constants`` (parameters) do not."""
+    if isinstance(e, ast.Name):
+        return e.id not in constants
+    if isinstance(e, ast.Call) and e.func.name == "cel":
         return True
     if isinstance(e, ast.Literal):
         return False
-    return any(uses_workload(c) for c in children(e))
+    return any(uses_workload(c, constants) for c in children(e))
 
 
 def children(e: ast.Expr) -> tuple[ast.Expr, ...]:
