@@ -1,0 +1,58 @@
+"""``policy-engine validate``: compile policy files and report every diagnostic, plus smell warnings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from policy_engine.authoring.sources import policy_files, read
+from policy_engine.authoring.validate import validate_sources
+from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
+from policy_engine.pricing.catalog import Catalog, load_catalog
+from policy_engine.syntax.diagnostics import DiagnosticError, render_all
+
+HELP = "compile policies and report every diagnostic"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="policy files or directories (*.policy, recursive); default .")
+    p.add_argument("--pricing", metavar="FILE",
+                   help="pricing catalog that allow/deny lists are checked against (default: the bundled one)")
+    p.add_argument("--format", "-f", choices=["text", "json"], default="text", help="format on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    files, missing = policy_files(args.paths or ["."])
+    sources: dict[str, str] = {}
+    problems = list(missing)
+    for file in files:
+        text, err = read(file)
+        if err is not None:
+            problems.append(err)
+        if text is None:
+            continue
+        sources[file] = text
+    if not files and not missing:
+        print(f"policy-engine validate: no *.policy files under {', '.join(args.paths or ['.'])}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        catalog: Catalog | None = load_catalog(args.pricing)
+    except DiagnosticError as exc:
+        print(render_all(exc.diagnostics, exc.sources), file=sys.stderr)
+        return EXIT_ERROR
+    result = validate_sources(sources, catalog)
+    diagnostics = sorted([*problems, *result.diagnostics], key=lambda d: d.sort_key())
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    if args.format == "json":
+        json.dump({"files": len(sources), "errors": errors, "warnings": warnings,
+                   "diagnostics": [d.to_dict() for d in diagnostics]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if diagnostics:
+            print(render_all(diagnostics, result.sources))
+            print()
+        print(f"{len(sources)} file(s): {errors} error(s), {warnings} warning(s)")
+    return EXIT_ERROR if errors else EXIT_OK
