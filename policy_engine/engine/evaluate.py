@@ -16,6 +16,7 @@ from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
@@ -36,12 +37,13 @@ class Engine:
     def __init__(self, policies: PolicySet, catalog: Catalog) -> None:
         self.policies = policies
         self.catalog = catalog
-        self._hours_per_month = float(getattr(catalog, "hours_per_month", 730.0))
+        self._hours_per_month = float(catalog.hours_per_month)
+        self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
         self._with_aggregates = tuple(p for p in policies.policies if p.aggregates)
 
     def workload(self, doc: Document) -> Workload | None:
         """The workload model of a document, priced; None when the document is not a workload."""
-        w = build_workload(doc)
+        w = build_workload(doc, self._model_config)
         if w is not None:
             w.cost = price(w, self.catalog)
         return w
