@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
@@ -63,8 +64,8 @@ def price(workload: Workload, catalog: Catalog) -> Cost:
     if problems:
         return Cost(False, None, None, currency, "; ".join(problems), breakdown=tuple(lines))
     if hours is None:
-        reason = (f"hourly {_money(hourly)}/h is known but the run time is not: {workload.run_time.reason}; "
-                  "set spec.activeDeadlineSeconds (or declare an expected duration) to price a month")
+        reason = (f"monthly spend unknown, {workload.run_time.reason} (hourly {_money(hourly)}/h is known); "
+                  f"bound the run with a deadline or the {EXPECTED_DURATION_ANNOTATION} annotation to price it")
         return Cost(False, hourly, None, currency, reason, breakdown=tuple(lines))
     return Cost(True, hourly, hourly * hours, currency, None, on_demand * hours,
                 None if spot is None else spot * hours, tuple(lines))

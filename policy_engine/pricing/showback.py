@@ -1,0 +1,92 @@
+"""Showback: priced workloads summed per group (team, GPU model, namespace, cost centre, kind).
+
+A group key is a label name read from ``Workload.labels`` (object labels overlaid by the labels every pod
+carries), or one of the built-in dimensions ``model`` (GPU model), ``namespace`` and ``kind``. Workloads
+that cannot be priced are kept apart with their reason: a total that silently dropped them would look
+cheaper than the cluster is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from policy_engine.model.workload import Workload
+
+BUILT_IN_DIMENSIONS = ("model", "namespace", "kind")
+NO_VALUE = "(none)"
+CPU_ONLY = "(cpu)"
+UNKNOWN_MODEL = "(unknown)"
+
+
+@dataclass(slots=True)
+class GroupTotal:
+    key: tuple[str, ...]
+    workloads: int = 0
+    gpus: float = 0.0
+    gpu_hours: float = 0.0
+    monthly: float = 0.0
+    on_demand_monthly: float = 0.0
+    unpriced: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedWorkload:
+    ref: str
+    file: str
+    line: int
+    key: tuple[str, ...]
+    reason: str
+
+
+@dataclass(slots=True)
+class Showback:
+    dimensions: tuple[str, ...]
+    groups: list[GroupTotal] = field(default_factory=list)
+    unpriced: list[UnpricedWorkload] = field(default_factory=list)
+    total: GroupTotal = field(default_factory=lambda: GroupTotal(("total",)))
+    currency: str = "USD"
+
+
+def group_value(w: Workload, dimension: str) -> str:
+    """The value of one grouping dimension for a workload."""
+    if dimension == "model":
+        models = {r.gpu_model or UNKNOWN_MODEL for r in w.roles if r.gpus_per_pod > 0}
+        return "+".join(sorted(models)) if models else CPU_ONLY
+    if dimension == "namespace":
+        return w.namespace or NO_VALUE
+    if dimension == "kind":
+        return w.kind
+    return w.labels.get(dimension) or NO_VALUE
+
+
+def showback(workloads: Iterable[Workload], dimensions: Sequence[str], currency: str = "USD") -> Showback:
+    """Sum spend and GPU-hours of priced workloads per group; list unpriced ones apart."""
+    dims = tuple(dimensions)
+    out = Showback(dims, currency=currency)
+    groups: dict[tuple[str, ...], GroupTotal] = {}
+    for w in workloads:
+        key = tuple(group_value(w, d) for d in dims)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = GroupTotal(key)
+        for target in (group, out.total):
+            _add(target, w)
+        cost = w.cost
+        if cost is None or not cost.priced:
+            reason = cost.unpriced_reason if cost is not None and cost.unpriced_reason else "not priced"
+            out.unpriced.append(UnpricedWorkload(w.ref(), w.file, w.line, key, reason))
+    out.groups = sorted(groups.values(), key=lambda g: (-g.monthly, g.key))
+    return out
+
+
+def _add(target: GroupTotal, w: Workload) -> None:
+    target.workloads += 1
+    target.gpus += w.gpus
+    cost = w.cost
+    if cost is None or not cost.priced or cost.monthly is None:
+        target.unpriced += 1
+        return
+    target.gpu_hours += w.gpu_hours_per_month or 0.0
+    target.monthly += cost.monthly
+    target.on_demand_monthly += cost.on_demand_monthly or 0.0

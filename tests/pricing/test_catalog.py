@@ -1,0 +1,130 @@
+"""The bundled catalog is consistent; user catalogs merge over it; their errors are located and complete."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy_engine.model.gpu_models import normalise_gpu_model
+from policy_engine.pricing.catalog import default_catalog, load_catalog
+from policy_engine.syntax.diagnostics import DiagnosticError, Level
+
+from .builders import FIXTURES
+
+CATALOGS = FIXTURES / "catalogs"
+BUNDLED = default_catalog()
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED.instance_types))
+def test_every_bundled_instance_type_is_consistent(name):
+    inst = BUNDLED.instance_types[name]
+    assert inst.gpus > 0
+    assert inst.on_demand > 0
+    assert inst.spot is not None and 0 < inst.spot <= inst.on_demand
+    assert inst.gpu_model in BUNDLED.gpu_models
+    source = BUNDLED.sources[inst.provider]  # every figure has a source page and date
+    assert source.url.startswith("https://") and source.date
+    assert inst.region == source.region
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED.gpu_models))
+def test_every_gpu_model_fallback_is_consistent(name):
+    model = BUNDLED.gpu_models[name]
+    assert model.on_demand > 0 and model.spot is not None and model.spot <= model.on_demand
+    assert model.source
+
+
+def test_bundled_catalog_covers_the_required_families():
+    names = BUNDLED.instance_types
+    for family in ("p5.", "p5e.", "p5en.", "p4d.", "p4de.", "p3.", "p3dn.", "g6.", "g6e.", "g5.", "g4dn.",
+                   "a2-highgpu-", "a2-megagpu-", "a2-ultragpu-", "a3-highgpu-", "a3-megagpu-", "a3-ultragpu-",
+                   "a3-edgegpu-", "g2-standard-", "Standard_NC4as_T4_v3", "_A100_v4", "_H100_v5",
+                   "Standard_ND96asr_v4", "Standard_NV"):
+        assert any(family in n for n in names), family
+    assert {"TPU-v4", "TPU-v5e", "TPU-v5p", "TPU-v6e"} <= set(BUNDLED.gpu_models)
+    assert 0 < BUNDLED.assumptions.idle_fraction < 1 and BUNDLED.assumptions.idle_rationale
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["nvidia-tesla-t4", "nvidia-l4", "nvidia-tesla-a100", "nvidia-a100-80gb", "nvidia-h100-80gb",
+     "NVIDIA-A10G", "nvidia-l40s", "nvidia-tesla-v100", "NVIDIA-H200", "tpu-v5-lite-podslice", "tpu-v6e-slice",
+     "tpu-v5p-slice", "tpu-v4-podslice"],
+)
+def test_the_workload_models_gpu_names_are_catalog_keys(label):
+    assert normalise_gpu_model(label) in BUNDLED.gpu_models
+
+
+def test_the_default_catalog_is_loaded_once():
+    assert load_catalog() is load_catalog() is default_catalog()
+
+
+def test_a_user_catalog_merges_over_the_default():
+    merged = load_catalog(str(CATALOGS / "negotiated.yaml"))
+    assert merged.instance_types["g5.xlarge"].on_demand == 0.80  # replaced
+    assert merged.instance_types["g5.xlarge"].source == "EDP contract 2026"
+    assert merged.instance_types["dgx-a100-onprem"].gpus == 8  # added
+    assert merged.instance_types["g5.2xlarge"] == BUNDLED.instance_types["g5.2xlarge"]  # kept
+    assert merged.hours_per_month == 720  # scalar overridden
+    assert merged.assumptions.idle_fraction == 0.5
+    assert merged.assumptions.idle_rationale == BUNDLED.assumptions.idle_rationale  # field-wise override
+    assert merged.cpu == BUNDLED.cpu
+    assert BUNDLED.hours_per_month == 730  # the default is untouched
+
+
+def errors_of(name: str) -> DiagnosticError:
+    with pytest.raises(DiagnosticError) as info:
+        load_catalog(str(CATALOGS / name))
+    return info.value
+
+
+def test_every_error_of_a_user_catalog_is_reported_at_its_line_and_field():
+    exc = errors_of("broken.yaml")
+    file = str(CATALOGS / "broken.yaml")
+    found = {(d.span.line, d.code): d for d in exc.errors}
+    assert all(d.span.file == file for d in exc.errors)
+    unknown = found[(2, "E-PRICING-UNKNOWN-KEY")]
+    assert "hours_per_mnth" in unknown.message and unknown.hint == "did you mean 'hours_per_month'?"
+    assert "cpu.vcpu_hour" in found[(4, "E-PRICING-VALUE")].message
+    spott = found[(14, "E-PRICING-UNKNOWN-KEY")]
+    assert 'instance_types["g5.xlarge"].spott' in spott.message and "'spot'" in (spott.hint or "")
+    assert 'instance_types["p9.huge"].on_demand is required' in found[(15, "E-PRICING-MISSING")].message
+    assert 'instance_types["h.neg"].on_demand' in found[(21, "E-PRICING-VALUE")].message
+    assert len(exc.errors) == 5
+
+
+def test_catalog_errors_render_with_the_offending_line_and_a_caret():
+    text = str(errors_of("broken.yaml"))
+    assert f"{CATALOGS / 'broken.yaml'}:2:1: error[E-PRICING-UNKNOWN-KEY]" in text
+    assert "   2 | hours_per_mnth: 720" in text and "^" in text
+
+
+def test_invalid_yaml_is_located():
+    (error,) = errors_of("bad-yaml.yaml").errors
+    assert error.code == "E-PRICING-YAML" and (error.span.line, error.span.column) == (2, 28)
+
+
+def test_a_price_written_twice_is_an_error():
+    (error,) = errors_of("duplicate.yaml").errors
+    assert error.code == "E-PRICING-DUPLICATE" and error.span.line == 3 and "first at line 2" in error.message
+
+
+def test_a_file_that_is_not_a_mapping_or_cannot_be_read_is_an_error(tmp_path):
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(DiagnosticError) as info:
+        load_catalog(str(listing))
+    assert info.value.errors[0].code == "E-PRICING-SHAPE"
+    with pytest.raises(DiagnosticError) as info:
+        load_catalog(str(tmp_path / "missing.yaml"))
+    assert info.value.errors[0].code == "E-PRICING-READ"
+
+
+def test_spot_above_on_demand_and_an_unknown_gpu_model_are_located_warnings():
+    catalog = load_catalog(str(CATALOGS / "warnings.yaml"))
+    found = {d.code: d for d in catalog.warnings}
+    assert all(d.level is Level.WARNING for d in catalog.warnings)
+    assert found["W-PRICING-SPOT-ABOVE-ON-DEMAND"].span.line == 2
+    model = found["W-PRICING-GPU-MODEL"]
+    assert model.span.line == 3 and "A10GG" in model.message and model.hint == "did you mean 'A10G'?"
+    assert catalog.instance_types["g5.xlarge"].spot == 1.5  # priced as written
+    assert BUNDLED.warnings == ()

@@ -1,0 +1,94 @@
+"""Savings per rule: spot, allowlist, idle shutdown and quota overage, against hand arithmetic.
+
+Round prices (tests/fixtures/pricing/catalogs/round.yaml): box8 = 8 GPUs $16/h ($4 spot), box4 = 4 GPUs
+$10/h ($3 spot), box1 = 1 GPU $3/h; idle_fraction 0.5; 730 h a month.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from policy_engine.model.workload import CapacityType
+from policy_engine.pricing.cost import price
+from policy_engine.pricing.savings import (
+    allowlist_saving,
+    average_gpu_hour_price,
+    idle_saving,
+    overage_cost,
+    spot_saving,
+)
+
+from .builders import UNBOUNDED, bounded, role, round_catalog, workload
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return round_catalog()
+
+
+def priced(w, catalog):
+    w.cost = price(w, catalog)
+    return w
+
+
+def test_spot_saving_is_on_demand_minus_spot(catalog):
+    w = priced(workload(role(gpus=1, instance="box8", capacity=CapacityType.ON_DEMAND)), catalog)
+    assert spot_saving(w) == pytest.approx((2.0 - 0.5) * 730)
+
+
+def test_spot_saving_of_a_workload_already_on_spot_is_zero(catalog):
+    w = priced(workload(role(gpus=1, instance="box8", capacity=CapacityType.SPOT)), catalog)
+    assert spot_saving(w) == 0.0
+
+
+def test_spot_saving_is_unknown_without_a_spot_price_or_a_price(catalog):
+    assert spot_saving(priced(workload(role(gpus=1, instance="box1")), catalog)) is None
+    assert spot_saving(priced(workload(role(gpus=1, instance="nope")), catalog)) is None
+    assert spot_saving(workload(role(gpus=1, instance="box8"))) is None  # never priced
+
+
+def test_allowlist_saving_moves_gpu_roles_to_the_cheapest_allowed_fitting_type(catalog):
+    w = priced(workload(role(replicas=2, gpus=4, instance="box4"), role("api", cpu=1, memory_gib=1)), catalog)
+    # box4: 10 $/h per 4-GPU pod; box8 share: 16 × 4/8 = 8 $/h; the CPU role does not move
+    assert allowlist_saving(w, catalog, ["box8"]) == pytest.approx(2 * (10.0 - 8.0) * 730)
+    assert allowlist_saving(w, catalog, ["box*"]) == pytest.approx(2 * (10.0 - 8.0) * 730)
+
+
+def test_allowlist_saving_is_none_when_nothing_allowed_fits(catalog):
+    w = priced(workload(role(gpus=4, instance="box4")), catalog)
+    assert allowlist_saving(w, catalog, ["box1"]) is None
+    assert allowlist_saving(w, catalog, ["g9.*"]) is None
+
+
+def test_allowlist_saving_is_never_negative(catalog):
+    w = priced(workload(role(gpus=1, instance="box8")), catalog)  # 2 $/h per GPU; box1 is 3 $/h
+    assert allowlist_saving(w, catalog, ["box1"]) == 0.0
+
+
+def test_allowlist_saving_keeps_the_capacity_type(catalog):
+    w = priced(workload(role(gpus=4, instance="box4", capacity=CapacityType.SPOT)), catalog)
+    assert allowlist_saving(w, catalog, ["box8"]) == pytest.approx((3.0 - 4.0 * 4 / 8) * 730)
+
+
+def test_idle_saving_is_the_catalogs_idle_fraction_of_a_continuous_workload(catalog):
+    w = priced(workload(role(gpus=1, instance="box8"), kind="Notebook"), catalog)
+    assert idle_saving(w, catalog) == pytest.approx(0.5 * 2.0 * 730)
+
+
+def test_idle_saving_is_zero_with_idle_shutdown_or_for_a_job(catalog):
+    assert idle_saving(priced(workload(role(gpus=1, instance="box8"), idle_timeout=3600), catalog), catalog) == 0
+    assert idle_saving(priced(workload(role(gpus=1, instance="box8"), run_time=bounded(5)), catalog), catalog) == 0
+
+
+def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog):
+    assert idle_saving(priced(workload(role(gpus=1, instance="box8"), run_time=UNBOUNDED), catalog), catalog) is None
+
+
+def test_overage_cost_is_the_groups_average_price_per_gpu_hour(catalog):
+    a = priced(workload(role(gpus=1, instance="box8")), catalog)  # 730 GPU-h for $1460
+    b = priced(workload(role(gpus=2, instance="box4")), catalog)  # 1460 GPU-h for $3650
+    rate = (1460 + 3650) / (730 + 1460)
+    assert average_gpu_hour_price([a, b]) == pytest.approx(rate)
+    assert overage_cost(100, [a, b]) == pytest.approx(100 * rate)
+    assert overage_cost(0, [a, b]) == 0.0
+    assert overage_cost(100, [priced(workload(role(cpu=1)), catalog)]) is None
