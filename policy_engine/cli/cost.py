@@ -50,13 +50,13 @@ def run(args: argparse.Namespace) -> int:
     for warning in catalog.warnings:
         print(warning.render(_source(warning.span.file)), file=sys.stderr)
     workloads, errors = priced_workloads(args.paths, args.exclude, catalog)
-    report = showback(workloads, dimensions, catalog.currency)
+    report = showback(workloads, dimensions, catalog)
     if args.format == "json":
         print(json.dumps(report_json(report, catalog, errors), indent=2))
     elif args.format == "markdown":
-        print(render_markdown(report, catalog))
+        print(render_markdown(report, catalog, args.pricing))
     else:
-        print(render_table(report, catalog))
+        print(render_table(report, catalog, args.pricing))
     for diagnostic in errors:
         print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if errors else EXIT_OK
@@ -113,12 +113,17 @@ def _rows(report: Showback) -> tuple[list[str], list[list[str]]]:
     rows = []
     for g in [*report.groups, report.total]:
         key = list(g.key) if g is not report.total else ["TOTAL", *[""] * (len(report.dimensions) - 1)]
-        rows.append([*key, str(g.workloads), f"{g.gpus:g}", f"{g.gpu_hours:,.1f}", f"{g.monthly:,.2f}",
+        rows.append([*key, str(g.workloads), _number(g.gpus), f"{g.gpu_hours:,.1f}", f"{g.monthly:,.2f}",
                      str(g.unpriced) if g.unpriced else ""])
     return header, rows
 
 
-def render_table(report: Showback, catalog: Catalog) -> str:
+def _origin(catalog: Catalog, pricing: str | None) -> str:
+    where = f"{pricing} merged over the bundled catalog" if pricing else "the bundled catalog"
+    return f"prices: {where} as of {catalog.as_of}; spot figures are indicative"
+
+
+def render_table(report: Showback, catalog: Catalog, pricing: str | None = None) -> str:
     header, rows = _rows(report)
     numeric = set(range(len(report.dimensions), len(header)))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -131,11 +136,11 @@ def render_table(report: Showback, catalog: Catalog) -> str:
     out += [line(r) for r in rows[:-1]]
     out += [line(["-" * w for w in widths]), line(rows[-1])]
     out += _unpriced_lines(report)
-    out.append(f"\nprices: bundled/merged catalog as of {catalog.as_of}; spot figures are indicative")
+    out.append("\n" + _origin(catalog, pricing))
     return "\n".join(out)
 
 
-def render_markdown(report: Showback, catalog: Catalog) -> str:
+def render_markdown(report: Showback, catalog: Catalog, pricing: str | None = None) -> str:
     header, rows = _rows(report)
     rows[-1] = [f"**{c}**" if c else c for c in rows[-1]]
     out = ["| " + " | ".join(header) + " |",
@@ -144,8 +149,13 @@ def render_markdown(report: Showback, catalog: Catalog) -> str:
     if report.unpriced:
         out += ["", f"**{len(report.unpriced)} workload(s) could not be priced:**", ""]
         out += [f"- `{u.ref}` ({u.file}:{u.line}): {u.reason}" for u in report.unpriced]
-    out.append(f"\n_Prices from the catalog as of {catalog.as_of}; spot figures are indicative._")
+    origin = _origin(catalog, pricing)
+    out.append(f"\n_{origin[0].upper()}{origin[1:]}._")
     return "\n".join(out)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _unpriced_lines(report: Showback) -> list[str]:

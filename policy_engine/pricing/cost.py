@@ -80,6 +80,16 @@ def price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     return _by_requests(role, catalog)
 
 
+def gpu_model_of(role: Role, catalog: Catalog) -> str | None:
+    """The role's GPU model: its own, else its instance type's (or the one all its candidates share)."""
+    if role.gpu_model:
+        found = catalog.gpu_model(role.gpu_model)
+        return found[0] if found else role.gpu_model
+    names = (role.instance_type,) if role.instance_type else role.instance_type_candidates
+    models = {i.gpu_model for n in names if (i := catalog.instance_types.get(n)) is not None}
+    return models.pop() if len(models) == 1 else None
+
+
 def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     names = (role.instance_type,) if role.instance_type else role.instance_type_candidates
     known = [(n, catalog.instance_types[n]) for n in names if n in catalog.instance_types]

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from policy_engine.model.workload import Workload
+from policy_engine.pricing.catalog import Catalog
+from policy_engine.pricing.cost import gpu_model_of
 
 BUILT_IN_DIMENSIONS = ("model", "namespace", "kind")
 NO_VALUE = "(none)"
@@ -48,10 +50,10 @@ class Showback:
     currency: str = "USD"
 
 
-def group_value(w: Workload, dimension: str) -> str:
+def group_value(w: Workload, dimension: str, catalog: Catalog) -> str:
     """The value of one grouping dimension for a workload."""
     if dimension == "model":
-        models = {r.gpu_model or UNKNOWN_MODEL for r in w.roles if r.gpus_per_pod > 0}
+        models = {gpu_model_of(r, catalog) or UNKNOWN_MODEL for r in w.roles if r.gpus_per_pod > 0}
         return "+".join(sorted(models)) if models else CPU_ONLY
     if dimension == "namespace":
         return w.namespace or NO_VALUE
@@ -60,13 +62,13 @@ def group_value(w: Workload, dimension: str) -> str:
     return w.labels.get(dimension) or NO_VALUE
 
 
-def showback(workloads: Iterable[Workload], dimensions: Sequence[str], currency: str = "USD") -> Showback:
+def showback(workloads: Iterable[Workload], dimensions: Sequence[str], catalog: Catalog) -> Showback:
     """Sum spend and GPU-hours of priced workloads per group; list unpriced ones apart."""
     dims = tuple(dimensions)
-    out = Showback(dims, currency=currency)
+    out = Showback(dims, currency=catalog.currency)
     groups: dict[tuple[str, ...], GroupTotal] = {}
     for w in workloads:
-        key = tuple(group_value(w, d) for d in dims)
+        key = tuple(group_value(w, d, catalog) for d in dims)
         group = groups.get(key)
         if group is None:
             group = groups[key] = GroupTotal(key)
