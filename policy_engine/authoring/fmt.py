@@ -171,7 +171,7 @@ class _Printer:
             if isinstance(item, ast.MatchBlock):
                 self.match_block(item, at_start)
             else:
-                self._leaf(item.span, _policy_item(item, INDENT), INDENT, at_block_start=at_start)
+                self._leaf(item.span, item_lines(item, INDENT), INDENT, at_block_start=at_start)
             at_start = False
         self._close(policy.span, "", INDENT)
 
@@ -186,7 +186,7 @@ class _Printer:
         self._open(block.span, f"{word} {{", first, INDENT, at_block_start=at_start)
         inner = INDENT * 2
         for i, selector in enumerate(block.selectors):
-            self._leaf(selector.span, _selector(selector, inner), inner, at_block_start=i == 0)
+            self._leaf(selector.span, selector_lines(selector, inner), inner, at_block_start=i == 0)
         self._close(block.span, INDENT, inner)
 
 
@@ -202,10 +202,10 @@ def _import(item: ast.Import) -> str:
     return text
 
 
-def _wrap_list(prefix: str, items: Sequence[str], suffix: str, indent: str) -> list[str]:
+def _wrap_list(prefix: str, items: Sequence[str], suffix: str, indent: str, width: int = WIDTH) -> list[str]:
     """``prefix[a, b, c]suffix`` on one line, or filled over several lines aligned after the ``[``."""
     one = f"{prefix}[{', '.join(items)}]{suffix}"
-    if len(indent) + len(one) <= WIDTH or not items:
+    if len(indent) + len(one) <= width or not items:
         return [one]
     pad = " " * (len(prefix) + 1)
     lines: list[str] = []
@@ -213,7 +213,7 @@ def _wrap_list(prefix: str, items: Sequence[str], suffix: str, indent: str) -> l
     for i, item in enumerate(items):
         piece = item + ("," if i < len(items) - 1 else "]")
         candidate = current + piece if current.endswith("[") else current + " " + piece
-        if len(indent) + len(candidate) > WIDTH and not current.endswith("["):
+        if len(indent) + len(candidate) > width and not current.endswith("["):
             lines.append(current)
             current = pad + piece
         else:
@@ -226,17 +226,17 @@ def _raws(items: Sequence[ast.Str]) -> list[str]:
     return [s.raw for s in items]
 
 
-def _selector(selector: ast.Selector, indent: str) -> list[str]:
+def selector_lines(selector: ast.Selector, indent: str, width: int = WIDTH) -> list[str]:
     if isinstance(selector, ast.KindsSelector):
         names = [k.name for k in selector.kinds]
         if not selector.bracketed and len(names) == 1:
             return [f"kinds {names[0]}"]
-        return _wrap_list("kinds ", names, "", indent)
+        return _wrap_list("kinds ", names, "", indent, width)
     if isinstance(selector, ast.NamespacesSelector):
-        return _wrap_list("namespaces ", _raws(selector.patterns), "", indent)
+        return _wrap_list("namespaces ", _raws(selector.patterns), "", indent, width)
     terms = [_label_requirement(r) for r in selector.requirements]
     one = "labels { " + ", ".join(terms) + " }" if terms else "labels {}"
-    if len(indent) + len(one) <= WIDTH:
+    if len(indent) + len(one) <= width:
         return [one]
     return ["labels {", *[INDENT + t + "," for t in terms], "}"]
 
@@ -253,40 +253,40 @@ def _label_requirement(r: ast.LabelRequirement) -> str:
     return f"{r.key.raw} {r.op} {values[0]}"
 
 
-def _policy_item(item: ast.PolicyItem, indent: str) -> list[str]:
+def item_lines(item: ast.PolicyItem, indent: str, width: int = WIDTH) -> list[str]:
     if isinstance(item, ast.Setting):
         value = item.value.raw if isinstance(item.value, ast.Str) else item.value.name
         return [f"{item.key.name} {value}"]
     if isinstance(item, ast.When):
         return [f"when {unparse(item.condition)}"]
     assert isinstance(item, ast.Rule)
-    return _rule(item, indent)
+    return _rule(item, indent, width)
 
 
-def _rule(rule: ast.Rule, indent: str) -> list[str]:
+def _rule(rule: ast.Rule, indent: str, width: int) -> list[str]:
     suffix = f" if {unparse(rule.guard)}" if rule.guard is not None else ""
-    lines = _rule_body(rule.body, suffix, indent)
+    lines = _rule_body(rule.body, suffix, indent, width)
     if rule.message is not None:
         joined = f"{lines[-1]} message {rule.message.raw}"
-        if len(lines) == 1 and len(indent) + len(joined) <= WIDTH:
+        if len(lines) == 1 and len(indent) + len(joined) <= width:
             lines[-1] = joined
         else:
             lines.append(f"{INDENT}message {rule.message.raw}")
     return lines
 
 
-def _rule_body(body: ast.RuleBody, suffix: str, indent: str) -> list[str]:
+def _rule_body(body: ast.RuleBody, suffix: str, indent: str, width: int) -> list[str]:
     if isinstance(body, ast.RequireKeys):
-        return _wrap_list(f"require {body.target} ", _raws(body.keys), suffix, indent)
+        return _wrap_list(f"require {body.target} ", _raws(body.keys), suffix, indent, width)
     if isinstance(body, ast.RequireKey):
         head = f"require {body.target} {body.key.raw}"
         if body.allowed is not None:
-            return _wrap_list(f"{head} in ", _raws(body.allowed), suffix, indent)
+            return _wrap_list(f"{head} in ", _raws(body.allowed), suffix, indent, width)
         if body.pattern is not None:
             return [f"{head} {body.match_text or 'matches'} {body.pattern.raw}{suffix}"]
         return [head + suffix]
     if isinstance(body, ast.PatternList):
-        return _wrap_list(f"{body.mode} {body.target} ", _raws(body.patterns), suffix, indent)
+        return _wrap_list(f"{body.mode} {body.target} ", _raws(body.patterns), suffix, indent, width)
     if isinstance(body, ast.RequirePinned):
         return ["require pinned" + suffix]
     if isinstance(body, ast.RequireSpot):
@@ -299,10 +299,10 @@ def _rule_body(body: ast.RuleBody, suffix: str, indent: str) -> list[str]:
         return [f"{'forbid' if body.negate else 'assert'} {unparse(body.condition)}{suffix}"]
     if isinstance(body, ast.LiveIdle):
         return [f"idle {body.metric.name} < {unparse(body.threshold)} for {unparse(body.duration)}{suffix}"]
-    return _aggregate(body, suffix, indent)
+    return _aggregate(body, suffix, indent, width)
 
 
-def _aggregate(body: ast.Aggregate, suffix: str, indent: str) -> list[str]:
+def _aggregate(body: ast.Aggregate, suffix: str, indent: str, width: int) -> list[str]:
     head = [body.kind]
     if body.metric is not None:
         head.append(body.metric.name)
@@ -320,9 +320,9 @@ def _aggregate(body: ast.Aggregate, suffix: str, indent: str) -> list[str]:
     entries = [f"{o.key.raw} = {unparse(o.limit)}" for o in body.overrides]
     block = "overrides { " + ", ".join(entries) + " }" if entries else "overrides {}"
     one = f"{first} {block}{suffix}"
-    if len(indent) + len(one) <= WIDTH:
+    if len(indent) + len(one) <= width:
         return [one]
-    if len(indent) + len(INDENT) + len(block + suffix) <= WIDTH:
+    if len(indent) + len(INDENT) + len(block + suffix) <= width:
         return [first, INDENT + block + suffix]
     return [first, INDENT + "overrides {", *[INDENT * 2 + e + "," for e in entries], INDENT + "}" + suffix]
 
