@@ -1,8 +1,8 @@
 """The attributes a policy expression can read: name, type, getter and a one-line doc.
 
 This table is the single source of the language's vocabulary: the checker types names from it, codegen
-binds its getters into closures at compile time, and docs/language.md's attribute table is checked
-against it by a test.
+binds its getters (``operator.attrgetter`` where a field is read as is) into closures at compile time,
+and docs/language.md's attribute table is checked against it by a test.
 
 Multi-role workloads (a PyTorchJob's Master and Worker, a Ray head and worker groups) read the scalar
 attributes ``gpu_model``, ``instance_type`` and ``capacity_type`` as the value the GPU-carrying roles
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from policy_engine.model.workload import Role, Workload
@@ -30,10 +31,31 @@ class Attribute:
     doc: str
 
 
-def deciding_roles(w: Workload) -> list[Role]:
-    """The roles whose scalar attributes speak for the workload: the GPU roles, else all roles."""
+def _per_workload(compute: Getter) -> Getter:
+    """Remember the last workload's value: every policy of a set reads ``gpus`` of the same workload in
+    turn, and recomputing the sum over roles each time dominated evaluation. The entry is keyed on the
+    workload and its roles list (identity and length), and swapped as one tuple, so threads are safe."""
+    cell: list[tuple[object, object, int, Any]] = [(None, None, -1, None)]
+
+    def get(w: Workload) -> Any:
+        last = cell[0]
+        roles = w.roles
+        if last[0] is w and last[1] is roles and last[2] == len(roles):
+            return last[3]
+        value = compute(w)
+        cell[0] = (w, roles, len(roles), value)
+        return value
+
+    return get
+
+
+def _deciding_roles(w: Workload) -> list[Role]:
     gpu_roles = [r for r in w.roles if r.gpus_per_pod > 0]
     return gpu_roles or w.roles
+
+
+#: The roles whose scalar attributes speak for the workload: the GPU roles, else all roles.
+deciding_roles: Callable[[Workload], list[Role]] = _per_workload(_deciding_roles)
 
 
 def _agreed(read: Callable[[Role], Any]) -> Getter:
@@ -41,7 +63,7 @@ def _agreed(read: Callable[[Role], Any]) -> Getter:
         values = {read(r) for r in deciding_roles(w)}
         return values.pop() if len(values) == 1 else None
 
-    return get
+    return _per_workload(get)
 
 
 def _cost(read: Callable[[Any], Any]) -> Getter:
@@ -52,30 +74,23 @@ def _cost(read: Callable[[Any], Any]) -> Getter:
     return get
 
 
-def _run_hours(w: Workload) -> float | None:
-    return w.run_time.hours_per_run
-
-
-def _namespace(w: Workload) -> str | None:
-    return w.namespace
-
-
 _TABLE: tuple[Attribute, ...] = (
-    Attribute("kind", "string", lambda w: w.kind, "the object's kind, e.g. PyTorchJob"),
-    Attribute("api_version", "string", lambda w: w.api_version, "the object's apiVersion"),
-    Attribute("name", "string", lambda w: w.name, "metadata.name"),
-    Attribute("namespace", "string", _namespace, "metadata.namespace (null when not set)"),
-    Attribute("labels", "map", lambda w: w.labels,
+    Attribute("kind", "string", attrgetter("kind"), "the object's kind, e.g. PyTorchJob"),
+    Attribute("api_version", "string", attrgetter("api_version"), "the object's apiVersion"),
+    Attribute("name", "string", attrgetter("name"), "metadata.name"),
+    Attribute("namespace", "string", attrgetter("namespace"), "metadata.namespace (null when not set)"),
+    Attribute("labels", "map", attrgetter("labels"),
               "object labels overlaid by the labels every pod template carries"),
-    Attribute("annotations", "map", lambda w: w.annotations,
+    Attribute("annotations", "map", attrgetter("annotations"),
               "object annotations overlaid by the annotations every pod template carries"),
-    Attribute("object_labels", "map", lambda w: w.object_labels, "metadata.labels of the object only"),
-    Attribute("pod_labels", "map", lambda w: w.pod_labels, "labels common to every role's pod template"),
-    Attribute("gpus", "number", lambda w: w.gpus,
+    Attribute("object_labels", "map", attrgetter("object_labels"), "metadata.labels of the object only"),
+    Attribute("pod_labels", "map", attrgetter("pod_labels"), "labels common to every role's pod template"),
+    Attribute("gpus", "number", _per_workload(attrgetter("gpus")),
               "GPUs held when every pod runs: sum of replicas x GPUs per pod"),
-    Attribute("gpus_per_pod", "number", lambda w: max((r.gpus_per_pod for r in w.roles), default=0.0),
+    Attribute("gpus_per_pod", "number", _per_workload(lambda w: max((r.gpus_per_pod for r in w.roles), default=0.0)),
               "the most GPUs any one pod requests"),
-    Attribute("replicas", "number", lambda w: sum(r.replicas for r in w.roles), "pods when every role runs"),
+    Attribute("replicas", "number", _per_workload(lambda w: sum(r.replicas for r in w.roles)),
+              "pods when every role runs"),
     Attribute("roles", "number", lambda w: len(w.roles), "how many pod roles the workload has"),
     Attribute("gpu_model", "string", _agreed(lambda r: r.gpu_model),
               "GPU model of the GPU roles when they agree, else null"),
@@ -94,17 +109,17 @@ _TABLE: tuple[Attribute, ...] = (
     Attribute("monthly_cost", "money", _cost(lambda c: c.monthly),
               "projected cost per month (one run for one-off jobs); null when unpriced"),
     Attribute("hourly_cost", "money", _cost(lambda c: c.hourly), "cost per hour with every pod running"),
-    Attribute("gpu_hours", "number", lambda w: w.gpu_hours_per_month,
+    Attribute("gpu_hours", "number", attrgetter("gpu_hours_per_month"),
               "GPU-hours per month (null when the run time is unbounded)"),
-    Attribute("run_hours", "number", _run_hours,
+    Attribute("run_hours", "number", attrgetter("run_time.hours_per_run"),
               "hours per run (per month for continuous kinds); null when unbounded"),
     Attribute("run_kind", "string", lambda w: w.run_time.kind.value,
               "continuous, bounded, scheduled or unbounded"),
-    Attribute("runs_per_month", "number", lambda w: w.run_time.runs_per_month, "runs per month (cron kinds)"),
-    Attribute("idle_timeout", "duration", lambda w: w.idle_timeout_seconds,
+    Attribute("runs_per_month", "number", attrgetter("run_time.runs_per_month"), "runs per month (cron kinds)"),
+    Attribute("idle_timeout", "duration", attrgetter("idle_timeout_seconds"),
               "declared idle shutdown; null when none is declared"),
-    Attribute("priority_class", "string", lambda w: w.priority_class, "priorityClassName of the pods"),
-    Attribute("object", "any", lambda w: w.doc.obj,
+    Attribute("priority_class", "string", attrgetter("priority_class"), "priorityClassName of the pods"),
+    Attribute("object", "any", attrgetter("doc.obj"),
               "the raw manifest: object.spec.template..., object.metadata.labels[\"x\"]"),
 )
 

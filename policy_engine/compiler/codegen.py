@@ -6,8 +6,8 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 
-from policy_engine.compiler.check import CheckedPolicy
-from policy_engine.compiler.codegen_expr import compile_expr
+from policy_engine.compiler.check import WORKLOADS, CheckedPolicy
+from policy_engine.compiler.codegen_expr import compile_expr, condition
 from policy_engine.compiler.codegen_rules import NONE, RuleCompiler, RuleFn, constant_value
 from policy_engine.compiler.messages import compile_template, render_value
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, LiveIdleRule, Period, Violation
@@ -35,12 +35,12 @@ def _label_test(req: ast.LabelRequirement) -> Predicate:
     return lambda w: w.labels.get(key) not in values  # != and notin: an absent label qualifies
 
 
-def _selector(sel: ast.Selector, known_kinds: frozenset[str]) -> Predicate:
+def _selector(sel: ast.Selector) -> Predicate | None:
+    """The test a selector makes, or None when it lets every workload through."""
     if isinstance(sel, ast.KindsSelector):
-        kinds: set[str] = set()
-        for k in sel.kinds:
-            kinds.update(known_kinds if k.name == "workloads" else {k.name})
-        frozen = frozenset(kinds)
+        if any(k.name == WORKLOADS for k in sel.kinds):
+            return None  # every workload
+        frozen = frozenset(k.name for k in sel.kinds)
         return lambda w: w.kind in frozen
     if isinstance(sel, ast.NamespacesSelector):
         match = _globs([p.value for p in sel.patterns]).match
@@ -51,36 +51,47 @@ def _selector(sel: ast.Selector, known_kinds: frozenset[str]) -> Predicate:
     return lambda w: all(t(w) for t in tests)
 
 
-def _all(preds: list[Predicate]) -> Predicate:
+def _both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda w: a(w) and b(w)
+
+
+def _all(tests: list[Predicate | None]) -> Predicate:
+    """A conjunction as nested pairs: cheaper per call than ``all()`` over a generator."""
+    preds = [p for p in tests if p is not None]
     if not preds:
         return lambda w: True
-    if len(preds) == 1:
-        return preds[0]
-    return lambda w: all(p(w) for p in preds)
+    combined = preds[-1]
+    for p in reversed(preds[:-1]):
+        combined = _both(p, combined)
+    return combined
 
 
-def _applies(policy: ast.Policy, kinds: frozenset[str] | None, known_kinds: frozenset[str]) -> Predicate:
+def _applies(policy: ast.Policy) -> Predicate:
     """``match`` blocks are alternatives (any), ``exclude`` blocks each exclude, ``when``s must all hold."""
-    matches = [_all([_selector(s, known_kinds) for s in b.selectors]) for b in policy.blocks if not b.exclude]
-    excludes = [_all([_selector(s, known_kinds) for s in b.selectors]) for b in policy.blocks if b.exclude]
-    whens = [compile_expr(w.condition) for w in policy.whens]
-    preds: list[Predicate] = []
+    matches = [_all([_selector(s) for s in b.selectors]) for b in policy.blocks if not b.exclude]
+    excludes = [_all([_selector(s) for s in b.selectors]) for b in policy.blocks if b.exclude]
+    if any(_selects_all(b) for b in policy.blocks if not b.exclude):
+        matches = []  # one alternative lets everything through
+    whens = [condition(w.condition) for w in policy.whens]
+    preds: list[Predicate | None] = []
     if len(matches) == 1:
         preds.append(matches[0])
     elif matches:
         preds.append(lambda w: any(m(w) for m in matches))
     for ex in excludes:
         preds.append(lambda w, ex=ex: not ex(w))  # type: ignore[misc]
-    for cond in whens:
-        preds.append(lambda w, cond=cond: cond(w) is True)  # type: ignore[misc]
-    return _all(preds)
+    return _all([*preds, *whens])
+
+
+def _selects_all(block: ast.MatchBlock) -> bool:
+    return all(_selector(s) is None for s in block.selectors)
 
 
 def _guarded(guard: ast.Expr | None, fn: RuleFn) -> RuleFn:
     if guard is None:
         return fn
-    test = compile_expr(guard)
-    return lambda w: fn(w) if test(w) is True else NONE
+    test = condition(guard)
+    return lambda w: fn(w) if test(w) else NONE
 
 
 def _checks(fns: list[RuleFn]) -> Callable[[Workload], list[Violation]]:
@@ -88,7 +99,7 @@ def _checks(fns: list[RuleFn]) -> Callable[[Workload], list[Violation]]:
         return lambda w: []
     if len(fns) == 1:
         only = fns[0]
-        return lambda w: list(only(w))
+        return lambda w: only(w) or []  # type: ignore[return-value]  # a rule returns a list or ()
     return lambda w: [v for fn in fns for v in fn(w)]
 
 
@@ -149,7 +160,7 @@ def generate(checked: CheckedPolicy, folded: ast.Policy, kinds: frozenset[str] |
     return CompiledPolicy(
         name=instance.name, description=checked.description, severity=checked.severity,
         enforcement=checked.enforcement, span=instance.policy.span, kinds=kinds,
-        applies=_applies(folded, kinds, known_kinds), check=_checks(fns), aggregates=tuple(aggregates),
+        applies=_applies(folded), check=_checks(fns), aggregates=tuple(aggregates),
         live_idle=tuple(live), failure_mode=checked.failure_mode, allow_exemption=checked.allow_exemption,
         help=checked.help, file=instance.module.file)
 

@@ -91,11 +91,75 @@ def _path(e: ast.Expr) -> tuple[ast.Expr, list[str | int | Closure]]:
     return e, steps
 
 
+def _gt(left: Closure, c: Any) -> Closure:
+    def gt(w: Workload) -> bool:
+        a = left(w)
+        if a is None:
+            return False
+        try:
+            return a > c
+        except TypeError:
+            return False
+
+    return gt
+
+
+def _ge(left: Closure, c: Any) -> Closure:
+    def ge(w: Workload) -> bool:
+        a = left(w)
+        if a is None:
+            return False
+        try:
+            return a >= c
+        except TypeError:
+            return False
+
+    return ge
+
+
+def _lt(left: Closure, c: Any) -> Closure:
+    def lt(w: Workload) -> bool:
+        a = left(w)
+        if a is None:
+            return False
+        try:
+            return a < c
+        except TypeError:
+            return False
+
+    return lt
+
+
+def _le(left: Closure, c: Any) -> Closure:
+    def le(w: Workload) -> bool:
+        a = left(w)
+        if a is None:
+            return False
+        try:
+            return a <= c
+        except TypeError:
+            return False
+
+    return le
+
+
+#: Ordering against a constant, the common case (``gpus > 0``), without an operator call.
+_ORDER_CONST: dict[str, Callable[[Closure, Any], Closure]] = {">": _gt, ">=": _ge, "<": _lt, "<=": _le}
+
+
 def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Closure:
+    if isinstance(right_node, ast.Literal):
+        c = right_node.value
+        if op == "==":
+            return lambda w: left(w) == c
+        if op == "!=":
+            return lambda w: left(w) != c
     if op == "==":
         return lambda w: left(w) == right(w)
     if op == "!=":
         return lambda w: left(w) != right(w)
+    if op in _ORDER and isinstance(right_node, ast.Literal) and right_node.value is not None:
+        return _ORDER_CONST[op](left, right_node.value)
     if op in _ORDER:
         fn = _ORDER[op]
 
@@ -224,6 +288,20 @@ def compile_expr(e: ast.Expr) -> Closure:
     if isinstance(e, ast.Neg):
         return _neg(compile_expr(e.operand))
     return _call(e)
+
+
+def is_strict_bool(e: ast.Expr) -> bool:
+    """Whether the closure of ``e`` always returns True or False (so ``is True`` need not wrap it)."""
+    return isinstance(e, ast.Compare | ast.BoolOp | ast.Not) or (
+        isinstance(e, ast.Literal) and isinstance(e.value, bool))
+
+
+def condition(e: ast.Expr) -> Callable[[Workload], bool]:
+    """A closure that holds only when ``e`` is exactly true."""
+    test = compile_expr(e)
+    if is_strict_bool(e):
+        return test
+    return lambda w: test(w) is True
 
 
 def uses_workload(e: ast.Expr, constants: Container[str] = ()) -> bool:

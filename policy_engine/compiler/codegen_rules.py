@@ -20,6 +20,7 @@ from policy_engine.syntax.unparse import unparse
 
 RuleFn = Callable[[Workload], Sequence[Violation]]
 NONE: tuple[Violation, ...] = ()
+_NO_CONTEXT: Mapping[str, str] = {}
 _FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
 _NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
 
@@ -35,9 +36,9 @@ class RuleCompiler:
     def violation(self, w: Workload, rule: str, default: str, context: Mapping[str, str],
                   path: FieldPath = (), saving: float | None = None,
                   facts: Mapping[str, object] | None = None) -> Violation:
-        message = default
-        if self.template is not None:
-            message = self.template.render(w, {"policy": self.policy_name, **context})
+        if self.template is None:
+            return Violation(rule, default, path, saving, facts or {})
+        message = self.template.render(w, {"policy": self.policy_name, **context})
         return Violation(rule, message, path, saving, facts or {})
 
     # ---- labels and annotations ----
@@ -46,6 +47,8 @@ class RuleCompiler:
         read = ATTRIBUTES[body.target].getter
         noun = body.target[:-1]
         path: FieldPath = ("metadata", body.target)
+        keys_text = ", ".join(keys)
+        templated = self.template is not None
 
         def check(w: Workload) -> Sequence[Violation]:
             present = read(w)
@@ -56,7 +59,7 @@ class RuleCompiler:
             plural = "s" if len(missing) > 1 else ""
             default = (f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under "
                        f"metadata.{body.target} (or on every pod template)")
-            context = {"missing": listed, "keys": ", ".join(keys)}
+            context = {"missing": listed, "keys": keys_text} if templated else _NO_CONTEXT
             return [self.violation(w, body.target, default, context, path, facts={"missing": tuple(missing)})]
 
         return check
@@ -124,7 +127,7 @@ class RuleCompiler:
                     out.append(self.violation(
                         w, attr, default, {"role": role.name, "value": value, "patterns": listed},
                         prov.path if prov else role.template_path, saving, {"role": role.name, attr: value}))
-            return out
+            return out or NONE
 
         return check
 

@@ -14,7 +14,8 @@ def policy_kinds(policy: ast.Policy, known_kinds: frozenset[str]) -> frozenset[s
     """The kinds a policy's ``match`` blocks name; None when it matches every kind.
 
     Several ``match`` blocks are alternatives, so the union of their kinds; a block without ``kinds``
-    matches any kind. ``kinds workloads`` means every kind the workload model knows.
+    matches any kind. ``kinds workloads`` means every kind the workload model knows, which includes
+    the unregistered kinds it reads through a conventional pod template, so it does not narrow at all.
     """
     matches = [b for b in policy.blocks if not b.exclude]
     if not matches:
@@ -25,8 +26,9 @@ def policy_kinds(policy: ast.Policy, known_kinds: frozenset[str]) -> frozenset[s
         if not selectors:
             return None
         for selector in selectors:
-            for kind in selector.kinds:
-                kinds.update(known_kinds if kind.name == WORKLOADS else {kind.name})
+            if any(kind.name == WORKLOADS for kind in selector.kinds):
+                return None
+            kinds.update(kind.name for kind in selector.kinds)
     return frozenset(kinds)
 
 

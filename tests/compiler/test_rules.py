@@ -125,11 +125,13 @@ def test_match_exclude_and_when_decide_applies() -> None:
     assert not policy.applies(workload(role(gpus=0), namespace="ml-x", labels={"team": "a"}))
 
 
-def test_workloads_group_means_every_known_kind() -> None:
-    from policy_engine.model.kinds import KNOWN_KINDS
-
+def test_workloads_group_matches_every_workload() -> None:
     policy = compile_one('policy "p" { match { kinds workloads } require spot }')
-    assert policy.kinds == KNOWN_KINDS
+    assert policy.kinds is None  # every kind the model builds, registered or read by convention
+    assert policy.applies(workload(kind="SomeNewTrainingCRD"))
+    mixed = compile_one('policy "p" { match { kinds [Job] } match { kinds [RayJob] } require spot }')
+    assert mixed.kinds == frozenset({"Job", "RayJob"})
+    assert mixed.applies(workload(kind="RayJob")) and not mixed.applies(workload(kind="Deployment"))
 
 
 def test_settings_are_decoded() -> None:

@@ -1,0 +1,190 @@
+"""Benchmark the policy language: compile time, and evaluation speed against hand-written Python.
+
+(a) parse + check + compile of the whole ``policies/`` library (target < 200 ms), cold (the first compile
+    in a process, which builds the LALR parser and the CEL environment) and warm (median of repeats);
+(b) evaluations per second of compiled policies over the workloads of ../shared/corpus, beside a
+    hand-written Python function doing the same checks and producing the same ``Violation`` objects
+    the engine consumes, with the same messages (target: within 2x).
+    The comparison uses the policy set below (no CEL, whose cost is cel-python's, not ours); the
+    rate of the bundled library is printed too.
+
+    .venv/bin/python benchmarks/bench_compile.py [--repeat 20] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from policy_engine.compiler import compile_policies, compile_text
+from policy_engine.compiler.program import PolicySet, Violation
+from policy_engine.model.build import build_workload
+from policy_engine.model.documents import LoadError, load_paths
+from policy_engine.model.workload import CapacityType, RunKind, Workload
+from policy_engine.resources import bundled_policies_dir
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+BENCH_POLICIES = """
+param max_gpus = 8
+policy "cost-labels" { match { kinds workloads } require labels ["team", "cost-center"] }
+policy "gpu-instances" { match { kinds workloads } when gpus > 0 allow instance_types ["g5.*", "g6.*", "p4d.*"] }
+policy "no-h100" { match { kinds workloads } when gpus > 0 deny gpu_models ["*H100*"] }
+policy "spot-training" {
+  match { kinds [Job, PyTorchJob, RayJob] }
+  when gpus > 0
+  require spot if labels["criticality"] != "critical"
+}
+policy "max-gpus" { match { kinds workloads } when gpus > 0 assert gpus <= max_gpus }
+policy "deadline" { match { kinds [Job, PyTorchJob] } require deadline <= 24h }
+policy "cost-cap" { match { kinds workloads } assert monthly_cost == null or monthly_cost < $10,000 }
+"""
+
+Found = list[tuple[str, Violation]]
+
+
+def hand_written() -> Callable[[Workload], Found]:
+    """The same checks as BENCH_POLICIES written directly in Python, messages included."""
+    allowed = re.compile("|".join(fnmatch.translate(p) for p in ("g5.*", "g6.*", "p4d.*")), re.IGNORECASE)
+    denied = re.compile(fnmatch.translate("*H100*"), re.IGNORECASE)
+    spot_kinds = {"Job", "PyTorchJob", "RayJob"}
+    deadline_kinds = {"Job", "PyTorchJob"}
+
+    def check(w: Workload) -> Found:
+        out: Found = []
+        missing = [k for k in ("team", "cost-center") if not w.labels.get(k)]
+        if missing:
+            listed = ", ".join(missing)
+            out.append(("cost-labels", Violation(
+                "labels", f"missing required labels {listed}; add them under metadata.labels",
+                ("metadata", "labels"), None, {"missing": tuple(missing)})))
+        gpus = w.gpus
+        gpu_roles = [r for r in w.roles if r.gpus_per_pod > 0] or w.roles
+        if gpus > 0:
+            for r in gpu_roles:
+                values = (r.instance_type,) if r.instance_type else r.instance_type_candidates
+                for v in values:
+                    if not allowed.match(v):
+                        out.append(("gpu-instances", Violation(
+                            "instance_type", f"role {r.name} uses instance type {v}, which is not allowed",
+                            r.template_path, None, {"role": r.name, "instance_type": v})))
+                if r.gpu_model and denied.match(r.gpu_model):
+                    out.append(("no-h100", Violation(
+                        "gpu_model", f"role {r.name} uses GPU model {r.gpu_model}, which is denied",
+                        r.template_path, None, {"role": r.name, "gpu_model": r.gpu_model})))
+            if w.kind in spot_kinds and w.labels.get("criticality") != "critical":
+                for r in gpu_roles:
+                    if r.capacity_type is not CapacityType.SPOT:
+                        out.append(("spot-training", Violation(
+                            "spot", f"role {r.name} does not request spot capacity", r.template_path, None,
+                            {"role": r.name, "capacity_type": r.capacity_type.value})))
+            if gpus > 8:
+                out.append(("max-gpus", Violation(
+                    "assert", f"requires gpus <= max_gpus, but gpus is {gpus:g}; max_gpus is 8", (), None,
+                    {"gpus": gpus})))
+        if w.kind in deadline_kinds:
+            run = w.run_time
+            if run.kind is RunKind.UNBOUNDED:
+                out.append(("deadline", Violation(
+                    "deadline", f"the job has no bounded run time ({run.reason})", ("spec",), None,
+                    {"run_kind": run.kind.value, "run_hours": None})))
+            elif run.kind is not RunKind.CONTINUOUS and run.hours_per_run and run.hours_per_run > 24:
+                out.append(("deadline", Violation(
+                    "deadline", f"the job may run {run.hours_per_run:g}h per run", ("spec",), None,
+                    {"run_kind": run.kind.value, "run_hours": run.hours_per_run})))
+        cost = w.cost
+        monthly = cost.monthly if cost is not None and cost.priced else None
+        if monthly is not None and not monthly < 10_000:
+            out.append(("cost-cap", Violation(
+                "assert", f"requires monthly_cost < $10,000, but monthly_cost is ${monthly:,.2f}", (), None,
+                {"monthly_cost": monthly})))
+        return out
+
+    return check
+
+
+def compiled(policies: PolicySet) -> Callable[[Workload], Found]:
+    def check(w: Workload) -> Found:
+        out: Found = []
+        for p in policies.for_kind(w.kind):
+            if p.applies(w):
+                out.extend((p.name, v) for v in p.check(w))
+        return out
+
+    return check
+
+
+def corpus_workloads() -> list[Workload]:
+    workloads = []
+    for doc in load_paths([str(CORPUS)]):
+        if isinstance(doc, LoadError):
+            continue
+        try:
+            w = build_workload(doc)
+        except Exception:  # a malformed manifest is the model's finding, not this benchmark's
+            continue
+        if w is not None:
+            workloads.append(w)
+    return workloads
+
+
+def rate(fn: Callable[[Workload], Found], workloads: list[Workload], rounds: int) -> tuple[float, int]:
+    """Best-of-rounds workload evaluations per second, and how many findings one pass makes."""
+    best = float("inf")
+    found = 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        found = sum(len(fn(w)) for w in workloads)
+        best = min(best, time.perf_counter() - start)
+    return len(workloads) / best, found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="warm compiles to take the median of")
+    parser.add_argument("--rounds", type=int, default=7, help="evaluation passes (best is kept)")
+    args = parser.parse_args()
+
+    library = bundled_policies_dir()
+    files = sorted(library.rglob("*.policy"))
+    start = time.perf_counter()
+    result = compile_policies([library])
+    cold = time.perf_counter() - start
+    if result.policy_set is None:
+        print("the bundled library does not compile:", *(d.headline() for d in result.errors), sep="\n")
+        return 2
+    warm = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        compile_policies([library])
+        warm.append(time.perf_counter() - start)
+    n = len(result.policy_set.policies)
+    print(f"(a) compile policies/ ({len(files)} files, {n} policies): cold {cold * 1000:.1f} ms "
+          f"(builds the parser), warm median {statistics.median(warm) * 1000:.1f} ms  [target < 200 ms]")
+
+    if not CORPUS.is_dir():
+        print(f"(b) skipped: {CORPUS} is absent")
+        return 0
+    workloads = corpus_workloads()
+    bench = compile_text(BENCH_POLICIES, "bench.policy")
+    assert bench.policy_set is not None, [d.headline() for d in bench.diagnostics]
+    ours, ours_found = rate(compiled(bench.policy_set), workloads, args.rounds)
+    theirs, theirs_found = rate(hand_written(), workloads, args.rounds)
+    lib, lib_found = rate(compiled(result.policy_set), workloads, args.rounds)
+    print(f"(b) {len(workloads)} corpus workloads, {len(bench.policy_set.policies)} policies:")
+    print(f"    compiled closures  {ours:>10,.0f} workloads/s  ({ours_found} findings per pass)")
+    print(f"    hand-written Python{theirs:>10,.0f} workloads/s  ({theirs_found} findings per pass)")
+    print(f"    ratio {theirs / ours:.2f}x slower than hand-written  [target <= 2x]")
+    print(f"    bundled library    {lib:>10,.0f} workloads/s  ({n} policies, {lib_found} findings per pass)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
