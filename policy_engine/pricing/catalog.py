@@ -119,6 +119,7 @@ class Catalog(_Strict):
     _warnings: tuple[Diagnostic, ...] = PrivateAttr(default=())
     _gpu_model_folded: dict[str, str] = PrivateAttr(default_factory=dict)
     _cache: dict[Any, Any] = PrivateAttr(default_factory=dict)
+    _pod_prices: dict[tuple[Any, ...], Any] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         self._gpu_model_folded = {k.lower(): k for k in self.gpu_models}
@@ -137,6 +138,11 @@ class Catalog(_Strict):
             return name, found
         key = self._gpu_model_folded.get(name.lower())
         return (key, self.gpu_models[key]) if key is not None else None
+
+    @property
+    def pod_prices(self) -> dict[tuple[Any, ...], Any]:
+        """``price_pod``'s memo: pod shape → price under this catalog (see ``policy_engine.pricing.cost``)."""
+        return self._pod_prices
 
     def memo(self, key: Any) -> Any:
         """A per-catalog cache for derived indexes (savings look-ups); never holds per-workload data."""

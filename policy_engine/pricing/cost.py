@@ -22,6 +22,7 @@ from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunT
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
+POD_PRICE_MEMO = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,23 @@ def price(workload: Workload, catalog: Catalog) -> Cost:
 
 
 def price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
-    """One pod of ``role``: on its instance type(s), else its GPU model, else its CPU/memory requests."""
+    """One pod of ``role``: on its instance type(s), else its GPU model, else its CPU/memory requests.
+
+    Pods repeat across a tree (the same instance type, GPUs and capacity), so prices are memoised per
+    catalog on what they depend on; the memo is bounded so a long-running webhook cannot grow it forever.
+    """
+    key = (role.instance_type, role.instance_type_candidates, role.gpus_per_pod, role.gpu_model,
+           role.capacity_type, role.cpu_request, role.memory_request_gib, not role.containers)
+    memo = catalog.pod_prices
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= POD_PRICE_MEMO:
+            memo.clear()
+        found = memo[key] = _price_pod(role, catalog)
+    return found
+
+
+def _price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     if role.instance_type or role.instance_type_candidates:
         return _on_instances(role, catalog)
     if role.gpus_per_pod > 0:
