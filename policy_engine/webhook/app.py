@@ -28,7 +28,7 @@ from policy_engine.webhook.admission import AdmissionRequest, AdmissionReview, O
 from policy_engine.webhook.config import WebhookConfig, load_config
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
-from policy_engine.webhook.reload import EngineHolder, PolicyWatcher
+from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, policy_files
 from policy_engine.webhook.review import ClusterState, Decision, LoadedEngine, ReviewState, decide
 
 SETTINGS_ENV = "POLICY_ENGINE_SERVE_SETTINGS"
@@ -52,7 +52,8 @@ class BadRequest(Exception):
 def load_policies(settings: ServeSettings) -> LoadedEngine:
     from policy_engine.engine import load_engine
 
-    return LoadedEngine.of(load_engine(policy_paths=settings.policies or None, pricing=settings.pricing))
+    paths = policy_files(settings.policies) if settings.policies else None
+    return LoadedEngine.of(load_engine(policy_paths=paths, pricing=settings.pricing))
 
 
 def connect_cluster(settings: ServeSettings) -> ClusterState | None:

@@ -24,20 +24,35 @@ FileStamp = tuple[str, str, int, int, int]  # (path as listed, real path, inode,
 Fingerprint = tuple[FileStamp, ...]
 
 
-def fingerprint(paths: Iterable[str | Path]) -> Fingerprint:
-    """The identity of every file under ``paths`` (hidden entries like ``..data`` skipped, links followed)."""
-    stamps: list[FileStamp] = []
+POLICY_SUFFIX = ".policy"
+
+
+def visible_files(paths: Iterable[str | Path]) -> list[str]:
+    """Every file under ``paths``, links followed, hidden entries skipped.
+
+    Skipping matters for ConfigMap volumes: ``..data`` and ``..2026_…`` hold a second copy of every file.
+    """
+    found: list[str] = []
     for root in paths:
         root = str(root)
         if os.path.isdir(root):
             for dirpath, dirs, files in os.walk(root, followlinks=True):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith("."):
-                        stamps.append(_stamp(os.path.join(dirpath, name)))
+                found.extend(os.path.join(dirpath, name) for name in sorted(files) if not name.startswith("."))
         else:
-            stamps.append(_stamp(root))
-    return tuple(stamps)
+            found.append(root)
+    return found
+
+
+def policy_files(paths: Sequence[str | Path]) -> list[str]:
+    """The policy files to compile: ``*.policy`` among the visible files (the paths themselves if none)."""
+    files = [f for f in visible_files(paths) if f.endswith(POLICY_SUFFIX)]
+    return files or [str(p) for p in paths]
+
+
+def fingerprint(paths: Iterable[str | Path]) -> Fingerprint:
+    """The identity of every visible file under ``paths``."""
+    return tuple(_stamp(path) for path in visible_files(paths))
 
 
 def _stamp(path: str) -> FileStamp:

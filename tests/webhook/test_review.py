@@ -213,7 +213,8 @@ class _Exploding:
 @pytest.mark.parametrize(("mode", "allowed"), [("open", True), ("closed", False)])
 def test_internal_error_follows_the_configured_mode(loaded: LoadedEngine, mode: str, allowed: bool) -> None:
     broken = LoadedEngine(_Exploding(loaded), loaded.by_name)  # type: ignore[arg-type]
-    decision = decide(request("allow-pod-tagged"), state(broken, WebhookConfig.model_validate({"internal_error": mode})))
+    config = WebhookConfig.model_validate({"internal_error": mode})
+    decision = decide(request("allow-pod-tagged"), state(broken, config))
     assert decision.result == "error"
     assert decision.response.allowed is allowed
     said = everything_said(decision.response)

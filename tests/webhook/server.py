@@ -1,0 +1,142 @@
+"""A real ``policy-engine serve`` process with real TLS, for the webhook's end-to-end tests.
+
+The certificate authority and serving certificate are made here with ``cryptography`` (throwaway,
+for 127.0.0.1 and localhost); requests go over HTTPS with httpx verifying against that CA.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Tls:
+    ca: Path
+    cert: Path
+    key: Path
+
+    def context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+def make_tls(folder: Path) -> Tls:
+    """A throwaway CA and a serving certificate it signed, for 127.0.0.1 and localhost."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "policy-engine test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, encipher_only=False,
+                                       decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "policy-engine-webhook")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address(HOST))]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    tls = Tls(folder / "ca.crt", folder / "tls.crt", folder / "tls.key")
+    tls.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    tls.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    tls.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return tls
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "policy_engine.cli.main", "serve", *args]
+
+
+class Server:
+    """``policy-engine serve`` on a free port; stderr (the JSON log) goes to a file the test can read."""
+
+    def __init__(self, tls: Tls | None, log: Path, *args: str, startup_seconds: float = 60.0) -> None:
+        """Serve HTTPS with ``tls``, or plain HTTP (``--insecure-http``) when it is None."""
+        self.tls = tls
+        self.port = free_port()
+        self.base = f"{'https' if tls else 'http'}://{HOST}:{self.port}"
+        self.log_path = log
+        self._log = log.open("wb")
+        transport = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)] if tls else ["--insecure-http"]
+        command = serve_command("--host", HOST, "--port", str(self.port), *transport, *args)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self.client = httpx.Client(base_url=self.base, verify=tls.context() if tls else False, timeout=10.0)
+        self._wait_ready(startup_seconds)
+
+    def _wait_ready(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_text()}")
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server not up within {seconds} s:\n{self.log_text()}")
+
+    def post(self, body: bytes | dict[str, Any], content_type: str = "application/json") -> httpx.Response:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post("/validate", content=data, headers={"Content-Type": content_type})
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log_text().splitlines() if line.startswith("{")]
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.client.close()
+        self._log.close()
+        return self.process.returncode

@@ -1,0 +1,144 @@
+"""Hot reload in the layout a ConfigMap volume really has, and a broken reload keeping the last good set.
+
+kubelet writes a ConfigMap into a timestamped directory, points ``..data`` at it and exposes each key
+as ``name -> ..data/name``; an update writes a new directory and swaps ``..data`` with one rename.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from policy_engine.webhook.app import ServeSettings, load_policies
+from policy_engine.webhook.metrics import Metrics
+from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, fingerprint
+
+from .reviews import POLICIES, REVIEWS
+from .server import Server, make_tls
+
+RELAXED = POLICIES / "labels.policy"  # the set under test: rewritten per version below
+BROKEN = 'policy "require-team-label" {\n  enforcement sometimes\n  require labels ["team"\n}\n'
+
+
+class ConfigMapVolume:
+    """A folder laid out like a mounted ConfigMap, updated the way kubelet's atomic writer does it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.version = 0
+        root.mkdir(parents=True, exist_ok=True)
+
+    def write(self, files: dict[str, str]) -> None:
+        self.version += 1
+        stamp = self.root / f"..2026_06_01_12_00_00.{self.version:09d}"
+        stamp.mkdir()
+        for name, text in files.items():
+            (stamp / name).write_text(text)
+        tmp = self.root / "..data_tmp"
+        os.symlink(stamp.name, tmp)
+        os.rename(tmp, self.root / "..data")  # the atomic swap
+        for name in files:
+            link = self.root / name
+            if not link.is_symlink():
+                os.symlink(f"..data/{name}", link)
+
+
+def _library(enforcement: str = "deny") -> dict[str, str]:
+    labels = RELAXED.read_text().replace("enforcement deny", f"enforcement {enforcement}")
+    return {"labels.policy": labels, "gpus.policy": (POLICIES / "gpus.policy").read_text()}
+
+
+@pytest.fixture
+def volume(tmp_path: Path) -> ConfigMapVolume:
+    v = ConfigMapVolume(tmp_path / "policies")
+    v.write(_library())
+    return v
+
+
+def _watcher(volume: ConfigMapVolume) -> tuple[PolicyWatcher, EngineHolder, Metrics]:
+    settings = ServeSettings(policies=[str(volume.root)])
+    holder = EngineHolder(load_policies(settings))
+    metrics = Metrics()
+    return PolicyWatcher([volume.root], lambda: load_policies(settings), holder, metrics, 0), holder, metrics
+
+
+def _enforcement(holder: EngineHolder) -> str:
+    return holder.current.by_name["require-team-label"].enforcement.value
+
+
+def test_symlink_swap_changes_the_fingerprint(volume: ConfigMapVolume) -> None:
+    before = fingerprint([volume.root])
+    assert [Path(stamp[0]).name for stamp in before] == ["gpus.policy", "labels.policy"]  # ..data not walked
+    volume.write(_library("warn"))
+    assert fingerprint([volume.root]) != before
+
+
+def test_configmap_swap_is_reloaded(volume: ConfigMapVolume) -> None:
+    watcher, holder, metrics = _watcher(volume)
+    assert watcher.check_once() is None  # nothing changed
+    assert _enforcement(holder) == "deny"
+    volume.write(_library("warn"))
+    assert watcher.check_once() is True
+    assert _enforcement(holder) == "warn"
+    assert metrics.registry.get_sample_value("policy_engine_webhook_policy_reloads_total") == 1.0
+    assert metrics.registry.get_sample_value("policy_engine_webhook_policies_loaded") == 4.0
+
+
+def test_broken_update_keeps_the_running_set(volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture) -> None:
+    watcher, holder, metrics = _watcher(volume)
+    before = holder.current
+    files = _library()
+    files["labels.policy"] = BROKEN
+    with caplog.at_level(logging.ERROR, logger="policy_engine.webhook"):
+        volume.write(files)
+        assert watcher.check_once() is False
+    assert holder.current is before
+    assert metrics.registry.get_sample_value("policy_engine_webhook_policy_reload_failures_total") == 1.0
+    record = next(r for r in caplog.records if "reload refused" in r.getMessage())
+    rendered = record.fields["diagnostics"]  # type: ignore[attr-defined]
+    assert re.search(r"/labels\.policy:\d+:\d+: error\[E\d+\]", rendered), rendered  # located
+    assert "\n     | ^" in rendered  # with the source line and a caret
+    assert watcher.check_once() is None  # reported once, not on every poll
+    volume.write(_library("warn"))
+    assert watcher.check_once() is True and _enforcement(holder) == "warn"
+
+
+def test_in_place_edit_is_reloaded(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    shutil.copytree(POLICIES, folder)
+    settings = ServeSettings(policies=[str(folder)])
+    holder = EngineHolder(load_policies(settings))
+    watcher = PolicyWatcher([folder], lambda: load_policies(settings), holder, Metrics(), 0)
+    (folder / "labels.policy").write_text(_library("audit")["labels.policy"])
+    assert watcher.check_once() is True and _enforcement(holder) == "audit"
+
+
+@pytest.fixture
+def served(volume: ConfigMapVolume, tmp_path: Path) -> Iterator[Server]:
+    config = tmp_path / "config.yaml"
+    config.write_text("reload_interval_seconds: 0.1\n")
+    s = Server(make_tls(tmp_path / "tls"), tmp_path / "serve.log", "--policies", str(volume.root),
+               "--config", str(config), "--no-cluster")
+    yield s
+    s.stop()
+
+
+def test_running_server_picks_up_a_configmap_update(volume: ConfigMapVolume, served: Server) -> None:
+    body = json.loads((REVIEWS / "deny-pod-untagged.json").read_text())
+    assert served.post(body).json()["response"]["allowed"] is False
+    volume.write(_library("warn"))
+    deadline = time.monotonic() + 30
+    while served.post(body).json()["response"]["allowed"] is False:
+        assert time.monotonic() < deadline, served.log_text()[-2000:]
+        time.sleep(0.1)
+    warnings = served.post(body).json()["response"]["warnings"]
+    assert any(w.startswith("require-team-label: ") for w in warnings)
+    assert any(r.get("event") == "reloaded" for r in served.log_records())
