@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from policy_engine.model.workload import Workload
+from policy_engine.model.workload import Role, Workload
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import gpu_model_of
 
@@ -53,13 +53,21 @@ class Showback:
 def group_value(w: Workload, dimension: str, catalog: Catalog) -> str:
     """The value of one grouping dimension for a workload."""
     if dimension == "model":
-        models = {gpu_model_of(r, catalog) or UNKNOWN_MODEL for r in w.roles if r.gpus_per_pod > 0}
+        models = {gpu_model_of(r, catalog) or UNKNOWN_MODEL for r in w.roles if _holds_gpus(r, catalog)}
         return "+".join(sorted(models)) if models else CPU_ONLY
     if dimension == "namespace":
         return w.namespace or NO_VALUE
     if dimension == "kind":
         return w.kind
     return w.labels.get(dimension) or NO_VALUE
+
+
+def _holds_gpus(role: Role, catalog: Catalog) -> bool:
+    """GPUs requested, or a whole GPU instance held by a role without a pod template (KAITO preset)."""
+    if role.gpus_per_pod > 0:
+        return True
+    inst = catalog.instance_types.get(role.instance_type) if role.instance_type and not role.containers else None
+    return inst is not None and inst.gpus > 0
 
 
 def showback(workloads: Iterable[Workload], dimensions: Sequence[str], catalog: Catalog) -> Showback:

@@ -176,3 +176,4 @@ def test_continuous_workloads_use_the_catalogs_hours_per_month():
     catalog = load_catalog(str(FIXTURES / "catalogs" / "negotiated.yaml"))
     cost = price(workload(role(gpus=1, instance="g5.xlarge", capacity=ON_DEMAND)), catalog)
     assert cost.monthly == pytest.approx(0.80 * 720)
+

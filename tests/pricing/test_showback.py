@@ -1,0 +1,39 @@
+"""Showback grouping: label keys, built-in dimensions, unpriced workloads kept apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy_engine.pricing.cost import price
+from policy_engine.pricing.showback import showback
+
+from .builders import UNBOUNDED, role, round_catalog, workload
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return round_catalog()
+
+
+def priced(w, catalog):
+    w.cost = price(w, catalog)
+    return w
+
+
+def test_a_whole_gpu_instance_held_without_a_template_groups_under_its_model(catalog):
+    w = priced(workload(role(instance="box4", templated=False)), catalog)
+    (group,) = showback([w], ["model"], catalog).groups
+    assert group.key == ("TESTGPU",) and group.monthly == pytest.approx(10.0 * 730)
+
+
+def test_groups_by_label_and_namespace_with_unpriced_counted_apart(catalog):
+    a = priced(workload(role(gpus=1, instance="box8"), labels={"team": "x"}, namespace="n1"), catalog)
+    b = priced(workload(role(gpus=2, instance="box8"), labels={"team": "x"}, namespace="n1"), catalog)
+    c = priced(workload(role(gpus=1, instance="box8"), run_time=UNBOUNDED, namespace="n2"), catalog)
+    report = showback([a, b, c], ["team", "namespace"], catalog)
+    groups = {g.key: g for g in report.groups}
+    assert groups[("x", "n1")].monthly == pytest.approx(3 * 2.0 * 730)
+    assert groups[("x", "n1")].gpu_hours == pytest.approx(3 * 730)
+    assert groups[("(none)", "n2")].unpriced == 1 and groups[("(none)", "n2")].monthly == 0
+    assert [u.key for u in report.unpriced] == [("(none)", "n2")]
+    assert report.total.workloads == 3 and report.total.monthly == pytest.approx(3 * 2.0 * 730)
