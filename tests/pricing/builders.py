@@ -46,3 +46,10 @@ def workload(*roles: Role, run_time: RunTime = CONTINUOUS, kind: str = "Deployme
     return Workload(kind=kind, api_version="v1", name=name, namespace=namespace, doc=doc, roles=list(roles),
                     labels=dict(labels or {}), annotations={}, object_labels=dict(labels or {}), pod_labels={},
                     run_time=run_time, idle_timeout_seconds=idle_timeout)
+
+
+def priced(w: Workload, catalog: Catalog) -> Workload:
+    from policy_engine.pricing.cost import price
+
+    w.cost = price(w, catalog)
+    return w

@@ -13,14 +13,9 @@ import pytest
 from policy_engine.model.workload import CapacityType
 from policy_engine.pricing.cost import price
 
-from .builders import UNBOUNDED, bounded, role, round_catalog, scheduled, workload
+from .builders import UNBOUNDED, bounded, role, scheduled, workload
 
 SPOT, ON_DEMAND, UNKNOWN = CapacityType.SPOT, CapacityType.ON_DEMAND, CapacityType.UNKNOWN
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return round_catalog()
 
 
 def test_one_gpu_on_spot_is_the_spot_share_of_the_instance(catalog):

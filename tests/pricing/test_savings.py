@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from policy_engine.model.workload import CapacityType
-from policy_engine.pricing.cost import price
 from policy_engine.pricing.savings import (
     allowlist_saving,
     average_gpu_hour_price,
@@ -18,17 +17,7 @@ from policy_engine.pricing.savings import (
     spot_saving,
 )
 
-from .builders import UNBOUNDED, bounded, role, round_catalog, workload
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return round_catalog()
-
-
-def priced(w, catalog):
-    w.cost = price(w, catalog)
-    return w
+from .builders import UNBOUNDED, bounded, priced, role, workload
 
 
 def test_spot_saving_is_on_demand_minus_spot(catalog):

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from policy_engine.pricing.cost import price
 from policy_engine.pricing.showback import showback
 
-from .builders import UNBOUNDED, role, round_catalog, workload
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return round_catalog()
-
-
-def priced(w, catalog):
-    w.cost = price(w, catalog)
-    return w
+from .builders import UNBOUNDED, priced, role, workload
 
 
 def test_a_whole_gpu_instance_held_without_a_template_groups_under_its_model(catalog):
