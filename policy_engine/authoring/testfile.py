@@ -97,7 +97,9 @@ class _Reader:
         self.constructor = yaml.constructor.SafeConstructor()
 
     def span(self, node: yaml.Node) -> Span:
-        m = node.start_mark
+        m, e = node.start_mark, node.end_mark
+        if isinstance(node, yaml.ScalarNode) and e is not None and e.line == m.line:
+            return Span(self.file, m.line + 1, m.column + 1, e.line + 1, e.column + 1)
         return Span(self.file, m.line + 1, m.column + 1)
 
     def error(self, node: yaml.Node, field_name: str, message: str, hint: str | None = None) -> None:

@@ -172,7 +172,7 @@ class PolicyTracer:
             step.facts, step.notes = interp.facts, interp.parts(rule.guard)
             return step
         fires = self._body(rule.body, w, interp, step)
-        step.facts = interp.facts
+        step.facts.extend(f for f in interp.facts if f not in step.facts)
         compiled = self.rule_closures[index]
         messages = [v.message for v in compiled.check(w)]
         step.violations = messages
@@ -202,8 +202,8 @@ class PolicyTracer:
         if isinstance(body, ast.RequireDeadline):
             limit = interp.eval(body.maximum) if body.maximum is not None else None
             run = w.run_time
-            interp.facts.append(attribute_fact(w, "run_kind"))
-            interp.facts.append(attribute_fact(w, "run_hours"))
+            step.facts.append(attribute_fact(w, "run_kind"))
+            step.facts.append(attribute_fact(w, "run_hours"))
             if limit is not None:
                 step.notes.append(f"maximum {render_duration(float(limit))} per run")
             return run.kind is RunKind.UNBOUNDED or (
