@@ -115,15 +115,15 @@ class _Printer:
               force_gap: bool = False, at_block_start: bool = False) -> None:
         start = node_span.line
         self._leading(start, indent, force_gap, at_block_start)
-        line = indent + header
-        if first_child_line is None or first_child_line > start:
-            trailing = self.comments.within(start, start)
-            for c in trailing[:-1]:
-                self.out.append(indent + c.text)
-            if trailing:
-                line += "  " + trailing[-1].text
-        self.out.append(line)
+        trailing = self.comments.within(start, start) if first_child_line is None or first_child_line > start \
+            else []
+        self._with_trailing(indent + header, trailing, indent)
         self.last_line = start
+
+    def _with_trailing(self, line: str, comments: list[_Comment], indent: str) -> None:
+        """``line`` ending with the last comment; earlier ones go on their own lines above it."""
+        self.out.extend(indent + c.text for c in comments[:-1])
+        self.out.append(line + ("  " + comments[-1].text if comments else ""))
 
     def _close(self, node_span: Span, indent: str, inner_indent: str) -> None:
         end = node_span.end_line or node_span.line
@@ -131,13 +131,7 @@ class _Printer:
             self._gap(c.line, False, self.out[-1].endswith("{"))
             self.out.append(inner_indent + c.text)
             self.last_line = c.line
-        line = indent + "}"
-        trailing = self.comments.within(node_span.line, end)
-        for c in trailing[:-1]:
-            self.out.append(inner_indent + c.text)
-        if trailing:
-            line += "  " + trailing[-1].text
-        self.out.append(line)
+        self._with_trailing(indent + "}", self.comments.within(node_span.line, end), inner_indent)
         self.last_line = end
 
     # ---- the file ----
