@@ -1,10 +1,10 @@
 """``cel("...")``: Kubernetes CEL through cel-python, compiled once per policy, errors located in the file.
 
 The expression sees ``object`` (the raw manifest), as in a ValidatingAdmissionPolicy. Converting a whole
-manifest to CEL values costs about 200 µs, so only the top-level fields the expression names
-(``object.spec`` → ``spec``) are converted. cel-python's CompiledRunner mishandles ``&&`` when its
-right side errors, so the interpreted runner is used. An evaluation error (reading a missing field
-without ``has()``) makes the call null, like any other missing value.
+manifest to CEL values costs about 200 µs, so only the parts of the manifest the expression names
+(``object.spec.template.spec.containers.all(…)`` → that list) are converted. cel-python's
+CompiledRunner mishandles ``&&`` when its right side errors, so the interpreted runner is used. An
+evaluation error (reading a missing field without ``has()``) makes the call null, like any missing value.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from policy_engine.model.workload import Workload
 
 logging.getLogger("celpy").setLevel(logging.CRITICAL)  # it logs every CELEvalError at ERROR level
 
-_TOP_FIELD = re.compile(r"\bobject\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_CHAIN = re.compile(r"\bobject((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+)(\s*\()?")
 _OBJECT = re.compile(r"\bobject\b")
 
 
@@ -43,12 +43,42 @@ def _environment() -> celpy.Environment:
     return celpy.Environment(runner_class=celpy.InterpretedRunner)
 
 
-def _fields_read(text: str) -> tuple[str, ...] | None:
-    """Top-level fields of ``object`` the expression reads; None when it uses ``object`` as a whole."""
-    fields = _TOP_FIELD.findall(text)
-    if len(fields) != len(_OBJECT.findall(text)):
+def _paths_read(text: str) -> tuple[tuple[str, ...], ...] | None:
+    """The field paths of ``object`` the expression reads (``object.spec.template.spec.containers.all(…)``
+    reads ``spec.template.spec.containers``); None when it uses ``object`` otherwise (whole, indexed)."""
+    paths: list[tuple[str, ...]] = []
+    chains = list(_CHAIN.finditer(text))
+    if len(chains) != len(_OBJECT.findall(text)):
         return None
-    return tuple(dict.fromkeys(fields))
+    for chain in chains:
+        path = tuple(part.strip() for part in chain.group(1).split(".")[1:])
+        if chain.group(2):  # the last name is a method or macro: .all(...), .size()
+            path = path[:-1]
+        if not path:
+            return None
+        paths.append(path)
+    minimal: list[tuple[str, ...]] = []
+    for path in sorted(set(paths), key=len):
+        if not any(path[: len(p)] == p for p in minimal):
+            minimal.append(path)
+    return tuple(minimal)
+
+
+def _pruned(obj: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """Only the parts of the manifest at ``paths`` (absent ones stay absent, so ``has()`` still works)."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        node: Any = obj
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                break
+            node = node[key]
+        else:
+            cursor = out
+            for key in path[:-1]:
+                cursor = cursor.setdefault(key, {})
+            cursor[path[-1]] = node
+    return out
 
 
 def _to_python(value: Any) -> Any:
@@ -75,11 +105,11 @@ def compile_cel(text: str) -> Callable[[Workload], Any] | CelError:
                         f"invalid CEL expression near {first.strip()!r}")
     except Exception as exc:  # cel-python raises several types for semantic errors
         return CelError(1, 1, f"invalid CEL expression: {exc}")
-    fields = _fields_read(text)
+    paths = _paths_read(text)
 
     def evaluate(w: Workload) -> Any:
         obj = w.doc.obj
-        subset = obj if fields is None else {k: obj[k] for k in fields if k in obj}
+        subset = obj if paths is None else _pruned(obj, paths)
         try:
             result = program.evaluate({"object": json_to_cel(subset)})
         except celpy.CELEvalError:

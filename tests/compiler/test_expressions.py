@@ -94,3 +94,15 @@ def test_check_pass_alone_types_expressions() -> None:
     assert checker.check(_expr("monthly_cost * 2")) == "money"
     assert checker.check(_expr("idle_timeout / 30m")) == "number"
     assert checker.check(_expr('[1, 2] == ["a"]')) == "bool" and diagnostics[0].code == "E201"
+
+
+def test_cel_converts_only_what_it_reads_and_keeps_absence() -> None:
+    from policy_engine.compiler.cel import _paths_read, _pruned
+
+    paths = _paths_read("has(object.spec.x) && object.spec.template.spec.containers.all(c, c.image != '')")
+    assert paths == (("spec", "x"), ("spec", "template", "spec", "containers"))
+    obj = {"spec": {"template": {"spec": {"containers": [{"image": "a"}], "volumes": []}}, "replicas": 2}}
+    assert _pruned(obj, paths or ()) == {"spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}}
+    assert _paths_read("size(object) > 0") is None  # object used whole: converted whole
+    assert holds('cel("object.spec.template.spec.containers.all(c, c.image.startsWith(\'vllm\'))")')
+    assert not holds('cel("has(object.spec.x)")')

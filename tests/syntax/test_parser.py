@@ -74,3 +74,33 @@ def test_syntax_errors_never_name_lark_tokens() -> None:
         rendered = render_all(result.diagnostics)
         for internal in ("LSQB", "RBRACE", "__ANON", "$END", "STRING", "NAME", "LPAR"):
             assert internal not in rendered, rendered
+
+
+def _walk(node: object) -> list[object]:
+    import dataclasses
+
+    out = [node]
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            out.extend(_walk(getattr(node, f.name)))
+    elif isinstance(node, tuple):
+        for item in node:
+            out.extend(_walk(item))
+    return out
+
+
+def test_no_lark_object_escapes_the_syntax_package() -> None:
+    _, module, _ = _parse_fixture("every_construct.policy")
+    nodes = _walk(module)
+    assert len(nodes) > 200
+    assert not [n for n in nodes if type(n).__module__.startswith("lark")]
+    spans = [n for n in nodes if type(n).__name__ == "Span"]
+    assert all(s.file == "every_construct.policy" and s.line >= 1 for s in spans)  # type: ignore[attr-defined]
+
+
+def test_an_error_on_the_next_block_keyword_blames_the_unclosed_block() -> None:
+    text = 'policy "a" {\n  require spot\n\npolicy "b" {\n  require spot if\n}\n'
+    result = parse(text, "r.policy")
+    lines = [d.span.line for d in result.diagnostics]
+    assert lines == [4, 6]  # block a is cut at 'policy', then b's own error is still found
+    assert "unexpected 'policy'" in result.diagnostics[0].message
