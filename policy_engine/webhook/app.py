@@ -56,13 +56,17 @@ def load_policies(settings: ServeSettings) -> LoadedEngine:
     return LoadedEngine.of(load_engine(policy_paths=paths, pricing=settings.pricing))
 
 
-def connect_cluster(settings: ServeSettings) -> ClusterState | None:
-    """The cluster-state cache for ``--kubeconfig``/``--in-cluster`` (None with ``--no-cluster``)."""
+def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: LoadedEngine) -> ClusterState | None:
+    """The cluster-state cache for ``--kubeconfig``/``--in-cluster`` (None with ``--no-cluster``).
+
+    It is built here and started with the app, so a worker process owns its own watch connections.
+    """
     if settings.cluster == "none":
         return None
     from policy_engine.webhook.cluster import connect
 
-    state: ClusterState = connect(kubeconfig=settings.kubeconfig, in_cluster=settings.cluster == "in-cluster")
+    state: ClusterState = connect(kubeconfig=settings.kubeconfig, in_cluster=settings.cluster == "in-cluster",
+                                  inherit_labels=config.inherit_labels, catalog=loaded.engine.catalog)
     return state
 
 
@@ -81,7 +85,7 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     metrics = metrics or Metrics()
     holder = EngineHolder(loaded or load_policies(settings))
     if cluster is None:
-        cluster = connect_cluster(settings)
+        cluster = connect_cluster(settings, config, holder.current)
     exemptions = RequestExemptions.from_config(config)
     now = clock or (lambda: datetime.now(UTC))
     watched = [*settings.policies] + ([settings.pricing] if settings.pricing else [])
@@ -149,6 +153,11 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
                 "cluster": settings.cluster, "cache_synced": ok}
         if not ok:
             body["reason"] = "the cluster-state cache has not synced yet"
+        info = getattr(cluster, "sync_info", None)
+        if callable(info):
+            sync = info()
+            body["cache"] = {"last_sync": str(sync.last_sync) if sync.last_sync else None,
+                             "errors": sync.errors, "gpu_pods": sync.gpu_pods}
         return Response(json.dumps(body), status_code=200 if ok else 503, media_type=JSON)
 
     @app.get("/metrics")

@@ -1,13 +1,12 @@
 """A real ``policy-engine serve`` process with real TLS, for the webhook's end-to-end tests.
 
-The certificate authority and serving certificate are made here with ``cryptography`` (throwaway,
-for 127.0.0.1 and localhost); requests go over HTTPS with httpx verifying against that CA.
+The certificate authority and serving certificate are made by ``policy_engine.webhook.certs`` (what
+``policy-engine certs`` writes; throwaway, valid for 127.0.0.1); requests go over HTTPS with httpx
+verifying against that CA.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import os
 import signal
@@ -21,10 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from policy_engine.webhook import certs
 
 HOST = "127.0.0.1"
 
@@ -40,35 +37,10 @@ class Tls:
 
 
 def make_tls(folder: Path) -> Tls:
-    """A throwaway CA and a serving certificate it signed, for 127.0.0.1 and localhost."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "policy-engine test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, encipher_only=False,
-                                       decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "policy-engine-webhook")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address(HOST))]),
-                           critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    folder.mkdir(parents=True, exist_ok=True)
+    """A throwaway CA and a serving certificate it signed (``policy-engine certs``), valid for 127.0.0.1."""
     tls = Tls(folder / "ca.crt", folder / "tls.crt", folder / "tls.key")
-    tls.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    tls.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    certs.write(certs.generate("policy-engine-webhook", "policy-engine", days=1, localhost=True), folder,
+                overwrite=True)
     return tls
 
 

@@ -201,3 +201,26 @@ def test_insecure_http_serves_plain_http_for_trials(tmp_path: Path) -> None:
         assert _send(s, "allow-pod-tagged")["allowed"] is True
     finally:
         s.stop()
+
+
+def test_not_ready_until_the_cluster_cache_syncs(tls: Tls, tmp_path: Path) -> None:
+    """A cluster that cannot be reached: alive, not ready, and requests still answered (never a hang)."""
+    from .server import free_port
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: nowhere, cluster: {{server: "https://127.0.0.1:{free_port()}", insecure-skip-tls-verify: true}}}}]
+users: [{{name: nobody, user: {{token: not-a-token}}}}]
+contexts: [{{name: nowhere, context: {{cluster: nowhere, user: nobody}}}}]
+current-context: nowhere
+""")
+    s = Server(tls, tmp_path / "serve.log", "--policies", str(POLICIES), "--kubeconfig", str(kubeconfig))
+    try:
+        assert s.client.get("/healthz").status_code == 200
+        ready = s.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["reason"] == "the cluster-state cache has not synced yet"
+        assert "policy_engine_webhook_cluster_cache_synced 0.0" in s.client.get("/metrics").text
+        assert _send(s, "inherit-namespace-team")["allowed"] is False  # nothing to inherit from yet
+    finally:
+        s.stop()
