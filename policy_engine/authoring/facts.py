@@ -45,7 +45,8 @@ def _dotted(path: FieldPath) -> str:
 
 def at(w: Workload, path: FieldPath, note: str = "") -> str:
     """``spec.replicas, line 12`` for a path of the workload's manifest."""
-    where = _dotted(path) + (f" {note}" if note else "")
+    dotted = _dotted(path)
+    where = dotted + (f" {note}" if note and note not in dotted else "")
     return f"{where}, line {w.doc.line_of(path)}" if w.doc.node is not None else where
 
 
@@ -64,6 +65,19 @@ def _role_sources(w: Workload, key: str) -> str | None:
             if label and label not in seen:
                 seen.append(label)
     return "; ".join(seen) or None
+
+
+def _gpu_arithmetic(w: Workload) -> str:
+    """``gpus`` is Σ replicas × GPUs per pod: each GPU role's factors and where each was read."""
+    parts = []
+    for role in w.roles:
+        if role.gpus_per_pod <= 0:
+            continue
+        where = [_prov(w, role.provenance.get(k)) for k in ("replicas", "gpus")]
+        shown = "; ".join(x for x in where if x)
+        parts.append(f"{role.name}: {role.replicas} × {render_value(role.gpus_per_pod)}"
+                     + (f" from {shown}" if shown else ""))
+    return " + ".join(parts) or "no GPU requested"
 
 
 def _keyed(w: Workload, attr: str, key: str) -> str | None:
@@ -88,7 +102,9 @@ def _object_annotations(w: Workload) -> dict[str, str]:
 
 def attribute_source(w: Workload, name: str) -> str | None:
     """Where attribute ``name`` of ``w`` came from, in words; None when nothing more can be said."""
-    if name in ("gpus", "gpus_per_pod"):
+    if name == "gpus":
+        return _gpu_arithmetic(w)
+    if name == "gpus_per_pod":
         return _role_sources(w, "gpus") or "no GPU requested"
     if name == "replicas":
         return _role_sources(w, "replicas")

@@ -76,7 +76,7 @@ def _where(span: Span) -> str:
 def _header(item: ast.PolicyItem) -> str:
     if isinstance(item, ast.MatchBlock):
         word = "exclude" if item.exclude else "match"
-        inner = "  ".join(" ".join(selector_lines(s, INDENT, ONE_LINE)) for s in item.selectors)
+        inner = " ".join(" ".join(selector_lines(s, INDENT, ONE_LINE)) for s in item.selectors)
         return f"{word} {{ {inner} }}" if inner else f"{word} {{}}"
     return " ".join(line.strip() for line in item_lines(item, INDENT, ONE_LINE))
 
@@ -211,8 +211,9 @@ class PolicyTracer:
                 and run.hours_per_run * 3600 > limit)
         if isinstance(body, ast.Assert):
             value = interp.eval(body.condition)
-            step.notes.extend(interp.parts(body.condition))
-            if not isinstance(body.condition, ast.Call | ast.Name):
+            parts = interp.parts(body.condition)
+            step.notes.extend(parts)
+            if not parts and not isinstance(body.condition, ast.Call | ast.Name):
                 step.notes.append(f"{unparse(body.condition)} → {render_value(value)}")
             return (value is True) == body.negate
         if isinstance(body, ast.LiveIdle):

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             Path(file).write_text(formatted, encoding="utf-8")
             print(f"reformatted {file}")
     verb = "would be reformatted" if args.check or args.diff else "reformatted"
-    print(f"{len(changed)} file(s) {verb}, {len(files) - len(changed)} unchanged", file=sys.stderr)
+    print(f"{len(changed)} file(s) {verb}, {len(files) - len(changed)} unchanged")
     if failed:
         return EXIT_ERROR
     return EXIT_FINDINGS if args.check and changed else EXIT_OK

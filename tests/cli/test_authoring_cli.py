@@ -57,7 +57,8 @@ def test_fmt_check_lists_unformatted_files_and_exits_1(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "fmt" / "messy.formatted.policy", tmp_path / "tidy.policy")
     run = cli("fmt", "--check", str(tmp_path))
     assert run.returncode == 1
-    assert run.stdout.splitlines() == [f"would reformat {tmp_path / 'messy.policy'}"]
+    assert run.stdout.splitlines() == [f"would reformat {tmp_path / 'messy.policy'}",
+                                       "1 file(s) would be reformatted, 1 unchanged"]
     assert (tmp_path / "messy.policy").read_text() == (FIXTURES / "fmt" / "messy.policy").read_text()
 
 
