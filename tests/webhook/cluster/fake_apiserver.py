@@ -126,6 +126,14 @@ class FakeApiServer:
             self._emit(resource, type_, obj)
             return self.rv
 
+    def apply_unseen(self, resource: str, type_: str, obj: dict[str, Any]) -> int:
+        """A change no watcher will ever be told about: its history is compacted away at once (etcd
+        compaction while the client was disconnected), so a client resuming from before it gets 410."""
+        with self.cond:
+            rv = self.apply(resource, type_, obj)
+            self.compact()
+            return rv
+
     def bookmark(self, resource: str) -> int:
         with self.cond:
             obj = {"kind": RESOURCES[resource], "apiVersion": "v1",
