@@ -21,6 +21,7 @@ from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import price
+from policy_engine.syntax.diagnostics import Diagnostic
 
 
 @dataclass(slots=True)
@@ -40,6 +41,11 @@ class Engine:
         self._hours_per_month = float(catalog.hours_per_month)
         self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
         self._with_aggregates = tuple(p for p in policies.policies if p.aggregates)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Non-fatal diagnostics of the policies and the pricing catalog, for the front ends to show."""
+        return tuple(self.policies.diagnostics) + tuple(self.catalog.warnings)
 
     def workload(self, doc: Document) -> Workload | None:
         """The workload model of a document, priced; None when the document is not a workload."""
