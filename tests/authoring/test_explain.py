@@ -137,8 +137,8 @@ def test_cel_and_live_idle() -> None:
 def test_quota_and_budget_show_the_share_and_the_group_decision() -> None:
     quota = _explain("team-gpu-hour-quota", SAMPLES / "team-gpu-hour-quota" / "manifests.yaml")
     chat = _workload(quota, "chat-serving")
-    assert chat.groups == ['quota: group labels["team"]=nlp gets 2,920 GPU-hours per month from this workload '
-                           "(projected); limit 2,000 GPU-hours"]
+    assert chat.groups == ['quota: group labels["team"]=nlp gets 5,840 GPU-hours per month from this workload '
+                           "(projected); limit 5,000 GPU-hours"]
     assert len(quota.group_findings) == 1 and quota.group_findings[0].startswith('labels["team"]=nlp: [deny]')
     budget = _explain("team-monthly-budget", SAMPLES / "team-monthly-budget" / "manifests.yaml")
     assert [g.split(":")[0] for g in budget.group_findings] == ['labels["team"]=vision']
