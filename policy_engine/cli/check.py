@@ -26,7 +26,7 @@ from policy_engine.model.documents import STDIN, Document, LoadError, discover, 
 from policy_engine.reporters import FORMATS, ReportContext, renderer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
-from policy_engine.syntax.diagnostics import DiagnosticError
+from policy_engine.syntax.diagnostics import DiagnosticError, render_all
 
 HELP = "check manifests against policies (the CI gate)"
 #: Below this many files one process is faster than starting workers.
@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"policy-engine check: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if engine.warnings:  # policy and catalog warnings that did not stop loading: shown, never fatal
+        print(render_all(engine.warnings, dict(engine.policies.sources)), file=sys.stderr)
     paths = list(args.paths) or ["."]
     formats = {args.format, *(fmt for fmt, _ in outputs)}
     want_evals = bool(formats & _NEEDS_EVALUATIONS)

@@ -55,7 +55,7 @@ def render(result: Result, ctx: ReportContext) -> str:
 
 def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
     where = f"{ctx.relative(f.resource.file)}:{f.line}"
-    cost = f"{money(f.monthly_cost)}/month" if f.monthly_cost is not None else ""
+    cost = f"{money(f.monthly_cost)}/month" if f.monthly_cost is not None else "" if f.group else "unpriced"
     if f.saving:
         cost = (cost + "  " if cost else "") + f"saves {money(f.saving)}/month"
     tags = (f.enforcement.value + (" (error)" if f.error else "")

@@ -176,3 +176,35 @@ def test_parallel_workers_give_the_same_result() -> None:
     assert {k: v for k, v in one["stats"].items() if k != "seconds"} == {
         k: v for k, v in two["stats"].items() if k != "seconds"}
     assert any(f["group"] for f in two["findings"])
+
+
+def _on_a_terminal(*args: str, env_extra: dict[str, str] | None = None) -> str:
+    """stdout of check run with a pseudo-terminal as its stdout."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | (env_extra or {})
+    proc = subprocess.Popen([sys.executable, "-m", "policy_engine.cli.main", "check", "tree", "--policies",
+                             str(POLICIES), *args], cwd=FIXTURES, stdout=follower, stderr=subprocess.DEVNULL,
+                            env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO once the child has closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait()
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_colour_on_a_terminal_only_and_never_with_no_color() -> None:
+    assert "\x1b[" in _on_a_terminal()
+    assert "\x1b[" not in _on_a_terminal(env_extra={"NO_COLOR": "1"})
+    assert "\x1b[" not in _on_a_terminal("--no-color")

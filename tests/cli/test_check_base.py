@@ -43,14 +43,14 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-def _scale_chat(repo: Path, replicas: int) -> None:
+def _edit(repo: Path, old: str, new: str) -> None:
     path = repo / "manifests" / "apps" / "serve.yaml"
-    path.write_text(path.read_text().replace("replicas: 1", f"replicas: {replicas}", 1))
+    path.write_text(path.read_text().replace(old, new, 1))
 
 
 def test_existing_findings_do_not_fail_and_the_cost_delta_is_reported(repo: Path) -> None:
-    _scale_chat(repo, 3)
-    git(repo, "commit", "-qam", "scale chat")
+    _edit(repo, "g5.xlarge", "g5.4xlarge")  # a bigger node for the same GPU: costs more, breaks no policy
+    git(repo, "commit", "-qam", "bigger node")
     code, doc, err = check(repo, "manifests", "--base", "HEAD~1")
     assert code == 0, err  # the unlabelled PyTorchJob was already there at the base
     label = next(f for f in doc["findings"] if f["policy"] == "team-label")
@@ -59,12 +59,21 @@ def test_existing_findings_do_not_fail_and_the_cost_delta_is_reported(repo: Path
     assert diff["base_sha"] == git(repo, "rev-parse", "HEAD~1").strip()
     chat = [w for w in diff["workloads"] if w["resource"]["name"] == "chat"]
     assert len(chat) == 1 and chat[0]["change"] == "changed"
-    if chat[0]["monthly_before"] is not None:
-        assert chat[0]["monthly_after"] == pytest.approx(3 * chat[0]["monthly_before"], rel=1e-6)
-        assert [t["team"] for t in diff["teams"]] == ["vision"] and diff["monthly_delta"] > 0
+    assert chat[0]["monthly_after"] > chat[0]["monthly_before"] > 0
+    assert [t["team"] for t in diff["teams"]] == ["vision"]
+    assert diff["monthly_delta"] == pytest.approx(chat[0]["monthly_delta"], abs=0.01)
     md = (repo / "comment.md").read_text()
     assert "## ✅ policy-engine: no new deny findings" in md
     assert "Cost change vs `HEAD~1`" in md
+
+
+def test_a_change_that_takes_a_team_over_its_quota_fails_on_that_finding_only(repo: Path) -> None:
+    _edit(repo, "replicas: 1", "replicas: 3")
+    code, doc, _ = check(repo, "manifests", "--base", "HEAD")
+    assert code == 1
+    failing = [f for f in doc["findings"] if f["fails"]]
+    assert [(f["policy"], f["group"]) for f in failing] == [("team-quota", 'labels["team"]=vision')]
+    assert [r["name"] for r in failing[0]["related"]] == ["chat"]
 
 
 def test_a_new_finding_fails_and_added_workloads_are_listed(repo: Path) -> None:
