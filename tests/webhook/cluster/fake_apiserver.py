@@ -12,6 +12,8 @@ compacted history (as an ``ERROR`` event, like the real server, or as an HTTP st
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -291,7 +293,9 @@ def _handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
                     ended = (server.stopping or server.generation[resource] != generation
                              or time.monotonic() >= deadline)
                     if not pending and not ended:
-                        server.cond.wait(min(0.5, max(deadline - time.monotonic(), 0.01)))
+                        server.cond.wait(min(0.1, max(deadline - time.monotonic(), 0.01)))
+                        if self._client_gone():
+                            return
                         continue
                 for event in pending:
                     self._chunk({"type": event.type, "object": event.obj})
@@ -299,6 +303,16 @@ def _handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
                 if ended and not pending:
                     self._end()
                     return
+
+        def _client_gone(self) -> bool:
+            """The client closed its end (a real server notices through TCP; an idle stream never writes)."""
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
 
         def _chunk(self, event: dict[str, Any]) -> None:
             data = json.dumps(event).encode() + b"\n"
