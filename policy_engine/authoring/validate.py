@@ -225,9 +225,20 @@ def _check_catalog(policy: ast.Policy, catalog: Catalog) -> Iterator[Diagnostic]
             rx = re.compile(fnmatch.translate(pattern.value), re.IGNORECASE)
             if not any(rx.match(name) for name in known):
                 noun = "instance type" if body.target == "instance_types" else "GPU model"
-                close = difflib.get_close_matches(pattern.value, known, n=4, cutoff=0.4) or known[:6]
+                close = difflib.get_close_matches(pattern.value, known, n=4, cutoff=0.4) or _same_stem(
+                    pattern.value, known)
                 yield _warn(pattern.span, "W505", f"{pattern.value!r} matches no {noun} of the pricing catalog",
                             f"check the spelling; the catalog knows e.g. {', '.join(close)}")
+
+
+def _same_stem(pattern: str, known: list[str]) -> list[str]:
+    """Catalog names sharing the longest prefix with the pattern's literal start (at most six)."""
+    stem = re.split(r"[*?\[]", pattern, maxsplit=1)[0].lower()
+    for length in range(len(stem), 0, -1):
+        found = [k for k in known if k.lower().startswith(stem[:length])]
+        if found:
+            return found[:6]
+    return known[:6]
 
 
 # ---- entry point -----------------------------------------------------------------------------------------

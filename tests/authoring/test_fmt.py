@@ -82,6 +82,12 @@ _POLICY_TEMPLATES = [
     'policy "forbid" { match { kinds workloads } forbid monthly_cost > $2,000 and priced }',
     'policy "keys" { match { kinds workloads } require label "env" in ["dev", "prod"] '
     'require annotation "owner" matches "^[a-z]+$" }',
+    'param limit = 8 policy "param" { match { kinds workloads } when gpus > 0 assert gpus <= limit }',
+    'policy "quota" { match { kinds workloads } quota gpu_hours 500 per month by labels["team"] '
+    'overrides { "a" = 1000, "b" = 2 } }',
+    'policy "budget" { enforcement warn match { kinds workloads } budget $5,000 per month by labels["team"] '
+    'alert at 50%, 80%, 100% }',
+    'policy "live" { enforcement audit match { kinds workloads } idle gpu_utilisation < 5% for 1h }',
 ]
 _SEPARATORS = [" ", "  ", "\n", "\n  ", "\n\n", " # note\n", "\n# a comment line\n", "\t"]
 
@@ -129,11 +135,14 @@ def workloads() -> list[Workload]:
     return _sample_workloads()
 
 
-def _verdicts(text: str, workloads: list[Workload]) -> list[tuple[str, bool, tuple[str, ...]]]:
+def _verdicts(text: str, workloads: list[Workload]) -> list[object]:
     compiled = compile_text(text)
     assert compiled.policy_set is not None, compiled.diagnostics
-    out = []
+    out: list[object] = []
     for policy in compiled.policy_set.policies:
+        out.append([(a.kind, a.default_limit, dict(a.overrides), a.thresholds, [a.key(w) for w in workloads])
+                    for a in policy.aggregates])
+        out.append([(i.utilisation_below, i.for_seconds) for i in policy.live_idle])
         for w in workloads:
             applies = policy.applies(w) and (policy.kinds is None or w.kind in policy.kinds)
             messages = tuple(v.message for v in policy.check(w)) if applies else ()
