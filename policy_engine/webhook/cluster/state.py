@@ -70,6 +70,7 @@ class ClusterState:
         self._groupings: dict[int, _Grouping] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._pruned_to: datetime | None = None
 
     def _reflector(self, resource: str, func: Callable[..., Any], timing: Timing) -> Reflector:
         return Reflector(resource, func,
@@ -140,7 +141,10 @@ class ClusterState:
         )
 
     def _group(self, rule: AggregateRule, now: datetime) -> dict[str, list[PodRecord]]:
-        self.store.prune(oldest_period_start(now))
+        horizon = oldest_period_start(now)
+        if horizon != self._pruned_to:  # a period rolled over: forget pods that ended before every period
+            self.store.prune(horizon)
+            self._pruned_to = horizon
         with self._lock:
             cached = self._groupings.get(id(rule))
             generation = self.store.generation
