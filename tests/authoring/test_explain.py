@@ -184,3 +184,19 @@ def test_traced_verdicts_equal_compiled_verdicts_over_the_corpus() -> None:
             assert trace.agrees, (tracer.full.name, w.ref(), trace.verdict, trace.compiled)
             verdicts[trace.verdict] = verdicts.get(trace.verdict, 0) + 1
     assert {"pass", "fail", "skip"} <= set(verdicts)
+
+
+def test_raw_object_fields_are_traced_to_their_line(tmp_path: Path) -> None:
+    policy = tmp_path / "host.policy"
+    policy.write_text('policy "no-host-network" {\n  match {\n    kinds [Deployment]\n  }\n'
+                      '  forbid object.spec.template.spec.hostNetwork == true\n}\n')
+    manifest = tmp_path / "host.yaml"
+    manifest.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: sniffer\nspec:\n"
+                        "  template:\n    spec:\n      hostNetwork: true\n      containers:\n"
+                        "        - name: c\n          image: busybox:1.36\n")
+    result = explain([str(manifest)], "no-host-network", [str(policy)])
+    assert result.agrees
+    step = _rules(result.workloads[0])[0]
+    assert step.outcome == "violated"
+    assert step.facts[0].describe() == ("object.spec.template.spec.hostNetwork = true "
+                                        "(spec.template.spec.hostNetwork, line 8)")
