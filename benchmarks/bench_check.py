@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class Run:
 
 
 def manifest_files(tree: Path) -> list[Path]:
-    out = []
+    out: list[Path] = []
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         out.extend(Path(root) / f for f in sorted(files) if f.endswith(SUFFIXES))
@@ -119,6 +120,44 @@ def bench_tree(label: str, tree: Path, scratch: Path) -> None:
               f"(exit {run.exit_code})")
 
 
+def breakdown(tree: Path, top: int = 4) -> None:
+    """Where one process spends its time: import, compile, parse, model + pricing per kind, each policy."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import policy_engine.cli.check"],
+                          capture_output=True, text=True, check=False)
+    imported = int(proc.stderr.strip().splitlines()[-1].split("|")[1]) / 1e6 if proc.stderr else float("nan")
+    from policy_engine.engine import load_engine
+    from policy_engine.model.documents import Document, discover, load_paths
+
+    started = time.perf_counter()
+    engine = load_engine()
+    compiled = time.perf_counter() - started
+    files = list(discover([str(tree)]))
+    parse = 0.0
+    by_kind: dict[str, float] = defaultdict(float)
+    by_policy: dict[str, float] = defaultdict(float)
+    for i in range(0, len(files), 64):
+        t = time.perf_counter()
+        docs = [d for d in load_paths(files[i:i + 64]) if isinstance(d, Document)]
+        parse += time.perf_counter() - t
+        for doc in docs:
+            t = time.perf_counter()
+            w = engine.workload(doc)
+            by_kind[doc.kind] += time.perf_counter() - t
+            if w is None:
+                continue
+            for policy in engine.policies.for_kind(w.kind):
+                t = time.perf_counter()
+                with contextlib.suppress(Exception):
+                    if policy.applies(w):
+                        policy.check(w)
+                by_policy[policy.name] += time.perf_counter() - t
+    kinds = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])[:top])
+    policies = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(by_policy.items(), key=lambda kv: -kv[1])[:top])
+    print(f"where one process spends it: import {imported:.2f} s, compile the library {compiled:.2f} s, "
+          f"parse {parse:.2f} s, model + pricing {sum(by_kind.values()):.2f} s ({kinds}), "
+          f"policies {sum(by_policy.values()):.2f} s ({policies})")
+
+
 def bench_checkov(scratch: Path, documents: int) -> None:
     tree = scratch / "checkov-tree"
     generate(tree, documents)
@@ -139,6 +178,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=10_000, help="size of the generated tree")
     parser.add_argument("--checkov-documents", type=int, default=1_000)
     parser.add_argument("--no-checkov", action="store_true", help="skip the checkov comparison")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the per-stage breakdown")
     args = parser.parse_args()
     os.chdir(REPO)
     scratch = Path(tempfile.mkdtemp(prefix="bench-check-"))
@@ -151,6 +191,8 @@ def main() -> None:
         tree = scratch / "generated"
         generate(tree, args.documents)
         bench_tree(f"generated {args.documents:,} documents", tree, scratch)
+        if not args.no_breakdown:
+            breakdown(tree)
         if not args.no_checkov:
             bench_checkov(scratch, args.checkov_documents)
     finally:

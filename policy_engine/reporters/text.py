@@ -102,6 +102,8 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
 def _verdict(result: Result, ctx: ReportContext, paint: _Paint) -> str:
     failing = ctx.failing(result)
     gate = "/".join(sorted(e.value for e in ctx.fail_on))
+    if ctx.cost_diff is not None:
+        gate = f"new {gate}"
     if failing:
         return paint(f"FAILED: {len(failing)} {gate} finding(s)", _RED + _BOLD)
     if any(error_parts(e).is_error for e in result.errors):
