@@ -18,6 +18,7 @@ slow, and the cache reads a handful of fields.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -30,7 +31,10 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from policy_engine.webhook.jsonlog import FIELDS
+
 GONE = 410
+LOG = logging.getLogger("policy_engine.webhook.cluster")
 Handler = Callable[[str, dict[str, Any]], None]
 Replacer = Callable[[list[dict[str, Any]]], None]
 
@@ -120,6 +124,8 @@ class Reflector:
             except ApiException as exc:
                 if exc.status == GONE:
                     self.stats.gone += 1
+                    self._log(logging.INFO, f"{self.resource}: resourceVersion {rv} is gone (410): listing again",
+                              event="cache_gone")
                     rv = None  # list again, at once
                     continue
                 delay = self._fail(f"HTTP {exc.status}: {exc.reason}", delay)
@@ -132,8 +138,13 @@ class Reflector:
             return delay
         self.stats.errors += 1
         self.stats.last_error = reason
+        self._log(logging.WARNING, f"{self.resource}: list/watch failed ({reason}); retrying in {delay:.1f} s",
+                  event="cache_error", reason=reason)
         self._stop.wait(delay * random.uniform(0.8, 1.2))
         return min(delay * 2, self.timing.backoff_max)
+
+    def _log(self, level: int, message: str, **fields: Any) -> None:
+        LOG.log(level, message, extra={FIELDS: {"resource": self.resource, **fields}})
 
     def _list(self) -> str:
         items: list[dict[str, Any]] = []
@@ -159,6 +170,8 @@ class Reflector:
             if not token:
                 break
         self.replace(items)
+        self._log(logging.INFO, f"{self.resource}: listed {len(items)} objects", event="cache_list",
+                  items=len(items), first=not self.stats.synced)
         if self.stats.synced:
             self.stats.relists += 1
         self.stats.lists += 1

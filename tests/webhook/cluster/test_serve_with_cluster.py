@@ -87,6 +87,9 @@ def test_live_quota_usage_denies(webhook: Server) -> None:
 
 
 def test_serve_log_mentions_the_cluster(webhook: Server) -> None:
-    assert any(r.get("cluster") == "kubeconfig" for r in webhook.log_records()), webhook.log_text()[-2000:]
+    records = webhook.log_records()
+    assert any(r.get("cluster") == "kubeconfig" for r in records), webhook.log_text()[-2000:]
+    listed = {r["resource"] for r in records if r.get("event") == "cache_list"}
+    assert listed == {"namespaces", "nodes", "pods"}, webhook.log_text()[-2000:]
 
 
