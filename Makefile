@@ -26,7 +26,7 @@ typecheck: $(BIN)/policy-engine
 	$(BIN)/mypy policy_engine
 
 policy-tests: $(BIN)/policy-engine
-	$(BIN)/policy-engine test policies
+	$(BIN)/policy-engine test policies examples/policies
 
 unit: $(BIN)/policy-engine
 	$(BIN)/pytest

@@ -54,10 +54,11 @@ def test_missing_labels_are_traced_to_metadata() -> None:
     assert facts['labels["team"]'].value == "null"
     assert "not set" in (facts['labels["team"]'].source or "")
     backfill = _workload(result, "embeddings-backfill")
-    fact = _rules(backfill)[1].facts[0]
+    environment_rule = _rules(backfill)[2]  # after the key list and the GPU-only model label
+    fact = environment_rule.facts[0]
     assert fact.value == '"production"'
     assert fact.source == f"metadata.labels.environment, line {_line(manifest, 'environment: production')}"
-    assert _rules(backfill)[1].outcome == "violated"
+    assert environment_rule.outcome == "violated"
 
 
 def test_allowlist_names_the_role_value_and_the_nodeselector_line() -> None:
@@ -127,7 +128,10 @@ def test_assert_reads_parameters_and_gpu_fields() -> None:
 
 
 def test_cel_and_live_idle() -> None:
-    cel = _explain("pinned-images-cel", SAMPLES / "pinned-images-cel" / "manifests.yaml")
+    examples = ROOT / "examples" / "policies"
+    cel = explain([str(examples / "tests" / "pinned-images-cel" / "manifests.yaml")], "pinned-images-cel",
+                  [str(examples / "pinned-images-cel.policy")])
+    assert cel.agrees, render_text(cel)
     step = _rules(_workload(cel, "tgi-latest"))[0]
     assert step.facts[0].name.startswith("cel(") and step.facts[0].value == "false"
     live = _explain("gpu-idle-live", ROOT / "examples" / "manifests" / "llm-serving-g5.yaml")
