@@ -14,14 +14,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import celpy
-from celpy import celtypes
-from celpy.adapter import json_to_cel
+from typing import TYPE_CHECKING, Any
 
 from policy_engine.model.workload import Workload
 
+if TYPE_CHECKING:
+    import celpy
+
+# cel-python is imported on first use: most policy sets use no CEL, and it costs ~80 ms of start-up.
 logging.getLogger("celpy").setLevel(logging.CRITICAL)  # it logs every CELEvalError at ERROR level
 
 _CHAIN = re.compile(r"\bobject((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+)(\s*\()?")
@@ -40,6 +40,8 @@ class CelError:
 @lru_cache(maxsize=1)
 def _environment() -> celpy.Environment:
     """One environment for the process (creating one also raises the recursion limit, each time)."""
+    import celpy
+
     return celpy.Environment(runner_class=celpy.InterpretedRunner)
 
 
@@ -82,6 +84,8 @@ def _pruned(obj: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str
 
 
 def _to_python(value: Any) -> Any:
+    from celpy import celtypes
+
     if isinstance(value, celtypes.BoolType):
         return bool(value)
     if isinstance(value, celtypes.IntType | celtypes.UintType):
@@ -95,6 +99,9 @@ def _to_python(value: Any) -> Any:
 
 def compile_cel(text: str) -> Callable[[Workload], Any] | CelError:
     """A closure evaluating ``text`` against a workload's manifest, or where the text is wrong."""
+    import celpy
+    from celpy.adapter import json_to_cel
+
     env = _environment()
     try:
         tree = env.compile(text)

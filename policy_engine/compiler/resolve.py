@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import networkx as nx
-
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.check_expr import Constant, ExprChecker, error, suggest
@@ -53,7 +51,7 @@ class Resolution:
 class _Resolver:
     def __init__(self) -> None:
         self.out = Resolution()
-        self.graph: nx.DiGraph = nx.DiGraph()
+        self.imports: dict[tuple[str, str], Span] = {}  # (importer, imported) -> the import's span
         self.targets: dict[tuple[str, int], str] = {}  # (file, import index) -> imported file
         self.cyclic: set[tuple[str, str]] = set()
 
@@ -62,7 +60,6 @@ class _Resolver:
         if file in self.out.sources:
             return
         self.out.sources[file] = text
-        self.graph.add_node(file)
         result = parse(text, file)
         self.out.diagnostics.extend(result.diagnostics)
         if result.module is None:
@@ -83,15 +80,20 @@ class _Resolver:
                     f"{exc.strerror or exc}", f"imports are relative to this file's folder ({target})"))
                 continue
             self.targets[(file, index)] = target
-            self.graph.add_edge(file, target, span=imp.span)
+            self.imports.setdefault((file, target), imp.span)
             self.load(target, imported)
 
     def find_cycles(self) -> None:
-        for cycle in itertools.islice(nx.simple_cycles(self.graph), MAX_CYCLES):
+        if not self.imports:
+            return
+        import networkx as nx  # only a file that imports another pays for it
+
+        graph = nx.DiGraph(list(self.imports))
+        for cycle in itertools.islice(nx.simple_cycles(graph), MAX_CYCLES):
             start = min(range(len(cycle)), key=lambda i: cycle[i])
             ordered = cycle[start:] + cycle[:start]
             names = " -> ".join([*ordered, ordered[0]])
-            span = self.graph.edges[ordered[0], ordered[1 % len(ordered)]]["span"]
+            span = self.imports[(ordered[0], ordered[1 % len(ordered)])]
             self.out.diagnostics.append(error(span, "E402", f"import cycle: {names}",
                                               "move what both files need into a third file they both import"))
             for a, b in zip(ordered, ordered[1:] + ordered[:1], strict=True):
@@ -188,7 +190,7 @@ def resolve(sources: Mapping[str, str]) -> Resolution:
     # a root imported only by files in a cycle must still be compiled once
     compiled = {i.module.file for i in resolver.out.instances}
     for file in sources:
-        in_cycle_only = all((a, file) in resolver.cyclic for a, _ in resolver.graph.in_edges(file))
+        in_cycle_only = all((a, file) in resolver.cyclic for a, b in resolver.imports if b == file)
         if file in imported and in_cycle_only and file not in compiled:
             resolver.instantiate(file, {}, "", None)
     unique = {(d.span, d.code, d.message): d for d in resolver.out.diagnostics}
