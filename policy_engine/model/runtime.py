@@ -12,6 +12,7 @@ Rules (docs/workloads.md restates them):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -183,6 +184,7 @@ def runs_per_month(doc: Document, path: FieldPath, schedule: str, tz: ZoneInfo |
     return _runs_per_day_pattern(text, tz) / 12.0
 
 
+@functools.lru_cache(maxsize=4096)  # pure; ~20 ms a schedule, and a tree repeats its schedules
 def _runs_per_day_pattern(text: str, tz: ZoneInfo | None) -> float:
     """Runs in the reference year: the days the schedule fires x the runs in each such day.
 
