@@ -136,6 +136,14 @@ class FakeApiServer:
             self.compact()
             return rv
 
+    def replay(self, resource: str, line: str) -> int:
+        """One recorded watch event (a line of a ``*.watch.jsonl`` fixture); the recorded resourceVersion is
+        replaced by this server's next one, as the cluster it was recorded on counted differently."""
+        event = json.loads(line)
+        if event["type"] == "BOOKMARK":
+            return self.bookmark(resource)
+        return self.apply(resource, event["type"], event["object"])
+
     def bookmark(self, resource: str) -> int:
         with self.cond:
             obj = {"kind": RESOURCES[resource], "apiVersion": "v1",

@@ -15,7 +15,7 @@ from policy_engine.pricing.catalog import load_catalog
 from policy_engine.webhook.cluster import ClusterState
 
 from .conftest import NOW, Clock, make_state, rule, wait_for
-from .fake_apiserver import FakeApiServer, fixture
+from .fake_apiserver import FIXTURES, FakeApiServer, fixture
 
 MONTH_END = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -24,6 +24,23 @@ def hours(a: str | datetime, b: str | datetime) -> float:
     def t(x: str | datetime) -> datetime:
         return x if isinstance(x, datetime) else datetime.fromisoformat(x.replace("Z", "+00:00"))
     return (t(b) - t(a)).total_seconds() / 3600
+
+
+class Near:
+    """Equal to a Usage whose two figures are within floating-point rounding of these."""
+
+    def __init__(self, used: float, running: float) -> None:
+        self.expected = (used, running)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Usage) and (other.used, other.running) == pytest.approx(self.expected)
+
+    def __repr__(self) -> str:
+        return f"Near{self.expected}"
+
+
+def near(used: float, running: float) -> Near:
+    return Near(used, running)
 
 
 def pod(name: str) -> dict[str, Any]:
@@ -51,17 +68,17 @@ def test_gpu_hours_used_and_running_per_period(state: ClusterState, engine: Engi
     """vision: a 4-GPU worker labelled only through its namespace, plus a finished 2-GPU eval job."""
     worker_start = "2026-11-20T08:00:00Z"
     month = state.usage(rule(engine, "gpu-hours-per-month"), "vision")
-    assert month == pytest.approx(Usage(
+    assert month == near(
         used=4 * hours(worker_start, NOW) + 2 * hours("2026-11-22T10:00:00Z", "2026-11-22T16:30:00Z"),
-        running=4 * hours(NOW, MONTH_END)))
+        running=4 * hours(NOW, MONTH_END))
     day = state.usage(rule(engine, "gpu-hours-per-day"), "vision")
-    assert day == pytest.approx(Usage(used=4 * 12, running=4 * 12))  # the eval job ran yesterday
+    assert day == near(used=4 * 12, running=4 * 12)  # the eval job ran yesterday
     week = state.usage(rule(engine, "gpu-hours-per-week"), "vision")  # the week began this Monday
-    assert week == pytest.approx(Usage(used=4 * 12, running=4 * (24 * 7 - 12)))
+    assert week == near(used=4 * 12, running=4 * (24 * 7 - 12))
 
     # nlp: a 1-GPU server since 06:00; the 8-GPU pod that is not scheduled holds nothing
     nlp = state.usage(rule(engine, "gpu-hours-per-month"), "nlp")
-    assert nlp == pytest.approx(Usage(used=6.0, running=hours(NOW, MONTH_END)))
+    assert nlp == near(used=6.0, running=hours(NOW, MONTH_END))
     assert state.usage(rule(engine, "gpu-hours-per-month"), "platform") == Usage(0.0, 0.0)
 
 
@@ -73,11 +90,11 @@ def test_budget_prices_each_pod_on_its_node(state: ClusterState, engine: Engine)
     spend = rule(engine, "spend-per-month")
     worker_rate, eval_rate = p4d.on_demand * 4 / 8, p4d.on_demand * 2 / 8
     vision = state.usage(spend, "vision")
-    assert vision == pytest.approx(Usage(
+    assert vision == near(
         used=worker_rate * hours("2026-11-20T08:00:00Z", NOW) + eval_rate * 6.5,
-        running=worker_rate * hours(NOW, MONTH_END)))
+        running=worker_rate * hours(NOW, MONTH_END))
     nlp = state.usage(spend, "nlp")
-    assert nlp == pytest.approx(Usage(used=g5.spot / 4 * 6, running=g5.spot / 4 * hours(NOW, MONTH_END)))
+    assert nlp == near(used=g5.spot / 4 * 6, running=g5.spot / 4 * hours(NOW, MONTH_END))
 
 
 def test_watch_events_move_usage(server: FakeApiServer, state: ClusterState, clock: Clock,
@@ -92,7 +109,7 @@ def test_watch_events_move_usage(server: FakeApiServer, state: ClusterState, clo
     server.apply("pods", "ADDED", {"kind": "Pod", "apiVersion": "v1", **new})
     wait_for(lambda: state.usage(quota, "nlp") != before, "the ADDED pod")
     added = state.usage(quota, "nlp")
-    assert added == pytest.approx(Usage(before.used + 1.0, before.running + hours(NOW, MONTH_END)))
+    assert added == near(before.used + 1.0, before.running + hours(NOW, MONTH_END))
 
     clock.now = NOW + timedelta(hours=2)
     finished = copy.deepcopy(new)
@@ -105,7 +122,7 @@ def test_watch_events_move_usage(server: FakeApiServer, state: ClusterState, clo
     wait_for(lambda: (u := state.usage(quota, "nlp")) is not None
              and u.running == pytest.approx(later.total_seconds() / 3600), "the MODIFIED pod")
     after = state.usage(quota, "nlp")
-    assert after == pytest.approx(Usage(used=8.0 + 2.0, running=hours(clock.now, MONTH_END)))
+    assert after == near(used=8.0 + 2.0, running=hours(clock.now, MONTH_END))
 
     server.apply("pods", "DELETED", {"kind": "Pod", "apiVersion": "v1", **pod("resnet-train-worker-0")})
     wait_for(lambda: (u := state.usage(quota, "vision")) is not None and u.running == 0, "the DELETED pod")
@@ -121,7 +138,7 @@ def test_namespace_labels_regroup_pods(server: FakeApiServer, state: ClusterStat
     ns["metadata"]["labels"]["team"] = "computer-vision"
     server.apply("namespaces", "MODIFIED", {"kind": "Namespace", "apiVersion": "v1", **ns})
     wait_for(lambda: state.namespace_labels("ml-vision", ) == ns["metadata"]["labels"], "the namespace change")
-    assert state.usage(quota, "computer-vision") == pytest.approx(Usage(used=48.0, running=48.0))
+    assert state.usage(quota, "computer-vision") == near(used=48.0, running=48.0)
     assert state.usage(quota, "vision") == Usage(0.0, 0.0)
 
 
@@ -150,3 +167,25 @@ def test_live_usage_decides_admission(state: ClusterState, engine: Engine) -> No
 
     no_state = engine.evaluate_workloads([workload])
     assert not [f for f in no_state.findings if f.policy == "gpu-hours-per-month"]
+
+
+def test_recorded_pod_lifecycle(server: FakeApiServer, state: ClusterState, engine: Engine) -> None:
+    """A Job pod's recorded watch events: created, scheduled, running, a bookmark, succeeded, deleted."""
+    quota = rule(engine, "gpu-hours-per-day")
+    base = state.usage(quota, "vision")
+    assert base is not None
+    lines = (FIXTURES / "pods.watch.jsonl").read_text().splitlines()
+    seen: list[Usage] = []
+    for line in lines:
+        rv = server.replay("pods", line)
+        wait_for(lambda rv=rv: state.reflectors["pods"].stats.resource_version == str(rv), "the event")  # type: ignore[misc]
+        usage = state.usage(quota, "vision")
+        assert usage is not None
+        seen.append(Usage(usage.used - base.used, usage.running - base.running))
+    pending, scheduled, running, bookmarked, succeeded, deleted = seen
+    assert pending == Usage(0.0, 0.0)  # not on a node: holds no GPU
+    assert scheduled == near(0.0, 2 * 12)  # holds 2 GPUs to the end of the day
+    assert running == near(2 * hours("2026-11-23T09:00:02Z", NOW), 2 * 12)
+    assert bookmarked == running and state.reflectors["pods"].stats.bookmarks == 1
+    assert succeeded == near(2 * hours("2026-11-23T09:00:02Z", "2026-11-23T11:30:02Z"), 0.0)
+    assert deleted == succeeded  # what it used today still counts
