@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -28,10 +29,11 @@ from policy_engine.webhook.admission import AdmissionRequest, AdmissionReview, O
 from policy_engine.webhook.config import WebhookConfig, load_config
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
-from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, policy_files
+from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, policy_files, settle_heap
 from policy_engine.webhook.review import ClusterState, Decision, LoadedEngine, ReviewState, decide
 
 SETTINGS_ENV = "POLICY_ENGINE_SERVE_SETTINGS"
+EVALUATION_THREADS = 4
 JSON = "application/json"
 
 
@@ -104,6 +106,7 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
             cluster.start()  # type: ignore[attr-defined]
         if watcher is not None:
             watcher.start()
+        settle_heap()
         jsonlog.log(logging.INFO, f"webhook ready to serve: {len(holder.current.by_name)} policies",
                     event="started", policies=len(holder.current.by_name), cluster=settings.cluster,
                     pid=os.getpid())
@@ -114,8 +117,12 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
                 watcher.stop()
             if cluster is not None and callable(getattr(cluster, "stop", None)):
                 cluster.stop()  # type: ignore[attr-defined]
+            pool.shutdown(wait=True)
             jsonlog.log(logging.INFO, "webhook stopped", event="stopped", pid=os.getpid())
 
+    # Reviews run on a few threads, not on the event loop: one slow evaluation (a cron schedule to expand,
+    # a CEL program) then shares the interpreter with quick ones instead of holding every request behind it.
+    pool = ThreadPoolExecutor(max_workers=EVALUATION_THREADS, thread_name_prefix="review")
     app = FastAPI(title="policy-engine admission webhook", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.holder = holder
@@ -135,7 +142,7 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
             return Response(json.dumps({"error": str(exc)}), status_code=400, media_type=JSON)
         synced()
         state = ReviewState(holder.current, config, exemptions, now().date(), cluster)
-        decision = decide(admission, state)
+        decision = await asyncio.get_running_loop().run_in_executor(pool, decide, admission, state)
         body_out = json.dumps(response_review(decision.response), ensure_ascii=False).encode()
         elapsed = time.perf_counter() - started
         _count(metrics, admission, decision, elapsed)

@@ -1,0 +1,332 @@
+"""Admission webhook under load: a real ``policy-engine serve`` process over TLS, driven at fixed rates.
+
+Open loop: request i is due at ``start + i / rate`` whatever happened to earlier ones, and its latency is
+measured from that due time, so a server that falls behind shows it (no coordinated omission). Requests
+go over a pool of keep-alive TLS connections to 127.0.0.1 only; each run is bounded in count and time.
+
+The bodies are real AdmissionReviews: every workload of the shared corpus (tests/fixtures/webhook
+reviews when the corpus is absent) wrapped as a CREATE, evaluated against the full bundled policy
+library. Halfway through every run a policy file is rewritten, so the server reloads its policies
+under load; a reload must lose no request.
+
+    .venv/bin/python benchmarks/bench_webhook.py [--rates 100 500 1000] [--workers 1 2] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+FIXTURE_REVIEWS = REPO / "tests" / "fixtures" / "webhook" / "reviews"
+HOST = "127.0.0.1"
+MAX_REVIEWS = 400
+
+
+def corpus_reviews() -> list[dict[str, object]]:
+    """CREATE reviews of every workload document the model recognises in the corpus (or the fixtures)."""
+    from policy_engine.model.documents import Document, load_paths
+    from policy_engine.model.kinds import KNOWN_KINDS
+
+    if not CORPUS.is_dir():
+        print(f"corpus not found at {CORPUS}: using the test fixtures", file=sys.stderr)
+        return [json.loads(p.read_text()) for p in sorted(FIXTURE_REVIEWS.glob("*.json"))]
+    reviews: list[dict[str, object]] = []
+    for item in load_paths([str(CORPUS)]):
+        if not isinstance(item, Document) or item.kind not in KNOWN_KINDS:
+            continue
+        obj = item.obj
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        assert isinstance(meta, dict)
+        group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+        namespace = str(meta.get("namespace") or "ml")
+        uid = f"bench-{len(reviews):05d}"
+        reviews.append({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": uid, "kind": {"group": group, "version": version, "kind": item.kind},
+            "resource": {"group": group, "version": version, "resource": item.kind.lower() + "s"},
+            "name": str(meta.get("name") or ""), "namespace": namespace, "operation": "CREATE",
+            "userInfo": {"username": "bench@example.com", "groups": ["system:authenticated"]},
+            "object": obj, "oldObject": None, "dryRun": False}})
+        if len(reviews) >= MAX_REVIEWS:
+            break
+    return reviews
+
+
+def engine_costs(reviews: list[dict[str, object]]) -> None:
+    """In-process cost of ``decide`` over the mix, and the policies that cost the most (for attribution)."""
+    from datetime import date
+
+    from policy_engine.engine import load_engine
+    from policy_engine.model.documents import Document, load_objects
+    from policy_engine.webhook.admission import AdmissionReview
+    from policy_engine.webhook.config import WebhookConfig
+    from policy_engine.webhook.exemptions import RequestExemptions
+    from policy_engine.webhook.review import LoadedEngine, ReviewState, decide
+
+    engine = load_engine()
+    config = WebhookConfig(exempt_namespaces=())
+    state = ReviewState(LoadedEngine.of(engine), config, RequestExemptions.from_config(config), date.today())
+    requests = [AdmissionReview.model_validate(r).request for r in reviews]
+    times = []
+    for req in requests:
+        assert req is not None
+        started = time.perf_counter()
+        decide(req, state)
+        times.append(time.perf_counter() - started)
+    times.sort()
+    by_policy: dict[str, float] = {}
+    model = 0.0
+    for req in requests:
+        assert req is not None and req.object is not None
+        doc = next(d for d in load_objects([req.object]) if isinstance(d, Document))
+        started = time.perf_counter()
+        try:
+            w = engine.workload(doc)
+        except Exception:  # an unreadable object: the webhook answers it as an internal error
+            continue
+        finally:
+            model += time.perf_counter() - started
+        if w is None:
+            continue
+        for policy in engine.policies.for_kind(w.kind):
+            started = time.perf_counter()
+            try:
+                if policy.applies(w):
+                    policy.check(w)
+            except Exception:  # timing only; the engine reports failures itself
+                pass
+            by_policy[policy.name] = by_policy.get(policy.name, 0.0) + time.perf_counter() - started
+    n = len(requests)
+    top = sorted(by_policy.items(), key=lambda kv: -kv[1])[:3]
+    print(f"decide() in process: mean {sum(times) / n * 1000:.2f} ms, p50 {times[n // 2] * 1000:.2f} ms, "
+          f"p99 {times[int(n * 0.99)] * 1000:.2f} ms, max {times[-1] * 1000:.1f} ms; workload model + pricing "
+          f"{model / n * 1000:.2f} ms/request; costliest policies (ms/request): "
+          + ", ".join(f"{name} {t / n * 1000:.2f}" for name, t in top))
+
+
+def http_request(body: bytes) -> bytes:
+    return (f"POST /validate HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+@dataclass
+class RunResult:
+    workers: int
+    rate: int
+    sent: int = 0
+    ok: int = 0
+    errors: int = 0
+    denied: int = 0
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    reloads: float = 0.0
+    reload_failures: float = 0.0
+    error_samples: list[str] = field(default_factory=list)
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+class Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def exchange(self, raw: bytes) -> tuple[int, bytes]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+        body = await self.reader.readexactly(int(match.group(1))) if match else b""
+        return status, body
+
+
+async def drive(port: int, context: ssl.SSLContext, bodies: list[tuple[str, bytes]], rate: int,
+                duration: float, connections: int, result: RunResult, on_half: object) -> None:
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        reader, writer = await asyncio.open_connection(HOST, port, ssl=context, server_hostname=HOST)
+        pool.put_nowait(Connection(reader, writer))
+    total = int(rate * duration)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(due: float, uid: str, raw: bytes) -> None:
+        conn = await pool.get()
+        try:
+            status, body = await asyncio.wait_for(conn.exchange(raw), timeout=10)
+        except Exception as exc:  # every failure is counted and one sample kept
+            result.errors += 1
+            if len(result.error_samples) < 5:
+                result.error_samples.append(f"{type(exc).__name__}: {exc}")
+            reader, writer = await asyncio.open_connection(HOST, port, ssl=context, server_hostname=HOST)
+            pool.put_nowait(Connection(reader, writer))
+            return
+        pool.put_nowait(conn)
+        result.latencies.append(time.perf_counter() - due)
+        if status == 200 and f'"uid": "{uid}"'.encode() in body:
+            result.ok += 1
+            if b'"allowed": false' in body:
+                result.denied += 1
+        else:
+            result.errors += 1
+            if len(result.error_samples) < 5:
+                result.error_samples.append(f"HTTP {status}: {body[:200]!r}")
+
+    start = time.perf_counter()
+    half_done = False
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not half_done and i >= total // 2:
+            half_done = True
+            on_half()  # type: ignore[operator]
+        uid, raw = bodies[i % len(bodies)]
+        tasks.append(asyncio.create_task(one(due, uid, raw)))
+        result.sent += 1
+    await asyncio.gather(*tasks)
+    result.seconds = time.perf_counter() - start
+    while not pool.empty():
+        pool.get_nowait().writer.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def metric(text: str, name: str) -> float:
+    return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
+def run_server(workers: int, rate: int, args: argparse.Namespace, work: Path, context: ssl.SSLContext,
+               bodies: list[tuple[str, bytes]]) -> RunResult:
+    import httpx
+
+    policies = work / f"policies-{workers}-{rate}"
+    from policy_engine.resources import bundled_policies_dir
+
+    shutil.copytree(bundled_policies_dir(), policies, ignore=shutil.ignore_patterns("tests"))
+    config = work / "config.yaml"
+    config.write_text("reload_interval_seconds: 0.5\nexempt_namespaces: []\n")
+    port = free_port()
+    log = (work / f"serve-{workers}-{rate}.log").open("wb")
+    command = [sys.executable, "-m", "policy_engine.cli.main", "serve", "--host", HOST, "--port", str(port),
+               "--tls-cert", str(work / "tls.crt"), "--tls-key", str(work / "tls.key"), "--policies",
+               str(policies), "--config", str(config), "--no-cluster", "--workers", str(workers),
+               "--log-level", "info"]
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    client = httpx.Client(base_url=f"https://{HOST}:{port}", verify=context, timeout=5)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if client.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start; see {log.name}")
+            time.sleep(0.2)
+        for uid, raw in bodies[: min(len(bodies), 200)]:  # warm every worker's code paths
+            del uid
+            client.post("/validate", content=raw.split(b"\r\n\r\n", 1)[1],
+                        headers={"Content-Type": "application/json"})
+        victim = sorted(policies.glob("*.policy"))[0]
+        result = RunResult(workers, rate)
+
+        def touch_policy() -> None:
+            if args.reload:
+                victim.write_text(victim.read_text() + f"\n# reloaded under load at {time.time()}\n")
+
+        runner = asyncio.run
+        try:  # the client shares the machine's two cores: uvloop keeps its own cost down
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            pass
+        runner(drive(port, context, bodies, rate, args.duration, args.connections, result, touch_policy))
+        time.sleep(1.5)  # let every worker's poller see the change before reading the counters
+        text = client.get("/metrics").text
+        result.reloads = metric(text, "policy_engine_webhook_policy_reloads_total")
+        result.reload_failures = metric(text, "policy_engine_webhook_policy_reload_failures_total")
+        return result
+    finally:
+        client.close()
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate (default: 10)")
+    parser.add_argument("--connections", type=int, default=32, help="keep-alive TLS connections")
+    parser.add_argument("--no-reload", dest="reload", action="store_false",
+                        help="do not rewrite a policy file halfway through each run")
+    args = parser.parse_args()
+
+    from policy_engine.webhook import certs
+
+    reviews = corpus_reviews()
+    bodies = [(str(r["request"]["uid"]), http_request(json.dumps(r).encode()))  # type: ignore[index]
+              for r in reviews]
+    sizes = [len(b) for _, b in bodies]
+    print(f"{len(bodies)} AdmissionReviews (median {statistics.median(sizes) / 1024:.1f} KiB), "
+          f"{os.cpu_count()} CPUs, {args.duration:g} s per rate, {args.connections} connections")
+    engine_costs(reviews)
+    results: list[RunResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp:
+        work = Path(tmp)
+        certs.write(certs.generate("policy-engine-webhook", "policy-engine", days=1, localhost=True), work)
+        context = ssl.create_default_context(cafile=str(work / "ca.crt"))
+        for workers in args.workers:
+            for rate in args.rates:
+                r = run_server(workers, rate, args, work, context, bodies)
+                results.append(r)
+                print(f"  workers={workers} rate={rate}: {r.ok}/{r.sent} ok, {r.errors} errors, "
+                      f"p99 {r.pct(0.99):.1f} ms", flush=True)
+                for sample in r.error_samples:
+                    print(f"    error: {sample}")
+    print()
+    print("| workers | target req/s | achieved req/s | p50 ms | p90 ms | p99 ms | max ms | errors | denied | "
+          "reloads (failed) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        achieved = r.ok / r.seconds if r.seconds else 0.0
+        print(f"| {r.workers} | {r.rate} | {achieved:.0f} | {r.pct(0.5):.2f} | {r.pct(0.9):.2f} | "
+              f"{r.pct(0.99):.2f} | {r.pct(1.0):.1f} | {r.errors} | {r.denied / max(r.ok, 1):.0%} | "
+              f"{r.reloads:.0f} ({r.reload_failures:.0f}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
