@@ -6,6 +6,7 @@ terminal, the environment, git) is decided by the caller and carried here.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 from collections.abc import Sequence
@@ -65,20 +66,25 @@ class ReportContext:
 
     def relative(self, file: str) -> str:
         """The file as a POSIX path relative to the root (as given when outside it or for stdin)."""
-        if file == STDIN_NAME:
-            return file
-        path = Path(file)
-        absolute = path if path.is_absolute() else self.cwd / path
-        try:
-            rel = os.path.relpath(absolute, self.root)
-        except ValueError:  # another drive on Windows
-            return path.as_posix()
-        if rel.startswith(".."):
-            return absolute.as_posix()
-        return Path(rel).as_posix()
+        return _relative(file, self.cwd, self.root)
 
     def uri(self, file: str) -> str:
         return quote(self.relative(file), safe="/")
+
+
+@functools.lru_cache(maxsize=65536)  # every finding of a file asks again; a big tree has thousands
+def _relative(file: str, cwd: Path, root: Path) -> str:
+    if file == STDIN_NAME:
+        return file
+    path = Path(file)
+    absolute = path if path.is_absolute() else cwd / path
+    try:
+        rel = os.path.relpath(absolute, root)
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+    if rel.startswith(".."):
+        return absolute.as_posix()
+    return Path(rel).as_posix()
 
 
 def money(value: float | None, *, signed: bool = False) -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import yaml
-
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.reporters.context import TOOL_NAME, ReportContext
+from policy_engine.reporters.json_report import dumps
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
 REPORT_NAME = "policy-engine-check"
@@ -22,7 +21,9 @@ _OUTCOMES = ("pass", "fail", "warn", "error", "skip")
 
 
 def render(result: Result, ctx: ReportContext) -> str:
-    return yaml.safe_dump_all(reports(result, ctx), sort_keys=False, default_flow_style=False)
+    """A YAML stream whose documents are written in JSON (a subset of YAML that ``kubectl apply`` reads):
+    PyYAML's representer takes ~10 s for a 10,000-document tree, the JSON encoder half a second."""
+    return "".join(f"---\n{dumps(report)}" for report in reports(result, ctx))
 
 
 def reports(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:
