@@ -6,6 +6,7 @@ the offending key) so an operator fixing a ConfigMap sees all of them at once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -20,10 +21,15 @@ DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
 DEFAULT_OWN_NAMESPACE = "policy-engine"
 
 
+def own_namespace() -> str:
+    """The namespace the webhook runs in: ``POD_NAMESPACE`` (the downward API) or the default install's."""
+    return os.environ.get("POD_NAMESPACE") or DEFAULT_OWN_NAMESPACE
+
+
 class WebhookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    exempt_namespaces: tuple[str, ...] = ("kube-system", DEFAULT_OWN_NAMESPACE)
+    exempt_namespaces: tuple[str, ...] = Field(default_factory=lambda: ("kube-system", own_namespace()))
     """Namespaces (globs) whose requests are allowed without evaluation; the webhook's own by default."""
     exempt_users: tuple[str, ...] = ()
     """``userInfo.username`` globs, e.g. ``system:serviceaccount:kube-system:*``."""

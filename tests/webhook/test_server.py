@@ -7,7 +7,9 @@ tests/fixtures/webhook/reviews are complete ``admission.k8s.io/v1`` AdmissionRev
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -224,3 +226,23 @@ current-context: nowhere
         assert _send(s, "inherit-namespace-team")["allowed"] is False  # nothing to inherit from yet
     finally:
         s.stop()
+
+
+def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path) -> None:
+    """uvicorn workers are processes; prometheus multiprocess mode merges their counts in every scrape."""
+    s = Server(tls, tmp_path / "serve.log", "--policies", str(POLICIES), "--no-cluster", "--workers", "2")
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids := {r["pid"] for r in s.log_records() if r.get("event") == "started"}) < 2:
+            assert time.monotonic() < deadline, s.log_text()[-2000:]
+            time.sleep(0.1)
+        for _ in range(10):
+            _send(s, "deny-pod-untagged")
+            _send(s, "allow-pod-tagged")
+        text = s.client.get("/metrics").text
+    finally:
+        s.stop()
+    assert len(pids) == 2
+    counts = re.findall(r'^policy_engine_webhook_requests_total\{[^}]*operation="CREATE"[^}]*\} (\S+)$', text, re.M)
+    assert sum(float(c) for c in counts) == 20.0
+    assert "policy_engine_webhook_policies_loaded" in text
