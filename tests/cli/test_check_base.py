@@ -101,3 +101,19 @@ def test_an_unknown_revision_is_a_usage_error(repo: Path) -> None:
     code, _, err = check(repo, "manifests", "--base", "no-such-branch")
     assert code == 2
     assert "no-such-branch" in err
+
+
+def test_the_base_reads_the_same_files_as_the_head(repo: Path) -> None:
+    """Hidden directories, other suffixes and --exclude apply at the base too: nothing shows as removed."""
+    train = (repo / "manifests" / "train.yaml").read_text()
+    (repo / "manifests" / ".hidden").mkdir()
+    (repo / "manifests" / ".hidden" / "job.yaml").write_text(train.replace("pretrain", "hidden"))
+    (repo / "manifests" / "skip-me.yaml").write_text(train.replace("pretrain", "skipped"))
+    (repo / "manifests" / "notes.txt").write_text(train.replace("pretrain", "notes"))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "more files")
+    code, doc, err = check(repo, "manifests", "--base", "HEAD", "--exclude", "skip-*")
+    assert code == 0, err
+    assert doc["cost_diff"]["workloads"] == []
+    names = {f["resource"]["name"] for f in doc["findings"]}
+    assert names.isdisjoint({"hidden", "skipped", "notes"})
