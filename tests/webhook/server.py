@@ -112,3 +112,22 @@ class Server:
         self.client.close()
         self._log.close()
         return self.process.returncode
+
+
+def read_http_response(conn: ssl.SSLSocket) -> tuple[int, dict[str, object]]:
+    """Status and JSON body of one HTTP/1.1 response read off a raw TLS socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed before a response: {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        assert chunk, "connection closed mid-body"
+        rest += chunk
+    return status, json.loads(rest[:length])

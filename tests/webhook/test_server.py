@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from .reviews import BAD, FIXTURES, POLICIES, REVIEWS
-from .server import Server, Tls, make_tls, serve_command
+from .server import HOST, Server, Tls, make_tls, read_http_response, serve_command
 
 CONFIG = FIXTURES / "config.yaml"
 ALLOWED = {"warn-gpu-not-spot", "exempt-namespace", "exempt-user-glob", "exempt-annotation-valid",
@@ -246,3 +247,19 @@ def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path) -> None:
     counts = re.findall(r'^policy_engine_webhook_requests_total\{[^}]*operation="CREATE"[^}]*\} (\S+)$', text, re.M)
     assert sum(float(c) for c in counts) == 20.0
     assert "policy_engine_webhook_policies_loaded" in text
+
+
+def test_a_body_that_never_arrives_gets_a_400_not_a_hang(tls: Tls, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("body_timeout_seconds: 1\n")
+    s = Server(tls, tmp_path / "serve.log", "--policies", str(POLICIES), "--config", str(config))
+    raw = socket.create_connection((HOST, s.port), timeout=30)
+    conn = tls.context().wrap_socket(raw, server_hostname=HOST)
+    try:
+        conn.sendall(f"POST /validate HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 5000\r\n\r\n{\"apiVersion\": ".encode())
+        status, reply = read_http_response(conn)
+    finally:
+        conn.close()
+        s.stop()
+    assert status == 400 and reply["error"] == "request body not received within 1 s"

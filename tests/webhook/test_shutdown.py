@@ -5,37 +5,18 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import ssl
 import time
 from pathlib import Path
 
 import pytest
 
 from .reviews import POLICIES, REVIEWS
-from .server import HOST, Server, Tls, make_tls
+from .server import HOST, Server, Tls, make_tls, read_http_response
 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     return make_tls(tmp_path_factory.mktemp("tls"))
-
-
-def _read_response(conn: ssl.SSLSocket) -> tuple[int, dict[str, object]]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers["content-length"])
-    while len(rest) < length:
-        chunk = conn.recv(65536)
-        assert chunk, "connection closed mid-body"
-        rest += chunk
-    return status, json.loads(rest[:length])
 
 
 def _wait_for(server: Server, text: str, seconds: float = 20.0) -> None:
@@ -60,7 +41,7 @@ def test_in_flight_request_completes_after_sigterm(tls: Tls, tmp_path: Path) -> 
         _wait_for(server, "Shutting down")
         assert server.process.poll() is None, "the server exited with a request in flight"
         conn.sendall(body[200:])
-        status, reply = _read_response(conn)
+        status, reply = read_http_response(conn)
     finally:
         conn.close()
     assert status == 200
