@@ -38,13 +38,13 @@ def _wait(condition: Any, timeout: float = 600.0) -> None:
         time.sleep(0.005)
 
 
-def _pods(n: int, teams: int) -> list[dict[str, Any]]:
-    template = next(p for p in fixture("pods.json")["items"] if p["metadata"]["name"].startswith("llm-serve"))
+def _pods(n: int, teams: int, prefix: str = "llm-serve") -> list[dict[str, Any]]:
+    template = next(p for p in fixture("pods.json")["items"] if p["metadata"]["name"].startswith(prefix))
     nodes = [n["metadata"]["name"] for n in fixture("nodes.json")["items"]]
     out = []
     for i in range(n):
         pod = copy.deepcopy(template)
-        pod["metadata"].update(name=f"serve-{i}", uid=f"00000000-0000-4000-8000-{i:012d}",
+        pod["metadata"].update(name=f"{prefix}-{i}", uid=f"{prefix}-0000-4000-8000-{i:012d}",
                                labels={"team": f"team-{i % teams}", "app": "serve"})
         pod["spec"]["nodeName"] = nodes[i % 2]
         out.append(pod)
@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("--pods", type=int, default=5000)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--teams", type=int, default=50)
+    parser.add_argument("--cpu-pods", type=int, default=20000, help="pods without GPUs, listed and skipped")
     args = parser.parse_args()
 
     engine = load_engine([POLICIES])
@@ -65,15 +66,16 @@ def main() -> int:
     with running() as server:
         server.load("namespaces", fixture("namespaces.json")["items"])
         server.load("nodes", fixture("nodes.json")["items"])
-        server.load("pods", pods)
+        server.load("pods", pods + _pods(args.cpu_pods, args.teams, "web"))
         state = ClusterState.from_configuration(client.Configuration(host=server.url),
                                                 timing=Timing(page_size=500))
         started = time.perf_counter()
         state.start()
         _wait(lambda: state.synced)
         sync = time.perf_counter() - started
-        print(f"initial sync: {args.pods} GPU pods in {sync:.2f} s ({args.pods / sync:,.0f} pods/s, "
-              f"{len(server.list_requests('pods'))} pages)")
+        total = args.pods + args.cpu_pods
+        print(f"initial sync: {total} pods ({args.pods} with GPUs) in {sync:.2f} s ({total / sync:,.0f} pods/s, "
+              f"{len(server.list_requests('pods'))} pages of 500)")
 
         _wait(lambda: server.open_watches("pods") >= 1)
         started = time.perf_counter()

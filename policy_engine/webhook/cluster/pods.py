@@ -76,11 +76,31 @@ def inherit(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None,
     return {**obj, "metadata": {**meta, "labels": {**taken, **labels}}}, taken
 
 
+def requests_extended_resources(spec: Mapping[str, Any]) -> bool:
+    """Whether any container asks for a vendor resource (``nvidia.com/gpu``, ``google.com/tpu``…).
+
+    Every accelerator is such a resource (a name with a domain), so a pod without one is no GPU pod and
+    the workload model need not read it: most pods of a cluster are skipped this cheaply.
+    """
+    for group in ("containers", "initContainers"):
+        for container in spec.get(group) or ():
+            resources = container.get("resources") if isinstance(container, dict) else None
+            if not isinstance(resources, dict):
+                continue
+            for section in ("limits", "requests"):
+                amounts = resources.get(section)
+                if isinstance(amounts, dict) and any("/" in str(name) for name in amounts):
+                    return True
+    return False
+
+
 def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None, keys: Sequence[str],
                  seen: datetime) -> PodRecord | None:
     """The record of a pod that requests GPUs; None for a pod without GPUs or one the model cannot read."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
+    if not isinstance(spec, dict) or not requests_extended_resources(spec):
+        return None
     status = obj.get("status") or {}
     with_labels, taken = inherit(obj, namespace_labels, keys)
     try:

@@ -112,6 +112,7 @@ class Reflector:
         rv: str | None = None
         delay = self.timing.backoff_initial
         resync_at = 0.0
+        gone_in_a_row = 0
         while not self._stop.is_set():
             try:
                 if rv is None or self.clock() >= resync_at:
@@ -119,17 +120,25 @@ class Reflector:
                     resync_at = self.clock() + self.timing.resync_seconds * random.uniform(0.9, 1.1)
                 rv = self._watch_from(rv, resync_at)
                 delay = self.timing.backoff_initial
+                gone_in_a_row = 0
                 if rv is not None and not self._stop.is_set():
                     self.stats.watch_restarts += 1
             except ApiException as exc:
                 if exc.status == GONE:
                     self.stats.gone += 1
+                    gone_in_a_row += 1
                     self._log(logging.INFO, f"{self.resource}: resourceVersion {rv} is gone (410): listing again",
                               event="cache_gone")
-                    rv = None  # list again, at once
+                    rv = None  # list again: at once the first time, after a backoff if it keeps happening
+                    if gone_in_a_row > 1:
+                        delay = self._fail("410 Gone again right after a list", delay)
                     continue
                 delay = self._fail(f"HTTP {exc.status}: {exc.reason}", delay)
             except (HTTPError, OSError, ValueError, KeyError, TypeError) as exc:
+                delay = self._fail(f"{type(exc).__name__}: {exc}", delay)
+            except Exception as exc:  # a bug must not silently end the thread: the cache would go stale
+                LOG.exception(f"{self.resource}: unexpected error in the reflector",
+                              extra={FIELDS: {"resource": self.resource, "event": "cache_error"}})
                 delay = self._fail(f"{type(exc).__name__}: {exc}", delay)
         self.stats.resource_version = rv
 
