@@ -206,14 +206,14 @@ class Reflector:
                     break
                 kind = event["type"]
                 obj = event["raw_object"]
-                rv = str(obj["metadata"]["resourceVersion"])
-                self.stats.resource_version = rv
                 if kind == "BOOKMARK":
                     self.stats.bookmarks += 1
                 else:
-                    self.handle(kind, obj)
+                    self.handle(kind, obj)  # if this raises, the watch resumes from before this event
                     self.stats.events += 1
                     self.stats.last_event = datetime.now(UTC)
+                rv = str(obj["metadata"]["resourceVersion"])
+                self.stats.resource_version = rv
                 if self.clock() >= resync_at:
                     return None  # time for a full list
         finally:

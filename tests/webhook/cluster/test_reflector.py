@@ -135,3 +135,27 @@ def test_stop_ends_every_thread_and_stream(server: FakeApiServer, started: Clust
     assert not any(r._thread.is_alive() for r in started.reflectors.values())
     wait_for(lambda: all(server.open_watches(r) == 0 for r in ("namespaces", "nodes", "pods")),
              "the server to see the streams close")
+
+
+def test_an_event_that_fails_to_apply_is_delivered_again(server: FakeApiServer, state: ClusterState,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug while applying an event must neither kill the thread nor lose the event: the watch resumes
+    from the resourceVersion before it, so the server sends it again."""
+    _watching(server, "namespaces", 1)
+    real = state.store.apply
+    failures: list[str] = []
+
+    def flaky(resource: str, event: str, obj: dict[str, object], now: object) -> None:
+        if not failures:
+            failures.append(event)
+            raise RuntimeError("a bug")
+        real(resource, event, obj, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state.store, "apply", flaky)
+    ns = next(n for n in fixture("namespaces.json")["items"] if n["metadata"]["name"] == "ml-nlp")
+    ns["metadata"]["labels"]["team"] = "language"
+    server.apply("namespaces", "MODIFIED", {"kind": "Namespace", "apiVersion": "v1", **ns})
+    wait_for(lambda: (state.namespace_labels("ml-nlp") or {}).get("team") == "language", "the event, again")
+    assert failures == ["MODIFIED"]
+    assert state.reflectors["namespaces"].stats.errors == 1
+    assert "RuntimeError" in (state.reflectors["namespaces"].stats.last_error or "")
