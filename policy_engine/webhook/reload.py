@@ -86,11 +86,11 @@ def settle_heap() -> None:
     """Move everything alive now (grammar, compiled policies, catalog) out of the collector's sight.
 
     The long-lived heap is large and never garbage; without this every full collection walks it and a
-    request that happens to trigger one waits several milliseconds. After a reload the previous set is
-    released first (unfreeze + collect), so reloads do not leak.
+    request that happens to trigger one waits several milliseconds. No full collection runs here: it
+    would hold the interpreter for tens of milliseconds while requests are in flight. A replaced policy
+    set is still freed by reference counting; only its reference cycles (about 13 KB for the bundled
+    library, measured) stay frozen, a bounded cost per reload.
     """
-    gc.unfreeze()
-    gc.collect()
     gc.freeze()
 
 
