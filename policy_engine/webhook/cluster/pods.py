@@ -9,7 +9,7 @@ the node's instance-type, capacity-type and GPU-model labels win over what the p
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from policy_engine.pricing.cost import Unpriced, price_pod
 
 CLUSTER_FILE = "<cluster>"
 FINISHED_PHASES = ("Succeeded", "Failed")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 @dataclass(slots=True)
@@ -36,6 +37,7 @@ class PodRecord:
     started: datetime | None  # status.startTime
     ended: datetime | None  # last container finish, or when the watch saw the pod go
     deadline: datetime | None  # startTime + spec.activeDeadlineSeconds: the kubelet stops the pod then
+    source: dict[str, Any] = field(default_factory=dict)  # the pod as listed, trimmed, before inheritance
     hourly: float | None = None  # None: not priced (unknown node or instance type)
     unpriced_reason: str | None = None
 
@@ -94,6 +96,19 @@ def requests_extended_resources(spec: Mapping[str, Any]) -> bool:
     return False
 
 
+def trimmed(obj: dict[str, Any]) -> dict[str, Any]:
+    """The pod without what the cache never reads and that can be most of its size: managedFields and
+    kubectl's last-applied-configuration copy of the whole object."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return obj
+    meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    return {**obj, "metadata": meta}
+
+
 def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None, keys: Sequence[str],
                  seen: datetime) -> PodRecord | None:
     """The record of a pod that requests GPUs; None for a pod without GPUs or one the model cannot read."""
@@ -101,6 +116,7 @@ def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None
     spec = obj.get("spec") or {}
     if not isinstance(spec, dict) or not requests_extended_resources(spec):
         return None
+    obj = trimmed(obj)
     status = obj.get("status") or {}
     with_labels, taken = inherit(obj, namespace_labels, keys)
     try:
@@ -119,7 +135,8 @@ def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None
     return PodRecord(uid=str(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}"),
                      namespace=str(meta.get("namespace") or ""), name=str(meta.get("name") or ""),
                      node=str(spec["nodeName"]) if spec.get("nodeName") else None, gpus=workload.gpus,
-                     workload=workload, inherited=taken, started=started, ended=ended, deadline=deadline)
+                     workload=workload, inherited=taken, started=started, ended=ended, deadline=deadline,
+                     source=obj)
 
 
 def price_record(record: PodRecord, node_labels: Mapping[str, str] | None, catalog: Catalog) -> None:

@@ -41,8 +41,7 @@ class Store:
         self.inherit_keys = tuple(inherit_keys)
         self.namespaces: dict[str, dict[str, str]] = {}
         self.nodes: dict[str, dict[str, str]] = {}
-        self.pods: dict[str, PodRecord] = {}  # uid -> record, live and ended
-        self.objects: dict[str, dict[str, Any]] = {}  # uid -> the pod as last seen (to re-derive its record)
+        self.pods: dict[str, PodRecord] = {}  # uid -> record, live and ended; record.source re-derives it
         self.generation = 0  # bumped on every change that can move usage
 
     # -- writes (reflector threads) ---------------------------------------------------------------------
@@ -97,7 +96,6 @@ class Store:
             old = [u for u, r in self.pods.items() if r.ended is not None and r.ended < before]
             for uid in old:
                 del self.pods[uid]
-                del self.objects[uid]
             if old:
                 self.generation += 1
             return len(old)
@@ -114,7 +112,6 @@ class Store:
         ns = str((obj.get("metadata") or {}).get("namespace") or "")
         record = build_record(obj, self.namespaces.get(ns), self.inherit_keys, now)
         if record is None:  # not (or no longer) a GPU pod
-            self.objects.pop(uid, None)
             self.pods.pop(uid, None)
             return
         previous = self.pods.get(uid)
@@ -122,7 +119,6 @@ class Store:
             record.ended = previous.ended  # a late MODIFIED after we saw it go does not revive it
         price_record(record, self.nodes.get(record.node) if record.node else None, self.catalog)
         self.pods[uid] = record
-        self.objects[uid] = obj
 
     def _end_pod(self, uid: str, now: datetime) -> None:
         record = self.pods.get(uid)
@@ -130,10 +126,9 @@ class Store:
             record.ended = now
 
     def _rederive(self, affected: Callable[[PodRecord], bool], now: datetime) -> None:
-        for uid, obj in list(self.objects.items()):
-            record = self.pods.get(uid)
-            if record is not None and affected(record):
-                self._put_pod(obj, now)
+        for record in list(self.pods.values()):
+            if affected(record):
+                self._put_pod(record.source, now)
 
     # -- reads (admission requests) ----------------------------------------------------------------------
 

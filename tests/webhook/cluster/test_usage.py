@@ -73,3 +73,18 @@ def test_unknown_instance_type_leaves_the_pod_unpriced() -> None:
     assert record is not None
     price_record(record, {"node.kubernetes.io/instance-type": "x9.mystery"}, load_catalog(None))
     assert record.hourly is None and "x9.mystery" in (record.unpriced_reason or "")
+
+
+def test_records_do_not_keep_managed_fields_or_last_applied_copies() -> None:
+    pod = _pod("llm-serve-7d9f8b6c5-h2x4p")
+    meta = pod["metadata"]
+    assert isinstance(meta, dict)
+    meta["managedFields"] = [{"manager": "kubelet", "operation": "Update", "fieldsV1": {"f:status": {}}}]
+    meta["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(pod),
+                           "policy-engine.io/expected-duration": "2h"}
+    record = build_record(pod, None, (), NOW)
+    assert record is not None
+    kept = record.source["metadata"]
+    assert "managedFields" not in kept
+    assert kept["annotations"] == {"policy-engine.io/expected-duration": "2h"}
+    assert "managedFields" in meta  # the object handed in is not changed
