@@ -38,6 +38,7 @@ class PodRecord:
     ended: datetime | None  # last container finish, or when the watch saw the pod go
     deadline: datetime | None  # startTime + spec.activeDeadlineSeconds: the kubelet stops the pod then
     source: dict[str, Any] = field(default_factory=dict)  # the pod as listed, trimmed, before inheritance
+    keys: dict[int, tuple[Any, str | None]] = field(default_factory=dict)  # id(rule) -> (rule, its group key)
     hourly: float | None = None  # None: not priced (unknown node or instance type)
     unpriced_reason: str | None = None
 

@@ -152,7 +152,12 @@ class ClusterState:
                 return cached.groups
             groups: dict[str, list[PodRecord]] = defaultdict(list)
             for record in self.store.records():
-                key = rule.key(record.workload)
+                known = record.keys.get(id(rule))
+                if known is not None and known[0] is rule:
+                    key = known[1]
+                else:  # a record is new after every change to its pod: the key is computed once per version
+                    key = rule.key(record.workload)
+                    record.keys[id(rule)] = (rule, key)
                 if key is not None:
                     groups[key].append(record)
             if len(self._groupings) > 256:  # policies reloaded many times: drop the old rules' groupings
