@@ -5,9 +5,9 @@ namespace's labels (label inheritance) and for a quota group's usage. Until ever
 finished, ``synced`` is False and ``usage`` answers None, so each policy's failure mode decides rather
 than a half-filled cache under-counting.
 
-Grouping pods by a rule's key runs the rule's own ``key`` closure on every pod's workload; the grouping
-is kept per rule until the store changes, so a burst of admissions between two pod events costs one
-pass over the pods.
+Grouping pods by a rule's key runs the rule's own ``key`` closure on a pod's workload once per version of
+the pod (the key is kept on its record); the grouping is kept per rule until the store changes, so a
+burst of admissions between two pod events costs one pass over the pods.
 """
 
 from __future__ import annotations
