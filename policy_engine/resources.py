@@ -8,6 +8,7 @@ editable install, whose import of ``policy_engine`` resolves to the source tree)
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,11 @@ def _locate(package: str, folder: str) -> Path:
     if candidate.is_dir():
         return candidate
     try:
+        # grammar/ and policies/ have no __init__.py: installed, they are namespace packages, whose
+        # ``files()`` is a MultiplexedPath (its str() is not a path), so take the spec's directory.
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            return Path(next(iter(spec.submodule_search_locations)))
         return Path(str(importlib.resources.files(package)))
     except ModuleNotFoundError as exc:  # pragma: no cover - a broken install
         raise FileNotFoundError(f"the bundled {folder}/ folder is missing from this installation") from exc
