@@ -53,6 +53,12 @@ def _pod(rng: random.Random, name: str, labels: dict[str, str], gpus: int, node:
     return {"metadata": {"labels": dict(labels)}, "spec": spec}
 
 
+def _object(api_version: str, kind: str, name: str, ns: str, labels: dict[str, str],
+            spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": spec}
+
+
 def _gpu(rng: random.Random) -> tuple[int, tuple[str, str, int] | None]:
     node = rng.choice(GPU_NODES)
     return rng.choice([g for g in (1, 2, 4, 8) if g <= node[2]] or [1]), node
@@ -62,10 +68,9 @@ def deployment(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
     name = f"serve-{i}"
     labels = _labels(rng, name)
     gpus, node = _gpu(rng) if rng.random() < 0.6 else (0, None)
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {"replicas": rng.randint(1, 6), "selector": {"matchLabels": {"app": name}},
-                     "template": _pod(rng, name, labels, gpus, node)}}
+    spec = {"replicas": rng.randint(1, 6), "selector": {"matchLabels": {"app": name}},
+            "template": _pod(rng, name, labels, gpus, node)}
+    return _object("apps/v1", "Deployment", name, ns, labels, spec)
 
 
 def job(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
@@ -75,8 +80,7 @@ def job(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"backoffLimit": 2, "template": _pod(rng, name, labels, gpus, node, "Never")}
     if rng.random() < 0.7:
         spec["activeDeadlineSeconds"] = rng.choice([3600, 4 * 3600, 24 * 3600])
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": spec}
+    return _object("batch/v1", "Job", name, ns, labels, spec)
 
 
 def pytorchjob(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
@@ -90,21 +94,17 @@ def pytorchjob(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"pytorchReplicaSpecs": replicas}
     if rng.random() < 0.6:
         spec["runPolicy"] = {"activeDeadlineSeconds": rng.choice([6 * 3600, 48 * 3600])}
-    return {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
-            "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": spec}
+    return _object("kubeflow.org/v1", "PyTorchJob", name, ns, labels, spec)
 
 
 def raycluster(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
     name = f"ray-{i}"
     labels = _labels(rng, name)
     gpus, node = _gpu(rng)
-    head = _pod(rng, name, labels, 0, None)
+    head = {"rayStartParams": {"dashboard-host": "0.0.0.0"}, "template": _pod(rng, name, labels, 0, None)}
     worker = {"groupName": "gpu", "replicas": rng.randint(1, 4), "minReplicas": 0, "maxReplicas": 8,
               "rayStartParams": {}, "template": _pod(rng, name, labels, gpus, node)}
-    return {"apiVersion": "ray.io/v1", "kind": "RayCluster",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {"headGroupSpec": {"rayStartParams": {"dashboard-host": "0.0.0.0"}, "template": head},
-                     "workerGroupSpecs": [worker]}}
+    return _object("ray.io/v1", "RayCluster", name, ns, labels, {"headGroupSpec": head, "workerGroupSpecs": [worker]})
 
 
 def cronjob(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
@@ -112,10 +112,9 @@ def cronjob(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
     labels = _labels(rng, name)
     gpus, node = _gpu(rng)
     pod = _pod(rng, name, labels, gpus, node, "OnFailure")
-    return {"apiVersion": "batch/v1", "kind": "CronJob",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {"schedule": rng.choice(["0 2 * * *", "0 */6 * * *", "30 1 * * 0"]),
-                     "jobTemplate": {"spec": {"activeDeadlineSeconds": 7200, "template": pod}}}}
+    spec = {"schedule": rng.choice(["0 2 * * *", "0 */6 * * *", "30 1 * * 0"]),
+            "jobTemplate": {"spec": {"activeDeadlineSeconds": 7200, "template": pod}}}
+    return _object("batch/v1", "CronJob", name, ns, labels, spec)
 
 
 def service(rng: random.Random, i: int, ns: str) -> dict[str, Any]:
