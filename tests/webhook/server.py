@@ -102,6 +102,7 @@ class Server:
         self.process.send_signal(signal.SIGTERM)
 
     def stop(self) -> int:
+        self.client.close()  # an idle keep-alive connection would hold the graceful shutdown open
         if self.process.poll() is None:
             self.terminate()
             try:
@@ -109,7 +110,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        self.client.close()
         self._log.close()
         return self.process.returncode
 
