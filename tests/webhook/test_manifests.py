@@ -12,6 +12,7 @@ ran rather than being skipped.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -31,7 +32,24 @@ from .cluster.fake_apiserver import FakeApiServer, running
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl")
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (Debian: kubernetes-client)")
+
+
+def _kubectl_minor() -> int | None:
+    if KUBECTL is None:
+        return None
+    try:
+        out = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True,
+                             timeout=30, check=False).stdout
+        return int("".join(ch for ch in json.loads(out)["clientVersion"]["minor"] if ch.isdigit()))
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        return None
+
+
+KUBECTL_MINOR = _kubectl_minor()
+needs_kubectl = pytest.mark.skipif(
+    KUBECTL_MINOR is None or KUBECTL_MINOR < 25,
+    reason=f"needs kubectl >= 1.25 for --validate=strict (found: {KUBECTL or 'none'}, minor {KUBECTL_MINOR})",
+)
 
 EXPECTED_KINDS = {
     "Namespace": "v1", "ServiceAccount": "v1", "ClusterRole": "rbac.authorization.k8s.io/v1",
