@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit policy-tests bench clean
+.PHONY: demo test lint typecheck unit policy-tests bench deploy-manifests clean
 
 $(BIN)/policy-engine: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: lint typecheck policy-tests unit
 
 bench: $(BIN)/policy-engine
 	$(BIN)/python benchmarks/run_all.py
+
+# deploy/ holds the webhook's kustomize tree with a snapshot of policies/: regenerate after editing policies.
+deploy-manifests: $(BIN)/policy-engine
+	$(BIN)/policy-engine webhook-manifests --out-dir deploy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
