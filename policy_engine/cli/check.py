@@ -119,8 +119,12 @@ def run(args: argparse.Namespace) -> int:
         link_base=args.link_base or _github_link_base(), generated_at=time.time())
     for fmt, path in outputs:
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(renderer(fmt)(result, ctx), encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(renderer(fmt)(result, ctx), encoding="utf-8")
+        except OSError as exc:
+            print(f"policy-engine check: --output {fmt}={path}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
     colour = (args.format == "text" and not args.no_color and "NO_COLOR" not in os.environ
               and sys.stdout.isatty())
     sys.stdout.write(renderer(args.format)(result, _with_colour(ctx, colour)))

@@ -154,6 +154,8 @@ def test_usage_errors() -> None:
     assert check("tree", "--output", "sarif").returncode == 2
     assert check("tree", "--output", "yaml=x").returncode == 2
     assert check("tree", "--jobs", "0").returncode == 2
+    unwritable = check("tree", "--output", "json=tree/train.yaml/report.json")  # a file is not a directory
+    assert unwritable.returncode == 2 and "--output json=" in unwritable.stderr
 
 
 def test_quota_over_the_whole_tree_names_the_group_and_workloads() -> None:
