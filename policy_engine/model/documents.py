@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 #: A document whose alias-expanded size exceeds this many nodes is refused (a "billion laughs" bomb).
 MAX_EXPANDED_NODES = 1_000_000
+
+#: An anchor (``&name``) and an alias (``*name``) at the start of a node: only a stream with both can be a bomb.
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]")
+_ALIAS = re.compile(r"(?:^|[\s\[{,])\*[^\s,\[\]{}]")
 
 PathElement = str | int
 FieldPath = tuple[PathElement, ...]
@@ -172,13 +177,14 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
         return
     loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
     index = 0
+    aliased = "&" in text and bool(_ANCHOR.search(text)) and bool(_ALIAS.search(text))
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
             line = node.start_mark.line + 1
-            if "&" in text and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            if aliased and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
                 yield _error(file, line, "E-ALIAS-BOMB",
                              f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through YAML aliases")
                 index += 1

@@ -120,3 +120,12 @@ def test_every_corpus_file_loads_without_error() -> None:
     errors = [i.diagnostic.headline() for i in items if isinstance(i, LoadError)]
     assert errors == []
     assert sum(isinstance(i, Document) for i in items) >= 2180
+
+
+def test_ordinary_anchors_and_shell_ampersands_load() -> None:
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: anchors}\n"
+        "data:\n  base: &base {a: '1'}\n  copy: *base\n  cmd: sh -c 'make && make test'\n"
+    )
+    (doc,) = list(load_text(text, "anchors.yaml"))
+    assert isinstance(doc, Document) and doc.obj["data"]["copy"] == {"a": "1"}
