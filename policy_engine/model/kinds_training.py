@@ -203,3 +203,36 @@ def argo_cron_workflow(doc: Document, config: ModelConfig) -> Shape | None:
         [META_ANNOTATIONS, ("spec", "workflowMetadata", "annotations")],
     )
     return Shape(roles, run)
+
+
+def katib_experiment(doc: Document, config: ModelConfig) -> Shape | None:
+    """Katib Experiment: ``parallelTrialCount`` (default 3) trials of ``trialTemplate.trialSpec`` run at once.
+
+    The trial spec is a Job or a training-operator job; its pods are this workload's roles, multiplied by
+    the parallel trials. An experiment runs ``maxTrialCount`` trials in waves with no deadline of its own,
+    so its run time is bounded only by the expected-duration annotation (else unbounded, said so).
+    """
+    base: FieldPath = ("spec", "trialTemplate", "trialSpec")
+    trial = fields.get(doc.obj, base)
+    if not isinstance(trial, dict):
+        return None
+    parallel = replicas_at(doc, ("spec", "parallelTrialCount"), default=3)
+    kind = trial.get("kind")
+    roles: list[RoleSource] = []
+
+    def role(name: str, template: FieldPath, per_trial: Replicas) -> RoleSource:
+        replicas = Replicas(parallel.count * per_trial.count, path=parallel.path or per_trial.path,
+                            note=f"{parallel.count} parallel trial(s) x {per_trial.count} pod(s)")
+        return template_role(doc, name, template, replicas)
+
+    if kind == "Job":
+        roles.append(role("trial", (*base, "spec", "template"), job_replicas(doc, (*base, "spec"))))
+    elif isinstance(kind, str) and kind in REPLICA_SPECS:
+        key = REPLICA_SPECS[kind]
+        for name in fields.mapping(doc, (*base, "spec", key)) or {}:
+            spec: FieldPath = (*base, "spec", key, name)
+            if isinstance(fields.get(doc.obj, (*spec, "template")), dict):
+                roles.append(role(f"trial-{name}", (*spec, "template"), replicas_at(doc, (*spec, "replicas"))))
+    if not roles:
+        return None
+    return Shape(roles, runtime.bounded_job(doc, [], [META_ANNOTATIONS]))

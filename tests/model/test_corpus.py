@@ -27,7 +27,6 @@ NOT_READ = {
     "ClusterTrainingRuntime": "a runtime template; TrainJobs that reference it are the workloads",
     "LLMInferenceServiceConfig": "a configuration preset, not a workload",
     "InferenceModel": "a Gateway API inference model: routes to a pool, runs no pods",
-    "Experiment": "Katib experiments embed trial templates; not read (documented gap)",
 }
 
 
