@@ -14,12 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from policy_engine.model.build import WorkloadError, build_workload
-from policy_engine.model.config import ModelConfig
-from policy_engine.model.documents import STDIN_NAME, Document, load_paths
-from policy_engine.model.workload import Workload
+from policy_engine.model.documents import STDIN_NAME, load_paths
 from policy_engine.pricing.catalog import Catalog, load_catalog
-from policy_engine.pricing.cost import price
+from policy_engine.pricing.cost import priced_workloads
 from policy_engine.pricing.showback import GroupTotal, Showback, showback
 from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
 
@@ -49,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     for warning in catalog.warnings:
         print(warning.render(_source(warning.span.file)), file=sys.stderr)
-    workloads, errors = priced_workloads(args.paths, args.exclude, catalog)
+    workloads, errors = priced_workloads(load_paths(args.paths, args.exclude), catalog)
     report = showback(workloads, dimensions, catalog)
     if args.format == "json":
         print(json.dumps(report_json(report, catalog, errors), indent=2))
@@ -60,25 +57,6 @@ def run(args: argparse.Namespace) -> int:
     for diagnostic in errors:
         print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if errors else EXIT_OK
-
-
-def priced_workloads(paths: list[str], exclude: list[str], catalog: Catalog) -> tuple[list[Workload], list[Diagnostic]]:
-    config = ModelConfig(hours_per_month=catalog.hours_per_month)
-    workloads: list[Workload] = []
-    errors: list[Diagnostic] = []
-    for item in load_paths(paths, exclude):
-        if not isinstance(item, Document):
-            errors.append(item.diagnostic)
-            continue
-        try:
-            workload = build_workload(item, config)
-        except WorkloadError as exc:
-            errors.append(exc.diagnostic)
-            continue
-        if workload is not None:
-            workload.cost = price(workload, catalog)
-            workloads.append(workload)
-    return workloads, errors
 
 
 def report_json(report: Showback, catalog: Catalog, errors: list[Diagnostic]) -> dict[str, Any]:

@@ -11,18 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from policy_engine.model.build import WorkloadError, build_workload
-from policy_engine.model.config import ModelConfig
-from policy_engine.model.documents import Document, load_paths
-from policy_engine.model.workload import Cost, Workload
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.model.documents import load_paths
+from policy_engine.model.workload import Workload
+from policy_engine.pricing.catalog import load_catalog
+from policy_engine.pricing.cost import priced_workloads
+from policy_engine.syntax.diagnostics import DiagnosticError
 
 HELP = "show the workloads the engine sees in manifests"
 EXIT_OK, EXIT_ERROR = 0, 2
-Pricer = Callable[[Workload], Cost]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,25 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        pricer, hours = _pricer(args.pricing)
+        catalog = load_catalog(args.pricing)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
-    config = ModelConfig(hours_per_month=hours)
-    workloads: list[Workload] = []
-    errors: list[Diagnostic] = []
-    for item in load_paths(args.paths, args.exclude):
-        if not isinstance(item, Document):
-            errors.append(item.diagnostic)
-            continue
-        try:
-            workload = build_workload(item, config)
-        except WorkloadError as exc:
-            errors.append(exc.diagnostic)
-            continue
-        if workload is not None:
-            workload.cost = pricer(workload)
-            workloads.append(workload)
+    workloads, errors = priced_workloads(load_paths(args.paths, args.exclude), catalog)
     if args.format == "json":
         payload = {
             "workloads": [workload_json(w) for w in workloads],
@@ -66,19 +50,6 @@ def run(args: argparse.Namespace) -> int:
     for diagnostic in errors:
         print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if errors else EXIT_OK
-
-
-def _pricer(path: str | None) -> tuple[Pricer, float]:
-    """The pricing engineer's catalog and ``price``; without them every workload is unpriced, said so."""
-    try:
-        from policy_engine.pricing.catalog import load_catalog
-        from policy_engine.pricing.cost import price
-    except ImportError:
-        reason = "pricing is not installed in this build"
-        return (lambda w: Cost(priced=False, hourly=None, monthly=None, unpriced_reason=reason)), 730.0
-    catalog = load_catalog(path)
-    hours = float(getattr(catalog, "hours_per_month", 730.0))
-    return (lambda w: price(w, catalog)), hours
 
 
 def _source(file: str) -> str | None:

@@ -15,11 +15,16 @@ The rules (docs/cost-model.md has worked examples of each):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.model.config import ModelConfig
+from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
+from policy_engine.syntax.diagnostics import Diagnostic
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
 POD_PRICE_MEMO = 50_000
@@ -230,3 +235,25 @@ def _gpus(n: float) -> str:
 
 def _money(value: float, places: int = 2) -> str:
     return f"${value:,.{places}f}"
+
+
+def priced_workloads(
+    items: Iterable[Document | LoadError], catalog: Catalog
+) -> tuple[list[Workload], list[Diagnostic]]:
+    """Every workload of ``items``, modelled and priced, and the located errors of the rest (inspect, cost)."""
+    config = ModelConfig(hours_per_month=catalog.hours_per_month)
+    workloads: list[Workload] = []
+    errors: list[Diagnostic] = []
+    for item in items:
+        if not isinstance(item, Document):
+            errors.append(item.diagnostic)
+            continue
+        try:
+            workload = build_workload(item, config)
+        except WorkloadError as exc:
+            errors.append(exc.diagnostic)
+            continue
+        if workload is not None:
+            workload.cost = price(workload, catalog)
+            workloads.append(workload)
+    return workloads, errors
