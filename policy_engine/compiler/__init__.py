@@ -44,13 +44,20 @@ class CompileResult:
 
 
 def policy_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """Files and directories (searched recursively for ``*.policy``) → files, in a stable order."""
+    """Files and directories (searched recursively for ``*.policy``) → files, in a stable order.
+
+    Hidden entries are skipped: a ConfigMap mount holds every file twice, once behind the ``..data``
+    symlink and once in the timestamped ``..2026_…`` folder it points to.
+    """
     files: list[Path] = []
     problems: list[Diagnostic] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob(f"*{POLICY_SUFFIX}") if p.is_file()))
+            files.extend(sorted(
+                p for p in path.rglob(f"*{POLICY_SUFFIX}")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ))
         elif path.is_file():
             files.append(path)
         else:

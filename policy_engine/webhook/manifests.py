@@ -57,6 +57,7 @@ WORKLOAD_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "JAXJob": (("kubeflow.org", "jaxjobs"),),
     "MXJob": (("kubeflow.org", "mxjobs"),),
     "Notebook": (("kubeflow.org", "notebooks"),),
+    "Experiment": (("kubeflow.org", "experiments"),),
     "TrainJob": (("trainer.kubeflow.org", "trainjobs"),),
     "HyperPodPyTorchJob": (("sagemaker.amazonaws.com", "hyperpodpytorchjobs"),),
     "JobSet": (("jobset.x-k8s.io", "jobsets"),),
@@ -184,6 +185,8 @@ def deployment(opts: Options) -> dict[str, Any]:
         "args": ["serve", "--policies", POLICY_DIR, "--tls-cert", f"{TLS_DIR}/tls.crt",
                  "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(PORT), "--in-cluster"],
         "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"}],
+        # the webhook exempts its own namespace by default and learns it from the downward API
+        "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
         "livenessProbe": {**_probe("/healthz", 10), "initialDelaySeconds": 5},
         "readinessProbe": _probe("/readyz", 5),
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},

@@ -59,3 +59,17 @@ def test_parameters_can_use_earlier_parameters() -> None:
     [policy] = result.policy_set.policies
     assert policy.check(workload(role(gpus=8))) == []
     assert len(policy.check(workload(role(gpus=9)))) == 1
+
+
+def test_a_configmap_mount_is_compiled_once(tmp_path: Path) -> None:
+    """Kubelet mounts a ConfigMap as ``..<timestamp>/`` files behind a ``..data`` symlink: hidden entries are skipped."""
+    from policy_engine.compiler import compile_policies
+
+    stamp = tmp_path / "..2026_11_23_12_00_00.000000001"
+    stamp.mkdir()
+    (stamp / "labels.policy").write_text('policy "labels" {\n  match { kinds workloads }\n  require labels ["team"]\n}\n')
+    (tmp_path / "..data").symlink_to(stamp.name)
+    (tmp_path / "labels.policy").symlink_to("..data/labels.policy")
+    result = compile_policies([tmp_path])
+    assert result.ok, result.diagnostics
+    assert result.policy_set is not None and [p.name for p in result.policy_set.policies] == ["labels"]
