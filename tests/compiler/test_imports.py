@@ -62,12 +62,14 @@ def test_parameters_can_use_earlier_parameters() -> None:
 
 
 def test_a_configmap_mount_is_compiled_once(tmp_path: Path) -> None:
-    """Kubelet mounts a ConfigMap as ``..<timestamp>/`` files behind a ``..data`` symlink: hidden entries are skipped."""
+    """Kubelet mounts a ConfigMap as ``..<timestamp>/`` files behind a ``..data`` symlink: hidden entries
+    are skipped, so each policy is compiled once."""
     from policy_engine.compiler import compile_policies
 
     stamp = tmp_path / "..2026_11_23_12_00_00.000000001"
     stamp.mkdir()
-    (stamp / "labels.policy").write_text('policy "labels" {\n  match { kinds workloads }\n  require labels ["team"]\n}\n')
+    policy = 'policy "labels" {\n  match { kinds workloads }\n  require labels ["team"]\n}\n'
+    (stamp / "labels.policy").write_text(policy)
     (tmp_path / "..data").symlink_to(stamp.name)
     (tmp_path / "labels.policy").symlink_to("..data/labels.policy")
     result = compile_policies([tmp_path])
