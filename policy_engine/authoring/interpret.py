@@ -20,6 +20,7 @@ from typing import Any
 from policy_engine.authoring.facts import Fact, attribute_fact, keyed_fact, object_fact
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
+from policy_engine.compiler.codegen_expr import membership
 from policy_engine.compiler.functions import FUNCTIONS
 from policy_engine.compiler.messages import render_value
 from policy_engine.model.workload import Workload
@@ -135,16 +136,8 @@ class Interpreter:
             except TypeError:
                 return False
         if op in ("in", "not in"):
-            if isinstance(b, str):
-                found = isinstance(a, str) and a in b
-            elif isinstance(b, list | tuple | dict | frozenset | set):
-                try:
-                    found = a in b
-                except TypeError:
-                    found = False
-            else:
-                return False
-            return found != (op == "not in")
+            found = membership(a, b)
+            return found is not None and found != (op == "not in")
         if not isinstance(a, str) or not isinstance(b, str):
             return False
         try:

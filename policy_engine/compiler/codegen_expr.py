@@ -177,17 +177,8 @@ def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Cl
         negate = op == "not in"
 
         def member(w: Workload) -> bool:
-            a, b = left(w), right(w)
-            if isinstance(b, str):
-                found = isinstance(a, str) and a in b
-            elif isinstance(b, list | tuple | dict | frozenset | set):
-                try:
-                    found = a in b
-                except TypeError:
-                    found = False
-            else:
-                return False
-            return found != negate
+            found = membership(left(w), right(w))
+            return found is not None and found != negate
 
         return member
     if isinstance(right_node, ast.Literal) and isinstance(right_node.value, str):
@@ -332,3 +323,16 @@ def children(e: ast.Expr) -> tuple[ast.Expr, ...]:
     if isinstance(e, ast.BoolOp):
         return e.operands
     return ()
+
+
+def membership(a: Any, b: Any) -> bool | None:
+    """``a in b`` under the missing-value rule: a substring of a string, an element of a list or a key of a
+    map; None when ``b`` is no container (null, a number), so both ``in`` and ``not in`` are false."""
+    if isinstance(b, str):
+        return isinstance(a, str) and a in b
+    if isinstance(b, list | tuple | dict | frozenset | set):
+        try:
+            return a in b
+        except TypeError:
+            return False
+    return None
