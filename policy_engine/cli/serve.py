@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import ssl
 import sys
 import tempfile
@@ -69,6 +70,21 @@ def _check_tls(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _exit_cleanly_after_drain() -> None:
+    """Make a drained shutdown exit 0, as process supervisors read it, rather than "killed by SIGTERM".
+
+    uvicorn catches SIGTERM/SIGINT, drains in-flight requests, restores the handlers it found and then
+    raises the signal again so that the default action ends the process. With these handlers in place
+    beforehand, that second delivery ends ``serve`` with status 0 instead.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(EXIT_OK)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
 def run(args: argparse.Namespace) -> int:
     from policy_engine.syntax.diagnostics import DiagnosticError
     from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings, create_app, load_policies
@@ -105,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if not args.insecure_http:
         common.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    _exit_cleanly_after_drain()
     if args.workers == 1:
         uvicorn.run(create_app(settings, loaded=loaded), **common)  # type: ignore[arg-type]
         return EXIT_OK

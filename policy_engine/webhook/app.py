@@ -81,8 +81,10 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     exemptions = RequestExemptions.from_config(config)
     now = clock or (lambda: datetime.now(UTC))
     watched = [*settings.policies] + ([settings.pricing] if settings.pricing else [])
+    set_catalog = getattr(cluster, "set_catalog", None)
+    on_swap = (lambda loaded: set_catalog(loaded.engine.catalog)) if callable(set_catalog) else None
     watcher = (PolicyWatcher(watched, lambda: load_policies(settings), holder, metrics,
-                             config.reload_interval_seconds) if settings.policies else None)
+                             config.reload_interval_seconds, on_swap) if settings.policies else None)
     metrics.policies_loaded.set(len(holder.current.by_name))
 
     def synced() -> bool:

@@ -103,9 +103,11 @@ class EngineHolder:
 
 class PolicyWatcher:
     def __init__(self, watched: Sequence[str | Path], load: Callable[[], LoadedEngine], holder: EngineHolder,
-                 metrics: Metrics, interval: float) -> None:
+                 metrics: Metrics, interval: float,
+                 on_swap: Callable[[LoadedEngine], object] | None = None) -> None:
         self.watched = tuple(watched)
         self.load = load
+        self.on_swap = on_swap
         self.holder = holder
         self.metrics = metrics
         self.interval = interval
@@ -135,6 +137,11 @@ class PolicyWatcher:
             return False
         self.holder.current = loaded
         settle_heap()
+        if self.on_swap is not None:
+            try:
+                self.on_swap(loaded)
+            except Exception as exc:  # the new policies are in force; say what did not follow them
+                log(logging.ERROR, f"after the reload: {type(exc).__name__}: {exc}", event="reload_hook_failed")
         self.metrics.reloads.inc()
         self.metrics.policies_loaded.set(len(loaded.by_name))
         log(logging.INFO, f"policies reloaded: {len(loaded.by_name)} in force", event="reloaded",

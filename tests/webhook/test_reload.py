@@ -111,6 +111,23 @@ def test_broken_update_keeps_the_running_set(volume: ConfigMapVolume, caplog: py
     assert watcher.check_once() is True and _enforcement(holder) == "warn"
 
 
+def test_a_changed_pricing_file_reaches_what_follows_the_swap(volume: ConfigMapVolume, tmp_path: Path) -> None:
+    """``serve --pricing`` is watched too; the new catalog is handed on (the cluster cache reprices with it)."""
+    pricing = tmp_path / "pricing.yaml"
+    pricing.write_text("hours_per_month: 730\n")
+    settings = ServeSettings(policies=[str(volume.root)], pricing=str(pricing))
+    holder = EngineHolder(load_policies(settings))
+    handed: list[float] = []
+    watcher = PolicyWatcher([volume.root, pricing], lambda: load_policies(settings), holder, Metrics(), 0,
+                            on_swap=lambda loaded: handed.append(loaded.engine.catalog.hours_per_month))
+    pricing.write_text("hours_per_month: 720\n")
+    assert watcher.check_once() is True
+    assert handed == [720]
+    pricing.write_text("hours_per_month: [\n")  # refused: nothing is handed on
+    assert watcher.check_once() is False
+    assert handed == [720] and holder.current.engine.catalog.hours_per_month == 720
+
+
 def test_in_place_edit_is_reloaded(tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     shutil.copytree(POLICIES, folder)

@@ -242,7 +242,8 @@ def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path) -> None:
             _send(s, "allow-pod-tagged")
         text = s.client.get("/metrics").text
     finally:
-        s.stop()
+        status = s.stop()
+    assert status == 0, "SIGTERM drains both workers and the supervisor exits 0"
     assert len(pids) == 2
     counts = re.findall(r'^policy_engine_webhook_requests_total\{[^}]*operation="CREATE"[^}]*\} (\S+)$', text, re.M)
     assert sum(float(c) for c in counts) == 20.0

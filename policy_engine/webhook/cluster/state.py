@@ -127,6 +127,12 @@ class ClusterState:
         now = self.clock()
         return group_usage(self._group(rule, now).get(key, ()), rule.metric, rule.period, now).usage
 
+    def set_catalog(self, catalog: Catalog) -> int:
+        """Use the catalog a policy reload brought (``--pricing`` is watched too); returns pods repriced."""
+        if catalog is self.store.catalog:
+            return 0
+        return self.store.reprice(catalog)
+
     def sync_info(self) -> SyncInfo:
         stats = {name: r.stats for name, r in self.reflectors.items()}
         lists = [s.last_list for s in stats.values()]

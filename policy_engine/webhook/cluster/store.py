@@ -90,6 +90,23 @@ class Store:
                 self._put_pod(obj, now)
             self.generation += 1
 
+    def reprice(self, catalog: Catalog, chunk: int = 200) -> int:
+        """Price every pod again with a new catalog (a reload changed ``--pricing``); returns how many.
+
+        Pods are repriced a chunk at a time so that an admission request reading usage waits for one chunk
+        (a few milliseconds), not the whole cluster. Pods arriving meanwhile are priced with the new
+        catalog already.
+        """
+        with self.lock:
+            self.catalog = catalog
+            records = list(self.pods.values())
+        for start in range(0, len(records), chunk):
+            with self.lock:
+                for record in records[start : start + chunk]:
+                    price_record(record, self.nodes.get(record.node) if record.node else None, catalog)
+                self.generation += 1
+        return len(records)
+
     def prune(self, before: datetime) -> int:
         """Forget pods that ended before ``before`` (the oldest current period start); returns how many."""
         with self.lock:

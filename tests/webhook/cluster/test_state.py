@@ -189,3 +189,19 @@ def test_recorded_pod_lifecycle(server: FakeApiServer, state: ClusterState, engi
     assert bookmarked == running and state.reflectors["pods"].stats.bookmarks == 1
     assert succeeded == near(2 * hours("2026-11-23T09:00:02Z", "2026-11-23T11:30:02Z"), 0.0)
     assert deleted == succeeded  # what it used today still counts
+
+
+def test_a_new_catalog_reprices_every_live_pod(state: ClusterState, engine: Engine, tmp_path: Any) -> None:
+    """A policy reload that changes ``--pricing`` must move budgets at once, not when pods next change."""
+    spend = rule(engine, "spend-per-month")
+    before = state.usage(spend, "vision")
+    assert before is not None and before.used > 0
+    p4d = load_catalog(None).instance_types["p4d.24xlarge"]
+    negotiated = tmp_path / "pricing.yaml"
+    negotiated.write_text(
+        "instance_types:\n  p4d.24xlarge: {provider: aws, region: us-east-1, gpus: 8, gpu_model: A100, vcpus: 96, "
+        f"memory_gib: 1152, on_demand: {p4d.on_demand * 2}, source: contract}}\n")
+    assert state.set_catalog(load_catalog(str(negotiated))) > 0
+    after = state.usage(spend, "vision")
+    assert after == near(before.used * 2, before.running * 2)
+    assert state.set_catalog(state.store.catalog) == 0, "the same catalog again reprices nothing"
