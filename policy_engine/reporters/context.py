@@ -7,7 +7,6 @@ terminal, the environment, git) is decided by the caller and carried here.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,10 +24,9 @@ INFORMATION_URI = "https://github.com/policy-engine/policy-engine"
 
 
 def tool_version() -> str:
-    try:
-        return importlib.metadata.version("policy-engine")
-    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
-        return "0.0.0"
+    from policy_engine import __version__
+
+    return __version__
 
 
 @dataclass(frozen=True, slots=True)
