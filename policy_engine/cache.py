@@ -25,13 +25,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import logging
 import os
 import pickle
 import sys
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 NO_CACHE_ENV = "POLICY_ENGINE_NO_CACHE"
 _MAGIC = b"policy-engine cache 1\n"
@@ -95,11 +92,11 @@ class DiskCache:
     def default(cls) -> DiskCache | None:
         """The user's cache, or None when turned off or when there is no place for it."""
         if cache_disabled_by_env():
-            log.debug("policy cache off: %s is set", NO_CACHE_ENV)
+            _debug("policy cache off: %s is set", NO_CACHE_ENV)
             return None
         directory = default_directory()
         if directory is None:
-            log.debug("policy cache off: no home directory and no XDG_CACHE_HOME")
+            _debug("policy cache off: no home directory and no XDG_CACHE_HOME")
             return None
         return cls(directory)
 
@@ -111,26 +108,26 @@ class DiskCache:
         try:
             with path.open("rb") as f:
                 if not _owned(os.fstat(f.fileno())):  # pickles are code: load only our own
-                    log.debug("policy cache: ignoring %s: it belongs to another user", path)
+                    _debug("policy cache: ignoring %s: it belongs to another user", path)
                     return None
                 blob = f.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.debug("policy cache: cannot read %s: %s", path, exc)
+            _debug("policy cache: cannot read %s: %s", path, exc)
             return None
         header = _MAGIC + key.encode() + b"\n"
         if not blob.startswith(header) or len(blob) < len(header) + 65:
-            log.debug("policy cache: ignoring %s: not an entry for this key", path)
+            _debug("policy cache: ignoring %s: not an entry for this key", path)
             return None
         checksum, payload = blob[len(header):len(header) + 64], blob[len(header) + 65:]
         if hashlib.sha256(payload).hexdigest().encode() != checksum:
-            log.debug("policy cache: ignoring %s: its checksum does not match (damaged)", path)
+            _debug("policy cache: ignoring %s: its checksum does not match (damaged)", path)
             return None
         try:
             return pickle.loads(payload)
         except Exception as exc:  # any damage or a class that moved: recompute
-            log.debug("policy cache: ignoring %s: cannot unpickle: %s", path, exc)
+            _debug("policy cache: ignoring %s: cannot unpickle: %s", path, exc)
             return None
 
     def put(self, namespace: str, key: str, value: object) -> None:
@@ -152,7 +149,7 @@ class DiskCache:
                 raise
             self._prune(namespace)
         except Exception as exc:  # unpicklable value, read-only or foreign directory, full disk
-            log.debug("policy cache: not writing %s/%s: %s", self.directory, namespace, exc)
+            _debug("policy cache: not writing %s/%s: %s", self.directory, namespace, exc)
 
     def _ensure_directory(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -164,6 +161,12 @@ class DiskCache:
         for old in entries[KEEP:]:
             with contextlib.suppress(OSError):
                 old.unlink()
+
+
+def _debug(message: str, *args: object) -> None:
+    import logging  # ~9 ms of start-up: only a miss or a problem logs
+
+    logging.getLogger(__name__).debug(message, *args)
 
 
 def _owned(st: os.stat_result) -> bool:

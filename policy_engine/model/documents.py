@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from policy_engine.model.loader import Loader, construct_document
 from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -175,9 +176,10 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
     if file.endswith(".json") and text.lstrip().startswith(("{", "[")):
         yield from _load_json(text, file)
         return
-    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    loader = Loader(text)
     index = 0
-    aliased = "&" in text and bool(_ANCHOR.search(text)) and bool(_ALIAS.search(text))
+    anchored = "&" in text  # without an anchor there is no alias: the fast constructor builds the same objects
+    aliased = anchored and bool(_ANCHOR.search(text)) and bool(_ALIAS.search(text))
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -189,7 +191,7 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
                              f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through YAML aliases")
                 index += 1
                 continue
-            obj = loader.construct_document(node)
+            obj = loader.construct_document(node) if anchored else construct_document(node, loader)
             yield from _objects(obj, file, line, index, node)
             index += 1
     except yaml.MarkedYAMLError as exc:
