@@ -18,7 +18,6 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -142,7 +141,11 @@ def read_source(path: str) -> tuple[str | None, LoadError | None]:
     """The text of a file (or stdin), or a located reason it cannot be read as text."""
     name = STDIN_NAME if path == STDIN else path
     try:
-        data = sys.stdin.buffer.read() if path == STDIN else Path(path).read_bytes()
+        if path == STDIN:
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:  # not Path(path).read_bytes(): a Path costs ~10 µs a file
+                data = f.read()
     except OSError as exc:
         return None, _error(name, 1, "E-READ", f"cannot read file: {exc.strerror or exc}")
     if b"\x00" in data[:8192]:

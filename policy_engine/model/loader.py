@@ -34,15 +34,20 @@ _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class Loader(_Base):
     """CSafeLoader (SafeLoader without libyaml) with plain-scalar resolution remembered by text."""
 
-    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        """What ``Resolver.resolve`` returns: called from C for every node, so the common cases come first."""
+        if self.yaml_path_resolvers:
+            return str(Resolver.resolve(self, kind, value, implicit))
+        if kind is ScalarNode:
+            if not implicit[0]:  # quoted, or plain with a "!" tag
+                return _STR
             tag = _plain_tags.get(value)
             if tag is None:
                 tag = Resolver.resolve(self, kind, value, implicit)
                 if len(_plain_tags) < _MAX_REMEMBERED:
                     _plain_tags[value] = tag
             return tag
-        return str(Resolver.resolve(self, kind, value, implicit))
+        return _MAP if kind is MappingNode else _SEQ
 
 
 def construct_document(node: Node, loader: Any) -> Any:

@@ -43,6 +43,7 @@ def same(text: str) -> None:
     "kind: Pod\ntagged: !!map {a: b}\nset: !!set {a, b}\nomap: !!omap [{a: 1}, {b: 2}]\n",
     "kind: Pod\nbinary: !!binary aGVsbG8=\nlist: [1, 'two', [3, {four: 4}]]\n",
     "kind: Pod\ncustom: !Ref something\n",
+    "kind: Pod\nnonspecific: ! 12\nquoted: '12'\ndouble: \"true\"\nseq: ! [1]\nmap: ! {a: 1}\n",
     "kind: Pod\nbad_date: 2024-13-45\n",
     "kind: Pod\ndup: 1\ndup: 2\n",
     "--- !!map\nkind: Pod\n---\n- a list\n---\nplain\n---\n!!str 1\n---\n{a: [b, {c: !!int '3'}]}\n",
