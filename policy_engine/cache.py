@@ -6,10 +6,10 @@ pure functions of a few texts and of this package's code, so they are kept here 
 
 Why a stale or damaged entry can never change a result:
 
-* an entry's key is a SHA-256 over everything its value depends on: the input texts themselves (not
-  their paths or times), the Python version and ``code_fingerprint()`` (path, size and mtime of every
-  file of the installed package: any upgrade or edit of the code is a new key, the rule Python applies
-  to its own ``.pyc`` files);
+* an entry's key is a SHA-256 over everything its value depends on: the input texts themselves (and
+  their paths, which diagnostics name), the Python version and ``code_fingerprint()`` (path, size and
+  mtime of every file of the installed package and of the entry module of each dependency that shapes
+  a result: any upgrade or edit of the code is a new key, the rule Python applies to its ``.pyc`` files);
 * an entry stores its key and a SHA-256 of its payload, both checked before unpickling: a truncated,
   corrupt or foreign file is a miss, and so is any error while unpickling;
 * writes go to a temporary file renamed into place, so a reader never sees half an entry.
@@ -36,6 +36,8 @@ _SUFFIX = ".pickle"
 #: Entries kept per namespace: a few policy sets (a repo's own, the bundled library, a branch's) fit.
 KEEP = 8
 _PACKAGE = Path(__file__).resolve().parent
+#: Packages whose behaviour shapes what is cached: the parser, CEL, the schema validator, the YAML reader.
+_DEPENDENCIES = ("lark", "celpy", "pydantic", "pydantic_core", "yaml")
 
 
 def cache_disabled_by_env() -> bool:
@@ -64,7 +66,10 @@ def digest(*parts: str | bytes) -> str:
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Changes whenever any file of this package (code, grammar, bundled data) changes, as .pyc does."""
+    """Changes whenever any file of this package (code, grammar, bundled data) changes, as .pyc does,
+    and whenever a dependency whose behaviour shapes a cached result is upgraded."""
+    from importlib.machinery import PathFinder  # finds a package without importing it
+
     from policy_engine.resources import grammar_path
 
     entries: list[str] = [sys.version, str(pickle.HIGHEST_PROTOCOL)]
@@ -74,11 +79,17 @@ def code_fingerprint() -> str:
             if not name.endswith((".pyc", ".pyo")):
                 entries.append(_stat_line(os.path.join(root, name)))
     entries.append(_stat_line(str(grammar_path())))
+    for package in _DEPENDENCIES:
+        spec = PathFinder.find_spec(package)
+        entries.append(_stat_line(spec.origin) if spec is not None and spec.origin else f"{package} missing")
     return digest(*entries)
 
 
 def _stat_line(path: str) -> str:
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError:  # gone while we looked (an upgrade in progress): a key no later run will match
+        return f"{path}\0missing\0{os.getpid()}"
     return f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
 
 

@@ -95,3 +95,30 @@ def test_the_location_follows_xdg_and_the_switch_turns_it_off(monkeypatch: pytes
 def test_the_key_parts_cannot_run_into_each_other() -> None:
     assert digest("ab", "c") != digest("a", "bc")
     assert digest("a") == digest(b"a")
+
+
+def test_the_code_fingerprint_follows_the_package_and_its_dependencies(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    package, site = tmp_path / "pkg", tmp_path / "site"
+    (package / "sub").mkdir(parents=True)
+    (site / "dep").mkdir(parents=True)
+    (package / "sub" / "code.py").write_text("x = 1\n")
+    (site / "dep" / "__init__.py").write_text("version = 1\n")
+    monkeypatch.setattr(cache, "_PACKAGE", package)
+    monkeypatch.setattr(cache, "_DEPENDENCIES", ("dep",))
+    monkeypatch.syspath_prepend(str(site))
+
+    def fingerprint() -> str:
+        cache.code_fingerprint.cache_clear()
+        return cache.code_fingerprint()
+
+    try:
+        first = fingerprint()
+        assert fingerprint() == first
+        (package / "sub" / "code.py").write_text("x = 22\n")  # an edit of the package
+        second = fingerprint()
+        (site / "dep" / "__init__.py").write_text("version = 22\n")  # an upgrade of a dependency
+        third = fingerprint()
+        assert len({first, second, third}) == 3
+    finally:
+        cache.code_fingerprint.cache_clear()
