@@ -25,7 +25,7 @@ _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 #: Distinct plain scalars remembered per process (labels, names, images, quantities repeat across a tree).
-_MAX_REMEMBERED = 200_000
+_MAX_REMEMBERED = 100_000
 _plain_tags: dict[str, str] = {}
 
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
