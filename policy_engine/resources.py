@@ -7,8 +7,6 @@ editable install, whose import of ``policy_engine`` resolves to the source tree)
 
 from __future__ import annotations
 
-import importlib.resources
-import importlib.util
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +16,9 @@ def _locate(package: str, folder: str) -> Path:
     candidate = _REPO_ROOT / folder
     if candidate.is_dir():
         return candidate
+    import importlib.resources  # an installed package only: a checkout needs neither (start-up time)
+    import importlib.util
+
     try:
         # grammar/ and policies/ have no __init__.py: installed, they are namespace packages, whose
         # ``files()`` is a MultiplexedPath (its str() is not a path), so take the spec's directory.

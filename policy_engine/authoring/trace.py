@@ -17,7 +17,7 @@ from policy_engine.authoring.facts import Fact, at, attribute_fact, keyed_fact
 from policy_engine.authoring.fmt import INDENT, item_lines, selector_lines
 from policy_engine.authoring.interpret import Interpreter, Param, selector_holds
 from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
-from policy_engine.compiler.check import CheckedPolicy
+from policy_engine.compiler.checked import CheckedPolicy
 from policy_engine.compiler.codegen import generate
 from policy_engine.compiler.fold import fold_policy
 from policy_engine.compiler.index import policy_kinds

@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from policy_engine.compiler.check import CheckedPolicy, check_policies
+from policy_engine.compiler.checked import CheckedPolicy, FrontEnd
 from policy_engine.compiler.codegen import generate
-from policy_engine.compiler.fold import fold_policy
+from policy_engine.compiler.frontend import front_end
 from policy_engine.compiler.index import build_index, policy_kinds
 from policy_engine.compiler.program import CompiledPolicy, PolicySet
-from policy_engine.compiler.resolve import resolve
 from policy_engine.compiler.savings import SavingFns, bind_savings
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.syntax import ast
 from policy_engine.syntax.diagnostics import Diagnostic, Span
 
-__all__ = ["CompileResult", "compile_policies", "compile_sources", "compile_text", "policy_files"]
+if TYPE_CHECKING:
+    from policy_engine.cache import DiskCache
+
+__all__ = ["CompileResult", "FrontEnd", "compile_policies", "compile_sources", "compile_text", "policy_files"]
 
 POLICY_SUFFIX = ".policy"
 
@@ -66,7 +69,8 @@ def policy_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnost
 
 
 def compile_policies(paths: Sequence[str | Path], *, catalog: object | None = None,
-                     known_kinds: frozenset[str] = KNOWN_KINDS) -> CompileResult:
+                     known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
+    """Compile policy files; with ``cache``, an unchanged set skips parsing and checking (see ``frontend``)."""
     files, problems = policy_files(paths)
     sources: dict[str, str] = {}
     for f in files:
@@ -74,7 +78,7 @@ def compile_policies(paths: Sequence[str | Path], *, catalog: object | None = No
             sources[str(f)] = f.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Diagnostic(Span(str(f), 1, 1), "E401", f"cannot read policy file: {exc}"))
-    result = compile_sources(sources, catalog=catalog, known_kinds=known_kinds)
+    result = compile_sources(sources, catalog=catalog, known_kinds=known_kinds, cache=None if problems else cache)
     if problems:
         result.diagnostics = sorted([*problems, *result.diagnostics], key=Diagnostic.sort_key)
         result.policy_set = None
@@ -87,31 +91,23 @@ def compile_text(text: str, file: str = "<string>", *, catalog: object | None = 
 
 
 def compile_sources(sources: dict[str, str], *, catalog: object | None = None,
-                    known_kinds: frozenset[str] = KNOWN_KINDS) -> CompileResult:
+                    known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
     """Compile texts already read (file → text) with everything they import."""
-    resolution = resolve(sources)
-    diagnostics = resolution.diagnostics
-    checked = check_policies(resolution.instances, known_kinds, diagnostics)
-    folded = [fold_policy(c.instance.policy, c.instance.params, c.types, diagnostics) if c.ok
-              else c.instance.policy for c in checked]
-    result = CompileResult(None, [], resolution.sources, resolution.modules, checked)
-    if not _has_errors(diagnostics):
-        savings = bind_savings(catalog) if _needs_savings(folded) else SavingFns()
+    front = front_end(sources, known_kinds, cache)
+    diagnostics = list(front.diagnostics)
+    result = CompileResult(None, [], front.sources, front.modules, front.checked)
+    if not front.has_errors:
+        savings = bind_savings(catalog) if _needs_savings(front.folded) else SavingFns()
         compiled: list[CompiledPolicy] = []
-        for c, policy in zip(checked, folded, strict=True):
+        for c, policy in zip(front.checked, front.folded, strict=True):
             kinds = policy_kinds(policy, known_kinds)
             compiled.append(generate(c, policy, kinds, known_kinds, savings))
-        if not _has_errors(diagnostics):
-            warnings = [d for d in diagnostics if not d.is_error]
-            result.policy_set = build_index(compiled, known_kinds, sorted(warnings, key=Diagnostic.sort_key),
-                                            resolution.sources)
+        warnings = [d for d in diagnostics if not d.is_error]
+        result.policy_set = build_index(compiled, known_kinds, sorted(warnings, key=Diagnostic.sort_key),
+                                        front.sources)
     unique = {(d.span, d.code, d.message): d for d in diagnostics}
     result.diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
     return result
-
-
-def _has_errors(diagnostics: list[Diagnostic]) -> bool:
-    return any(d.is_error for d in diagnostics)
 
 
 def _needs_savings(policies: list[ast.Policy]) -> bool:

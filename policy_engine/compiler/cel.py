@@ -9,7 +9,6 @@ evaluation error (reading a missing field without ``has()``) makes the call null
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     import celpy
 
 # cel-python is imported on first use: most policy sets use no CEL, and it costs ~80 ms of start-up.
-logging.getLogger("celpy").setLevel(logging.CRITICAL)  # it logs every CELEvalError at ERROR level
 
 _CHAIN = re.compile(r"\bobject((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+)(\s*\()?")
 _OBJECT = re.compile(r"\bobject\b")
@@ -40,8 +38,11 @@ class CelError:
 @lru_cache(maxsize=1)
 def _environment() -> celpy.Environment:
     """One environment for the process (creating one also raises the recursion limit, each time)."""
+    import logging
+
     import celpy
 
+    logging.getLogger("celpy").setLevel(logging.CRITICAL)  # it logs every CELEvalError at ERROR level
     return celpy.Environment(runner_class=celpy.InterpretedRunner)
 
 

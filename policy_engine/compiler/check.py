@@ -8,19 +8,17 @@ type of every expression for the fold and codegen passes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.check_expr import ExprChecker, check_regex, error, suggest
+from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, Instance
 from policy_engine.compiler.codegen_expr import uses_workload
 from policy_engine.compiler.messages import RULE_PLACEHOLDERS, unknown_placeholders
 from policy_engine.compiler.program import Enforcement, FailureMode, Period, Severity
-from policy_engine.compiler.resolve import Instance
 from policy_engine.syntax import ast
 from policy_engine.syntax.diagnostics import Diagnostic, Level, Span
 
-WORKLOADS = "workloads"  # the kinds group meaning every kind the workload model knows
 LIVE_METRICS = ("gpu_utilisation",)
 QUOTA_METRICS = ("gpu_hours",)
 _SETTING_VALUES: dict[str, tuple[str, ...]] = {
@@ -29,19 +27,6 @@ _SETTING_VALUES: dict[str, tuple[str, ...]] = {
     "on_error": tuple(f.value for f in FailureMode),
     "exemptions": ("allowed", "denied"),
 }
-
-
-@dataclass(slots=True)
-class CheckedPolicy:
-    instance: Instance
-    severity: Severity = Severity.MEDIUM
-    enforcement: Enforcement = Enforcement.DENY
-    failure_mode: FailureMode = FailureMode.OPEN
-    allow_exemption: bool = False
-    description: str = ""
-    help: str = ""
-    types: dict[int, str] = field(default_factory=dict)
-    ok: bool = True  # no error was found in this policy (it can be folded even if another one failed)
 
 
 class PolicyChecker:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
+from policy_engine.compiler.checked import Constant
 from policy_engine.compiler.functions import FUNCTION_NAMES, FUNCTIONS
 from policy_engine.syntax import ast
 from policy_engine.syntax.diagnostics import Diagnostic, Span
@@ -22,16 +22,6 @@ from policy_engine.syntax.diagnostics import Diagnostic, Span
 #: Units people write for durations, singular and without a trailing "s", and what the language spells.
 _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",
                  "week": "w", "wk": "w", "mn": "m"}
-
-
-@dataclass(frozen=True, slots=True)
-class Constant:
-    """A parameter's value after folding, with its type and where it was set."""
-
-    type: str
-    value: object
-    raw: str
-    span: Span
 
 
 def suggest(name: str, candidates: object) -> str | None:

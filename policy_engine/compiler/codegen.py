@@ -6,7 +6,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 
-from policy_engine.compiler.check import WORKLOADS, CheckedPolicy
+from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy
 from policy_engine.compiler.codegen_expr import compile_expr, condition
 from policy_engine.compiler.codegen_rules import NONE, RuleCompiler, RuleFn, constant_value
 from policy_engine.compiler.messages import compile_template, render_value

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from policy_engine.compiler.check_expr import Constant
+from policy_engine.compiler.checked import Constant
 from policy_engine.compiler.codegen_expr import children, compile_expr, uses_workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.diagnostics import Diagnostic, Level

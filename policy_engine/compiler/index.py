@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_engine.compiler.check import WORKLOADS
+from policy_engine.compiler.checked import WORKLOADS
 from policy_engine.compiler.program import CompiledPolicy, PolicySet
 from policy_engine.syntax import ast
 from policy_engine.syntax.diagnostics import Diagnostic

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
-from policy_engine.compiler.check_expr import Constant, ExprChecker, error, suggest
+from policy_engine.compiler.check_expr import ExprChecker, error, suggest
+from policy_engine.compiler.checked import Constant, Instance
 from policy_engine.compiler.codegen_expr import compile_expr, uses_workload
 from policy_engine.compiler.fold import fold
 from policy_engine.syntax import ast
@@ -27,17 +28,6 @@ from policy_engine.syntax.unparse import unparse
 
 #: At most this many import cycles are named (a dense graph has exponentially many).
 MAX_CYCLES = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    """One policy to compile: its AST, the parameters in force and the name it is compiled under."""
-
-    policy: ast.Policy
-    module: ast.Module
-    name: str
-    params: Mapping[str, Constant]
-    imported_at: Span | None = None
 
 
 @dataclass(slots=True)

@@ -24,14 +24,17 @@ __all__ = [
 def load_engine(policy_paths: Sequence[str | Path] | None = None, pricing: str | Path | None = None) -> Engine:
     """Compile policies (default: the bundled library) against a catalog (default: the bundled one).
 
-    Raises ``DiagnosticError`` carrying every located error of the policy files or the pricing file.
+    Unchanged policy sets and catalogs come from the start-up cache (``policy_engine.cache``) unless
+    ``POLICY_ENGINE_NO_CACHE`` is set. Raises ``DiagnosticError`` carrying every located error of the
+    policy files or the pricing file.
     """
+    from policy_engine.cache import DiskCache
     from policy_engine.compiler import compile_policies
     from policy_engine.pricing.catalog import load_catalog
 
     catalog = load_catalog(str(pricing) if pricing is not None else None)
     paths = list(policy_paths) if policy_paths else [bundled_policies_dir()]
-    compiled = compile_policies(paths, catalog=catalog)
+    compiled = compile_policies(paths, catalog=catalog, cache=DiskCache.default())
     if compiled.policy_set is None:
         raise DiagnosticError(compiled.diagnostics, compiled.sources)
     return Engine(compiled.policy_set, catalog)

@@ -12,15 +12,13 @@ Rules (docs/workloads.md restates them):
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
+from policy_engine.model.cron import is_cron, runs_per_year
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.errors import dotted, field_error
 from policy_engine.model.workload import Provenance, RunKind, RunTime
@@ -28,18 +26,6 @@ from policy_engine.model.workload import Provenance, RunKind, RunTime
 EXPECTED_DURATION_ANNOTATION = "policy-engine.io/expected-duration"
 IDLE_TIMEOUT_ANNOTATION = "policy-engine.io/idle-timeout"
 REFERENCE_MONTH_DAYS = 30.4
-#: Runs are counted over the 365 days from here and divided by 12 (a 30.4-day month on average), so that
-#: @monthly is 1 and @weekly 52/12 whatever a month's alignment.
-REFERENCE_START = datetime(2023, 1, 2)  # a Monday; the year after it has 52 Sundays and 12 month-ends
-_MACRO_DAYS = {
-    "@yearly": "1 1 *",
-    "@annually": "1 1 *",
-    "@monthly": "1 * *",
-    "@weekly": "* * 0",
-    "@daily": "* * *",
-    "@midnight": "* * *",
-    "@hourly": "* * *",
-}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _EVERY = re.compile(r"^@every\s+(.+)$")
@@ -164,8 +150,6 @@ def scheduled(
 
 def runs_per_month(doc: Document, path: FieldPath, schedule: str, tz: ZoneInfo | None) -> float:
     """Runs of a cron schedule in the reference month (``@daily``, ``CRON_TZ=…``, ``@every 2h``)."""
-    from croniter import croniter  # imported here: only scheduled kinds pay for it
-
     text = schedule.strip()
     for prefix in ("CRON_TZ=", "TZ="):
         if text.startswith(prefix):
@@ -180,64 +164,9 @@ def runs_per_month(doc: Document, path: FieldPath, schedule: str, tz: ZoneInfo |
                 doc, path, "E-MODEL-SCHEDULE", f"{schedule!r}: @every needs a positive duration"
             )
         return REFERENCE_MONTH_DAYS * 86400 / seconds
-    if not croniter.is_valid(text):
+    if not is_cron(text):
         raise field_error(doc, path, "E-MODEL-SCHEDULE", f"{schedule!r} is not a cron schedule")
-    return _runs_per_day_pattern(text, tz) / 12.0
-
-
-@functools.lru_cache(maxsize=4096)  # pure; ~20 ms a schedule, and a tree repeats its schedules
-def _runs_per_day_pattern(text: str, tz: ZoneInfo | None) -> float:
-    """Runs in the reference year: the days the schedule fires x the runs in each such day.
-
-    Days are counted by croniter over the day fields alone (so ``L``, ``#`` and the day-of-month OR
-    day-of-week rule behave as cron does); runs per day are the product of the minute, hour (and
-    seconds) field sizes. DST shifts are ignored: they move runs, they barely change their number.
-    """
-    from croniter import croniter
-
-    expanded = croniter(text).expanded
-    sizes = {0: 60, 1: 24, 5: 60}
-    per_day = 1
-    for index, size in sizes.items():
-        if index < len(expanded):
-            values = expanded[index]
-            per_day *= size if values == ["*"] else len(values)
-    macro = _MACRO_DAYS.get(text.lower(), "* * *") if text.startswith("@") else None
-    day_fields = macro.split() if macro else text.split()[2:5]
-    days = _plain_days(day_fields, expanded[2:5])
-    if days is None:  # L, W or # in a day field: let croniter walk the year (~20 ms, once per schedule)
-        start = REFERENCE_START.replace(tzinfo=tz) if tz else REFERENCE_START
-        end = start + timedelta(days=365)
-        it = croniter("0 0 " + " ".join(day_fields), start - timedelta(microseconds=1))
-        days = 0
-        while it.get_next(datetime) < end:
-            days += 1
-    return float(days * per_day)
-
-
-_NAMES = re.compile(r"JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT")
-_REFERENCE_DAYS = tuple(REFERENCE_START.date() + timedelta(days=i) for i in range(365))
-
-
-def _plain_days(day_fields: list[str], expanded: list[list[Any]]) -> int | None:
-    """Days of the reference year a schedule fires on, from its expanded day fields; None if it needs cron.
-
-    The days that fire are those whose month matches and whose day of month or day of week matches (either,
-    when both are restricted; cron's rule). Counting the year's 365 dates this way takes microseconds where
-    walking it with croniter takes tens of milliseconds, which an admission request would wait for.
-    """
-    if any(ch in _NAMES.sub("", field.upper()) for field in day_fields for ch in "LW#"):
-        return None
-    dom, month, dow = ({int(v) for v in values} if values != ["*"] else None for values in expanded)
-    either = dom is not None and dow is not None
-    days = 0
-    for day in _REFERENCE_DAYS:
-        if month is not None and day.month not in month:
-            continue
-        dom_ok = dom is None or day.day in dom
-        dow_ok = dow is None or (day.weekday() + 1) % 7 in dow
-        days += (dom_ok or dow_ok) if either else (dom_ok and dow_ok)
-    return days
+    return runs_per_year(text, tz) / 12.0
 
 
 def _timezone(doc: Document, path: FieldPath | None) -> ZoneInfo | None:

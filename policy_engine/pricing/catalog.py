@@ -1,23 +1,22 @@
 """The pricing catalog: instance, GPU-model and CPU prices as data, validated once and indexed for lookups.
 
 The catalog is loaded once per engine (CLI run, webhook start) and then read by ``price()`` for every
-workload of a 10,000-document tree, so everything a price needs is a dict lookup on frozen models built
-here: no YAML or validation work happens per call.
+workload of a 10,000-document tree, so everything a price needs is a dict lookup on frozen dataclasses
+built here: no YAML or validation work happens per call. Validation (pydantic, ``catalog_schema``) runs
+only when a file is read, and its result is kept in the start-up cache (``policy_engine.cache``).
 
 A user file (``--pricing FILE``) is merged over the bundled catalog so that a team can correct one price
 or add one instance type without copying the whole file. Its problems are reported all at once, each at
-the file:line of the offending field (see ``catalog_errors``).
+the file:line of the offending field (see ``catalog_file``).
 """
 
 from __future__ import annotations
 
-import datetime
 import functools
-import importlib.resources
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from typing import Any, Literal
 
 from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
 
@@ -26,31 +25,22 @@ BUNDLED_CATALOG = "catalog.yaml"
 KEYED_SECTIONS = ("instance_types", "gpu_models", "attached_gpus", "sources")
 #: Sections whose fields a user file overrides one by one.
 FIELD_SECTIONS = ("cpu", "assumptions")
+#: The cache namespace of validated catalogs (``policy_engine.cache``).
+CACHE_NAMESPACE = "catalog"
 
 
-def _date_text(value: Any) -> Any:
-    """YAML reads an unquoted ``2026-11-01`` as a date; the catalog keeps dates as ISO text."""
-    return value.isoformat() if isinstance(value, datetime.date) else value
-
-
-DateText = Annotated[str, BeforeValidator(_date_text)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InstanceType(_Strict):
+@dataclass(frozen=True, slots=True)
+class InstanceType:
     """One machine type in one region; ``gpus`` may be a fraction where the provider sells one."""
 
     provider: str
     region: str
-    gpus: float = Field(ge=0)
+    gpus: float
+    vcpus: float
+    memory_gib: float
+    on_demand: float
     gpu_model: str | None = None
-    vcpus: float = Field(gt=0)
-    memory_gib: float = Field(gt=0)
-    on_demand: float = Field(ge=0)
-    spot: float | None = Field(default=None, ge=0)
+    spot: float | None = None
     source: str | None = None
     notes: str | None = None
 
@@ -58,11 +48,12 @@ class InstanceType(_Strict):
         return self.spot if spot else self.on_demand
 
 
-class GpuModelPrice(_Strict):
+@dataclass(frozen=True, slots=True)
+class GpuModelPrice:
     """Per-GPU (per-chip) all-in price used when a workload names a model but no instance type."""
 
-    on_demand: float = Field(ge=0)
-    spot: float | None = Field(default=None, ge=0)
+    on_demand: float
+    spot: float | None = None
     accelerator: Literal["gpu", "tpu", "neuron"] = "gpu"
     source: str | None = None
     notes: str | None = None
@@ -71,62 +62,78 @@ class GpuModelPrice(_Strict):
         return self.spot if spot else self.on_demand
 
 
-class AttachedGpu(_Strict):
+@dataclass(frozen=True, slots=True)
+class AttachedGpu:
     """A GPU attached to a general-purpose VM (GCP N1), priced per GPU, VM billed apart."""
 
     provider: str
     region: str
     gpu_model: str
-    on_demand: float = Field(ge=0)
-    spot: float | None = Field(default=None, ge=0)
+    on_demand: float
+    spot: float | None = None
     source: str | None = None
 
 
-class CpuRates(_Strict):
-    vcpu_hour: float = Field(ge=0)
-    memory_gib_hour: float = Field(ge=0)
-    vcpu_hour_spot: float | None = Field(default=None, ge=0)
-    memory_gib_hour_spot: float | None = Field(default=None, ge=0)
+@dataclass(frozen=True, slots=True)
+class CpuRates:
+    vcpu_hour: float
+    memory_gib_hour: float
+    vcpu_hour_spot: float | None = None
+    memory_gib_hour_spot: float | None = None
 
 
-class Assumptions(_Strict):
-    idle_fraction: float = Field(default=0.6, ge=0, le=1)
+@dataclass(frozen=True, slots=True)
+class Assumptions:
+    idle_fraction: float = 0.6
     idle_rationale: str | None = None
     idle_source: str | None = None
 
 
-class Source(_Strict):
+@dataclass(frozen=True, slots=True)
+class Source:
     url: str
-    date: DateText
+    date: str
     region: str | None = None
     notes: str | None = None
 
 
-class Catalog(_Strict):
-    """A validated catalog. ``warnings`` holds non-fatal diagnostics (spot above on-demand, unknown model)."""
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """A validated catalog: plain frozen data, built only from what ``catalog_schema`` has validated.
 
-    currency: str = "USD"
-    as_of: DateText
-    hours_per_month: float = Field(default=730.0, gt=0)
-    notes: str | None = None
-    sources: dict[str, Source] = Field(default_factory=dict)
+    ``warnings`` holds non-fatal diagnostics (spot above on-demand, unknown model). Run-time types are
+    dataclasses, not pydantic models, so that pricing a workload (and loading a cached catalog) never
+    imports pydantic; validation lives in ``catalog_schema`` and runs only when a file is read.
+    """
+
+    as_of: str
     cpu: CpuRates
-    assumptions: Assumptions = Field(default_factory=Assumptions)
-    gpu_models: dict[str, GpuModelPrice] = Field(default_factory=dict)
-    attached_gpus: dict[str, AttachedGpu] = Field(default_factory=dict)
-    instance_types: dict[str, InstanceType] = Field(default_factory=dict)
+    currency: str = "USD"
+    hours_per_month: float = 730.0
+    notes: str | None = None
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    assumptions: Assumptions = field(default_factory=Assumptions)
+    gpu_models: Mapping[str, GpuModelPrice] = field(default_factory=dict)
+    attached_gpus: Mapping[str, AttachedGpu] = field(default_factory=dict)
+    instance_types: Mapping[str, InstanceType] = field(default_factory=dict)
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+    _gpu_model_folded: dict[str, str] = field(init=False, repr=False, compare=False)
+    _cache: dict[Any, Any] = field(init=False, repr=False, compare=False)
+    _pod_prices: dict[tuple[Any, ...], Any] = field(init=False, repr=False, compare=False)
 
-    _warnings: tuple[Diagnostic, ...] = PrivateAttr(default=())
-    _gpu_model_folded: dict[str, str] = PrivateAttr(default_factory=dict)
-    _cache: dict[Any, Any] = PrivateAttr(default_factory=dict)
-    _pod_prices: dict[tuple[Any, ...], Any] = PrivateAttr(default_factory=dict)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_gpu_model_folded", {k.lower(): k for k in self.gpu_models})
+        object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_pod_prices", {})
 
-    def model_post_init(self, context: Any, /) -> None:
-        self._gpu_model_folded = {k.lower(): k for k in self.gpu_models}
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (the start-up cache) without the memos: they are rebuilt empty."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
-    @property
-    def warnings(self) -> tuple[Diagnostic, ...]:
-        return self._warnings
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
 
     def instance(self, name: str) -> InstanceType | None:
         return self.instance_types.get(name)
@@ -152,22 +159,52 @@ class Catalog(_Strict):
         self._cache[key] = value
         return value
 
+    def with_warnings(self, warnings: tuple[Diagnostic, ...]) -> Catalog:
+        return replace(self, warnings=warnings)
+
+
+#: Entry classes of the keyed sections, and section classes of the field sections.
+ENTRY_TYPES: dict[str, type] = {"instance_types": InstanceType, "gpu_models": GpuModelPrice,
+                                "attached_gpus": AttachedGpu, "sources": Source}
+SECTION_TYPES: dict[str, type] = {"cpu": CpuRates, "assumptions": Assumptions}
+
+
+def catalog_from_data(data: Mapping[str, Any]) -> Catalog:
+    """A ``Catalog`` from validated data (``catalog_schema``'s output, ``None`` fields dropped)."""
+    values = dict(data)
+    for key, entry_type in ENTRY_TYPES.items():
+        values[key] = {name: entry_type(**entry) for name, entry in (data.get(key) or {}).items()}
+    for key, section_type in SECTION_TYPES.items():
+        if key in data:
+            values[key] = section_type(**data[key])
+    return Catalog(**values)
+
+
+def catalog_data(catalog: Catalog) -> dict[str, Any]:
+    """The inverse of ``catalog_from_data``: plain data with ``None`` fields dropped (for merging)."""
+    out = _plain(catalog, skip=("warnings",))
+    for key in ENTRY_TYPES:
+        out[key] = {name: _plain(entry) for name, entry in out[key].items()}
+    for key in SECTION_TYPES:
+        out[key] = _plain(out[key])
+    return out
+
+
+def _plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {f.name: value for f in fields(obj)
+            if f.init and f.name not in skip and (value := getattr(obj, f.name)) is not None}
+
 
 def bundled_catalog_path() -> Path:
-    return Path(str(importlib.resources.files("policy_engine.pricing") / BUNDLED_CATALOG))
+    return Path(__file__).resolve().parent / BUNDLED_CATALOG  # package data, installed beside this module
 
 
 @functools.lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
-    """The bundled catalog, parsed once per process."""
-    from policy_engine.pricing.catalog_file import parse_catalog_file
-
+    """The bundled catalog, validated once per process (and taken from the start-up cache when it can be)."""
     path = bundled_catalog_path()
     text = path.read_text(encoding="utf-8")
-    raw, errors, locate = parse_catalog_file(text, str(path), partial=False)
-    if errors:  # pragma: no cover - the bundled file is checked by the tests
-        raise DiagnosticError(errors, {str(path): text})
-    return _build(raw, str(path), locate)
+    return _validated(text, str(path), partial=False)
 
 
 def load_catalog(path: str | None = None) -> Catalog:
@@ -177,8 +214,6 @@ def load_catalog(path: str | None = None) -> Catalog:
     """
     if path is None:
         return default_catalog()
-    from policy_engine.pricing.catalog_file import parse_catalog_file
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -186,11 +221,40 @@ def load_catalog(path: str | None = None) -> Catalog:
 
         unreadable = Diagnostic(Span(path, 1), "E-PRICING-READ", f"cannot read pricing file: {exc}")
         raise DiagnosticError([unreadable]) from exc
-    user, errors, locate = parse_catalog_file(text, path, partial=True)
+    return _validated(text, path, partial=True)
+
+
+def _validated(text: str, file: str, *, partial: bool) -> Catalog:
+    """Validate a catalog file (``partial``: a user file merged over the bundled catalog).
+
+    Validation imports pydantic, which alone costs more than a small ``check`` run; its result (never
+    its errors) is cached by the file's text, the bundled catalog and the code (``policy_engine.cache``).
+    """
+    from policy_engine.cache import DiskCache, code_fingerprint, digest
+
+    cache = DiskCache.default()
+    key = ""
+    if cache is not None:  # a user file's result also depends on the bundled catalog it is merged over
+        bundled = bundled_catalog_path().read_text(encoding="utf-8") if partial else ""
+        key = digest(code_fingerprint(), file, text, bundled)
+        hit = cache.get(CACHE_NAMESPACE, key)
+        if isinstance(hit, Catalog):
+            return hit
+    catalog = _validate(text, file, default_catalog() if partial else None)
+    if cache is not None:
+        cache.put(CACHE_NAMESPACE, key, catalog)
+    return catalog
+
+
+def _validate(text: str, file: str, base: Catalog | None) -> Catalog:
+    from policy_engine.pricing.catalog_file import consistency_warnings, parse_catalog_file
+
+    raw, errors, locate = parse_catalog_file(text, file, partial=base is not None)
     if errors:
-        raise DiagnosticError(errors, {path: text})
-    merged = merge(default_catalog().model_dump(exclude_none=True), user)
-    return _build(merged, path, locate)
+        raise DiagnosticError(errors, {file: text})
+    data = merge(catalog_data(base), raw) if base is not None else raw
+    catalog = catalog_from_data(data)
+    return catalog.with_warnings(tuple(consistency_warnings(catalog, file, locate)))
 
 
 def merge(base: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
@@ -202,11 +266,3 @@ def merge(base: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def _build(raw: dict[str, Any], file: str, locate: Any) -> Catalog:
-    from policy_engine.pricing.catalog_file import consistency_warnings
-
-    catalog = Catalog.model_validate(raw)
-    catalog._warnings = tuple(consistency_warnings(catalog, file, locate))
-    return catalog

@@ -19,62 +19,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from policy_engine.pricing.catalog import (
-    AttachedGpu,
-    Catalog,
-    CpuRates,
-    DateText,
-    GpuModelPrice,
-    InstanceType,
-    Source,
-)
+from policy_engine.pricing.catalog import Catalog
+from policy_engine.pricing.catalog_schema import ENTRY_SCHEMAS, SECTION_SCHEMAS, CatalogPatch, CatalogSchema
 from policy_engine.syntax.diagnostics import Diagnostic, Level, Span
 
 Path_ = tuple[str | int, ...]
 #: ``locate(path)`` → (line, column, whether the whole path exists in the file).
 Locator = Callable[[Path_], tuple[int, int, bool]]
-
-
-class _CpuPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    vcpu_hour: float | None = Field(default=None, ge=0)
-    memory_gib_hour: float | None = Field(default=None, ge=0)
-    vcpu_hour_spot: float | None = Field(default=None, ge=0)
-    memory_gib_hour_spot: float | None = Field(default=None, ge=0)
-
-
-class _AssumptionsPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    idle_fraction: float | None = Field(default=None, ge=0, le=1)
-    idle_rationale: str | None = None
-    idle_source: str | None = None
-
-
-class _CatalogPatch(BaseModel):
-    """A user file: every top-level field optional, every entry complete (entries replace by key)."""
-
-    model_config = ConfigDict(extra="forbid")
-    currency: str | None = None
-    as_of: DateText | None = None
-    hours_per_month: float | None = Field(default=None, gt=0)
-    notes: str | None = None
-    sources: dict[str, Source] | None = None
-    cpu: _CpuPatch | None = None
-    assumptions: _AssumptionsPatch | None = None
-    gpu_models: dict[str, GpuModelPrice] | None = None
-    attached_gpus: dict[str, AttachedGpu] | None = None
-    instance_types: dict[str, InstanceType] | None = None
-
-
-_ENTRY_MODELS: dict[str, type[BaseModel]] = {
-    "instance_types": InstanceType,
-    "gpu_models": GpuModelPrice,
-    "attached_gpus": AttachedGpu,
-    "sources": Source,
-}
-_SECTION_MODELS: dict[str, type[BaseModel]] = {"cpu": CpuRates, "assumptions": _AssumptionsPatch}
 
 
 def parse_catalog_file(
@@ -99,7 +52,7 @@ def parse_catalog_file(
                            hint="start from the bundled catalog.yaml; see docs/cost-model.md")
         return {}, [shape], locate
     errors = list(_duplicate_keys(node, file)) if node is not None else []
-    model: type[BaseModel] = _CatalogPatch if partial else Catalog
+    model: type[BaseModel] = CatalogPatch if partial else CatalogSchema
     try:
         validated = model.model_validate(data)
     except ValidationError as exc:
@@ -154,11 +107,11 @@ def _located(error: Any, file: str, locate: Locator) -> Diagnostic:
 
 def _allowed(parent: Path_) -> list[str]:
     if not parent:
-        return list(Catalog.model_fields)
-    if len(parent) == 1 and parent[0] in _SECTION_MODELS:
-        return list(_SECTION_MODELS[str(parent[0])].model_fields)
-    if len(parent) == 2 and parent[0] in _ENTRY_MODELS:
-        return list(_ENTRY_MODELS[str(parent[0])].model_fields)
+        return list(CatalogSchema.model_fields)
+    if len(parent) == 1 and parent[0] in SECTION_SCHEMAS:
+        return list(SECTION_SCHEMAS[str(parent[0])].model_fields)
+    if len(parent) == 2 and parent[0] in ENTRY_SCHEMAS:
+        return list(ENTRY_SCHEMAS[str(parent[0])].model_fields)
     return []
 
 
@@ -172,7 +125,7 @@ def _dotted(loc: Path_) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif i > 0 and loc[0] in _ENTRY_MODELS and i == 1:
+        elif i > 0 and loc[0] in ENTRY_SCHEMAS and i == 1:
             out += f'["{part}"]'
         else:
             out += ("." if out else "") + str(part)

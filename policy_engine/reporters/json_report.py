@@ -13,6 +13,8 @@ from policy_engine.reporters.context import TOOL_NAME, ReportContext, error_part
 from policy_engine.reporters.costs import by_team
 
 SCHEMA_VERSION = "1.0"
+#: ``json.dumps(value, ensure_ascii=False)`` without building an encoder for each of 10,000 findings.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def render(result: Result, ctx: ReportContext) -> str:
@@ -25,10 +27,10 @@ def dumps(doc: dict[str, Any]) -> str:
     parts = []
     for key, value in doc.items():
         if isinstance(value, list) and value:
-            items = ",\n    ".join(json.dumps(item, ensure_ascii=False) for item in value)
+            items = ",\n    ".join(map(_encode, value))
             encoded = f"[\n    {items}\n  ]"
         else:
-            encoded = json.dumps(value, ensure_ascii=False)
+            encoded = _encode(value)
         parts.append(f"  {json.dumps(key)}: {encoded}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
 

@@ -55,36 +55,6 @@ def test_cron_runs_per_month(schedule: str, runs: float) -> None:
     assert runs_per_month(doc, ("spec", "schedule"), schedule, None) == pytest.approx(runs)
 
 
-@pytest.mark.parametrize(
-    "schedule",
-    ["0 3 * * 1-5", "*/5 * 1,15 * *", "0 0 1 */2 1", "0 0 * * 7", "0 0 ? * MON", "0 0 1-31 * 1", "0 0 29 2 *",
-     "0 0 31 * *", "0 12 * JUL,AUG SAT,SUN", "0 0 */10 * 1-3", "0 0 13 * 5", "0 0 * * 1-7", "@weekly", "@monthly"],
-)
-def test_counted_days_agree_with_walking_the_year_with_croniter(schedule: str) -> None:
-    """The quick day count (what admission requests wait for) must fire on exactly the days cron does."""
-    from datetime import datetime, timedelta
-
-    from croniter import croniter
-
-    from policy_engine.model.runtime import _MACRO_DAYS, REFERENCE_START, _plain_days
-
-    day_fields = (_MACRO_DAYS[schedule] if schedule.startswith("@") else " ".join(schedule.split()[2:5])).split()
-    walk = croniter("0 0 " + " ".join(day_fields), REFERENCE_START - timedelta(microseconds=1))
-    walked = 0
-    while walk.get_next(datetime) < REFERENCE_START + timedelta(days=365):
-        walked += 1
-    assert _plain_days(day_fields, croniter(schedule).expanded[2:5]) == walked
-
-
-@pytest.mark.parametrize("schedule", ["0 0 L * *", "0 0 * * 5#2", "0 0 15W * *"])
-def test_special_day_fields_are_left_to_croniter(schedule: str) -> None:
-    from croniter import croniter
-
-    from policy_engine.model.runtime import _plain_days
-
-    assert _plain_days(schedule.split()[2:5], croniter(schedule).expanded[2:5]) is None
-
-
 def test_job_deadline_bounds_the_whole_job_not_each_wave() -> None:
     w = fixture_workload("job.yaml")  # completions 8 at parallelism 4: two waves, one deadline
     assert w.run_time.hours_per_month == 2

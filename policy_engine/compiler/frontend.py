@@ -1,0 +1,74 @@
+"""The compiler's front end (resolve → check → fold), run or taken from the on-disk cache.
+
+Parsing and checking the bundled library costs ~15x what codegen from its checked form does, and needs
+lark. Its output depends only on the policy texts (those given and those they import), the kinds the
+workload model knows and this package's code, so a successful front end is cached under a key made of
+exactly those (``policy_engine.cache``). A hit imports neither lark nor the checkers; codegen then builds
+the closures afresh, so the catalog (bound at codegen) is never part of what is cached.
+
+A hit is trusted only if every imported file still reads as it did: the key covers the texts passed in,
+and imports are re-read and compared. Sets with errors are never cached: they are rare, and their
+diagnostics must come from a real run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from policy_engine.compiler.checked import FrontEnd
+
+if TYPE_CHECKING:
+    from policy_engine.cache import DiskCache
+
+NAMESPACE = "frontend"
+
+
+def front_end(sources: Mapping[str, str], known_kinds: frozenset[str], cache: DiskCache | None = None) -> FrontEnd:
+    """Parse, resolve, check and fold ``sources`` (file → text) and what they import."""
+    key = _key(sources, known_kinds) if cache is not None else ""
+    if cache is not None:
+        hit = cache.get(NAMESPACE, key)
+        if isinstance(hit, FrontEnd) and _imports_unchanged(hit, sources):
+            return hit
+    front = run_front_end(sources, known_kinds)
+    if cache is not None and not front.has_errors:
+        cache.put(NAMESPACE, key, front)
+    return front
+
+
+def run_front_end(sources: Mapping[str, str], known_kinds: frozenset[str]) -> FrontEnd:
+    # imported here, not at the top: a cache hit must not pay for lark and the checkers
+    from policy_engine.compiler.check import check_policies
+    from policy_engine.compiler.fold import fold_policy
+    from policy_engine.compiler.resolve import resolve
+
+    resolution = resolve(sources)
+    diagnostics = resolution.diagnostics
+    checked = check_policies(resolution.instances, known_kinds, diagnostics)
+    folded = [fold_policy(c.instance.policy, c.instance.params, c.types, diagnostics) if c.ok
+              else c.instance.policy for c in checked]
+    return FrontEnd(resolution.sources, resolution.modules, checked, folded, diagnostics)
+
+
+def _key(sources: Mapping[str, str], known_kinds: frozenset[str]) -> str:
+    from policy_engine.cache import code_fingerprint, digest
+
+    parts: list[str] = [code_fingerprint(), *sorted(known_kinds), "\0"]
+    for file, text in sources.items():  # in order: instances are compiled in the order files are given
+        parts += [file, text]
+    return digest(*parts)
+
+
+def _imports_unchanged(front: FrontEnd, given: Mapping[str, str]) -> bool:
+    """Files read through imports (outside the key) must still hold the text they were compiled from."""
+    for file, text in front.sources.items():
+        if file in given:
+            continue
+        try:
+            if Path(file).read_text(encoding="utf-8") != text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            return False
+    return True
