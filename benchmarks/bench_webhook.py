@@ -137,6 +137,7 @@ class RunResult:
     seconds: float = 0.0
     reloads: float = 0.0
     reload_failures: float = 0.0
+    steal: float = float("nan")  # share of CPU time the hypervisor took during the run
     server_p99: float = float("nan")  # upper bound of the bucket holding the server-side p99, seconds
     error_samples: list[str] = field(default_factory=list)
 
@@ -243,6 +244,23 @@ def drive_wrk(port: int, bodies_file: Path, rate: int, duration: float, connecti
     result.error_samples += report["samples"]
 
 
+def cpu_times() -> list[int]:
+    """The machine's aggregate CPU times from /proc/stat (user nice system idle iowait irq softirq steal)."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return []
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """The share of CPU time the hypervisor took from this machine between two readings (NaN off Linux)."""
+    if len(before) < 8 or len(after) < 8:
+        return float("nan")
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return delta[7] / sum(delta) if sum(delta) else 0.0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -308,6 +326,7 @@ def run_server(workers: int, rate: int, args: argparse.Namespace, work: Path, co
             if args.reload:
                 victim.write_text(victim.read_text() + f"\n# reloaded under load at {time.time()}\n")
 
+        times = cpu_times()
         if args.client == "wrk":
             drive_wrk(port, work / "bodies.tsv", rate, args.duration, args.connections, result, touch_policy, work)
         else:
@@ -319,6 +338,7 @@ def run_server(workers: int, rate: int, args: argparse.Namespace, work: Path, co
             except ImportError:
                 pass
             runner(drive(port, context, bodies, rate, args.duration, args.connections, result, touch_policy))
+        result.steal = steal_share(times, cpu_times())
         time.sleep(1.5)  # let every worker's poller see the change before reading the counters
         text = client.get("/metrics").text
         result.server_p99 = histogram_quantile(text, "policy_engine_webhook_request_duration_seconds", 0.99)
@@ -382,14 +402,14 @@ def main() -> int:
                         f"{t:.4f},{lat * 1000:.3f}\n" for t, lat in sorted(zip(r.sent_at, r.latencies, strict=True))))
     print()
     print("| workers | target req/s | achieved req/s | p50 ms | p90 ms | p99 ms | max ms | server p99 ms ≤ | "
-          "errors | denied | reloads (failed) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "errors | denied | reloads (failed) | CPU steal |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         achieved = r.ok / r.seconds if r.seconds else 0.0
         print(f"| {r.workers} | {r.rate} | {achieved:.0f} | {r.pct(0.5):.2f} | {r.pct(0.9):.2f} | "
               f"{r.pct(0.99):.2f} | {r.pct(1.0):.1f} | {r.server_p99 * 1000:g} | {r.errors} | "
               f"{r.denied / max(r.ok, 1):.0%} | "
-              f"{r.reloads:.0f} ({r.reload_failures:.0f}) |")
+              f"{r.reloads:.0f} ({r.reload_failures:.0f}) | {r.steal:.0%} |")
     return 0
 
 
