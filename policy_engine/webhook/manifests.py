@@ -186,7 +186,10 @@ def deployment(opts: Options) -> dict[str, Any]:
                  "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(PORT), "--in-cluster"],
         "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"}],
         # the webhook exempts its own namespace by default and learns it from the downward API
-        "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+        # XDG_CACHE_HOME: the start-up cache (compiled policies) on the writable emptyDir, so that the second
+        # worker to reload finds what the first compiled; the root filesystem is read-only.
+        "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "XDG_CACHE_HOME", "value": "/tmp/cache"}],
         "livenessProbe": {**_probe("/healthz", 10), "initialDelaySeconds": 5},
         "readinessProbe": _probe("/readyz", 5),
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},

@@ -9,11 +9,15 @@ in force, the located diagnostics go to the log, and the failure metric counts i
 
 from __future__ import annotations
 
+import fcntl
 import gc
+import hashlib
 import logging
 import os
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from policy_engine.syntax.diagnostics import DiagnosticError
@@ -65,6 +69,29 @@ def _stamp(path: str) -> FileStamp:
     return (path, real, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+@contextmanager
+def one_compile_at_a_time(watched: Sequence[str | Path]) -> Iterator[None]:
+    """Let the workers of one ``serve`` (which all see a change at once) compile one after the other.
+
+    Two workers compiling together would slow both halves of the traffic at the same moment; in turn,
+    only one is slowed at a time, and the later ones usually find the front end the first one put in the
+    start-up cache (~10 ms instead of ~30). The lock is an advisory ``flock`` on a file in the temporary
+    directory named after the watched paths; if it cannot be had, compiling goes ahead unlocked.
+    """
+    name = hashlib.sha256("\0".join(os.path.realpath(p) for p in map(str, watched)).encode()).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"policy-engine-reload-{name}.lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks this watcher thread only; the GIL is released meanwhile
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def settle_heap() -> None:
     """Move everything alive now (grammar, compiled policies, catalog) out of the collector's sight.
 
@@ -108,7 +135,8 @@ class PolicyWatcher:
             # Compiled on this thread under the default 5 ms switch interval: requests in flight wait at most
             # one slice at a time. Shorter slices (0.2 ms was tried) made every request ping-pong for the GIL
             # with the compile and stretched a 30 ms compile into ~0.4 s of 10-50 ms answers.
-            loaded = self.load()
+            with one_compile_at_a_time(self.watched):
+                loaded = self.load()
         except DiagnosticError as exc:
             self.metrics.reload_failures.inc()
             errors = len(exc.errors)

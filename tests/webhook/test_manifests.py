@@ -150,6 +150,8 @@ def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixtur
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["policies"]["configMap"]["name"] == _one(docs, "ConfigMap")["metadata"]["name"]
+    env = {e["name"]: e.get("value") for e in container["env"]}  # the start-up cache must be writable
+    assert env["XDG_CACHE_HOME"].startswith(mounts["tmp"] + "/") and "emptyDir" in volumes["tmp"]
     assert mounts["policies"] == "/etc/policy-engine/policies"
     assert container["resources"]["requests"] and container["resources"]["limits"]
 

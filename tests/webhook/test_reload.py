@@ -159,3 +159,31 @@ def test_running_server_picks_up_a_configmap_update(volume: ConfigMapVolume, ser
     warnings = served.post(body).json()["response"]["warnings"]
     assert any(w.startswith("require-team-label: ") for w in warnings)
     assert any(r.get("event") == "reloaded" for r in served.log_records())
+
+
+def test_workers_compile_one_after_the_other(tmp_path: Path) -> None:
+    """Workers of one serve see a change together; their compiles must not overlap (nor block other sets)."""
+    import threading
+
+    from policy_engine.webhook.reload import one_compile_at_a_time
+
+    spans: list[tuple[str, float, float]] = []
+
+    def compile_as(worker: str, watched: list[Path]) -> None:
+        with one_compile_at_a_time(watched):
+            began = time.monotonic()
+            time.sleep(0.3)
+            spans.append((worker, began, time.monotonic()))
+
+    same = [tmp_path / "policies"]
+    threads = [threading.Thread(target=compile_as, args=(w, same)) for w in ("a", "b")]
+    threads.append(threading.Thread(target=compile_as, args=("other", [tmp_path / "elsewhere"])))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    by_worker = {w: (b, e) for w, b, e in spans}
+    (a_start, a_end), (b_start, b_end) = by_worker["a"], by_worker["b"]
+    assert a_end <= b_start or b_end <= a_start, "two workers compiled the same set at once"
+    other_start, _ = by_worker["other"]
+    assert other_start < max(a_start, b_start), "another policy set waited on this one's lock"
