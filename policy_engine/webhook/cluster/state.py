@@ -129,7 +129,7 @@ class ClusterState:
 
     def set_catalog(self, catalog: Catalog) -> int:
         """Use the catalog a policy reload brought (``--pricing`` is watched too); returns pods repriced."""
-        if catalog is self.store.catalog:
+        if catalog is self.store.catalog or catalog == self.store.catalog:  # a reload that left prices alone
             return 0
         return self.store.reprice(catalog)
 

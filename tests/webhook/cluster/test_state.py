@@ -205,3 +205,5 @@ def test_a_new_catalog_reprices_every_live_pod(state: ClusterState, engine: Engi
     after = state.usage(spend, "vision")
     assert after == near(before.used * 2, before.running * 2)
     assert state.set_catalog(state.store.catalog) == 0, "the same catalog again reprices nothing"
+    reread = load_catalog(str(negotiated))
+    assert reread is not state.store.catalog and state.set_catalog(reread) == 0, "nor do equal prices re-read"
