@@ -142,9 +142,9 @@ function done(summary, latency, reqs)
   local e = summary.errors
   local out = assert(io.open(os.getenv("WRK_OUT"), "w"))
   out:write(string.format(
-    '{"sent": %d, "ok": %d, "errors": %d, "denied": %d, "socket_errors": %d, "seconds": %.3f, ' ..
+    '{"clock_zero_ms": %.3f, "sent": %d, "ok": %d, "errors": %d, "denied": %d, "socket_errors": %d, "seconds": %.3f, ' ..
     '"samples": [%s], "latencies_ms": [%s], "sent_at_ms": [%s]}\n',
-    counts.sent, counts.ok, counts.errors, counts.denied, e.connect + e.read + e.write + e.timeout,
+    clock_zero, counts.sent, counts.ok, counts.errors, counts.denied, e.connect + e.read + e.write + e.timeout,
     (last - clock_zero) / 1000, table.concat(kept, ", "), table.concat(all, ", "), table.concat(at, ", ")))
   out:close()
 end

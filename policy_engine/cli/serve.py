@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         "host": args.host, "port": args.port, "log_config": uvicorn_log_config(args.log_level),
         "access_log": False, "timeout_graceful_shutdown": args.graceful_timeout,
         "server_header": False, "timeout_keep_alive": 30,
+        "proxy_headers": False,  # the API server calls the webhook directly; no forwarded-for headers to trust
     }
     if not args.insecure_http:
         common.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)

@@ -114,9 +114,11 @@ class EngineHolder:
 class PolicyWatcher:
     def __init__(self, watched: Sequence[str | Path], load: Callable[[], LoadedEngine], holder: EngineHolder,
                  metrics: Metrics, interval: float,
-                 on_swap: Callable[[LoadedEngine], object] | None = None) -> None:
+                 on_swap: Callable[[LoadedEngine], object] | None = None,
+                 prepare: Callable[[], object] | None = None) -> None:
         self.watched = tuple(watched)
         self.load = load
+        self.prepare = prepare
         self.on_swap = on_swap
         self.holder = holder
         self.metrics = metrics
@@ -132,10 +134,11 @@ class PolicyWatcher:
             return None
         self._last = current  # a broken set is reported once, not on every poll until it is fixed
         try:
-            # Compiled on this thread under the default 5 ms switch interval: requests in flight wait at most
-            # one slice at a time. Shorter slices (0.2 ms was tried) made every request ping-pong for the GIL
-            # with the compile and stretched a 30 ms compile into ~0.4 s of 10-50 ms answers.
             with one_compile_at_a_time(self.watched):
+                self._prepare()
+                # What is left runs on this thread under the default 5 ms switch interval: requests in flight
+                # wait at most one slice at a time. Shorter slices (0.2 ms was tried) made every request
+                # ping-pong for the GIL and stretched a 30 ms compile into ~0.4 s of 10-50 ms answers.
                 loaded = self.load()
         except DiagnosticError as exc:
             self.metrics.reload_failures.inc()
@@ -160,6 +163,16 @@ class PolicyWatcher:
         log(logging.INFO, f"policies reloaded: {len(loaded.by_name)} in force", event="reloaded",
             policies=len(loaded.by_name))
         return True
+
+    def _prepare(self) -> None:
+        """The head start (e.g. compiling in an idle-priority child, ``prepare.py``); never a reason to fail."""
+        if self.prepare is None:
+            return
+        try:
+            self.prepare()
+        except Exception as exc:
+            log(logging.WARNING, f"policy reload: the head start failed ({type(exc).__name__}: {exc}); "
+                "compiling in process", event="reload_prepare_failed")
 
     def start(self) -> None:
         if self.interval <= 0 or self._thread is not None:

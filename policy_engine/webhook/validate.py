@@ -1,11 +1,11 @@
-"""``POST /validate``: the webhook's one hot route, as a bare ASGI app mounted in the FastAPI app.
+"""``POST /validate``: the webhook's one hot route, as a bare ASGI app that ``WebhookApp`` calls first.
 
 It owns everything ``decide`` must not do: reading the body within a size and time limit, refusing
 malformed input with a 400 that says what is wrong (never a 500, never a hang), counting, and logging one
 JSON line per request. It speaks ASGI directly instead of going through FastAPI's request handling
-(dependency solving, ``Request`` and ``Response`` objects): the API server waits on every admission, and
-that machinery cost about as much as the review itself (measured: ~290 µs of ~570 µs per request
-in process). Health, readiness and metrics stay ordinary FastAPI routes.
+(dependency solving, ``Request`` and ``Response`` objects) and middleware: the API server waits on every
+admission, and that machinery cost about as much as the review itself (measured: ~290 µs of ~570 µs per
+request in process). Health, readiness and metrics stay ordinary FastAPI routes.
 """
 
 from __future__ import annotations

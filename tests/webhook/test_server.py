@@ -125,6 +125,16 @@ def test_chunked_body_over_the_limit_is_a_400(server: Server) -> None:
     assert reply.status_code == 400 and "exceeds the limit" in reply.json()["error"]
 
 
+def test_other_methods_on_validate_are_refused_by_the_router(server: Server) -> None:
+    """``POST /validate`` skips FastAPI's stack; everything else on the path must still be answered by it."""
+    for method in ("GET", "PUT"):
+        reply = server.client.request(method, "/validate")
+        assert reply.status_code == 405, (method, reply.text)
+        assert reply.headers.get("allow") == "POST"
+    assert server.client.post("/validate/", content=b"{}").status_code in (307, 404)  # not the webhook
+    assert server.client.get("/nowhere").status_code == 404
+
+
 def test_health_readiness_and_metrics(server: Server) -> None:
     _send(server, "deny-pod-untagged")
     server.post((BAD / "malformed-json.json").read_bytes())
