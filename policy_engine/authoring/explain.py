@@ -17,14 +17,14 @@ from policy_engine.authoring.facts import at
 from policy_engine.authoring.trace import PolicyTracer, Trace
 from policy_engine.compiler import compile_policies
 from policy_engine.compiler.messages import render_value
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine import Engine
 from policy_engine.engine.aggregate import contribution
-from policy_engine.model.build import WorkloadError
+from policy_engine.errors import DiagnosticError, WorkloadError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import load_catalog
 from policy_engine.resources import bundled_policies_dir
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from policy_engine.syntax.diagnostics import Diagnostic, Span
+from policy_engine.diagnostics import Diagnostic, Span
 
 POLICY_SUFFIX = ".policy"
 TEST_SUFFIXES = (".test.yaml", ".test.yml")

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.documents import Document
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 EXPECTATIONS = ("pass", "fail", "skip")
 ENFORCEMENTS = ("deny", "warn", "audit")

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 from policy_engine.authoring.sources import read, test_files
 from policy_engine.authoring.testfile import Case, Suite, load_suite
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine import Engine, Finding, ResourceRef, Result, load_engine
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
 
 
 @dataclass(slots=True)

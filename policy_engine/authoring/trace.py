@@ -24,10 +24,10 @@ from policy_engine.compiler.index import policy_kinds
 from policy_engine.compiler.messages import render_duration, render_value
 from policy_engine.compiler.program import CompiledPolicy
 from policy_engine.compiler.savings import bind_savings
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 from policy_engine.syntax.unparse import unparse
 
 

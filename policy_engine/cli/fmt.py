@@ -7,10 +7,11 @@ import difflib
 import sys
 from pathlib import Path
 
-from policy_engine.authoring.fmt import FormatError, format_text
+from policy_engine.authoring.fmt import format_text
 from policy_engine.authoring.sources import policy_files, read
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from policy_engine.syntax.diagnostics import render_all
+from policy_engine.diagnostics import render_all
+from policy_engine.errors import FormatError
 
 HELP = "format policy files canonically"
 

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+from policy_engine.errors import DiagnosticError
+
 HELP = "run the validating admission webhook"
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -86,7 +88,6 @@ def _exit_cleanly_after_drain() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from policy_engine.syntax.diagnostics import DiagnosticError
     from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings, create_app, load_policies
     from policy_engine.webhook.config import load_config
     from policy_engine.webhook.jsonlog import uvicorn_log_config

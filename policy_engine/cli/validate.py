@@ -9,8 +9,9 @@ import sys
 from policy_engine.authoring.sources import policy_files, read
 from policy_engine.authoring.validate import validate_sources
 from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
+from policy_engine.diagnostics import render_all
+from policy_engine.errors import DiagnosticError
 from policy_engine.pricing.catalog import Catalog, load_catalog
-from policy_engine.syntax.diagnostics import DiagnosticError, render_all
 
 HELP = "compile policies and report every diagnostic"
 

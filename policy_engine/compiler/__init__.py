@@ -17,9 +17,9 @@ from policy_engine.compiler.frontend import front_end
 from policy_engine.compiler.index import build_index, policy_kinds
 from policy_engine.compiler.program import CompiledPolicy, PolicySet
 from policy_engine.compiler.savings import SavingFns, bind_savings
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 if TYPE_CHECKING:
     from policy_engine.cache import DiskCache

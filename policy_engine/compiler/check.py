@@ -16,8 +16,8 @@ from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, Instance
 from policy_engine.compiler.codegen_expr import uses_workload
 from policy_engine.compiler.messages import RULE_PLACEHOLDERS, unknown_placeholders
 from policy_engine.compiler.program import Enforcement, FailureMode, Period, Severity
+from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Level, Span
 
 LIVE_METRICS = ("gpu_utilisation",)
 QUOTA_METRICS = ("gpu_hours",)

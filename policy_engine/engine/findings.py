@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy_engine.compiler.program import Enforcement, Severity
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.model.documents import FieldPath, LoadError
 from policy_engine.model.workload import Workload
-from policy_engine.syntax.diagnostics import Diagnostic
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import GitError
 from policy_engine.model.documents import MANIFEST_SUFFIXES, STDIN, Document, LoadError, load_text
-from policy_engine.syntax.diagnostics import Diagnostic, Span
-
-
-class GitError(Exception):
-    """git is missing, the directory is not a repository, or the revision does not exist."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.loader import Loader, construct_document
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from policy_engine.errors import QuantityError
 from policy_engine.model.config import ModelConfig
 
 _QUANTITY = re.compile(
@@ -63,9 +64,6 @@ NOT_A_DEVICE_COUNT = frozenset(
 NEURON_CORES_PER_DEVICE = 2
 MIG_SLICES_PER_GPU = 7
 
-
-class QuantityError(ValueError):
-    pass
 
 
 def parse_quantity(value: object) -> Decimal:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.diagnostics import Diagnostic
+from policy_engine.errors import DiagnosticError
 
 BUNDLED_CATALOG = "catalog.yaml"
 #: Sections whose entries a user file replaces or adds by key.
@@ -217,7 +218,7 @@ def load_catalog(path: str | None = None) -> Catalog:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        from policy_engine.syntax.diagnostics import Span
+        from policy_engine.diagnostics import Span
 
         unreadable = Diagnostic(Span(path, 1), "E-PRICING-READ", f"cannot read pricing file: {exc}")
         raise DiagnosticError([unreadable]) from exc

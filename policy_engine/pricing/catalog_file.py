@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.catalog_schema import ENTRY_SCHEMAS, SECTION_SCHEMAS, CatalogPatch, CatalogSchema
-from policy_engine.syntax.diagnostics import Diagnostic, Level, Span
 
 Path_ = tuple[str | int, ...]
 #: ``locate(path)`` → (line, column, whether the whole path exists in the file).

@@ -13,8 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
 
 #: The API server refuses request bodies above 3 MiB, so a bigger AdmissionReview is not a real one.
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024

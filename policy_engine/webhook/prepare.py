@@ -22,6 +22,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from policy_engine.errors import DiagnosticError
+
 #: Where SCHED_IDLE is not available, how much lower than the server the child runs (nice(2) increment).
 NICENESS = 19
 TIMEOUT_SECONDS = 120.0
@@ -73,7 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from policy_engine.engine import load_engine
-    from policy_engine.syntax.diagnostics import DiagnosticError
     from policy_engine.webhook.reload import policy_files
 
     try:

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
+from policy_engine.errors import UnreadableObject
 from policy_engine.model.documents import Document, LoadError, load_objects
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
 from policy_engine.webhook.config import WebhookConfig
@@ -129,9 +130,6 @@ def _with_identity(obj: dict[str, Any], namespace: str, name: str) -> dict[str, 
     out["metadata"] = meta
     return out
 
-
-class UnreadableObject(Exception):
-    """The workload model could not read the object (its own diagnostic says where and why)."""
 
 
 def _workload(obj: dict[str, Any], state: ReviewState) -> Workload | None:

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from policy_engine.compiler.program import Enforcement
+from policy_engine.errors import BadRequest
 from policy_engine.webhook import jsonlog
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionReview, Operation, response_review
 from policy_engine.webhook.config import WebhookConfig
@@ -36,9 +37,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 _JSON_HEADERS = (b"content-type", JSON.encode())
 
-
-class BadRequest(Exception):
-    """The body is not an AdmissionReview we can answer; the message is what the caller reads."""
 
 
 @dataclass(slots=True)

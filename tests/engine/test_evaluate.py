@@ -13,9 +13,10 @@ from policy_engine.compiler.program import (
     PolicySet,
     Severity,
 )
+from policy_engine.diagnostics import Span
 from policy_engine.engine import Engine, Usage, load_engine
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import load_paths
-from policy_engine.syntax.diagnostics import DiagnosticError, Span
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 POLICIES = FIXTURES / "policies"

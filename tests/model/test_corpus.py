@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.kinds import extractor_for

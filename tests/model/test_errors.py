@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 
 from .conftest import fixture_documents
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from policy_engine.diagnostics import Level
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.gpu_models import normalise_gpu_model
 from policy_engine.pricing.catalog import default_catalog, load_catalog
-from policy_engine.syntax.diagnostics import DiagnosticError, Level
 
 from .builders import FIXTURES
 

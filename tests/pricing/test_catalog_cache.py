@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from policy_engine.errors import DiagnosticError
 from policy_engine.pricing import catalog as catalog_module
 from policy_engine.pricing import catalog_schema
 from policy_engine.pricing.catalog import (
@@ -20,7 +21,6 @@ from policy_engine.pricing.catalog import (
     catalog_from_data,
     load_catalog,
 )
-from policy_engine.syntax.diagnostics import DiagnosticError
 
 from .builders import FIXTURES
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet, Severity
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, Stats
 from policy_engine.model.documents import LoadError
 from policy_engine.reporters.context import ReportContext
 from policy_engine.reporters.costs import WorkloadCost
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 ROOT = Path("/repo")
 TRAIN = ResourceRef("PyTorchJob", "train-llm", "nlp", "/repo/k8s/train.yaml", 3, "kubeflow.org/v1")
