@@ -98,7 +98,7 @@ def explain(manifests: Sequence[str], policy: str, policy_paths: Sequence[str] |
         names = [p.name for p in compiled.policy_set.policies]
         close = difflib.get_close_matches(policy, names, n=3)
         hint = f"did you mean {', '.join(close)}?" if close else f"policies: {', '.join(names)}"
-        raise DiagnosticError([Diagnostic(Span(", ".join(paths), 1, 1), "E-EXPLAIN",
+        raise DiagnosticError([Diagnostic(Span(", ".join(paths), 1, 1), "E903",
                                           f"no policy named {policy!r}", hint=hint)])
     engine = Engine(compiled.policy_set, catalog)
     tracer = PolicyTracer(checked, full, catalog)

@@ -27,7 +27,7 @@ def _walk(paths: Sequence[str], wanted: tuple[str, ...]) -> tuple[list[str], lis
             found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.name.endswith(wanted))
             files.extend(found)
         else:
-            errors.append(Diagnostic(Span(raw, 1, 1), "E-READ", "no such file or directory"))
+            errors.append(Diagnostic(Span(raw, 1, 1), "E401", "no such file or directory"))
     return list(dict.fromkeys(files)), errors
 
 
@@ -45,6 +45,6 @@ def read(file: str) -> tuple[str | None, Diagnostic | None]:
     try:
         return Path(file).read_text(encoding="utf-8"), None
     except UnicodeDecodeError:
-        return None, Diagnostic(Span(file, 1, 1), "E-READ", "not a UTF-8 text file")
+        return None, Diagnostic(Span(file, 1, 1), "E401", "not a UTF-8 text file")
     except OSError as exc:
-        return None, Diagnostic(Span(file, 1, 1), "E-READ", f"cannot read: {exc.strerror or exc}")
+        return None, Diagnostic(Span(file, 1, 1), "E401", f"cannot read: {exc.strerror or exc}")

@@ -96,7 +96,7 @@ def run_tests(paths: Sequence[str], pricing: str | None = None) -> RunResult:
     files, missing = test_files(paths)
     result = RunResult(errors=list(missing))
     if not files and not missing:
-        result.errors.append(Diagnostic(Span(", ".join(paths) or ".", 1, 1), "E-TEST",
+        result.errors.append(Diagnostic(Span(", ".join(paths) or ".", 1, 1), "E902",
                                         "no policy test files (*.test.yaml) found"))
     engines = _Engines(pricing)
     for file in files:
@@ -109,7 +109,7 @@ def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteRes
     out = SuiteResult(file)
     text, err = read(file)
     if err is not None or text is None:
-        out.errors.append(err or Diagnostic(Span(file, 1, 1), "E-READ", "cannot read"))
+        out.errors.append(err or Diagnostic(Span(file, 1, 1), "E401", "cannot read"))
         return out
     sources[file] = text
     suite, problems = load_suite(text, file)
@@ -118,7 +118,7 @@ def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteRes
         return out
     engine = engines.get(suite)
     if isinstance(engine, DiagnosticError):
-        out.errors.append(Diagnostic(Span(file, suite.policies_line, 1), "E-TEST",
+        out.errors.append(Diagnostic(Span(file, suite.policies_line, 1), "E902",
                                      "policies: the policies under test do not compile (errors below)"))
         out.errors.extend(engine.diagnostics)
         sources.update(engine.sources)
@@ -127,7 +127,7 @@ def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteRes
     for path, line in suite.resource_files:
         loaded = list(load_paths([path]))
         if not loaded:
-            out.errors.append(Diagnostic(Span(file, line, 1), "E-TEST", f"resources: {path} holds no manifests"))
+            out.errors.append(Diagnostic(Span(file, line, 1), "E902", f"resources: {path} holds no manifests"))
         documents.extend(loaded)
     evaluated = engine.evaluate(documents, keep_workloads=True)
     for e in evaluated.errors:
@@ -151,9 +151,9 @@ def _find_workload(case: Case, file: str, workloads: Sequence[Workload]) -> Work
     if not found:
         known = ", ".join(sorted({f"{w.kind}/{w.namespace + '/' if w.namespace else ''}{w.name}"
                                   for w in workloads})) or "none"
-        return Diagnostic(span, "E-TEST", f"resource: no workload {ref.text} in this file's "
+        return Diagnostic(span, "E902", f"resource: no workload {ref.text} in this file's "
                           "resources", hint=f"workloads: {known}")
-    return Diagnostic(span, "E-TEST", f"resource: {ref.text} names {len(found)} workloads",
+    return Diagnostic(span, "E902", f"resource: {ref.text} names {len(found)} workloads",
                       hint="write Kind/namespace/name")
 
 
@@ -166,7 +166,7 @@ def _run_case(case: Case, file: str, engine: Engine, evaluated: Result) -> CaseR
     if engine.policies.get(case.policy) is None:
         names = ", ".join(p.name for p in engine.policies.policies)
         result.passed = False
-        result.error = Diagnostic(case.fields.get("policy", case.span), "E-TEST",
+        result.error = Diagnostic(case.fields.get("policy", case.span), "E902",
                                   f"policy: no policy named {case.policy!r} in the policies under test",
                                   hint=f"policies: {names}")
         return result

@@ -84,7 +84,7 @@ def _idle(doc: Document, workload: Workload, declared: tuple[float, Provenance] 
         seconds = runtime.parse_duration(workload.annotations[name])
         if seconds is None:
             raise field_error(
-                doc, path, "E-MODEL-DURATION", f"{workload.annotations[name]!r} is not a duration"
+                doc, path, "E705", f"{workload.annotations[name]!r} is not a duration"
             )
         found = (seconds, path)
     if found is not None:

@@ -15,7 +15,7 @@ META_ANNOTATIONS: FieldPath = ("metadata", "annotations")
 def require(doc: Document, path: FieldPath) -> None:
     """A kind's pod template must be present: a Deployment without one is malformed, not empty."""
     if not isinstance(fields.get(doc.obj, path), dict):
-        raise field_error(doc, path, "E-MODEL-TEMPLATE", "the pod template is missing")
+        raise field_error(doc, path, "E708", "the pod template is missing")
 
 
 def pod(doc: Document, config: ModelConfig) -> Shape:

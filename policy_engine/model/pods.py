@@ -159,7 +159,7 @@ def _quantities(doc: Document, path: FieldPath) -> dict[str, Decimal]:
             out[str(name)] = parse_quantity(value)
         except QuantityError as exc:
             hint = fields.placeholder_hint(value)
-            code = "E-MODEL-PLACEHOLDER" if hint else "E-MODEL-QUANTITY"
+            code = "E709" if hint else "E704"
             raise field_error(doc, (*path, str(name)), code, str(exc), hint) from None
     return out
 

@@ -220,7 +220,7 @@ def load_catalog(path: str | None = None) -> Catalog:
     except (OSError, UnicodeDecodeError) as exc:
         from policy_engine.diagnostics import Span
 
-        unreadable = Diagnostic(Span(path, 1), "E-PRICING-READ", f"cannot read pricing file: {exc}")
+        unreadable = Diagnostic(Span(path, 1), "E401", f"cannot read pricing file: {exc}")
         raise DiagnosticError([unreadable]) from exc
     return _validated(text, path, partial=True)
 

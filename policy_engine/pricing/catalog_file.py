@@ -42,13 +42,13 @@ def parse_catalog_file(
         mark = exc.problem_mark or exc.context_mark
         span = Span(file, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
         problem = f"invalid YAML: {exc.problem or exc.context}"
-        return {}, [Diagnostic(span, "E-PRICING-YAML", problem)], _nowhere
+        return {}, [Diagnostic(span, "E801", problem)], _nowhere
     finally:
         loader.dispose()
     locate = _locator(node)
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
-        shape = Diagnostic(Span(file, 1), "E-PRICING-SHAPE", f"a pricing catalog is a mapping, not {found}",
+        shape = Diagnostic(Span(file, 1), "E802", f"a pricing catalog is a mapping, not {found}",
                            hint="start from the bundled catalog.yaml; see docs/cost-model.md")
         return {}, [shape], locate
     errors = list(_duplicate_keys(node, file)) if node is not None else []
@@ -77,14 +77,14 @@ def consistency_warnings(catalog: Catalog, file: str, locate: Locator | None) ->
             if spot is not None and spot > entry.on_demand:
                 sline, scol, _ = locate((section, name, "spot"))
                 message = f'{section}["{name}"].spot ${spot}/h is above its on-demand ${entry.on_demand}/h'
-                yield Diagnostic(Span(file, sline, scol), "W-PRICING-SPOT-ABOVE-ON-DEMAND", message,
+                yield Diagnostic(Span(file, sline, scol), "W807", message,
                                  Level.WARNING, hint="spot capacity is normally cheaper; check the figure")
             model = getattr(entry, "gpu_model", None)
             if section != "gpu_models" and model and catalog.gpu_model(model) is None:
                 mline, mcol, _ = locate((section, name, "gpu_model"))
                 hint = _did_you_mean(model, catalog.gpu_models) or (
                     "add a gpu_models entry so workloads naming only this model can be priced")
-                yield Diagnostic(Span(file, mline, mcol), "W-PRICING-GPU-MODEL",
+                yield Diagnostic(Span(file, mline, mcol), "W808",
                                  f'{section}["{name}"].gpu_model "{model}" has no gpu_models entry',
                                  Level.WARNING, hint=hint)
 
@@ -95,12 +95,12 @@ def _located(error: Any, file: str, locate: Locator) -> Diagnostic:
     field = _dotted(loc)
     kind = error["type"]
     if kind == "extra_forbidden":
-        return Diagnostic(Span(file, line, column), "E-PRICING-UNKNOWN-KEY", f"unknown key {field}",
+        return Diagnostic(Span(file, line, column), "E803", f"unknown key {field}",
                           hint=_did_you_mean(str(loc[-1]), _allowed(loc[:-1])))
     if kind == "missing":
-        return Diagnostic(Span(file, line, column), "E-PRICING-MISSING", f"{field} is required",
+        return Diagnostic(Span(file, line, column), "E804", f"{field} is required",
                           hint="an entry replaces the bundled one of the same name whole: give every field")
-    return Diagnostic(Span(file, line, column), "E-PRICING-VALUE", f"{field}: {error['msg']}",
+    return Diagnostic(Span(file, line, column), "E805", f"{field}: {error['msg']}",
                       hint=None if not isinstance(error.get("input"), str | int | float)
                       else f"got {error['input']!r}")
 
@@ -165,7 +165,7 @@ def _duplicate_keys(node: yaml.Node, file: str) -> Iterator[Diagnostic]:
             key = str(key_node.value)
             if key in seen:
                 span = Span(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                yield Diagnostic(span, "E-PRICING-DUPLICATE",
+                yield Diagnostic(span, "E806",
                                  f"key '{key}' is written twice (first at line {seen[key]})")
             else:
                 seen[key] = key_node.start_mark.line + 1

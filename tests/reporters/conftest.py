@@ -59,8 +59,8 @@ def result() -> Result:
         PolicySummary("never-fires", Severity.LOW, Enforcement.AUDIT),
     ]
     errors: list[LoadError | Diagnostic] = [
-        LoadError(Diagnostic(Span("/repo/k8s/broken.yaml", 7, 3), "E-YAML", "invalid YAML: mapping values")),
-        LoadError(Diagnostic(Span("<stdin>", 1), "E-NO-KIND", "document 1 has no 'kind' field")),
+        LoadError(Diagnostic(Span("/repo/k8s/broken.yaml", 7, 3), "E601", "invalid YAML: mapping values")),
+        LoadError(Diagnostic(Span("<stdin>", 1), "E604", "document 1 has no 'kind' field")),
     ]
     evaluations = [(p, r) for r in (TRAIN, SERVE, NODE_JOB)
                    for p in ("require-team-label", "prefer-spot", "never-fires")]

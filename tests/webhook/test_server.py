@@ -204,7 +204,7 @@ def test_refuses_a_bad_config_with_every_error_located(tls: Tls) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     for line, key in ((2, "max_body_bytes"), (3, "internal_error"), (4, "unknown_key")):
-        assert f"config.yaml:{line}:1: error[E-CONFIG]: {key}" in done.stderr, done.stderr
+        assert f"config.yaml:{line}:1: error[E901]: {key}" in done.stderr, done.stderr
 
 
 def test_insecure_http_serves_plain_http_for_trials(tmp_path: Path) -> None:
