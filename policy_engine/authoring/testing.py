@@ -17,9 +17,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from policy_engine.authoring.sources import read, test_files
 from policy_engine.authoring.testfile import Case, Suite, load_suite
 from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.discovery import find_test_files, read_text
 from policy_engine.engine import Engine, Finding, ResourceRef, Result, load_engine
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, LoadError, load_paths
@@ -93,7 +93,7 @@ class _Engines:
 
 
 def run_tests(paths: Sequence[str], pricing: str | None = None) -> RunResult:
-    files, missing = test_files(paths)
+    files, missing = find_test_files(paths)
     result = RunResult(errors=list(missing))
     if not files and not missing:
         result.errors.append(Diagnostic(Span(", ".join(paths) or ".", 1, 1), "E902",
@@ -107,7 +107,7 @@ def run_tests(paths: Sequence[str], pricing: str | None = None) -> RunResult:
 def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteResult:
     started = time.perf_counter()
     out = SuiteResult(file)
-    text, err = read(file)
+    text, err = read_text(file)
     if err is not None or text is None:
         out.errors.append(err or Diagnostic(Span(file, 1, 1), "E401", "cannot read"))
         return out

@@ -25,7 +25,7 @@ from policy_engine.webhook.config import WebhookConfig, load_config
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
 from policy_engine.webhook.prepare import precompile
-from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, policy_files, settle_heap
+from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, settle_heap
 from policy_engine.webhook.review import ClusterState, LoadedEngine
 from policy_engine.webhook.validate import JSON, Message, Receive, Send, ValidateEndpoint
 
@@ -65,8 +65,7 @@ class WebhookApp(FastAPI):
 def load_policies(settings: ServeSettings) -> LoadedEngine:
     from policy_engine.engine import load_engine
 
-    paths = policy_files(settings.policies) if settings.policies else None
-    return LoadedEngine.of(load_engine(policy_paths=paths, pricing=settings.pricing))
+    return LoadedEngine.of(load_engine(policy_paths=settings.policies or None, pricing=settings.pricing))
 
 
 def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: LoadedEngine) -> ClusterState | None:

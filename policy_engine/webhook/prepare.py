@@ -75,10 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from policy_engine.engine import load_engine
-    from policy_engine.webhook.reload import policy_files
 
     try:
-        load_engine(policy_paths=policy_files(args.policies), pricing=args.pricing)
+        load_engine(policy_paths=args.policies, pricing=args.pricing)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return 2
