@@ -27,6 +27,7 @@ from policy_engine.compiler.savings import bind_savings
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
+from policy_engine.pricing.catalog import Catalog
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
 
@@ -84,7 +85,7 @@ def _header(item: ast.PolicyItem) -> str:
 class PolicyTracer:
     """Traces one checked policy; builds per-clause compiled closures once for every workload."""
 
-    def __init__(self, checked: CheckedPolicy, full: CompiledPolicy, catalog: object | None) -> None:
+    def __init__(self, checked: CheckedPolicy, full: CompiledPolicy, catalog: Catalog | None) -> None:
         self.checked = checked
         self.full = full
         instance = checked.instance

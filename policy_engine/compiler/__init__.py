@@ -20,6 +20,7 @@ from policy_engine.compiler.savings import SavingFns, bind_savings
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.pricing.catalog import Catalog
 from policy_engine.syntax import ast
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class CompileResult:
         return [d for d in self.diagnostics if d.is_error]
 
 
-def compile_policies(paths: Sequence[str | Path], *, catalog: object | None = None,
+def compile_policies(paths: Sequence[str | Path], *, catalog: Catalog | None = None,
                      known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
     """Compile policy files; with ``cache``, an unchanged set skips parsing and checking (see ``frontend``)."""
     files, problems = find_policy_files(paths)
@@ -63,12 +64,12 @@ def compile_policies(paths: Sequence[str | Path], *, catalog: object | None = No
     return result
 
 
-def compile_text(text: str, file: str = "<string>", *, catalog: object | None = None,
+def compile_text(text: str, file: str = "<string>", *, catalog: Catalog | None = None,
                  known_kinds: frozenset[str] = KNOWN_KINDS) -> CompileResult:
     return compile_sources({file: text}, catalog=catalog, known_kinds=known_kinds)
 
 
-def compile_sources(sources: dict[str, str], *, catalog: object | None = None,
+def compile_sources(sources: dict[str, str], *, catalog: Catalog | None = None,
                     known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
     """Compile texts already read (file → text) with everything they import."""
     front = front_end(sources, known_kinds, cache)

@@ -21,8 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from policy_engine.diagnostics import Diagnostic, Level, Span
-from policy_engine.pricing.catalog import Catalog
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.pricing.catalog_schema import ENTRY_SCHEMAS, SECTION_SCHEMAS, CatalogPatch, CatalogSchema
 
 Path_ = tuple[str | int, ...]
@@ -63,32 +62,6 @@ def parse_catalog_file(
     return validated.model_dump(exclude_none=True, exclude_unset=partial), [], locate
 
 
-def consistency_warnings(catalog: Catalog, file: str, locate: Locator | None) -> Iterator[Diagnostic]:
-    """Warnings for entries written in ``file`` (inherited bundled entries are not re-reported)."""
-    if locate is None:
-        return
-    for section, entries in (("instance_types", catalog.instance_types), ("gpu_models", catalog.gpu_models),
-                             ("attached_gpus", catalog.attached_gpus)):
-        for name, entry in entries.items():
-            found = locate((section, name))[2]
-            if not found:
-                continue
-            spot = getattr(entry, "spot", None)
-            if spot is not None and spot > entry.on_demand:
-                sline, scol, _ = locate((section, name, "spot"))
-                message = f'{section}["{name}"].spot ${spot}/h is above its on-demand ${entry.on_demand}/h'
-                yield Diagnostic(Span(file, sline, scol), "W807", message,
-                                 Level.WARNING, hint="spot capacity is normally cheaper; check the figure")
-            model = getattr(entry, "gpu_model", None)
-            if section != "gpu_models" and model and catalog.gpu_model(model) is None:
-                mline, mcol, _ = locate((section, name, "gpu_model"))
-                hint = _did_you_mean(model, catalog.gpu_models) or (
-                    "add a gpu_models entry so workloads naming only this model can be priced")
-                yield Diagnostic(Span(file, mline, mcol), "W808",
-                                 f'{section}["{name}"].gpu_model "{model}" has no gpu_models entry',
-                                 Level.WARNING, hint=hint)
-
-
 def _located(error: Any, file: str, locate: Locator) -> Diagnostic:
     loc = tuple(error["loc"])
     line, column, _ = locate(loc)
@@ -96,7 +69,7 @@ def _located(error: Any, file: str, locate: Locator) -> Diagnostic:
     kind = error["type"]
     if kind == "extra_forbidden":
         return Diagnostic(Span(file, line, column), "E803", f"unknown key {field}",
-                          hint=_did_you_mean(str(loc[-1]), _allowed(loc[:-1])))
+                          hint=did_you_mean(str(loc[-1]), _allowed(loc[:-1])))
     if kind == "missing":
         return Diagnostic(Span(file, line, column), "E804", f"{field} is required",
                           hint="an entry replaces the bundled one of the same name whole: give every field")
@@ -115,7 +88,7 @@ def _allowed(parent: Path_) -> list[str]:
     return []
 
 
-def _did_you_mean(word: str, known: Any) -> str | None:
+def did_you_mean(word: str, known: Any) -> str | None:
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
