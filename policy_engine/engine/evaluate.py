@@ -41,7 +41,6 @@ class Engine:
         self.catalog = catalog
         self._hours_per_month = float(catalog.hours_per_month)
         self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
-        self._with_aggregates = tuple(p for p in policies.policies if p.aggregates)
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:

@@ -129,6 +129,3 @@ class Result:
     workloads: list[Workload] = field(default_factory=list)  # kept only when asked (cost diff, showback)
     evaluations: list[tuple[str, ResourceRef]] = field(default_factory=list)  # (policy, resource) pairs matched
 
-    @property
-    def denied(self) -> bool:
-        return any(f.enforcement is Enforcement.DENY for f in self.findings)

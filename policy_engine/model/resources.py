@@ -7,7 +7,6 @@ in the whole generated client (~0.7 s), a cost every CLI run and webhook start w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from policy_engine.errors import QuantityError
@@ -113,21 +112,3 @@ def gpu_fraction(resource: str, config: ModelConfig) -> float | None:
         return 0.001
     return None
 
-
-def is_gpu_resource(resource: str, config: ModelConfig) -> bool:
-    return gpu_fraction(resource, config) is not None
-
-
-def effective_request(
-    containers: list[Mapping[str, Decimal]], init: list[Mapping[str, Decimal]]
-) -> dict[str, Decimal]:
-    """The scheduler's pod request per resource: max(max over init containers, Σ over containers)."""
-    total: dict[str, Decimal] = {}
-    for amounts in containers:
-        for name, amount in amounts.items():
-            total[name] = total.get(name, Decimal(0)) + amount
-    for amounts in init:
-        for name, amount in amounts.items():
-            if amount > total.get(name, Decimal(0)):
-                total[name] = amount
-    return total

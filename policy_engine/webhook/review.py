@@ -1,8 +1,8 @@
-"""The admission decision as a pure function: ``review(request, state) -> AdmissionResponse``.
+"""The admission decision as a pure function: ``decide(request, state) -> Decision``.
 
 Everything it needs arrives in ``ReviewState`` (the engine in force, the settings, the cluster-state
 view, today's date), and it does nothing but compute: no I/O, no metrics, no logging. The HTTP route wraps
-it and does those from the ``Decision`` that ``decide`` returns, so every branch is testable without a
+it and does those from the ``Decision`` (``.response`` is the AdmissionResponse), so every branch is testable without a
 server and the same request always gets the same answer.
 """
 
@@ -79,10 +79,6 @@ class Decision:
     exempt: bool = False  # skipped because a namespace, user or group is exempt
     inherited: Mapping[str, str] = field(default_factory=dict)  # labels taken from the namespace
     error: str | None = None
-
-
-def review(request: AdmissionRequest, state: ReviewState) -> AdmissionResponse:
-    return decide(request, state).response
 
 
 def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
