@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -128,8 +129,13 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings, loaded=loaded), **common)  # type: ignore[arg-type]
         return EXIT_OK
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    made = None  # the workers' shared metrics files: a directory of our own unless one is given, removed at exit
     if not os.environ.get(MULTIPROC_ENV):
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
-    uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
-                **common)  # type: ignore[arg-type]
+        made = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
+    try:
+        uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
+                    **common)  # type: ignore[arg-type]
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return EXIT_OK
