@@ -15,6 +15,7 @@ from typing import Any
 
 from policy_engine.authoring.facts import at
 from policy_engine.authoring.trace import PolicyTracer, Trace
+from policy_engine.bundled import bundled_policies_dir
 from policy_engine.compiler import compile_policies
 from policy_engine.compiler.messages import render_value
 from policy_engine.diagnostics import Diagnostic, Span
@@ -24,7 +25,6 @@ from policy_engine.errors import DiagnosticError, WorkloadError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import load_catalog
-from policy_engine.resources import bundled_policies_dir
 
 
 @dataclass(slots=True)

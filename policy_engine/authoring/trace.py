@@ -19,11 +19,11 @@ from policy_engine.authoring.interpret import Interpreter, Param, selector_holds
 from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
 from policy_engine.compiler.checked import CheckedPolicy
 from policy_engine.compiler.codegen import generate
+from policy_engine.compiler.estimates import bind_savings
 from policy_engine.compiler.fold import fold_policy
 from policy_engine.compiler.index import policy_kinds
 from policy_engine.compiler.messages import render_duration, render_value
 from policy_engine.compiler.program import CompiledPolicy
-from policy_engine.compiler.savings import bind_savings
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload

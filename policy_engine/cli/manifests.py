@@ -43,7 +43,7 @@ def _read(path: str, what: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from policy_engine.resources import bundled_policies_dir
+    from policy_engine.bundled import bundled_policies_dir
     from policy_engine.webhook.manifests import Options, build, dump, read_policies, write_tree
 
     try:

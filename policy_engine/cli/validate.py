@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from policy_engine.authoring.validate import validate_sources
+from policy_engine.authoring.lint import validate_sources
 from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.discovery import find_policy_files, read_text

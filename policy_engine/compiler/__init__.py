@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from policy_engine.compiler.checked import CheckedPolicy, FrontEnd
 from policy_engine.compiler.codegen import generate
+from policy_engine.compiler.estimates import SavingFns, bind_savings
 from policy_engine.compiler.frontend import front_end
 from policy_engine.compiler.index import build_index, policy_kinds
 from policy_engine.compiler.program import CompiledPolicy, PolicySet
-from policy_engine.compiler.savings import SavingFns, bind_savings
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.model.kinds import KNOWN_KINDS

@@ -11,7 +11,7 @@ from policy_engine.errors import WorkloadError
 from policy_engine.model import fields, runtime
 from policy_engine.model.config import DEFAULT_CONFIG, ModelConfig
 from policy_engine.model.documents import Document
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.kinds import KNOWN_KINDS, extractor_for
 from policy_engine.model.pods import build_role
 from policy_engine.model.workload import Provenance, Role, Workload

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 
 
 def get(obj: Any, path: FieldPath) -> Any:

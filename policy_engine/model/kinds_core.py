@@ -5,7 +5,7 @@ from __future__ import annotations
 from policy_engine.model import fields, runtime
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.pods import Replicas, RoleSource
 from policy_engine.model.shape import Shape, replicas_at, template_role
 

@@ -17,9 +17,9 @@ from policy_engine.errors import QuantityError
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
-from policy_engine.model.resources import GIB, gpu_fraction, parse_quantity
+from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"

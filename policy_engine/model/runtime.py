@@ -20,7 +20,7 @@ from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.cron import is_cron, runs_per_year
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import dotted, field_error
+from policy_engine.model.field_errors import dotted, field_error
 from policy_engine.model.workload import Provenance, RunKind, RunTime
 
 EXPECTED_DURATION_ANNOTATION = "policy-engine.io/expected-duration"

@@ -18,7 +18,7 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.kinds import extractor_for
-from policy_engine.model.resources import gpu_fraction
+from policy_engine.model.quantities import gpu_fraction
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "INDEX.tsv").is_file(), reason=f"corpus absent at {CORPUS}")

@@ -1,4 +1,4 @@
-"""The one exception the workload model raises: a malformed field, located in its document."""
+"""A located ``WorkloadError`` for a malformed field of a document (the error itself is in ``policy_engine.errors``)."""
 
 from __future__ import annotations
 
