@@ -22,7 +22,7 @@ from pathlib import Path
 
 from policy_engine.discovery import find_policy_files
 from policy_engine.errors import DiagnosticError
-from policy_engine.webhook.jsonlog import log
+from policy_engine.jsonlog import log
 from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.review import LoadedEngine
 
