@@ -111,6 +111,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E806", "the same key twice in one mapping of a pricing file", _COST),
     Code("W807", "a spot price above the on-demand price (priced as written)", _COST),
     Code("W808", "a `gpu_model` with no `gpu_models` entry (the per-model fallback is missing)", _COST),
+    Code("E809", "`prices import`: a provider's file not in the format its option names", _COST),
+    Code("E810", "`prices import`: the catalog it would write does not load (a bug: please report it)", _COST),
     Code("E901", "an invalid webhook config file", "webhook.md"),
     Code("E902", "an invalid policy test file or test case", "testing.md"),
     Code("E903", "`explain`: no policy of that name", _LANG),
