@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import STDIN_NAME, load_paths
@@ -22,7 +23,6 @@ from policy_engine.pricing.cost import priced_workloads
 from policy_engine.pricing.showback import GroupTotal, Showback, showback
 
 HELP = "showback: projected spend and GPU-hours per group"
-EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import load_paths
 from policy_engine.model.workload import Workload
@@ -20,7 +21,6 @@ from policy_engine.pricing.catalog import load_catalog
 from policy_engine.pricing.cost import priced_workloads
 
 HELP = "show the workloads the engine sees in manifests"
-EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from policy_engine.authoring.lint import validate_sources
-from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.errors import DiagnosticError

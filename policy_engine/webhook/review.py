@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
+from policy_engine.engine.evaluate import ADMISSION
 from policy_engine.errors import UnreadableObject
 from policy_engine.model.documents import Document, LoadError, load_objects
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
@@ -102,7 +103,7 @@ def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
             return _allow(request, kind, namespace, name, f"{kind or 'the object'} is not a workload")
         workload, inherited = _inherit_labels(workload, obj, namespace, state)
         usage = state.cluster if state.cluster is not None else None
-        result = state.loaded.engine.evaluate_workloads([workload], usage=usage)
+        result = state.loaded.engine.evaluate([workload], usage=usage, options=ADMISSION)
         return _respond(request, state, workload, list(result.findings), inherited)
     except Exception as exc:  # a bug or an unreadable object must not take the API server's request down
         return _internal_error(request, state, kind, namespace, name, exc)

@@ -160,12 +160,12 @@ def test_live_usage_decides_admission(state: ClusterState, engine: Engine) -> No
                     "containers": [{"name": "t", "image": "t", "resources": {"limits": {"nvidia.com/gpu": 8}}}]}}}}
     workload = build_workload(Document(job, "<admission>", 1))
     assert workload is not None
-    result = engine.evaluate_workloads([workload], usage=state)
+    result = engine.evaluate([workload], usage=state)
     month = [f for f in result.findings if f.policy == "gpu-hours-per-month"]
     assert len(month) == 1 and month[0].enforcement.value == "deny"
     assert "running" in month[0].message  # the live figures are quoted
 
-    no_state = engine.evaluate_workloads([workload])
+    no_state = engine.evaluate([workload])
     assert not [f for f in no_state.findings if f.policy == "gpu-hours-per-month"]
 
 
