@@ -25,6 +25,23 @@ _FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
 _NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
 
 
+def fix_paths(w: Workload, target: str, keys: Sequence[str]) -> list[FieldPath]:
+    """Where ``keys`` must be set (labels or annotations) for every pod of ``w`` to carry them: the path
+    of each role whose pods lack one (a Deployment's ``spec.template.metadata.labels``, a CronJob's
+    ``spec.jobTemplate.spec.template.metadata.labels``, a Pod's ``metadata.labels``), deduplicated."""
+    out: list[FieldPath] = []
+    for role in w.roles:
+        carried = role.pod_labels if target == "labels" else role.pod_annotations
+        path = role.labels_path if target == "labels" else role.annotations_path
+        if any(not carried.get(k) for k in keys) and path not in out:
+            out.append(path)
+    return out or [("metadata", target)]
+
+
+def _dotted(path: FieldPath) -> str:
+    return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+
+
 class RuleCompiler:
     """Compiles the rules of one policy; ``template`` is the policy's message override, if any."""
 
@@ -42,13 +59,15 @@ class RuleCompiler:
         return Violation(rule, message, path, saving, facts or {})
 
     # ---- labels and annotations ----
+    # A label rule reads what every pod the workload runs carries (``Workload.labels``: a controller's pod
+    # template, see docs/language.md); the fix names the path that puts the key on every such pod.
     def require_keys(self, body: ast.RequireKeys) -> RuleFn:
         keys = tuple(k.value for k in body.keys)
         read = ATTRIBUTES[body.target].getter
         noun = body.target[:-1]
-        path: FieldPath = ("metadata", body.target)
         keys_text = ", ".join(keys)
         templated = self.template is not None
+        target = body.target
 
         def check(w: Workload) -> Sequence[Violation]:
             present = read(w)
@@ -57,10 +76,11 @@ class RuleCompiler:
                 return NONE
             listed = ", ".join(missing)
             plural = "s" if len(missing) > 1 else ""
-            default = (f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under "
-                       f"metadata.{body.target} (or on every pod template)")
-            context = {"missing": listed, "keys": keys_text} if templated else _NO_CONTEXT
-            return [self.violation(w, body.target, default, context, path, facts={"missing": tuple(missing)})]
+            paths = fix_paths(w, target, missing)
+            where = " and ".join(_dotted(p) for p in paths)
+            default = f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under {where}"
+            context = {"missing": listed, "keys": keys_text, "where": where} if templated else _NO_CONTEXT
+            return [self.violation(w, target, default, context, paths[0], facts={"missing": tuple(missing)})]
 
         return check
 
@@ -72,23 +92,25 @@ class RuleCompiler:
         allowed_text = ", ".join(v.value for v in body.allowed or ())
         pattern = body.pattern.value if body.pattern is not None else None
         rx = re.compile(pattern) if pattern is not None else None
-        path: FieldPath = ("metadata", plural, key)
         context = {"key": key, "allowed": allowed_text, "pattern": pattern or ""}
 
         def check(w: Workload) -> Sequence[Violation]:
             value = read(w).get(key)
+            paths = fix_paths(w, plural, [key])
+            where = " and ".join(_dotted(p) for p in paths)
             if not value:
                 how = f" with one of: {allowed_text}" if allowed else ""
                 how = how or (f" matching {pattern}" if pattern else "")
-                default = f"{body.target} {key!r} is missing; set it{how}"
+                default = f"{body.target} {key!r} is missing; set it{how} under {where}"
             elif allowed is not None and value not in allowed:
-                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text}"
+                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text} (at {where})"
             elif rx is not None and rx.search(value) is None:
-                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match"
+                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match (at {where})"
             else:
                 return NONE
-            return [self.violation(w, body.target, default, {**context, "value": render_value(value)}, path,
-                                   facts={key: value})]
+            return [self.violation(w, body.target, default,
+                                   {**context, "value": render_value(value), "where": where},
+                                   (*paths[0], key), facts={key: value})]
 
         return check
 

@@ -66,7 +66,7 @@ def test_audit_findings_are_decided_but_not_shown(loaded: LoadedEngine) -> None:
 
 
 def test_several_policies_each_get_their_own_line(loaded: LoadedEngine) -> None:
-    req = request("deny-too-many-gpus", lambda obj: obj["metadata"].pop("labels"))
+    req = request("deny-too-many-gpus", lambda obj: obj["spec"]["template"]["metadata"].pop("labels"))
     response = review(req, state(loaded))
     assert response.status is not None
     lines = response.status.message.splitlines()
