@@ -210,3 +210,18 @@ def test_colour_on_a_terminal_only_and_never_with_no_color() -> None:
     assert "\x1b[" in _on_a_terminal()
     assert "\x1b[" not in _on_a_terminal(env_extra={"NO_COLOR": "1"})
     assert "\x1b[" not in _on_a_terminal("--no-color")
+
+
+def test_labels_only_on_a_deployment_fail_check_as_the_cluster_would_with_the_pod_template_fix() -> None:
+    """The issue's reproduction: cost labels on the Deployment's metadata.labels only passed check (exit
+    0) while the webhook denied the ReplicaSet and every Pod; now check fails and names the fix."""
+    manifest = REPO / "tests" / "fixtures" / "webhook" / "one-verdict" / "deployment.yaml"
+    proc = check(str(manifest), "--format", "json", cwd=REPO)
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads(proc.stdout)["findings"]
+    assert {f["resource"]["name"] for f in findings} == {"deployment-labels-on-object-only"}
+    labels = next(f for f in findings if "team" in f["message"])
+    assert labels["field"] == "spec.template.metadata.labels"
+    assert "add them under spec.template.metadata.labels" in labels["message"]
+    lines = manifest.read_text().splitlines()
+    assert lines[labels["line"] - 1].strip().startswith("labels:")

@@ -19,7 +19,7 @@ from policy_engine.compiler.program import Enforcement, PolicySet
 from policy_engine.engine import Engine, load_engine
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.kinds import KNOWN_KINDS
-from policy_engine.webhook.admission import AdmissionRequest, Operation
+from policy_engine.webhook.admission import AdmissionRequest
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.review import LoadedEngine, ReviewState, decide
