@@ -79,6 +79,7 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
         min_replicas=source.replicas.minimum,
         max_replicas=source.replicas.maximum,
         template_path=source.template_path or source.spec_path,
+        spec_path=source.spec_path,
     )
     role.pod_labels = fields.string_map((meta or {}).get("labels"))
     role.pod_annotations = fields.string_map((meta or {}).get("annotations"))
@@ -135,6 +136,7 @@ def _read_containers(
                 ref.init,
                 {k: str(v) for k, v in (resources.get("requests") or {}).items()},
                 {k: str(v) for k, v in (resources.get("limits") or {}).items()},
+                ref.path,
             )
         )
         target = inits if ref.init else sums

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
 from policy_engine.model.documents import Document, LoadError, load_objects
+from policy_engine.model.workload import Admission
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions, Verdict, judge, object_exemption
@@ -104,6 +105,8 @@ def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
         if workload is None:
             return _allow(request, kind, namespace, name, f"{kind or 'the object'} is not a workload")
         workload, inherited = _inherit_labels(workload, obj, namespace, state)
+        workload.admission = Admission(request.operation.value, request.old_object, request.user_info.username,
+                                       tuple(request.user_info.groups))
         usage = state.cluster if state.cluster is not None else None
         result = state.loaded.engine.evaluate_workloads([workload], usage=usage)
         return _respond(request, state, workload, list(result.findings), inherited)
@@ -143,7 +146,7 @@ def _workload(obj: dict[str, Any], state: ReviewState) -> Workload | None:
         raise UnreadableObject(item.message)
     assert isinstance(item, Document)
     try:
-        return state.loaded.engine.workload(item)
+        return state.loaded.engine.subject(item)
     except Exception as exc:
         diagnostic = getattr(exc, "diagnostic", None)
         raise UnreadableObject(getattr(diagnostic, "message", None) or str(exc)) from exc

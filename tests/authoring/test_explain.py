@@ -128,9 +128,8 @@ def test_assert_reads_parameters_and_gpu_fields() -> None:
 
 
 def test_cel_and_live_idle() -> None:
-    examples = ROOT / "examples" / "policies"
-    cel = explain([str(examples / "tests" / "pinned-images-cel" / "manifests.yaml")], "pinned-images-cel",
-                  [str(examples / "pinned-images-cel.policy")])
+    cel = explain([str(ROOT / "tests" / "fixtures" / "authoring" / "cel" / "manifests.yaml")], "pinned-images-cel",
+                  [str(ROOT / "tests" / "fixtures" / "authoring" / "cel" / "pinned-images-cel.policy")])
     assert cel.agrees, render_text(cel)
     step = _rules(_workload(cel, "tgi-latest"))[0]
     assert step.facts[0].name.startswith("cel(") and step.facts[0].value == "false"

@@ -209,6 +209,8 @@ class _Exploding:
     def workload(self, doc: object) -> None:
         raise ValueError("spec.replicas: 'many' is not a number")
 
+    subject = workload
+
 
 @pytest.mark.parametrize(("mode", "allowed"), [("open", True), ("closed", False)])
 def test_internal_error_follows_the_configured_mode(loaded: LoadedEngine, mode: str, allowed: bool) -> None:
