@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from policy_engine.cluster.store import Store
 from policy_engine.compiler.program import PolicySet
 from policy_engine.engine import Engine, load_engine
 from policy_engine.ledger.observe import PodLike
 from policy_engine.pricing.catalog import Catalog
-from policy_engine.webhook.cluster.store import Store
 
 POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "ledger" / "quotas.policy"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

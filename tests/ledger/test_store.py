@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from policy_engine.cluster.usage import group_usage
 from policy_engine.compiler.program import Period
 from policy_engine.ledger.db import SCHEMA_VERSION, LedgerError, connect
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.writer import LedgerWriter
-from policy_engine.webhook.cluster.usage import group_usage
 
 from .cluster import HOUR, T0, Cache, SimPod, engine, fleet
 
