@@ -54,7 +54,7 @@ def test_dashboard_is_a_grafana_dashboard_with_a_datasource_variable() -> None:
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     for p in data["panels"]:
         pos = p["gridPos"]
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, p["title"]
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, p["title"]
         if p["type"] != "row":
             assert p["datasource"]["uid"] == "${datasource}", p["title"]
             assert p["targets"], f"panel {p['title']!r} has no query"
