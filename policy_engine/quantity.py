@@ -12,6 +12,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from policy_engine.errors import QuantityError
+
 _QUANTITY = re.compile(
     r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
 )
@@ -35,10 +37,6 @@ SUFFIXES: dict[str, Decimal] = {
 }
 BINARY_SUFFIXES = frozenset({"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"})
 _EXPONENT = re.compile(r"[eE][+-]?[0-9]+")
-
-
-class QuantityError(ValueError):
-    pass
 
 
 class Quantity(Decimal):

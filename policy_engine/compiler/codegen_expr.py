@@ -18,6 +18,7 @@ from typing import Any
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.functions import FUNCTIONS
+from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
 from policy_engine.syntax import ast
 
@@ -26,9 +27,6 @@ Scope = tuple[str, ...]  # variables bound by enclosing quantifiers, outermost f
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
-
-class CodegenError(Exception):
-    """An expression reached codegen without passing the checker (a compiler bug, not a user error)."""
 
 
 @lru_cache(maxsize=256)
@@ -186,7 +184,7 @@ def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Cl
     if isinstance(right_node, ast.Literal) and isinstance(right_node.value, str):
         rx = _regex(right_node.value)
         if rx is None:
-            raise CodegenError(f"invalid regex {right_node.value!r}")
+            raise CompilerBug(f"invalid regex {right_node.value!r}")
         search = rx.search
         return lambda w: isinstance(v := left(w), str) and search(v) is not None
 
@@ -245,10 +243,10 @@ def _call(e: ast.Call, scope: Scope) -> Closure:
     if name == "cel":
         arg = e.args[0]
         if not isinstance(arg, ast.Literal) or not isinstance(arg.value, str):
-            raise CodegenError("cel() takes a string literal")
+            raise CompilerBug("cel() takes a string literal")
         compiled = compile_cel(arg.value)
         if isinstance(compiled, CelError):
-            raise CodegenError(compiled.message)
+            raise CompilerBug(compiled.message)
         return _outer(compiled) if scope else compiled
     fn = FUNCTIONS[name].impl
     args = [compile_expr(a, scope) for a in e.args]
@@ -343,7 +341,7 @@ def compile_expr(e: ast.Expr, scope: Scope = ()) -> Closure:
             return operator.itemgetter(len(scope) - scope[::-1].index(e.id))
         attribute = ATTRIBUTES.get(e.id)
         if attribute is None:
-            raise CodegenError(f"unresolved name {e.id!r}")
+            raise CompilerBug(f"unresolved name {e.id!r}")
         return _outer(attribute.getter) if scope else attribute.getter
     if isinstance(e, ast.Field | ast.Index):
         root, steps = _path(e, scope)

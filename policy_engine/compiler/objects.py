@@ -20,7 +20,7 @@ from typing import Any
 from policy_engine.model import fields
 from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.documents import Document
-from policy_engine.model.resources import gpu_fraction
+from policy_engine.model.quantities import gpu_fraction
 from policy_engine.model.workload import Role, RunKind, RunTime, Workload
 from policy_engine.quantity import quantity
 
