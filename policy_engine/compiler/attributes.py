@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+from policy_engine.compiler import objects
 from policy_engine.model.workload import Role, Workload
 
 Getter = Callable[[Workload], Any]
@@ -121,6 +122,23 @@ _TABLE: tuple[Attribute, ...] = (
     Attribute("priority_class", "string", attrgetter("priority_class"), "priorityClassName of the pods"),
     Attribute("object", "any", attrgetter("doc.obj"),
               "the raw manifest: object.spec.template..., object.metadata.labels[\"x\"]"),
+    Attribute("pod_annotations", "map", _per_workload(objects.pod_annotations),
+              "annotations common to every role's pod template"),
+    Attribute("pod_spec", "any", objects.pod_spec,
+              "the pod spec of the first role whatever the kind (a Pod's spec, a Deployment's spec.template.spec)"),
+    Attribute("containers", "list[container]", _per_workload(objects.containers),
+              "every container of every role: app, init, sidecar and ephemeral (fields below)"),
+    Attribute("volumes", "list[any]", _per_workload(objects.volumes), "the volumes of every role's pod spec"),
+    Attribute("tolerations", "list[any]", _per_workload(objects.tolerations),
+              "the tolerations of every role's pod spec"),
+    Attribute("operation", "string", lambda w: w.admission.operation if w.admission else None,
+              "the admission operation (CREATE, UPDATE); null in CI and audit"),
+    Attribute("old_object", "any", lambda w: w.admission.old_object if w.admission else None,
+              "the object before an UPDATE; null otherwise"),
+    Attribute("user", "string", lambda w: w.admission.user if w.admission else None,
+              "the user making the admission request; null in CI and audit"),
+    Attribute("groups", "list[string]", lambda w: list(w.admission.groups) if w.admission else None,
+              "the requesting user's groups; null in CI and audit"),
 )
 
 ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in _TABLE}

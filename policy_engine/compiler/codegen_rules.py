@@ -10,9 +10,9 @@ from typing import Any
 
 from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
 from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
+from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
-from policy_engine.compiler.savings import SavingFns
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast
@@ -255,13 +255,15 @@ class RuleCompiler:
             if (test(w) is True) != negate:
                 return NONE
             facts = {name: getter(w) for name, (getter, _) in reads.items()}
-            shown = ", ".join(f"{n} is {render_value(v, reads[n][1])}" for n, v in facts.items())
+            shown = ", ".join(f"{n}: {render_value(v)}" if reads[n][1] == WITNESS else
+                              f"{n} is {render_value(v, reads[n][1])}" for n, v in facts.items())
             if negate:
                 default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
             default += limits
-            return [self.violation(w, rule, default, {"condition": text}, path, facts=facts)]
+            elements = next((render_value(v) for n, v in facts.items() if reads[n][1] == WITNESS), "")
+            return [self.violation(w, rule, default, {"condition": text, "elements": elements}, path, facts=facts)]
 
         return check
 
@@ -278,6 +280,10 @@ def _reads(e: ast.Expr) -> dict[str, tuple[Closure, str]]:
     out: dict[str, tuple[Closure, str]] = {}
 
     def visit(x: ast.Expr) -> None:
+        if isinstance(x, ast.Quantifier):  # its body reads variables: say which elements decided it
+            noun = "failing" if x.op == "all" else "matching"
+            out[f"{noun} {unparse(x.collection)}"] = (witnesses(x), WITNESS)
+            return
         if isinstance(x, ast.Name) and x.id in ATTRIBUTES and x.id != "object":
             out[x.id] = (ATTRIBUTES[x.id].getter, ATTRIBUTES[x.id].type)
             return
@@ -289,6 +295,37 @@ def _reads(e: ast.Expr) -> dict[str, tuple[Closure, str]]:
 
     visit(e)
     return out
+
+
+WITNESS = "witness"  # a fact listing the elements that decided a quantifier
+
+
+def witnesses(q: ast.Quantifier) -> Closure:
+    """The elements a top-level quantifier's verdict turns on: those failing ``all``, those matching the
+    others; each by its name (containers), its key (maps) or its position."""
+    collection = compile_expr(q.collection)
+    body = compile_expr(q.body, tuple(n.name for n in q.names))
+    want = q.op != "all"
+    pairs = len(q.names) == 2
+
+    def find(w: Workload) -> list[str] | None:
+        x = collection(w)
+        if isinstance(x, dict):
+            frames = [((w, k, v) if pairs else (w, k), str(k)) for k, v in x.items()]
+        elif isinstance(x, list | tuple):
+            frames = [((w, item), element_label(item, i)) for i, item in enumerate(x)]
+        else:
+            return None
+        return [label for frame, label in frames if (body(frame) is True) == want]
+
+    return find
+
+
+def element_label(item: Any, index: int) -> str:
+    """How an element of a collection is named in messages: its name (containers) or its position."""
+    if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+        return item["name"]
+    return f"#{index}"
 
 
 def _names(e: ast.Expr) -> list[str]:

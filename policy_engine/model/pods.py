@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from policy_engine.errors import QuantityError
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
-from policy_engine.model.resources import GIB, QuantityError, gpu_fraction, parse_quantity
+from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
@@ -86,6 +87,7 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
         min_replicas=source.replicas.minimum,
         max_replicas=source.replicas.maximum,
         template_path=source.template_path or source.spec_path,
+        spec_path=source.spec_path,
     )
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
@@ -153,6 +155,7 @@ def _read_containers(
                 ref.init,
                 {k: str(v) for k, v in (resources.get("requests") or {}).items()},
                 {k: str(v) for k, v in (resources.get("limits") or {}).items()},
+                ref.path,
             )
         )
         target = inits if ref.init else sums
@@ -176,7 +179,7 @@ def _quantities(doc: Document, path: FieldPath) -> dict[str, Decimal]:
             out[str(name)] = parse_quantity(value)
         except QuantityError as exc:
             hint = fields.placeholder_hint(value)
-            code = "E-MODEL-PLACEHOLDER" if hint else "E-MODEL-QUANTITY"
+            code = "E709" if hint else "E704"
             raise field_error(doc, (*path, str(name)), code, str(exc), hint) from None
     return out
 

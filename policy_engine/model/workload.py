@@ -48,6 +48,7 @@ class Container:
     init: bool
     requests: dict[str, str]
     limits: dict[str, str]
+    path: FieldPath = ()  # where the container sits inside the object
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class Role:
     annotations_path: FieldPath = ("metadata", "annotations")
     node_selector: dict[str, str] = field(default_factory=dict)
     template_path: FieldPath = ()  # path of the pod template (or pod spec holder) inside the object
+    spec_path: FieldPath = ()  # path of the pod spec (containers, volumes, tolerations) inside the object
     provenance: dict[str, Provenance] = field(default_factory=dict)  # attribute name -> where it came from
 
 
@@ -109,6 +111,16 @@ class Cost:
     breakdown: tuple[str, ...] = ()  # the arithmetic, one line per role, for explain and docs
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What an admission request says beyond the object: the operation, the old object, who asks."""
+
+    operation: str  # CREATE, UPDATE, ...
+    old_object: dict[str, Any] | None
+    user: str
+    groups: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class Workload:
     """A document normalised into what it will run. ``cost`` is filled in by the pricing step."""
@@ -129,6 +141,7 @@ class Workload:
     priority_class: str | None = None
     cost: Cost | None = None
     provenance: dict[str, Provenance] = field(default_factory=dict)
+    admission: Admission | None = None  # set by the webhook; None in CI and audit
 
     @property
     def file(self) -> str:

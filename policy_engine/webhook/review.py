@@ -1,8 +1,8 @@
-"""The admission decision as a pure function: ``review(request, state) -> AdmissionResponse``.
+"""The admission decision as a pure function: ``decide(request, state) -> Decision``.
 
 Everything it needs arrives in ``ReviewState`` (the engine in force, the settings, the cluster-state
 view, today's date), and it does nothing but compute: no I/O, no metrics, no logging. The HTTP route wraps
-it and does those from the ``Decision`` that ``decide`` returns, so every branch is testable without a
+it and does those from the ``Decision`` (``.response`` is the AdmissionResponse), so every branch is testable without a
 server and the same request always gets the same answer.
 """
 
@@ -14,9 +14,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
+from policy_engine.errors import UnreadableObject
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.model.documents import Document, LoadError, load_objects
 from policy_engine.model.inherit import inherit_labels
+from policy_engine.model.workload import Admission
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import Globs, RequestExemptions, Verdict, judge, object_exemption
@@ -82,10 +84,6 @@ class Decision:
     error: str | None = None
 
 
-def review(request: AdmissionRequest, state: ReviewState) -> AdmissionResponse:
-    return decide(request, state).response
-
-
 def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
     """Evaluate one admission request; an unexpected error follows ``config.internal_error``, never raises."""
     obj = request.object
@@ -109,6 +107,8 @@ def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
         if workload is None:
             return _allow(request, kind, namespace, name, f"{kind or 'the object'} is not a workload")
         inherited = _inherit_labels(workload, namespace, state)
+        workload.admission = Admission(request.operation.value, request.old_object, request.user_info.username,
+                                       tuple(request.user_info.groups))
         usage = state.cluster if state.cluster is not None else None
         result = state.loaded.engine.evaluate_workloads([workload], usage=usage)
         findings = list(result.findings) + _unknown_team(workload, state)
@@ -136,9 +136,6 @@ def _with_identity(obj: dict[str, Any], namespace: str, name: str) -> dict[str, 
     return out
 
 
-class UnreadableObject(Exception):
-    """The workload model could not read the object (its own diagnostic says where and why)."""
-
 
 def _workload(obj: dict[str, Any], state: ReviewState) -> Workload | None:
     items = list(load_objects([obj], file=ADMISSION_FILE))
@@ -149,7 +146,7 @@ def _workload(obj: dict[str, Any], state: ReviewState) -> Workload | None:
         raise UnreadableObject(item.message)
     assert isinstance(item, Document)
     try:
-        return state.loaded.engine.workload(item)
+        return state.loaded.engine.subject(item)
     except Exception as exc:
         diagnostic = getattr(exc, "diagnostic", None)
         raise UnreadableObject(getattr(diagnostic, "message", None) or str(exc)) from exc

@@ -12,9 +12,9 @@ from policy_engine.authoring.explain import Explanation, WorkloadExplanation, ex
 from policy_engine.authoring.trace import PolicyTracer, Step
 from policy_engine.compiler import compile_policies
 from policy_engine.engine import Engine
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.pricing.catalog import load_catalog
-from policy_engine.syntax.diagnostics import DiagnosticError
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "policies" / "tests"
@@ -131,9 +131,8 @@ def test_assert_reads_parameters_and_gpu_fields() -> None:
 
 
 def test_cel_and_live_idle() -> None:
-    examples = ROOT / "examples" / "policies"
-    cel = explain([str(examples / "tests" / "pinned-images-cel" / "manifests.yaml")], "pinned-images-cel",
-                  [str(examples / "pinned-images-cel.policy")])
+    cel = explain([str(ROOT / "tests" / "fixtures" / "authoring" / "cel" / "manifests.yaml")], "pinned-images-cel",
+                  [str(ROOT / "tests" / "fixtures" / "authoring" / "cel" / "pinned-images-cel.policy")])
     assert cel.agrees, render_text(cel)
     step = _rules(_workload(cel, "tgi-latest"))[0]
     assert step.facts[0].name.startswith("cel(") and step.facts[0].value == "false"
