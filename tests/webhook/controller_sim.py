@@ -42,6 +42,11 @@ def _name(obj: Obj) -> str:
     return str(meta.get("name") or meta.get("generateName") or "unnamed").rstrip("-")
 
 
+def _count(value: Any, default: int = 1) -> int:
+    """A replica count as the controller reads it; a controller at 0 replicas creates no pods."""
+    return value if isinstance(value, int) else default
+
+
 def _suffix(*parts: str, n: int = 5) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
 
@@ -104,12 +109,16 @@ def derive_deployment(obj: Obj) -> list[Obj]:
 
 def derive_replicaset(obj: Obj) -> list[Obj]:
     """pkg/controller/replicaset: pods from the template, generateName ``<rs>-``."""
+    if _count((obj.get("spec") or {}).get("replicas")) == 0:
+        return []
     template = (obj.get("spec") or {}).get("template")
     return [_pod_from_template(obj, template, f"{_name(obj)}-{_suffix(_name(obj))}", {})]
 
 
 def derive_statefulset(obj: Obj) -> list[Obj]:
     """pkg/controller/statefulset/stateful_set_utils.go newVersionedStatefulSetPod."""
+    if _count((obj.get("spec") or {}).get("replicas")) == 0:
+        return []
     template = (obj.get("spec") or {}).get("template")
     name = f"{_name(obj)}-0"
     return [_pod_from_template(obj, template, name, {
@@ -125,6 +134,8 @@ def derive_daemonset(obj: Obj) -> list[Obj]:
 
 def derive_job(obj: Obj) -> list[Obj]:
     """pkg/controller/job: the template's labels + job-name / controller-uid; the tracking finalizer."""
+    if _count((obj.get("spec") or {}).get("parallelism")) == 0 or (obj.get("spec") or {}).get("suspend") is True:
+        return []
     template = (obj.get("spec") or {}).get("template")
     uid = _suffix("uid", _name(obj), n=12)
     pod = _pod_from_template(obj, template, f"{_name(obj)}-{_suffix(_name(obj))}", {
@@ -156,7 +167,8 @@ def derive_training_job(obj: Obj) -> list[Obj]:
     """training-operator pkg/controller.v1/common/pod.go: template labels + training.kubeflow.org/*."""
     out = []
     for rtype, spec in ((obj.get("spec") or {}).get(_REPLICA_SPECS[str(obj["kind"])]) or {}).items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("template"), dict):
+        if not isinstance(spec, dict) or not isinstance(spec.get("template"), dict) \
+                or _count(spec.get("replicas")) == 0:
             continue
         name = f"{_name(obj)}-{str(rtype).lower()}-0"
         out.append(_pod_from_template(obj, spec["template"], name, {
@@ -195,8 +207,14 @@ def derive_raycluster(obj: Obj, base: Obj | None = None) -> list[Obj]:
         out.append(_pod_from_template(obj, head, f"{_name(obj)}-head-{_suffix('h', _name(obj))}", {
             "ray.io/cluster": _name(obj), "ray.io/node-type": "head", "ray.io/group": "headgroup",
             "app.kubernetes.io/created-by": "kuberay-operator"}))
+    autoscaling = spec.get("enableInTreeAutoscaling") is True
     for group in spec.get("workerGroupSpecs") or []:
-        if isinstance(group, dict) and isinstance(group.get("template"), dict):
+        if not isinstance(group, dict) or group.get("suspend") is True:
+            continue
+        count = _count(group.get("replicas"), _count(group.get("minReplicas"), 0))
+        if count == 0 and not (autoscaling and _count(group.get("maxReplicas"), 1) > 0):
+            continue
+        if isinstance(group.get("template"), dict):
             g = str(group.get("groupName") or "workers")
             out.append(_pod_from_template(obj, group["template"], f"{_name(obj)}-{g}-worker-{_suffix(g)}", {
                 "ray.io/cluster": _name(obj), "ray.io/node-type": "worker", "ray.io/group": g,
