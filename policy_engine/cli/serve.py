@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--insecure-http", action="store_true",
                         help="serve plain HTTP (local trials only: the API server calls webhooks over HTTPS)")
+    parser.add_argument("--ledger", metavar="FILE",
+                        help="quota/budget usage from this ledger (written by the controller; docs/usage.md) "
+                             "instead of this replica's own sum")
+    parser.add_argument("--usage-max-age", type=float, default=300.0, metavar="SECONDS",
+                        help="a usage snapshot older than this follows each policy's on_error (default: 300)")
+    parser.add_argument("--usage-refresh", type=float, default=30.0, metavar="SECONDS",
+                        help="seconds between background usage snapshot refreshes (default: 30)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--kubeconfig", metavar="FILE", help="watch the cluster through this kubeconfig")
     where.add_argument("--in-cluster", action="store_true",
@@ -94,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.webhook.metrics import MULTIPROC_ENV
 
     problem = _check_tls(args)
+    if problem is None and (args.usage_max_age <= 0 or args.usage_refresh <= 0):
+        problem = "--usage-max-age and --usage-refresh must be positive"
     if problem is None and args.workers < 1:
         problem = f"--workers must be at least 1, got {args.workers}"
     if problem is None:
@@ -105,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
     cluster: Literal["none", "kubeconfig", "in-cluster"] = (
         "kubeconfig" if args.kubeconfig else "in-cluster" if args.in_cluster else "none")
     settings = ServeSettings(policies=[str(Path(p).resolve()) for p in args.policies], pricing=args.pricing,
-                             config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig)
+                             config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig,
+                             ledger=str(Path(args.ledger).resolve()) if args.ledger else None,
+                             usage_max_age=args.usage_max_age,
+                             usage_refresh=args.usage_refresh)
     try:
         load_config(settings.config_file)
         loaded = load_policies(settings)

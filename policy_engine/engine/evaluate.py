@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
 
+from policy_engine.compiler.objects import bare_object, is_bare_object
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
@@ -36,7 +37,7 @@ from policy_engine.pricing.cost import price
 class Options:
     """What a caller needs from an evaluation beyond the findings (each costs time or memory)."""
 
-    workloads: bool = False  # keep every Workload (and its document) in ``Result.workloads``
+    workloads: bool = False  # keep every Workload (and bare object) in ``Result.workloads`` / ``.objects``
     record: Callable[[Workload], Any] | None = None  # or keep only this light record of each (``Partial.records``)
     evaluations: bool = True  # keep the (policy, resource) pairs matched (JUnit, PolicyReport)
     summaries: bool = True  # per-policy summaries
@@ -65,6 +66,11 @@ class Engine:
         self.catalog = catalog
         self._hours_per_month = float(catalog.hours_per_month)
         self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
+        #: Kinds that run no pods (Namespace, HorizontalPodAutoscaler, a CRD) meet only the policies naming them.
+        self._object_policies: dict[str, tuple[CompiledPolicy, ...]] = {}
+        for p in policies.policies:
+            for kind in p.kinds or ():
+                self._object_policies[kind] = (*self._object_policies.get(kind, ()), p)
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
@@ -76,6 +82,14 @@ class Engine:
         w = build_workload(doc, self._model_config)
         if w is not None:
             w.cost = price(w, self.catalog)
+        return w
+
+    def subject(self, doc: Document) -> Workload | None:
+        """What policies evaluate for a document: its workload, else the bare object when a policy names
+        its kind (a Namespace, a HorizontalPodAutoscaler, a CRD), else None."""
+        w = self.workload(doc)
+        if w is None and doc.kind in self._object_policies:
+            return bare_object(doc)
         return w
 
     def evaluate(self, items: Iterable[Document | LoadError | Workload], *, usage: UsageProvider | None = None,
@@ -92,7 +106,7 @@ class Engine:
         files: set[str] = set()
         for item in items:
             if isinstance(item, Workload):
-                self._workload(item, partial, options)
+                self._subject(item, partial, options)
                 continue
             files.add(item.file)
             if isinstance(item, LoadError):
@@ -100,15 +114,23 @@ class Engine:
                 continue
             res.stats.documents += 1
             try:
-                w = self.workload(item)
+                w = self.subject(item)
             except WorkloadError as exc:
                 res.errors.append(exc.diagnostic)
                 continue
             if w is not None:
-                self._workload(w, partial, options)
+                self._subject(w, partial, options)
         res.stats.files = len(files)
         res.stats.seconds = time.perf_counter() - started
         return partial
+
+    def _subject(self, w: Workload, partial: Partial, options: Options) -> None:
+        if not is_bare_object(w):
+            self._workload(w, partial, options)
+            return
+        self._apply(w, self._object_policies.get(w.kind, ()), partial, None, options)
+        if options.workloads:
+            partial.result.objects.append(w)
 
     def _workload(self, w: Workload, partial: Partial, options: Options) -> None:
         res = partial.result
@@ -121,9 +143,18 @@ class Engine:
             stats.monthly_cost += cost.monthly
         else:
             stats.unpriced_workloads += 1
-        ref = ResourceRef.of(w)
         monthly = cost.monthly if cost is not None and cost.priced else None
-        for policy in self.policies.for_kind(w.kind):
+        self._apply(w, self.policies.for_kind(w.kind), partial, monthly, options)
+        if options.workloads:
+            res.workloads.append(w)
+        if options.record is not None:
+            partial.records.append(options.record(w))
+
+    def _apply(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
+               options: Options) -> None:
+        res = partial.result
+        ref = ResourceRef.of(w)
+        for policy in policies:
             try:
                 if not policy.applies(w):
                     continue
@@ -144,10 +175,6 @@ class Engine:
                     message=intern(v.message), resource=ref,
                     field_line=w.doc.line_of(v.path) if v.path else None, field_path=v.path,
                     monthly_cost=monthly, saving=v.saving))
-        if options.workloads:
-            res.workloads.append(w)
-        if options.record is not None:
-            partial.records.append(options.record(w))
 
     def finish(self, partials: Sequence[Partial], *, usage: UsageProvider | None = None,
                options: Options = DEFAULT) -> Result:
@@ -159,6 +186,7 @@ class Engine:
             res.findings.extend(r.findings)
             res.errors.extend(r.errors)
             res.workloads.extend(r.workloads)
+            res.objects.extend(r.objects)
             res.evaluations.extend(r.evaluations)
             contributions.extend(p.contributions)
             s = r.stats

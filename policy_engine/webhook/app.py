@@ -40,6 +40,9 @@ class ServeSettings(BaseModel):
     config_file: str | None = None
     cluster: Literal["none", "kubeconfig", "in-cluster"] = "none"
     kubeconfig: str | None = None
+    ledger: str | None = None  # quota usage from this ledger file (docs/usage.md)
+    usage_max_age: float = 300.0  # seconds: an older usage snapshot follows each policy's on_error
+    usage_refresh: float = 30.0  # seconds between snapshot refreshes
 
 
 class WebhookApp(FastAPI):
@@ -82,6 +85,23 @@ def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: Load
     return state
 
 
+def usage_view(settings: ServeSettings, holder: EngineHolder, metrics: Metrics,
+               cluster: ClusterState | None) -> ClusterState:
+    """Quota usage from a background-refreshed snapshot of the ledger (``--ledger``)."""
+    from policy_engine.ledger.snapshot import History, LedgerHistory, SnapshotUsage, UsageView
+    from policy_engine.ledger.store import Ledger
+
+    history: History = LedgerHistory(lambda: Ledger(str(settings.ledger), readonly=True))
+
+    def refreshed(usage: SnapshotUsage) -> None:
+        metrics.usage_snapshot_age.set(usage.age if usage.age is not None else -1)
+        metrics.usage_snapshot_errors.set(usage.errors)
+
+    usage = SnapshotUsage(history, lambda: holder.current.engine.policies, max_age=settings.usage_max_age,
+                          interval=settings.usage_refresh, on_refresh=refreshed)
+    return UsageView(usage, cluster)
+
+
 def app_from_env() -> WebhookApp:
     """The app a uvicorn worker builds from ``POLICY_ENGINE_SERVE_SETTINGS`` (``serve --workers N``)."""
     raw = os.environ.get(SETTINGS_ENV)
@@ -99,6 +119,8 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     holder = EngineHolder(loaded or load_policies(settings))
     if cluster is None:
         cluster = connect_cluster(settings, config, holder.current)
+        if settings.ledger:
+            cluster = usage_view(settings, holder, metrics, cluster)
     exemptions = RequestExemptions.from_config(config)
     now = clock or (lambda: datetime.now(UTC))
     watched = [*settings.policies] + ([settings.pricing] if settings.pricing else [])
@@ -110,9 +132,14 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
                if settings.policies else None)
     metrics.policies_loaded.set(len(holder.current.by_name))
 
+    snapshot_usage = getattr(cluster, "snapshot_usage", None)
+
     def synced() -> bool:
         ok = cluster is None or bool(cluster.synced)
         metrics.cache_synced.set(1 if ok else 0)
+        if snapshot_usage is not None:
+            age = snapshot_usage.age
+            metrics.usage_snapshot_age.set(age if age is not None else -1)
         return ok
 
     @asynccontextmanager
