@@ -136,7 +136,8 @@ class DiskCache:
             _debug("policy cache: ignoring %s: its checksum does not match (damaged)", path)
             return None
         try:
-            return pickle.loads(payload)
+            value: object = pickle.loads(payload)
+            return value
         except Exception as exc:  # any damage or a class that moved: recompute
             _debug("policy cache: ignoring %s: cannot unpickle: %s", path, exc)
             return None

@@ -97,7 +97,8 @@ def _gt(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a > c
+            result: bool = a > c
+            return result
         except TypeError:
             return False
 
@@ -110,7 +111,8 @@ def _ge(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a >= c
+            result: bool = a >= c
+            return result
         except TypeError:
             return False
 
@@ -123,7 +125,8 @@ def _lt(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a < c
+            result: bool = a < c
+            return result
         except TypeError:
             return False
 
@@ -136,7 +139,8 @@ def _le(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a <= c
+            result: bool = a <= c
+            return result
         except TypeError:
             return False
 

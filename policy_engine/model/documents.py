@@ -298,7 +298,7 @@ def _objects(obj: Any, file: str, line: int, index: int, node: yaml.Node | None,
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
-            if k.value == key:
+            if k.value == key and isinstance(v, yaml.Node):
                 return v
     return None
 
