@@ -14,8 +14,8 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document
 from policy_engine.pricing.catalog import load_catalog
 
-from .conftest import NOW, Clock, make_state, rule, wait_for
 from .fake_apiserver import FIXTURES, FakeApiServer, fixture
+from .helpers import NOW, Clock, make_state, rule, wait_for
 
 MONTH_END = datetime(2026, 12, 1, tzinfo=UTC)
 
