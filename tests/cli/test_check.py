@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from policy_engine.pricing.catalog import load_catalog
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "check"
