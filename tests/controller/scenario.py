@@ -109,10 +109,13 @@ def cluster() -> dict[str, list[dict[str, Any]]]:
         ],
         "apps/v1/replicasets": [
             {"apiVersion": apps, "kind": "ReplicaSet",
-             "metadata": {"name": f"{d}-5d4f8", "namespace": "ml-nlp", "ownerReferences": _owner("Deployment", d, apps)},
-             "spec": {"replicas": r, "template": template(1)}} for d, r in (("sentiment-predictor", 1), ("llm-api", 2))],
+             "metadata": {"name": f"{d}-5d4f8", "namespace": "ml-nlp",
+                          "ownerReferences": _owner("Deployment", d, apps)},
+             "spec": {"replicas": r, "template": template(1)}}
+            for d, r in (("sentiment-predictor", 1), ("llm-api", 2))],
         "pods": [
-            pod("ml-vision", "alice-nb-0", 1, old, _owner("StatefulSet", "alice-nb", apps), {"notebook-name": "alice-nb"}),
+            pod("ml-vision", "alice-nb-0", 1, old, _owner("StatefulSet", "alice-nb", apps),
+                {"notebook-name": "alice-nb"}),
             pod("ml-vision", "bob-nb-0", 1, T0 - timedelta(hours=1), _owner("StatefulSet", "bob-nb", apps),
                 {"notebook-name": "bob-nb"}),
             pod("ml-vision", "resnet-train-worker-0", 4, old, _owner("PyTorchJob", "resnet-train", nb_api)),
@@ -145,8 +148,10 @@ def openmetrics(step: int = 30) -> str:
            lambda t: rng.uniform(80, 95)) for g in range(4)],
         (direct.format(ns="ml-nlp", pod="sentiment-predictor-5d4f8-abcde") + ',gpu="0",UUID="GPU-s0"',
          lambda t: rng.uniform(60, 90) if t < recent else rng.uniform(0, 2)),
-        (exported.format(ns="ml-nlp", pod="llm-api-5d4f8-aaaaa") + ',gpu="2",UUID="GPU-l2"', lambda t: rng.uniform(0, 4)),
-        (direct.format(ns="ml-nlp", pod="llm-api-5d4f8-bbbbb") + ',gpu="3",UUID="GPU-l3"', lambda t: rng.uniform(0, 4)),
+        (exported.format(ns="ml-nlp", pod="llm-api-5d4f8-aaaaa") + ',gpu="2",UUID="GPU-l2"',
+         lambda t: rng.uniform(0, 4)),
+        (direct.format(ns="ml-nlp", pod="llm-api-5d4f8-bbbbb") + ',gpu="3",UUID="GPU-l3"',
+         lambda t: rng.uniform(0, 4)),
     ]
     engine = [(direct.format(ns="ml-nlp", pod="sentiment-predictor-5d4f8-abcde") + ',gpu="0",UUID="GPU-s0"',
                lambda t: rng.uniform(0.5, 0.9) if t < recent else rng.uniform(0, 0.02))]
