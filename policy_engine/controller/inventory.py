@@ -134,6 +134,7 @@ class Inventory:
         try:
             response = self._list_func(resource)(limit=1, _preload_content=False,
                                                  _request_timeout=(self.timing.connect_timeout, 30.0))
+            _ = response.data  # read it whole: a connection returned with a body unread corrupts the next reply
             response.release_conn()
         except ApiException as exc:
             if exc.status in (404, 403):
