@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit policy-tests bench deploy-manifests clean
+.PHONY: demo test tools lint typecheck unit policy-tests bench deploy-manifests clean
 
 $(BIN)/policy-engine: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ policy-tests: $(BIN)/policy-engine
 unit: $(BIN)/policy-engine
 	$(BIN)/pytest
 
-test: lint typecheck policy-tests unit
+# the controller's tests run a real Prometheus (Debian package `prometheus`): installed when missing, as root
+tools:
+	@if ! command -v promtool >/dev/null 2>&1 && [ "$$(id -u)" = "0" ]; then \
+	  (apt-get update -qq && apt-get install -y -qq prometheus >/dev/null) || echo "prometheus not installed: its tests skip"; fi
+
+test: tools lint typecheck policy-tests unit
 
 bench: $(BIN)/policy-engine
 	$(BIN)/python benchmarks/run_all.py
@@ -39,6 +44,7 @@ bench: $(BIN)/policy-engine
 # deploy/ holds the webhook's kustomize tree with a snapshot of policies/: regenerate after editing policies.
 deploy-manifests: $(BIN)/policy-engine
 	$(BIN)/policy-engine webhook-manifests --out-dir deploy
+	$(BIN)/policy-engine controller-manifests --out-dir deploy/controller
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

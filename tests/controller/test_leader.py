@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from cluster.fake_apiserver import FakeApiServer
 
 from .scenario import FIXTURES
