@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test tools lint typecheck unit policy-tests bench deploy-manifests clean
+.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests clean
 
 $(BIN)/policy-engine: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,11 @@ policy-tests: $(BIN)/policy-engine
 unit: $(BIN)/policy-engine
 	$(BIN)/pytest
 
-# the controller's tests run a real Prometheus (Debian package `prometheus`): installed when missing, as root
-tools:
-	@if ! command -v promtool >/dev/null 2>&1 && [ "$$(id -u)" = "0" ]; then \
-	  (apt-get update -qq && apt-get install -y -qq prometheus >/dev/null) || echo "prometheus not installed: its tests skip"; fi
+# Debian packages the tests run for real (kubectl, chromium, …), installed when missing and root.
+system-packages:
+	@bash .ci/system-packages
 
-test: tools lint typecheck policy-tests unit
+test: system-packages lint typecheck policy-tests unit
 
 bench: $(BIN)/policy-engine
 	$(BIN)/python benchmarks/run_all.py

@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.controller.settings import load_settings
     from policy_engine.controller.telemetry import Prometheus
     from policy_engine.engine import load_engine
+    from policy_engine.errors import DiagnosticError
     from policy_engine.reporters import ReportContext, renderer
     from policy_engine.reporters.json_report import dumps
-    from policy_engine.syntax.diagnostics import DiagnosticError
 
     try:
         settings = load_settings(args.config)

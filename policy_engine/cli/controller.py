@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.controller.runner import Controller
     from policy_engine.controller.settings import load_settings
     from policy_engine.engine import load_engine
-    from policy_engine.syntax.diagnostics import DiagnosticError
+    from policy_engine.errors import DiagnosticError
 
     try:
         settings = load_settings(args.config)

@@ -23,11 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from policy_engine.bundled import bundled_policies_dir
     from policy_engine.controller.manifests import Options, build, dump
     from policy_engine.engine import load_engine
-    from policy_engine.resources import bundled_policies_dir
-    from policy_engine.syntax.diagnostics import DiagnosticError
-    from policy_engine.webhook.manifests import ManifestError, read_policies
+    from policy_engine.errors import DiagnosticError, ManifestError
+    from policy_engine.webhook.manifests import read_policies
 
     paths = args.policies or [bundled_policies_dir()]
     try:

@@ -11,11 +11,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import DiagnosticError
 from policy_engine.webhook.config import _document as located_mapping
 from policy_engine.webhook.config import own_namespace
 
-CODE = "E-CONFIG"
+CODE = "E904"
 
 
 class _Strict(BaseModel):
