@@ -244,3 +244,36 @@ def test_audit_command_prints_check_formats(apiserver: FakeApiServer, tmp_path: 
     out, err = capsys.readouterr()
     assert "kind: PolicyReport" in out or '"kind": "PolicyReport"' in out
     assert "skipped: gpu-idle-stop" in err and "no telemetry" in err
+
+
+def test_health_metrics_and_graceful_stop(apiserver: FakeApiServer) -> None:
+    settings = ControllerSettings(leader_election=LeaderSettings(enabled=False), listen="127.0.0.1:0",
+                                  interval_seconds=60, debounce_seconds=0,
+                                  reports={"api": "openreports.io"})  # type: ignore[arg-type]
+    api = client.ApiClient(client.Configuration(host=apiserver.url))
+    c = Controller(settings, load_engine([POLICIES]), api, clock=Clock(T0), timing=FAST, name="test-http")
+    c.start()
+    try:
+        import httpx
+
+        base = f"http://127.0.0.1:{c.http_port}"
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, "ready once listed")
+        wait_for(lambda: apiserver.get("openreports.io/v1alpha1/reports", "ml-vision", "policy-engine-audit"),
+                 "the first cycle's openreports.io Report")
+        report = apiserver.get("openreports.io/v1alpha1/reports", "ml-vision", "policy-engine-audit")
+        assert report is not None and report["kind"] == "Report" and report["summary"]["skip"] >= 1
+        assert apiserver.items(REPORTS) == []  # only the API asked for
+        counted = 'policy_engine_controller_audit_cycles_total{result="ok"}'
+        wait_for(lambda: counted in httpx.get(f"{base}/metrics").text, "the cycle counted")
+        assert "policy_engine_controller_cache_synced 1.0" in httpx.get(f"{base}/metrics").text
+        # a change in the cluster triggers a new audit without waiting for the interval
+        cycles = len(apiserver.writes("openreports.io/v1alpha1/reports"))
+        deployment = apiserver.get(DEPLOY, "ml-nlp", "web")
+        assert deployment is not None
+        deployment["metadata"]["namespace"] = "ml-vision"
+        apiserver.apply(DEPLOY, "ADDED", deployment)
+        wait_for(lambda: len(apiserver.writes("openreports.io/v1alpha1/reports")) > cycles, "an audit on change")
+    finally:
+        c.stop()
+    assert not c._loop.is_alive()
