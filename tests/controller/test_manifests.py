@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,31 @@ def test_deploy_tree_is_the_command_output(tmp_path: Path) -> None:
         assert committed.read_text() == path.read_text(), f"deploy/controller/{path.name} is stale: " \
             "run `make deploy-manifests`"
     assert list(yaml.safe_load_all((tmp_path / "controller-settings.yaml").read_text()))
+
+
+KUBECTL = shutil.which("kubectl")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (Debian package kubernetes-client)")
+def test_kubectl_accepts_the_manifests(tmp_path: Path) -> None:
+    """``kubectl apply --dry-run=client --validate=strict`` against the fake server's real OpenAPI schema."""
+    pytest.importorskip("kubernetes_validate", reason="kubernetes-validate provides the API schema kubectl checks")
+    from cluster.fake_apiserver import running
+    from cluster.openapi_proto import document
+
+    engine = load_engine([FIXTURES / "policies"])
+    text = "".join(f"---\n{yaml.safe_dump(obj)}" for _, obj in build(Options(act=True), engine.policies))
+    with running(document()) as server:
+        config = tmp_path / "kubeconfig"
+        config.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": server.url}}],
+            "users": [{"name": "fake", "user": {"token": "unused"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}))
+        assert KUBECTL is not None
+        result = subprocess.run([KUBECTL, "--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache"),
+                                 "apply", "--dry-run=client", "--validate=strict", "-f", "-"],
+                                input=text, capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("(dry run)") == text.count("\n---\n") + 1
