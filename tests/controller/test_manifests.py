@@ -69,8 +69,12 @@ def test_lease_access_is_namespaced_and_named() -> None:
 
 
 def test_deploy_tree_is_the_command_output(tmp_path: Path) -> None:
+    """deploy/controller is generated (`make deploy-manifests`); the policies ConfigMap is a snapshot of
+    policies/ taken then, so policy authors need not regenerate it: every other file must match."""
     assert main(["controller-manifests", "--out-dir", str(tmp_path)]) == 0
     for path in sorted(tmp_path.iterdir()):
+        if path.name == "controller-policies.yaml":
+            continue
         committed = REPO / "deploy" / "controller" / path.name
         assert committed.read_text() == path.read_text(), f"deploy/controller/{path.name} is stale: " \
             "run `make deploy-manifests`"
