@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.05)
         now = time.time()
         result = audit_mod.run(engine, inventory, inherit_keys=settings.inherit_labels,
+                               authoritative=settings.authoritative_labels,
                                exempt_namespaces=settings.exempt_namespaces,
                                require_expiry=settings.require_exemption_expiry,
                                telemetry=lambda window: prometheus.fetch(window, now),

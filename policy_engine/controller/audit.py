@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from policy_engine.cluster.pods import CLUSTER_FILE, PodRecord, inherit
+from policy_engine.cluster.pods import CLUSTER_FILE, PodRecord
 from policy_engine.compiler.program import CompiledPolicy, LiveIdleRule
 from policy_engine.controller.actions import IDLE_SINCE, annotations_of, parse_stamp
 from policy_engine.controller.idle import IDLE, NO_DATA, Judgement, judge
@@ -28,7 +28,9 @@ from policy_engine.controller.telemetry import Telemetry
 from policy_engine.engine import Engine
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.model.build import WorkloadError
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.model.documents import Document
+from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.showback import group_value
 from policy_engine.webhook.exemptions import Globs, object_exemption
@@ -84,23 +86,29 @@ class Audit:
 
 
 def build(engine: Engine, entries: Iterable[Entry], namespace_labels: Callable[[str], dict[str, str] | None],
-          inherit_keys: Sequence[str], exempt: Globs, errors: list[str]) -> list[tuple[Entry, Workload]]:
-    """The priced workload of every entry outside exempt namespaces (cached on the entry per version)."""
+          inherit_keys: Sequence[str], exempt: Globs, errors: list[str],
+          authoritative: Sequence[str] = ()) -> list[tuple[Entry, Workload]]:
+    """The priced workload of every entry outside exempt namespaces, with its namespace's labels applied by
+    the one inheritance rule (``model/inherit.py``); cached on the entry per version of the object, of the
+    engine and of the namespace labels it inherits."""
     out = []
-    labels_of: dict[str, dict[str, str] | None] = {}
+    labels_of: dict[str, tuple[dict[str, str] | None, tuple[tuple[str, str], ...]]] = {}
     for e in entries:
         ns = e.namespace
         if ns and exempt.match(ns):
             continue
         if ns not in labels_of:
-            labels_of[ns] = namespace_labels(ns) if ns else None
-        obj, taken = inherit(e.obj, labels_of[ns], inherit_keys)
-        key = (e.obj.get("metadata", {}).get("resourceVersion"), id(engine), tuple(sorted(taken.items())))
+            labels = namespace_labels(ns) if ns else None
+            labels_of[ns] = (labels, tuple(sorted((k, v) for k, v in (labels or {}).items() if k in inherit_keys)))
+        labels, relevant = labels_of[ns]
+        key = (e.obj.get("metadata", {}).get("resourceVersion"), id(engine), relevant)
         if e.built is not None and e.built[0] == key:
             w = e.built[1]
         else:
             try:
-                w = engine.workload(Document(obj, CLUSTER_FILE, 1))
+                w = engine.workload(Document(e.obj, CLUSTER_FILE, 1))
+                if w is not None:
+                    inherit_labels(w, labels, inherit_keys, authoritative)
             except WorkloadError as exc:
                 errors.append(f"{e.resource.kind} {ns}/{e.name}: {exc.diagnostic.message}")
                 w = None
@@ -111,14 +119,14 @@ def build(engine: Engine, entries: Iterable[Entry], namespace_labels: Callable[[
 
 
 def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, inherit_keys: Sequence[str],
-        exempt_namespaces: Sequence[str], require_expiry: bool = True,
+        exempt_namespaces: Sequence[str], require_expiry: bool = True, authoritative: Sequence[str] = (),
         telemetry: Callable[[float], Telemetry] | None = None, stale_seconds: float = 300.0) -> Audit:
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     errors: list[str] = []
     store = inventory.state.store
     built = build(engine, inventory.top_level(), store.namespace_labels, inherit_keys, Globs(exempt_namespaces),
-                  errors)
+                  errors, authoritative)
     workloads = [w for _, w in built]
     result = engine.evaluate_workloads(workloads, usage=inventory.state if inventory.state.synced else None)
     result.workloads = workloads  # for the reporters' cost tables (a reference, not a copy)
@@ -139,6 +147,11 @@ def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, in
     return audit
 
 
+def team_of(w: Workload) -> str:
+    """The one definition of team (``model/dimensions.py``), untagged spend under its one name."""
+    return DEFAULT_DIMENSIONS.team.display(w.labels)
+
+
 def _exemptions(audit: Audit, engine: Engine, today: date, require_expiry: bool) -> None:
     """Findings on objects whose exemption annotation lifts the policy become skips saying so."""
     kept: list[Finding] = []
@@ -157,7 +170,7 @@ def _money(audit: Audit, engine: Engine, built: list[tuple[Entry, Workload]]) ->
     catalog = engine.catalog
     by_ref: dict[ResourceRef, tuple[str, str]] = {}
     for _, w in built:
-        key = (group_value(w, "team", catalog), group_value(w, "model", catalog))
+        key = (team_of(w), group_value(w, "model", catalog))
         by_ref[ResourceRef.of(w)] = key
         if w.cost is not None and w.cost.priced and w.cost.monthly is not None:
             audit.spend[key] = audit.spend.get(key, 0.0) + w.cost.monthly
@@ -204,7 +217,7 @@ def _idle_cases(engine: Engine, inventory: Inventory, built: list[tuple[Entry, W
                 w.cost.hourly if w.cost is not None and w.cost.priced else None)
             for rule in policy.live_idle:
                 cases.append(IdleCase(e, w, policy, rule, Judgement(NO_DATA, "not judged"), mine,
-                                      group_value(w, "team", engine.catalog), hourly))
+                                      team_of(w), hourly))
     return cases
 
 

@@ -151,6 +151,7 @@ class Controller:
         try:
             self.inventory.probe()  # a CRD installed since the last cycle is watched from now on
             result = audit_mod.run(self.engine, self.inventory, now=now, inherit_keys=self.settings.inherit_labels,
+                                   authoritative=self.settings.authoritative_labels,
                                    exempt_namespaces=self.settings.exempt_namespaces,
                                    require_expiry=self.settings.require_exemption_expiry,
                                    telemetry=self._telemetry(now),

@@ -101,6 +101,9 @@ class ControllerSettings(_Strict):
     """Namespaces (globs) never audited and never acted on."""
     require_exemption_expiry: bool = True
     inherit_labels: tuple[str, ...] = ("team", "cost-center")
+    """Label keys a workload takes from its namespace when its pods do not carry them (as the webhook)."""
+    authoritative_labels: tuple[str, ...] = ("team", "cost-center")
+    """Of those, keys where the namespace's value wins over the pods' own (as the webhook)."""
     listen: str = "0.0.0.0:8080"
     """Address of /healthz, /readyz and /metrics."""
     reports: ReportSettings = Field(default_factory=ReportSettings)
@@ -108,7 +111,7 @@ class ControllerSettings(_Strict):
     idle: IdleSettings = Field(default_factory=IdleSettings)
     leader_election: LeaderSettings = Field(default_factory=LeaderSettings)
 
-    @field_validator("exempt_namespaces", "inherit_labels")
+    @field_validator("exempt_namespaces", "inherit_labels", "authoritative_labels")
     @classmethod
     def _no_empty_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not v.strip() for v in value):
