@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from policy_engine.controller.audit import Audit, Skip
 from policy_engine.controller.kube import Kube
+from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.jsonlog import FIELDS
 from policy_engine.reporters import policyreport
 from policy_engine.reporters.context import TOOL_NAME, ReportContext
@@ -31,30 +34,36 @@ APIS = {
 }
 
 
-def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io") -> list[dict[str, Any]]:
+def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io") -> Iterator[dict[str, Any]]:
+    """The reports, one namespace at a time (the cluster-wide one first): a cycle over a large cluster
+    holds one namespace's results in memory, not the whole cluster's."""
     group, version, kind, _, cluster_kind, _ = APIS[api]
-    out = []
     skipped = {(s.policy, s.resource) for s in audit.skips}
     result = audit.result
-    evaluated = [(p, r) for p, r in result.evaluations if (p, r) not in skipped]
-    view = type(result)(findings=result.findings, evaluations=evaluated)
-    by_ns: dict[str | None, dict[str, Any]] = {}
-    for report in policyreport.reports(view, ReportContext(generated_at=None)):
-        by_ns[report["metadata"].get("namespace")] = report
+    findings: dict[str | None, list[Finding]] = defaultdict(list)
+    evaluated: dict[str | None, list[tuple[str, ResourceRef]]] = defaultdict(list)
+    skips: dict[str | None, list[Skip]] = defaultdict(list)
+    for f in result.findings:
+        findings[f.resource.namespace].append(f)
+    for policy, ref in result.evaluations:
+        if (policy, ref) not in skipped:
+            evaluated[ref.namespace].append((policy, ref))
     for skip in audit.skips:
-        ns = skip.resource.namespace
-        report = by_ns.setdefault(ns, {"metadata": {"namespace": ns} if ns else {}, "results": []})
-        report["results"].append(_skip(skip))
-    for ns, report in sorted(by_ns.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
-        results = sorted(report["results"], key=lambda r: (r["policy"], r["resources"][0]["kind"],
-                                                           r["resources"][0]["name"], r["rule"]))
+        skips[skip.resource.namespace].append(skip)
+    ctx = ReportContext(generated_at=None)
+    namespaces = set(findings) | set(evaluated) | set(skips)
+    for ns in sorted(namespaces, key=lambda n: (n is not None, n or "")):
+        view = Result(findings=findings.pop(ns, []), evaluations=evaluated.pop(ns, []))
+        made = policyreport.reports(view, ctx)
+        results = made[0]["results"] if made else []
+        results.extend(_skip(s) for s in skips.pop(ns, ()))
+        results.sort(key=lambda r: (r["policy"], r["resources"][0]["kind"], r["resources"][0]["name"], r["rule"]))
         meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
         if ns:
             meta["namespace"] = ns
         summary = {k: sum(1 for r in results if r["result"] == k) for k in ("pass", "fail", "warn", "error", "skip")}
-        out.append({"apiVersion": f"{group}/{version}", "kind": kind if ns else cluster_kind, "metadata": meta,
-                    "summary": summary, "results": results})
-    return out
+        yield {"apiVersion": f"{group}/{version}", "kind": kind if ns else cluster_kind, "metadata": meta,
+               "summary": summary, "results": results}
 
 
 def _skip(skip: Skip) -> dict[str, Any]:
@@ -75,7 +84,7 @@ class ReportWriter:
         self.writes = 0
         self.deletes = 0
 
-    def write(self, reports: list[dict[str, Any]]) -> None:
+    def write(self, reports: Iterable[dict[str, Any]]) -> None:
         group, version, _, plural, _, cluster_plural = APIS[self.api]
         current: set[str | None] = set()
         for report in reports:
