@@ -11,6 +11,7 @@ from policy_engine.authoring.fmt import FormatError, format_text
 from policy_engine.authoring.sources import policy_files, read
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.syntax.diagnostics import render_all
+from policy_engine.wording import count
 
 HELP = "format policy files canonically"
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             Path(file).write_text(formatted, encoding="utf-8")
             print(f"reformatted {file}")
     verb = "would be reformatted" if args.check or args.diff else "reformatted"
-    print(f"{len(changed)} file(s) {verb}, {len(files) - len(changed)} unchanged")
+    print(f"{count(len(changed), 'file')} {verb}, {len(files) - len(changed)} unchanged")
     if failed:
         return EXIT_ERROR
     return EXIT_FINDINGS if args.check and changed else EXIT_OK

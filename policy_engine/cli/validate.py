@@ -11,6 +11,7 @@ from policy_engine.authoring.validate import validate_sources
 from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
 from policy_engine.pricing.catalog import Catalog, load_catalog
 from policy_engine.syntax.diagnostics import DiagnosticError, render_all
+from policy_engine.wording import count
 
 HELP = "compile policies and report every diagnostic"
 
@@ -54,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
         if diagnostics:
             print(render_all(diagnostics, result.sources))
             print()
-        print(f"{len(sources)} file(s): {errors} error(s), {warnings} warning(s)")
+        print(f"{count(len(sources), 'file')}: {count(errors, 'error')}, {count(warnings, 'warning')}")
     return EXIT_ERROR if errors else EXIT_OK

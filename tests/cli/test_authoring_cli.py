@@ -58,7 +58,7 @@ def test_fmt_check_lists_unformatted_files_and_exits_1(tmp_path: Path) -> None:
     run = cli("fmt", "--check", str(tmp_path))
     assert run.returncode == 1
     assert run.stdout.splitlines() == [f"would reformat {tmp_path / 'messy.policy'}",
-                                       "1 file(s) would be reformatted, 1 unchanged"]
+                                       "1 file would be reformatted, 1 unchanged"]
     assert (tmp_path / "messy.policy").read_text() == (FIXTURES / "fmt" / "messy.policy").read_text()
 
 
@@ -127,7 +127,7 @@ def test_explain_unknown_policy_exits_2() -> None:
 def test_validate_clean_library_exits_0() -> None:
     run = cli("validate", "policies", "examples/policies")
     assert run.returncode == 0
-    assert run.stdout.strip().endswith("0 error(s), 0 warning(s)")
+    assert run.stdout.strip().endswith("0 errors, 0 warnings")
 
 
 def test_validate_prints_warnings_and_exits_0_then_errors_exit_2() -> None:
