@@ -48,11 +48,13 @@ def run(args: argparse.Namespace) -> int:
     for e in errors:
         print(e.render(), file=sys.stderr)
     changed: list[str] = []
+    broken = 0
     for file in files:
         text, err = read(file)
         if err is not None or text is None:
             print(err.render() if err else f"{file}: cannot read", file=sys.stderr)
             failed = True
+            broken += 1
             continue
         try:
             formatted = format_text(text, file)
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             print(render_all(exc.diagnostics, {file: text}) if exc.diagnostics else str(exc), file=sys.stderr)
             print(f"{file}: not formatted (fix the errors above first)", file=sys.stderr)
             failed = True
+            broken += 1
             continue
         if formatted == text:
             continue
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             Path(file).write_text(formatted, encoding="utf-8")
             print(f"reformatted {file}")
     verb = "would be reformatted" if args.check or args.diff else "reformatted"
-    print(f"{count(len(changed), 'file')} {verb}, {len(files) - len(changed)} unchanged")
+    unparsable = f", {broken} not formatted (errors above)" if broken else ""
+    print(f"{count(len(changed), 'file')} {verb}, {len(files) - len(changed) - broken} unchanged{unparsable}")
     if failed:
         return EXIT_ERROR
     return EXIT_FINDINGS if args.check and changed else EXIT_OK

@@ -62,6 +62,17 @@ def test_fmt_check_lists_unformatted_files_and_exits_1(tmp_path: Path) -> None:
     assert (tmp_path / "messy.policy").read_text() == (FIXTURES / "fmt" / "messy.policy").read_text()
 
 
+def test_fmt_reports_an_unparsable_file_and_exits_2(tmp_path: Path) -> None:
+    target = tmp_path / "broken.policy"
+    target.write_text('policy "x" {\n  severity high\n  require labels [\n')
+    for flags in ((), ("--check",)):
+        run = cli("fmt", *flags, str(target))
+        assert run.returncode == 2
+        assert f"{target}:3:19: error[E003]: unexpected end of file" in run.stderr
+        assert run.stdout.splitlines()[-1].endswith("0 unchanged, 1 not formatted (errors above)")
+    assert target.read_text() == 'policy "x" {\n  severity high\n  require labels [\n'
+
+
 def test_fmt_diff_prints_a_unified_diff_without_writing(tmp_path: Path) -> None:
     target = tmp_path / "messy.policy"
     shutil.copy(FIXTURES / "fmt" / "messy.policy", target)
@@ -116,9 +127,13 @@ def test_explain_json() -> None:
     assert trace["verdict"] == "skip" and trace["steps"][1]["clause"] == "when"
 
 
-def test_explain_unknown_policy_exits_2() -> None:
+def test_explain_unknown_policy_names_the_known_ones_and_exits_2() -> None:
     run = cli("explain", "--policy", "nope", str(ROOT / "examples" / "manifests"))
-    assert run.returncode == 2 and "no policy named 'nope'" in run.stderr
+    assert run.returncode == 2
+    assert run.stderr.startswith("policy-engine explain: no policy nope; known: dev-gpu-allowlist, ")
+    assert ":1:1" not in run.stderr  # an argument, not a place in a file
+    close = cli("explain", "--policy", "max-gpu", str(ROOT / "examples" / "manifests"))
+    assert "no policy max-gpu (did you mean max-gpus?); known: " in close.stderr
 
 
 # ---- validate ----
