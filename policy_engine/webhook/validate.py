@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from policy_engine import jsonlog
 from policy_engine.compiler.program import Enforcement
-from policy_engine.webhook import jsonlog
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionReview, Operation, response_review
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions
