@@ -21,13 +21,14 @@ from pathlib import Path
 from policy_engine.cache import NO_CACHE_ENV
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.compiler.program import Enforcement
+from policy_engine.diagnostics import Diagnostic, Span, render_all
 from policy_engine.engine import Engine, Partial, Result, load_engine
-from policy_engine.engine.gitbase import GitError, check_base_ref, load_base, repo_root
+from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
+from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model.documents import STDIN, Document, LoadError, discover, load_paths
 from policy_engine.reporters import FORMATS, ReportContext, renderer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span, render_all
 
 HELP = "check manifests against policies (the CI gate)"
 #: Below this many files one process is faster than starting workers.
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         return _failed_early(args, outputs, list(exc.diagnostics), "the policies or the pricing file have errors")
     except OSError as exc:
         print(f"policy-engine check: {exc}", file=sys.stderr)
-        failure = Diagnostic(Span(exc.filename or args.pricing or "<policies>", 1, 1), "E-READ",
+        failure = Diagnostic(Span(exc.filename or args.pricing or "<policies>", 1, 1), "E401",
                              exc.strerror or str(exc))
         return _failed_early(args, outputs, [failure], "a policy or pricing file cannot be read")
     if args.base is not None:  # before the head run: a wrong --base must not cost a whole evaluation
@@ -154,7 +155,7 @@ def _context(args: argparse.Namespace, engine: Engine | None) -> ReportContext:
 
 
 def _base_failure(ref: str, exc: GitError) -> Diagnostic:
-    return Diagnostic(Span("--base", 1, 1), "E-BASE", f"--base {ref}: {exc}")
+    return Diagnostic(Span("--base", 1, 1), "E904", f"--base {ref}: {exc}")
 
 
 def _failed_early(args: argparse.Namespace, outputs: Sequence[tuple[str, str]], failures: list[Diagnostic],

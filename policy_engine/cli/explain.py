@@ -8,7 +8,8 @@ import sys
 
 from policy_engine.authoring.explain import UnknownPolicy, explain, render_text
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from policy_engine.syntax.diagnostics import DiagnosticError, render_all
+from policy_engine.diagnostics import render_all
+from policy_engine.errors import DiagnosticError
 
 HELP = "trace how a policy decided for each workload"
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         print(render_all(exc.diagnostics, exc.sources), file=sys.stderr)
         return EXIT_ERROR
     except UnknownPolicy as exc:
-        print(f"policy-engine explain: {exc}", file=sys.stderr)
+        print(f"policy-engine explain: error[{exc.code}]: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if args.format == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2, default=str)

@@ -25,7 +25,7 @@ def test_machine_format_on_stdout_still_logs_errors_and_verdict_on_stderr(fmt: s
     run = check("tree", "bad/invalid.yaml", "--policies", "policies", "--format", fmt)
     assert run.returncode == 2
     lines = run.stderr.splitlines()
-    assert any(line.startswith("bad/invalid.yaml:") and "error[E-YAML]" in line for line in lines), run.stderr
+    assert any(line.startswith("bad/invalid.yaml:") and "error[E601]" in line for line in lines), run.stderr
     assert lines[-2] == ("5 files, 6 documents, 3 workloads (3 with GPUs), 3 policies: 2 findings (1 deny, 1 warn, "
                          "0 audit), 1 error")
     assert lines[-1] == "FAILED: 1 deny finding; 1 input or policy error"

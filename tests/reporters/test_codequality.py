@@ -23,7 +23,7 @@ def test_every_finding_and_error_is_an_issue_with_the_keys_gitlab_reads(result: 
     assert first["location"] == {"path": "k8s/train.yaml", "lines": {"begin": 5}}
     assert first["severity"] == "major"
     assert "PyTorchJob nlp/train-llm: missing label team ($12,345.68/month)" in first["description"]
-    errors = [i for i in issues if i["check_name"] == "E-YAML"]
+    errors = [i for i in issues if i["check_name"] == "E601"]
     assert errors[0]["severity"] == "blocker" and errors[0]["location"]["path"] == "k8s/broken.yaml"
     assert len({i["fingerprint"] for i in issues}) == len(issues)
 
