@@ -42,11 +42,25 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 
+def version() -> str:
+    """The installed distribution's version (package metadata); the source tree's when not installed."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("policy-engine")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree on sys.path
+        from policy_engine import __version__
+
+        return __version__
+
+
 def _parser(command: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policy-engine",
         description="Policy-as-code governance for AI/ML spend on Kubernetes.",
     )
+    parser.add_argument("--version", action="version", version=f"policy-engine {version()}",
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

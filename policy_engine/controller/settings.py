@@ -16,7 +16,7 @@ from policy_engine.errors import DiagnosticError
 from policy_engine.webhook.config import _document as located_mapping
 from policy_engine.webhook.config import own_namespace
 
-CODE = "E904"
+CODE = "E905"
 
 
 class _Strict(BaseModel):

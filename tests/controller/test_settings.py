@@ -29,7 +29,7 @@ def test_every_problem_is_located() -> None:
         parse_settings(text, "controller.yaml")
     found = {(d.span.line, d.code) for d in err.value.diagnostics}
     messages = " | ".join(d.message for d in err.value.diagnostics)
-    assert {(3, "E904"), (4, "E904"), (6, "E904")} <= found, messages
+    assert {(3, "E905"), (4, "E905"), (6, "E905")} <= found, messages
     assert "prometheus.url: must start with http:// or https://" in messages
     assert "prometheus.step_secs: Extra inputs are not permitted" in messages
     assert "retry_period_seconds < renew_deadline_seconds < lease_duration_seconds" in messages
