@@ -75,7 +75,7 @@ def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
 
 def _saving_unknown(f: Finding) -> bool:
     """A finding whose saving could not be known (a spot rule without a spot price), not one that is $0."""
-    return f.saving is None and str(dict(f.facts).get("saving", "")).startswith("unknown")
+    return f.saving_unknown is not None
 
 
 def _summary(result: Result, paint: _Paint) -> list[str]:
