@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from policy_engine.compiler.program import (
@@ -22,6 +23,7 @@ from policy_engine.compiler.program import (
 )
 from policy_engine.engine.findings import Finding, ResourceRef
 from policy_engine.model.workload import RunKind, Workload
+from policy_engine.wording import count
 
 PERIOD_HOURS = {Period.DAY: 24.0, Period.WEEK: 168.0}
 
@@ -56,6 +58,20 @@ class Contribution:
 
 def period_hours(period: Period, hours_per_month: float) -> float:
     return PERIOD_HOURS.get(period, hours_per_month)
+
+
+def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the calendar period holding ``now`` (UTC): a day from midnight, a week from Monday,
+    a month from the 1st. The live cache, the ledger and Prometheus history all count in these periods."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is Period.DAY:
+        return day, day + timedelta(days=1)
+    if period is Period.WEEK:
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7)
+    start = day.replace(day=1)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
 
 
 def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float, bool]:
@@ -147,9 +163,9 @@ def _decide_group(policy: CompiledPolicy, rule: AggregateRule, key: str, limit: 
     percent = 100.0 * total / limit if limit else float("inf")
     notes = []
     if unbounded:
-        notes.append(f"{unbounded} job(s) with no run-time bound counted for the whole {rule.period.value}")
+        notes.append(f"{count(unbounded, 'job')} with no run-time bound counted for the whole {rule.period.value}")
     if unpriced:
-        notes.append(f"{unpriced} unpriced workload(s) not counted")
+        notes.append(f"{count(unpriced, 'unpriced workload')} not counted")
     names = ", ".join(c.ref.display() for c in crossing[:5]) + (" …" if len(crossing) > 5 else "")
     values = {
         "group": label, "key": key, "used": _fmt(total, rule.metric), "limit": _fmt(limit, rule.metric),

@@ -18,12 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import GitError
 from policy_engine.model.documents import MANIFEST_SUFFIXES, STDIN, Document, LoadError, load_text
-from policy_engine.syntax.diagnostics import Diagnostic, Span
-
-
-class GitError(Exception):
-    """git is missing, the directory is not a repository, or the revision does not exist."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +42,20 @@ def _git(args: Sequence[str], cwd: Path) -> str:
 
 def repo_root(cwd: Path | None = None) -> Path:
     return Path(_git(["rev-parse", "--show-toplevel"], cwd or Path.cwd()).strip())
+
+
+def check_base_ref(ref: str, cwd: Path | None = None) -> str:
+    """The commit ``--base`` names, or a ``GitError`` that says which of git, the repository or the
+    revision is missing."""
+    cwd = cwd or Path.cwd()
+    try:
+        repo_root(cwd)
+    except GitError as exc:
+        if "not installed" in str(exc):
+            raise
+        raise GitError(f"{cwd} is not inside a git repository; --base compares with a revision of the "
+                       f"repository being checked, so run check from a clone (with the base fetched)") from exc
+    return resolve(ref, cwd)
 
 
 def resolve(ref: str, cwd: Path | None = None) -> str:
@@ -154,12 +165,12 @@ def load_base(ref: str, paths: Sequence[str], exclude: Sequence[str] = (),
 def _documents(files: Sequence[BaseFile], cwd: Path | None) -> Iterator[Document | LoadError]:
     for f, data in read_blobs(files, cwd):
         if b"\x00" in data[:8192]:
-            yield LoadError(Diagnostic(Span(f.display, 1), "E-BINARY", "binary file at the base revision"))
+            yield LoadError(Diagnostic(Span(f.display, 1), "E403", "binary file at the base revision"))
             continue
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            yield LoadError(Diagnostic(Span(f.display, 1), "E-ENCODING",
+            yield LoadError(Diagnostic(Span(f.display, 1), "E404",
                                        "not UTF-8 text at the base revision"))
             continue
         yield from load_text(text, f.display)

@@ -14,10 +14,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.model.documents import STDIN_NAME, LoadError
 from policy_engine.reporters.costs import CostDiff, WorkloadCost
-from policy_engine.syntax.diagnostics import Diagnostic
 
 TOOL_NAME = "policy-engine"
 INFORMATION_URI = "https://github.com/policy-engine/policy-engine"
@@ -41,6 +41,7 @@ class ReportContext:
     costs: Sequence[WorkloadCost] | None = None  # per-workload spend; None: taken from result.workloads
     link_base: str | None = None  # e.g. https://github.com/org/repo/blob/<sha>: markdown links file#Lline
     generated_at: float | None = None  # epoch seconds, for formats that stamp results (PolicyReport)
+    stopped: str | None = None  # the run stopped before checking anything: why (the errors hold the details)
 
     def policy(self, name: str) -> CompiledPolicy | None:
         return self.policies.get(name) if self.policies is not None else None

@@ -13,8 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
 
 #: The API server refuses request bodies above 3 MiB, so a bigger AdmissionReview is not a real one.
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
@@ -36,7 +37,19 @@ class WebhookConfig(BaseModel):
     exempt_groups: tuple[str, ...] = ()
     """``userInfo.groups`` globs, e.g. ``system:masters``."""
     inherit_labels: tuple[str, ...] = ("team", "cost-center")
-    """Label keys a workload takes from its namespace when neither the object nor its pods set them."""
+    """Label keys a workload takes from its namespace when its pods do not carry them (or carry them empty)."""
+    authoritative_labels: tuple[str, ...] = ("team", "cost-center")
+    """Inherited keys whose namespace value, where the namespace has one, replaces the workload's own: a
+    quota cannot be dodged, nor spend billed to another team, by relabelling (docs/webhook.md)."""
+    known_teams: tuple[str, ...] | None = None
+    """When set, a workload whose team (after inheritance) is not in this list is denied, naming the list."""
+    controller_annotations: tuple[str, ...] = (
+        "deployment.kubernetes.io/*", "batch.kubernetes.io/*", "control-plane.alpha.kubernetes.io/*",
+        "kubernetes.io/change-cause", "notebooks.kubeflow.org/last-activity*",
+        "notebooks.kubeflow.org/last_activity*", "ray.io/*", "kueue.x-k8s.io/*", "leaderworkerset.sigs.k8s.io/*",
+        "jobset.sigs.k8s.io/*", "workflows.argoproj.io/*", "serving.kserve.io/*")
+    """Object annotations (globs) controllers write: an UPDATE that changes only these, status, finalizers,
+    ownerReferences, managed fields or the deletion timestamp is allowed without being judged again."""
     require_exemption_expiry: bool = True
     """Per-object exemption annotations count only with a ``policy-engine.io/exempt-until`` date."""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
@@ -47,7 +60,8 @@ class WebhookConfig(BaseModel):
     internal_error: Literal["open", "closed"] = "open"
     """What an error outside any policy (unreadable object, a bug) does: allow with a warning, or deny."""
 
-    @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels")
+    @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels",
+                     "authoritative_labels", "controller_annotations")
     @classmethod
     def _no_empty_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not v.strip() for v in value):
@@ -63,7 +77,7 @@ def load_config(path: str | Path | None) -> WebhookConfig:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        diagnostic = Diagnostic(Span(name, 1), "E-CONFIG", f"cannot read config file: {exc}")
+        diagnostic = Diagnostic(Span(name, 1), "E901", f"cannot read config file: {exc}")
         raise DiagnosticError([diagnostic]) from exc
     return parse_config(text, name)
 
@@ -79,7 +93,7 @@ def parse_config(text: str, name: str) -> WebhookConfig:
         for err in exc.errors():
             loc = tuple(err["loc"])
             where = ".".join(str(p) for p in loc) or "(top level)"
-            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E-CONFIG", f"{where}: {err['msg']}"))
+            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E901", f"{where}: {err['msg']}"))
         raise DiagnosticError(diagnostics, {name: text}) from exc
 
 
@@ -94,16 +108,16 @@ def _document(text: str, name: str) -> Document | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(name, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
-        raise DiagnosticError([Diagnostic(span, "E-CONFIG", f"invalid YAML: {exc.problem or exc.context}")],
+        raise DiagnosticError([Diagnostic(span, "E901", f"invalid YAML: {exc.problem or exc.context}")],
                               {name: text}) from exc
     except yaml.YAMLError as exc:
-        raise DiagnosticError([Diagnostic(Span(name, 1), "E-CONFIG", f"invalid YAML: {exc}")]) from exc
+        raise DiagnosticError([Diagnostic(Span(name, 1), "E901", f"invalid YAML: {exc}")]) from exc
     finally:
         loader.dispose()
     if obj is None:
         return None
     if not isinstance(obj, dict):
-        raise DiagnosticError([Diagnostic(Span(name, node.start_mark.line + 1), "E-CONFIG",
+        raise DiagnosticError([Diagnostic(Span(name, node.start_mark.line + 1), "E901",
                                           f"the config must be a mapping, not a {type(obj).__name__}")],
                               {name: text})
     return Document(obj, name, node.start_mark.line + 1, 0, node)

@@ -51,6 +51,12 @@ class Metrics:
         self.cache_synced = Gauge(f"{PREFIX}_cluster_cache_synced", "1 when the cluster-state cache has "
                                   "synced (or no cluster is configured), else 0",
                                   multiprocess_mode="livemin", registry=r)
+        self.usage_snapshot_age = Gauge(f"{PREFIX}_usage_snapshot_age_seconds", "Age of the usage snapshot "
+                                        "quota decisions read (ledger or Prometheus history; -1 before the "
+                                        "first one)", multiprocess_mode="livemax", registry=r)
+        self.usage_snapshot_errors = Gauge(f"{PREFIX}_usage_snapshot_errors", "Usage snapshot refreshes that "
+                                           "failed (the last snapshot stayed in force)",
+                                           multiprocess_mode="livesum", registry=r)
 
     def exposition(self) -> bytes:
         if self.multiprocess:

@@ -73,8 +73,8 @@ def test_errors_are_located_on_stderr_and_exit_2(capsys: pytest.CaptureFixture[s
     code, payload, err = _inspect_json(capsys, bad, str(FIXTURES / "job.yaml"))
     assert code == 2
     assert [w["name"] for w in payload["workloads"]] == ["finetune"]  # the good file is still shown
-    assert payload["errors"][0]["code"] == "E-MODEL-INTEGER" and payload["errors"][0]["line"] == 5
-    assert f"{bad}:5:1: error[E-MODEL-INTEGER]" in err
+    assert payload["errors"][0]["code"] == "E702" and payload["errors"][0]["line"] == 5
+    assert f"{bad}:5:1: error[E702]" in err
     assert 'replicas: "abc"' in err  # the offending source line is rendered
 
 
@@ -85,7 +85,7 @@ def test_table_lists_kind_roles_gpus_model_and_capacity(capsys: pytest.CaptureFi
     assert header.split()[:3] == ["KIND/NAME", "ROLES", "GPUS"]
     assert row.startswith("Deployment/serving/llm")
     assert "3 pod" in row and " 6 " in row and "L4" in row and "spot" in row
-    assert total == "1 workload(s), 6 GPU(s)"
+    assert total == "1 workload, 6 GPUs"
     assert all(note.startswith("  unpriced Deployment serving/llm: ") for note in notes)
     assert code == 0
 

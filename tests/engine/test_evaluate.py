@@ -13,9 +13,10 @@ from policy_engine.compiler.program import (
     PolicySet,
     Severity,
 )
+from policy_engine.diagnostics import Span
 from policy_engine.engine import Engine, Usage, load_engine
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import load_paths
-from policy_engine.syntax.diagnostics import DiagnosticError, Span
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 POLICIES = FIXTURES / "policies"
@@ -37,7 +38,7 @@ def test_per_workload_findings_carry_location_cost_and_field_line() -> None:
 
     untagged = by[("labels", "untagged")]
     assert untagged.resource.file.endswith("gpu.yaml")
-    assert untagged.resource.line == 46  # the document's first line
+    assert untagged.resource.line == 52  # the document's first line
     assert untagged.enforcement is Enforcement.DENY and untagged.severity is Severity.HIGH
     assert "team" in untagged.message
 
@@ -47,7 +48,7 @@ def test_per_workload_findings_carry_location_cost_and_field_line() -> None:
     assert g5.spot is None  # the bundled catalog has no spot prices: the saving is unknown, and says so
     assert spot.saving is None and str(dict(spot.facts)["saving"]).startswith("unknown")
     assert spot.enforcement is Enforcement.WARN
-    assert result.denied
+    assert any(f.enforcement is Enforcement.DENY for f in result.findings)
 
 
 def test_summary_sums_flagged_spend_once_per_workload_and_the_savings() -> None:
