@@ -2,8 +2,9 @@
 
 Documents are loaded (``load_paths``), modelled (``build_workload``) and priced (``price``) without
 compiling any policy: showback needs no rules. Unpriced workloads are listed apart with their reason.
-The renderers are ``reporters.cost_groups``. Load, model and pricing-file errors are printed located on
-stderr and make the exit code 2 (the report of what could be read is still printed).
+The renderers are ``reporters.cost_groups``.
+Load, model and pricing-file errors are printed located on stderr and make the exit code 2 (the report of
+what could be read is still printed).
 """
 
 from __future__ import annotations

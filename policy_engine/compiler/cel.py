@@ -100,7 +100,6 @@ def _to_python(value: Any) -> Any:
 
 def compile_cel(text: str) -> Callable[[Workload], Any] | CelError:
     """A closure evaluating ``text`` against a workload's manifest, or where the text is wrong."""
-    import celpy
     from celpy.adapter import json_to_cel
     from celpy.celparser import CELParseError
     from celpy.evaluation import CELEvalError

@@ -174,7 +174,8 @@ class Engine:
                     policy=policy.name, rule=v.rule, severity=policy.severity, enforcement=policy.enforcement,
                     message=intern(v.message), resource=ref,
                     field_line=w.doc.line_of(v.path) if v.path else None, field_path=v.path,
-                    monthly_cost=monthly, saving=v.saving))
+                    monthly_cost=monthly, saving=v.saving,
+                    facts=tuple(v.facts.items()) if v.facts else ()))
 
     def finish(self, partials: Sequence[Partial], *, usage: UsageProvider | None = None,
                options: Options = DEFAULT) -> Result:
