@@ -98,11 +98,11 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     for unit in units:  # look ahead just far enough to know whether the input is worth workers
         head.append(unit)
         queued += sum(p.size() for p in unit)
-        if jobs is None and queued > PARALLEL_BYTES:
+        if jobs is not None or queued > PARALLEL_BYTES:
             break
     workers = jobs if jobs is not None else (os.cpu_count() or 1) if queued > PARALLEL_BYTES else 1
     work = _chain(head, units)
-    if workers > 1 and (len(head) > 1 or queued > UNIT_BYTES):
+    if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
         done = _parallel(engine, work, workers, options, engine_args)
     else:
         workers = 1
@@ -195,7 +195,10 @@ def _cut(file: str) -> list[Piece]:
 
 
 def _chain(head: list[Unit], rest: Iterator[Unit]) -> Iterator[Unit]:
-    yield from head
+    """The units looked ahead at, then the rest; each let go once handed out (stdin's bytes are not kept)."""
+    head.reverse()
+    while head:
+        yield head.pop()
     yield from rest
 
 
