@@ -75,10 +75,12 @@ class PodSpan:
     hourly: float | None
     started: float
     ended: float | None
+    deadline: float | None = None  # past its deadline a pod is counted as gone, as the ledger's sums count it
 
     def hours_within(self, start: float, end: float) -> float:
-        """Hours of the pod's life inside ``[start, end]``."""
-        return max(0.0, min(self.ended if self.ended is not None else end, end) - max(self.started, start)) / 3600
+        """Hours of the pod's life inside ``[start, end]`` (the counting rule of the ledger's sums)."""
+        stop = min(end, self.ended if self.ended is not None else end, self.deadline if self.deadline else end)
+        return max(0.0, stop - max(self.started, start)) / 3600
 
 
 # The one SQL form of the counting rule (parameters :ps period start, :now, :pe period end).
@@ -316,7 +318,7 @@ class Ledger:
     def pod_spans(self, start: datetime, end: datetime) -> list[PodSpan]:
         """Pods alive at some time in ``[start, end)`` with their workload, GPUs, price and lifetime (an open
         pod's ``ended`` is None): what unit costs (per token, per training run) are computed from."""
-        sql = ("SELECT namespace, name, workload, kind, gpus, hourly, started, ended FROM pods "
+        sql = ("SELECT namespace, name, workload, kind, gpus, hourly, started, ended, deadline FROM pods "
                "WHERE started IS NOT NULL AND started < :end AND (ended IS NULL OR ended > :start)")
         with self._lock:
             rows = self.conn.execute(sql, {"start": ts(start), "end": ts(end)}).fetchall()
