@@ -103,10 +103,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail(problem)
     cluster: Literal["none", "kubeconfig", "in-cluster"] = (
         "kubeconfig" if args.kubeconfig else "in-cluster" if args.in_cluster else "none")
+    tls = {} if args.insecure_http else {"tls_cert": str(Path(args.tls_cert).resolve()),
+                                         "tls_key": str(Path(args.tls_key).resolve())}
     settings = ServeSettings(policies=[str(Path(p).resolve()) for p in args.policies], pricing=args.pricing,
-                             config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig)
+                             config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig, **tls)
     try:
-        load_config(settings.config_file)
+        config = load_config(settings.config_file)
         loaded = load_policies(settings)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
@@ -114,19 +116,26 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from policy_engine.webhook import limits
+    from policy_engine.webhook.tls import ServingContext
+
+    # TLS, the connection cap, header limits and timeouts live in the protocol factory (webhook/limits.py),
+    # not in uvicorn's own ssl_* settings: a connection over the cap must be closed before any TLS work.
     common: dict[str, object] = {
         "host": args.host, "port": args.port, "log_config": uvicorn_log_config(args.log_level),
         "access_log": False, "timeout_graceful_shutdown": args.graceful_timeout,
-        "server_header": False, "timeout_keep_alive": 30,
+        "server_header": False, "timeout_keep_alive": config.idle_timeout_seconds,
+        "http": "policy_engine.webhook.limits:protocol_factory",
         "proxy_headers": False,  # the API server calls the webhook directly; no forwarded-for headers to trust
     }
-    if not args.insecure_http:
-        common.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()  # what a worker, and the protocol factory, read
     _exit_cleanly_after_drain()
     if args.workers == 1:
+        serving = ServingContext(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key \
+            else None
+        limits.configure(limits.limits_of(config), serving)
         uvicorn.run(create_app(settings, loaded=loaded), **common)  # type: ignore[arg-type]
         return EXIT_OK
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
     if not os.environ.get(MULTIPROC_ENV):
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
     uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Response
 from pydantic import BaseModel
 from starlette.routing import Route
 
-from policy_engine.webhook import jsonlog
+from policy_engine.webhook import jsonlog, limits
 from policy_engine.webhook.config import WebhookConfig, load_config
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
@@ -40,6 +40,8 @@ class ServeSettings(BaseModel):
     config_file: str | None = None
     cluster: Literal["none", "kubeconfig", "in-cluster"] = "none"
     kubeconfig: str | None = None
+    tls_cert: str | None = None  # None: plain HTTP (--insecure-http)
+    tls_key: str | None = None
 
 
 class WebhookApp(FastAPI):
@@ -97,6 +99,9 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     config = config or load_config(settings.config_file)
     jsonlog.lean_records()
     metrics = metrics or Metrics()
+    limits.STATE.metrics = metrics  # the connection limits count into this process's metrics
+    if limits.STATE.tls is not None:
+        limits.STATE.tls.listener = lambda result: metrics.tls_reloads.labels(result).inc()
     holder = EngineHolder(loaded or load_policies(settings))
     if cluster is None:
         cluster = connect_cluster(settings, config, holder.current)

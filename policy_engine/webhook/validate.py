@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -22,8 +23,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from policy_engine.compiler.program import Enforcement
+from policy_engine.model import deepjson
 from policy_engine.webhook import jsonlog
-from policy_engine.webhook.admission import AdmissionRequest, AdmissionReview, Operation, response_review
+from policy_engine.webhook.admission import (AdmissionRequest, AdmissionResponse, AdmissionReview, Operation,
+                                             Status, response_review)
+from policy_engine.webhook.budget import Budget, ReviewTimeout
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import Metrics
@@ -55,9 +59,19 @@ class ValidateEndpoint:
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        body = b""
         try:
             body = await read_body(scope, receive, self.config)
-            admission = parse(body)
+            # On the event loop, not a thread pool: a review is pure Python that holds the GIL either way,
+            # and handing it to a thread adds GIL hand-offs of up to the 5 ms switch interval per request
+            # (measured: p99 50 ms at 500 req/s through a pool, 5 ms inline; benchmarks/bench_webhook.py).
+            # The budget interrupts a review that would outlast it (budget.py).
+            with Budget(self.config.review_budget_seconds):
+                admission = parse(body)
+                self.synced()
+                state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(),
+                                    self.cluster)
+                decision = decide(admission, state)
         except BadRequest as exc:
             self.metrics.requests.labels("unknown", "bad_request", "false").inc()
             client = scope.get("client")
@@ -65,12 +79,18 @@ class ValidateEndpoint:
                         client=client[0] if client else None)
             await _respond(send, 400, json.dumps({"error": str(exc)}).encode())
             return
-        self.synced()
-        state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(), self.cluster)
-        # On the event loop, not a thread pool: a review is pure Python that holds the GIL either way, and
-        # handing it to a thread adds GIL hand-offs of up to the 5 ms switch interval per request
-        # (measured: p99 50 ms at 500 req/s through a pool, 5 ms inline; benchmarks/bench_webhook.py).
-        decision = decide(admission, state)
+        except ReviewTimeout:
+            elapsed = time.perf_counter() - started
+            self.metrics.budget_exceeded.inc()
+            uid = _uid_of(body)
+            decision = over_budget(uid, self.config, elapsed)
+            jsonlog.log(logging.ERROR, f"review {uid} stopped after {elapsed * 1000:.0f} ms: over its budget of "
+                        f"{self.config.review_budget_seconds:g} s; {decision.result} (internal_error: "
+                        f"{self.config.internal_error})", event="budget_exceeded", uid=uid,
+                        duration_ms=round(elapsed * 1000, 3), allowed=decision.response.allowed)
+            self.metrics.requests.labels("unknown", "error", "false").inc()
+            await _respond(send, 200, json.dumps(response_review(decision.response), ensure_ascii=False).encode())
+            return
         await _respond(send, 200, json.dumps(response_review(decision.response), ensure_ascii=False).encode())
         elapsed = time.perf_counter() - started
         count(self.metrics, admission, decision, elapsed)
@@ -124,8 +144,18 @@ async def read_body(scope: Message, receive: Receive, config: WebhookConfig) -> 
 
 
 def parse(body: bytes) -> AdmissionRequest:
+    """The request in ``body``, parsed at any nesting depth (``deepjson``): only a malformed body is a 400.
+
+    pydantic's own JSON parser stops at a few hundred levels, and the API server accepts objects nested up
+    to 10,000: a valid object refused with a 400 would be let in unchecked under ``failurePolicy: Ignore``.
+    The object under review is ``dict[str, Any]``, so validation does not descend into it.
+    """
     try:
-        review = AdmissionReview.model_validate_json(body)
+        raw = deepjson.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from exc
+    try:
+        review = AdmissionReview.model_validate(raw)
     except ValidationError as exc:
         raise BadRequest(_explain(exc)) from exc
     request = review.request
@@ -134,6 +164,30 @@ def parse(body: bytes) -> AdmissionRequest:
     if request.object is None and request.operation in (Operation.CREATE, Operation.UPDATE):
         raise BadRequest(f"request.object is missing; a {request.operation.value} review needs the object")
     return request
+
+
+_UID = re.compile(rb'"request"\s*:\s*\{\s*"uid"\s*:\s*"([^"\\]{1,128})"|"uid"\s*:\s*"([^"\\]{1,128})"')
+
+
+def _uid_of(body: bytes) -> str:
+    """The request's uid, found without parsing (a review stopped mid-parse must still be answered)."""
+    found = _UID.search(body)
+    if found is None:
+        return ""
+    return (found.group(1) or found.group(2)).decode("utf-8", "replace")
+
+
+def over_budget(uid: str, config: WebhookConfig, elapsed: float) -> Decision:
+    """The answer to a review stopped by its budget: ``internal_error`` decides, as for any other failure."""
+    what = (f"review not finished within its budget of {config.review_budget_seconds:g} s "
+            f"(stopped after {elapsed:.2f} s)")
+    if config.internal_error == "closed":
+        response = AdmissionResponse(uid=uid, allowed=False, status=Status(
+            code=403, reason="Forbidden", message=f"policy-engine {what} (internal_error: closed, request denied)"))
+    else:
+        response = AdmissionResponse(uid=uid, allowed=True,
+                                     warnings=[f"policy-engine: {what}; allowed (internal_error: open)"])
+    return Decision(response, "error", error=what)
 
 
 def _explain(exc: ValidationError) -> str:
