@@ -37,7 +37,7 @@ def loads(text: str | bytes) -> Any:
     return parse_iteratively(text)
 
 
-def parse_iteratively(text: str) -> Any:  # noqa: C901  one state machine reads better whole
+def parse_iteratively(text: str) -> Any:
     """Parse ``text`` with an explicit stack; the result equals ``json.loads(text)``."""
     end = len(text)
     pos = _WS.match(text, 0).end()  # type: ignore[union-attr]

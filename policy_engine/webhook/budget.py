@@ -19,7 +19,7 @@ import time
 from types import FrameType, TracebackType
 
 
-class ReviewTimeout(BaseException):  # noqa: N818  not an error of the review: a stop order
+class ReviewTimeout(BaseException):
     """The review ran past its budget."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_connections: int
@@ -32,6 +33,10 @@ class Limits:
     max_headers: int
     header_timeout_seconds: float
     idle_timeout_seconds: float
+
+
+#: After a refusal, how long the client has to read the response before the connection is aborted.
+ABORT_GRACE_SECONDS = 1.0
 
 
 class _State:
@@ -159,7 +164,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.timeout_keep_alive = limits.idle_timeout_seconds  # type: ignore[assignment]
         self._plain = False
         self._in_headers = False
-        self._header_bytes = 0
+        self._header_bytes = 0  # bytes received while the headers were incomplete
+        self._parsed_bytes = 0  # request line and header fields parsed
         self._header_count = 0
         self._header_timer: asyncio.TimerHandle | None = None
 
@@ -191,18 +197,37 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_headers = True  # the first byte of a request: its headers must come in time, and bounded
         self._header_bytes = 0
+        self._parsed_bytes = 0
         self._header_count = 0
         self._cancel_header_timer()
         self._header_timer = self.loop.call_later(self.limits.header_timeout_seconds, self._header_timeout)
 
+    def on_url(self, url: bytes) -> None:
+        self._parsed_bytes += len(url)
+        if self._over_header_bytes():
+            return
+        super().on_url(url)
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
+        self._parsed_bytes += len(name) + len(value) + 4
         if self._header_count > self.limits.max_headers:
             if not self.transport.is_closing():
                 STATE.refused("header_count")
                 self._refuse(431, f"more than {self.limits.max_headers} request headers")
             return
+        if self._over_header_bytes():
+            return
         super().on_header(name, value)
+
+    def _over_header_bytes(self) -> bool:
+        """Headers parsed so far past the limit (a whole oversized header can arrive in one read)."""
+        if self._parsed_bytes <= self.limits.max_header_bytes:
+            return False
+        if not self.transport.is_closing():
+            STATE.refused("header_bytes")
+            self._refuse(431, f"request headers exceed {self.limits.max_header_bytes} bytes")
+        return True
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
@@ -240,3 +265,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                              % (status, reason, len(body), body))
         self._cancel_header_timer()
         self.transport.close()
+        # close() lets the response drain but keeps reading (and discarding) what the client still sends:
+        # a client that does not stop is cut off after a moment.
+        transport = self.transport
+        self.loop.call_later(ABORT_GRACE_SECONDS, transport.abort)

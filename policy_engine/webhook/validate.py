@@ -25,8 +25,14 @@ from pydantic import ValidationError
 from policy_engine.compiler.program import Enforcement
 from policy_engine.model import deepjson
 from policy_engine.webhook import jsonlog
-from policy_engine.webhook.admission import (AdmissionRequest, AdmissionResponse, AdmissionReview, Operation,
-                                             Status, response_review)
+from policy_engine.webhook.admission import (
+    AdmissionRequest,
+    AdmissionResponse,
+    AdmissionReview,
+    Operation,
+    Status,
+    response_review,
+)
 from policy_engine.webhook.budget import Budget, ReviewTimeout
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions
