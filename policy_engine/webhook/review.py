@@ -176,7 +176,8 @@ def _respond(request: AdmissionRequest, state: ReviewState, workload: Workload, 
     exempted: list[str] = []
     notes: dict[str, str] = {}
     for f in findings:
-        verdict: Verdict | None = judge(exemption, state.loaded.by_name.get(f.policy), state.today)
+        verdict: Verdict | None = judge(exemption, state.loaded.by_name.get(f.policy), state.today,
+                                       state.config.exemption_max_days)
         if verdict is not None and verdict.exempt:
             if f.policy not in exempted:
                 exempted.append(f.policy)
