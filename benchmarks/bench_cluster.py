@@ -1,4 +1,4 @@
-"""Cluster-state cache figures against the local fake API server (tests/webhook/cluster/fake_apiserver.py).
+"""Cluster-state cache figures against the local fake API server (tests/cluster/fake_apiserver.py).
 
 Prints: the time to list and index N GPU pods (the webhook is not ready before that), the watch event
 rate the cache keeps up with, and the latency of ``usage(rule, key)`` just after a change (one pass
@@ -22,12 +22,12 @@ from kubernetes import client
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from webhook.cluster.fake_apiserver import fixture, running  # noqa: E402
+from cluster.fake_apiserver import fixture, running  # noqa: E402
 
+from policy_engine.cluster import ClusterState, Timing  # noqa: E402
 from policy_engine.engine import load_engine  # noqa: E402
-from policy_engine.webhook.cluster import ClusterState, Timing  # noqa: E402
 
-POLICIES = REPO / "tests" / "fixtures" / "webhook" / "cluster" / "policies"
+POLICIES = REPO / "tests" / "fixtures" / "cluster" / "policies"
 
 
 def _wait(condition: Any, timeout: float = 600.0) -> None:

@@ -86,10 +86,10 @@ def _exit_cleanly_after_drain() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from policy_engine.jsonlog import uvicorn_log_config
     from policy_engine.syntax.diagnostics import DiagnosticError
     from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings, create_app, load_policies
     from policy_engine.webhook.config import load_config
-    from policy_engine.webhook.jsonlog import uvicorn_log_config
     from policy_engine.webhook.metrics import MULTIPROC_ENV
 
     problem = _check_tls(args)

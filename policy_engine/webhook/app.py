@@ -20,7 +20,8 @@ from fastapi import FastAPI, Response
 from pydantic import BaseModel
 from starlette.routing import Route
 
-from policy_engine.webhook import jsonlog, limits
+from policy_engine import jsonlog
+from policy_engine.webhook import limits
 from policy_engine.webhook.config import WebhookConfig, load_config
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
@@ -78,7 +79,7 @@ def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: Load
     """
     if settings.cluster == "none":
         return None
-    from policy_engine.webhook.cluster import connect
+    from policy_engine.cluster import connect
 
     state: ClusterState = connect(kubeconfig=settings.kubeconfig, in_cluster=settings.cluster == "in-cluster",
                                   inherit_labels=config.inherit_labels, catalog=loaded.engine.catalog)

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from policy_engine.jsonlog import log
 from policy_engine.syntax.diagnostics import DiagnosticError
-from policy_engine.webhook.jsonlog import log
 from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.review import LoadedEngine
 

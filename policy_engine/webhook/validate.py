@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from policy_engine import jsonlog
 from policy_engine.compiler.program import Enforcement
 from policy_engine.model import deepjson
-from policy_engine.webhook import jsonlog
 from policy_engine.webhook.admission import (
     AdmissionRequest,
     AdmissionResponse,

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from policy_engine.cluster import ClusterState, Timing
 from policy_engine.compiler.program import AggregateRule
 from policy_engine.engine import Engine, load_engine
-from policy_engine.webhook.cluster import ClusterState, Timing
 
 from .fake_apiserver import FakeApiServer, fixture, running
 
-POLICIES = Path(__file__).resolve().parents[2] / "fixtures" / "webhook" / "cluster" / "policies"
+POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster" / "policies"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
 FAST = Timing(watch_timeout_seconds=60, resync_seconds=3600, backoff_initial=0.05, backoff_max=0.2)
 

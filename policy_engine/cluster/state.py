@@ -21,13 +21,13 @@ from typing import Any
 
 from kubernetes import client, config
 
+from policy_engine.cluster.pods import PodRecord
+from policy_engine.cluster.reflector import Reflector, ReflectorStats, Timing
+from policy_engine.cluster.store import NAMESPACES, NODES, PODS, Store
+from policy_engine.cluster.usage import group_usage, oldest_period_start
 from policy_engine.compiler.program import AggregateRule
 from policy_engine.engine import Usage
 from policy_engine.pricing.catalog import Catalog, load_catalog
-from policy_engine.webhook.cluster.pods import PodRecord
-from policy_engine.webhook.cluster.reflector import Reflector, ReflectorStats, Timing
-from policy_engine.webhook.cluster.store import NAMESPACES, NODES, PODS, Store
-from policy_engine.webhook.cluster.usage import group_usage, oldest_period_start
 
 DEFAULT_INHERIT = ("team", "cost-center")
 Clock = Callable[[], datetime]

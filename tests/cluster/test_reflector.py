@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from policy_engine.cluster import ClusterState, Timing
 from policy_engine.engine import Engine
-from policy_engine.webhook.cluster import ClusterState, Timing
 
 from .conftest import FAST, Clock, make_state, rule, wait_for
 from .fake_apiserver import FakeApiServer, fixture

@@ -5,7 +5,7 @@
 ("Cluster state") states the rules for label inheritance, periods, ``used`` and ``running``.
 """
 
-from policy_engine.webhook.cluster.reflector import ReflectorStats, Timing
-from policy_engine.webhook.cluster.state import DEFAULT_INHERIT, ClusterState, SyncInfo, connect
+from policy_engine.cluster.reflector import ReflectorStats, Timing
+from policy_engine.cluster.state import DEFAULT_INHERIT, ClusterState, SyncInfo, connect
 
 __all__ = ["DEFAULT_INHERIT", "ClusterState", "ReflectorStats", "SyncInfo", "Timing", "connect"]

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from policy_engine.cluster.pods import PodRecord, build_record, price_record
 from policy_engine.pricing.catalog import Catalog
-from policy_engine.webhook.cluster.pods import PodRecord, build_record, price_record
 
 NAMESPACES, NODES, PODS = "namespaces", "nodes", "pods"
 

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line on stderr, for the webhook and for uvicorn's own messages.
+"""Structured logs: one JSON object per line on stderr, for the webhook, the controller, the cluster-state
+cache they share, and uvicorn's own messages.
 
 A request line carries identifiers and the decision (uid, kind, namespace/name, operation, decision,
 duration, findings) and never the object itself: admission objects hold secrets and env values.
@@ -13,6 +14,7 @@ import time
 from typing import Any
 
 LOGGER = "policy_engine.webhook"
+CLUSTER_LOGGER = "policy_engine.cluster"  # the cluster-state cache (policy_engine.cluster), under either process
 FIELDS = "fields"  # the ``extra`` key whose mapping is merged into the JSON object
 
 
@@ -43,6 +45,7 @@ def uvicorn_log_config(level: str = "info") -> dict[str, Any]:
         "handlers": {"json": handler},
         "loggers": {
             LOGGER: {"handlers": ["json"], "level": level.upper(), "propagate": False},
+            CLUSTER_LOGGER: {"handlers": ["json"], "level": level.upper(), "propagate": False},
             "uvicorn": {"handlers": ["json"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
@@ -63,15 +66,17 @@ def lean_records() -> None:
     logging.logMultiprocessing = False
 
 
-def configure(level: str = "info") -> None:
-    """Install the JSON handler on the webhook logger (for uses outside ``serve``, e.g. tests)."""
-    logger = logging.getLogger(LOGGER)
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False
+def configure(level: str = "info", names: tuple[str, ...] = (LOGGER, CLUSTER_LOGGER)) -> None:
+    """Install the JSON handler on these loggers (the webhook's and the cache's unless told; used by the
+    controller and outside ``serve``, e.g. tests)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(JsonFormatter())
+            logger.addHandler(handler)
+        logger.setLevel(level.upper())
+        logger.propagate = False
 
 
 def log(level: int, message: str, **fields: Any) -> None:

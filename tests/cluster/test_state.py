@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from policy_engine.cluster import ClusterState
 from policy_engine.engine import Engine, Usage
 from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document
 from policy_engine.pricing.catalog import load_catalog
-from policy_engine.webhook.cluster import ClusterState
 
 from .conftest import NOW, Clock, make_state, rule, wait_for
 from .fake_apiserver import FIXTURES, FakeApiServer, fixture

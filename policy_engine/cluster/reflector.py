@@ -31,10 +31,10 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from policy_engine.webhook.jsonlog import FIELDS
+from policy_engine.jsonlog import FIELDS
 
 GONE = 410
-LOG = logging.getLogger("policy_engine.webhook.cluster")
+LOG = logging.getLogger("policy_engine.cluster")
 Handler = Callable[[str, dict[str, Any]], None]
 Replacer = Callable[[list[dict[str, Any]]], None]
 

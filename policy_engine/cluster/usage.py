@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from policy_engine.cluster.pods import PodRecord
 from policy_engine.compiler.program import Period
 from policy_engine.engine import Usage
-from policy_engine.webhook.cluster.pods import PodRecord
 
 HOUR = 3600.0
 

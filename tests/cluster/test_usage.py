@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from policy_engine.cluster.pods import PodRecord, build_record, inherit, price_record
+from policy_engine.cluster.usage import group_usage, period_bounds
 from policy_engine.compiler.program import Period
 from policy_engine.pricing.catalog import load_catalog
-from policy_engine.webhook.cluster.pods import PodRecord, build_record, inherit, price_record
-from policy_engine.webhook.cluster.usage import group_usage, period_bounds
 
 from .fake_apiserver import FIXTURES
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
+from cluster.conftest import POLICIES as QUOTA_POLICIES
+from cluster.fake_apiserver import FakeApiServer, fixture, running
 
-from ..reviews import POLICIES as SERVING_POLICIES
-from ..reviews import REVIEWS
-from ..server import Server, Tls, make_tls
-from .conftest import POLICIES as QUOTA_POLICIES
-from .fake_apiserver import FakeApiServer, fixture, running
+from .reviews import POLICIES as SERVING_POLICIES
+from .reviews import REVIEWS
+from .server import Server, Tls, make_tls
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 RESOURCES = {"namespaces": "Namespace", "nodes": "Node", "pods": "Pod"}
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "webhook" / "cluster"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
 
 #: group/version -> (resource, kind, namespaced) served by discovery (what the webhook manifests use).
 DISCOVERY: dict[str, list[tuple[str, str, bool]]] = {
