@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from policy_engine.syntax.diagnostics import DiagnosticError
+from policy_engine.errors import DiagnosticError
 
 HELP = "import prices from the providers' files; compare two catalogs"
 EXIT_OK, EXIT_FLAGGED, EXIT_ERROR = 0, 1, 2

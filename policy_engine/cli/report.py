@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
+from policy_engine.diagnostics import render_all
 from policy_engine.engine import load_engine
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import LoadError, load_paths
-from policy_engine.syntax.diagnostics import DiagnosticError, render_all
 
 HELP = "showback report: spend, savings and the costliest workloads as one HTML page (or JSON)"
 

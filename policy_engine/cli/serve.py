@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import ssl
 import sys
 import tempfile
 from pathlib import Path
 from typing import Literal
+
+from policy_engine.errors import DiagnosticError
 
 HELP = "run the validating admission webhook"
 EXIT_OK = 0
@@ -37,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--insecure-http", action="store_true",
                         help="serve plain HTTP (local trials only: the API server calls webhooks over HTTPS)")
+    parser.add_argument("--ledger", metavar="FILE",
+                        help="quota/budget usage from this ledger (written by the controller; docs/usage.md) "
+                             "instead of this replica's own sum")
+    parser.add_argument("--usage-max-age", type=float, default=300.0, metavar="SECONDS",
+                        help="a usage snapshot older than this follows each policy's on_error (default: 300)")
+    parser.add_argument("--usage-refresh", type=float, default=30.0, metavar="SECONDS",
+                        help="seconds between background usage snapshot refreshes (default: 30)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--kubeconfig", metavar="FILE", help="watch the cluster through this kubeconfig")
     where.add_argument("--in-cluster", action="store_true",
@@ -87,12 +97,13 @@ def _exit_cleanly_after_drain() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy_engine.jsonlog import uvicorn_log_config
-    from policy_engine.syntax.diagnostics import DiagnosticError
     from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings, create_app, load_policies
     from policy_engine.webhook.config import load_config
     from policy_engine.webhook.metrics import MULTIPROC_ENV
 
     problem = _check_tls(args)
+    if problem is None and (args.usage_max_age <= 0 or args.usage_refresh <= 0):
+        problem = "--usage-max-age and --usage-refresh must be positive"
     if problem is None and args.workers < 1:
         problem = f"--workers must be at least 1, got {args.workers}"
     if problem is None:
@@ -106,7 +117,10 @@ def run(args: argparse.Namespace) -> int:
     tls = {} if args.insecure_http else {"tls_cert": str(Path(args.tls_cert).resolve()),
                                          "tls_key": str(Path(args.tls_key).resolve())}
     settings = ServeSettings(policies=[str(Path(p).resolve()) for p in args.policies], pricing=args.pricing,
-                             config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig, **tls)
+                             config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig,
+                             ledger=str(Path(args.ledger).resolve()) if args.ledger else None,
+                             usage_max_age=args.usage_max_age,
+                             usage_refresh=args.usage_refresh, **tls)
     try:
         config = load_config(settings.config_file)
         loaded = load_policies(settings)
@@ -136,8 +150,13 @@ def run(args: argparse.Namespace) -> int:
         limits.configure(limits.limits_of(config), serving)
         uvicorn.run(create_app(settings, loaded=loaded), **common)  # type: ignore[arg-type]
         return EXIT_OK
+    made = None  # the workers' shared metrics files: a directory of our own unless one is given, removed at exit
     if not os.environ.get(MULTIPROC_ENV):
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
-    uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
-                **common)  # type: ignore[arg-type]
+        made = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
+    try:
+        uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
+                    **common)  # type: ignore[arg-type]
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return EXIT_OK

@@ -11,26 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from policy_engine.cluster.pods import PodRecord
 from policy_engine.compiler.program import Period
 from policy_engine.engine import Usage
+from policy_engine.engine.aggregate import period_bounds  # the one period arithmetic
 
+__all__ = ["GroupUsage", "group_usage", "oldest_period_start", "period_bounds"]
 HOUR = 3600.0
-
-
-def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
-    """[start, end) of the calendar period holding ``now`` (UTC)."""
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period is Period.DAY:
-        return day, day + timedelta(days=1)
-    if period is Period.WEEK:
-        start = day - timedelta(days=day.weekday())
-        return start, start + timedelta(days=7)
-    start = day.replace(day=1)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    return start, end
 
 
 def oldest_period_start(now: datetime) -> datetime:

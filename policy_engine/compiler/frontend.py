@@ -43,9 +43,9 @@ def front_end(sources: Mapping[str, str], known_kinds: frozenset[str], cache: Di
 @functools.lru_cache(maxsize=1)
 def _codec() -> Codec:
     """The records a cached front end is made of: the syntax tree, spans and diagnostics, checked policies."""
-    from policy_engine import cache
+    from policy_engine import cache, diagnostics
     from policy_engine.compiler import checked, program
-    from policy_engine.syntax import ast, diagnostics
+    from policy_engine.syntax import ast
 
     return cache.Codec(ast, diagnostics, checked, program)
 
@@ -57,13 +57,13 @@ def _without_types(front: FrontEnd) -> FrontEnd:
 
 def run_front_end(sources: Mapping[str, str], known_kinds: frozenset[str]) -> FrontEnd:
     # imported here, not at the top: a cache hit must not pay for lark and the checkers
-    from policy_engine.compiler.check import check_policies
     from policy_engine.compiler.fold import fold_policy
     from policy_engine.compiler.resolve import resolve
+    from policy_engine.compiler.typecheck import typecheck_policies
 
     resolution = resolve(sources)
     diagnostics = resolution.diagnostics
-    checked = check_policies(resolution.instances, known_kinds, diagnostics)
+    checked = typecheck_policies(resolution.instances, known_kinds, diagnostics)
     folded = [fold_policy(c.instance.policy, c.instance.params, c.types, diagnostics) if c.ok
               else c.instance.policy for c in checked]
     return FrontEnd(resolution.sources, resolution.modules, checked, folded, diagnostics)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from policy_engine.compiler.program import (
@@ -56,6 +57,20 @@ class Contribution:
 
 def period_hours(period: Period, hours_per_month: float) -> float:
     return PERIOD_HOURS.get(period, hours_per_month)
+
+
+def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the calendar period holding ``now`` (UTC): a day from midnight, a week from Monday,
+    a month from the 1st. The live cache, the ledger and Prometheus history all count in these periods."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is Period.DAY:
+        return day, day + timedelta(days=1)
+    if period is Period.WEEK:
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7)
+    start = day.replace(day=1)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
 
 
 def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float, bool]:

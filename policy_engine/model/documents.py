@@ -23,9 +23,9 @@ from typing import Any
 
 import yaml
 
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model import deepjson
 from policy_engine.model.loader import Loader, construct_document
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -163,7 +163,7 @@ def _escaped(path: str, problems: list[LoadError] | None, what: str) -> None:
         target = os.readlink(path)
     except OSError:
         target = "?"
-    problems.append(_error(path, 1, "E-SYMLINK",
+    problems.append(_error(path, 1, "E407",
                            f"symbolic link to a {what} outside the scanned directory ({_printable(target)}); not "
                            f"followed (--follow-symlinks reads linked files)"))
 
@@ -206,26 +206,26 @@ def read_source(path: str, max_bytes: int | None = None) -> tuple[str | None, Lo
             with open(fd, "rb", closefd=True) as f:  # not Path(path).read_bytes(): a Path costs ~10 µs a file
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode):
-                    return None, _error(name, 1, "E-NOT-REGULAR", f"not a regular file ({_file_type(st.st_mode)}); "
+                    return None, _error(name, 1, "E405", f"not a regular file ({_file_type(st.st_mode)}); "
                                                                   f"only regular files are read")
                 if st.st_size > max_bytes:
                     return None, _too_large(name, max_bytes)
                 data = f.read(max_bytes + 1)
     except OSError as exc:
-        return None, _error(name, 1, "E-READ", f"cannot read file: {exc.strerror or exc}")
+        return None, _error(name, 1, "E401", f"cannot read file: {exc.strerror or exc}")
     if len(data) > max_bytes:
         return None, _too_large(name, max_bytes)
     if b"\x00" in data[:8192]:
-        return None, _error(name, 1, "E-BINARY", "binary file (contains NUL bytes), not a YAML or JSON manifest")
+        return None, _error(name, 1, "E403", "binary file (contains NUL bytes), not a YAML or JSON manifest")
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, _error(name, line, "E-ENCODING", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
+        return None, _error(name, line, "E404", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
 
 
 def _too_large(name: str, max_bytes: int) -> LoadError:
-    return _error(name, 1, "E-TOO-LARGE", f"larger than the limit of {max_bytes:,} bytes; not read "
+    return _error(name, 1, "E406", f"larger than the limit of {max_bytes:,} bytes; not read "
                                           f"(--max-file-size raises it)")
 
 
@@ -256,7 +256,7 @@ def load_paths(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_syml
     if not found and paths:
         for raw in paths:
             if raw != STDIN and not os.path.exists(raw):
-                yield _error(raw, 1, "E-READ", "no such file or directory")
+                yield _error(raw, 1, "E401", "no such file or directory")
 
 
 def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
@@ -266,7 +266,7 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
         return
     deep = _too_deep(text)
     if deep is not None:
-        yield _error(file, deep[0], "E-DEPTH", f"nested more than {MAX_YAML_DEPTH} levels deep; not read", deep[1])
+        yield _error(file, deep[0], "E606", f"nested more than {MAX_YAML_DEPTH} levels deep; not read", deep[1])
         return
     loader = Loader(text)
     index = 0
@@ -280,7 +280,7 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
                 continue
             line = node.start_mark.line + 1
             if aliased and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-                yield _error(file, line, "E-ALIAS-BOMB",
+                yield _error(file, line, "E605",
                              f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through YAML aliases")
                 index += 1
                 continue
@@ -293,11 +293,11 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
         column = mark.column + 1 if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
-        yield _error(file, line, "E-YAML", f"invalid YAML: {problem}{context}", column)
+        yield _error(file, line, "E601", f"invalid YAML: {problem}{context}", column)
     except yaml.YAMLError as exc:
-        yield _error(file, 1, "E-YAML", f"invalid YAML: {exc}")
+        yield _error(file, 1, "E601", f"invalid YAML: {exc}")
     except RecursionError:  # nesting built through aliases, which the depth scan does not follow
-        yield _error(file, line, "E-DEPTH", "nested too deeply (through aliases); not read")
+        yield _error(file, line, "E606", "nested too deeply (through aliases); not read")
     finally:
         loader.dispose()
 
@@ -335,7 +335,7 @@ def _load_json(text: str, file: str) -> Iterator[Document | LoadError]:
     try:
         obj = deepjson.loads(text)  # any depth, like the API server (json.loads recurses per level)
     except json.JSONDecodeError as exc:
-        yield _error(file, exc.lineno, "E-JSON", f"invalid JSON: {exc.msg}", exc.colno)
+        yield _error(file, exc.lineno, "E602", f"invalid JSON: {exc.msg}", exc.colno)
         return
     yield from _objects(obj, file, 1, 0, None)
 
@@ -344,12 +344,12 @@ def _objects(obj: Any, file: str, line: int, index: int, node: yaml.Node | None)
     if obj is None:
         return
     if not isinstance(obj, dict):
-        yield _error(file, line, "E-NOT-MAPPING",
+        yield _error(file, line, "E603",
                      f"document {index + 1} is a {type(obj).__name__}, not a Kubernetes object (a mapping)")
         return
     kind = obj.get("kind")
     if not kind or not isinstance(kind, str):
-        yield _error(file, line, "E-NO-KIND", f"document {index + 1} has no 'kind' field; not a Kubernetes object")
+        yield _error(file, line, "E604", f"document {index + 1} has no 'kind' field; not a Kubernetes object")
         return
     if kind.endswith("List") and isinstance(obj.get("items"), list):
         items_node = _child(node, "items")

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from policy_engine.errors import QuantityError
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
-from policy_engine.model.resources import GIB, QuantityError, gpu_fraction, parse_quantity
+from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
@@ -165,7 +166,7 @@ def _child_mapping(doc: Document, value: Any, path: FieldPath) -> dict[str, Any]
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise field_error(doc, path, "E-MODEL-TYPE", f"expected a mapping, found {type(value).__name__}")
+        raise field_error(doc, path, "E701", f"expected a mapping, found {type(value).__name__}")
     return value
 
 
@@ -187,7 +188,7 @@ def _checked_quantities(doc: Document, ref: ContainerRef, which: str, raw: Any) 
             _quantity(value)
         except (QuantityError, TypeError) as exc:
             hint = fields.placeholder_hint(value)
-            code = "E-MODEL-PLACEHOLDER" if hint else "E-MODEL-QUANTITY"
+            code = "E709" if hint else "E704"
             message = str(exc) if isinstance(exc, QuantityError) else f"{value!r} is not a quantity"
             raise field_error(doc, (*path, str(name)), code, message, hint) from None
     return mapping

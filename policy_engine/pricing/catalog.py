@@ -13,12 +13,13 @@ the file:line of the offending field (see ``catalog_file``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.diagnostics import Diagnostic, Level, Span
+from policy_engine.errors import DiagnosticError
 
 BUNDLED_CATALOG = "catalog.yaml"
 #: Sections whose entries a user file replaces or adds by key.
@@ -27,6 +28,8 @@ KEYED_SECTIONS = ("instance_types", "gpu_models", "attached_gpus", "sources")
 FIELD_SECTIONS = ("cpu", "assumptions")
 #: The cache namespace of validated catalogs (``policy_engine.cache``).
 CACHE_NAMESPACE = "catalog"
+#: ``locate(path)`` → (line, column, whether the whole path exists in the file): ``catalog_file``'s locator.
+Locator = Callable[[tuple[str | int, ...]], tuple[int, int, bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,9 +264,7 @@ def load_catalog(path: str | None = None) -> Catalog:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        from policy_engine.syntax.diagnostics import Span
-
-        unreadable = Diagnostic(Span(path, 1), "E-PRICING-READ", f"cannot read pricing file: {exc}")
+        unreadable = Diagnostic(Span(path, 1), "E401", f"cannot read pricing file: {exc}")
         raise DiagnosticError([unreadable]) from exc
     from policy_engine.pricing.importers.opencost import looks_like_opencost
 
@@ -309,14 +310,13 @@ def _codec() -> Any:
     """The records a cached catalog is made of (``policy_engine.cache.Codec``: data only, never pickle)."""
     import sys
 
-    from policy_engine import cache
-    from policy_engine.syntax import diagnostics
+    from policy_engine import cache, diagnostics
 
     return cache.Codec(sys.modules[__name__], diagnostics)
 
 
 def _validate(text: str, file: str, base: Catalog | None) -> Catalog:
-    from policy_engine.pricing.catalog_file import consistency_warnings, parse_catalog_file
+    from policy_engine.pricing.catalog_file import parse_catalog_file
 
     raw, errors, locate = parse_catalog_file(text, file, partial=base is not None)
     if errors:
@@ -335,3 +335,31 @@ def merge(base: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def consistency_warnings(catalog: Catalog, file: str, locate: Locator | None) -> Iterator[Diagnostic]:
+    """Warnings for entries written in ``file`` (inherited bundled entries are not re-reported)."""
+    from policy_engine.pricing.catalog_file import did_you_mean
+
+    if locate is None:
+        return
+    for section, entries in (("instance_types", catalog.instance_types), ("gpu_models", catalog.gpu_models),
+                             ("attached_gpus", catalog.attached_gpus)):
+        for name, entry in entries.items():
+            found = locate((section, name))[2]
+            if not found:
+                continue
+            spot = getattr(entry, "spot", None)
+            if spot is not None and spot > entry.on_demand:
+                sline, scol, _ = locate((section, name, "spot"))
+                message = f'{section}["{name}"].spot ${spot}/h is above its on-demand ${entry.on_demand}/h'
+                yield Diagnostic(Span(file, sline, scol), "W807", message,
+                                 Level.WARNING, hint="spot capacity is normally cheaper; check the figure")
+            model = getattr(entry, "gpu_model", None)
+            if section != "gpu_models" and model and catalog.gpu_model(model) is None:
+                mline, mcol, _ = locate((section, name, "gpu_model"))
+                hint = did_you_mean(model, catalog.gpu_models) or (
+                    "add a gpu_models entry so workloads naming only this model can be priced")
+                yield Diagnostic(Span(file, mline, mcol), "W808",
+                                 f'{section}["{name}"].gpu_model "{model}" has no gpu_models entry',
+                                 Level.WARNING, hint=hint)

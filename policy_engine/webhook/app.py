@@ -1,4 +1,4 @@
-"""The FastAPI app: ``POST /validate`` (``validate.py``) plus health, readiness, metrics and the lifespan.
+"""The FastAPI app: ``POST /validate`` (``endpoint.py``) plus health, readiness, metrics and the lifespan.
 
 The app owns what lives as long as the process: the engine in force and its reload watcher, the
 cluster-state cache, the metrics. Settings travel as ``ServeSettings`` so that several uvicorn workers,
@@ -23,14 +23,14 @@ from starlette.routing import Route
 from policy_engine import jsonlog
 from policy_engine.webhook import limits
 from policy_engine.webhook.config import WebhookConfig, load_config
+from policy_engine.webhook.endpoint import JSON, Message, Receive, Send, ValidateEndpoint
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
 from policy_engine.webhook.prepare import precompile
-from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, policy_files, settle_heap
+from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, settle_heap
 from policy_engine.webhook.review import ClusterState, LoadedEngine
-from policy_engine.webhook.validate import JSON, Message, Receive, Send, ValidateEndpoint
 
-SETTINGS_ENV = "POLICY_ENGINE_SERVE_SETTINGS"
+SETTINGS_ENV = limits.SETTINGS_ENV  # "POLICY_ENGINE_SERVE_SETTINGS"
 
 
 class ServeSettings(BaseModel):
@@ -43,6 +43,9 @@ class ServeSettings(BaseModel):
     kubeconfig: str | None = None
     tls_cert: str | None = None  # None: plain HTTP (--insecure-http)
     tls_key: str | None = None
+    ledger: str | None = None  # quota usage from this ledger file (docs/usage.md)
+    usage_max_age: float = 300.0  # seconds: an older usage snapshot follows each policy's on_error
+    usage_refresh: float = 30.0  # seconds between snapshot refreshes
 
 
 class WebhookApp(FastAPI):
@@ -68,8 +71,7 @@ class WebhookApp(FastAPI):
 def load_policies(settings: ServeSettings) -> LoadedEngine:
     from policy_engine.engine import load_engine
 
-    paths = policy_files(settings.policies) if settings.policies else None
-    return LoadedEngine.of(load_engine(policy_paths=paths, pricing=settings.pricing))
+    return LoadedEngine.of(load_engine(policy_paths=settings.policies or None, pricing=settings.pricing))
 
 
 def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: LoadedEngine) -> ClusterState | None:
@@ -84,6 +86,23 @@ def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: Load
     state: ClusterState = connect(kubeconfig=settings.kubeconfig, in_cluster=settings.cluster == "in-cluster",
                                   inherit_labels=config.inherit_labels, catalog=loaded.engine.catalog)
     return state
+
+
+def usage_view(settings: ServeSettings, holder: EngineHolder, metrics: Metrics,
+               cluster: ClusterState | None) -> ClusterState:
+    """Quota usage from a background-refreshed snapshot of the ledger (``--ledger``)."""
+    from policy_engine.ledger.snapshot import History, LedgerHistory, SnapshotUsage, UsageView
+    from policy_engine.ledger.store import Ledger
+
+    history: History = LedgerHistory(lambda: Ledger(str(settings.ledger), readonly=True))
+
+    def refreshed(usage: SnapshotUsage) -> None:
+        metrics.usage_snapshot_age.set(usage.age if usage.age is not None else -1)
+        metrics.usage_snapshot_errors.set(usage.errors)
+
+    usage = SnapshotUsage(history, lambda: holder.current.engine.policies, max_age=settings.usage_max_age,
+                          interval=settings.usage_refresh, on_refresh=refreshed)
+    return UsageView(usage, cluster)
 
 
 def app_from_env() -> WebhookApp:
@@ -106,6 +125,8 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     holder = EngineHolder(loaded or load_policies(settings))
     if cluster is None:
         cluster = connect_cluster(settings, config, holder.current)
+        if settings.ledger:
+            cluster = usage_view(settings, holder, metrics, cluster)
     exemptions = RequestExemptions.from_config(config)
     now = clock or (lambda: datetime.now(UTC))
     watched = [*settings.policies] + ([settings.pricing] if settings.pricing else [])
@@ -117,9 +138,14 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
                if settings.policies else None)
     metrics.policies_loaded.set(len(holder.current.by_name))
 
+    snapshot_usage = getattr(cluster, "snapshot_usage", None)
+
     def synced() -> bool:
         ok = cluster is None or bool(cluster.synced)
         metrics.cache_synced.set(1 if ok else 0)
+        if snapshot_usage is not None:
+            age = snapshot_usage.age
+            metrics.usage_snapshot_age.set(age if age is not None else -1)
         return ok
 
     @asynccontextmanager

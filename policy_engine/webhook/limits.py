@@ -19,6 +19,7 @@ The body limit and body timeout of ``POST /validate`` stay in ``validate.py``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ class Limits:
     idle_timeout_seconds: float
 
 
+SETTINGS_ENV = "POLICY_ENGINE_SERVE_SETTINGS"  # the same variable as webhook/app.py's
 #: After a refusal, how long the client has to read the response before the connection is aborted.
 ABORT_GRACE_SECONDS = 1.0
 
@@ -74,16 +76,15 @@ def _configured() -> tuple[Limits, Any]:
     A uvicorn worker process imports this module by name and gets here without ``configure``.
     """
     if STATE.limits is None:
-        from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings
         from policy_engine.webhook.config import load_config
         from policy_engine.webhook.tls import ServingContext
 
+        # ServeSettings as JSON (webhook/app.py; read here as plain data: app imports this module)
         raw = os.environ.get(SETTINGS_ENV)
-        settings = ServeSettings.model_validate_json(raw) if raw else ServeSettings()
-        config = load_config(settings.config_file)
-        tls = (ServingContext(settings.tls_cert, settings.tls_key)
-               if settings.tls_cert and settings.tls_key else None)
-        configure(limits_of(config), tls)
+        settings = json.loads(raw) if raw else {}
+        config = load_config(settings.get("config_file"))
+        cert, key = settings.get("tls_cert"), settings.get("tls_key")
+        configure(limits_of(config), ServingContext(cert, key) if cert and key else None)
     assert STATE.limits is not None
     return STATE.limits, STATE.tls
 

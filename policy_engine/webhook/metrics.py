@@ -60,6 +60,12 @@ class Metrics:
                                       multiprocess_mode="livesum", registry=r)
         self.tls_reloads = Counter(f"{PREFIX}_tls_reloads", "Serving certificate reloads from disk by result",
                                    ["result"], registry=r)
+        self.usage_snapshot_age = Gauge(f"{PREFIX}_usage_snapshot_age_seconds", "Age of the usage snapshot "
+                                        "quota decisions read (ledger or Prometheus history; -1 before the "
+                                        "first one)", multiprocess_mode="livemax", registry=r)
+        self.usage_snapshot_errors = Gauge(f"{PREFIX}_usage_snapshot_errors", "Usage snapshot refreshes that "
+                                           "failed (the last snapshot stayed in force)",
+                                           multiprocess_mode="livesum", registry=r)
 
     def exposition(self) -> bytes:
         if self.multiprocess:

@@ -91,7 +91,8 @@ def test_a_planted_entry_can_build_only_named_records(store: DiskCache, payload:
 
 
 def test_records_round_trip_through_the_codec(store: DiskCache) -> None:
-    from policy_engine.syntax import ast, diagnostics
+    from policy_engine import diagnostics
+    from policy_engine.syntax import ast
 
     codec = cache.Codec(ast, diagnostics)
     span = diagnostics.Span("p.policy", 3, 5)

@@ -43,7 +43,7 @@ def test_import_of_a_bad_file_is_a_located_error_and_exit_2(tmp_path, capsys):
     code = main(["prices", "import", "--aws", str(IMPORT / "aws-not-json.json"), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
-    assert "aws-not-json.json:5:" in err and "E-PRICES-IMPORT" in err and "not JSON" in err
+    assert "aws-not-json.json:5:" in err and "E809" in err and "not JSON" in err
     assert not out.exists()  # nothing half-written
 
 

@@ -20,7 +20,7 @@ def test_failing_comment(result: Result, ctx: ReportContext) -> None:
     assert "runs on on-demand \\| not spot" in out  # a pipe would break the table
     assert "| nlp | 1 | 16 | $12,345.68 |" in out
     assert "- **$8,000.00/month** — PyTorchJob nlp/train-llm" in out
-    assert "`E-YAML`" in out
+    assert "`E601`" in out
 
 
 def test_passing_comment_when_only_warnings(result: Result, ctx: ReportContext) -> None:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import DiagnosticError
 
 #: Each provider's reference region: an imported type's price there becomes its entry's default.
 DEFAULT_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
@@ -77,14 +78,14 @@ class ImportFailure(DiagnosticError):
 
 
 def fail(file: str, line: int, message: str, hint: str | None = None, column: int = 1) -> ImportFailure:
-    return ImportFailure([Diagnostic(Span(file, line, column), "E-PRICES-IMPORT", message, hint=hint)])
+    return ImportFailure([Diagnostic(Span(file, line, column), "E809", message, hint=hint)])
 
 
 def read_text(file: str) -> str:
     try:
         return Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFailure([Diagnostic(Span(file, 1), "E-PRICES-READ", f"cannot read the file: {exc}")]) from exc
+        raise ImportFailure([Diagnostic(Span(file, 1), "E401", f"cannot read the file: {exc}")]) from exc
 
 
 def read_json(file: str, text: str | None = None) -> Any:

@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.pricing.importers import aws, azure, gcp, opencost
 from policy_engine.pricing.importers.assemble import assemble
 from policy_engine.pricing.importers.common import Imported, ImportFailure, read_text
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 HEADER = """\
 # Pricing catalog written by `policy-engine prices import` from the files named under `sources`.
@@ -130,7 +130,7 @@ def _check(text: str, *, full: bool) -> None:
     _, errors, _ = parse_catalog_file(text, "<prices import output>", partial=not full)
     if errors:  # a bug here, not the user's input: say so with the first problem
         first = errors[0]
-        raise ImportFailure([Diagnostic(Span("<prices import output>", first.span.line), "E-PRICES-OUTPUT",
+        raise ImportFailure([Diagnostic(Span("<prices import output>", first.span.line), "E810",
                                         f"the catalog written would not load: {first.message}")])
 
 

@@ -64,7 +64,7 @@ def test_a_file_that_is_not_json_is_an_error_at_its_line():
     with pytest.raises(ImportFailure) as info:
         import_offer(str(IMPORT_FIXTURES / "aws-not-json.json"))
     (error,) = info.value.errors
-    assert error.span.line == 5 and error.code == "E-PRICES-IMPORT" and "not JSON" in error.message
+    assert error.span.line == 5 and error.code == "E809" and "not JSON" in error.message
 
 
 def test_a_json_file_of_another_shape_is_an_error_naming_what_is_missing(tmp_path):

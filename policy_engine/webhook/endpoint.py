@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from policy_engine import jsonlog
 from policy_engine.compiler.program import Enforcement
+from policy_engine.errors import BadRequest
 from policy_engine.model import deepjson
 from policy_engine.webhook.admission import (
     AdmissionRequest,
@@ -46,9 +47,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 _JSON_HEADERS = (b"content-type", JSON.encode())
 
-
-class BadRequest(Exception):
-    """The body is not an AdmissionReview we can answer; the message is what the caller reads."""
 
 
 @dataclass(slots=True)

@@ -1,0 +1,78 @@
+"""``policy-engine usage``: GPU-hours and spend per quota/budget group (or per dimension) this period.
+
+Reads the ledger the controller writes (``--ledger``); prints used, running, projected end-of-period,
+the limit and percentages, as text, JSON or Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+
+HELP = "GPU-hours and spend per quota/budget group this period, from the ledger"
+EXIT_OK = 0
+EXIT_ERROR = 2
+LEDGER_ENV = "POLICY_ENGINE_LEDGER"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ledger", metavar="FILE", default=os.environ.get(LEDGER_ENV),
+                        help=f"the ledger file (default: ${LEDGER_ENV})")
+    parser.add_argument("--period", choices=["day", "week", "month"], default="month",
+                        help="the calendar period (UTC) to report (default: month); quotas and budgets of "
+                             "that period are shown")
+    parser.add_argument("--by", metavar="DIMS", default="",
+                        help="group by comma-separated dimensions instead of by quota/budget group: label "
+                             "names (team, cost-center, ...) or namespace, model, kind, workload, "
+                             "instance_type, capacity_type, node")
+    parser.add_argument("--policies", action="append", default=[], metavar="DIR",
+                        help="policy directory or file with the quotas and budgets (default: the bundled library)")
+    parser.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled one)")
+    parser.add_argument("--at", metavar="TIME", help="report as of this time (ISO 8601, UTC; default: now)")
+    parser.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+
+
+def _fail(message: str) -> int:
+    print(f"policy-engine usage: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _parse_at(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def run(args: argparse.Namespace) -> int:
+    from policy_engine.compiler.program import Period
+    from policy_engine.engine import load_engine
+    from policy_engine.errors import DiagnosticError
+    from policy_engine.ledger.db import LedgerError
+    from policy_engine.ledger.render import render
+    from policy_engine.ledger.report import usage_report
+    from policy_engine.ledger.snapshot import LedgerHistory
+    from policy_engine.ledger.store import Ledger
+
+    if not args.ledger:
+        return _fail(f"no ledger: give --ledger FILE or set ${LEDGER_ENV}")
+    try:
+        now = _parse_at(args.at)
+    except ValueError:
+        return _fail(f"--at {args.at}: not an ISO 8601 time (e.g. 2026-11-23T12:00:00Z)")
+    by = tuple(d.strip() for d in args.by.split(",") if d.strip())
+    try:
+        engine = load_engine(args.policies or None, args.pricing)
+    except DiagnosticError as exc:
+        print(str(exc), file=sys.stderr)
+        return _fail(f"{len(exc.errors)} error(s) in the policies or pricing")
+    try:
+        with Ledger(args.ledger, readonly=True) as ledger:
+            report = usage_report(LedgerHistory(ledger), engine.policies, Period(args.period), now, by=by,
+                                  source=f"ledger {args.ledger}", currency=engine.catalog.currency)
+    except LedgerError as exc:
+        return _fail(str(exc))
+    sys.stdout.write(render(report, args.format))
+    return EXIT_OK

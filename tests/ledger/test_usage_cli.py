@@ -1,0 +1,84 @@
+"""``policy-engine usage``: the ledger's figures per quota/budget group and per dimension."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policy_engine.cli.main import main
+from policy_engine.ledger.store import Ledger
+from policy_engine.ledger.writer import LedgerWriter
+
+from .cluster import HOUR, POLICIES, T0, Cache, engine, fleet
+
+NOW = T0 + 29 * HOUR
+PODS = fleet(45)
+
+
+@pytest.fixture(scope="module")
+def ledger_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("usage") / "ledger.db"
+    e = engine()
+    with Ledger(path) as ledger:
+        cache = Cache(e.catalog)
+        clock = {"now": T0}
+        writer = LedgerWriter(ledger, cache, lambda: e.policies, lambda: e.catalog, clock=lambda: clock["now"])
+        for k in range(0, 30):
+            clock["now"] = T0 + k * HOUR
+            cache.list_at(PODS, clock["now"])
+            writer.cycle()
+    return path
+
+
+def _usage(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["usage", "--policies", str(POLICIES), "--at", NOW.isoformat(), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_has_used_running_projected_limit_and_percent(ledger_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["period"] == "month" and doc["start"].startswith("2026-11-01")
+    vision = next(g for g in doc["groups"] if g["policy"] == "team-gpu-hours" and g["key"] == "vision")
+    used = sum(p.gpus * p.hours(T0, NOW) for p in PODS if p.team == "vision")
+    running = sum(p.gpus for p in PODS if p.team == "vision" and p.end is None) * (T0.replace(month=12) - NOW) / HOUR
+    assert vision["used"] == pytest.approx(used)
+    assert vision["running"] == pytest.approx(running)
+    assert vision["projected"] == pytest.approx(used + running)
+    assert vision["limit"] == 500  # the override
+    assert vision["projected_percent"] == pytest.approx(100 * (used + running) / 500)
+    spend = next(g for g in doc["groups"] if g["policy"] == "team-spend" and g["key"] == "vision")
+    assert spend["limit"] == 40000 and spend["used"] > 0
+
+
+def test_text_and_markdown(ledger_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path))
+    assert code == 0
+    assert "team-gpu-hours: quota in GPU-hours per month by labels[\"team\"]" in out
+    assert "projected %" in out and "vision" in out and "500.0" in out
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--format", "markdown")
+    assert code == 0 and "| group | used | running | projected | limit |" in out
+
+
+def test_by_team_shows_the_team_limits(ledger_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--by", "team", "--format", "json")
+    assert code == 0
+    rows = {r["key"]["team"]: r for r in json.loads(out)["rows"]}
+    assert set(rows) == {"nlp", "vision", "search"}
+    assert {(lim["policy"], lim["limit"]) for lim in rows["vision"]["limits"]} == {
+        ("team-gpu-hours", 500), ("team-spend", 40000)}
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--by", "team,model")
+    assert code == 0 and "llama" not in out.split("\n")[2]  # model is the GPU model dimension, not the label
+    assert "A100" in out
+
+
+def test_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _usage(capsys, "--ledger", str(tmp_path / "none.db"))
+    assert code == 2 and "no ledger here" in err
+    code, _, err = _usage(capsys, "--ledger", str(tmp_path / "none.db"), "--at", "yesterday")
+    assert code == 2 and "--at yesterday" in err
