@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", metavar="FILE", help="private key of the serving certificate (PEM)")
     parser.add_argument("--port", type=int, default=8443)
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve /metrics over plain HTTP on this port instead of the admission port "
+                             "(the deployment uses 9090)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled one)")
     parser.add_argument("--config", metavar="FILE",
                         help="webhook settings: exemptions, inherited labels, limits (YAML; docs/webhook.md)")
@@ -104,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_tls(args)
     if problem is None and (args.usage_max_age <= 0 or args.usage_refresh <= 0):
         problem = "--usage-max-age and --usage-refresh must be positive"
+    if problem is None and args.metrics_port is not None and args.metrics_port == args.port:
+        problem = f"--metrics-port {args.metrics_port} is the admission port; give it a port of its own"
     if problem is None and args.workers < 1:
         problem = f"--workers must be at least 1, got {args.workers}"
     if problem is None:
@@ -120,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
                              config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig,
                              ledger=str(Path(args.ledger).resolve()) if args.ledger else None,
                              usage_max_age=args.usage_max_age,
-                             usage_refresh=args.usage_refresh, **tls)
+                             usage_refresh=args.usage_refresh, metrics_host=args.host,
+                             metrics_port=args.metrics_port, **tls)
     try:
         config = load_config(settings.config_file)
         loaded = load_policies(settings)
@@ -153,10 +159,18 @@ def run(args: argparse.Namespace) -> int:
     made = None  # the workers' shared metrics files: a directory of our own unless one is given, removed at exit
     if not os.environ.get(MULTIPROC_ENV):
         made = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
+    scrapes = None
+    if args.metrics_port is not None:  # the workers write their metrics to files; the parent serves them
+        from policy_engine.webhook.metrics import Metrics
+        from policy_engine.webhook.metrics_server import MetricsServer
+
+        scrapes = MetricsServer(args.host, args.metrics_port, Metrics().exposition).start()
     try:
         uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
                     **common)  # type: ignore[arg-type]
     finally:
+        if scrapes is not None:
+            scrapes.stop()
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
     return EXIT_OK

@@ -26,6 +26,7 @@ from policy_engine.webhook.config import WebhookConfig, load_config
 from policy_engine.webhook.endpoint import JSON, Message, Receive, Send, ValidateEndpoint
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
+from policy_engine.webhook.metrics_server import MetricsServer
 from policy_engine.webhook.prepare import precompile
 from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, settle_heap
 from policy_engine.webhook.review import ClusterState, LoadedEngine
@@ -43,6 +44,8 @@ class ServeSettings(BaseModel):
     kubeconfig: str | None = None
     tls_cert: str | None = None  # None: plain HTTP (--insecure-http)
     tls_key: str | None = None
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int | None = None  # /metrics on its own plain-HTTP port; None: on the admission port
     ledger: str | None = None  # quota usage from this ledger file (docs/usage.md)
     usage_max_age: float = 300.0  # seconds: an older usage snapshot follows each policy's on_error
     usage_refresh: float = 30.0  # seconds between snapshot refreshes
@@ -154,6 +157,10 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
             cluster.start()  # type: ignore[attr-defined]
         if watcher is not None:
             watcher.start()
+        scrapes = None  # /metrics on its own port; with several workers `serve` runs it in the parent
+        if settings.metrics_port is not None and not metrics.multiprocess:
+            scrapes = MetricsServer(settings.metrics_host, settings.metrics_port,
+                                    lambda: (synced(), metrics.exposition())[1]).start()
         settle_heap()
         jsonlog.log(logging.INFO, f"webhook ready to serve: {len(holder.current.by_name)} policies",
                     event="started", policies=len(holder.current.by_name), cluster=settings.cluster,
@@ -161,6 +168,8 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
         try:
             yield
         finally:
+            if scrapes is not None:
+                scrapes.stop()
             if watcher is not None:
                 watcher.stop()
             if cluster is not None and callable(getattr(cluster, "stop", None)):
@@ -195,9 +204,10 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
                              "errors": sync.errors, "gpu_pods": sync.gpu_pods}
         return Response(json.dumps(body), status_code=200 if ok else 503, media_type=JSON)
 
-    @app.get("/metrics")
-    async def metrics_endpoint() -> Response:
-        synced()
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+    if settings.metrics_port is None:
+        @app.get("/metrics")
+        async def metrics_endpoint() -> Response:
+            synced()
+            return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return app

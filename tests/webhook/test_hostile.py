@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from .reviews import POLICIES, review_body
-from .server import HOST, Server, Tls, make_tls, read_http_response
+from .server import HOST, Server, Tls, free_port, make_tls, read_http_response
 
 MIB = 1024 * 1024
 LIMIT_RSS = 512 * MIB  # the deployment's memory limit
@@ -60,9 +60,23 @@ def server(tls: Tls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     folder = tmp_path_factory.mktemp("hostile")
     config = folder / "config.yaml"
     config.write_text(yaml.safe_dump({**LIMITS, "internal_error": "closed"}))
-    s = Server(tls, folder / "serve.log", "--policies", str(POLICIES), "--config", str(config), "--no-cluster")
+    s = Server(tls, folder / "serve.log", "--policies", str(POLICIES), "--config", str(config), "--no-cluster",
+               "--metrics-port", str(METRICS_PORT))
     yield s
     s.stop()
+
+
+METRICS_PORT = free_port()
+
+
+def scrape() -> str:
+    return httpx.get(f"http://{HOST}:{METRICS_PORT}/metrics", timeout=10).text
+
+
+def test_metrics_are_on_their_own_port_only(server: Server) -> None:
+    assert server.client.get("/metrics").status_code == 404
+    assert "policy_engine_webhook_requests_total" in scrape()
+    assert httpx.get(f"http://{HOST}:{METRICS_PORT}/validate", timeout=10).status_code == 404
 
 
 def tls_connect(tls: Tls, port: int, timeout: float = 5.0) -> ssl.SSLSocket:
@@ -268,8 +282,7 @@ def test_connection_flood_is_refused_while_served_connections_keep_working(serve
         for s in flood:
             s.close()
         keeper.close()
-    metrics = server.client.get("/metrics").text
-    assert 'policy_engine_webhook_connections_refused_total{reason="max_connections"}' in metrics
+    assert 'policy_engine_webhook_connections_refused_total{reason="max_connections"}' in scrape()
 
 
 def test_big_reviews_in_a_loop_do_not_starve_a_normal_one(server: Server, tls: Tls) -> None:
