@@ -30,6 +30,7 @@ from policy_engine.webhook.metrics_server import MetricsServer
 from policy_engine.webhook.prepare import precompile
 from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, settle_heap
 from policy_engine.webhook.review import ClusterState, LoadedEngine
+from policy_engine.webhook.scale import ScaleTargets
 
 SETTINGS_ENV = limits.SETTINGS_ENV  # "POLICY_ENGINE_SERVE_SETTINGS"
 
@@ -108,6 +109,17 @@ def usage_view(settings: ServeSettings, holder: EngineHolder, metrics: Metrics,
     return UsageView(usage, cluster)
 
 
+def scale_targets(settings: ServeSettings) -> ScaleTargets | None:
+    """What reads the workload a scale request names; None without a cluster connection (docs/webhook.md)."""
+    if settings.cluster == "none":
+        return None
+    try:
+        return ScaleTargets.connect(settings.kubeconfig, settings.cluster == "in-cluster")
+    except Exception as exc:  # the cluster cache reports connection problems itself; scales are then not judged
+        jsonlog.log(logging.WARNING, f"scale requests will not be judged: {exc}", event="scale_targets_off")
+        return None
+
+
 def app_from_env() -> WebhookApp:
     """The app a uvicorn worker builds from ``POLICY_ENGINE_SERVE_SETTINGS`` (``serve --workers N``)."""
     raw = os.environ.get(SETTINGS_ENV)
@@ -182,7 +194,8 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     app.state.watcher = watcher
     app.state.metrics = metrics
 
-    endpoint = ValidateEndpoint(holder, config, exemptions, metrics, cluster, now, synced)
+    endpoint = ValidateEndpoint(holder, config, exemptions, metrics, cluster, now, synced,
+                                scale_targets=scale_targets(settings))
     app.validate = endpoint
     app.router.routes.append(Route("/validate", endpoint, methods=["POST"], include_in_schema=False))
 

@@ -26,6 +26,7 @@ from policy_engine import jsonlog
 from policy_engine.compiler.program import Enforcement
 from policy_engine.errors import BadRequest
 from policy_engine.model import deepjson
+from policy_engine.webhook import scale
 from policy_engine.webhook.admission import (
     AdmissionRequest,
     AdmissionResponse,
@@ -40,6 +41,7 @@ from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.reload import EngineHolder
 from policy_engine.webhook.review import ClusterState, Decision, ReviewState, decide
+from policy_engine.webhook.scale import ScaleTargets
 
 JSON = "application/json"
 Message = MutableMapping[str, Any]
@@ -60,6 +62,7 @@ class ValidateEndpoint:
     cluster: ClusterState | None
     now: Callable[[], datetime]
     synced: Callable[[], bool]
+    scale_targets: ScaleTargets | None = None
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -72,6 +75,9 @@ class ValidateEndpoint:
             # The budget interrupts a review that would outlast it (budget.py).
             with Budget(self.config.review_budget_seconds):
                 admission = parse(body)
+            if scale.is_scale(admission):  # read the scaled workload off the event loop (scale.py)
+                admission = await self._scaled(admission)
+            with Budget(max(self.config.review_budget_seconds - (time.perf_counter() - started), 0.001)):
                 self.synced()
                 state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(),
                                     self.cluster)
@@ -99,6 +105,22 @@ class ValidateEndpoint:
         elapsed = time.perf_counter() - started
         count(self.metrics, admission, decision, elapsed)
         log_review(admission, decision, elapsed)
+
+
+    async def _scaled(self, request: AdmissionRequest) -> AdmissionRequest:
+        """A scale request as an UPDATE of its workload; unchanged (so not judged) when that cannot be read."""
+        target = scale.target_of(request)
+        if target is None or self.scale_targets is None or request.operation is not Operation.UPDATE:
+            return request
+        try:
+            workload = await asyncio.wait_for(asyncio.to_thread(
+                self.scale_targets.get, target[0], request.resource.version, target[1], request.namespace,
+                request.name), timeout=scale.TIMEOUT_SECONDS + 0.5)
+        except Exception as exc:  # unreachable API server, 404, a timeout: the review says it could not judge
+            jsonlog.log(logging.WARNING, f"cannot read {target[1]}/{request.name} to judge its scale: {exc}",
+                        event="scale_target_unreadable", uid=request.uid)
+            return request
+        return scale.as_workload_update(request, workload) if workload is not None else request
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:

@@ -95,6 +95,10 @@ def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
         reason = state.exemptions.reason(namespace, request.user_info)
         if reason:
             return _allow(request, kind, namespace, name, reason, exempt=True)
+        if request.sub_resource == "scale":  # the endpoint turns a readable one into an UPDATE of its workload
+            raise UnreadableObject(f"a scale of {request.resource.resource}/{name} can only be judged with the "
+                                   f"{request.resource.resource.rstrip('s')} it scales, which could not be read "
+                                   f"(serve needs --in-cluster or --kubeconfig)")
         obj = _with_identity(obj, namespace, name)
         name = obj["metadata"].get("name", name)
         workload = _workload(obj, state)
