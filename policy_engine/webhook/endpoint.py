@@ -45,7 +45,7 @@ from policy_engine.webhook.scale import ScaleTargets
 
 JSON = "application/json"
 #: Bodies above this (a normal review is a few KiB; the API server's limit is 3 MiB) are reviewed one at a time.
-LARGE_BODY_BYTES = 64 * 1024
+LARGE_BODY_BYTES = 32 * 1024
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]

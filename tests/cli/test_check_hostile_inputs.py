@@ -116,3 +116,25 @@ def test_a_policy_of_400_nested_nots_is_a_located_error(tmp_path: Path) -> None:
     assert "Traceback" not in run.stderr and "RecursionError" not in run.stderr
     assert "deep.policy:8:1: error[E310]" in run.stderr
     assert run.returncode == 2
+
+
+def test_a_policy_linked_to_the_environment_prints_none_of_it(tmp_path: Path) -> None:
+    """Main printed the whole environment (secrets) as the E001 source line of /proc/self/environ."""
+    policy = tmp_path / "env.policy"
+    policy.symlink_to("/proc/self/environ")
+    (tmp_path / "pod.yaml").write_text(json.dumps(POD))
+    run = subprocess.run([sys.executable, "-m", "policy_engine.cli.main", "check", "--policies", str(policy),
+                          "pod.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "HOSTILE_TEST_SECRET": "hunter2-do-not-print"})
+    assert "hunter2" not in run.stderr + run.stdout and "HOSTILE_TEST_SECRET" not in run.stderr + run.stdout
+    assert "env.policy:1:1: error[E403]" in run.stderr and run.returncode == 2
+
+
+def test_a_diagnostic_quotes_at_most_a_window_of_the_offending_line(tmp_path: Path) -> None:
+    policy = tmp_path / "long.policy"
+    policy.write_text('policy "p" {\n  description "' + "secret " * 2_000 + '" zzz\n}\n')
+    run = subprocess.run([sys.executable, "-m", "policy_engine.cli.main", "validate", str(policy)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    quoted = [line for line in (run.stdout + run.stderr).splitlines() if " | " in line]
+    assert quoted and all(len(line) <= 200 for line in quoted)
+    assert "zzz" in quoted[0] and quoted[0].count("secret") < 30
