@@ -130,8 +130,9 @@ def _read_containers(
     counted: dict[tuple[str, str | int | float], int] = {}
     inits: dict[str, Decimal] = {}
     first_gpu_path: FieldPath | None = None
+    parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
     for ref in refs:
-        holder = fields.mapping(doc, ref.path) or {}
+        holder = _holder(doc, ref.path, parents)
         resources = holder.get(ref.resources_key)
         if resources is None:
             resources = {}
@@ -161,6 +162,20 @@ def _read_containers(
     return containers, sums, inits, first_gpu_path
 
 
+def _holder(doc: Document, path: FieldPath, parents: dict[FieldPath, Any]) -> dict[str, Any]:
+    """The mapping at ``path`` (``{}`` when absent), its parent list looked up once per list."""
+    if path and type(path[-1]) is int:
+        parent_path = path[:-1]
+        parent = parents.get(parent_path)
+        if parent is None:
+            parent = parents[parent_path] = fields.get(doc.obj, parent_path)
+        index = path[-1]
+        if type(parent) is list and 0 <= index < len(parent) and type(parent[index]) is dict:
+            found: dict[str, Any] = parent[index]
+            return found
+    return fields.mapping(doc, path) or {}  # absent, or the wrong shape: its own located error
+
+
 def _child_mapping(doc: Document, value: Any, path: FieldPath) -> dict[str, Any] | None:
     """``value`` (found at ``path``) as a mapping, as ``fields.mapping`` reads it, without walking from the root."""
     if value is None:
@@ -181,12 +196,12 @@ def _quantity(value: Any) -> Decimal:
 
 def _checked_quantities(doc: Document, ref: ContainerRef, which: str, raw: Any) -> dict[str, Any]:
     """``raw`` (``resources.<which>``), every value a valid quantity, else a located error."""
-    path = (*ref.path, ref.resources_key, which)
-    mapping = _child_mapping(doc, raw, path) or {}
+    mapping = raw if type(raw) is dict else _child_mapping(doc, raw, (*ref.path, ref.resources_key, which)) or {}
     for name, value in mapping.items():
         try:
             _quantity(value)
         except (QuantityError, TypeError) as exc:
+            path = (*ref.path, ref.resources_key, which)
             hint = fields.placeholder_hint(value)
             code = "E709" if hint else "E704"
             message = str(exc) if isinstance(exc, QuantityError) else f"{value!r} is not a quantity"
