@@ -121,7 +121,7 @@ def _one(doc: Document, engine: Engine, tracer: PolicyTracer, out: Explanation) 
     location = f"{doc.file}:{doc.line}"
     name = (doc.obj.get("metadata") or {}).get("name") if isinstance(doc.obj.get("metadata"), dict) else None
     try:
-        w = engine.workload(doc)
+        w = engine.subject(doc)
     except WorkloadError as exc:
         out.errors.append(exc.diagnostic)
         return WorkloadExplanation(f"{doc.kind} {name}", location, None, note="not read: see the error")

@@ -178,7 +178,7 @@ def _run_case(case: Case, file: str, engine: Engine, evaluated: Result) -> CaseR
                     and (f.group == group or f.group.endswith("=" + group))]
         actual = "fail" if findings else "pass"
     else:
-        found = _find_workload(case, file, evaluated.workloads)
+        found = _find_workload(case, file, [*evaluated.workloads, *evaluated.objects])
         if isinstance(found, Diagnostic):
             result.passed = False
             result.error = found

@@ -14,6 +14,7 @@ from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, Instance
 from policy_engine.compiler.codegen_expr import uses_workload
 from policy_engine.compiler.messages import RULE_PLACEHOLDERS, unknown_placeholders
+from policy_engine.compiler.objects import OBJECT_KINDS
 from policy_engine.compiler.program import Enforcement, FailureMode, Period, Severity
 from policy_engine.compiler.typecheck_expr import ExprChecker, check_regex, error, suggest
 from policy_engine.diagnostics import Diagnostic, Level, Span
@@ -97,9 +98,11 @@ class PolicyChecker:
                     self.report(sel.span, "E303", f"empty kinds list in {where}: it matches nothing",
                                 f"name kinds, e.g. kinds [Job], or write kinds {WORKLOADS}")
                 for kind in sel.kinds:
-                    if kind.name != WORKLOADS and kind.name not in self.known_kinds:
-                        hint = suggest(kind.name, [*self.known_kinds, WORKLOADS]) or (
-                            f"'{WORKLOADS}' means every kind the workload model knows")
+                    if isinstance(kind, ast.Str):
+                        continue  # a kind the engine does not know (a CRD), taken as written
+                    if kind.name != WORKLOADS and kind.name not in self.known_kinds and kind.name not in OBJECT_KINDS:
+                        hint = suggest(kind.name, [*self.known_kinds, *OBJECT_KINDS, WORKLOADS]) or (
+                            f'a kind the engine does not know (a CRD) is written as a string: kinds ["{kind.name}"]')
                         self.report(kind.span, "E103", f"unknown kind {kind.name!r}", hint)
             elif isinstance(sel, ast.NamespacesSelector):
                 if not sel.patterns:

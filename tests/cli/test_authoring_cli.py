@@ -102,7 +102,8 @@ def test_explain_traces_values_to_manifest_lines() -> None:
     assert run.returncode == 0, run.stderr  # p4d.24xlarge is not on the denylist: it passes
     run = cli("explain", "--policy", "required-cost-labels", str(manifest))
     assert run.returncode == 1
-    assert "FAIL" in run.stdout and 'labels["team"] = null (not set in metadata.labels)' in run.stdout
+    assert "FAIL" in run.stdout
+    assert 'labels["team"] = null (not set in spec.pytorchReplicaSpecs.Master.template.metadata.labels' in run.stdout
     assert "monthly_cost = null" in run.stdout
 
 
