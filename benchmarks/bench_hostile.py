@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import socket
 import ssl
@@ -66,10 +67,23 @@ def read_response(conn: ssl.SSLSocket) -> int:
     return int(head.split()[1])
 
 
+class Endpoint:
+    """Where the server listens and how to reach it over TLS (picklable: attacks run in their own process)."""
+
+    def __init__(self, port: int, cafile: str) -> None:
+        self.port = port
+        self.cafile = cafile
+
+    def connect(self, timeout: float = 10.0) -> ssl.SSLSocket:
+        raw = socket.create_connection((HOST, self.port), timeout=timeout)
+        return ssl.create_default_context(cafile=self.cafile).wrap_socket(raw, server_hostname=HOST)
+
+
 class Target:
     def __init__(self, folder: Path) -> None:
         certs.write(certs.generate("policy-engine", "policy-engine", days=1, localhost=True), folder, overwrite=True)
         self.context = ssl.create_default_context(cafile=str(folder / "ca.crt"))
+        self.cafile = str(folder / "ca.crt")
         with socket.socket() as s:
             s.bind((HOST, 0))
             self.port = s.getsockname()[1]
@@ -86,6 +100,10 @@ class Target:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.port, self.cafile)
 
     def connect(self, timeout: float = 10.0) -> ssl.SSLSocket:
         raw = socket.create_connection((HOST, self.port), timeout=timeout)
@@ -108,7 +126,7 @@ class Target:
 # --- attacks: each runs until ``stop`` (a monotonic deadline), bounded in what it opens -------------------
 
 
-def idle_connections(t: Target, stop: float) -> None:
+def idle_connections(t: Endpoint, stop: float) -> None:
     """8,000 connections opened and left idle (TCP; beyond the cap they are closed at accept)."""
     held = []
     try:
@@ -126,7 +144,7 @@ def idle_connections(t: Target, stop: float) -> None:
             s.close()
 
 
-def idle_tls(t: Target, stop: float) -> None:
+def idle_tls(t: Endpoint, stop: float) -> None:
     """As many TLS connections as the server accepts, handshaken and then idle."""
     held = []
     try:
@@ -142,7 +160,7 @@ def idle_tls(t: Target, stop: float) -> None:
             s.close()
 
 
-def header_flood(t: Target, stop: float) -> None:
+def header_flood(t: Endpoint, stop: float) -> None:
     """One connection at a time streaming header bytes without end (600 MiB grew main by 694 MB)."""
     chunk = b"a" * 65536
     while time.monotonic() < stop:
@@ -157,7 +175,7 @@ def header_flood(t: Target, stop: float) -> None:
             time.sleep(0.05)
 
 
-def slowloris(t: Target, stop: float) -> None:
+def slowloris(t: Endpoint, stop: float) -> None:
     """200 connections each sending a header byte every second."""
     conns = []
     for _ in range(200):
@@ -178,10 +196,16 @@ def slowloris(t: Target, stop: float) -> None:
         c.close()
 
 
-def looping(body: bytes, connections: int) -> Callable[[Target, float], None]:
-    request = http_request(body)
+class Looping:
+    """``connections`` clients, each sending ``body`` again as soon as the previous answer is in."""
 
-    def attack(t: Target, stop: float) -> None:
+    def __init__(self, make_body: Callable[[], bytes], connections: int) -> None:
+        self.make_body = make_body
+        self.connections = connections
+
+    def __call__(self, t: Endpoint, stop: float) -> None:
+        request = http_request(self.make_body())
+
         def one() -> None:
             while time.monotonic() < stop:
                 try:
@@ -192,13 +216,11 @@ def looping(body: bytes, connections: int) -> Callable[[Target, float], None]:
                 except OSError:
                     time.sleep(0.05)
 
-        threads = [threading.Thread(target=one, daemon=True) for _ in range(connections)]
+        threads = [threading.Thread(target=one, daemon=True) for _ in range(self.connections)]
         for th in threads:
             th.start()
         for th in threads:
             th.join(timeout=max(stop - time.monotonic(), 0) + 30)
-
-    return attack
 
 
 def big_pod() -> bytes:
@@ -212,14 +234,18 @@ def deep_pod(levels: int = 10_000) -> bytes:
     return text.replace('"spec": {', '"spec": {"x": ' + '{"a":' * levels + "1" + "}" * levels + ", ", 1).encode()
 
 
-ATTACKS: dict[str, Callable[[Target, float], None]] = {
-    "none": lambda t, stop: time.sleep(max(stop - time.monotonic(), 0)),
+def nothing(t: Endpoint, stop: float) -> None:
+    time.sleep(max(stop - time.monotonic(), 0))
+
+
+ATTACKS: dict[str, Callable[[Endpoint, float], None]] = {
+    "none": nothing,
     "idle-connections": idle_connections,
     "idle-tls": idle_tls,
     "header-flood": header_flood,
     "slowloris": slowloris,
-    "big-reviews": looping(big_pod(), 32),
-    "deep-json": looping(deep_pod(), 8),
+    "big-reviews": Looping(big_pod, 32),
+    "deep-json": Looping(deep_pod, 8),
 }
 
 
@@ -227,7 +253,9 @@ def measure(t: Target, name: str, seconds: float) -> dict[str, object]:
     """The normal client connects before the attack, as the API server keeps its connections open."""
     conn: ssl.SSLSocket | None = t.connect()
     stop = time.monotonic() + seconds
-    attacker = threading.Thread(target=ATTACKS[name], args=(t, stop), daemon=True)
+    # the attack in a process of its own: its threads must not take the measuring client's GIL
+    attacker = multiprocessing.get_context("fork").Process(target=ATTACKS[name], args=(t.endpoint, stop),
+                                                           daemon=True)
     attacker.start()
     time.sleep(min(1.0, seconds / 5))  # let the attack build up
     latencies: list[float] = []
@@ -250,6 +278,8 @@ def measure(t: Target, name: str, seconds: float) -> dict[str, object]:
         time.sleep(0.05)
     peak = max(peak, t.rss())
     attacker.join(timeout=60)
+    if attacker.is_alive():
+        attacker.kill()
     if conn is not None:
         conn.close()
     latencies.sort()

@@ -107,6 +107,8 @@ class ValidateEndpoint:
                 admission = parse(body)
             if scale.is_scale(admission):  # read the scaled workload off the event loop (scale.py)
                 admission = await self._scaled(admission)
+            elif len(body) > LARGE_BODY_BYTES:
+                await asyncio.sleep(0)  # between parse and decision, let a normal review that arrived go first
             with Budget(max(self.config.review_budget_seconds - (time.perf_counter() - began), 0.001)):
                 self.synced()
                 state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(),
