@@ -71,11 +71,20 @@ class ScaleTargets:
         return ScaleTargets(client.ApiClient(configuration))
 
     def get(self, group: str, version: str, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """The object, or None when it cannot be read (the caller says why the scale was not judged)."""
-        path = f"/apis/{group}/{version or 'v1'}/namespaces/{namespace}/{resource}/{name}"
-        response = self.api_client.call_api(path, "GET", header_params={"Accept": "application/json"},
-                                            auth_settings=["BearerToken"], _preload_content=False,
-                                            _request_timeout=TIMEOUT_SECONDS)
-        data = response[0].data if isinstance(response, tuple) else response.data
-        obj = json.loads(data)
-        return obj if isinstance(obj, dict) else None
+        """The object as the API server serves it (raw JSON), or None; a failed read raises (the caller logs)."""
+        from kubernetes import client
+
+        if (group, resource) not in SCALABLE:
+            return None
+        apps = client.AppsV1Api(self.api_client)
+        method = {"deployments": "read_namespaced_deployment", "statefulsets": "read_namespaced_stateful_set",
+                  "replicasets": "read_namespaced_replica_set"}[resource]
+        raw = getattr(apps, f"{method}_without_preload_content", None)  # kubernetes >= 35 (new generator)
+        if raw is not None:
+            response = raw(name, namespace, _request_timeout=TIMEOUT_SECONDS)
+            response.read()
+        else:
+            response = getattr(apps, method)(name, namespace, _preload_content=False,
+                                             _request_timeout=TIMEOUT_SECONDS)
+        found = json.loads(response.data)
+        return found if isinstance(found, dict) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -62,3 +63,43 @@ def test_the_webhook_rules_cover_the_scale_subresources() -> None:
     assert len(scale_rules) == 1
     assert scale_rules[0]["apiGroups"] == ["apps"] and scale_rules[0]["operations"] == ["UPDATE"]
     assert set(scale_rules[0]["resources"]) == {"deployments/scale", "statefulsets/scale", "replicasets/scale"}
+
+
+def test_scale_targets_read_the_workload_from_the_api_server() -> None:
+    """``ScaleTargets.get`` over real HTTP (a loopback server answering as the API server does)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from kubernetes import client
+
+    from policy_engine.webhook.scale import ScaleTargets
+
+    seen: list[str] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            found = self.path == "/apis/apps/v1/namespaces/ml/deployments/gpu-farm"
+            body = json.dumps(deployment(3) if found else {"kind": "Status", "code": 404}).encode()
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        configuration = client.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
+        targets = ScaleTargets(client.ApiClient(configuration))
+        found = targets.get("apps", "v1", "deployments", "ml", "gpu-farm")
+        assert found is not None and found["spec"]["replicas"] == 3
+        with pytest.raises(Exception):  # noqa: B017  a 404 is an ApiException: the endpoint logs it
+            targets.get("apps", "v1", "deployments", "ml", "missing")
+        assert seen == ["/apis/apps/v1/namespaces/ml/deployments/gpu-farm",
+                        "/apis/apps/v1/namespaces/ml/deployments/missing"]
+    finally:
+        server.shutdown()
