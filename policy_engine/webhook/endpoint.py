@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,8 @@ from policy_engine.webhook.scale import ScaleTargets
 JSON = "application/json"
 #: Bodies above this (a normal review is a few KiB; the API server's limit is 3 MiB) are reviewed one at a time.
 LARGE_BODY_BYTES = 32 * 1024
+#: Large bodies read at once: with the 3 MiB body limit, at most ~24 MiB of them (and their copies) in memory.
+LARGE_BODY_SLOTS = 8
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -65,29 +67,34 @@ class ValidateEndpoint:
     now: Callable[[], datetime]
     synced: Callable[[], bool]
     scale_targets: ScaleTargets | None = None
-    large: asyncio.Semaphore | None = None  # made on first use, inside the event loop
+    large: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         body = b""
         try:
-            body = await read_body(scope, receive, self.config)
-            if len(body) > LARGE_BODY_BYTES:
-                # One large review at a time: the rest wait on the lock rather than in the event loop's ready
-                # queue, so a normal review arriving meanwhile waits for at most one of them, not all.
-                async with self._large_reviews():
-                    await asyncio.sleep(0)  # reviews that became ready while we waited go first
-                    await self._review(scope, send, body, started)
+            declared = _header(scope, b"content-length")
+            if declared is None or not declared.isdigit() or int(declared) > LARGE_BODY_BYTES:
+                # Large bodies: at most LARGE_BODY_SLOTS are read at once (the others wait unread, uvicorn
+                # holding at most 64 KiB of each), so memory stays bounded however many connections send
+                # 3 MiB; and one large review is parsed and decided at a time, so a normal review arriving
+                # meanwhile waits for at most one of them, not for all.
+                async with self._slots("bodies", LARGE_BODY_SLOTS):
+                    body = await read_body(scope, receive, self.config)
+                    async with self._slots("reviews", 1):
+                        await asyncio.sleep(0)  # reviews that became ready while we waited go first
+                        await self._review(scope, send, body, started)
                 return
+            body = await read_body(scope, receive, self.config)
         except BadRequest as exc:
             await self._bad_request(scope, send, exc)
             return
         await self._review(scope, send, body, started)
 
-    def _large_reviews(self) -> asyncio.Semaphore:
-        if self.large is None:
-            self.large = asyncio.Semaphore(1)
-        return self.large
+    def _slots(self, name: str, size: int) -> asyncio.Semaphore:
+        if name not in self.large:  # made on first use, inside the event loop
+            self.large[name] = asyncio.Semaphore(size)
+        return self.large[name]
 
     async def _bad_request(self, scope: Message, send: Send, exc: BadRequest) -> None:
         self.metrics.requests.labels("unknown", "bad_request", "false").inc()

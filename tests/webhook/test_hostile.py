@@ -387,3 +387,34 @@ def test_rotated_certificate_is_served_without_restart(tmp_path: Path) -> None:
             assert 'policy_engine_webhook_tls_reloads_total{result="ok"} 1.0' in client.get("/metrics").text
     finally:
         s.stop()
+
+
+def test_many_large_bodies_at_once_stay_within_memory(server: Server, tls: Tls) -> None:
+    """36 connections each sending a 2.9 MB review at once: bodies are read a few at a time, memory bounded."""
+    body = review()
+    body["request"]["object"]["metadata"]["annotations"] = {"pad": "x" * (2_900_000)}
+    data = json.dumps(body).encode()
+    request = (b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(len(data)).encode() + b"\r\n\r\n" + data)
+    before = rss(server)
+    peak = before
+    statuses: list[int] = []
+
+    def send() -> None:
+        try:
+            conn = tls_connect(tls, server.port, timeout=60)
+            conn.sendall(request)
+            statuses.append(read_http_response(conn)[0])
+            conn.close()
+        except OSError:
+            statuses.append(0)
+
+    threads = [threading.Thread(target=send, daemon=True) for _ in range(36)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, rss(server))
+        time.sleep(0.05)
+    assert statuses.count(200) == 36
+    assert peak - before < 110 * MIB  # all 36 read at once (no slots) grew it by ~145 MiB
+    assert peak < LIMIT_RSS / 2
