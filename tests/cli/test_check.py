@@ -39,7 +39,7 @@ def test_text_report_locates_findings_and_fails_on_deny() -> None:
     assert "spot-training  medium  warn" in out
     assert "README" not in out
     assert "4 files, 6 documents" in out
-    assert out.rstrip().endswith("FAILED: 1 deny finding(s)")
+    assert out.rstrip().endswith("FAILED: 1 deny finding")
 
 
 def test_json_report_schema() -> None:
