@@ -113,7 +113,7 @@ def _head(file: str) -> str:
         with open(file, "rb") as handle:
             return handle.read(65536).decode("utf-8", errors="replace")
     except OSError as exc:
-        raise ImportFailure([Diagnostic(Span(file, 1), "E-PRICES-READ", f"cannot read the file: {exc}")]) from exc
+        raise ImportFailure([Diagnostic(Span(file, 1), "E401", f"cannot read the file: {exc}")]) from exc
 
 
 def _top_string(head: str, key: str) -> str | None:
