@@ -22,7 +22,7 @@ from tests.prometheus_server import prometheus_over
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "policy-engine-dashboard.json"
 #: Each component that serves /metrics: "module:attribute" of a class whose instances have ``.registry``.
-EXPORTERS = ["policy_engine.webhook.metrics:Metrics"]
+EXPORTERS = ["policy_engine.webhook.metrics:Metrics", "policy_engine.controller.metrics:Metrics"]
 METRIC = re.compile(r"\bpolicy_engine_[A-Za-z0-9_]+")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
             "summary": ("_sum", "_count", "")}
