@@ -22,8 +22,9 @@ from policy_engine.controller.actions import IDLE_NOTICE, IDLE_SINCE, NOTEBOOK_S
 from policy_engine.controller.runner import Controller
 from policy_engine.controller.settings import ControllerSettings, IdleSettings, LeaderSettings, PrometheusSettings
 from policy_engine.engine import load_engine
+from tests.prometheus_server import PrometheusServer
 
-from .scenario import FIXTURES, T0, PrometheusServer
+from .scenario import FIXTURES, T0
 
 POLICIES = FIXTURES / "policies"
 FAST = Timing(watch_timeout_seconds=60, resync_seconds=3600, backoff_initial=0.05, backoff_max=0.2)
