@@ -21,6 +21,7 @@ from policy_engine.engine import Engine, Options, Result, load_engine
 from policy_engine.engine.batch import PARALLEL_BYTES, evaluate_documents, evaluate_paths
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
+from policy_engine.model import documents
 from policy_engine.reporters import FORMATS, ReportContext, renderer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
@@ -53,9 +54,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="root for repo-relative paths in reports (default: the git top level, else .)")
     p.add_argument("--link-base", metavar="URL",
                    help="markdown links to URL/<path>#L<line> (default on GitHub Actions: the commit's URL)")
+    p.add_argument("--max-file-size", type=_size, default=None, metavar="BYTES",
+                   help="refuse manifest files (and stdin) larger than this, unread (default 64M; K/M/G suffixes)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="read linked files whose target is outside the scanned directory (default: reported, "
+                        "not read)")
     p.add_argument("--no-cache", action="store_true",
                    help=f"compile policies and validate pricing afresh, neither reading nor writing the start-up "
                         f"cache (same as {NO_CACHE_ENV}=1; see docs/check.md)")
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    raw = text.strip().lower().removesuffix("b").removesuffix("i")
+    factor = units.get(raw[-1:], 1)
+    number = raw[:-1] if raw[-1:] in units else raw
+    if not number.isdigit() or int(number) * factor < 1:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (e.g. 1048576, 512K, 64M)")
+    return int(number) * factor
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
     want_evals = bool(formats & _NEEDS_EVALUATIONS)
     want_costs = bool(formats & _NEEDS_COSTS) or args.base is not None
 
+    if args.max_file_size is not None:
+        documents.configure(max_file_bytes=args.max_file_size)  # workers inherit it through fork
     options = Options(record=WorkloadCost.of if want_costs else None, evaluations=want_evals)
     head = evaluate_paths(engine, paths, exclude=args.exclude, jobs=args.jobs, options=options,
-                          engine_args=(list(args.policies), args.pricing))
+                          follow_symlinks=args.follow_symlinks, engine_args=(list(args.policies), args.pricing))
     result = head.result
 
     cost_diff = None

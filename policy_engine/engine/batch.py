@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine.evaluate import DEFAULT, Engine, Options, Partial
 from policy_engine.engine.findings import Result
+from policy_engine.model import documents
 from policy_engine.model.documents import (
     STDIN,
     STDIN_NAME,
@@ -58,8 +60,11 @@ class Piece:
     end: int | None = None
     first_line: int = 1
     data: bytes | None = None
+    error: LoadError | None = None  # a problem found while planning (a link out of the tree, stdin too large)
 
     def size(self) -> int:
+        if self.error is not None:
+            return 0
         if self.data is not None:
             return len(self.data)
         if self.end is not None:
@@ -83,7 +88,7 @@ class Batch:
 
 
 def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[str] = (), jobs: int | None = None,
-                   options: Options = DEFAULT, stdin: BinaryIO | None = None,
+                   options: Options = DEFAULT, stdin: BinaryIO | None = None, follow_symlinks: bool = False,
                    engine_args: tuple[list[str], str | None] = ([], None)) -> Batch:
     """Evaluate manifest files and directories (``-``: stdin) and decide quotas and budgets over them all.
 
@@ -91,8 +96,9 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     rebuild the engine where processes cannot be forked.
     """
     _tune_gc()
-    files = list(discover(paths, exclude))
-    units = _units(files, stdin if stdin is not None else sys.stdin.buffer)
+    problems: list[LoadError] = []  # links out of the scanned directories, reported as located errors
+    files = list(discover(paths, exclude, follow_symlinks=follow_symlinks, problems=problems))
+    units = _units(files, stdin if stdin is not None else sys.stdin.buffer, problems)
     head: list[Unit] = []
     queued = 0
     for unit in units:  # look ahead just far enough to know whether the input is worth workers
@@ -154,17 +160,18 @@ def _tune_gc() -> None:
 
 # --- planning: files and stdin → units of about UNIT_BYTES ---------------------------------------------
 
-def _units(files: Sequence[str], stdin: BinaryIO) -> Iterator[Unit]:
+def _units(files: Sequence[str], stdin: BinaryIO, problems: Sequence[LoadError] = ()) -> Iterator[Unit]:
+    if problems:
+        yield tuple(Piece(p.file, error=p) for p in problems)
     group: list[Piece] = []
     grouped = 0
     for file in files:
         if file == STDIN:
-            yield from ((Piece(STDIN_NAME, first_line=s.first_line, data=s.data),)
-                        for s in segments(stdin, UNIT_BYTES))
+            yield from _stdin(stdin)
             continue
         piece = Piece(file)
         size = piece.size()
-        if size > 2 * UNIT_BYTES and not file.endswith(".json"):
+        if 2 * UNIT_BYTES < size <= documents.MAX_FILE_BYTES and not file.endswith(".json") and _regular(file):
             yield from ((p,) for p in _cut(file))
             continue
         group.append(piece)
@@ -174,6 +181,26 @@ def _units(files: Sequence[str], stdin: BinaryIO) -> Iterator[Unit]:
             group, grouped = [], 0
     if group:
         yield tuple(group)
+
+
+def _stdin(stdin: BinaryIO) -> Iterator[Unit]:
+    """stdin's segments as they arrive, up to the size cap (``--max-file-size``): past it, an E406."""
+    read = 0
+    for s in segments(stdin, UNIT_BYTES):
+        read += len(s.data)
+        if read > documents.MAX_FILE_BYTES:
+            message = (f"larger than the limit of {documents.MAX_FILE_BYTES:,} bytes; the rest from line "
+                       f"{s.first_line} was not read (--max-file-size raises it)")
+            yield (Piece(STDIN_NAME, error=LoadError(Diagnostic(Span(STDIN_NAME, s.first_line), "E406", message))),)
+            return
+        yield (Piece(STDIN_NAME, first_line=s.first_line, data=s.data),)
+
+
+def _regular(file: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(file).st_mode)
+    except OSError:
+        return False
 
 
 def _cut(file: str) -> list[Piece]:
@@ -204,6 +231,9 @@ def _chain(head: list[Unit], rest: Iterator[Unit]) -> Iterator[Unit]:
 
 def _load(unit: Unit) -> Iterator[Document | LoadError]:
     for piece in unit:
+        if piece.error is not None:
+            yield piece.error
+            continue
         if piece.data is None and piece.end is None:
             yield from load_paths([piece.file])
             continue

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.fake_apiserver import FakeApiServer, running
+from tests.prometheus_server import PrometheusServer, binaries, prometheus_over
 
-from .scenario import PrometheusServer, binaries, cluster, openmetrics, prometheus_over
+from .scenario import cluster, openmetrics
 
 
 @pytest.fixture(scope="module")
