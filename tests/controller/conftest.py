@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -27,13 +26,3 @@ def apiserver() -> Iterator[FakeApiServer]:
         for resource, items in cluster().items():
             srv.load(resource, items)
         yield srv
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """``filterwarnings = error`` everywhere, except the ResourceWarnings the controller's tests still leak
-    (unclosed kubernetes/Prometheus client responses, collected after the test): to fix here, then drop."""
-    here = str(Path(__file__).parent)
-    for item in items:
-        if str(item.path).startswith(here):
-            item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
-            item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))
