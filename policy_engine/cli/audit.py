@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     timing = Timing(backoff_max=5.0)
 
     def state(pod_observer: object) -> ClusterState:
-        return ClusterState(api, catalog=engine.catalog, inherit_labels=settings.inherit_labels, timing=timing,
+        return ClusterState(api, catalog=engine.catalog, inherit_labels=settings.inherit_labels,
+                            authoritative_labels=settings.authoritative_labels, timing=timing,
                             pod_observer=pod_observer)  # type: ignore[arg-type]
 
     inventory = Inventory(api, state, workload_resources(), timing)

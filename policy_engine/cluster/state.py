@@ -30,6 +30,7 @@ from policy_engine.engine import Usage
 from policy_engine.pricing.catalog import Catalog, load_catalog
 
 DEFAULT_INHERIT = ("team", "cost-center")
+DEFAULT_AUTHORITATIVE = ("team", "cost-center")  # the webhook's and the controller's default too
 Clock = Callable[[], datetime]
 
 
@@ -64,12 +65,14 @@ class _Grouping:
 
 class ClusterState:
     def __init__(self, api: client.ApiClient, *, catalog: Catalog | None = None,
-                 inherit_labels: Sequence[str] = DEFAULT_INHERIT, timing: Timing | None = None,
+                 inherit_labels: Sequence[str] = DEFAULT_INHERIT,
+                 authoritative_labels: Sequence[str] = DEFAULT_AUTHORITATIVE, timing: Timing | None = None,
                  clock: Clock | None = None, pod_observer: PodObserver | None = None) -> None:
         self.api = api
         self.pod_observer = pod_observer
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
-        self.store = Store(catalog if catalog is not None else load_catalog(None), inherit_labels)
+        self.store = Store(catalog if catalog is not None else load_catalog(None), inherit_labels,
+                           authoritative_labels)
         core = client.CoreV1Api(api)
         timing = timing or Timing()
         self.reflectors = {

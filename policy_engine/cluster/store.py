@@ -35,10 +35,11 @@ def _uid(obj: Mapping[str, Any]) -> str:
 
 
 class Store:
-    def __init__(self, catalog: Catalog, inherit_keys: Sequence[str]) -> None:
+    def __init__(self, catalog: Catalog, inherit_keys: Sequence[str], authoritative: Sequence[str] = ()) -> None:
         self.lock = threading.RLock()
         self.catalog = catalog
         self.inherit_keys = tuple(inherit_keys)
+        self.authoritative = tuple(authoritative)  # namespace labels that replace what a pod says (inherit.py)
         self.namespaces: dict[str, dict[str, str]] = {}
         self.nodes: dict[str, dict[str, str]] = {}
         self.pods: dict[str, PodRecord] = {}  # uid -> record, live and ended; record.source re-derives it
@@ -127,7 +128,7 @@ class Store:
     def _put_pod(self, obj: dict[str, Any], now: datetime) -> None:
         uid = _uid(obj)
         ns = str((obj.get("metadata") or {}).get("namespace") or "")
-        record = build_record(obj, self.namespaces.get(ns), self.inherit_keys, now)
+        record = build_record(obj, self.namespaces.get(ns), self.inherit_keys, now, self.authoritative)
         if record is None:  # not (or no longer) a GPU pod
             self.pods.pop(uid, None)
             return

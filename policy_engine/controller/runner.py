@@ -60,7 +60,8 @@ class Controller:
         timing = timing or Timing()
 
         def state(pod_observer: Any) -> ClusterState:
-            return ClusterState(api, catalog=engine.catalog, inherit_labels=settings.inherit_labels, timing=timing,
+            return ClusterState(api, catalog=engine.catalog, inherit_labels=settings.inherit_labels,
+                                authoritative_labels=settings.authoritative_labels, timing=timing,
                                 clock=self.clock, pod_observer=pod_observer)
 
         self.inventory = Inventory(api, state, workload_resources(), timing)

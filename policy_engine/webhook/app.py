@@ -88,7 +88,8 @@ def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: Load
     from policy_engine.cluster import connect
 
     state: ClusterState = connect(kubeconfig=settings.kubeconfig, in_cluster=settings.cluster == "in-cluster",
-                                  inherit_labels=config.inherit_labels, catalog=loaded.engine.catalog)
+                                  inherit_labels=config.inherit_labels,
+                                  authoritative_labels=config.authoritative_labels, catalog=loaded.engine.catalog)
     return state
 
 

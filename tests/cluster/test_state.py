@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import copy
+import functools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from kubernetes import client
 
 from policy_engine.cluster import ClusterState
-from policy_engine.engine import Engine, Usage
+from policy_engine.engine import Engine, Usage, load_engine
 from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document
 from policy_engine.pricing.catalog import load_catalog
 
 from .fake_apiserver import FIXTURES, FakeApiServer, fixture
-from .helpers import NOW, Clock, make_state, rule, wait_for
+from .helpers import FAST, NOW, POLICIES, Clock, make_state, rule, wait_for
 
 MONTH_END = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -135,7 +139,7 @@ def test_watch_events_move_usage(server: FakeApiServer, state: ClusterState, clo
 
 
 def test_namespace_labels_regroup_pods(server: FakeApiServer, state: ClusterState, engine: Engine) -> None:
-    """The worker has no team label: it follows its namespace's; the eval pod keeps its own."""
+    """The worker has no team label: it follows its namespace's (the eval pod's ``team`` too: authoritative)."""
     quota = rule(engine, "gpu-hours-per-day")
     ns = next(n for n in fixture("namespaces.json")["items"] if n["metadata"]["name"] == "ml-vision")
     ns["metadata"]["labels"]["team"] = "computer-vision"
@@ -211,3 +215,73 @@ def test_a_new_catalog_reprices_every_live_pod(state: ClusterState, engine: Engi
     assert state.set_catalog(state.store.catalog) == 0, "the same catalog again reprices nothing"
     reread = load_catalog(str(negotiated))
     assert reread is not state.store.catalog and state.set_catalog(reread) == 0, "nor do equal prices re-read"
+
+
+def _relabelled_pod() -> dict[str, Any]:
+    """A 1-GPU pod in vision's namespace that says it is nlp's (running since 06:00, as nlp's server)."""
+    new = pod("llm-serve-7d9f8b6c5-h2x4p")
+    new["metadata"].update(name="dodge-7d9f8b6c5-aaaaa", namespace="ml-vision",
+                           uid="a1b2c3d4-0007-4e5f-8a9b-000000000007")
+    return {"kind": "Pod", "apiVersion": "v1", **new}
+
+
+def _kubeconfig(server: FakeApiServer, path: Path) -> Path:
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": server.url}}],
+        "users": [{"name": "fake", "user": {"token": "unused"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}))
+    return path
+
+
+def _serve_state(server: FakeApiServer, clock: Clock, tmp_path: Path, authoritative: tuple[str, ...]) -> ClusterState:
+    """The cache exactly as ``serve --kubeconfig`` builds it from its webhook config."""
+    from policy_engine.webhook.app import ServeSettings, connect_cluster
+    from policy_engine.webhook.config import WebhookConfig
+    from policy_engine.webhook.review import LoadedEngine
+
+    settings = ServeSettings(cluster="kubeconfig", kubeconfig=str(_kubeconfig(server, tmp_path / "kubeconfig")))
+    state = connect_cluster(settings, WebhookConfig(authoritative_labels=authoritative),
+                            LoadedEngine.of(load_engine([POLICIES])))
+    assert isinstance(state, ClusterState)
+    state.clock = clock
+    return state
+
+
+def _controller_state(server: FakeApiServer, clock: Clock, tmp_path: Path,
+                      authoritative: tuple[str, ...]) -> ClusterState:
+    """The cache exactly as the controller (and ``audit``) builds it from its settings."""
+    from policy_engine.controller.runner import Controller
+    from policy_engine.controller.settings import ControllerSettings, LeaderSettings
+
+    settings = ControllerSettings(authoritative_labels=authoritative, leader_election=LeaderSettings(enabled=False),
+                                  listen="127.0.0.1:0")
+    controller = Controller(settings, load_engine([POLICIES]), client.ApiClient(client.Configuration(host=server.url)),
+                            clock=clock, timing=FAST, name="test-0")
+    return controller.inventory.state
+
+
+def _listed(state: ClusterState) -> bool:
+    return state.synced and len(state.store.pods) == 5
+
+
+@pytest.mark.parametrize("build", [_serve_state, _controller_state], ids=["serve", "controller"])
+def test_relabelling_a_pod_does_not_move_its_usage(server: FakeApiServer, clock: Clock, engine: Engine,
+                                                   tmp_path: Path, build: Any) -> None:
+    """With ``team`` authoritative (the default) a pod in vision's namespace labelled ``team: nlp`` counts
+    against vision's quota, not nlp's; configured otherwise, the pod's own label counts."""
+    quota = rule(engine, "gpu-hours-per-month")
+    server.apply("pods", "ADDED", _relabelled_pod())
+    for authoritative, counted, spared in ((("team", "cost-center"), "vision", "nlp"), ((), "nlp", "vision")):
+        state = build(server, clock, tmp_path, authoritative)
+        state.start()
+        try:
+            wait_for(functools.partial(_listed, state), "the first lists")
+            extra = 6.0  # GPU-hours since 06:00 today
+            others = {"vision": 4 * hours("2026-11-20T08:00:00Z", NOW) + 2 * 6.5, "nlp": 6.0}
+            used = state.usage(quota, counted)
+            assert used is not None and used.used == pytest.approx(others[counted] + extra), authoritative
+            untouched = state.usage(quota, spared)
+            assert untouched is not None and untouched.used == pytest.approx(others[spared]), authoritative
+        finally:
+            state.stop()
