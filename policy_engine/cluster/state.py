@@ -36,11 +36,14 @@ Clock = Callable[[], datetime]
 
 class PodObserver(Protocol):
     """Sees every pod the cache lists or watches (the cache itself keeps GPU pods only): the controller
-    keeps bare pods and maps pods to their workloads through one."""
+    keeps bare pods and maps pods to their workloads through one. It is also told when a namespace's or a
+    node's labels change (not on every node status update), so the controller audits again at once."""
 
     def replace_pods(self, objects: list[dict[str, Any]]) -> None: ...
 
     def pod_event(self, event: str, obj: dict[str, Any]) -> None: ...
+
+    def labels_changed(self, resource: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +90,20 @@ class ClusterState:
 
     def _reflector(self, resource: str, func: Callable[..., Any], timing: Timing) -> Reflector:
         def replace(items: list[dict[str, Any]]) -> None:
-            self.store.replace(resource, items, self.clock())
-            if resource == PODS and self.pod_observer is not None:
-                self.pod_observer.replace_pods(items)
+            changed = self.store.replace(resource, items, self.clock())
+            if self.pod_observer is not None:
+                if resource == PODS:
+                    self.pod_observer.replace_pods(items)
+                elif changed:
+                    self.pod_observer.labels_changed(resource)
 
         def handle(event: str, obj: dict[str, Any]) -> None:
-            self.store.apply(resource, event, obj, self.clock())
-            if resource == PODS and self.pod_observer is not None:
-                self.pod_observer.pod_event(event, obj)
+            changed = self.store.apply(resource, event, obj, self.clock())
+            if self.pod_observer is not None:
+                if resource == PODS:
+                    self.pod_observer.pod_event(event, obj)
+                elif changed:
+                    self.pod_observer.labels_changed(resource)
 
         return Reflector(resource, func, replace=replace, handle=handle, timing=timing)
 

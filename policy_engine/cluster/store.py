@@ -47,8 +47,12 @@ class Store:
 
     # -- writes (reflector threads) ---------------------------------------------------------------------
 
-    def replace(self, resource: str, objects: Iterable[dict[str, Any]], now: datetime) -> None:
-        """A full list: the new truth. Pods missing from it went while we were not watching: closed now."""
+    def replace(self, resource: str, objects: Iterable[dict[str, Any]], now: datetime) -> bool:
+        """A full list: the new truth. Pods missing from it went while we were not watching: closed now.
+
+        Returns whether anything changed that what is derived from the cluster must see: for namespaces and
+        nodes, a label (a node's status, which changes every few seconds, is not read); for pods, always.
+        """
         with self.lock:
             if resource == NAMESPACES:
                 fresh = {_name(o): _labels(o) for o in objects}
@@ -68,20 +72,25 @@ class Store:
                     self._put_pod(obj, now)
                 for uid in [u for u, r in self.pods.items() if r.ended is None and u not in seen]:
                     self._end_pod(uid, now)
+                changed = {"pods"}
             self.generation += 1
+            return bool(changed)
 
-    def apply(self, resource: str, event: str, obj: dict[str, Any], now: datetime) -> None:
-        """One ADDED / MODIFIED / DELETED watch event."""
+    def apply(self, resource: str, event: str, obj: dict[str, Any], now: datetime) -> bool:
+        """One ADDED / MODIFIED / DELETED watch event; returns whether it changed anything (as ``replace``)."""
         with self.lock:
             name = _name(obj)
+            changed = True
             if resource == NAMESPACES:
                 labels = None if event == "DELETED" else _labels(obj)
-                if labels != self.namespaces.get(name):
+                changed = labels != self.namespaces.get(name)
+                if changed:
                     self._set(self.namespaces, name, labels)
                     self._rederive(lambda r: r.namespace == name, now)
             elif resource == NODES:
                 labels = None if event == "DELETED" else _labels(obj)
-                if labels != self.nodes.get(name):
+                changed = labels != self.nodes.get(name)
+                if changed:
                     self._set(self.nodes, name, labels)
                     self._rederive(lambda r: r.node == name, now)
             elif event == "DELETED":
@@ -90,6 +99,7 @@ class Store:
             else:
                 self._put_pod(obj, now)
             self.generation += 1
+            return changed
 
     def reprice(self, catalog: Catalog, chunk: int = 200) -> int:
         """Price every pod again with a new catalog (a reload changed ``--pricing``); returns how many.

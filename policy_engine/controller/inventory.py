@@ -203,6 +203,10 @@ class Inventory:
                 self.bare_pods[(entry.namespace, entry.name)] = entry
         self.changed.set()
 
+    def labels_changed(self, resource: str) -> None:
+        """A namespace's labels (inheritance, exemptions by team) or a node's (price, placement) changed."""
+        self.changed.set()
+
     # -- reads (the audit and the idle checker) -----------------------------------------------------------
 
     def entry(self, kind: str, namespace: str, name: str) -> Entry | None:
