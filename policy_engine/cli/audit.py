@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 
 from policy_engine.cli.controller import add_cluster_arguments
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
@@ -26,9 +27,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prometheus", metavar="URL", help="Prometheus with the DCGM series (overrides settings)")
     parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="text")
     parser.add_argument("--fail-on", choices=["deny", "warn"], default="deny")
+    parser.add_argument("--at", type=instant, metavar="TIME",
+                        help="audit as of this moment, ISO 8601 with a timezone (e.g. 2026-11-23T12:00:00Z): "
+                             "idle windows end then, usage counts up to then, exemptions expire against it "
+                             "(default: now)")
     parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                         help="give up when the cluster has not been listed within this time (default: 120)")
     add_cluster_arguments(parser)
+
+
+def instant(text: str) -> datetime:
+    """``--at``: an ISO 8601 time that says its timezone (a bare local time would mean a different moment
+    on the laptop and in the CI job)."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-23T12:00:00Z)") from None
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no timezone: add Z or an offset (e.g. {text}Z)")
+    return at.astimezone(UTC)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,11 +78,12 @@ def run(args: argparse.Namespace) -> int:
     if args.prometheus:
         prom = prom.model_copy(update={"url": args.prometheus.rstrip("/")})
     timing = Timing(backoff_max=5.0)
+    at: datetime = args.at or datetime.now(UTC)
 
     def state(pod_observer: object) -> ClusterState:
         return ClusterState(api, catalog=engine.catalog, inherit_labels=settings.inherit_labels,
                             authoritative_labels=settings.authoritative_labels, timing=timing,
-                            pod_observer=pod_observer)  # type: ignore[arg-type]
+                            clock=lambda: at, pod_observer=pod_observer)  # type: ignore[arg-type]
 
     inventory = Inventory(api, state, workload_resources(), timing)
     inventory.start()
@@ -78,12 +96,11 @@ def run(args: argparse.Namespace) -> int:
                       f"({_why(inventory)})", file=sys.stderr)
                 return EXIT_ERROR
             time.sleep(0.05)
-        now = time.time()
-        result = audit_mod.run(engine, inventory, inherit_keys=settings.inherit_labels,
+        result = audit_mod.run(engine, inventory, now=at, inherit_keys=settings.inherit_labels,
                                authoritative=settings.authoritative_labels,
                                exempt_namespaces=settings.exempt_namespaces,
                                require_expiry=settings.require_exemption_expiry,
-                               telemetry=lambda window: prometheus.fetch(window, now),
+                               telemetry=lambda window: prometheus.fetch(window, at.timestamp()),
                                stale_seconds=prom.stale_seconds)
     finally:
         inventory.stop()

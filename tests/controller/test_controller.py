@@ -339,3 +339,55 @@ def test_audit_command_every_format(apiserver: FakeApiServer, tmp_path: Path, ca
                  "--fail-on", "warn"]) == 1
     out = capsys.readouterr().out
     assert marker in out
+
+
+def _kubeconfig(apiserver: FakeApiServer, tmp_path: Path) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": apiserver.url}}],
+        "users": [{"name": "fake", "user": {"token": "unused"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}))
+    return str(path)
+
+
+def test_audit_command_at_a_time_judges_idle_from_prometheus(
+        apiserver: FakeApiServer, prometheus: PrometheusServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``audit --at`` over the backfilled DCGM series: the notebook idle for the 2 h before T0 is reported."""
+    args = ["audit", "--kubeconfig", _kubeconfig(apiserver, tmp_path), "--policies", str(POLICIES), "-f", "json",
+            "--prometheus", prometheus.url, "--at", T0.isoformat().replace("+00:00", "Z")]
+    assert main(args) == 0  # the idle rule warns
+    out, err = capsys.readouterr()
+    idle = {(f["resource"]["kind"], f["resource"]["name"]): f["message"]
+            for f in json.loads(out)["findings"] if f["policy"] == "gpu-idle-stop"}
+    assert "every GPU below 10% for the whole 2h window" in idle[("Notebook", "alice-nb")], idle
+    assert ("PyTorchJob", "resnet-train") not in idle  # busy
+    assert "skipped: gpu-idle-stop on" in err and "too young" in err and "no DCGM series" in err
+    assert "did not answer" not in err
+
+    # a day later the backfilled series have ended: no data is not idleness, and the skip says so
+    assert main([*args[:-1], (T0 + timedelta(days=1)).isoformat()]) == 0
+    out, err = capsys.readouterr()
+    assert not [f for f in json.loads(out)["findings"] if f["policy"] == "gpu-idle-stop"]
+    assert "Notebook ml-vision/alice-nb: not judged idle: no DCGM series for pod alice-nb-0" in err
+
+
+def test_audit_command_with_prometheus_down_skips_and_says_why(apiserver: FakeApiServer, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["audit", "--kubeconfig", _kubeconfig(apiserver, tmp_path), "--policies", str(POLICIES),
+                 "-f", "json", "--prometheus", "http://127.0.0.1:9", "--at", "2026-11-23T12:00:00+00:00"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert not [f for f in json.loads(out)["findings"] if f["policy"] == "gpu-idle-stop"]
+    skipped = [line for line in err.splitlines()
+               if line.startswith("skipped: gpu-idle-stop on Notebook ml-vision/alice-nb")]
+    assert skipped and "did not answer" in skipped[0] and "127.0.0.1:9" in skipped[0], err
+
+
+@pytest.mark.parametrize(("value", "why"), [("yesterday", "not an ISO 8601 time"),
+                                            ("2026-11-23T12:00:00", "has no timezone")])
+def test_audit_at_must_be_a_time_with_a_timezone(value: str, why: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["audit", "--at", value])
+    assert exit_.value.code == 2 and why in capsys.readouterr().err
