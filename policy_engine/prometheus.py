@@ -116,6 +116,12 @@ class Prometheus:
             response = self._http().get(path, params=params)
         except (httpx.HTTPError, OSError) as exc:  # OSError: a token file that vanished mid-rotation
             raise PrometheusError(f"Prometheus at {url} did not answer: {exc}") from exc
+        if response.status_code in (401, 403):  # Prometheus' own basic auth answers in plain text
+            given = ("basic auth as " + repr(self.endpoint.username) if self.endpoint.username and
+                     self.endpoint.password_file else "a bearer token" if self.endpoint.bearer_token_file
+                     else "no credentials")
+            raise PrometheusError(f"Prometheus at {url}: HTTP {response.status_code}: refused {given} "
+                                  "(check username / password_file or bearer_token_file)")
         try:
             body = response.json()
         except ValueError as exc:

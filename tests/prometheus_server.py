@@ -1,9 +1,10 @@
 """A real Prometheus for tests: started on a loopback port, optionally over series backfilled with promtool.
 
-``prometheus_over(openmetrics, tls=None)`` writes the OpenMetrics text, turns it into TSDB blocks with
-``promtool tsdb create-blocks-from openmetrics``, starts ``prometheus`` over them (HTTPS only when ``tls``
-gives the CA, certificate and key) and yields the server. Tests that need it skip with a stated reason where
-the Debian package is not installed (``.ci/run`` installs it when run as root).
+``prometheus_over(openmetrics, tls=None, basic_auth=None)`` writes the OpenMetrics text, turns it into TSDB
+blocks with ``promtool tsdb create-blocks-from openmetrics``, starts ``prometheus`` over them (HTTPS only when
+``tls`` gives the CA, certificate and key; requiring basic auth when ``basic_auth`` maps users to bcrypt
+hashes, Prometheus' web config ``basic_auth_users``) and yields the server. Tests that need it skip with a
+stated reason where the Debian package is not installed (``.ci/run`` installs it when run as root).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def prometheus_over(openmetrics: str | None = None, tls: tuple[Path, Path, Path] | None = None
-                    ) -> Iterator[PrometheusServer]:
+def prometheus_over(openmetrics: str | None = None, tls: tuple[Path, Path, Path] | None = None,
+                    basic_auth: dict[str, str] | None = None) -> Iterator[PrometheusServer]:
     """Prometheus over ``openmetrics`` backfilled (None: empty); with ``tls`` = (CA, certificate, key) HTTPS only."""
     found = binaries()
     if found is None:
@@ -61,10 +62,16 @@ def prometheus_over(openmetrics: str | None = None, tls: tuple[Path, Path, Path]
         (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
         port = _free_port()
         extra, url, verify = [], f"http://127.0.0.1:{port}", ssl.create_default_context()
+        web = ""
         if tls is not None:
-            (root / "web.yml").write_text(f"tls_server_config:\n  cert_file: {tls[1]}\n  key_file: {tls[2]}\n")
-            extra, url = [f"--web.config.file={root / 'web.yml'}"], f"https://127.0.0.1:{port}"
+            web += f"tls_server_config:\n  cert_file: {tls[1]}\n  key_file: {tls[2]}\n"
+            url = f"https://127.0.0.1:{port}"
             verify = ssl.create_default_context(cafile=str(tls[0]))
+        if basic_auth:
+            web += "basic_auth_users:\n" + "".join(f"  {user}: '{hashed}'\n" for user, hashed in basic_auth.items())
+        if web:
+            (root / "web.yml").write_text(web)
+            extra = [f"--web.config.file={root / 'web.yml'}"]
         proc = subprocess.Popen([prometheus, f"--config.file={root / 'prometheus.yml'}",
                                  f"--storage.tsdb.path={root / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
                                  "--storage.tsdb.retention.time=100y", "--log.level=warn", *extra],
@@ -73,7 +80,8 @@ def prometheus_over(openmetrics: str | None = None, tls: tuple[Path, Path, Path]
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    if httpx.get(f"{url}/-/ready", timeout=1.0, verify=verify).status_code == 200:
+                    # /-/ready answers 401 too when basic auth is on: any answer but 503 means it serves
+                    if httpx.get(f"{url}/-/ready", timeout=1.0, verify=verify).status_code in (200, 401):
                         break
                 except httpx.HTTPError:
                     pass
