@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
                         else frozenset({Enforcement.DENY}))
     if args.format == "policyreport":
         sys.stdout.write("".join(f"---\n{dumps(r)}" for r in reports.build(result, settings.reports.name,
-                                                                           settings.reports.api)))
+                                                                           settings.reports.api,
+                                                                           settings.reports.max_results)))
     else:
         sys.stdout.write(renderer(args.format)(result.result, ctx))
     for skip in result.skips:

@@ -9,6 +9,12 @@ written with server-side apply under a fixed name (``reports.name``), so a cycle
 report whose content did not change is not written again; a namespace that no longer has results loses
 its report, and a deleted namespace takes its report with it (the API server deletes namespaced objects
 with their namespace).
+
+A namespace with more than ``max_results`` results (``reports.max_results``) gets several reports, as
+Kyverno splits its own past a result count: an object must stay under the API server's size limit (about
+1.5 MiB in etcd; a result is a few hundred bytes). The first part keeps the plain name, the next are
+``NAME-2``, ``NAME-3``…; results are sorted, so each part holds a stable slice and is written in place, and a
+part no longer needed (the namespace shrank) is deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -37,9 +44,19 @@ APIS = {
 }
 
 
-def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io") -> Iterator[dict[str, Any]]:
+DEFAULT_MAX_RESULTS = 1000  # ~0.5 MiB of results per report, a third of the API server's limit
+
+
+def part_name(name: str, part: int) -> str:
+    """The name of a namespace's ``part``-th report (1-based): the first keeps the configured name."""
+    return name if part == 1 else f"{name}-{part}"
+
+
+def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io",
+          max_results: int = DEFAULT_MAX_RESULTS) -> Iterator[dict[str, Any]]:
     """The reports, one namespace at a time (the cluster-wide one first): a cycle over a large cluster
-    holds one namespace's results in memory, not the whole cluster's."""
+    holds one namespace's results in memory, not the whole cluster's. A namespace (or the cluster) with
+    more than ``max_results`` results gets one report per ``max_results`` of them (``part_name``)."""
     group, version, kind, _, cluster_kind, _ = APIS[api]
     skipped = {(s.policy, s.resource) for s in audit.skips}
     result = audit.result
@@ -63,12 +80,15 @@ def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io") -> Iterator[dict
             results.extend(_group_results(result.findings, ctx))
         results.extend(_skip(s) for s in skips.pop(ns, ()))
         results.sort(key=lambda r: (r["policy"], r["resources"][0]["kind"], r["resources"][0]["name"], r["rule"]))
-        meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
-        if ns:
-            meta["namespace"] = ns
-        summary = {k: sum(1 for r in results if r["result"] == k) for k in ("pass", "fail", "warn", "error", "skip")}
-        yield {"apiVersion": f"{group}/{version}", "kind": kind if ns else cluster_kind, "metadata": meta,
-               "summary": summary, "results": results}
+        for part, start in enumerate(range(0, max(len(results), 1), max_results), start=1):
+            chunk = results[start : start + max_results]
+            meta: dict[str, Any] = {"name": part_name(name, part),
+                                    "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
+            if ns:
+                meta["namespace"] = ns
+            summary = {k: sum(1 for r in chunk if r["result"] == k) for k in ("pass", "fail", "warn", "error", "skip")}
+            yield {"apiVersion": f"{group}/{version}", "kind": kind if ns else cluster_kind, "metadata": meta,
+                   "summary": summary, "results": chunk}
 
 
 def _group_results(all_findings: list[Finding], ctx: ReportContext) -> list[dict[str, Any]]:
@@ -100,35 +120,36 @@ class ReportWriter:
         self.kube = kube
         self.name = name
         self.api = api
-        self._written: dict[str | None, str] = {}  # namespace -> digest of what was last written
+        self._written: dict[tuple[str | None, str], str] = {}  # (namespace, name) -> digest last written
+        self._ours = re.compile(rf"{re.escape(name)}(-[2-9]|-[1-9][0-9]+)?")  # name and its parts' names
         self.writes = 0
         self.deletes = 0
 
     def write(self, reports: Iterable[dict[str, Any]]) -> None:
         group, version, _, plural, _, cluster_plural = APIS[self.api]
-        current: set[str | None] = set()
+        current: set[tuple[str | None, str]] = set()
         for report in reports:
-            ns = report["metadata"].get("namespace")
-            current.add(ns)
+            key = (report["metadata"].get("namespace"), report["metadata"]["name"])
+            current.add(key)
             digest = hashlib.sha256(json.dumps(report, sort_keys=True).encode()).hexdigest()
-            if self._written.get(ns) == digest:
+            if self._written.get(key) == digest:
                 continue
-            self.kube.apply(group, version, plural if ns else cluster_plural, ns, self.name, report)
-            self._written[ns] = digest
+            self.kube.apply(group, version, plural if key[0] else cluster_plural, key[0], key[1], report)
+            self._written[key] = digest
             self.writes += 1
         self._remove_stale(current)
 
-    def _remove_stale(self, current: set[str | None]) -> None:
+    def _remove_stale(self, current: set[tuple[str | None, str]]) -> None:
+        """Delete our reports (and report parts) not written this cycle, in namespaces and cluster-wide."""
         group, version, _, plural, _, cluster_plural = APIS[self.api]
-        existing = [(r.get("metadata") or {}) for r in self.kube.list(group, version, plural, MANAGED)]
-        for meta in existing:
-            ns = meta.get("namespace")
-            if meta.get("name") == self.name and ns not in current:
-                self.kube.delete(group, version, plural, ns, self.name)
-                self._written.pop(ns, None)
+        for resource in (plural, cluster_plural):
+            for report in self.kube.list(group, version, resource, MANAGED):
+                meta = report.get("metadata") or {}
+                key = (meta.get("namespace") or None, str(meta.get("name") or ""))
+                if not self._ours.fullmatch(key[1]) or key in current:
+                    continue
+                self.kube.delete(group, version, resource, key[0], key[1])
+                self._written.pop(key, None)
                 self.deletes += 1
-                LOG.info(f"removed the report of namespace {ns}: nothing left to report",
-                         extra={FIELDS: {"event": "report_removed", "namespace": ns}})
-        if None not in current and None in self._written:
-            self.kube.delete(group, version, cluster_plural, None, self.name)
-            self._written.pop(None, None)
+                LOG.info(f"removed report {key[1]} of {key[0] or 'the cluster'}: nothing left to report in it",
+                         extra={FIELDS: {"event": "report_removed", "namespace": key[0], "report": key[1]}})

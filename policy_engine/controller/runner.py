@@ -161,7 +161,8 @@ class Controller:
             if not self.leading:  # lost the lease while evaluating: write nothing
                 return result
             if self.settings.reports.enabled:
-                self.writer.write(reports.build(result, self.settings.reports.name, self.settings.reports.api))
+                self.writer.write(reports.build(result, self.settings.reports.name, self.settings.reports.api,
+                                                self.settings.reports.max_results))
             self.last_actions = self.shutdown.run(result, now)
             self.last_audit = result
             self.metrics.cycles.labels("ok").inc()

@@ -75,6 +75,9 @@ class ReportSettings(_Strict):
     api: Literal["wgpolicyk8s.io", "openreports.io"] = "wgpolicyk8s.io"
     """``wgpolicyk8s.io/v1alpha2`` PolicyReport (Kyverno, Policy Reporter) or ``openreports.io/v1alpha1`` Report."""
     name: str = "policy-engine-audit"
+    max_results: int = Field(default=1000, gt=0)
+    """Results per report: a namespace with more gets several (``NAME``, ``NAME-2``…) under the API
+    server's object size limit."""
 
 
 class LeaderSettings(_Strict):
