@@ -109,9 +109,8 @@ def _diagnose(exc: UnexpectedInput, text: str, file: str) -> tuple[Diagnostic, i
         expected = describe_expected(exc.expected)
         message = f"unexpected {describe_token(token.type, str(token))}"
         guess = misspelt_keyword(str(token), exc.expected) if token.type == "NAME" else None
-        hint = f"did you mean '{guess}'?" if guess else (
-            f"expected {expected}" if expected else None)
-        diag = Diagnostic(Span(file, line, column, end_line, end_column), "E001", message, hint=hint)
+        advice = f"did you mean '{guess}'?" if guess else (f"expected {expected}" if expected else None)
+        diag = Diagnostic(Span(file, line, column, end_line, end_column), "E001", message, hint=advice)
         offset = _offset_of(text, line, column)
         at_start = str(token) in ("policy", "import", "param") and bool(
             _TOP_LEVEL.match(text, text.rfind("\n", 0, offset) + 1))
