@@ -48,6 +48,7 @@ bench: $(BIN)/policy-engine
 # deploy/ holds the webhook's kustomize tree with a snapshot of policies/: regenerate after editing policies.
 deploy-manifests: $(BIN)/policy-engine
 	$(BIN)/policy-engine webhook-manifests --out-dir deploy
+	$(BIN)/policy-engine controller-manifests --out-dir deploy/controller
 
 # Example outputs in README.md and docs/ are generated (<!-- output: … --> markers); a test keeps them current.
 docs-outputs: $(BIN)/policy-engine

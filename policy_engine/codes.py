@@ -118,6 +118,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E902", "an invalid policy test file or test case", "testing.md"),
     Code("E903", "`explain`: no policy of that name", _LANG),
     Code("E904", "`check --base`: not inside a git repository, git missing, or an unknown revision", _CHECK),
+    Code("E905", "an invalid controller settings file", "controller.md"),
 )}
 
 

@@ -24,6 +24,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("policy_engine.cli.serve", "run the validating admission webhook"),
     "certs": ("policy_engine.cli.certs", "create a CA and serving certificate for the webhook"),
     "webhook-manifests": ("policy_engine.cli.manifests", "print the Kubernetes manifests that install the webhook"),
+    "controller": ("policy_engine.cli.controller", "run the in-cluster controller: background audit, "
+                   "PolicyReports, idle GPU shutdown"),
+    "controller-manifests": ("policy_engine.cli.controller_manifests",
+                             "print the Kubernetes manifests that install the controller"),
+    "audit": ("policy_engine.cli.audit", "evaluate what runs in a cluster once and print a report"),
+    "resume": ("policy_engine.cli.resume", "undo the controller's idle stop of a workload"),
     "test": ("policy_engine.cli.test", "run policy test files"),
     "fmt": ("policy_engine.cli.fmt", "format policy files canonically"),
     "explain": ("policy_engine.cli.explain", "trace how a policy decided for each workload"),
