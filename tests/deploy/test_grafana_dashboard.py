@@ -22,7 +22,7 @@ from tests.prometheus_server import prometheus_over
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "policy-engine-dashboard.json"
 #: Each component that serves /metrics: "module:attribute" of a class whose instances have ``.registry``.
-EXPORTERS = ["policy_engine.webhook.metrics:Metrics"]
+EXPORTERS = ["policy_engine.webhook.metrics:Metrics", "policy_engine.controller.metrics:Metrics"]
 METRIC = re.compile(r"\bpolicy_engine_[A-Za-z0-9_]+")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
             "summary": ("_sum", "_count", "")}
@@ -68,9 +68,9 @@ def test_every_query_names_an_exported_metric() -> None:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with prometheus_over(tmp_path_factory.mktemp("prometheus")) as url:
-        yield url
+def prometheus() -> Iterator[str]:
+    with prometheus_over() as server:
+        yield server.url
 
 
 def test_prometheus_parses_every_query(prometheus: str) -> None:
