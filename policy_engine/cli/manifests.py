@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.errors import DiagnosticError, ManifestError
 from policy_engine.wording import count
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
     from policy_engine.webhook.manifests import PolicyLayout
 
 HELP = "print the Kubernetes manifests that install the webhook"
-EXIT_OK = 0
-EXIT_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
