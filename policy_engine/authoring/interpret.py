@@ -232,7 +232,7 @@ class Interpreter:
         if name == "cel":
             arg = e.args[0]
             text = arg.value if isinstance(arg, ast.Literal) and isinstance(arg.value, str) else ""
-            compiled = compile_cel(text)
+            compiled = compile_cel(text, {k: p.value for k, p in self.params.items()})
             value = None if isinstance(compiled, CelError) else compiled(self.w)
             self._fact(Fact(f"cel({text[:60]}{'…' if len(text) > 60 else ''})", render_value(value),
                             "CEL over the raw manifest (null when it errors)"))

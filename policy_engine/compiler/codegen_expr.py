@@ -244,7 +244,8 @@ def _call(e: ast.Call, scope: Scope) -> Closure:
         arg = e.args[0]
         if not isinstance(arg, ast.Literal) or not isinstance(arg.value, str):
             raise CompilerBug("cel() takes a string literal")
-        compiled = compile_cel(arg.value)
+        params = e.args[1].value if len(e.args) > 1 and isinstance(e.args[1], ast.Literal) else None
+        compiled = compile_cel(arg.value, params if isinstance(params, dict) else None)
         if isinstance(compiled, CelError):
             raise CompilerBug(compiled.message)
         return _outer(compiled) if scope else compiled

@@ -52,7 +52,11 @@ def _rebuild(e: ast.Expr, params: Mapping[str, Constant], types: Mapping[int, st
     if isinstance(e, ast.Index):
         return ast.Index(f(e.target), f(e.index), e.span)
     if isinstance(e, ast.Call):
-        return ast.Call(e.func, tuple(f(a) for a in e.args), e.span)
+        args = tuple(f(a) for a in e.args)
+        if e.func.name == "cel" and len(args) == 1 and isinstance(args[0], ast.Literal) \
+                and "params" in str(args[0].value):  # CEL reads the policy's parameters as `params`
+            args = (*args, ast.Literal("map[any]", {k: c.value for k, c in params.items()}, "params", e.span))
+        return ast.Call(e.func, args, e.span)
     if isinstance(e, ast.ListExpr):
         return ast.ListExpr(tuple(f(i) for i in e.items), e.span)
     if isinstance(e, ast.MapExpr):
