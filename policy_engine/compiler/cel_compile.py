@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -309,7 +310,7 @@ def _join(items: Any, sep: Any = "") -> str:
 def _sorted(items: Any) -> bool:
     values = _list(items)
     less = _order(lambda a, b: a <= b)
-    return all(less(a, b) for a, b in zip(values, values[1:], strict=False))
+    return all(less(a, b) for a, b in pairwise(values))
 
 
 def _sum(items: Any) -> Any:
@@ -547,7 +548,7 @@ class CelCompiler:
         return self._sub(t.children[0])
 
     def _literal(self, t: Tree[Any]) -> Fn:
-        value = _literal(t.children[0])
+        value = _literal(_token(t.children[0]))
         return lambda a: value
 
     def _ident(self, t: Tree[Any]) -> Fn:
@@ -590,7 +591,7 @@ class CelCompiler:
         name = str(token)
         raw_args = list(exprlist.children) if exprlist is not None else []
         if name == "has":
-            return self._has(raw_args, token)
+            return self._has(raw_args, _token(token))
         found = FUNCTIONS.get(name)
         if found is None:
             raise CelCompileError(_unknown(name, "function"), *_position(token))
@@ -625,7 +626,7 @@ class CelCompiler:
         name = str(token)
         raw_args = list(exprlist.children) if exprlist is not None else []
         if name in MACROS:
-            return self._macro(name, self._sub(target_node), raw_args, token)
+            return self._macro(name, self._sub(target_node), raw_args, _token(token))
         found = METHODS.get(name)
         if found is None:
             raise CelCompileError(_unknown(name, "function"), *_position(token))
@@ -673,6 +674,12 @@ def _url_value(x: Any) -> Any:
     if hasattr(x, "scheme") and hasattr(x, "netloc"):
         return x
     raise CelFailure(f"expected a url, got {_kind(x)}")
+
+
+def _token(node: Any) -> Token:
+    if isinstance(node, Token):
+        return node
+    raise Unsupported(repr(node))
 
 
 def _unknown(name: str, what: str) -> str:

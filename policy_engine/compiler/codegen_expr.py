@@ -283,6 +283,9 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     op = e.op
     nested = bool(scope)
 
+    if not pairs and not nested:  # the common case, `all c in containers: ...`: no list of frames built
+        return _quantify_top(op, collection, body)
+
     def frames(w: Any) -> Any:
         """The frames the body sees, one per element (None when the collection is no list or map)."""
         x = collection(w)
@@ -321,6 +324,42 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     def count(w: Any) -> Any:
         found = frames(w)
         return None if found is None else sum(1 for f in found if body(f) is True)
+
+    return count
+
+
+def _quantify_top(op: str, collection: Closure, body: Closure) -> Closure:
+    """A one-variable quantifier outside any other: the body gets ``(workload, element)``."""
+    if op == "all":
+        def every(w: Any) -> Any:
+            x = collection(w)
+            if isinstance(x, list | tuple | dict):
+                for item in x:  # noqa: SIM110  (a loop: no generator frame per element)
+                    if body((w, item)) is not True:
+                        return False
+                return True
+            return None
+
+        return every
+    if op in ("any", "none"):
+        hit = op == "any"
+
+        def some(w: Any) -> Any:
+            x = collection(w)
+            if isinstance(x, list | tuple | dict):
+                for item in x:
+                    if body((w, item)) is True:
+                        return hit
+                return not hit
+            return None
+
+        return some
+
+    def count(w: Any) -> Any:
+        x = collection(w)
+        if isinstance(x, list | tuple | dict):
+            return sum(1 for item in x if body((w, item)) is True)
+        return None
 
     return count
 
