@@ -41,8 +41,33 @@ def _const(value: Any) -> Closure:
     return lambda w: value
 
 
+def _walk_names(base: Closure, names: tuple[str, ...]) -> Closure:
+    """``c.limits.memory``, ``object.spec``: one or two field names, unrolled (the hottest reads)."""
+    if len(names) == 1:
+        (k1,) = names
+
+        def one(w: Any) -> Any:
+            node = base(w)
+            return node.get(k1) if isinstance(node, dict) else None
+
+        return one
+    k1, k2 = names
+
+    def two(w: Any) -> Any:
+        node = base(w)
+        if isinstance(node, dict):
+            node = node.get(k1)
+            if isinstance(node, dict):
+                return node.get(k2)
+        return None
+
+    return two
+
+
 def _walk(base: Closure, path: tuple[str | int | Closure, ...]) -> Closure:
     """A raw-object path ``object.spec["x"][0]``: constant keys are bound, each step tolerates absence."""
+    if 1 <= len(path) <= 2 and all(isinstance(k, str) for k in path):
+        return _walk_names(base, path)  # type: ignore[arg-type]
     if all(not callable(k) for k in path):
         keys = path
 
@@ -150,6 +175,8 @@ _ORDER_CONST: dict[str, Callable[[Closure, Any], Closure]] = {">": _gt, ">=": _g
 def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Closure:
     if isinstance(right_node, ast.Literal):
         c = right_node.value
+        if c is None and op in ("==", "!="):  # presence tests, the commonest comparison over containers
+            return (lambda w: left(w) is None) if op == "==" else (lambda w: left(w) is not None)
         if op == "==":
             return lambda w: left(w) == c
         if op == "!=":

@@ -34,6 +34,8 @@ def fold(e: ast.Expr, params: Mapping[str, Constant], types: Mapping[int, str]) 
         constant = params.get(e.id)
         if constant is None:
             return e
+        if constant.type == "duration" and types.get(id(e)) == "quantity":  # `param max_cpu = 500m` beside a quantity
+            return ast.Literal("quantity", milli(constant.raw), constant.raw, e.span, "m")
         return ast.Literal(constant.type, constant.value, constant.raw, e.span)
     rebuilt = _rebuild(e, params, types)
     if uses_workload(rebuilt) or isinstance(rebuilt, ast.ListExpr | ast.MapExpr):
