@@ -27,7 +27,8 @@ def test_translations_give_the_published_verdicts(library: str) -> None:
 
 def _suites() -> list[tuple[Path, str]]:
     out = []
-    for test in [*sorted(TRANSLATIONS.rglob("*.test.yaml")), *sorted((ROOT / "policies" / "tests").rglob("*.test.yaml"))]:
+    bundled = sorted((ROOT / "policies" / "tests").rglob("*.test.yaml"))
+    for test in [*sorted(TRANSLATIONS.rglob("*.test.yaml")), *bundled]:
         suite = yaml.safe_load(test.read_text())
         if not all(isinstance(r, str) for r in suite["resources"]):
             continue  # inline resources: covered by the test runner itself
