@@ -418,3 +418,28 @@ def test_many_large_bodies_at_once_stay_within_memory(server: Server, tls: Tls) 
     assert statuses.count(200) == 36
     assert peak - before < 110 * MIB  # all 36 read at once (no slots) grew it by ~145 MiB
     assert peak < LIMIT_RSS / 2
+
+
+def test_a_body_dribbled_after_the_answer_does_not_hold_the_connection(server: Server, tls: Tls) -> None:
+    """GET /healthz announcing a long body, answered at once, then a byte every 0.3 s: closed after the idle
+    timeout rather than kept for as long as the client cares to dribble."""
+    conn = tls_connect(tls, server.port)
+    try:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+        started = time.monotonic()
+        closed = False
+        conn.settimeout(0.3)
+        while time.monotonic() - started < 8:
+            try:
+                conn.sendall(b"x")
+                if conn.recv(65536) == b"" and time.monotonic() - started > 0.5:
+                    closed = True
+                    break
+            except (TimeoutError, socket.timeout):
+                continue
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                closed = True
+                break
+        assert closed and time.monotonic() - started < LIMITS["idle_timeout_seconds"] + 4
+    finally:
+        conn.close()
