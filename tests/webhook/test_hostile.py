@@ -367,10 +367,19 @@ def test_tls_1_2_gets_a_forward_secret_aead_cipher(server: Server, tls: Tls) -> 
 
 
 def test_rotated_certificate_is_served_without_restart(tmp_path: Path) -> None:
-    """cert-manager rewrites tls.crt/tls.key in place; new connections get the new certificate."""
+    """cert-manager rewrites tls.crt/tls.key in place; new connections get the new certificate. A key that does
+    not load (written half-way) keeps the last good pair in service and is counted as a failed reload."""
     first = make_tls(tmp_path / "first")
     s = Server(first, tmp_path / "serve.log", "--policies", str(POLICIES), "--no-cluster")
     try:
+        first.key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+        deadline = time.monotonic() + 10
+        while 'tls_reloads_total{result="failed"} 1.0' not in s.client.get("/metrics").text:
+            assert time.monotonic() < deadline, "a broken key was never noticed"
+            time.sleep(0.3)
+            s.client.close()  # a new connection is what makes the server look at the files
+            s.client = httpx.Client(base_url=s.base, verify=first.context(), timeout=10.0)
+        assert s.client.get("/healthz").status_code == 200  # still served, with the last good pair
         second = make_tls(tmp_path / "second")  # a new CA too: only the new chain verifies afterwards
         (first.key).write_bytes(second.key.read_bytes())
         (first.cert).write_bytes(second.cert.read_bytes())
