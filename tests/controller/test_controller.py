@@ -313,3 +313,23 @@ def test_health_metrics_and_graceful_stop(apiserver: FakeApiServer) -> None:
     finally:
         c.stop()
     assert not c._loop.is_alive()
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("text", "team-label"), ("sarif", '"version":"2.1.0"'),
+                                             ("markdown", "team-label"), ("junit", "<testsuite")])
+def test_audit_command_every_format(apiserver: FakeApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    fmt: str, marker: str) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": apiserver.url}}],
+        "users": [{"name": "fake", "user": {"token": "unused"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}))
+    deployment = apiserver.get(DEPLOY, "ml-nlp", "web")
+    assert deployment is not None
+    deployment["metadata"]["namespace"] = "default"  # no team label anywhere: a team-label finding
+    apiserver.load(DEPLOY, [deployment])
+    assert main(["audit", "--kubeconfig", str(kubeconfig), "--policies", str(POLICIES), "-f", fmt,
+                 "--fail-on", "warn"]) == 1
+    out = capsys.readouterr().out
+    assert marker in out
