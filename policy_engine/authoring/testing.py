@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from policy_engine.authoring.testfile import Case, Suite, load_suite
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.discovery import find_test_files, read_text
-from policy_engine.engine import Engine, Finding, ResourceRef, Result, load_engine
+from policy_engine.engine import Engine, Finding, Options, ResourceRef, Result, load_engine
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
+from policy_engine.wording import count
 
 
 @dataclass(slots=True)
@@ -129,7 +130,7 @@ def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteRes
         if not loaded:
             out.errors.append(Diagnostic(Span(file, line, 1), "E902", f"resources: {path} holds no manifests"))
         documents.extend(loaded)
-    evaluated = engine.evaluate(documents, keep_workloads=True)
+    evaluated = engine.evaluate(documents, options=Options(workloads=True))
     for e in evaluated.errors:
         out.errors.append(e.diagnostic if isinstance(e, LoadError) else e)
     if out.errors:
@@ -211,7 +212,7 @@ def _compare_outcome(case: Case, actual: str, findings: list[Finding], result: C
     ok = actual == case.expect and (case.expect != "fail" or bool(matching))
     result.expected.append(", ".join(wanted))
     explained = {"skip": "skip (the policy does not apply)", "pass": "pass (no findings)",
-                 "fail": f"fail ({len(findings)} finding(s))"}[actual]
+                 "fail": f"fail ({count(len(findings), 'finding')})"}[actual]
     result.actual.append(explained)
     result.actual.extend(_describe_findings(findings))
     result.passed = result.passed and ok

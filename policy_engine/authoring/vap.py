@@ -70,10 +70,15 @@ def _translate(vap: dict[str, Any], name: str, bindings: list[dict[str, Any]],
     body.append(f"on_error {'closed' if failure == 'Fail' else 'open'}")
     constraints = _selectors(spec.get("matchConstraints") or {}, "spec.matchConstraints", notes)
     narrowed = [_binding_selectors(b, notes) for b in bindings]
+    conditions = []
     for extra in [n for n in narrowed if n] or [[]]:  # each binding selects within the policy's constraints
-        selectors = [*constraints, *extra]
+        selectors = [x for x in (*constraints, *extra) if not x.startswith("@when ")]
+        when = [x[len("@when "):] for x in (*constraints, *extra) if x.startswith("@when ")]
+        conditions.append(" and ".join(when) or "true")
         if selectors:
             body.append(f"match {{ {' '.join(selectors)} }}")
+    if any(c != "true" for c in conditions):
+        body.append("when " + (conditions[0] if len(conditions) == 1 else " or ".join(f"({c})" for c in conditions)))
     for cond in spec.get("matchConditions") or ():
         expr = _inline(str(cond.get("expression") or "true"), variables)
         body.append(f"when {_native_or_cel(expr, params)}")
@@ -144,7 +149,7 @@ def _selectors(constraints: dict[str, Any], where: str, notes: list[str]) -> lis
         selectors.append("kinds workloads" if "workloads" in unique else f"kinds [{', '.join(unique)}]")
     labels = _labels(constraints.get("objectSelector") or {}, f"{where}.objectSelector", notes)
     if labels:
-        selectors.append(labels)
+        selectors.append(f"@when {labels}")  # a condition, not a selector: taken out by the caller
     return selectors
 
 
@@ -157,21 +162,23 @@ def _binding_selectors(binding: dict[str, Any], notes: list[str]) -> list[str]:
 
 
 def _labels(selector: dict[str, Any], where: str, notes: list[str]) -> str:
-    terms = [f"{_quote(k)} = {_quote(str(v))}" for k, v in (selector.get("matchLabels") or {}).items()]
+    """An objectSelector as a condition on the object's own labels (``object_labels``), as the API server
+    reads it (``labels`` would also see the pod template's)."""
+    terms = [f"object_labels[{_quote(k)}] == {_quote(str(v))}" for k, v in (selector.get("matchLabels") or {}).items()]
     for i, e in enumerate(selector.get("matchExpressions") or ()):
         key, op, values = _quote(str(e.get("key"))), e.get("operator"), e.get("values") or []
         listed = "[" + ", ".join(_quote(str(v)) for v in values) + "]"
         if op == "In":
-            terms.append(f"{key} in {listed}")
+            terms.append(f"object_labels[{key}] in {listed}")
         elif op == "NotIn":
-            terms.append(f"{key} not in {listed}")
+            terms.append(f"object_labels[{key}] not in {listed}")
         elif op == "Exists":
-            terms.append(f"{key} exists")
+            terms.append(f"{key} in object_labels")
         elif op == "DoesNotExist":
-            terms.append(f"!{key}")
+            terms.append(f"{key} not in object_labels")
         else:
             notes.append(f"{where}.matchExpressions[{i}]: operator {op!r} (unknown to label selectors)")
-    return f"labels {{ {', '.join(terms)} }}" if terms else ""
+    return " and ".join(terms)
 
 
 def _params(spec: dict[str, Any], bindings: list[dict[str, Any]], documents: Sequence[dict[str, Any]],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from policy_engine.authoring.fmt import format_text
 from policy_engine.authoring.vap import import_vap
-from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.compiler import compile_text
 from policy_engine.diagnostics import render_all
 from policy_engine.model.documents import Document, load_paths

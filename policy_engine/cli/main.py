@@ -4,8 +4,7 @@ Each subcommand module exposes ``HELP`` (one line), ``add_arguments(parser)`` an
 Modules are imported only when their command runs (help lists them from this table), so ``check``
 does not pay for the webhook's imports.
 
-Exit codes, shared by every command: 0 success / nothing to block, 1 findings or failed expectations
-that should fail the run, 2 usage, input or policy errors.
+Exit codes, shared by every command, are the constants of ``policy_engine.cli.exits``.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("policy_engine.cli.check", "check manifests against policies (the CI gate)"),
@@ -24,6 +25,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("policy_engine.cli.serve", "run the validating admission webhook"),
     "certs": ("policy_engine.cli.certs", "create a CA and serving certificate for the webhook"),
     "webhook-manifests": ("policy_engine.cli.manifests", "print the Kubernetes manifests that install the webhook"),
+    "controller": ("policy_engine.cli.controller", "run the in-cluster controller: background audit, "
+                   "PolicyReports, idle GPU shutdown"),
+    "controller-manifests": ("policy_engine.cli.controller_manifests",
+                             "print the Kubernetes manifests that install the controller"),
+    "audit": ("policy_engine.cli.audit", "evaluate what runs in a cluster once and print a report"),
+    "resume": ("policy_engine.cli.resume", "undo the controller's idle stop of a workload"),
     "test": ("policy_engine.cli.test", "run policy test files"),
     "fmt": ("policy_engine.cli.fmt", "format policy files canonically"),
     "explain": ("policy_engine.cli.explain", "trace how a policy decided for each workload"),
@@ -32,9 +39,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "usage": ("policy_engine.cli.usage", "GPU-hours and spend per quota/budget group this period, from the ledger"),
 }
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+
+
+def version() -> str:
+    """The installed distribution's version (package metadata); the source tree's when not installed."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("policy-engine")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree on sys.path
+        from policy_engine import __version__
+
+        return __version__
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
@@ -42,6 +58,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         prog="policy-engine",
         description="Policy-as-code governance for AI/ML spend on Kubernetes.",
     )
+    parser.add_argument("--version", action="version", version=f"policy-engine {version()}",
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -62,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
 

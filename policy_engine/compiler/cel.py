@@ -107,11 +107,11 @@ def _to_python(value: Any) -> Any:
 
 def _parse(text: str) -> Any:
     """cel-python's parse tree of ``text``, or a ``CelError`` saying where it stops."""
-    import celpy
+    from celpy.celparser import CELParseError
 
     try:
         return _environment().compile(text)
-    except celpy.CELParseError as exc:
+    except CELParseError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid CEL"
         return CelError(int(getattr(exc, "line", 1) or 1), int(getattr(exc, "column", 1) or 1),
                         f"invalid CEL expression near {first.strip()!r}")
@@ -166,13 +166,14 @@ def _plain(value: Any) -> Any:
 
 def compile_cel_reference(text: str) -> Callable[[Workload], Any] | CelError:
     """The same expression on cel-python's interpreter: the fallback, and the differential test's reference."""
-    import celpy
     from celpy.adapter import json_to_cel
+    from celpy.celparser import CELParseError
+    from celpy.evaluation import CELEvalError
 
     env = _environment()
     try:
         program = env.program(env.compile(text))
-    except celpy.CELParseError as exc:
+    except CELParseError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid CEL"
         return CelError(int(getattr(exc, "line", 1) or 1), int(getattr(exc, "column", 1) or 1),
                         f"invalid CEL expression near {first.strip()!r}")
@@ -185,9 +186,9 @@ def compile_cel_reference(text: str) -> Callable[[Workload], Any] | CelError:
         subset = obj if paths is None else _pruned(obj, paths)
         try:
             result = program.evaluate({"object": json_to_cel(subset)})
-        except celpy.CELEvalError:
+        except CELEvalError:
             return None
-        if isinstance(result, celpy.CELEvalError):
+        if isinstance(result, CELEvalError):
             return None
         return _to_python(result)
 

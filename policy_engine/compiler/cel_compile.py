@@ -21,17 +21,16 @@ cel-python's interpreter for the few constructs not compiled here (message liter
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from lark import Token, Tree
 
+from policy_engine.compiler.regex import Pattern, compile_regex, problem
 from policy_engine.model.runtime import parse_duration
 from policy_engine.quantity import Quantity, quantity
 
@@ -56,12 +55,12 @@ class Unsupported(Exception):
     """A construct this compiler leaves to cel-python (a message literal, bytes)."""
 
 
-@lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise CelFailure(f"invalid regex {pattern!r}: {exc}") from exc
+def _regex(pattern: str) -> Pattern:
+    """RE2, as Kubernetes CEL matches: linear time whatever the pattern (``compiler.regex``)."""
+    compiled = compile_regex(pattern)
+    if compiled is None:
+        raise CelFailure(f"invalid regex {pattern!r}: {problem(pattern)}")
+    return compiled
 
 
 def _fail(message: str) -> Any:
@@ -253,8 +252,8 @@ def _is_url(x: Any) -> bool:
     return True
 
 
-def _split(s: Any, sep: Any, n: Any = -1) -> list[str]:
-    s, sep = _string(s), _string(sep)
+def _split(value: Any, separator: Any, n: Any = -1) -> list[str]:
+    s, sep = _string(value), _string(separator)
     if n == 0:
         return []
     if sep == "":
@@ -263,8 +262,8 @@ def _split(s: Any, sep: Any, n: Any = -1) -> list[str]:
     return s.split(sep, n - 1 if n > 0 else -1)
 
 
-def _substring(s: Any, start: Any, end: Any = None) -> str:
-    s = _string(s)
+def _substring(value: Any, start: Any, end: Any = None) -> str:
+    s = _string(value)
     stop = len(s) if end is None else end
     if not (0 <= start <= stop <= len(s)):
         raise CelFailure(f"substring out of range [{start}, {stop}) of {len(s)}")
@@ -292,8 +291,8 @@ def _last_index_of(x: Any, sub: Any) -> int:
     return -1
 
 
-def _char_at(s: Any, i: Any) -> str:
-    s = _string(s)
+def _char_at(value: Any, i: Any) -> str:
+    s = _string(value)
     if not 0 <= i <= len(s):
         raise CelFailure("index out of range")
     return s[i : i + 1]
@@ -343,7 +342,8 @@ def _find(s: Any, pattern: Any) -> str:
 
 
 def _find_all(s: Any, pattern: Any, n: Any = -1) -> list[str]:
-    found = [m.group(0) for m in _regex(_string(pattern)).finditer(_string(s))]
+    rx: Any = _regex(_string(pattern))
+    found = [m.group(0) for m in rx.finditer(_string(s))]
     return found if n < 0 else found[:n]
 
 

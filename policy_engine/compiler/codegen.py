@@ -6,7 +6,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 
-from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy
+from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, expand_kinds
 from policy_engine.compiler.codegen_expr import compile_expr, condition
 from policy_engine.compiler.codegen_rules import NONE, RuleCompiler, RuleFn, constant_value
 from policy_engine.compiler.estimates import SavingFns
@@ -40,7 +40,7 @@ def _selector(sel: ast.Selector) -> Predicate | None:
     if isinstance(sel, ast.KindsSelector):
         if any(k.name == WORKLOADS for k in sel.kinds):
             return None  # every workload
-        frozen = frozenset(k.name for k in sel.kinds)
+        frozen = expand_kinds(k.name for k in sel.kinds)
         return lambda w: w.kind in frozen
     if isinstance(sel, ast.NamespacesSelector):
         match = _globs([p.value for p in sel.patterns]).match
@@ -135,7 +135,13 @@ def generate(checked: CheckedPolicy, folded: ast.Policy, kinds: frozenset[str] |
             continue
         if isinstance(body, ast.LiveIdle):
             threshold, duration = constant_value(body.threshold), constant_value(body.duration)
-            live.append(LiveIdleRule(float(threshold), float(duration), body.span))
+            action = body.action
+            options = {o.name for o in action.options} if action is not None else set()
+            notice = constant_value(action.notice) if action is not None and action.notice is not None else 0.0
+            live.append(LiveIdleRule(float(threshold), float(duration), body.span,
+                                     action=action.verb.name if action is not None else "report",
+                                     notice_seconds=float(notice), delete_pods="delete_pods" in options,
+                                     act="act" in options))
             continue
         template = compile_template(rule.message.value, constants) if rule.message else None
         rc = RuleCompiler(instance.name, template, savings)

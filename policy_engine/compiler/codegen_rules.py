@@ -13,7 +13,9 @@ from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
+from policy_engine.compiler.regex import compile_regex
 from policy_engine.model.documents import FieldPath
+from policy_engine.model.runtime import IDLE_TIMEOUT_ANNOTATION
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
@@ -21,8 +23,28 @@ from policy_engine.syntax.unparse import unparse
 RuleFn = Callable[[Workload], Sequence[Violation]]
 NONE: tuple[Violation, ...] = ()
 _NO_CONTEXT: Mapping[str, str] = {}
+#: The fact a spot finding carries when the catalog has no real spot price for the workload.
+SPOT_SAVING_UNKNOWN = "unknown: no spot price in the pricing catalog (bring real ones: policy-engine prices import)"
+
 _FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
 _NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
+
+
+def fix_paths(w: Workload, target: str, keys: Sequence[str]) -> list[FieldPath]:
+    """Where ``keys`` must be set (labels or annotations) for every pod of ``w`` to carry them: the path
+    of each role whose pods lack one (a Deployment's ``spec.template.metadata.labels``, a CronJob's
+    ``spec.jobTemplate.spec.template.metadata.labels``, a Pod's ``metadata.labels``), deduplicated."""
+    out: list[FieldPath] = []
+    for role in w.roles:
+        carried = role.pod_labels if target == "labels" else role.pod_annotations
+        path = role.labels_path if target == "labels" else role.annotations_path
+        if any(not carried.get(k) for k in keys) and path not in out:
+            out.append(path)
+    return out or [("metadata", target)]
+
+
+def _dotted(path: FieldPath) -> str:
+    return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
 
 
 class RuleCompiler:
@@ -42,13 +64,15 @@ class RuleCompiler:
         return Violation(rule, message, path, saving, facts or {})
 
     # ---- labels and annotations ----
+    # A label rule reads what every pod the workload runs carries (``Workload.labels``: a controller's pod
+    # template, see docs/language.md); the fix names the path that puts the key on every such pod.
     def require_keys(self, body: ast.RequireKeys) -> RuleFn:
         keys = tuple(k.value for k in body.keys)
         read = ATTRIBUTES[body.target].getter
         noun = body.target[:-1]
-        path: FieldPath = ("metadata", body.target)
         keys_text = ", ".join(keys)
         templated = self.template is not None
+        target = body.target
 
         def check(w: Workload) -> Sequence[Violation]:
             present = read(w)
@@ -57,10 +81,11 @@ class RuleCompiler:
                 return NONE
             listed = ", ".join(missing)
             plural = "s" if len(missing) > 1 else ""
-            default = (f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under "
-                       f"metadata.{body.target} (or on every pod template)")
-            context = {"missing": listed, "keys": keys_text} if templated else _NO_CONTEXT
-            return [self.violation(w, body.target, default, context, path, facts={"missing": tuple(missing)})]
+            paths = fix_paths(w, target, missing)
+            where = " and ".join(_dotted(p) for p in paths)
+            default = f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under {where}"
+            context = {"missing": listed, "keys": keys_text, "where": where} if templated else _NO_CONTEXT
+            return [self.violation(w, target, default, context, paths[0], facts={"missing": tuple(missing)})]
 
         return check
 
@@ -71,24 +96,26 @@ class RuleCompiler:
         allowed = frozenset(v.value for v in body.allowed) if body.allowed is not None else None
         allowed_text = ", ".join(v.value for v in body.allowed or ())
         pattern = body.pattern.value if body.pattern is not None else None
-        rx = re.compile(pattern) if pattern is not None else None
-        path: FieldPath = ("metadata", plural, key)
+        rx = compile_regex(pattern) if pattern is not None else None  # RE2 (compiler/regex.py)
         context = {"key": key, "allowed": allowed_text, "pattern": pattern or ""}
 
         def check(w: Workload) -> Sequence[Violation]:
             value = read(w).get(key)
+            paths = fix_paths(w, plural, [key])
+            where = " and ".join(_dotted(p) for p in paths)
             if not value:
                 how = f" with one of: {allowed_text}" if allowed else ""
                 how = how or (f" matching {pattern}" if pattern else "")
-                default = f"{body.target} {key!r} is missing; set it{how}"
+                default = f"{body.target} {key!r} is missing; set it{how} under {where}"
             elif allowed is not None and value not in allowed:
-                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text}"
+                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text} (at {where})"
             elif rx is not None and rx.search(value) is None:
-                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match"
+                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match (at {where})"
             else:
                 return NONE
-            return [self.violation(w, body.target, default, {**context, "value": render_value(value)}, path,
-                                   facts={key: value})]
+            return [self.violation(w, body.target, default,
+                                   {**context, "value": render_value(value), "where": where},
+                                   (*paths[0], key), facts={key: value})]
 
         return check
 
@@ -165,10 +192,13 @@ class RuleCompiler:
                     default = (f"role {role.name} runs on {capacity.value} capacity, not spot; "
                                "select spot nodes, e.g. karpenter.sh/capacity-type: spot")
                 prov = role.provenance.get("capacity_type")
+                saving = spot_saving(w)
+                facts: dict[str, object] = {"role": role.name, "capacity_type": capacity.value}
+                if saving is None and w.cost is not None and w.cost.priced:
+                    facts["saving"] = SPOT_SAVING_UNKNOWN  # never computed from a made-up discount
                 out.append(self.violation(
                     w, "spot", default, {"role": role.name, "value": capacity.value},
-                    prov.path if prov else role.template_path, spot_saving(w),
-                    {"role": role.name, "capacity_type": capacity.value}))
+                    prov.path if prov else role.template_path, saving, facts))
             return out
 
         return check
@@ -183,11 +213,13 @@ class RuleCompiler:
             path = w.idle_provenance.path if w.idle_provenance else ("metadata", "annotations")
             if idle is None:
                 within = f" of at most {limit}" if limit else ""
-                default = (f"no idle shutdown is declared; declare an idle timeout{within} (an idle-timeout "
-                           "annotation, minReplicas 0 or the operator's culling setting)")
+                example = limit or "1h"
+                default = (f"no idle shutdown is declared; declare an idle timeout{within}, e.g. the annotation "
+                           f"{IDLE_TIMEOUT_ANNOTATION}: \"{example}\" (or minReplicas 0, or the operator's "
+                           "culling setting)")
             elif maximum is not None and idle > maximum:
                 default = (f"idle timeout is {render_duration(idle)}, longer than the maximum {limit}; "
-                           "shorten it")
+                           f"shorten it (e.g. {IDLE_TIMEOUT_ANNOTATION}: \"{limit}\")")
             else:
                 return NONE
             value = render_duration(idle) if idle is not None else "unset"
@@ -328,7 +360,8 @@ def _single_quantifier(e: ast.Expr) -> tuple[Closure, str, str] | None:
 def element_label(item: Any, index: int) -> str:
     """How an element of a collection is named in messages: its name (containers) or its position."""
     if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
-        return item["name"]
+        name: str = item["name"]
+        return name
     return f"#{index}"
 
 

@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Mapping
 
+from policy_engine.compiler import regex
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
@@ -25,6 +26,15 @@ from policy_engine.syntax.unparse import unparse
 #: Units people write for durations, singular and without a trailing "s", and what the language spells.
 _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",
                  "week": "w", "wk": "w", "mn": "m"}
+
+
+#: Names people reach for, from other tools, that spelling distance would not lead to the attribute.
+_ATTRIBUTE_SYNONYMS = {
+    "gpu_count": "did you mean 'gpus'?", "num_gpus": "did you mean 'gpus'?", "gpu": "did you mean 'gpus'?",
+    "n_gpus": "did you mean 'gpus'?", "gpus_count": "did you mean 'gpus'?", "gpu_num": "did you mean 'gpus'?",
+    "number_of_gpus": "did you mean 'gpus'?", "gpus_per_pod": "did you mean 'gpus'? (total over the workload's pods)",
+    "cost": "did you mean 'monthly_cost'?", "price": "did you mean 'hourly_cost'?",
+}
 
 
 def suggest(name: str, candidates: object) -> str | None:
@@ -145,7 +155,9 @@ class ExprChecker:
         if e.id in FUNCTION_NAMES:
             return self.report(e.span, "E101", f"{e.id!r} is a function", f"call it: {e.id}(...)")
         return self.report(e.span, "E101", f"unknown attribute or parameter {e.id!r}",
-                           suggest(e.id, [*ATTRIBUTES, *self.params, *self.scope]))
+                           _ATTRIBUTE_SYNONYMS.get(e.id) or suggest(e.id, [*ATTRIBUTES, *self.params, *self.scope])
+                           or (f'did you mean labels["{e.id}"]? (labels are read by key)'
+                               if e.id.isalpha() and e.id.islower() else None))
 
     def _index(self, e: ast.Index) -> str:
         target, index = self.check(e.target), self.check(e.index)
@@ -341,11 +353,11 @@ def _is_minutes(e: ast.Expr) -> bool:
 
 
 def check_regex(pattern: str, span: Span, diagnostics: list[Diagnostic]) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        diagnostics.append(error(span, "E205", f"invalid regular expression: {exc.msg}",
-                                 "regexes use Python syntax; escape a literal '.' as \\."))
+    why = regex.problem(pattern)
+    if why is not None:
+        diagnostics.append(error(span, "E205", f"invalid regular expression: {why}",
+                                 "regexes use RE2 syntax (no backreferences or lookaround); escape a literal "
+                                 "'.' as \\."))
         return False
     return True
 

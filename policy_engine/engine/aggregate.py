@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Protocol
 
 from policy_engine.compiler.program import (
@@ -23,6 +24,7 @@ from policy_engine.compiler.program import (
 )
 from policy_engine.engine.findings import Finding, ResourceRef
 from policy_engine.model.workload import RunKind, Workload
+from policy_engine.wording import count
 
 PERIOD_HOURS = {Period.DAY: 24.0, Period.WEEK: 168.0}
 
@@ -92,7 +94,7 @@ def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float,
 
 
 def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Workload,
-                 hours_per_month: float) -> Contribution | None:
+                 hours_per_month: float, ref: ResourceRef | None = None) -> Contribution | None:
     key = rule.key(w)
     if key is None:
         return None
@@ -101,7 +103,8 @@ def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Wor
     hourly = w.cost.hourly if w.cost is not None else None
     cost = hourly * hours if hourly is not None else None
     amount = gpu_hours if rule.metric == "gpu_hours" else cost
-    return Contribution(policy.name, index, key, ResourceRef.of(w), amount, unbounded, gpu_hours, cost)
+    return Contribution(policy.name, index, intern(key), ref or ResourceRef.of(w), amount, unbounded, gpu_hours,
+                        cost)
 
 
 def _fmt(value: float, metric: str) -> str:
@@ -162,9 +165,9 @@ def _decide_group(policy: CompiledPolicy, rule: AggregateRule, key: str, limit: 
     percent = 100.0 * total / limit if limit else float("inf")
     notes = []
     if unbounded:
-        notes.append(f"{unbounded} job(s) with no run-time bound counted for the whole {rule.period.value}")
+        notes.append(f"{count(unbounded, 'job')} with no run-time bound counted for the whole {rule.period.value}")
     if unpriced:
-        notes.append(f"{unpriced} unpriced workload(s) not counted")
+        notes.append(f"{count(unpriced, 'unpriced workload')} not counted")
     names = ", ".join(c.ref.display() for c in crossing[:5]) + (" …" if len(crossing) > 5 else "")
     values = {
         "group": label, "key": key, "used": _fmt(total, rule.metric), "limit": _fmt(limit, rule.metric),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from policy_engine.compiler.program import Enforcement, Severity
@@ -23,7 +24,9 @@ class ResourceRef:
 
     @staticmethod
     def of(w: Workload) -> ResourceRef:
-        return ResourceRef(w.kind, w.name, w.namespace, w.file, w.line, w.api_version)
+        """The workload's reference; its repeated strings interned (a large run keeps one per finding)."""
+        return ResourceRef(intern(w.kind), w.name, intern(w.namespace) if w.namespace else w.namespace,
+                           intern(w.file), w.line, intern(w.api_version))
 
     def display(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
@@ -48,12 +51,18 @@ class Finding:
     saving: float | None = None  # estimated monthly saving if fixed
     group: str | None = None  # quota/budget findings: the group, e.g. 'team=nlp'
     related: tuple[ResourceRef, ...] = ()  # quota/budget findings: the workloads that take the group over
-    facts: tuple[tuple[str, object], ...] = ()
+    facts: tuple[tuple[str, object], ...] = ()  # what the rule read and decided (the saving's reason, idle hours…)
     error: bool = False  # the policy failed internally; ``message`` says how and the failure mode decided
 
     @property
     def line(self) -> int:
         return self.field_line or self.resource.line
+
+    @property
+    def saving_unknown(self) -> str | None:
+        """Why the saving could not be known (a spot rule without a spot price), or None."""
+        why = dict(self.facts).get("saving")
+        return why if self.saving is None and isinstance(why, str) and why.startswith("unknown") else None
 
     def fingerprint(self) -> str:
         """Stable across runs and line shifts: policy, rule, resource identity and group — not the line."""
@@ -73,6 +82,7 @@ class Finding:
             "field": ".".join(map(str, self.field_path)) or None,
             "monthly_cost": _round(self.monthly_cost),
             "saving": _round(self.saving),
+            "saving_unknown": self.saving_unknown,
             "group": self.group,
             "related": [r.to_dict() for r in self.related],
             "fingerprint": self.fingerprint(),

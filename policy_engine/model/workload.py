@@ -69,8 +69,10 @@ class Role:
     cpu_request: float = 0.0  # cores per pod (max(init), Σ containers — the scheduler's effective request)
     memory_request_gib: float = 0.0  # GiB per pod
     containers: tuple[Container, ...] = ()
-    pod_labels: dict[str, str] = field(default_factory=dict)
+    pod_labels: dict[str, str] = field(default_factory=dict)  # what this role's pods carry
     pod_annotations: dict[str, str] = field(default_factory=dict)
+    labels_path: FieldPath = ("metadata", "labels")  # where a label goes for every pod of the role to carry it
+    annotations_path: FieldPath = ("metadata", "annotations")
     node_selector: dict[str, str] = field(default_factory=dict)
     template_path: FieldPath = ()  # path of the pod template (or pod spec holder) inside the object
     spec_path: FieldPath = ()  # path of the pod spec (containers, volumes, tolerations) inside the object
@@ -129,10 +131,10 @@ class Workload:
     namespace: str | None
     doc: Document
     roles: list[Role]
-    labels: dict[str, str]  # what cost allocation sees: object labels overlaid by labels every pod carries
-    annotations: dict[str, str]  # object annotations overlaid by annotations every pod carries
-    object_labels: dict[str, str]
-    pod_labels: dict[str, str]  # labels common to every role's pod template
+    labels: dict[str, str]  # what rules and cost allocation read: the labels every pod it runs carries
+    annotations: dict[str, str]  # the annotations every pod it runs carries
+    object_labels: dict[str, str]  # metadata.labels of the object itself
+    pod_labels: dict[str, str]  # the same as ``labels`` (kept for the policy attribute of that name)
     run_time: RunTime
     idle_timeout_seconds: float | None = None  # declared idle shutdown (annotation, minReplicas 0, culling)
     idle_provenance: Provenance | None = None

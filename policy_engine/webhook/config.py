@@ -6,6 +6,7 @@ the offending key) so an operator fixing a ConfigMap sees all of them at once.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Literal
@@ -37,7 +38,19 @@ class WebhookConfig(BaseModel):
     exempt_groups: tuple[str, ...] = ()
     """``userInfo.groups`` globs, e.g. ``system:masters``."""
     inherit_labels: tuple[str, ...] = ("team", "cost-center")
-    """Label keys a workload takes from its namespace when neither the object nor its pods set them."""
+    """Label keys a workload takes from its namespace when its pods do not carry them (or carry them empty)."""
+    authoritative_labels: tuple[str, ...] = ("team", "cost-center")
+    """Inherited keys whose namespace value, where the namespace has one, replaces the workload's own: a
+    quota cannot be dodged, nor spend billed to another team, by relabelling (docs/webhook.md)."""
+    known_teams: tuple[str, ...] | None = None
+    """When set, a workload whose team (after inheritance) is not in this list is denied, naming the list."""
+    controller_annotations: tuple[str, ...] = (
+        "deployment.kubernetes.io/*", "batch.kubernetes.io/*", "control-plane.alpha.kubernetes.io/*",
+        "kubernetes.io/change-cause", "notebooks.kubeflow.org/last-activity*",
+        "notebooks.kubeflow.org/last_activity*", "ray.io/*", "kueue.x-k8s.io/*", "leaderworkerset.sigs.k8s.io/*",
+        "jobset.sigs.k8s.io/*", "workflows.argoproj.io/*", "serving.kserve.io/*")
+    """Object annotations (globs) controllers write: an UPDATE that changes only these, status, finalizers,
+    ownerReferences, managed fields or the deletion timestamp is allowed without being judged again."""
     require_exemption_expiry: bool = True
     """Per-object exemption annotations count only with a ``policy-engine.io/exempt-until`` date."""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
@@ -46,9 +59,26 @@ class WebhookConfig(BaseModel):
     reload_interval_seconds: float = Field(default=5.0, ge=0)
     """How often the policy directory is polled for changes; 0 turns hot reload off."""
     internal_error: Literal["open", "closed"] = "open"
-    """What an error outside any policy (unreadable object, a bug) does: allow with a warning, or deny."""
+    """What an error outside any policy (unreadable object, a bug, an overrun budget) does: allow with a
+    warning, or deny."""
+    review_budget_seconds: float = Field(default=2.0, gt=0)
+    """Time one review may take from its first body byte to its decision; past it the review stops and
+    ``internal_error`` decides (kept well under the API server's ``timeoutSeconds``)."""
+    max_connections: int = Field(default=256, gt=0)
+    """Open connections per process; beyond it a new connection is closed at accept, before TLS."""
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    """Request line plus headers; more gets 431 and the connection closed."""
+    max_headers: int = Field(default=100, gt=0)
+    """Header fields per request; more gets 431 and the connection closed."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """TLS handshake, and request line plus headers from their first byte, must each finish within this."""
+    idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A connection with no request in flight is closed after this long."""
+    exemption_max_days: int = Field(default=90, ge=0)
+    """Longest an object exemption may run from today (``exempt-until``); 0 lifts the cap."""
 
-    @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels")
+    @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels",
+                     "authoritative_labels", "controller_annotations")
     @classmethod
     def _no_empty_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not v.strip() for v in value):
@@ -80,7 +110,15 @@ def parse_config(text: str, name: str) -> WebhookConfig:
         for err in exc.errors():
             loc = tuple(err["loc"])
             where = ".".join(str(p) for p in loc) or "(top level)"
-            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E901", f"{where}: {err['msg']}"))
+            hint = None
+            if err["type"] == "extra_forbidden" and len(loc) == 1:  # a misspelt top-level key
+                close = difflib.get_close_matches(str(loc[0]), list(WebhookConfig.model_fields), n=1, cutoff=0.6)
+                message = f"{where}: unknown setting"
+                hint = f"did you mean '{close[0]}'?" if close else (
+                    f"settings: {', '.join(sorted(WebhookConfig.model_fields))}")
+            else:
+                message = f"{where}: {err['msg']}"
+            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E901", message, hint=hint))
         raise DiagnosticError(diagnostics, {name: text}) from exc
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
+import os
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import yaml
 
 from policy_engine.errors import ManifestError
 from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.webhook.scale import SCALABLE
 
 APP = "policy-engine"
 WEBHOOK_NAME = "workloads.policy-engine.io"
@@ -28,6 +31,8 @@ TLS_DIR = "/etc/policy-engine/tls"
 TLS_SECRET = "policy-engine-tls"
 POLICIES_CONFIGMAP = "policy-engine-policies"
 PORT = 8443
+METRICS_PORT = 9090
+PRIORITY_CLASS = "policy-engine-webhook"
 CONFIGMAP_LIMIT = 1024 * 1024  # the API server refuses a ConfigMap over 1 MiB
 
 
@@ -83,10 +88,11 @@ class Options:
     ca_bundle: bytes | None = None  # PEM of the CA that signed the serving certificate
     tls_cert: bytes | None = None  # with tls_key: a Secret is rendered; without: one is expected to exist
     tls_key: bytes | None = None
-    policies: dict[str, str] | None = None  # ConfigMap key -> policy text; None: no ConfigMap (kustomize adds one)
+    policies: PolicyLayout | None = None  # the compiled set's files; None: no ConfigMap (kustomize adds one)
     failure_policy: str = "Ignore"
     timeout_seconds: int = 5
     replicas: int = 2
+    metrics_namespace: str = "monitoring"  # the namespace whose pods (Prometheus) may scrape /metrics
 
 
 def _labels() -> dict[str, str]:
@@ -101,7 +107,8 @@ def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
 
 
 def webhook_rules() -> list[dict[str, Any]]:
-    """One rule per API group: CREATE and UPDATE of every workload resource the model reads."""
+    """One rule per API group: CREATE and UPDATE of every workload resource the model reads; and UPDATE of
+    the scale subresources of Deployments, StatefulSets and ReplicaSets."""
     missing = sorted(KNOWN_KINDS - WORKLOAD_RESOURCES.keys())
     if missing:
         raise ManifestError(f"no API group/resource known for workload kind(s): {', '.join(missing)}")
@@ -109,33 +116,66 @@ def webhook_rules() -> list[dict[str, Any]]:
     for kind in sorted(KNOWN_KINDS):
         for group, resource in WORKLOAD_RESOURCES[kind]:
             by_group[group].add(resource)
-    return [{"apiGroups": [group], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-             "resources": sorted(resources), "scope": "Namespaced"}
-            for group, resources in sorted(by_group.items())]
+    rules = [{"apiGroups": [group], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+              "resources": sorted(resources), "scope": "Namespaced"}
+             for group, resources in sorted(by_group.items())]
+    # kubectl scale / an HPA change replicas through the scale subresource: judged as the workload (scale.py)
+    rules.append({"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"],
+                  "resources": sorted(f"{resource}/scale" for _, resource in SCALABLE), "scope": "Namespaced"})
+    return rules
 
 
-def read_policies(paths: Sequence[str | Path]) -> dict[str, str]:
-    """Policy files for the ConfigMap: each given file, and the ``*.policy`` files directly in each folder.
+@dataclass(frozen=True, slots=True)
+class PolicyLayout:
+    """A compiled policy set as the pod sees it: files by their path under ``POLICY_DIR`` (nested folders
+    kept, so relative imports resolve as they did for ``check``) and the ``serve --policies`` arguments
+    that name exactly the paths ``check --policies`` was given."""
 
-    Policy test folders are left out (they are for ``policy-engine test``, not for serving).
+    files: dict[str, str]  # POSIX path relative to POLICY_DIR -> text
+    serve_paths: tuple[str, ...] = (POLICY_DIR,)
+
+    @property
+    def nested(self) -> bool:
+        return any("/" in path for path in self.files)
+
+
+_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def configmap_key(path: str) -> str:
+    """A ConfigMap key for a nested path (keys cannot hold ``/``); the volume's ``items`` map it back."""
+    return path.replace("/", "__")
+
+
+def policy_layout(given: Sequence[str | Path], sources: Mapping[str, str]) -> PolicyLayout:
+    """Lay out a compiled set's files (``CompileResult.sources``: the files discovered under ``given`` and
+    every file they import) under one root: the deepest folder holding all of them and the given paths.
+
+    Raises ``ManifestError`` for a set that does not fit a ConfigMap (over 1 MiB, a file name that is
+    not a valid key) or names no file.
     """
-    found: dict[str, str] = {}
-    for raw in paths:
-        path = Path(raw)
-        files = sorted(p for p in path.iterdir() if p.suffix == ".policy" and p.is_file()) if path.is_dir() \
-            else [path]
-        for file in files:
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ManifestError(f"{file}: cannot read policy file: {exc}") from exc
-            if file.name in found:
-                raise ManifestError(f"{file}: a policy file named {file.name} is already included")
-            found[file.name] = text
-    size = sum(len(t.encode()) + len(k) for k, t in found.items())
+    if not sources:
+        raise ManifestError("no policy files to ship")
+    real = {os.path.realpath(f): text for f, text in sources.items()}
+    anchors = [os.path.realpath(p) if os.path.isdir(p) else os.path.dirname(os.path.realpath(p)) for p in given]
+    root = os.path.commonpath([*anchors, *(os.path.dirname(f) for f in real)])
+    files = {Path(os.path.relpath(f, root)).as_posix(): text for f, text in sorted(real.items())}
+    serve = tuple(sorted({POLICY_DIR if os.path.realpath(p) == root
+                          else f"{POLICY_DIR}/{Path(os.path.relpath(os.path.realpath(p), root)).as_posix()}"
+                          for p in given}))
+    keys: dict[str, str] = {}
+    for path in files:
+        key = configmap_key(path)
+        if not _KEY.match(key) or any(part.startswith(".") for part in path.split("/")):
+            raise ManifestError(f"{path}: a ConfigMap key must be letters, digits, '-', '_' or '.', and a "
+                                f"mounted file cannot be hidden; rename the file")
+        if key in keys:
+            raise ManifestError(f"{path} and {keys[key]} would share the ConfigMap key {key}; rename one")
+        keys[key] = path
+    size = sum(len(t.encode()) + len(k) for k, t in files.items())
     if size > CONFIGMAP_LIMIT:
         raise ManifestError(f"policies take {size:,} bytes; a ConfigMap holds at most {CONFIGMAP_LIMIT:,}")
-    return found
+    return PolicyLayout(files, serve)
 
 
 def namespace(opts: Options) -> dict[str, Any]:
@@ -149,16 +189,27 @@ def rbac(opts: Options) -> list[dict[str, Any]]:
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(APP, opts.namespace)}
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": _meta(APP),
             "rules": [{"apiGroups": [""], "resources": ["pods", "nodes", "namespaces"],
-                       "verbs": ["get", "list", "watch"]}]}
+                       "verbs": ["get", "list", "watch"]},
+                      # a scale request is judged as the workload it scales, read when the request comes
+                      {"apiGroups": ["apps"], "resources": sorted(resource for _, resource in SCALABLE),
+                       "verbs": ["get"]}]}
     binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": _meta(APP),
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": APP},
                "subjects": [{"kind": "ServiceAccount", "name": APP, "namespace": opts.namespace}]}
     return [account, role, binding]
 
 
-def policies_configmap(opts: Options, policies: dict[str, str]) -> dict[str, Any]:
+def policies_configmap(opts: Options, policies: PolicyLayout) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(POLICIES_CONFIGMAP, opts.namespace),
-            "data": dict(sorted(policies.items()))}
+            "data": {configmap_key(path): text for path, text in sorted(policies.files.items())}}
+
+
+def _policies_volume(opts: Options) -> dict[str, Any]:
+    """The ConfigMap as a folder; a nested set lists its files as ``items`` so each lands at its path."""
+    source: dict[str, Any] = {"name": POLICIES_CONFIGMAP}
+    if opts.policies is not None and opts.policies.nested:
+        source["items"] = [{"key": configmap_key(path), "path": path} for path in sorted(opts.policies.files)]
+    return {"name": "policies", "configMap": source}
 
 
 def tls_secret(opts: Options, cert: bytes, key: bytes) -> dict[str, Any]:
@@ -174,15 +225,22 @@ def _probe(path: str, period: int) -> dict[str, Any]:
             "timeoutSeconds": 2, "failureThreshold": 3}
 
 
+def _serve_policies(opts: Options) -> list[str]:
+    paths = opts.policies.serve_paths if opts.policies is not None else (POLICY_DIR,)
+    return [arg for path in paths for arg in ("--policies", path)]
+
+
 def deployment(opts: Options) -> dict[str, Any]:
     selector = {"app.kubernetes.io/name": APP}
     container = {
         "name": "webhook",
         "image": opts.image,
         "command": ["policy-engine"],
-        "args": ["serve", "--policies", POLICY_DIR, "--tls-cert", f"{TLS_DIR}/tls.crt",
-                 "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(PORT), "--in-cluster"],
-        "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"}],
+        "args": ["serve", *_serve_policies(opts), "--tls-cert", f"{TLS_DIR}/tls.crt",
+                 "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(PORT), "--metrics-port", str(METRICS_PORT),
+                 "--in-cluster"],
+        "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"},
+                  {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         # the webhook exempts its own namespace by default and learns it from the downward API
         # XDG_CACHE_HOME: the start-up cache (compiled policies) on the writable emptyDir, so that the second
         # worker to reload finds what the first compiled; the root filesystem is read-only.
@@ -201,18 +259,48 @@ def deployment(opts: Options) -> dict[str, Any]:
         "serviceAccountName": APP,
         "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
                             "seccompProfile": {"type": "RuntimeDefault"}},
-        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 100,
-            "podAffinityTerm": {"labelSelector": {"matchLabels": selector},
-                                "topologyKey": "kubernetes.io/hostname"}}]}},
+        # one replica per node, spread over zones when there are several: a node or zone lost leaves one up
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+             "labelSelector": {"matchLabels": selector}},
+            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": selector}}],
+        # admission is on every workload's path: not the first pod evicted when a node runs short
+        "priorityClassName": PRIORITY_CLASS,
         "containers": [container],
-        "volumes": [{"name": "policies", "configMap": {"name": POLICIES_CONFIGMAP}},
+        "volumes": [_policies_volume(opts),
                     {"name": "tls", "secret": {"secretName": TLS_SECRET}},
                     {"name": "tmp", "emptyDir": {}}],
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(APP, opts.namespace),
             "spec": {"replicas": opts.replicas, "selector": {"matchLabels": selector},
                      "template": {"metadata": {"labels": _labels()}, "spec": pod_spec}}}
+
+
+def priority_class() -> dict[str, Any]:
+    """Above ordinary workloads (which the webhook admits), below the system's own critical classes."""
+    return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": _meta(PRIORITY_CLASS),
+            "value": 1_000_000, "globalDefault": False, "preemptionPolicy": "PreemptLowerPriority",
+            "description": "policy-engine's admission webhook: evicted after the workloads it admits"}
+
+
+def network_policy(opts: Options) -> dict[str, Any]:
+    """Who may reach the webhook's pods: anyone on the admission port, only the monitoring namespace on metrics.
+
+    The admission port stays open to every source on purpose: the API server calls it from the control
+    plane, whose address no pod or namespace selector matches (on EKS, GKE and AKS it is outside the pod
+    network altogether), and a NetworkPolicy that shut it out would make every admission fail, which
+    ``failurePolicy: Ignore`` turns into "allowed". Narrow it to your control plane's CIDR if you know it
+    (docs/webhook.md, Security). The port is still TLS-only, bounded, and serves nothing but reviews.
+    """
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(APP, opts.namespace),
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": APP}},
+                     "policyTypes": ["Ingress"],
+                     "ingress": [
+                         {"ports": [{"protocol": "TCP", "port": PORT}]},
+                         {"ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                          "from": [{"namespaceSelector": {"matchLabels": {
+                              "kubernetes.io/metadata.name": opts.metrics_namespace}}}]}]}}
 
 
 def disruption_budget(opts: Options) -> dict[str, Any]:
@@ -262,7 +350,8 @@ def build(opts: Options) -> list[tuple[str, dict[str, Any]]]:
         out.append(("policies.yaml", policies_configmap(opts, opts.policies)))
     if opts.tls_cert is not None and opts.tls_key is not None:
         out.append(("tls-secret.yaml", tls_secret(opts, opts.tls_cert, opts.tls_key)))
-    out += [("deployment.yaml", deployment(opts)), ("disruption-budget.yaml", disruption_budget(opts)),
+    out += [("priority-class.yaml", priority_class()), ("deployment.yaml", deployment(opts)),
+            ("disruption-budget.yaml", disruption_budget(opts)), ("network-policy.yaml", network_policy(opts)),
             ("service.yaml", service(opts)), ("webhook.yaml", webhook_configuration(opts))]
     return out
 

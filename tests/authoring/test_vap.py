@@ -27,7 +27,7 @@ def test_the_translation_is_the_golden_policy_and_names_what_it_left_out() -> No
     assert run.stdout == (FIXTURES / "replica-limit.expected.policy").read_text()
     assert "spec.matchResources.namespaceSelector (namespace labels are not known in CI)" in run.stderr
     assert "spec.validations[0].messageExpression" in run.stderr
-    assert "kinds [Deployment, StatefulSet]" in run.stdout and 'labels { "team" exists }' in run.stdout
+    assert "kinds [Deployment, StatefulSet]" in run.stdout and 'when "team" in object_labels' in run.stdout
     assert "assert all c in object.spec.template.spec.containers: has(c.resources)" in run.stdout  # native
     assert 'cel("object.spec.replicas <= int(params.data.maxReplicas)")' in run.stdout  # int(): kept as CEL
 

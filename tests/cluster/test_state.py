@@ -14,8 +14,8 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document
 from policy_engine.pricing.catalog import load_catalog
 
-from .conftest import NOW, Clock, make_state, rule, wait_for
 from .fake_apiserver import FIXTURES, FakeApiServer, fixture
+from .helpers import NOW, Clock, make_state, rule, wait_for
 
 MONTH_END = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -83,10 +83,13 @@ def test_gpu_hours_used_and_running_per_period(state: ClusterState, engine: Engi
 
 
 def test_budget_prices_each_pod_on_its_node(state: ClusterState, engine: Engine) -> None:
-    """The worker runs on an on-demand p4d.24xlarge (4 of 8 GPUs), the server on a spot g5.12xlarge."""
+    """The worker runs on an on-demand p4d.24xlarge (4 of 8 GPUs), the server on a spot g5.12xlarge.
+
+    The bundled catalog has no spot prices, so the spot server is priced at the on-demand price.
+    """
     catalog = load_catalog(None)
     p4d, g5 = catalog.instance_types["p4d.24xlarge"], catalog.instance_types["g5.12xlarge"]
-    assert g5.spot is not None
+    assert g5.spot is None
     spend = rule(engine, "spend-per-month")
     worker_rate, eval_rate = p4d.on_demand * 4 / 8, p4d.on_demand * 2 / 8
     vision = state.usage(spend, "vision")
@@ -94,7 +97,7 @@ def test_budget_prices_each_pod_on_its_node(state: ClusterState, engine: Engine)
         used=worker_rate * hours("2026-11-20T08:00:00Z", NOW) + eval_rate * 6.5,
         running=worker_rate * hours(NOW, MONTH_END))
     nlp = state.usage(spend, "nlp")
-    assert nlp == near(used=g5.spot / 4 * 6, running=g5.spot / 4 * hours(NOW, MONTH_END))
+    assert nlp == near(used=g5.on_demand / 4 * 6, running=g5.on_demand / 4 * hours(NOW, MONTH_END))
 
 
 def test_watch_events_move_usage(server: FakeApiServer, state: ClusterState, clock: Clock,
@@ -156,16 +159,17 @@ def test_live_usage_decides_admission(state: ClusterState, engine: Engine) -> No
     """The engine adds a new 8-GPU job's projection to what the cache reports, and denies past the quota."""
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "big", "namespace": "ml-vision",
                                                                  "labels": {"team": "vision"}},
-           "spec": {"activeDeadlineSeconds": 3600 * 200, "template": {"spec": {"restartPolicy": "Never",
+           "spec": {"activeDeadlineSeconds": 3600 * 200, "template": {
+               "metadata": {"labels": {"team": "vision"}}, "spec": {"restartPolicy": "Never",
                     "containers": [{"name": "t", "image": "t", "resources": {"limits": {"nvidia.com/gpu": 8}}}]}}}}
     workload = build_workload(Document(job, "<admission>", 1))
     assert workload is not None
-    result = engine.evaluate_workloads([workload], usage=state)
+    result = engine.evaluate([workload], usage=state)
     month = [f for f in result.findings if f.policy == "gpu-hours-per-month"]
     assert len(month) == 1 and month[0].enforcement.value == "deny"
     assert "running" in month[0].message  # the live figures are quoted
 
-    no_state = engine.evaluate_workloads([workload])
+    no_state = engine.evaluate([workload])
     assert not [f for f in no_state.findings if f.policy == "gpu-hours-per-month"]
 
 

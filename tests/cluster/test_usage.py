@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from policy_engine.cluster.pods import PodRecord, build_record, inherit, price_record
+from policy_engine.cluster.pods import PodRecord, build_record, price_record
 from policy_engine.cluster.usage import group_usage, period_bounds
 from policy_engine.compiler.program import Period
 from policy_engine.pricing.catalog import load_catalog
@@ -36,11 +36,13 @@ def test_pods_without_gpus_or_unreadable_are_not_records() -> None:
     assert build_record(broken, None, ("team",), NOW) is None
 
 
-def test_namespace_labels_fill_only_missing_keys() -> None:
-    obj = {"metadata": {"labels": {"team": "own"}}}
-    merged, taken = inherit(obj, {"team": "ns", "cost-center": "cc-1", "other": "x"}, ("team", "cost-center"))
-    assert merged["metadata"]["labels"] == {"team": "own", "cost-center": "cc-1"}
-    assert taken == {"cost-center": "cc-1"}
+def test_a_live_pod_takes_missing_keys_from_its_namespace_by_the_one_rule() -> None:
+    pod = _pod("llm-serve-7d9f8b6c5-h2x4p")
+    pod["metadata"] = {**pod["metadata"], "labels": {"team": ""}}  # type: ignore[dict-item]
+    record = build_record(pod, {"team": "ns", "cost-center": "cc-1"}, ("team", "cost-center"), NOW)
+    assert record is not None
+    assert record.inherited == {"team": "ns", "cost-center": "cc-1"}  # an empty team is no team
+    assert record.workload.labels["team"] == "ns"
 
 
 def _record(gpus: float, started: datetime, deadline: datetime | None = None, hourly: float | None = 1.0,
@@ -88,3 +90,21 @@ def test_records_do_not_keep_managed_fields_or_last_applied_copies() -> None:
     assert "managedFields" not in kept
     assert kept["annotations"] == {"policy-engine.io/expected-duration": "2h"}
     assert "managedFields" in meta  # the object handed in is not changed
+
+
+def test_the_nodes_region_label_selects_the_regional_price(tmp_path) -> None:
+    pricing = tmp_path / "regional.yaml"
+    pricing.write_text(
+        "instance_types:\n  g5.xlarge: {provider: aws, region: us-east-1, gpus: 1, gpu_model: A10G, vcpus: 4,"
+        " memory_gib: 16, on_demand: 1.006, regions: {eu-west-1: {on_demand: 1.123}}}\n")
+    catalog = load_catalog(str(pricing))
+    node = {"node.kubernetes.io/instance-type": "g5.xlarge", "karpenter.sh/capacity-type": "on-demand"}
+    priced = {}
+    for region in ("eu-west-1", "ap-south-1"):
+        record = build_record(_pod("llm-serve-7d9f8b6c5-h2x4p"), None, (), NOW)
+        assert record is not None
+        price_record(record, {**node, "topology.kubernetes.io/region": region}, catalog)
+        priced[region] = record.hourly
+    gpus = record.gpus
+    assert priced["eu-west-1"] == pytest.approx(1.123 * gpus)
+    assert priced["ap-south-1"] == pytest.approx(1.006 * gpus)  # not priced there: the default region

@@ -20,7 +20,8 @@ DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1", "kind": "Deployment",
     "metadata": {"name": "api", "namespace": "web", "labels": {"team": "research", "tier": "gold"}},
     "spec": {"replicas": 2, "template": {
-        "metadata": {"labels": {"app": "api"}, "annotations": {"example.com/lifetime": "6h"}},
+        "metadata": {"labels": {"app": "api", "team": "research", "tier": "gold"},
+                     "annotations": {"example.com/lifetime": "6h"}},
         "spec": {
             "terminationGracePeriodSeconds": 60,
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],

@@ -22,12 +22,19 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster.fake_apiserver import FakeApiServer, running
 
 from policy_engine.cli.main import main
 from policy_engine.engine import load_engine
 from policy_engine.model.kinds import KNOWN_KINDS
-from policy_engine.webhook.manifests import WORKLOAD_RESOURCES, Options, build, webhook_rules
+from policy_engine.webhook.manifests import (
+    POLICY_DIR,
+    WORKLOAD_RESOURCES,
+    Options,
+    PolicyLayout,
+    build,
+    webhook_rules,
+)
+from tests.cluster.fake_apiserver import FakeApiServer, running
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl")
@@ -54,6 +61,7 @@ EXPECTED_KINDS = {
     "Namespace": "v1", "ServiceAccount": "v1", "ClusterRole": "rbac.authorization.k8s.io/v1",
     "ClusterRoleBinding": "rbac.authorization.k8s.io/v1", "ConfigMap": "v1", "Secret": "v1",
     "Deployment": "apps/v1", "PodDisruptionBudget": "policy/v1", "Service": "v1",
+    "PriorityClass": "scheduling.k8s.io/v1", "NetworkPolicy": "networking.k8s.io/v1",
     "ValidatingWebhookConfiguration": "admissionregistration.k8s.io/v1",
 }
 
@@ -79,7 +87,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeApiServer, Path]]:
     pytest.importorskip("kubernetes_validate", reason="kubernetes-validate provides the API schema kubectl checks")
-    from cluster.openapi_proto import document
+    from tests.cluster.openapi_proto import document
 
     home = tmp_path_factory.mktemp("kube")
     with running(document()) as server:
@@ -109,7 +117,8 @@ def test_every_workload_kind_is_registered() -> None:
     assert {("", "pods"), ("apps", "deployments"), ("batch", "jobs"), ("kubeflow.org", "pytorchjobs"),
             ("ray.io", "rayjobs"), ("serving.kserve.io", "inferenceservices")} <= resources
     for rule in webhook_rules():
-        assert rule["operations"] == ["CREATE", "UPDATE"]
+        scale = all(r.endswith("/scale") for r in rule["resources"])
+        assert rule["operations"] == (["UPDATE"] if scale else ["CREATE", "UPDATE"])
 
 
 def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixture[str], certs: Path) -> None:
@@ -117,7 +126,8 @@ def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixtur
     assert {d["kind"]: d["apiVersion"] for d in docs} == EXPECTED_KINDS
     for d in docs:
         assert d["metadata"]["name"]
-        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"):
+        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration",
+                             "PriorityClass"):
             assert d["metadata"]["namespace"] == "gov"
 
     hook = _one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]
@@ -134,13 +144,21 @@ def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixtur
 
     role = _one(docs, "ClusterRole")["rules"]
     assert role == [{"apiGroups": [""], "resources": ["pods", "nodes", "namespaces"],
-                     "verbs": ["get", "list", "watch"]}]
+                     "verbs": ["get", "list", "watch"]},
+                    {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets"],
+                     "verbs": ["get"]}]
 
     deployment = _one(docs, "Deployment")
     spec = deployment["spec"]["template"]["spec"]
     container = spec["containers"][0]
     assert deployment["spec"]["replicas"] == 2
-    assert spec["affinity"]["podAntiAffinity"]
+    spread = {c["topologyKey"]: c["whenUnsatisfiable"] for c in spec["topologySpreadConstraints"]}
+    assert spread["kubernetes.io/hostname"] == "DoNotSchedule"
+    assert spec["priorityClassName"] == _one(docs, "PriorityClass")["metadata"]["name"]
+    assert container["args"][container["args"].index("--metrics-port") + 1] == "9090"
+    ingress = _one(docs, "NetworkPolicy")["spec"]["ingress"]
+    assert [r["ports"][0]["port"] for r in ingress] == [8443, 9090]
+    assert "from" not in ingress[0] and ingress[1]["from"]  # the API server is not selectable: 8443 stays open
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -161,10 +179,10 @@ def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixtur
 
 
 def test_configmap_holds_the_policy_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    (tmp_path / "a.policy").write_text('policy "a" {\n}\n')
+    (tmp_path / "a.policy").write_text('policy "a" {\n  require labels ["team"]\n}\n')
     (tmp_path / "notes.txt").write_text("not a policy")
     docs = _render(capsys, "--policies", str(tmp_path))
-    assert _one(docs, "ConfigMap")["data"] == {"a.policy": 'policy "a" {\n}\n'}
+    assert _one(docs, "ConfigMap")["data"] == {"a.policy": 'policy "a" {\n  require labels ["team"]\n}\n'}
     assert not [d for d in docs if d["kind"] == "Secret"]
     assert "caBundle" not in _one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]["clientConfig"]
 
@@ -172,7 +190,8 @@ def test_configmap_holds_the_policy_files(capsys: pytest.CaptureFixture[str], tm
 def test_schema_of_every_document() -> None:
     """The API server's own schemas (strict: no unknown fields) accept every object we render."""
     kubernetes_validate = pytest.importorskip("kubernetes_validate")
-    opts = Options(ca_bundle=b"ca", tls_cert=b"c", tls_key=b"k", policies={"a.policy": "x"})
+    nested = PolicyLayout({"a.policy": "x", "lib/b.policy": "y"}, (f"{POLICY_DIR}/teams",))
+    opts = Options(ca_bundle=b"ca", tls_cert=b"c", tls_key=b"k", policies=nested)
     for _, obj in build(opts):
         kubernetes_validate.validate(obj, "1.32.0", strict=True)
 
@@ -203,7 +222,7 @@ def test_kubectl_accepts_every_document(extra: list[str], certs: Path, capsys: p
 ])
 def test_kubectl_rejects_a_broken_deployment(path: tuple[Any, ...], value: Any, complaint: str,
                                              apiserver: tuple[FakeApiServer, Path]) -> None:
-    docs = [obj for _, obj in build(Options(policies={}))]
+    docs = [obj for _, obj in build(Options(policies=PolicyLayout({"a.policy": "x"})))]
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     target: Any = deployment
     for step in path[:-1]:
