@@ -25,14 +25,15 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-from lark import Token, Tree
 
 from policy_engine.compiler.regex import Pattern, compile_regex, problem
 from policy_engine.model.runtime import parse_duration
 from policy_engine.quantity import Quantity, quantity
+
+if TYPE_CHECKING:  # lark only for types: a policy set without CEL never imports it
+    from lark import Token, Tree
 
 Activation = dict[str, Any]
 Fn = Callable[[Activation], Any]
@@ -437,11 +438,19 @@ MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 
 # ---- the compiler -----------------------------------------------------------------------------------------
 
-def _position(tree: Tree[Any] | Token) -> tuple[int, int]:
-    if isinstance(tree, Token):
+def _is_tree(x: Any) -> bool:
+    return hasattr(x, "data") and hasattr(x, "children")
+
+
+def _is_token(x: Any) -> bool:
+    return isinstance(x, str) and hasattr(x, "type")
+
+
+def _position(tree: Any) -> tuple[int, int]:
+    if _is_token(tree):
         return tree.line or 1, tree.column or 1
     for child in tree.children:
-        if isinstance(child, Tree | Token):
+        if (_is_tree(child) or _is_token(child)):
             return _position(child)
     return 1, 1
 
@@ -482,7 +491,7 @@ class CelCompiler:
         return fn
 
     def _sub(self, node: Any) -> Fn:
-        if isinstance(node, Tree):
+        if _is_tree(node):
             return self.compile(node)
         raise Unsupported(repr(node))
 
@@ -677,8 +686,8 @@ def _url_value(x: Any) -> Any:
 
 
 def _token(node: Any) -> Token:
-    if isinstance(node, Token):
-        return node
+    if _is_token(node):
+        return node  # type: ignore[no-any-return]
     raise Unsupported(repr(node))
 
 
@@ -692,9 +701,9 @@ def _unknown(name: str, what: str) -> str:
 
 def _unwrap(node: Any) -> Tree[Any] | None:
     """The meaningful node under the chain of single-child wrappers (expr → … → member → primary)."""
-    while isinstance(node, Tree) and node.data in _WRAPPERS and len(node.children) == 1:
+    while _is_tree(node) and node.data in _WRAPPERS and len(node.children) == 1:
         node = node.children[0]
-    return node if isinstance(node, Tree) else None
+    return node if _is_tree(node) else None
 
 
 _WRAPPERS = frozenset({"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication",
