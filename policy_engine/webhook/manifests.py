@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.errors import ManifestError
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.webhook.scale import SCALABLE
@@ -124,23 +125,22 @@ def webhook_rules() -> list[dict[str, Any]]:
 
 
 def read_policies(paths: Sequence[str | Path]) -> dict[str, str]:
-    """Policy files for the ConfigMap: each given file, and the ``*.policy`` files directly in each folder.
+    """Policy files for the ConfigMap, found as ``serve`` finds them (``policy_engine.discovery``).
 
-    Policy test folders are left out (they are for ``policy-engine test``, not for serving).
+    Keys are file names (a ConfigMap key holds no ``/``), so two files of one name are refused.
     """
+    files, missing = find_policy_files(paths)
+    if missing:
+        raise ManifestError(f"{missing[0].span.file}: {missing[0].message}")
     found: dict[str, str] = {}
-    for raw in paths:
-        path = Path(raw)
-        files = sorted(p for p in path.iterdir() if p.suffix == ".policy" and p.is_file()) if path.is_dir() \
-            else [path]
-        for file in files:
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ManifestError(f"{file}: cannot read policy file: {exc}") from exc
-            if file.name in found:
-                raise ManifestError(f"{file}: a policy file named {file.name} is already included")
-            found[file.name] = text
+    for file in files:
+        text, problem = read_text(file)
+        if text is None:
+            raise ManifestError(f"{file}: cannot read policy file: {problem.message if problem else 'unreadable'}")
+        name = Path(file).name
+        if name in found:
+            raise ManifestError(f"{file}: a policy file named {name} is already included")
+        found[name] = text
     size = sum(len(t.encode()) + len(k) for k, t in found.items())
     if size > CONFIGMAP_LIMIT:
         raise ManifestError(f"policies take {size:,} bytes; a ConfigMap holds at most {CONFIGMAP_LIMIT:,}")
