@@ -70,9 +70,3 @@ def test_a_configmap_swap_changes_the_fingerprint(tree: Path) -> None:
     (tree / "..data").unlink()
     (tree / "..data").symlink_to(fresh.name)
     assert fingerprint([tree]) != before
-
-
-def test_the_webhook_configmap_ships_the_files_serve_compiles(tree: Path) -> None:
-    from policy_engine.webhook.manifests import read_policies
-
-    assert sorted(read_policies([tree])) == sorted(Path(f).name for f in find_policy_files([tree])[0])
