@@ -1,7 +1,9 @@
 """A pod spec (or a CRD's pod-like block) → one ``Role``: requests, GPUs per pod, placement, labels.
 
-GPUs per pod follow the scheduler: per resource, max(max over init containers, Σ over containers),
-each container's amount being its request or, when it has none, its limit (Kubernetes copies limits to
+GPUs per pod follow the scheduler's effective request: per resource, max(the init phase, Σ app containers
++ Σ sidecars), where a sidecar is an init container with ``restartPolicy: Always`` that keeps running and
+each init container's phase counts it beside the sidecars started before it; each container's amount
+being its request or, when it has none, its limit (Kubernetes copies limits to
 absent requests; extended resources must have requests == limits). A KAI ``gpu-fraction`` pod
 annotation, and failing any GPU resource a Ray ``rayStartParams.num-gpus``, count when no accelerator
 resource is requested.
@@ -142,6 +144,7 @@ def _read_containers(
     containers: list[Container] = []
     sums: dict[str, Decimal] = {}
     inits: dict[str, Decimal] = {}
+    sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
     first_gpu_path: FieldPath | None = None
     for ref in refs:
         holder = fields.mapping(doc, ref.path) or {}
@@ -158,16 +161,22 @@ def _read_containers(
                 ref.path,
             )
         )
-        target = inits if ref.init else sums
+        sidecar = ref.init and holder.get("restartPolicy") == "Always"
         for name in {**limits, **requests}:
             amount = requests[name] if name in requests else limits[name]
             if ref.init:
-                target[name] = max(target.get(name, Decimal(0)), amount)
+                # an init container runs beside the sidecars started before it (KEP-753)
+                running = amount + sidecars.get(name, Decimal(0))
+                inits[name] = max(inits.get(name, Decimal(0)), running)
+                if sidecar:
+                    sidecars[name] = running
             else:
-                target[name] = target.get(name, Decimal(0)) + amount
+                sums[name] = sums.get(name, Decimal(0)) + amount
             if first_gpu_path is None and amount > 0 and gpu_fraction(name, config) is not None:
                 where = "requests" if name in requests else "limits"
                 first_gpu_path = (*res_path, where, name)
+    for name, amount in sidecars.items():  # sidecars keep running beside the app containers
+        sums[name] = sums.get(name, Decimal(0)) + amount
     return containers, sums, inits, first_gpu_path
 
 

@@ -225,3 +225,12 @@ def test_labels_only_on_a_deployment_fail_check_as_the_cluster_would_with_the_po
     assert "add them under spec.template.metadata.labels" in labels["message"]
     lines = manifest.read_text().splitlines()
     assert lines[labels["line"] - 1].strip().startswith("labels:")
+
+
+def test_an_8_plus_8_gpu_sidecar_pod_no_longer_bypasses_max_gpus() -> None:
+    manifest = REPO / "tests" / "fixtures" / "model" / "sidecar_gpus.yaml"
+    proc = check(str(manifest), "--format", "json", cwd=REPO)
+    findings = json.loads(proc.stdout)["findings"]
+    assert any(f["policy"] == "max-gpus" and f["resource"]["name"] == "sidecar-gpus" and "16" in f["message"]
+               for f in findings), findings
+    assert proc.returncode == 1
