@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
         else frozenset({Enforcement.DENY}),
         cost_diff=cost_diff, costs=head.costs if want_costs else None,
-        link_base=args.link_base or _github_link_base(), generated_at=time.time())
+        link_base=args.link_base or _github_link_base(), generated_at=time.time(),
+        team=engine.catalog.assumptions.dimensions().team)
     for fmt, path in outputs:
         target = Path(path)
         try:
@@ -198,7 +199,8 @@ def _partial(engine: Engine, items: Iterable[Document | LoadError], want_costs: 
              want_evaluations: bool) -> tuple[Partial, list[WorkloadCost]]:
     """One chunk's partial result, with its workloads reduced to cost records (documents dropped)."""
     partial = engine.evaluate_partial(items, keep_workloads=want_costs)
-    costs = [WorkloadCost.of(w) for w in partial.result.workloads]
+    team = engine.catalog.assumptions.dimensions().team
+    costs = [WorkloadCost.of(w, team) for w in partial.result.workloads]
     partial.result.workloads = []
     if not want_evaluations:
         partial.result.evaluations = []

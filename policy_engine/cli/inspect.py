@@ -16,8 +16,8 @@ from typing import Any
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import load_paths
 from policy_engine.model.workload import Workload
-from policy_engine.pricing.catalog import load_catalog
-from policy_engine.pricing.cost import priced_workloads
+from policy_engine.pricing.catalog import Catalog, load_catalog
+from policy_engine.pricing.cost import gpu_model_of, priced_workloads
 
 HELP = "show the workloads the engine sees in manifests"
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     workloads, errors = priced_workloads(load_paths(args.paths, args.exclude), catalog)
     if args.format == "json":
         payload = {
-            "workloads": [workload_json(w) for w in workloads],
+            "workloads": [workload_json(w, catalog) for w in workloads],
             "errors": [d.to_dict() for d in errors],
         }
         print(json.dumps(payload, indent=2))
     else:
-        print(render_table(workloads))
+        print(render_table(workloads, catalog))
     for diagnostic in errors:
         print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if errors else EXIT_OK
@@ -66,7 +66,9 @@ def _num(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
-def workload_json(w: Workload) -> dict[str, Any]:
+def workload_json(w: Workload, catalog: Catalog) -> dict[str, Any]:
+    """``gpu_model`` is the model pricing uses (the role's own, else its instance type's), as in ``cost``;
+    ``team`` is the one team dimension (model/dimensions.py), as in ``check`` and ``cost``."""
     cost = w.cost
     return {
         "kind": w.kind,
@@ -83,7 +85,7 @@ def workload_json(w: Workload) -> dict[str, Any]:
                 "max_replicas": r.max_replicas,
                 "gpus_per_pod": _num(r.gpus_per_pod),
                 "gpu_resource": r.gpu_resource,
-                "gpu_model": r.gpu_model,
+                "gpu_model": gpu_model_of(r, catalog),
                 "instance_type": r.instance_type,
                 "instance_type_candidates": list(r.instance_type_candidates),
                 "capacity_type": r.capacity_type.value,
@@ -91,6 +93,7 @@ def workload_json(w: Workload) -> dict[str, Any]:
             for r in w.roles
         ],
         "labels": w.labels,
+        "team": catalog.assumptions.dimensions().team.display(w.labels),
         "gpus": _num(w.gpus),
         "gpu_hours_per_month": _num(w.gpu_hours_per_month),
         "run_time": {
@@ -107,11 +110,11 @@ def workload_json(w: Workload) -> dict[str, Any]:
     }
 
 
-_HEADERS = ("KIND/NAME", "ROLES", "GPUS", "MODEL", "INSTANCE", "CAPACITY", "$/MONTH")
+_HEADERS = ("KIND/NAME", "ROLES", "GPUS", "MODEL", "INSTANCE", "CAPACITY", "TEAM", "$/MONTH")
 
 
-def render_table(workloads: list[Workload]) -> str:
-    rows = [_HEADERS] + [_row(w) for w in workloads]
+def render_table(workloads: list[Workload], catalog: Catalog) -> str:
+    rows = [_HEADERS] + [_row(w, catalog) for w in workloads]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     total_gpus = sum(w.gpus for w in workloads)
@@ -122,10 +125,10 @@ def render_table(workloads: list[Workload]) -> str:
     return "\n".join(lines)
 
 
-def _row(w: Workload) -> tuple[str, ...]:
+def _row(w: Workload, catalog: Catalog) -> tuple[str, ...]:
     ns = f"{w.namespace}/" if w.namespace else ""
     roles = ", ".join(f"{r.replicas} {r.name}" for r in w.roles)
-    models = sorted({r.gpu_model for r in w.roles if r.gpu_model})
+    models = sorted({m for r in w.roles if r.gpus_per_pod > 0 and (m := gpu_model_of(r, catalog))})
     instances = sorted({r.instance_type for r in w.roles if r.instance_type})
     capacities = sorted({r.capacity_type.value for r in w.roles})
     cost = w.cost
@@ -139,5 +142,6 @@ def _row(w: Workload) -> tuple[str, ...]:
         ",".join(models) or "-",
         ",".join(instances) or "-",
         ",".join(capacities),
+        catalog.assumptions.dimensions().team.display(w.labels),
         money,
     )

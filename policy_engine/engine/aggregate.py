@@ -94,7 +94,7 @@ def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float,
 def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Workload,
                  hours_per_month: float) -> Contribution | None:
     key = rule.key(w)
-    if key is None:
+    if not key:  # an empty label is a missing one (model/dimensions.py)
         return None
     hours, unbounded = project(w, rule.period, hours_per_month)
     gpu_hours = w.gpus * hours

@@ -18,12 +18,10 @@ from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.errors import WorkloadError
-from policy_engine.model.build import build_workload
-from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
-from policy_engine.pricing.cost import price
+from policy_engine.pricing.cost import model_config, priced_workload
 
 
 @dataclass(slots=True)
@@ -41,7 +39,7 @@ class Engine:
         self.policies = policies
         self.catalog = catalog
         self._hours_per_month = float(catalog.hours_per_month)
-        self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
+        self._model_config = model_config(catalog)
         #: Kinds that run no pods (Namespace, HorizontalPodAutoscaler, a CRD) meet only the policies naming them.
         self._object_policies: dict[str, tuple[CompiledPolicy, ...]] = {}
         for p in policies.policies:
@@ -55,10 +53,7 @@ class Engine:
 
     def workload(self, doc: Document) -> Workload | None:
         """The workload model of a document, priced; None when the document is not a workload."""
-        w = build_workload(doc, self._model_config)
-        if w is not None:
-            w.cost = price(w, self.catalog)
-        return w
+        return priced_workload(doc, self.catalog, self._model_config)
 
     def subject(self, doc: Document) -> Workload | None:
         """What policies evaluate for a document: its workload, else the bare object when a policy names

@@ -238,11 +238,26 @@ def _money(value: float, places: int = 2) -> str:
     return f"${value:,.{places}f}"
 
 
+def model_config(catalog: Catalog) -> ModelConfig:
+    """The workload model's settings a catalog implies (its hours per month)."""
+    return ModelConfig(hours_per_month=float(catalog.hours_per_month))
+
+
+def priced_workload(doc: Document, catalog: Catalog, config: ModelConfig | None = None) -> Workload | None:
+    """THE document → priced workload path (engine, inspect, cost, the cluster cache): the workload model
+    with the catalog's hours per month, then ``price``. None when the document is not a workload;
+    ``WorkloadError`` when a field is malformed."""
+    workload = build_workload(doc, config or model_config(catalog))
+    if workload is not None:
+        workload.cost = price(workload, catalog)
+    return workload
+
+
 def priced_workloads(
     items: Iterable[Document | LoadError], catalog: Catalog
 ) -> tuple[list[Workload], list[Diagnostic]]:
     """Every workload of ``items``, modelled and priced, and the located errors of the rest (inspect, cost)."""
-    config = ModelConfig(hours_per_month=catalog.hours_per_month)
+    config = model_config(catalog)
     workloads: list[Workload] = []
     errors: list[Diagnostic] = []
     for item in items:
@@ -250,11 +265,10 @@ def priced_workloads(
             errors.append(item.diagnostic)
             continue
         try:
-            workload = build_workload(item, config)
+            workload = priced_workload(item, catalog, config)
         except WorkloadError as exc:
             errors.append(exc.diagnostic)
             continue
         if workload is not None:
-            workload.cost = price(workload, catalog)
             workloads.append(workload)
     return workloads, errors

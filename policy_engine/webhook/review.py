@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
 from policy_engine.errors import UnreadableObject
-from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.model.documents import Document, LoadError, load_objects
 from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.workload import Admission
@@ -258,7 +257,7 @@ def _unknown_team(workload: Workload, state: ReviewState) -> list[Finding]:
     from policy_engine.compiler.program import Severity
     from policy_engine.engine import Finding, ResourceRef
 
-    team = DEFAULT_DIMENSIONS.team
+    team = state.loaded.engine.catalog.assumptions.dimensions().team
     value = team.value(workload.labels)
     if value is not None and value in known:
         return []

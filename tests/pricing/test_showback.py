@@ -23,6 +23,6 @@ def test_groups_by_label_and_namespace_with_unpriced_counted_apart(catalog):
     groups = {g.key: g for g in report.groups}
     assert groups[("x", "n1")].monthly == pytest.approx(3 * 2.0 * 730)
     assert groups[("x", "n1")].gpu_hours == pytest.approx(3 * 730)
-    assert groups[("(none)", "n2")].unpriced == 1 and groups[("(none)", "n2")].monthly == 0
-    assert [u.key for u in report.unpriced] == [("(none)", "n2")]
+    assert groups[("(untagged)", "n2")].unpriced == 1 and groups[("(untagged)", "n2")].monthly == 0
+    assert [u.key for u in report.unpriced] == [("(untagged)", "n2")]
     assert report.total.workloads == 3 and report.total.monthly == pytest.approx(3 * 2.0 * 730)
