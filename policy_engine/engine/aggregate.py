@@ -189,7 +189,8 @@ def _decide_group(policy: CompiledPolicy, rule: AggregateRule, key: str, limit: 
     saving = _overage_cost(rule, over, members) if over else None
     anchor = crossing[0] if crossing else members[-1]
     return Finding(policy=policy.name, rule=rule.kind, severity=policy.severity, enforcement=enforcement,
-                   message=message, resource=anchor.ref, monthly_cost=None, saving=saving, group=label,
+                   message=message, resource=anchor.ref, saving=saving, group=label,
+                   monthly_cost=sum(c.cost for c in members if c.cost is not None) or None,
                    related=tuple(c.ref for c in crossing))
 
 

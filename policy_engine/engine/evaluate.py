@@ -117,6 +117,10 @@ class Engine:
         cost = w.cost
         if cost is not None and cost.priced and cost.monthly is not None:
             stats.monthly_cost += cost.monthly
+            if cost.assumptions:
+                stats.assumed_workloads += 1
+                kinds = {a.split(": ", 1)[-1].rsplit("(", 1)[-1].rstrip(")") for a in cost.assumptions}
+                stats.assumptions = tuple(sorted(set(stats.assumptions) | kinds))
         else:
             stats.unpriced_workloads += 1
         monthly = cost.monthly if cost is not None and cost.priced else None
@@ -168,6 +172,8 @@ class Engine:
             res.stats.seconds += s.seconds
             res.stats.monthly_cost += s.monthly_cost
             res.stats.unpriced_workloads += s.unpriced_workloads
+            res.stats.assumed_workloads += s.assumed_workloads
+            res.stats.assumptions = tuple(sorted(set(res.stats.assumptions) | set(s.assumptions)))
         if contributions:
             res.findings.extend(aggregate.decide(self.policies, contributions, usage))
         res.stats.policies = len(self.policies.policies)
@@ -181,12 +187,17 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
     summaries = {p.name: PolicySummary(p.name, p.severity, p.enforcement, p.description)
                  for p in policies.policies}
     flagged: dict[tuple[str, ResourceRef], Finding] = {}
+    flagged_groups: set[tuple[str, str]] = set()
     savings: dict[tuple[str, ResourceRef | str], float] = {}
     for f in findings:
         s = summaries.get(f.policy)
         if s is None:
             continue
         s.findings += 1
+        if f.group is not None and (f.policy, f.group) not in flagged_groups:
+            flagged_groups.add((f.policy, f.group))  # a quota/budget row: the group's projected spend
+            if f.monthly_cost is not None:
+                s.flagged_monthly_cost += f.monthly_cost
         if f.group is None:
             key = (f.policy, f.resource)
             if key not in flagged:

@@ -70,12 +70,35 @@ def price(workload: Workload, catalog: Catalog) -> Cost:
     currency = catalog.currency
     if problems:
         return Cost(False, None, None, currency, "; ".join(problems), breakdown=tuple(lines))
-    if hours is None:
-        reason = (f"monthly spend unknown, {workload.run_time.reason} (hourly {_money(hourly)}/h is known); "
-                  f"bound the run with a deadline or the {EXPECTED_DURATION_ANNOTATION} annotation to price it")
-        return Cost(False, hourly, None, currency, reason, breakdown=tuple(lines))
+    hours, assumed = _assumed_hours(workload, catalog, hours)
+    if assumed:
+        lines.append(f"{assumed[0]}: {_money(hourly)}/h {X} {hours:g} h = {_money(hourly * hours)}")
     return Cost(True, hourly, hourly * hours, currency, None, on_demand * hours,
-                None if spot is None else spot * hours, tuple(lines))
+                None if spot is None else spot * hours, tuple(lines), assumed, workload.gpus * hours)
+
+
+def _assumed_hours(workload: Workload, catalog: Catalog, hours: float | None) -> tuple[float, tuple[str, ...]]:
+    """The hours a month's projection uses, and the stated assumption behind them when the manifest alone
+    does not say (docs/cost-model.md, *Assumptions*):
+
+    - an **unbounded** job (no deadline, no expected duration) runs ``assumptions.unbounded_run_fraction`` of
+      the month (default: all of it), so the headline leaves no spend out;
+    - a long-running workload with a **declared idle shutdown** holds its pods ``1 - idle_fraction`` of the
+      month (the same idle assumption that prices an idle-shutdown policy's saving).
+    """
+    a = catalog.assumptions
+    if hours is None:
+        fraction = a.unbounded_run_fraction
+        hours = catalog.hours_per_month * fraction
+        return hours, (f"assumed {fraction:.0%} of the month ({hours:g} h): {workload.run_time.reason}; bound "
+                       f"it with a deadline or the {EXPECTED_DURATION_ANNOTATION} annotation "
+                       f"(assumptions.unbounded_run_fraction)",)
+    if workload.run_time.kind is RunKind.CONTINUOUS and workload.idle_timeout_seconds is not None:
+        active = 1.0 - a.idle_fraction
+        if active < 1.0:
+            return hours * active, (f"assumed active {active:.0%} of the month ({hours * active:g} h): idle "
+                                    f"shutdown declared (1 - assumptions.idle_fraction)",)
+    return hours, ()
 
 
 def price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:

@@ -101,6 +101,6 @@ def _add(target: GroupTotal, w: Workload) -> None:
     if cost is None or not cost.priced or cost.monthly is None:
         target.unpriced += 1
         return
-    target.gpu_hours += w.gpu_hours_per_month or 0.0
+    target.gpu_hours += cost.gpu_hours if cost.gpu_hours is not None else (w.gpu_hours_per_month or 0.0)
     target.monthly += cost.monthly
     target.on_demand_monthly += cost.on_demand_monthly or 0.0

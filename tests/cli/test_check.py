@@ -234,3 +234,18 @@ def test_an_8_plus_8_gpu_sidecar_pod_no_longer_bypasses_max_gpus() -> None:
     assert any(f["policy"] == "max-gpus" and f["resource"]["name"] == "sidecar-gpus" and "16" in f["message"]
                for f in findings), findings
     assert proc.returncode == 1
+
+
+def test_the_headline_includes_every_workload_and_quota_rows_show_the_spend_they_flag() -> None:
+    """The issue's reproductions: an unbounded job was '$0.00 (+1 unpriced)' and left out of 'Projected
+    spend'; a quota row showed $0.00 flagged beside its saving."""
+    proc = check(str(REPO / "examples" / "manifests"), "--format", "json", cwd=REPO)
+    doc = json.loads(proc.stdout)
+    stats = doc["stats"]
+    assert stats["unpriced_workloads"] == 0 and stats["assumed_workloads"] >= 1
+    assert "assumptions.unbounded_run_fraction" in stats["assumptions"]
+    text = check(str(REPO / "examples" / "manifests"), cwd=REPO).stdout
+    assert "priced under stated assumptions" in text and "unpriced" not in text.split("Projected spend")[1]
+    code, quota = as_json("quota")
+    (row,) = [s for s in quota["summary"] if s["policy"] == "team-quota"]
+    assert row["flagged_monthly_cost"] > 0 and row["saving"] > 0

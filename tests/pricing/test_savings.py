@@ -68,4 +68,4 @@ def test_idle_saving_is_zero_with_idle_shutdown_or_for_a_job(catalog):
 
 
 def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog):
-    assert idle_saving(priced(workload(role(gpus=1, instance="box8"), run_time=UNBOUNDED), catalog), catalog) is None
+    assert idle_saving(priced(workload(role(gpus=1, instance="no-such-box")), catalog), catalog) is None
