@@ -246,6 +246,6 @@ def test_the_headline_includes_every_workload_and_quota_rows_show_the_spend_they
     assert "assumptions.unbounded_run_fraction" in stats["assumptions"]
     text = check(str(REPO / "examples" / "manifests"), cwd=REPO).stdout
     assert "priced under stated assumptions" in text and "unpriced" not in text.split("Projected spend")[1]
-    code, quota = as_json("quota")
+    _, quota = as_json("quota")
     (row,) = [s for s in quota["summary"] if s["policy"] == "team-quota"]
     assert row["flagged_monthly_cost"] > 0 and row["saving"] > 0

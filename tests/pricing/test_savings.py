@@ -15,7 +15,7 @@ from policy_engine.pricing.savings import (
     spot_saving,
 )
 
-from .builders import UNBOUNDED, bounded, priced, role, workload
+from .builders import bounded, priced, role, workload
 
 
 def test_spot_saving_is_on_demand_minus_spot(catalog):
