@@ -249,3 +249,18 @@ def test_the_headline_includes_every_workload_and_quota_rows_show_the_spend_they
     _, quota = as_json("quota")
     (row,) = [s for s in quota["summary"] if s["policy"] == "team-quota"]
     assert row["flagged_monthly_cost"] > 0 and row["saving"] > 0
+
+
+@pytest.mark.parametrize("layout", ["empty-directory", "only-yaml", "every-file-empty"])
+def test_a_policy_set_with_no_policy_is_an_error_not_a_pass(tmp_path: Path, layout: str) -> None:
+    """The issue's reproduction: check passed (exit 0) with nothing to enforce."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    if layout == "only-yaml":
+        (policies / "values.yaml").write_text("team: nlp\n")
+    elif layout == "every-file-empty":
+        (policies / "a.policy").write_text("")
+        (policies / "b.policy").write_text("# rules moved elsewhere\n")
+    proc = check(str(REPO / "examples" / "manifests"), "--policies", str(policies), cwd=REPO)
+    assert proc.returncode == 2, proc.stdout
+    assert "error[E310]: no policy to enforce" in proc.stderr
