@@ -81,11 +81,15 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E307", "unreachable: a `when` or `if` that is always false", _LANG),
     Code("E308", "a parameter named like an attribute, or a quantifier variable hiding a name in scope", _LANG),
     Code("E309", "a quota or budget with an `if` guard", _LANG),
-    Code("E310", "a policy set with no policy (an empty directory, only other files, every file empty)", _LANG),
+    Code("E310", "an expression nested too deeply to compile (hundreds of `not`s or operators)", _LANG),
+    Code("E311", "a policy set with no policy (an empty directory, only other files, every file empty)", _LANG),
     Code("E401", "a path that does not exist or a file that cannot be read (any command, any file)", _CHECK),
     Code("E402", "an import cycle", _LANG),
     Code("E403", "a binary file (NUL bytes) where text was expected", _CHECK),
     Code("E404", "a file that is not UTF-8 text", _CHECK),
+    Code("E405", "not a regular file (a FIFO, a device, a socket): not read", _CHECK),
+    Code("E406", "a file (or stdin) larger than `--max-file-size`: not read", _CHECK),
+    Code("E407", "a symbolic link out of the scanned directory: not followed (`--follow-symlinks`)", _CHECK),
     Code("W501", "an `exclude` block covers everything the `match` selects", "testing.md"),
     Code("W502", "a label or annotation key Kubernetes would reject", "testing.md"),
     Code("W503", "a label value Kubernetes would reject", "testing.md"),
@@ -96,7 +100,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E603", "a document that is not a mapping (a string, a list, a number…)", _CHECK),
     Code("E604", "a mapping without `kind`: not a Kubernetes object", _CHECK),
     Code("E605", "a document that expands to more than 1,000,000 nodes through YAML aliases", _CHECK),
-    Code("E606", "the same key twice in one mapping of a manifest (kubectl refuses the file)", _CHECK),
+    Code("E606", "YAML nested more than 500 levels deep (JSON manifests may nest to any depth)", _CHECK),
+    Code("E607", "the same key twice in one mapping of a manifest (kubectl refuses the file)", _CHECK),
     Code("W601", "an empty manifest file: no document in it", _CHECK),
     Code("W602", "a file skipped: hidden, or not a Kubernetes manifest (Chart.yaml, values*.yaml, "
                  "kustomization.yaml, CI configs)", _CHECK),
@@ -122,6 +127,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E901", "an invalid webhook config file", "webhook.md"),
     Code("E902", "an invalid policy test file or test case", "testing.md"),
     Code("E903", "`explain`: no policy of that name", _LANG),
+    Code("E904", "`check --base`: not inside a git repository, git missing, or an unknown revision", _CHECK),
+    Code("E905", "an invalid controller settings file", "controller.md"),
 )}
 
 

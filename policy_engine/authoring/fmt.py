@@ -286,7 +286,12 @@ def _rule_body(body: ast.RuleBody, suffix: str, indent: str, width: int) -> list
     if isinstance(body, ast.Assert):
         return expr_lines(f"{'forbid' if body.negate else 'assert'} ", body.condition, suffix, indent, width)
     if isinstance(body, ast.LiveIdle):
-        return [f"idle {body.metric.name} < {unparse(body.threshold)} for {unparse(body.duration)}{suffix}"]
+        then = ""
+        if body.action is not None:
+            after = f" after {unparse(body.action.notice)}" if body.action.notice is not None else ""
+            options = "".join(f", {o.name}" for o in body.action.options)
+            then = f" then {body.action.verb.name}{after}{options}"
+        return [f"idle {body.metric.name} < {unparse(body.threshold)} for {unparse(body.duration)}{then}{suffix}"]
     return _aggregate(body, suffix, indent, width)
 
 

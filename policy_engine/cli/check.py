@@ -21,12 +21,14 @@ from pathlib import Path
 from policy_engine.cache import NO_CACHE_ENV
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.compiler.program import Enforcement
-from policy_engine.diagnostics import render_all
+from policy_engine.diagnostics import Diagnostic, Span, render_all
 from policy_engine.engine import Engine, Partial, Result, load_engine
-from policy_engine.engine.gitbase import load_base, repo_root
+from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
+from policy_engine.model import documents
 from policy_engine.model.documents import STDIN, Document, LoadError, discover, load_paths
 from policy_engine.reporters import FORMATS, ReportContext, renderer
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
 
@@ -60,9 +62,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="root for repo-relative paths in reports (default: the git top level, else .)")
     p.add_argument("--link-base", metavar="URL",
                    help="markdown links to URL/<path>#L<line> (default on GitHub Actions: the commit's URL)")
+    p.add_argument("--max-file-size", type=_size, default=None, metavar="BYTES",
+                   help="refuse manifest files (and stdin) larger than this, unread (default 64M; K/M/G suffixes)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="read linked files whose target is outside the scanned directory (default: reported, "
+                        "not read)")
     p.add_argument("--no-cache", action="store_true",
                    help=f"compile policies and validate pricing afresh, neither reading nor writing the start-up "
                         f"cache (same as {NO_CACHE_ENV}=1; see docs/check.md)")
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    raw = text.strip().lower().removesuffix("b").removesuffix("i")
+    factor = units.get(raw[-1:], 1)
+    number = raw[:-1] if raw[-1:] in units else raw
+    if not number.isdigit() or int(number) * factor < 1:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (e.g. 1048576, 512K, 64M)")
+    return int(number) * factor
 
 
 @dataclass(slots=True)
@@ -87,10 +104,18 @@ def run(args: argparse.Namespace) -> int:
         engine = load_engine(args.policies or None, args.pricing)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_ERROR
+        return _failed_early(args, outputs, list(exc.diagnostics), "the policies or the pricing file have errors")
     except OSError as exc:
         print(f"policy-engine check: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        failure = Diagnostic(Span(exc.filename or args.pricing or "<policies>", 1, 1), "E401",
+                             exc.strerror or str(exc))
+        return _failed_early(args, outputs, [failure], "a policy or pricing file cannot be read")
+    if args.base is not None:  # before the head run: a wrong --base must not cost a whole evaluation
+        try:
+            check_base_ref(args.base)
+        except GitError as exc:
+            print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
+            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
     _tune_gc()
     if engine.warnings:  # policy and catalog warnings that did not stop loading: shown, never fatal
         print(render_all(engine.warnings, dict(engine.policies.sources)), file=sys.stderr)
@@ -99,10 +124,13 @@ def run(args: argparse.Namespace) -> int:
     want_evals = bool(formats & _NEEDS_EVALUATIONS)
     want_costs = bool(formats & _NEEDS_COSTS) or args.base is not None
 
-    files = list(discover(paths, args.exclude))
+    if args.max_file_size is not None:
+        documents.configure(max_file_bytes=args.max_file_size)  # workers inherit it through fork
+    problems: list[LoadError] = []  # links out of the scanned directories, reported as located errors
+    files = list(discover(paths, args.exclude, follow_symlinks=args.follow_symlinks, problems=problems))
     jobs = args.jobs if args.jobs is not None else default_jobs(len(files))
     head = check_files(engine, files, jobs=jobs, want_costs=want_costs, want_evaluations=want_evals,
-                       engine_args=(list(args.policies), args.pricing))
+                       engine_args=(list(args.policies), args.pricing), problems=problems)
     result = head.result
 
     cost_diff = None
@@ -112,18 +140,12 @@ def run(args: argparse.Namespace) -> int:
             base = check_items(engine, items, want_costs=True, want_evaluations=False)
         except GitError as exc:
             print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
-            return EXIT_ERROR
+            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
         cost_diff = compare(base.costs, head.costs, base_ref=args.base, base_sha=sha,
                             base_fingerprints=(f.fingerprint() for f in base.result.findings))
     result.stats.seconds = time.perf_counter() - started
 
-    ctx = ReportContext(
-        root=Path(args.root) if args.root else _default_root(), policies=engine.policies,
-        fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
-        else frozenset({Enforcement.DENY}),
-        cost_diff=cost_diff, costs=head.costs if want_costs else None,
-        link_base=args.link_base or _github_link_base(), generated_at=time.time(),
-        team=engine.catalog.assumptions.dimensions().team)
+    ctx = replace(_context(args, engine), cost_diff=cost_diff, costs=head.costs if want_costs else None)
     for fmt, path in outputs:
         target = Path(path)
         try:
@@ -136,9 +158,60 @@ def run(args: argparse.Namespace) -> int:
               and sys.stdout.isatty())
     sys.stdout.write(renderer(args.format)(result, _with_colour(ctx, colour)))
     sys.stdout.flush()
+    if args.format != "text":  # stdout is for machines: the CI log still says what happened
+        _log_to_stderr(result, ctx)
     if any(is_failure(e) for e in result.errors):
         return EXIT_ERROR
     return EXIT_FINDINGS if ctx.failing(result) else EXIT_OK
+
+
+def _context(args: argparse.Namespace, engine: Engine | None) -> ReportContext:
+    return ReportContext(
+        root=Path(args.root) if args.root else _default_root(),
+        policies=engine.policies if engine is not None else None,
+        fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
+        else frozenset({Enforcement.DENY}),
+        link_base=args.link_base or _github_link_base(), generated_at=time.time(),
+        team=engine.catalog.assumptions.dimensions().team if engine is not None else DEFAULT_DIMENSIONS.team)
+
+
+def _base_failure(ref: str, exc: GitError) -> Diagnostic:
+    return Diagnostic(Span("--base", 1, 1), "E904", f"--base {ref}: {exc}")
+
+
+def _failed_early(args: argparse.Namespace, outputs: Sequence[tuple[str, str]], failures: list[Diagnostic],
+                  why: str, engine: Engine | None = None) -> int:
+    """The run stopped before evaluating (policies do not compile, a wrong ``--base``…): every
+    ``--output`` file is still written, holding the failure (SARIF: a tool execution notification;
+    Markdown: an Errors section saying why), so CI steps that upload them with ``if: always()`` work;
+    a machine format on stdout gets the same report. The failures were already printed on stderr."""
+    result = Result(errors=list(failures))
+    if engine is not None:
+        result.stats.policies = len(engine.policies.policies)
+    ctx = replace(_context(args, engine), stopped=why)
+    for fmt, path in outputs:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(renderer(fmt)(result, ctx), encoding="utf-8")
+        except OSError as exc:
+            print(f"policy-engine check: --output {fmt}={path}: {exc.strerror or exc}", file=sys.stderr)
+    if args.format != "text":
+        sys.stdout.write(renderer(args.format)(result, ctx))
+        sys.stdout.flush()
+    from policy_engine.reporters.text import verdict_line
+
+    print(f"policy-engine check: {verdict_line(result, ctx)}; nothing was checked", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _log_to_stderr(result: Result, ctx: ReportContext) -> None:
+    """With a machine format on stdout: every load error, the totals and the verdict line on stderr."""
+    from policy_engine.reporters.context import error_parts
+    from policy_engine.reporters.text import totals_line, verdict_line
+
+    lines = [error_parts(e).headline() for e in result.errors]
+    lines += [totals_line(result), verdict_line(result, ctx)]
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _tune_gc() -> None:
@@ -220,13 +293,16 @@ def _chunks(files: Sequence[str], size: int) -> Iterator[list[str]]:
 
 def check_files(engine: Engine, files: Sequence[str], *, jobs: int = 1, want_costs: bool = False,
                 want_evaluations: bool = False,
-                engine_args: tuple[list[str], str | None] = ([], None)) -> Checked:
+                engine_args: tuple[list[str], str | None] = ([], None),
+                problems: Sequence[LoadError] = ()) -> Checked:
     """Evaluate discovered files (``-`` is stdin) and decide quotas and budgets over all of them.
 
     ``engine_args`` (policy paths, pricing file) let workers rebuild the engine where fork is missing.
     """
     on_disk = [f for f in files if f != STDIN]
     partials: list[tuple[Partial, list[WorkloadCost]]] = []
+    if problems:
+        partials.append(_partial(engine, problems, want_costs, want_evaluations))
     if STDIN in files:
         partials.append(_partial(engine, load_paths([STDIN]), want_costs, want_evaluations))
     if jobs > 1 and len(on_disk) > 1:

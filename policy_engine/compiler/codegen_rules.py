@@ -13,6 +13,7 @@ from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
+from policy_engine.compiler.regex import compile_regex
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast
@@ -21,6 +22,9 @@ from policy_engine.syntax.unparse import unparse
 RuleFn = Callable[[Workload], Sequence[Violation]]
 NONE: tuple[Violation, ...] = ()
 _NO_CONTEXT: Mapping[str, str] = {}
+#: The fact a spot finding carries when the catalog has no real spot price for the workload.
+SPOT_SAVING_UNKNOWN = "unknown: no spot price in the pricing catalog (bring real ones: policy-engine prices import)"
+
 _FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
 _NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
 
@@ -91,7 +95,7 @@ class RuleCompiler:
         allowed = frozenset(v.value for v in body.allowed) if body.allowed is not None else None
         allowed_text = ", ".join(v.value for v in body.allowed or ())
         pattern = body.pattern.value if body.pattern is not None else None
-        rx = re.compile(pattern) if pattern is not None else None
+        rx = compile_regex(pattern) if pattern is not None else None  # RE2 (compiler/regex.py)
         context = {"key": key, "allowed": allowed_text, "pattern": pattern or ""}
 
         def check(w: Workload) -> Sequence[Violation]:
@@ -187,10 +191,13 @@ class RuleCompiler:
                     default = (f"role {role.name} runs on {capacity.value} capacity, not spot; "
                                "select spot nodes, e.g. karpenter.sh/capacity-type: spot")
                 prov = role.provenance.get("capacity_type")
+                saving = spot_saving(w)
+                facts: dict[str, object] = {"role": role.name, "capacity_type": capacity.value}
+                if saving is None and w.cost is not None and w.cost.priced:
+                    facts["saving"] = SPOT_SAVING_UNKNOWN  # never computed from a made-up discount
                 out.append(self.violation(
                     w, "spot", default, {"role": role.name, "value": capacity.value},
-                    prov.path if prov else role.template_path, spot_saving(w),
-                    {"role": role.name, "capacity_type": capacity.value}))
+                    prov.path if prov else role.template_path, saving, facts))
             return out
 
         return check

@@ -146,7 +146,10 @@ def _fold_body(body: ast.RuleBody, f: Callable[[ast.Expr], ast.Expr]) -> ast.Rul
     if isinstance(body, ast.RequireIdle | ast.RequireDeadline):
         return replace(body, maximum=f(body.maximum)) if body.maximum is not None else body
     if isinstance(body, ast.LiveIdle):
-        return replace(body, threshold=f(body.threshold), duration=f(body.duration))
+        action = body.action
+        if action is not None and action.notice is not None:
+            action = replace(action, notice=f(action.notice))
+        return replace(body, threshold=f(body.threshold), duration=f(body.duration), action=action)
     if isinstance(body, ast.Aggregate):
         return replace(
             body, limit=f(body.limit) if body.limit is not None else None,

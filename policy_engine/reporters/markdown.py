@@ -6,9 +6,12 @@ were left out (the SARIF upload and the JSON report carry all of them).
 
 from __future__ import annotations
 
+import re
+
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import ReportContext, error_parts, is_failure, money
 from policy_engine.reporters.costs import Change, by_team
+from policy_engine.wording import count
 
 MAX_ROWS = 50
 MAX_SAVINGS = 5
@@ -18,10 +21,13 @@ MARKER = "<!-- policy-engine-check -->"  # lets a CI step find and update its pr
 def render(result: Result, ctx: ReportContext) -> str:
     out = [MARKER, _verdict(result, ctx), ""]
     st = result.stats
-    out.append(f"{st.files} files · {st.documents} documents · {st.workloads} workloads "
-               f"({st.gpu_workloads} with GPUs) · {st.policies} policies · "
-               f"projected **{money(st.monthly_cost)}/month**"
-               + (f" ({st.unpriced_workloads} unpriced)" if st.unpriced_workloads else ""))
+    if ctx.stopped is not None:
+        out.append(f"**Nothing was checked: {_cell(ctx.stopped)}.** The errors below say why.")
+    else:
+        out.append(f"{count(st.files, 'file')} · {count(st.documents, 'document')} · "
+                   f"{count(st.workloads, 'workload')} ({st.gpu_workloads} with GPUs) · "
+                   f"{count(st.policies, 'policy')} · projected **{money(st.monthly_cost)}/month**"
+                   + (f" ({st.unpriced_workloads} unpriced)" if st.unpriced_workloads else ""))
     out.append("")
     if ctx.cost_diff is not None:
         out.extend(_cost_diff(ctx))
@@ -58,14 +64,27 @@ def _verdict(result: Result, ctx: ReportContext) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text from a manifest or file name, inert in a PR comment: no HTML, no table break, no @mention."""
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    return _MENTION.sub("@\u200b", text)  # a zero-width space after @: GitHub notifies nobody
+
+
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code: backticks inside cannot close it, and code spans render no HTML or mention."""
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _link(ctx: ReportContext, file: str, line: int) -> str:
     rel = ctx.relative(file)
     if ctx.link_base:
         return f"[{_cell(rel)}:{line}]({ctx.link_base.rstrip('/')}/{ctx.uri(file)}#L{line})"
-    return f"`{rel}:{line}`"
+    return _code(f"{rel.replace('`', chr(0x2035))}:{line}")
 
 
 def _findings(result: Result, ctx: ReportContext) -> list[str]:
@@ -143,7 +162,7 @@ def _cost_diff(ctx: ReportContext) -> list[str]:
     d = ctx.cost_diff
     assert d is not None
     pct = f" ({d.delta / d.before * 100:+.1f}%)" if d.before else ""
-    out = [f"### 💰 Cost change vs `{d.base_ref}`", "",
+    out = [f"### 💰 Cost change vs {_code(d.base_ref)}", "",
            f"Projected monthly spend: **{money(d.before)} → {money(d.after)}**, "
            f"**{money(d.delta, signed=True)}**{pct}", ""]
     # the change per team is a column of the team table (``_teams``)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from itertools import groupby
 
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import ReportContext, error_parts, money
+from policy_engine.wording import count
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
@@ -26,6 +28,19 @@ class _Paint:
 
 
 def render(result: Result, ctx: ReportContext) -> str:
+    """The report; no line starts with ``::``, which a CI runner would read as a workflow command."""
+    return _WORKFLOW_COMMAND.sub(_defuse, _render(result, ctx))
+
+
+#: A line that starts, after whitespace and colour codes, with ``::`` (GitHub Actions' workflow commands).
+_WORKFLOW_COMMAND = re.compile(r"^((?:\s|\x1b\[[0-9;]*m)*)::", re.MULTILINE)
+
+
+def _defuse(match: re.Match[str]) -> str:
+    return match.group(1) + "\\x3a:"
+
+
+def _render(result: Result, ctx: ReportContext) -> str:
     paint = _Paint(ctx.color)
     out: list[str] = []
     findings = sorted(result.findings, key=lambda f: (f.resource.file, f.line, f.policy))
@@ -58,6 +73,8 @@ def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
     cost = f"{money(f.monthly_cost)}/month" if f.monthly_cost is not None else "" if f.group else "unpriced"
     if f.saving:
         cost = (cost + "  " if cost else "") + f"saves {money(f.saving)}/month"
+    elif _saving_unknown(f):
+        cost = (cost + "  " if cost else "") + "saving unknown (no spot price in the catalog)"
     tags = (f.enforcement.value + (" (error)" if f.error else "")
             + ("" if ctx.is_new(f) else " (also at base)"))
     head = "  ".join(x for x in (
@@ -71,6 +88,11 @@ def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
     return lines
 
 
+def _saving_unknown(f: Finding) -> bool:
+    """A finding whose saving could not be known (a spot rule without a spot price), not one that is $0."""
+    return f.saving_unknown is not None
+
+
 def _summary(result: Result, paint: _Paint) -> list[str]:
     rows = [s for s in result.summaries if s.findings]
     out: list[str] = []
@@ -79,21 +101,20 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
         out.append(paint("Policy summary", _BOLD))
         out.append(f"  {'policy':<{width}}  {'severity':<8}  {'action':<6}  {'findings':>8}  "
                    f"{'flagged $/month':>16}  {'saving $/month':>15}")
+        unknown = {f.policy for f in result.findings if _saving_unknown(f)}
         for s in sorted(rows, key=lambda s: (-s.severity.rank, -s.findings, s.policy)):
             unpriced = f" (+{s.unpriced_flagged} unpriced)" if s.unpriced_flagged else ""
+            saving_text = money(s.saving)
+            if s.policy in unknown:  # a saving that cannot be known is not shown as $0
+                saving_text = "unknown" if not s.saving else saving_text + " + unknown"
             out.append(f"  {s.policy:<{width}}  {s.severity.value:<8}  {s.enforcement.value:<6}  "
                        f"{s.findings:>8}  {money(s.flagged_monthly_cost):>16}  "
-                       f"{money(s.saving):>15}{unpriced}")
+                       f"{saving_text:>15}{unpriced}")
         out.append("")
     st = result.stats
-    by_action = {e: sum(1 for f in result.findings if f.enforcement is e) for e in Enforcement}
     saving = sum(s.saving for s in result.summaries)
-    out.append(
-        f"{st.files} files, {st.documents} documents, {st.workloads} workloads "
-        f"({st.gpu_workloads} with GPUs), {st.policies} policies: {len(result.findings)} findings "
-        f"({by_action[Enforcement.DENY]} deny, {by_action[Enforcement.WARN]} warn, "
-        f"{by_action[Enforcement.AUDIT]} audit), {len(result.errors)} errors")
-    unpriced = f" ({st.unpriced_workloads} workloads unpriced)" if st.unpriced_workloads else ""
+    out.append(totals_line(result))
+    unpriced = f" ({count(st.unpriced_workloads, 'workload')} unpriced)" if st.unpriced_workloads else ""
     out.append(f"Projected spend {money(st.monthly_cost)}/month{unpriced}; estimated saving if fixed "
                f"{money(saving)}/month")
     if st.assumed_workloads:
@@ -102,13 +123,30 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
     return out
 
 
+def totals_line(result: Result) -> str:
+    """``4 files, 6 documents, … : 2 findings (1 deny, 1 warn, 0 audit), 0 errors``."""
+    st = result.stats
+    by_action = {e: sum(1 for f in result.findings if f.enforcement is e) for e in Enforcement}
+    return (f"{count(st.files, 'file')}, {count(st.documents, 'document')}, {count(st.workloads, 'workload')} "
+            f"({st.gpu_workloads} with GPUs), {count(st.policies, 'policy')}: {count(len(result.findings), 'finding')} "
+            f"({by_action[Enforcement.DENY]} deny, {by_action[Enforcement.WARN]} warn, "
+            f"{by_action[Enforcement.AUDIT]} audit), {count(len(result.errors), 'error')}")
+
+
+def verdict_line(result: Result, ctx: ReportContext) -> str:
+    """The last line of the text report: ``FAILED: …``, ``ERROR: …`` or ``PASSED: …`` (no colour)."""
+    return _verdict(result, ctx, _Paint(False))
+
+
 def _verdict(result: Result, ctx: ReportContext, paint: _Paint) -> str:
     failing = ctx.failing(result)
     gate = "/".join(sorted(e.value for e in ctx.fail_on))
     if ctx.cost_diff is not None:
         gate = f"new {gate}"
+    errors = sum(1 for e in result.errors if error_parts(e).is_error)
     if failing:
-        return paint(f"FAILED: {len(failing)} {gate} finding(s)", _RED + _BOLD)
-    if any(error_parts(e).is_error for e in result.errors):
-        return paint(f"ERROR: {len(result.errors)} input or policy error(s)", _RED + _BOLD)
+        also = f"; {count(errors, 'input or policy error')}" if errors else ""
+        return paint(f"FAILED: {count(len(failing), gate + ' finding')}{also}", _RED + _BOLD)
+    if errors:
+        return paint(f"ERROR: {count(errors, 'input or policy error')}", _RED + _BOLD)
     return paint(f"PASSED: no {gate} findings", _GREEN + _BOLD)

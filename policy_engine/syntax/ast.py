@@ -275,6 +275,17 @@ class LiveIdle:
     threshold: Expr
     duration: Expr
     span: Span
+    action: IdleAction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdleAction:
+    """``then notify`` / ``then stop after 30m, delete_pods, act``: what the controller does when idle."""
+
+    verb: Ident
+    notice: Expr | None
+    options: tuple[Ident, ...]
+    span: Span
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,7 +188,10 @@ class ToAst(Transformer[Token, Any]):
         return ast.Assert(True, c[0], self._span(meta))
 
     def live_idle(self, meta: Meta, c: list[Any]) -> ast.LiveIdle:
-        return ast.LiveIdle(self._ident(c[0]), c[1], c[2], self._span(meta))
+        return ast.LiveIdle(self._ident(c[0]), c[1], c[2], self._span(meta), c[3] if len(c) > 3 else None)
+
+    def idle_then(self, meta: Meta, c: list[Any]) -> ast.IdleAction:
+        return ast.IdleAction(self._ident(c[0]), c[1], tuple(self._ident(t) for t in c[2:]), self._span(meta))
 
     def _aggregate(self, meta: Meta, kind: str, metric: ast.Ident | None, c: list[Any]) -> ast.Aggregate:
         limit = c[0]

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.authoring.explain import Explanation, WorkloadExplanation, explain, render_text
+from policy_engine.authoring.explain import Explanation, UnknownPolicy, WorkloadExplanation, explain, render_text
 from policy_engine.authoring.trace import PolicyTracer, Step
 from policy_engine.compiler import compile_policies
 from policy_engine.engine import Engine
-from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.pricing.catalog import load_catalog
 
@@ -160,10 +159,11 @@ def test_cost_arithmetic_is_shown() -> None:
     assert "FAIL" in text and "monthly_cost = $32,058.10" in text
 
 
-def test_unknown_policy_is_a_located_error_with_a_suggestion() -> None:
-    with pytest.raises(DiagnosticError) as caught:
+def test_unknown_policy_names_the_known_ones_with_a_suggestion() -> None:
+    with pytest.raises(UnknownPolicy) as caught:
         explain([str(SAMPLES / "gpu-pinned" / "manifests.yaml")], "gpu-pined", POLICIES)
-    assert caught.value.diagnostics[0].hint == "did you mean gpu-pinned?"
+    assert str(caught.value).startswith("no policy gpu-pined (did you mean gpu-pinned?); known: ")
+    assert "gpu-pinned" in caught.value.known
 
 
 def test_traced_verdicts_equal_compiled_verdicts_over_the_corpus() -> None:

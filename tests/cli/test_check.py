@@ -39,7 +39,7 @@ def test_text_report_locates_findings_and_fails_on_deny() -> None:
     assert "spot-training  medium  warn" in out
     assert "README" not in out
     assert "4 files, 6 documents" in out
-    assert out.rstrip().endswith("FAILED: 1 deny finding(s)")
+    assert out.rstrip().endswith("FAILED: 1 deny finding")
 
 
 def test_json_report_schema() -> None:
@@ -263,4 +263,4 @@ def test_a_policy_set_with_no_policy_is_an_error_not_a_pass(tmp_path: Path, layo
         (policies / "b.policy").write_text("# rules moved elsewhere\n")
     proc = check(str(REPO / "examples" / "manifests"), "--policies", str(policies), cwd=REPO)
     assert proc.returncode == 2, proc.stdout
-    assert "error[E310]: no policy to enforce" in proc.stderr
+    assert "error[E311]: no policy to enforce" in proc.stderr

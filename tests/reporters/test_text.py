@@ -26,10 +26,20 @@ def test_summary_errors_totals_and_verdict(result: Result, ctx: ReportContext) -
     assert "k8s/broken.yaml:7:3: error[E601]: invalid YAML: mapping values" in out
     assert "4 findings (2 deny, 2 warn, 0 audit), 2 errors" in out
     assert "estimated saving if fixed $9,000.00/month" in out
-    assert out.rstrip().endswith("FAILED: 2 deny finding(s)")
+    assert out.rstrip().endswith("FAILED: 2 deny findings; 2 input or policy errors")
     summary = out[out.index("Policy summary"):]
     assert summary.index("gpu-quota") < summary.index("require-team-label") < summary.index("prefer-spot")
 
 
 def test_colour_only_when_asked(result: Result, ctx: ReportContext) -> None:
     assert "\x1b[" in text.render(result, replace(ctx, color=True))
+
+
+def test_a_saving_that_cannot_be_known_is_said_not_shown_as_zero(result: Result, ctx: ReportContext) -> None:
+    unknown = replace(result.findings[1], saving=None, facts=(("saving", "unknown: no spot price in the pricing "
+                                                                         "catalog"),))
+    out = text.render(replace(result, findings=[result.findings[0], unknown, *result.findings[2:]]), ctx)
+    line = next(line for line in out.splitlines() if "prefer-spot" in line and "k8s/train.yaml" in line)
+    assert "saving unknown (no spot price in the catalog)" in line and "saves" not in line
+    summary = next(line for line in out.splitlines() if line.startswith("  prefer-spot"))
+    assert "$8,000.00 + unknown" in summary
