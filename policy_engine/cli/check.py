@@ -26,9 +26,9 @@ from policy_engine.engine import Engine, Partial, Result, load_engine
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import documents
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.model.documents import STDIN, Document, LoadError, discover, load_paths
 from policy_engine.reporters import FORMATS, ReportContext, renderer
-from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
 

@@ -65,4 +65,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({**report.to_dict(), "errors": [d.to_dict() for d in diagnostics]}, indent=2))
     if diagnostics:
         print(render_all(diagnostics), file=sys.stderr)
-    return EXIT_ERROR if diagnostics else EXIT_OK
+    return EXIT_ERROR if any(d.is_error for d in diagnostics) else EXIT_OK

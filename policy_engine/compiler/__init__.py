@@ -106,7 +106,7 @@ def too_deep(sources: dict[str, str]) -> Diagnostic:
             score = depth + len(_NESTING_WORDS.findall(code))
             if score > best[0]:
                 best = (score, file, number)
-    return Diagnostic(Span(best[1], best[2], 1), "E311",
+    return Diagnostic(Span(best[1], best[2], 1), "E310",
                       "expression nested too deeply to compile; split it into smaller conditions or parameters")
 
 

@@ -115,6 +115,6 @@ def error_parts(error: LoadError | Diagnostic) -> Diagnostic:
 
 
 def is_failure(error: LoadError | Diagnostic) -> bool:
-    """Load errors always count; engine diagnostics count when they are errors, not warnings."""
-    return isinstance(error, LoadError) or error.is_error
+    """Errors count, warnings (an empty file, a skipped non-manifest) do not."""
+    return error_parts(error).is_error
 
