@@ -113,7 +113,7 @@ def _construct(node: Node, loader: Any) -> Any:
     return loader.construct_object(node, deep=True)
 
 
-def _duplicate(node: MappingNode) -> DuplicateKey:
+def _duplicate(node: Node) -> DuplicateKey:
     seen: set[str] = set()
     for key, _ in node.value:
         if key.value in seen:
