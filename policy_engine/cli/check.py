@@ -51,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", "-f", choices=sorted(FORMATS), default="text", help="format on stdout")
     p.add_argument("--output", "-o", action="append", default=[], metavar="FORMAT=PATH",
                    help="also write FORMAT to PATH (repeatable), e.g. sarif=results.sarif")
+    p.add_argument("--unread-gpu-kinds", choices=["warn", "deny"], default="warn",
+                   help="what the built-in finding for a kind the model does not read that asks for GPUs does "
+                        "(default: warn)")
     p.add_argument("--fail-on", choices=["deny", "warn"], default="deny",
                    help="fail (exit 1) on deny findings only, or on warn findings too")
     p.add_argument("--base", metavar="GIT_REF",
@@ -102,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ[NO_CACHE_ENV] = "1"  # through the environment, so that spawned workers see it too
     try:
         engine = load_engine(args.policies or None, args.pricing)
+        engine.unread_gpu = Enforcement(args.unread_gpu_kinds)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return _failed_early(args, outputs, list(exc.diagnostics), "the policies or the pricing file have errors")
@@ -130,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     files = list(discover(paths, args.exclude, follow_symlinks=args.follow_symlinks, problems=problems))
     jobs = args.jobs if args.jobs is not None else default_jobs(len(files))
     head = check_files(engine, files, jobs=jobs, want_costs=want_costs, want_evaluations=want_evals,
-                       engine_args=(list(args.policies), args.pricing), problems=problems)
+                       engine_args=(list(args.policies), args.pricing, args.unread_gpu_kinds), problems=problems)
     result = head.result
 
     cost_diff = None
@@ -262,10 +266,11 @@ def _github_link_base() -> str | None:
 _ENGINE: Engine | None = None  # a worker's engine: inherited through fork, or loaded by _init_worker
 
 
-def _init_worker(policies: list[str], pricing: str | None) -> None:
+def _init_worker(policies: list[str], pricing: str | None, unread_gpu: str = "warn") -> None:
     global _ENGINE
     if _ENGINE is None:
         _ENGINE = load_engine(policies or None, pricing)
+        _ENGINE.unread_gpu = Enforcement(unread_gpu)
 
 
 def _partial(engine: Engine, items: Iterable[Document | LoadError], want_costs: bool,
@@ -293,7 +298,7 @@ def _chunks(files: Sequence[str], size: int) -> Iterator[list[str]]:
 
 def check_files(engine: Engine, files: Sequence[str], *, jobs: int = 1, want_costs: bool = False,
                 want_evaluations: bool = False,
-                engine_args: tuple[list[str], str | None] = ([], None),
+                engine_args: tuple[list[str], str | None, str] = ([], None, "warn"),
                 problems: Sequence[LoadError] = ()) -> Checked:
     """Evaluate discovered files (``-`` is stdin) and decide quotas and budgets over all of them.
 
@@ -329,7 +334,7 @@ def _finish(engine: Engine, partials: Sequence[tuple[Partial, list[WorkloadCost]
 
 
 def _parallel(engine: Engine, files: list[str], jobs: int, want_costs: bool, want_evaluations: bool,
-              engine_args: tuple[list[str], str | None]) -> list[tuple[Partial, list[WorkloadCost]]]:
+              engine_args: tuple[list[str], str | None, str]) -> list[tuple[Partial, list[WorkloadCost]]]:
     """Chunks of files to worker processes; with fork they inherit the compiled engine for free."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor  # ~25 ms: only a parallel run pays for it

@@ -10,15 +10,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from policy_engine.compiler.objects import bare_object, is_bare_object
-from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet
+from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet, Severity
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.errors import WorkloadError
 from policy_engine.model.documents import Document, LoadError
+from policy_engine.model.unread import gpu_requests, unread
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import model_config, priced_workload
@@ -35,9 +37,12 @@ class Partial:
 class Engine:
     """Compiled policies plus a pricing catalog: immutable once built, safe to share between threads."""
 
-    def __init__(self, policies: PolicySet, catalog: Catalog) -> None:
+    def __init__(self, policies: PolicySet, catalog: Catalog, *,
+                 unread_gpu: Enforcement = Enforcement.WARN) -> None:
         self.policies = policies
         self.catalog = catalog
+        #: What the built-in ``unread-gpu-kind`` finding does (warn by default; ``deny`` when configured).
+        self.unread_gpu = unread_gpu
         self._hours_per_month = float(catalog.hours_per_month)
         self._model_config = model_config(catalog)
         #: Kinds that run no pods (Namespace, HorizontalPodAutoscaler, a CRD) meet only the policies naming them.
@@ -62,6 +67,28 @@ class Engine:
         if w is None and doc.kind in self._object_policies:
             return bare_object(doc)
         return w
+
+    def unread_gpu_findings(self, doc: Document, enforcement: Enforcement | None = None) -> list[Finding]:
+        """The built-in finding for a document of a kind the model does not read that asks for GPUs
+        anywhere (``model/unread.py``): in CI and at admission alike, never a silent pass."""
+        if not unread(doc):
+            return []
+        found = gpu_requests(doc.obj, self._model_config)
+        if not found:
+            return []
+        raw = doc.obj.get("metadata")
+        meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        ref = ResourceRef(doc.kind, str(meta.get("name") or meta.get("generateName") or ""),
+                          str(meta["namespace"]) if meta.get("namespace") else None, doc.file, doc.line,
+                          doc.api_version)
+        where = "; ".join(f"{_dotted(r.path)} ({r.resource}: {r.amount})" for r in found[:3])
+        message = (f"{doc.kind} asks for GPUs at {where}, but the workload model does not read kind "
+                   f"{doc.kind} ({doc.api_version}): no policy and no price sees them. Put the pods under a "
+                   f"conventional pod template (spec.template) or have the kind supported")
+        return [Finding(policy=UNREAD_GPU_POLICY, rule="unread-kind", severity=Severity.MEDIUM,
+                        enforcement=enforcement or self.unread_gpu, message=message, resource=ref,
+                        field_line=doc.line_of(found[0].path), field_path=found[0].path,
+                        facts=(("kind", doc.kind), ("resource", found[0].resource)))]
 
     def evaluate(self, items: Iterable[Document | LoadError], *, usage: UsageProvider | None = None,
                  keep_workloads: bool = False) -> Result:
@@ -104,6 +131,8 @@ class Engine:
                     res.objects.append(w)
             elif w is not None:
                 self._workload(w, partial, keep_workloads)
+            else:
+                res.findings.extend(self.unread_gpu_findings(item))
         res.stats.files = len(files)
         res.stats.seconds = time.perf_counter() - started
         return partial
@@ -180,6 +209,14 @@ class Engine:
         res.findings.sort(key=lambda f: (f.resource.file, f.line, f.policy, f.resource.name))
         res.summaries = summarise(self.policies, res.findings)
         return res
+
+
+#: The name the built-in finding for GPUs in an unread kind carries (not a policy file: it cannot be removed).
+UNREAD_GPU_POLICY = "unread-gpu-kind"
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
 
 
 def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySummary]:
