@@ -13,11 +13,12 @@ import json
 import sys
 from typing import Any
 
-from policy_engine.errors import DiagnosticError
-from policy_engine.model.documents import load_paths
+from policy_engine.errors import DiagnosticError, WorkloadError
+from policy_engine.model.documents import Document, LoadError, load_paths
+from policy_engine.model.training_runtimes import TEMPLATE_KINDS, template_workload
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog, load_catalog
-from policy_engine.pricing.cost import gpu_model_of, priced_workloads
+from policy_engine.pricing.cost import gpu_model_of, model_config, priced_workloads
 from policy_engine.wording import count
 
 HELP = "show the workloads the engine sees in manifests"
@@ -39,18 +40,49 @@ def run(args: argparse.Namespace) -> int:
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
-    workloads, errors = priced_workloads(load_paths(args.paths, args.exclude), catalog)
+    items = list(load_paths(args.paths, args.exclude))
+    workloads, errors = priced_workloads(items, catalog)
+    templates = _templates(items, catalog)
     if args.format == "json":
         payload = {
             "workloads": [workload_json(w, catalog) for w in workloads],
+            "templates": [_template_json(t) for t in templates],
             "errors": [d.to_dict() for d in errors],
         }
         print(json.dumps(payload, indent=2))
     else:
         print(render_table(workloads, catalog))
+        if templates:
+            print("templates (run nothing themselves; what each instance would hold):")
+            for t in templates:
+                roles = ", ".join(f"{r.name}: {r.gpus_per_pod:g} GPU(s) per pod" for r in t.roles)
+                print(f"  {t.kind}/{t.name} ({t.file}:{t.line}): {roles}")
     for diagnostic in errors:
         print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if any(d.is_error for d in errors) else EXIT_OK
+
+
+def _templates(items: list[Document | LoadError], catalog: Catalog) -> list[Workload]:
+    """Trainer runtimes, LLMInferenceServiceConfigs and serving runtimes, read as the pods they would give."""
+    config = model_config(catalog)
+    out: list[Workload] = []
+    for item in items:
+        if isinstance(item, Document) and item.kind in TEMPLATE_KINDS:
+            try:
+                found = template_workload(item, config)
+            except WorkloadError:
+                continue
+            if found is not None:
+                out.append(found)
+    return out
+
+
+def _template_json(t: Workload) -> dict[str, Any]:
+    return {"kind": t.kind, "api_version": t.api_version, "name": t.name, "namespace": t.namespace,
+            "file": t.file, "line": t.line,
+            "roles": [{"name": r.name, "gpus_per_pod": _num(r.gpus_per_pod), "gpu_resource": r.gpu_resource,
+                       "instance_type": r.instance_type, "replicas": r.replicas} for r in t.roles],
+            "gpus_per_instance": _num(t.gpus)}
 
 
 def _source(file: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from policy_engine.compiler.objects import bare_object, is_bare_object
@@ -19,7 +19,9 @@ from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.errors import WorkloadError
+from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
+from policy_engine.model.training_runtimes import RUNTIME_KINDS, runtime_key
 from policy_engine.model.unread import gpu_requests, unread
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
@@ -113,6 +115,8 @@ class Engine:
         res = partial.result
         started = time.perf_counter()
         files: set[str] = set()
+        runtimes: dict[tuple[str, str, str], Document] = {}
+        train_jobs: list[Document] = []  # judged last: the runtime they name may come later in the set
         for item in items:
             if isinstance(item, LoadError):
                 res.errors.append(item)
@@ -120,22 +124,39 @@ class Engine:
                 continue
             files.add(item.file)
             res.stats.documents += 1
-            try:
-                w = self.subject(item)
-            except WorkloadError as exc:
-                res.errors.append(exc.diagnostic)
+            if item.kind in RUNTIME_KINDS:
+                raw = item.obj.get("metadata")
+                meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+                runtimes[runtime_key(item.kind, str(meta.get("name")), meta.get("namespace"))] = item
+            if item.kind == "TrainJob":
+                train_jobs.append(item)
                 continue
-            if w is not None and is_bare_object(w):
-                self._apply(w, self._object_policies[item.kind], partial, None)
-                if keep_workloads:
-                    res.objects.append(w)
-            elif w is not None:
-                self._workload(w, partial, keep_workloads)
-            else:
-                res.findings.extend(self.unread_gpu_findings(item))
+            self._document(item, partial, keep_workloads, None)
+        if train_jobs:
+            config = replace(self._model_config, runtimes=runtimes)
+            for item in train_jobs:
+                self._document(item, partial, keep_workloads, config)
         res.stats.files = len(files)
         res.stats.seconds = time.perf_counter() - started
         return partial
+
+    def _document(self, item: Document, partial: Partial, keep_workloads: bool,
+                  config: ModelConfig | None) -> None:
+        res = partial.result
+        try:
+            w = (priced_workload(item, self.catalog, config) if config is not None else None) \
+                or self.subject(item)
+        except WorkloadError as exc:
+            res.errors.append(exc.diagnostic)
+            return
+        if w is not None and is_bare_object(w):
+            self._apply(w, self._object_policies[item.kind], partial, None)
+            if keep_workloads:
+                res.objects.append(w)
+        elif w is not None:
+            self._workload(w, partial, keep_workloads)
+        else:
+            res.findings.extend(self.unread_gpu_findings(item))
 
     def _workload(self, w: Workload, partial: Partial, keep: bool) -> None:
         res = partial.result

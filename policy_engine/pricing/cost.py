@@ -16,7 +16,7 @@ The rules (docs/cost-model.md has worked examples of each):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.errors import WorkloadError
@@ -24,6 +24,7 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
+from policy_engine.model.training_runtimes import RUNTIME_KINDS, runtime_key
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
@@ -48,6 +49,9 @@ class Unpriced:
 
 def price(workload: Workload, catalog: Catalog) -> Cost:
     """The workload's projected cost under ``catalog``; see the module docstring for the rules."""
+    unresolved = workload.provenance.get("runtime_unresolved")
+    if unresolved is not None and not any(r.gpus_per_pod or r.cpu_request for r in workload.roles):
+        return Cost(False, None, None, catalog.currency, f"{unresolved.note}; scan the runtime with the TrainJob")
     hours, hours_text = _hours(workload.run_time, catalog)
     hourly = on_demand = 0.0
     spot: float | None = 0.0
@@ -283,10 +287,16 @@ def priced_workloads(
     config = model_config(catalog)
     workloads: list[Workload] = []
     errors: list[Diagnostic] = []
+    documents: list[Document] = []
     for item in items:
         if not isinstance(item, Document):
             errors.append(item.diagnostic)
-            continue
+        else:
+            documents.append(item)
+    runtimes = scanned_runtimes(documents)
+    if runtimes:  # a TrainJob's pods come from the runtime it names, wherever it is in the set
+        config = replace(config, runtimes=runtimes)
+    for item in documents:
         try:
             workload = priced_workload(item, catalog, config)
         except WorkloadError as exc:
@@ -295,3 +305,14 @@ def priced_workloads(
         if workload is not None:
             workloads.append(workload)
     return workloads, errors
+
+
+def scanned_runtimes(documents: Iterable[Document]) -> dict[tuple[str, str, str], Document]:
+    """The Kubeflow Trainer runtimes among ``documents``, by (kind, name, namespace)."""
+    out: dict[tuple[str, str, str], Document] = {}
+    for doc in documents:
+        if doc.kind in RUNTIME_KINDS:
+            raw = doc.obj.get("metadata")
+            meta = raw if isinstance(raw, dict) else {}
+            out[runtime_key(doc.kind, str(meta.get("name")), meta.get("namespace"))] = doc
+    return out

@@ -150,9 +150,10 @@ def test_ray_autoscaler_idle_timeout_and_idle_annotation() -> None:
     assert notebook.idle_provenance.note == "policy-engine.io/idle-timeout"
 
 
-def test_trainjob_says_its_runtime_is_not_resolved() -> None:
-    role = fixture_workload("trainjob.yaml").roles[0]
-    assert "not resolved" in role.provenance["template"].note
+def test_trainjob_is_resolved_against_the_bundled_runtime_it_names() -> None:
+    w = fixture_workload("trainjob.yaml")
+    assert "bundled ClusterTrainingRuntime torch-distributed" in w.provenance["runtime"].note
+    assert (w.roles[0].replicas, w.roles[0].gpus_per_pod) == (2, 4.0)  # resourcesPerNode replaces the runtime's
 
 
 def test_kaito_workspace_takes_the_instance_type_from_the_crd() -> None:
