@@ -226,7 +226,8 @@ def _policy_view(obj: Mapping[str, Any], controller_annotations: Globs) -> dict[
 
 def _respond(request: AdmissionRequest, state: ReviewState, workload: Workload, findings: list[Finding],
              inherited: dict[str, str]) -> Decision:
-    exemption = object_exemption(_annotations(request.object), state.config.require_exemption_expiry)
+    # read where labels are read: what every pod carries, so the whole controller chain is exempt or none of it
+    exemption = object_exemption(workload.annotations, state.config.require_exemption_expiry)
     kept: list[Finding] = []
     exempted: list[str] = []
     notes: dict[str, str] = {}
