@@ -18,7 +18,6 @@ from policy_engine.model.documents import Document
 from policy_engine.model.field_errors import field_error
 from policy_engine.model.kinds import KNOWN_KINDS, extractor_for
 from policy_engine.model.pods import build_role
-from policy_engine.model.training_runtimes import resolve_train_job
 from policy_engine.model.workload import Provenance, Role, Workload
 
 __all__ = ["KNOWN_KINDS", "WorkloadError", "build_workload"]
@@ -64,8 +63,6 @@ def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workl
             path, f"unknown kind {doc.kind}: pod template read generically"
         )
     _idle(doc, workload, shape.idle)
-    if doc.kind == "TrainJob":
-        resolve_train_job(workload, config)
     return workload
 
 

@@ -18,6 +18,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Provenance, Workload
@@ -75,8 +76,6 @@ def _node_role_name(runtime: Document) -> str | None:
 
 def template_workload(doc: Document, config: ModelConfig) -> Workload | None:
     """A runtime or serving config read as the pods it would give (GPUs per instance), for ``inspect``."""
-    from policy_engine.model.build import build_workload
-
     spec = doc.obj.get("spec") if isinstance(doc.obj.get("spec"), dict) else {}
     if doc.kind in RUNTIME_KINDS:
         synthetic = _as_jobset(doc)
@@ -98,8 +97,6 @@ def template_workload(doc: Document, config: ModelConfig) -> Workload | None:
 
 def resolve_train_job(workload: Workload, config: ModelConfig) -> None:
     """Fill the TrainJob's ``node`` role from its runtime (see the module docstring), in place."""
-    from policy_engine.model.build import build_workload
-
     obj = workload.obj
     ref = obj.get("spec", {}).get("runtimeRef") or {}
     if not isinstance(ref, dict) or not ref.get("name") or not workload.roles:

@@ -27,7 +27,7 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
-from policy_engine.model.training_runtimes import RUNTIME_KINDS, runtime_key
+from policy_engine.model.training_runtimes import RUNTIME_KINDS, resolve_train_job, runtime_key
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
@@ -295,8 +295,11 @@ def priced_workload(doc: Document, catalog: Catalog, config: ModelConfig | None 
     """THE document → priced workload path (engine, inspect, cost, the cluster cache): the workload model
     with the catalog's hours per month, then ``price``. None when the document is not a workload;
     ``WorkloadError`` when a field is malformed."""
-    workload = build_workload(doc, config or model_config(catalog))
+    config = config or model_config(catalog)
+    workload = build_workload(doc, config)
     if workload is not None:
+        if workload.kind == "TrainJob":  # its pods come from the runtime it names
+            resolve_train_job(workload, config)
         workload.cost = price(workload, catalog)
     return workload
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from policy_engine.model.config import DEFAULT_CONFIG
+
 import pytest
 
 from policy_engine.model.build import build_workload
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import RunKind
 
-from .conftest import fixture_documents, fixture_workload
+from .manifests import fixture_documents, fixture_workload
 
 # file -> (kind, [(role, replicas, gpus per pod)], run kind, hours per run, runs per month)
 CASES: dict[str, tuple[str, list[tuple[str, int, float]], RunKind, float | None, float]] = {
@@ -151,7 +153,10 @@ def test_ray_autoscaler_idle_timeout_and_idle_annotation() -> None:
 
 
 def test_trainjob_is_resolved_against_the_bundled_runtime_it_names() -> None:
+    from policy_engine.model.training_runtimes import resolve_train_job
+
     w = fixture_workload("trainjob.yaml")
+    resolve_train_job(w, DEFAULT_CONFIG)
     assert "bundled ClusterTrainingRuntime torch-distributed" in w.provenance["runtime"].note
     assert (w.roles[0].replicas, w.roles[0].gpus_per_pod) == (2, 4.0)  # resourcesPerNode replaces the runtime's
 
