@@ -299,12 +299,14 @@ def load_paths(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_syml
                 yield _error(raw, 1, "E401", "no such file or directory")
 
 
-def load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document | LoadError]:
+def load_text(text: str, file: str, first_line: int = 1, *,
+              report_empty: bool = True) -> Iterator[Document | LoadError]:
     """Documents of one YAML (or JSON) stream that starts at line ``first_line`` of ``file``.
 
     Invalid YAML is an error at its line; loading resumes at the next ``---`` line after it, so an error
     loses only the document it is in (and any it runs into), never the rest of the stream. A stream with
-    no document at all is reported (W601), never counted as nothing; an error in a file that holds Helm's
+    no document at all is reported (W601, unless ``report_empty`` is False: a piece cut from a larger
+    stream), never counted as nothing; an error in a file that holds Helm's
     ``{{ }}`` carries the render-first hint.
     """
     templated = "{{" in text
@@ -315,7 +317,7 @@ def load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document | 
                 and item.diagnostic.hint is None:
             item = LoadError(replace(item.diagnostic, hint=HELM_HINT))
         yield item
-    if empty and first_line == 1 and not any(
+    if empty and report_empty and not any(
             line.strip() and not line.lstrip().startswith("#") and line.strip() not in ("---", "...")
             for line in text.splitlines()):
         yield _note(file, "W601", "empty file: no document in it (nothing was checked)")

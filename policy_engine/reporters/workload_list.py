@@ -43,6 +43,7 @@ def workload_json(w: Workload, catalog: Catalog) -> dict[str, Any]:
             for r in w.roles
         ],
         "labels": w.labels,
+        "team": catalog.assumptions.dimensions().team.display(w.labels),
         "gpus": _num(w.gpus),
         "gpu_hours_per_month": _num(w.gpu_hours_per_month),
         "run_time": {

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from policy_engine.model.config import DEFAULT_CONFIG
-
 import pytest
 
 from policy_engine.model.build import build_workload
+from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import RunKind
 

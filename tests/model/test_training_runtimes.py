@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from policy_engine.engine import load_engine
+from policy_engine.engine.evaluate import Options
 from policy_engine.model.documents import load_paths
 from policy_engine.pricing.catalog import load_catalog
 from policy_engine.pricing.cost import priced_workloads
@@ -44,7 +45,7 @@ def test_an_unknown_runtime_is_said_and_never_priced_at_zero() -> None:
 
 def test_the_engine_resolves_the_same_way_as_inspect() -> None:
     engine = load_engine()
-    result = engine.evaluate(load_paths([str(MANIFEST)]), keep_workloads=True)
+    result = engine.evaluate(load_paths([str(MANIFEST)]), options=Options(workloads=True))
     gpus = {w.name: w.gpus for w in result.workloads}
     assert gpus == {"finetune": 8.0, "torch-run": 8.0, "nowhere": 0.0}
 
