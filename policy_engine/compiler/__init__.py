@@ -72,7 +72,8 @@ def _no_policy(paths: Sequence[str | Path], files: Sequence[str]) -> Diagnostic:
     refuses to start, a reload keeps the running set)."""
     where = str(files[0]) if files else str(paths[0]) if paths else "<policies>"
     read = f"{len(files)} policy file(s) read, none defines a policy" if files else "no .policy file found"
-    return Diagnostic(Span(where, 1, 1), "E311", f"no policy to enforce: {read} under "
+    return Diagnostic(Span(where, 1, 1), "E311", "no policy to enforce (an empty set would admit everything): "
+                      f"{read} under "
                       f"{', '.join(str(p) for p in paths) or '(nothing)'}",
                       hint="point --policies at .policy files, or leave it out for the bundled library")
 
