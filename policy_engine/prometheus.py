@@ -10,6 +10,8 @@ It imports no layer of the engine: results are plain ``(labels, value)`` pairs.
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,17 @@ class Endpoint:
     timeout_seconds: float = 15.0
 
 
+class BearerFile(httpx.Auth):
+    """``Authorization: Bearer`` from a file read at every request: projected service-account tokens rotate."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {Path(self.path).read_text().strip()}"
+        yield request
+
+
 class Prometheus:
     """Instant and range queries against one Prometheus; safe to reuse, close when done."""
 
@@ -50,17 +63,20 @@ class Prometheus:
     def _http(self) -> httpx.Client:
         if self._client is None:
             e = self.endpoint
-            headers: dict[str, str] = {}
             auth: httpx.Auth | None = None
             try:
                 if e.bearer_token_file:
-                    headers["Authorization"] = f"Bearer {Path(e.bearer_token_file).read_text().strip()}"
+                    auth = BearerFile(e.bearer_token_file)
                 if e.username and e.password_file:
                     auth = httpx.BasicAuth(e.username, Path(e.password_file).read_text().strip())
-            except OSError as exc:
-                raise PrometheusError(f"Prometheus at {e.url}: cannot read credentials: {exc}") from exc
-            verify: bool | str = False if e.insecure_skip_verify else (e.ca_file or True)
-            self._client = httpx.Client(base_url=e.url.rstrip("/"), headers=headers, auth=auth, verify=verify,
+                verify: bool | ssl.SSLContext = True
+                if e.insecure_skip_verify:
+                    verify = False
+                elif e.ca_file:
+                    verify = ssl.create_default_context(cafile=e.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise PrometheusError(f"Prometheus at {e.url}: cannot read credentials or CA: {exc}") from exc
+            self._client = httpx.Client(base_url=e.url.rstrip("/"), auth=auth, verify=verify,
                                         timeout=e.timeout_seconds, trust_env=False)
         return self._client
 
@@ -98,7 +114,7 @@ class Prometheus:
         url = self.endpoint.url
         try:
             response = self._http().get(path, params=params)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:  # OSError: a token file that vanished mid-rotation
             raise PrometheusError(f"Prometheus at {url} did not answer: {exc}") from exc
         try:
             body = response.json()

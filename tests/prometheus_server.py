@@ -1,27 +1,39 @@
 """A real Prometheus for tests: started on a loopback port, optionally over series backfilled with promtool.
 
-``prometheus_over(workdir, openmetrics)`` writes the OpenMetrics text, turns it into TSDB blocks with
-``promtool tsdb create-blocks-from openmetrics``, starts ``prometheus`` over them and yields its URL. Tests
-that need it skip with a stated reason where the Debian package is not installed (``.ci/run`` installs it
-when run as root).
+``prometheus_over(openmetrics, tls=None)`` writes the OpenMetrics text, turns it into TSDB blocks with
+``promtool tsdb create-blocks-from openmetrics``, starts ``prometheus`` over them (HTTPS only when ``tls``
+gives the CA, certificate and key) and yields the server. Tests that need it skip with a stated reason where
+the Debian package is not installed (``.ci/run`` installs it when run as root).
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
+import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
-PROMETHEUS = shutil.which("prometheus")
-PROMTOOL = shutil.which("promtool")
 SKIP_REASON = "prometheus is not installed (Debian package 'prometheus'; .ci/run installs it when run as root)"
+
+
+@dataclass
+class PrometheusServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def binaries() -> tuple[str, str] | None:
+    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    return (prometheus, promtool) if prometheus and promtool else None
 
 
 def _free_port() -> int:
@@ -31,40 +43,48 @@ def _free_port() -> int:
 
 
 @contextmanager
-def prometheus_over(workdir: Path, openmetrics: str | None = None) -> Iterator[str]:
-    if PROMETHEUS is None or PROMTOOL is None:
+def prometheus_over(openmetrics: str | None = None, tls: tuple[Path, Path, Path] | None = None
+                    ) -> Iterator[PrometheusServer]:
+    """Prometheus over ``openmetrics`` backfilled (None: empty); with ``tls`` = (CA, certificate, key) HTTPS only."""
+    found = binaries()
+    if found is None:
         pytest.skip(SKIP_REASON)
-    data = workdir / "tsdb"
-    data.mkdir(parents=True)
-    if openmetrics is not None:
-        source = workdir / "series.om"
-        source.write_text(openmetrics if openmetrics.endswith("# EOF\n") else openmetrics + "# EOF\n")
-        subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
-                       check=True, capture_output=True, timeout=120)
-    config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={data}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-                             "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, "prometheus exited at start-up"
-            assert time.monotonic() < deadline, "prometheus did not become ready in 30 s"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
+    prometheus, promtool = found
+    with tempfile.TemporaryDirectory(prefix="pe-prom-") as tmp:
+        root = Path(tmp)
+        (root / "data").mkdir()
+        if openmetrics is not None:
+            text = openmetrics if openmetrics.rstrip().endswith("# EOF") else openmetrics + "# EOF\n"
+            (root / "data.om").write_text(text)
+            subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(root / "data.om"),
+                            str(root / "data")], check=True, capture_output=True, timeout=120)
+        (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+        port = _free_port()
+        extra, url, verify = [], f"http://127.0.0.1:{port}", ssl.create_default_context()
+        if tls is not None:
+            (root / "web.yml").write_text(f"tls_server_config:\n  cert_file: {tls[1]}\n  key_file: {tls[2]}\n")
+            extra, url = [f"--web.config.file={root / 'web.yml'}"], f"https://127.0.0.1:{port}"
+            verify = ssl.create_default_context(cafile=str(tls[0]))
+        proc = subprocess.Popen([prometheus, f"--config.file={root / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={root / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                                 "--storage.tsdb.retention.time=100y", "--log.level=warn", *extra],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/-/ready", timeout=1.0, verify=verify).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"prometheus did not start: {proc.stderr.read() if proc.stderr else b''!r}")
+                time.sleep(0.1)
+            yield PrometheusServer(url, proc)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

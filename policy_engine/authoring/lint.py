@@ -16,10 +16,12 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from policy_engine.compiler import compile_sources
+from policy_engine.compiler.checked import expand_kinds
 from policy_engine.compiler.codegen_expr import children
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.pricing.catalog import Catalog
@@ -35,6 +37,7 @@ class Validation:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     files: int = 0
+    timings: list[tuple[str, float]] = field(default_factory=list)  # compiler passes, then "lint"
 
     @property
     def errors(self) -> int:
@@ -142,7 +145,7 @@ def _kinds(blocks: Sequence[ast.MatchBlock]) -> set[str] | None:
     for block in blocks:
         for sel in block.selectors:
             if isinstance(sel, ast.KindsSelector):
-                kinds = {k.name for k in sel.kinds}
+                kinds = set(expand_kinds(k.name for k in sel.kinds))
                 if "workloads" in kinds:
                     continue
                 named = kinds if named is None else named & kinds
@@ -152,7 +155,7 @@ def _kinds(blocks: Sequence[ast.MatchBlock]) -> set[str] | None:
 def _implied(selector: ast.Selector, match: Sequence[ast.MatchBlock]) -> bool:
     """Whether every object the match blocks select also satisfies ``selector``."""
     if isinstance(selector, ast.KindsSelector):
-        excluded = {k.name for k in selector.kinds}
+        excluded = set(expand_kinds(k.name for k in selector.kinds))
         matched = _kinds(match)
         return "workloads" in excluded or (matched is not None and matched <= excluded)
     if isinstance(selector, ast.NamespacesSelector):
@@ -257,9 +260,19 @@ def smells(module: ast.Module, catalog: Catalog | None) -> list[Diagnostic]:
 def validate_sources(sources: dict[str, str], catalog: Catalog | None) -> Validation:
     """Compile ``sources`` (file → text) and add the smell warnings of every file that parsed."""
     compiled = compile_sources(sources, catalog=catalog)
-    result = Validation(list(compiled.diagnostics), dict(compiled.sources), len(sources))
+    result = Validation(list(compiled.diagnostics), dict(compiled.sources), len(sources), list(compiled.timings))
+    started = time.perf_counter()
     for module in compiled.asts.values():
         result.diagnostics.extend(smells(module, catalog))
+    result.timings.append(("lint", time.perf_counter() - started))
     unique = {(d.span, d.code, d.message): d for d in result.diagnostics}
     result.diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
     return result
+
+
+def render_timings(timings: list[tuple[str, float]]) -> str:
+    """One line per compiler pass, then the total: ``validate --timings``."""
+    width = max((len(name) for name, _ in timings), default=5)
+    lines = [f"  {name:<{width}}  {seconds * 1000:9.2f} ms" for name, seconds in timings]
+    lines.append(f"  {'total':<{width}}  {sum(s for _, s in timings) * 1000:9.2f} ms")
+    return "compiler passes:\n" + "\n".join(lines)

@@ -15,6 +15,7 @@ from policy_engine.compiler.messages import Template, render_duration, render_va
 from policy_engine.compiler.program import Violation
 from policy_engine.compiler.regex import compile_regex
 from policy_engine.model.documents import FieldPath
+from policy_engine.model.runtime import IDLE_TIMEOUT_ANNOTATION
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
@@ -212,11 +213,13 @@ class RuleCompiler:
             path = w.idle_provenance.path if w.idle_provenance else ("metadata", "annotations")
             if idle is None:
                 within = f" of at most {limit}" if limit else ""
-                default = (f"no idle shutdown is declared; declare an idle timeout{within} (an idle-timeout "
-                           "annotation, minReplicas 0 or the operator's culling setting)")
+                example = limit or "1h"
+                default = (f"no idle shutdown is declared; declare an idle timeout{within}, e.g. the annotation "
+                           f"{IDLE_TIMEOUT_ANNOTATION}: \"{example}\" (or minReplicas 0, or the operator's "
+                           "culling setting)")
             elif maximum is not None and idle > maximum:
                 default = (f"idle timeout is {render_duration(idle)}, longer than the maximum {limit}; "
-                           "shorten it")
+                           f"shorten it (e.g. {IDLE_TIMEOUT_ANNOTATION}: \"{limit}\")")
             else:
                 return NONE
             value = render_duration(idle) if idle is not None else "unset"
@@ -258,18 +261,35 @@ class RuleCompiler:
         negate = body.negate
         rule = "forbid" if negate else "assert"
 
+        single = _single_quantifier(condition)
+
         def check(w: Workload) -> Sequence[Violation]:
-            if (test(w) is True) != negate:
-                return NONE
-            facts = {name: getter(w) for name, (getter, _) in reads.items()}
-            shown = ", ".join(f"{n}: {render_value(v)}" if reads[n][1] == WITNESS else
-                              f"{n} is {render_value(v, reads[n][1])}" for n, v in facts.items())
+            if single is not None:  # one pass finds both the verdict and the elements that decided it
+                find, op, fact = single
+                labels = find(w)
+                held = None if labels is None else (not labels if op in ("all", "none") else bool(labels))
+                if (held is True) != negate:
+                    return NONE
+                facts = {name: labels if name == fact else getter(w) for name, (getter, _) in reads.items()}
+            else:
+                if (test(w) is True) != negate:
+                    return NONE
+                facts = {name: getter(w) for name, (getter, _) in reads.items()}
+            parts = []
+            elements = ""
+            for n, v in facts.items():
+                if reads[n][1] == WITNESS:
+                    listed = ", ".join(v) if v is not None else "unset"
+                    elements = elements or listed
+                    parts.append(f"{n}: {listed}")
+                else:
+                    parts.append(f"{n} is {render_value(v, reads[n][1])}")
+            shown = ", ".join(parts)
             if negate:
                 default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
             default += limits
-            elements = next((render_value(v) for n, v in facts.items() if reads[n][1] == WITNESS), "")
             return [self.violation(w, rule, default, {"condition": text, "elements": elements}, path, facts=facts)]
 
         return check
@@ -328,10 +348,20 @@ def witnesses(q: ast.Quantifier) -> Closure:
     return find
 
 
+def _single_quantifier(e: ast.Expr) -> tuple[Closure, str, str] | None:
+    """For a condition that is one top-level quantifier over a list (``all c in containers: …``): the
+    closure finding its deciding elements, its operator and the name of its fact."""
+    if not isinstance(e, ast.Quantifier) or len(e.names) != 1 or e.op == "count":
+        return None
+    noun = "failing" if e.op == "all" else "matching"
+    return witnesses(e), e.op, f"{noun} {unparse(e.collection)}"
+
+
 def element_label(item: Any, index: int) -> str:
     """How an element of a collection is named in messages: its name (containers) or its position."""
     if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
-        return item["name"]
+        name: str = item["name"]
+        return name
     return f"#{index}"
 
 

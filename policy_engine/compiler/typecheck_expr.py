@@ -8,6 +8,7 @@ mistake produces one diagnostic, not a cascade.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 
 from policy_engine.compiler import regex
@@ -25,6 +26,15 @@ from policy_engine.syntax.unparse import unparse
 #: Units people write for durations, singular and without a trailing "s", and what the language spells.
 _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",
                  "week": "w", "wk": "w", "mn": "m"}
+
+
+#: Names people reach for, from other tools, that spelling distance would not lead to the attribute.
+_ATTRIBUTE_SYNONYMS = {
+    "gpu_count": "did you mean 'gpus'?", "num_gpus": "did you mean 'gpus'?", "gpu": "did you mean 'gpus'?",
+    "n_gpus": "did you mean 'gpus'?", "gpus_count": "did you mean 'gpus'?", "gpu_num": "did you mean 'gpus'?",
+    "number_of_gpus": "did you mean 'gpus'?", "gpus_per_pod": "did you mean 'gpus'? (total over the workload's pods)",
+    "cost": "did you mean 'monthly_cost'?", "price": "did you mean 'hourly_cost'?",
+}
 
 
 def suggest(name: str, candidates: object) -> str | None:
@@ -145,7 +155,9 @@ class ExprChecker:
         if e.id in FUNCTION_NAMES:
             return self.report(e.span, "E101", f"{e.id!r} is a function", f"call it: {e.id}(...)")
         return self.report(e.span, "E101", f"unknown attribute or parameter {e.id!r}",
-                           suggest(e.id, [*ATTRIBUTES, *self.params, *self.scope]))
+                           _ATTRIBUTE_SYNONYMS.get(e.id) or suggest(e.id, [*ATTRIBUTES, *self.params, *self.scope])
+                           or (f'did you mean labels["{e.id}"]? (labels are read by key)'
+                               if e.id.isalpha() and e.id.islower() else None))
 
     def _index(self, e: ast.Index) -> str:
         target, index = self.check(e.target), self.check(e.index)
@@ -243,11 +255,18 @@ class ExprChecker:
 
     def _milli(self, left_node: ast.Expr, right_node: ast.Expr, left: str, right: str) -> tuple[str, str]:
         """``500m`` reads as minutes, except beside a quantity, where it is 500 milli-units (0.5 CPU)."""
-        if left in t.QUANTITIES and _is_minutes(right_node):
+        if left in t.QUANTITIES and self._minutes(right_node):
             self.types[id(right_node)] = right = t.QUANTITY
-        elif right in t.QUANTITIES and _is_minutes(left_node):
+        elif right in t.QUANTITIES and self._minutes(left_node):
             self.types[id(left_node)] = left = t.QUANTITY
         return left, right
+
+    def _minutes(self, e: ast.Expr) -> bool:
+        """A literal ``500m``, or a parameter set to one (``param max_cpu = 500m``)."""
+        if isinstance(e, ast.Name) and e.id in self.params and e.id not in self.scope:
+            constant = self.params[e.id]
+            return constant.type == t.DURATION and MINUTES.fullmatch(constant.raw) is not None
+        return _is_minutes(e)
 
     def _record_field(self, e: ast.Field, target: str, record: dict[str, tuple[str, str]]) -> str:
         found = record.get(e.name.name)
@@ -324,6 +343,9 @@ class ExprChecker:
 
 
 _RECORDS = {t.CONTAINER: CONTAINER_FIELDS, t.RESOURCES: RESOURCE_FIELDS}
+
+
+MINUTES = re.compile(r"[0-9]+(\.[0-9]+)?m")
 
 
 def _is_minutes(e: ast.Expr) -> bool:

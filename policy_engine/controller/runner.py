@@ -34,7 +34,7 @@ from policy_engine.controller.leader import LeaderElector
 from policy_engine.controller.metrics import Metrics
 from policy_engine.controller.settings import ControllerSettings
 from policy_engine.controller.shutdown import Record, Shutdown
-from policy_engine.controller.telemetry import Prometheus, Telemetry
+from policy_engine.controller.telemetry import GpuTelemetry, Telemetry
 from policy_engine.engine import Engine
 from policy_engine.jsonlog import FIELDS
 
@@ -64,7 +64,7 @@ class Controller:
                                 clock=self.clock, pod_observer=pod_observer)
 
         self.inventory = Inventory(api, state, workload_resources(), timing)
-        self.prometheus = Prometheus(settings.prometheus)
+        self.prometheus = GpuTelemetry(settings.prometheus)
         self.writer = reports.ReportWriter(self.kube, settings.reports.name, settings.reports.api)
         self.shutdown = Shutdown(self.kube, act=act or settings.idle.act,
                                  max_actions=settings.idle.max_actions_per_cycle,

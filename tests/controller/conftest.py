@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cluster.fake_apiserver import FakeApiServer, running
 
-from .scenario import PrometheusServer, binaries, cluster, openmetrics, prometheus_over
+from tests.cluster.fake_apiserver import FakeApiServer, running
+from tests.prometheus_server import PrometheusServer, binaries, prometheus_over
+
+from .scenario import cluster, openmetrics
 
 
 @pytest.fixture(scope="module")

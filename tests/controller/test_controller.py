@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster.fake_apiserver import FakeApiServer
 from kubernetes import client
 
 from policy_engine.cli.main import main
@@ -22,8 +21,10 @@ from policy_engine.controller.actions import IDLE_NOTICE, IDLE_SINCE, NOTEBOOK_S
 from policy_engine.controller.runner import Controller
 from policy_engine.controller.settings import ControllerSettings, IdleSettings, LeaderSettings, PrometheusSettings
 from policy_engine.engine import load_engine
+from tests.cluster.fake_apiserver import FakeApiServer
+from tests.prometheus_server import PrometheusServer
 
-from .scenario import FIXTURES, T0, PrometheusServer
+from .scenario import FIXTURES, T0
 
 POLICIES = FIXTURES / "policies"
 FAST = Timing(watch_timeout_seconds=60, resync_seconds=3600, backoff_initial=0.05, backoff_max=0.2)
@@ -154,6 +155,9 @@ def test_audit_writes_policy_reports_in_place(apiserver: FakeApiServer, promethe
     assert 'policy_engine_controller_idle_gpu_waste{team="vision"}' in metrics
     assert 'policy_engine_controller_projected_monthly_spend{model="A100",team="vision"}' in metrics
 
+    patches = [w for w in apiserver.writes(REPORTS) if w.method == "PATCH"]
+    assert patches and all(w.content_type == "application/apply-patch+yaml" and w.query.get("fieldManager")
+                           == "policy-engine" for w in patches)  # server-side apply, one field manager
     writes = len(apiserver.writes(REPORTS))
     c.cycle()  # nothing changed: nothing rewritten, nothing duplicated
     assert len(apiserver.writes(REPORTS)) == writes
@@ -199,7 +203,9 @@ def test_idle_workloads_are_notified_stopped_after_the_notice_and_resumed(
     llm = apiserver.get(DEPLOY, "ml-nlp", "llm-api")
     assert llm is not None and llm["spec"]["replicas"] == 0
     assert llm["metadata"]["annotations"][PREVIOUS_REPLICAS] == "2"
-    assert any(w.path.endswith("/deployments/llm-api/scale") for w in apiserver.writes(DEPLOY))
+    scale = [w for w in apiserver.writes(DEPLOY) if w.path.endswith("/deployments/llm-api/scale")]
+    assert [(w.method, w.content_type, w.body) for w in scale] == [
+        ("PATCH", "application/merge-patch+json", {"spec": {"replicas": 0}})]
 
     clock.now = T0 + timedelta(minutes=1)
     c.cycle()

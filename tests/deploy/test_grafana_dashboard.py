@@ -68,9 +68,9 @@ def test_every_query_names_an_exported_metric() -> None:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with prometheus_over(tmp_path_factory.mktemp("prometheus")) as url:
-        yield url
+def prometheus() -> Iterator[str]:
+    with prometheus_over() as server:
+        yield server.url
 
 
 def test_prometheus_parses_every_query(prometheus: str) -> None:

@@ -85,8 +85,8 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    with prometheus_over(tmp_path_factory.mktemp("prom"), openmetrics()) as url, Prometheus(url) as client:
+def prometheus() -> Iterator[Prometheus]:
+    with prometheus_over(openmetrics()) as server, Prometheus(server.url) as client:
         yield client
 
 
