@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="a saved page of the Azure Retail Prices API; repeatable (one per page)")
     imp.add_argument("--gcp", action="append", default=[], metavar="FILE",
                      help="GCP machine-type price table: pricing.yml layout (YAML) or CSV; repeatable")
+    imp.add_argument("--gcp-skus", action="append", default=[], metavar="FILE",
+                     help="a saved page of the Cloud Billing Catalog SKUs of Compute Engine; repeatable")
     imp.add_argument("--pricing", metavar="FILE", dest="opencost",
                      help="OpenCost/Kubecost custom pricing JSON (default.json rates) to reprice the catalog with")
     imp.add_argument("--base", metavar="CATALOG", help="merge into this catalog (e.g. the bundled catalog.yaml)")
@@ -59,12 +61,12 @@ def run(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from policy_engine.pricing.importers.run import ImportRequest, run_import, write
 
-    if not (args.aws or args.aws_spot or args.azure or args.gcp or args.opencost):
-        print("policy-engine prices import: give at least one of --aws, --aws-spot, --azure, --gcp, --pricing",
-              file=sys.stderr)
+    if not (args.aws or args.aws_spot or args.azure or args.gcp or args.gcp_skus or args.opencost):
+        print("policy-engine prices import: give at least one of --aws, --aws-spot, --azure, --gcp, --gcp-skus, "
+              "--pricing", file=sys.stderr)
         return EXIT_ERROR
     request = ImportRequest(tuple(args.aws), tuple(args.aws_spot), tuple(args.azure), tuple(args.gcp),
-                            args.opencost, args.base, tuple(args.only), args.include_cpu)
+                            tuple(args.gcp_skus), args.opencost, args.base, tuple(args.only), args.include_cpu)
     try:
         outcome = run_import(request)
         write(outcome, args.out)

@@ -107,3 +107,13 @@ def test_diff_of_a_broken_catalog_is_located_exit_2(tmp_path, capsys):
     bad.write_text("as_of: '2025-01-01'\ninstance_types:\n  g5.xlarge: [unclosed\n")
     assert main(["prices", "diff", good, str(bad)]) == 2
     assert f"{bad}:" in capsys.readouterr().err
+
+
+def test_import_of_gcp_billing_skus_composes_machine_prices(tmp_path, capsys):
+    out = tmp_path / "gcp.yaml"
+    code = main(["prices", "import", "--gcp-skus", str(IMPORT / "gcp-skus.json"), "--only", "g2-standard-4",
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0 and "skipped 1 × usageType Commit1Yr" in err
+    g2 = yaml.safe_load(out.read_text())["instance_types"]["g2-standard-4"]
+    assert g2["on_demand"] == 0.70683 and "spot" not in g2

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 
 from policy_engine.diagnostics import Diagnostic, Span
-from policy_engine.pricing.importers import aws, azure, gcp, opencost
+from policy_engine.pricing.importers import aws, azure, gcp, gcp_skus, opencost
 from policy_engine.pricing.importers.assemble import assemble
-from policy_engine.pricing.importers.common import Imported, ImportFailure, read_text
+from policy_engine.pricing.importers.common import Hardware, Imported, ImportFailure, read_text
 
 HEADER = """\
 # Pricing catalog written by `policy-engine prices import` from the files named under `sources`.
@@ -30,6 +30,7 @@ class ImportRequest:
     aws_spot: tuple[str, ...] = ()
     azure: tuple[str, ...] = ()
     gcp: tuple[str, ...] = ()
+    gcp_skus: tuple[str, ...] = ()
     opencost: str | None = None
     base: str | None = None
     only: tuple[str, ...] = ()
@@ -50,7 +51,8 @@ def run_import(request: ImportRequest) -> ImportOutcome:
     failures: list[Diagnostic] = []
     readers = [(aws.import_offer, request.aws), (aws.import_spot_history, request.aws_spot),
                (azure.import_retail_prices, request.azure),
-               (lambda f: gcp.import_price_table(f, include_cpu=request.include_cpu), request.gcp)]
+               (lambda f: gcp.import_price_table(f, include_cpu=request.include_cpu), request.gcp),
+               (lambda f: gcp_skus.import_skus(f, _gcp_machines(base)), request.gcp_skus)]
     for reader, files in readers:
         for file in files:
             try:
@@ -97,6 +99,13 @@ def _base(path: str | None) -> dict[str, Any] | None:
     if errors:
         raise ImportFailure(errors, {path: text})
     return data
+
+
+def _gcp_machines(base: dict[str, Any] | None) -> dict[str, Hardware]:
+    """GCP machine shapes to compose SKU prices into: the base catalog's, else the bundled catalog's."""
+    entries = (base or {}).get("instance_types") or _with_bundled({})["instance_types"]
+    return {name: Hardware(e["vcpus"], e["memory_gib"], e["gpus"], e.get("gpu_model"))
+            for name, e in entries.items() if e.get("provider") == "gcp"}
 
 
 def _with_bundled(data: dict[str, Any]) -> dict[str, Any]:

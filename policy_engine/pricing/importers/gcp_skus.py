@@ -1,0 +1,144 @@
+"""GCP: Cloud Billing Catalog SKUs (``services/6F81-5844-456A/skus``, Compute Engine) composed into machine prices.
+
+A saved page of ``GET https://cloudbilling.googleapis.com/v1/services/6F81-5844-456A/skus`` is
+``{"skus": [...], "nextPageToken": "..."}``; each SKU has ``description``, ``category`` (``resourceFamily``
+Compute, ``resourceGroup`` CPU / RAM / GPU, ``usageType`` OnDemand / Preemptible / Commit1Yr…),
+``serviceRegions`` and ``pricingInfo[0].pricingExpression.tieredRates[].unitPrice`` (``units`` + ``nanos``)
+per ``usageUnit`` (``h`` for a vCPU or a GPU, ``GiBy.h`` for memory).
+
+GCP prices an accelerator-optimized machine as its vCPUs × the family's core price + its memory × the
+family's RAM price + its GPUs × the GPU's price. The machine shapes (vCPUs, memory, GPUs, GPU model) come
+from the base catalog (or the bundled one); the family from the machine type's prefix (``a2-…`` → "A2
+Instance Core/Ram"); the GPU SKU from ``GPU_SKUS``. ``OnDemand`` SKUs give the on-demand price,
+``Preemptible`` ("Spot Preemptible …", "… attached to Spot Preemptible VMs") the spot price; commitments
+are skipped. A machine is priced in each region where all of its parts are. Local SSD a machine type
+bundles (a2-ultragpu, a3) is not included: the notes say so. The SKU pages carry no date of their own: a
+figure is dated by the file's modification (download) time and the source keeps the SKU's ``effectiveTime``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from policy_engine.pricing.importers.common import (
+    Hardware,
+    Imported,
+    PriceRow,
+    SourceInfo,
+    fail,
+    file_date,
+    line_of,
+    read_json,
+    read_text,
+    rounded,
+)
+
+#: The description a GPU's SKU starts with, per catalog model key (from the SKU descriptions GCP publishes).
+GPU_SKUS = {
+    "A100": "Nvidia Tesla A100 GPU",
+    "A100-80GB": "Nvidia Tesla A100 80GB GPU",
+    "L4": "Nvidia L4 GPU",
+    "H100": "Nvidia H100 80GB GPU",
+    "T4": "Nvidia Tesla T4 GPU",
+    "V100": "Nvidia Tesla V100 GPU",
+    "P100": "Nvidia Tesla P100 GPU",
+    "P4": "Nvidia Tesla P4 GPU",
+    "RTX-PRO-6000": "RTX 6000 96GB",
+}
+#: Machine types whose GPU has its own SKU name.
+MACHINE_GPU_SKUS = {"a3-megagpu-8g": "Nvidia H100 80GB Mega GPU"}
+_PRICE_KINDS = {"OnDemand": "on_demand", "Preemptible": "spot"}
+
+
+def import_skus(file: str, machines: dict[str, Hardware]) -> Imported:
+    """Machine prices from a SKU page; ``machines``: GCP machine type → hardware (from the base catalog)."""
+    text = read_text(file)
+    data = read_json(file, text)
+    skus = data.get("skus") if isinstance(data, dict) else None
+    if not isinstance(skus, list):
+        raise fail(file, 1, "not a Cloud Billing Catalog SKU page: no 'skus' list",
+                   hint="save GET https://cloudbilling.googleapis.com/v1/services/6F81-5844-456A/skus (a page)")
+    date = file_date(file)
+    out = Imported(file, "gcp billing skus", SourceInfo(f"gcp-skus:{Path(file).name}", str(Path(file)), date,
+                                                         notes="Cloud Billing Catalog SKUs (Compute Engine); "
+                                                               "dated by the file's download time"))
+    # (kind, description prefix, resource group) → region → (price per unit, effectiveTime)
+    rates: dict[tuple[str, str], dict[str, tuple[float, str]]] = defaultdict(dict)
+    for i, sku in enumerate(skus):
+        if not isinstance(sku, dict):
+            raise fail(file, line_of(text, '"skus"'), f"skus[{i}] is not an object")
+        _read_sku(sku, i, out, rates, file, text)
+    regions_seen: set[str] = set()
+    for name, hw in sorted(machines.items()):
+        family = name.split("-", 1)[0].upper()
+        gpu_sku = MACHINE_GPU_SKUS.get(name) or (GPU_SKUS.get(hw.gpu_model or "") if hw.gpus else None)
+        if hw.gpus and gpu_sku is None:
+            out.skip(f"no GPU SKU known for {hw.gpu_model} (GPU_SKUS)")
+            continue
+        parts = {"CPU": (f"{family} Instance Core", hw.vcpus), "RAM": (f"{family} Instance Ram", hw.memory_gib)}
+        if gpu_sku is not None:
+            parts["GPU"] = (gpu_sku, hw.gpus)
+        for kind in ("on_demand", "spot"):
+            found = [rates.get((kind, f"{group}:{prefix}"), {}) for group, (prefix, _) in parts.items()]
+            regions = set.intersection(*(set(r) for r in found)) if found else set()
+            for region in sorted(regions):
+                hourly = sum(r[region][0] * amount for r, (_, amount) in zip(found, parts.values(), strict=True))
+                since = max(r[region][1] for r in found)
+                source = (f"Cloud Billing SKUs {Path(file).name}: {family} core × {hw.vcpus:g} + ram × "
+                          f"{hw.memory_gib:g}" + (f" + {gpu_sku} × {hw.gpus:g}" if gpu_sku else "")
+                          + (f", effective {since[:10]}" if since else "") + "; bundled local SSD not included")
+                on_demand, spot = (rounded(hourly), None) if kind == "on_demand" else (None, rounded(hourly))
+                out.rows.append(PriceRow("gcp", name, region, source, date, on_demand=on_demand, spot=spot,
+                                         hardware=hw))
+                regions_seen.add(region)
+    out.source = SourceInfo(out.source.key, out.source.url, date, ",".join(sorted(regions_seen)) or None,
+                            out.source.notes)
+    return out
+
+
+Rates = dict[tuple[str, str], dict[str, tuple[float, str]]]
+
+
+def _read_sku(sku: dict[str, Any], i: int, out: Imported, rates: Rates, file: str, text: str) -> None:
+    description, category = sku.get("description"), sku.get("category")
+    if not isinstance(description, str) or not isinstance(category, dict):
+        raise fail(file, line_of(text, str(sku.get("skuId", '"skus"'))),
+                   f"skus[{i}] has no description or category")
+    group, usage = category.get("resourceGroup"), category.get("usageType")
+    if category.get("resourceFamily") != "Compute" or group not in ("CPU", "RAM", "GPU"):
+        out.skip("not a Compute CPU, RAM or GPU SKU")
+        return
+    kind = _PRICE_KINDS.get(str(usage))
+    if kind is None:
+        out.skip(f"usageType {usage} (commitments and reservations are not taken)")
+        return
+    prefix = description.removeprefix("Spot Preemptible ").split(" running in")[0].split(" attached to")[0]
+    price, since = _unit_price(sku, i, file, text)
+    if price is None:
+        out.skip("no hourly unit price")
+        return
+    for region in sku.get("serviceRegions") or ():
+        rates[(kind, f"{group}:{prefix}")][str(region)] = (price, since)
+
+
+def _unit_price(sku: dict[str, Any], i: int, file: str, text: str) -> tuple[float | None, str]:
+    infos = sku.get("pricingInfo")
+    if not isinstance(infos, list) or not infos or not isinstance(infos[0], dict):
+        return None, ""
+    expression = infos[0].get("pricingExpression") or {}
+    if expression.get("usageUnit") not in ("h", "GiBy.h"):
+        return None, ""
+    tiers = expression.get("tieredRates") or []
+    if not tiers or not isinstance(tiers[-1], dict):
+        return None, ""
+    unit = tiers[-1].get("unitPrice") or {}
+    try:
+        value = float(unit.get("units") or 0) + float(unit.get("nanos") or 0) / 1e9
+    except (TypeError, ValueError) as exc:
+        raise fail(file, line_of(text, str(sku.get("skuId", '"skus"'))),
+                   f"skus[{i}] unitPrice is not a number") from exc
+    if unit.get("currencyCode", "USD") != "USD":
+        return None, ""
+    return value, str(infos[0].get("effectiveTime") or "")

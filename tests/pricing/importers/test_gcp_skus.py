@@ -1,0 +1,39 @@
+"""GCP Cloud Billing Catalog SKUs composed into machine prices: vCPUs × core + memory × RAM + GPUs × GPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy_engine.pricing.importers.common import Hardware, ImportFailure
+from policy_engine.pricing.importers.gcp_skus import import_skus
+
+from .conftest import IMPORT_FIXTURES
+
+MACHINES = {"a2-highgpu-1g": Hardware(12, 85, 1, "A100"), "a2-highgpu-8g": Hardware(96, 680, 8, "A100"),
+            "g2-standard-4": Hardware(4, 16, 1, "L4"), "a3-ultragpu-8g": Hardware(224, 2952, 8, "H200")}
+
+
+def test_machine_prices_are_composed_from_core_ram_and_gpu_skus_per_region(fixture_copy):
+    imported = import_skus(fixture_copy("gcp-skus.json"), MACHINES)
+    rows = {(r.name, r.region, "spot" if r.spot is not None else "od"): r for r in imported.rows}
+    a2 = rows[("a2-highgpu-1g", "us-central1", "od")]
+    # 12 × 0.031611 + 85 × 0.004237 + 1 × 2.933908: GCP's published a2-highgpu-1g price
+    assert a2.on_demand == pytest.approx(3.673385)
+    assert a2.date == "2025-11-29" and "effective 2025-11-01" in a2.source
+    assert rows[("a2-highgpu-8g", "us-east1", "od")].on_demand == pytest.approx(96 * 0.031611 + 680 * 0.004237
+                                                                               + 8 * 2.933908)
+    spot = rows[("a2-highgpu-1g", "us-central1", "spot")]  # the Preemptible SKUs: spot
+    assert spot.spot == pytest.approx(12 * 0.00951 + 85 * 0.001275 + 0.88) and spot.on_demand is None
+    assert rows[("g2-standard-4", "us-central1", "od")].on_demand == pytest.approx(0.70683)
+    assert ("g2-standard-4", "us-east1", "od") not in rows  # the G2 SKUs are not sold there
+    assert ("g2-standard-4", "us-central1", "spot") not in rows  # no G2 spot SKU in the page: no spot price
+    assert imported.skipped == {
+        "usageType Commit1Yr (commitments and reservations are not taken)": 1,
+        "not a Compute CPU, RAM or GPU SKU": 1,
+        "no GPU SKU known for H200 (GPU_SKUS)": 1,
+    }
+
+
+def test_a_file_that_is_not_a_sku_page_is_refused():
+    with pytest.raises(ImportFailure, match="no 'skus' list"):
+        import_skus(str(IMPORT_FIXTURES / "azure-not-a-page.json"), MACHINES)
