@@ -127,7 +127,7 @@ def usage_report(history: ReportHistory, policies: PolicySet, period: Period, no
     if by:
         # --by team shows the limits of the rules that group by that label too
         matching = [r for r in rules if len(by) == 1 and r.id in (f'labels["{by[0]}"]', by[0])]
-        splits = split(history.pod_figures(period, now, dimensions=by), utilisation)
+        splits = split(history.pod_figures(period, now, dimensions=by), utilisation) if utilisation else {}
         for f in history.usage_by(by, period, now):
             limits = tuple((r.policy, r.rule.metric, limit) for r in matching
                            if (limit := r.rule.limit_for(f.key[0])) is not None)
@@ -140,7 +140,7 @@ def usage_report(history: ReportHistory, policies: PolicySet, period: Period, no
         except UnknownRule as exc:
             report.notes.append(f"{r.name}: {exc}")
             continue
-        splits = split(history.pod_figures(period, now, rule=r.id), utilisation)
+        splits = split(history.pod_figures(period, now, rule=r.id), utilisation) if utilisation is not None else {}
         for key in sorted(_keys_with_limits(r, figures)):
             f = figures.get(key) or Figures((key,), 0, 0.0, 0.0, 0.0, 0.0, 0)
             report.groups.append(GroupLine(r.policy, r.name, r.rule.kind, r.rule.metric, r.key_label, key, f,

@@ -55,6 +55,11 @@ class Figures:
     cost: float  # used, priced pods only
     cost_running: float
     unpriced: int  # pods without a price (left out of cost)
+    gpu_rate: float = 0.0  # GPUs held now (GPU-hours per hour)
+    cost_rate: float = 0.0  # spend per hour of the pods holding GPUs now
+
+    def rate(self, metric: str) -> float:
+        return self.gpu_rate if metric == "gpu_hours" else self.cost_rate
 
     def used(self, metric: str) -> float:
         return self.gpu_hours if metric == "gpu_hours" else self.cost
@@ -69,9 +74,10 @@ _USED_HOURS = ("CASE WHEN p.started IS NULL THEN 0.0 ELSE max(0.0, min(coalesce(
 _LEFT_HOURS = ("CASE WHEN p.ended IS NULL AND p.node IS NOT NULL THEN max(0.0, min(:pe, coalesce(p.deadline, "
                ":pe)) - max(:now, coalesce(p.started, :now))) / 3600.0 ELSE 0.0 END")
 _IN_PERIOD = "(p.ended IS NULL OR p.ended > :ps) AND (p.started IS NULL OR p.started < :now)"
+_HOLDS = "(p.ended IS NULL AND p.node IS NOT NULL AND (p.deadline IS NULL OR p.deadline > :now))"
 _SUMS = (f"count(*), sum(p.gpus * {_USED_HOURS}), sum(p.gpus * {_LEFT_HOURS}), "
          f"coalesce(sum(p.hourly * {_USED_HOURS}), 0.0), coalesce(sum(p.hourly * {_LEFT_HOURS}), 0.0), "
-         f"sum(p.hourly IS NULL)")
+         f"sum(p.hourly IS NULL), sum(p.gpus * {_HOLDS}), coalesce(sum(p.hourly * {_HOLDS}), 0.0)")
 
 
 class Ledger:
@@ -325,6 +331,6 @@ class _Transaction:
 
 
 def _figures(key: tuple[str, ...], row: Sequence[Any]) -> Figures:
-    pods, gh, ghr, cost, costr, unpriced = row
+    pods, gh, ghr, cost, costr, unpriced, gpu_rate, cost_rate = row
     return Figures(key, int(pods or 0), float(gh or 0.0), float(ghr or 0.0), float(cost or 0.0),
-                   float(costr or 0.0), int(unpriced or 0))
+                   float(costr or 0.0), int(unpriced or 0), float(gpu_rate or 0.0), float(cost_rate or 0.0))
