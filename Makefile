@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit policy-tests bench deploy-manifests clean
+.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests clean
 
 $(BIN)/policy-engine: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ policy-tests: $(BIN)/policy-engine
 unit: $(BIN)/policy-engine
 	$(BIN)/pytest
 
-test: lint typecheck policy-tests unit
+# Debian packages the tests run for real (kubectl, chromium, …), installed when missing and root.
+system-packages:
+	@bash .ci/system-packages
+
+test: system-packages lint typecheck policy-tests unit
 
 bench: $(BIN)/policy-engine
 	$(BIN)/python benchmarks/run_all.py

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from policy_engine.authoring.fmt import format_text
+from policy_engine.authoring.lint import validate_sources
 from policy_engine.authoring.testing import run_tests
 from policy_engine.authoring.trace import PolicyTracer
-from policy_engine.authoring.validate import validate_sources
 from policy_engine.compiler import compile_policies
 from policy_engine.engine import Engine
 from policy_engine.model.documents import Document, load_paths

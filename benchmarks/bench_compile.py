@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from policy_engine.bundled import bundled_policies_dir
 from policy_engine.compiler import compile_policies, compile_text
 from policy_engine.compiler.program import PolicySet, Violation
 from policy_engine.model.build import build_workload
 from policy_engine.model.documents import LoadError, load_paths
 from policy_engine.model.workload import CapacityType, RunKind, Workload
-from policy_engine.resources import bundled_policies_dir
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"

@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document, load_paths
 
 

@@ -14,7 +14,8 @@ import timeit
 from collections.abc import Callable
 from pathlib import Path
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.workload import CapacityType, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import default_catalog, load_catalog

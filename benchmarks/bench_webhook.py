@@ -345,7 +345,7 @@ def run_server(workers: int, rate: int, args: argparse.Namespace, work: Path, co
     import httpx
 
     policies = work / f"policies-{workers}-{rate}"
-    from policy_engine.resources import bundled_policies_dir
+    from policy_engine.bundled import bundled_policies_dir
 
     shutil.rmtree(policies, ignore_errors=True)  # a repeated run starts from the library as shipped
     shutil.copytree(bundled_policies_dir(), policies, ignore=shutil.ignore_patterns("tests"))

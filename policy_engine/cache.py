@@ -70,7 +70,7 @@ def code_fingerprint() -> str:
     and whenever a dependency whose behaviour shapes a cached result is upgraded."""
     from importlib.machinery import PathFinder  # finds a package without importing it
 
-    from policy_engine.resources import grammar_path
+    from policy_engine.bundled import grammar_path
 
     entries: list[str] = [sys.version, str(pickle.HIGHEST_PROTOCOL)]
     for root, dirs, files in os.walk(_PACKAGE):

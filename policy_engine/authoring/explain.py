@@ -15,16 +15,16 @@ from typing import Any
 
 from policy_engine.authoring.facts import at
 from policy_engine.authoring.trace import PolicyTracer, Trace
+from policy_engine.bundled import bundled_policies_dir
 from policy_engine.compiler import compile_policies
 from policy_engine.compiler.messages import render_value
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine import Engine
 from policy_engine.engine.aggregate import contribution
-from policy_engine.model.build import WorkloadError
+from policy_engine.errors import DiagnosticError, WorkloadError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import load_catalog
-from policy_engine.resources import bundled_policies_dir
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
 
 
 @dataclass(slots=True)
@@ -98,7 +98,7 @@ def explain(manifests: Sequence[str], policy: str, policy_paths: Sequence[str] |
         names = [p.name for p in compiled.policy_set.policies]
         close = difflib.get_close_matches(policy, names, n=3)
         hint = f"did you mean {', '.join(close)}?" if close else f"policies: {', '.join(names)}"
-        raise DiagnosticError([Diagnostic(Span(", ".join(paths), 1, 1), "E-EXPLAIN",
+        raise DiagnosticError([Diagnostic(Span(", ".join(paths), 1, 1), "E903",
                                           f"no policy named {policy!r}", hint=hint)])
     engine = Engine(compiled.policy_set, catalog)
     tracer = PolicyTracer(checked, full, catalog)

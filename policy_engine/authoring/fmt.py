@@ -16,8 +16,9 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from policy_engine.diagnostics import Span
+from policy_engine.errors import FormatError
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 from policy_engine.syntax.parser import parse
 from policy_engine.syntax.unparse import unparse
 
@@ -25,13 +26,6 @@ from policy_engine.syntax.unparse import unparse
 WIDTH = 100
 INDENT = "  "
 
-
-class FormatError(Exception):
-    """The file cannot be formatted: syntax errors (``diagnostics``), or a formatter fault."""
-
-    def __init__(self, message: str, diagnostics: Sequence[Diagnostic] = ()) -> None:
-        super().__init__(message)
-        self.diagnostics = tuple(diagnostics)
 
 
 @dataclass(slots=True)

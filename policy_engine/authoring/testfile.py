@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.documents import Document
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 EXPECTATIONS = ("pass", "fail", "skip")
 ENFORCEMENTS = ("deny", "warn", "audit")
@@ -103,7 +103,7 @@ class _Reader:
         return Span(self.file, m.line + 1, m.column + 1)
 
     def error(self, node: yaml.Node, field_name: str, message: str, hint: str | None = None) -> None:
-        self.errors.append(Diagnostic(self.span(node), "E-TEST", f"{field_name}: {message}", hint=hint))
+        self.errors.append(Diagnostic(self.span(node), "E902", f"{field_name}: {message}", hint=hint))
 
     def value(self, node: yaml.Node) -> Any:
         return self.constructor.construct_document(node)
@@ -145,7 +145,7 @@ class _Reader:
         base = Path(self.file).parent
         for name in ("policies", "resources", "cases"):
             if name not in fields:
-                self.errors.append(Diagnostic(self.span(root), "E-TEST", f"{name}: required field is missing"))
+                self.errors.append(Diagnostic(self.span(root), "E902", f"{name}: required field is missing"))
         if "policies" in fields:
             suite.policies_line = self.span(fields["policies"]).line
             for text, _node in self.strings(fields["policies"], "policies"):
@@ -277,16 +277,16 @@ def load_suite(text: str, file: str) -> tuple[Suite | None, list[Diagnostic]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
-        return None, [Diagnostic(span, "E-TEST", f"invalid YAML: {exc.problem or exc.context}")]
+        return None, [Diagnostic(span, "E902", f"invalid YAML: {exc.problem or exc.context}")]
     except yaml.YAMLError as exc:
-        return None, [Diagnostic(Span(file, 1, 1), "E-TEST", f"invalid YAML: {exc}")]
+        return None, [Diagnostic(Span(file, 1, 1), "E902", f"invalid YAML: {exc}")]
     if root is None:
-        return None, [Diagnostic(Span(file, 1, 1), "E-TEST", "the test file is empty")]
+        return None, [Diagnostic(Span(file, 1, 1), "E902", "the test file is empty")]
     reader = _Reader(file)
     try:
         suite = reader.suite(root)
     except yaml.YAMLError as exc:
-        return None, [Diagnostic(Span(file, 1, 1), "E-TEST", f"invalid YAML value: {exc}")]
+        return None, [Diagnostic(Span(file, 1, 1), "E902", f"invalid YAML value: {exc}")]
     if reader.errors:
         return None, reader.errors
     return suite, []

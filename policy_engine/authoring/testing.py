@@ -17,12 +17,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from policy_engine.authoring.sources import read, test_files
 from policy_engine.authoring.testfile import Case, Suite, load_suite
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.discovery import find_test_files, read_text
 from policy_engine.engine import Engine, Finding, ResourceRef, Result, load_engine
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
 
 
 @dataclass(slots=True)
@@ -92,10 +93,10 @@ class _Engines:
 
 
 def run_tests(paths: Sequence[str], pricing: str | None = None) -> RunResult:
-    files, missing = test_files(paths)
+    files, missing = find_test_files(paths)
     result = RunResult(errors=list(missing))
     if not files and not missing:
-        result.errors.append(Diagnostic(Span(", ".join(paths) or ".", 1, 1), "E-TEST",
+        result.errors.append(Diagnostic(Span(", ".join(paths) or ".", 1, 1), "E902",
                                         "no policy test files (*.test.yaml) found"))
     engines = _Engines(pricing)
     for file in files:
@@ -106,9 +107,9 @@ def run_tests(paths: Sequence[str], pricing: str | None = None) -> RunResult:
 def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteResult:
     started = time.perf_counter()
     out = SuiteResult(file)
-    text, err = read(file)
+    text, err = read_text(file)
     if err is not None or text is None:
-        out.errors.append(err or Diagnostic(Span(file, 1, 1), "E-READ", "cannot read"))
+        out.errors.append(err or Diagnostic(Span(file, 1, 1), "E401", "cannot read"))
         return out
     sources[file] = text
     suite, problems = load_suite(text, file)
@@ -117,7 +118,7 @@ def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteRes
         return out
     engine = engines.get(suite)
     if isinstance(engine, DiagnosticError):
-        out.errors.append(Diagnostic(Span(file, suite.policies_line, 1), "E-TEST",
+        out.errors.append(Diagnostic(Span(file, suite.policies_line, 1), "E902",
                                      "policies: the policies under test do not compile (errors below)"))
         out.errors.extend(engine.diagnostics)
         sources.update(engine.sources)
@@ -126,7 +127,7 @@ def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteRes
     for path, line in suite.resource_files:
         loaded = list(load_paths([path]))
         if not loaded:
-            out.errors.append(Diagnostic(Span(file, line, 1), "E-TEST", f"resources: {path} holds no manifests"))
+            out.errors.append(Diagnostic(Span(file, line, 1), "E902", f"resources: {path} holds no manifests"))
         documents.extend(loaded)
     evaluated = engine.evaluate(documents, keep_workloads=True)
     for e in evaluated.errors:
@@ -150,9 +151,9 @@ def _find_workload(case: Case, file: str, workloads: Sequence[Workload]) -> Work
     if not found:
         known = ", ".join(sorted({f"{w.kind}/{w.namespace + '/' if w.namespace else ''}{w.name}"
                                   for w in workloads})) or "none"
-        return Diagnostic(span, "E-TEST", f"resource: no workload {ref.text} in this file's "
+        return Diagnostic(span, "E902", f"resource: no workload {ref.text} in this file's "
                           "resources", hint=f"workloads: {known}")
-    return Diagnostic(span, "E-TEST", f"resource: {ref.text} names {len(found)} workloads",
+    return Diagnostic(span, "E902", f"resource: {ref.text} names {len(found)} workloads",
                       hint="write Kind/namespace/name")
 
 
@@ -165,7 +166,7 @@ def _run_case(case: Case, file: str, engine: Engine, evaluated: Result) -> CaseR
     if engine.policies.get(case.policy) is None:
         names = ", ".join(p.name for p in engine.policies.policies)
         result.passed = False
-        result.error = Diagnostic(case.fields.get("policy", case.span), "E-TEST",
+        result.error = Diagnostic(case.fields.get("policy", case.span), "E902",
                                   f"policy: no policy named {case.policy!r} in the policies under test",
                                   hint=f"policies: {names}")
         return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from policy_engine.authoring.testing import CaseResult, RunResult
-from policy_engine.syntax.diagnostics import render_all
+from policy_engine.diagnostics import render_all
 
 
 def _diff(c: CaseResult) -> list[str]:

@@ -19,15 +19,16 @@ from policy_engine.authoring.interpret import Interpreter, Param, selector_holds
 from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
 from policy_engine.compiler.checked import CheckedPolicy
 from policy_engine.compiler.codegen import generate
+from policy_engine.compiler.estimates import bind_savings
 from policy_engine.compiler.fold import fold_policy
 from policy_engine.compiler.index import policy_kinds
 from policy_engine.compiler.messages import render_duration, render_value
 from policy_engine.compiler.program import CompiledPolicy
-from policy_engine.compiler.savings import bind_savings
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
+from policy_engine.pricing.catalog import Catalog
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 from policy_engine.syntax.unparse import unparse
 
 
@@ -84,7 +85,7 @@ def _header(item: ast.PolicyItem) -> str:
 class PolicyTracer:
     """Traces one checked policy; builds per-clause compiled closures once for every workload."""
 
-    def __init__(self, checked: CheckedPolicy, full: CompiledPolicy, catalog: object | None) -> None:
+    def __init__(self, checked: CheckedPolicy, full: CompiledPolicy, catalog: Catalog | None) -> None:
         self.checked = checked
         self.full = full
         instance = checked.instance

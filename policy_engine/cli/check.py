@@ -21,13 +21,14 @@ from pathlib import Path
 from policy_engine.cache import NO_CACHE_ENV
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.compiler.program import Enforcement
+from policy_engine.diagnostics import render_all
 from policy_engine.engine import Engine, Partial, Result, load_engine
-from policy_engine.engine.gitbase import GitError, load_base, repo_root
+from policy_engine.engine.gitbase import load_base, repo_root
+from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model.documents import STDIN, Document, LoadError, discover, load_paths
 from policy_engine.reporters import FORMATS, ReportContext, renderer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
-from policy_engine.syntax.diagnostics import DiagnosticError, render_all
 
 HELP = "check manifests against policies (the CI gate)"
 #: Below this many files one process is faster than starting workers.

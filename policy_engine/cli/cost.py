@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from policy_engine.diagnostics import Diagnostic
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import STDIN_NAME, load_paths
 from policy_engine.pricing.catalog import Catalog, load_catalog
 from policy_engine.pricing.cost import priced_workloads
 from policy_engine.pricing.showback import GroupTotal, Showback, showback
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
 
 HELP = "showback: projected spend and GPU-hours per group"
 EXIT_OK, EXIT_ERROR = 0, 2

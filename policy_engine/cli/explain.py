@@ -8,7 +8,8 @@ import sys
 
 from policy_engine.authoring.explain import explain, render_text
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from policy_engine.syntax.diagnostics import DiagnosticError, render_all
+from policy_engine.diagnostics import render_all
+from policy_engine.errors import DiagnosticError
 
 HELP = "trace how a policy decided for each workload"
 

@@ -7,10 +7,11 @@ import difflib
 import sys
 from pathlib import Path
 
-from policy_engine.authoring.fmt import FormatError, format_text
-from policy_engine.authoring.sources import policy_files, read
+from policy_engine.authoring.fmt import format_text
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from policy_engine.syntax.diagnostics import render_all
+from policy_engine.diagnostics import render_all
+from policy_engine.discovery import find_policy_files, read_text
+from policy_engine.errors import FormatError
 
 HELP = "format policy files canonically"
 
@@ -42,13 +43,13 @@ def _stdin(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.paths == ["-"]:
         return _stdin(args)
-    files, errors = policy_files(args.paths or ["."])
+    files, errors = find_policy_files(args.paths or ["."])
     failed = bool(errors)
     for e in errors:
         print(e.render(), file=sys.stderr)
     changed: list[str] = []
     for file in files:
-        text, err = read(file)
+        text, err = read_text(file)
         if err is not None or text is None:
             print(err.render() if err else f"{file}: cannot read", file=sys.stderr)
             failed = True

@@ -13,11 +13,11 @@ import json
 import sys
 from typing import Any
 
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import load_paths
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import load_catalog
 from policy_engine.pricing.cost import priced_workloads
-from policy_engine.syntax.diagnostics import DiagnosticError
 
 HELP = "show the workloads the engine sees in manifests"
 EXIT_OK, EXIT_ERROR = 0, 2

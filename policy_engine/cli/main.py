@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("policy_engine.cli.check", "check manifests against policies (the CI gate)"),
     "inspect": ("policy_engine.cli.inspect", "show the workloads the engine sees in manifests"),
     "cost": ("policy_engine.cli.cost", "showback: projected spend and GPU-hours per group"),
+    "prices": ("policy_engine.cli.prices", "import prices from the providers' files; compare two catalogs"),
+    "report": ("policy_engine.cli.report", "showback report: spend, savings and the costliest workloads as HTML"),
     "serve": ("policy_engine.cli.serve", "run the validating admission webhook"),
     "certs": ("policy_engine.cli.certs", "create a CA and serving certificate for the webhook"),
     "webhook-manifests": ("policy_engine.cli.manifests", "print the Kubernetes manifests that install the webhook"),

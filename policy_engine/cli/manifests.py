@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from policy_engine.errors import ManifestError
+
 HELP = "print the Kubernetes manifests that install the webhook"
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -41,8 +43,8 @@ def _read(path: str, what: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from policy_engine.resources import bundled_policies_dir
-    from policy_engine.webhook.manifests import ManifestError, Options, build, dump, read_policies, write_tree
+    from policy_engine.bundled import bundled_policies_dir
+    from policy_engine.webhook.manifests import Options, build, dump, read_policies, write_tree
 
     try:
         if args.out_dir and (args.ca_bundle or args.certs_dir):

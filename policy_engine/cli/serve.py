@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import ssl
 import sys
 import tempfile
 from pathlib import Path
 from typing import Literal
+
+from policy_engine.errors import DiagnosticError
 
 HELP = "run the validating admission webhook"
 EXIT_OK = 0
@@ -94,7 +97,6 @@ def _exit_cleanly_after_drain() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy_engine.jsonlog import uvicorn_log_config
-    from policy_engine.syntax.diagnostics import DiagnosticError
     from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings, create_app, load_policies
     from policy_engine.webhook.config import load_config
     from policy_engine.webhook.metrics import MULTIPROC_ENV
@@ -139,8 +141,13 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings, loaded=loaded), **common)  # type: ignore[arg-type]
         return EXIT_OK
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    made = None  # the workers' shared metrics files: a directory of our own unless one is given, removed at exit
     if not os.environ.get(MULTIPROC_ENV):
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
-    uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
-                **common)  # type: ignore[arg-type]
+        made = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
+    try:
+        uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
+                    **common)  # type: ignore[arg-type]
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return EXIT_OK

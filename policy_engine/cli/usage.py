@@ -58,13 +58,13 @@ def _parse_at(value: str | None) -> datetime:
 def run(args: argparse.Namespace) -> int:
     from policy_engine.compiler.program import Period
     from policy_engine.engine import load_engine
+    from policy_engine.errors import DiagnosticError
     from policy_engine.ledger.db import LedgerError
     from policy_engine.ledger.prometheus import PrometheusError, PrometheusHistory
     from policy_engine.ledger.render import render
     from policy_engine.ledger.report import UnknownRule, usage_report
     from policy_engine.ledger.snapshot import LedgerHistory
     from policy_engine.ledger.store import Ledger
-    from policy_engine.syntax.diagnostics import DiagnosticError
 
     if not args.ledger and not args.prometheus:
         return _fail(f"no history: give --ledger FILE (or set ${LEDGER_ENV}) or --prometheus URL")

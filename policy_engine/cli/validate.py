@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 
-from policy_engine.authoring.sources import policy_files, read
-from policy_engine.authoring.validate import validate_sources
+from policy_engine.authoring.lint import validate_sources
 from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
+from policy_engine.diagnostics import render_all
+from policy_engine.discovery import find_policy_files, read_text
+from policy_engine.errors import DiagnosticError
 from policy_engine.pricing.catalog import Catalog, load_catalog
-from policy_engine.syntax.diagnostics import DiagnosticError, render_all
 
 HELP = "compile policies and report every diagnostic"
 
@@ -24,11 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    files, missing = policy_files(args.paths or ["."])
+    files, missing = find_policy_files(args.paths or ["."])
     sources: dict[str, str] = {}
     problems = list(missing)
     for file in files:
-        text, err = read(file)
+        text, err = read_text(file)
         if err is not None:
             problems.append(err)
         if text is None:

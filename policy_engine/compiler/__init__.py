@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING
 
 from policy_engine.compiler.checked import CheckedPolicy, FrontEnd
 from policy_engine.compiler.codegen import generate
+from policy_engine.compiler.estimates import SavingFns, bind_savings
 from policy_engine.compiler.frontend import front_end
 from policy_engine.compiler.index import build_index, policy_kinds
 from policy_engine.compiler.program import CompiledPolicy, PolicySet
-from policy_engine.compiler.savings import SavingFns, bind_savings
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.pricing.catalog import Catalog
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 if TYPE_CHECKING:
     from policy_engine.cache import DiskCache
 
-__all__ = ["CompileResult", "FrontEnd", "compile_policies", "compile_sources", "compile_text", "policy_files"]
-
-POLICY_SUFFIX = ".policy"
+__all__ = ["CompileResult", "FrontEnd", "compile_policies", "compile_sources", "compile_text"]
 
 
 @dataclass(slots=True)
@@ -46,38 +46,17 @@ class CompileResult:
         return [d for d in self.diagnostics if d.is_error]
 
 
-def policy_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """Files and directories (searched recursively for ``*.policy``) → files, in a stable order.
-
-    Hidden entries are skipped: a ConfigMap mount holds every file twice, once behind the ``..data``
-    symlink and once in the timestamped ``..2026_…`` folder it points to.
-    """
-    files: list[Path] = []
-    problems: list[Diagnostic] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(sorted(
-                p for p in path.rglob(f"*{POLICY_SUFFIX}")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ))
-        elif path.is_file():
-            files.append(path)
-        else:
-            problems.append(Diagnostic(Span(str(path), 1, 1), "E401", "no such policy file or directory"))
-    return list(dict.fromkeys(files)), problems
-
-
-def compile_policies(paths: Sequence[str | Path], *, catalog: object | None = None,
+def compile_policies(paths: Sequence[str | Path], *, catalog: Catalog | None = None,
                      known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
     """Compile policy files; with ``cache``, an unchanged set skips parsing and checking (see ``frontend``)."""
-    files, problems = policy_files(paths)
+    files, problems = find_policy_files(paths)
     sources: dict[str, str] = {}
     for f in files:
-        try:
-            sources[str(f)] = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Diagnostic(Span(str(f), 1, 1), "E401", f"cannot read policy file: {exc}"))
+        text, problem = read_text(f)
+        if text is None:
+            problems.append(problem or Diagnostic(Span(f, 1, 1), "E401", "cannot read policy file"))
+        else:
+            sources[f] = text
     result = compile_sources(sources, catalog=catalog, known_kinds=known_kinds, cache=None if problems else cache)
     if problems:
         result.diagnostics = sorted([*problems, *result.diagnostics], key=Diagnostic.sort_key)
@@ -85,12 +64,12 @@ def compile_policies(paths: Sequence[str | Path], *, catalog: object | None = No
     return result
 
 
-def compile_text(text: str, file: str = "<string>", *, catalog: object | None = None,
+def compile_text(text: str, file: str = "<string>", *, catalog: Catalog | None = None,
                  known_kinds: frozenset[str] = KNOWN_KINDS) -> CompileResult:
     return compile_sources({file: text}, catalog=catalog, known_kinds=known_kinds)
 
 
-def compile_sources(sources: dict[str, str], *, catalog: object | None = None,
+def compile_sources(sources: dict[str, str], *, catalog: Catalog | None = None,
                     known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
     """Compile texts already read (file → text) with everything they import."""
     front = front_end(sources, known_kinds, cache)

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from policy_engine.compiler.program import Enforcement, FailureMode, Severity
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 WORKLOADS = "workloads"  # the kinds group meaning every kind the workload model knows
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy
 from policy_engine.compiler.codegen_expr import compile_expr, condition
 from policy_engine.compiler.codegen_rules import NONE, RuleCompiler, RuleFn, constant_value
+from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import compile_template, render_value
 from policy_engine.compiler.program import (
     DEFAULT_ALERTS,
@@ -18,7 +19,6 @@ from policy_engine.compiler.program import (
     Period,
     Violation,
 )
-from policy_engine.compiler.savings import SavingFns
 from policy_engine.model.workload import Workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse

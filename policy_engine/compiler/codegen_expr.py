@@ -17,6 +17,7 @@ from typing import Any
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.functions import FUNCTIONS
+from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
 from policy_engine.syntax import ast
 
@@ -24,9 +25,6 @@ Closure = Callable[[Workload], Any]
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
-
-class CodegenError(Exception):
-    """An expression reached codegen without passing the checker (a compiler bug, not a user error)."""
 
 
 @lru_cache(maxsize=256)
@@ -184,7 +182,7 @@ def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Cl
     if isinstance(right_node, ast.Literal) and isinstance(right_node.value, str):
         rx = _regex(right_node.value)
         if rx is None:
-            raise CodegenError(f"invalid regex {right_node.value!r}")
+            raise CompilerBug(f"invalid regex {right_node.value!r}")
         search = rx.search
         return lambda w: isinstance(v := left(w), str) and search(v) is not None
 
@@ -229,10 +227,10 @@ def _call(e: ast.Call) -> Closure:
     if name == "cel":
         arg = e.args[0]
         if not isinstance(arg, ast.Literal) or not isinstance(arg.value, str):
-            raise CodegenError("cel() takes a string literal")
+            raise CompilerBug("cel() takes a string literal")
         compiled = compile_cel(arg.value)
         if isinstance(compiled, CelError):
-            raise CodegenError(compiled.message)
+            raise CompilerBug(compiled.message)
         return compiled
     fn = FUNCTIONS[name].impl
     args = [compile_expr(a) for a in e.args]
@@ -257,7 +255,7 @@ def compile_expr(e: ast.Expr) -> Closure:
     if isinstance(e, ast.Name):
         attribute = ATTRIBUTES.get(e.id)
         if attribute is None:
-            raise CodegenError(f"unresolved name {e.id!r}")
+            raise CompilerBug(f"unresolved name {e.id!r}")
         return attribute.getter
     if isinstance(e, ast.Field | ast.Index):
         root, steps = _path(e)

@@ -10,9 +10,9 @@ from typing import Any
 
 from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
 from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
+from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
-from policy_engine.compiler.savings import SavingFns
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from policy_engine.compiler.checked import Constant
 from policy_engine.compiler.codegen_expr import children, compile_expr, uses_workload
+from policy_engine.diagnostics import Diagnostic, Level
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Level
 from policy_engine.syntax.unparse import unparse
 
 

@@ -40,13 +40,13 @@ def front_end(sources: Mapping[str, str], known_kinds: frozenset[str], cache: Di
 
 def run_front_end(sources: Mapping[str, str], known_kinds: frozenset[str]) -> FrontEnd:
     # imported here, not at the top: a cache hit must not pay for lark and the checkers
-    from policy_engine.compiler.check import check_policies
     from policy_engine.compiler.fold import fold_policy
     from policy_engine.compiler.resolve import resolve
+    from policy_engine.compiler.typecheck import typecheck_policies
 
     resolution = resolve(sources)
     diagnostics = resolution.diagnostics
-    checked = check_policies(resolution.instances, known_kinds, diagnostics)
+    checked = typecheck_policies(resolution.instances, known_kinds, diagnostics)
     folded = [fold_policy(c.instance.policy, c.instance.params, c.types, diagnostics) if c.ok
               else c.instance.policy for c in checked]
     return FrontEnd(resolution.sources, resolution.modules, checked, folded, diagnostics)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from policy_engine.compiler.checked import WORKLOADS
 from policy_engine.compiler.program import CompiledPolicy, PolicySet
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic
 
 
 def policy_kinds(policy: ast.Policy, known_kinds: frozenset[str]) -> frozenset[str] | None:

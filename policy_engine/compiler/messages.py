@@ -7,7 +7,7 @@ placeholders it uses are computed.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,5 +113,3 @@ def compile_template(text: str, constants: Mapping[str, str]) -> Template:
     names = placeholders(text) or []
     return Template(text, tuple(dict.fromkeys(n for n in names if n)), constants)
 
-
-MessageFn = Callable[[Workload, Mapping[str, str]], str]

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.workload import Workload
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 
 class Severity(str, Enum):

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
-from policy_engine.compiler.check_expr import ExprChecker, error, suggest
 from policy_engine.compiler.checked import Constant, Instance
 from policy_engine.compiler.codegen_expr import compile_expr, uses_workload
 from policy_engine.compiler.fold import fold
+from policy_engine.compiler.typecheck_expr import ExprChecker, error, suggest
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 from policy_engine.syntax.parser import parse
 from policy_engine.syntax.unparse import unparse
 

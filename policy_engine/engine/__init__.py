@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from policy_engine.bundled import bundled_policies_dir
 from policy_engine.engine.aggregate import Contribution, Usage, UsageProvider
 from policy_engine.engine.evaluate import Engine, Partial, summarise
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, Stats
-from policy_engine.resources import bundled_policies_dir
-from policy_engine.syntax.diagnostics import DiagnosticError
+from policy_engine.errors import DiagnosticError
 
 __all__ = [
     "Contribution", "Engine", "Finding", "Partial", "PolicySummary", "ResourceRef", "Result", "Stats",

@@ -12,16 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import price
-from policy_engine.syntax.diagnostics import Diagnostic
 
 
 @dataclass(slots=True)
@@ -40,7 +41,6 @@ class Engine:
         self.catalog = catalog
         self._hours_per_month = float(catalog.hours_per_month)
         self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
-        self._with_aggregates = tuple(p for p in policies.policies if p.aggregates)
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy_engine.compiler.program import Enforcement, Severity
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.model.documents import FieldPath, LoadError
 from policy_engine.model.workload import Workload
-from policy_engine.syntax.diagnostics import Diagnostic
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,3 @@ class Result:
     workloads: list[Workload] = field(default_factory=list)  # kept only when asked (cost diff, showback)
     evaluations: list[tuple[str, ResourceRef]] = field(default_factory=list)  # (policy, resource) pairs matched
 
-    @property
-    def denied(self) -> bool:
-        return any(f.enforcement is Enforcement.DENY for f in self.findings)

@@ -18,12 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import GitError
 from policy_engine.model.documents import MANIFEST_SUFFIXES, STDIN, Document, LoadError, load_text
-from policy_engine.syntax.diagnostics import Diagnostic, Span
-
-
-class GitError(Exception):
-    """git is missing, the directory is not a repository, or the revision does not exist."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +151,12 @@ def load_base(ref: str, paths: Sequence[str], exclude: Sequence[str] = (),
 def _documents(files: Sequence[BaseFile], cwd: Path | None) -> Iterator[Document | LoadError]:
     for f, data in read_blobs(files, cwd):
         if b"\x00" in data[:8192]:
-            yield LoadError(Diagnostic(Span(f.display, 1), "E-BINARY", "binary file at the base revision"))
+            yield LoadError(Diagnostic(Span(f.display, 1), "E403", "binary file at the base revision"))
             continue
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            yield LoadError(Diagnostic(Span(f.display, 1), "E-ENCODING",
+            yield LoadError(Diagnostic(Span(f.display, 1), "E404",
                                        "not UTF-8 text at the base revision"))
             continue
         yield from load_text(text, f.display)

@@ -7,10 +7,11 @@ overlaid by those pod labels. Annotations follow the same rule.
 
 from __future__ import annotations
 
+from policy_engine.errors import WorkloadError
 from policy_engine.model import fields, runtime
 from policy_engine.model.config import DEFAULT_CONFIG, ModelConfig
 from policy_engine.model.documents import Document
-from policy_engine.model.errors import WorkloadError, field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.kinds import KNOWN_KINDS, extractor_for
 from policy_engine.model.pods import build_role
 from policy_engine.model.workload import Provenance, Role, Workload
@@ -83,7 +84,7 @@ def _idle(doc: Document, workload: Workload, declared: tuple[float, Provenance] 
         seconds = runtime.parse_duration(workload.annotations[name])
         if seconds is None:
             raise field_error(
-                doc, path, "E-MODEL-DURATION", f"{workload.annotations[name]!r} is not a duration"
+                doc, path, "E705", f"{workload.annotations[name]!r} is not a duration"
             )
         found = (seconds, path)
     if found is not None:

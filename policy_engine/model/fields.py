@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 
 
 def get(obj: Any, path: FieldPath) -> Any:
@@ -29,7 +29,7 @@ def mapping(doc: Document, path: FieldPath) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise field_error(doc, path, "E-MODEL-TYPE", f"expected a mapping, found {type(value).__name__}")
+        raise field_error(doc, path, "E701", f"expected a mapping, found {type(value).__name__}")
     return value
 
 
@@ -38,7 +38,7 @@ def sequence(doc: Document, path: FieldPath) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise field_error(doc, path, "E-MODEL-TYPE", f"expected a list, found {type(value).__name__}")
+        raise field_error(doc, path, "E701", f"expected a list, found {type(value).__name__}")
     return value
 
 
@@ -58,17 +58,17 @@ def integer(doc: Document, path: FieldPath, default: int | None = None, minimum:
     if value is None:
         return default
     if isinstance(value, bool):
-        raise field_error(doc, path, "E-MODEL-INTEGER", f"expected an integer, found {value!r}")
+        raise field_error(doc, path, "E702", f"expected an integer, found {value!r}")
     if isinstance(value, str) and value.strip().lstrip("+").isdigit():
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):
         hint = placeholder_hint(value)
-        code = "E-MODEL-PLACEHOLDER" if hint else "E-MODEL-INTEGER"
+        code = "E709" if hint else "E702"
         raise field_error(doc, path, code, f"expected an integer, found {value!r}", hint)
     if value < minimum:
-        raise field_error(doc, path, "E-MODEL-INTEGER", f"must be at least {minimum}, found {value}")
+        raise field_error(doc, path, "E702", f"must be at least {minimum}, found {value}")
     return value
 
 
@@ -77,13 +77,13 @@ def number(doc: Document, path: FieldPath) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise field_error(doc, path, "E-MODEL-NUMBER", f"expected a number, found {value!r}")
+        raise field_error(doc, path, "E703", f"expected a number, found {value!r}")
     try:
         result = float(value)
     except (TypeError, ValueError):
-        raise field_error(doc, path, "E-MODEL-NUMBER", f"expected a number, found {value!r}") from None
+        raise field_error(doc, path, "E703", f"expected a number, found {value!r}") from None
     if result < 0 or result != result:
-        raise field_error(doc, path, "E-MODEL-NUMBER", f"must be a non-negative number, found {value!r}")
+        raise field_error(doc, path, "E703", f"must be a non-negative number, found {value!r}")
     return result
 
 

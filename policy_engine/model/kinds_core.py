@@ -5,7 +5,7 @@ from __future__ import annotations
 from policy_engine.model import fields, runtime
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.pods import Replicas, RoleSource
 from policy_engine.model.shape import Shape, replicas_at, template_role
 
@@ -15,7 +15,7 @@ META_ANNOTATIONS: FieldPath = ("metadata", "annotations")
 def require(doc: Document, path: FieldPath) -> None:
     """A kind's pod template must be present: a Deployment without one is malformed, not empty."""
     if not isinstance(fields.get(doc.obj, path), dict):
-        raise field_error(doc, path, "E-MODEL-TEMPLATE", "the pod template is missing")
+        raise field_error(doc, path, "E708", "the pod template is missing")
 
 
 def pod(doc: Document, config: ModelConfig) -> Shape:

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from policy_engine.errors import QuantityError
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import field_error
+from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
-from policy_engine.model.resources import GIB, QuantityError, gpu_fraction, parse_quantity
+from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
@@ -158,7 +159,7 @@ def _quantities(doc: Document, path: FieldPath) -> dict[str, Decimal]:
             out[str(name)] = parse_quantity(value)
         except QuantityError as exc:
             hint = fields.placeholder_hint(value)
-            code = "E-MODEL-PLACEHOLDER" if hint else "E-MODEL-QUANTITY"
+            code = "E709" if hint else "E704"
             raise field_error(doc, (*path, str(name)), code, str(exc), hint) from None
     return out
 

@@ -20,7 +20,7 @@ from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.cron import is_cron, runs_per_year
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.errors import dotted, field_error
+from policy_engine.model.field_errors import dotted, field_error
 from policy_engine.model.workload import Provenance, RunKind, RunTime
 
 EXPECTED_DURATION_ANNOTATION = "policy-engine.io/expected-duration"
@@ -59,7 +59,7 @@ def annotation_seconds(
     path = (*annotations_path, name)
     seconds = parse_duration(str(raw))
     if seconds is None:
-        raise field_error(doc, path, "E-MODEL-DURATION", f"{raw!r} is not a duration (e.g. 6h, 90m, 1h30m)")
+        raise field_error(doc, path, "E705", f"{raw!r} is not a duration (e.g. 6h, 90m, 1h30m)")
     return seconds, path
 
 
@@ -132,7 +132,7 @@ def scheduled(
             runs += runs_per_month(doc, where, str(schedule), tz)
             described.append(str(schedule))
     if first_path is None:
-        raise field_error(doc, schedule_paths[0], "E-MODEL-SCHEDULE", "a scheduled workload needs a schedule")
+        raise field_error(doc, schedule_paths[0], "E706", "a scheduled workload needs a schedule")
     hours, why, provenance = per_run_bound(doc, deadline_paths, annotation_paths)
     runs_text = f"{runs:g} runs per {REFERENCE_MONTH_DAYS}-day month from schedule {', '.join(described)}"
     if hours is None:
@@ -161,11 +161,11 @@ def runs_per_month(doc: Document, path: FieldPath, schedule: str, tz: ZoneInfo |
         seconds = parse_duration(every.group(1))
         if not seconds:
             raise field_error(
-                doc, path, "E-MODEL-SCHEDULE", f"{schedule!r}: @every needs a positive duration"
+                doc, path, "E706", f"{schedule!r}: @every needs a positive duration"
             )
         return REFERENCE_MONTH_DAYS * 86400 / seconds
     if not is_cron(text):
-        raise field_error(doc, path, "E-MODEL-SCHEDULE", f"{schedule!r} is not a cron schedule")
+        raise field_error(doc, path, "E706", f"{schedule!r} is not a cron schedule")
     return runs_per_year(text, tz) / 12.0
 
 
@@ -180,7 +180,7 @@ def _zone(doc: Document, path: FieldPath, name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise field_error(doc, path, "E-MODEL-TIMEZONE", f"{name!r} is not an IANA time zone") from None
+        raise field_error(doc, path, "E707", f"{name!r} is not an IANA time zone") from None
 
 
 def _hours(seconds: float) -> str:

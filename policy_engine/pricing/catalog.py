@@ -13,12 +13,13 @@ the file:line of the offending field (see ``catalog_file``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.diagnostics import Diagnostic, Level, Span
+from policy_engine.errors import DiagnosticError
 
 BUNDLED_CATALOG = "catalog.yaml"
 #: Sections whose entries a user file replaces or adds by key.
@@ -27,11 +28,29 @@ KEYED_SECTIONS = ("instance_types", "gpu_models", "attached_gpus", "sources")
 FIELD_SECTIONS = ("cpu", "assumptions")
 #: The cache namespace of validated catalogs (``policy_engine.cache``).
 CACHE_NAMESPACE = "catalog"
+#: ``locate(path)`` → (line, column, whether the whole path exists in the file): ``catalog_file``'s locator.
+Locator = Callable[[tuple[str | int, ...]], tuple[int, int, bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class RegionalPrice:
+    """A machine type's price in a region other than its entry's default ``region``."""
+
+    on_demand: float
+    spot: float | None = None
+    source: str | None = None
+    date: str | None = None
+    spot_source: str | None = None
+    spot_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceType:
-    """One machine type in one region; ``gpus`` may be a fraction where the provider sells one."""
+    """One machine type, priced in its default ``region`` (and in ``regions`` where the catalog has them).
+
+    ``gpus`` may be a fraction where the provider sells one. ``date``/``spot_date`` say when the figure
+    was taken and ``source``/``spot_source`` from what; ``spot`` is None where no real spot price is known.
+    """
 
     provider: str
     region: str
@@ -43,9 +62,23 @@ class InstanceType:
     spot: float | None = None
     source: str | None = None
     notes: str | None = None
+    date: str | None = None
+    spot_source: str | None = None
+    spot_date: str | None = None
+    regions: Mapping[str, RegionalPrice] | None = None
 
     def hourly(self, spot: bool) -> float | None:
         return self.spot if spot else self.on_demand
+
+    def in_region(self, region: str | None) -> InstanceType | None:
+        """This machine type priced in ``region`` (its default region included); None if not priced there."""
+        if region is None or region == self.region:
+            return self
+        found = (self.regions or {}).get(region)
+        if found is None:
+            return None
+        return replace(self, region=region, on_demand=found.on_demand, spot=found.spot, source=found.source,
+                       date=found.date, spot_source=found.spot_source, spot_date=found.spot_date, regions=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +90,7 @@ class GpuModelPrice:
     accelerator: Literal["gpu", "tpu", "neuron"] = "gpu"
     source: str | None = None
     notes: str | None = None
+    date: str | None = None
 
     def hourly(self, spot: bool) -> float | None:
         return self.spot if spot else self.on_demand
@@ -72,6 +106,7 @@ class AttachedGpu:
     on_demand: float
     spot: float | None = None
     source: str | None = None
+    date: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +115,7 @@ class CpuRates:
     memory_gib_hour: float
     vcpu_hour_spot: float | None = None
     memory_gib_hour_spot: float | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +210,7 @@ def catalog_from_data(data: Mapping[str, Any]) -> Catalog:
     values = dict(data)
     for key, entry_type in ENTRY_TYPES.items():
         values[key] = {name: entry_type(**entry) for name, entry in (data.get(key) or {}).items()}
+    values["instance_types"] = {name: _with_regions(entry) for name, entry in values["instance_types"].items()}
     for key, section_type in SECTION_TYPES.items():
         if key in data:
             values[key] = section_type(**data[key])
@@ -185,9 +222,19 @@ def catalog_data(catalog: Catalog) -> dict[str, Any]:
     out = _plain(catalog, skip=("warnings",))
     for key in ENTRY_TYPES:
         out[key] = {name: _plain(entry) for name, entry in out[key].items()}
+    for entry in out["instance_types"].values():
+        if "regions" in entry:
+            entry["regions"] = {region: _plain(price) for region, price in entry["regions"].items()}
     for key in SECTION_TYPES:
         out[key] = _plain(out[key])
     return out
+
+
+def _with_regions(entry: InstanceType) -> InstanceType:
+    if not entry.regions:
+        return entry
+    regions = {name: p if isinstance(p, RegionalPrice) else RegionalPrice(**p) for name, p in entry.regions.items()}
+    return replace(entry, regions=regions)
 
 
 def _plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -217,11 +264,23 @@ def load_catalog(path: str | None = None) -> Catalog:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        from policy_engine.syntax.diagnostics import Span
-
-        unreadable = Diagnostic(Span(path, 1), "E-PRICING-READ", f"cannot read pricing file: {exc}")
+        unreadable = Diagnostic(Span(path, 1), "E401", f"cannot read pricing file: {exc}")
         raise DiagnosticError([unreadable]) from exc
+    from policy_engine.pricing.importers.opencost import looks_like_opencost
+
+    if looks_like_opencost(text):
+        return _from_opencost(path)
     return _validated(text, path, partial=True)
+
+
+def _from_opencost(path: str) -> Catalog:
+    """OpenCost/Kubecost custom pricing (``default.json`` rates) applied to the bundled catalog's hardware."""
+    from policy_engine.pricing.catalog_schema import CatalogSchema
+    from policy_engine.pricing.importers.opencost import opencost_catalog
+
+    data, _ = opencost_catalog(path, catalog_data(default_catalog()))
+    validated = CatalogSchema.model_validate(data).model_dump(exclude_none=True)
+    return catalog_from_data(validated)
 
 
 def _validated(text: str, file: str, *, partial: bool) -> Catalog:
@@ -247,7 +306,7 @@ def _validated(text: str, file: str, *, partial: bool) -> Catalog:
 
 
 def _validate(text: str, file: str, base: Catalog | None) -> Catalog:
-    from policy_engine.pricing.catalog_file import consistency_warnings, parse_catalog_file
+    from policy_engine.pricing.catalog_file import parse_catalog_file
 
     raw, errors, locate = parse_catalog_file(text, file, partial=base is not None)
     if errors:
@@ -266,3 +325,31 @@ def merge(base: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def consistency_warnings(catalog: Catalog, file: str, locate: Locator | None) -> Iterator[Diagnostic]:
+    """Warnings for entries written in ``file`` (inherited bundled entries are not re-reported)."""
+    from policy_engine.pricing.catalog_file import did_you_mean
+
+    if locate is None:
+        return
+    for section, entries in (("instance_types", catalog.instance_types), ("gpu_models", catalog.gpu_models),
+                             ("attached_gpus", catalog.attached_gpus)):
+        for name, entry in entries.items():
+            found = locate((section, name))[2]
+            if not found:
+                continue
+            spot = getattr(entry, "spot", None)
+            if spot is not None and spot > entry.on_demand:
+                sline, scol, _ = locate((section, name, "spot"))
+                message = f'{section}["{name}"].spot ${spot}/h is above its on-demand ${entry.on_demand}/h'
+                yield Diagnostic(Span(file, sline, scol), "W807", message,
+                                 Level.WARNING, hint="spot capacity is normally cheaper; check the figure")
+            model = getattr(entry, "gpu_model", None)
+            if section != "gpu_models" and model and catalog.gpu_model(model) is None:
+                mline, mcol, _ = locate((section, name, "gpu_model"))
+                hint = did_you_mean(model, catalog.gpu_models) or (
+                    "add a gpu_models entry so workloads naming only this model can be priced")
+                yield Diagnostic(Span(file, mline, mcol), "W808",
+                                 f'{section}["{name}"].gpu_model "{model}" has no gpu_models entry',
+                                 Level.WARNING, hint=hint)

@@ -21,9 +21,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from policy_engine.pricing.catalog import Catalog
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.pricing.catalog_schema import ENTRY_SCHEMAS, SECTION_SCHEMAS, CatalogPatch, CatalogSchema
-from policy_engine.syntax.diagnostics import Diagnostic, Level, Span
 
 Path_ = tuple[str | int, ...]
 #: ``locate(path)`` → (line, column, whether the whole path exists in the file).
@@ -42,13 +41,13 @@ def parse_catalog_file(
         mark = exc.problem_mark or exc.context_mark
         span = Span(file, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
         problem = f"invalid YAML: {exc.problem or exc.context}"
-        return {}, [Diagnostic(span, "E-PRICING-YAML", problem)], _nowhere
+        return {}, [Diagnostic(span, "E801", problem)], _nowhere
     finally:
         loader.dispose()
     locate = _locator(node)
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
-        shape = Diagnostic(Span(file, 1), "E-PRICING-SHAPE", f"a pricing catalog is a mapping, not {found}",
+        shape = Diagnostic(Span(file, 1), "E802", f"a pricing catalog is a mapping, not {found}",
                            hint="start from the bundled catalog.yaml; see docs/cost-model.md")
         return {}, [shape], locate
     errors = list(_duplicate_keys(node, file)) if node is not None else []
@@ -63,44 +62,18 @@ def parse_catalog_file(
     return validated.model_dump(exclude_none=True, exclude_unset=partial), [], locate
 
 
-def consistency_warnings(catalog: Catalog, file: str, locate: Locator | None) -> Iterator[Diagnostic]:
-    """Warnings for entries written in ``file`` (inherited bundled entries are not re-reported)."""
-    if locate is None:
-        return
-    for section, entries in (("instance_types", catalog.instance_types), ("gpu_models", catalog.gpu_models),
-                             ("attached_gpus", catalog.attached_gpus)):
-        for name, entry in entries.items():
-            found = locate((section, name))[2]
-            if not found:
-                continue
-            spot = getattr(entry, "spot", None)
-            if spot is not None and spot > entry.on_demand:
-                sline, scol, _ = locate((section, name, "spot"))
-                message = f'{section}["{name}"].spot ${spot}/h is above its on-demand ${entry.on_demand}/h'
-                yield Diagnostic(Span(file, sline, scol), "W-PRICING-SPOT-ABOVE-ON-DEMAND", message,
-                                 Level.WARNING, hint="spot capacity is normally cheaper; check the figure")
-            model = getattr(entry, "gpu_model", None)
-            if section != "gpu_models" and model and catalog.gpu_model(model) is None:
-                mline, mcol, _ = locate((section, name, "gpu_model"))
-                hint = _did_you_mean(model, catalog.gpu_models) or (
-                    "add a gpu_models entry so workloads naming only this model can be priced")
-                yield Diagnostic(Span(file, mline, mcol), "W-PRICING-GPU-MODEL",
-                                 f'{section}["{name}"].gpu_model "{model}" has no gpu_models entry',
-                                 Level.WARNING, hint=hint)
-
-
 def _located(error: Any, file: str, locate: Locator) -> Diagnostic:
     loc = tuple(error["loc"])
     line, column, _ = locate(loc)
     field = _dotted(loc)
     kind = error["type"]
     if kind == "extra_forbidden":
-        return Diagnostic(Span(file, line, column), "E-PRICING-UNKNOWN-KEY", f"unknown key {field}",
-                          hint=_did_you_mean(str(loc[-1]), _allowed(loc[:-1])))
+        return Diagnostic(Span(file, line, column), "E803", f"unknown key {field}",
+                          hint=did_you_mean(str(loc[-1]), _allowed(loc[:-1])))
     if kind == "missing":
-        return Diagnostic(Span(file, line, column), "E-PRICING-MISSING", f"{field} is required",
+        return Diagnostic(Span(file, line, column), "E804", f"{field} is required",
                           hint="an entry replaces the bundled one of the same name whole: give every field")
-    return Diagnostic(Span(file, line, column), "E-PRICING-VALUE", f"{field}: {error['msg']}",
+    return Diagnostic(Span(file, line, column), "E805", f"{field}: {error['msg']}",
                       hint=None if not isinstance(error.get("input"), str | int | float)
                       else f"got {error['input']!r}")
 
@@ -115,7 +88,7 @@ def _allowed(parent: Path_) -> list[str]:
     return []
 
 
-def _did_you_mean(word: str, known: Any) -> str | None:
+def did_you_mean(word: str, known: Any) -> str | None:
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
@@ -165,7 +138,7 @@ def _duplicate_keys(node: yaml.Node, file: str) -> Iterator[Diagnostic]:
             key = str(key_node.value)
             if key in seen:
                 span = Span(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                yield Diagnostic(span, "E-PRICING-DUPLICATE",
+                yield Diagnostic(span, "E806",
                                  f"key '{key}' is written twice (first at line {seen[key]})")
             else:
                 seen[key] = key_node.start_mark.line + 1

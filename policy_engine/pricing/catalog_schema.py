@@ -26,6 +26,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RegionalPriceSchema(_Strict):
+    """The same machine type's price in another region (``instance_types.<name>.regions.<region>``)."""
+
+    on_demand: float = Field(ge=0)
+    spot: float | None = Field(default=None, ge=0)
+    source: str | None = None
+    date: DateText | None = None
+    spot_source: str | None = None
+    spot_date: DateText | None = None
+
+
 class InstanceTypeSchema(_Strict):
     provider: str
     region: str
@@ -37,6 +48,10 @@ class InstanceTypeSchema(_Strict):
     spot: float | None = Field(default=None, ge=0)
     source: str | None = None
     notes: str | None = None
+    date: DateText | None = None
+    spot_source: str | None = None
+    spot_date: DateText | None = None
+    regions: dict[str, RegionalPriceSchema] | None = None
 
 
 class GpuModelPriceSchema(_Strict):
@@ -45,6 +60,7 @@ class GpuModelPriceSchema(_Strict):
     accelerator: Literal["gpu", "tpu", "neuron"] = "gpu"
     source: str | None = None
     notes: str | None = None
+    date: DateText | None = None
 
 
 class AttachedGpuSchema(_Strict):
@@ -54,6 +70,7 @@ class AttachedGpuSchema(_Strict):
     on_demand: float = Field(ge=0)
     spot: float | None = Field(default=None, ge=0)
     source: str | None = None
+    date: DateText | None = None
 
 
 class CpuRatesSchema(_Strict):
@@ -61,6 +78,7 @@ class CpuRatesSchema(_Strict):
     memory_gib_hour: float = Field(ge=0)
     vcpu_hour_spot: float | None = Field(default=None, ge=0)
     memory_gib_hour_spot: float | None = Field(default=None, ge=0)
+    source: str | None = None
 
 
 class AssumptionsSchema(_Strict):
@@ -97,6 +115,7 @@ class _CpuPatch(BaseModel):
     memory_gib_hour: float | None = Field(default=None, ge=0)
     vcpu_hour_spot: float | None = Field(default=None, ge=0)
     memory_gib_hour_spot: float | None = Field(default=None, ge=0)
+    source: str | None = None
 
 
 class _AssumptionsPatch(BaseModel):

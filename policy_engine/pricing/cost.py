@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.diagnostics import Diagnostic
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
-from policy_engine.syntax.diagnostics import Diagnostic
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
 POD_PRICE_MEMO = 50_000

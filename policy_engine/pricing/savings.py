@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from policy_engine.model.workload import RunKind, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
@@ -66,26 +66,6 @@ def idle_saving(w: Workload, catalog: Catalog) -> float | None:
     if w.idle_timeout_seconds is not None or w.run_time.kind is not RunKind.CONTINUOUS:
         return 0.0
     return cost.monthly * catalog.assumptions.idle_fraction
-
-
-def average_gpu_hour_price(workloads: Iterable[Workload]) -> float | None:
-    """The group's spend per GPU-hour: Σ monthly / Σ GPU-hours over its priced GPU workloads."""
-    spend = hours = 0.0
-    for w in workloads:
-        gpu_hours = w.gpu_hours_per_month
-        if w.cost is None or not w.cost.priced or w.cost.monthly is None or not gpu_hours:
-            continue
-        spend += w.cost.monthly
-        hours += gpu_hours
-    return spend / hours if hours else None
-
-
-def overage_cost(over_gpu_hours: float, workloads: Iterable[Workload]) -> float | None:
-    """What the GPU-hours over a quota cost: the overage x the group's average $/GPU-hour."""
-    if over_gpu_hours <= 0:
-        return 0.0
-    rate = average_gpu_hour_price(workloads)
-    return None if rate is None else over_gpu_hours * rate
 
 
 def _allowed(catalog: Catalog, patterns: tuple[str, ...]) -> list[tuple[str, InstanceType]]:

@@ -15,7 +15,6 @@ from policy_engine.model.workload import Role, Workload
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import gpu_model_of
 
-BUILT_IN_DIMENSIONS = ("model", "namespace", "kind")
 NO_VALUE = "(none)"
 CPU_ONLY = "(cpu)"
 UNKNOWN_MODEL = "(unknown)"

@@ -14,10 +14,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.model.documents import STDIN_NAME, LoadError
 from policy_engine.reporters.costs import CostDiff, WorkloadCost
-from policy_engine.syntax.diagnostics import Diagnostic
 
 TOOL_NAME = "policy-engine"
 INFORMATION_URI = "https://github.com/policy-engine/policy-engine"

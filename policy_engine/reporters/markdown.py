@@ -98,13 +98,30 @@ def _cost(f: Finding) -> str:
 
 
 def _teams(result: Result, ctx: ReportContext) -> list[str]:
+    """One compact table: each team's projected spend, and with ``--base`` its change against the base."""
     teams = by_team(ctx.workload_costs(result))
-    if not teams:
+    diff = ctx.cost_diff
+    deltas = {t.team: t for t in diff.teams} if diff is not None else {}
+    gone = [t for name, t in deltas.items() if name not in {team.team for team in teams}]
+    if not teams and not gone:
         return []
-    out = ["### Projected spend by team", "", "| Team | Workloads | GPUs | $/month |", "|---|---:|---:|---:|"]
+    head = "| Team | Workloads | GPUs | $/month |"
+    rule = "|---|---:|---:|---:|"
+    if diff is not None:
+        head += f" vs `{_cell(diff.base_ref)}` |"
+        rule += "---:|"
+    out = ["### Projected spend by team", "", head, rule]
     for t in teams[:MAX_ROWS]:
         unpriced = f" (+{t.unpriced} unpriced)" if t.unpriced else ""
-        out.append(f"| {_cell(t.team)} | {t.workloads} | {t.gpus:g} | {money(t.monthly)}{unpriced} |")
+        row = f"| {_cell(t.team)} | {t.workloads} | {t.gpus:g} | {money(t.monthly)}{unpriced} |"
+        if diff is not None:
+            delta = deltas.get(t.team)
+            row += f" {money(delta.delta, signed=True) if delta is not None else money(0.0, signed=True)} |"
+        out.append(row)
+    for g in gone[:MAX_ROWS]:
+        out.append(f"| {_cell(g.team)} | 0 | 0 | {money(0.0)} | {money(g.delta, signed=True)} |")
+    if len(teams) + len(gone) > MAX_ROWS:
+        out.append(f"\n…and {len(teams) + len(gone) - MAX_ROWS} more teams.")
     out.append("")
     return out
 
@@ -129,11 +146,7 @@ def _cost_diff(ctx: ReportContext) -> list[str]:
     out = [f"### 💰 Cost change vs `{d.base_ref}`", "",
            f"Projected monthly spend: **{money(d.before)} → {money(d.after)}**, "
            f"**{money(d.delta, signed=True)}**{pct}", ""]
-    if d.teams:
-        out += ["| Team | Before | After | Change |", "|---|---:|---:|---:|"]
-        out += [f"| {_cell(t.team)} | {money(t.before)} | {money(t.after)} | {money(t.delta, signed=True)} |"
-                for t in d.teams[:MAX_ROWS]]
-        out.append("")
+    # the change per team is a column of the team table (``_teams``)
     if d.workloads:
         label = {Change.ADDED: "🆕 added", Change.REMOVED: "🗑️ removed", Change.CHANGED: "✏️ changed"}
         out += ["| Workload | Change | Team | Before | After | Change |", "|---|---|---|---:|---:|---:|"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from policy_engine.syntax.diagnostics import Span
+from policy_engine.diagnostics import Span
 
 # ---- leaves -------------------------------------------------------------------------------------------
 

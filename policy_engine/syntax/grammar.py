@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from lark import Lark, Token
 
-from policy_engine.resources import grammar_path
+from policy_engine.bundled import grammar_path
 
 #: Where the lexer puts comments while a parse runs (the parser is shared, the sink is per parse).
 comment_sink: ContextVar[list[Token] | None] = ContextVar("policy_comments", default=None)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 from policy_engine.syntax.expected import describe_expected, describe_token
 from policy_engine.syntax.grammar import comment_sink
 from policy_engine.syntax.grammar import parser as _parser

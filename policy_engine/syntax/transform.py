@@ -8,8 +8,8 @@ from typing import Any
 from lark import Token, Transformer, v_args
 from lark.tree import Meta
 
+from policy_engine.diagnostics import Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Span
 
 #: Duration units and their length in seconds.
 DURATION_UNITS: dict[str, float] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

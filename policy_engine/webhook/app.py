@@ -1,4 +1,4 @@
-"""The FastAPI app: ``POST /validate`` (``validate.py``) plus health, readiness, metrics and the lifespan.
+"""The FastAPI app: ``POST /validate`` (``endpoint.py``) plus health, readiness, metrics and the lifespan.
 
 The app owns what lives as long as the process: the engine in force and its reload watcher, the
 cluster-state cache, the metrics. Settings travel as ``ServeSettings`` so that several uvicorn workers,
@@ -22,12 +22,12 @@ from starlette.routing import Route
 
 from policy_engine import jsonlog
 from policy_engine.webhook.config import WebhookConfig, load_config
+from policy_engine.webhook.endpoint import JSON, Message, Receive, Send, ValidateEndpoint
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
 from policy_engine.webhook.prepare import precompile
-from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, policy_files, settle_heap
+from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, settle_heap
 from policy_engine.webhook.review import ClusterState, LoadedEngine
-from policy_engine.webhook.validate import JSON, Message, Receive, Send, ValidateEndpoint
 
 SETTINGS_ENV = "POLICY_ENGINE_SERVE_SETTINGS"
 
@@ -68,8 +68,7 @@ class WebhookApp(FastAPI):
 def load_policies(settings: ServeSettings) -> LoadedEngine:
     from policy_engine.engine import load_engine
 
-    paths = policy_files(settings.policies) if settings.policies else None
-    return LoadedEngine.of(load_engine(policy_paths=paths, pricing=settings.pricing))
+    return LoadedEngine.of(load_engine(policy_paths=settings.policies or None, pricing=settings.pricing))
 
 
 def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: LoadedEngine) -> ClusterState | None:

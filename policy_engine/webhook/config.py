@@ -13,8 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document
-from policy_engine.syntax.diagnostics import Diagnostic, DiagnosticError, Span
 
 #: The API server refuses request bodies above 3 MiB, so a bigger AdmissionReview is not a real one.
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
@@ -63,7 +64,7 @@ def load_config(path: str | Path | None) -> WebhookConfig:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        diagnostic = Diagnostic(Span(name, 1), "E-CONFIG", f"cannot read config file: {exc}")
+        diagnostic = Diagnostic(Span(name, 1), "E901", f"cannot read config file: {exc}")
         raise DiagnosticError([diagnostic]) from exc
     return parse_config(text, name)
 
@@ -79,7 +80,7 @@ def parse_config(text: str, name: str) -> WebhookConfig:
         for err in exc.errors():
             loc = tuple(err["loc"])
             where = ".".join(str(p) for p in loc) or "(top level)"
-            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E-CONFIG", f"{where}: {err['msg']}"))
+            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E901", f"{where}: {err['msg']}"))
         raise DiagnosticError(diagnostics, {name: text}) from exc
 
 
@@ -94,16 +95,16 @@ def _document(text: str, name: str) -> Document | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(name, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
-        raise DiagnosticError([Diagnostic(span, "E-CONFIG", f"invalid YAML: {exc.problem or exc.context}")],
+        raise DiagnosticError([Diagnostic(span, "E901", f"invalid YAML: {exc.problem or exc.context}")],
                               {name: text}) from exc
     except yaml.YAMLError as exc:
-        raise DiagnosticError([Diagnostic(Span(name, 1), "E-CONFIG", f"invalid YAML: {exc}")]) from exc
+        raise DiagnosticError([Diagnostic(Span(name, 1), "E901", f"invalid YAML: {exc}")]) from exc
     finally:
         loader.dispose()
     if obj is None:
         return None
     if not isinstance(obj, dict):
-        raise DiagnosticError([Diagnostic(Span(name, node.start_mark.line + 1), "E-CONFIG",
+        raise DiagnosticError([Diagnostic(Span(name, node.start_mark.line + 1), "E901",
                                           f"the config must be a mapping, not a {type(obj).__name__}")],
                               {name: text})
     return Document(obj, name, node.start_mark.line + 1, 0, node)

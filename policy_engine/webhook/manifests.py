@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from policy_engine.errors import ManifestError
 from policy_engine.model.kinds import KNOWN_KINDS
 
 APP = "policy-engine"
@@ -73,9 +74,6 @@ WORKLOAD_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "Workspace": (("kaito.sh", "workspaces"),),
 }
 
-
-class ManifestError(Exception):
-    """An input the manifests cannot be built from (unknown kind, unreadable or oversized policies)."""
 
 
 @dataclass(frozen=True, slots=True)

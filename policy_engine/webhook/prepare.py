@@ -22,6 +22,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from policy_engine.errors import DiagnosticError
+
 #: Where SCHED_IDLE is not available, how much lower than the server the child runs (nice(2) increment).
 NICENESS = 19
 TIMEOUT_SECONDS = 120.0
@@ -73,11 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from policy_engine.engine import load_engine
-    from policy_engine.syntax.diagnostics import DiagnosticError
-    from policy_engine.webhook.reload import policy_files
 
     try:
-        load_engine(policy_paths=policy_files(args.policies), pricing=args.pricing)
+        load_engine(policy_paths=args.policies, pricing=args.pricing)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return 2

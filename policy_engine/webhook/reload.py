@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from policy_engine.discovery import find_policy_files
+from policy_engine.errors import DiagnosticError
 from policy_engine.jsonlog import log
-from policy_engine.syntax.diagnostics import DiagnosticError
 from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.review import LoadedEngine
 
@@ -29,35 +30,10 @@ FileStamp = tuple[str, str, int, int, int]  # (path as listed, real path, inode,
 Fingerprint = tuple[FileStamp, ...]
 
 
-POLICY_SUFFIX = ".policy"
-
-
-def visible_files(paths: Iterable[str | Path]) -> list[str]:
-    """Every file under ``paths``, links followed, hidden entries skipped.
-
-    Skipping matters for ConfigMap volumes: ``..data`` and ``..2026_…`` hold a second copy of every file.
-    """
-    found: list[str] = []
-    for root in paths:
-        root = str(root)
-        if os.path.isdir(root):
-            for dirpath, dirs, files in os.walk(root, followlinks=True):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(os.path.join(dirpath, name) for name in sorted(files) if not name.startswith("."))
-        else:
-            found.append(root)
-    return found
-
-
-def policy_files(paths: Sequence[str | Path]) -> list[str]:
-    """The policy files to compile: ``*.policy`` among the visible files (the paths themselves if none)."""
-    files = [f for f in visible_files(paths) if f.endswith(POLICY_SUFFIX)]
-    return files or [str(p) for p in paths]
-
-
 def fingerprint(paths: Iterable[str | Path]) -> Fingerprint:
-    """The identity of every visible file under ``paths``."""
-    return tuple(_stamp(path) for path in visible_files(paths))
+    """The identity of every policy file under ``paths`` (``policy_engine.discovery``: links followed,
+    hidden entries skipped, so a ConfigMap's ``..data`` swap changes each file's real path)."""
+    return tuple(_stamp(path) for path in find_policy_files(paths)[0])
 
 
 def _stamp(path: str) -> FileStamp:

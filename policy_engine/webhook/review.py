@@ -1,8 +1,8 @@
-"""The admission decision as a pure function: ``review(request, state) -> AdmissionResponse``.
+"""The admission decision as a pure function: ``decide(request, state) -> Decision``.
 
 Everything it needs arrives in ``ReviewState`` (the engine in force, the settings, the cluster-state
 view, today's date), and it does nothing but compute: no I/O, no metrics, no logging. The HTTP route wraps
-it and does those from the ``Decision`` that ``decide`` returns, so every branch is testable without a
+it and does those from the ``Decision`` (``.response`` is the AdmissionResponse), so every branch is testable without a
 server and the same request always gets the same answer.
 """
 
@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
+from policy_engine.errors import UnreadableObject
 from policy_engine.model.documents import Document, LoadError, load_objects
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
 from policy_engine.webhook.config import WebhookConfig
@@ -80,10 +81,6 @@ class Decision:
     error: str | None = None
 
 
-def review(request: AdmissionRequest, state: ReviewState) -> AdmissionResponse:
-    return decide(request, state).response
-
-
 def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
     """Evaluate one admission request; an unexpected error follows ``config.internal_error``, never raises."""
     obj = request.object
@@ -129,9 +126,6 @@ def _with_identity(obj: dict[str, Any], namespace: str, name: str) -> dict[str, 
     out["metadata"] = meta
     return out
 
-
-class UnreadableObject(Exception):
-    """The workload model could not read the object (its own diagnostic says where and why)."""
 
 
 def _workload(obj: dict[str, Any], state: ReviewState) -> Workload | None:

@@ -12,9 +12,9 @@ from policy_engine.authoring.explain import Explanation, WorkloadExplanation, ex
 from policy_engine.authoring.trace import PolicyTracer, Step
 from policy_engine.compiler import compile_policies
 from policy_engine.engine import Engine
+from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.pricing.catalog import load_catalog
-from policy_engine.syntax.diagnostics import DiagnosticError
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "policies" / "tests"

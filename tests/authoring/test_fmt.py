@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy_engine.authoring.fmt import FormatError, format_text
+from policy_engine.authoring.fmt import format_text
 from policy_engine.compiler import compile_text
 from policy_engine.engine import Engine
+from policy_engine.errors import FormatError
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import load_catalog

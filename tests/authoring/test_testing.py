@@ -77,8 +77,8 @@ def test_bad_test_files_are_errors_naming_file_line_and_field() -> None:
 
 
 def test_a_missing_path_and_an_empty_tree_are_errors(tmp_path: Path) -> None:
-    assert [e.code for e in run_tests([str(tmp_path / "absent")]).all_errors] == ["E-READ"]
-    assert [e.code for e in run_tests([str(tmp_path)]).all_errors] == ["E-TEST"]
+    assert [e.code for e in run_tests([str(tmp_path / "absent")]).all_errors] == ["E401"]
+    assert [e.code for e in run_tests([str(tmp_path)]).all_errors] == ["E902"]
 
 
 def test_policies_that_do_not_compile_are_reported_through_the_test_file(tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_policies_that_do_not_compile_are_reported_through_the_test_file(tmp_pat
     (tmp_path / "m.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n")
     result = run_tests([str(tmp_path)])
     codes = [(Path(e.span.file).name, e.code) for e in result.all_errors]
-    assert ("x.test.yaml", "E-TEST") in codes and ("bad.policy", "E201") in codes
+    assert ("x.test.yaml", "E902") in codes and ("bad.policy", "E201") in codes
 
 
 def test_junit_report_lists_failures_and_errors() -> None:

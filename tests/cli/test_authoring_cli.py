@@ -36,7 +36,7 @@ def test_test_exits_1_on_failed_expectations_and_2_on_bad_test_files() -> None:
     assert "failing.test.yaml:5: FAIL team-label on Job/unlabelled" in failing.stdout
     erroring = cli("test", str(FIXTURES / "testing" / "erroring"))
     assert erroring.returncode == 2
-    assert "erroring.test.yaml:5:71: error[E-TEST]: cases[1].colour: unknown field" in erroring.stdout
+    assert "erroring.test.yaml:5:71: error[E902]: cases[1].colour: unknown field" in erroring.stdout
     assert erroring.stdout.splitlines()[-1] == "0 passed, 0 failed"
 
 

@@ -73,8 +73,8 @@ def test_errors_are_located_on_stderr_and_exit_2(capsys: pytest.CaptureFixture[s
     code, payload, err = _inspect_json(capsys, bad, str(FIXTURES / "job.yaml"))
     assert code == 2
     assert [w["name"] for w in payload["workloads"]] == ["finetune"]  # the good file is still shown
-    assert payload["errors"][0]["code"] == "E-MODEL-INTEGER" and payload["errors"][0]["line"] == 5
-    assert f"{bad}:5:1: error[E-MODEL-INTEGER]" in err
+    assert payload["errors"][0]["code"] == "E702" and payload["errors"][0]["line"] == 5
+    assert f"{bad}:5:1: error[E702]" in err
     assert 'replicas: "abc"' in err  # the offending source line is rendered
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from workload_factory import role, workload
 
+from policy_engine.bundled import bundled_policies_dir
 from policy_engine.cache import DiskCache
 from policy_engine.compiler import compile_policies, frontend
-from policy_engine.resources import bundled_policies_dir
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policy_engine.compiler import compile_policies, compile_text
-from policy_engine.syntax.diagnostics import render_all
+from policy_engine.diagnostics import render_all
 
 ERRORS = Path(__file__).parent.parent / "fixtures" / "compiler" / "errors"
 CASES = sorted(p.stem for p in ERRORS.glob("*.policy"))

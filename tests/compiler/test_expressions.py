@@ -9,8 +9,8 @@ from workload_factory import role, workload
 
 from policy_engine.compiler import compile_text
 from policy_engine.compiler.attributes import ATTRIBUTES
-from policy_engine.compiler.check_expr import ExprChecker
 from policy_engine.compiler.fold import fold
+from policy_engine.compiler.typecheck_expr import ExprChecker
 from policy_engine.model.workload import CapacityType, Workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.parser import parse

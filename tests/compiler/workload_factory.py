@@ -6,9 +6,9 @@ from typing import Any
 
 from policy_engine.compiler import compile_text
 from policy_engine.compiler.program import CompiledPolicy
+from policy_engine.diagnostics import render_all
 from policy_engine.model.documents import Document
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
-from policy_engine.syntax.diagnostics import render_all
 
 
 def role(name: str = "worker", *, replicas: int = 1, gpus: float = 0.0, gpu_model: str | None = None,

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.kinds import extractor_for
-from policy_engine.model.resources import gpu_fraction
+from policy_engine.model.quantities import gpu_fraction
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "INDEX.tsv").is_file(), reason=f"corpus absent at {CORPUS}")
@@ -34,7 +35,7 @@ NOT_READ = {
 MALFORMED = {
     # `nvidia.com/gpu:` with no value (an emptied template slot)
     "aws-samples__awsome-distributed-training/"
-    "4.validation_and_observability/5.nsight/EKS/fsdp.yaml": "E-MODEL-QUANTITY",
+    "4.validation_and_observability/5.nsight/EKS/fsdp.yaml": "E704",
 }
 
 
@@ -64,7 +65,7 @@ def test_every_gpu_file_yields_a_gpu_workload_or_a_documented_reason() -> None:
         workloads, errors, kinds = _outcome(row["path"])
         if any(r.gpus_per_pod > 0 for w in workloads for r in w.roles):
             continue
-        if "E-MODEL-PLACEHOLDER" in errors:
+        if "E709" in errors:
             continue  # envsubst templates ($NUM_NODES): reported as located errors with a hint
         if kinds & set(NOT_READ) or row["gpu_resources"] == "example.com/gpu":
             continue

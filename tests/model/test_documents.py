@@ -41,17 +41,17 @@ def test_invalid_yaml_keeps_the_documents_before_it_and_reports_the_line() -> No
     assert isinstance(items[0], Document) and items[0].obj["metadata"]["name"] == "ok"
     err = items[1]
     assert isinstance(err, LoadError)
-    assert err.diagnostic.code == "E-YAML"
+    assert err.diagnostic.code == "E601"
     assert err.line == 10
     assert err.file.endswith("invalid.yaml")
 
 
 @pytest.mark.parametrize(("name", "code", "words"), [
-    ("not_mapping.yaml", "E-NOT-MAPPING", "not a Kubernetes object"),
-    ("no_kind.yaml", "E-NO-KIND", "no 'kind'"),
-    ("binary.yaml", "E-BINARY", "binary file"),
-    ("bomb.yaml", "E-ALIAS-BOMB", "aliases"),
-    ("bad.json", "E-JSON", "invalid JSON"),
+    ("not_mapping.yaml", "E603", "not a Kubernetes object"),
+    ("no_kind.yaml", "E604", "no 'kind'"),
+    ("binary.yaml", "E403", "binary file"),
+    ("bomb.yaml", "E605", "aliases"),
+    ("bad.json", "E602", "invalid JSON"),
 ])
 def test_bad_inputs_are_located_errors(name: str, code: str, words: str) -> None:
     items = _load(name)
@@ -90,7 +90,7 @@ def test_discover_recurses_takes_manifest_suffixes_skips_hidden_dirs_and_honours
 
 def test_missing_path_is_an_error_not_silence() -> None:
     (err,) = list(load_paths([str(FIXTURES / "does-not-exist.yaml")]))
-    assert isinstance(err, LoadError) and err.diagnostic.code == "E-READ"
+    assert isinstance(err, LoadError) and err.diagnostic.code == "E401"
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:

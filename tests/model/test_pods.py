@@ -57,7 +57,7 @@ def test_requests_win_over_limits_for_cpu_and_memory() -> None:
     assert role.memory_request_gib == pytest.approx(2)
 
 
-def test_effective_request_is_max_of_init_and_sum_of_containers() -> None:
+def test_a_pods_request_is_the_max_of_init_containers_and_the_sum_of_containers() -> None:
     role = fixture_workload("deployment.yaml").roles[0]
     assert role.cpu_request == pytest.approx(4)  # init 4 > 1.5 + 0.5
     assert role.memory_request_gib == pytest.approx(8.5)  # 8Gi + 512Mi > init 1Gi

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from policy_engine.errors import DiagnosticError
 from policy_engine.pricing import catalog as catalog_module
 from policy_engine.pricing import catalog_schema
 from policy_engine.pricing.catalog import (
@@ -20,7 +21,6 @@ from policy_engine.pricing.catalog import (
     catalog_from_data,
     load_catalog,
 )
-from policy_engine.syntax.diagnostics import DiagnosticError
 
 from .builders import FIXTURES
 
@@ -60,7 +60,7 @@ def test_a_user_file_is_revalidated_when_it_changes(tmp_path: Path) -> None:
     for _ in range(2):  # errors are never cached: every run reports them, located
         with pytest.raises(DiagnosticError) as info:
             load_catalog(str(user))
-        assert [(d.code, d.span.line) for d in info.value.errors] == [("E-PRICING-VALUE", 3)]
+        assert [(d.code, d.span.line) for d in info.value.errors] == [("E805", 3)]
 
 
 def test_warnings_of_a_user_file_survive_the_cache() -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.workload import RunKind, Workload
 from policy_engine.pricing.catalog import default_catalog

@@ -11,9 +11,7 @@ import pytest
 from policy_engine.model.workload import CapacityType
 from policy_engine.pricing.savings import (
     allowlist_saving,
-    average_gpu_hour_price,
     idle_saving,
-    overage_cost,
     spot_saving,
 )
 
@@ -71,13 +69,3 @@ def test_idle_saving_is_zero_with_idle_shutdown_or_for_a_job(catalog):
 
 def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog):
     assert idle_saving(priced(workload(role(gpus=1, instance="box8"), run_time=UNBOUNDED), catalog), catalog) is None
-
-
-def test_overage_cost_is_the_groups_average_price_per_gpu_hour(catalog):
-    a = priced(workload(role(gpus=1, instance="box8")), catalog)  # 730 GPU-h for $1460
-    b = priced(workload(role(gpus=2, instance="box4")), catalog)  # 1460 GPU-h for $3650
-    rate = (1460 + 3650) / (730 + 1460)
-    assert average_gpu_hour_price([a, b]) == pytest.approx(rate)
-    assert overage_cost(100, [a, b]) == pytest.approx(100 * rate)
-    assert overage_cost(0, [a, b]) == 0.0
-    assert overage_cost(100, [priced(workload(role(cpu=1)), catalog)]) is None

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet, Severity
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, Stats
 from policy_engine.model.documents import LoadError
 from policy_engine.reporters.context import ReportContext
 from policy_engine.reporters.costs import WorkloadCost
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 ROOT = Path("/repo")
 TRAIN = ResourceRef("PyTorchJob", "train-llm", "nlp", "/repo/k8s/train.yaml", 3, "kubeflow.org/v1")
@@ -59,8 +59,8 @@ def result() -> Result:
         PolicySummary("never-fires", Severity.LOW, Enforcement.AUDIT),
     ]
     errors: list[LoadError | Diagnostic] = [
-        LoadError(Diagnostic(Span("/repo/k8s/broken.yaml", 7, 3), "E-YAML", "invalid YAML: mapping values")),
-        LoadError(Diagnostic(Span("<stdin>", 1), "E-NO-KIND", "document 1 has no 'kind' field")),
+        LoadError(Diagnostic(Span("/repo/k8s/broken.yaml", 7, 3), "E601", "invalid YAML: mapping values")),
+        LoadError(Diagnostic(Span("<stdin>", 1), "E604", "document 1 has no 'kind' field")),
     ]
     evaluations = [(p, r) for r in (TRAIN, SERVE, NODE_JOB)
                    for p in ("require-team-label", "prefer-spot", "never-fires")]

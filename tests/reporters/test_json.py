@@ -23,7 +23,7 @@ def test_verdict_errors_summary_and_teams(result: Result, ctx: ReportContext) ->
     doc = json.loads(json_report.render(result, ctx))
     assert doc["verdict"] == {"passed": False, "failing_findings": 2, "fail_on": ["deny"]}
     assert [(e["file"], e["line"], e["code"]) for e in doc["errors"]] == [
-        ("k8s/broken.yaml", 7, "E-YAML"), ("<stdin>", 1, "E-NO-KIND")]
+        ("k8s/broken.yaml", 7, "E601"), ("<stdin>", 1, "E604")]
     assert {s["policy"] for s in doc["summary"]} == {"require-team-label", "prefer-spot", "gpu-quota",
                                                      "never-fires"}
     assert doc["teams"][0] == {"team": "nlp", "workloads": 1, "gpus": 16, "monthly_cost": 12345.68,

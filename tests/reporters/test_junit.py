@@ -35,5 +35,5 @@ def test_group_findings_and_load_errors(result: Result, ctx: ReportContext) -> N
     errors = suites[junit.ERRORS_SUITE]
     assert errors.get("errors") == "2"
     err = errors.findall("testcase")[0].find("error")
-    assert err is not None and err.get("type") == "E-YAML"
+    assert err is not None and err.get("type") == "E601"
     assert "k8s/broken.yaml:7:3" in (err.text or "")

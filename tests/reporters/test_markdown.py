@@ -20,7 +20,7 @@ def test_failing_comment(result: Result, ctx: ReportContext) -> None:
     assert "runs on on-demand \\| not spot" in out  # a pipe would break the table
     assert "| nlp | 1 | 16 | $12,345.68 |" in out
     assert "- **$8,000.00/month** — PyTorchJob nlp/train-llm" in out
-    assert "`E-YAML`" in out
+    assert "`E601`" in out
 
 
 def test_passing_comment_when_only_warnings(result: Result, ctx: ReportContext) -> None:
@@ -49,3 +49,23 @@ def test_cost_delta_section_and_only_new_findings_fail(result: Result, ctx: Repo
            "-$2,654.32 |" in rows
     assert rows[-1] == ("| Job burn\\|in (`k8s/cluster.yaml:10`) | 🆕 added | (no team label) | — | "
                         "unpriced | unpriced |")
+
+
+def test_team_table_carries_the_change_against_the_base(result: Result, ctx: ReportContext) -> None:
+    head = list(ctx.costs or [])
+    base = [replace(head[0], monthly=10000.0), replace(head[1], ref=replace(SERVE, name="old-serve")),
+            replace(head[1], ref=replace(SERVE, name="retired"), team="retired-team", monthly=500.0)]
+    diff = compare(base, head, base_ref="origin/main", base_sha="f" * 40, base_fingerprints=[])
+    out = markdown.render(result, replace(ctx, cost_diff=diff))
+    section = out[out.index("### Projected spend by team"):].split("\n\n")[1].splitlines()
+    assert section[0] == "| Team | Workloads | GPUs | $/month | vs `origin/main` |"
+    assert section[1] == "|---|---:|---:|---:|---:|"
+    assert "| nlp | 1 | 16 | $12,345.68 | +$2,345.68 |" in section
+    assert "| vision | 1 | 1 | $2,654.32 | ±$0.00 |" in section
+    assert "| retired-team | 0 | 0 | $0.00 | -$500.00 |" in section  # a team gone at the head still shows
+    assert not any(line.startswith("| Team | Before") for line in out.splitlines())  # one team table, not two
+
+
+def test_team_table_without_base_has_no_change_column(result: Result, ctx: ReportContext) -> None:
+    out = markdown.render(result, ctx)
+    assert "| Team | Workloads | GPUs | $/month |\n|---|---:|---:|---:|\n" in out

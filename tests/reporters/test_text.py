@@ -23,7 +23,7 @@ def test_findings_grouped_by_file_with_location_and_cost(result: Result, ctx: Re
 
 def test_summary_errors_totals_and_verdict(result: Result, ctx: ReportContext) -> None:
     out = text.render(result, ctx)
-    assert "k8s/broken.yaml:7:3: error[E-YAML]: invalid YAML: mapping values" in out
+    assert "k8s/broken.yaml:7:3: error[E601]: invalid YAML: mapping values" in out
     assert "4 findings (2 deny, 2 warn, 0 audit), 2 errors" in out
     assert "estimated saving if fixed $9,000.00/month" in out
     assert out.rstrip().endswith("FAILED: 2 deny finding(s)")

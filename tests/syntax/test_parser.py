@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policy_engine.diagnostics import render_all
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import render_all
 from policy_engine.syntax.parser import parse
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "syntax"

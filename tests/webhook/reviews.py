@@ -19,10 +19,10 @@ from policy_engine.compiler.program import (
     Severity,
     Violation,
 )
+from policy_engine.diagnostics import Span
 from policy_engine.engine import Engine, Usage
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import CapacityType, Workload
-from policy_engine.syntax.diagnostics import Span
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, AdmissionReview
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions

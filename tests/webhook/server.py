@@ -58,7 +58,8 @@ def serve_command(*args: str) -> list[str]:
 class Server:
     """``policy-engine serve`` on a free port; stderr (the JSON log) goes to a file the test can read."""
 
-    def __init__(self, tls: Tls | None, log: Path, *args: str, startup_seconds: float = 60.0) -> None:
+    def __init__(self, tls: Tls | None, log: Path, *args: str, startup_seconds: float = 60.0,
+                 env: dict[str, str] | None = None) -> None:
         """Serve HTTPS with ``tls``, or plain HTTP (``--insecure-http``) when it is None."""
         self.tls = tls
         self.port = free_port()
@@ -67,9 +68,9 @@ class Server:
         self._log = log.open("wb")
         transport = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)] if tls else ["--insecure-http"]
         command = serve_command("--host", HOST, "--port", str(self.port), *transport, *args)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=environ)
         self.client = httpx.Client(base_url=self.base, verify=tls.context() if tls else False, timeout=10.0)
         self._wait_ready(startup_seconds)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policy_engine.syntax.diagnostics import DiagnosticError
+from policy_engine.errors import DiagnosticError
 from policy_engine.webhook.config import WebhookConfig, load_config, parse_config
 
 from .reviews import FIXTURES

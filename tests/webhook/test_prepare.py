@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.syntax.diagnostics import DiagnosticError
+from policy_engine.errors import DiagnosticError
 from policy_engine.webhook import prepare
 from policy_engine.webhook.app import ServeSettings, load_policies
 from policy_engine.webhook.metrics import Metrics

@@ -1,4 +1,4 @@
-"""review() is pure: every branch, driven by the fixture AdmissionReviews against hand-built policies."""
+"""decide() is pure: every branch, driven by the fixture AdmissionReviews against hand-built policies."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 
 from policy_engine.compiler.program import Enforcement, FailureMode
 from policy_engine.engine import Usage
+from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse
 from policy_engine.webhook.config import WebhookConfig
-from policy_engine.webhook.review import LoadedEngine, decide, review
+from policy_engine.webhook.review import LoadedEngine, ReviewState, decide
 
 from .reviews import (
     StaticClusterState,
@@ -20,6 +21,11 @@ from .reviews import (
     state,
     team_quota,
 )
+
+
+def respond(req: AdmissionRequest, st: ReviewState) -> AdmissionResponse:
+    return decide(req, st).response
+
 
 KINDS = ("pod", "deployment", "pytorchjob", "rayjob", "inferenceservice")
 
@@ -32,7 +38,7 @@ def loaded() -> LoadedEngine:
 @pytest.mark.parametrize("kind", KINDS)
 def test_untagged_workload_is_denied_with_a_line_per_policy(loaded: LoadedEngine, kind: str) -> None:
     req = request(f"deny-{kind}-untagged")
-    response = review(req, state(loaded))
+    response = respond(req, state(loaded))
     assert response.uid == req.uid
     assert response.allowed is False
     assert response.status is not None and response.status.code == 403
@@ -45,12 +51,12 @@ def test_untagged_workload_is_denied_with_a_line_per_policy(loaded: LoadedEngine
 @pytest.mark.parametrize("kind", KINDS)
 def test_tagged_workload_is_allowed_without_status(loaded: LoadedEngine, kind: str) -> None:
     req = request(f"allow-{kind}-tagged")
-    response = review(req, state(loaded))
+    response = respond(req, state(loaded))
     assert (response.uid, response.allowed, response.status, response.warnings) == (req.uid, True, None, None)
 
 
 def test_warn_findings_become_short_warnings(loaded: LoadedEngine) -> None:
-    response = review(request("warn-gpu-not-spot"), state(loaded))
+    response = respond(request("warn-gpu-not-spot"), state(loaded))
     assert response.allowed is True
     assert response.warnings is not None
     assert [w.split(":")[0] for w in response.warnings] == ["prefer-spot"]
@@ -67,7 +73,7 @@ def test_audit_findings_are_decided_but_not_shown(loaded: LoadedEngine) -> None:
 
 def test_several_policies_each_get_their_own_line(loaded: LoadedEngine) -> None:
     req = request("deny-too-many-gpus", lambda obj: obj["metadata"].pop("labels"))
-    response = review(req, state(loaded))
+    response = respond(req, state(loaded))
     assert response.status is not None
     lines = response.status.message.splitlines()
     assert lines[0] == "Deployment ml/gpu-farm violates 2 policies:"
@@ -84,7 +90,7 @@ def test_exempt_namespace_is_not_evaluated(loaded: LoadedEngine) -> None:
 
 def test_exempt_user_glob_only_when_configured(loaded: LoadedEngine) -> None:
     req = request("exempt-user-glob")
-    assert review(req, state(loaded)).allowed is False
+    assert respond(req, state(loaded)).allowed is False
     config = WebhookConfig(exempt_users=("system:serviceaccount:kube-system:*",))
     decision = decide(req, state(loaded, config))
     assert decision.response.allowed is True and decision.exempt
@@ -93,7 +99,7 @@ def test_exempt_user_glob_only_when_configured(loaded: LoadedEngine) -> None:
 
 def test_exempt_group_glob(loaded: LoadedEngine) -> None:
     config = WebhookConfig(exempt_groups=("system:serviceaccounts:kube-*",))
-    assert review(request("exempt-user-glob"), state(loaded, config)).allowed is True
+    assert respond(request("exempt-user-glob"), state(loaded, config)).allowed is True
 
 
 def test_valid_exemption_annotation_lifts_an_exemptable_policy(loaded: LoadedEngine) -> None:
@@ -104,7 +110,7 @@ def test_valid_exemption_annotation_lifts_an_exemptable_policy(loaded: LoadedEng
 
 
 def test_expired_exemption_is_not_honoured_and_says_so(loaded: LoadedEngine) -> None:
-    response = review(request("exempt-annotation-expired"), state(loaded))
+    response = respond(request("exempt-annotation-expired"), state(loaded))
     assert response.allowed is False
     assert response.status is not None
     assert "exemption expired on 2024-01-31" in response.status.message
@@ -112,12 +118,12 @@ def test_expired_exemption_is_not_honoured_and_says_so(loaded: LoadedEngine) -> 
 
 def test_exemption_lasts_through_its_last_day(loaded: LoadedEngine) -> None:
     req = request("exempt-annotation-expired")
-    assert review(req, state(loaded, today=date(2024, 1, 31))).allowed is True
-    assert review(req, state(loaded, today=date(2024, 2, 1))).allowed is False
+    assert respond(req, state(loaded, today=date(2024, 1, 31))).allowed is True
+    assert respond(req, state(loaded, today=date(2024, 2, 1))).allowed is False
 
 
 def test_exemption_of_a_policy_that_forbids_them_is_ignored(loaded: LoadedEngine) -> None:
-    response = review(request("exempt-annotation-not-allowed"), state(loaded))
+    response = respond(request("exempt-annotation-not-allowed"), state(loaded))
     assert response.allowed is False
     assert response.status is not None
     assert "policy gpu-cap does not allow exemptions" in response.status.message
@@ -126,31 +132,31 @@ def test_exemption_of_a_policy_that_forbids_them_is_ignored(loaded: LoadedEngine
 def test_exemption_without_expiry_needs_config_to_count(loaded: LoadedEngine) -> None:
     req = request("exempt-annotation-valid",
                   lambda obj: obj["metadata"]["annotations"].pop("policy-engine.io/exempt-until"))
-    response = review(req, state(loaded))
+    response = respond(req, state(loaded))
     assert response.allowed is False and response.status is not None
     assert "no policy-engine.io/exempt-until date" in response.status.message
-    assert review(req, state(loaded, WebhookConfig(require_exemption_expiry=False))).allowed is True
+    assert respond(req, state(loaded, WebhookConfig(require_exemption_expiry=False))).allowed is True
 
 
 def test_malformed_expiry_date_is_reported(loaded: LoadedEngine) -> None:
     req = request("exempt-annotation-valid", lambda obj: obj["metadata"]["annotations"].update(
         {"policy-engine.io/exempt-until": "next friday"}))
-    response = review(req, state(loaded))
+    response = respond(req, state(loaded))
     assert response.status is not None and "'next friday' is not a date" in response.status.message
 
 
 def test_dry_run_gets_the_same_answer(loaded: LoadedEngine) -> None:
     dry = request("dry-run-untagged")
     assert dry.dry_run is True
-    response = review(dry, state(loaded))
+    response = respond(dry, state(loaded))
     assert response.allowed is False and response.uid == dry.uid
 
 
 def test_update_that_drops_a_required_label_is_denied_and_mentions_old_object(loaded: LoadedEngine) -> None:
-    response = review(request("update-drops-label"), state(loaded))
+    response = respond(request("update-drops-label"), state(loaded))
     assert response.allowed is False and response.status is not None
     assert "removes label(s) team that the previous version (oldObject) had" in response.status.message
-    assert review(request("update-keeps-label"), state(loaded)).allowed is True
+    assert respond(request("update-keeps-label"), state(loaded)).allowed is True
 
 
 def test_delete_is_allowed_without_evaluation(loaded: LoadedEngine) -> None:
@@ -165,14 +171,14 @@ def test_non_workload_is_allowed(loaded: LoadedEngine) -> None:
 
 
 def test_generate_name_object_is_named_in_the_message(loaded: LoadedEngine) -> None:
-    response = review(request("deny-generate-name"), state(loaded))
+    response = respond(request("deny-generate-name"), state(loaded))
     assert response.status is not None
     assert response.status.message.startswith("Pod ml/worker-* violates")
 
 
 def test_namespace_team_label_is_inherited(loaded: LoadedEngine) -> None:
     req = request("inherit-namespace-team")
-    assert review(req, state(loaded)).allowed is False  # no cluster: nothing to inherit from
+    assert respond(req, state(loaded)).allowed is False  # no cluster: nothing to inherit from
     cluster = StaticClusterState(namespaces={"team-vision": {"team": "vision", "owner": "bob"}})
     decision = decide(req, state(loaded, cluster=cluster))
     assert decision.response.allowed is True
@@ -188,13 +194,13 @@ def test_object_labels_win_over_the_namespace(loaded: LoadedEngine) -> None:
 def test_inheritance_takes_only_configured_keys(loaded: LoadedEngine) -> None:
     cluster = StaticClusterState(namespaces={"team-vision": {"team": "vision"}})
     config = WebhookConfig(inherit_labels=("cost-center",))
-    assert review(request("inherit-namespace-team"), state(loaded, config, cluster)).allowed is False
+    assert respond(request("inherit-namespace-team"), state(loaded, config, cluster)).allowed is False
 
 
 @pytest.mark.parametrize(("mode", "allowed"), [(FailureMode.OPEN, True), (FailureMode.CLOSED, False)])
 def test_a_failing_policy_follows_its_failure_mode(mode: FailureMode, allowed: bool) -> None:
     loaded = engine(broken_policy(mode))
-    response = review(request("allow-pod-tagged"), state(loaded))
+    response = respond(request("allow-pod-tagged"), state(loaded))
     assert response.allowed is allowed
     said = everything_said(response)
     assert f"broken-{mode.value}" in said and "RuntimeError" in said
@@ -224,9 +230,9 @@ def test_internal_error_follows_the_configured_mode(loaded: LoadedEngine, mode: 
 def test_quota_uses_live_usage_from_the_cluster_state() -> None:
     loaded = engine(team_quota(1000.0))
     req = request("warn-gpu-not-spot")  # 1 GPU all month: 730 GPU-hours for team nlp
-    assert review(req, state(loaded, cluster=StaticClusterState())).allowed is True
+    assert respond(req, state(loaded, cluster=StaticClusterState())).allowed is True
     busy = StaticClusterState(used={"nlp": Usage(used=200.0, running=100.0)})
-    response = review(req, state(loaded, cluster=busy))
+    response = respond(req, state(loaded, cluster=busy))
     assert response.allowed is False and response.status is not None
     assert "team-gpu-quota" in response.status.message
 
@@ -234,7 +240,7 @@ def test_quota_uses_live_usage_from_the_cluster_state() -> None:
 @pytest.mark.parametrize(("mode", "allowed"), [(FailureMode.OPEN, True), (FailureMode.CLOSED, False)])
 def test_unsynced_cluster_state_follows_the_quota_failure_mode(mode: FailureMode, allowed: bool) -> None:
     loaded = engine(team_quota(1000.0, mode))
-    response = review(request("warn-gpu-not-spot"), state(loaded, cluster=StaticClusterState(synced=False)))
+    response = respond(request("warn-gpu-not-spot"), state(loaded, cluster=StaticClusterState(synced=False)))
     assert response.allowed is allowed
     said = everything_said(response)
     assert "not synced" in said

@@ -204,7 +204,7 @@ def test_refuses_a_bad_config_with_every_error_located(tls: Tls) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     for line, key in ((2, "max_body_bytes"), (3, "internal_error"), (4, "unknown_key")):
-        assert f"config.yaml:{line}:1: error[E-CONFIG]: {key}" in done.stderr, done.stderr
+        assert f"config.yaml:{line}:1: error[E901]: {key}" in done.stderr, done.stderr
 
 
 def test_insecure_http_serves_plain_http_for_trials(tmp_path: Path) -> None:
@@ -241,7 +241,10 @@ current-context: nowhere
 
 def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path) -> None:
     """uvicorn workers are processes; prometheus multiprocess mode merges their counts in every scrape."""
-    s = Server(tls, tmp_path / "serve.log", "--policies", str(POLICIES), "--no-cluster", "--workers", "2")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    s = Server(tls, tmp_path / "serve.log", "--policies", str(POLICIES), "--no-cluster", "--workers", "2",
+               env={"TMPDIR": str(temp)})
     try:
         deadline = time.monotonic() + 60
         while len(pids := {r["pid"] for r in s.log_records() if r.get("event") == "started"}) < 2:
@@ -254,6 +257,7 @@ def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path) -> None:
     finally:
         status = s.stop()
     assert status == 0, "SIGTERM drains both workers and the supervisor exits 0"
+    assert not list(temp.glob("policy-engine-metrics-*")), "the workers' metrics directory is left behind"
     assert len(pids) == 2
     counts = re.findall(r'^policy_engine_webhook_requests_total\{[^}]*operation="CREATE"[^}]*\} (\S+)$', text, re.M)
     assert sum(float(c) for c in counts) == 20.0

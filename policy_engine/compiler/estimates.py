@@ -1,17 +1,19 @@
 """The pricing engineer's saving estimates, bound to a catalog once per compile.
 
 Violations carry ``saving`` (monthly, if fixed). The estimates live in ``policy_engine.pricing.savings``;
-if that module or the catalog cannot be loaded the savings are simply unknown (None), never guessed.
+if the catalog cannot be loaded, or an estimate fails on one workload, the saving is unknown (None),
+never guessed.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.model.workload import Workload
+from policy_engine.pricing import savings
+from policy_engine.pricing.catalog import Catalog, default_catalog
 
 
 def _none(*_args: Any) -> float | None:
@@ -37,14 +39,10 @@ def _safe(fn: Callable[..., float | None]) -> Callable[..., float | None]:
     return call
 
 
-def bind_savings(catalog: object | None) -> SavingFns:
-    try:  # imported by name: the pricing package is written in parallel and may not be there yet
-        savings = importlib.import_module("policy_engine.pricing.savings")
-        catalogs = importlib.import_module("policy_engine.pricing.catalog")
-    except ImportError:
-        return SavingFns()
+def bind_savings(catalog: Catalog | None) -> SavingFns:
+    """The estimates under ``catalog`` (None: the bundled catalog)."""
     try:
-        cat = catalog if catalog is not None else catalogs.default_catalog()
+        cat = catalog if catalog is not None else default_catalog()
     except Exception:
         return SavingFns()
     spot = _safe(savings.spot_saving)

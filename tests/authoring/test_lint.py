@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.authoring.validate import label_key_problem, label_value_problem, validate_sources
+from policy_engine.authoring.lint import label_key_problem, label_value_problem, validate_sources
 from policy_engine.pricing.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]

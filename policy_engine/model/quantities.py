@@ -7,9 +7,9 @@ in the whole generated client (~0.7 s), a cost every CLI run and webhook start w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from policy_engine.errors import QuantityError
 from policy_engine.model.config import ModelConfig
 
 _QUANTITY = re.compile(
@@ -64,9 +64,6 @@ NEURON_CORES_PER_DEVICE = 2
 MIG_SLICES_PER_GPU = 7
 
 
-class QuantityError(ValueError):
-    pass
-
 
 def parse_quantity(value: object) -> Decimal:
     """A Kubernetes quantity (``500m``, ``1.5Gi``, ``2``, ``1e3``) as a number, else ``QuantityError``."""
@@ -115,21 +112,3 @@ def gpu_fraction(resource: str, config: ModelConfig) -> float | None:
         return 0.001
     return None
 
-
-def is_gpu_resource(resource: str, config: ModelConfig) -> bool:
-    return gpu_fraction(resource, config) is not None
-
-
-def effective_request(
-    containers: list[Mapping[str, Decimal]], init: list[Mapping[str, Decimal]]
-) -> dict[str, Decimal]:
-    """The scheduler's pod request per resource: max(max over init containers, Σ over containers)."""
-    total: dict[str, Decimal] = {}
-    for amounts in containers:
-        for name, amount in amounts.items():
-            total[name] = total.get(name, Decimal(0)) + amount
-    for amounts in init:
-        for name, amount in amounts.items():
-            if amount > total.get(name, Decimal(0)):
-                total[name] = amount
-    return total

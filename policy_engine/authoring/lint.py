@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 from policy_engine.compiler import compile_sources
 from policy_engine.compiler.codegen_expr import children
+from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Level, Span
 
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

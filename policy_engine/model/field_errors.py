@@ -1,20 +1,10 @@
-"""The one exception the workload model raises: a malformed field, located in its document."""
+"""A located ``WorkloadError`` for a malformed field of a document (the error itself is in ``policy_engine.errors``)."""
 
 from __future__ import annotations
 
+from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.errors import WorkloadError
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.syntax.diagnostics import Diagnostic, Span
-
-
-class WorkloadError(Exception):
-    """A document that is a workload but has a field the model cannot read (``replicas: "abc"``).
-
-    The engine reports ``diagnostic`` as an error for that document; the other documents go on.
-    """
-
-    def __init__(self, diagnostic: Diagnostic) -> None:
-        self.diagnostic = diagnostic
-        super().__init__(diagnostic.headline())
 
 
 def dotted(path: FieldPath) -> str:

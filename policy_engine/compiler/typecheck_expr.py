@@ -16,8 +16,8 @@ from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.checked import Constant
 from policy_engine.compiler.functions import FUNCTION_NAMES, FUNCTIONS
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Span
 
 #: Units people write for durations, singular and without a trailing "s", and what the language spells.
 _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",

@@ -90,19 +90,3 @@ def render_all(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None
     ordered = sorted(diagnostics, key=Diagnostic.sort_key)
     return "\n\n".join(d.render(sources.get(d.span.file)) for d in ordered)
 
-
-class DiagnosticError(Exception):
-    """Raised at an API boundary when a set of diagnostics holds at least one error.
-
-    Internally diagnostics are returned as values; this exception only carries them to callers that
-    prefer exceptions (library users, the CLI's top level).
-    """
-
-    def __init__(self, diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None = None) -> None:
-        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
-        self.sources: dict[str, str] = dict(sources or {})
-        super().__init__(render_all(self.diagnostics, self.sources))
-
-    @property
-    def errors(self) -> tuple[Diagnostic, ...]:
-        return tuple(d for d in self.diagnostics if d.is_error)

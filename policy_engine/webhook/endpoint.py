@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from policy_engine import jsonlog
 from policy_engine.compiler.program import Enforcement
+from policy_engine.errors import BadRequest
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionReview, Operation, response_review
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions
@@ -36,9 +37,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 _JSON_HEADERS = (b"content-type", JSON.encode())
 
-
-class BadRequest(Exception):
-    """The body is not an AdmissionReview we can answer; the message is what the caller reads."""
 
 
 @dataclass(slots=True)

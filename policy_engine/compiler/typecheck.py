@@ -11,13 +11,13 @@ from collections.abc import Iterable, Sequence
 
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
-from policy_engine.compiler.check_expr import ExprChecker, check_regex, error, suggest
 from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, Instance
 from policy_engine.compiler.codegen_expr import uses_workload
 from policy_engine.compiler.messages import RULE_PLACEHOLDERS, unknown_placeholders
 from policy_engine.compiler.program import Enforcement, FailureMode, Period, Severity
+from policy_engine.compiler.typecheck_expr import ExprChecker, check_regex, error, suggest
+from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.diagnostics import Diagnostic, Level, Span
 
 LIVE_METRICS = ("gpu_utilisation",)
 QUOTA_METRICS = ("gpu_hours",)
@@ -213,7 +213,7 @@ class PolicyChecker:
             self.constant(body.anomaly_window, (t.DURATION,), "the anomaly window", "a duration such as 7d")
 
 
-def check_policies(instances: Iterable[Instance], known_kinds: frozenset[str],
+def typecheck_policies(instances: Iterable[Instance], known_kinds: frozenset[str],
                    diagnostics: list[Diagnostic]) -> list[CheckedPolicy]:
     """Check every instance; policy names must be unique across everything compiled together."""
     checked: list[CheckedPolicy] = []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from policy_engine.model.build import WorkloadError, build_workload
+from policy_engine.errors import WorkloadError
+from policy_engine.model.build import build_workload
 
 from .conftest import fixture_documents
 
 CASES = {
-    "malformed_replicas.yaml": ("E-MODEL-INTEGER", 5, "spec.replicas"),
-    "malformed_quantity.yaml": ("E-MODEL-QUANTITY", 10, "resources.requests.cpu"),
-    "placeholder.yaml": ("E-MODEL-PLACEHOLDER", 7, "Worker.replicas"),
-    "cronjob_bad_tz.yaml": ("E-MODEL-TIMEZONE", 6, "spec.timeZone"),
-    "cronjob_bad_schedule.yaml": ("E-MODEL-SCHEDULE", 5, "spec.schedule"),
+    "malformed_replicas.yaml": ("E702", 5, "spec.replicas"),
+    "malformed_quantity.yaml": ("E704", 10, "resources.requests.cpu"),
+    "placeholder.yaml": ("E709", 7, "Worker.replicas"),
+    "cronjob_bad_tz.yaml": ("E707", 6, "spec.timeZone"),
+    "cronjob_bad_schedule.yaml": ("E706", 5, "spec.schedule"),
 }
 
 

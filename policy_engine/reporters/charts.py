@@ -1,0 +1,86 @@
+"""Bar charts as inline SVG, drawn by matplotlib (the optional ``report`` extra).
+
+Each chart is a horizontal bar chart of labelled values: the shape every showback breakdown takes. Text
+stays text in the SVG (``svg.fonttype = none``), so the page is small, searchable and readable by screen
+readers; ids are salted with a fixed value so the same data gives the same file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+MAX_BARS = 12
+_STYLE = {
+    "svg.fonttype": "none", "svg.hashsalt": "policy-engine", "font.size": 9, "font.family": "sans-serif",
+    "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888",
+}
+COLOURS = {"spend": "#3b6ea8", "saving": "#2e8b57", "warn": "#c0392b"}
+
+
+class ChartsUnavailable(RuntimeError):
+    """matplotlib is not installed: the HTML report needs the ``report`` extra."""
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("svg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ChartsUnavailable(
+            "the HTML report draws its charts with matplotlib: pip install 'policy-engine[report]'") from exc
+    return plt
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], *, unit: str, colour: str = COLOURS["spend"]) -> str:
+    """An inline ``<svg>`` element: one bar per label in the order given, values printed at the bar ends.
+
+    Zero values are left out (the table under the chart keeps them); more than ``MAX_BARS`` labels are
+    folded into one "N others" bar so the chart stays legible. The section's heading is the chart's title.
+    """
+    plt = _pyplot()
+    pairs = [(label, value) for label, value in zip(labels, values, strict=True) if value]
+    if len(pairs) > MAX_BARS:
+        rest = pairs[MAX_BARS - 1:]
+        pairs = [*pairs[:MAX_BARS - 1], (f"{len(rest)} others", sum(v for _, v in rest))]
+    pairs.reverse()  # matplotlib draws the first bar at the bottom
+    with plt.rc_context(_STYLE):
+        height = 0.9 + 0.32 * max(len(pairs), 1)
+        fig, ax = plt.subplots(figsize=(6.4, height))
+        try:
+            names = [_short(n) for n, _ in pairs]
+            numbers = [v for _, v in pairs]
+            bars = ax.barh(range(len(pairs)), numbers, color=colour, height=0.62)
+            ax.set_yticks(range(len(pairs)), names)
+            if not pairs:
+                ax.text(0.5, 0.5, "nothing priced", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xlabel(unit)
+            ax.bar_label(bars, labels=[_money(v) for v in numbers], padding=3, fontsize=8)
+            ax.set_xlim(0, (max(numbers, default=0.0) or 1.0) * 1.22)
+            ax.xaxis.set_major_formatter(lambda x, _pos: _axis(x))
+            fig.tight_layout()
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        finally:
+            plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+
+
+def _short(label: str, width: int = 28) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _axis(value: float) -> str:
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if abs(value) >= 1_000:
+        return f"{value / 1_000:g}k"
+    return f"{value:g}"

@@ -1,0 +1,45 @@
+"""Azure: Retail Prices API pages: pay-as-you-go Linux and Spot meters taken; everything else counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy_engine.pricing.importers.azure import hardware_table, import_retail_prices
+from policy_engine.pricing.importers.common import Hardware, ImportFailure
+
+from .conftest import IMPORT_FIXTURES
+
+
+def test_consumption_linux_and_spot_meters_are_taken_dated_by_the_download(fixture_copy):
+    imported = import_retail_prices(fixture_copy("azure-retail-page1.json"))
+    rows = {(r.name, r.region, r.spot is not None): r for r in imported.rows}
+    on_demand = rows[("Standard_NC24ads_A100_v4", "eastus", False)]
+    spot = rows[("Standard_NC24ads_A100_v4", "eastus", True)]
+    assert on_demand.on_demand == 3.673 and on_demand.spot is None  # not Windows 4.409, DevTest 2.204
+    assert spot.spot == 1.0521 and spot.on_demand is None  # the "Spot" meter, not "Low Priority" 0.7346
+    assert on_demand.date == spot.date == "2025-11-29"  # the file's download time; the API has no date
+    assert "meter 'NC24ads A100 v4 Spot'" in spot.source
+    assert rows[("Standard_NC24ads_A100_v4", "westeurope", False)].on_demand == 4.0403
+    assert on_demand.hardware == Hardware(24, 220, 1, "A100-80GB")
+    assert rows[("Standard_D2s_v3", "eastus", False)].hardware is None  # not in the bundled table
+    assert imported.skipped == {
+        "Low Priority meter (Azure Batch, not a VM price)": 1,
+        "Windows licence included (only Linux prices are taken)": 1,
+        "type Reservation (only Consumption, pay-as-you-go, is taken)": 1,
+        "type DevTestConsumption (only Consumption, pay-as-you-go, is taken)": 1,
+        "retailPrice 0": 1,  # westus3: a region with no price
+    }
+
+
+def test_a_file_that_is_not_a_page_is_a_located_error():
+    with pytest.raises(ImportFailure, match="no 'Items' list"):
+        import_retail_prices(str(IMPORT_FIXTURES / "azure-not-a-page.json"))
+
+
+def test_the_hardware_table_covers_the_gpu_families_and_the_new_ones():
+    table = hardware_table()
+    assert table["Standard_ND96isr_H200_v5"] == Hardware(96, 1850, 8, "H200")
+    assert table["Standard_ND96isr_MI300X_v5"].gpu_model == "MI300X"
+    assert table["Standard_ND128isr_NDR_GB200_v6"] == Hardware(128, 900, 4, "GB200")
+    assert table["Standard_NCC40ads_H100_v5"].gpus == 1
+    assert all(h.gpus > 0 and h.gpu_model for h in table.values())

@@ -1,0 +1,186 @@
+"""``policy-engine report``: the HTML page a person opens, checked as a browser shows it.
+
+The page is rendered from ``tests/fixtures/report`` and compared with ``report --format json`` (the same
+numbers), then opened in headless Chromium: no console message, every chart drawn (its bar colour is on
+the screenshot at desktop and phone widths), and the tables of the rendered DOM equal the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "report"
+CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None)
+SPEND_BLUE = (0x3B, 0x6E, 0xA8)
+SAVING_GREEN = (0x2E, 0x8B, 0x57)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "policy_engine.cli.main", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "POLICY_ENGINE_NO_CACHE": "1"})
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    html = _cli("report", str(FIXTURES), "--html", str(out))
+    assert html.returncode == 0, html.stderr
+    data = _cli("report", str(FIXTURES), "--format", "json")
+    assert data.returncode == 0, data.stderr
+    return out, json.loads(data.stdout)
+
+
+class _Tables(HTMLParser):
+    """Cells of every ``<table data-table=…>`` and the ``data-chart`` figures with their SVG bars."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.charts: dict[str, int] = {}  # figure key -> bar patches drawn
+        self.urls: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._chart: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        for name in ("src", "href"):
+            if a.get(name):
+                self.urls.append(a[name] or "")
+        if tag == "table" and a.get("data-table"):
+            self._table = a["data-table"]
+            self.tables[self._table or ""] = []
+        elif tag == "figure" and a.get("data-chart"):
+            self._chart = a["data-chart"]
+            self.charts[self._chart or ""] = 0
+        elif tag == "g" and self._chart and (a.get("id") or "").startswith("patch_"):
+            self.charts[self._chart] += 1
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._table and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+        elif tag == "figure":
+            self._chart = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _parse(html: str) -> _Tables:
+    parser = _Tables()
+    parser.feed(html)
+    return parser
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _assert_tables_match_json(page: _Tables, data: dict[str, object]) -> None:
+    breakdowns = data["breakdowns"]
+    assert isinstance(breakdowns, list)
+    assert [b["key"] for b in breakdowns] == ["team", "model", "namespace", "environment"]
+    for b in breakdowns:
+        rows = page.tables[f"spend-by-{b['key']}"][1:]  # the header row first
+        assert [r[0] for r in rows] == [row["label"] for row in b["rows"]]
+        assert [r[1] for r in rows] == [str(row["workloads"]) for row in b["rows"]]
+        assert [r[4] for r in rows] == [_money(row["monthly_cost"]) for row in b["rows"]]
+    savings = data["savings_by_family"]
+    assert isinstance(savings, list)
+    assert [r[2] for r in page.tables["savings-by-family"][1:]] == [_money(s["monthly_saving"]) for s in savings]
+    top = data["top_workloads"]
+    assert isinstance(top, list)
+    assert [r[0] for r in page.tables["top-workloads"][1:]] == [w["workload"] for w in top]
+    assert [r[3] for r in page.tables["top-workloads"][1:]] == [_money(w["monthly_cost"]) for w in top]
+    unpriced = data["unpriced"]
+    assert isinstance(unpriced, list)
+    assert [r[3] for r in page.tables["unpriced"][1:]] == [w["unpriced_reason"] for w in unpriced]
+
+
+def test_page_tables_equal_the_json_numbers(rendered: tuple[Path, dict[str, object]]) -> None:
+    path, data = rendered
+    page = _parse(path.read_text(encoding="utf-8"))
+    _assert_tables_match_json(page, data)
+    total = data["total"]
+    assert isinstance(total, dict)
+    assert sum(r["monthly_cost"] for r in data["breakdowns"][0]["rows"]) == pytest.approx(total["monthly_cost"])
+
+
+def test_page_is_self_contained_and_escapes_names(rendered: tuple[Path, dict[str, object]]) -> None:
+    path, _ = rendered
+    html = path.read_text(encoding="utf-8")
+    page = _parse(html)
+    assert page.urls == [], "the report must not load anything when opened"
+    assert "<script" not in html
+    assert "<img src=x" not in html  # the hostile team label of the fixture, as markup
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert len(html.encode()) < 2 * 1024 * 1024
+
+
+def test_savings_equal_the_policy_summaries_of_check(rendered: tuple[Path, dict[str, object]]) -> None:
+    _, data = rendered
+    checked = _cli("check", str(FIXTURES), "--format", "json", "--fail-on", "warn")
+    summaries = json.loads(checked.stdout)["summary"]
+    assert data["total_monthly_saving"] == pytest.approx(sum(s["saving"] for s in summaries), abs=0.05)
+    assert data["total_monthly_saving"] > 0
+
+
+def test_unpriced_workloads_are_listed_with_their_reason(rendered: tuple[Path, dict[str, object]]) -> None:
+    _, data = rendered
+    unpriced = data["unpriced"]
+    assert isinstance(unpriced, list) and unpriced
+    assert all(u["unpriced_reason"] for u in unpriced)
+    assert data["total"]["unpriced"] == len(unpriced)  # type: ignore[index]
+
+
+def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--hide-scrollbars", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def _colour_pixels(png: Path, colour: tuple[int, int, int]) -> int:
+    from PIL import Image  # matplotlib's own dependency: present wherever the report extra is
+
+    with Image.open(png) as image:
+        counts = image.convert("RGB").getcolors(1 << 24) or []
+    return sum(n for n, px in counts if all(abs(a - b) <= 6 for a, b in zip(px, colour, strict=True)))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package 'chromium'; "
+                                             ".ci/run installs it when run as root)")
+def test_report_in_headless_chromium(rendered: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    path, data = rendered
+    url = path.as_uri()
+    dom = _chromium("--dump-dom", url, profile=tmp_path / "p0")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [ln for ln in dom.stderr.splitlines() if ":CONSOLE" in ln]
+    assert console == [], f"console messages while opening the report: {console}"
+    page = _parse(dom.stdout)
+    assert set(page.charts) >= {"spend-by-team", "spend-by-model", "savings-by-family", "top-workloads"}
+    assert all(bars > 0 for bars in page.charts.values()), page.charts
+    _assert_tables_match_json(page, data)
+    for width, height in ((1280, 4200), (390, 6000)):
+        shot = tmp_path / f"report-{width}.png"
+        run = _chromium(f"--window-size={width},{height}", f"--screenshot={shot}", url, profile=tmp_path / f"p{width}")
+        assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+        assert _colour_pixels(shot, SPEND_BLUE) > 500, f"no spend bars drawn at {width}px"
+        assert _colour_pixels(shot, SAVING_GREEN) > 100, f"no saving bars drawn at {width}px"
