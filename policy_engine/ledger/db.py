@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from policy_engine.errors import PolicyEngineError
+
 SCHEMA_VERSION = 2
 
 # Times are UNIX seconds (UTC) as REAL. A pod is one row per uid: its lifetime, its rate (GPUs and the
@@ -70,7 +72,7 @@ CREATE TABLE alerts (
 MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
-class LedgerError(Exception):
+class LedgerError(PolicyEngineError):
     """A ledger file that cannot be opened or used, with the path and why."""
 
 

@@ -17,12 +17,13 @@ from typing import Any
 import httpx
 
 from policy_engine.ledger.alerts import Alert, amount
+from policy_engine.ledger.db import LedgerError
 
 ALERT_NAMES = {"threshold": "PolicyEngineUsageThreshold", "forecast": "PolicyEngineUsageForecast",
                "anomaly": "PolicyEngineUsageAnomaly"}
 
 
-class NotifyError(Exception):
+class NotifyError(LedgerError):
     """A notifier could not deliver: the alert is retried next cycle."""
 
 

@@ -26,6 +26,7 @@ import httpx
 
 from policy_engine.compiler.program import Period
 from policy_engine.engine.aggregate import period_bounds
+from policy_engine.ledger.db import LedgerError
 from policy_engine.ledger.observe import LedgerRule
 from policy_engine.ledger.report import PodFigures, UnknownRule
 from policy_engine.ledger.store import NO_VALUE, Figures
@@ -40,7 +41,7 @@ GPU_REQUESTS = 'kube_pod_container_resource_requests{resource="nvidia_com_gpu"}'
 UTILISATION = "DCGM_FI_DEV_GPU_UTIL"
 
 
-class PrometheusError(Exception):
+class PrometheusError(LedgerError):
     """Prometheus could not answer (unreachable, an error status, a query error)."""
 
 

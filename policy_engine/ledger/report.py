@@ -15,13 +15,14 @@ from typing import Protocol
 
 from policy_engine.compiler.program import Period, PolicySet
 from policy_engine.engine.aggregate import period_bounds
+from policy_engine.ledger.db import LedgerError
 from policy_engine.ledger.observe import LedgerRule, ledger_rules
 from policy_engine.ledger.store import Figures
 
 PodFigures = tuple[str, str, tuple[str, ...], float, float]  # namespace, pod, group, GPU-hours, cost
 
 
-class UnknownRule(Exception):
+class UnknownRule(LedgerError):
     """The history cannot group by this rule's key (the ledger's writer never keyed pods by it)."""
 
 

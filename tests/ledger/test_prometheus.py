@@ -73,7 +73,7 @@ def test_gpu_hours_and_spend_per_team_match_the_ledger(prom: str, ledger: Ledger
     # replicas reading Prometheus decide on the same numbers as the ledger's
     snap_p = build_snapshot(history, eng.policies, NOW)
     snap_l = build_snapshot(LedgerHistory(ledger), eng.policies, NOW)
-    for rule_id, (rule, groups) in snap_p.by_rule.items():
+    for rule_id, (_, groups) in snap_p.by_rule.items():
         other = snap_l.by_rule[rule_id][1]
         for key, usage in groups.items():
             assert usage.used == pytest.approx(other[key].used)
@@ -119,7 +119,7 @@ def test_unsupported_keys_and_errors_are_said(prom: str, eng: Engine) -> None:
     odd = replace(rule, rule=replace(rule.rule, key_label="gpu_model"))
     with pytest.raises(UnknownRule, match="pod labels"):
         history.group_figures(odd, NOW)
-    with pytest.raises(PrometheusError, match="parse error|bad_data"):
+    with pytest.raises(PrometheusError, match=r"parse error|bad_data"):
         history.query("sum(", NOW)
     dead = PrometheusHistory("http://127.0.0.1:9", catalog=eng.catalog, timeout=1)
     with pytest.raises(PrometheusError):
