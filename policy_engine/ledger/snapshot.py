@@ -99,6 +99,7 @@ class SnapshotUsage:
         self.snapshot: Snapshot | None = None
         self.errors = 0
         self.last_error: str | None = None
+        self.attempted = threading.Event()  # the first refresh has run (succeeded or not)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -135,6 +136,7 @@ class SnapshotUsage:
             LOG.warning(f"usage snapshot refresh failed ({self.last_error}); keeping the last one")
             return False
         finally:
+            self.attempted.set()
             if self.on_refresh is not None:
                 self.on_refresh(self)
         return True
@@ -166,7 +168,9 @@ class UsageView:
 
     @property
     def synced(self) -> bool:
-        return bool(getattr(self.cluster, "synced", True))
+        """Ready once the cache (if any) has synced and the first snapshot refresh has run: from then on a
+        missing or stale snapshot is each policy's failure mode, not a reason to take the replica out."""
+        return bool(getattr(self.cluster, "synced", True)) and self.snapshot_usage.attempted.is_set()
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
         read = getattr(self.cluster, "namespace_labels", None)
