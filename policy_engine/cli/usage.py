@@ -60,9 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.engine import load_engine
     from policy_engine.errors import DiagnosticError
     from policy_engine.ledger.db import LedgerError
-    from policy_engine.ledger.prometheus import PrometheusError, PrometheusHistory
     from policy_engine.ledger.render import render
-    from policy_engine.ledger.report import UnknownRule, usage_report
+    from policy_engine.ledger.report import usage_report
     from policy_engine.ledger.snapshot import LedgerHistory
     from policy_engine.ledger.store import Ledger
 
@@ -84,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     dcgm = args.dcgm or args.prometheus
     try:
         utilisation = None
+        if dcgm or args.prometheus:  # httpx is imported only when Prometheus is asked for
+            from policy_engine.ledger.prometheus import PrometheusHistory
         if dcgm:
             utilisation = PrometheusHistory(dcgm, catalog=engine.catalog, step=args.prometheus_step).utilisation(
                 period, now)
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 report = usage_report(LedgerHistory(ledger), engine.policies, period, now, by=by,
                                       source=f"ledger {args.ledger}", currency=engine.catalog.currency,
                                       utilisation=utilisation)
-    except (LedgerError, PrometheusError, UnknownRule) as exc:
+    except LedgerError as exc:  # and its kinds: PrometheusError, UnknownRule
         return _fail(str(exc))
     sys.stdout.write(render(report, args.format))
     return EXIT_OK

@@ -135,13 +135,17 @@ def usage_report(history: ReportHistory, policies: PolicySet, period: Period, no
             report.rows.append(Row(f, splits.get(f.key), limits))
         report.rows.sort(key=lambda row: (-row.figures.cost - row.figures.cost_running, row.figures.key))
         return report
+    seen: dict[str, tuple[Mapping[str, Figures], dict[tuple[str, ...], Split]]] = {}
     for r in rules:
-        try:
-            figures = history.group_figures(r, now)
-        except UnknownRule as exc:
-            report.notes.append(f"{r.name}: {exc}")
-            continue
-        splits = split(history.pod_figures(period, now, rule=r.id), utilisation) if utilisation is not None else {}
+        if r.id not in seen:  # rules grouping the same way share one query
+            try:
+                figures = history.group_figures(r, now)
+            except UnknownRule as exc:
+                report.notes.append(f"{r.name}: {exc}")
+                continue
+            seen[r.id] = (figures, split(history.pod_figures(period, now, rule=r.id), utilisation)
+                          if utilisation is not None else {})
+        figures, splits = seen[r.id]
         for key in sorted(_keys_with_limits(r, figures)):
             f = figures.get(key) or Figures((key,), 0, 0.0, 0.0, 0.0, 0.0, 0)
             report.groups.append(GroupLine(r.policy, r.name, r.rule.kind, r.rule.metric, r.key_label, key, f,

@@ -73,9 +73,12 @@ class Snapshot:
 
 def build_snapshot(history: History, policies: PolicySet, now: datetime) -> Snapshot:
     by_rule: dict[int, tuple[AggregateRule, Mapping[str, Usage]]] = {}
+    shared: dict[tuple[str, str], Mapping[str, Figures]] = {}  # rules grouping alike share one query
     for r in ledger_rules(policies):
         try:
-            figures = history.group_figures(r, now)
+            figures = shared.get((r.id, r.rule.period.value))
+            if figures is None:
+                figures = shared[(r.id, r.rule.period.value)] = history.group_figures(r, now)
         except UnknownRule as exc:  # usage stays unknown for this rule: its failure mode decides
             LOG.warning(f"{r.name}: {exc}")
             continue

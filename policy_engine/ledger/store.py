@@ -28,7 +28,7 @@ from typing import Any
 from policy_engine.compiler.program import Period
 from policy_engine.engine.aggregate import period_bounds
 from policy_engine.ledger.db import LedgerError, connect
-from policy_engine.ledger.observe import LedgerRule, Observation, rebuild_workload
+from policy_engine.ledger.observe import LedgerRule, Observation, pack_source, rebuild_workload
 
 HOUR = 3600.0
 NO_VALUE = "(none)"
@@ -116,12 +116,13 @@ class Ledger:
                     rule_id = int(row[0])
                 self._rule_ids[r.id] = rule_id
                 missing = self.conn.execute(
-                    "SELECT p.id, p.source FROM pods p WHERE (p.ended IS NULL OR p.ended >= ?) AND NOT EXISTS "
+                    "SELECT p.id, s.source, p.labels FROM pods p JOIN pod_sources s ON s.pod = p.id WHERE "
+                    "(p.ended IS NULL OR p.ended >= ?) AND NOT EXISTS "
                     "(SELECT 1 FROM pod_keys k WHERE k.rule = ? AND k.pod = p.id)",
                     (ts(horizon) or 0.0, rule_id)).fetchall()
                 rows = []
-                for pod_id, source in missing:
-                    workload = rebuild_workload(source)
+                for pod_id, source, labels in missing:
+                    workload = rebuild_workload(source, labels)
                     key = r.rule.key(workload) if workload is not None else None
                     if key is not None:
                         rows.append((rule_id, pod_id, key))
@@ -157,19 +158,19 @@ class Ledger:
         # hourly: the price that applied when first priced stays (a later catalog does not rewrite history).
         row = self.conn.execute(
             "INSERT INTO pods (uid, namespace, name, workload, kind, node, instance_type, capacity_type, model, "
-            "gpus, hourly, started, ended, deadline, labels, source) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO UPDATE SET "
+            "gpus, hourly, started, ended, deadline, labels) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO UPDATE SET "
             "node = coalesce(excluded.node, node), instance_type = coalesce(instance_type, excluded.instance_type), "
             "capacity_type = coalesce(capacity_type, excluded.capacity_type), model = excluded.model, "
             "gpus = excluded.gpus, hourly = coalesce(hourly, excluded.hourly), "
             "started = coalesce(started, excluded.started), ended = coalesce(ended, excluded.ended), "
-            "deadline = coalesce(excluded.deadline, deadline), labels = excluded.labels, source = excluded.source "
-            "RETURNING id",
+            "deadline = coalesce(excluded.deadline, deadline), labels = excluded.labels RETURNING id",
             (o.uid, o.namespace, o.name, o.workload, o.kind, o.node, o.instance_type, o.capacity_type, o.model,
              o.gpus, o.hourly, ts(o.started), ts(o.ended), ts(o.deadline),
-             json.dumps(dict(o.labels), sort_keys=True, separators=(",", ":")),
-             json.dumps(o.source, sort_keys=True, separators=(",", ":")))).fetchone()
+             json.dumps(dict(o.labels), sort_keys=True, separators=(",", ":")))).fetchone()
         pod_id = int(row[0])
+        self.conn.execute("INSERT INTO pod_sources (pod, source) VALUES (?, ?) ON CONFLICT (pod) DO UPDATE SET "
+                          "source = excluded.source", (pod_id, pack_source(o.source)))
         for rule_name, key in o.keys.items():
             rule_id = self._rule_ids.get(rule_name)
             if rule_id is None:
