@@ -44,7 +44,7 @@ def observations(count: int, groups: int, rng: random.Random) -> list[Observatio
     out = []
     for i in range(count):
         team = f"team-{rng.randrange(groups):04d}"
-        itype, per_node, model, od, spot = rng.choice(INSTANCES)
+        itype, _, model, od, spot = rng.choice(INSTANCES)
         capacity = rng.choice(("on-demand", "spot"))
         gpus = rng.choice((1, 1, 2, 4, 8))
         start = MONTH + timedelta(seconds=rng.uniform(0, (NOW - MONTH).total_seconds()))
@@ -58,8 +58,9 @@ def observations(count: int, groups: int, rng: random.Random) -> list[Observatio
                   "metadata": {"name": name, "namespace": team, "labels": labels,
                                "ownerReferences": [{"kind": "Job", "name": f"job-{i}", "controller": True}]},
                   "spec": {"nodeName": f"node-{i % 400}", "containers": [
-                      {"name": "main", "resources": {"requests": {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": str(gpus)},
-                                                     "limits": {"nvidia.com/gpu": str(gpus)}}}],
+                      {"name": "main", "resources": {
+                          "requests": {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": str(gpus)},
+                          "limits": {"nvidia.com/gpu": str(gpus)}}}],
                            "nodeSelector": {"node.kubernetes.io/instance-type": itype,
                                             "karpenter.sh/capacity-type": capacity}}}
         out.append(Observation(
