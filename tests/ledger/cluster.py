@@ -94,6 +94,10 @@ class Cache:
     def pod_records(self) -> list[PodLike]:
         return list(self.store.records())
 
+    def store_state(self) -> Cache:
+        """What ``CacheSource`` reads of a ``ClusterState``: ``synced`` and ``store``."""
+        return self
+
 
 def engine() -> Engine:
     return load_engine([POLICIES])
