@@ -13,10 +13,15 @@ $(BIN)/policy-engine: pyproject.toml
 
 demo: $(BIN)/policy-engine
 	@echo "== What the engine sees in examples/manifests =="
-	-$(BIN)/policy-engine inspect examples/manifests --format table
+	@$(BIN)/policy-engine inspect examples/manifests --format table
 	@echo
 	@echo "== policy-engine check examples/manifests (bundled policies, bundled pricing) =="
-	-$(BIN)/policy-engine check examples/manifests
+	@status=0; $(BIN)/policy-engine check examples/manifests || status=$$?; \
+	 case $$status in \
+	   1) echo "(exit 1: the examples break deny policies on purpose; this is what fails a CI gate)";; \
+	   0) ;; \
+	   *) exit $$status;; \
+	 esac
 
 lint: $(BIN)/policy-engine
 	$(BIN)/ruff check policy_engine tests benchmarks
@@ -43,6 +48,7 @@ bench: $(BIN)/policy-engine
 # deploy/ holds the webhook's kustomize tree with a snapshot of policies/: regenerate after editing policies.
 deploy-manifests: $(BIN)/policy-engine
 	$(BIN)/policy-engine webhook-manifests --out-dir deploy
+	$(BIN)/policy-engine controller-manifests --out-dir deploy/controller
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -70,6 +70,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E204", "a value that must be a constant reads the workload", _LANG),
     Code("E205", "invalid regular expression", _LANG),
     Code("E206", "invalid CEL expression", _LANG),
+    Code("E207", "unknown field of a container or of its requests/limits", _LANG),
     Code("E301", "duplicate policy name (across every file compiled together)", _LANG),
     Code("W301", "an `assert`/`forbid` whose condition is constant", _LANG),
     Code("E302", "a setting, parameter or override given twice", _LANG),
@@ -78,7 +79,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E305", "a quota or budget without a period", _LANG),
     Code("E306", "a quota or budget without any limit", _LANG),
     Code("E307", "unreachable: a `when` or `if` that is always false", _LANG),
-    Code("E308", "a parameter named like an attribute", _LANG),
+    Code("E308", "a parameter named like an attribute, or a quantifier variable hiding a name in scope", _LANG),
     Code("E309", "a quota or budget with an `if` guard", _LANG),
     Code("E401", "a path that does not exist or a file that cannot be read (any command, any file)", _CHECK),
     Code("E402", "an import cycle", _LANG),
@@ -116,6 +117,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E901", "an invalid webhook config file", "webhook.md"),
     Code("E902", "an invalid policy test file or test case", "testing.md"),
     Code("E903", "`explain`: no policy of that name", _LANG),
+    Code("E904", "`check --base`: not inside a git repository, git missing, or an unknown revision", _CHECK),
+    Code("E905", "an invalid controller settings file", "controller.md"),
 )}
 
 

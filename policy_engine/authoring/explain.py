@@ -18,7 +18,7 @@ from policy_engine.authoring.trace import PolicyTracer, Trace
 from policy_engine.bundled import bundled_policies_dir
 from policy_engine.compiler import compile_policies
 from policy_engine.compiler.messages import render_value
-from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import Engine
 from policy_engine.engine.aggregate import contribution
 from policy_engine.errors import DiagnosticError, WorkloadError
@@ -83,6 +83,19 @@ def _cost_lines(w: Workload) -> list[str]:
     return lines
 
 
+
+class UnknownPolicy(Exception):
+    """``--policy NAME`` names no policy of the compiled set (an argument error, not a located one)."""
+
+    code = "E903"
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        close = difflib.get_close_matches(name, known, n=1)
+        guess = f" (did you mean {close[0]}?)" if close else ""
+        super().__init__(f"no policy {name}{guess}; known: {', '.join(known) or 'none'}")
+        self.name, self.known = name, known
+
+
 def explain(manifests: Sequence[str], policy: str, policy_paths: Sequence[str] | None = None,
             pricing: str | None = None) -> Explanation:
     """Trace ``policy`` over every workload of ``manifests``. Raises ``DiagnosticError`` when the policies or
@@ -95,11 +108,7 @@ def explain(manifests: Sequence[str], policy: str, policy_paths: Sequence[str] |
     checked = next((c for c in compiled.checked if c.instance.name == policy), None)
     full = compiled.policy_set.get(policy)
     if checked is None or full is None:
-        names = [p.name for p in compiled.policy_set.policies]
-        close = difflib.get_close_matches(policy, names, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else f"policies: {', '.join(names)}"
-        raise DiagnosticError([Diagnostic(Span(", ".join(paths), 1, 1), "E903",
-                                          f"no policy named {policy!r}", hint=hint)])
+        raise UnknownPolicy(policy, sorted(p.name for p in compiled.policy_set.policies))
     engine = Engine(compiled.policy_set, catalog)
     tracer = PolicyTracer(checked, full, catalog)
     out = Explanation(policy)
@@ -121,7 +130,7 @@ def _one(doc: Document, engine: Engine, tracer: PolicyTracer, out: Explanation) 
     location = f"{doc.file}:{doc.line}"
     name = (doc.obj.get("metadata") or {}).get("name") if isinstance(doc.obj.get("metadata"), dict) else None
     try:
-        w = engine.workload(doc)
+        w = engine.subject(doc)
     except WorkloadError as exc:
         out.errors.append(exc.diagnostic)
         return WorkloadExplanation(f"{doc.kind} {name}", location, None, note="not read: see the error")

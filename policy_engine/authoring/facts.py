@@ -81,17 +81,29 @@ def _gpu_arithmetic(w: Workload) -> str:
 
 
 def _keyed(w: Workload, attr: str, key: str) -> str | None:
-    """Where ``labels["key"]`` (or annotations) was found: on the object, or on the pod templates."""
+    """Where ``labels["key"]`` (or annotations) was found. ``labels`` are what every pod carries, so they
+    are traced to the role's labels path (a pod template, or the object's metadata where the controller
+    copies it); ``object_labels`` to the object's own metadata."""
     plural = "annotations" if "annotation" in attr else "labels"
-    if attr in ("labels", "object_labels", "annotations"):
-        own = w.object_labels if plural == "labels" else _object_annotations(w)
-        if key in own:
+    if attr == "object_labels":
+        if key in w.object_labels:
             return at(w, ("metadata", plural, key))
+        return f"not set in metadata.{plural}"
+    lacking: list[str] = []
+    found: str | None = None
     for role in w.roles:
         values = role.pod_labels if plural == "labels" else role.pod_annotations
+        path = role.labels_path if plural == "labels" else role.annotations_path
+        where = ".".join(str(p) for p in path)
         if key in values:
-            return at(w, (*role.template_path, "metadata", plural, key), "(pod template)")
-    return f"not set in metadata.{plural}"
+            found = found or at(w, (*path, key), "(what the pods carry)" if path[0] != "metadata" else "")
+        elif where not in lacking:
+            lacking.append(where)
+    if found and not lacking:
+        return found
+    if found:
+        return f"{found}; not set in {' and '.join(lacking)}"
+    return f"not set in {' and '.join(lacking) or f'metadata.{plural}'}"
 
 
 def _object_annotations(w: Workload) -> dict[str, str]:

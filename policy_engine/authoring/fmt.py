@@ -20,7 +20,7 @@ from policy_engine.diagnostics import Span
 from policy_engine.errors import FormatError
 from policy_engine.syntax import ast
 from policy_engine.syntax.parser import parse
-from policy_engine.syntax.unparse import unparse
+from policy_engine.syntax.unparse import operands, unparse
 
 #: Lines longer than this are wrapped where the layout allows it (lists, messages, overrides).
 WIDTH = 100
@@ -216,7 +216,7 @@ def _raws(items: Sequence[ast.Str]) -> list[str]:
 
 def selector_lines(selector: ast.Selector, indent: str, width: int = WIDTH) -> list[str]:
     if isinstance(selector, ast.KindsSelector):
-        names = [k.name for k in selector.kinds]
+        names = [k.raw if isinstance(k, ast.Str) else k.name for k in selector.kinds]
         if not selector.bracketed and len(names) == 1:
             return [f"kinds {names[0]}"]
         return _wrap_list("kinds ", names, "", indent, width)
@@ -246,7 +246,7 @@ def item_lines(item: ast.PolicyItem, indent: str, width: int = WIDTH) -> list[st
         value = item.value.raw if isinstance(item.value, ast.Str) else item.value.name
         return [f"{item.key.name} {value}"]
     if isinstance(item, ast.When):
-        return [f"when {unparse(item.condition)}"]
+        return expr_lines("when ", item.condition, "", indent, width)
     assert isinstance(item, ast.Rule)
     return _rule(item, indent, width)
 
@@ -284,10 +284,42 @@ def _rule_body(body: ast.RuleBody, suffix: str, indent: str, width: int) -> list
         bound = f" <= {unparse(body.maximum)}" if body.maximum is not None else ""
         return [f"require {word}{bound}{suffix}"]
     if isinstance(body, ast.Assert):
-        return [f"{'forbid' if body.negate else 'assert'} {unparse(body.condition)}{suffix}"]
+        return expr_lines(f"{'forbid' if body.negate else 'assert'} ", body.condition, suffix, indent, width)
     if isinstance(body, ast.LiveIdle):
-        return [f"idle {body.metric.name} < {unparse(body.threshold)} for {unparse(body.duration)}{suffix}"]
+        then = ""
+        if body.action is not None:
+            after = f" after {unparse(body.action.notice)}" if body.action.notice is not None else ""
+            options = "".join(f", {o.name}" for o in body.action.options)
+            then = f" then {body.action.verb.name}{after}{options}"
+        return [f"idle {body.metric.name} < {unparse(body.threshold)} for {unparse(body.duration)}{then}{suffix}"]
     return _aggregate(body, suffix, indent, width)
+
+
+def expr_lines(prefix: str, e: ast.Expr, suffix: str, indent: str, width: int = WIDTH) -> list[str]:
+    """A condition on one line when it fits; else broken before its top-level ``and``/``or`` operators
+    (a quantifier's head stays on the first line), continuation lines indented one step."""
+    one = f"{prefix}{unparse(e)}{suffix}"
+    if len(indent) + len(one) <= width:
+        return [one]
+    head, body = prefix, e
+    if isinstance(e, ast.Quantifier) and isinstance(e.body, ast.BoolOp):
+        names = ", ".join(n.name for n in e.names)
+        collection = unparse(e.collection)
+        collection = f"({collection})" if isinstance(e.collection, ast.Quantifier | ast.BoolOp) else collection
+        head, body = f"{prefix}{e.op} {names} in {collection}: ", e.body
+    if not isinstance(body, ast.BoolOp):
+        return [one]
+    parts = operands(body)
+    lines = [head + parts[0]]
+    for part in parts[1:]:
+        joined = f"{lines[-1]} {body.op} {part}"
+        limit = width - len(indent)
+        if len(joined) <= limit:
+            lines[-1] = joined
+        else:
+            lines.append(f"{INDENT}{body.op} {part}")
+    lines[-1] += suffix
+    return lines
 
 
 def _aggregate(body: ast.Aggregate, suffix: str, indent: str, width: int) -> list[str]:

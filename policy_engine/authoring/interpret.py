@@ -15,12 +15,15 @@ import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from policy_engine.authoring.facts import Fact, attribute_fact, keyed_fact, object_fact
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
-from policy_engine.compiler.codegen_expr import membership
+from policy_engine.compiler.codegen_expr import exact, membership
+from policy_engine.compiler.codegen_rules import element_label
+from policy_engine.compiler.fold import milli
 from policy_engine.compiler.functions import FUNCTIONS
 from policy_engine.compiler.messages import render_value
 from policy_engine.model.workload import Workload
@@ -46,6 +49,7 @@ class Interpreter:
     w: Workload
     params: Mapping[str, Param]
     facts: list[Fact] = field(default_factory=list)
+    scope: dict[str, Any] = field(default_factory=dict)  # quantifier variables in force
 
     def _fact(self, fact: Fact) -> None:
         if all(f.name != fact.name for f in self.facts):
@@ -61,6 +65,10 @@ class Interpreter:
             return self._path(e)
         if isinstance(e, ast.ListExpr):
             return tuple(self.eval(i) for i in e.items)
+        if isinstance(e, ast.MapExpr):
+            return {self.eval(k): self.eval(v) for k, v in e.entries}
+        if isinstance(e, ast.Quantifier):
+            return self._quantifier(e)
         if isinstance(e, ast.Compare):
             return self._compare(e)
         if isinstance(e, ast.BoolOp):
@@ -69,28 +77,101 @@ class Interpreter:
         if isinstance(e, ast.Not):
             return self.eval(e.operand) is not True
         if isinstance(e, ast.BinOp):
-            a, b = self.eval(e.left), self.eval(e.right)
+            a, b = self._operands(e.left, e.right)
             if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
                 return None
             try:
                 return _ARITH[e.op](a, b)
-            except (TypeError, ZeroDivisionError, OverflowError):
+            except TypeError:
+                return exact(_ARITH[e.op], a, b)
+            except (ZeroDivisionError, OverflowError, ArithmeticError):
                 return None
         if isinstance(e, ast.Neg):
             v = self.eval(e.operand)
-            return -v if isinstance(v, int | float) and not isinstance(v, bool) else None
+            return -v if isinstance(v, int | float | Decimal) and not isinstance(v, bool) else None
         return self._call(e)
 
     def holds(self, e: ast.Expr) -> bool:
         return self.eval(e) is True
 
+    def _operands(self, left: ast.Expr, right: ast.Expr) -> tuple[Any, Any]:
+        """Both sides; ``500m`` beside a quantity is 0.5, as the checker decides (elsewhere 500 minutes)."""
+        a, b = self.eval(left), self.eval(right)
+        if isinstance(a, Decimal) and _minutes(right):
+            b = milli(right.raw)  # type: ignore[union-attr]
+        elif isinstance(b, Decimal) and _minutes(left):
+            a = milli(left.raw)  # type: ignore[union-attr]
+        return a, b
+
+    def _quantifier(self, e: ast.Quantifier) -> Any:
+        """Evaluate a quantifier, recording which elements decided it (by name, key or position)."""
+        collection = self.eval(e.collection)
+        names = [n.name for n in e.names]
+        if isinstance(collection, dict):
+            frames = [((k, v) if len(names) == 2 else (k,), str(k)) for k, v in collection.items()]
+        elif isinstance(collection, list | tuple) and len(names) == 1:
+            frames = [((item,), element_label(item, i)) for i, item in enumerate(collection)]
+        else:
+            self._fact(Fact(unparse(e), "unset", f"{unparse(e.collection)} is not a list or a map"))
+            return None
+        saved = dict(self.scope)
+        held: list[str] = []
+        shown: dict[str, str] = {}  # element -> the values its body compared
+        try:
+            for values, label in frames:
+                self.scope.update(zip(names, values, strict=True))
+                ok = self.eval(e.body) is True
+                if ok:
+                    held.append(label)
+                if ok == (e.op != "all"):
+                    shown[label] = self._sides(e.body)
+        finally:
+            self.scope = saved
+        missed = [label for _, label in frames if label not in held]
+        result: Any
+
+        def listed(labels: list[str]) -> str:
+            return ", ".join(f"{x} ({shown[x]})" if shown.get(x) else x for x in labels)
+
+        if e.op == "all":
+            result = not missed
+            note = f"fails for: {listed(missed)}" if missed else "holds for every element"
+        elif e.op == "count":
+            result, note = len(held), f"holds for: {listed(held) or 'none'}"
+        else:
+            result = bool(held) if e.op == "any" else not held
+            note = f"holds for: {listed(held)}" if held else "holds for no element"
+        self._fact(Fact(unparse(e), render_value(result), f"over {len(frames)} of {unparse(e.collection)}; {note}"))
+        return result
+
+    def _sides(self, body: ast.Expr) -> str:
+        """The values the comparisons of a quantifier's body read, for the current element."""
+        out: list[str] = []
+
+        def visit(x: ast.Expr) -> None:
+            if isinstance(x, ast.BoolOp | ast.Not):
+                for child in (x.operands if isinstance(x, ast.BoolOp) else (x.operand,)):
+                    visit(child)
+            elif isinstance(x, ast.Compare):
+                for side in (x.left, x.right):
+                    if not isinstance(side, ast.Literal | ast.Name) or (
+                            isinstance(side, ast.Name) and side.id in self.scope):
+                        text = f"{unparse(side)} = {render_value(self.eval(side))}"
+                        if text not in out:
+                            out.append(text)
+
+        visit(body)
+        return "; ".join(out)
+
     def _name(self, name: str) -> Any:
+        if name in self.scope:
+            return self.scope[name]
         param = self.params.get(name)
         if param is not None:
             self._fact(Fact(name, render_value(param.value, param.type), f"param at {param.where}"))
             return param.value
         attribute = ATTRIBUTES[name]
-        if name != "object" and attribute.type != "map":
+        if name != "object" and attribute.type not in ("map", "list[container]", "list[any]"):
             self._fact(attribute_fact(self.w, name))
         return attribute.getter(self.w)
 
@@ -101,7 +182,8 @@ class Interpreter:
             steps.append(node.name.name if isinstance(node, ast.Field) else self.eval(node.index))
             node = node.target
         steps.reverse()
-        if isinstance(node, ast.Name) and node.id in ATTRIBUTES and node.id not in self.params:
+        if isinstance(node, ast.Name) and node.id in ATTRIBUTES and node.id not in self.params \
+                and node.id not in self.scope:
             base = ATTRIBUTES[node.id].getter(self.w)
         else:
             base = self.eval(node)
@@ -122,7 +204,7 @@ class Interpreter:
         return value
 
     def _compare(self, e: ast.Compare) -> bool:
-        a, b = self.eval(e.left), self.eval(e.right)
+        a, b = self._operands(e.left, e.right)
         op = e.op
         if op == "==":
             return bool(a == b)
@@ -174,6 +256,10 @@ class Interpreter:
         if len(operands) == 1 and not isinstance(e, ast.Compare | ast.Not):
             return []
         return [f"{unparse(o)} → {render_value(self.eval(o))}" for o in operands]
+
+
+def _minutes(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Literal) and e.type == "duration" and e.unit == "m"
 
 
 # ---- selectors ------------------------------------------------------------------------------------------

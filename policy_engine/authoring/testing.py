@@ -24,6 +24,7 @@ from policy_engine.engine import Engine, Finding, ResourceRef, Result, load_engi
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
+from policy_engine.wording import count
 
 
 @dataclass(slots=True)
@@ -178,7 +179,7 @@ def _run_case(case: Case, file: str, engine: Engine, evaluated: Result) -> CaseR
                     and (f.group == group or f.group.endswith("=" + group))]
         actual = "fail" if findings else "pass"
     else:
-        found = _find_workload(case, file, evaluated.workloads)
+        found = _find_workload(case, file, [*evaluated.workloads, *evaluated.objects])
         if isinstance(found, Diagnostic):
             result.passed = False
             result.error = found
@@ -211,7 +212,7 @@ def _compare_outcome(case: Case, actual: str, findings: list[Finding], result: C
     ok = actual == case.expect and (case.expect != "fail" or bool(matching))
     result.expected.append(", ".join(wanted))
     explained = {"skip": "skip (the policy does not apply)", "pass": "pass (no findings)",
-                 "fail": f"fail ({len(findings)} finding(s))"}[actual]
+                 "fail": f"fail ({count(len(findings), 'finding')})"}[actual]
     result.actual.append(explained)
     result.actual.extend(_describe_findings(findings))
     result.passed = result.passed and ok

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 from policy_engine.authoring.testing import CaseResult, RunResult
 from policy_engine.diagnostics import render_all
+from policy_engine.wording import count
 
 
 def _diff(c: CaseResult) -> list[str]:
@@ -31,7 +32,7 @@ def render_text(result: RunResult, verbose: bool = False) -> str:
             elif verbose:
                 out.append(f"{c.file}:{c.line}: ok   {c.case.title()} ({', '.join(c.expected)})")
     if errors:
-        out.append(f"{len(errors)} error(s): fix the test files or policies above")
+        out.append(f"{count(len(errors), 'error')}: fix the test files or policies above")
     out.append(result.summary())
     return "\n".join(out) + "\n"
 

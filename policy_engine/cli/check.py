@@ -21,9 +21,9 @@ from pathlib import Path
 from policy_engine.cache import NO_CACHE_ENV
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.compiler.program import Enforcement
-from policy_engine.diagnostics import render_all
+from policy_engine.diagnostics import Diagnostic, Span, render_all
 from policy_engine.engine import Engine, Partial, Result, load_engine
-from policy_engine.engine.gitbase import load_base, repo_root
+from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model.documents import STDIN, Document, LoadError, discover, load_paths
 from policy_engine.reporters import FORMATS, ReportContext, renderer
@@ -87,10 +87,18 @@ def run(args: argparse.Namespace) -> int:
         engine = load_engine(args.policies or None, args.pricing)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_ERROR
+        return _failed_early(args, outputs, list(exc.diagnostics), "the policies or the pricing file have errors")
     except OSError as exc:
         print(f"policy-engine check: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        failure = Diagnostic(Span(exc.filename or args.pricing or "<policies>", 1, 1), "E401",
+                             exc.strerror or str(exc))
+        return _failed_early(args, outputs, [failure], "a policy or pricing file cannot be read")
+    if args.base is not None:  # before the head run: a wrong --base must not cost a whole evaluation
+        try:
+            check_base_ref(args.base)
+        except GitError as exc:
+            print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
+            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
     _tune_gc()
     if engine.warnings:  # policy and catalog warnings that did not stop loading: shown, never fatal
         print(render_all(engine.warnings, dict(engine.policies.sources)), file=sys.stderr)
@@ -112,17 +120,12 @@ def run(args: argparse.Namespace) -> int:
             base = check_items(engine, items, want_costs=True, want_evaluations=False)
         except GitError as exc:
             print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
-            return EXIT_ERROR
+            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
         cost_diff = compare(base.costs, head.costs, base_ref=args.base, base_sha=sha,
                             base_fingerprints=(f.fingerprint() for f in base.result.findings))
     result.stats.seconds = time.perf_counter() - started
 
-    ctx = ReportContext(
-        root=Path(args.root) if args.root else _default_root(), policies=engine.policies,
-        fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
-        else frozenset({Enforcement.DENY}),
-        cost_diff=cost_diff, costs=head.costs if want_costs else None,
-        link_base=args.link_base or _github_link_base(), generated_at=time.time())
+    ctx = replace(_context(args, engine), cost_diff=cost_diff, costs=head.costs if want_costs else None)
     for fmt, path in outputs:
         target = Path(path)
         try:
@@ -135,9 +138,59 @@ def run(args: argparse.Namespace) -> int:
               and sys.stdout.isatty())
     sys.stdout.write(renderer(args.format)(result, _with_colour(ctx, colour)))
     sys.stdout.flush()
+    if args.format != "text":  # stdout is for machines: the CI log still says what happened
+        _log_to_stderr(result, ctx)
     if any(is_failure(e) for e in result.errors):
         return EXIT_ERROR
     return EXIT_FINDINGS if ctx.failing(result) else EXIT_OK
+
+
+def _context(args: argparse.Namespace, engine: Engine | None) -> ReportContext:
+    return ReportContext(
+        root=Path(args.root) if args.root else _default_root(),
+        policies=engine.policies if engine is not None else None,
+        fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
+        else frozenset({Enforcement.DENY}),
+        link_base=args.link_base or _github_link_base(), generated_at=time.time())
+
+
+def _base_failure(ref: str, exc: GitError) -> Diagnostic:
+    return Diagnostic(Span("--base", 1, 1), "E904", f"--base {ref}: {exc}")
+
+
+def _failed_early(args: argparse.Namespace, outputs: Sequence[tuple[str, str]], failures: list[Diagnostic],
+                  why: str, engine: Engine | None = None) -> int:
+    """The run stopped before evaluating (policies do not compile, a wrong ``--base``…): every
+    ``--output`` file is still written, holding the failure (SARIF: a tool execution notification;
+    Markdown: an Errors section saying why), so CI steps that upload them with ``if: always()`` work;
+    a machine format on stdout gets the same report. The failures were already printed on stderr."""
+    result = Result(errors=list(failures))
+    if engine is not None:
+        result.stats.policies = len(engine.policies.policies)
+    ctx = replace(_context(args, engine), stopped=why)
+    for fmt, path in outputs:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(renderer(fmt)(result, ctx), encoding="utf-8")
+        except OSError as exc:
+            print(f"policy-engine check: --output {fmt}={path}: {exc.strerror or exc}", file=sys.stderr)
+    if args.format != "text":
+        sys.stdout.write(renderer(args.format)(result, ctx))
+        sys.stdout.flush()
+    from policy_engine.reporters.text import verdict_line
+
+    print(f"policy-engine check: {verdict_line(result, ctx)}; nothing was checked", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _log_to_stderr(result: Result, ctx: ReportContext) -> None:
+    """With a machine format on stdout: every load error, the totals and the verdict line on stderr."""
+    from policy_engine.reporters.context import error_parts
+    from policy_engine.reporters.text import totals_line, verdict_line
+
+    lines = [error_parts(e).headline() for e in result.errors]
+    lines += [totals_line(result), verdict_line(result, ctx)]
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _tune_gc() -> None:

@@ -20,6 +20,7 @@ from policy_engine.model.documents import STDIN_NAME, load_paths
 from policy_engine.pricing.catalog import Catalog, load_catalog
 from policy_engine.pricing.cost import priced_workloads
 from policy_engine.pricing.showback import GroupTotal, Showback, showback
+from policy_engine.wording import count
 
 HELP = "showback: projected spend and GPU-hours per group"
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -126,7 +127,7 @@ def render_markdown(report: Showback, catalog: Catalog, pricing: str | None = No
            "|" + "|".join("---:" if i >= len(report.dimensions) else "---" for i in range(len(header))) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     if report.unpriced:
-        out += ["", f"**{len(report.unpriced)} workload(s) could not be priced:**", ""]
+        out += ["", f"**{count(len(report.unpriced), 'workload')} could not be priced:**", ""]
         out += [f"- `{u.ref}` ({u.file}:{u.line}): {u.reason}" for u in report.unpriced]
     origin = _origin(catalog, pricing)
     out.append(f"\n_{origin[0].upper()}{origin[1:]}._")
@@ -140,7 +141,7 @@ def _number(value: float) -> str:
 def _unpriced_lines(report: Showback) -> list[str]:
     if not report.unpriced:
         return []
-    out = ["", f"{len(report.unpriced)} workload(s) not priced (not in the totals):"]
+    out = ["", f"{count(len(report.unpriced), 'workload')} not priced (not in the totals):"]
     out += [f"  {u.file}:{u.line}: {u.ref}: {u.reason}" for u in report.unpriced]
     return out
 

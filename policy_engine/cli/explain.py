@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from policy_engine.authoring.explain import explain, render_text
+from policy_engine.authoring.explain import UnknownPolicy, explain, render_text
 from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.errors import DiagnosticError
@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         result = explain(args.manifests, args.policy, args.policies or None, args.pricing)
     except DiagnosticError as exc:
         print(render_all(exc.diagnostics, exc.sources), file=sys.stderr)
+        return EXIT_ERROR
+    except UnknownPolicy as exc:
+        print(f"policy-engine explain: error[{exc.code}]: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if args.format == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2, default=str)

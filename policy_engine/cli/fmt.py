@@ -12,6 +12,7 @@ from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.errors import FormatError
+from policy_engine.wording import count
 
 HELP = "format policy files canonically"
 
@@ -48,11 +49,13 @@ def run(args: argparse.Namespace) -> int:
     for e in errors:
         print(e.render(), file=sys.stderr)
     changed: list[str] = []
+    broken = 0
     for file in files:
         text, err = read_text(file)
         if err is not None or text is None:
             print(err.render() if err else f"{file}: cannot read", file=sys.stderr)
             failed = True
+            broken += 1
             continue
         try:
             formatted = format_text(text, file)
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             print(render_all(exc.diagnostics, {file: text}) if exc.diagnostics else str(exc), file=sys.stderr)
             print(f"{file}: not formatted (fix the errors above first)", file=sys.stderr)
             failed = True
+            broken += 1
             continue
         if formatted == text:
             continue
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             Path(file).write_text(formatted, encoding="utf-8")
             print(f"reformatted {file}")
     verb = "would be reformatted" if args.check or args.diff else "reformatted"
-    print(f"{len(changed)} file(s) {verb}, {len(files) - len(changed)} unchanged")
+    unparsable = f", {broken} not formatted (errors above)" if broken else ""
+    print(f"{count(len(changed), 'file')} {verb}, {len(files) - len(changed) - broken} unchanged{unparsable}")
     if failed:
         return EXIT_ERROR
     return EXIT_FINDINGS if args.check and changed else EXIT_OK

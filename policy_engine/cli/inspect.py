@@ -18,6 +18,7 @@ from policy_engine.model.documents import load_paths
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import load_catalog
 from policy_engine.pricing.cost import priced_workloads
+from policy_engine.wording import count
 
 HELP = "show the workloads the engine sees in manifests"
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -115,7 +116,7 @@ def render_table(workloads: list[Workload]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     total_gpus = sum(w.gpus for w in workloads)
-    lines.append(f"{len(workloads)} workload(s), {total_gpus:g} GPU(s)")
+    lines.append(f"{count(len(workloads), 'workload')}, {count(float(total_gpus), 'GPU')}")
     for w in workloads:
         if w.cost is not None and not w.cost.priced and w.cost.unpriced_reason:
             lines.append(f"  unpriced {w.ref()}: {w.cost.unpriced_reason}")

@@ -24,6 +24,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("policy_engine.cli.serve", "run the validating admission webhook"),
     "certs": ("policy_engine.cli.certs", "create a CA and serving certificate for the webhook"),
     "webhook-manifests": ("policy_engine.cli.manifests", "print the Kubernetes manifests that install the webhook"),
+    "controller": ("policy_engine.cli.controller", "run the in-cluster controller: background audit, "
+                   "PolicyReports, idle GPU shutdown"),
+    "controller-manifests": ("policy_engine.cli.controller_manifests",
+                             "print the Kubernetes manifests that install the controller"),
+    "audit": ("policy_engine.cli.audit", "evaluate what runs in a cluster once and print a report"),
+    "resume": ("policy_engine.cli.resume", "undo the controller's idle stop of a workload"),
     "test": ("policy_engine.cli.test", "run policy test files"),
     "fmt": ("policy_engine.cli.fmt", "format policy files canonically"),
     "explain": ("policy_engine.cli.explain", "trace how a policy decided for each workload"),
@@ -36,11 +42,25 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 
+def version() -> str:
+    """The installed distribution's version (package metadata); the source tree's when not installed."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("policy-engine")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree on sys.path
+        from policy_engine import __version__
+
+        return __version__
+
+
 def _parser(command: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policy-engine",
         description="Policy-as-code governance for AI/ML spend on Kubernetes.",
     )
+    parser.add_argument("--version", action="version", version=f"policy-engine {version()}",
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

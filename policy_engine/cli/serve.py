@@ -29,17 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Directories are watched and reloaded when their files change")
     parser.add_argument("--tls-cert", metavar="FILE", help="serving certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="private key of the serving certificate (PEM)")
-    parser.add_argument("--port", type=int, default=8443)
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--port", type=int, default=8443, help="port to listen on (default: %(default)s)")
+    parser.add_argument("--host", default="0.0.0.0",
+                        help="address to listen on (default: %(default)s, every interface)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled one)")
     parser.add_argument("--config", metavar="FILE",
-                        help="webhook settings: exemptions, inherited labels, limits (YAML; docs/webhook.md)")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default: 1)")
+                        help="webhook settings: exemptions, inherited labels, limits (YAML; docs/webhook.md; "
+                             "default: none, built-in settings)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default: %(default)s)")
     parser.add_argument("--graceful-timeout", type=float, default=20.0, metavar="SECONDS",
-                        help="on SIGTERM, how long in-flight requests may take to finish (default: 20)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+                        help="on SIGTERM, how long in-flight requests may take to finish (default: %(default)s)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="log level of the JSON log on stderr (default: %(default)s)")
     parser.add_argument("--insecure-http", action="store_true",
-                        help="serve plain HTTP (local trials only: the API server calls webhooks over HTTPS)")
+                        help="serve plain HTTP (local trials only: the API server calls webhooks over HTTPS; "
+                             "default: off)")
     history = parser.add_mutually_exclusive_group()
     history.add_argument("--ledger", metavar="FILE",
                          help="quota/budget usage from this ledger (written by the controller; docs/usage.md) "
@@ -48,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="quota/budget usage from kube-state-metrics history in this Prometheus: every "
                               "replica reads the same numbers (docs/usage.md)")
     parser.add_argument("--prometheus-step", type=float, default=300.0, metavar="SECONDS",
-                        help="resolution of the usage history's PromQL subqueries (default: 300)")
+                        help="resolution of the usage history's PromQL subqueries (default: %(default)s)")
     parser.add_argument("--usage-max-age", type=float, default=300.0, metavar="SECONDS",
                         help="a usage snapshot older than this follows each policy's on_error (default: 300)")
     parser.add_argument("--usage-refresh", type=float, default=30.0, metavar="SECONDS",
@@ -106,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.webhook.app import SETTINGS_ENV, ServeSettings, create_app, load_policies
     from policy_engine.webhook.config import load_config
     from policy_engine.webhook.metrics import MULTIPROC_ENV
+    from policy_engine.wording import count
 
     problem = _check_tls(args)
     if problem is None and (args.usage_max_age <= 0 or args.usage_refresh <= 0 or args.prometheus_step <= 0):
@@ -131,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_policies(settings)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
-        return _fail(f"{len(exc.errors)} error(s) in the policies, pricing or config; nothing served")
+        return _fail(f"{count(len(exc.errors), 'error')} in the policies, pricing or config; nothing served")
 
     import uvicorn
 

@@ -12,6 +12,7 @@ from policy_engine.diagnostics import render_all
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.errors import DiagnosticError
 from policy_engine.pricing.catalog import Catalog, load_catalog
+from policy_engine.wording import count
 
 HELP = "compile policies and report every diagnostic"
 
@@ -55,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
         if diagnostics:
             print(render_all(diagnostics, result.sources))
             print()
-        print(f"{len(sources)} file(s): {errors} error(s), {warnings} warning(s)")
+        print(f"{count(len(sources), 'file')}: {count(errors, 'error')}, {count(warnings, 'warning')}")
     return EXIT_ERROR if errors else EXIT_OK

@@ -8,7 +8,7 @@ the node's instance-type, capacity-type and GPU-model labels win over what the p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document
+from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.placement import read_placement
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
@@ -67,19 +68,6 @@ def _finished_at(status: Mapping[str, Any]) -> datetime | None:
     return max(known) if known else None
 
 
-def inherit(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None,
-            keys: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The pod with the configured label keys it lacks taken from its namespace (its own labels win)."""
-    meta = obj.get("metadata") or {}
-    raw = meta.get("labels")
-    labels: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    taken = {k: str(namespace_labels[k]) for k in keys
-             if namespace_labels and k in namespace_labels and k not in labels}
-    if not taken:
-        return obj, {}
-    return {**obj, "metadata": {**meta, "labels": {**taken, **labels}}}, taken
-
-
 def requests_extended_resources(spec: Mapping[str, Any]) -> bool:
     """Whether any container asks for a vendor resource (``nvidia.com/gpu``, ``google.com/tpu``…).
 
@@ -112,7 +100,7 @@ def trimmed(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None, keys: Sequence[str],
-                 seen: datetime) -> PodRecord | None:
+                 seen: datetime, authoritative: Collection[str] = ()) -> PodRecord | None:
     """The record of a pod that requests GPUs; None for a pod without GPUs or one the model cannot read."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
@@ -120,13 +108,13 @@ def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None
         return None
     obj = trimmed(obj)
     status = obj.get("status") or {}
-    with_labels, taken = inherit(obj, namespace_labels, keys)
     try:
-        workload = build_workload(Document(with_labels, CLUSTER_FILE, 1))
+        workload = build_workload(Document(obj, CLUSTER_FILE, 1))
     except WorkloadError:
         return None
     if workload is None or workload.gpus <= 0:
         return None
+    taken = inherit_labels(workload, namespace_labels, keys, authoritative)  # the one rule (model/inherit.py)
     started = parse_time(status.get("startTime"))
     ended = None
     if status.get("phase") in FINISHED_PHASES:

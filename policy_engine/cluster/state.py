@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import client, config
 
@@ -31,6 +31,15 @@ from policy_engine.pricing.catalog import Catalog, load_catalog
 
 DEFAULT_INHERIT = ("team", "cost-center")
 Clock = Callable[[], datetime]
+
+
+class PodObserver(Protocol):
+    """Sees every pod the cache lists or watches (the cache itself keeps GPU pods only): the controller
+    keeps bare pods and maps pods to their workloads through one."""
+
+    def replace_pods(self, objects: list[dict[str, Any]]) -> None: ...
+
+    def pod_event(self, event: str, obj: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +65,9 @@ class _Grouping:
 class ClusterState:
     def __init__(self, api: client.ApiClient, *, catalog: Catalog | None = None,
                  inherit_labels: Sequence[str] = DEFAULT_INHERIT, timing: Timing | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, pod_observer: PodObserver | None = None) -> None:
         self.api = api
+        self.pod_observer = pod_observer
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.store = Store(catalog if catalog is not None else load_catalog(None), inherit_labels)
         core = client.CoreV1Api(api)
@@ -73,10 +83,17 @@ class ClusterState:
         self._pruned_to: datetime | None = None
 
     def _reflector(self, resource: str, func: Callable[..., Any], timing: Timing) -> Reflector:
-        return Reflector(resource, func,
-                         replace=lambda items: self.store.replace(resource, items, self.clock()),
-                         handle=lambda event, obj: self.store.apply(resource, event, obj, self.clock()),
-                         timing=timing)
+        def replace(items: list[dict[str, Any]]) -> None:
+            self.store.replace(resource, items, self.clock())
+            if resource == PODS and self.pod_observer is not None:
+                self.pod_observer.replace_pods(items)
+
+        def handle(event: str, obj: dict[str, Any]) -> None:
+            self.store.apply(resource, event, obj, self.clock())
+            if resource == PODS and self.pod_observer is not None:
+                self.pod_observer.pod_event(event, obj)
+
+        return Reflector(resource, func, replace=replace, handle=handle, timing=timing)
 
     # -- factories ----------------------------------------------------------------------------------------
 

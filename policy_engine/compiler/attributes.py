@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+from policy_engine.compiler import objects
 from policy_engine.model.workload import Role, Workload
 
 Getter = Callable[[Workload], Any]
@@ -80,11 +81,11 @@ _TABLE: tuple[Attribute, ...] = (
     Attribute("name", "string", attrgetter("name"), "metadata.name"),
     Attribute("namespace", "string", attrgetter("namespace"), "metadata.namespace (null when not set)"),
     Attribute("labels", "map", attrgetter("labels"),
-              "object labels overlaid by the labels every pod template carries"),
+              "the labels every pod of the workload carries (see *Which labels a rule reads*)"),
     Attribute("annotations", "map", attrgetter("annotations"),
-              "object annotations overlaid by the annotations every pod template carries"),
+              "the annotations every pod of the workload carries"),
     Attribute("object_labels", "map", attrgetter("object_labels"), "metadata.labels of the object only"),
-    Attribute("pod_labels", "map", attrgetter("pod_labels"), "labels common to every role's pod template"),
+    Attribute("pod_labels", "map", attrgetter("pod_labels"), "the same as `labels` (kept for older policies)"),
     Attribute("gpus", "number", _per_workload(attrgetter("gpus")),
               "GPUs held when every pod runs: sum of replicas x GPUs per pod"),
     Attribute("gpus_per_pod", "number", _per_workload(lambda w: max((r.gpus_per_pod for r in w.roles), default=0.0)),
@@ -121,6 +122,23 @@ _TABLE: tuple[Attribute, ...] = (
     Attribute("priority_class", "string", attrgetter("priority_class"), "priorityClassName of the pods"),
     Attribute("object", "any", attrgetter("doc.obj"),
               "the raw manifest: object.spec.template..., object.metadata.labels[\"x\"]"),
+    Attribute("pod_annotations", "map", _per_workload(objects.pod_annotations),
+              "annotations common to every role's pod template"),
+    Attribute("pod_spec", "any", objects.pod_spec,
+              "the pod spec of the first role whatever the kind (a Pod's spec, a Deployment's spec.template.spec)"),
+    Attribute("containers", "list[container]", _per_workload(objects.containers),
+              "every container of every role: app, init, sidecar and ephemeral (fields below)"),
+    Attribute("volumes", "list[any]", _per_workload(objects.volumes), "the volumes of every role's pod spec"),
+    Attribute("tolerations", "list[any]", _per_workload(objects.tolerations),
+              "the tolerations of every role's pod spec"),
+    Attribute("operation", "string", lambda w: w.admission.operation if w.admission else None,
+              "the admission operation (CREATE, UPDATE); null in CI and audit"),
+    Attribute("old_object", "any", lambda w: w.admission.old_object if w.admission else None,
+              "the object before an UPDATE; null otherwise"),
+    Attribute("user", "string", lambda w: w.admission.user if w.admission else None,
+              "the user making the admission request; null in CI and audit"),
+    Attribute("groups", "list[string]", lambda w: list(w.admission.groups) if w.admission else None,
+              "the requesting user's groups; null in CI and audit"),
 )
 
 ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in _TABLE}

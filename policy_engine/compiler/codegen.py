@@ -147,7 +147,13 @@ def generate(checked: CheckedPolicy, folded: ast.Policy, kinds: frozenset[str] |
             continue
         if isinstance(body, ast.LiveIdle):
             threshold, duration = constant_value(body.threshold), constant_value(body.duration)
-            live.append(LiveIdleRule(float(threshold), float(duration), body.span))
+            action = body.action
+            options = {o.name for o in action.options} if action is not None else set()
+            notice = constant_value(action.notice) if action is not None and action.notice is not None else 0.0
+            live.append(LiveIdleRule(float(threshold), float(duration), body.span,
+                                     action=action.verb.name if action is not None else "report",
+                                     notice_seconds=float(notice), delete_pods="delete_pods" in options,
+                                     act="act" in options))
             continue
         template = compile_template(rule.message.value, constants) if rule.message else None
         rc = RuleCompiler(instance.name, template, savings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Container
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +22,8 @@ from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
 from policy_engine.syntax import ast
 
-Closure = Callable[[Workload], Any]
+Closure = Callable[[Any], Any]  # of a Workload; inside a quantifier, of the frame (workload, *variables)
+Scope = tuple[str, ...]  # variables bound by enclosing quantifiers, outermost first
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
@@ -73,7 +75,7 @@ def _walk(base: Closure, path: tuple[str | int | Closure, ...]) -> Closure:
     return walk
 
 
-def _path(e: ast.Expr) -> tuple[ast.Expr, list[str | int | Closure]]:
+def _path(e: ast.Expr, scope: Scope = ()) -> tuple[ast.Expr, list[str | int | Closure]]:
     """Split ``a.b["c"][i]`` into its root and the keys to follow (constants where possible)."""
     steps: list[str | int | Closure] = []
     while isinstance(e, ast.Field | ast.Index):
@@ -83,7 +85,7 @@ def _path(e: ast.Expr) -> tuple[ast.Expr, list[str | int | Closure]]:
                 and not isinstance(e.index.value, bool):
             steps.append(e.index.value)
         else:
-            steps.append(compile_expr(e.index))
+            steps.append(compile_expr(e.index, scope))
         e = e.target
     steps.reverse()
     return e, steps
@@ -205,10 +207,24 @@ def _arith(op: str, left: Closure, right: Closure) -> Closure:
             return None
         try:
             return fn(a, b)
-        except (TypeError, ZeroDivisionError, OverflowError):
+        except TypeError:
+            return exact(fn, a, b)
+        except (ZeroDivisionError, OverflowError, ArithmeticError):
             return None
 
     return compute
+
+
+def exact(fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    """Quantities are exact (``Decimal``): a float beside one is taken as written, so 2.5 is 2.5 exactly."""
+    if not isinstance(a, Decimal) and not isinstance(b, Decimal):
+        return None
+    try:
+        a = a if isinstance(a, Decimal) else Decimal(repr(a))
+        b = b if isinstance(b, Decimal) else Decimal(repr(b))
+        return fn(a, b)
+    except (TypeError, ArithmeticError, ValueError):
+        return None
 
 
 def _bool(op: str, parts: list[Closure]) -> Closure:
@@ -222,7 +238,7 @@ def _bool(op: str, parts: list[Closure]) -> Closure:
     return lambda w: any(p(w) is True for p in parts)
 
 
-def _call(e: ast.Call) -> Closure:
+def _call(e: ast.Call, scope: Scope) -> Closure:
     name = e.func.name
     if name == "cel":
         arg = e.args[0]
@@ -231,9 +247,9 @@ def _call(e: ast.Call) -> Closure:
         compiled = compile_cel(arg.value)
         if isinstance(compiled, CelError):
             raise CompilerBug(compiled.message)
-        return compiled
+        return _outer(compiled) if scope else compiled
     fn = FUNCTIONS[name].impl
-    args = [compile_expr(a) for a in e.args]
+    args = [compile_expr(a, scope) for a in e.args]
     if len(args) == 1:
         (only,) = args
         return lambda w: fn(only(w))
@@ -243,40 +259,114 @@ def _call(e: ast.Call) -> Closure:
 def _neg(operand: Closure) -> Closure:
     def negate(w: Workload) -> Any:
         v = operand(w)
-        return -v if isinstance(v, int | float) and not isinstance(v, bool) else None
+        return -v if isinstance(v, int | float | Decimal) and not isinstance(v, bool) else None
 
     return negate
 
 
-def compile_expr(e: ast.Expr) -> Closure:
-    """The closure computing ``e`` for a workload."""
+def _outer(getter: Closure) -> Closure:
+    """Inside a quantifier a closure receives the frame ``(workload, variable, ...)``."""
+    return lambda frame: getter(frame[0])
+
+
+def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
+    """``all/any/none/count`` over a list (one variable) or a map (keys, or keys and values).
+
+    The body is compiled with the variables in scope: its closures receive the frame ``(workload, *values)``
+    (a tuple, so evaluation shares nothing between threads). A collection that is null (an absent raw
+    field) makes the quantifier null, as any missing value; an empty one makes ``all`` true.
+    """
+    collection = compile_expr(e.collection, scope)
+    body = compile_expr(e.body, (*scope, *(n.name for n in e.names)))
+    pairs = len(e.names) == 2
+    op = e.op
+    nested = bool(scope)
+
+    def frames(w: Any) -> Any:
+        """The frames the body sees, one per element (None when the collection is no list or map)."""
+        x = collection(w)
+        base = w if nested else (w,)
+        if isinstance(x, dict):
+            return [(*base, k, v) for k, v in x.items()] if pairs else [(*base, k) for k in x]
+        if isinstance(x, list | tuple) and not pairs:
+            return [(*base, item) for item in x]
+        return None
+
+    if op == "all":
+        def every(w: Any) -> Any:
+            found = frames(w)
+            if found is None:
+                return None
+            for f in found:  # noqa: SIM110  (a loop: no generator frame per element)
+                if body(f) is not True:
+                    return False
+            return True
+
+        return every
+    if op in ("any", "none"):
+        hit = op == "any"
+
+        def some(w: Any) -> Any:
+            found = frames(w)
+            if found is None:
+                return None
+            for f in found:
+                if body(f) is True:
+                    return hit
+            return not hit
+
+        return some
+
+    def count(w: Any) -> Any:
+        found = frames(w)
+        return None if found is None else sum(1 for f in found if body(f) is True)
+
+    return count
+
+
+def _map(e: ast.MapExpr, scope: Scope) -> Closure:
+    if all(isinstance(k, ast.Literal) and isinstance(v, ast.Literal) for k, v in e.entries):
+        return _const({k.value: v.value for k, v in e.entries if isinstance(k, ast.Literal)
+                       and isinstance(v, ast.Literal)})
+    entries = [(compile_expr(k, scope), compile_expr(v, scope)) for k, v in e.entries]
+    return lambda w: {k(w): v(w) for k, v in entries}
+
+
+def compile_expr(e: ast.Expr, scope: Scope = ()) -> Closure:
+    """The closure computing ``e`` for a workload (for a frame, inside a quantifier binding ``scope``)."""
     if isinstance(e, ast.Literal):
         return _const(e.value)
     if isinstance(e, ast.Name):
+        if e.id in scope:
+            return operator.itemgetter(len(scope) - scope[::-1].index(e.id))
         attribute = ATTRIBUTES.get(e.id)
         if attribute is None:
             raise CompilerBug(f"unresolved name {e.id!r}")
-        return attribute.getter
+        return _outer(attribute.getter) if scope else attribute.getter
     if isinstance(e, ast.Field | ast.Index):
-        root, steps = _path(e)
-        return _walk(compile_expr(root), tuple(steps))
+        root, steps = _path(e, scope)
+        return _walk(compile_expr(root, scope), tuple(steps))
     if isinstance(e, ast.ListExpr):
         if all(isinstance(i, ast.Literal) for i in e.items):
             return _const(tuple(i.value for i in e.items if isinstance(i, ast.Literal)))
-        items = [compile_expr(i) for i in e.items]
+        items = [compile_expr(i, scope) for i in e.items]
         return lambda w: tuple(i(w) for i in items)
+    if isinstance(e, ast.MapExpr):
+        return _map(e, scope)
+    if isinstance(e, ast.Quantifier):
+        return _quantifier(e, scope)
     if isinstance(e, ast.Compare):
-        return _compare(e.op, compile_expr(e.left), compile_expr(e.right), e.right)
+        return _compare(e.op, compile_expr(e.left, scope), compile_expr(e.right, scope), e.right)
     if isinstance(e, ast.BoolOp):
-        return _bool(e.op, [compile_expr(o) for o in e.operands])
+        return _bool(e.op, [compile_expr(o, scope) for o in e.operands])
     if isinstance(e, ast.Not):
-        inner = compile_expr(e.operand)
+        inner = compile_expr(e.operand, scope)
         return lambda w: inner(w) is not True
     if isinstance(e, ast.BinOp):
-        return _arith(e.op, compile_expr(e.left), compile_expr(e.right))
+        return _arith(e.op, compile_expr(e.left, scope), compile_expr(e.right, scope))
     if isinstance(e, ast.Neg):
-        return _neg(compile_expr(e.operand))
-    return _call(e)
+        return _neg(compile_expr(e.operand, scope))
+    return _call(e, scope)
 
 
 def is_strict_bool(e: ast.Expr) -> bool:
@@ -314,6 +404,10 @@ def children(e: ast.Expr) -> tuple[ast.Expr, ...]:
         return e.args
     if isinstance(e, ast.ListExpr):
         return e.items
+    if isinstance(e, ast.MapExpr):
+        return tuple(x for entry in e.entries for x in entry)
+    if isinstance(e, ast.Quantifier):
+        return (e.collection, e.body)
     if isinstance(e, ast.Neg | ast.Not):
         return (e.operand,)
     if isinstance(e, ast.BinOp | ast.Compare):

@@ -25,6 +25,23 @@ _FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
 _NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
 
 
+def fix_paths(w: Workload, target: str, keys: Sequence[str]) -> list[FieldPath]:
+    """Where ``keys`` must be set (labels or annotations) for every pod of ``w`` to carry them: the path
+    of each role whose pods lack one (a Deployment's ``spec.template.metadata.labels``, a CronJob's
+    ``spec.jobTemplate.spec.template.metadata.labels``, a Pod's ``metadata.labels``), deduplicated."""
+    out: list[FieldPath] = []
+    for role in w.roles:
+        carried = role.pod_labels if target == "labels" else role.pod_annotations
+        path = role.labels_path if target == "labels" else role.annotations_path
+        if any(not carried.get(k) for k in keys) and path not in out:
+            out.append(path)
+    return out or [("metadata", target)]
+
+
+def _dotted(path: FieldPath) -> str:
+    return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+
+
 class RuleCompiler:
     """Compiles the rules of one policy; ``template`` is the policy's message override, if any."""
 
@@ -42,13 +59,15 @@ class RuleCompiler:
         return Violation(rule, message, path, saving, facts or {})
 
     # ---- labels and annotations ----
+    # A label rule reads what every pod the workload runs carries (``Workload.labels``: a controller's pod
+    # template, see docs/language.md); the fix names the path that puts the key on every such pod.
     def require_keys(self, body: ast.RequireKeys) -> RuleFn:
         keys = tuple(k.value for k in body.keys)
         read = ATTRIBUTES[body.target].getter
         noun = body.target[:-1]
-        path: FieldPath = ("metadata", body.target)
         keys_text = ", ".join(keys)
         templated = self.template is not None
+        target = body.target
 
         def check(w: Workload) -> Sequence[Violation]:
             present = read(w)
@@ -57,10 +76,11 @@ class RuleCompiler:
                 return NONE
             listed = ", ".join(missing)
             plural = "s" if len(missing) > 1 else ""
-            default = (f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under "
-                       f"metadata.{body.target} (or on every pod template)")
-            context = {"missing": listed, "keys": keys_text} if templated else _NO_CONTEXT
-            return [self.violation(w, body.target, default, context, path, facts={"missing": tuple(missing)})]
+            paths = fix_paths(w, target, missing)
+            where = " and ".join(_dotted(p) for p in paths)
+            default = f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under {where}"
+            context = {"missing": listed, "keys": keys_text, "where": where} if templated else _NO_CONTEXT
+            return [self.violation(w, target, default, context, paths[0], facts={"missing": tuple(missing)})]
 
         return check
 
@@ -72,23 +92,25 @@ class RuleCompiler:
         allowed_text = ", ".join(v.value for v in body.allowed or ())
         pattern = body.pattern.value if body.pattern is not None else None
         rx = re.compile(pattern) if pattern is not None else None
-        path: FieldPath = ("metadata", plural, key)
         context = {"key": key, "allowed": allowed_text, "pattern": pattern or ""}
 
         def check(w: Workload) -> Sequence[Violation]:
             value = read(w).get(key)
+            paths = fix_paths(w, plural, [key])
+            where = " and ".join(_dotted(p) for p in paths)
             if not value:
                 how = f" with one of: {allowed_text}" if allowed else ""
                 how = how or (f" matching {pattern}" if pattern else "")
-                default = f"{body.target} {key!r} is missing; set it{how}"
+                default = f"{body.target} {key!r} is missing; set it{how} under {where}"
             elif allowed is not None and value not in allowed:
-                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text}"
+                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text} (at {where})"
             elif rx is not None and rx.search(value) is None:
-                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match"
+                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match (at {where})"
             else:
                 return NONE
-            return [self.violation(w, body.target, default, {**context, "value": render_value(value)}, path,
-                                   facts={key: value})]
+            return [self.violation(w, body.target, default,
+                                   {**context, "value": render_value(value), "where": where},
+                                   (*paths[0], key), facts={key: value})]
 
         return check
 
@@ -233,13 +255,15 @@ class RuleCompiler:
             if (test(w) is True) != negate:
                 return NONE
             facts = {name: getter(w) for name, (getter, _) in reads.items()}
-            shown = ", ".join(f"{n} is {render_value(v, reads[n][1])}" for n, v in facts.items())
+            shown = ", ".join(f"{n}: {render_value(v)}" if reads[n][1] == WITNESS else
+                              f"{n} is {render_value(v, reads[n][1])}" for n, v in facts.items())
             if negate:
                 default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
             default += limits
-            return [self.violation(w, rule, default, {"condition": text}, path, facts=facts)]
+            elements = next((render_value(v) for n, v in facts.items() if reads[n][1] == WITNESS), "")
+            return [self.violation(w, rule, default, {"condition": text, "elements": elements}, path, facts=facts)]
 
         return check
 
@@ -256,6 +280,10 @@ def _reads(e: ast.Expr) -> dict[str, tuple[Closure, str]]:
     out: dict[str, tuple[Closure, str]] = {}
 
     def visit(x: ast.Expr) -> None:
+        if isinstance(x, ast.Quantifier):  # its body reads variables: say which elements decided it
+            noun = "failing" if x.op == "all" else "matching"
+            out[f"{noun} {unparse(x.collection)}"] = (witnesses(x), WITNESS)
+            return
         if isinstance(x, ast.Name) and x.id in ATTRIBUTES and x.id != "object":
             out[x.id] = (ATTRIBUTES[x.id].getter, ATTRIBUTES[x.id].type)
             return
@@ -267,6 +295,37 @@ def _reads(e: ast.Expr) -> dict[str, tuple[Closure, str]]:
 
     visit(e)
     return out
+
+
+WITNESS = "witness"  # a fact listing the elements that decided a quantifier
+
+
+def witnesses(q: ast.Quantifier) -> Closure:
+    """The elements a top-level quantifier's verdict turns on: those failing ``all``, those matching the
+    others; each by its name (containers), its key (maps) or its position."""
+    collection = compile_expr(q.collection)
+    body = compile_expr(q.body, tuple(n.name for n in q.names))
+    want = q.op != "all"
+    pairs = len(q.names) == 2
+
+    def find(w: Workload) -> list[str] | None:
+        x = collection(w)
+        if isinstance(x, dict):
+            frames = [((w, k, v) if pairs else (w, k), str(k)) for k, v in x.items()]
+        elif isinstance(x, list | tuple):
+            frames = [((w, item), element_label(item, i)) for i, item in enumerate(x)]
+        else:
+            return None
+        return [label for frame, label in frames if (body(frame) is True) == want]
+
+    return find
+
+
+def element_label(item: Any, index: int) -> str:
+    """How an element of a collection is named in messages: its name (containers) or its position."""
+    if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+        return item["name"]
+    return f"#{index}"
 
 
 def _names(e: ast.Expr) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from policy_engine.compiler.checked import Constant
 from policy_engine.compiler.codegen_expr import children, compile_expr, uses_workload
 from policy_engine.diagnostics import Diagnostic, Level
+from policy_engine.quantity import Quantity, parse_quantity
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
 
@@ -26,6 +27,8 @@ def _literal_type(value: object, declared: str) -> str:
 def fold(e: ast.Expr, params: Mapping[str, Constant], types: Mapping[int, str]) -> ast.Expr:
     """``e`` with parameters replaced by literals and constant subexpressions computed."""
     if isinstance(e, ast.Literal):
+        if e.type == "duration" and e.unit == "m" and types.get(id(e)) == "quantity":
+            return ast.Literal("quantity", milli(e.raw), e.raw, e.span, e.unit)  # 500m beside a quantity
         return e
     if isinstance(e, ast.Name):
         constant = params.get(e.id)
@@ -33,9 +36,9 @@ def fold(e: ast.Expr, params: Mapping[str, Constant], types: Mapping[int, str]) 
             return e
         return ast.Literal(constant.type, constant.value, constant.raw, e.span)
     rebuilt = _rebuild(e, params, types)
-    if uses_workload(rebuilt) or isinstance(rebuilt, ast.ListExpr):
+    if uses_workload(rebuilt) or isinstance(rebuilt, ast.ListExpr | ast.MapExpr):
         return rebuilt
-    value = compile_expr(rebuilt)(None)  # type: ignore[arg-type]  # constant: never reads the workload
+    value = compile_expr(rebuilt)(None)  # constant: never reads the workload
     declared = types.get(id(e), "")
     return ast.Literal(_literal_type(value, declared), value, unparse(e), e.span)
 
@@ -52,6 +55,10 @@ def _rebuild(e: ast.Expr, params: Mapping[str, Constant], types: Mapping[int, st
         return ast.Call(e.func, tuple(f(a) for a in e.args), e.span)
     if isinstance(e, ast.ListExpr):
         return ast.ListExpr(tuple(f(i) for i in e.items), e.span)
+    if isinstance(e, ast.MapExpr):
+        return ast.MapExpr(tuple((f(k), f(v)) for k, v in e.entries), e.span)
+    if isinstance(e, ast.Quantifier):
+        return ast.Quantifier(e.op, e.names, f(e.collection), f(e.body), e.span)
     if isinstance(e, ast.Neg):
         return ast.Neg(f(e.operand), e.span)
     if isinstance(e, ast.Not):
@@ -83,8 +90,13 @@ def _fold_bool(e: ast.BoolOp, operands: list[ast.Expr]) -> ast.Expr:
     return ast.BoolOp(e.op, tuple(kept), e.span)
 
 
+def milli(raw: str) -> Quantity:
+    """``500m`` read as a quantity: 500 thousandths."""
+    return Quantity(parse_quantity(raw), raw)
+
+
 def is_constant(e: ast.Expr) -> bool:
-    if isinstance(e, ast.ListExpr):
+    if isinstance(e, ast.ListExpr | ast.MapExpr):
         return all(is_constant(c) for c in children(e))
     return isinstance(e, ast.Literal)
 
@@ -134,7 +146,10 @@ def _fold_body(body: ast.RuleBody, f: Callable[[ast.Expr], ast.Expr]) -> ast.Rul
     if isinstance(body, ast.RequireIdle | ast.RequireDeadline):
         return replace(body, maximum=f(body.maximum)) if body.maximum is not None else body
     if isinstance(body, ast.LiveIdle):
-        return replace(body, threshold=f(body.threshold), duration=f(body.duration))
+        action = body.action
+        if action is not None and action.notice is not None:
+            action = replace(action, notice=f(action.notice))
+        return replace(body, threshold=f(body.threshold), duration=f(body.duration), action=action)
     if isinstance(body, ast.Aggregate):
         return replace(
             body, limit=f(body.limit) if body.limit is not None else None,

@@ -11,6 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.compiler import types as t
+from policy_engine.model.runtime import parse_duration
+from policy_engine.quantity import quantity
+
+
+def _duration(x: Any) -> float | None:
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        return float(x)
+    return parse_duration(x) if isinstance(x, str) else None
+
+
+def _quantity(x: Any) -> Any:
+    return quantity(x) if isinstance(x, str | int | float) and not isinstance(x, bool) else None
 
 
 def _len(x: Any) -> int | None:
@@ -51,6 +63,10 @@ _TABLE = (
     Function("contains", (t.STRING, t.STRING), t.BOOL, _str_pred(lambda a, b: b in a),
              "whether the first string contains the second"),
     Function("has", (t.ANY,), t.BOOL, lambda x: x is not None, "whether a value is present (not null)"),
+    Function("duration", (t.ANY,), t.DURATION, _duration,
+             "a string such as \"8h\" or \"1h30m\" (or seconds) as a duration; null when it is not one"),
+    Function("quantity", (t.ANY,), t.QUANTITY, _quantity,
+             "a string such as \"512Mi\" or \"500m\" as a quantity; null when it is not one"),
 )
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in _TABLE}

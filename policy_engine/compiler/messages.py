@@ -24,7 +24,7 @@ RULE_PLACEHOLDERS: dict[type, frozenset[str]] = {
     ast.RequireSpot: frozenset({"role", "value"}),
     ast.RequireIdle: frozenset({"value", "maximum"}),
     ast.RequireDeadline: frozenset({"value", "maximum"}),
-    ast.Assert: frozenset({"condition"}),
+    ast.Assert: frozenset({"condition", "elements"}),
     ast.LiveIdle: frozenset({"threshold", "duration"}),
     # filled in by the engine when it decides a quota or budget
     ast.Aggregate: frozenset({"group", "key", "used", "limit", "percent", "over", "period", "workloads",

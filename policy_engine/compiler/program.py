@@ -88,6 +88,10 @@ class LiveIdleRule:
     utilisation_below: float  # fraction, 0..1
     for_seconds: float
     span: Span | None = None
+    action: str = "report"  # "report" (no `then`), "notify", "stop" (notify, then stop after the notice)
+    notice_seconds: float = 0.0  # `then stop after D`: from the first notice to the stop
+    delete_pods: bool = False  # bare Pods are deleted (they have no other way to stop)
+    act: bool = False  # the policy turns actions on without the controller's --act
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,7 +163,7 @@ class _Resolver:
         if isinstance(folded, ast.Literal):
             value, raw = folded.value, folded.raw
         else:  # a list of constants
-            value, raw = compile_expr(folded)(None), unparse(e)  # type: ignore[arg-type]
+            value, raw = compile_expr(folded)(None), unparse(e)
         return Constant(type_, value, raw, e.span)
 
 

@@ -14,12 +14,15 @@ from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, Instance
 from policy_engine.compiler.codegen_expr import uses_workload
 from policy_engine.compiler.messages import RULE_PLACEHOLDERS, unknown_placeholders
+from policy_engine.compiler.objects import OBJECT_KINDS
 from policy_engine.compiler.program import Enforcement, FailureMode, Period, Severity
 from policy_engine.compiler.typecheck_expr import ExprChecker, check_regex, error, suggest
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.syntax import ast
 
 LIVE_METRICS = ("gpu_utilisation",)
+IDLE_ACTIONS = ("notify", "stop")  # `idle … then VERB`: the controller's action
+IDLE_OPTIONS = ("delete_pods", "act")
 QUOTA_METRICS = ("gpu_hours",)
 _SETTING_VALUES: dict[str, tuple[str, ...]] = {
     "severity": tuple(s.value for s in Severity),
@@ -97,9 +100,11 @@ class PolicyChecker:
                     self.report(sel.span, "E303", f"empty kinds list in {where}: it matches nothing",
                                 f"name kinds, e.g. kinds [Job], or write kinds {WORKLOADS}")
                 for kind in sel.kinds:
-                    if kind.name != WORKLOADS and kind.name not in self.known_kinds:
-                        hint = suggest(kind.name, [*self.known_kinds, WORKLOADS]) or (
-                            f"'{WORKLOADS}' means every kind the workload model knows")
+                    if isinstance(kind, ast.Str):
+                        continue  # a kind the engine does not know (a CRD), taken as written
+                    if kind.name != WORKLOADS and kind.name not in self.known_kinds and kind.name not in OBJECT_KINDS:
+                        hint = suggest(kind.name, [*self.known_kinds, *OBJECT_KINDS, WORKLOADS]) or (
+                            f'a kind the engine does not know (a CRD) is written as a string: kinds ["{kind.name}"]')
                         self.report(kind.span, "E103", f"unknown kind {kind.name!r}", hint)
             elif isinstance(sel, ast.NamespacesSelector):
                 if not sel.patterns:
@@ -171,6 +176,21 @@ class PolicyChecker:
                         suggest(body.metric.name, LIVE_METRICS) or f"one of: {', '.join(LIVE_METRICS)}")
         self.constant(body.threshold, (t.PERCENT,), "the utilisation threshold", "a percentage such as 10%")
         self.constant(body.duration, (t.DURATION,), "the idle duration", "a duration such as 30m")
+        action = body.action
+        if action is None:
+            return
+        if action.verb.name not in IDLE_ACTIONS:
+            self.report(action.verb.span, "E105", f"unknown idle action {action.verb.name!r}",
+                        suggest(action.verb.name, IDLE_ACTIONS) or f"one of: {', '.join(IDLE_ACTIONS)}")
+        if action.notice is not None:
+            self.constant(action.notice, (t.DURATION,), "the notice period", "a duration such as 30m")
+        elif action.verb.name == "stop":
+            self.report(action.span, "E105", "`then stop` needs a notice period",
+                        "write `then stop after 30m`: the owner is notified first")
+        for option in action.options:
+            if option.name not in IDLE_OPTIONS:
+                self.report(option.span, "E105", f"unknown idle option {option.name!r}",
+                            suggest(option.name, IDLE_OPTIONS) or f"one of: {', '.join(IDLE_OPTIONS)}")
 
     def aggregate(self, body: ast.Aggregate) -> None:
         if body.kind == "quota" and body.metric is not None and body.metric.name not in QUOTA_METRICS:

@@ -16,8 +16,11 @@ from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.checked import Constant
 from policy_engine.compiler.functions import FUNCTION_NAMES, FUNCTIONS
+from policy_engine.compiler.objects import CONTAINER_FIELDS, RESOURCE_FIELDS, RESOURCE_TYPES
 from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.quantity import BINARY_SUFFIXES
 from policy_engine.syntax import ast
+from policy_engine.syntax.unparse import unparse
 
 #: Units people write for durations, singular and without a trailing "s", and what the language spells.
 _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",
@@ -40,6 +43,7 @@ class ExprChecker:
         self.params = params
         self.diagnostics = diagnostics
         self.types: dict[int, str] = {} if types is None else types
+        self.scope: dict[str, str] = {}  # variables bound by enclosing quantifiers -> their types
 
     def report(self, span: Span, code: str, message: str, hint: str | None = None) -> str:
         self.diagnostics.append(error(span, code, message, hint))
@@ -76,6 +80,9 @@ class ExprChecker:
             target = self.check(e.target)
             if target in (t.ANY, t.ERROR):
                 return target
+            record = _RECORDS.get(target)
+            if record is not None:
+                return self._record_field(e, target, record)
             hint = None
             if target == t.MAP and isinstance(e.target, ast.Name):
                 hint = f'read a key with {e.target.id}["{e.name.name}"]'
@@ -87,9 +94,13 @@ class ExprChecker:
             return self._call(e)
         if isinstance(e, ast.ListExpr):
             return self._list(e)
+        if isinstance(e, ast.MapExpr):
+            return self._map(e)
+        if isinstance(e, ast.Quantifier):
+            return self._quantifier(e)
         if isinstance(e, ast.Neg):
             negated = self.check(e.operand)
-            if negated in (t.NUMBER, t.PERCENT, t.DURATION, t.MONEY, t.ANY, t.ERROR):
+            if negated in (t.NUMBER, t.PERCENT, t.DURATION, t.MONEY, t.ANY, t.ERROR) or negated in t.QUANTITIES:
                 return negated
             return self.report(e.span, "E201", f"cannot negate {t.describe(negated)}")
         if isinstance(e, ast.Not):
@@ -100,7 +111,7 @@ class ExprChecker:
                 self.condition(operand, f"each side of '{e.op}'")
             return t.BOOL
         if isinstance(e, ast.BinOp):
-            left, right = self.check(e.left), self.check(e.right)
+            left, right = self._milli(e.left, e.right, self.check(e.left), self.check(e.right))
             result = t.arithmetic(e.op, left, right)
             if result is None:
                 return self.report(e.span, "E201",
@@ -119,9 +130,13 @@ class ExprChecker:
             else:
                 hint = "durations use s, m, h, d or w, e.g. 90m"
             return self.report(e.span, "E104", f"unknown duration unit {e.unit!r} in {e.raw}", hint)
+        if e.type == t.QUANTITY and e.unit in BINARY_SUFFIXES:
+            return t.MEMORY  # 512Mi is a size in bytes
         return e.type
 
     def _name(self, e: ast.Name) -> str:
+        if e.id in self.scope:
+            return self.scope[e.id]
         if e.id in self.params:
             return self.params[e.id].type
         attribute = ATTRIBUTES.get(e.id)
@@ -130,18 +145,23 @@ class ExprChecker:
         if e.id in FUNCTION_NAMES:
             return self.report(e.span, "E101", f"{e.id!r} is a function", f"call it: {e.id}(...)")
         return self.report(e.span, "E101", f"unknown attribute or parameter {e.id!r}",
-                           suggest(e.id, [*ATTRIBUTES, *self.params]))
+                           suggest(e.id, [*ATTRIBUTES, *self.params, *self.scope]))
 
     def _index(self, e: ast.Index) -> str:
         target, index = self.check(e.target), self.check(e.index)
         if target in (t.ANY, t.ERROR):
             return target
-        if target == t.MAP:
+        value = t.map_value(target)
+        if target == t.RESOURCES:
+            value = t.QUANTITY
+            if isinstance(e.index, ast.Literal) and isinstance(e.index.value, str):
+                value = RESOURCE_TYPES.get(e.index.value, t.QUANTITY)
+        if value is not None:
             if index not in (t.STRING, t.ANY, t.ERROR):
                 return self.report(e.index.span, "E201",
                                    f"a map key must be a string, not {t.describe(index)}",
                                    'write labels["team"]')
-            return t.STRING
+            return value
         element = t.element_of(target)
         if element is not None:
             if index not in (t.NUMBER, t.ANY, t.ERROR):
@@ -195,7 +215,7 @@ class ExprChecker:
         return t.list_of(t.ANY if element == t.NULL else element)
 
     def _compare(self, e: ast.Compare) -> str:
-        left, right = self.check(e.left), self.check(e.right)
+        left, right = self._milli(e.left, e.right, self.check(e.left), self.check(e.right))
         op = e.op_text or e.op
         if e.op in ("==", "!="):
             if t.unify(left, right) is None:
@@ -205,7 +225,7 @@ class ExprChecker:
                 self._mismatch(e, left, right)
         elif e.op in ("in", "not in"):
             element = t.element_of(right)
-            if right == t.MAP or right == t.STRING:
+            if t.map_value(right) is not None or right == t.STRING:
                 element = t.STRING
             if element is None and not t.loose(right):
                 self.report(e.right.span, "E201", f"'{op}' needs a list, a map or a string on its right, "
@@ -221,6 +241,67 @@ class ExprChecker:
                 check_regex(e.right.value, e.right.span, self.diagnostics)
         return t.BOOL
 
+    def _milli(self, left_node: ast.Expr, right_node: ast.Expr, left: str, right: str) -> tuple[str, str]:
+        """``500m`` reads as minutes, except beside a quantity, where it is 500 milli-units (0.5 CPU)."""
+        if left in t.QUANTITIES and _is_minutes(right_node):
+            self.types[id(right_node)] = right = t.QUANTITY
+        elif right in t.QUANTITIES and _is_minutes(left_node):
+            self.types[id(left_node)] = left = t.QUANTITY
+        return left, right
+
+    def _record_field(self, e: ast.Field, target: str, record: dict[str, tuple[str, str]]) -> str:
+        found = record.get(e.name.name)
+        if found is not None:
+            return found[0]
+        hint = suggest(e.name.name, record) or f"{t.describe(target)} has: {', '.join(record)}"
+        if target == t.RESOURCES:
+            hint = suggest(e.name.name, record) or f'read any other resource by name: ["{e.name.name}"]'
+        return self.report(e.name.span, "E207", f"{t.describe(target)} has no field {e.name.name!r}", hint)
+
+    def _map(self, e: ast.MapExpr) -> str:
+        value = t.NULL
+        for key, item in e.entries:
+            if self.check(key) not in (t.STRING, t.ERROR):
+                self.report(key.span, "E201", "a map key must be a string", 'write {"team-a": 4}')
+            got = self.check(item)
+            common = t.unify(value, got)
+            if common is None:
+                return self.report(item.span, "E201", f"a map mixes {t.describe(value)} and {t.describe(got)}")
+            value = common
+        return t.map_of(t.ANY if value == t.NULL else value)
+
+    def _quantifier(self, e: ast.Quantifier) -> str:
+        collection = self.check(e.collection)
+        element = t.element_of(collection)
+        value = t.map_value(collection)
+        if collection in (t.ANY, t.ERROR):
+            bound = [collection] * len(e.names)
+        elif value is not None:
+            bound = [t.STRING, value][: len(e.names)]
+        elif element is not None and len(e.names) == 1:
+            bound = [element]
+        elif element is not None:
+            self.report(e.names[1].span, "E201", "a list binds one name per element",
+                        f"write `{e.op} {e.names[0].name} in {unparse(e.collection)}: ...`")
+            bound = [element, t.ERROR]
+        else:
+            self.report(e.collection.span, "E201", f"'{e.op}' iterates over a list or a map, "
+                        f"not {t.describe(collection)}")
+            bound = [t.ERROR] * len(e.names)
+        saved = dict(self.scope)
+        for name, type_ in zip(e.names, bound, strict=True):
+            if name.name in ATTRIBUTES or name.name in self.params or name.name in saved:
+                what = "an attribute" if name.name in ATTRIBUTES else (
+                    "a parameter" if name.name in self.params else "an enclosing variable")
+                self.report(name.span, "E308", f"variable {name.name!r} hides {what} of the same name",
+                            "choose another name, e.g. c for a container")
+            self.scope[name.name] = type_
+        try:
+            self.condition(e.body, f"the condition of '{e.op}'")
+        finally:
+            self.scope = saved
+        return t.NUMBER if e.op == "count" else t.BOOL
+
     def _mismatch(self, e: ast.Compare, left: str, right: str) -> None:
         if t.ERROR in (left, right):
             return
@@ -231,9 +312,22 @@ class ExprChecker:
             hint = "give the number a unit, e.g. 30m or 2h"
         elif {left, right} == {t.MONEY, t.NUMBER}:
             hint = "write money with a dollar sign, e.g. $500"
+        elif {left, right} == {t.CPU, t.MEMORY}:
+            hint = "CPU is counted in cores (500m, 2), memory and storage in bytes (512Mi, 4Gi)"
+        elif t.QUANTITIES & {left, right} and t.STRING in (left, right):
+            hint = 'write the quantity without quotes (512Mi), or convert a string with quantity("512Mi")'
+        elif t.QUANTITIES & {left, right} and t.DURATION in (left, right):
+            hint = "a quantity is not a duration: 500m beside a quantity is 0.5"
         op = e.op_text or e.op
         self.report(e.span, "E201",
                     f"cannot compare {t.describe(left)} with {t.describe(right)} using '{op}'", hint)
+
+
+_RECORDS = {t.CONTAINER: CONTAINER_FIELDS, t.RESOURCES: RESOURCE_FIELDS}
+
+
+def _is_minutes(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Literal) and e.type == "duration" and e.unit == "m"
 
 
 def check_regex(pattern: str, span: Span, diagnostics: list[Diagnostic]) -> bool:

@@ -23,6 +23,7 @@ from policy_engine.compiler.program import (
 )
 from policy_engine.engine.findings import Finding, ResourceRef
 from policy_engine.model.workload import RunKind, Workload
+from policy_engine.wording import count
 
 PERIOD_HOURS = {Period.DAY: 24.0, Period.WEEK: 168.0}
 
@@ -162,9 +163,9 @@ def _decide_group(policy: CompiledPolicy, rule: AggregateRule, key: str, limit: 
     percent = 100.0 * total / limit if limit else float("inf")
     notes = []
     if unbounded:
-        notes.append(f"{unbounded} job(s) with no run-time bound counted for the whole {rule.period.value}")
+        notes.append(f"{count(unbounded, 'job')} with no run-time bound counted for the whole {rule.period.value}")
     if unpriced:
-        notes.append(f"{unpriced} unpriced workload(s) not counted")
+        notes.append(f"{count(unpriced, 'unpriced workload')} not counted")
     names = ", ".join(c.ref.display() for c in crossing[:5]) + (" …" if len(crossing) > 5 else "")
     values = {
         "group": label, "key": key, "used": _fmt(total, rule.metric), "limit": _fmt(limit, rule.metric),

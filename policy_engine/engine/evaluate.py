@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from policy_engine.compiler.objects import bare_object, is_bare_object
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
@@ -41,6 +42,11 @@ class Engine:
         self.catalog = catalog
         self._hours_per_month = float(catalog.hours_per_month)
         self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
+        #: Kinds that run no pods (Namespace, HorizontalPodAutoscaler, a CRD) meet only the policies naming them.
+        self._object_policies: dict[str, tuple[CompiledPolicy, ...]] = {}
+        for p in policies.policies:
+            for kind in p.kinds or ():
+                self._object_policies[kind] = (*self._object_policies.get(kind, ()), p)
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
@@ -54,6 +60,14 @@ class Engine:
             w.cost = price(w, self.catalog)
         return w
 
+    def subject(self, doc: Document) -> Workload | None:
+        """What policies evaluate for a document: its workload, else the bare object when a policy names
+        its kind (a Namespace, a HorizontalPodAutoscaler, a CRD), else None."""
+        w = self.workload(doc)
+        if w is None and doc.kind in self._object_policies:
+            return bare_object(doc)
+        return w
+
     def evaluate(self, items: Iterable[Document | LoadError], *, usage: UsageProvider | None = None,
                  keep_workloads: bool = False) -> Result:
         partial = self.evaluate_partial(items, keep_workloads=keep_workloads)
@@ -64,7 +78,10 @@ class Engine:
         partial = Partial(Result())
         started = time.perf_counter()
         for w in workloads:
-            self._workload(w, partial, keep_workloads)
+            if is_bare_object(w):
+                self._apply(w, self._object_policies.get(w.kind, ()), partial, None)
+            else:
+                self._workload(w, partial, keep_workloads)
         partial.result.stats.seconds = time.perf_counter() - started
         return self.finish([partial], usage=usage)
 
@@ -82,11 +99,15 @@ class Engine:
             files.add(item.file)
             res.stats.documents += 1
             try:
-                w = self.workload(item)
+                w = self.subject(item)
             except WorkloadError as exc:
                 res.errors.append(exc.diagnostic)
                 continue
-            if w is not None:
+            if w is not None and is_bare_object(w):
+                self._apply(w, self._object_policies[item.kind], partial, None)
+                if keep_workloads:
+                    res.objects.append(w)
+            elif w is not None:
                 self._workload(w, partial, keep_workloads)
         res.stats.files = len(files)
         res.stats.seconds = time.perf_counter() - started
@@ -103,9 +124,15 @@ class Engine:
             stats.monthly_cost += cost.monthly
         else:
             stats.unpriced_workloads += 1
-        ref = ResourceRef.of(w)
         monthly = cost.monthly if cost is not None and cost.priced else None
-        for policy in self.policies.for_kind(w.kind):
+        self._apply(w, self.policies.for_kind(w.kind), partial, monthly)
+        if keep:
+            res.workloads.append(w)
+
+    def _apply(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None) -> None:
+        res = partial.result
+        ref = ResourceRef.of(w)
+        for policy in policies:
             try:
                 if not policy.applies(w):
                     continue
@@ -125,8 +152,6 @@ class Engine:
                     message=v.message, resource=ref,
                     field_line=w.doc.line_of(v.path) if v.path else None, field_path=v.path,
                     monthly_cost=monthly, saving=v.saving, facts=tuple(v.facts.items())))
-        if keep:
-            res.workloads.append(w)
 
     def finish(self, partials: Sequence[Partial], *, usage: UsageProvider | None = None) -> Result:
         """Merge partial results, decide quotas and budgets over all of them, and summarise per policy."""
@@ -137,6 +162,7 @@ class Engine:
             res.findings.extend(r.findings)
             res.errors.extend(r.errors)
             res.workloads.extend(r.workloads)
+            res.objects.extend(r.objects)
             res.evaluations.extend(r.evaluations)
             contributions.extend(p.contributions)
             s = r.stats

@@ -44,6 +44,20 @@ def repo_root(cwd: Path | None = None) -> Path:
     return Path(_git(["rev-parse", "--show-toplevel"], cwd or Path.cwd()).strip())
 
 
+def check_base_ref(ref: str, cwd: Path | None = None) -> str:
+    """The commit ``--base`` names, or a ``GitError`` that says which of git, the repository or the
+    revision is missing."""
+    cwd = cwd or Path.cwd()
+    try:
+        repo_root(cwd)
+    except GitError as exc:
+        if "not installed" in str(exc):
+            raise
+        raise GitError(f"{cwd} is not inside a git repository; --base compares with a revision of the "
+                       f"repository being checked, so run check from a clone (with the base fetched)") from exc
+    return resolve(ref, cwd)
+
+
 def resolve(ref: str, cwd: Path | None = None) -> str:
     """The commit sha a revision names (``HEAD~1``, a branch, ``origin/main``, a sha)."""
     if ref.startswith("-"):

@@ -1,8 +1,12 @@
 """Any Kubernetes document → ``Workload`` (or None: not a workload). The one entry point of the model.
 
-Labels: ``object_labels`` are the object's own; ``pod_labels`` are the labels every role's pod
-template carries with the same value; ``labels`` (what cost allocation sees) is the object labels
-overlaid by those pod labels. Annotations follow the same rule.
+Labels: ``labels`` — what every rule and every showback dimension reads — are the labels **every pod the
+workload runs will carry**: for a Pod its own ``metadata.labels``; for a controller the labels common to
+every role's pod template, plus the object metadata the kind's controller copies onto its pods (KServe,
+Notebook: see ``RoleSource.inherited_meta``). That is what the admission webhook sees on each pod the
+controllers create and what Kubecost/OpenCost allocate by, so CI and the cluster give one verdict.
+``object_labels`` are the object's own ``metadata.labels`` (readable, never what a label rule reads).
+Annotations follow the same rule.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workl
             role.provenance.setdefault("template", Provenance(source.template_path, note))
         roles.append(role)
     object_labels = fields.string_map(meta.get("labels"))
-    object_annotations = fields.string_map(meta.get("annotations"))
     pod_labels = _common([r.pod_labels for r in roles])
     pod_annotations = _common([r.pod_annotations for r in roles])
     workload = Workload(
@@ -45,8 +48,8 @@ def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workl
         namespace=str(meta["namespace"]) if meta.get("namespace") else None,
         doc=doc,
         roles=roles,
-        labels={**object_labels, **pod_labels},
-        annotations={**object_annotations, **pod_annotations},
+        labels=pod_labels,
+        annotations=pod_annotations,
         object_labels=object_labels,
         pod_labels=pod_labels,
         run_time=shape.run_time,
@@ -80,7 +83,7 @@ def _idle(doc: Document, workload: Workload, declared: tuple[float, Provenance] 
     name = runtime.IDLE_TIMEOUT_ANNOTATION
     found = runtime.annotation_seconds(doc, ("metadata", "annotations"), name)
     if found is None and name in workload.annotations:
-        path = (*workload.roles[0].template_path, "metadata", "annotations", name)
+        path = (*workload.roles[0].annotations_path, name)
         seconds = runtime.parse_duration(workload.annotations[name])
         if seconds is None:
             raise field_error(

@@ -134,7 +134,10 @@ def inference_service(doc: Document, config: ModelConfig) -> Shape | None:
         high = fields.integer(doc, (*base, "maxReplicas"), None)
         assert low is not None
         replicas = autoscaled(doc, None, low, high, (*base, "minReplicas"), "KServe autoscaling")
-        roles.append(RoleSource(component, base, base, replicas, containers=tuple(refs), template_path=base))
+        # KServe copies the InferenceService's own labels/annotations onto each component's pods
+        # (then the component's `labels`/`annotations`): metadata.labels reaches every pod.
+        roles.append(RoleSource(component, base, base, replicas, containers=tuple(refs), template_path=base,
+                                inherited_meta=(("metadata",),), fix_meta=("metadata",)))
         if low == 0 and idle is None:
             idle = (
                 KNATIVE_SCALE_TO_ZERO_SECONDS,
@@ -218,6 +221,9 @@ def notebook(doc: Document, config: ModelConfig) -> Shape:
     only the policy-engine.io/idle-timeout annotation declares a notebook's idle shutdown."""
     require(doc, ("spec", "template"))
     role = template_role(doc, "notebook", ("spec", "template"), Replicas(1, note="one notebook pod"))
+    # The notebook controller builds the StatefulSet's pod template itself and copies the Notebook's
+    # own metadata.labels/annotations onto it; spec.template.metadata is not used.
+    role.meta_path = ("metadata",)
     return Shape([role], runtime.continuous(config, "a Notebook runs until culled or stopped"))
 
 

@@ -178,6 +178,9 @@ def _argo_roles(doc: Document, workflow_spec: FieldPath) -> list[RoleSource]:
                 Replicas(1, note="one pod per template run"),
                 containers=tuple(refs),
                 template_path=base,
+                # Argo puts spec.podMetadata on every pod, then the template's own metadata
+                inherited_meta=((*workflow_spec, "podMetadata"),),
+                fix_meta=(*workflow_spec, "podMetadata"),
             )
         )
     return roles

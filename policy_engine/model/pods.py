@@ -56,6 +56,12 @@ class RoleSource:
     instance_type_override: tuple[str, FieldPath] | None = None  # a CRD's own instance type field
     template_path: FieldPath = ()
     notes: list[str] = field(default_factory=list)
+    #: Metadata blocks whose labels/annotations the kind's controller copies onto these pods, lowest
+    #: precedence first (``meta_path`` wins over them). A role with no ``meta_path`` and none of these
+    #: is assumed to carry the object's own metadata (the controller's propagation, documented).
+    inherited_meta: tuple[FieldPath, ...] = ()
+    #: Where a label must be added for every pod of the role to carry it (the fix a finding names).
+    fix_meta: FieldPath | None = None
 
 
 def default_containers(doc: Document, spec_path: FieldPath) -> tuple[ContainerRef, ...]:
@@ -74,15 +80,28 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     spec = fields.mapping(doc, source.spec_path) or {}
     refs = source.containers if source.containers is not None else default_containers(doc, source.spec_path)
     meta = fields.mapping(doc, source.meta_path) if source.meta_path is not None else None
+    inherited = source.inherited_meta or ((("metadata",),) if source.meta_path is None else ())
     role = Role(
         name=source.name,
         replicas=source.replicas.count,
         min_replicas=source.replicas.minimum,
         max_replicas=source.replicas.maximum,
         template_path=source.template_path or source.spec_path,
+        spec_path=source.spec_path,
     )
-    role.pod_labels = fields.string_map((meta or {}).get("labels"))
-    role.pod_annotations = fields.string_map((meta or {}).get("annotations"))
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    for path in inherited:
+        block = fields.mapping(doc, path) or {}
+        labels.update(fields.string_map(block.get("labels")))
+        annotations.update(fields.string_map(block.get("annotations")))
+    labels.update(fields.string_map((meta or {}).get("labels")))
+    annotations.update(fields.string_map((meta or {}).get("annotations")))
+    role.pod_labels = labels
+    role.pod_annotations = annotations
+    fix = source.fix_meta or source.meta_path or inherited[0]
+    role.labels_path = (*fix, "labels")
+    role.annotations_path = (*fix, "annotations")
     if source.replicas.path is not None:
         role.provenance["replicas"] = Provenance(source.replicas.path, source.replicas.note)
     elif source.replicas.note:
@@ -136,6 +155,7 @@ def _read_containers(
                 ref.init,
                 {k: str(v) for k, v in (resources.get("requests") or {}).items()},
                 {k: str(v) for k, v in (resources.get("limits") or {}).items()},
+                ref.path,
             )
         )
         target = inits if ref.init else sums

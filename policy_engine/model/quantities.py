@@ -7,32 +7,12 @@ in the whole generated client (~0.7 s), a cost every CLI run and webhook start w
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
-from policy_engine.errors import QuantityError
 from policy_engine.model.config import ModelConfig
+from policy_engine.quantity import parse_quantity
 
-_QUANTITY = re.compile(
-    r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
-)
-_SUFFIX = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
+__all__ = ["GIB", "gpu_fraction", "parse_quantity"]
+
 GIB = 2**30
 
 _MIG = re.compile(r"^nvidia\.com/mig-(\d+)g\.\d+gb(?:\+me)?$")
@@ -63,27 +43,6 @@ NOT_A_DEVICE_COUNT = frozenset(
 NEURON_CORES_PER_DEVICE = 2
 MIG_SLICES_PER_GPU = 7
 
-
-
-def parse_quantity(value: object) -> Decimal:
-    """A Kubernetes quantity (``500m``, ``1.5Gi``, ``2``, ``1e3``) as a number, else ``QuantityError``."""
-    if isinstance(value, bool):
-        raise QuantityError(f"{value!r} is not a quantity")
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if not isinstance(value, str):
-        raise QuantityError(f"{value!r} is not a quantity")
-    match = _QUANTITY.match(value.strip())
-    if match is None:
-        raise QuantityError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 16Gi)")
-    number, exponent, suffix = match.groups()
-    try:
-        base = Decimal(number)
-        if exponent:
-            return base * (Decimal(10) ** int(exponent[1:]))
-        return base * _SUFFIX[suffix or ""]
-    except (InvalidOperation, OverflowError) as exc:
-        raise QuantityError(f"{value!r} is not a Kubernetes quantity") from exc
 
 
 def gpu_fraction(resource: str, config: ModelConfig) -> float | None:

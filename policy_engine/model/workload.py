@@ -48,6 +48,7 @@ class Container:
     init: bool
     requests: dict[str, str]
     limits: dict[str, str]
+    path: FieldPath = ()  # where the container sits inside the object
 
 
 @dataclass(slots=True)
@@ -68,10 +69,13 @@ class Role:
     cpu_request: float = 0.0  # cores per pod (max(init), Σ containers — the scheduler's effective request)
     memory_request_gib: float = 0.0  # GiB per pod
     containers: tuple[Container, ...] = ()
-    pod_labels: dict[str, str] = field(default_factory=dict)
+    pod_labels: dict[str, str] = field(default_factory=dict)  # what this role's pods carry
     pod_annotations: dict[str, str] = field(default_factory=dict)
+    labels_path: FieldPath = ("metadata", "labels")  # where a label goes for every pod of the role to carry it
+    annotations_path: FieldPath = ("metadata", "annotations")
     node_selector: dict[str, str] = field(default_factory=dict)
     template_path: FieldPath = ()  # path of the pod template (or pod spec holder) inside the object
+    spec_path: FieldPath = ()  # path of the pod spec (containers, volumes, tolerations) inside the object
     provenance: dict[str, Provenance] = field(default_factory=dict)  # attribute name -> where it came from
 
 
@@ -107,6 +111,16 @@ class Cost:
     breakdown: tuple[str, ...] = ()  # the arithmetic, one line per role, for explain and docs
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What an admission request says beyond the object: the operation, the old object, who asks."""
+
+    operation: str  # CREATE, UPDATE, ...
+    old_object: dict[str, Any] | None
+    user: str
+    groups: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class Workload:
     """A document normalised into what it will run. ``cost`` is filled in by the pricing step."""
@@ -117,16 +131,17 @@ class Workload:
     namespace: str | None
     doc: Document
     roles: list[Role]
-    labels: dict[str, str]  # what cost allocation sees: object labels overlaid by labels every pod carries
-    annotations: dict[str, str]  # object annotations overlaid by annotations every pod carries
-    object_labels: dict[str, str]
-    pod_labels: dict[str, str]  # labels common to every role's pod template
+    labels: dict[str, str]  # what rules and cost allocation read: the labels every pod it runs carries
+    annotations: dict[str, str]  # the annotations every pod it runs carries
+    object_labels: dict[str, str]  # metadata.labels of the object itself
+    pod_labels: dict[str, str]  # the same as ``labels`` (kept for the policy attribute of that name)
     run_time: RunTime
     idle_timeout_seconds: float | None = None  # declared idle shutdown (annotation, minReplicas 0, culling)
     idle_provenance: Provenance | None = None
     priority_class: str | None = None
     cost: Cost | None = None
     provenance: dict[str, Provenance] = field(default_factory=dict)
+    admission: Admission | None = None  # set by the webhook; None in CI and audit
 
     @property
     def file(self) -> str:

@@ -22,6 +22,7 @@ FORMATS: dict[str, str] = {
     "junit": "policy_engine.reporters.junit",
     "markdown": "policy_engine.reporters.markdown",
     "policyreport": "policy_engine.reporters.policyreport",
+    "codequality": "policy_engine.reporters.codequality",
 }
 
 Renderer = Callable[[Result, ReportContext], str]

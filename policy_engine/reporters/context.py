@@ -41,6 +41,7 @@ class ReportContext:
     costs: Sequence[WorkloadCost] | None = None  # per-workload spend; None: taken from result.workloads
     link_base: str | None = None  # e.g. https://github.com/org/repo/blob/<sha>: markdown links file#Lline
     generated_at: float | None = None  # epoch seconds, for formats that stamp results (PolicyReport)
+    stopped: str | None = None  # the run stopped before checking anything: why (the errors hold the details)
 
     def policy(self, name: str) -> CompiledPolicy | None:
         return self.policies.get(name) if self.policies is not None else None

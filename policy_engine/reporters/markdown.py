@@ -9,6 +9,7 @@ from __future__ import annotations
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import ReportContext, error_parts, is_failure, money
 from policy_engine.reporters.costs import Change, by_team
+from policy_engine.wording import count
 
 MAX_ROWS = 50
 MAX_SAVINGS = 5
@@ -18,10 +19,13 @@ MARKER = "<!-- policy-engine-check -->"  # lets a CI step find and update its pr
 def render(result: Result, ctx: ReportContext) -> str:
     out = [MARKER, _verdict(result, ctx), ""]
     st = result.stats
-    out.append(f"{st.files} files · {st.documents} documents · {st.workloads} workloads "
-               f"({st.gpu_workloads} with GPUs) · {st.policies} policies · "
-               f"projected **{money(st.monthly_cost)}/month**"
-               + (f" ({st.unpriced_workloads} unpriced)" if st.unpriced_workloads else ""))
+    if ctx.stopped is not None:
+        out.append(f"**Nothing was checked: {_cell(ctx.stopped)}.** The errors below say why.")
+    else:
+        out.append(f"{count(st.files, 'file')} · {count(st.documents, 'document')} · "
+                   f"{count(st.workloads, 'workload')} ({st.gpu_workloads} with GPUs) · "
+                   f"{count(st.policies, 'policy')} · projected **{money(st.monthly_cost)}/month**"
+                   + (f" ({st.unpriced_workloads} unpriced)" if st.unpriced_workloads else ""))
     out.append("")
     if ctx.cost_diff is not None:
         out.extend(_cost_diff(ctx))

@@ -7,6 +7,7 @@ from itertools import groupby
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import ReportContext, error_parts, money
+from policy_engine.wording import count
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
@@ -86,17 +87,27 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
                        f"{money(s.saving):>15}{unpriced}")
         out.append("")
     st = result.stats
-    by_action = {e: sum(1 for f in result.findings if f.enforcement is e) for e in Enforcement}
     saving = sum(s.saving for s in result.summaries)
-    out.append(
-        f"{st.files} files, {st.documents} documents, {st.workloads} workloads "
-        f"({st.gpu_workloads} with GPUs), {st.policies} policies: {len(result.findings)} findings "
-        f"({by_action[Enforcement.DENY]} deny, {by_action[Enforcement.WARN]} warn, "
-        f"{by_action[Enforcement.AUDIT]} audit), {len(result.errors)} errors")
-    unpriced = f" ({st.unpriced_workloads} workloads unpriced)" if st.unpriced_workloads else ""
+    out.append(totals_line(result))
+    unpriced = f" ({count(st.unpriced_workloads, 'workload')} unpriced)" if st.unpriced_workloads else ""
     out.append(f"Projected spend {money(st.monthly_cost)}/month{unpriced}; estimated saving if fixed "
                f"{money(saving)}/month")
     return out
+
+
+def totals_line(result: Result) -> str:
+    """``4 files, 6 documents, … : 2 findings (1 deny, 1 warn, 0 audit), 0 errors``."""
+    st = result.stats
+    by_action = {e: sum(1 for f in result.findings if f.enforcement is e) for e in Enforcement}
+    return (f"{count(st.files, 'file')}, {count(st.documents, 'document')}, {count(st.workloads, 'workload')} "
+            f"({st.gpu_workloads} with GPUs), {count(st.policies, 'policy')}: {count(len(result.findings), 'finding')} "
+            f"({by_action[Enforcement.DENY]} deny, {by_action[Enforcement.WARN]} warn, "
+            f"{by_action[Enforcement.AUDIT]} audit), {count(len(result.errors), 'error')}")
+
+
+def verdict_line(result: Result, ctx: ReportContext) -> str:
+    """The last line of the text report: ``FAILED: …``, ``ERROR: …`` or ``PASSED: …`` (no colour)."""
+    return _verdict(result, ctx, _Paint(False))
 
 
 def _verdict(result: Result, ctx: ReportContext, paint: _Paint) -> str:
@@ -104,8 +115,10 @@ def _verdict(result: Result, ctx: ReportContext, paint: _Paint) -> str:
     gate = "/".join(sorted(e.value for e in ctx.fail_on))
     if ctx.cost_diff is not None:
         gate = f"new {gate}"
+    errors = sum(1 for e in result.errors if error_parts(e).is_error)
     if failing:
-        return paint(f"FAILED: {len(failing)} {gate} finding(s)", _RED + _BOLD)
-    if any(error_parts(e).is_error for e in result.errors):
-        return paint(f"ERROR: {len(result.errors)} input or policy error(s)", _RED + _BOLD)
+        also = f"; {count(errors, 'input or policy error')}" if errors else ""
+        return paint(f"FAILED: {count(len(failing), gate + ' finding')}{also}", _RED + _BOLD)
+    if errors:
+        return paint(f"ERROR: {count(errors, 'input or policy error')}", _RED + _BOLD)
     return paint(f"PASSED: no {gate} findings", _GREEN + _BOLD)

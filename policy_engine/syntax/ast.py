@@ -34,6 +34,11 @@ class Str:
     raw: str
     span: Span
 
+    @property
+    def name(self) -> str:
+        """The value, so a quoted kind (``kinds ["Widget"]``) reads like a named one."""
+        return self.value
+
 
 # ---- expressions --------------------------------------------------------------------------------------
 
@@ -126,7 +131,27 @@ class ListExpr:
     span: Span
 
 
-Expr = Literal | Name | Field | Index | Call | Neg | Not | BinOp | Compare | BoolOp | ListExpr
+@dataclass(frozen=True, slots=True)
+class MapExpr:
+    """``{"a": 1, "b": 2}``: keys and values in source order."""
+
+    entries: tuple[tuple[Expr, Expr], ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Quantifier:
+    """``all c in containers: body`` (``op`` is all, any, none or count); over a map one name binds its keys,
+    two names (``k, v``) its entries."""
+
+    op: str
+    names: tuple[Ident, ...]
+    collection: Expr
+    body: Expr
+    span: Span
+
+
+Expr = Literal | Name | Field | Index | Call | Neg | Not | BinOp | Compare | BoolOp | ListExpr | MapExpr | Quantifier
 
 # ---- policy contents ----------------------------------------------------------------------------------
 
@@ -142,7 +167,7 @@ class Setting:
 
 @dataclass(frozen=True, slots=True)
 class KindsSelector:
-    kinds: tuple[Ident, ...]
+    kinds: tuple[Ident | Str, ...]  # a Str names a kind the engine does not know (a CRD), taken as written
     bracketed: bool  # written as a list (``kinds [Job]``) rather than one name (``kinds workloads``)
     span: Span
 
@@ -249,6 +274,17 @@ class LiveIdle:
     metric: Ident
     threshold: Expr
     duration: Expr
+    span: Span
+    action: IdleAction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdleAction:
+    """``then notify`` / ``then stop after 30m, delete_pods, act``: what the controller does when idle."""
+
+    verb: Ident
+    notice: Expr | None
+    options: tuple[Ident, ...]
     span: Span
 
 

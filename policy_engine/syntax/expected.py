@@ -12,6 +12,7 @@ TERMINAL_WORDS: dict[str, str] = {
     "STRING": 'a string such as "text"',
     "NUMBER": "a number",
     "DURATION": "a duration such as 90m",
+    "QUANT": "a quantifier such as 'all c in containers:'",
     "PERCENT": "a percentage such as 80%",
     "MONEY": "an amount of money such as $1,500",
     "MATCH_OP": "'matches' or '=~'",

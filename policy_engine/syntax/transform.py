@@ -9,6 +9,7 @@ from lark import Token, Transformer, v_args
 from lark.tree import Meta
 
 from policy_engine.diagnostics import Span
+from policy_engine.quantity import Quantity, is_suffix, parse_quantity
 from policy_engine.syntax import ast
 
 #: Duration units and their length in seconds.
@@ -91,8 +92,8 @@ class ToAst(Transformer[Token, Any]):
             return ast.KindsSelector((self._ident(c[0]),), False, self._span(meta))
         return ast.KindsSelector(c[0], True, self._span(meta))
 
-    def name_list(self, meta: Meta, c: list[Token | None]) -> tuple[ast.Ident, ...]:
-        return tuple(self._ident(t) for t in c if t is not None)
+    def name_list(self, meta: Meta, c: list[Token | None]) -> tuple[ast.Ident | ast.Str, ...]:
+        return tuple(self._str(t) if t.type == "STRING" else self._ident(t) for t in c if t is not None)
 
     def string_list(self, meta: Meta, c: list[Token | None]) -> tuple[ast.Str, ...]:
         return tuple(self._str(t) for t in c if t is not None)
@@ -187,7 +188,10 @@ class ToAst(Transformer[Token, Any]):
         return ast.Assert(True, c[0], self._span(meta))
 
     def live_idle(self, meta: Meta, c: list[Any]) -> ast.LiveIdle:
-        return ast.LiveIdle(self._ident(c[0]), c[1], c[2], self._span(meta))
+        return ast.LiveIdle(self._ident(c[0]), c[1], c[2], self._span(meta), c[3] if len(c) > 3 else None)
+
+    def idle_then(self, meta: Meta, c: list[Any]) -> ast.IdleAction:
+        return ast.IdleAction(self._ident(c[0]), c[1], tuple(self._ident(t) for t in c[2:]), self._span(meta))
 
     def _aggregate(self, meta: Meta, kind: str, metric: ast.Ident | None, c: list[Any]) -> ast.Aggregate:
         limit = c[0]
@@ -281,6 +285,17 @@ class ToAst(Transformer[Token, Any]):
     def list_expr(self, meta: Meta, c: list[Any]) -> ast.ListExpr:
         return ast.ListExpr(tuple(i for i in c if i is not None), self._span(meta))
 
+    def map_expr(self, meta: Meta, c: list[Any]) -> ast.MapExpr:
+        return ast.MapExpr(tuple(e for e in c if e is not None), self._span(meta))
+
+    def map_entry(self, meta: Meta, c: list[Any]) -> tuple[ast.Expr, ast.Expr]:
+        return (c[0], c[1])
+
+    def quantifier(self, meta: Meta, c: list[Any]) -> ast.Quantifier:
+        op, first, second, collection, body = c
+        names = tuple(self._ident(n) for n in (first, second) if n is not None)
+        return ast.Quantifier(str(op), names, collection, body, self._span(meta))
+
     def name(self, meta: Meta, c: list[Token]) -> ast.Name:
         return ast.Name(str(c[0]), self._tspan(c[0]))
 
@@ -297,6 +312,8 @@ class ToAst(Transformer[Token, Any]):
         match = _DURATION.fullmatch(str(c[0]))
         assert match is not None
         amount, unit = match.groups()
+        if unit != "m" and is_suffix(unit):  # `30m` is a duration unless it meets a quantity (the checker)
+            return self._literal(c[0], "quantity", Quantity(parse_quantity(str(c[0])), str(c[0])), unit)
         factor = DURATION_UNITS.get(unit)
         value = None if factor is None else float(amount) * factor
         return self._literal(c[0], "duration", value, unit)

@@ -10,6 +10,8 @@ _ATOM = 8
 
 
 def _prec(e: ast.Expr) -> int:
+    if isinstance(e, ast.Quantifier):
+        return 0  # its body reaches as far right as it can: parenthesised inside anything else
     if isinstance(e, ast.BoolOp):
         return _PRECEDENCE[e.op]
     if isinstance(e, ast.Not):
@@ -42,6 +44,11 @@ def unparse(e: ast.Expr) -> str:
         return f"{e.func.name}({', '.join(unparse(a) for a in e.args)})"
     if isinstance(e, ast.ListExpr):
         return "[" + ", ".join(unparse(i) for i in e.items) + "]"
+    if isinstance(e, ast.MapExpr):
+        return "{" + ", ".join(f"{_wrap(k, 1)}: {unparse(v)}" for k, v in e.entries) + "}"
+    if isinstance(e, ast.Quantifier):
+        names = ", ".join(n.name for n in e.names)
+        return f"{e.op} {names} in {_wrap(e.collection, 1)}: {unparse(e.body)}"
     if isinstance(e, ast.Neg):
         return "-" + _wrap(e.operand, _PRECEDENCE["neg"])
     if isinstance(e, ast.Not):
@@ -55,3 +62,9 @@ def unparse(e: ast.Expr) -> str:
         return f"{_wrap(e.left, p, strict=True)} {op} {_wrap(e.right, p, strict=True)}"
     p = _PRECEDENCE[e.op]
     return f" {e.op} ".join(_wrap(o, p, strict=True) for o in e.operands)
+
+
+def operands(e: ast.BoolOp) -> list[str]:
+    """The operands of an ``and``/``or`` as they read inside it (parenthesised where needed), for layout."""
+    p = _PRECEDENCE[e.op]
+    return [_wrap(o, p, strict=True) for o in e.operands]

@@ -37,7 +37,19 @@ class WebhookConfig(BaseModel):
     exempt_groups: tuple[str, ...] = ()
     """``userInfo.groups`` globs, e.g. ``system:masters``."""
     inherit_labels: tuple[str, ...] = ("team", "cost-center")
-    """Label keys a workload takes from its namespace when neither the object nor its pods set them."""
+    """Label keys a workload takes from its namespace when its pods do not carry them (or carry them empty)."""
+    authoritative_labels: tuple[str, ...] = ("team", "cost-center")
+    """Inherited keys whose namespace value, where the namespace has one, replaces the workload's own: a
+    quota cannot be dodged, nor spend billed to another team, by relabelling (docs/webhook.md)."""
+    known_teams: tuple[str, ...] | None = None
+    """When set, a workload whose team (after inheritance) is not in this list is denied, naming the list."""
+    controller_annotations: tuple[str, ...] = (
+        "deployment.kubernetes.io/*", "batch.kubernetes.io/*", "control-plane.alpha.kubernetes.io/*",
+        "kubernetes.io/change-cause", "notebooks.kubeflow.org/last-activity*",
+        "notebooks.kubeflow.org/last_activity*", "ray.io/*", "kueue.x-k8s.io/*", "leaderworkerset.sigs.k8s.io/*",
+        "jobset.sigs.k8s.io/*", "workflows.argoproj.io/*", "serving.kserve.io/*")
+    """Object annotations (globs) controllers write: an UPDATE that changes only these, status, finalizers,
+    ownerReferences, managed fields or the deletion timestamp is allowed without being judged again."""
     require_exemption_expiry: bool = True
     """Per-object exemption annotations count only with a ``policy-engine.io/exempt-until`` date."""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
@@ -48,7 +60,8 @@ class WebhookConfig(BaseModel):
     internal_error: Literal["open", "closed"] = "open"
     """What an error outside any policy (unreadable object, a bug) does: allow with a warning, or deny."""
 
-    @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels")
+    @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels",
+                     "authoritative_labels", "controller_annotations")
     @classmethod
     def _no_empty_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not v.strip() for v in value):

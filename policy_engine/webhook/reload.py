@@ -25,6 +25,7 @@ from policy_engine.errors import DiagnosticError
 from policy_engine.jsonlog import log
 from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.review import LoadedEngine
+from policy_engine.wording import count
 
 FileStamp = tuple[str, str, int, int, int]  # (path as listed, real path, inode, size, mtime_ns)
 Fingerprint = tuple[FileStamp, ...]
@@ -119,7 +120,7 @@ class PolicyWatcher:
         except DiagnosticError as exc:
             self.metrics.reload_failures.inc()
             errors = len(exc.errors)
-            log(logging.ERROR, f"policy reload refused: {errors} error(s); the previous "
+            log(logging.ERROR, f"policy reload refused: {count(errors, 'error')}; the previous "
                 f"{len(self.holder.current.by_name)} policies stay in force",
                 event="reload_failed", errors=errors, diagnostics=str(exc))
             return False

@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
 from policy_engine.errors import UnreadableObject
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.model.documents import Document, LoadError, load_objects
+from policy_engine.model.inherit import inherit_labels
+from policy_engine.model.workload import Admission
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
 from policy_engine.webhook.config import WebhookConfig
-from policy_engine.webhook.exemptions import RequestExemptions, Verdict, judge, object_exemption
+from policy_engine.webhook.exemptions import Globs, RequestExemptions, Verdict, judge, object_exemption
 
 if TYPE_CHECKING:
     from policy_engine.engine import Engine, Finding, Usage
@@ -95,15 +98,21 @@ def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
         reason = state.exemptions.reason(namespace, request.user_info)
         if reason:
             return _allow(request, kind, namespace, name, reason, exempt=True)
+        unchanged = controller_update(request, state.config)
+        if unchanged:
+            return _allow(request, kind, namespace, name, unchanged)
         obj = _with_identity(obj, namespace, name)
         name = obj["metadata"].get("name", name)
         workload = _workload(obj, state)
         if workload is None:
             return _allow(request, kind, namespace, name, f"{kind or 'the object'} is not a workload")
-        workload, inherited = _inherit_labels(workload, obj, namespace, state)
+        inherited = _inherit_labels(workload, namespace, state)
+        workload.admission = Admission(request.operation.value, request.old_object, request.user_info.username,
+                                       tuple(request.user_info.groups))
         usage = state.cluster if state.cluster is not None else None
         result = state.loaded.engine.evaluate_workloads([workload], usage=usage)
-        return _respond(request, state, workload, list(result.findings), inherited)
+        findings = list(result.findings) + _unknown_team(workload, state)
+        return _respond(request, state, workload, findings, inherited)
     except Exception as exc:  # a bug or an unreadable object must not take the API server's request down
         return _internal_error(request, state, kind, namespace, name, exc)
 
@@ -137,30 +146,54 @@ def _workload(obj: dict[str, Any], state: ReviewState) -> Workload | None:
         raise UnreadableObject(item.message)
     assert isinstance(item, Document)
     try:
-        return state.loaded.engine.workload(item)
+        return state.loaded.engine.subject(item)
     except Exception as exc:
         diagnostic = getattr(exc, "diagnostic", None)
         raise UnreadableObject(getattr(diagnostic, "message", None) or str(exc)) from exc
 
 
-def _inherit_labels(workload: Workload, obj: dict[str, Any], namespace: str,
-                    state: ReviewState) -> tuple[Workload, dict[str, str]]:
-    """Take configured keys the workload lacks from its namespace's labels; object and pod labels win."""
-    keys = state.config.inherit_labels
-    if state.cluster is None or not keys or not namespace:
-        return workload, {}
-    missing = [k for k in keys if k not in workload.labels]
-    if not missing:
-        return workload, {}
-    ns_labels = state.cluster.namespace_labels(namespace) or {}
-    inherited = {k: str(ns_labels[k]) for k in missing if k in ns_labels}
-    if not inherited:
-        return workload, {}
-    meta = dict(obj["metadata"])
-    labels = meta.get("labels")
-    meta["labels"] = {**inherited, **(labels if isinstance(labels, dict) else {})}
-    rebuilt = _workload({**obj, "metadata": meta}, state)
-    return (rebuilt or workload), inherited
+def _inherit_labels(workload: Workload, namespace: str, state: ReviewState) -> dict[str, str]:
+    """The one namespace rule (``model/inherit.py``) applied to what the workload's pods carry."""
+    config = state.config
+    if state.cluster is None or not config.inherit_labels or not namespace:
+        return {}
+    return inherit_labels(workload, state.cluster.namespace_labels(namespace), config.inherit_labels,
+                          config.authoritative_labels)
+
+
+#: Object fields a controller (or the API server) writes and that no policy reads.
+_CONTROLLER_METADATA = ("resourceVersion", "generation", "managedFields", "finalizers", "deletionTimestamp",
+                        "deletionGracePeriodSeconds", "ownerReferences", "uid", "creationTimestamp", "selfLink")
+
+
+def controller_update(request: AdmissionRequest, config: WebhookConfig) -> str | None:
+    """Why an UPDATE needs no new judgement (None when it does): the object is being deleted, or nothing
+    a policy reads changed — only status, finalizers, ownerReferences, managed fields or annotations that
+    controllers write (``controller_annotations``). Tightening a policy must never leave a Job's pods
+    stuck in Terminating because the job controller cannot remove its finalizer."""
+    if request.operation is not Operation.UPDATE or request.old_object is None or request.object is None:
+        return None
+    meta = request.object.get("metadata")
+    if isinstance(meta, dict) and meta.get("deletionTimestamp"):
+        return "an UPDATE of an object being deleted is not reviewed"
+    globs = Globs(config.controller_annotations)
+    if _policy_view(request.object, globs) == _policy_view(request.old_object, globs):
+        return "the UPDATE changes nothing a policy reads (status, finalizers or controller annotations)"
+    return None
+
+
+def _policy_view(obj: Mapping[str, Any], controller_annotations: Globs) -> dict[str, Any]:
+    out = {k: v for k, v in obj.items() if k != "status"}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        kept: dict[str, Any] = {k: v for k, v in meta.items() if k not in _CONTROLLER_METADATA}
+        kept.setdefault("annotations", None)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            kept["annotations"] = {k: v for k, v in annotations.items()
+                                   if controller_annotations.match(str(k)) is None} or None
+        out["metadata"] = kept
+    return out
 
 
 def _respond(request: AdmissionRequest, state: ReviewState, workload: Workload, findings: list[Finding],
@@ -185,7 +218,7 @@ def _respond(request: AdmissionRequest, state: ReviewState, workload: Workload, 
     warnings += [_warning(p, notes[p]) for p in exempted]
     status = None
     if denies:
-        message = _deny_message(workload, denies, notes, state, _removed_labels(request))
+        message = _deny_message(workload, denies, notes, state, _removed_labels(request, state, workload))
         status = Status(code=403, message=message, reason="Forbidden")
     response = AdmissionResponse(uid=request.uid, allowed=not denies, status=status,
                                  warnings=warnings or None)
@@ -205,11 +238,34 @@ def _labels(obj: dict[str, Any] | None) -> Mapping[str, object]:
     return labels if isinstance(labels, dict) else {}
 
 
-def _removed_labels(request: AdmissionRequest) -> list[str]:
+def _removed_labels(request: AdmissionRequest, state: ReviewState, workload: Workload) -> list[str]:
+    """Label keys the previous version's pods carried and this one's do not (what a rule reads)."""
     if request.operation is not Operation.UPDATE or request.old_object is None:
         return []
-    new = _labels(request.object)
-    return sorted(k for k in _labels(request.old_object) if k not in new)
+    try:
+        old = _workload(_with_identity(request.old_object, request.namespace, request.name), state)
+    except UnreadableObject:
+        return []
+    before = old.labels if old is not None else _labels(request.old_object)
+    return sorted(k for k in before if k not in workload.labels)
+
+
+def _unknown_team(workload: Workload, state: ReviewState) -> list[Finding]:
+    """With ``known_teams`` configured, a team outside the list is a clear denial (not a new quota group)."""
+    known = state.config.known_teams
+    if known is None:
+        return []
+    from policy_engine.compiler.program import Severity
+    from policy_engine.engine import Finding, ResourceRef
+
+    team = DEFAULT_DIMENSIONS.team
+    value = team.value(workload.labels)
+    if value is not None and value in known:
+        return []
+    what = f"team {value!r} is not a known team" if value else "no team label"
+    return [Finding(policy="known-teams", rule="labels", severity=Severity.HIGH, enforcement=Enforcement.DENY,
+                    message=f"{what}; set label {team.keys[0]} to one of: {', '.join(known)}",
+                    resource=ResourceRef.of(workload))]
 
 
 def _deny_message(workload: Workload, denies: Sequence[Finding], notes: Mapping[str, str], state: ReviewState,

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.authoring.explain import Explanation, WorkloadExplanation, explain, render_text
+from policy_engine.authoring.explain import Explanation, UnknownPolicy, WorkloadExplanation, explain, render_text
 from policy_engine.authoring.trace import PolicyTracer, Step
 from policy_engine.compiler import compile_policies
 from policy_engine.engine import Engine
-from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.pricing.catalog import load_catalog
 
@@ -45,7 +44,7 @@ def _rules(w: WorkloadExplanation) -> list[Step]:
     return [s for s in w.trace.steps if s.clause == "rule"]
 
 
-def test_missing_labels_are_traced_to_metadata() -> None:
+def test_missing_labels_are_traced_to_the_pod_template() -> None:
     manifest = SAMPLES / "required-cost-labels" / "manifests.yaml"
     result = _explain("required-cost-labels", manifest)
     job = _workload(result, "bert-finetune")
@@ -57,7 +56,10 @@ def test_missing_labels_are_traced_to_metadata() -> None:
     environment_rule = _rules(backfill)[2]  # after the key list and the GPU-only model label
     fact = environment_rule.facts[0]
     assert fact.value == '"production"'
-    assert fact.source == f"metadata.labels.environment, line {_line(manifest, 'environment: production')}"
+    # the Job's pods carry the template's labels: that is where the value is traced (not the Job's own)
+    lines = manifest.read_text().splitlines()
+    pod_line = max(i for i, text in enumerate(lines, 1) if "environment: production" in text)
+    assert fact.source == f"spec.template.metadata.labels.environment (what the pods carry), line {pod_line}"
     assert environment_rule.outcome == "violated"
 
 
@@ -128,9 +130,8 @@ def test_assert_reads_parameters_and_gpu_fields() -> None:
 
 
 def test_cel_and_live_idle() -> None:
-    examples = ROOT / "examples" / "policies"
-    cel = explain([str(examples / "tests" / "pinned-images-cel" / "manifests.yaml")], "pinned-images-cel",
-                  [str(examples / "pinned-images-cel.policy")])
+    cel = explain([str(ROOT / "tests" / "fixtures" / "authoring" / "cel" / "manifests.yaml")], "pinned-images-cel",
+                  [str(ROOT / "tests" / "fixtures" / "authoring" / "cel" / "pinned-images-cel.policy")])
     assert cel.agrees, render_text(cel)
     step = _rules(_workload(cel, "tgi-latest"))[0]
     assert step.facts[0].name.startswith("cel(") and step.facts[0].value == "false"
@@ -157,10 +158,11 @@ def test_cost_arithmetic_is_shown() -> None:
     assert "FAIL" in text and "monthly_cost = $32,058.10" in text
 
 
-def test_unknown_policy_is_a_located_error_with_a_suggestion() -> None:
-    with pytest.raises(DiagnosticError) as caught:
+def test_unknown_policy_names_the_known_ones_with_a_suggestion() -> None:
+    with pytest.raises(UnknownPolicy) as caught:
         explain([str(SAMPLES / "gpu-pinned" / "manifests.yaml")], "gpu-pined", POLICIES)
-    assert caught.value.diagnostics[0].hint == "did you mean gpu-pinned?"
+    assert str(caught.value).startswith("no policy gpu-pined (did you mean gpu-pinned?); known: ")
+    assert "gpu-pinned" in caught.value.known
 
 
 def test_traced_verdicts_equal_compiled_verdicts_over_the_corpus() -> None:

@@ -55,7 +55,7 @@ def test_failing_expectations_are_reported_with_expected_and_actual() -> None:
     text = render_text(result)
     failed_lines = sorted(int(line.split(":")[1]) for line in text.splitlines() if ": FAIL " in line)
     assert failed_lines == [5, 6, 7, 8]
-    assert "    - expected: pass\n    + actual:   fail (1 finding(s))" in text
+    assert "    - expected: pass\n    + actual:   fail (1 finding)" in text
     assert "message contains 'no such words'" in text
     assert "monthly_cost $1,468.76" in text
     assert text.splitlines()[-1] == "1 passed, 4 failed"

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 _BLOCK = re.compile(r"```(\S+)([^\n]*)\n(.*?)```", re.S)
 _KEY_MARKERS = ("error[", "warning[", ": FAIL ", "passed, ", "would reformat", "reformatted", "✗ ", "): PASS",
-                "): FAIL", "): SKIP", " file(s)", "+++ ", "---", "- expected", "+ actual")
+                "): FAIL", "): SKIP", "file: ", " unchanged", "+++ ", "---", "- expected", "+ actual")
 
 
 def _key(line: str) -> bool:

@@ -58,8 +58,19 @@ def test_fmt_check_lists_unformatted_files_and_exits_1(tmp_path: Path) -> None:
     run = cli("fmt", "--check", str(tmp_path))
     assert run.returncode == 1
     assert run.stdout.splitlines() == [f"would reformat {tmp_path / 'messy.policy'}",
-                                       "1 file(s) would be reformatted, 1 unchanged"]
+                                       "1 file would be reformatted, 1 unchanged"]
     assert (tmp_path / "messy.policy").read_text() == (FIXTURES / "fmt" / "messy.policy").read_text()
+
+
+def test_fmt_reports_an_unparsable_file_and_exits_2(tmp_path: Path) -> None:
+    target = tmp_path / "broken.policy"
+    target.write_text('policy "x" {\n  severity high\n  require labels [\n')
+    for flags in ((), ("--check",)):
+        run = cli("fmt", *flags, str(target))
+        assert run.returncode == 2
+        assert f"{target}:3:19: error[E003]: unexpected end of file" in run.stderr
+        assert run.stdout.splitlines()[-1].endswith("0 unchanged, 1 not formatted (errors above)")
+    assert target.read_text() == 'policy "x" {\n  severity high\n  require labels [\n'
 
 
 def test_fmt_diff_prints_a_unified_diff_without_writing(tmp_path: Path) -> None:
@@ -102,7 +113,8 @@ def test_explain_traces_values_to_manifest_lines() -> None:
     assert run.returncode == 0, run.stderr  # p4d.24xlarge is not on the denylist: it passes
     run = cli("explain", "--policy", "required-cost-labels", str(manifest))
     assert run.returncode == 1
-    assert "FAIL" in run.stdout and 'labels["team"] = null (not set in metadata.labels)' in run.stdout
+    assert "FAIL" in run.stdout
+    assert 'labels["team"] = null (not set in spec.pytorchReplicaSpecs.Master.template.metadata.labels' in run.stdout
     assert "monthly_cost = null" in run.stdout
 
 
@@ -116,9 +128,13 @@ def test_explain_json() -> None:
     assert trace["verdict"] == "skip" and trace["steps"][1]["clause"] == "when"
 
 
-def test_explain_unknown_policy_exits_2() -> None:
+def test_explain_unknown_policy_names_the_known_ones_and_exits_2() -> None:
     run = cli("explain", "--policy", "nope", str(ROOT / "examples" / "manifests"))
-    assert run.returncode == 2 and "no policy named 'nope'" in run.stderr
+    assert run.returncode == 2
+    assert run.stderr.startswith("policy-engine explain: error[E903]: no policy nope; known: ")
+    assert ":1:1" not in run.stderr  # an argument, not a place in a file
+    close = cli("explain", "--policy", "max-gpu", str(ROOT / "examples" / "manifests"))
+    assert "no policy max-gpu (did you mean max-gpus?); known: " in close.stderr
 
 
 # ---- validate ----
@@ -127,7 +143,7 @@ def test_explain_unknown_policy_exits_2() -> None:
 def test_validate_clean_library_exits_0() -> None:
     run = cli("validate", "policies", "examples/policies")
     assert run.returncode == 0
-    assert run.stdout.strip().endswith("0 error(s), 0 warning(s)")
+    assert run.stdout.strip().endswith("0 errors, 0 warnings")
 
 
 def test_validate_prints_warnings_and_exits_0_then_errors_exit_2() -> None:

@@ -35,11 +35,11 @@ def test_text_report_locates_findings_and_fails_on_deny() -> None:
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
     assert "\x1b[" not in out  # not a TTY: no colour
-    assert "tree/train.yaml:6  team-label  high  deny  PyTorchJob nlp/pretrain" in out
+    assert "tree/train.yaml:15  team-label  high  deny  PyTorchJob nlp/pretrain" in out
     assert "spot-training  medium  warn" in out
     assert "README" not in out
     assert "4 files, 6 documents" in out
-    assert out.rstrip().endswith("FAILED: 1 deny finding(s)")
+    assert out.rstrip().endswith("FAILED: 1 deny finding")
 
 
 def test_json_report_schema() -> None:
@@ -50,7 +50,7 @@ def test_json_report_schema() -> None:
     assert label["resource"]["file"] == "tests/fixtures/check/tree/train.yaml"
     assert (label["resource"]["kind"], label["resource"]["name"], label["resource"]["namespace"]) == (
         "PyTorchJob", "pretrain", "nlp")
-    assert label["resource"]["line"] == 1 and label["line"] == 6  # the labels block
+    assert label["resource"]["line"] == 1 and label["line"] == 15  # the pod template the label must go on
     assert label["monthly_cost"] is None or label["monthly_cost"] > 0
     assert doc["verdict"]["passed"] is False and doc["verdict"]["failing_findings"] == 1
     assert {s["policy"] for s in doc["summary"]} == {"team-label", "spot-training", "team-quota"}
@@ -74,7 +74,7 @@ def test_sarif_is_valid_and_repo_relative() -> None:
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "tests/fixtures/check/tree/train.yaml",
                                             "uriBaseId": "%SRCROOT%"}
-    assert location["region"]["startLine"] == 6
+    assert location["region"]["startLine"] == 15
 
 
 def test_junit_has_a_testcase_per_evaluation() -> None:
@@ -92,7 +92,7 @@ def test_junit_has_a_testcase_per_evaluation() -> None:
 def test_markdown_and_policyreport() -> None:
     md = check("tree", "--policies", str(POLICIES), "--format", "markdown").stdout
     assert "## ❌ policy-engine: 1 blocking finding (deny)" in md
-    assert "`tests/fixtures/check/tree/train.yaml:6`" in md
+    assert "`tests/fixtures/check/tree/train.yaml:15`" in md
     assert "### Projected spend by team" in md
     reports = list(yaml.safe_load_all(check("tree", "--policies", str(POLICIES), "--format",
                                             "policyreport").stdout))
@@ -122,7 +122,7 @@ def test_stdin() -> None:
     text = (FIXTURES / "tree" / "train.yaml").read_text()
     proc = check("-", "--policies", str(POLICIES), stdin=text)
     assert proc.returncode == 1
-    assert "<stdin>:6  team-label" in proc.stdout
+    assert "<stdin>:15  team-label" in proc.stdout
 
 
 def test_exclude() -> None:
@@ -210,3 +210,18 @@ def test_colour_on_a_terminal_only_and_never_with_no_color() -> None:
     assert "\x1b[" in _on_a_terminal()
     assert "\x1b[" not in _on_a_terminal(env_extra={"NO_COLOR": "1"})
     assert "\x1b[" not in _on_a_terminal("--no-color")
+
+
+def test_labels_only_on_a_deployment_fail_check_as_the_cluster_would_with_the_pod_template_fix() -> None:
+    """The issue's reproduction: cost labels on the Deployment's metadata.labels only passed check (exit
+    0) while the webhook denied the ReplicaSet and every Pod; now check fails and names the fix."""
+    manifest = REPO / "tests" / "fixtures" / "webhook" / "one-verdict" / "deployment.yaml"
+    proc = check(str(manifest), "--format", "json", cwd=REPO)
+    assert proc.returncode == 1, proc.stderr
+    findings = [f for f in json.loads(proc.stdout)["findings"] if f["enforcement"] == "deny"]
+    assert {f["resource"]["name"] for f in findings} == {"deployment-labels-on-object-only"}
+    labels = next(f for f in findings if "team" in f["message"])
+    assert labels["field"] == "spec.template.metadata.labels"
+    assert "add them under spec.template.metadata.labels" in labels["message"]
+    lines = manifest.read_text().splitlines()
+    assert lines[labels["line"] - 1].strip().startswith("labels:")

@@ -41,7 +41,7 @@ def test_the_report_is_the_same_without_the_cache_cold_and_warm(tmp_path: Path) 
     assert entries(tmp_path) == ["catalog", "frontend"]
     warm = check(cache=tmp_path)
     assert uncached == cold == warm
-    assert warm[1]["findings"] and warm[1]["stats"]["policies"] == 13
+    assert warm[1]["findings"] and warm[1]["stats"]["policies"] == 19
 
 
 def test_an_edited_policy_is_seen_by_the_next_run(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_table_lists_kind_roles_gpus_model_and_capacity(capsys: pytest.CaptureFi
     assert header.split()[:3] == ["KIND/NAME", "ROLES", "GPUS"]
     assert row.startswith("Deployment/serving/llm")
     assert "3 pod" in row and " 6 " in row and "L4" in row and "spot" in row
-    assert total == "1 workload(s), 6 GPU(s)"
+    assert total == "1 workload, 6 GPUs"
     assert all(note.startswith("  unpriced Deployment serving/llm: ") for note in notes)
     assert code == 0
 

@@ -156,7 +156,8 @@ def test_live_usage_decides_admission(state: ClusterState, engine: Engine) -> No
     """The engine adds a new 8-GPU job's projection to what the cache reports, and denies past the quota."""
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "big", "namespace": "ml-vision",
                                                                  "labels": {"team": "vision"}},
-           "spec": {"activeDeadlineSeconds": 3600 * 200, "template": {"spec": {"restartPolicy": "Never",
+           "spec": {"activeDeadlineSeconds": 3600 * 200, "template": {
+               "metadata": {"labels": {"team": "vision"}}, "spec": {"restartPolicy": "Never",
                     "containers": [{"name": "t", "image": "t", "resources": {"limits": {"nvidia.com/gpu": 8}}}]}}}}
     workload = build_workload(Document(job, "<admission>", 1))
     assert workload is not None

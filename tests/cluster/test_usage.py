@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from policy_engine.cluster.pods import PodRecord, build_record, inherit, price_record
+from policy_engine.cluster.pods import PodRecord, build_record, price_record
 from policy_engine.cluster.usage import group_usage, period_bounds
 from policy_engine.compiler.program import Period
 from policy_engine.pricing.catalog import load_catalog
@@ -36,11 +36,13 @@ def test_pods_without_gpus_or_unreadable_are_not_records() -> None:
     assert build_record(broken, None, ("team",), NOW) is None
 
 
-def test_namespace_labels_fill_only_missing_keys() -> None:
-    obj = {"metadata": {"labels": {"team": "own"}}}
-    merged, taken = inherit(obj, {"team": "ns", "cost-center": "cc-1", "other": "x"}, ("team", "cost-center"))
-    assert merged["metadata"]["labels"] == {"team": "own", "cost-center": "cc-1"}
-    assert taken == {"cost-center": "cc-1"}
+def test_a_live_pod_takes_missing_keys_from_its_namespace_by_the_one_rule() -> None:
+    pod = _pod("llm-serve-7d9f8b6c5-h2x4p")
+    pod["metadata"] = {**pod["metadata"], "labels": {"team": ""}}  # type: ignore[dict-item]
+    record = build_record(pod, {"team": "ns", "cost-center": "cc-1"}, ("team", "cost-center"), NOW)
+    assert record is not None
+    assert record.inherited == {"team": "ns", "cost-center": "cc-1"}  # an empty team is no team
+    assert record.workload.labels["team"] == "ns"
 
 
 def _record(gpus: float, started: datetime, deadline: datetime | None = None, hourly: float | None = 1.0,

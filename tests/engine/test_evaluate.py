@@ -38,7 +38,7 @@ def test_per_workload_findings_carry_location_cost_and_field_line() -> None:
 
     untagged = by[("labels", "untagged")]
     assert untagged.resource.file.endswith("gpu.yaml")
-    assert untagged.resource.line == 46  # the document's first line
+    assert untagged.resource.line == 52  # the document's first line
     assert untagged.enforcement is Enforcement.DENY and untagged.severity is Severity.HIGH
     assert "team" in untagged.message
 

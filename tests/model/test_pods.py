@@ -66,11 +66,12 @@ def test_a_pods_request_is_the_max_of_init_containers_and_the_sum_of_containers(
     assert role.provenance["gpus"].path == gpu_path
 
 
-def test_labels_overlay_object_labels_with_labels_every_pod_carries() -> None:
+def test_labels_are_what_every_pod_carries_not_the_controller_object() -> None:
     w = fixture_workload("deployment.yaml")
     assert w.object_labels == {"team": "nlp", "cost-center": "42"}
     assert w.pod_labels == {"app": "llm", "team": "nlp-serving"}
-    assert w.labels == {"team": "nlp-serving", "cost-center": "42", "app": "llm"}
+    # the Deployment's own cost-center never reaches its pods: a label rule must not count it
+    assert w.labels == {"team": "nlp-serving", "app": "llm"}
     assert w.priority_class == "high"
 
 

@@ -26,7 +26,7 @@ def test_summary_errors_totals_and_verdict(result: Result, ctx: ReportContext) -
     assert "k8s/broken.yaml:7:3: error[E601]: invalid YAML: mapping values" in out
     assert "4 findings (2 deny, 2 warn, 0 audit), 2 errors" in out
     assert "estimated saving if fixed $9,000.00/month" in out
-    assert out.rstrip().endswith("FAILED: 2 deny finding(s)")
+    assert out.rstrip().endswith("FAILED: 2 deny findings; 2 input or policy errors")
     summary = out[out.index("Policy summary"):]
     assert summary.index("gpu-quota") < summary.index("require-team-label") < summary.index("prefer-spot")
 

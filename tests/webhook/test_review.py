@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -18,6 +21,7 @@ from .reviews import (
     engine,
     everything_said,
     request,
+    review_body,
     state,
     team_quota,
 )
@@ -72,7 +76,7 @@ def test_audit_findings_are_decided_but_not_shown(loaded: LoadedEngine) -> None:
 
 
 def test_several_policies_each_get_their_own_line(loaded: LoadedEngine) -> None:
-    req = request("deny-too-many-gpus", lambda obj: obj["metadata"].pop("labels"))
+    req = request("deny-too-many-gpus", lambda obj: obj["spec"]["template"]["metadata"].pop("labels"))
     response = respond(req, state(loaded))
     assert response.status is not None
     lines = response.status.message.splitlines()
@@ -185,10 +189,75 @@ def test_namespace_team_label_is_inherited(loaded: LoadedEngine) -> None:
     assert dict(decision.inherited) == {"team": "vision"}  # only configured keys are taken
 
 
-def test_object_labels_win_over_the_namespace(loaded: LoadedEngine) -> None:
+def test_the_namespace_team_is_authoritative_unless_configured_otherwise(loaded: LoadedEngine) -> None:
     cluster = StaticClusterState(namespaces={"ml": {"team": "platform"}})
     decision = decide(request("allow-pod-tagged"), state(loaded, cluster=cluster))
-    assert decision.inherited == {}
+    assert decision.inherited == {"team": "platform"}  # team: nlp in namespace ml bills platform
+    config = WebhookConfig(authoritative_labels=())
+    decision = decide(request("allow-pod-tagged"), state(loaded, config, cluster))
+    assert decision.inherited == {}  # the pods' own label wins when the namespace is not authoritative
+
+
+def _team_quota_state(loaded: LoadedEngine, config: WebhookConfig | None = None) -> ReviewState:
+    """Namespace ``ml`` is vision's and vision's GPU-hour quota is used up."""
+    cluster = StaticClusterState(namespaces={"ml": {"team": "vision"}},
+                                 used={"vision": Usage(used=1000.0, running=0.0)})
+    return state(loaded, config, cluster)
+
+
+@pytest.mark.parametrize("team", ["brand-new-team", "", "nlp"])
+def test_an_exhausted_quota_cannot_be_dodged_by_relabelling(team: str) -> None:
+    """The issue's reproduction: team: brand-new-team / "" / nlp in vision's namespace was admitted."""
+    loaded = engine(team_quota(limit=100.0))
+    req = request("warn-gpu-not-spot", lambda obj: obj["spec"]["template"]["metadata"]["labels"].update(
+        {"team": team}))
+    decision = decide(req, _team_quota_state(loaded))
+    assert decision.response.allowed is False, decision.response
+    assert decision.inherited == {"team": "vision"}
+    assert "vision" in everything_said(decision.response)
+
+
+def test_known_teams_turn_an_unknown_team_into_a_clear_denial(loaded: LoadedEngine) -> None:
+    config = WebhookConfig(known_teams=("nlp", "vision"))
+    req = request("allow-pod-tagged", lambda obj: obj["metadata"]["labels"].update({"team": "brand-new"}))
+    response = respond(req, state(loaded, config))
+    assert response.allowed is False and response.status is not None
+    assert "team 'brand-new' is not a known team; set label team to one of: nlp, vision" in response.status.message
+    assert respond(request("allow-pod-tagged"), state(loaded, config)).allowed is True
+
+
+def _controller_update(mutate: Callable[[dict[str, Any]], None], name: str = "deny-pod-untagged") -> Any:
+    """An UPDATE of an object today's policies deny (untagged), changed by ``mutate`` only."""
+    body = review_body(name)
+    old = copy.deepcopy(body["request"]["object"])
+    old["metadata"]["finalizers"] = ["batch.kubernetes.io/job-tracking"]
+    new = copy.deepcopy(old)
+    mutate(new)
+    body["request"].update({"operation": "UPDATE", "oldObject": old, "object": new})
+    return AdmissionRequest.model_validate(body["request"])
+
+
+@pytest.mark.parametrize("change", ["finalizer", "status", "controller-annotation", "deleting"])
+def test_controllers_own_updates_are_allowed_without_judging_again(loaded: LoadedEngine, change: str) -> None:
+    """Tightening a policy must never leave a Job's pods stuck in Terminating."""
+    mutate: dict[str, Callable[[dict[str, Any]], None]] = {
+        "finalizer": lambda o: o["metadata"].pop("finalizers"),
+        "status": lambda o: o.update(status={"phase": "Succeeded"}),
+        "controller-annotation": lambda o: o["metadata"].setdefault("annotations", {}).update(
+            {"batch.kubernetes.io/job-completion-index": "0"}),
+        "deleting": lambda o: o["metadata"].update(deletionTimestamp="2026-06-01T00:00:00Z",
+                                                   deletionGracePeriodSeconds=30),
+    }
+    decision = decide(_controller_update(mutate[change]), state(loaded))
+    assert decision.response.allowed is True and decision.findings == ()
+    assert decision.skipped is not None
+
+
+def test_an_update_that_changes_what_a_policy_reads_is_judged(loaded: LoadedEngine) -> None:
+    req = _controller_update(lambda o: o["metadata"].setdefault("labels", {}).update({"app": "x"}))
+    assert respond(req, state(loaded)).allowed is False
+    req = _controller_update(lambda o: o["metadata"].setdefault("annotations", {}).update({"owner": "bob"}))
+    assert respond(req, state(loaded)).allowed is False
 
 
 def test_inheritance_takes_only_configured_keys(loaded: LoadedEngine) -> None:
@@ -214,6 +283,8 @@ class _Exploding:
 
     def workload(self, doc: object) -> None:
         raise ValueError("spec.replicas: 'many' is not a number")
+
+    subject = workload
 
 
 @pytest.mark.parametrize(("mode", "allowed"), [("open", True), ("closed", False)])

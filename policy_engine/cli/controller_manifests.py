@@ -1,0 +1,59 @@
+"""``policy-engine controller-manifests``: the objects that install the controller (RBAC from the policies)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "print the Kubernetes manifests that install the controller"
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from policy_engine.webhook.manifests import DEFAULT_IMAGE
+
+    parser.add_argument("--namespace", default="policy-engine", help="namespace (default: %(default)s)")
+    parser.add_argument("--image", default=DEFAULT_IMAGE, help="container image (default: %(default)s)")
+    parser.add_argument("--policies", action="append", default=[], metavar="DIR",
+                        help="policy folder or file for the ConfigMap; the RBAC grants only what their idle "
+                             "actions need (repeatable; default: the bundled library)")
+    parser.add_argument("--act", action="store_true", help="settings with idle actions on (default: dry run)")
+    parser.add_argument("--out-dir", metavar="DIR", help="write one file per object group instead of printing")
+
+
+def run(args: argparse.Namespace) -> int:
+    from policy_engine.bundled import bundled_policies_dir
+    from policy_engine.controller.manifests import Options, build, dump
+    from policy_engine.engine import load_engine
+    from policy_engine.errors import DiagnosticError, ManifestError
+    from policy_engine.webhook.manifests import read_policies
+
+    paths = args.policies or [bundled_policies_dir()]
+    try:
+        texts = read_policies(paths)
+        engine = load_engine(paths)  # compile first: no manifests for policies that do not compile
+    except DiagnosticError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    except (ManifestError, OSError) as exc:
+        print(f"policy-engine controller-manifests: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    objects = build(Options(namespace=args.namespace, image=args.image, policies=texts, act=args.act),
+                    engine.policies)
+    if args.out_dir:
+        folder = Path(args.out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        groups: dict[str, list[dict[str, object]]] = {}
+        for name, obj in objects:
+            groups.setdefault(name, []).append(obj)
+        for name, objs in groups.items():
+            (folder / name).write_text(dump(objs), encoding="utf-8")
+            print(folder / name)
+        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                         "resources": list(groups)}
+        (folder / "kustomization.yaml").write_text(dump([kustomization]), encoding="utf-8")
+        print(folder / "kustomization.yaml")
+        return EXIT_OK
+    sys.stdout.write(dump([obj for _, obj in objects]))
+    return EXIT_OK

@@ -1,0 +1,23 @@
+"""``policy-engine controller``: live governance over what already runs in the cluster.
+
+- ``inventory.py`` list+watches every workload kind the model knows (``kinds.py``), on top of the shared
+  cluster-state cache (``policy_engine.cluster``), and maps pods to their workloads;
+- ``audit.py`` evaluates them with the same compiled policies as ``check`` and the webhook, prices them,
+  and judges the idle rules from ``telemetry.py`` (DCGM series in Prometheus) through ``idle.py``;
+- ``reports.py`` writes PolicyReports; ``shutdown.py`` notifies and stops idle workloads through
+  ``actions.py``; ``leader.py`` makes sure only one replica acts; ``runner.py`` is the process;
+  ``manifests.py`` its install. docs/controller.md explains all of it.
+"""
+
+from __future__ import annotations
+
+from kubernetes import client, config
+
+
+def api_client(kubeconfig: str | None = None, in_cluster: bool = False, context: str | None = None) -> client.ApiClient:
+    """The API client ``--kubeconfig FILE`` (None: $KUBECONFIG or ~/.kube/config) or ``--in-cluster`` asks for."""
+    if in_cluster:
+        configuration = client.Configuration()
+        config.load_incluster_config(client_configuration=configuration)
+        return client.ApiClient(configuration)
+    return config.new_client_from_config(config_file=kubeconfig, context=context)

@@ -1,0 +1,114 @@
+"""An audit as PolicyReports: one per namespace and one cluster-wide, written in place, never duplicated.
+
+The results are the ``policyreport`` reporter's (the same entries ``check --format policyreport`` prints:
+``pass``/``fail``/``warn``/``error`` with severity, message and the monthly cost and saving in
+properties), plus ``skip`` results for what was not judged (an exemption, or an idle rule without data)
+— a skip replaces the pass of the same (policy, resource). Each report is written with server-side apply
+under a fixed name (``reports.name``), so a cycle updates it in place; a report whose content did not
+change is not written again; a namespace that no longer has results loses its report, and a deleted
+namespace takes its report with it (the API server deletes namespaced objects with their namespace).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from policy_engine.controller.audit import Audit, Skip
+from policy_engine.controller.kube import Kube
+from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.jsonlog import FIELDS
+from policy_engine.reporters import policyreport
+from policy_engine.reporters.context import TOOL_NAME, ReportContext
+
+LOG = logging.getLogger("policy_engine.controller")
+MANAGED = f"app.kubernetes.io/managed-by={TOOL_NAME}"
+APIS = {
+    "wgpolicyk8s.io": ("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports", "ClusterPolicyReport",
+                       "clusterpolicyreports"),
+    "openreports.io": ("openreports.io", "v1alpha1", "Report", "reports", "ClusterReport", "clusterreports"),
+}
+
+
+def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io") -> Iterator[dict[str, Any]]:
+    """The reports, one namespace at a time (the cluster-wide one first): a cycle over a large cluster
+    holds one namespace's results in memory, not the whole cluster's."""
+    group, version, kind, _, cluster_kind, _ = APIS[api]
+    skipped = {(s.policy, s.resource) for s in audit.skips}
+    result = audit.result
+    findings: dict[str | None, list[Finding]] = defaultdict(list)
+    evaluated: dict[str | None, list[tuple[str, ResourceRef]]] = defaultdict(list)
+    skips: dict[str | None, list[Skip]] = defaultdict(list)
+    for f in result.findings:
+        findings[f.resource.namespace].append(f)
+    for policy, ref in result.evaluations:
+        if (policy, ref) not in skipped:
+            evaluated[ref.namespace].append((policy, ref))
+    for skip in audit.skips:
+        skips[skip.resource.namespace].append(skip)
+    ctx = ReportContext(generated_at=None)
+    namespaces = set(findings) | set(evaluated) | set(skips)
+    for ns in sorted(namespaces, key=lambda n: (n is not None, n or "")):
+        view = Result(findings=findings.pop(ns, []), evaluations=evaluated.pop(ns, []))
+        made = policyreport.reports(view, ctx)
+        results = made[0]["results"] if made else []
+        results.extend(_skip(s) for s in skips.pop(ns, ()))
+        results.sort(key=lambda r: (r["policy"], r["resources"][0]["kind"], r["resources"][0]["name"], r["rule"]))
+        meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
+        if ns:
+            meta["namespace"] = ns
+        summary = {k: sum(1 for r in results if r["result"] == k) for k in ("pass", "fail", "warn", "error", "skip")}
+        yield {"apiVersion": f"{group}/{version}", "kind": kind if ns else cluster_kind, "metadata": meta,
+               "summary": summary, "results": results}
+
+
+def _skip(skip: Skip) -> dict[str, Any]:
+    ref = skip.resource
+    resource: dict[str, Any] = {"apiVersion": ref.api_version, "kind": ref.kind, "name": ref.name}
+    if ref.namespace:
+        resource["namespace"] = ref.namespace
+    return {"source": TOOL_NAME, "policy": skip.policy, "rule": skip.rule, "result": "skip", "scored": True,
+            "severity": skip.severity, "message": skip.message, "resources": [resource], "properties": {}}
+
+
+class ReportWriter:
+    def __init__(self, kube: Kube, name: str, api: str = "wgpolicyk8s.io") -> None:
+        self.kube = kube
+        self.name = name
+        self.api = api
+        self._written: dict[str | None, str] = {}  # namespace -> digest of what was last written
+        self.writes = 0
+        self.deletes = 0
+
+    def write(self, reports: Iterable[dict[str, Any]]) -> None:
+        group, version, _, plural, _, cluster_plural = APIS[self.api]
+        current: set[str | None] = set()
+        for report in reports:
+            ns = report["metadata"].get("namespace")
+            current.add(ns)
+            digest = hashlib.sha256(json.dumps(report, sort_keys=True).encode()).hexdigest()
+            if self._written.get(ns) == digest:
+                continue
+            self.kube.apply(group, version, plural if ns else cluster_plural, ns, self.name, report)
+            self._written[ns] = digest
+            self.writes += 1
+        self._remove_stale(current)
+
+    def _remove_stale(self, current: set[str | None]) -> None:
+        group, version, _, plural, _, cluster_plural = APIS[self.api]
+        existing = [(r.get("metadata") or {}) for r in self.kube.list(group, version, plural, MANAGED)]
+        for meta in existing:
+            ns = meta.get("namespace")
+            if meta.get("name") == self.name and ns not in current:
+                self.kube.delete(group, version, plural, ns, self.name)
+                self._written.pop(ns, None)
+                self.deletes += 1
+                LOG.info(f"removed the report of namespace {ns}: nothing left to report",
+                         extra={FIELDS: {"event": "report_removed", "namespace": ns}})
+        if None not in current and None in self._written:
+            self.kube.delete(group, version, cluster_plural, None, self.name)
+            self._written.pop(None, None)

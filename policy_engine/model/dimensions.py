@@ -1,0 +1,54 @@
+"""The ONE definition of each showback dimension (team, cost center, environment, model, …).
+
+A dimension is read from the labels every pod of a workload carries (``Workload.labels``: what Kubecost
+and OpenCost allocate by and what the webhook sees on each pod), trying its keys in order; an empty value
+is no value. Spend without a value is reported under ``UNTAGGED`` everywhere (check, cost, inspect,
+explain, the webhook, the cluster cache). The keys are configurable (``--team-label`` style options and
+``Dimensions.with_keys``); docs/cost-model.md lists the defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+#: How spend without a value for a dimension is reported, in every report.
+UNTAGGED = "(untagged)"
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    name: str
+    keys: tuple[str, ...]  # label keys tried in order; the first non-empty value wins
+
+    def value(self, labels: Mapping[str, str]) -> str | None:
+        for key in self.keys:
+            found = labels.get(key)
+            if found:
+                return str(found)
+        return None
+
+    def display(self, labels: Mapping[str, str]) -> str:
+        return self.value(labels) or UNTAGGED
+
+
+@dataclass(frozen=True, slots=True)
+class Dimensions:
+    team: Dimension = Dimension("team", ("team",))
+    cost_center: Dimension = Dimension("cost-center", ("cost-center",))
+    environment: Dimension = Dimension("environment", ("environment",))
+    model: Dimension = Dimension("model", ("model",))
+
+    def get(self, name: str) -> Dimension | None:
+        for d in (self.team, self.cost_center, self.environment, self.model):
+            if d.name == name:
+                return d
+        return None
+
+    def with_keys(self, name: str, keys: tuple[str, ...]) -> Dimensions:
+        field = name.replace("-", "_")
+        current = getattr(self, field)
+        return replace(self, **{field: Dimension(current.name, keys)})
+
+
+DEFAULT_DIMENSIONS = Dimensions()

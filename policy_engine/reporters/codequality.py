@@ -1,0 +1,60 @@
+"""GitLab Code Quality (``artifacts:reports:codequality``): a JSON array of issues, shown in the merge
+request widget and on the diff.
+
+Each finding is one issue, as GitLab documents the format (a subset of Code Climate's): ``description``,
+``check_name`` (the policy), ``fingerprint`` (stable across runs and line moves, so GitLab can tell
+new issues from fixed ones between the merge request and its target), ``severity`` and
+``location.path`` / ``location.lines.begin`` relative to the repository root. Load and policy errors
+are issues too (check_name: the error code), so nothing is dropped from the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from policy_engine.compiler.program import Severity
+from policy_engine.engine.findings import Finding, Result
+from policy_engine.reporters.context import ReportContext, error_parts, money
+
+#: GitLab's severities are info, minor, major, critical, blocker.
+SEVERITY = {Severity.CRITICAL: "critical", Severity.HIGH: "major", Severity.MEDIUM: "minor",
+            Severity.LOW: "info"}
+
+
+def render(result: Result, ctx: ReportContext) -> str:
+    return json.dumps(report(result, ctx), ensure_ascii=False, indent=1) + "\n"
+
+
+def report(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:
+    issues = [_finding(f, ctx) for f in result.findings]
+    for error in result.errors:
+        d = error_parts(error)
+        path = ctx.relative(d.span.file)
+        basis = "\x1f".join(["error", d.code, path, d.message])
+        issues.append({
+            "type": "issue",
+            "description": f"[{d.code}] {d.message}" + (f" ({d.hint})" if d.hint else ""),
+            "check_name": d.code,
+            "fingerprint": hashlib.sha256(basis.encode()).hexdigest()[:32],
+            "severity": "blocker" if d.is_error else "minor",
+            "location": {"path": path, "lines": {"begin": max(d.span.line, 1)}},
+        })
+    return issues
+
+
+def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
+    r = f.resource
+    path = ctx.relative(r.file)
+    basis = "\x1f".join([f.policy, f.rule, path, r.kind, r.namespace or "", r.name, f.group or ""])
+    cost = f" ({money(f.monthly_cost)}/month)" if f.monthly_cost is not None else ""
+    blocking = "" if ctx.fails(f) else " [not blocking]"
+    return {
+        "type": "issue",
+        "description": f"{f.policy} ({f.enforcement.value}){blocking}: {r.display()}: {f.message}{cost}",
+        "check_name": f.policy,
+        "fingerprint": hashlib.sha256(basis.encode()).hexdigest()[:32],
+        "severity": SEVERITY[f.severity],
+        "location": {"path": path, "lines": {"begin": max(f.line, 1)}},
+    }

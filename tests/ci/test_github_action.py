@@ -1,0 +1,102 @@
+"""action.yml and examples/ci/github-actions.yml: valid for GitHub, consistent with each other, and the
+action's check step (action/check.sh) run the way the runner runs it, on a repository of manifests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from policy_engine import __version__
+from tests.ci.conftest import FIXTURES, ROOT, check_jsonschema, env_with_engine, git
+
+ACTION = ROOT / "action.yml"
+WORKFLOW = ROOT / "examples" / "ci" / "github-actions.yml"
+
+
+def test_action_and_workflow_validate_against_githubs_schemas() -> None:
+    action = check_jsonschema("vendor.github-actions", ACTION)
+    assert action.returncode == 0, action.stdout + action.stderr
+    workflow = check_jsonschema("vendor.github-workflows", WORKFLOW)
+    assert workflow.returncode == 0, workflow.stdout + workflow.stderr
+
+
+def test_the_schema_check_catches_a_broken_action(tmp_path: Path) -> None:
+    broken = yaml.safe_load(ACTION.read_text())
+    del broken["runs"]["steps"][1]["shell"]  # a composite run step without a shell
+    (tmp_path / "action.yml").write_text(yaml.safe_dump(broken))
+    assert check_jsonschema("vendor.github-actions", tmp_path / "action.yml").returncode == 1
+
+
+def test_the_workflow_uses_this_action_at_the_current_release_with_known_inputs() -> None:
+    action = yaml.safe_load(ACTION.read_text())
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["check"]["steps"]
+    uses = [s for s in steps if s.get("uses", "").startswith("policy-engine/policy-engine@")]
+    assert len(uses) == 1
+    assert uses[0]["uses"].endswith(f"@v{__version__}")  # the tag CHANGELOG.md says a release gets
+    assert set(uses[0]["with"]) <= set(action["inputs"])
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # base needs the history
+    # installed from the action's own checkout, never from a package index
+    install = next(s for s in action["runs"]["steps"] if "pip install" in s.get("run", ""))
+    assert '"$GITHUB_ACTION_PATH"' in install["run"]
+    check = next(s for s in action["runs"]["steps"] if s.get("id") == "check")
+    assert "${{" not in check["run"]  # inputs reach the script through env only (no script injection)
+    assert (ROOT / "action" / "check.sh").is_file()
+
+
+def _run_check_step(cwd: Path, tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str],
+                                                                         dict[str, str], str]:
+    """action/check.sh as the runner runs the action's check step: inputs in PE_*, GITHUB_* files."""
+    output, summary = tmp_path / "github_output", tmp_path / "step_summary"
+    output.write_text("")
+    summary.write_text("")
+    env = env_with_engine(GITHUB_ACTION_PATH=str(ROOT), GITHUB_OUTPUT=str(output),
+                          GITHUB_STEP_SUMMARY=str(summary), XDG_CACHE_HOME=str(tmp_path / "cache"),
+                          **{f"PE_{k.upper()}": v for k, v in inputs.items()})
+    run = subprocess.run(["bash", str(ROOT / "action" / "check.sh")], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=120)
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    return run, outputs, summary.read_text()
+
+
+def test_check_step_passes_a_clean_tree_and_fails_a_new_finding_against_base(repo: Path, tmp_path: Path) -> None:
+    run, outputs, summary = _run_check_step(repo, tmp_path, paths="k8s/", policies="policies/",
+                                            formats="sarif markdown json", base="main")
+    assert run.returncode == 0, run.stderr  # the step never fails itself: the action's last step does
+    assert outputs["exit-code"] == "0", run.stdout + run.stderr
+    assert "PASSED: no new deny findings" in run.stdout  # the text report is the log
+    assert summary.startswith("<!-- policy-engine-check -->") and "✅" in summary
+
+    git(repo, "checkout", "-qb", "feature")
+    shutil.copy(FIXTURES / "changes" / "untagged.yaml", repo / "k8s" / "untagged.yaml")
+    run, outputs, summary = _run_check_step(repo, tmp_path, paths="k8s/", policies="policies/",
+                                            formats="sarif markdown", base="main")
+    assert outputs["exit-code"] == "1", run.stdout + run.stderr
+    assert "FAILED: 1 new deny finding" in run.stdout
+    sarif = json.loads((repo / outputs["sarif"]).read_text())
+    [result] = sarif["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "k8s/untagged.yaml"
+    assert "missing required label team" in summary
+    assert "::error title=policy-engine::blocking findings" in run.stdout
+
+
+def test_check_step_writes_the_reports_when_the_policies_do_not_compile(repo: Path, tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "changes" / "broken.policy", repo / "policies" / "broken.policy")
+    run, outputs, summary = _run_check_step(repo, tmp_path, paths="k8s/", policies="policies/")
+    assert outputs["exit-code"] == "2"
+    assert "error[E105]: unknown severity 'hgih'" in run.stderr  # the log says why
+    sarif = json.loads((repo / outputs["sarif"]).read_text())  # upload-sarif with if: always() finds it
+    [invocation] = sarif["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert any(n["descriptor"]["id"] == "E105" for n in invocation["toolExecutionNotifications"])
+    assert "Nothing was checked" in summary and "E105" in summary
+
+
+def test_check_step_refuses_an_unknown_format(repo: Path, tmp_path: Path) -> None:
+    run, outputs, _ = _run_check_step(repo, tmp_path, formats="sarif pdf")
+    assert outputs["exit-code"] == "2"
+    assert "unknown format 'pdf'" in run.stdout

@@ -1,0 +1,120 @@
+"""One verdict from CI to the cluster: a workload passes ``check`` iff the webhook admits it AND every
+object the controllers derive from it (``controller_sim``), over every fixture and the shared corpus.
+
+The policies are the bundled library without its set-level rules (quotas and budgets are decided over
+the scanned set in CI and over live usage at admission: docs/webhook.md) and without request exemptions
+(a namespace the webhook exempts must also be excluded by the policies for CI to agree: docs/webhook.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy_engine.compiler.program import Enforcement, PolicySet
+from policy_engine.engine import Engine, load_engine
+from policy_engine.model.documents import Document, load_paths
+from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.webhook.admission import AdmissionRequest
+from policy_engine.webhook.config import WebhookConfig
+from policy_engine.webhook.exemptions import RequestExemptions
+from policy_engine.webhook.review import LoadedEngine, ReviewState, decide
+
+from . import controller_sim
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+ONE_VERDICT = FIXTURES / "webhook" / "one-verdict"
+CORPUS = ROOT.parent / "shared" / "corpus"
+#: Every in-repo manifest: model, pricing, check and policy-library fixtures, examples, this test's own.
+FIXTURE_DIRS = [FIXTURES / "model", FIXTURES / "pricing" / "examples", FIXTURES / "check" / "tree",
+                 FIXTURES / "check" / "quota", FIXTURES / "engine", ROOT / "policies" / "tests",
+                 ROOT / "examples" / "manifests", ONE_VERDICT]
+
+
+@pytest.fixture(scope="module")
+def judge() -> tuple[Engine, ReviewState]:
+    library = load_engine()
+    per_object = tuple(p for p in library.policies.policies if not p.aggregates and not p.live_idle)
+    engine = Engine(PolicySet.build(per_object, KNOWN_KINDS), library.catalog)
+    config = WebhookConfig(exempt_namespaces=())
+    return engine, ReviewState(LoadedEngine.of(engine), config, RequestExemptions.from_config(config),
+                               date(2026, 6, 1))
+
+
+def _request(obj: dict[str, Any], i: int) -> AdmissionRequest:
+    meta = obj.get("metadata") or {}
+    return AdmissionRequest.model_validate({
+        "uid": f"00000000-0000-4000-8000-{i:012d}", "operation": "CREATE",
+        "kind": {"group": "", "version": "v1", "kind": str(obj.get("kind") or "")},
+        "name": str(meta.get("name") or ""), "namespace": str(meta.get("namespace") or "default"),
+        "userInfo": {"username": "system:serviceaccount:kube-system:some-controller"}, "object": obj})
+
+
+def _denied(result_findings: Any) -> set[str]:
+    return {f.policy for f in result_findings if f.enforcement is Enforcement.DENY}
+
+
+def verdicts(doc: Document, judge: tuple[Engine, ReviewState]) -> tuple[set[str], dict[str, set[str]]] | None:
+    """(policies denying in check, {object: policies denying at admission} over the chain); None when the
+    document is not a workload or the model reports it malformed (check exits 2 on it)."""
+    engine, state = judge
+    result = engine.evaluate([doc])
+    if result.errors or not result.stats.workloads:
+        return None
+    check = _denied(result.findings)
+    cluster: dict[str, set[str]] = {}
+    for i, obj in enumerate([doc.obj, *controller_sim.chain(doc.obj)]):
+        decision = decide(_request(obj, i), state)
+        what = f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}"
+        assert decision.result != "error", f"{what}: {decision.error}"
+        cluster[what] = _denied(decision.findings) if decision.result == "denied" else set()
+    return check, cluster
+
+
+def _documents(paths: list[Path]) -> Iterator[Document]:
+    for item in load_paths([str(p) for p in paths if p.exists()]):
+        if isinstance(item, Document):
+            yield item
+
+
+def _assert_one_verdict(doc: Document, judge: tuple[Engine, ReviewState]) -> bool:
+    found = verdicts(doc, judge)
+    if found is None:
+        return False
+    check, cluster = found
+    denied_somewhere = {what: policies for what, policies in cluster.items() if policies}
+    assert bool(check) == bool(denied_somewhere), (
+        f"{doc.file}:{doc.line} {doc.kind}: check denies {sorted(check) or 'nothing'}, "
+        f"the cluster denies {denied_somewhere or 'nothing'}")
+    # the same policies: what CI reports is what the cluster would stop on somewhere along the chain
+    assert check == set().union(*cluster.values()), (doc.file, doc.line, check, cluster)
+    return True
+
+
+def test_every_fixture_gets_one_verdict_from_ci_and_the_cluster(judge: tuple[Engine, ReviewState]) -> None:
+    judged = [doc for doc in _documents(FIXTURE_DIRS) if _assert_one_verdict(doc, judge)]
+    assert len(judged) > 100
+
+
+def test_the_fixtures_include_workloads_each_side_denies(judge: tuple[Engine, ReviewState]) -> None:
+    """Not a vacuous invariant: the in-repo set holds denied and admitted chains of every simulated kind."""
+    outcomes: dict[str, set[bool]] = {}
+    for doc in _documents([ONE_VERDICT]):
+        found = verdicts(doc, judge)
+        assert found is not None, f"{doc.file}:{doc.line}"
+        outcomes.setdefault(doc.kind, set()).add(bool(found[0]))
+    missing = {k for k in controller_sim.SIMULATED - {"ReplicaSet", "ReplicationController"}
+               if outcomes.get(k) != {True, False}}
+    assert missing == set(), f"kinds without both a passing and a failing one-verdict fixture: {missing}"
+
+
+@pytest.mark.skipif(not (CORPUS / "INDEX.tsv").is_file(), reason=f"shared corpus absent at {CORPUS}")
+def test_every_corpus_workload_gets_one_verdict(judge: tuple[Engine, ReviewState]) -> None:
+    files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+    judged = sum(_assert_one_verdict(doc, judge) for doc in _documents(files))
+    assert judged > 500
