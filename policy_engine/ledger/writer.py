@@ -133,6 +133,7 @@ class LedgerWriter:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.ledger.close()
 
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():
