@@ -104,6 +104,7 @@ class SnapshotUsage:
         self.last_error: str | None = None
         self.attempted = threading.Event()  # the first refresh has run (succeeded or not)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- what admission reads (never blocks) ------------------------------------------------------------
@@ -152,13 +153,19 @@ class SnapshotUsage:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def wake(self) -> None:
+        """Refresh now rather than at the next interval (policies were reloaded: their rules are new)."""
+        self._wake.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             self.refresh()
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
 
 
 class UsageView:
@@ -194,7 +201,14 @@ class UsageView:
         if callable(stop):
             stop(timeout)
 
-    def __getattr__(self, name: str) -> object:  # set_catalog, sync_info: the cache's, when there is one
-        if name in ("set_catalog", "sync_info") and self.cluster is not None:
+    def set_catalog(self, catalog: object) -> int:
+        """A policy reload took effect: reprice the cache's pods (if any) and rebuild the snapshot for the
+        new rules now (until then their usage is unknown)."""
+        self.snapshot_usage.wake()
+        reprice = getattr(self.cluster, "set_catalog", None)
+        return int(reprice(catalog)) if callable(reprice) else 0
+
+    def __getattr__(self, name: str) -> object:  # sync_info: the cache's, when there is one
+        if name == "sync_info" and self.cluster is not None:
             return getattr(self.cluster, name)
         raise AttributeError(name)
