@@ -100,7 +100,10 @@ def _rows(report: Showback) -> tuple[list[str], list[list[str]]]:
 
 def _origin(catalog: Catalog, pricing: str | None) -> str:
     where = f"{pricing} merged over the bundled catalog" if pricing else "the bundled catalog"
-    return f"prices: {where} as of {catalog.as_of}; spot figures are indicative"
+    spot = sum(1 for i in catalog.instance_types.values() if i.spot is not None)
+    said = (f"spot prices for {spot} instance type(s), each dated" if spot else
+            "no spot prices: spot workloads priced on-demand, spot savings unknown")
+    return f"prices: {where} as of {catalog.as_of}; {said}"
 
 
 def render_table(report: Showback, catalog: Catalog, pricing: str | None = None) -> str:

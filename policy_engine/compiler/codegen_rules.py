@@ -21,6 +21,9 @@ from policy_engine.syntax.unparse import unparse
 RuleFn = Callable[[Workload], Sequence[Violation]]
 NONE: tuple[Violation, ...] = ()
 _NO_CONTEXT: Mapping[str, str] = {}
+#: The fact a spot finding carries when the catalog has no real spot price for the workload.
+SPOT_SAVING_UNKNOWN = "unknown: no spot price in the pricing catalog (bring real ones: policy-engine prices import)"
+
 _FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
 _NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
 
@@ -187,10 +190,13 @@ class RuleCompiler:
                     default = (f"role {role.name} runs on {capacity.value} capacity, not spot; "
                                "select spot nodes, e.g. karpenter.sh/capacity-type: spot")
                 prov = role.provenance.get("capacity_type")
+                saving = spot_saving(w)
+                facts: dict[str, object] = {"role": role.name, "capacity_type": capacity.value}
+                if saving is None and w.cost is not None and w.cost.priced:
+                    facts["saving"] = SPOT_SAVING_UNKNOWN  # never computed from a made-up discount
                 out.append(self.violation(
                     w, "spot", default, {"role": role.name, "value": capacity.value},
-                    prov.path if prov else role.template_path, spot_saving(w),
-                    {"role": role.name, "capacity_type": capacity.value}))
+                    prov.path if prov else role.template_path, saving, facts))
             return out
 
         return check

@@ -136,7 +136,8 @@ def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, in
     _money(audit, engine, built)
     cases = _idle_cases(engine, inventory, built)
     if cases:
-        window = max(c.rule.for_seconds for c in cases)
+        # a stop rule looks back over its notice period too, to see the GPUs stayed idle since the notice
+        window = max(c.rule.for_seconds + (c.rule.notice_seconds if c.rule.action == "stop" else 0.0) for c in cases)
         tel = telemetry(window) if telemetry is not None else Telemetry(0, 0, 60, error="telemetry not queried")
         audit.telemetry = tel
         for c in cases:

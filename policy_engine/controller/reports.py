@@ -3,10 +3,12 @@
 The results are the ``policyreport`` reporter's (the same entries ``check --format policyreport`` prints:
 ``pass``/``fail``/``warn``/``error`` with severity, message and the monthly cost and saving in
 properties), plus ``skip`` results for what was not judged (an exemption, or an idle rule without data)
-— a skip replaces the pass of the same (policy, resource). Each report is written with server-side apply
-under a fixed name (``reports.name``), so a cycle updates it in place; a report whose content did not
-change is not written again; a namespace that no longer has results loses its report, and a deleted
-namespace takes its report with it (the API server deletes namespaced objects with their namespace).
+— a skip replaces the pass of the same (policy, resource). The ClusterPolicyReport is always written and
+carries quota and budget findings (about a group across namespaces, e.g. ``team=nlp``). Each report is
+written with server-side apply under a fixed name (``reports.name``), so a cycle updates it in place; a
+report whose content did not change is not written again; a namespace that no longer has results loses
+its report, and a deleted namespace takes its report with it (the API server deletes namespaced objects
+with their namespace).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from policy_engine.controller.audit import Audit, Skip
@@ -51,11 +54,13 @@ def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io") -> Iterator[dict
     for skip in audit.skips:
         skips[skip.resource.namespace].append(skip)
     ctx = ReportContext(generated_at=None)
-    namespaces = set(findings) | set(evaluated) | set(skips)
+    namespaces = set(findings) | set(evaluated) | set(skips) | {None}
     for ns in sorted(namespaces, key=lambda n: (n is not None, n or "")):
         view = Result(findings=findings.pop(ns, []), evaluations=evaluated.pop(ns, []))
         made = policyreport.reports(view, ctx)
         results = made[0]["results"] if made else []
+        if ns is None:
+            results.extend(_group_results(result.findings, ctx))
         results.extend(_skip(s) for s in skips.pop(ns, ()))
         results.sort(key=lambda r: (r["policy"], r["resources"][0]["kind"], r["resources"][0]["name"], r["rule"]))
         meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
@@ -64,6 +69,21 @@ def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io") -> Iterator[dict
         summary = {k: sum(1 for r in results if r["result"] == k) for k in ("pass", "fail", "warn", "error", "skip")}
         yield {"apiVersion": f"{group}/{version}", "kind": kind if ns else cluster_kind, "metadata": meta,
                "summary": summary, "results": results}
+
+
+def _group_results(all_findings: list[Finding], ctx: ReportContext) -> list[dict[str, Any]]:
+    """Quota and budget findings are about a group across namespaces (``team=nlp``): the cluster report
+    carries each once more, as a cluster-wide result naming the workloads that take the group over."""
+    grouped = [f for f in all_findings if f.group]
+    if not grouped:
+        return []
+    lifted = [replace(f, resource=replace(f.resource, namespace=None)) for f in grouped]
+    made = policyreport.reports(Result(findings=lifted), ctx)
+    entries: list[dict[str, Any]] = made[0]["results"] if made else []
+    for entry, f in zip(entries, grouped, strict=True):  # the reporter keeps the findings' order
+        if f.resource.namespace:
+            entry["resources"][0]["namespace"] = f.resource.namespace
+    return entries
 
 
 def _skip(skip: Skip) -> dict[str, Any]:

@@ -126,6 +126,11 @@ class Shutdown:
         due = noticed + timedelta(seconds=c.rule.notice_seconds)
         if now < due:
             return None, 0
+        since = c.judgement.idle_since
+        if since is not None and since > noticed.timestamp() + 60.0:
+            # busy after the notice, unseen by any cycle (the controller was down, or the data had a gap):
+            # the GPUs did not stay idle through the notice period, so the owner is told again instead
+            return self._notify(c, now, active), 0
         if budget <= 0:
             return self._record(c, "stop", "capped", "over max_actions_per_cycle; stops in a later cycle"), 0
         if not active:

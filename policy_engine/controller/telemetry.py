@@ -15,8 +15,10 @@ is 0–1; both are kept as fractions. A series belongs to the pod named by ``exp
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections import defaultdict
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,17 @@ class TelemetryError(Exception):
     pass
 
 
+class BearerFile(httpx.Auth):
+    """``Authorization: Bearer`` from a file read at every request: projected service-account tokens rotate."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {Path(self.path).read_text().strip()}"
+        yield request
+
+
 class Prometheus:
     def __init__(self, settings: PrometheusSettings) -> None:
         self.settings = settings
@@ -62,13 +75,17 @@ class Prometheus:
     def _http(self) -> httpx.Client:
         if self._client is None:
             s = self.settings
-            headers = {}
-            auth = None
+            headers: dict[str, str] = {}
+            auth: httpx.Auth | None = None
             if s.bearer_token_file:
-                headers["Authorization"] = f"Bearer {Path(s.bearer_token_file).read_text().strip()}"
+                auth = BearerFile(s.bearer_token_file)
             if s.username and s.password_file:
                 auth = httpx.BasicAuth(s.username, Path(s.password_file).read_text().strip())
-            verify: bool | str = False if s.insecure_skip_verify else (s.ca_file or True)
+            verify: bool | ssl.SSLContext = True
+            if s.insecure_skip_verify:
+                verify = False
+            elif s.ca_file:
+                verify = ssl.create_default_context(cafile=s.ca_file)
             self._client = httpx.Client(base_url=s.url or "", headers=headers, auth=auth, verify=verify,
                                         timeout=s.timeout_seconds, trust_env=False)
         return self._client

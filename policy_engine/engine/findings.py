@@ -55,6 +55,12 @@ class Finding:
     def line(self) -> int:
         return self.field_line or self.resource.line
 
+    @property
+    def saving_unknown(self) -> str | None:
+        """Why the saving could not be known (a spot rule without a spot price), or None."""
+        why = dict(self.facts).get("saving")
+        return why if self.saving is None and isinstance(why, str) and why.startswith("unknown") else None
+
     def fingerprint(self) -> str:
         """Stable across runs and line shifts: policy, rule, resource identity and group — not the line."""
         r = self.resource
@@ -73,6 +79,7 @@ class Finding:
             "field": ".".join(map(str, self.field_path)) or None,
             "monthly_cost": _round(self.monthly_cost),
             "saving": _round(self.saving),
+            "saving_unknown": self.saving_unknown,
             "group": self.group,
             "related": [r.to_dict() for r in self.related],
             "fingerprint": self.fingerprint(),

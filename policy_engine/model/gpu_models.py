@@ -12,7 +12,9 @@ import re
 
 #: Family tokens, longest first so that ``A10G`` wins over ``A10`` and ``L40S`` over ``L40`` and ``L4``.
 _NVIDIA_FAMILIES = (
+    "GB300",
     "GB200",
+    "B300",
     "B200",
     "B100",
     "H200",

@@ -150,7 +150,7 @@ def _on_instance(role: Role, name: str, inst: InstanceType) -> PodPrice:
         share = max(role.cpu_request / inst.vcpus, role.memory_request_gib / inst.memory_gib)
         what = f"{name} {X} {share:.4g} (dominant share of {inst.vcpus:g} vCPU / {inst.memory_gib:g} GiB)"
     spot = None if inst.spot is None else inst.spot * share
-    return _at_capacity(role, inst.on_demand * share, spot, what, inst.on_demand, inst.spot)
+    return _at_capacity(role, inst.on_demand * share, spot, what, inst.on_demand, inst.spot, inst.spot_date)
 
 
 def _by_gpu_model(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
@@ -188,11 +188,11 @@ def _by_requests(role: Role, catalog: Catalog) -> PodPrice:
 
 
 def _at_capacity(role: Role, on_demand: float, spot: float | None, what: str,
-                 unit_on_demand: float, unit_spot: float | None) -> PodPrice:
+                 unit_on_demand: float, unit_spot: float | None, spot_date: str | None = None) -> PodPrice:
     use_spot = role.capacity_type is CapacityType.SPOT and spot is not None
     effective = spot if use_spot and spot is not None else on_demand
     unit = unit_spot if use_spot and unit_spot is not None else unit_on_demand
-    label = "spot" if use_spot else "on-demand"
+    label = ("spot" + (f" as of {spot_date}" if spot_date else "")) if use_spot else "on-demand"
     basis = f"{what} {X} {_money(unit, 4)}/h {label} = {_money(effective, 4)}/h{_capacity_note(role, spot)}"
     return PodPrice(on_demand, spot, effective, basis)
 

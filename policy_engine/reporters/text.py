@@ -59,6 +59,8 @@ def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
     cost = f"{money(f.monthly_cost)}/month" if f.monthly_cost is not None else "" if f.group else "unpriced"
     if f.saving:
         cost = (cost + "  " if cost else "") + f"saves {money(f.saving)}/month"
+    elif _saving_unknown(f):
+        cost = (cost + "  " if cost else "") + "saving unknown (no spot price in the catalog)"
     tags = (f.enforcement.value + (" (error)" if f.error else "")
             + ("" if ctx.is_new(f) else " (also at base)"))
     head = "  ".join(x for x in (
@@ -72,6 +74,11 @@ def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
     return lines
 
 
+def _saving_unknown(f: Finding) -> bool:
+    """A finding whose saving could not be known (a spot rule without a spot price), not one that is $0."""
+    return f.saving_unknown is not None
+
+
 def _summary(result: Result, paint: _Paint) -> list[str]:
     rows = [s for s in result.summaries if s.findings]
     out: list[str] = []
@@ -80,11 +87,15 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
         out.append(paint("Policy summary", _BOLD))
         out.append(f"  {'policy':<{width}}  {'severity':<8}  {'action':<6}  {'findings':>8}  "
                    f"{'flagged $/month':>16}  {'saving $/month':>15}")
+        unknown = {f.policy for f in result.findings if _saving_unknown(f)}
         for s in sorted(rows, key=lambda s: (-s.severity.rank, -s.findings, s.policy)):
             unpriced = f" (+{s.unpriced_flagged} unpriced)" if s.unpriced_flagged else ""
+            saving_text = money(s.saving)
+            if s.policy in unknown:  # a saving that cannot be known is not shown as $0
+                saving_text = "unknown" if not s.saving else saving_text + " + unknown"
             out.append(f"  {s.policy:<{width}}  {s.severity.value:<8}  {s.enforcement.value:<6}  "
                        f"{s.findings:>8}  {money(s.flagged_monthly_cost):>16}  "
-                       f"{money(s.saving):>15}{unpriced}")
+                       f"{saving_text:>15}{unpriced}")
         out.append("")
     st = result.stats
     saving = sum(s.saving for s in result.summaries)

@@ -156,7 +156,7 @@ class FakeApiServer:
         self.fail_next: dict[str, int] = {}  # resource -> HTTP status for its next request (once)
         self.stopping = False
         self._open: dict[str, int] = {}  # resource -> watch streams being served
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._http = _Server(("127.0.0.1", 0), _handler(self))
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
@@ -424,6 +424,16 @@ def _target(path: str, kinds: dict[str, tuple[str, bool, bool]] | None = None) -
     if resource not in kinds:
         return None
     return Target(resource, namespace, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a reflector stopping its watch) is normal, not an error to print."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
 
 
 @contextmanager

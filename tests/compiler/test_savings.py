@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from policy_engine.compiler import compile_text
 from policy_engine.engine import load_engine
 from policy_engine.model.documents import load_paths
@@ -25,9 +27,31 @@ def test_savings_are_attached_to_the_rules_that_have_one() -> None:
     result = compile_text(POLICY, catalog=engine.catalog)
     assert result.policy_set is not None
     [policy] = result.policy_set.policies
-    savings = {v.rule: v.saving for v in policy.check(w)}
+    violations = {v.rule: v for v in policy.check(w)}
+    savings = {rule: v.saving for rule, v in violations.items()}
     assert set(savings) == {"instance_type", "spot", "idle", "labels"}
     assert savings["labels"] is None
-    for rule in ("instance_type", "spot", "idle"):
+    for rule in ("instance_type", "idle"):
         saving = savings[rule]
         assert saving is not None and 0 < saving <= w.cost.monthly  # type: ignore[operator]
+    # the bundled catalog has no spot prices: the spot saving is unknown, never made up, and says so
+    assert savings["spot"] is None
+    assert str(violations["spot"].facts["saving"]).startswith("unknown: no spot price")
+
+
+def test_the_spot_saving_comes_from_a_real_spot_price_when_the_catalog_has_one(tmp_path: Path) -> None:
+    pricing = tmp_path / "spot.yaml"
+    pricing.write_text(
+        "instance_types:\n  p4d.24xlarge: {provider: aws, region: us-east-1, gpus: 8, gpu_model: A100, vcpus: 96,"
+        " memory_gib: 1152, on_demand: 21.9576, spot: 8.0, spot_source: spot.json, spot_date: '2025-11-28'}\n")
+    engine = load_engine(policy_paths=[Path(__file__).parent.parent / "fixtures" / "compiler" / "imports"],
+                         pricing=pricing)
+    [doc] = list(load_paths([str(MANIFEST)]))
+    w = engine.workload(doc)  # type: ignore[arg-type]
+    assert w is not None and w.cost is not None and w.cost.monthly is not None
+    result = compile_text(POLICY, catalog=engine.catalog)
+    assert result.policy_set is not None
+    [policy] = result.policy_set.policies
+    spot = next(v for v in policy.check(w) if v.rule == "spot")
+    assert spot.saving is not None and spot.saving == pytest.approx(w.cost.monthly * (1 - 8.0 / 21.9576))
+    assert "saving" not in spot.facts

@@ -20,6 +20,7 @@ import json
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -189,7 +190,8 @@ def binaries() -> tuple[str, str] | None:
 
 
 @contextmanager
-def prometheus_over(text: str) -> Iterator[PrometheusServer]:
+def prometheus_over(text: str, tls: tuple[Path, Path, Path] | None = None) -> Iterator[PrometheusServer]:
+    """Prometheus over ``text`` backfilled; with ``tls`` = (CA, certificate, key) it serves HTTPS only."""
     found = binaries()
     assert found is not None
     prometheus, promtool = found
@@ -201,16 +203,20 @@ def prometheus_over(text: str) -> Iterator[PrometheusServer]:
                         str(root / "data")], check=True, capture_output=True, timeout=120)
         (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
         port = _free_port()
+        extra, url, verify = [], f"http://127.0.0.1:{port}", ssl.create_default_context()
+        if tls is not None:
+            (root / "web.yml").write_text(f"tls_server_config:\n  cert_file: {tls[1]}\n  key_file: {tls[2]}\n")
+            extra, url = [f"--web.config.file={root / 'web.yml'}"], f"https://127.0.0.1:{port}"
+            verify = ssl.create_default_context(cafile=str(tls[0]))
         proc = subprocess.Popen([prometheus, f"--config.file={root / 'prometheus.yml'}",
                                  f"--storage.tsdb.path={root / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-                                 "--storage.tsdb.retention.time=100y", "--log.level=warn"],
+                                 "--storage.tsdb.retention.time=100y", "--log.level=warn", *extra],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
+                    if httpx.get(f"{url}/-/ready", timeout=1.0, verify=verify).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass

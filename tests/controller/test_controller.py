@@ -50,16 +50,40 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 15.0) 
 
 
 def make(apiserver: FakeApiServer, prometheus_url: str | None, clock: Clock, *, act: bool = True,
-         max_actions: int = 5) -> Controller:
+         max_actions: int = 5, notify_url: str | None = None) -> Controller:
     settings = ControllerSettings(
         prometheus=PrometheusSettings(url=prometheus_url, step_seconds=60),
-        idle=IdleSettings(act=act, max_actions_per_cycle=max_actions),
+        idle=IdleSettings(act=act, max_actions_per_cycle=max_actions, notify_url=notify_url),
         leader_election=LeaderSettings(enabled=False), exempt_namespaces=("kube-system",), listen="127.0.0.1:0")
     api = client.ApiClient(client.Configuration(host=apiserver.url))
     controller = Controller(settings, load_engine([POLICIES]), api, clock=clock, timing=FAST, name="test-0")
     controller.inventory.start()
     wait_for(lambda: controller.inventory.synced, "the first lists")
     return controller
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A notification endpoint on loopback that keeps what it is sent."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
@@ -116,6 +140,13 @@ def test_audit_writes_policy_reports_in_place(apiserver: FakeApiServer, promethe
     assert ("team-label", "Deployment", "sentiment-predictor") not in nlp  # a child of the InferenceService
     assert ("gpu-idle-stop", "Deployment", "llm-api") in nlp
     assert apiserver.get(REPORTS, "kube-system", "policy-engine-audit") is None  # exempt namespace
+    cluster = apiserver.get("wgpolicyk8s.io/v1alpha2/clusterpolicyreports", None, "policy-engine-audit")
+    assert cluster is not None and cluster["kind"] == "ClusterPolicyReport"
+    quota = {r["properties"]["group"]: r for r in cluster["results"] if r["policy"] == "team-gpu-quota"}
+    assert set(quota) == {'labels["team"]=vision', 'labels["team"]=nlp'}, quota
+    assert quota['labels["team"]=vision']["result"] == "warn"
+    assert {(x["kind"], x.get("namespace")) for x in quota['labels["team"]=vision']["resources"]} >= {
+        ("Notebook", "ml-vision")}
 
     metrics = c.metrics.exposition().decode()
     assert 'policy_engine_controller_findings{namespace="ml-vision",policy="gpu-idle-stop",severity="high"} 1.0' \
@@ -138,9 +169,9 @@ def test_audit_writes_policy_reports_in_place(apiserver: FakeApiServer, promethe
 
 def test_idle_workloads_are_notified_stopped_after_the_notice_and_resumed(
         apiserver: FakeApiServer, prometheus: PrometheusServer, controllers: list[Controller],
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], hook: tuple[str, list[dict[str, Any]]]) -> None:
     clock = Clock(T0 - timedelta(minutes=40))
-    c = make(apiserver, prometheus.url, clock, act=True, max_actions=1)
+    c = make(apiserver, prometheus.url, clock, act=True, max_actions=1, notify_url=hook[0])
     controllers.append(c)
     c.cycle()
     alice = notes(apiserver, NB, "ml-vision", "alice-nb")
@@ -151,6 +182,10 @@ def test_idle_workloads_are_notified_stopped_after_the_notice_and_resumed(
     assert {e["regarding"]["name"] for e in events if e["reason"] == "IdleGPU"} == {"alice-nb", "llm-api"}
     seen(c, "Notebook", "ml-vision", "alice-nb", IDLE_NOTICE)
     seen(c, "Deployment", "ml-nlp", "llm-api", IDLE_NOTICE)
+    notice = {m["name"]: m for m in hook[1] if m["reason"] == "IdleGPU"}
+    assert set(notice) == {"alice-nb", "llm-api"}
+    assert notice["alice-nb"]["team"] == "vision" and notice["alice-nb"]["idle_waste"] > 0
+    assert "will be stopped after 2026-11-23T11:50:00Z" in notice["alice-nb"]["message"]
 
     clock.now = T0 - timedelta(minutes=20)  # still inside the notice period: nothing stops
     c.cycle()
@@ -170,6 +205,7 @@ def test_idle_workloads_are_notified_stopped_after_the_notice_and_resumed(
     c.cycle()
     alice = notes(apiserver, NB, "ml-vision", "alice-nb")
     assert alice[STOPPED_BY] == "gpu-idle-stop" and NOTEBOOK_STOPPED in alice
+    assert {m["name"] for m in hook[1] if m["reason"] == "IdleGPUStopped"} == {"llm-api", "alice-nb"}
     # the busy training job and the endpoint that went idle only an hour ago were never touched
     assert workload_writes(apiserver, PTJ, ISVC) == []
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from policy_engine.cluster.pods import PodRecord, build_record
 from policy_engine.compiler.program import LiveIdleRule
@@ -10,7 +13,7 @@ from policy_engine.controller.idle import BUSY, IDLE, NO_DATA, judge
 from policy_engine.controller.settings import PrometheusSettings
 from policy_engine.controller.telemetry import ENGINE, UTIL, Prometheus
 
-from .scenario import T0, PrometheusServer, cluster
+from .scenario import T0, PrometheusServer, binaries, cluster, openmetrics, prometheus_over
 
 RULE = LiveIdleRule(0.10, 7200.0, action="stop", notice_seconds=1800.0)
 NOW = T0.timestamp()
@@ -87,3 +90,63 @@ def test_prometheus_down_is_no_data() -> None:
     assert tel.error is not None and "did not answer" in tel.error
     verdict = judge([records()["alice-nb-0"]], tel, RULE, NOW, 300.0)
     assert verdict.state == NO_DATA and "no telemetry" in verdict.reason
+
+
+def test_tls_from_the_settings(tmp_path: Path) -> None:
+    """Prometheus serving HTTPS: the controller trusts it through ``ca_file``, and refuses it without."""
+    if binaries() is None:
+        pytest.skip("prometheus and promtool are not installed (Debian package `prometheus`)")
+    from policy_engine.cli.main import main
+
+    assert main(["certs", "--out", str(tmp_path), "--localhost"]) == 0
+    with prometheus_over(openmetrics(), tls=(tmp_path / "ca.crt", tmp_path / "tls.crt", tmp_path / "tls.key")) as srv:
+        assert srv.url.startswith("https://")
+        trusted = Prometheus(PrometheusSettings(url=srv.url, ca_file=str(tmp_path / "ca.crt")))
+        untrusted = Prometheus(PrometheusSettings(url=srv.url))
+        try:
+            tel = trusted.fetch(7200.0, NOW)
+            assert tel.error is None and set(tel.gpus("ml-vision", "alice-nb-0")) == {"GPU-a0"}
+            refused = untrusted.fetch(7200.0, NOW)
+            assert refused.error is not None and "CERTIFICATE_VERIFY_FAILED" in refused.error.upper().replace(" ", "_")
+        finally:
+            trusted.close()
+            untrusted.close()
+
+
+def test_bearer_token_file_is_read_at_every_request(tmp_path: Path) -> None:
+    """Projected service-account tokens rotate: the header follows the file (Prometheus behind a proxy that
+    checks tokens is stood in for by a loopback endpoint answering the query API's empty matrix)."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": []}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    token = tmp_path / "token"
+    client = Prometheus(PrometheusSettings(url=f"http://127.0.0.1:{server.server_address[1]}",
+                                           bearer_token_file=str(token)))
+    try:
+        token.write_text("first\n")
+        assert client.fetch(3600.0, NOW).error is None
+        token.write_text("second\n")
+        assert client.fetch(3600.0, NOW).error is None
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert seen == ["Bearer first"] * 2 + ["Bearer second"] * 2  # one query per metric per cycle

@@ -19,7 +19,8 @@ from policy_engine.ledger.writer import LedgerWriter
 from .cluster import HOUR, T0, Cache, SimPod, engine, fleet
 
 PER_GPU = 21.9576 / 8  # p4d.24xlarge on-demand, per GPU-hour
-PER_GPU_SPOT = 9.8809 / 8
+# the bundled catalog has no spot prices (none was read from a provider file): a spot node is priced on-demand
+PER_GPU_SPOT = PER_GPU
 
 
 @pytest.fixture(scope="module")

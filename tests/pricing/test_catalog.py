@@ -20,25 +20,51 @@ def test_every_bundled_instance_type_is_consistent(name):
     inst = BUNDLED.instance_types[name]
     assert inst.gpus > 0
     assert inst.on_demand > 0
-    assert inst.spot is not None and 0 < inst.spot <= inst.on_demand
+    # no spot price was read from a provider's file for the bundled catalog, so there is none
+    assert inst.spot is None and inst.spot_source is None
     assert inst.gpu_model in BUNDLED.gpu_models
-    source = BUNDLED.sources[inst.provider]  # every figure has a source page and date
-    assert source.url.startswith("https://") and source.date
+    source = BUNDLED.sources[inst.provider]  # every figure has a source page and an honest date
+    assert source.url.startswith("https://") and "as known" in source.date
     assert inst.region == source.region
 
 
+def _whole_gpu_instances(model: str):
+    return [i for i in BUNDLED.instance_types.values()
+            if i.gpu_model == model and i.gpus >= 1 and float(i.gpus).is_integer()]
+
+
 @pytest.mark.parametrize("name", sorted(BUNDLED.gpu_models))
-def test_every_gpu_model_fallback_is_consistent(name):
+def test_every_gpu_model_price_is_all_in_per_gpu_of_its_cheapest_whole_gpu_instance(name):
     model = BUNDLED.gpu_models[name]
-    assert model.on_demand > 0 and model.spot is not None and model.spot <= model.on_demand
-    assert model.source
+    assert model.on_demand > 0 and model.spot is None and model.source
+    whole = _whole_gpu_instances(name)
+    if model.accelerator == "tpu":  # sold per chip, host included; no instance types
+        assert not whole
+        return
+    assert whole, f"{name}: a GPU model price must come from an instance of that model"
+    cheapest = min(i.on_demand / i.gpus for i in whole)
+    assert model.on_demand == pytest.approx(cheapest, rel=1e-6)
+
+
+def test_models_without_a_trustworthy_price_have_no_entry_rather_than_a_guess():
+    for key in ("P100", "P4", "B300", "GB200", "MI300X", "RTX-PRO-6000"):
+        assert key not in BUNDLED.gpu_models
+    for label in ("nvidia-tesla-p100", "NVIDIA-B300", "NVIDIA-GB200", "AMD-Instinct-MI300X",
+                  "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition"):
+        assert normalise_gpu_model(label) in ("P100", "B300", "GB200", "MI300X", "RTX-PRO-6000")
+
+
+def test_no_bundled_figure_claims_a_date_it_was_not_read_on():
+    assert "as known" in BUNDLED.as_of
+    assert BUNDLED.cpu.vcpu_hour_spot is None and BUNDLED.cpu.memory_gib_hour_spot is None
+    assert all(g.spot is None for g in BUNDLED.attached_gpus.values())
 
 
 def test_bundled_catalog_covers_the_required_families():
     names = BUNDLED.instance_types
     for family in ("p5.", "p5e.", "p5en.", "p4d.", "p4de.", "p3.", "p3dn.", "g6.", "g6e.", "g5.", "g4dn.",
                    "a2-highgpu-", "a2-megagpu-", "a2-ultragpu-", "a3-highgpu-", "a3-megagpu-", "a3-ultragpu-",
-                   "a3-edgegpu-", "g2-standard-", "Standard_NC4as_T4_v3", "_A100_v4", "_H100_v5",
+                   "a3-edgegpu-", "g2-standard-", "Standard_NC4as_T4_v3", "_A100_v4", "_H100_v5", "trn1n.",
                    "Standard_ND96asr_v4", "Standard_NV"):
         assert any(family in n for n in names), family
     assert {"TPU-v4", "TPU-v5e", "TPU-v5p", "TPU-v6e"} <= set(BUNDLED.gpu_models)

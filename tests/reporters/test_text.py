@@ -33,3 +33,13 @@ def test_summary_errors_totals_and_verdict(result: Result, ctx: ReportContext) -
 
 def test_colour_only_when_asked(result: Result, ctx: ReportContext) -> None:
     assert "\x1b[" in text.render(result, replace(ctx, color=True))
+
+
+def test_a_saving_that_cannot_be_known_is_said_not_shown_as_zero(result: Result, ctx: ReportContext) -> None:
+    unknown = replace(result.findings[1], saving=None, facts=(("saving", "unknown: no spot price in the pricing "
+                                                                         "catalog"),))
+    out = text.render(replace(result, findings=[result.findings[0], unknown, *result.findings[2:]]), ctx)
+    line = next(line for line in out.splitlines() if "prefer-spot" in line and "k8s/train.yaml" in line)
+    assert "saving unknown (no spot price in the catalog)" in line and "saves" not in line
+    summary = next(line for line in out.splitlines() if line.startswith("  prefer-spot"))
+    assert "$8,000.00 + unknown" in summary

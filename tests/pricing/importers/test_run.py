@@ -119,3 +119,10 @@ def test_every_bad_file_is_reported_at_once():
                                  gcp=(str(IMPORT_FIXTURES / "gcp-bad.csv"),)))
     assert [(e.span.file.rsplit("/", 1)[-1], e.span.line) for e in info.value.errors] == [
         ("aws-not-json.json", 5), ("gcp-bad.csv", 3)]
+
+
+def test_the_observed_spot_catalog_used_by_the_docs_is_exactly_what_the_importer_writes(monkeypatch):
+    pricing = IMPORT_FIXTURES.parent
+    monkeypatch.chdir(pricing)
+    fresh = run_import(ImportRequest(aws=("import/aws-offer-us-east-1.json",), aws_spot=("import/aws-spot.json",)))
+    assert (pricing / "catalogs" / "observed-spot.yaml").read_text() == fresh.text
