@@ -18,7 +18,7 @@ from policy_engine.ledger.snapshot import LedgerHistory, build_snapshot
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.writer import LedgerWriter
 
-from .cluster import HOUR, T0, TEAMS, Cache, engine, fleet
+from .cluster import HOUR, T0, TEAMS, Cache, engine, fleet, per_gpu_hour
 from .ksm import STEP, UTIL, openmetrics
 from .servers import prometheus
 
@@ -108,8 +108,8 @@ def test_usage_cli_from_prometheus_splits_actual_cost(prom: str, capsys: pytest.
     nlp = next(g for g in doc["groups"] if g["policy"] == "team-spend" and g["key"] == "nlp")
     actual = nlp["actual"]
     assert actual["used"] + actual["idle"] + actual["unmeasured"] == pytest.approx(nlp["used"])
-    per_pod = [(p, p.gpus * p.hours(T0, NOW) * (21.9576 if p.node == "gpu-a" else 9.8809) / 8)
-               for p in PODS if p.team == "nlp"]
+    catalog = engine().catalog
+    per_pod = [(p, p.gpus * p.hours(T0, NOW) * per_gpu_hour(p.node, catalog)) for p in PODS if p.team == "nlp"]
     assert actual["used"] == pytest.approx(sum(c * UTIL[PODS.index(p) % 3] / 100 for p, c in per_pod))
 
 
