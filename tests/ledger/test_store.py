@@ -19,7 +19,6 @@ from policy_engine.ledger.writer import LedgerWriter
 from .cluster import HOUR, T0, Cache, SimPod, engine, fleet, per_gpu_hour
 
 
-
 @pytest.fixture(scope="module")
 def eng():  # type: ignore[no-untyped-def]
     return engine()
