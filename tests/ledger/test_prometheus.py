@@ -111,6 +111,10 @@ def test_usage_cli_from_prometheus_splits_actual_cost(prom: str, capsys: pytest.
     catalog = engine().catalog
     per_pod = [(p, p.gpus * p.hours(T0, NOW) * per_gpu_hour(p.node, catalog)) for p in PODS if p.team == "nlp"]
     assert actual["used"] == pytest.approx(sum(c * UTIL[PODS.index(p) % 3] / 100 for p, c in per_pod))
+    code = main(["usage", "--prometheus", prom, "--prometheus-step", str(STEP), "--policies", str(POLICIES),
+                 "--at", NOW.isoformat(), "--by", "team"])
+    text = capsys.readouterr().out
+    assert code == 0 and "actual used" in text and "idle %" in text and "source: prometheus" in text
 
 
 def test_unsupported_keys_and_errors_are_said(prom: str, eng: Engine) -> None:
