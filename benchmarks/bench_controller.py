@@ -146,11 +146,11 @@ def telemetry(pods: list[dict[str, Any]], window: float) -> Telemetry:
 
 
 def bench_prometheus(series: int) -> None:
-    sys.path.insert(0, str(REPO / "tests"))
-    from controller.scenario import prometheus_over
+    sys.path.insert(0, str(REPO))
+    from tests.prometheus_server import prometheus_over
 
     from policy_engine.controller.settings import PrometheusSettings
-    from policy_engine.controller.telemetry import Prometheus
+    from policy_engine.controller.telemetry import GpuTelemetry
 
     end = int(NOW.timestamp())
     lines = ["# TYPE DCGM_FI_DEV_GPU_UTIL gauge"]
@@ -162,7 +162,7 @@ def bench_prometheus(series: int) -> None:
     t0 = time.perf_counter()
     with prometheus_over("\n".join(lines) + "\n") as server:
         ready = time.perf_counter() - t0
-        client = Prometheus(PrometheusSettings(url=server.url, step_seconds=60, timeout_seconds=120))
+        client = GpuTelemetry(PrometheusSettings(url=server.url, step_seconds=60, timeout_seconds=120))
         best = None
         for _ in range(3):
             c0, w0 = time.process_time(), time.perf_counter()

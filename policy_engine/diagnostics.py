@@ -58,13 +58,14 @@ class Diagnostic:
             lines = source.splitlines()
             if 1 <= self.span.line <= len(lines):
                 text = lines[self.span.line - 1].expandtabs(1)
-                gutter = f"{self.span.line:>4} | "
-                out.append(gutter + text)
                 start = max(self.span.column, 1)
                 if self.span.end_line == self.span.line and self.span.end_column:
                     width = max(self.span.end_column - start, 1)
                 else:
                     width = max(len(text.rstrip()) - start + 1, 1)
+                text, start, width = _window(text, start, width)
+                gutter = f"{self.span.line:>4} | "
+                out.append(gutter + text)
                 out.append(" " * (len(gutter) - 2) + "| " + " " * (start - 1) + "^" * width)
         for note in self.notes:
             out.append(f"  = note: {note}")
@@ -82,6 +83,23 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+#: The most of a source line a diagnostic quotes: the offending line only, and of it at most this much.
+QUOTE_WIDTH = 160
+
+
+def _window(text: str, start: int, width: int) -> tuple[str, int, int]:
+    """At most ``QUOTE_WIDTH`` characters of ``text`` around column ``start``, non-printables as ``?``."""
+    if len(text) > QUOTE_WIDTH:
+        first = max(0, min(start - 1 - QUOTE_WIDTH // 4, len(text) - QUOTE_WIDTH))
+        cut = text[first:first + QUOTE_WIDTH]
+        text = ("…" if first else "") + cut + ("…" if first + QUOTE_WIDTH < len(text) else "")
+        start = start - first + (1 if first else 0)
+        width = max(1, min(width, QUOTE_WIDTH - (start - 1)))
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else "?" for c in text)  # one column each: the caret stays put
+    return text, start, width
 
 
 def render_all(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None = None) -> str:

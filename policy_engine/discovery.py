@@ -15,6 +15,7 @@ webhook's reload watcher and ``webhook-manifests`` all call ``find_policy_files`
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -36,14 +37,33 @@ def find_test_files(paths: Iterable[str | Path]) -> tuple[list[str], list[Diagno
     return _find(paths, TEST_SUFFIXES)
 
 
+#: A policy or test file larger than this is not read (the bundled library is ~60 KB in all).
+MAX_POLICY_BYTES = 8 * 1024 * 1024
+
+
 def read_text(file: str) -> tuple[str | None, Diagnostic | None]:
-    """A policy (or test) file's text, or an E401 saying why it cannot be read."""
+    """A policy (or test) file's text, or a located reason it is not read.
+
+    Only a regular file is opened for reading (non-blocking, so a FIFO cannot hang it), at most
+    ``MAX_POLICY_BYTES``; a file with NUL bytes is binary (E403) and none of it is ever quoted, so a policy
+    linked to ``/proc/self/environ`` cannot print the environment in a diagnostic.
+    """
     try:
-        return Path(file).read_text(encoding="utf-8"), None
-    except UnicodeDecodeError:
-        return None, Diagnostic(Span(file, 1, 1), "E401", "cannot read: not a UTF-8 text file")
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb", closefd=True) as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None, Diagnostic(Span(file, 1, 1), "E405", "not a regular file; only regular files are read")
+            data = f.read(MAX_POLICY_BYTES + 1)
     except OSError as exc:
         return None, Diagnostic(Span(file, 1, 1), "E401", f"cannot read: {exc.strerror or exc}")
+    if len(data) > MAX_POLICY_BYTES:
+        return None, Diagnostic(Span(file, 1, 1), "E406", f"larger than {MAX_POLICY_BYTES:,} bytes; not read")
+    if b"\x00" in data:
+        return None, Diagnostic(Span(file, 1, 1), "E403", "binary file (contains NUL bytes), not a policy file")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, Diagnostic(Span(file, 1, 1), "E401", "cannot read: not a UTF-8 text file")
 
 
 def _find(paths: Iterable[str | Path], suffixes: tuple[str, ...]) -> tuple[list[str], list[Diagnostic]]:

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.controller.inventory import Inventory
     from policy_engine.controller.kinds import workload_resources
     from policy_engine.controller.settings import load_settings
-    from policy_engine.controller.telemetry import Prometheus
+    from policy_engine.controller.telemetry import GpuTelemetry
     from policy_engine.engine import load_engine
     from policy_engine.errors import DiagnosticError
     from policy_engine.reporters import ReportContext, renderer
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     inventory = Inventory(api, state, workload_resources(), timing)
     inventory.start()
-    prometheus = Prometheus(prom)
+    prometheus = GpuTelemetry(prom)
     try:
         deadline = time.monotonic() + args.timeout
         while not inventory.synced:

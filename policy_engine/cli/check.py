@@ -25,6 +25,7 @@ from policy_engine.diagnostics import Diagnostic, Span, render_all
 from policy_engine.engine import Engine, Partial, Result, load_engine
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
+from policy_engine.model import documents
 from policy_engine.model.documents import STDIN, Document, LoadError, discover, load_paths
 from policy_engine.reporters import FORMATS, ReportContext, renderer
 from policy_engine.reporters.context import is_failure
@@ -60,9 +61,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="root for repo-relative paths in reports (default: the git top level, else .)")
     p.add_argument("--link-base", metavar="URL",
                    help="markdown links to URL/<path>#L<line> (default on GitHub Actions: the commit's URL)")
+    p.add_argument("--max-file-size", type=_size, default=None, metavar="BYTES",
+                   help="refuse manifest files (and stdin) larger than this, unread (default 64M; K/M/G suffixes)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="read linked files whose target is outside the scanned directory (default: reported, "
+                        "not read)")
     p.add_argument("--no-cache", action="store_true",
                    help=f"compile policies and validate pricing afresh, neither reading nor writing the start-up "
                         f"cache (same as {NO_CACHE_ENV}=1; see docs/check.md)")
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    raw = text.strip().lower().removesuffix("b").removesuffix("i")
+    factor = units.get(raw[-1:], 1)
+    number = raw[:-1] if raw[-1:] in units else raw
+    if not number.isdigit() or int(number) * factor < 1:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (e.g. 1048576, 512K, 64M)")
+    return int(number) * factor
 
 
 @dataclass(slots=True)
@@ -107,10 +123,13 @@ def run(args: argparse.Namespace) -> int:
     want_evals = bool(formats & _NEEDS_EVALUATIONS)
     want_costs = bool(formats & _NEEDS_COSTS) or args.base is not None
 
-    files = list(discover(paths, args.exclude))
+    if args.max_file_size is not None:
+        documents.configure(max_file_bytes=args.max_file_size)  # workers inherit it through fork
+    problems: list[LoadError] = []  # links out of the scanned directories, reported as located errors
+    files = list(discover(paths, args.exclude, follow_symlinks=args.follow_symlinks, problems=problems))
     jobs = args.jobs if args.jobs is not None else default_jobs(len(files))
     head = check_files(engine, files, jobs=jobs, want_costs=want_costs, want_evaluations=want_evals,
-                       engine_args=(list(args.policies), args.pricing))
+                       engine_args=(list(args.policies), args.pricing), problems=problems)
     result = head.result
 
     cost_diff = None
@@ -271,13 +290,16 @@ def _chunks(files: Sequence[str], size: int) -> Iterator[list[str]]:
 
 def check_files(engine: Engine, files: Sequence[str], *, jobs: int = 1, want_costs: bool = False,
                 want_evaluations: bool = False,
-                engine_args: tuple[list[str], str | None] = ([], None)) -> Checked:
+                engine_args: tuple[list[str], str | None] = ([], None),
+                problems: Sequence[LoadError] = ()) -> Checked:
     """Evaluate discovered files (``-`` is stdin) and decide quotas and budgets over all of them.
 
     ``engine_args`` (policy paths, pricing file) let workers rebuild the engine where fork is missing.
     """
     on_disk = [f for f in files if f != STDIN]
     partials: list[tuple[Partial, list[WorkloadCost]]] = []
+    if problems:
+        partials.append(_partial(engine, problems, want_costs, want_evaluations))
     if STDIN in files:
         partials.append(_partial(engine, load_paths([STDIN]), want_costs, want_evaluations))
     if jobs > 1 and len(on_disk) > 1:

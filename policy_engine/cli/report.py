@@ -10,13 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.engine import load_engine
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import LoadError, load_paths
+
+if TYPE_CHECKING:
+    from policy_engine.engine import Engine
+    from policy_engine.ledger.actuals import Actuals
+    from policy_engine.reporters.html_report import Section
 
 HELP = "showback report: spend, savings and the costliest workloads as one HTML page (or JSON)"
 
@@ -31,6 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled catalog)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching paths")
     p.add_argument("--title", default="GPU spend showback", help="the page's title")
+    actual = p.add_argument_group("actual spend (from the usage ledger the controller writes)")
+    actual.add_argument("--ledger", metavar="FILE", help="add actual spend this period from this ledger file")
+    actual.add_argument("--period", choices=("day", "week", "month"), default="month",
+                        help="the calendar period (UTC) of the actual figures (default: month)")
+    actual.add_argument("--at", metavar="TIME", help="actual figures as of this time (ISO 8601, UTC; default: now)")
+    actual.add_argument("--serving-metrics", metavar="URL",
+                        help="Prometheus holding the serving engines' counters (vLLM, TGI, SGLang, Triton): "
+                             "cost per 1M tokens and per 1,000 requests")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,12 +60,21 @@ def run(args: argparse.Namespace) -> int:
     result = engine.evaluate(load_paths(paths, args.exclude), keep_workloads=True)
     report = build_report(result, engine.catalog)
     diagnostics = [e.diagnostic if isinstance(e, LoadError) else e for e in result.errors]
+    actuals = None
+    if args.ledger:
+        try:
+            actuals = _actuals(args, engine, {r.label: r.monthly for r in report.breakdowns[0].rows})
+        except ValueError as exc:
+            print(f"policy-engine report: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     if args.html:
         from policy_engine.reporters.charts import ChartsUnavailable
         from policy_engine.reporters.html_report import render_html
 
         try:
-            page = render_html(report, title=args.title, source=", ".join(paths))
+            page = render_html(report, title=args.title, source=", ".join(paths),
+                               actual=_sections(actuals) if actuals is not None else (),
+                               actual_intro=_intro(actuals) if actuals is not None else "")
         except ChartsUnavailable as exc:
             print(f"policy-engine report: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -62,7 +86,52 @@ def run(args: argparse.Namespace) -> int:
         print(f"policy-engine report: wrote {args.html} ({len(page.encode()) / 1024:,.0f} KiB)", file=sys.stderr)
     fmt = args.format or ("none" if args.html else "json")
     if fmt == "json":
-        print(json.dumps({**report.to_dict(), "errors": [d.to_dict() for d in diagnostics]}, indent=2))
+        body = {**report.to_dict(), "errors": [d.to_dict() for d in diagnostics]}
+        if actuals is not None:
+            body["actual"] = actuals.to_dict()
+        print(json.dumps(body, indent=2))
     if diagnostics:
         print(render_all(diagnostics), file=sys.stderr)
     return EXIT_ERROR if diagnostics else EXIT_OK
+
+
+def _actuals(args: argparse.Namespace, engine: Engine, projected: dict[str, float]) -> Actuals:
+    """The ledger's figures for the period; ValueError with a message a person can act on."""
+    from policy_engine.compiler.program import Period
+    from policy_engine.ledger.actuals import build_actuals
+    from policy_engine.ledger.db import LedgerError
+    from policy_engine.ledger.store import Ledger
+    from policy_engine.prometheus import Prometheus
+
+    now = datetime.now(UTC)
+    if args.at:
+        try:
+            now = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"--at {args.at}: not an ISO 8601 time (e.g. 2026-11-23T12:00:00Z)") from None
+        now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    if not Path(args.ledger).is_file():
+        raise ValueError(f"--ledger {args.ledger}: no such file (the controller writes it; see docs/usage.md)")
+    serving = Prometheus(args.serving_metrics) if args.serving_metrics else None
+    try:
+        with Ledger(args.ledger, readonly=True) as ledger:
+            return build_actuals(ledger, engine.policies, now, period=Period(args.period), projected=projected,
+                                 currency=engine.catalog.currency, source=f"ledger {args.ledger}",
+                                 serving=serving)
+    except LedgerError as exc:
+        raise ValueError(str(exc)) from exc
+    finally:
+        if serving is not None:
+            serving.close()
+
+
+def _sections(actuals: Actuals) -> list[Section]:
+    from policy_engine.ledger.actuals import sections
+
+    return sections(actuals)
+
+
+def _intro(a: Actuals) -> str:
+    notes = "; ".join(a.notes)
+    return (f"From the {a.source}, {a.period.value} from {a.start:%Y-%m-%d} to {a.now:%Y-%m-%d %H:%M} UTC."
+            + (f" Notes: {notes}." if notes else ""))

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8443, help="port to listen on (default: %(default)s)")
     parser.add_argument("--host", default="0.0.0.0",
                         help="address to listen on (default: %(default)s, every interface)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve /metrics over plain HTTP on this port instead of the admission port "
+                             "(default: none, /metrics on the admission port; the deployment uses 9090)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled one)")
     parser.add_argument("--config", metavar="FILE",
                         help="webhook settings: exemptions, inherited labels, limits (YAML; docs/webhook.md; "
@@ -115,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_tls(args)
     if problem is None and (args.usage_max_age <= 0 or args.usage_refresh <= 0 or args.prometheus_step <= 0):
         problem = "--usage-max-age, --usage-refresh and --prometheus-step must be positive"
+    if problem is None and args.metrics_port is not None and args.metrics_port == args.port:
+        problem = f"--metrics-port {args.metrics_port} is the admission port; give it a port of its own"
     if problem is None and args.workers < 1:
         problem = f"--workers must be at least 1, got {args.workers}"
     if problem is None:
@@ -125,14 +130,17 @@ def run(args: argparse.Namespace) -> int:
         return _fail(problem)
     cluster: Literal["none", "kubeconfig", "in-cluster"] = (
         "kubeconfig" if args.kubeconfig else "in-cluster" if args.in_cluster else "none")
+    tls = {} if args.insecure_http else {"tls_cert": str(Path(args.tls_cert).resolve()),
+                                         "tls_key": str(Path(args.tls_key).resolve())}
     settings = ServeSettings(policies=[str(Path(p).resolve()) for p in args.policies], pricing=args.pricing,
                              config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig,
                              ledger=str(Path(args.ledger).resolve()) if args.ledger else None,
                              prometheus=args.prometheus, prometheus_step=args.prometheus_step,
                              usage_max_age=args.usage_max_age,
-                             usage_refresh=args.usage_refresh)
+                             usage_refresh=args.usage_refresh, metrics_host=args.host,
+                             metrics_port=args.metrics_port, **tls)
     try:
-        load_config(settings.config_file)
+        config = load_config(settings.config_file)
         loaded = load_policies(settings)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
@@ -140,26 +148,41 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from policy_engine.webhook import limits
+    from policy_engine.webhook.tls import ServingContext
+
+    # TLS, the connection cap, header limits and timeouts live in the protocol factory (webhook/limits.py),
+    # not in uvicorn's own ssl_* settings: a connection over the cap must be closed before any TLS work.
     common: dict[str, object] = {
         "host": args.host, "port": args.port, "log_config": uvicorn_log_config(args.log_level),
         "access_log": False, "timeout_graceful_shutdown": args.graceful_timeout,
-        "server_header": False, "timeout_keep_alive": 30,
+        "server_header": False, "timeout_keep_alive": config.idle_timeout_seconds,
+        "http": "policy_engine.webhook.limits:protocol_factory",
         "proxy_headers": False,  # the API server calls the webhook directly; no forwarded-for headers to trust
     }
-    if not args.insecure_http:
-        common.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()  # what a worker, and the protocol factory, read
     _exit_cleanly_after_drain()
     if args.workers == 1:
+        serving = ServingContext(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key \
+            else None
+        limits.configure(limits.limits_of(config), serving)
         uvicorn.run(create_app(settings, loaded=loaded), **common)  # type: ignore[arg-type]
         return EXIT_OK
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
     made = None  # the workers' shared metrics files: a directory of our own unless one is given, removed at exit
     if not os.environ.get(MULTIPROC_ENV):
         made = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="policy-engine-metrics-")
+    scrapes = None
+    if args.metrics_port is not None:  # the workers write their metrics to files; the parent serves them
+        from policy_engine.webhook.metrics import Metrics
+        from policy_engine.webhook.metrics_server import MetricsServer
+
+        scrapes = MetricsServer(args.host, args.metrics_port, Metrics().exposition).start()
     try:
         uvicorn.run("policy_engine.webhook.app:app_from_env", factory=True, workers=args.workers,
                     **common)  # type: ignore[arg-type]
     finally:
+        if scrapes is not None:
+            scrapes.stop()
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
     return EXIT_OK

@@ -20,7 +20,7 @@ from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.placement import read_placement
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
-from policy_engine.pricing.cost import Unpriced, price_pod
+from policy_engine.pricing.cost import REGION_LABELS, Unpriced, price_pod
 
 CLUSTER_FILE = "<cluster>"
 FINISHED_PHASES = ("Succeeded", "Failed")
@@ -140,6 +140,9 @@ def price_record(record: PodRecord, node_labels: Mapping[str, str] | None, catal
             role.gpu_model = placement.gpu_model
         if placement.capacity_type.value != "unknown":
             role.capacity_type = placement.capacity_type
+        regions = {k: v for k in REGION_LABELS if (v := placement.node_selector.get(k))}
+        if regions:  # the node's region selects the regional price
+            role.node_selector = {**role.node_selector, **regions}
     priced = price_pod(role, catalog)
     if isinstance(priced, Unpriced):
         record.hourly, record.unpriced_reason = None, priced.reason

@@ -6,6 +6,7 @@ rules) → index (by kind) → codegen (closures). Every diagnostic of every fil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,38 @@ def compile_text(text: str, file: str = "<string>", *, catalog: Catalog | None =
 
 def compile_sources(sources: dict[str, str], *, catalog: Catalog | None = None,
                     known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
-    """Compile texts already read (file → text) with everything they import."""
+    """Compile texts already read (file → text) with everything they import.
+
+    Every pass walks expressions recursively; an expression nested past the interpreter's stack (400
+    ``not``s, thousands of parentheses) is an E310 at its line, never a traceback.
+    """
+    try:
+        return _compile_sources(sources, catalog=catalog, known_kinds=known_kinds, cache=cache)
+    except RecursionError:
+        return CompileResult(None, [too_deep(sources)], dict(sources))
+
+
+def too_deep(sources: dict[str, str]) -> Diagnostic:
+    """E310 at the most deeply nested line of ``sources`` (brackets open plus ``not``s and operators on it)."""
+    best = (-1, "<string>", 1)
+    for file, text in sources.items():
+        depth = 0
+        for number, line in enumerate(text.splitlines(), 1):
+            code = _NESTING_NOISE.sub("", line)
+            depth = max(depth + code.count("(") + code.count("[") - code.count(")") - code.count("]"), 0)
+            score = depth + len(_NESTING_WORDS.findall(code))
+            if score > best[0]:
+                best = (score, file, number)
+    return Diagnostic(Span(best[1], best[2], 1), "E310",
+                      "expression nested too deeply to compile; split it into smaller conditions or parameters")
+
+
+_NESTING_NOISE = re.compile(r'"(?:[^"\\]|\\.)*"|#.*$')  # strings and comments
+_NESTING_WORDS = re.compile(r"\bnot\b|\band\b|\bor\b|[-+*/]")
+
+
+def _compile_sources(sources: dict[str, str], *, catalog: Catalog | None,
+                     known_kinds: frozenset[str], cache: DiskCache | None) -> CompileResult:
     front = front_end(sources, known_kinds, cache)
     diagnostics = list(front.diagnostics)
     result = CompileResult(None, [], front.sources, front.modules, front.checked)

@@ -9,15 +9,14 @@ arithmetic with null is null; a condition holds only when it is exactly ``true``
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Container
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.functions import FUNCTIONS
+from policy_engine.compiler.regex import Pattern, compile_regex
 from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
 from policy_engine.syntax import ast
@@ -29,12 +28,8 @@ _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator
 
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
+def _regex(pattern: str) -> Pattern | None:
+    return compile_regex(pattern)  # RE2: linear time whatever the pattern (compiler/regex.py)
 
 
 def _const(value: Any) -> Closure:

@@ -13,6 +13,7 @@ from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
+from policy_engine.compiler.regex import compile_regex
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast
@@ -94,7 +95,7 @@ class RuleCompiler:
         allowed = frozenset(v.value for v in body.allowed) if body.allowed is not None else None
         allowed_text = ", ".join(v.value for v in body.allowed or ())
         pattern = body.pattern.value if body.pattern is not None else None
-        rx = re.compile(pattern) if pattern is not None else None
+        rx = compile_regex(pattern) if pattern is not None else None  # RE2 (compiler/regex.py)
         context = {"key": key, "allowed": allowed_text, "pattern": pattern or ""}
 
         def check(w: Workload) -> Sequence[Violation]:

@@ -13,14 +13,16 @@ diagnostics must come from a real run.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policy_engine.compiler.checked import FrontEnd
 
 if TYPE_CHECKING:
-    from policy_engine.cache import DiskCache
+    from policy_engine.cache import Codec, DiskCache
 
 NAMESPACE = "frontend"
 
@@ -29,13 +31,28 @@ def front_end(sources: Mapping[str, str], known_kinds: frozenset[str], cache: Di
     """Parse, resolve, check and fold ``sources`` (file → text) and what they import."""
     key = _key(sources, known_kinds) if cache is not None else ""
     if cache is not None:
-        hit = cache.get(NAMESPACE, key)
+        hit = cache.get(NAMESPACE, key, _codec())
         if isinstance(hit, FrontEnd) and _imports_unchanged(hit, sources):
             return hit
     front = run_front_end(sources, known_kinds)
     if cache is not None and not front.has_errors:
-        cache.put(NAMESPACE, key, front)
+        cache.put(NAMESPACE, key, _without_types(front), _codec())
     return front
+
+
+@functools.lru_cache(maxsize=1)
+def _codec() -> Codec:
+    """The records a cached front end is made of: the syntax tree, spans and diagnostics, checked policies."""
+    from policy_engine import cache, diagnostics
+    from policy_engine.compiler import checked, program
+    from policy_engine.syntax import ast
+
+    return cache.Codec(ast, diagnostics, checked, program)
+
+
+def _without_types(front: FrontEnd) -> FrontEnd:
+    """``types`` is keyed by the identity of tree nodes, which a decoded tree does not keep: not stored."""
+    return replace(front, checked=[replace(c, types={}) for c in front.checked])
 
 
 def run_front_end(sources: Mapping[str, str], known_kinds: frozenset[str]) -> FrontEnd:

@@ -8,9 +8,9 @@ mistake produces one diagnostic, not a cascade.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 
+from policy_engine.compiler import regex
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
@@ -331,11 +331,11 @@ def _is_minutes(e: ast.Expr) -> bool:
 
 
 def check_regex(pattern: str, span: Span, diagnostics: list[Diagnostic]) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        diagnostics.append(error(span, "E205", f"invalid regular expression: {exc.msg}",
-                                 "regexes use Python syntax; escape a literal '.' as \\."))
+    why = regex.problem(pattern)
+    if why is not None:
+        diagnostics.append(error(span, "E205", f"invalid regular expression: {why}",
+                                 "regexes use RE2 syntax (no backreferences or lookaround); escape a literal "
+                                 "'.' as \\."))
         return False
     return True
 

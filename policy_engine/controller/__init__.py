@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from kubernetes import client, config
 
+#: one long watch per workload resource plus the cache's three, and room for writes: urllib3's default pool
+#: of 10 would drop and reopen connections every cycle.
+POOL_SIZE = 64
+
 
 def api_client(kubeconfig: str | None = None, in_cluster: bool = False, context: str | None = None) -> client.ApiClient:
     """The API client ``--kubeconfig FILE`` (None: $KUBECONFIG or ~/.kube/config) or ``--in-cluster`` asks for."""
+    configuration = client.Configuration()
     if in_cluster:
-        configuration = client.Configuration()
         config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    return config.new_client_from_config(config_file=kubeconfig, context=context)
+    else:
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+    configuration.connection_pool_maxsize = POOL_SIZE
+    return client.ApiClient(configuration)

@@ -34,7 +34,7 @@ from policy_engine.controller.leader import LeaderElector
 from policy_engine.controller.metrics import Metrics
 from policy_engine.controller.settings import ControllerSettings
 from policy_engine.controller.shutdown import Record, Shutdown
-from policy_engine.controller.telemetry import Prometheus, Telemetry
+from policy_engine.controller.telemetry import GpuTelemetry, Telemetry
 from policy_engine.engine import Engine
 from policy_engine.jsonlog import FIELDS
 from policy_engine.ledger.settings import build_writer
@@ -68,7 +68,7 @@ class Controller:
         # the usage ledger (docs/usage.md): written from the same cache, by the leader only
         self.ledger = build_writer(settings.ledger, self.inventory.state, lambda: self.engine.policies,
                                    lambda: self.engine.catalog, clock=self.clock, should_write=lambda: self.leading)
-        self.prometheus = Prometheus(settings.prometheus)
+        self.prometheus = GpuTelemetry(settings.prometheus)
         self.writer = reports.ReportWriter(self.kube, settings.reports.name, settings.reports.api)
         self.shutdown = Shutdown(self.kube, act=act or settings.idle.act,
                                  max_actions=settings.idle.max_actions_per_cycle,

@@ -68,6 +68,26 @@ class Figures:
         return self.gpu_hours_running if metric == "gpu_hours" else self.cost_running
 
 
+@dataclass(frozen=True, slots=True)
+class PodSpan:
+    """One pod's life as the ledger knows it (unix times; ``ended`` None while it runs)."""
+
+    namespace: str
+    name: str
+    workload: str
+    kind: str
+    gpus: float
+    hourly: float | None
+    started: float
+    ended: float | None
+    deadline: float | None = None  # past its deadline a pod is counted as gone, as the ledger's sums count it
+
+    def hours_within(self, start: float, end: float) -> float:
+        """Hours of the pod's life inside ``[start, end]`` (the counting rule of the ledger's sums)."""
+        stop = min(end, self.ended if self.ended is not None else end, self.deadline if self.deadline else end)
+        return max(0.0, stop - max(self.started, start)) / 3600
+
+
 # The one SQL form of the counting rule (parameters :ps period start, :now, :pe period end).
 _USED_HOURS = ("CASE WHEN p.started IS NULL THEN 0.0 ELSE max(0.0, min(coalesce(p.ended, :now), :now, "
                "coalesce(p.deadline, :now)) - max(p.started, :ps)) / 3600.0 END")
@@ -301,6 +321,15 @@ class Ledger:
             figures = self.usage_between(rule, day, end, min(end, now)).get(key)
             out.append(figures or Figures((day.date().isoformat(),), 0, 0.0, 0.0, 0.0, 0.0, 0))
         return out
+
+    def pod_spans(self, start: datetime, end: datetime) -> list[PodSpan]:
+        """Pods alive at some time in ``[start, end)`` with their workload, GPUs, price and lifetime (an open
+        pod's ``ended`` is None): what unit costs (per token, per training run) are computed from."""
+        sql = ("SELECT namespace, name, workload, kind, gpus, hourly, started, ended, deadline FROM pods "
+               "WHERE started IS NOT NULL AND started < :end AND (ended IS NULL OR ended > :start)")
+        with self._lock:
+            rows = self.conn.execute(sql, {"start": ts(start), "end": ts(end)}).fetchall()
+        return [PodSpan(*row) for row in rows]
 
     def pods(self) -> int:
         with self._lock:

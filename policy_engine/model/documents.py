@@ -15,6 +15,7 @@ import fnmatch
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.model import deepjson
 from policy_engine.model.loader import Loader, construct_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -30,6 +32,12 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 #: A document whose alias-expanded size exceeds this many nodes is refused (a "billion laughs" bomb).
 MAX_EXPANDED_NODES = 1_000_000
+#: Files larger than this are refused unread (``check --max-file-size``); stdin too.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: YAML nested deeper than this is refused with its line (libyaml's composer recurses in C and crashes
+#: the process around 100,000 levels; construction recurses in Python). JSON manifests have no such
+#: limit: they are parsed iteratively (``deepjson``), as the webhook parses the objects it reviews.
+MAX_YAML_DEPTH = 500
 
 #: An anchor (``&name``) and an alias (``*name``) at the start of a node: only a stream with both can be a bomb.
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]")
@@ -105,11 +113,15 @@ def _error(file: str, line: int, code: str, message: str, column: int = 1) -> Lo
     return LoadError(Diagnostic(Span(file, max(line, 1), max(column, 1)), code, message))
 
 
-def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[str]:
+def discover(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_symlinks: bool = False,
+             problems: list[LoadError] | None = None) -> Iterator[str]:
     """Manifest files under ``paths`` in a stable order; ``-`` stands for stdin.
 
     A path given explicitly is read whatever its suffix; inside directories only .yaml/.yml/.json files
-    are taken. ``exclude`` globs match the path as displayed and each of its components.
+    are taken. ``exclude`` globs match the path as displayed and each of its components. Inside a
+    directory, a symbolic link whose target lies outside it (``k8s/x.yaml -> /dev/zero``, ``->
+    ~/.ssh/...``) is not followed unless ``follow_symlinks``: it goes to ``problems`` as a located
+    ``E-SYMLINK`` (and is left out when no list is given, as callers that only want paths ask).
     """
     for raw in paths:
         if raw == STDIN:
@@ -118,15 +130,49 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[str]
         if _excluded(raw, exclude):
             continue
         if os.path.isdir(raw):
-            for root, dirs, files in os.walk(raw):
+            root = os.path.realpath(raw)
+            for folder, dirs, files in os.walk(raw):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _excluded(d, exclude))
+                for name in list(dirs):  # os.walk does not descend into linked directories: say so
+                    full = os.path.join(folder, name)
+                    if os.path.islink(full) and not _inside(full, root):
+                        dirs.remove(name)
+                        _escaped(full, problems, "directory")
                 for name in sorted(files):
                     if name.endswith(MANIFEST_SUFFIXES):
-                        full = os.path.join(root, name)
-                        if not _excluded(full, exclude):
-                            yield full
+                        full = os.path.join(folder, name)
+                        if _excluded(full, exclude):
+                            continue
+                        if not follow_symlinks and os.path.islink(full) and not _inside(full, root):
+                            _escaped(full, problems, "file")
+                            continue
+                        yield full
         else:
             yield raw
+
+
+def _inside(link: str, root: str) -> bool:
+    target = os.path.realpath(link)
+    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _escaped(path: str, problems: list[LoadError] | None, what: str) -> None:
+    if problems is None:
+        return
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    problems.append(_error(path, 1, "E407",
+                           f"symbolic link to a {what} outside the scanned directory ({_printable(target)}); not "
+                           f"followed (--follow-symlinks reads linked files)"))
+
+
+def _printable(text: str, width: int = 120) -> str:
+    """``text`` with control characters escaped and cut to ``width``: safe to put in a one-line message."""
+    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+    return shown if len(shown) <= width else shown[: width - 1] + "…"
 
 
 def _excluded(path: str, patterns: Sequence[str]) -> bool:
@@ -137,17 +183,38 @@ def _excluded(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(norm, p) or any(fnmatch.fnmatch(part, p) for part in parts) for p in patterns)
 
 
-def read_source(path: str) -> tuple[str | None, LoadError | None]:
-    """The text of a file (or stdin), or a located reason it cannot be read as text."""
+def configure(*, max_file_bytes: int) -> None:
+    """Set the per-file size cap for this process (``check --max-file-size``)."""
+    global MAX_FILE_BYTES
+    MAX_FILE_BYTES = max_file_bytes
+
+
+def read_source(path: str, max_bytes: int | None = None) -> tuple[str | None, LoadError | None]:
+    """The text of a file (or stdin), or a located reason it cannot be read as text.
+
+    Only regular files are read: a FIFO would block forever and ``/dev/zero`` never ends, so anything
+    else is refused after ``fstat`` (opened non-blocking, so a FIFO cannot hang the open either). A file
+    over ``max_bytes`` is refused unread, and stdin is read to at most that.
+    """
     name = STDIN_NAME if path == STDIN else path
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     try:
         if path == STDIN:
-            data = sys.stdin.buffer.read()
+            data = sys.stdin.buffer.read(max_bytes + 1)
         else:
-            with open(path, "rb") as f:  # not Path(path).read_bytes(): a Path costs ~10 µs a file
-                data = f.read()
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+            with open(fd, "rb", closefd=True) as f:  # not Path(path).read_bytes(): a Path costs ~10 µs a file
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    return None, _error(name, 1, "E405", f"not a regular file ({_file_type(st.st_mode)}); "
+                                                                  f"only regular files are read")
+                if st.st_size > max_bytes:
+                    return None, _too_large(name, max_bytes)
+                data = f.read(max_bytes + 1)
     except OSError as exc:
         return None, _error(name, 1, "E401", f"cannot read file: {exc.strerror or exc}")
+    if len(data) > max_bytes:
+        return None, _too_large(name, max_bytes)
     if b"\x00" in data[:8192]:
         return None, _error(name, 1, "E403", "binary file (contains NUL bytes), not a YAML or JSON manifest")
     try:
@@ -157,17 +224,35 @@ def read_source(path: str) -> tuple[str | None, LoadError | None]:
         return None, _error(name, line, "E404", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
 
 
-def load_paths(paths: Sequence[str], exclude: Sequence[str] = ()) -> Iterator[Document | LoadError]:
+def _too_large(name: str, max_bytes: int) -> LoadError:
+    return _error(name, 1, "E406", f"larger than the limit of {max_bytes:,} bytes; not read "
+                                          f"(--max-file-size raises it)")
+
+
+def _file_type(mode: int) -> str:
+    for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return what
+    return "not a file"
+
+
+def load_paths(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_symlinks: bool = False,
+               max_bytes: int | None = None) -> Iterator[Document | LoadError]:
     """Every document of every manifest file under ``paths``, streamed file by file."""
     found = False
-    for path in discover(paths, exclude):
+    problems: list[LoadError] = []
+    for path in discover(paths, exclude, follow_symlinks=follow_symlinks, problems=problems):
+        yield from problems
+        problems.clear()
         found = True
-        text, err = read_source(path)
+        text, err = read_source(path, max_bytes)
         if err is not None:
             yield err
             continue
         assert text is not None
         yield from load_text(text, STDIN_NAME if path == STDIN else path)
+    yield from problems
     if not found and paths:
         for raw in paths:
             if raw != STDIN and not os.path.exists(raw):
@@ -179,8 +264,13 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
     if file.endswith(".json") and text.lstrip().startswith(("{", "[")):
         yield from _load_json(text, file)
         return
+    deep = _too_deep(text)
+    if deep is not None:
+        yield _error(file, deep[0], "E606", f"nested more than {MAX_YAML_DEPTH} levels deep; not read", deep[1])
+        return
     loader = Loader(text)
     index = 0
+    line = 1
     anchored = "&" in text  # without an anchor there is no alias: the fast constructor builds the same objects
     aliased = anchored and bool(_ANCHOR.search(text)) and bool(_ALIAS.search(text))
     try:
@@ -206,15 +296,44 @@ def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
         yield _error(file, line, "E601", f"invalid YAML: {problem}{context}", column)
     except yaml.YAMLError as exc:
         yield _error(file, 1, "E601", f"invalid YAML: {exc}")
-    except RecursionError:
-        yield _error(file, 1, "E601", "invalid YAML: nesting too deep")
+    except RecursionError:  # nesting built through aliases, which the depth scan does not follow
+        yield _error(file, line, "E606", "nested too deeply (through aliases); not read")
     finally:
         loader.dispose()
 
 
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Line and column where the YAML stream nests past ``MAX_YAML_DEPTH``, or None.
+
+    Block nesting needs a column per level and flow nesting a bracket per level, so a text whose longest
+    line and bracket count are both small cannot be deep: only the rest is scanned, event by event (the
+    event parser keeps an explicit stack; it does not recurse).
+    """
+    brackets = text.count("[") + text.count("{")
+    if brackets <= MAX_YAML_DEPTH // 2 and max(map(len, text.splitlines()), default=0) <= MAX_YAML_DEPTH // 2:
+        return None
+    loader = Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    mark = event.start_mark
+                    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the loader reports it, with its own location
+    finally:
+        loader.dispose()
+    return None
+
+
 def _load_json(text: str, file: str) -> Iterator[Document | LoadError]:
     try:
-        obj = json.loads(text)
+        obj = deepjson.loads(text)  # any depth, like the API server (json.loads recurses per level)
     except json.JSONDecodeError as exc:
         yield _error(file, exc.lineno, "E602", f"invalid JSON: {exc.msg}", exc.colno)
         return

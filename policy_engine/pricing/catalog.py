@@ -296,13 +296,23 @@ def _validated(text: str, file: str, *, partial: bool) -> Catalog:
     if cache is not None:  # a user file's result also depends on the bundled catalog it is merged over
         bundled = bundled_catalog_path().read_text(encoding="utf-8") if partial else ""
         key = digest(code_fingerprint(), file, text, bundled)
-        hit = cache.get(CACHE_NAMESPACE, key)
+        hit = cache.get(CACHE_NAMESPACE, key, _codec())
         if isinstance(hit, Catalog):
             return hit
     catalog = _validate(text, file, default_catalog() if partial else None)
     if cache is not None:
-        cache.put(CACHE_NAMESPACE, key, catalog)
+        cache.put(CACHE_NAMESPACE, key, catalog, _codec())
     return catalog
+
+
+@functools.lru_cache(maxsize=1)
+def _codec() -> Any:
+    """The records a cached catalog is made of (``policy_engine.cache.Codec``: data only, never pickle)."""
+    import sys
+
+    from policy_engine import cache, diagnostics
+
+    return cache.Codec(sys.modules[__name__], diagnostics)
 
 
 def _validate(text: str, file: str, base: Catalog | None) -> Catalog:

@@ -10,6 +10,9 @@ The rules (docs/cost-model.md has worked examples of each):
   dominant share of that instance (max of its vCPU share and its memory share); a pod with no template on a
   pinned instance (KAITO preset) holds the whole instance;
 - spot capacity uses the spot price; unknown capacity uses on-demand, and the breakdown says so;
+- a pod pinned to a region (``topology.kubernetes.io/region`` in its nodeSelector, a required affinity or
+  its node's labels) pays the instance type's price in that region when the catalog has one, else the
+  entry's default region, said in the breakdown;
 - anything that cannot be priced makes the whole workload ``priced=False`` with the reason, never $0.
 """
 
@@ -29,6 +32,8 @@ from policy_engine.pricing.catalog import Catalog, InstanceType
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
 POD_PRICE_MEMO = 50_000
+#: Node labels that name a pod's region, newest first.
+REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,7 @@ def price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     catalog on what they depend on; the memo is bounded so a long-running webhook cannot grow it forever.
     """
     key = (role.instance_type, role.instance_type_candidates, role.gpus_per_pod, role.gpu_model,
-           role.capacity_type, role.cpu_request, role.memory_request_gib, not role.containers)
+           role.capacity_type, role.cpu_request, role.memory_request_gib, not role.containers, region_of(role))
     memo = catalog.pod_prices
     found = memo.get(key)
     if found is None:
@@ -101,6 +106,15 @@ def _price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     if role.gpus_per_pod > 0:
         return _by_gpu_model(role, catalog)
     return _by_requests(role, catalog)
+
+
+def region_of(role: Role) -> str | None:
+    """The region the role's pods are pinned to, if any (nodeSelector, required affinity or node labels)."""
+    for label in REGION_LABELS:
+        region = role.node_selector.get(label)
+        if region:
+            return region
+    return None
 
 
 def gpu_model_of(role: Role, catalog: Catalog) -> str | None:
@@ -129,7 +143,8 @@ def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
         return Unpriced(f"the pod needs {_gpus(role.gpus_per_pod)}, {role.cpu_request:g} vCPU and "
                         f"{role.memory_request_gib:g} GiB but {n} has {_gpus(i.gpus)}, {i.vcpus:g} vCPU and "
                         f"{i.memory_gib:g} GiB")
-    priced = [_on_instance(role, n, i) for n, i in fits]
+    region = region_of(role)
+    priced = [_on_instance(role, n, i, region) for n, i in fits]
     best = min(priced, key=lambda p: p.effective)
     if len(names) > 1:
         skipped = [n for n in names if n not in catalog.instance_types]
@@ -139,7 +154,13 @@ def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     return best
 
 
-def _on_instance(role: Role, name: str, inst: InstanceType) -> PodPrice:
+def _on_instance(role: Role, name: str, inst: InstanceType, region: str | None = None) -> PodPrice:
+    regional = inst.in_region(region)
+    where = ""
+    if region is not None and region != inst.region:
+        where = (f"; {region} price" if regional is not None else
+                 f"; no {region} price in the catalog: priced at {inst.region}, its default region")
+    inst = regional or inst
     if role.gpus_per_pod > 0:
         share = role.gpus_per_pod / inst.gpus
         what = f"{name}/{_gpus(inst.gpus)} {X} {_gpus(role.gpus_per_pod)}"
@@ -150,7 +171,7 @@ def _on_instance(role: Role, name: str, inst: InstanceType) -> PodPrice:
         share = max(role.cpu_request / inst.vcpus, role.memory_request_gib / inst.memory_gib)
         what = f"{name} {X} {share:.4g} (dominant share of {inst.vcpus:g} vCPU / {inst.memory_gib:g} GiB)"
     spot = None if inst.spot is None else inst.spot * share
-    return _at_capacity(role, inst.on_demand * share, spot, what, inst.on_demand, inst.spot, inst.spot_date)
+    return _at_capacity(role, inst.on_demand * share, spot, what, inst.on_demand, inst.spot, inst.spot_date, where)
 
 
 def _by_gpu_model(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
@@ -187,13 +208,13 @@ def _by_requests(role: Role, catalog: Catalog) -> PodPrice:
     return PodPrice(on_demand, spot, effective, what + _capacity_note(role, spot))
 
 
-def _at_capacity(role: Role, on_demand: float, spot: float | None, what: str,
-                 unit_on_demand: float, unit_spot: float | None, spot_date: str | None = None) -> PodPrice:
+def _at_capacity(role: Role, on_demand: float, spot: float | None, what: str, unit_on_demand: float,
+                 unit_spot: float | None, spot_date: str | None = None, where: str = "") -> PodPrice:
     use_spot = role.capacity_type is CapacityType.SPOT and spot is not None
     effective = spot if use_spot and spot is not None else on_demand
     unit = unit_spot if use_spot and unit_spot is not None else unit_on_demand
     label = ("spot" + (f" as of {spot_date}" if spot_date else "")) if use_spot else "on-demand"
-    basis = f"{what} {X} {_money(unit, 4)}/h {label} = {_money(effective, 4)}/h{_capacity_note(role, spot)}"
+    basis = f"{what} {X} {_money(unit, 4)}/h {label} = {_money(effective, 4)}/h{where}{_capacity_note(role, spot)}"
     return PodPrice(on_demand, spot, effective, basis)
 
 

@@ -29,10 +29,17 @@ Renderer = Callable[[Result, ReportContext], str]
 
 
 def renderer(fmt: str) -> Renderer:
+    """The format's ``render``, fed names and messages with control characters and undecodable bytes escaped."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     render_fn: Renderer = importlib.import_module(FORMATS[fmt]).render
-    return render_fn
+
+    def render_safely(result: Result, ctx: ReportContext) -> str:
+        from policy_engine.reporters import safe
+
+        return render_fn(safe.result(result), safe.context(ctx, result))
+
+    return render_safely
 
 
 def render(fmt: str, result: Result, ctx: ReportContext) -> str:

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 MAX_BARS = 12
+PERCENT_AXIS_MAX = 250.0  # a forecast beyond this is cut at the edge; its label still says how far
 _STYLE = {
     "svg.fonttype": "none", "svg.hashsalt": "policy-engine", "font.size": 9, "font.family": "sans-serif",
     "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888",
 }
-COLOURS = {"spend": "#3b6ea8", "saving": "#2e8b57", "warn": "#c0392b"}
+COLOURS = {"spend": "#3b6ea8", "saving": "#2e8b57", "warn": "#c0392b", "forecast": "#b8cde6"}
 
 
 class ChartsUnavailable(RuntimeError):
@@ -61,13 +62,60 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, unit: str, colo
             ax.bar_label(bars, labels=[_money(v) for v in numbers], padding=3, fontsize=8)
             ax.set_xlim(0, (max(numbers, default=0.0) or 1.0) * 1.22)
             ax.xaxis.set_major_formatter(lambda x, _pos: _axis(x))
-            fig.tight_layout()
-            buf = io.StringIO()
-            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+            return _svg(fig)
         finally:
             plt.close(fig)
+
+
+def _svg(fig: Any) -> str:
+    """The figure as an ``<svg>`` element (no XML prolog or doctype: it is inlined in HTML)."""
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+    return svg[svg.index("<svg"):]
+
+
+def percent_chart(labels: Sequence[str], used: Sequence[float], forecast: Sequence[float], *,
+                  lines: Sequence[float] = (50.0, 80.0, 100.0)) -> str:
+    """Per group, the share of its limit used so far (dark) and forecast for the period's end (light), with
+    dashed lines at the alert thresholds: how close each team is to its budget or quota."""
+    plt = _pyplot()
+    rows = list(zip(labels, used, forecast, strict=True))[:MAX_BARS]
+    rows.reverse()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.36 * max(len(rows), 1)))
+        try:
+            ys = range(len(rows))
+            ax.barh(ys, [f for _, _, f in rows], color=COLOURS["forecast"], height=0.62, label="forecast")
+            bars = ax.barh(ys, [u for _, u, _ in rows], color=COLOURS["spend"], height=0.62, label="used")
+            ax.bar_label(bars, labels=[f"{u:.0f}% (forecast {f:.0f}%)" for _, u, f in rows], padding=3, fontsize=8)
+            ax.set_yticks(list(ys), [_short(n) for n, _, _ in rows])
+            top = min(max([100.0, *(f for _, _, f in rows), *(u for _, u, _ in rows)]) * 1.1, PERCENT_AXIS_MAX)
+            for line in lines:
+                ax.axvline(line, color=COLOURS["warn"] if line >= 100 else "#888888", linestyle="--", linewidth=1)
+            ax.set_xlim(0, top)
+            ax.set_xlabel("% of the period's limit")
+            ax.legend(loc="lower right", fontsize=8, frameon=False)
+            return _svg(fig)
+        finally:
+            plt.close(fig)
+
+
+def daily_chart(days: Sequence[str], values: Sequence[float], *, unit: str) -> str:
+    """Spend per day as vertical bars, oldest first."""
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 2.6))
+        try:
+            ax.bar(range(len(days)), list(values), color=COLOURS["spend"], width=0.7)
+            step = max(1, -(-len(days) // 8))
+            ax.set_xticks(list(range(0, len(days), step)), [d[5:] for d in days[::step]])
+            ax.set_ylabel(unit)
+            ax.yaxis.set_major_formatter(lambda y, _pos: _axis(y))
+            return _svg(fig)
+        finally:
+            plt.close(fig)
 
 
 def _short(label: str, width: int = 28) -> str:

@@ -6,6 +6,8 @@ were left out (the SARIF upload and the JSON report carry all of them).
 
 from __future__ import annotations
 
+import re
+
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import ReportContext, error_parts, is_failure, money
 from policy_engine.reporters.costs import Change, by_team
@@ -62,14 +64,27 @@ def _verdict(result: Result, ctx: ReportContext) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text from a manifest or file name, inert in a PR comment: no HTML, no table break, no @mention."""
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    return _MENTION.sub("@\u200b", text)  # a zero-width space after @: GitHub notifies nobody
+
+
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code: backticks inside cannot close it, and code spans render no HTML or mention."""
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _link(ctx: ReportContext, file: str, line: int) -> str:
     rel = ctx.relative(file)
     if ctx.link_base:
         return f"[{_cell(rel)}:{line}]({ctx.link_base.rstrip('/')}/{ctx.uri(file)}#L{line})"
-    return f"`{rel}:{line}`"
+    return _code(f"{rel.replace('`', chr(0x2035))}:{line}")
 
 
 def _findings(result: Result, ctx: ReportContext) -> list[str]:
@@ -147,7 +162,7 @@ def _cost_diff(ctx: ReportContext) -> list[str]:
     d = ctx.cost_diff
     assert d is not None
     pct = f" ({d.delta / d.before * 100:+.1f}%)" if d.before else ""
-    out = [f"### 💰 Cost change vs `{d.base_ref}`", "",
+    out = [f"### 💰 Cost change vs {_code(d.base_ref)}", "",
            f"Projected monthly spend: **{money(d.before)} → {money(d.after)}**, "
            f"**{money(d.delta, signed=True)}**{pct}", ""]
     # the change per team is a column of the team table (``_teams``)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import groupby
 
 from policy_engine.compiler.program import Enforcement, Severity
@@ -27,6 +28,19 @@ class _Paint:
 
 
 def render(result: Result, ctx: ReportContext) -> str:
+    """The report; no line starts with ``::``, which a CI runner would read as a workflow command."""
+    return _WORKFLOW_COMMAND.sub(_defuse, _render(result, ctx))
+
+
+#: A line that starts, after whitespace and colour codes, with ``::`` (GitHub Actions' workflow commands).
+_WORKFLOW_COMMAND = re.compile(r"^((?:\s|\x1b\[[0-9;]*m)*)::", re.MULTILINE)
+
+
+def _defuse(match: re.Match[str]) -> str:
+    return match.group(1) + "\\x3a:"
+
+
+def _render(result: Result, ctx: ReportContext) -> str:
     paint = _Paint(ctx.color)
     out: list[str] = []
     findings = sorted(result.findings, key=lambda f: (f.resource.file, f.line, f.policy))

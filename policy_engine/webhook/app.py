@@ -21,15 +21,18 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from policy_engine import jsonlog
+from policy_engine.webhook import limits
 from policy_engine.webhook.config import WebhookConfig, load_config
 from policy_engine.webhook.endpoint import JSON, Message, Receive, Send, ValidateEndpoint
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import CONTENT_TYPE, Metrics
+from policy_engine.webhook.metrics_server import MetricsServer
 from policy_engine.webhook.prepare import precompile
 from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, settle_heap
 from policy_engine.webhook.review import ClusterState, LoadedEngine
+from policy_engine.webhook.scale import ScaleTargets
 
-SETTINGS_ENV = "POLICY_ENGINE_SERVE_SETTINGS"
+SETTINGS_ENV = limits.SETTINGS_ENV  # "POLICY_ENGINE_SERVE_SETTINGS"
 
 
 class ServeSettings(BaseModel):
@@ -40,6 +43,10 @@ class ServeSettings(BaseModel):
     config_file: str | None = None
     cluster: Literal["none", "kubeconfig", "in-cluster"] = "none"
     kubeconfig: str | None = None
+    tls_cert: str | None = None  # None: plain HTTP (--insecure-http)
+    tls_key: str | None = None
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int | None = None  # /metrics on its own plain-HTTP port; None: on the admission port
     ledger: str | None = None  # quota usage from this ledger file (docs/usage.md)
     prometheus: str | None = None  # ... or from kube-state-metrics history in this Prometheus
     prometheus_step: float = 300.0  # resolution of the history's PromQL subqueries
@@ -113,6 +120,17 @@ def usage_view(settings: ServeSettings, holder: EngineHolder, metrics: Metrics,
     return UsageView(usage, cluster)
 
 
+def scale_targets(settings: ServeSettings) -> ScaleTargets | None:
+    """What reads the workload a scale request names; None without a cluster connection (docs/webhook.md)."""
+    if settings.cluster == "none":
+        return None
+    try:
+        return ScaleTargets.connect(settings.kubeconfig, settings.cluster == "in-cluster")
+    except Exception as exc:  # the cluster cache reports connection problems itself; scales are then not judged
+        jsonlog.log(logging.WARNING, f"scale requests will not be judged: {exc}", event="scale_targets_off")
+        return None
+
+
 def app_from_env() -> WebhookApp:
     """The app a uvicorn worker builds from ``POLICY_ENGINE_SERVE_SETTINGS`` (``serve --workers N``)."""
     raw = os.environ.get(SETTINGS_ENV)
@@ -127,6 +145,9 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     config = config or load_config(settings.config_file)
     jsonlog.lean_records()
     metrics = metrics or Metrics()
+    limits.STATE.metrics = metrics  # the connection limits count into this process's metrics
+    if limits.STATE.tls is not None:
+        limits.STATE.tls.listener = lambda result: metrics.tls_reloads.labels(result).inc()
     holder = EngineHolder(loaded or load_policies(settings))
     if cluster is None:
         cluster = connect_cluster(settings, config, holder.current)
@@ -159,6 +180,10 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
             cluster.start()  # type: ignore[attr-defined]
         if watcher is not None:
             watcher.start()
+        scrapes = None  # /metrics on its own port; with several workers `serve` runs it in the parent
+        if settings.metrics_port is not None and not metrics.multiprocess:
+            scrapes = MetricsServer(settings.metrics_host, settings.metrics_port,
+                                    lambda: (synced(), metrics.exposition())[1]).start()
         settle_heap()
         jsonlog.log(logging.INFO, f"webhook ready to serve: {len(holder.current.by_name)} policies",
                     event="started", policies=len(holder.current.by_name), cluster=settings.cluster,
@@ -166,6 +191,8 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
         try:
             yield
         finally:
+            if scrapes is not None:
+                scrapes.stop()
             if watcher is not None:
                 watcher.stop()
             if cluster is not None and callable(getattr(cluster, "stop", None)):
@@ -178,7 +205,8 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     app.state.watcher = watcher
     app.state.metrics = metrics
 
-    endpoint = ValidateEndpoint(holder, config, exemptions, metrics, cluster, now, synced)
+    endpoint = ValidateEndpoint(holder, config, exemptions, metrics, cluster, now, synced,
+                                scale_targets=scale_targets(settings))
     app.validate = endpoint
     app.router.routes.append(Route("/validate", endpoint, methods=["POST"], include_in_schema=False))
 
@@ -200,9 +228,10 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
                              "errors": sync.errors, "gpu_pods": sync.gpu_pods}
         return Response(json.dumps(body), status_code=200 if ok else 503, media_type=JSON)
 
-    @app.get("/metrics")
-    async def metrics_endpoint() -> Response:
-        synced()
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+    if settings.metrics_port is None:
+        @app.get("/metrics")
+        async def metrics_endpoint() -> Response:
+            synced()
+            return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return app

@@ -58,7 +58,23 @@ class WebhookConfig(BaseModel):
     reload_interval_seconds: float = Field(default=5.0, ge=0)
     """How often the policy directory is polled for changes; 0 turns hot reload off."""
     internal_error: Literal["open", "closed"] = "open"
-    """What an error outside any policy (unreadable object, a bug) does: allow with a warning, or deny."""
+    """What an error outside any policy (unreadable object, a bug, an overrun budget) does: allow with a
+    warning, or deny."""
+    review_budget_seconds: float = Field(default=2.0, gt=0)
+    """Time one review may take from its first body byte to its decision; past it the review stops and
+    ``internal_error`` decides (kept well under the API server's ``timeoutSeconds``)."""
+    max_connections: int = Field(default=256, gt=0)
+    """Open connections per process; beyond it a new connection is closed at accept, before TLS."""
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    """Request line plus headers; more gets 431 and the connection closed."""
+    max_headers: int = Field(default=100, gt=0)
+    """Header fields per request; more gets 431 and the connection closed."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """TLS handshake, and request line plus headers from their first byte, must each finish within this."""
+    idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A connection with no request in flight is closed after this long."""
+    exemption_max_days: int = Field(default=90, ge=0)
+    """Longest an object exemption may run from today (``exempt-until``); 0 lifts the cap."""
 
     @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels",
                      "authoritative_labels", "controller_annotations")

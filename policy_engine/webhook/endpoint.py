@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +25,29 @@ from pydantic import ValidationError
 from policy_engine import jsonlog
 from policy_engine.compiler.program import Enforcement
 from policy_engine.errors import BadRequest
-from policy_engine.webhook.admission import AdmissionRequest, AdmissionReview, Operation, response_review
+from policy_engine.model import deepjson
+from policy_engine.webhook import scale
+from policy_engine.webhook.admission import (
+    AdmissionRequest,
+    AdmissionResponse,
+    AdmissionReview,
+    Operation,
+    Status,
+    response_review,
+)
+from policy_engine.webhook.budget import Budget, ReviewTimeout
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.reload import EngineHolder
 from policy_engine.webhook.review import ClusterState, Decision, ReviewState, decide
+from policy_engine.webhook.scale import ScaleTargets
 
 JSON = "application/json"
+#: Bodies above this (a normal review is a few KiB; the API server's limit is 3 MiB) are reviewed one at a time.
+LARGE_BODY_BYTES = 32 * 1024
+#: Large bodies read at once: with the 3 MiB body limit, at most ~24 MiB of them (and their copies) in memory.
+LARGE_BODY_SLOTS = 8
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -50,29 +66,95 @@ class ValidateEndpoint:
     cluster: ClusterState | None
     now: Callable[[], datetime]
     synced: Callable[[], bool]
+    scale_targets: ScaleTargets | None = None
+    large: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        body = b""
         try:
+            declared = _header(scope, b"content-length")
+            if declared is None or not declared.isdigit() or int(declared) > LARGE_BODY_BYTES:
+                # Large bodies: at most LARGE_BODY_SLOTS are read at once (the others wait unread, uvicorn
+                # holding at most 64 KiB of each), so memory stays bounded however many connections send
+                # 3 MiB; and one large review is parsed and decided at a time, so a normal review arriving
+                # meanwhile waits for at most one of them, not for all.
+                async with self._slots("bodies", LARGE_BODY_SLOTS):
+                    body = await read_body(scope, receive, self.config)
+                    async with self._slots("reviews", 1):
+                        await asyncio.sleep(0)  # reviews that became ready while we waited go first
+                        await self._review(scope, send, body, started)
+                return
             body = await read_body(scope, receive, self.config)
-            admission = parse(body)
         except BadRequest as exc:
-            self.metrics.requests.labels("unknown", "bad_request", "false").inc()
-            client = scope.get("client")
-            jsonlog.log(logging.WARNING, f"bad request: {exc}", event="bad_request", reason=str(exc),
-                        client=client[0] if client else None)
-            await _respond(send, 400, json.dumps({"error": str(exc)}).encode())
+            await self._bad_request(scope, send, exc)
             return
-        self.synced()
-        state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(), self.cluster)
-        # On the event loop, not a thread pool: a review is pure Python that holds the GIL either way, and
-        # handing it to a thread adds GIL hand-offs of up to the 5 ms switch interval per request
-        # (measured: p99 50 ms at 500 req/s through a pool, 5 ms inline; benchmarks/bench_webhook.py).
-        decision = decide(admission, state)
+        await self._review(scope, send, body, started)
+
+    def _slots(self, name: str, size: int) -> asyncio.Semaphore:
+        if name not in self.large:  # made on first use, inside the event loop
+            self.large[name] = asyncio.Semaphore(size)
+        return self.large[name]
+
+    async def _bad_request(self, scope: Message, send: Send, exc: BadRequest) -> None:
+        self.metrics.requests.labels("unknown", "bad_request", "false").inc()
+        client = scope.get("client")
+        jsonlog.log(logging.WARNING, f"bad request: {exc}", event="bad_request", reason=str(exc),
+                    client=client[0] if client else None)
+        await _respond(send, 400, json.dumps({"error": str(exc)}).encode())
+
+    async def _review(self, scope: Message, send: Send, body: bytes, started: float) -> None:
+        began = time.perf_counter()  # the budget counts from here: waiting for the large-review lock is not review
+        try:
+            # On the event loop, not a thread pool: a review is pure Python that holds the GIL either way,
+            # and handing it to a thread adds GIL hand-offs of up to the 5 ms switch interval per request
+            # (measured: p99 50 ms at 500 req/s through a pool, 5 ms inline; benchmarks/bench_webhook.py).
+            # The budget interrupts a review that would outlast it (budget.py).
+            with Budget(self.config.review_budget_seconds):
+                admission = parse(body)
+            if scale.is_scale(admission):  # read the scaled workload off the event loop (scale.py)
+                admission = await self._scaled(admission)
+            elif len(body) > LARGE_BODY_BYTES:
+                await asyncio.sleep(0)  # between parse and decision, let a normal review that arrived go first
+            with Budget(max(self.config.review_budget_seconds - (time.perf_counter() - began), 0.001)):
+                self.synced()
+                state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(),
+                                    self.cluster)
+                decision = decide(admission, state)
+        except BadRequest as exc:
+            await self._bad_request(scope, send, exc)
+            return
+        except ReviewTimeout:
+            elapsed = time.perf_counter() - began
+            self.metrics.budget_exceeded.inc()
+            uid = _uid_of(body)
+            decision = over_budget(uid, self.config, elapsed)
+            jsonlog.log(logging.ERROR, f"review {uid} stopped after {elapsed * 1000:.0f} ms: over its budget of "
+                        f"{self.config.review_budget_seconds:g} s; {decision.result} (internal_error: "
+                        f"{self.config.internal_error})", event="budget_exceeded", uid=uid,
+                        duration_ms=round(elapsed * 1000, 3), allowed=decision.response.allowed)
+            self.metrics.requests.labels("unknown", "error", "false").inc()
+            await _respond(send, 200, json.dumps(response_review(decision.response), ensure_ascii=False).encode())
+            return
         await _respond(send, 200, json.dumps(response_review(decision.response), ensure_ascii=False).encode())
         elapsed = time.perf_counter() - started
         count(self.metrics, admission, decision, elapsed)
         log_review(admission, decision, elapsed)
+
+    async def _scaled(self, request: AdmissionRequest) -> AdmissionRequest:
+        """A scale request as an UPDATE of its workload; unchanged (so not judged) when that cannot be read."""
+        target = scale.target_of(request)
+        if target is None or self.scale_targets is None or request.operation is not Operation.UPDATE:
+            return request
+        try:
+            workload = await asyncio.wait_for(asyncio.to_thread(
+                self.scale_targets.get, target[0], request.resource.version, target[1], request.namespace,
+                request.name), timeout=scale.TIMEOUT_SECONDS + 0.5)
+        except Exception as exc:  # unreachable API server, 404, a timeout: the review says it could not judge
+            jsonlog.log(logging.WARNING, f"cannot read {target[1]}/{request.name} to judge its scale: {exc}",
+                        event="scale_target_unreadable", uid=request.uid)
+            return request
+        return scale.as_workload_update(request, workload) if workload is not None else request
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:
@@ -122,8 +204,18 @@ async def read_body(scope: Message, receive: Receive, config: WebhookConfig) -> 
 
 
 def parse(body: bytes) -> AdmissionRequest:
+    """The request in ``body``, parsed at any nesting depth (``deepjson``): only a malformed body is a 400.
+
+    pydantic's own JSON parser stops at a few hundred levels, and the API server accepts objects nested up
+    to 10,000: a valid object refused with a 400 would be let in unchecked under ``failurePolicy: Ignore``.
+    The object under review is ``dict[str, Any]``, so validation does not descend into it.
+    """
     try:
-        review = AdmissionReview.model_validate_json(body)
+        raw = deepjson.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from exc
+    try:
+        review = AdmissionReview.model_validate(raw)
     except ValidationError as exc:
         raise BadRequest(_explain(exc)) from exc
     request = review.request
@@ -132,6 +224,30 @@ def parse(body: bytes) -> AdmissionRequest:
     if request.object is None and request.operation in (Operation.CREATE, Operation.UPDATE):
         raise BadRequest(f"request.object is missing; a {request.operation.value} review needs the object")
     return request
+
+
+_UID = re.compile(rb'"request"\s*:\s*\{\s*"uid"\s*:\s*"([^"\\]{1,128})"|"uid"\s*:\s*"([^"\\]{1,128})"')
+
+
+def _uid_of(body: bytes) -> str:
+    """The request's uid, found without parsing (a review stopped mid-parse must still be answered)."""
+    found = _UID.search(body)
+    if found is None:
+        return ""
+    return (found.group(1) or found.group(2)).decode("utf-8", "replace")
+
+
+def over_budget(uid: str, config: WebhookConfig, elapsed: float) -> Decision:
+    """The answer to a review stopped by its budget: ``internal_error`` decides, as for any other failure."""
+    what = (f"review not finished within its budget of {config.review_budget_seconds:g} s "
+            f"(stopped after {elapsed:.2f} s)")
+    if config.internal_error == "closed":
+        response = AdmissionResponse(uid=uid, allowed=False, status=Status(
+            code=403, reason="Forbidden", message=f"policy-engine {what} (internal_error: closed, request denied)"))
+    else:
+        response = AdmissionResponse(uid=uid, allowed=True,
+                                     warnings=[f"policy-engine: {what}; allowed (internal_error: open)"])
+    return Decision(response, "error", error=what)
 
 
 def _explain(exc: ValidationError) -> str:

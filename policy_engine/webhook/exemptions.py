@@ -96,14 +96,27 @@ def object_exemption(annotations: Mapping[str, object], require_expiry: bool) ->
     return ObjectExemption(policies, until)
 
 
-def judge(exemption: ObjectExemption | None, policy: CompiledPolicy | None, today: date) -> Verdict | None:
-    """Whether an object exemption lifts ``policy``'s findings today; None when it does not name it."""
+def judge(exemption: ObjectExemption | None, policy: CompiledPolicy | None, today: date,
+          max_days: int = 0) -> Verdict | None:
+    """Whether an object exemption lifts ``policy``'s findings today; None when it does not name it.
+
+    With ``max_days`` (``exemption_max_days``), an exemption must end within that many days of today: a
+    longer one, or one without a date, is refused, so ``exempt-until: 9999-12-31`` is not "forever".
+    """
     if exemption is None or policy is None or not exemption.names(policy.name):
         return None
     if not policy.allow_exemption:
         return Verdict(False, f"exemption annotation ignored: policy {policy.name} does not allow exemptions")
     if exemption.problem:
         return Verdict(False, f"exemption annotation ignored: {exemption.problem}")
+    if max_days and exemption.until is None:
+        return Verdict(False, f"exemption annotation ignored: it has no {EXEMPT_UNTIL_ANNOTATION} date and "
+                              f"exemptions last at most {max_days} days")
+    if max_days and exemption.until is not None and (exemption.until - today).days > max_days:
+        latest = date.fromordinal(today.toordinal() + max_days).isoformat()
+        return Verdict(False, f"exemption annotation ignored: {EXEMPT_UNTIL_ANNOTATION} "
+                              f"{exemption.until.isoformat()} is more than {max_days} days away "
+                              f"(exemption_max_days); the latest allowed today is {latest}")
     if exemption.until is not None and exemption.until < today:
         return Verdict(False, f"exemption expired on {exemption.until.isoformat()}; renew "
                               f"{EXEMPT_UNTIL_ANNOTATION} or fix the object")

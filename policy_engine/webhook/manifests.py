@@ -20,6 +20,7 @@ import yaml
 
 from policy_engine.errors import ManifestError
 from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.webhook.scale import SCALABLE
 
 APP = "policy-engine"
 WEBHOOK_NAME = "workloads.policy-engine.io"
@@ -28,6 +29,8 @@ TLS_DIR = "/etc/policy-engine/tls"
 TLS_SECRET = "policy-engine-tls"
 POLICIES_CONFIGMAP = "policy-engine-policies"
 PORT = 8443
+METRICS_PORT = 9090
+PRIORITY_CLASS = "policy-engine-webhook"
 CONFIGMAP_LIMIT = 1024 * 1024  # the API server refuses a ConfigMap over 1 MiB
 
 
@@ -87,6 +90,7 @@ class Options:
     failure_policy: str = "Ignore"
     timeout_seconds: int = 5
     replicas: int = 2
+    metrics_namespace: str = "monitoring"  # the namespace whose pods (Prometheus) may scrape /metrics
 
 
 def _labels() -> dict[str, str]:
@@ -101,7 +105,8 @@ def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
 
 
 def webhook_rules() -> list[dict[str, Any]]:
-    """One rule per API group: CREATE and UPDATE of every workload resource the model reads."""
+    """One rule per API group: CREATE and UPDATE of every workload resource the model reads; and UPDATE of
+    the scale subresources of Deployments, StatefulSets and ReplicaSets."""
     missing = sorted(KNOWN_KINDS - WORKLOAD_RESOURCES.keys())
     if missing:
         raise ManifestError(f"no API group/resource known for workload kind(s): {', '.join(missing)}")
@@ -109,9 +114,13 @@ def webhook_rules() -> list[dict[str, Any]]:
     for kind in sorted(KNOWN_KINDS):
         for group, resource in WORKLOAD_RESOURCES[kind]:
             by_group[group].add(resource)
-    return [{"apiGroups": [group], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-             "resources": sorted(resources), "scope": "Namespaced"}
-            for group, resources in sorted(by_group.items())]
+    rules = [{"apiGroups": [group], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+              "resources": sorted(resources), "scope": "Namespaced"}
+             for group, resources in sorted(by_group.items())]
+    # kubectl scale / an HPA change replicas through the scale subresource: judged as the workload (scale.py)
+    rules.append({"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"],
+                  "resources": sorted(f"{resource}/scale" for _, resource in SCALABLE), "scope": "Namespaced"})
+    return rules
 
 
 def read_policies(paths: Sequence[str | Path]) -> dict[str, str]:
@@ -149,7 +158,10 @@ def rbac(opts: Options) -> list[dict[str, Any]]:
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(APP, opts.namespace)}
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": _meta(APP),
             "rules": [{"apiGroups": [""], "resources": ["pods", "nodes", "namespaces"],
-                       "verbs": ["get", "list", "watch"]}]}
+                       "verbs": ["get", "list", "watch"]},
+                      # a scale request is judged as the workload it scales, read when the request comes
+                      {"apiGroups": ["apps"], "resources": sorted(resource for _, resource in SCALABLE),
+                       "verbs": ["get"]}]}
     binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": _meta(APP),
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": APP},
                "subjects": [{"kind": "ServiceAccount", "name": APP, "namespace": opts.namespace}]}
@@ -181,8 +193,10 @@ def deployment(opts: Options) -> dict[str, Any]:
         "image": opts.image,
         "command": ["policy-engine"],
         "args": ["serve", "--policies", POLICY_DIR, "--tls-cert", f"{TLS_DIR}/tls.crt",
-                 "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(PORT), "--in-cluster"],
-        "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"}],
+                 "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(PORT), "--metrics-port", str(METRICS_PORT),
+                 "--in-cluster"],
+        "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"},
+                  {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         # the webhook exempts its own namespace by default and learns it from the downward API
         # XDG_CACHE_HOME: the start-up cache (compiled policies) on the writable emptyDir, so that the second
         # worker to reload finds what the first compiled; the root filesystem is read-only.
@@ -201,10 +215,14 @@ def deployment(opts: Options) -> dict[str, Any]:
         "serviceAccountName": APP,
         "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
                             "seccompProfile": {"type": "RuntimeDefault"}},
-        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 100,
-            "podAffinityTerm": {"labelSelector": {"matchLabels": selector},
-                                "topologyKey": "kubernetes.io/hostname"}}]}},
+        # one replica per node, spread over zones when there are several: a node or zone lost leaves one up
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+             "labelSelector": {"matchLabels": selector}},
+            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": selector}}],
+        # admission is on every workload's path: not the first pod evicted when a node runs short
+        "priorityClassName": PRIORITY_CLASS,
         "containers": [container],
         "volumes": [{"name": "policies", "configMap": {"name": POLICIES_CONFIGMAP}},
                     {"name": "tls", "secret": {"secretName": TLS_SECRET}},
@@ -213,6 +231,32 @@ def deployment(opts: Options) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(APP, opts.namespace),
             "spec": {"replicas": opts.replicas, "selector": {"matchLabels": selector},
                      "template": {"metadata": {"labels": _labels()}, "spec": pod_spec}}}
+
+
+def priority_class() -> dict[str, Any]:
+    """Above ordinary workloads (which the webhook admits), below the system's own critical classes."""
+    return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": _meta(PRIORITY_CLASS),
+            "value": 1_000_000, "globalDefault": False, "preemptionPolicy": "PreemptLowerPriority",
+            "description": "policy-engine's admission webhook: evicted after the workloads it admits"}
+
+
+def network_policy(opts: Options) -> dict[str, Any]:
+    """Who may reach the webhook's pods: anyone on the admission port, only the monitoring namespace on metrics.
+
+    The admission port stays open to every source on purpose: the API server calls it from the control
+    plane, whose address no pod or namespace selector matches (on EKS, GKE and AKS it is outside the pod
+    network altogether), and a NetworkPolicy that shut it out would make every admission fail, which
+    ``failurePolicy: Ignore`` turns into "allowed". Narrow it to your control plane's CIDR if you know it
+    (docs/webhook.md, Security). The port is still TLS-only, bounded, and serves nothing but reviews.
+    """
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(APP, opts.namespace),
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": APP}},
+                     "policyTypes": ["Ingress"],
+                     "ingress": [
+                         {"ports": [{"protocol": "TCP", "port": PORT}]},
+                         {"ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                          "from": [{"namespaceSelector": {"matchLabels": {
+                              "kubernetes.io/metadata.name": opts.metrics_namespace}}}]}]}}
 
 
 def disruption_budget(opts: Options) -> dict[str, Any]:
@@ -262,7 +306,8 @@ def build(opts: Options) -> list[tuple[str, dict[str, Any]]]:
         out.append(("policies.yaml", policies_configmap(opts, opts.policies)))
     if opts.tls_cert is not None and opts.tls_key is not None:
         out.append(("tls-secret.yaml", tls_secret(opts, opts.tls_cert, opts.tls_key)))
-    out += [("deployment.yaml", deployment(opts)), ("disruption-budget.yaml", disruption_budget(opts)),
+    out += [("priority-class.yaml", priority_class()), ("deployment.yaml", deployment(opts)),
+            ("disruption-budget.yaml", disruption_budget(opts)), ("network-policy.yaml", network_policy(opts)),
             ("service.yaml", service(opts)), ("webhook.yaml", webhook_configuration(opts))]
     return out
 

@@ -51,6 +51,15 @@ class Metrics:
         self.cache_synced = Gauge(f"{PREFIX}_cluster_cache_synced", "1 when the cluster-state cache has "
                                   "synced (or no cluster is configured), else 0",
                                   multiprocess_mode="livemin", registry=r)
+        self.budget_exceeded = Counter(f"{PREFIX}_review_budget_exceeded", "Reviews stopped at their time "
+                                       "budget and answered as internal_error says", registry=r)
+        self.connections_refused = Counter(f"{PREFIX}_connections_refused", "Connections closed by a server "
+                                           "limit (max_connections, header size/count, header timeout)",
+                                           ["reason"], registry=r)
+        self.open_connections = Gauge(f"{PREFIX}_open_connections", "Client connections open now",
+                                      multiprocess_mode="livesum", registry=r)
+        self.tls_reloads = Counter(f"{PREFIX}_tls_reloads", "Serving certificate reloads from disk by result",
+                                   ["result"], registry=r)
         self.usage_snapshot_age = Gauge(f"{PREFIX}_usage_snapshot_age_seconds", "Age of the usage snapshot "
                                         "quota decisions read (ledger or Prometheus history; -1 before the "
                                         "first one)", multiprocess_mode="livemax", registry=r)

@@ -98,6 +98,10 @@ def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
         reason = state.exemptions.reason(namespace, request.user_info)
         if reason:
             return _allow(request, kind, namespace, name, reason, exempt=True)
+        if request.sub_resource == "scale":  # the endpoint turns a readable one into an UPDATE of its workload
+            raise UnreadableObject(f"a scale of {request.resource.resource}/{name} can only be judged with the "
+                                   f"{request.resource.resource.rstrip('s')} it scales, which could not be read "
+                                   f"(serve needs --in-cluster or --kubeconfig)")
         unchanged = controller_update(request, state.config)
         if unchanged:
             return _allow(request, kind, namespace, name, unchanged)
@@ -203,7 +207,8 @@ def _respond(request: AdmissionRequest, state: ReviewState, workload: Workload, 
     exempted: list[str] = []
     notes: dict[str, str] = {}
     for f in findings:
-        verdict: Verdict | None = judge(exemption, state.loaded.by_name.get(f.policy), state.today)
+        verdict: Verdict | None = judge(exemption, state.loaded.by_name.get(f.policy), state.today,
+                                       state.config.exemption_max_days)
         if verdict is not None and verdict.exempt:
             if f.policy not in exempted:
                 exempted.append(f.policy)

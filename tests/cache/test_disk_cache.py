@@ -17,7 +17,7 @@ def store(tmp_path: Path) -> DiskCache:
 
 
 def _entry(store: DiskCache) -> Path:
-    (entry,) = store.directory.glob("ns-*.pickle")
+    (entry,) = store.directory.glob("ns-*.json")
     return entry
 
 
@@ -45,20 +45,85 @@ def test_a_damaged_entry_is_a_miss(store: DiskCache, damage: str) -> None:
         entry.write_bytes(b"")
     else:  # a whole valid entry, but written for another key
         store.put("ns", digest("other"), "other value")
-        entry.write_bytes(store.directory.joinpath(f"ns-{digest('other')}.pickle").read_bytes())
+        entry.write_bytes(store.directory.joinpath(f"ns-{digest('other')}.json").read_bytes())
     assert store.get("ns", key) is None
 
 
-def test_an_unpicklable_payload_with_a_valid_checksum_is_a_miss(store: DiskCache) -> None:
+def _plant(store: DiskCache, key: str, payload: bytes) -> None:
+    """An entry with a correct header and checksum: what an attacker who can write the directory makes."""
     import hashlib
 
+    blob = b"".join([cache._MAGIC, key.encode(), b"\n", hashlib.sha256(payload).hexdigest().encode(), b"\n",
+                     payload])
+    store.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store.directory.joinpath(f"ns-{key}.json").write_bytes(blob)
+
+
+def test_a_planted_pickle_with_a_valid_checksum_runs_nothing(store: DiskCache, tmp_path: Path) -> None:
+    """The attack of issue #13: a pickle that runs a command when loaded. Entries are JSON: it is a miss."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
     key = digest("k")
-    payload = b"\x80\x05not a pickle"
-    blob = b"".join([b"policy-engine cache 1\n", key.encode(), b"\n",
-                     hashlib.sha256(payload).hexdigest().encode(), b"\n", payload])
-    store.directory.mkdir(parents=True)
-    store.directory.joinpath(f"ns-{key}.pickle").write_bytes(blob)
+    _plant(store, key, pickle.dumps(Exploit()))
     assert store.get("ns", key) is None
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"!c": "os:system", "command": "touch /tmp/x"}',
+    b'{"!c": "subprocess:Popen", "args": ["true"]}',
+    b'{"!e": "builtins:eval", "v": "1+1"}',
+    b'{"!c": "policy_engine.syntax.ast:Ident", "name": "x", "span": 1, "extra": 2}',
+    b"not json",
+])
+def test_a_planted_entry_can_build_only_named_records(store: DiskCache, payload: bytes) -> None:
+    from policy_engine.syntax import ast
+
+    key = digest("k")
+    _plant(store, key, payload)
+    assert store.get("ns", key, cache.Codec(ast)) is None
+
+
+def test_records_round_trip_through_the_codec(store: DiskCache) -> None:
+    from policy_engine import diagnostics
+    from policy_engine.syntax import ast
+
+    codec = cache.Codec(ast, diagnostics)
+    span = diagnostics.Span("p.policy", 3, 5)
+    value = {"ids": (ast.Ident("team", span), ast.Literal("number", 1.5, "1.5", span)), 7: frozenset({"a"})}
+    store.put("ns", digest("r"), value, codec)
+    assert store.get("ns", digest("r"), codec) == value
+    assert store.get("ns", digest("r")) is None  # the plain codec builds no records: a miss
+
+
+def test_a_directory_others_can_write_is_not_used(store: DiskCache, capsys: pytest.CaptureFixture[str]) -> None:
+    store.put("ns", digest("k"), "value")
+    store.directory.chmod(0o777)
+    fresh = DiskCache(store.directory)
+    assert fresh.get("ns", digest("k")) is None
+    fresh.put("ns", digest("other"), "value")
+    assert not (store.directory / f"ns-{digest('other')}.json").exists()
+    err = capsys.readouterr().err
+    assert "start-up cache off" in err and "others can write to it (mode 777; chmod 700 it)" in err
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a directory to another user needs root (CI runs as root)")
+def test_a_directory_of_another_user_is_not_used(store: DiskCache, capsys: pytest.CaptureFixture[str]) -> None:
+    store.put("ns", digest("k"), "value")
+    os.chown(store.directory, 65534, 65534)
+    assert DiskCache(store.directory).get("ns", digest("k")) is None
+    assert "belongs to another user" in capsys.readouterr().err
+
+
+def test_a_new_directory_is_private(store: DiskCache) -> None:
+    store.put("ns", digest("k"), "value")
+    assert store.directory.stat().st_mode & 0o777 == 0o700
 
 
 def test_an_unwritable_directory_turns_the_cache_off_silently(tmp_path: Path) -> None:
@@ -72,7 +137,7 @@ def test_an_unwritable_directory_turns_the_cache_off_silently(tmp_path: Path) ->
 def test_old_entries_are_pruned(store: DiskCache) -> None:
     for i in range(KEEP + 3):
         store.put("ns", digest(str(i)), i)
-        entry = store.directory / f"ns-{digest(str(i))}.pickle"
+        entry = store.directory / f"ns-{digest(str(i))}.json"
         os.utime(entry, (1_000_000 + i, 1_000_000 + i))
     kept = [i for i in range(KEEP + 3) if store.get("ns", digest(str(i))) is not None]
     assert kept == list(range(3, KEEP + 3))

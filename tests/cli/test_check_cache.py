@@ -31,7 +31,7 @@ def check(*args: str, cache: Path, no_cache: bool = False) -> tuple[int, dict[st
 
 
 def entries(cache: Path) -> list[str]:
-    return sorted(p.name.split("-")[0] for p in (cache / "policy-engine").glob("*.pickle"))
+    return sorted(p.name.split("-")[0] for p in (cache / "policy-engine").glob("*.json"))
 
 
 def test_the_report_is_the_same_without_the_cache_cold_and_warm(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_an_edited_policy_is_seen_by_the_next_run(tmp_path: Path) -> None:
 def test_a_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     expected = check(cache=tmp_path, no_cache=True)
     check(cache=tmp_path)
-    for entry in (tmp_path / "policy-engine").glob("*.pickle"):
+    for entry in (tmp_path / "policy-engine").glob("*.json"):
         blob = entry.read_bytes()
         entry.write_bytes(blob[: len(blob) // 2] + bytes(len(blob) - len(blob) // 2))
     assert check(cache=tmp_path) == expected

@@ -68,6 +68,8 @@ DISCOVERY: dict[str, list[tuple[str, str, bool]]] = {
            ("secrets", "Secret", True), ("services", "Service", True)],
     "apps/v1": [("deployments", "Deployment", True)],
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
+    "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],
+    "scheduling.k8s.io/v1": [("priorityclasses", "PriorityClass", False)],
     "rbac.authorization.k8s.io/v1": [("clusterroles", "ClusterRole", False),
                                      ("clusterrolebindings", "ClusterRoleBinding", False),
                                      ("roles", "Role", True), ("rolebindings", "RoleBinding", True)],

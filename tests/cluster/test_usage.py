@@ -90,3 +90,21 @@ def test_records_do_not_keep_managed_fields_or_last_applied_copies() -> None:
     assert "managedFields" not in kept
     assert kept["annotations"] == {"policy-engine.io/expected-duration": "2h"}
     assert "managedFields" in meta  # the object handed in is not changed
+
+
+def test_the_nodes_region_label_selects_the_regional_price(tmp_path) -> None:
+    pricing = tmp_path / "regional.yaml"
+    pricing.write_text(
+        "instance_types:\n  g5.xlarge: {provider: aws, region: us-east-1, gpus: 1, gpu_model: A10G, vcpus: 4,"
+        " memory_gib: 16, on_demand: 1.006, regions: {eu-west-1: {on_demand: 1.123}}}\n")
+    catalog = load_catalog(str(pricing))
+    node = {"node.kubernetes.io/instance-type": "g5.xlarge", "karpenter.sh/capacity-type": "on-demand"}
+    priced = {}
+    for region in ("eu-west-1", "ap-south-1"):
+        record = build_record(_pod("llm-serve-7d9f8b6c5-h2x4p"), None, (), NOW)
+        assert record is not None
+        price_record(record, {**node, "topology.kubernetes.io/region": region}, catalog)
+        priced[region] = record.hourly
+    gpus = record.gpus
+    assert priced["eu-west-1"] == pytest.approx(1.123 * gpus)
+    assert priced["ap-south-1"] == pytest.approx(1.006 * gpus)  # not priced there: the default region

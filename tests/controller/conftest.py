@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import pytest
 from cluster.fake_apiserver import FakeApiServer, running
 
-from .scenario import PrometheusServer, binaries, cluster, openmetrics, prometheus_over
+from tests.prometheus_server import PrometheusServer, binaries, prometheus_over
+
+from .scenario import cluster, openmetrics
 
 
 @pytest.fixture(scope="module")

@@ -18,20 +18,9 @@ from __future__ import annotations
 import copy
 import json
 import random
-import shutil
-import socket
-import ssl
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "controller"
@@ -168,65 +157,3 @@ def openmetrics(step: int = 30) -> str:
                 t += step
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
-
-
-# -- a real Prometheus over backfilled blocks -----------------------------------------------------------------
-
-@dataclass
-class PrometheusServer:
-    url: str
-    process: subprocess.Popen[bytes]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def binaries() -> tuple[str, str] | None:
-    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    return (prometheus, promtool) if prometheus and promtool else None
-
-
-@contextmanager
-def prometheus_over(text: str, tls: tuple[Path, Path, Path] | None = None) -> Iterator[PrometheusServer]:
-    """Prometheus over ``text`` backfilled; with ``tls`` = (CA, certificate, key) it serves HTTPS only."""
-    found = binaries()
-    assert found is not None
-    prometheus, promtool = found
-    with tempfile.TemporaryDirectory(prefix="pe-prom-") as tmp:
-        root = Path(tmp)
-        (root / "data.om").write_text(text)
-        (root / "data").mkdir()
-        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(root / "data.om"),
-                        str(root / "data")], check=True, capture_output=True, timeout=120)
-        (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
-        port = _free_port()
-        extra, url, verify = [], f"http://127.0.0.1:{port}", ssl.create_default_context()
-        if tls is not None:
-            (root / "web.yml").write_text(f"tls_server_config:\n  cert_file: {tls[1]}\n  key_file: {tls[2]}\n")
-            extra, url = [f"--web.config.file={root / 'web.yml'}"], f"https://127.0.0.1:{port}"
-            verify = ssl.create_default_context(cafile=str(tls[0]))
-        proc = subprocess.Popen([prometheus, f"--config.file={root / 'prometheus.yml'}",
-                                 f"--storage.tsdb.path={root / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-                                 "--storage.tsdb.retention.time=100y", "--log.level=warn", *extra],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/-/ready", timeout=1.0, verify=verify).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"prometheus did not start: {proc.stderr.read() if proc.stderr else b''!r}")
-                time.sleep(0.1)
-            yield PrometheusServer(url, proc)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()

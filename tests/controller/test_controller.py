@@ -22,8 +22,9 @@ from policy_engine.controller.actions import IDLE_NOTICE, IDLE_SINCE, NOTEBOOK_S
 from policy_engine.controller.runner import Controller
 from policy_engine.controller.settings import ControllerSettings, IdleSettings, LeaderSettings, PrometheusSettings
 from policy_engine.engine import load_engine
+from tests.prometheus_server import PrometheusServer
 
-from .scenario import FIXTURES, T0, PrometheusServer
+from .scenario import FIXTURES, T0
 
 POLICIES = FIXTURES / "policies"
 FAST = Timing(watch_timeout_seconds=60, resync_seconds=3600, backoff_initial=0.05, backoff_max=0.2)
@@ -313,3 +314,23 @@ def test_health_metrics_and_graceful_stop(apiserver: FakeApiServer) -> None:
     finally:
         c.stop()
     assert not c._loop.is_alive()
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("text", "team-label"), ("sarif", '"version":"2.1.0"'),
+                                             ("markdown", "team-label"), ("junit", "<testsuite")])
+def test_audit_command_every_format(apiserver: FakeApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    fmt: str, marker: str) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": apiserver.url}}],
+        "users": [{"name": "fake", "user": {"token": "unused"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}))
+    deployment = apiserver.get(DEPLOY, "ml-nlp", "web")
+    assert deployment is not None
+    deployment["metadata"]["namespace"] = "default"  # no team label anywhere: a team-label finding
+    apiserver.load(DEPLOY, [deployment])
+    assert main(["audit", "--kubeconfig", str(kubeconfig), "--policies", str(POLICIES), "-f", fmt,
+                 "--fail-on", "warn"]) == 1
+    out = capsys.readouterr().out
+    assert marker in out

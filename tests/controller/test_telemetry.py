@@ -11,9 +11,10 @@ from policy_engine.cluster.pods import PodRecord, build_record
 from policy_engine.compiler.program import LiveIdleRule
 from policy_engine.controller.idle import BUSY, IDLE, NO_DATA, judge
 from policy_engine.controller.settings import PrometheusSettings
-from policy_engine.controller.telemetry import ENGINE, UTIL, Prometheus
+from policy_engine.controller.telemetry import ENGINE, UTIL, GpuTelemetry
+from tests.prometheus_server import PrometheusServer, binaries, prometheus_over
 
-from .scenario import T0, PrometheusServer, binaries, cluster, openmetrics, prometheus_over
+from .scenario import T0, cluster, openmetrics
 
 RULE = LiveIdleRule(0.10, 7200.0, action="stop", notice_seconds=1800.0)
 NOW = T0.timestamp()
@@ -29,7 +30,7 @@ def records() -> dict[str, PodRecord]:
 
 
 def fetch(url: str, now: float = NOW, window: float = 7200.0):  # type: ignore[no-untyped-def]
-    client = Prometheus(PrometheusSettings(url=url, step_seconds=60))
+    client = GpuTelemetry(PrometheusSettings(url=url, step_seconds=60))
     try:
         return client.fetch(window, now)
     finally:
@@ -101,8 +102,8 @@ def test_tls_from_the_settings(tmp_path: Path) -> None:
     assert main(["certs", "--out", str(tmp_path), "--localhost"]) == 0
     with prometheus_over(openmetrics(), tls=(tmp_path / "ca.crt", tmp_path / "tls.crt", tmp_path / "tls.key")) as srv:
         assert srv.url.startswith("https://")
-        trusted = Prometheus(PrometheusSettings(url=srv.url, ca_file=str(tmp_path / "ca.crt")))
-        untrusted = Prometheus(PrometheusSettings(url=srv.url))
+        trusted = GpuTelemetry(PrometheusSettings(url=srv.url, ca_file=str(tmp_path / "ca.crt")))
+        untrusted = GpuTelemetry(PrometheusSettings(url=srv.url))
         try:
             tel = trusted.fetch(7200.0, NOW)
             assert tel.error is None and set(tel.gpus("ml-vision", "alice-nb-0")) == {"GPU-a0"}
@@ -138,7 +139,7 @@ def test_bearer_token_file_is_read_at_every_request(tmp_path: Path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     Thread(target=server.serve_forever, daemon=True).start()
     token = tmp_path / "token"
-    client = Prometheus(PrometheusSettings(url=f"http://127.0.0.1:{server.server_address[1]}",
+    client = GpuTelemetry(PrometheusSettings(url=f"http://127.0.0.1:{server.server_address[1]}",
                                            bearer_token_file=str(token)))
     try:
         token.write_text("first\n")

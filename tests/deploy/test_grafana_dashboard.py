@@ -9,10 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import shutil
-import socket
-import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -21,14 +17,15 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.prometheus_server import prometheus_over
+
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "policy-engine-dashboard.json"
 #: Each component that serves /metrics: "module:attribute" of a class whose instances have ``.registry``.
-EXPORTERS = ["policy_engine.webhook.metrics:Metrics"]
+EXPORTERS = ["policy_engine.webhook.metrics:Metrics", "policy_engine.controller.metrics:Metrics"]
 METRIC = re.compile(r"\bpolicy_engine_[A-Za-z0-9_]+")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
             "summary": ("_sum", "_count", "")}
-PROMETHEUS = shutil.which("prometheus")
 
 
 def exported_series() -> set[str]:
@@ -70,39 +67,10 @@ def test_every_query_names_an_exported_metric() -> None:
         assert not unknown, f"panel {title!r} queries metrics nothing exports: {unknown}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if PROMETHEUS is None:
-        pytest.skip("prometheus is not installed (Debian package 'prometheus'; .ci/run installs it as root)")
-    work = tmp_path_factory.mktemp("prometheus")
-    (work / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
-    port = _free_port()
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={work / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={work / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, "prometheus exited at start-up"
-            assert time.monotonic() < deadline, "prometheus did not become ready in 30 s"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def prometheus() -> Iterator[str]:
+    with prometheus_over() as server:
+        yield server.url
 
 
 def test_prometheus_parses_every_query(prometheus: str) -> None:

@@ -172,3 +172,35 @@ def test_continuous_workloads_use_the_catalogs_hours_per_month():
     cost = price(workload(role(gpus=1, instance="g5.xlarge", capacity=ON_DEMAND)), catalog)
     assert cost.monthly == pytest.approx(0.80 * 720)
 
+
+
+def _in_region(r, region: str, label: str = "topology.kubernetes.io/region"):
+    import dataclasses
+
+    return dataclasses.replace(r, node_selector={label: region})
+
+
+def test_a_pod_pinned_to_a_region_pays_that_regions_price(catalog):
+    cost = price(workload(_in_region(role(gpus=2, instance="box8", capacity=SPOT), "lab-2")), catalog)
+    assert cost.hourly == pytest.approx(6.0 * 2 / 8)  # lab-2 spot, not the default region's $4
+    assert cost.on_demand_monthly == pytest.approx(20.0 * 2 / 8 * 730)
+    assert "$6.0000/h spot as of 2025-11-28" in cost.breakdown[0] and "lab-2 price" in cost.breakdown[0]
+
+
+def test_a_region_with_on_demand_only_has_no_spot_price_there(catalog):
+    cost = price(workload(_in_region(role(gpus=8, instance="box8", capacity=SPOT), "lab-3")), catalog)
+    assert cost.hourly == pytest.approx(24.0)  # the lab-3 on-demand price; no spot price is borrowed
+    assert cost.spot_monthly is None
+    assert "no spot price in the catalog: priced on-demand" in cost.breakdown[0]
+
+
+def test_a_region_the_catalog_does_not_price_falls_back_to_the_default_region_and_says_so(catalog):
+    pod = _in_region(role(gpus=8, instance="box8"), "mars-1", "failure-domain.beta.kubernetes.io/region")
+    cost = price(workload(pod), catalog)
+    assert cost.hourly == pytest.approx(16.0)
+    assert "no mars-1 price in the catalog: priced at lab, its default region" in cost.breakdown[0]
+
+
+def test_the_default_region_named_explicitly_is_the_default_price(catalog):
+    cost = price(workload(_in_region(role(gpus=8, instance="box8"), "lab")), catalog)
+    assert cost.hourly == pytest.approx(16.0) and "region" not in cost.breakdown[0]

@@ -12,10 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from tests.html_tables import PageTables, parse_page
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "report"
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None)
@@ -38,61 +39,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return out, json.loads(data.stdout)
 
 
-class _Tables(HTMLParser):
-    """Cells of every ``<table data-table=…>`` and the ``data-chart`` figures with their SVG bars."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.charts: dict[str, int] = {}  # figure key -> bar patches drawn
-        self.urls: list[str] = []
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-        self._chart: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        for name in ("src", "href"):
-            if a.get(name):
-                self.urls.append(a[name] or "")
-        if tag == "table" and a.get("data-table"):
-            self._table = a["data-table"]
-            self.tables[self._table or ""] = []
-        elif tag == "figure" and a.get("data-chart"):
-            self._chart = a["data-chart"]
-            self.charts[self._chart or ""] = 0
-        elif tag == "g" and self._chart and (a.get("id") or "").startswith("patch_"):
-            self.charts[self._chart] += 1
-        elif tag == "tr" and self._table:
-            self.tables[self._table].append([])
-        elif tag in ("td", "th") and self._table:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._table and self._cell is not None:
-            self.tables[self._table][-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-        elif tag == "figure":
-            self._chart = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def _parse(html: str) -> _Tables:
-    parser = _Tables()
-    parser.feed(html)
-    return parser
-
-
 def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def _assert_tables_match_json(page: _Tables, data: dict[str, object]) -> None:
+def _assert_tables_match_json(page: PageTables, data: dict[str, object]) -> None:
     breakdowns = data["breakdowns"]
     assert isinstance(breakdowns, list)
     assert [b["key"] for b in breakdowns] == ["team", "model", "namespace", "environment"]
@@ -115,7 +66,7 @@ def _assert_tables_match_json(page: _Tables, data: dict[str, object]) -> None:
 
 def test_page_tables_equal_the_json_numbers(rendered: tuple[Path, dict[str, object]]) -> None:
     path, data = rendered
-    page = _parse(path.read_text(encoding="utf-8"))
+    page = parse_page(path.read_text(encoding="utf-8"))
     _assert_tables_match_json(page, data)
     total = data["total"]
     assert isinstance(total, dict)
@@ -125,7 +76,7 @@ def test_page_tables_equal_the_json_numbers(rendered: tuple[Path, dict[str, obje
 def test_page_is_self_contained_and_escapes_names(rendered: tuple[Path, dict[str, object]]) -> None:
     path, _ = rendered
     html = path.read_text(encoding="utf-8")
-    page = _parse(html)
+    page = parse_page(html)
     assert page.urls == [], "the report must not load anything when opened"
     assert "<script" not in html
     assert "<img src=x" not in html  # the hostile team label of the fixture, as markup
@@ -174,7 +125,7 @@ def test_report_in_headless_chromium(rendered: tuple[Path, dict[str, object]], t
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [ln for ln in dom.stderr.splitlines() if ":CONSOLE" in ln]
     assert console == [], f"console messages while opening the report: {console}"
-    page = _parse(dom.stdout)
+    page = parse_page(dom.stdout)
     assert set(page.charts) >= {"spend-by-team", "spend-by-model", "savings-by-family", "top-workloads"}
     assert all(bars > 0 for bars in page.charts.values()), page.charts
     _assert_tables_match_json(page, data)

@@ -54,6 +54,7 @@ EXPECTED_KINDS = {
     "Namespace": "v1", "ServiceAccount": "v1", "ClusterRole": "rbac.authorization.k8s.io/v1",
     "ClusterRoleBinding": "rbac.authorization.k8s.io/v1", "ConfigMap": "v1", "Secret": "v1",
     "Deployment": "apps/v1", "PodDisruptionBudget": "policy/v1", "Service": "v1",
+    "PriorityClass": "scheduling.k8s.io/v1", "NetworkPolicy": "networking.k8s.io/v1",
     "ValidatingWebhookConfiguration": "admissionregistration.k8s.io/v1",
 }
 
@@ -109,7 +110,8 @@ def test_every_workload_kind_is_registered() -> None:
     assert {("", "pods"), ("apps", "deployments"), ("batch", "jobs"), ("kubeflow.org", "pytorchjobs"),
             ("ray.io", "rayjobs"), ("serving.kserve.io", "inferenceservices")} <= resources
     for rule in webhook_rules():
-        assert rule["operations"] == ["CREATE", "UPDATE"]
+        scale = all(r.endswith("/scale") for r in rule["resources"])
+        assert rule["operations"] == (["UPDATE"] if scale else ["CREATE", "UPDATE"])
 
 
 def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixture[str], certs: Path) -> None:
@@ -117,7 +119,8 @@ def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixtur
     assert {d["kind"]: d["apiVersion"] for d in docs} == EXPECTED_KINDS
     for d in docs:
         assert d["metadata"]["name"]
-        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"):
+        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration",
+                             "PriorityClass"):
             assert d["metadata"]["namespace"] == "gov"
 
     hook = _one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]
@@ -134,13 +137,21 @@ def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixtur
 
     role = _one(docs, "ClusterRole")["rules"]
     assert role == [{"apiGroups": [""], "resources": ["pods", "nodes", "namespaces"],
-                     "verbs": ["get", "list", "watch"]}]
+                     "verbs": ["get", "list", "watch"]},
+                    {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets"],
+                     "verbs": ["get"]}]
 
     deployment = _one(docs, "Deployment")
     spec = deployment["spec"]["template"]["spec"]
     container = spec["containers"][0]
     assert deployment["spec"]["replicas"] == 2
-    assert spec["affinity"]["podAntiAffinity"]
+    spread = {c["topologyKey"]: c["whenUnsatisfiable"] for c in spec["topologySpreadConstraints"]}
+    assert spread["kubernetes.io/hostname"] == "DoNotSchedule"
+    assert spec["priorityClassName"] == _one(docs, "PriorityClass")["metadata"]["name"]
+    assert container["args"][container["args"].index("--metrics-port") + 1] == "9090"
+    ingress = _one(docs, "NetworkPolicy")["spec"]["ingress"]
+    assert [r["ports"][0]["port"] for r in ingress] == [8443, 9090]
+    assert "from" not in ingress[0] and ingress[1]["from"]  # the API server is not selectable: 8443 stays open
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -107,7 +107,7 @@ def test_exempt_group_glob(loaded: LoadedEngine) -> None:
 
 
 def test_valid_exemption_annotation_lifts_an_exemptable_policy(loaded: LoadedEngine) -> None:
-    decision = decide(request("exempt-annotation-valid"), state(loaded))
+    decision = decide(request("exempt-annotation-valid"), state(loaded, today=date(2099, 11, 1)))
     assert decision.response.allowed is True
     assert decision.exempted == ("require-team-label",)
     assert decision.response.warnings == ["require-team-label: exempted by annotation until 2099-12-31"]
@@ -139,7 +139,27 @@ def test_exemption_without_expiry_needs_config_to_count(loaded: LoadedEngine) ->
     response = respond(req, state(loaded))
     assert response.allowed is False and response.status is not None
     assert "no policy-engine.io/exempt-until date" in response.status.message
-    assert respond(req, state(loaded, WebhookConfig(require_exemption_expiry=False))).allowed is True
+    config = WebhookConfig(require_exemption_expiry=False, exemption_max_days=0)
+    assert respond(req, state(loaded, config)).allowed is True
+    capped = respond(req, state(loaded, WebhookConfig(require_exemption_expiry=False)))
+    assert capped.allowed is False and capped.status is not None
+    assert "exemptions last at most 90 days" in capped.status.message
+
+
+@pytest.mark.parametrize(("until", "allowed"), [("9999-12-31", False), ("2026-08-31", False),
+                                                 ("2026-08-30", True), ("2026-06-01", True)])
+def test_exemption_longer_than_the_maximum_lifetime_is_refused(loaded: LoadedEngine, until: str,
+                                                               allowed: bool) -> None:
+    """90 days from TODAY (2026-06-01) is 2026-08-30: an exemption to a later day is refused, saying why."""
+    req = request("exempt-annotation-valid", lambda obj: obj["metadata"]["annotations"].update(
+        {"policy-engine.io/exempt-until": until}))
+    response = respond(req, state(loaded))
+    assert response.allowed is allowed
+    if not allowed:
+        assert response.status is not None
+        assert (f"exempt-until {until} is more than 90 days away (exemption_max_days); the latest allowed "
+                "today is 2026-08-30") in response.status.message
+    assert respond(req, state(loaded, WebhookConfig(exemption_max_days=0))).allowed is True
 
 
 def test_malformed_expiry_date_is_reported(loaded: LoadedEngine) -> None:

@@ -19,12 +19,17 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ijson
+
+from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.pricing.importers.common import (
     Hardware,
     Imported,
+    ImportFailure,
     PriceRow,
     SourceInfo,
     fail,
@@ -49,42 +54,100 @@ _LINUX = ("Linux/UNIX", "Linux/UNIX (Amazon VPC)")
 
 
 def import_offer(file: str) -> Imported:
-    """On-demand Linux prices from an EC2 offer file; see the module docstring for what is taken."""
-    text = read_text(file)
-    data = read_json(file, text)
-    if not isinstance(data, dict) or not isinstance(data.get("products"), dict):
+    """On-demand Linux prices from an EC2 offer file; see the module docstring for what is taken.
+
+    A region's file runs to hundreds of MB, so it is streamed (ijson), never loaded whole: one pass keeps
+    the products worth pricing, a second joins their on-demand terms, a third counts the reserved terms.
+    """
+    head = _head(file)
+    published = _top_string(head, "publicationDate") or ""
+    out = Imported(file, "aws offer", SourceInfo(f"aws-offer:{Path(file).name}", str(Path(file)), ""))
+    wanted: dict[str, tuple[str, str, float, float, float]] = {}
+    products = 0
+    for sku, product in _stream(file, "products"):
+        products += 1
+        if not isinstance(product, dict) or not isinstance(product.get("attributes"), dict):
+            raise fail(file, _line_in_file(file, f'"{sku}"'), f"product {sku} has no 'attributes' object")
+        kept = _product(sku, product, out, file)
+        if kept is not None:
+            wanted[sku] = kept
+    if not products:
         raise fail(file, 1, "not an AWS Price List offer file: no 'products' object",
                    hint="download .../offers/v1.0/aws/AmazonEC2/current/<region>/index.json")
-    terms = data.get("terms")
-    if not isinstance(terms, dict) or not isinstance(terms.get("OnDemand", {}), dict):
-        raise fail(file, line_of(text, '"terms"'), "not an AWS Price List offer file: no 'terms.OnDemand' object")
-    published = data.get("publicationDate")
-    if not isinstance(published, str) or not re.match(r"\d{4}-\d{2}-\d{2}", published):
-        raise fail(file, line_of(text, '"publicationDate"'), "the offer file has no publicationDate",
+    if not re.match(r"\d{4}-\d{2}-\d{2}", published):
+        raise fail(file, _line_in_file(file, '"publicationDate"'), "the offer file has no publicationDate",
                    hint="the figures must be dated by the file they come from")
     date = iso_date(published)
-    offer = f"AWS Price List {data.get('offerCode', 'AmazonEC2')} offer, published {published}"
-    out = Imported(file, "aws offer", SourceInfo(f"aws-offer:{Path(file).name}", str(Path(file)), date,
-                                                 notes=f"{offer} (version {data.get('version', '?')})"))
-    on_demand = terms.get("OnDemand") or {}
-    reserved = terms.get("Reserved") or {}
-    if isinstance(reserved, dict) and reserved:
-        out.skip("reserved terms (only on-demand prices are taken)", sum(1 for _ in reserved))
-    regions: set[str] = set()
-    for sku, product in data["products"].items():
-        if not isinstance(product, dict) or not isinstance(product.get("attributes"), dict):
-            raise fail(file, line_of(text, f'"{sku}"'), f"product {sku} has no 'attributes' object")
-        row = _product_row(sku, product, on_demand.get(sku), out, file, text, offer, date)
-        if row is not None:
-            out.rows.append(row)
-            regions.add(row.region)
+    offer = f"AWS Price List {_top_string(head, 'offerCode') or 'AmazonEC2'} offer, published {published}"
+    out.source = SourceInfo(out.source.key, out.source.url, date,
+                            notes=f"{offer} (version {_top_string(head, 'version') or '?'})")
+    priced: set[str] = set()
+    for sku, terms in _stream(file, "terms.OnDemand"):
+        if sku not in wanted:
+            continue
+        price = _on_demand_price(sku, terms, file)
+        priced.add(sku)
+        name, region, vcpus, memory, gpus = wanted[sku]
+        if price is None:
+            out.skip("no on-demand hourly price (sold only reserved or as capacity blocks)")
+        elif price <= 0:
+            out.skip("on-demand price 0 (not sold on demand here)")
+        else:
+            model = _family_model(name)
+            out.rows.append(PriceRow("aws", name, region, f"{offer}; sku {sku}", date, on_demand=rounded(price),
+                                     hardware=Hardware(vcpus, memory, gpus, model if gpus else None)))
+    missing = len(wanted) - len(priced)
+    if missing:
+        out.skip("no on-demand hourly price (sold only reserved or as capacity blocks)", missing)
+    reserved = sum(1 for _ in _stream(file, "terms.Reserved"))
+    if reserved:
+        out.skip("reserved terms (only on-demand prices are taken)", reserved)
+    regions = {row.region for row in out.rows}
     out.source = SourceInfo(out.source.key, out.source.url, date, ",".join(sorted(regions)) or None,
                             out.source.notes)
     return out
 
 
-def _product_row(sku: str, product: dict[str, Any], terms: Any, out: Imported, file: str, text: str,
-                 offer: str, date: str) -> PriceRow | None:
+def _head(file: str) -> str:
+    try:
+        with open(file, "rb") as handle:
+            return handle.read(65536).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise ImportFailure([Diagnostic(Span(file, 1), "E401", f"cannot read the file: {exc}")]) from exc
+
+
+def _top_string(head: str, key: str) -> str | None:
+    """A top-level string field; the offer files write them before ``products``."""
+    found = re.search(rf'"{key}"\s*:\s*"([^"]*)"', head.split('"products"', 1)[0])
+    return found.group(1) if found else None
+
+
+def _stream(file: str, prefix: str) -> Iterator[tuple[str, Any]]:
+    """(key, value) of the object at ``prefix``, one at a time; a JSON error is located at its line."""
+    with open(file, "rb") as handle:
+        try:
+            yield from ijson.kvitems(handle, prefix, use_float=True)
+        except ijson.JSONError as exc:
+            _check_json(file)
+            raise fail(file, 1, f"not JSON: {exc}") from exc
+
+
+def _check_json(file: str) -> None:
+    """Raise the located error of a file that is not JSON (only called once something is wrong)."""
+    read_json(file, read_text(file))
+
+
+def _line_in_file(file: str, needle: str) -> int:
+    with open(file, encoding="utf-8", errors="replace") as handle:
+        for number_, line in enumerate(handle, 1):
+            if needle in line:
+                return number_
+    return 1
+
+
+def _product(sku: str, product: dict[str, Any], out: Imported,
+             file: str) -> tuple[str, str, float, float, float] | None:
+    """(instance type, region, vCPUs, GiB, GPUs) of a product to price, or None (the reason counted)."""
     attrs = product["attributes"]
     family = str(product.get("productFamily", ""))
     if not family.startswith("Compute Instance"):
@@ -101,7 +164,7 @@ def _product_row(sku: str, product: dict[str, Any], terms: Any, out: Imported, f
         return None
     name, region = attrs.get("instanceType"), attrs.get("regionCode")
     if not isinstance(name, str) or not name:
-        raise fail(file, line_of(text, f'"{sku}"'), f"product {sku} has no instanceType")
+        raise fail(file, _line_in_file(file, f'"{sku}"'), f"product {sku} has no instanceType")
     if not isinstance(region, str) or not region:
         out.skip("no regionCode (an offer file older than 2020)")
         return None
@@ -109,33 +172,24 @@ def _product_row(sku: str, product: dict[str, Any], terms: Any, out: Imported, f
     if not vcpus or not memory:
         out.skip("vcpu or memory not given")
         return None
-    price = _on_demand_price(sku, terms, file, text)
-    if price is None:
-        out.skip("no on-demand hourly price (sold only reserved or as capacity blocks)")
-        return None
-    if price <= 0:
-        out.skip("on-demand price 0 (not sold on demand here)")
-        return None
-    gpus = number(attrs.get("gpu")) or 0.0
-    model = _family_model(name)
-    return PriceRow("aws", name, region, f"{offer}; sku {sku}", date, on_demand=rounded(price),
-                    hardware=Hardware(vcpus, memory, gpus, model if gpus else None))
+    return name, region, vcpus, memory, number(attrs.get("gpu")) or 0.0
 
 
-def _on_demand_price(sku: str, terms: Any, file: str, text: str) -> float | None:
+def _on_demand_price(sku: str, terms: Any, file: str) -> float | None:
     if not isinstance(terms, dict):
         return None
     for term in terms.values():
         dimensions = term.get("priceDimensions") if isinstance(term, dict) else None
         if not isinstance(dimensions, dict):
-            raise fail(file, line_of(text, f'"{sku}.'), f"on-demand term of {sku} has no priceDimensions")
+            raise fail(file, _line_in_file(file, f'"{sku}.'), f"on-demand term of {sku} has no priceDimensions")
         for dimension in dimensions.values():
             if not isinstance(dimension, dict) or dimension.get("unit") not in ("Hrs", "Hours", "Hour"):
                 continue
             usd = (dimension.get("pricePerUnit") or {}).get("USD")
             value = number(usd)
             if value is None:
-                raise fail(file, line_of(text, f'"{sku}.'), f"on-demand price of {sku} is not a number: {usd!r}")
+                raise fail(file, _line_in_file(file, f'"{sku}.'),
+                           f"on-demand price of {sku} is not a number: {usd!r}")
             return value
     return None
 

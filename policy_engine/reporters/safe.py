@@ -1,0 +1,74 @@
+"""Names and messages made safe for every output format, whatever bytes a file or resource name holds.
+
+A file name may hold a newline or bytes that are not UTF-8 (Python keeps those as lone surrogates), and a
+resource name is whatever the manifest says (``x\\n::warning::...``). Written as they are, they crash the
+JSON, SARIF and PolicyReport writers (a surrogate cannot be encoded), make JUnit XML invalid (control
+characters are not XML), and let a manifest forge lines of the text output, including GitHub workflow
+commands. So every string a reporter receives has control characters and undecodable bytes escaped,
+visibly (``\\n``, ``\\x1b``, ``\\xff``), once, before any format is rendered; the formats then add their
+own escaping (XML, HTML, Markdown) on top. Printable text, any script, passes unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from policy_engine.engine.findings import Result
+from policy_engine.reporters.context import ReportContext
+
+
+def text(value: str) -> str:
+    """``value`` with every non-printable character escaped; the same object when it is clean."""
+    if value.isprintable():
+        return value
+    out = []
+    for char in value:
+        if char.isprintable():
+            out.append(char)
+        elif "\udc80" <= char <= "\udcff":  # an undecodable byte, kept by the surrogateescape handler
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii") if ord(char) < 0x10000 or char.isascii()
+                       else f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, tuple):
+        return tuple(_clean(v) for v in value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            if not f.init:
+                continue
+            old = getattr(value, f.name)
+            new = _clean(old) if isinstance(old, str | tuple | list) or dataclasses.is_dataclass(old) else old
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
+
+
+def result(original: Result) -> Result:
+    """The result with every name and message escaped (the workload objects themselves are left as they are)."""
+    return dataclasses.replace(
+        original,
+        findings=[_clean(f) for f in original.findings],
+        errors=[_clean(e) for e in original.errors],
+        evaluations=[(text(p), _clean(r)) for p, r in original.evaluations],
+    )
+
+
+def context(ctx: ReportContext, original: Result) -> ReportContext:
+    """The context with its per-workload costs and cost diff escaped too."""
+    costs: Sequence[Any] | None = ctx.costs
+    if costs is None and original.workloads:
+        costs = ctx.workload_costs(original)
+    return dataclasses.replace(ctx, costs=_clean(list(costs)) if costs is not None else None,
+                               cost_diff=_clean(ctx.cost_diff) if ctx.cost_diff is not None else None)
