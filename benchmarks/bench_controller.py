@@ -147,10 +147,9 @@ def telemetry(pods: list[dict[str, Any]], window: float) -> Telemetry:
 
 def bench_prometheus(series: int) -> None:
     sys.path.insert(0, str(REPO))
-    from tests.prometheus_server import prometheus_over
-
     from policy_engine.controller.settings import PrometheusSettings
     from policy_engine.controller.telemetry import GpuTelemetry
+    from tests.prometheus_server import prometheus_over
 
     end = int(NOW.timestamp())
     lines = ["# TYPE DCGM_FI_DEV_GPU_UTIL gauge"]
