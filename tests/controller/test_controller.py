@@ -155,6 +155,9 @@ def test_audit_writes_policy_reports_in_place(apiserver: FakeApiServer, promethe
     assert 'policy_engine_controller_idle_gpu_waste{team="vision"}' in metrics
     assert 'policy_engine_controller_projected_monthly_spend{model="A100",team="vision"}' in metrics
 
+    patches = [w for w in apiserver.writes(REPORTS) if w.method == "PATCH"]
+    assert patches and all(w.content_type == "application/apply-patch+yaml" and w.query.get("fieldManager")
+                           == "policy-engine" for w in patches)  # server-side apply, one field manager
     writes = len(apiserver.writes(REPORTS))
     c.cycle()  # nothing changed: nothing rewritten, nothing duplicated
     assert len(apiserver.writes(REPORTS)) == writes
@@ -200,7 +203,9 @@ def test_idle_workloads_are_notified_stopped_after_the_notice_and_resumed(
     llm = apiserver.get(DEPLOY, "ml-nlp", "llm-api")
     assert llm is not None and llm["spec"]["replicas"] == 0
     assert llm["metadata"]["annotations"][PREVIOUS_REPLICAS] == "2"
-    assert any(w.path.endswith("/deployments/llm-api/scale") for w in apiserver.writes(DEPLOY))
+    scale = [w for w in apiserver.writes(DEPLOY) if w.path.endswith("/deployments/llm-api/scale")]
+    assert [(w.method, w.content_type, w.body) for w in scale] == [
+        ("PATCH", "application/merge-patch+json", {"spec": {"replicas": 0}})]
 
     clock.now = T0 + timedelta(minutes=1)
     c.cycle()
