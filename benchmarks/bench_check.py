@@ -8,6 +8,11 @@ default), with the full bundled policy library:
   default ``--jobs``, and documents/second;
 * the time plain ``yaml.load_all(f, Loader=yaml.CSafeLoader)`` takes over the same files in one process,
   and the ratio (target: check <= 1.5x plain parsing);
+* the same documents in other layouts (100 files, one file, a ``helm template``-like stream on stdin):
+  ``check`` splits its work by bytes, so the ratio should not depend on the layout (target: <= 1.0x
+  plain parsing by default, whatever the layout);
+* the peak memory of ``check -`` over a stream of ``--memory-documents`` documents (default 100,000; the
+  10,000-document stream repeated) (target: <= 150 MiB);
 * ``checkov -d DIR --framework kubernetes`` over the same generated tree against ``check`` (target: >= 30x
   faster; ``--checkov-documents 1000`` compares on a smaller tree, where our fixed start-up weighs more).
   checkov lives in its own venv, benchmarks/.venv-checkov (gitignored), created on first use; it is never
@@ -15,6 +20,7 @@ default), with the full bundled policy library:
   machine.
 
     .venv/bin/python benchmarks/bench_check.py [--documents 10000] [--checkov-documents N] [--no-checkov]
+        [--memory-documents 100000] [--no-layouts]
 """
 
 from __future__ import annotations
@@ -70,11 +76,13 @@ def plain_parse(files: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - started, docs
 
 
-def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
+def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+          stdin: Path | None = None) -> Run:
     """Wall time and peak RSS (largest process, workers included) of a command, output discarded."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report, \
+            (stdin.open("rb") if stdin else contextlib.nullcontext(subprocess.DEVNULL)) as given:
         started = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-v", "-o", report.name, *cmd], cwd=cwd, env=env,
+        proc = subprocess.run(["/usr/bin/time", "-v", "-o", report.name, *cmd], cwd=cwd, env=env, stdin=given,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         seconds = time.perf_counter() - started
         match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", Path(report.name).read_text())
@@ -84,8 +92,8 @@ def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = 
     return Run(seconds, peak, proc.returncode)
 
 
-def check_cmd(tree: Path, jobs: int | None, out: Path | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "policy_engine.cli.main", "check", str(tree), "--format", "json"]
+def check_cmd(tree: Path | str, jobs: int | None, out: Path | None = None, fmt: str = "json") -> list[str]:
+    cmd = [sys.executable, "-m", "policy_engine.cli.main", "check", str(tree), "--format", fmt]
     if jobs is not None:
         cmd += ["--jobs", str(jobs)]
     if out is not None:
@@ -129,6 +137,53 @@ def bench_tree(label: str, tree: Path, scratch: Path, repeat: int) -> float:
               f"peak {run.peak_mib:6.1f} MiB  = {run.seconds / plain_s:4.2f}x plain parse  "
               f"(exit {run.exit_code})")
     return run.seconds
+
+
+def layouts(tree: Path, scratch: Path) -> dict[str, Path]:
+    """The tree's documents as 100 files, as one file, and as one stream (``helm template`` output)."""
+    files = manifest_files(tree)
+    texts = [f.read_text() for f in files]
+    hundred = scratch / "hundred-files"
+    hundred.mkdir(exist_ok=True)
+    per = -(-len(texts) // 100)
+    for i in range(0, len(texts), per):
+        (hundred / f"part-{i // per:03d}.yaml").write_text("".join("---\n" + t for t in texts[i:i + per]))
+    one = scratch / "one-file"
+    one.mkdir(exist_ok=True)
+    (one / "all.yaml").write_text("".join("---\n" + t for t in texts))
+    return {"100 files": hundred, "one file": one, "stdin (one stream)": one / "all.yaml"}
+
+
+def bench_layouts(tree: Path, scratch: Path, repeat: int) -> None:
+    """The same documents laid out differently: check's ratio to plain parsing should not move."""
+    print("\n## the same documents, other layouts (check's work is split by bytes, not files)")
+    print(f"(best of {repeat} runs each; plain = yaml.load_all with CSafeLoader over the same bytes, 1 process)")
+    for label, where in layouts(tree, scratch).items():
+        stream = where.is_file()
+        files = [where] if stream else manifest_files(where)
+        plain_s, _ = min(plain_parse(files) for _ in range(repeat))
+        for jobs in (1, None):
+            cmd = check_cmd("-" if stream else where, jobs)
+            run = best([timed(cmd, stdin=where if stream else None) for _ in range(repeat)])
+            name = f"{label}, check {'--jobs 1' if jobs else '(default)'}"
+            print(f"{name:<46}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  plain {plain_s:5.2f} s  "
+                  f"= {run.seconds / plain_s:4.2f}x plain parse  (exit {run.exit_code})")
+
+
+def bench_memory(tree: Path, scratch: Path, documents: int) -> None:
+    """Peak memory of ``check -`` over a long stream (the generated documents repeated)."""
+    one = layouts(tree, scratch)["stdin (one stream)"]
+    base = one.read_bytes()
+    per = sum(1 for d in yaml.load_all(base, Loader=yaml.CSafeLoader) if d is not None)
+    stream = scratch / "long-stream.yaml"
+    with stream.open("wb") as out:
+        for _ in range(max(1, documents // per)):
+            out.write(base)
+    total = per * max(1, documents // per)
+    print(f"\n## memory: check - over a stream of {total:,} documents ({stream.stat().st_size / 2**20:.0f} MiB)")
+    for fmt in ("text", "json"):
+        run = timed(check_cmd("-", None, fmt=fmt), stdin=stream)
+        print(f"check - --format {fmt:<28}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  (exit {run.exit_code})")
 
 
 def breakdown(tree: Path, top: int = 4) -> None:
@@ -198,6 +253,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is kept")
     parser.add_argument("--no-checkov", action="store_true", help="skip the checkov comparison")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-stage breakdown")
+    parser.add_argument("--no-layouts", action="store_true", help="skip the 100-file, one-file and stdin layouts")
+    parser.add_argument("--memory-documents", type=int, default=100_000,
+                        help="documents in the stream whose peak memory is measured (0: skip)")
     args = parser.parse_args()
     os.chdir(REPO)
     scratch = Path(tempfile.mkdtemp(prefix="bench-check-"))
@@ -210,6 +268,10 @@ def main() -> None:
         tree = scratch / "generated"
         generate(tree, args.documents)
         ours: float | None = bench_tree(f"generated {args.documents:,} documents", tree, scratch, args.repeat)
+        if not args.no_layouts:
+            bench_layouts(tree, scratch, args.repeat)
+        if args.memory_documents:
+            bench_memory(tree, scratch, args.memory_documents)
         if not args.no_breakdown:
             breakdown(tree)
         if not args.no_checkov:

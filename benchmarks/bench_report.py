@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_manifests import generate
 
-from policy_engine.engine import load_engine
+from policy_engine.engine import Options, load_engine
 from policy_engine.model.documents import load_paths
 
 
@@ -40,7 +40,7 @@ def main() -> int:
         generate(tree, documents)
         engine = load_engine()
         started = time.perf_counter()
-        result = engine.evaluate(load_paths([str(tree)]), keep_workloads=True)
+        result = engine.evaluate(load_paths([str(tree)]), options=Options(workloads=True))
         evaluate_s = time.perf_counter() - started
         print(f"tree: {documents:,} documents, {len(result.workloads):,} workloads "
               f"(evaluated in {evaluate_s:.2f} s, not part of the render figure)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ class Validation:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     files: int = 0
+    timings: list[tuple[str, float]] = field(default_factory=list)  # compiler passes, then "lint"
 
     @property
     def errors(self) -> int:
@@ -257,9 +259,19 @@ def smells(module: ast.Module, catalog: Catalog | None) -> list[Diagnostic]:
 def validate_sources(sources: dict[str, str], catalog: Catalog | None) -> Validation:
     """Compile ``sources`` (file → text) and add the smell warnings of every file that parsed."""
     compiled = compile_sources(sources, catalog=catalog)
-    result = Validation(list(compiled.diagnostics), dict(compiled.sources), len(sources))
+    result = Validation(list(compiled.diagnostics), dict(compiled.sources), len(sources), list(compiled.timings))
+    started = time.perf_counter()
     for module in compiled.asts.values():
         result.diagnostics.extend(smells(module, catalog))
+    result.timings.append(("lint", time.perf_counter() - started))
     unique = {(d.span, d.code, d.message): d for d in result.diagnostics}
     result.diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
     return result
+
+
+def render_timings(timings: list[tuple[str, float]]) -> str:
+    """One line per compiler pass, then the total: ``validate --timings``."""
+    width = max((len(name) for name, _ in timings), default=5)
+    lines = [f"  {name:<{width}}  {seconds * 1000:9.2f} ms" for name, seconds in timings]
+    lines.append(f"  {'total':<{width}}  {sum(s for _, s in timings) * 1000:9.2f} ms")
+    return "compiler passes:\n" + "\n".join(lines)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from policy_engine.authoring.testfile import Case, Suite, load_suite
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.discovery import find_test_files, read_text
-from policy_engine.engine import Engine, Finding, ResourceRef, Result, load_engine
+from policy_engine.engine import Engine, Finding, Options, ResourceRef, Result, load_engine
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
@@ -130,7 +130,7 @@ def _run_file(file: str, engines: _Engines, sources: dict[str, str]) -> SuiteRes
         if not loaded:
             out.errors.append(Diagnostic(Span(file, line, 1), "E902", f"resources: {path} holds no manifests"))
         documents.extend(loaded)
-    evaluated = engine.evaluate(documents, keep_workloads=True)
+    evaluated = engine.evaluate(documents, options=Options(workloads=True))
     for e in evaluated.errors:
         out.errors.append(e.diagnostic if isinstance(e, LoadError) else e)
     if out.errors:

@@ -12,10 +12,10 @@ import sys
 import time
 
 from policy_engine.cli.controller import add_cluster_arguments
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.reporters import FORMATS
 
 HELP = "evaluate what runs in a cluster once and print a report"
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+
 HELP = "create a CA and serving certificate for the webhook"
-EXIT_OK = 0
-EXIT_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

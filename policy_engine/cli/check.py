@@ -1,40 +1,32 @@
-"""``policy-engine check``: the CI pre-merge gate.
+"""``policy-engine check``: the CI pre-merge gate. Arguments in, a reporter out, an exit code.
 
-Files are evaluated in chunks (``Engine.evaluate_partial``), in worker processes for large trees, and
-merged once (``Engine.finish``) so quotas and budgets see the whole tree. Parsed documents never outlive
-their chunk: only findings, light per-workload cost records and aggregate contributions are kept, so
-memory stays flat as the tree grows.
+The evaluation itself (work cut by bytes, worker processes, stdin streamed) is ``engine.batch``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from itertools import islice
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from policy_engine.cache import NO_CACHE_ENV
-from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.compiler.program import Enforcement
 from policy_engine.diagnostics import Diagnostic, Span, render_all
-from policy_engine.engine import Engine, Partial, Result, load_engine
+from policy_engine.engine import Engine, Options, Result, load_engine
+from policy_engine.engine.batch import PARALLEL_BYTES, evaluate_documents, evaluate_paths
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import documents
-from policy_engine.model.documents import STDIN, Document, LoadError, discover, load_paths
 from policy_engine.reporters import FORMATS, ReportContext, renderer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
 
 HELP = "check manifests against policies (the CI gate)"
-#: Below this many files one process is faster than starting workers.
-PARALLEL_THRESHOLD = 200
-CHUNK_FILES = 64
 _NEEDS_EVALUATIONS = {"junit", "policyreport"}
 _NEEDS_COSTS = {"markdown", "json"}
 
@@ -55,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", metavar="GIT_REF",
                    help="PR mode: only findings new since GIT_REF fail the run; report the cost delta")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                   help=f"worker processes (default: CPU count when more than {PARALLEL_THRESHOLD} files)")
+                   help=f"worker processes (default: the CPU count when there is more than "
+                        f"{PARALLEL_BYTES // (1 << 20)} MiB of input, in files or on stdin; else 1)")
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
     p.add_argument("--root", metavar="DIR",
                    help="root for repo-relative paths in reports (default: the git top level, else .)")
@@ -79,12 +72,6 @@ def _size(text: str) -> int:
     if not number.isdigit() or int(number) * factor < 1:
         raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (e.g. 1048576, 512K, 64M)")
     return int(number) * factor
-
-
-@dataclass(slots=True)
-class Checked:
-    result: Result
-    costs: list[WorkloadCost]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
         except GitError as exc:
             print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
             return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
-    _tune_gc()
     if engine.warnings:  # policy and catalog warnings that did not stop loading: shown, never fatal
         print(render_all(engine.warnings, dict(engine.policies.sources)), file=sys.stderr)
     paths = list(args.paths) or ["."]
@@ -125,26 +111,24 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_file_size is not None:
         documents.configure(max_file_bytes=args.max_file_size)  # workers inherit it through fork
-    problems: list[LoadError] = []  # links out of the scanned directories, reported as located errors
-    files = list(discover(paths, args.exclude, follow_symlinks=args.follow_symlinks, problems=problems))
-    jobs = args.jobs if args.jobs is not None else default_jobs(len(files))
-    head = check_files(engine, files, jobs=jobs, want_costs=want_costs, want_evaluations=want_evals,
-                       engine_args=(list(args.policies), args.pricing), problems=problems)
+    options = Options(record=WorkloadCost.of if want_costs else None, evaluations=want_evals)
+    head = evaluate_paths(engine, paths, exclude=args.exclude, jobs=args.jobs, options=options,
+                          follow_symlinks=args.follow_symlinks, engine_args=(list(args.policies), args.pricing))
     result = head.result
 
     cost_diff = None
     if args.base is not None:
         try:
             sha, items = load_base(args.base, paths, args.exclude)
-            base = check_items(engine, items, want_costs=True, want_evaluations=False)
+            base = evaluate_documents(engine, items, options=Options(record=WorkloadCost.of, evaluations=False))
         except GitError as exc:
             print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
             return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
-        cost_diff = compare(base.costs, head.costs, base_ref=args.base, base_sha=sha,
+        cost_diff = compare(base.records, head.records, base_ref=args.base, base_sha=sha,
                             base_fingerprints=(f.fingerprint() for f in base.result.findings))
     result.stats.seconds = time.perf_counter() - started
 
-    ctx = replace(_context(args, engine), cost_diff=cost_diff, costs=head.costs if want_costs else None)
+    ctx = replace(_context(args, engine), cost_diff=cost_diff, costs=head.records if want_costs else None)
     for fmt, path in outputs:
         target = Path(path)
         try:
@@ -155,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     colour = (args.format == "text" and not args.no_color and "NO_COLOR" not in os.environ
               and sys.stdout.isatty())
-    sys.stdout.write(renderer(args.format)(result, _with_colour(ctx, colour)))
-    sys.stdout.flush()
+    _write(renderer(args.format)(result, _with_colour(ctx, colour)))
     if args.format != "text":  # stdout is for machines: the CI log still says what happened
         _log_to_stderr(result, ctx)
     if any(is_failure(e) for e in result.errors):
@@ -212,21 +195,6 @@ def _log_to_stderr(result: Result, ctx: ReportContext) -> None:
     print("\n".join(lines), file=sys.stderr)
 
 
-def _tune_gc() -> None:
-    """A short batch run that allocates millions of small objects: collect far less often (~13% faster).
-
-    The compiled engine is frozen out of the collector's view, which also keeps forked workers from
-    copying its pages when the collector would otherwise touch them. Memory stays bounded per chunk.
-    No collection first: the few cycles start-up leaves are not worth the ~15 ms a full one costs.
-    """
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
-
-
-def default_jobs(files: int) -> int:
-    return (os.cpu_count() or 1) if files > PARALLEL_THRESHOLD else 1
-
-
 def _parse_output(spec: str) -> tuple[str, str]:
     fmt, sep, path = spec.partition("=")
     if not sep or not path:
@@ -234,6 +202,13 @@ def _parse_output(spec: str) -> tuple[str, str]:
     if fmt not in FORMATS:
         raise ValueError(f"--output: unknown format {fmt!r} (one of {', '.join(sorted(FORMATS))})")
     return fmt, path
+
+
+def _write(text: str, piece: int = 1 << 20) -> None:
+    """The report on stdout a piece at a time: a large one is not encoded into a second copy all at once."""
+    for start in range(0, len(text), piece):
+        sys.stdout.write(text[start:start + piece])
+    sys.stdout.flush()
 
 
 def _with_colour(ctx: ReportContext, colour: bool) -> ReportContext:
@@ -253,91 +228,3 @@ def _github_link_base() -> str | None:
     if server and repo and sha:
         return f"{server}/{repo}/blob/{sha}"
     return None
-
-
-# --- evaluation in chunks, in this process or in workers ---------------------------------------------
-
-_ENGINE: Engine | None = None  # a worker's engine: inherited through fork, or loaded by _init_worker
-
-
-def _init_worker(policies: list[str], pricing: str | None) -> None:
-    global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = load_engine(policies or None, pricing)
-
-
-def _partial(engine: Engine, items: Iterable[Document | LoadError], want_costs: bool,
-             want_evaluations: bool) -> tuple[Partial, list[WorkloadCost]]:
-    """One chunk's partial result, with its workloads reduced to cost records (documents dropped)."""
-    partial = engine.evaluate_partial(items, keep_workloads=want_costs)
-    costs = [WorkloadCost.of(w) for w in partial.result.workloads]
-    partial.result.workloads = []
-    if not want_evaluations:
-        partial.result.evaluations = []
-    return partial, costs
-
-
-def _worker(files: list[str], want_costs: bool, want_evaluations: bool) -> tuple[Partial, list[WorkloadCost]]:
-    assert _ENGINE is not None
-    return _partial(_ENGINE, load_paths(files), want_costs, want_evaluations)
-
-
-def _chunks(files: Sequence[str], size: int) -> Iterator[list[str]]:
-    it = iter(files)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
-def check_files(engine: Engine, files: Sequence[str], *, jobs: int = 1, want_costs: bool = False,
-                want_evaluations: bool = False,
-                engine_args: tuple[list[str], str | None] = ([], None),
-                problems: Sequence[LoadError] = ()) -> Checked:
-    """Evaluate discovered files (``-`` is stdin) and decide quotas and budgets over all of them.
-
-    ``engine_args`` (policy paths, pricing file) let workers rebuild the engine where fork is missing.
-    """
-    on_disk = [f for f in files if f != STDIN]
-    partials: list[tuple[Partial, list[WorkloadCost]]] = []
-    if problems:
-        partials.append(_partial(engine, problems, want_costs, want_evaluations))
-    if STDIN in files:
-        partials.append(_partial(engine, load_paths([STDIN]), want_costs, want_evaluations))
-    if jobs > 1 and len(on_disk) > 1:
-        partials.extend(_parallel(engine, on_disk, jobs, want_costs, want_evaluations, engine_args))
-    else:
-        for chunk in _chunks(on_disk, CHUNK_FILES):
-            partials.append(_partial(engine, load_paths(chunk), want_costs, want_evaluations))
-    return _finish(engine, partials)
-
-
-def check_items(engine: Engine, items: Iterable[Document | LoadError], *, want_costs: bool = False,
-                want_evaluations: bool = False) -> Checked:
-    """Evaluate a stream of documents (e.g. a git revision's) in batches that keep memory flat."""
-    partials = []
-    it = iter(items)
-    while batch := list(islice(it, 512)):
-        partials.append(_partial(engine, batch, want_costs, want_evaluations))
-    return _finish(engine, partials)
-
-
-def _finish(engine: Engine, partials: Sequence[tuple[Partial, list[WorkloadCost]]]) -> Checked:
-    result = engine.finish([p for p, _ in partials])
-    return Checked(result, [c for _, costs in partials for c in costs])
-
-
-def _parallel(engine: Engine, files: list[str], jobs: int, want_costs: bool, want_evaluations: bool,
-              engine_args: tuple[list[str], str | None]) -> list[tuple[Partial, list[WorkloadCost]]]:
-    """Chunks of files to worker processes; with fork they inherit the compiled engine for free."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor  # ~25 ms: only a parallel run pays for it
-
-    global _ENGINE
-    size = max(8, min(CHUNK_FILES, -(-len(files) // (jobs * 4))))
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    if method == "fork":
-        _ENGINE = engine  # without fork (macOS, Windows) each worker loads the engine once instead
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=engine_args) as pool:
-        chunks = list(_chunks(files, size))
-        return list(pool.map(_worker, chunks, [want_costs] * len(chunks), [want_evaluations] * len(chunks)))

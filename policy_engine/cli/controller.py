@@ -11,9 +11,9 @@ import signal
 import sys
 import threading
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+
 HELP = "run the in-cluster controller: background audit, PolicyReports, idle GPU shutdown"
-EXIT_OK = 0
-EXIT_ERROR = 2
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+
 HELP = "print the Kubernetes manifests that install the controller"
-EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from policy_engine.authoring.explain import UnknownPolicy, explain, render_text
-from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.errors import DiagnosticError
 

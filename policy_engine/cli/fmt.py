@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from policy_engine.authoring.fmt import format_text
-from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.errors import FormatError

@@ -4,8 +4,7 @@ Each subcommand module exposes ``HELP`` (one line), ``add_arguments(parser)`` an
 Modules are imported only when their command runs (help lists them from this table), so ``check``
 does not pay for the webhook's imports.
 
-Exit codes, shared by every command: 0 success / nothing to block, 1 findings or failed expectations
-that should fail the run, 2 usage, input or policy errors.
+Exit codes, shared by every command, are the constants of ``policy_engine.cli.exits``.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("policy_engine.cli.check", "check manifests against policies (the CI gate)"),
@@ -37,9 +38,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "usage": ("policy_engine.cli.usage", "GPU-hours and spend per quota/budget group this period, from the ledger"),
 }
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
 
 
 def version() -> str:
@@ -81,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
 

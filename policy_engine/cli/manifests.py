@@ -6,11 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.errors import ManifestError
 
 HELP = "print the Kubernetes manifests that install the webhook"
-EXIT_OK = 0
-EXIT_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,10 +12,10 @@ import argparse
 import json
 import sys
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.errors import DiagnosticError
 
 HELP = "import prices from the providers' files; compare two catalogs"
-EXIT_OK, EXIT_FLAGGED, EXIT_ERROR = 0, 1, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,4 +103,4 @@ def _diff(args: argparse.Namespace) -> int:
         print(json.dumps({"threshold_percent": args.threshold, "changes": [c.to_dict() for c in changes]}, indent=2))
     else:
         print(render(changes, args.threshold))
-    return EXIT_FLAGGED if any(c.flagged for c in changes) else EXIT_OK
+    return EXIT_FINDINGS if any(c.flagged for c in changes) else EXIT_OK

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import render_all
-from policy_engine.engine import load_engine
+from policy_engine.engine import Options, load_engine
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import LoadError, load_paths
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
     paths = list(args.paths) or ["."]
-    result = engine.evaluate(load_paths(paths, args.exclude), keep_workloads=True)
+    result = engine.evaluate(load_paths(paths, args.exclude), options=Options(workloads=True))
     report = build_report(result, engine.catalog)
     diagnostics = [e.diagnostic if isinstance(e, LoadError) else e for e in result.errors]
     actuals = None

@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from policy_engine.cli.controller import add_cluster_arguments
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 
 HELP = "undo the controller's idle stop of a workload"
-EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

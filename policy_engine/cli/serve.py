@@ -16,11 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.errors import DiagnosticError
 
 HELP = "run the validating admission webhook"
-EXIT_OK = 0
-EXIT_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import sys
 
 from policy_engine.authoring.testing import run_tests
 from policy_engine.authoring.testreport import render_junit, render_text
-from policy_engine.cli.main import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 
 HELP = "run policy test files"
 

@@ -12,9 +12,9 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+
 HELP = "GPU-hours and spend per quota/budget group this period, from the ledger"
-EXIT_OK = 0
-EXIT_ERROR = 2
 LEDGER_ENV = "POLICY_ENGINE_LEDGER"
 
 

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from policy_engine.authoring.lint import validate_sources
-from policy_engine.cli.main import EXIT_ERROR, EXIT_OK
+from policy_engine.authoring.lint import render_timings, validate_sources
+from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import render_all
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.errors import DiagnosticError
@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pricing", metavar="FILE",
                    help="pricing catalog that allow/deny lists are checked against (default: the bundled one)")
     p.add_argument("--format", "-f", choices=["text", "json"], default="text", help="format on stdout")
+    p.add_argument("--timings", action="store_true",
+                   help="also report the time of each compiler pass (text: on stderr; json: a timings object)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,12 +51,17 @@ def run(args: argparse.Namespace) -> int:
     errors = sum(1 for d in diagnostics if d.is_error)
     warnings = len(diagnostics) - errors
     if args.format == "json":
-        json.dump({"files": len(sources), "errors": errors, "warnings": warnings,
-                   "diagnostics": [d.to_dict() for d in diagnostics]}, sys.stdout, indent=2)
+        payload: dict[str, object] = {"files": len(sources), "errors": errors, "warnings": warnings,
+                                      "diagnostics": [d.to_dict() for d in diagnostics]}
+        if args.timings:
+            payload["timings"] = [{"pass": name, "ms": round(seconds * 1000, 3)} for name, seconds in result.timings]
+        json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         if diagnostics:
             print(render_all(diagnostics, result.sources))
             print()
         print(f"{count(len(sources), 'file')}: {count(errors, 'error')}, {count(warnings, 'warning')}")
+        if args.timings:
+            print(render_timings(result.timings), file=sys.stderr)
     return EXIT_ERROR if errors else EXIT_OK

@@ -1,7 +1,8 @@
-"""Policy files → ``PolicySet`` of closures, through named passes each testable alone:
+"""Policy files → ``PolicySet`` of closures, through the named, timed passes of ``passes``:
 
-resolve (imports, parameters, names) → check (types, settings, rules) → fold (constants, unreachable
-rules) → index (by kind) → codegen (closures). Every diagnostic of every file comes back at once.
+resolve (parse, imports, parameters) → typecheck (names, types, settings, rules) → fold (constants,
+unreachable rules) → estimates (saving estimates bound to the catalog) → codegen (closures) → index (by
+kind). Every diagnostic of every file comes back at once, with each pass's time (``CompileResult.timings``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policy_engine.compiler.checked import CheckedPolicy, FrontEnd
-from policy_engine.compiler.codegen import generate
-from policy_engine.compiler.estimates import SavingFns, bind_savings
 from policy_engine.compiler.frontend import front_end
-from policy_engine.compiler.index import build_index, policy_kinds
-from policy_engine.compiler.program import CompiledPolicy, PolicySet
+from policy_engine.compiler.passes import BACK_END, Compilation, run
+from policy_engine.compiler.program import PolicySet
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.model.kinds import KNOWN_KINDS
@@ -37,6 +36,7 @@ class CompileResult:
     sources: dict[str, str] = field(default_factory=dict)
     asts: dict[str, ast.Module] = field(default_factory=dict)  # every parsed file, for fmt/explain/validate
     checked: list[CheckedPolicy] = field(default_factory=list)
+    timings: list[tuple[str, float]] = field(default_factory=list)  # (compiler pass, seconds), in order
 
     @property
     def ok(self) -> bool:
@@ -104,23 +104,12 @@ _NESTING_WORDS = re.compile(r"\bnot\b|\band\b|\bor\b|[-+*/]")
 
 def _compile_sources(sources: dict[str, str], *, catalog: Catalog | None,
                      known_kinds: frozenset[str], cache: DiskCache | None) -> CompileResult:
-    front = front_end(sources, known_kinds, cache)
-    diagnostics = list(front.diagnostics)
-    result = CompileResult(None, [], front.sources, front.modules, front.checked)
+    timings: list[tuple[str, float]] = []
+    front = front_end(sources, known_kinds, cache, timings)
+    c = Compilation(sources, known_kinds, catalog, list(front.diagnostics), front=front, timings=timings)
     if not front.has_errors:
-        savings = bind_savings(catalog) if _needs_savings(front.folded) else SavingFns()
-        compiled: list[CompiledPolicy] = []
-        for c, policy in zip(front.checked, front.folded, strict=True):
-            kinds = policy_kinds(policy, known_kinds)
-            compiled.append(generate(c, policy, kinds, known_kinds, savings))
-        warnings = [d for d in diagnostics if not d.is_error]
-        result.policy_set = build_index(compiled, known_kinds, sorted(warnings, key=Diagnostic.sort_key),
-                                        front.sources)
-    unique = {(d.span, d.code, d.message): d for d in diagnostics}
+        run(BACK_END, c)
+    result = CompileResult(c.policy_set, [], front.sources, front.modules, front.checked, timings=c.timings)
+    unique = {(d.span, d.code, d.message): d for d in c.diagnostics}
     result.diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
     return result
-
-
-def _needs_savings(policies: list[ast.Policy]) -> bool:
-    return any(isinstance(r.body, ast.PatternList | ast.RequireSpot | ast.RequireIdle)
-               for p in policies for r in p.rules)

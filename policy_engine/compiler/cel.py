@@ -100,14 +100,15 @@ def _to_python(value: Any) -> Any:
 
 def compile_cel(text: str) -> Callable[[Workload], Any] | CelError:
     """A closure evaluating ``text`` against a workload's manifest, or where the text is wrong."""
-    import celpy
     from celpy.adapter import json_to_cel
+    from celpy.celparser import CELParseError
+    from celpy.evaluation import CELEvalError
 
     env = _environment()
     try:
         tree = env.compile(text)
         program = env.program(tree)
-    except celpy.CELParseError as exc:
+    except CELParseError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid CEL"
         return CelError(int(getattr(exc, "line", 1) or 1), int(getattr(exc, "column", 1) or 1),
                         f"invalid CEL expression near {first.strip()!r}")
@@ -120,9 +121,9 @@ def compile_cel(text: str) -> Callable[[Workload], Any] | CelError:
         subset = obj if paths is None else _pruned(obj, paths)
         try:
             result = program.evaluate({"object": json_to_cel(subset)})
-        except celpy.CELEvalError:
+        except CELEvalError:
             return None
-        if isinstance(result, celpy.CELEvalError):
+        if isinstance(result, CELEvalError):
             return None
         return _to_python(result)
 

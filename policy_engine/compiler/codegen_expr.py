@@ -92,7 +92,8 @@ def _gt(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a > c
+            result: bool = a > c
+            return result
         except TypeError:
             return False
 
@@ -105,7 +106,8 @@ def _ge(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a >= c
+            result: bool = a >= c
+            return result
         except TypeError:
             return False
 
@@ -118,7 +120,8 @@ def _lt(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a < c
+            result: bool = a < c
+            return result
         except TypeError:
             return False
 
@@ -131,7 +134,8 @@ def _le(left: Closure, c: Any) -> Closure:
         if a is None:
             return False
         try:
-            return a <= c
+            result: bool = a <= c
+            return result
         except TypeError:
             return False
 

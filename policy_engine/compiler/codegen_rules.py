@@ -331,7 +331,8 @@ def witnesses(q: ast.Quantifier) -> Closure:
 def element_label(item: Any, index: int) -> str:
     """How an element of a collection is named in messages: its name (containers) or its position."""
     if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
-        return item["name"]
+        name: str = item["name"]
+        return name
     return f"#{index}"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from policy_engine.model.workload import Workload
 from policy_engine.pricing import savings
 from policy_engine.pricing.catalog import Catalog, default_catalog
+from policy_engine.syntax import ast
 
 
 def _none(*_args: Any) -> float | None:
@@ -37,6 +38,12 @@ def _safe(fn: Callable[..., float | None]) -> Callable[..., float | None]:
             return None
 
     return call
+
+
+def needs_savings(policies: list[ast.Policy]) -> bool:
+    """Whether any rule has a saving estimate (allow/deny lists, spot, idle shutdown)."""
+    return any(isinstance(r.body, ast.PatternList | ast.RequireSpot | ast.RequireIdle)
+               for p in policies for r in p.rules)
 
 
 def bind_savings(catalog: Catalog | None) -> SavingFns:

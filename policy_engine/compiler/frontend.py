@@ -1,4 +1,4 @@
-"""The compiler's front end (resolve → check → fold), run or taken from the on-disk cache.
+"""The compiler's front end (the passes resolve → typecheck → fold), run or taken from the on-disk cache.
 
 Parsing and checking the bundled library costs ~15x what codegen from its checked form does, and needs
 lark. Its output depends only on the policy texts (those given and those they import), the kinds the
@@ -14,12 +14,14 @@ diagnostics must come from a real run.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policy_engine.compiler.checked import FrontEnd
+from policy_engine.compiler.passes import FRONT_END, Compilation, run
 
 if TYPE_CHECKING:
     from policy_engine.cache import Codec, DiskCache
@@ -27,14 +29,21 @@ if TYPE_CHECKING:
 NAMESPACE = "frontend"
 
 
-def front_end(sources: Mapping[str, str], known_kinds: frozenset[str], cache: DiskCache | None = None) -> FrontEnd:
-    """Parse, resolve, check and fold ``sources`` (file → text) and what they import."""
+def front_end(sources: Mapping[str, str], known_kinds: frozenset[str], cache: DiskCache | None = None,
+              timings: list[tuple[str, float]] | None = None) -> FrontEnd:
+    """Parse, resolve, typecheck and fold ``sources`` (file → text) and what they import.
+
+    ``timings`` receives each pass's (name, seconds), or ``("front end from the cache", seconds)``.
+    """
+    started = time.perf_counter()
     key = _key(sources, known_kinds) if cache is not None else ""
     if cache is not None:
         hit = cache.get(NAMESPACE, key, _codec())
         if isinstance(hit, FrontEnd) and _imports_unchanged(hit, sources):
+            if timings is not None:
+                timings.append(("front end from the cache", time.perf_counter() - started))
             return hit
-    front = run_front_end(sources, known_kinds)
+    front = run_front_end(sources, known_kinds, timings)
     if cache is not None and not front.has_errors:
         cache.put(NAMESPACE, key, _without_types(front), _codec())
     return front
@@ -55,18 +64,13 @@ def _without_types(front: FrontEnd) -> FrontEnd:
     return replace(front, checked=[replace(c, types={}) for c in front.checked])
 
 
-def run_front_end(sources: Mapping[str, str], known_kinds: frozenset[str]) -> FrontEnd:
-    # imported here, not at the top: a cache hit must not pay for lark and the checkers
-    from policy_engine.compiler.fold import fold_policy
-    from policy_engine.compiler.resolve import resolve
-    from policy_engine.compiler.typecheck import typecheck_policies
-
-    resolution = resolve(sources)
-    diagnostics = resolution.diagnostics
-    checked = typecheck_policies(resolution.instances, known_kinds, diagnostics)
-    folded = [fold_policy(c.instance.policy, c.instance.params, c.types, diagnostics) if c.ok
-              else c.instance.policy for c in checked]
-    return FrontEnd(resolution.sources, resolution.modules, checked, folded, diagnostics)
+def run_front_end(sources: Mapping[str, str], known_kinds: frozenset[str],
+                  timings: list[tuple[str, float]] | None = None) -> FrontEnd:
+    c = run(FRONT_END, Compilation(sources, known_kinds))
+    if timings is not None:
+        timings.extend(c.timings)
+    assert c.resolution is not None
+    return FrontEnd(c.resolution.sources, c.resolution.modules, c.checked, c.folded, c.diagnostics)
 
 
 def _key(sources: Mapping[str, str], known_kinds: frozenset[str]) -> str:

@@ -128,7 +128,7 @@ def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, in
     built = build(engine, inventory.top_level(), store.namespace_labels, inherit_keys, Globs(exempt_namespaces),
                   errors, authoritative)
     workloads = [w for _, w in built]
-    result = engine.evaluate_workloads(workloads, usage=inventory.state if inventory.state.synced else None)
+    result = engine.evaluate(workloads, usage=inventory.state if inventory.state.synced else None)
     result.workloads = workloads  # for the reporters' cost tables (a reference, not a copy)
     audit = Audit(result, errors=errors)
     audit.entries = {ResourceRef.of(w): e for e, w in built}

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from policy_engine.bundled import bundled_policies_dir
 from policy_engine.engine.aggregate import Contribution, Usage, UsageProvider
-from policy_engine.engine.evaluate import Engine, Partial, summarise
+from policy_engine.engine.evaluate import ADMISSION, Engine, Options, Partial, summarise
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, Stats
 from policy_engine.errors import DiagnosticError
 
 __all__ = [
-    "Contribution", "Engine", "Finding", "Partial", "PolicySummary", "ResourceRef", "Result", "Stats",
+    "ADMISSION", "Contribution", "Engine", "Finding", "Options", "Partial", "PolicySummary", "ResourceRef", "Result",
+    "Stats",
     "Usage", "UsageProvider", "load_engine", "summarise",
 ]
 

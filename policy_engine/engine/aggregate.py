@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Protocol
 
 from policy_engine.compiler.program import (
@@ -93,7 +94,7 @@ def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float,
 
 
 def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Workload,
-                 hours_per_month: float) -> Contribution | None:
+                 hours_per_month: float, ref: ResourceRef | None = None) -> Contribution | None:
     key = rule.key(w)
     if key is None:
         return None
@@ -102,7 +103,8 @@ def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Wor
     hourly = w.cost.hourly if w.cost is not None else None
     cost = hourly * hours if hourly is not None else None
     amount = gpu_hours if rule.metric == "gpu_hours" else cost
-    return Contribution(policy.name, index, key, ResourceRef.of(w), amount, unbounded, gpu_hours, cost)
+    return Contribution(policy.name, index, intern(key), ref or ResourceRef.of(w), amount, unbounded, gpu_hours,
+                        cost)
 
 
 def _fmt(value: float, metric: str) -> str:

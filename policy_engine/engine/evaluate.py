@@ -1,15 +1,22 @@
-"""The one ``evaluate(documents) -> findings`` that the CLI, the webhook and audit all call.
+"""The one ``Engine.evaluate(items, options) -> Result`` that the CLI, the webhook and audit all call.
 
 Per document: workload model → pricing → the policies indexed for its kind (compiled closures). Per set:
 quota and budget rules over every workload scanned (``aggregate``). An exception inside one policy
 never escapes: it becomes an error finding that follows that policy's failure mode.
+
+``Options`` says what a caller needs beyond the findings: the webhook asks for no summaries, no matched
+pairs and no sorting (``ADMISSION``); ``check`` keeps a light record per workload instead of the
+workloads. A batch run evaluates in pieces (``evaluate_partial``, in worker processes: ``engine.batch``)
+and decides quotas and budgets once over all of them (``finish``); ``evaluate`` is the two in one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from sys import intern
+from typing import Any
 
 from policy_engine.compiler.objects import bare_object, is_bare_object
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet
@@ -26,12 +33,29 @@ from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import price
 
 
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What a caller needs from an evaluation beyond the findings (each costs time or memory)."""
+
+    workloads: bool = False  # keep every Workload (and bare object) in ``Result.workloads`` / ``.objects``
+    record: Callable[[Workload], Any] | None = None  # or keep only this light record of each (``Partial.records``)
+    evaluations: bool = True  # keep the (policy, resource) pairs matched (JUnit, PolicyReport)
+    summaries: bool = True  # per-policy summaries
+    sort: bool = True  # findings by file, line, policy, name
+
+
+#: The webhook's needs: one object's findings, nothing else.
+ADMISSION = Options(evaluations=False, summaries=False, sort=False)
+DEFAULT = Options()
+
+
 @dataclass(slots=True)
 class Partial:
     """A result whose quotas and budgets are not decided yet (one worker's share of a parallel run)."""
 
     result: Result
     contributions: list[Contribution] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)  # ``Options.record`` of each workload
 
 
 class Engine:
@@ -68,52 +92,47 @@ class Engine:
             return bare_object(doc)
         return w
 
-    def evaluate(self, items: Iterable[Document | LoadError], *, usage: UsageProvider | None = None,
-                 keep_workloads: bool = False) -> Result:
-        partial = self.evaluate_partial(items, keep_workloads=keep_workloads)
-        return self.finish([partial], usage=usage)
+    def evaluate(self, items: Iterable[Document | LoadError | Workload], *, usage: UsageProvider | None = None,
+                 options: Options = DEFAULT) -> Result:
+        """Documents (or workloads already built, as the webhook's) → findings, quotas decided over them all."""
+        return self.finish([self.evaluate_partial(items, options)], usage=usage, options=options)
 
-    def evaluate_workloads(self, workloads: Sequence[Workload], *, usage: UsageProvider | None = None,
-                           keep_workloads: bool = False) -> Result:
-        partial = Partial(Result())
-        started = time.perf_counter()
-        for w in workloads:
-            if is_bare_object(w):
-                self._apply(w, self._object_policies.get(w.kind, ()), partial, None)
-            else:
-                self._workload(w, partial, keep_workloads)
-        partial.result.stats.seconds = time.perf_counter() - started
-        return self.finish([partial], usage=usage)
-
-    def evaluate_partial(self, items: Iterable[Document | LoadError], *, keep_workloads: bool = False) -> Partial:
+    def evaluate_partial(self, items: Iterable[Document | LoadError | Workload],
+                         options: Options = DEFAULT) -> Partial:
         """Per-workload findings and aggregate contributions, without deciding quotas (see ``finish``)."""
         partial = Partial(Result())
         res = partial.result
         started = time.perf_counter()
         files: set[str] = set()
         for item in items:
-            if isinstance(item, LoadError):
-                res.errors.append(item)
-                files.add(item.file)
+            if isinstance(item, Workload):
+                self._subject(item, partial, options)
                 continue
             files.add(item.file)
+            if isinstance(item, LoadError):
+                res.errors.append(item)
+                continue
             res.stats.documents += 1
             try:
                 w = self.subject(item)
             except WorkloadError as exc:
                 res.errors.append(exc.diagnostic)
                 continue
-            if w is not None and is_bare_object(w):
-                self._apply(w, self._object_policies[item.kind], partial, None)
-                if keep_workloads:
-                    res.objects.append(w)
-            elif w is not None:
-                self._workload(w, partial, keep_workloads)
+            if w is not None:
+                self._subject(w, partial, options)
         res.stats.files = len(files)
         res.stats.seconds = time.perf_counter() - started
         return partial
 
-    def _workload(self, w: Workload, partial: Partial, keep: bool) -> None:
+    def _subject(self, w: Workload, partial: Partial, options: Options) -> None:
+        if not is_bare_object(w):
+            self._workload(w, partial, options)
+            return
+        self._apply(w, self._object_policies.get(w.kind, ()), partial, None, options)
+        if options.workloads:
+            partial.result.objects.append(w)
+
+    def _workload(self, w: Workload, partial: Partial, options: Options) -> None:
         res = partial.result
         stats = res.stats
         stats.workloads += 1
@@ -125,22 +144,26 @@ class Engine:
         else:
             stats.unpriced_workloads += 1
         monthly = cost.monthly if cost is not None and cost.priced else None
-        self._apply(w, self.policies.for_kind(w.kind), partial, monthly)
-        if keep:
+        self._apply(w, self.policies.for_kind(w.kind), partial, monthly, options)
+        if options.workloads:
             res.workloads.append(w)
+        if options.record is not None:
+            partial.records.append(options.record(w))
 
-    def _apply(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None) -> None:
+    def _apply(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
+               options: Options) -> None:
         res = partial.result
         ref = ResourceRef.of(w)
         for policy in policies:
             try:
                 if not policy.applies(w):
                     continue
-                res.evaluations.append((policy.name, ref))
+                if options.evaluations:
+                    res.evaluations.append((policy.name, ref))
                 violations = policy.check(w)
                 if policy.aggregates:
                     for i, rule in enumerate(policy.aggregates):
-                        c = aggregate.contribution(policy, i, rule, w, self._hours_per_month)
+                        c = aggregate.contribution(policy, i, rule, w, self._hours_per_month, ref)
                         if c is not None:
                             partial.contributions.append(c)
             except Exception as exc:  # one broken policy must never take the run (or the webhook) down
@@ -149,11 +172,13 @@ class Engine:
             for v in violations:
                 res.findings.append(Finding(
                     policy=policy.name, rule=v.rule, severity=policy.severity, enforcement=policy.enforcement,
-                    message=v.message, resource=ref,
+                    message=intern(v.message), resource=ref,
                     field_line=w.doc.line_of(v.path) if v.path else None, field_path=v.path,
-                    monthly_cost=monthly, saving=v.saving, facts=tuple(v.facts.items())))
+                    monthly_cost=monthly, saving=v.saving,
+                    facts=tuple(v.facts.items()) if v.facts else ()))
 
-    def finish(self, partials: Sequence[Partial], *, usage: UsageProvider | None = None) -> Result:
+    def finish(self, partials: Sequence[Partial], *, usage: UsageProvider | None = None,
+               options: Options = DEFAULT) -> Result:
         """Merge partial results, decide quotas and budgets over all of them, and summarise per policy."""
         res = Result()
         contributions: list[Contribution] = []
@@ -176,8 +201,10 @@ class Engine:
         if contributions:
             res.findings.extend(aggregate.decide(self.policies, contributions, usage))
         res.stats.policies = len(self.policies.policies)
-        res.findings.sort(key=lambda f: (f.resource.file, f.line, f.policy, f.resource.name))
-        res.summaries = summarise(self.policies, res.findings)
+        if options.sort:
+            res.findings.sort(key=lambda f: (f.resource.file, f.line, f.policy, f.resource.name))
+        if options.summaries:
+            res.summaries = summarise(self.policies, res.findings)
         return res
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from policy_engine.compiler.program import Enforcement, Severity
@@ -23,7 +24,9 @@ class ResourceRef:
 
     @staticmethod
     def of(w: Workload) -> ResourceRef:
-        return ResourceRef(w.kind, w.name, w.namespace, w.file, w.line, w.api_version)
+        """The workload's reference; its repeated strings interned (a large run keeps one per finding)."""
+        return ResourceRef(intern(w.kind), w.name, intern(w.namespace) if w.namespace else w.namespace,
+                           intern(w.file), w.line, intern(w.api_version))
 
     def display(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
@@ -48,7 +51,7 @@ class Finding:
     saving: float | None = None  # estimated monthly saving if fixed
     group: str | None = None  # quota/budget findings: the group, e.g. 'team=nlp'
     related: tuple[ResourceRef, ...] = ()  # quota/budget findings: the workloads that take the group over
-    facts: tuple[tuple[str, object], ...] = ()
+    facts: tuple[tuple[str, object], ...] = ()  # what the rule read and decided (the saving's reason, idle hours…)
     error: bool = False  # the policy failed internally; ``message`` says how and the failure mode decided
 
     @property

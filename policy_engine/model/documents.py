@@ -6,7 +6,9 @@ start line then costs nothing, and the line of any field (for a finding that nam
 walking the node only when a finding asks for it.
 
 Nothing is skipped silently: every file or document that cannot become a Kubernetes object yields a
-``LoadError`` with file, line and reason, and the remaining files are still read.
+``LoadError`` with file, line and reason, and the remaining files are still read. Invalid YAML loses only
+the text up to the next ``---`` line: loading resumes there, so a stream cut at its ``---`` lines (for
+parallel work, ``policy_engine.model.segments``) loads into exactly what it loads whole.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,9 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 #: limit: they are parsed iteratively (``deepjson``), as the webhook parses the objects it reviews.
 MAX_YAML_DEPTH = 500
 
+#: A line that starts a YAML document: where a stream can be cut, and where loading resumes after an error.
+DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.M)
+
 #: An anchor (``&name``) and an alias (``*name``) at the start of a node: only a stream with both can be a bomb.
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s&,\[\]{}]")
 _ALIAS = re.compile(r"(?:^|[\s\[{,])\*[^\s,\[\]{}]")
@@ -54,8 +59,9 @@ class Document:
     obj: dict[str, Any]
     file: str
     line: int
-    index: int = 0
+    index: int = 0  # position among the documents of the text it was loaded from
     node: yaml.Node | None = field(default=None, repr=False)
+    line_offset: int = 0  # lines of the file before the text ``node`` was composed from (a cut stream)
 
     @property
     def kind(self) -> str:
@@ -71,11 +77,12 @@ class Document:
         line = self.line
         if node is None:
             return line
+        base = self.line_offset + 1
         for element in path:
             if isinstance(node, yaml.MappingNode) and isinstance(element, str):
                 for key_node, value_node in node.value:
                     if key_node.value == element:
-                        line = key_node.start_mark.line + 1
+                        line = key_node.start_mark.line + base
                         node = value_node
                         break
                 else:
@@ -84,7 +91,7 @@ class Document:
                 if not 0 <= element < len(node.value):
                     return line
                 node = node.value[element]
-                line = node.start_mark.line + 1
+                line = node.start_mark.line + base
             else:
                 return line
         return line
@@ -215,13 +222,18 @@ def read_source(path: str, max_bytes: int | None = None) -> tuple[str | None, Lo
         return None, _error(name, 1, "E401", f"cannot read file: {exc.strerror or exc}")
     if len(data) > max_bytes:
         return None, _too_large(name, max_bytes)
+    return decode(data, name)
+
+
+def decode(data: bytes, file: str, first_line: int = 1) -> tuple[str | None, LoadError | None]:
+    """Bytes of a file (or of a piece of one starting at ``first_line``) as text, or why they are not text."""
     if b"\x00" in data[:8192]:
-        return None, _error(name, 1, "E403", "binary file (contains NUL bytes), not a YAML or JSON manifest")
+        return None, _error(file, first_line, "E403", "binary file (contains NUL bytes), not a YAML or JSON manifest")
     try:
-        return data.decode("utf-8-sig"), None
+        return data.decode("utf-8-sig" if first_line == 1 else "utf-8"), None
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, _error(name, line, "E404", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
+        line = data[: exc.start].count(b"\n") + first_line
+        return None, _error(file, line, "E404", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
 
 
 def _too_large(name: str, max_bytes: int) -> LoadError:
@@ -259,47 +271,88 @@ def load_paths(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_syml
                 yield _error(raw, 1, "E401", "no such file or directory")
 
 
-def load_text(text: str, file: str) -> Iterator[Document | LoadError]:
-    """Documents of one YAML (or JSON) stream; an error ends the stream but keeps what came before."""
+def load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document | LoadError]:
+    """Documents of one YAML (or JSON) stream that starts at line ``first_line`` of ``file``.
+
+    Invalid YAML is an error at its line; loading resumes at the next ``---`` line after it, so an error
+    loses only the document it is in (and any it runs into), never the rest of the stream.
+    """
     if file.endswith(".json") and text.lstrip().startswith(("{", "[")):
         yield from _load_json(text, file)
         return
+    offset = first_line - 1
     deep = _too_deep(text)
     if deep is not None:
-        yield _error(file, deep[0], "E606", f"nested more than {MAX_YAML_DEPTH} levels deep; not read", deep[1])
+        yield _error(file, deep[0] + offset, "E606", f"nested more than {MAX_YAML_DEPTH} levels deep; not read",
+                     deep[1])
         return
+    while text:
+        resume = yield from _load_yaml(text, file, offset)
+        if resume is None:
+            return
+        offset += text.count("\n", 0, resume)
+        text = text[resume:]
+
+
+def _load_yaml(text: str, file: str, offset: int) -> Generator[Document | LoadError, None, int | None]:
+    """Documents until the end of ``text`` (None) or until invalid YAML (where to resume: a ``---`` line)."""
     loader = Loader(text)
     index = 0
-    line = 1
+    line = 1 + offset
     anchored = "&" in text  # without an anchor there is no alias: the fast constructor builds the same objects
     aliased = anchored and bool(_ANCHOR.search(text)) and bool(_ALIAS.search(text))
+    last_end = -1  # (0-based) line where the last document composed ended; -1: none yet
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            line = node.start_mark.line + 1
+            line = node.start_mark.line + 1 + offset
+            last_end = node.end_mark.line
             if aliased and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
                 yield _error(file, line, "E605",
                              f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through YAML aliases")
                 index += 1
                 continue
             obj = loader.construct_document(node) if anchored else construct_document(node, loader)
-            yield from _objects(obj, file, line, index, node)
+            yield from _objects(obj, file, line, index, node, offset)
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
+        line = mark.line if mark else 0
         column = mark.column + 1 if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
-        yield _error(file, line, "E601", f"invalid YAML: {problem}{context}", column)
+        yield _error(file, line + 1 + offset, "E601", f"invalid YAML: {problem}{context}", column)
+        return _resume_at(text, last_end, line)
     except yaml.YAMLError as exc:
-        yield _error(file, 1, "E601", f"invalid YAML: {exc}")
+        yield _error(file, 1 + offset, "E601", f"invalid YAML: {exc}")
     except RecursionError:  # nesting built through aliases, which the depth scan does not follow
         yield _error(file, line, "E606", "nested too deeply (through aliases); not read")
     finally:
         loader.dispose()
+    return None
+
+
+def _resume_at(text: str, last_end: int, error_line: int) -> int | None:
+    """The offset of the ``---`` line where loading resumes after invalid YAML at ``error_line`` (0-based).
+
+    The failing document starts at the first ``---`` from where the last document composed ended
+    (``last_end``; -1: none was, it is the first). An error found on a later ``---`` line is the failing
+    document running into the next one, which is intact: resume there; otherwise at the first ``---``
+    after the error.
+    """
+    line = 0
+    position = 0
+    failing = 0 if last_end < 0 else None
+    for match in DOCUMENT_START.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        if failing is None and line >= last_end:
+            failing = line
+        if line > error_line or (line == error_line and line != failing):
+            return position if position > 0 else None
+    return None
 
 
 def _too_deep(text: str) -> tuple[int, int] | None:
@@ -340,31 +393,32 @@ def _load_json(text: str, file: str) -> Iterator[Document | LoadError]:
     yield from _objects(obj, file, 1, 0, None)
 
 
-def _objects(obj: Any, file: str, line: int, index: int, node: yaml.Node | None) -> Iterator[Document | LoadError]:
+def _objects(obj: Any, file: str, line: int, index: int, node: yaml.Node | None,
+             offset: int = 0) -> Iterator[Document | LoadError]:
     if obj is None:
         return
     if not isinstance(obj, dict):
         yield _error(file, line, "E603",
-                     f"document {index + 1} is a {type(obj).__name__}, not a Kubernetes object (a mapping)")
+                     f"this document is a {type(obj).__name__}, not a Kubernetes object (a mapping)")
         return
     kind = obj.get("kind")
     if not kind or not isinstance(kind, str):
-        yield _error(file, line, "E604", f"document {index + 1} has no 'kind' field; not a Kubernetes object")
+        yield _error(file, line, "E604", "this document has no 'kind' field; not a Kubernetes object")
         return
     if kind.endswith("List") and isinstance(obj.get("items"), list):
         items_node = _child(node, "items")
         for i, item in enumerate(obj["items"]):
             item_node = items_node.value[i] if isinstance(items_node, yaml.SequenceNode) else None
-            item_line = item_node.start_mark.line + 1 if item_node is not None else line
-            yield from _objects(item, file, item_line, index, item_node)
+            item_line = item_node.start_mark.line + 1 + offset if item_node is not None else line
+            yield from _objects(item, file, item_line, index, item_node, offset)
         return
-    yield Document(obj, file, line, index, node)
+    yield Document(obj, file, line, index, node, offset)
 
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
-            if k.value == key:
+            if k.value == key and isinstance(v, yaml.Node):
                 return v
     return None
 

@@ -15,7 +15,7 @@ generator-based dispatch. Together they cost twice what the C part does. Two sho
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -28,7 +28,10 @@ _SEQ = "tag:yaml.org,2002:seq"
 _MAX_REMEMBERED = 100_000
 _plain_tags: dict[str, str] = {}
 
-_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    _Base = yaml.SafeLoader
+else:
+    _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Loader(_Base):

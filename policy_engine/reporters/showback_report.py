@@ -120,7 +120,7 @@ class ShowbackReport:
 
 
 def build_report(result: Result, catalog: Catalog) -> ShowbackReport:
-    """The report of an evaluation that kept its workloads (``evaluate(..., keep_workloads=True)``)."""
+    """The report of an evaluation that kept its workloads (``evaluate(..., options=Options(workloads=True))``)."""
     workloads = result.workloads
     totals = showback(workloads, ["team"], catalog)
     report = ShowbackReport(catalog.currency, catalog.as_of, Row.of("total", totals.total))

@@ -134,7 +134,8 @@ class ToAst(Transformer[Token, Any]):
         return ast.Rule(body, guard, message, self._span(meta))
 
     def rule_if(self, meta: Meta, c: list[Any]) -> ast.Expr:
-        return c[0]
+        guard: ast.Expr = c[0]
+        return guard
 
     def rule_message(self, meta: Meta, c: list[Token]) -> ast.Str:
         return self._str(c[0])

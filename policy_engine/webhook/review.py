@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
+from policy_engine.engine.evaluate import ADMISSION
 from policy_engine.errors import UnreadableObject
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.model.documents import Document, LoadError, load_objects
@@ -114,7 +115,7 @@ def decide(request: AdmissionRequest, state: ReviewState) -> Decision:
         workload.admission = Admission(request.operation.value, request.old_object, request.user_info.username,
                                        tuple(request.user_info.groups))
         usage = state.cluster if state.cluster is not None else None
-        result = state.loaded.engine.evaluate_workloads([workload], usage=usage)
+        result = state.loaded.engine.evaluate([workload], usage=usage, options=ADMISSION)
         findings = list(result.findings) + _unknown_team(workload, state)
         return _respond(request, state, workload, findings, inherited)
     except Exception as exc:  # a bug or an unreadable object must not take the API server's request down

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from policy_engine.pricing.catalog import load_catalog
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "check"
 POLICIES = FIXTURES / "policies"
@@ -51,7 +53,9 @@ def test_json_report_schema() -> None:
     assert (label["resource"]["kind"], label["resource"]["name"], label["resource"]["namespace"]) == (
         "PyTorchJob", "pretrain", "nlp")
     assert label["resource"]["line"] == 1 and label["line"] == 15  # the pod template the label must go on
-    assert label["monthly_cost"] is None or label["monthly_cost"] > 0
+    # one run of the 10 h deadline on one on-demand p4d.24xlarge, priced from the bundled catalog
+    p4d = load_catalog().instance_types["p4d.24xlarge"].on_demand
+    assert label["monthly_cost"] == pytest.approx(p4d * 10, abs=0.01)
     assert doc["verdict"]["passed"] is False and doc["verdict"]["failing_findings"] == 1
     assert {s["policy"] for s in doc["summary"]} == {"team-label", "spot-training", "team-quota"}
     assert doc["errors"] == []

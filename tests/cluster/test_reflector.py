@@ -10,8 +10,8 @@ import pytest
 from policy_engine.cluster import ClusterState, Timing
 from policy_engine.engine import Engine
 
-from .conftest import FAST, Clock, make_state, rule, wait_for
 from .fake_apiserver import FakeApiServer, fixture
+from .helpers import FAST, Clock, make_state, rule, wait_for
 
 
 def _pod(name: str) -> dict[str, object]:

@@ -14,8 +14,8 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.documents import Document
 from policy_engine.pricing.catalog import load_catalog
 
-from .conftest import NOW, Clock, make_state, rule, wait_for
 from .fake_apiserver import FIXTURES, FakeApiServer, fixture
+from .helpers import NOW, Clock, make_state, rule, wait_for
 
 MONTH_END = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -164,12 +164,12 @@ def test_live_usage_decides_admission(state: ClusterState, engine: Engine) -> No
                     "containers": [{"name": "t", "image": "t", "resources": {"limits": {"nvidia.com/gpu": 8}}}]}}}}
     workload = build_workload(Document(job, "<admission>", 1))
     assert workload is not None
-    result = engine.evaluate_workloads([workload], usage=state)
+    result = engine.evaluate([workload], usage=state)
     month = [f for f in result.findings if f.policy == "gpu-hours-per-month"]
     assert len(month) == 1 and month[0].enforcement.value == "deny"
     assert "running" in month[0].message  # the live figures are quoted
 
-    no_state = engine.evaluate_workloads([workload])
+    no_state = engine.evaluate([workload])
     assert not [f for f in no_state.findings if f.policy == "gpu-hours-per-month"]
 
 

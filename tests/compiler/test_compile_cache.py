@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from workload_factory import role, workload
 
 from policy_engine.bundled import bundled_policies_dir
 from policy_engine.cache import DiskCache
 from policy_engine.compiler import compile_policies, frontend
+from tests.workloads import role, workload
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from workload_factory import role, workload
 
 from policy_engine.compiler import compile_text
 from policy_engine.compiler.attributes import ATTRIBUTES
@@ -14,6 +13,7 @@ from policy_engine.compiler.typecheck_expr import ExprChecker
 from policy_engine.model.workload import CapacityType, Workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.parser import parse
+from tests.workloads import role, workload
 
 OBJ = {"kind": "Job", "metadata": {"name": "x", "labels": {"app": "llm"}},
        "spec": {"parallelism": 4, "template": {"spec": {"containers": [{"image": "vllm:0.6"}]}}}}
@@ -24,7 +24,8 @@ def holds(expr: str, w: Workload | None = None) -> bool:
     result = compile_text(f'policy "p" {{ assert {expr} }}')
     assert result.policy_set is not None, [d.message for d in result.diagnostics]
     [policy] = result.policy_set.policies
-    return policy.check(w or workload(role(gpus=2, replicas=2), obj=OBJ, labels={"team": "ml"})) == []
+    return policy.check(w or workload(role(gpus=2, replicas=2), kind="Job", name="train", namespace="ml", obj=OBJ,
+                                      labels={"team": "ml"})) == []
 
 
 @pytest.mark.parametrize("expr", [

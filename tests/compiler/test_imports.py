@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workload_factory import role, workload
-
 from policy_engine.compiler import compile_policies, compile_text
 from policy_engine.compiler.resolve import resolve
+from tests.workloads import role, workload
 
 IMPORTS = Path(__file__).parent.parent / "fixtures" / "compiler" / "imports"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from workload_factory import role, workload
 
 from policy_engine.compiler import compile_text
 from policy_engine.compiler.cel import compile_cel
 from policy_engine.model.workload import CapacityType
+from tests.workloads import role, workload
 
 compile_cel("true")  # cel-python raises the recursion limit once, before hypothesis watches it
 
@@ -31,7 +31,7 @@ TOKENS = [
 ]
 W = [
     workload(role(gpus=2, gpu_model="NVIDIA-A10G", instance_type="g5.xlarge", capacity=CapacityType.SPOT),
-             labels={"team": "ml"}, obj={"spec": {"replicas": 2}}, idle=600, monthly=900.0),
+             labels={"team": "ml"}, obj={"spec": {"replicas": 2}}, idle_timeout=600, monthly=900.0),
     workload(role("a", gpus=1), role("b"), namespace=None),
 ]
 

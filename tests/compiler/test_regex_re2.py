@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from policy_engine.compiler import compile_text
-from tests.compiler.workload_factory import workload
+from tests.workloads import workload
 
 POLICY = '''policy "names" {{
   description "d"

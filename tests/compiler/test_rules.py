@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from workload_factory import compile_one, role, workload
-
 from policy_engine.model.workload import CapacityType, RunKind, RunTime
+from tests.workloads import compile_one, role, workload
 
 
 def messages(text: str, w: object) -> list[str]:
@@ -73,20 +72,20 @@ def test_idle_timeout_declared_and_bounded() -> None:
     rule = 'policy "p" { require idle_timeout <= 30m }'
     [none] = messages(rule, workload())
     assert "no idle shutdown is declared" in none and "at most 30m" in none
-    [long] = messages(rule, workload(idle=7200))
+    [long] = messages(rule, workload(idle_timeout=7200))
     assert "idle timeout is 2h, longer than the maximum 30m" in long
-    assert messages(rule, workload(idle=900)) == []
+    assert messages(rule, workload(idle_timeout=900)) == []
 
 
 def test_deadline_bounded_and_at_most() -> None:
     rule = 'policy "p" { require deadline <= 24h }'
     unbounded = RunTime(RunKind.UNBOUNDED, None, 1.0, "no activeDeadlineSeconds")
-    [msg] = messages(rule, workload(run=unbounded))
+    [msg] = messages(rule, workload(run_time=unbounded))
     assert "no bounded run time (no activeDeadlineSeconds)" in msg
-    [long] = messages(rule, workload(run=RunTime(RunKind.BOUNDED, 48.0, 1.0, "deadline")))
+    [long] = messages(rule, workload(run_time=RunTime(RunKind.BOUNDED, 48.0, 1.0, "deadline")))
     assert "may run 2d per run, longer than the maximum 1d" in long
     continuous = RunTime(RunKind.CONTINUOUS, 730.0, 1.0, "Deployment")
-    assert messages(rule, workload(run=continuous)) == []
+    assert messages(rule, workload(run_time=continuous)) == []
 
 
 def test_assert_and_forbid_default_messages_quote_values_and_parameters() -> None:
@@ -103,7 +102,7 @@ def test_assert_and_forbid_default_messages_quote_values_and_parameters() -> Non
 def test_custom_message_placeholders() -> None:
     text = ('param max_gpus = 8\npolicy "p" { assert gpus <= max_gpus '
             'message "{policy}: {name} in {namespace} asks for {gpus} GPUs (max {max_gpus}), {monthly_cost}" }')
-    [msg] = messages(text, workload(role(replicas=2, gpus=8), monthly=1500.0))
+    [msg] = messages(text, workload(role(replicas=2, gpus=8), name="train", namespace="ml", monthly=1500.0))
     assert msg == "p: train in ml asks for 16 GPUs (max 8), $1,500.00"
 
 
@@ -117,12 +116,12 @@ def test_match_exclude_and_when_decide_applies() -> None:
     policy = compile_one(text)
     gpu = role(gpus=1)
     assert policy.kinds == frozenset({"Job"})
-    assert policy.applies(workload(gpu, namespace="ml-train", labels={"team": "a"}))
-    assert not policy.applies(workload(gpu, namespace="web", labels={"team": "a"}))
-    assert not policy.applies(workload(gpu, namespace=None, labels={"team": "a"}))
-    assert not policy.applies(workload(gpu, namespace="ml-x", labels={"team": "a", "tier": "dev"}))
-    assert not policy.applies(workload(gpu, namespace="ml-x", labels={"team": "a", "legacy": "true"}))
-    assert not policy.applies(workload(role(gpus=0), namespace="ml-x", labels={"team": "a"}))
+    assert policy.applies(workload(gpu, kind="Job", namespace="ml-train", labels={"team": "a"}))
+    assert not policy.applies(workload(gpu, kind="Job", namespace="web", labels={"team": "a"}))
+    assert not policy.applies(workload(gpu, kind="Job", namespace=None, labels={"team": "a"}))
+    assert not policy.applies(workload(gpu, kind="Job", namespace="ml-x", labels={"team": "a", "tier": "dev"}))
+    assert not policy.applies(workload(gpu, kind="Job", namespace="ml-x", labels={"team": "a", "legacy": "true"}))
+    assert not policy.applies(workload(role(gpus=0), kind="Job", namespace="ml-x", labels={"team": "a"}))
 
 
 def test_workloads_group_matches_every_workload() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cluster.fake_apiserver import FakeApiServer, running
 
+from tests.cluster.fake_apiserver import FakeApiServer, running
 from tests.prometheus_server import PrometheusServer, binaries, prometheus_over
 
 from .scenario import cluster, openmetrics

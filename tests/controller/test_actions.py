@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cluster.fake_apiserver import FakeApiServer, running
 from kubernetes import client
 
 from policy_engine.controller import actions
 from policy_engine.controller.kinds import by_kind, workload_resources
 from policy_engine.controller.kube import Kube
+from tests.cluster.fake_apiserver import FakeApiServer, running
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 KINDS = by_kind(workload_resources())

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster.fake_apiserver import FakeApiServer
 from kubernetes import client
 
 from policy_engine.cli.main import main
@@ -22,6 +21,7 @@ from policy_engine.controller.actions import IDLE_NOTICE, IDLE_SINCE, NOTEBOOK_S
 from policy_engine.controller.runner import Controller
 from policy_engine.controller.settings import ControllerSettings, IdleSettings, LeaderSettings, PrometheusSettings
 from policy_engine.engine import load_engine
+from tests.cluster.fake_apiserver import FakeApiServer
 from tests.prometheus_server import PrometheusServer
 
 from .scenario import FIXTURES, T0

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster.fake_apiserver import FakeApiServer
+
+from tests.cluster.fake_apiserver import FakeApiServer
 
 from .scenario import FIXTURES
 

@@ -88,8 +88,8 @@ KUBECTL = shutil.which("kubectl")
 def test_kubectl_accepts_the_manifests(tmp_path: Path) -> None:
     """``kubectl apply --dry-run=client --validate=strict`` against the fake server's real OpenAPI schema."""
     pytest.importorskip("kubernetes_validate", reason="kubernetes-validate provides the API schema kubectl checks")
-    from cluster.fake_apiserver import running
-    from cluster.openapi_proto import document
+    from tests.cluster.fake_apiserver import running
+    from tests.cluster.openapi_proto import document
 
     engine = load_engine([FIXTURES / "policies"])
     text = "".join(f"---\n{yaml.safe_dump(obj)}" for _, obj in build(Options(act=True), engine.policies))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cluster.fake_apiserver import running
 from kubernetes import client
 
 from policy_engine.compiler.program import LiveIdleRule
@@ -17,6 +16,7 @@ from policy_engine.controller.kube import Kube
 from policy_engine.controller.shutdown import Shutdown
 from policy_engine.engine import load_engine
 from policy_engine.engine.findings import Result
+from tests.cluster.fake_apiserver import running
 
 from .scenario import FIXTURES, T0, cluster
 

@@ -16,7 +16,7 @@ from policy_engine.compiler.program import (
 from policy_engine.diagnostics import Span
 from policy_engine.engine import Engine, Usage, load_engine
 from policy_engine.errors import DiagnosticError
-from policy_engine.model.documents import load_paths
+from policy_engine.model.documents import Document, load_paths
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 POLICIES = FIXTURES / "policies"
@@ -92,19 +92,21 @@ def test_quota_exceeded_when_the_set_grows(tmp_path: Path) -> None:
 
 
 def test_budget_alerts_warn_below_the_limit_and_enforce_above_it() -> None:
-    engine = _engine("budget.policy")
-    g5 = engine.catalog.instance_types["g5.xlarge"]
-    nlp_monthly = 2 * g5.on_demand * _hours(engine)
+    # g5.xlarge at $1/h: team nlp's two serving replicas cost 2 x $1 x 730 h = $1,460 a month, 73% of the
+    # $2,000 budget: past the 50% alert, below the limit
+    engine = load_engine([str(POLICIES / "budget.policy")], pricing=FIXTURES / "one-dollar-g5.yaml")
+    assert 2 * 1.0 * _hours(engine) == 1460.0
     result = engine.evaluate(load_paths([str(FIXTURES / "gpu.yaml")]))
     nlp = [f for f in result.findings if f.group == 'labels["team"]=nlp']
-    share = nlp_monthly / 2000
-    if share >= 1.0:
-        assert nlp and nlp[0].enforcement is Enforcement.DENY
-    elif share >= 0.5:
-        assert nlp and nlp[0].enforcement is Enforcement.WARN
-        assert "alert at" in nlp[0].message
-    else:
-        assert nlp == []
+    assert len(nlp) == 1 and nlp[0].enforcement is Enforcement.WARN
+    assert "alert at" in nlp[0].message
+    over = load_engine([str(POLICIES / "budget.policy")], pricing=FIXTURES / "one-dollar-g5.yaml")
+    doubled = [d for d in load_paths([str(FIXTURES / "gpu.yaml")]) if isinstance(d, Document)]
+    for doc in doubled:
+        if doc.kind == "Deployment" and doc.obj.get("metadata", {}).get("labels", {}).get("team") == "nlp":
+            doc.obj["spec"]["replicas"] = 4  # $2,920: over the limit
+    (denied,) = [f for f in over.evaluate(doubled).findings if f.group == 'labels["team"]=nlp']
+    assert denied.enforcement is Enforcement.DENY
 
 
 class _Live:

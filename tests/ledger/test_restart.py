@@ -37,6 +37,9 @@ def test_sigkill_mid_cycle_then_restart_loses_and_doubles_nothing(tmp_path: Path
             killed_in = int(k)
             break
     proc.wait(timeout=30)
+    proc.stdout.close()  # the killed process's pipes: closed here, not left to the collector
+    assert proc.stderr is not None
+    proc.stderr.close()
     assert killed_in == 4 and proc.returncode == -signal.SIGKILL
     with Ledger(path, readonly=True) as ledger:
         last = ledger.last_cycle()

@@ -7,7 +7,7 @@ import pytest
 from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload
 
-from .conftest import fixture_documents
+from .manifests import fixture_documents
 
 CASES = {
     "malformed_replicas.yaml": ("E702", 5, "spec.replicas"),

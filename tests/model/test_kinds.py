@@ -8,7 +8,7 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import RunKind
 
-from .conftest import fixture_documents, fixture_workload
+from .manifests import fixture_documents, fixture_workload
 
 # file -> (kind, [(role, replicas, gpus per pod)], run kind, hours per run, runs per month)
 CASES: dict[str, tuple[str, list[tuple[str, int, float]], RunKind, float | None, float]] = {

@@ -6,7 +6,7 @@ import pytest
 
 from policy_engine.model.workload import CapacityType
 
-from .conftest import fixture_workload, named_workloads
+from .manifests import fixture_workload, named_workloads
 
 PODS = named_workloads("placement.yaml")
 

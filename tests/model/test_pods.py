@@ -7,7 +7,7 @@ import pytest
 from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 
-from .conftest import fixture_documents, fixture_workload, named_workloads
+from .manifests import fixture_documents, fixture_workload, named_workloads
 
 PODS = named_workloads("gpu_resources.yaml")
 

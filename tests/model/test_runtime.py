@@ -7,7 +7,7 @@ import pytest
 from policy_engine.model.runtime import parse_duration, runs_per_month
 from policy_engine.model.workload import RunKind
 
-from .conftest import fixture_documents, fixture_workload
+from .manifests import fixture_documents, fixture_workload
 
 
 @pytest.mark.parametrize(

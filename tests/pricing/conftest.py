@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 
 from policy_engine.pricing.catalog import Catalog
-
-from .builders import round_catalog
+from tests.workloads import round_catalog
 
 
 @pytest.fixture(scope="module")

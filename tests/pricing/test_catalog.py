@@ -8,8 +8,7 @@ from policy_engine.diagnostics import Level
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.gpu_models import normalise_gpu_model
 from policy_engine.pricing.catalog import default_catalog, load_catalog
-
-from .builders import FIXTURES
+from tests.workloads import PRICING_FIXTURES as FIXTURES
 
 CATALOGS = FIXTURES / "catalogs"
 BUNDLED = default_catalog()

@@ -21,8 +21,7 @@ from policy_engine.pricing.catalog import (
     catalog_from_data,
     load_catalog,
 )
-
-from .builders import FIXTURES
+from tests.workloads import PRICING_FIXTURES as FIXTURES
 
 CATALOGS = FIXTURES / "catalogs"
 

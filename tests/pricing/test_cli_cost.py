@@ -7,8 +7,7 @@ import json
 import pytest
 
 from policy_engine.cli.main import main
-
-from .builders import FIXTURES
+from tests.workloads import PRICING_FIXTURES as FIXTURES
 
 EXAMPLES = str(FIXTURES / "examples")
 NEGOTIATED = str(FIXTURES / "catalogs" / "negotiated.yaml")

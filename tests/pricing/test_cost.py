@@ -12,14 +12,13 @@ import pytest
 
 from policy_engine.model.workload import CapacityType
 from policy_engine.pricing.cost import price
-
-from .builders import UNBOUNDED, bounded, role, scheduled, workload
+from tests.workloads import UNBOUNDED, bounded, role, scheduled, workload
 
 SPOT, ON_DEMAND, UNKNOWN = CapacityType.SPOT, CapacityType.ON_DEMAND, CapacityType.UNKNOWN
 
 
 def test_one_gpu_on_spot_is_the_spot_share_of_the_instance(catalog):
-    cost = price(workload(role(gpus=1, instance="box8", capacity=SPOT)), catalog)
+    cost = price(workload(role(gpus=1, instance_type="box8", capacity=SPOT)), catalog)
     assert cost.priced
     assert cost.hourly == pytest.approx(4.0 / 8)
     assert cost.monthly == pytest.approx(0.5 * 730)  # 365
@@ -29,26 +28,26 @@ def test_one_gpu_on_spot_is_the_spot_share_of_the_instance(catalog):
 
 
 def test_one_gpu_on_demand_costs_more_than_the_same_on_spot(catalog):
-    cost = price(workload(role(gpus=1, instance="box8", capacity=ON_DEMAND)), catalog)
+    cost = price(workload(role(gpus=1, instance_type="box8", capacity=ON_DEMAND)), catalog)
     assert cost.monthly == pytest.approx(16.0 / 8 * 730)
     assert cost.spot_monthly == pytest.approx(4.0 / 8 * 730)
 
 
 def test_unknown_capacity_is_priced_on_demand_and_says_so(catalog):
-    cost = price(workload(role(gpus=2, instance="box8", capacity=UNKNOWN)), catalog)
+    cost = price(workload(role(gpus=2, instance_type="box8", capacity=UNKNOWN)), catalog)
     assert cost.monthly == pytest.approx(16.0 * 2 / 8 * 730)
     assert "capacity unknown: priced on-demand" in cost.breakdown[0]
 
 
 def test_spot_without_a_spot_price_falls_back_to_on_demand_and_has_no_spot_figure(catalog):
-    cost = price(workload(role(gpus=1, instance="box1", capacity=SPOT)), catalog)
+    cost = price(workload(role(gpus=1, instance_type="box1", capacity=SPOT)), catalog)
     assert cost.monthly == pytest.approx(3.0 * 730)
     assert cost.spot_monthly is None
     assert "no spot price" in cost.breakdown[0]
 
 
 def test_multi_role_job_sums_replicas_times_pod_price_over_one_bounded_run(catalog):
-    w = workload(role("Master", 1, gpus=1, instance="box4"), role("Worker", 3, gpus=4, instance="box4"),
+    w = workload(role("Master", 1, gpus=1, instance_type="box4"), role("Worker", 3, gpus=4, instance_type="box4"),
                  run_time=bounded(10), kind="PyTorchJob")
     cost = price(w, catalog)
     # master: 10/4 × 1 = 2.5 $/h; workers: 3 × 10/4 × 4 = 30 $/h; 10 h
@@ -59,18 +58,18 @@ def test_multi_role_job_sums_replicas_times_pod_price_over_one_bounded_run(catal
 
 
 def test_scheduled_runs_are_runs_per_month_times_hours_per_run(catalog):
-    cost = price(workload(role(gpus=1, instance="box4", capacity=SPOT), run_time=scheduled(30, 2)), catalog)
+    cost = price(workload(role(gpus=1, instance_type="box4", capacity=SPOT), run_time=scheduled(30, 2)), catalog)
     assert cost.monthly == pytest.approx(3.0 / 4 * 30 * 2)  # 45
     assert "30 runs × 2 h" in cost.breakdown[0]
 
 
 def test_scheduled_without_a_per_run_bound_is_not_priced_monthly(catalog):
-    cost = price(workload(role(gpus=1, instance="box4"), run_time=scheduled(30, None)), catalog)
+    cost = price(workload(role(gpus=1, instance_type="box4"), run_time=scheduled(30, None)), catalog)
     assert not cost.priced and cost.monthly is None and cost.hourly == pytest.approx(2.5)
 
 
 def test_unbounded_job_knows_its_hourly_but_not_its_month_and_says_how_to_fix(catalog):
-    cost = price(workload(role(gpus=2, instance="box8"), run_time=UNBOUNDED, kind="Job"), catalog)
+    cost = price(workload(role(gpus=2, instance_type="box8"), run_time=UNBOUNDED, kind="Job"), catalog)
     assert not cost.priced
     assert cost.hourly == pytest.approx(4.0)
     assert cost.monthly is None and cost.on_demand_monthly is None
@@ -90,22 +89,22 @@ def test_candidates_too_small_for_the_pod_are_skipped(catalog):
 
 
 def test_pod_needing_more_gpus_than_its_instance_has_is_not_priced(catalog):
-    cost = price(workload(role(gpus=8, instance="box4")), catalog)
+    cost = price(workload(role(gpus=8, instance_type="box4")), catalog)
     assert not cost.priced and "box4 has 4 GPUs" in (cost.unpriced_reason or "")
 
 
 def test_gpu_model_without_instance_type_is_per_gpu_price_times_gpus(catalog):
-    cost = price(workload(role(gpus=2, model="testgpu")), catalog)  # model names match case-insensitively
+    cost = price(workload(role(gpus=2, gpu_model="testgpu")), catalog)  # model names match case-insensitively
     assert cost.monthly == pytest.approx(2 * 2.0 * 730)
 
 
 def test_mig_slice_is_priced_as_its_fraction_of_a_gpu(catalog):
-    cost = price(workload(role(gpus=1 / 7, model="TESTGPU"), role("b", gpus=1 / 7, instance="box8")), catalog)
+    cost = price(workload(role(gpus=1 / 7, gpu_model="TESTGPU"), role("b", gpus=1 / 7, instance_type="box8")), catalog)
     assert cost.hourly == pytest.approx(2.0 / 7 + 16.0 / 8 / 7)
 
 
 def test_tpu_is_priced_per_chip(catalog):
-    cost = price(workload(role(gpus=4, model="TESTTPU", capacity=SPOT)), catalog)
+    cost = price(workload(role(gpus=4, gpu_model="TESTTPU", capacity=SPOT)), catalog)
     assert cost.hourly == pytest.approx(4 * 0.4)
     assert "per chip" in cost.breakdown[0]
 
@@ -114,7 +113,7 @@ def test_bundled_tpu_models_price_google_tpu_workloads():
     from policy_engine.pricing.catalog import load_catalog
 
     bundled = load_catalog()
-    cost = price(workload(role(gpus=8, model="TPU-v5e")), bundled)
+    cost = price(workload(role(gpus=8, gpu_model="TPU-v5e")), bundled)
     assert cost.priced and cost.hourly == pytest.approx(8 * bundled.gpu_models["TPU-v5e"].on_demand)
 
 
@@ -122,17 +121,17 @@ def test_bundled_tpu_models_price_google_tpu_workloads():
     ("the_role", "says"),
     [
         (role(gpus=1), "unknown model"),
-        (role(gpus=1, model="RTX9999"), "'RTX9999' is not in the pricing catalog"),
-        (role(gpus=1, instance="p99.enormous"), "'p99.enormous' not in the pricing catalog"),
+        (role(gpus=1, gpu_model="RTX9999"), "'RTX9999' is not in the pricing catalog"),
+        (role(gpus=1, instance_type="p99.enormous"), "'p99.enormous' not in the pricing catalog"),
         (role(gpus=1, candidates=("p99.a", "p99.b")), "candidate instance types 'p99.a', 'p99.b'"),
     ],
 )
 def test_what_cannot_be_priced_is_unpriced_with_the_reason_never_zero(catalog, the_role, says):
-    cost = price(workload(role("ok", gpus=1, instance="box8"), the_role), catalog)
+    cost = price(workload(role("ok", gpus=1, instance_type="box8"), the_role), catalog)
     assert not cost.priced
     assert cost.monthly is None and cost.hourly is None
     assert says in (cost.unpriced_reason or "")
-    assert (cost.unpriced_reason or "").startswith("pod: ")  # names the role
+    assert (cost.unpriced_reason or "").startswith("worker: ")  # names the role
 
 
 def test_cpu_only_pods_are_priced_from_requests(catalog):
@@ -148,28 +147,27 @@ def test_cpu_only_pod_on_spot_uses_spot_rates(catalog):
 
 
 def test_cpu_only_pod_on_a_pinned_instance_pays_its_dominant_share(catalog):
-    cost = price(workload(role(cpu=4, memory_gib=32, instance="cpu16")), catalog)
+    cost = price(workload(role(cpu=4, memory_gib=32, instance_type="cpu16")), catalog)
     assert cost.hourly == pytest.approx(0.8 * max(4 / 16, 32 / 64))
 
 
 def test_templateless_role_on_an_instance_type_holds_the_whole_instance(catalog):
-    cost = price(workload(role(replicas=2, instance="box4", templated=False)), catalog)
+    cost = price(workload(role(replicas=2, instance_type="box4", templated=False)), catalog)
     assert cost.hourly == pytest.approx(2 * 10.0)
     assert "whole box4" in cost.breakdown[0]
 
 
 def test_roles_scaled_to_zero_cost_nothing_but_the_workload_is_priced(catalog):
-    cost = price(workload(role(replicas=0, gpus=1), role("b", gpus=1, instance="box8")), catalog)
+    cost = price(workload(role(replicas=0, gpus=1), role("b", gpus=1, instance_type="box8")), catalog)
     assert cost.priced and cost.hourly == pytest.approx(2.0)
 
 
 def test_continuous_workloads_use_the_catalogs_hours_per_month():
     from policy_engine.pricing.catalog import load_catalog
-
-    from .builders import FIXTURES
+    from tests.workloads import PRICING_FIXTURES as FIXTURES
 
     catalog = load_catalog(str(FIXTURES / "catalogs" / "negotiated.yaml"))
-    cost = price(workload(role(gpus=1, instance="g5.xlarge", capacity=ON_DEMAND)), catalog)
+    cost = price(workload(role(gpus=1, instance_type="g5.xlarge", capacity=ON_DEMAND)), catalog)
     assert cost.monthly == pytest.approx(0.80 * 720)
 
 
@@ -181,26 +179,26 @@ def _in_region(r, region: str, label: str = "topology.kubernetes.io/region"):
 
 
 def test_a_pod_pinned_to_a_region_pays_that_regions_price(catalog):
-    cost = price(workload(_in_region(role(gpus=2, instance="box8", capacity=SPOT), "lab-2")), catalog)
+    cost = price(workload(_in_region(role(gpus=2, instance_type="box8", capacity=SPOT), "lab-2")), catalog)
     assert cost.hourly == pytest.approx(6.0 * 2 / 8)  # lab-2 spot, not the default region's $4
     assert cost.on_demand_monthly == pytest.approx(20.0 * 2 / 8 * 730)
     assert "$6.0000/h spot as of 2025-11-28" in cost.breakdown[0] and "lab-2 price" in cost.breakdown[0]
 
 
 def test_a_region_with_on_demand_only_has_no_spot_price_there(catalog):
-    cost = price(workload(_in_region(role(gpus=8, instance="box8", capacity=SPOT), "lab-3")), catalog)
+    cost = price(workload(_in_region(role(gpus=8, instance_type="box8", capacity=SPOT), "lab-3")), catalog)
     assert cost.hourly == pytest.approx(24.0)  # the lab-3 on-demand price; no spot price is borrowed
     assert cost.spot_monthly is None
     assert "no spot price in the catalog: priced on-demand" in cost.breakdown[0]
 
 
 def test_a_region_the_catalog_does_not_price_falls_back_to_the_default_region_and_says_so(catalog):
-    pod = _in_region(role(gpus=8, instance="box8"), "mars-1", "failure-domain.beta.kubernetes.io/region")
+    pod = _in_region(role(gpus=8, instance_type="box8"), "mars-1", "failure-domain.beta.kubernetes.io/region")
     cost = price(workload(pod), catalog)
     assert cost.hourly == pytest.approx(16.0)
     assert "no mars-1 price in the catalog: priced at lab, its default region" in cost.breakdown[0]
 
 
 def test_the_default_region_named_explicitly_is_the_default_price(catalog):
-    cost = price(workload(_in_region(role(gpus=8, instance="box8"), "lab")), catalog)
+    cost = price(workload(_in_region(role(gpus=8, instance_type="box8"), "lab")), catalog)
     assert cost.hourly == pytest.approx(16.0) and "region" not in cost.breakdown[0]

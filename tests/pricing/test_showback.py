@@ -5,20 +5,19 @@ from __future__ import annotations
 import pytest
 
 from policy_engine.pricing.showback import showback
-
-from .builders import UNBOUNDED, priced, role, workload
+from tests.workloads import UNBOUNDED, priced, role, workload
 
 
 def test_a_whole_gpu_instance_held_without_a_template_groups_under_its_model(catalog):
-    w = priced(workload(role(instance="box4", templated=False)), catalog)
+    w = priced(workload(role(instance_type="box4", templated=False)), catalog)
     (group,) = showback([w], ["model"], catalog).groups
     assert group.key == ("TESTGPU",) and group.monthly == pytest.approx(10.0 * 730)
 
 
 def test_groups_by_label_and_namespace_with_unpriced_counted_apart(catalog):
-    a = priced(workload(role(gpus=1, instance="box8"), labels={"team": "x"}, namespace="n1"), catalog)
-    b = priced(workload(role(gpus=2, instance="box8"), labels={"team": "x"}, namespace="n1"), catalog)
-    c = priced(workload(role(gpus=1, instance="box8"), run_time=UNBOUNDED, namespace="n2"), catalog)
+    a = priced(workload(role(gpus=1, instance_type="box8"), labels={"team": "x"}, namespace="n1"), catalog)
+    b = priced(workload(role(gpus=2, instance_type="box8"), labels={"team": "x"}, namespace="n1"), catalog)
+    c = priced(workload(role(gpus=1, instance_type="box8"), run_time=UNBOUNDED, namespace="n2"), catalog)
     report = showback([a, b, c], ["team", "namespace"], catalog)
     groups = {g.key: g for g in report.groups}
     assert groups[("x", "n1")].monthly == pytest.approx(3 * 2.0 * 730)

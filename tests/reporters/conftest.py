@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet, Severity
 from policy_engine.diagnostics import Diagnostic, Span
-from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, Stats
+from policy_engine.engine.findings import Finding, PolicySummary, Result, Stats
 from policy_engine.model.documents import LoadError
 from policy_engine.reporters.context import ReportContext
 from policy_engine.reporters.costs import WorkloadCost
 
-ROOT = Path("/repo")
-TRAIN = ResourceRef("PyTorchJob", "train-llm", "nlp", "/repo/k8s/train.yaml", 3, "kubeflow.org/v1")
-SERVE = ResourceRef("Deployment", "serve", "vision", "/repo/k8s/serve.yaml", 1, "apps/v1")
-NODE_JOB = ResourceRef("Job", "burn|in", None, "/repo/k8s/cluster.yaml", 10, "batch/v1")
+from .samples import NODE_JOB, ROOT, SERVE, TRAIN
 
 
 def _policy(name: str, severity: Severity, enforcement: Enforcement, description: str) -> CompiledPolicy:

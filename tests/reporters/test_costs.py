@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from policy_engine.reporters.costs import Change, WorkloadCost, by_team, compare
 
-from .conftest import NODE_JOB, SERVE, TRAIN
+from .samples import NODE_JOB, SERVE, TRAIN
 
 
 def test_by_team_never_counts_unpriced_as_zero() -> None:

@@ -8,7 +8,7 @@ from policy_engine.reporters import markdown
 from policy_engine.reporters.context import ReportContext
 from policy_engine.reporters.costs import compare
 
-from .conftest import SERVE, TRAIN
+from .samples import SERVE, TRAIN
 
 
 def test_failing_comment(result: Result, ctx: ReportContext) -> None:

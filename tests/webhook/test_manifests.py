@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster.fake_apiserver import FakeApiServer, running
 
 from policy_engine.cli.main import main
 from policy_engine.engine import load_engine
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.webhook.manifests import WORKLOAD_RESOURCES, Options, build, webhook_rules
+from tests.cluster.fake_apiserver import FakeApiServer, running
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl")
@@ -80,7 +80,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeApiServer, Path]]:
     pytest.importorskip("kubernetes_validate", reason="kubernetes-validate provides the API schema kubectl checks")
-    from cluster.openapi_proto import document
+    from tests.cluster.openapi_proto import document
 
     home = tmp_path_factory.mktemp("kube")
     with running(document()) as server:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster.conftest import POLICIES as QUOTA_POLICIES
-from cluster.fake_apiserver import FakeApiServer, fixture, running
+
+from tests.cluster.fake_apiserver import FakeApiServer, fixture, running
+from tests.cluster.helpers import POLICIES as QUOTA_POLICIES
 
 from .reviews import POLICIES as SERVING_POLICIES
 from .reviews import REVIEWS

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-IMPORT_FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "pricing" / "import"
+from .paths import IMPORT_FIXTURES
+
 #: The download time the Azure and OpenCost fixtures are given (their formats carry no date): 2025-11-29 UTC.
 DOWNLOADED = 1764417600
 

@@ -7,7 +7,7 @@ import pytest
 from policy_engine.pricing.importers.aws import import_offer, import_spot_history
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
 
-from .conftest import IMPORT_FIXTURES
+from .paths import IMPORT_FIXTURES
 
 OFFER = str(IMPORT_FIXTURES / "aws-offer-us-east-1.json")
 SPOT = str(IMPORT_FIXTURES / "aws-spot.json")

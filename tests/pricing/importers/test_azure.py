@@ -7,7 +7,7 @@ import pytest
 from policy_engine.pricing.importers.azure import hardware_table, import_retail_prices
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
 
-from .conftest import IMPORT_FIXTURES
+from .paths import IMPORT_FIXTURES
 
 
 def test_consumption_linux_and_spot_meters_are_taken_dated_by_the_download(fixture_copy):

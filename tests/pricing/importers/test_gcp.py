@@ -7,7 +7,7 @@ import pytest
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
 from policy_engine.pricing.importers.gcp import import_price_table
 
-from .conftest import IMPORT_FIXTURES
+from .paths import IMPORT_FIXTURES
 
 
 def test_the_pricing_yml_layout_gives_hourly_and_spot_per_region_dated_by_its_timestamp():

@@ -8,7 +8,7 @@ import yaml
 from policy_engine.pricing.catalog import bundled_catalog_path, load_catalog
 from policy_engine.pricing.importers.run import ImportRequest, run_import
 
-from .conftest import IMPORT_FIXTURES
+from .paths import IMPORT_FIXTURES
 
 OFFER_EAST = str(IMPORT_FIXTURES / "aws-offer-us-east-1.json")
 OFFER_WEST = str(IMPORT_FIXTURES / "aws-offer-us-west-2.json")

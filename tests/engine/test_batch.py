@@ -1,0 +1,89 @@
+"""``check``'s batch evaluation: work cut by bytes, the same result whatever the layout or the processes."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from policy_engine.engine import Engine, Options, load_engine
+from policy_engine.engine import batch as batch_module
+from policy_engine.engine.batch import Batch, evaluate_paths
+from policy_engine.reporters.costs import WorkloadCost
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return load_engine()
+
+
+@pytest.fixture()
+def small_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Units of 2 KiB and workers from 4 KiB: the examples' few KiB are cut and sent to workers."""
+    monkeypatch.setattr(batch_module, "UNIT_BYTES", 2048)
+    monkeypatch.setattr(batch_module, "PARALLEL_BYTES", 4096)
+
+
+def _stream() -> bytes:
+    """Every example manifest, as ``helm template`` would print them: one stream of many documents."""
+    parts = [b"---\n# Source: " + p.name.encode() + b"\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))]
+    return b"".join(parts) * 3
+
+
+def _comparable(b: Batch) -> tuple[object, ...]:
+    r = b.result
+    return ([f.to_dict() for f in r.findings], [str(e) for e in r.errors], r.stats.documents, r.stats.workloads,
+            r.stats.files, round(r.stats.monthly_cost, 6), [(s.policy, s.findings) for s in r.summaries],
+            [(c.ref, c.monthly) for c in b.records])
+
+
+def test_stdin_cut_into_units_gives_what_one_process_gives(engine: Engine, small_units: None) -> None:
+    data = _stream()
+    options = Options(record=WorkloadCost.of)
+    whole = evaluate_paths(engine, ["-"], jobs=1, options=options, stdin=io.BytesIO(data))
+    parallel = evaluate_paths(engine, ["-"], jobs=2, options=options, stdin=io.BytesIO(data))
+    assert parallel.workers == 2 and whole.workers == 1
+    assert whole.result.stats.documents >= 18 and whole.result.findings
+    assert _comparable(parallel) == _comparable(whole)
+    assert all(f.resource.file == "<stdin>" for f in whole.result.findings)
+
+
+def test_one_large_file_is_cut_at_documents_and_keeps_its_lines(engine: Engine, small_units: None,
+                                                                 tmp_path: Path) -> None:
+    big = tmp_path / "rendered.yaml"
+    big.write_bytes(_stream())
+    one = evaluate_paths(engine, [str(big)], jobs=1)
+    two = evaluate_paths(engine, [str(big)], jobs=2)
+    assert two.workers == 2
+    assert _comparable(two) == _comparable(one)
+    assert one.result.stats.files == 1
+    lines = big.read_text().splitlines()
+    for f in one.result.findings:  # every finding points at its document's own line in the big file
+        if f.group is None:
+            assert lines[f.resource.line - 1].startswith(("apiVersion", "kind", "metadata", "---", "- ")), f
+
+
+def test_by_default_the_amount_of_input_decides_the_processes(engine: Engine, small_units: None,
+                                                              tmp_path: Path) -> None:
+    big = tmp_path / "one.yaml"
+    big.write_bytes(_stream())
+    assert evaluate_paths(engine, [str(big)]).workers == (os.cpu_count() or 1)
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    assert evaluate_paths(engine, [str(tiny)]).workers == 1
+
+
+def test_invalid_yaml_in_a_cut_stream_is_reported_once_and_the_rest_is_evaluated(
+        engine: Engine, small_units: None) -> None:
+    data = _stream()
+    broken = data.replace(b"kind: Deployment\n", b"kind: Deployment\n  bad: [\n", 1)
+    whole = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(broken))
+    parallel = evaluate_paths(engine, ["-"], jobs=2, stdin=io.BytesIO(broken))
+    assert [e.diagnostic.code for e in whole.result.errors] == ["E601"]
+    assert _comparable(parallel) == _comparable(whole)
+    clean = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data))
+    assert whole.result.stats.documents == clean.result.stats.documents - 1
