@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from workload_factory import compile_one
-
 from policy_engine.authoring.fmt import format_text
 from policy_engine.compiler import compile_text
+from tests.workloads import compile_one
 
 POLICY = """policy "b" {{
   match {{
