@@ -50,5 +50,9 @@ deploy-manifests: $(BIN)/policy-engine
 	$(BIN)/policy-engine webhook-manifests --out-dir deploy
 	$(BIN)/policy-engine controller-manifests --out-dir deploy/controller
 
+# Example outputs in README.md and docs/ are generated (<!-- output: … --> markers); a test keeps them current.
+docs-outputs: $(BIN)/policy-engine
+	$(BIN)/python -m tests.docs.outputs --write
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from typing import Any
 from policy_engine.authoring.facts import Fact, attribute_fact, keyed_fact, object_fact
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
+from policy_engine.compiler.checked import expand_kinds
 from policy_engine.compiler.codegen_expr import exact, membership
 from policy_engine.compiler.codegen_rules import element_label
 from policy_engine.compiler.fold import milli
@@ -270,7 +271,7 @@ def selector_holds(sel: ast.Selector, w: Workload) -> tuple[bool, str]:
     if isinstance(sel, ast.KindsSelector):
         if any(k.name == "workloads" for k in sel.kinds):
             return True, f"kind {w.kind}: 'workloads' selects every workload the model reads"
-        kinds = {k.name for k in sel.kinds}
+        kinds = expand_kinds(k.name for k in sel.kinds)  # groups (training) stand for their kinds
         listed = ", ".join(k.name for k in sel.kinds)
         return w.kind in kinds, f"kind {w.kind} {'is' if w.kind in kinds else 'is not'} in [{listed}]"
     if isinstance(sel, ast.NamespacesSelector):

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from policy_engine.compiler import compile_sources
+from policy_engine.compiler.checked import expand_kinds
 from policy_engine.compiler.codegen_expr import children
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.pricing.catalog import Catalog
@@ -144,7 +145,7 @@ def _kinds(blocks: Sequence[ast.MatchBlock]) -> set[str] | None:
     for block in blocks:
         for sel in block.selectors:
             if isinstance(sel, ast.KindsSelector):
-                kinds = {k.name for k in sel.kinds}
+                kinds = set(expand_kinds(k.name for k in sel.kinds))
                 if "workloads" in kinds:
                     continue
                 named = kinds if named is None else named & kinds
@@ -154,7 +155,7 @@ def _kinds(blocks: Sequence[ast.MatchBlock]) -> set[str] | None:
 def _implied(selector: ast.Selector, match: Sequence[ast.MatchBlock]) -> bool:
     """Whether every object the match blocks select also satisfies ``selector``."""
     if isinstance(selector, ast.KindsSelector):
-        excluded = {k.name for k in selector.kinds}
+        excluded = set(expand_kinds(k.name for k in selector.kinds))
         matched = _kinds(match)
         return "workloads" in excluded or (matched is not None and matched <= excluded)
     if isinstance(selector, ast.NamespacesSelector):

@@ -28,12 +28,14 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.controller.manifests import Options, build, dump
     from policy_engine.engine import load_engine
     from policy_engine.errors import DiagnosticError, ManifestError
-    from policy_engine.webhook.manifests import read_policies
+    from policy_engine.webhook.manifests import configmap_key, policy_layout
 
     paths = args.policies or [bundled_policies_dir()]
     try:
-        texts = read_policies(paths)
         engine = load_engine(paths)  # compile first: no manifests for policies that do not compile
+        # the files of the compiled set (imports included), found as check finds them (webhook-manifests too)
+        layout = policy_layout(paths, engine.policies.sources)
+        texts = {configmap_key(path): text for path, text in layout.files.items()}
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR

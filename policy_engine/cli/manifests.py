@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
-from policy_engine.errors import ManifestError
+from policy_engine.diagnostics import render_all
+from policy_engine.errors import DiagnosticError, ManifestError
+from policy_engine.wording import count
+
+if TYPE_CHECKING:
+    from policy_engine.webhook.manifests import PolicyLayout
 
 HELP = "print the Kubernetes manifests that install the webhook"
 
@@ -22,8 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="PEM of the CA that signed the serving certificate (the TLS Secret is made elsewhere)")
     ca.add_argument("--certs-dir", metavar="DIR",
                     help="output of `policy-engine certs`: adds the TLS Secret and the caBundle")
-    parser.add_argument("--policies", action="append", default=[], metavar="DIR",
-                        help="policy folder or file for the ConfigMap (repeatable; default: the bundled library)")
+    parser.add_argument("--policies", action="append", default=[], metavar="FILE_OR_DIR",
+                        help="policy files or folders, found and compiled exactly as `check --policies` does "
+                             "(recursively, with imports); the ConfigMap ships that set (repeatable; default: "
+                             "the bundled library)")
+    parser.add_argument("--pricing", metavar="FILE",
+                        help="pricing catalog the policies are compiled against (default: the bundled one, "
+                             "as `serve` uses)")
     parser.add_argument("--failure-policy", choices=["Ignore", "Fail"], default="Ignore",
                         help="what the API server does when the webhook cannot answer (default: %(default)s)")
     parser.add_argument("--timeout-seconds", type=int, default=5,
@@ -41,9 +52,38 @@ def _read(path: str, what: str) -> bytes:
         raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
 
 
+def _compiled_layout(paths: list[str], pricing: str | None) -> PolicyLayout | None:
+    """Compile the set first, with the very function ``check`` uses; only a set that compiles, and holds
+    at least one policy, is shipped. Diagnostics go to stderr (None: exit 2)."""
+    from policy_engine.compiler import compile_policies
+    from policy_engine.pricing.catalog import load_catalog
+    from policy_engine.webhook.manifests import policy_layout
+
+    def fail(message: str) -> None:
+        print(f"policy-engine webhook-manifests: error: {message}", file=sys.stderr)
+
+    try:
+        catalog = load_catalog(pricing)
+    except DiagnosticError as exc:
+        print(render_all(exc.diagnostics, exc.sources), file=sys.stderr)
+        fail("the pricing file has errors; nothing rendered")
+        return None
+    compiled = compile_policies(paths, catalog=catalog)
+    if compiled.diagnostics:
+        print(render_all(compiled.diagnostics, compiled.sources), file=sys.stderr)
+    if compiled.policy_set is None:
+        fail(f"{count(len(compiled.errors), 'error')} in the policies; nothing rendered (the webhook would "
+             f"refuse this set)")
+        return None
+    if not compiled.policy_set.policies:
+        fail(f"no policies in {', '.join(paths)}: an empty set would admit everything; nothing rendered")
+        return None
+    return policy_layout(paths, compiled.sources)
+
+
 def run(args: argparse.Namespace) -> int:
     from policy_engine.bundled import bundled_policies_dir
-    from policy_engine.webhook.manifests import Options, build, dump, read_policies, write_tree
+    from policy_engine.webhook.manifests import Options, build, dump, write_tree
 
     try:
         if args.out_dir and (args.ca_bundle or args.certs_dir):
@@ -56,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
             ca_bundle = _read(str(folder / "ca.crt"), "--certs-dir file")
             tls_cert = _read(str(folder / "tls.crt"), "--certs-dir file")
             tls_key = _read(str(folder / "tls.key"), "--certs-dir file")
-        policies = read_policies(args.policies or [bundled_policies_dir()])
+        layout = _compiled_layout(args.policies or [bundled_policies_dir()], args.pricing)
+        if layout is None:
+            return EXIT_ERROR
+        policies = layout
         opts = Options(namespace=args.namespace, image=args.image, ca_bundle=ca_bundle, tls_cert=tls_cert,
                        tls_key=tls_key, policies=policies, failure_policy=args.failure_policy,
                        timeout_seconds=args.timeout_seconds)

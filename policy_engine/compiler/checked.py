@@ -7,14 +7,24 @@ the checkers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from policy_engine.compiler.program import Enforcement, FailureMode, Severity
 from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.model.kinds_training import REPLICA_SPECS
 from policy_engine.syntax import ast
 
 WORKLOADS = "workloads"  # the kinds group meaning every kind the workload model knows
+#: Named groups of kinds a policy can write instead of the list: ``kinds training``, ``kinds [training, Job]``.
+KIND_GROUPS: dict[str, frozenset[str]] = {
+    "training": frozenset({*REPLICA_SPECS, "TrainJob", "HyperPodPyTorchJob", "JobSet", "RayJob", "Experiment"}),
+}
+
+
+def expand_kinds(names: Iterable[str]) -> frozenset[str]:
+    """Kind names with each group (``training``) replaced by its kinds."""
+    return frozenset(kind for name in names for kind in KIND_GROUPS.get(name, (name,)))
 
 
 @dataclass(frozen=True, slots=True)

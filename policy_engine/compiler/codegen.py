@@ -6,7 +6,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 
-from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy
+from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, expand_kinds
 from policy_engine.compiler.codegen_expr import compile_expr, condition
 from policy_engine.compiler.codegen_rules import NONE, RuleCompiler, RuleFn, constant_value
 from policy_engine.compiler.estimates import SavingFns
@@ -47,7 +47,7 @@ def _selector(sel: ast.Selector) -> Predicate | None:
     if isinstance(sel, ast.KindsSelector):
         if any(k.name == WORKLOADS for k in sel.kinds):
             return None  # every workload
-        frozen = frozenset(k.name for k in sel.kinds)
+        frozen = expand_kinds(k.name for k in sel.kinds)
         return lambda w: w.kind in frozen
     if isinstance(sel, ast.NamespacesSelector):
         match = _globs([p.value for p in sel.patterns]).match

@@ -15,6 +15,7 @@ from policy_engine.compiler.messages import Template, render_duration, render_va
 from policy_engine.compiler.program import Violation
 from policy_engine.compiler.regex import compile_regex
 from policy_engine.model.documents import FieldPath
+from policy_engine.model.runtime import IDLE_TIMEOUT_ANNOTATION
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
@@ -212,11 +213,13 @@ class RuleCompiler:
             path = w.idle_provenance.path if w.idle_provenance else ("metadata", "annotations")
             if idle is None:
                 within = f" of at most {limit}" if limit else ""
-                default = (f"no idle shutdown is declared; declare an idle timeout{within} (an idle-timeout "
-                           "annotation, minReplicas 0 or the operator's culling setting)")
+                example = limit or "1h"
+                default = (f"no idle shutdown is declared; declare an idle timeout{within}, e.g. the annotation "
+                           f"{IDLE_TIMEOUT_ANNOTATION}: \"{example}\" (or minReplicas 0, or the operator's "
+                           "culling setting)")
             elif maximum is not None and idle > maximum:
                 default = (f"idle timeout is {render_duration(idle)}, longer than the maximum {limit}; "
-                           "shorten it")
+                           f"shorten it (e.g. {IDLE_TIMEOUT_ANNOTATION}: \"{limit}\")")
             else:
                 return NONE
             value = render_duration(idle) if idle is not None else "unset"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_engine.compiler.checked import WORKLOADS
+from policy_engine.compiler.checked import WORKLOADS, expand_kinds
 from policy_engine.compiler.program import CompiledPolicy, PolicySet
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.syntax import ast
@@ -28,7 +28,7 @@ def policy_kinds(policy: ast.Policy, known_kinds: frozenset[str]) -> frozenset[s
         for selector in selectors:
             if any(kind.name == WORKLOADS for kind in selector.kinds):
                 return None
-            kinds.update(kind.name for kind in selector.kinds)
+            kinds.update(expand_kinds(kind.name for kind in selector.kinds))
     return frozenset(kinds)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
-from policy_engine.compiler.checked import WORKLOADS, CheckedPolicy, Instance
+from policy_engine.compiler.checked import KIND_GROUPS, WORKLOADS, CheckedPolicy, Instance
 from policy_engine.compiler.codegen_expr import uses_workload
 from policy_engine.compiler.messages import RULE_PLACEHOLDERS, unknown_placeholders
 from policy_engine.compiler.objects import OBJECT_KINDS
@@ -102,8 +102,9 @@ class PolicyChecker:
                 for kind in sel.kinds:
                     if isinstance(kind, ast.Str):
                         continue  # a kind the engine does not know (a CRD), taken as written
-                    if kind.name != WORKLOADS and kind.name not in self.known_kinds and kind.name not in OBJECT_KINDS:
-                        hint = suggest(kind.name, [*self.known_kinds, *OBJECT_KINDS, WORKLOADS]) or (
+                    if (kind.name != WORKLOADS and kind.name not in KIND_GROUPS and kind.name not in self.known_kinds
+                            and kind.name not in OBJECT_KINDS):
+                        hint = suggest(kind.name, [*self.known_kinds, *OBJECT_KINDS, WORKLOADS, *KIND_GROUPS]) or (
                             f'a kind the engine does not know (a CRD) is written as a string: kinds ["{kind.name}"]')
                         self.report(kind.span, "E103", f"unknown kind {kind.name!r}", hint)
             elif isinstance(sel, ast.NamespacesSelector):

@@ -27,6 +27,15 @@ _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h"
                  "week": "w", "wk": "w", "mn": "m"}
 
 
+#: Names people reach for, from other tools, that spelling distance would not lead to the attribute.
+_ATTRIBUTE_SYNONYMS = {
+    "gpu_count": "did you mean 'gpus'?", "num_gpus": "did you mean 'gpus'?", "gpu": "did you mean 'gpus'?",
+    "n_gpus": "did you mean 'gpus'?", "gpus_count": "did you mean 'gpus'?", "gpu_num": "did you mean 'gpus'?",
+    "number_of_gpus": "did you mean 'gpus'?", "gpus_per_pod": "did you mean 'gpus'? (total over the workload's pods)",
+    "cost": "did you mean 'monthly_cost'?", "price": "did you mean 'hourly_cost'?",
+}
+
+
 def suggest(name: str, candidates: object) -> str | None:
     """'did you mean …?' from the closest known names (difflib), or None."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)  # type: ignore[call-overload]
@@ -145,7 +154,9 @@ class ExprChecker:
         if e.id in FUNCTION_NAMES:
             return self.report(e.span, "E101", f"{e.id!r} is a function", f"call it: {e.id}(...)")
         return self.report(e.span, "E101", f"unknown attribute or parameter {e.id!r}",
-                           suggest(e.id, [*ATTRIBUTES, *self.params, *self.scope]))
+                           _ATTRIBUTE_SYNONYMS.get(e.id) or suggest(e.id, [*ATTRIBUTES, *self.params, *self.scope])
+                           or (f'did you mean labels["{e.id}"]? (labels are read by key)'
+                               if e.id.isalpha() and e.id.islower() else None))
 
     def _index(self, e: ast.Index) -> str:
         target, index = self.check(e.target), self.check(e.index)

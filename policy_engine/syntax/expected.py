@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 from policy_engine.syntax.grammar import literal_terminals
@@ -55,3 +56,11 @@ def describe_expected(names: Iterable[str]) -> str:
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def misspelt_keyword(word: str, expected: Iterable[str]) -> str | None:
+    """The keyword among the expected tokens that ``word`` is closest to (``requre`` → ``require``)."""
+    literals = literal_terminals()
+    keywords = [kw for name in expected if (kw := literals.get(name)) is not None and kw.isidentifier()]
+    close = difflib.get_close_matches(word, keywords, n=1, cutoff=0.75)
+    return close[0] if close else None

@@ -18,7 +18,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.syntax import ast
-from policy_engine.syntax.expected import describe_expected, describe_token
+from policy_engine.syntax.expected import describe_expected, describe_token, misspelt_keyword
 from policy_engine.syntax.grammar import comment_sink
 from policy_engine.syntax.grammar import parser as _parser
 from policy_engine.syntax.transform import ToAst
@@ -108,8 +108,9 @@ def _diagnose(exc: UnexpectedInput, text: str, file: str) -> tuple[Diagnostic, i
         end_line, end_column = token.end_line or line, token.end_column or column + 1
         expected = describe_expected(exc.expected)
         message = f"unexpected {describe_token(token.type, str(token))}"
-        diag = Diagnostic(Span(file, line, column, end_line, end_column), "E001", message,
-                          hint=f"expected {expected}" if expected else None)
+        guess = misspelt_keyword(str(token), exc.expected) if token.type == "NAME" else None
+        advice = f"did you mean '{guess}'?" if guess else (f"expected {expected}" if expected else None)
+        diag = Diagnostic(Span(file, line, column, end_line, end_column), "E001", message, hint=advice)
         offset = _offset_of(text, line, column)
         at_start = str(token) in ("policy", "import", "param") and bool(
             _TOP_LEVEL.match(text, text.rfind("\n", 0, offset) + 1))

@@ -218,6 +218,7 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     async def readyz() -> Response:
         ok = synced()
         body: dict[str, object] = {"ready": ok, "policies": len(holder.current.by_name),
+                "policy_names": sorted(holder.current.by_name),
                 "cluster": settings.cluster, "cache_synced": ok}
         if not ok:
             body["reason"] = "the cluster-state cache has not synced yet"

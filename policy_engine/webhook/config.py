@@ -6,6 +6,7 @@ the offending key) so an operator fixing a ConfigMap sees all of them at once.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Literal
@@ -109,7 +110,15 @@ def parse_config(text: str, name: str) -> WebhookConfig:
         for err in exc.errors():
             loc = tuple(err["loc"])
             where = ".".join(str(p) for p in loc) or "(top level)"
-            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E901", f"{where}: {err['msg']}"))
+            hint = None
+            if err["type"] == "extra_forbidden" and len(loc) == 1:  # a misspelt top-level key
+                close = difflib.get_close_matches(str(loc[0]), list(WebhookConfig.model_fields), n=1, cutoff=0.6)
+                message = f"{where}: unknown setting"
+                hint = f"did you mean '{close[0]}'?" if close else (
+                    f"settings: {', '.join(sorted(WebhookConfig.model_fields))}")
+            else:
+                message = f"{where}: {err['msg']}"
+            diagnostics.append(Diagnostic(Span(name, doc.line_of(loc)), "E901", message, hint=hint))
         raise DiagnosticError(diagnostics, {name: text}) from exc
 
 

@@ -18,9 +18,15 @@ BIN = Path(sys.executable).parent
 
 
 def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
-    """check-jsonschema with one of its vendored schemas (vendor.github-actions, vendor.gitlab-ci, …)."""
+    """check-jsonschema with one of its vendored schemas (vendor.github-actions, vendor.gitlab-ci, …).
+
+    Every proxy points at a closed local port: the schemas ship with check-jsonschema, and a run that
+    tried to download one would fail here rather than pass on a network CI may not have."""
+    dead = "http://127.0.0.1:9"
+    env = {**os.environ, "http_proxy": dead, "https_proxy": dead, "HTTP_PROXY": dead, "HTTPS_PROXY": dead,
+           "no_proxy": "", "NO_PROXY": ""}
     return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema,
-                           *map(str, files)], capture_output=True, text=True, timeout=120)
+                           *map(str, files)], capture_output=True, text=True, timeout=120, env=env)
 
 
 def git(cwd: Path, *args: str) -> str:

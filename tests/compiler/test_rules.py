@@ -72,8 +72,10 @@ def test_idle_timeout_declared_and_bounded() -> None:
     rule = 'policy "p" { require idle_timeout <= 30m }'
     [none] = messages(rule, workload())
     assert "no idle shutdown is declared" in none and "at most 30m" in none
+    assert 'the annotation policy-engine.io/idle-timeout: "30m"' in none  # the fix names the key to set
     [long] = messages(rule, workload(idle_timeout=7200))
     assert "idle timeout is 2h, longer than the maximum 30m" in long
+    assert 'policy-engine.io/idle-timeout: "30m"' in long
     assert messages(rule, workload(idle_timeout=900)) == []
 
 

@@ -50,3 +50,14 @@ def test_empty_file_means_defaults() -> None:
 def test_missing_file_is_a_located_error() -> None:
     with pytest.raises(DiagnosticError, match="cannot read config file"):
         load_config("/nonexistent/config.yaml")
+
+
+def test_a_misspelt_setting_gets_did_you_mean() -> None:
+    from policy_engine.errors import DiagnosticError
+    from policy_engine.webhook.config import parse_config
+
+    with pytest.raises(DiagnosticError) as caught:
+        parse_config("reload_interval_second: 5\ninherit_label: [team]\n", "webhook.yaml")
+    found = [(d.span.line, d.message, d.hint) for d in caught.value.diagnostics]
+    assert found == [(1, "reload_interval_second: unknown setting", "did you mean 'reload_interval_seconds'?"),
+                     (2, "inherit_label: unknown setting", "did you mean 'inherit_labels'?")]

@@ -26,7 +26,14 @@ import yaml
 from policy_engine.cli.main import main
 from policy_engine.engine import load_engine
 from policy_engine.model.kinds import KNOWN_KINDS
-from policy_engine.webhook.manifests import WORKLOAD_RESOURCES, Options, build, webhook_rules
+from policy_engine.webhook.manifests import (
+    POLICY_DIR,
+    WORKLOAD_RESOURCES,
+    Options,
+    PolicyLayout,
+    build,
+    webhook_rules,
+)
 from tests.cluster.fake_apiserver import FakeApiServer, running
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,10 +179,10 @@ def test_documents_have_the_facts_the_webhook_needs(capsys: pytest.CaptureFixtur
 
 
 def test_configmap_holds_the_policy_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    (tmp_path / "a.policy").write_text('policy "a" {\n}\n')
+    (tmp_path / "a.policy").write_text('policy "a" {\n  require labels ["team"]\n}\n')
     (tmp_path / "notes.txt").write_text("not a policy")
     docs = _render(capsys, "--policies", str(tmp_path))
-    assert _one(docs, "ConfigMap")["data"] == {"a.policy": 'policy "a" {\n}\n'}
+    assert _one(docs, "ConfigMap")["data"] == {"a.policy": 'policy "a" {\n  require labels ["team"]\n}\n'}
     assert not [d for d in docs if d["kind"] == "Secret"]
     assert "caBundle" not in _one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]["clientConfig"]
 
@@ -183,7 +190,8 @@ def test_configmap_holds_the_policy_files(capsys: pytest.CaptureFixture[str], tm
 def test_schema_of_every_document() -> None:
     """The API server's own schemas (strict: no unknown fields) accept every object we render."""
     kubernetes_validate = pytest.importorskip("kubernetes_validate")
-    opts = Options(ca_bundle=b"ca", tls_cert=b"c", tls_key=b"k", policies={"a.policy": "x"})
+    nested = PolicyLayout({"a.policy": "x", "lib/b.policy": "y"}, (f"{POLICY_DIR}/teams",))
+    opts = Options(ca_bundle=b"ca", tls_cert=b"c", tls_key=b"k", policies=nested)
     for _, obj in build(opts):
         kubernetes_validate.validate(obj, "1.32.0", strict=True)
 
@@ -214,7 +222,7 @@ def test_kubectl_accepts_every_document(extra: list[str], certs: Path, capsys: p
 ])
 def test_kubectl_rejects_a_broken_deployment(path: tuple[Any, ...], value: Any, complaint: str,
                                              apiserver: tuple[FakeApiServer, Path]) -> None:
-    docs = [obj for _, obj in build(Options(policies={}))]
+    docs = [obj for _, obj in build(Options(policies=PolicyLayout({"a.policy": "x"})))]
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     target: Any = deployment
     for step in path[:-1]:
