@@ -169,6 +169,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._parsed_bytes = 0  # request line and header fields parsed
         self._header_count = 0
         self._header_timer: asyncio.TimerHandle | None = None
+        self._answered_at = 0.0  # loop time the last response completed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -188,11 +189,23 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         in_headers = self._in_headers
         super().data_received(data)
+        if (not self._in_headers and self.cycle is not None and self.cycle.response_complete
+                and self.loop.time() - self._answered_at > self.limits.idle_timeout_seconds
+                and not self.transport.is_closing()):
+            # the rest of a body nobody reads, dribbled after the answer: uvicorn's keep-alive timer restarts
+            # on every byte, so without this a client could hold the connection for ever
+            STATE.refused("idle_timeout")
+            self.transport.close()
+            return
         if in_headers or self._in_headers:  # the chunk held header bytes (and perhaps the end of a body)
             self._header_bytes += len(data)
         if self._in_headers and self._header_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
             STATE.refused("header_bytes")
             self._refuse(431, f"request headers exceed {self.limits.max_header_bytes} bytes")
+
+    def on_response_complete(self) -> None:
+        self._answered_at = self.loop.time()
+        super().on_response_complete()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

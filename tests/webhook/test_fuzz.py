@@ -27,7 +27,8 @@ from .server import Server, Tls, make_tls
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = [*sorted((REPO / "tests" / "fixtures" / "model").glob("*.yaml")),
-           *sorted((REPO / "examples" / "manifests").glob("*.yaml"))]
+           *sorted((REPO / "examples" / "manifests").glob("*.yaml")),
+           *sorted((REPO / "tests" / "fixtures" / "webhook" / "fuzz").glob("*.yaml"))]
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -110,8 +111,7 @@ def server(tls: Tls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
 
 
 def test_every_known_kind_has_a_fuzz_seed() -> None:
-    kinds = {o["kind"] for o in OBJECTS}
-    assert len(kinds) >= 20 and {"Pod", "Deployment", "PyTorchJob", "RayCluster", "Workflow"} <= kinds
+    assert {o["kind"] for o in OBJECTS} == KNOWN_KINDS
 
 
 @FUZZ

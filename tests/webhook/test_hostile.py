@@ -367,10 +367,19 @@ def test_tls_1_2_gets_a_forward_secret_aead_cipher(server: Server, tls: Tls) -> 
 
 
 def test_rotated_certificate_is_served_without_restart(tmp_path: Path) -> None:
-    """cert-manager rewrites tls.crt/tls.key in place; new connections get the new certificate."""
+    """cert-manager rewrites tls.crt/tls.key in place; new connections get the new certificate. A key that does
+    not load (written half-way) keeps the last good pair in service and is counted as a failed reload."""
     first = make_tls(tmp_path / "first")
     s = Server(first, tmp_path / "serve.log", "--policies", str(POLICIES), "--no-cluster")
     try:
+        first.key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+        deadline = time.monotonic() + 10
+        while 'tls_reloads_total{result="failed"} 1.0' not in s.client.get("/metrics").text:
+            assert time.monotonic() < deadline, "a broken key was never noticed"
+            time.sleep(0.3)
+            s.client.close()  # a new connection is what makes the server look at the files
+            s.client = httpx.Client(base_url=s.base, verify=first.context(), timeout=10.0)
+        assert s.client.get("/healthz").status_code == 200  # still served, with the last good pair
         second = make_tls(tmp_path / "second")  # a new CA too: only the new chain verifies afterwards
         (first.key).write_bytes(second.key.read_bytes())
         (first.cert).write_bytes(second.cert.read_bytes())
@@ -418,3 +427,28 @@ def test_many_large_bodies_at_once_stay_within_memory(server: Server, tls: Tls) 
     assert statuses.count(200) == 36
     assert peak - before < 110 * MIB  # all 36 read at once (no slots) grew it by ~145 MiB
     assert peak < LIMIT_RSS / 2
+
+
+def test_a_body_dribbled_after_the_answer_does_not_hold_the_connection(server: Server, tls: Tls) -> None:
+    """GET /healthz announcing a long body, answered at once, then a byte every 0.3 s: closed after the idle
+    timeout rather than kept for as long as the client cares to dribble."""
+    conn = tls_connect(tls, server.port)
+    try:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+        started = time.monotonic()
+        closed = False
+        conn.settimeout(0.3)
+        while time.monotonic() - started < 8:
+            try:
+                conn.sendall(b"x")
+                if conn.recv(65536) == b"" and time.monotonic() - started > 0.5:
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                closed = True
+                break
+        assert closed and time.monotonic() - started < LIMITS["idle_timeout_seconds"] + 4
+    finally:
+        conn.close()

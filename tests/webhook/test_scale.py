@@ -103,3 +103,60 @@ def test_scale_targets_read_the_workload_from_the_api_server() -> None:
                         "/apis/apps/v1/namespaces/ml/deployments/missing"]
     finally:
         server.shutdown()
+
+
+class _Targets:
+    """What the endpoint asks for the scaled workload: the Deployment at 1 replica, or a failure."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.asked: list[tuple[str, ...]] = []
+
+    def get(self, group: str, version: str, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self.asked.append((group, version, resource, namespace, name))
+        if self.fail:
+            raise ConnectionError("the API server is unreachable")
+        return deployment(1)
+
+
+def _post(targets: _Targets, replicas: int, mode: str = "open") -> dict[str, Any]:
+    """``POST /validate`` through the real endpoint (ASGI, in process) with ``targets`` as its cluster reader."""
+    import asyncio
+
+    import httpx
+
+    from policy_engine.webhook.app import ServeSettings, create_app
+
+    app = create_app(ServeSettings(), loaded=engine(), config=WebhookConfig(internal_error=mode))  # type: ignore[arg-type]
+    assert app.validate is not None
+    app.validate.scale_targets = targets  # type: ignore[assignment]
+    body = review_body("deny-too-many-gpus")
+    request = body["request"]
+    request.update({"kind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                    "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+                    "subResource": "scale", "operation": "UPDATE", "name": "gpu-farm", "namespace": "ml",
+                    "object": {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                               "metadata": {"name": "gpu-farm", "namespace": "ml"}, "spec": {"replicas": replicas}}})
+
+    async def send() -> dict[str, Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as client:
+            reply = await client.post("/validate", json=body)
+        assert reply.status_code == 200, reply.text
+        response: dict[str, Any] = reply.json()["response"]
+        return response
+
+    return asyncio.run(send())
+
+
+def test_the_endpoint_reads_the_scaled_deployment_and_judges_it() -> None:
+    targets = _Targets()
+    assert _post(targets, 12)["allowed"] is False
+    assert targets.asked == [("apps", "v1", "deployments", "ml", "gpu-farm")]
+    assert _post(targets, 4)["allowed"] is True
+
+
+def test_an_unreadable_scale_target_follows_internal_error() -> None:
+    assert _post(_Targets(fail=True), 12, "closed")["allowed"] is False
+    response = _post(_Targets(fail=True), 12, "open")
+    assert response["allowed"] is True and "scale of deployments/gpu-farm" in " ".join(response["warnings"])

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from .reviews import BAD, FIXTURES, POLICIES, REVIEWS
-from .server import HOST, Server, Tls, make_tls, read_http_response, serve_command
+from .server import HOST, Server, Tls, free_port, make_tls, read_http_response, serve_command
 
 CONFIG = FIXTURES / "config.yaml"
 ALLOWED = {"warn-gpu-not-spot", "exempt-namespace", "exempt-user-glob", "exempt-annotation-valid",
@@ -239,11 +240,15 @@ current-context: nowhere
         s.stop()
 
 
-def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path) -> None:
-    """uvicorn workers are processes; prometheus multiprocess mode merges their counts in every scrape."""
+@pytest.mark.parametrize("own_port", [False, True], ids=["admission-port", "metrics-port"])
+def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path, own_port: bool) -> None:
+    """uvicorn workers are processes; prometheus multiprocess mode merges their counts in every scrape,
+    on the admission port or (``--metrics-port``) on a port of its own that the supervisor serves."""
     temp = tmp_path / "tmp"
     temp.mkdir()
-    s = Server(tls, tmp_path / "serve.log", "--policies", str(POLICIES), "--no-cluster", "--workers", "2",
+    metrics_port = free_port()
+    extra = ["--metrics-port", str(metrics_port)] if own_port else []
+    s = Server(tls, tmp_path / "serve.log", "--policies", str(POLICIES), "--no-cluster", "--workers", "2", *extra,
                env={"TMPDIR": str(temp)})
     try:
         deadline = time.monotonic() + 60
@@ -253,7 +258,11 @@ def test_two_workers_share_one_metrics_view(tls: Tls, tmp_path: Path) -> None:
         for _ in range(10):
             _send(s, "deny-pod-untagged")
             _send(s, "allow-pod-tagged")
-        text = s.client.get("/metrics").text
+        if own_port:
+            assert s.client.get("/metrics").status_code == 404
+            text = httpx.get(f"http://{HOST}:{metrics_port}/metrics", timeout=10).text
+        else:
+            text = s.client.get("/metrics").text
     finally:
         status = s.stop()
     assert status == 0, "SIGTERM drains both workers and the supervisor exits 0"
