@@ -334,6 +334,11 @@ def _aggregate(body: ast.Aggregate, suffix: str, indent: str, width: int) -> lis
         head.append(f"by {unparse(body.key)}")
     if body.alerts:
         head.append("alert at " + ", ".join(unparse(a) for a in body.alerts))
+    if body.forecast:
+        head.append("alert forecast")
+    if body.anomaly is not None:
+        head.append(f"alert anomaly {unparse(body.anomaly)}"
+                    + (f" over {unparse(body.anomaly_window)}" if body.anomaly_window is not None else ""))
     first = " ".join(head)
     if not body.overrides and not body.has_overrides_block:
         return [first + suffix]

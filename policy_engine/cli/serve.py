@@ -46,9 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure-http", action="store_true",
                         help="serve plain HTTP (local trials only: the API server calls webhooks over HTTPS; "
                              "default: off)")
-    parser.add_argument("--ledger", metavar="FILE",
-                        help="quota/budget usage from this ledger (written by the controller; docs/usage.md) "
-                             "instead of this replica's own sum")
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument("--ledger", metavar="FILE",
+                         help="quota/budget usage from this ledger (written by the controller; docs/usage.md) "
+                              "instead of this replica's own sum")
+    history.add_argument("--prometheus", metavar="URL",
+                         help="quota/budget usage from kube-state-metrics history in this Prometheus: every "
+                              "replica reads the same numbers (docs/usage.md)")
+    parser.add_argument("--prometheus-step", type=float, default=300.0, metavar="SECONDS",
+                        help="resolution of the usage history's PromQL subqueries (default: %(default)s)")
     parser.add_argument("--usage-max-age", type=float, default=300.0, metavar="SECONDS",
                         help="a usage snapshot older than this follows each policy's on_error (default: 300)")
     parser.add_argument("--usage-refresh", type=float, default=30.0, metavar="SECONDS",
@@ -109,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.wording import count
 
     problem = _check_tls(args)
-    if problem is None and (args.usage_max_age <= 0 or args.usage_refresh <= 0):
-        problem = "--usage-max-age and --usage-refresh must be positive"
+    if problem is None and (args.usage_max_age <= 0 or args.usage_refresh <= 0 or args.prometheus_step <= 0):
+        problem = "--usage-max-age, --usage-refresh and --prometheus-step must be positive"
     if problem is None and args.metrics_port is not None and args.metrics_port == args.port:
         problem = f"--metrics-port {args.metrics_port} is the admission port; give it a port of its own"
     if problem is None and args.workers < 1:
@@ -128,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ServeSettings(policies=[str(Path(p).resolve()) for p in args.policies], pricing=args.pricing,
                              config_file=args.config, cluster=cluster, kubeconfig=args.kubeconfig,
                              ledger=str(Path(args.ledger).resolve()) if args.ledger else None,
+                             prometheus=args.prometheus, prometheus_step=args.prometheus_step,
                              usage_max_age=args.usage_max_age,
                              usage_refresh=args.usage_refresh, metrics_host=args.host,
                              metrics_port=args.metrics_port, **tls)

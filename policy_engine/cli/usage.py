@@ -1,7 +1,8 @@
 """``policy-engine usage``: GPU-hours and spend per quota/budget group (or per dimension) this period.
 
-Reads the ledger the controller writes (``--ledger``); prints used, running, projected end-of-period,
-the limit and percentages, as text, JSON or Markdown.
+Reads the ledger the controller writes (``--ledger``) or kube-state-metrics history in Prometheus
+(``--prometheus``); prints used, running, projected end-of-period, the limit and percentages, and with DCGM
+utilisation the actual cost split into used and idle, as text, JSON or Markdown.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ LEDGER_ENV = "POLICY_ENGINE_LEDGER"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ledger", metavar="FILE", default=os.environ.get(LEDGER_ENV),
                         help=f"the ledger file (default: ${LEDGER_ENV})")
+    parser.add_argument("--prometheus", metavar="URL",
+                        help="read usage history from kube-state-metrics series in this Prometheus instead of "
+                             "the ledger (and GPU utilisation from DCGM series there)")
+    parser.add_argument("--prometheus-step", type=float, default=300.0, metavar="SECONDS",
+                        help="resolution of the PromQL subqueries (default: 300)")
+    parser.add_argument("--dcgm", metavar="URL",
+                        help="Prometheus holding DCGM_FI_DEV_GPU_UTIL: split actual cost into used and idle "
+                             "(default: --prometheus, if given)")
     parser.add_argument("--period", choices=["day", "week", "month"], default="month",
                         help="the calendar period (UTC) to report (default: month); quotas and budgets of "
                              "that period are shown")
@@ -56,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from policy_engine.ledger.snapshot import LedgerHistory
     from policy_engine.ledger.store import Ledger
 
-    if not args.ledger:
-        return _fail(f"no ledger: give --ledger FILE or set ${LEDGER_ENV}")
+    if not args.ledger and not args.prometheus:
+        return _fail(f"no history: give --ledger FILE (or set ${LEDGER_ENV}) or --prometheus URL")
+    if args.prometheus_step <= 0:
+        return _fail("--prometheus-step must be positive")
     try:
         now = _parse_at(args.at)
     except ValueError:
@@ -68,11 +79,25 @@ def run(args: argparse.Namespace) -> int:
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return _fail(f"{len(exc.errors)} error(s) in the policies or pricing")
+    period = Period(args.period)
+    dcgm = args.dcgm or args.prometheus
     try:
-        with Ledger(args.ledger, readonly=True) as ledger:
-            report = usage_report(LedgerHistory(ledger), engine.policies, Period(args.period), now, by=by,
-                                  source=f"ledger {args.ledger}", currency=engine.catalog.currency)
-    except LedgerError as exc:
+        utilisation = None
+        if dcgm or args.prometheus:  # httpx is imported only when Prometheus is asked for
+            from policy_engine.ledger.prometheus import PrometheusHistory
+        if dcgm:
+            utilisation = PrometheusHistory(dcgm, catalog=engine.catalog, step=args.prometheus_step).utilisation(
+                period, now)
+        if args.prometheus:
+            history = PrometheusHistory(args.prometheus, catalog=engine.catalog, step=args.prometheus_step)
+            report = usage_report(history, engine.policies, period, now, by=by, source=f"prometheus {args.prometheus}",
+                                  currency=engine.catalog.currency, utilisation=utilisation)
+        else:
+            with Ledger(args.ledger, readonly=True) as ledger:
+                report = usage_report(LedgerHistory(ledger), engine.policies, period, now, by=by,
+                                      source=f"ledger {args.ledger}", currency=engine.catalog.currency,
+                                      utilisation=utilisation)
+    except LedgerError as exc:  # and its kinds: PrometheusError, UnknownRule
         return _fail(str(exc))
     sys.stdout.write(render(report, args.format))
     return EXIT_OK

@@ -11,7 +11,14 @@ from policy_engine.compiler.codegen_expr import compile_expr, condition
 from policy_engine.compiler.codegen_rules import NONE, RuleCompiler, RuleFn, constant_value
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import compile_template, render_value
-from policy_engine.compiler.program import AggregateRule, CompiledPolicy, LiveIdleRule, Period, Violation
+from policy_engine.compiler.program import (
+    DEFAULT_ALERTS,
+    AggregateRule,
+    CompiledPolicy,
+    LiveIdleRule,
+    Period,
+    Violation,
+)
 from policy_engine.model.workload import Workload
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
@@ -118,6 +125,11 @@ def _aggregate(body: ast.Aggregate, message: ast.Str | None) -> AggregateRule:
         default_limit=float(limit) if limit is not None else None,
         overrides={o.key.value: float(constant_value(o.limit)) for o in body.overrides},
         thresholds=tuple(sorted(float(constant_value(a)) for a in body.alerts)) or (1.0,),
+        alert_thresholds=tuple(sorted(float(constant_value(a)) for a in body.alerts)) or DEFAULT_ALERTS,
+        forecast=body.forecast,
+        anomaly_factor=float(constant_value(body.anomaly)) if body.anomaly is not None else None,
+        anomaly_days=max(1, round(float(constant_value(body.anomaly_window)) / 86400))
+        if body.anomaly_window is not None else 7,
         message=message.value if message else None, span=body.span)
 
 

@@ -160,5 +160,7 @@ def _fold_body(body: ast.RuleBody, f: Callable[[ast.Expr], ast.Expr]) -> ast.Rul
         return replace(
             body, limit=f(body.limit) if body.limit is not None else None,
             key=f(body.key) if body.key is not None else None, alerts=tuple(f(a) for a in body.alerts),
-            overrides=tuple(replace(o, limit=f(o.limit)) for o in body.overrides))
+            overrides=tuple(replace(o, limit=f(o.limit)) for o in body.overrides),
+            anomaly=f(body.anomaly) if body.anomaly is not None else None,
+            anomaly_window=f(body.anomaly_window) if body.anomaly_window is not None else None)
     return body

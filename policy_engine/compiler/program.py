@@ -54,6 +54,9 @@ class Violation:
     facts: Mapping[str, object] = field(default_factory=dict)  # attribute values the rule read
 
 
+DEFAULT_ALERTS = (0.5, 0.8, 1.0)
+
+
 @dataclass(frozen=True, slots=True)
 class AggregateRule:
     """A rule over a set of workloads: a GPU-hour quota or a money budget per group per period."""
@@ -68,6 +71,11 @@ class AggregateRule:
     thresholds: tuple[float, ...] = (1.0,)  # fractions of the limit that raise a finding (budgets: alerts)
     message: str | None = None  # the policy's own template, with {placeholders}
     span: Span | None = None
+    # live alerts (docs/usage.md): each fires once per group per period, from the ledger's actual usage
+    alert_thresholds: tuple[float, ...] = DEFAULT_ALERTS  # ``alert at``; 50/80/100% when not given
+    forecast: bool = False  # ``alert forecast``: used + running rate × time left crosses the limit
+    anomaly_factor: float | None = None  # ``alert anomaly F``: a day's use > trailing daily average × F
+    anomaly_days: int = 7  # ``... over Nd``: the trailing window
 
     def limit_for(self, key: str) -> float | None:
         return self.overrides.get(key, self.default_limit)

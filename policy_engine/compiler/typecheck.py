@@ -228,6 +228,10 @@ class PolicyChecker:
             self.constant(override.limit, unit, "an override limit", example)
         for alert in body.alerts:
             self.constant(alert, (t.PERCENT,), "an alert threshold", "a percentage such as 80%")
+        if body.anomaly is not None:
+            self.constant(body.anomaly, (t.NUMBER,), "the anomaly factor", "a number such as 3 (3 × the average)")
+        if body.anomaly_window is not None:
+            self.constant(body.anomaly_window, (t.DURATION,), "the anomaly window", "a duration such as 7d")
 
 
 def typecheck_policies(instances: Iterable[Instance], known_kinds: frozenset[str],

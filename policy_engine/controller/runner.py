@@ -37,6 +37,7 @@ from policy_engine.controller.shutdown import Record, Shutdown
 from policy_engine.controller.telemetry import GpuTelemetry, Telemetry
 from policy_engine.engine import Engine
 from policy_engine.jsonlog import FIELDS
+from policy_engine.ledger.settings import build_writer
 
 LOG = logging.getLogger("policy_engine.controller")
 Clock = Callable[[], datetime]
@@ -65,6 +66,9 @@ class Controller:
                                 clock=self.clock, pod_observer=pod_observer)
 
         self.inventory = Inventory(api, state, workload_resources(), timing)
+        # the usage ledger (docs/usage.md): written from the same cache, by the leader only
+        self.ledger = build_writer(settings.ledger, self.inventory.state, lambda: self.engine.policies,
+                                   lambda: self.engine.catalog, clock=self.clock, should_write=lambda: self.leading)
         self.prometheus = GpuTelemetry(settings.prometheus)
         self.writer = reports.ReportWriter(self.kube, settings.reports.name, settings.reports.api)
         self.shutdown = Shutdown(self.kube, act=act or settings.idle.act,
@@ -97,6 +101,8 @@ class Controller:
             self.elector.start()
         else:
             self.metrics.leader.set(1)
+        if self.ledger is not None:
+            self.ledger.start(self.settings.ledger.interval_seconds)
         self._loop.start()
         LOG.info("controller started", extra={FIELDS: {"event": "started", "identity": self.identity,
                                                        "act": self.shutdown.act}})
@@ -107,6 +113,8 @@ class Controller:
         self._wake.set()
         if self._loop.is_alive():
             self._loop.join(timeout)
+        if self.ledger is not None:  # the cycle in flight commits or rolls back whole
+            self.ledger.stop(timeout)
         if self.elector is not None:
             self.elector.stop(release=True)
         self.inventory.stop()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.errors import DiagnosticError
+from policy_engine.ledger.settings import LedgerSettings
 from policy_engine.webhook.config import _document as located_mapping
 from policy_engine.webhook.config import own_namespace
 
@@ -113,6 +114,8 @@ class ControllerSettings(_Strict):
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     idle: IdleSettings = Field(default_factory=IdleSettings)
     leader_election: LeaderSettings = Field(default_factory=LeaderSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    """The usage ledger the leader writes and the budget alerts it sends (docs/usage.md); off without a path."""
 
     @field_validator("exempt_namespaces", "inherit_labels", "authoritative_labels")
     @classmethod

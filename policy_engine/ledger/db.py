@@ -12,7 +12,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+from policy_engine.errors import PolicyEngineError
+
+SCHEMA_VERSION = 3
 
 # Times are UNIX seconds (UTC) as REAL. A pod is one row per uid: its lifetime, its rate (GPUs and the
 # hourly price that applied on its node) and what grouping reads (labels, namespace, kind, GPU model).
@@ -67,10 +69,21 @@ CREATE TABLE alerts (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: the pod's key source moves out of ``pods`` (zlib-compressed, labels read from ``pods.labels``): the
+# table every usage query scans shrinks to its figures, and the file to about half.
+_V3 = """
+CREATE TABLE pod_sources (
+    pod INTEGER PRIMARY KEY REFERENCES pods (id) ON DELETE CASCADE,
+    source BLOB NOT NULL
+);
+INSERT INTO pod_sources (pod, source) SELECT id, source FROM pods;
+ALTER TABLE pods DROP COLUMN source;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 
-class LedgerError(Exception):
+class LedgerError(PolicyEngineError):
     """A ledger file that cannot be opened or used, with the path and why."""
 
 

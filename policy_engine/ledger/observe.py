@@ -14,6 +14,7 @@ the writer (re)started.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,10 +160,20 @@ def observe(record: PodLike, catalog: Catalog, rules: Iterable[LedgerRule]) -> O
         deadline=record.deadline, labels=dict(w.labels), source=key_source(record.source, w), keys=keys)
 
 
-def rebuild_workload(source_json: str) -> Workload | None:
+def pack_source(source: Mapping[str, Any]) -> bytes:
+    """The key source as stored: without its labels (the ledger keeps them in their own column), compressed."""
+    meta = {k: v for k, v in (source.get("metadata") or {}).items() if k != "labels"}
+    return zlib.compress(json.dumps({**source, "metadata": meta}, sort_keys=True, separators=(",", ":")).encode())
+
+
+def rebuild_workload(source: bytes | str, labels_json: str) -> Workload | None:
     """The workload of a stored pod, for keying it by a rule that did not exist when it was observed."""
     try:
-        obj = json.loads(source_json)
-        return build_workload(Document(obj, LEDGER_FILE, 1)) if isinstance(obj, dict) else None
-    except (ValueError, WorkloadError):
+        text = zlib.decompress(source).decode() if isinstance(source, bytes) else source
+        obj = json.loads(text)
+        if not isinstance(obj, dict):
+            return None
+        obj.setdefault("metadata", {})["labels"] = json.loads(labels_json)
+        return build_workload(Document(obj, LEDGER_FILE, 1))
+    except (ValueError, zlib.error, WorkloadError):
         return None

@@ -15,13 +15,14 @@ from typing import Protocol
 
 from policy_engine.compiler.program import Period, PolicySet
 from policy_engine.engine.aggregate import period_bounds
+from policy_engine.ledger.db import LedgerError
 from policy_engine.ledger.observe import LedgerRule, ledger_rules
 from policy_engine.ledger.store import Figures
 
 PodFigures = tuple[str, str, tuple[str, ...], float, float]  # namespace, pod, group, GPU-hours, cost
 
 
-class UnknownRule(Exception):
+class UnknownRule(LedgerError):
     """The history cannot group by this rule's key (the ledger's writer never keyed pods by it)."""
 
 
@@ -127,20 +128,24 @@ def usage_report(history: ReportHistory, policies: PolicySet, period: Period, no
     if by:
         # --by team shows the limits of the rules that group by that label too
         matching = [r for r in rules if len(by) == 1 and r.id in (f'labels["{by[0]}"]', by[0])]
-        splits = split(history.pod_figures(period, now, dimensions=by), utilisation)
+        splits = split(history.pod_figures(period, now, dimensions=by), utilisation) if utilisation else {}
         for f in history.usage_by(by, period, now):
             limits = tuple((r.policy, r.rule.metric, limit) for r in matching
                            if (limit := r.rule.limit_for(f.key[0])) is not None)
             report.rows.append(Row(f, splits.get(f.key), limits))
         report.rows.sort(key=lambda row: (-row.figures.cost - row.figures.cost_running, row.figures.key))
         return report
+    seen: dict[str, tuple[Mapping[str, Figures], dict[tuple[str, ...], Split]]] = {}
     for r in rules:
-        try:
-            figures = history.group_figures(r, now)
-        except UnknownRule as exc:
-            report.notes.append(f"{r.name}: {exc}")
-            continue
-        splits = split(history.pod_figures(period, now, rule=r.id), utilisation)
+        if r.id not in seen:  # rules grouping the same way share one query
+            try:
+                figures = history.group_figures(r, now)
+            except UnknownRule as exc:
+                report.notes.append(f"{r.name}: {exc}")
+                continue
+            seen[r.id] = (figures, split(history.pod_figures(period, now, rule=r.id), utilisation)
+                          if utilisation is not None else {})
+        figures, splits = seen[r.id]
         for key in sorted(_keys_with_limits(r, figures)):
             f = figures.get(key) or Figures((key,), 0, 0.0, 0.0, 0.0, 0.0, 0)
             report.groups.append(GroupLine(r.policy, r.name, r.rule.kind, r.rule.metric, r.key_label, key, f,

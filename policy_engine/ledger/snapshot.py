@@ -73,9 +73,12 @@ class Snapshot:
 
 def build_snapshot(history: History, policies: PolicySet, now: datetime) -> Snapshot:
     by_rule: dict[int, tuple[AggregateRule, Mapping[str, Usage]]] = {}
+    shared: dict[tuple[str, str], Mapping[str, Figures]] = {}  # rules grouping alike share one query
     for r in ledger_rules(policies):
         try:
-            figures = history.group_figures(r, now)
+            figures = shared.get((r.id, r.rule.period.value))
+            if figures is None:
+                figures = shared[(r.id, r.rule.period.value)] = history.group_figures(r, now)
         except UnknownRule as exc:  # usage stays unknown for this rule: its failure mode decides
             LOG.warning(f"{r.name}: {exc}")
             continue
@@ -99,7 +102,9 @@ class SnapshotUsage:
         self.snapshot: Snapshot | None = None
         self.errors = 0
         self.last_error: str | None = None
+        self.attempted = threading.Event()  # the first refresh has run (succeeded or not)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- what admission reads (never blocks) ------------------------------------------------------------
@@ -135,6 +140,7 @@ class SnapshotUsage:
             LOG.warning(f"usage snapshot refresh failed ({self.last_error}); keeping the last one")
             return False
         finally:
+            self.attempted.set()
             if self.on_refresh is not None:
                 self.on_refresh(self)
         return True
@@ -147,13 +153,19 @@ class SnapshotUsage:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def wake(self) -> None:
+        """Refresh now rather than at the next interval (policies were reloaded: their rules are new)."""
+        self._wake.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             self.refresh()
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
 
 
 class UsageView:
@@ -166,7 +178,9 @@ class UsageView:
 
     @property
     def synced(self) -> bool:
-        return bool(getattr(self.cluster, "synced", True))
+        """Ready once the cache (if any) has synced and the first snapshot refresh has run: from then on a
+        missing or stale snapshot is each policy's failure mode, not a reason to take the replica out."""
+        return bool(getattr(self.cluster, "synced", True)) and self.snapshot_usage.attempted.is_set()
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
         read = getattr(self.cluster, "namespace_labels", None)
@@ -187,7 +201,14 @@ class UsageView:
         if callable(stop):
             stop(timeout)
 
-    def __getattr__(self, name: str) -> object:  # set_catalog, sync_info: the cache's, when there is one
-        if name in ("set_catalog", "sync_info") and self.cluster is not None:
+    def set_catalog(self, catalog: object) -> int:
+        """A policy reload took effect: reprice the cache's pods (if any) and rebuild the snapshot for the
+        new rules now (until then their usage is unknown)."""
+        self.snapshot_usage.wake()
+        reprice = getattr(self.cluster, "set_catalog", None)
+        return int(reprice(catalog)) if callable(reprice) else 0
+
+    def __getattr__(self, name: str) -> object:  # sync_info: the cache's, when there is one
+        if name == "sync_info" and self.cluster is not None:
             return getattr(self.cluster, name)
         raise AttributeError(name)

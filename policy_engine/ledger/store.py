@@ -28,7 +28,7 @@ from typing import Any
 from policy_engine.compiler.program import Period
 from policy_engine.engine.aggregate import period_bounds
 from policy_engine.ledger.db import LedgerError, connect
-from policy_engine.ledger.observe import LedgerRule, Observation, rebuild_workload
+from policy_engine.ledger.observe import LedgerRule, Observation, pack_source, rebuild_workload
 
 HOUR = 3600.0
 NO_VALUE = "(none)"
@@ -55,6 +55,11 @@ class Figures:
     cost: float  # used, priced pods only
     cost_running: float
     unpriced: int  # pods without a price (left out of cost)
+    gpu_rate: float = 0.0  # GPUs held now (GPU-hours per hour)
+    cost_rate: float = 0.0  # spend per hour of the pods holding GPUs now
+
+    def rate(self, metric: str) -> float:
+        return self.gpu_rate if metric == "gpu_hours" else self.cost_rate
 
     def used(self, metric: str) -> float:
         return self.gpu_hours if metric == "gpu_hours" else self.cost
@@ -89,9 +94,10 @@ _USED_HOURS = ("CASE WHEN p.started IS NULL THEN 0.0 ELSE max(0.0, min(coalesce(
 _LEFT_HOURS = ("CASE WHEN p.ended IS NULL AND p.node IS NOT NULL THEN max(0.0, min(:pe, coalesce(p.deadline, "
                ":pe)) - max(:now, coalesce(p.started, :now))) / 3600.0 ELSE 0.0 END")
 _IN_PERIOD = "(p.ended IS NULL OR p.ended > :ps) AND (p.started IS NULL OR p.started < :now)"
+_HOLDS = "(p.ended IS NULL AND p.node IS NOT NULL AND (p.deadline IS NULL OR p.deadline > :now))"
 _SUMS = (f"count(*), sum(p.gpus * {_USED_HOURS}), sum(p.gpus * {_LEFT_HOURS}), "
          f"coalesce(sum(p.hourly * {_USED_HOURS}), 0.0), coalesce(sum(p.hourly * {_LEFT_HOURS}), 0.0), "
-         f"sum(p.hourly IS NULL)")
+         f"sum(p.hourly IS NULL), sum(p.gpus * {_HOLDS}), coalesce(sum(p.hourly * {_HOLDS}), 0.0)")
 
 
 class Ledger:
@@ -130,12 +136,13 @@ class Ledger:
                     rule_id = int(row[0])
                 self._rule_ids[r.id] = rule_id
                 missing = self.conn.execute(
-                    "SELECT p.id, p.source FROM pods p WHERE (p.ended IS NULL OR p.ended >= ?) AND NOT EXISTS "
+                    "SELECT p.id, s.source, p.labels FROM pods p JOIN pod_sources s ON s.pod = p.id WHERE "
+                    "(p.ended IS NULL OR p.ended >= ?) AND NOT EXISTS "
                     "(SELECT 1 FROM pod_keys k WHERE k.rule = ? AND k.pod = p.id)",
                     (ts(horizon) or 0.0, rule_id)).fetchall()
                 rows = []
-                for pod_id, source in missing:
-                    workload = rebuild_workload(source)
+                for pod_id, source, labels in missing:
+                    workload = rebuild_workload(source, labels)
                     key = r.rule.key(workload) if workload is not None else None
                     if key is not None:
                         rows.append((rule_id, pod_id, key))
@@ -171,19 +178,19 @@ class Ledger:
         # hourly: the price that applied when first priced stays (a later catalog does not rewrite history).
         row = self.conn.execute(
             "INSERT INTO pods (uid, namespace, name, workload, kind, node, instance_type, capacity_type, model, "
-            "gpus, hourly, started, ended, deadline, labels, source) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO UPDATE SET "
+            "gpus, hourly, started, ended, deadline, labels) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO UPDATE SET "
             "node = coalesce(excluded.node, node), instance_type = coalesce(instance_type, excluded.instance_type), "
             "capacity_type = coalesce(capacity_type, excluded.capacity_type), model = excluded.model, "
             "gpus = excluded.gpus, hourly = coalesce(hourly, excluded.hourly), "
             "started = coalesce(started, excluded.started), ended = coalesce(ended, excluded.ended), "
-            "deadline = coalesce(excluded.deadline, deadline), labels = excluded.labels, source = excluded.source "
-            "RETURNING id",
+            "deadline = coalesce(excluded.deadline, deadline), labels = excluded.labels RETURNING id",
             (o.uid, o.namespace, o.name, o.workload, o.kind, o.node, o.instance_type, o.capacity_type, o.model,
              o.gpus, o.hourly, ts(o.started), ts(o.ended), ts(o.deadline),
-             json.dumps(dict(o.labels), sort_keys=True, separators=(",", ":")),
-             json.dumps(o.source, sort_keys=True, separators=(",", ":")))).fetchone()
+             json.dumps(dict(o.labels), sort_keys=True, separators=(",", ":")))).fetchone()
         pod_id = int(row[0])
+        self.conn.execute("INSERT INTO pod_sources (pod, source) VALUES (?, ?) ON CONFLICT (pod) DO UPDATE SET "
+                          "source = excluded.source", (pod_id, pack_source(o.source)))
         for rule_name, key in o.keys.items():
             rule_id = self._rule_ids.get(rule_name)
             if rule_id is None:
@@ -354,6 +361,6 @@ class _Transaction:
 
 
 def _figures(key: tuple[str, ...], row: Sequence[Any]) -> Figures:
-    pods, gh, ghr, cost, costr, unpriced = row
+    pods, gh, ghr, cost, costr, unpriced, gpu_rate, cost_rate = row
     return Figures(key, int(pods or 0), float(gh or 0.0), float(ghr or 0.0), float(cost or 0.0),
-                   float(costr or 0.0), int(unpriced or 0))
+                   float(costr or 0.0), int(unpriced or 0), float(gpu_rate or 0.0), float(cost_rate or 0.0))

@@ -62,7 +62,8 @@ class LedgerWriter:
     def __init__(self, ledger: Ledger, source: PodSource, policies: Callable[[], PolicySet],
                  catalog: Callable[[], Catalog], clock: Callable[[], datetime] | None = None,
                  retention: timedelta = DEFAULT_RETENTION,
-                 after_cycle: Callable[[datetime], object] | None = None) -> None:
+                 after_cycle: Callable[[datetime], object] | None = None,
+                 should_write: Callable[[], bool] | None = None) -> None:
         self.ledger = ledger
         self.source = source
         self.policies = policies
@@ -70,6 +71,9 @@ class LedgerWriter:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.retention = retention
         self.after_cycle = after_cycle
+        self.should_write = should_write or (lambda: True)  # the controller's leader election: one writer
+        self.cycles = 0
+        self.last: CycleStats | None = None
         self._written: dict[str, tuple[object, datetime | None, float | None, str | None]] = {}
         self._rules: list[LedgerRule] = []
         self._policy_set: PolicySet | None = None
@@ -77,7 +81,13 @@ class LedgerWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def cycle(self) -> CycleStats:
+    def cycle(self) -> CycleStats | None:
+        """One cycle; None when this process must not write (not the leader): it forgets what it wrote, so
+        that when it leads again its first cycle writes everything and closes what went meanwhile."""
+        if not self.should_write():
+            self._written.clear()
+            self._closed_missing = False
+            return None
         now = self.clock()
         policy_set = self.policies()
         if policy_set is not self._policy_set:  # first cycle or a reload: key everything by the new rules
@@ -109,7 +119,9 @@ class LedgerWriter:
                 self.after_cycle(now)
             except Exception:  # alerting must not stop the ledger
                 LOG.exception("alerting after a ledger cycle failed")
-        return CycleStats(now, written, len(records), complete)
+        self.cycles += 1
+        self.last = CycleStats(now, written, len(records), complete)
+        return self.last
 
     # -- running in the background ------------------------------------------------------------------------
 
@@ -121,6 +133,7 @@ class LedgerWriter:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.ledger.close()
 
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():

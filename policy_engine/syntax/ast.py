@@ -308,6 +308,9 @@ class Aggregate:
     overrides: tuple[Override, ...]
     span: Span
     has_overrides_block: bool = False
+    forecast: bool = False  # ``alert forecast``: warn when the period's projection crosses the limit
+    anomaly: Expr | None = None  # ``alert anomaly <factor>``: a day over the trailing average × factor
+    anomaly_window: Expr | None = None  # ``... over <duration>``: the trailing window (default 7d)
 
 
 RuleBody = (

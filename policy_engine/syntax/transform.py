@@ -200,7 +200,8 @@ class ToAst(Transformer[Token, Any]):
         period = key = None
         alerts: tuple[ast.Expr, ...] = ()
         overrides: tuple[ast.Override, ...] = ()
-        has_overrides = False
+        has_overrides = forecast = False
+        anomaly: tuple[ast.Expr, ast.Expr | None] | None = None
         for tag, value in options:
             if tag == "per":
                 period = value
@@ -208,10 +209,15 @@ class ToAst(Transformer[Token, Any]):
                 key = value
             elif tag == "alert":
                 alerts = value
+            elif tag == "forecast":
+                forecast = True
+            elif tag == "anomaly":
+                anomaly = value
             else:
                 overrides, has_overrides = value, True
         return ast.Aggregate(kind, metric, limit, period, key, alerts, overrides, self._span(meta),
-                             has_overrides)
+                             has_overrides, forecast, anomaly[0] if anomaly else None,
+                             anomaly[1] if anomaly else None)
 
     def quota(self, meta: Meta, c: list[Any]) -> ast.Aggregate:
         return self._aggregate(meta, "quota", self._ident(c[0]), c[1:])
@@ -227,6 +233,12 @@ class ToAst(Transformer[Token, Any]):
 
     def agg_alert(self, meta: Meta, c: list[Any]) -> tuple[str, tuple[ast.Expr, ...]]:
         return ("alert", tuple(c))
+
+    def agg_forecast(self, meta: Meta, c: list[Any]) -> tuple[str, bool]:
+        return ("forecast", True)
+
+    def agg_anomaly(self, meta: Meta, c: list[Any]) -> tuple[str, tuple[ast.Expr, ast.Expr | None]]:
+        return ("anomaly", (c[0], c[1] if len(c) > 1 else None))
 
     def agg_overrides(self, meta: Meta, c: list[Any]) -> tuple[str, tuple[ast.Override, ...]]:
         return ("overrides", tuple(o for o in c if o is not None))

@@ -48,6 +48,8 @@ class ServeSettings(BaseModel):
     metrics_host: str = "0.0.0.0"
     metrics_port: int | None = None  # /metrics on its own plain-HTTP port; None: on the admission port
     ledger: str | None = None  # quota usage from this ledger file (docs/usage.md)
+    prometheus: str | None = None  # ... or from kube-state-metrics history in this Prometheus
+    prometheus_step: float = 300.0  # resolution of the history's PromQL subqueries
     usage_max_age: float = 300.0  # seconds: an older usage snapshot follows each policy's on_error
     usage_refresh: float = 30.0  # seconds between snapshot refreshes
 
@@ -95,11 +97,20 @@ def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: Load
 
 def usage_view(settings: ServeSettings, holder: EngineHolder, metrics: Metrics,
                cluster: ClusterState | None) -> ClusterState:
-    """Quota usage from a background-refreshed snapshot of the ledger (``--ledger``)."""
+    """Quota usage from a background-refreshed snapshot of the ledger (``--ledger``) or of Prometheus'
+    kube-state-metrics history (``--prometheus``)."""
     from policy_engine.ledger.snapshot import History, LedgerHistory, SnapshotUsage, UsageView
-    from policy_engine.ledger.store import Ledger
 
-    history: History = LedgerHistory(lambda: Ledger(str(settings.ledger), readonly=True))
+    history: History
+    if settings.prometheus:
+        from policy_engine.ledger.prometheus import PrometheusHistory
+
+        history = PrometheusHistory(settings.prometheus, catalog=lambda: holder.current.engine.catalog,
+                                    step=settings.prometheus_step)
+    else:
+        from policy_engine.ledger.store import Ledger
+
+        history = LedgerHistory(lambda: Ledger(str(settings.ledger), readonly=True))
 
     def refreshed(usage: SnapshotUsage) -> None:
         metrics.usage_snapshot_age.set(usage.age if usage.age is not None else -1)
@@ -141,7 +152,7 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     holder = EngineHolder(loaded or load_policies(settings))
     if cluster is None:
         cluster = connect_cluster(settings, config, holder.current)
-        if settings.ledger:
+        if settings.ledger or settings.prometheus:
             cluster = usage_view(settings, holder, metrics, cluster)
     exemptions = RequestExemptions.from_config(config)
     now = clock or (lambda: datetime.now(UTC))

@@ -94,6 +94,23 @@ class Cache:
     def pod_records(self) -> list[PodLike]:
         return list(self.store.records())
 
+    def store_state(self) -> Cache:
+        """What ``CacheSource`` reads of a ``ClusterState``: ``synced`` and ``store``."""
+        return self
+
+
+def per_gpu_hour(node: str, catalog: Catalog) -> float:
+    """The pricing engine's hourly price of one GPU on a node of ``NODES`` (the price the ledger records)."""
+    from policy_engine.model.workload import CapacityType, Role
+    from policy_engine.pricing.cost import PodPrice, price_pod
+
+    labels = next(n["metadata"]["labels"] for n in NODES if n["metadata"]["name"] == node)
+    role = Role("gpu", 1, gpus_per_pod=1.0, instance_type=labels["node.kubernetes.io/instance-type"],
+                capacity_type=CapacityType(labels["karpenter.sh/capacity-type"]))
+    priced = price_pod(role, catalog)
+    assert isinstance(priced, PodPrice)
+    return priced.effective
+
 
 def engine() -> Engine:
     return load_engine([POLICIES])

@@ -20,14 +20,14 @@ PROC = Path(__file__).with_name("writer_proc.py")
 PODS, LAST = 60, 24
 
 
-def _start(ledger: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(PROC), str(ledger), str(LAST), str(PODS)], text=True,
+def _start(ledger: Path, slow_cycle: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(PROC), str(ledger), str(LAST), str(PODS), str(slow_cycle)], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def test_sigkill_mid_cycle_then_restart_loses_and_doubles_nothing(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
-    proc = _start(path)
+    proc = _start(path, slow_cycle=4)
     assert proc.stdout is not None
     killed_in = None
     for line in proc.stdout:
@@ -45,7 +45,7 @@ def test_sigkill_mid_cycle_then_restart_loses_and_doubles_nothing(tmp_path: Path
         last = ledger.last_cycle()
     assert last == T0 + 3 * HOUR, "the killed cycle must not have committed anything"
 
-    proc = _start(path)  # resumes at the killed cycle, with a fresh cache (a restarted process)
+    proc = _start(path, slow_cycle=-1)  # resumes at the killed cycle, with a fresh cache (a restarted process)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "begin 4" in out and f"commit {LAST}" in out

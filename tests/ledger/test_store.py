@@ -16,11 +16,7 @@ from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.writer import LedgerWriter
 
-from .cluster import HOUR, T0, Cache, SimPod, engine, fleet
-
-PER_GPU = 21.9576 / 8  # p4d.24xlarge on-demand, per GPU-hour
-# the bundled catalog has no spot prices (none was read from a provider file): a spot node is priced on-demand
-PER_GPU_SPOT = PER_GPU
+from .cluster import HOUR, T0, Cache, SimPod, engine, fleet, per_gpu_hour
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +45,7 @@ def _expected(pods: list[SimPod], now, team: str) -> tuple[float, float]:  # typ
         if p.team == team:
             h = p.gpus * p.hours(T0, now)
             hours += h
-            cost += h * (PER_GPU if p.node == "gpu-a" else PER_GPU_SPOT)
+            cost += h * per_gpu_hour(p.node, engine().catalog)
     return hours, cost
 
 
@@ -143,7 +139,7 @@ def test_usage_by_dimensions(tmp_path: Path, eng) -> None:  # type: ignore[no-un
         rows = {f.key: f for f in ledger.usage_by(["team", "capacity_type"], Period.MONTH, now)}
         spot = sum(p.gpus * p.hours(T0, now) for p in pods if p.team == "nlp" and p.node == "gpu-b")
         assert rows[("nlp", "spot")].gpu_hours == pytest.approx(spot)
-        assert rows[("nlp", "spot")].cost == pytest.approx(spot * PER_GPU_SPOT)
+        assert rows[("nlp", "spot")].cost == pytest.approx(spot * per_gpu_hour("gpu-b", eng.catalog))
         assert {f.key[0] for f in ledger.usage_by(["cost-center"], Period.MONTH, now)} == {"(none)"}
 
 

@@ -130,3 +130,27 @@ def test_a_ledger_that_is_not_there_yet_keeps_the_snapshot_unknown(tmp_path: Pat
     state, usage = _replica(tmp_path / "nothing.db", policy)
     assert not usage.refresh() and usage.errors == 1 and "no ledger here" in (usage.last_error or "")
     assert not decide(_request(), state).response.allowed
+
+
+def test_a_policy_reload_refreshes_the_snapshot_at_once(ledger_path: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.policy", tmp_path / "b.policy"
+    first.write_text(QUOTA.format(limit=1_000_000))
+    second.write_text(QUOTA.format(limit=10))
+    engines = [load_engine([first])]
+    usage = SnapshotUsage(LedgerHistory(lambda: Ledger(ledger_path, readonly=True)), lambda: engines[0].policies,
+                          interval=600, clock=lambda: NOW)
+    view = UsageView(usage)
+    view.start()
+    try:
+        assert usage.attempted.wait(10)
+        engines[0] = load_engine([second])  # the reload: new rule objects, unknown to the snapshot
+        rule = engines[0].policies.policies[0].aggregates[0]
+        assert view.usage(rule, "search") is None
+        view.set_catalog(engines[0].catalog)  # what the webhook's reload calls
+        deadline = time.monotonic() + 10
+        while view.usage(rule, "search") is None:
+            assert time.monotonic() < deadline, "the snapshot was not rebuilt after the reload"
+            time.sleep(0.02)
+        assert view.usage(rule, "search").used > 0  # type: ignore[union-attr]
+    finally:
+        view.stop()

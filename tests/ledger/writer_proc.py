@@ -1,7 +1,8 @@
 """The ledger writer as its own process, for the SIGKILL test: simulated cluster time advances one hour per
-cycle; each cycle's transaction is slowed (1 ms per pod written) so that a kill lands inside one.
+cycle; the transaction of cycle SLOW_CYCLE is slowed (20 ms per pod written) so that a kill lands inside it
+even on a loaded machine.
 
-    python writer_proc.py LEDGER LAST_CYCLE POD_COUNT
+    python writer_proc.py LEDGER LAST_CYCLE POD_COUNT SLOW_CYCLE
 Resumes after the last cycle the ledger committed; prints "begin K" / "commit K" around cycle K.
 """
 
@@ -20,9 +21,11 @@ from tests.ledger.cluster import HOUR, T0, Cache, engine, fleet
 
 class SlowLedger(Ledger):
     cycle = 0
+    slow = -1
 
     def _upsert(self, o):  # type: ignore[no-untyped-def]
-        time.sleep(0.001)
+        if self.cycle == self.slow:
+            time.sleep(0.02)
         super()._upsert(o)
 
     def record(self, observations, now, *, complete=False):  # type: ignore[no-untyped-def]
@@ -33,9 +36,10 @@ class SlowLedger(Ledger):
 
 
 def main() -> None:
-    path, last, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    path, last, count, slow = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     e = engine()
     ledger = SlowLedger(path)
+    ledger.slow = slow
     done = ledger.last_cycle()
     first = 0 if done is None else int((done - T0) / HOUR) + 1
     cache = Cache(e.catalog)
