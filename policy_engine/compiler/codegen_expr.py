@@ -38,6 +38,23 @@ def _const(value: Any) -> Closure:
 
 def _walk(base: Closure, path: tuple[str | int | Closure, ...]) -> Closure:
     """A raw-object path ``object.spec["x"][0]``: constant keys are bound, each step tolerates absence."""
+    if len(path) == 1 and type(path[0]) is str:  # ``c.requests``: one field of a record or mapping
+        (only,) = path
+
+        def field(w: Workload) -> Any:
+            node = base(w)
+            return node.get(only) if isinstance(node, dict) else None
+
+        return field
+    if len(path) == 2 and type(path[0]) is str and type(path[1]) is str:  # ``c.requests.cpu``
+        first, second = path
+
+        def field2(w: Workload) -> Any:
+            node = base(w)
+            node = node.get(first) if isinstance(node, dict) else None
+            return node.get(second) if isinstance(node, dict) else None
+
+        return field2
     if all(not callable(k) for k in path):
         keys = path
 
@@ -149,6 +166,8 @@ _ORDER_CONST: dict[str, Callable[[Closure, Any], Closure]] = {">": _gt, ">=": _g
 def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Closure:
     if isinstance(right_node, ast.Literal):
         c = right_node.value
+        if c is None and op in ("==", "!="):  # ``x != null``: identity, without Decimal's numeric coercion
+            return (lambda w: left(w) is None) if op == "==" else (lambda w: left(w) is not None)
         if op == "==":
             return lambda w: left(w) == c
         if op == "!=":
@@ -233,8 +252,21 @@ def _bool(op: str, parts: list[Closure]) -> Closure:
             return lambda w: a(w) is True and b(w) is True
         return lambda w: a(w) is True or b(w) is True
     if op == "and":
-        return lambda w: all(p(w) is True for p in parts)
-    return lambda w: any(p(w) is True for p in parts)
+        def every_part(w: Workload) -> bool:
+            for p in parts:  # noqa: SIM110  (a loop: no generator frame per evaluation)
+                if p(w) is not True:
+                    return False
+            return True
+
+        return every_part
+
+    def some_part(w: Workload) -> bool:
+        for p in parts:  # noqa: SIM110
+            if p(w) is True:
+                return True
+        return False
+
+    return some_part
 
 
 def _call(e: ast.Call, scope: Scope) -> Closure:
@@ -291,6 +323,22 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
             return [(*base, item) for item in x]
         return None
 
+    if op == "all" and not nested and not pairs:  # the common case, ``all c in containers: ...``: no frame list
+        def every_item(w: Any) -> Any:
+            x = collection(w)
+            if isinstance(x, dict):
+                for k in x:
+                    if body((w, k)) is not True:
+                        return False
+                return True
+            if not isinstance(x, list | tuple):
+                return None
+            for item in x:
+                if body((w, item)) is not True:
+                    return False
+            return True
+
+        return every_item
     if op == "all":
         def every(w: Any) -> Any:
             found = frames(w)
@@ -302,6 +350,24 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
             return True
 
         return every
+    if op in ("any", "none") and not nested and not pairs:
+        hit_ = op == "any"
+
+        def some_item(w: Any) -> Any:
+            x = collection(w)
+            if isinstance(x, dict):
+                for k in x:
+                    if body((w, k)) is True:
+                        return hit_
+                return not hit_
+            if not isinstance(x, list | tuple):
+                return None
+            for item in x:
+                if body((w, item)) is True:
+                    return hit_
+            return not hit_
+
+        return some_item
     if op in ("any", "none"):
         hit = op == "any"
 

@@ -77,14 +77,57 @@ def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
     return "docker.io", ref, tag, digest
 
 
+#: Memo tables of what repeats across the containers of a workload (a pod may have 20,000): a quantity
+#: string's parse, an image reference's parts, whether a resource name is an accelerator. Values are
+#: immutable; each table is bounded (cleared when full), so distinct values cost what they did uncached.
+_MEMO_LIMIT = 4096
+_QUANTITIES: dict[tuple[type, object], Any] = {}
+_IMAGES: dict[str, tuple[str, str, str | None, str | None]] = {}
+_GPU_NAMES: dict[str, bool] = {}
+
+
+def _memo_quantity(value: object) -> Any:
+    kind = type(value)
+    if kind is not str and kind is not int:  # floats, bools, odd values: as written, uncached
+        return quantity(value)
+    key = (kind, value)
+    try:
+        return _QUANTITIES[key]
+    except KeyError:
+        pass
+    if len(_QUANTITIES) >= _MEMO_LIMIT:
+        _QUANTITIES.clear()
+    found = _QUANTITIES[key] = quantity(value)
+    return found
+
+
+def _memo_image(ref: str) -> tuple[str, str, str | None, str | None]:
+    found = _IMAGES.get(ref)
+    if found is None:
+        if len(_IMAGES) >= _MEMO_LIMIT:
+            _IMAGES.clear()
+        found = _IMAGES[ref] = parse_image(ref)
+    return found
+
+
+def _is_gpu(name: str) -> bool:
+    found = _GPU_NAMES.get(name)
+    if found is None:
+        if len(_GPU_NAMES) >= _MEMO_LIMIT:
+            _GPU_NAMES.clear()
+        found = _GPU_NAMES[name] = gpu_fraction(name, DEFAULT_CONFIG) is not None
+    return found
+
+
 def _resources(raw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     gpu: Decimal | None = None
     if isinstance(raw, dict):
         for name, value in raw.items():
-            q = quantity(value)
-            out[str(name)] = q
-            if q is not None and gpu_fraction(str(name), DEFAULT_CONFIG) is not None:
+            q = _memo_quantity(value)
+            key = str(name)
+            out[key] = q
+            if q is not None and _is_gpu(key):
                 gpu = q if gpu is None else gpu + q
     out.setdefault("cpu", None)
     out.setdefault("memory", None)
@@ -104,7 +147,7 @@ def _bool(value: Any) -> bool | None:
 def container_record(raw: dict[str, Any], type_: str, role: str) -> dict[str, Any]:
     image = raw.get("image")
     image = image if isinstance(image, str) else None
-    registry, repository, tag, digest = parse_image(image) if image else (None, None, None, None)
+    registry, repository, tag, digest = _memo_image(image) if image else (None, None, None, None)
     resources = _mapping(raw.get("resources"))
     ports = [p for p in raw.get("ports") or () if isinstance(p, dict)] if isinstance(raw.get("ports"), list) else []
     security = _mapping(raw.get("securityContext"))

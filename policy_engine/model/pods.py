@@ -150,6 +150,7 @@ def _read_containers(
     inits: dict[str, Decimal] = {}
     first_gpu_path: FieldPath | None = None
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
+    gpu_names: dict[str, bool] = {}  # resource name → is an accelerator, decided once per name
     for ref in refs:
         holder = _holder(doc, ref.path, parents)
         resources = holder.get(ref.resources_key)
@@ -172,13 +173,20 @@ def _read_containers(
             else:
                 key = (name, value)
                 counted[key] = counted.get(key, 0) + 1
-            if first_gpu_path is None and gpu_fraction(name, config) is not None and _quantity(value) > 0:
+            if first_gpu_path is None and _is_gpu(name, config, gpu_names) and _quantity(value) > 0:
                 where = "requests" if name in requests else "limits"
                 first_gpu_path = (*ref.path, ref.resources_key, where, name)
     sums: dict[str, Decimal] = {}
     for (name, value), times in counted.items():
         sums[name] = sums.get(name, Decimal(0)) + _quantity(value) * times
     return containers, sums, inits, first_gpu_path
+
+
+def _is_gpu(name: str, config: ModelConfig, seen: dict[str, bool]) -> bool:
+    found = seen.get(name)
+    if found is None:
+        found = seen[name] = gpu_fraction(name, config) is not None
+    return found
 
 
 def _holder(doc: Document, path: FieldPath, parents: dict[FieldPath, Any]) -> dict[str, Any]:
