@@ -31,13 +31,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policy_engine.engine import load_engine  # noqa: E402
-from policy_engine.model.documents import Document, load_objects  # noqa: E402
-from policy_engine.webhook.admission import AdmissionReview  # noqa: E402
-from policy_engine.webhook.config import WebhookConfig  # noqa: E402
-from policy_engine.webhook.exemptions import RequestExemptions  # noqa: E402
-from policy_engine.webhook.reload import settle_heap  # noqa: E402
-from policy_engine.webhook.review import LoadedEngine, ReviewState, decide  # noqa: E402
+from policy_engine.engine import load_engine
+from policy_engine.model.documents import Document, load_objects
+from policy_engine.webhook.admission import AdmissionReview
+from policy_engine.webhook.config import WebhookConfig
+from policy_engine.webhook.exemptions import RequestExemptions
+from policy_engine.webhook.reload import settle_heap
+from policy_engine.webhook.review import LoadedEngine, ReviewState, decide
 
 
 def huge_pod(containers: int) -> dict[str, Any]:
@@ -88,12 +88,12 @@ def main(argv: list[str]) -> int:
         doc = next(d for d in load_objects([obj], file="<admission>") if isinstance(d, Document))
         request = AdmissionReview.model_validate(review(obj)).request
         assert request is not None
-        model = best_cpu(lambda: engine.subject(doc), args.repeat)
+        model = best_cpu(lambda doc=doc: engine.subject(doc), args.repeat)
         decision = decide(request, state)
         if decision.result == "error":
             print(f"decision failed: {decision.error}", file=sys.stderr)
             return 1
-        whole = best_cpu(lambda: decide(request, state), args.repeat)
+        whole = best_cpu(lambda request=request: decide(request, state), args.repeat)
         print(f"{n:>10,}  {model * 1e3:>9.1f}  {model / n * 1e6:>6.1f}  {whole * 1e3:>9.1f}  "
               f"{whole / n * 1e6:>6.1f}  {decision.result}, {len(decision.findings)} findings")
         if args.profile:

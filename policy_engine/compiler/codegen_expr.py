@@ -327,13 +327,13 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
         def every_item(w: Any) -> Any:
             x = collection(w)
             if isinstance(x, dict):
-                for k in x:
+                for k in x:  # noqa: SIM110  (a loop: no generator frame per element)
                     if body((w, k)) is not True:
                         return False
                 return True
             if not isinstance(x, list | tuple):
                 return None
-            for item in x:
+            for item in x:  # noqa: SIM110
                 if body((w, item)) is not True:
                     return False
             return True
