@@ -151,6 +151,7 @@ def _read_containers(
     first_gpu_path: FieldPath | None = None
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
     gpu_names: dict[str, bool] = {}  # resource name → is an accelerator, decided once per name
+    valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
     for ref in refs:
         holder = _holder(doc, ref.path, parents)
         resources = holder.get(ref.resources_key)
@@ -160,11 +161,10 @@ def _read_containers(
             _child_mapping(doc, resources, (*ref.path, ref.resources_key))
         requests = resources.get("requests")
         limits = resources.get("limits")
-        requests = _checked_quantities(doc, ref, "requests", requests) if requests is not None else {}
-        limits = _checked_quantities(doc, ref, "limits", limits) if limits is not None else {}
-        containers.append(Container(str(holder.get("name") or ""), ref.init,
-                                    {k: str(v) for k, v in requests.items()},
-                                    {k: str(v) for k, v in limits.items()}, ref.path))
+        requests, requests_text = (_quantities(doc, ref, "requests", requests, valid) if requests is not None
+                                   else ({}, {}))
+        limits, limits_text = _quantities(doc, ref, "limits", limits, valid) if limits is not None else ({}, {})
+        containers.append(Container(str(holder.get("name") or ""), ref.init, requests_text, limits_text, ref.path))
         for name, value in (requests.items() if not limits else {**limits, **requests}.items()):
             if ref.init:
                 amount = _quantity(value)
@@ -219,6 +219,28 @@ def _quantity_text(value: str | int) -> Decimal:
 
 def _quantity(value: Any) -> Decimal:
     return _quantity_text(value) if type(value) in (str, int) else parse_quantity(value)
+
+
+def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
+                valid: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``raw`` (``resources.<which>``) checked as ``_checked_quantities`` does, and its values as strings.
+
+    A string value seen valid before in the workload is not parsed again; when every value is a string
+    (the usual case) the string form is a plain copy.
+    """
+    mapping = raw if type(raw) is dict else _child_mapping(doc, raw, (*ref.path, ref.resources_key, which)) or {}
+    plain = True
+    for value in mapping.values():
+        if type(value) is str:
+            if value not in valid:
+                _checked_quantities(doc, ref, which, mapping)  # the first bad value, in order, located
+                valid.add(value)
+        else:
+            plain = False
+    if plain:
+        return mapping, dict(mapping)
+    _checked_quantities(doc, ref, which, mapping)
+    return mapping, {k: str(v) for k, v in mapping.items()}
 
 
 def _checked_quantities(doc: Document, ref: ContainerRef, which: str, raw: Any) -> dict[str, Any]:
