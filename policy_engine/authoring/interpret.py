@@ -98,11 +98,22 @@ class Interpreter:
     def _operands(self, left: ast.Expr, right: ast.Expr) -> tuple[Any, Any]:
         """Both sides; ``500m`` beside a quantity is 0.5, as the checker decides (elsewhere 500 minutes)."""
         a, b = self.eval(left), self.eval(right)
-        if isinstance(a, Decimal) and _minutes(right):
-            b = milli(right.raw)  # type: ignore[union-attr]
-        elif isinstance(b, Decimal) and _minutes(left):
-            a = milli(left.raw)  # type: ignore[union-attr]
+        if isinstance(a, Decimal) and self._minutes(right):
+            b = self._milli(right)
+        elif isinstance(b, Decimal) and self._minutes(left):
+            a = self._milli(left)
         return a, b
+
+    def _minutes(self, e: ast.Expr) -> bool:
+        if isinstance(e, ast.Name) and e.id in self.params and e.id not in self.scope:
+            return self.params[e.id].type == "duration"
+        return _minutes(e)
+
+    def _milli(self, e: ast.Expr) -> Any:
+        if isinstance(e, ast.Literal):
+            return milli(e.raw)
+        seconds = self.eval(e)  # a parameter set to `500m`: 500 minutes read as 500 thousandths
+        return milli(f"{Decimal(repr(seconds)) / 60}m") if isinstance(seconds, int | float) else seconds
 
     def _quantifier(self, e: ast.Quantifier) -> Any:
         """Evaluate a quantifier, recording which elements decided it (by name, key or position)."""
@@ -233,7 +244,7 @@ class Interpreter:
         if name == "cel":
             arg = e.args[0]
             text = arg.value if isinstance(arg, ast.Literal) and isinstance(arg.value, str) else ""
-            compiled = compile_cel(text)
+            compiled = compile_cel(text, {k: p.value for k, p in self.params.items()})
             value = None if isinstance(compiled, CelError) else compiled(self.w)
             self._fact(Fact(f"cel({text[:60]}{'…' if len(text) > 60 else ''})", render_value(value),
                             "CEL over the raw manifest (null when it errors)"))

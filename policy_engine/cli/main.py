@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fmt": ("policy_engine.cli.fmt", "format policy files canonically"),
     "explain": ("policy_engine.cli.explain", "trace how a policy decided for each workload"),
     "validate": ("policy_engine.cli.validate", "compile policies and report every diagnostic"),
+    "import": ("policy_engine.cli.import_cmd", "translate a ValidatingAdmissionPolicy into a policy (import vap FILE)"),
     "usage": ("policy_engine.cli.usage", "GPU-hours and spend per quota/budget group this period, from the ledger"),
 }
 

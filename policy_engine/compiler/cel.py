@@ -1,20 +1,27 @@
-"""``cel("...")``: Kubernetes CEL through cel-python, compiled once per policy, errors located in the file.
+"""``cel("...")``: Kubernetes CEL compiled once per policy, errors located in the file.
 
-The expression sees ``object`` (the raw manifest), as in a ValidatingAdmissionPolicy. Converting a whole
-manifest to CEL values costs about 200 µs, so only the parts of the manifest the expression names
-(``object.spec.template.spec.containers.all(…)`` → that list) are converted. cel-python's
-CompiledRunner mishandles ``&&`` when its right side errors, so the interpreted runner is used. An
-evaluation error (reading a missing field without ``has()``) makes the call null, like any missing value.
+The expression sees ``object`` (the raw manifest), ``oldObject`` and ``request`` (at admission; null
+otherwise) and ``params`` (the policy's parameters), as in a ValidatingAdmissionPolicy. It is parsed with
+cel-python's parser and compiled to closures by ``compiler.cel_compile`` (microseconds per evaluation);
+a call to a function no Kubernetes CEL library declares, or an undeclared identifier, is E206 at compile
+time. The few constructs that compiler leaves out (message literals, bytes) run on cel-python's
+interpreter instead (``compile_cel_reference``, also the reference the differential test checks the
+compiled path against): converting a whole manifest to CEL values costs about 200 µs, so only the
+parts of the manifest the expression names are converted; cel-python's CompiledRunner mishandles
+``&&`` when its right side errors, so the interpreted runner is used. An evaluation error (reading a
+missing field without ``has()``) makes the call null, like any missing value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from policy_engine.compiler.cel_compile import CelCompileError, CelCompiler, CelFailure, Unsupported, function_names
 from policy_engine.model.workload import Workload
 
 if TYPE_CHECKING:
@@ -98,16 +105,74 @@ def _to_python(value: Any) -> Any:
     return value
 
 
-def compile_cel(text: str) -> Callable[[Workload], Any] | CelError:
-    """A closure evaluating ``text`` against a workload's manifest, or where the text is wrong."""
+def _parse(text: str) -> Any:
+    """cel-python's parse tree of ``text``, or a ``CelError`` saying where it stops."""
+    from celpy.celparser import CELParseError
+
+    try:
+        return _environment().compile(text)
+    except CELParseError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "invalid CEL"
+        return CelError(int(getattr(exc, "line", 1) or 1), int(getattr(exc, "column", 1) or 1),
+                        f"invalid CEL expression near {first.strip()!r}")
+    except Exception as exc:  # cel-python raises several types for semantic errors
+        return CelError(1, 1, f"invalid CEL expression: {exc}")
+
+
+def compile_cel(text: str, params: Mapping[str, Any] | None = None) -> Callable[[Workload], Any] | CelError:
+    """A closure evaluating ``text`` for a workload (its manifest, its admission request, ``params``), or
+    where the text is wrong: a syntax error, an undeclared function or identifier (E206)."""
+    tree = _parse(text)
+    if isinstance(tree, CelError):
+        return tree
+    try:
+        fn = CelCompiler().compile(tree)
+    except CelCompileError as exc:
+        return CelError(exc.line, exc.column, f"invalid CEL expression: {exc.message}")
+    except Unsupported:
+        unknown = function_names(tree)
+        if unknown:
+            name, line, column = unknown[0]
+            return CelError(line, column, f"invalid CEL expression: undeclared function {name!r}")
+        return compile_cel_reference(text)
+    bound = dict(params or {})
+
+    def evaluate(w: Workload) -> Any:
+        review = w.admission
+        activation = {"object": w.doc.obj, "params": bound, "oldObject": None, "request": None,
+                      "namespaceObject": None, "variables": {}}
+        if review is not None:
+            activation["oldObject"] = review.old_object
+            activation["request"] = {"operation": review.operation,
+                                     "userInfo": {"username": review.user, "groups": list(review.groups)}}
+        try:
+            return _plain(fn(activation))
+        except CelFailure:
+            return None
+        except (TypeError, ValueError, ArithmeticError, RecursionError):  # a value CEL has no overload for
+            return None
+
+    return evaluate
+
+
+def _plain(value: Any) -> Any:
+    """A CEL value as the policy language holds it: durations in seconds, urls as text."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if hasattr(value, "geturl"):
+        return value.geturl()
+    return value
+
+
+def compile_cel_reference(text: str) -> Callable[[Workload], Any] | CelError:
+    """The same expression on cel-python's interpreter: the fallback, and the differential test's reference."""
     from celpy.adapter import json_to_cel
     from celpy.celparser import CELParseError
     from celpy.evaluation import CELEvalError
 
     env = _environment()
     try:
-        tree = env.compile(text)
-        program = env.program(tree)
+        program = env.program(env.compile(text))
     except CELParseError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid CEL"
         return CelError(int(getattr(exc, "line", 1) or 1), int(getattr(exc, "column", 1) or 1),

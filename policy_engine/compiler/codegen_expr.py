@@ -36,25 +36,33 @@ def _const(value: Any) -> Closure:
     return lambda w: value
 
 
+def _walk_names(base: Closure, names: tuple[str, ...]) -> Closure:
+    """``c.limits.memory``, ``object.spec``: one or two field names, unrolled (the hottest reads)."""
+    if len(names) == 1:
+        (k1,) = names
+
+        def one(w: Any) -> Any:
+            node = base(w)
+            return node.get(k1) if isinstance(node, dict) else None
+
+        return one
+    k1, k2 = names
+
+    def two(w: Any) -> Any:
+        node = base(w)
+        if isinstance(node, dict):
+            node = node.get(k1)
+            if isinstance(node, dict):
+                return node.get(k2)
+        return None
+
+    return two
+
+
 def _walk(base: Closure, path: tuple[str | int | Closure, ...]) -> Closure:
     """A raw-object path ``object.spec["x"][0]``: constant keys are bound, each step tolerates absence."""
-    if len(path) == 1 and type(path[0]) is str:  # ``c.requests``: one field of a record or mapping
-        (only,) = path
-
-        def field(w: Workload) -> Any:
-            node = base(w)
-            return node.get(only) if isinstance(node, dict) else None
-
-        return field
-    if len(path) == 2 and type(path[0]) is str and type(path[1]) is str:  # ``c.requests.cpu``
-        first, second = path
-
-        def field2(w: Workload) -> Any:
-            node = base(w)
-            node = node.get(first) if isinstance(node, dict) else None
-            return node.get(second) if isinstance(node, dict) else None
-
-        return field2
+    if 1 <= len(path) <= 2 and all(isinstance(k, str) for k in path):
+        return _walk_names(base, path)  # type: ignore[arg-type]
     if all(not callable(k) for k in path):
         keys = path
 
@@ -166,7 +174,7 @@ _ORDER_CONST: dict[str, Callable[[Closure, Any], Closure]] = {">": _gt, ">=": _g
 def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Closure:
     if isinstance(right_node, ast.Literal):
         c = right_node.value
-        if c is None and op in ("==", "!="):  # ``x != null``: identity, without Decimal's numeric coercion
+        if c is None and op in ("==", "!="):  # presence tests, the commonest comparison over containers
             return (lambda w: left(w) is None) if op == "==" else (lambda w: left(w) is not None)
         if op == "==":
             return lambda w: left(w) == c
@@ -275,7 +283,8 @@ def _call(e: ast.Call, scope: Scope) -> Closure:
         arg = e.args[0]
         if not isinstance(arg, ast.Literal) or not isinstance(arg.value, str):
             raise CompilerBug("cel() takes a string literal")
-        compiled = compile_cel(arg.value)
+        params = e.args[1].value if len(e.args) > 1 and isinstance(e.args[1], ast.Literal) else None
+        compiled = compile_cel(arg.value, params if isinstance(params, dict) else None)
         if isinstance(compiled, CelError):
             raise CompilerBug(compiled.message)
         return _outer(compiled) if scope else compiled
@@ -313,6 +322,9 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     op = e.op
     nested = bool(scope)
 
+    if not pairs and not nested:  # the common case, `all c in containers: ...`: no list of frames built
+        return _quantify_top(op, collection, body)
+
     def frames(w: Any) -> Any:
         """The frames the body sees, one per element (None when the collection is no list or map)."""
         x = collection(w)
@@ -323,22 +335,6 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
             return [(*base, item) for item in x]
         return None
 
-    if op == "all" and not nested and not pairs:  # the common case, ``all c in containers: ...``: no frame list
-        def every_item(w: Any) -> Any:
-            x = collection(w)
-            if isinstance(x, dict):
-                for k in x:  # noqa: SIM110  (a loop: no generator frame per element)
-                    if body((w, k)) is not True:
-                        return False
-                return True
-            if not isinstance(x, list | tuple):
-                return None
-            for item in x:  # noqa: SIM110
-                if body((w, item)) is not True:
-                    return False
-            return True
-
-        return every_item
     if op == "all":
         def every(w: Any) -> Any:
             found = frames(w)
@@ -350,24 +346,6 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
             return True
 
         return every
-    if op in ("any", "none") and not nested and not pairs:
-        hit_ = op == "any"
-
-        def some_item(w: Any) -> Any:
-            x = collection(w)
-            if isinstance(x, dict):
-                for k in x:
-                    if body((w, k)) is True:
-                        return hit_
-                return not hit_
-            if not isinstance(x, list | tuple):
-                return None
-            for item in x:
-                if body((w, item)) is True:
-                    return hit_
-            return not hit_
-
-        return some_item
     if op in ("any", "none"):
         hit = op == "any"
 
@@ -385,6 +363,42 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     def count(w: Any) -> Any:
         found = frames(w)
         return None if found is None else sum(1 for f in found if body(f) is True)
+
+    return count
+
+
+def _quantify_top(op: str, collection: Closure, body: Closure) -> Closure:
+    """A one-variable quantifier outside any other: the body gets ``(workload, element)``."""
+    if op == "all":
+        def every(w: Any) -> Any:
+            x = collection(w)
+            if isinstance(x, list | tuple | dict):
+                for item in x:  # noqa: SIM110  (a loop: no generator frame per element)
+                    if body((w, item)) is not True:
+                        return False
+                return True
+            return None
+
+        return every
+    if op in ("any", "none"):
+        hit = op == "any"
+
+        def some(w: Any) -> Any:
+            x = collection(w)
+            if isinstance(x, list | tuple | dict):
+                for item in x:
+                    if body((w, item)) is True:
+                        return hit
+                return not hit
+            return None
+
+        return some
+
+    def count(w: Any) -> Any:
+        x = collection(w)
+        if isinstance(x, list | tuple | dict):
+            return sum(1 for item in x if body((w, item)) is True)
+        return None
 
     return count
 

@@ -261,18 +261,35 @@ class RuleCompiler:
         negate = body.negate
         rule = "forbid" if negate else "assert"
 
+        single = _single_quantifier(condition)
+
         def check(w: Workload) -> Sequence[Violation]:
-            if (test(w) is True) != negate:
-                return NONE
-            facts = {name: getter(w) for name, (getter, _) in reads.items()}
-            shown = ", ".join(f"{n}: {render_value(v)}" if reads[n][1] == WITNESS else
-                              f"{n} is {render_value(v, reads[n][1])}" for n, v in facts.items())
+            if single is not None:  # one pass finds both the verdict and the elements that decided it
+                find, op, fact = single
+                labels = find(w)
+                held = None if labels is None else (not labels if op in ("all", "none") else bool(labels))
+                if (held is True) != negate:
+                    return NONE
+                facts = {name: labels if name == fact else getter(w) for name, (getter, _) in reads.items()}
+            else:
+                if (test(w) is True) != negate:
+                    return NONE
+                facts = {name: getter(w) for name, (getter, _) in reads.items()}
+            parts = []
+            elements = ""
+            for n, v in facts.items():
+                if reads[n][1] == WITNESS:
+                    listed = ", ".join(v) if v is not None else "unset"
+                    elements = elements or listed
+                    parts.append(f"{n}: {listed}")
+                else:
+                    parts.append(f"{n} is {render_value(v, reads[n][1])}")
+            shown = ", ".join(parts)
             if negate:
                 default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
             default += limits
-            elements = next((render_value(v) for n, v in facts.items() if reads[n][1] == WITNESS), "")
             return [self.violation(w, rule, default, {"condition": text, "elements": elements}, path, facts=facts)]
 
         return check
@@ -329,6 +346,15 @@ def witnesses(q: ast.Quantifier) -> Closure:
         return [label for frame, label in frames if (body(frame) is True) == want]
 
     return find
+
+
+def _single_quantifier(e: ast.Expr) -> tuple[Closure, str, str] | None:
+    """For a condition that is one top-level quantifier over a list (``all c in containers: …``): the
+    closure finding its deciding elements, its operator and the name of its fact."""
+    if not isinstance(e, ast.Quantifier) or len(e.names) != 1 or e.op == "count":
+        return None
+    noun = "failing" if e.op == "all" else "matching"
+    return witnesses(e), e.op, f"{noun} {unparse(e.collection)}"
 
 
 def element_label(item: Any, index: int) -> str:

@@ -34,6 +34,8 @@ def fold(e: ast.Expr, params: Mapping[str, Constant], types: Mapping[int, str]) 
         constant = params.get(e.id)
         if constant is None:
             return e
+        if constant.type == "duration" and types.get(id(e)) == "quantity":  # `param max_cpu = 500m` beside a quantity
+            return ast.Literal("quantity", milli(constant.raw), constant.raw, e.span, "m")
         return ast.Literal(constant.type, constant.value, constant.raw, e.span)
     rebuilt = _rebuild(e, params, types)
     if uses_workload(rebuilt) or isinstance(rebuilt, ast.ListExpr | ast.MapExpr):
@@ -52,7 +54,11 @@ def _rebuild(e: ast.Expr, params: Mapping[str, Constant], types: Mapping[int, st
     if isinstance(e, ast.Index):
         return ast.Index(f(e.target), f(e.index), e.span)
     if isinstance(e, ast.Call):
-        return ast.Call(e.func, tuple(f(a) for a in e.args), e.span)
+        args = tuple(f(a) for a in e.args)
+        if e.func.name == "cel" and len(args) == 1 and isinstance(args[0], ast.Literal) \
+                and "params" in str(args[0].value):  # CEL reads the policy's parameters as `params`
+            args = (*args, ast.Literal("map[any]", {k: c.value for k, c in params.items()}, "params", e.span))
+        return ast.Call(e.func, args, e.span)
     if isinstance(e, ast.ListExpr):
         return ast.ListExpr(tuple(f(i) for i in e.items), e.span)
     if isinstance(e, ast.MapExpr):

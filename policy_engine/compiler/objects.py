@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from policy_engine.model import fields
@@ -22,7 +23,7 @@ from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.documents import Document
 from policy_engine.model.quantities import gpu_fraction
 from policy_engine.model.workload import Role, RunKind, RunTime, Workload
-from policy_engine.quantity import quantity
+from policy_engine.quantity import Quantity, quantity
 
 #: Fields of a container record: name → (type, meaning). The checker types ``c.<field>`` from this table.
 CONTAINER_FIELDS: dict[str, tuple[str, str]] = {
@@ -60,6 +61,7 @@ RESOURCE_TYPES = {"cpu": "cpu", "memory": "memory", "ephemeral-storage": "memory
 _DIGEST = re.compile(r"@([A-Za-z0-9_+.-]+:[A-Fa-f0-9]+)$")
 
 
+@lru_cache(maxsize=4096)
 def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
     """An image reference → (registry, repository, tag, digest), the way the container runtime reads it."""
     digest = None
@@ -77,88 +79,78 @@ def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
     return "docker.io", ref, tag, digest
 
 
-#: Memo tables of what repeats across the containers of a workload (a pod may have 20,000): a quantity
-#: string's parse, an image reference's parts, whether a resource name is an accelerator. Values are
-#: immutable; each table is bounded (cleared when full), so distinct values cost what they did uncached.
-_MEMO_LIMIT = 4096
-_QUANTITIES: dict[tuple[type, object], Any] = {}
-_IMAGES: dict[str, tuple[str, str, str | None, str | None]] = {}
-_GPU_NAMES: dict[str, bool] = {}
+@lru_cache(maxsize=4096)
+def _quantity(value: str | int | float) -> Quantity | None:
+    """Manifests repeat a few amounts (``500m``, ``1Gi``) over and over: each is parsed once."""
+    return quantity(value)
 
 
-def _memo_quantity(value: object) -> Any:
-    kind = type(value)
-    if kind is not str and kind is not int:  # floats, bools, odd values: as written, uncached
-        return quantity(value)
-    key = (kind, value)
-    try:
-        return _QUANTITIES[key]
-    except KeyError:
-        pass
-    if len(_QUANTITIES) >= _MEMO_LIMIT:
-        _QUANTITIES.clear()
-    found = _QUANTITIES[key] = quantity(value)
-    return found
-
-
-def _memo_image(ref: str) -> tuple[str, str, str | None, str | None]:
-    found = _IMAGES.get(ref)
-    if found is None:
-        if len(_IMAGES) >= _MEMO_LIMIT:
-            _IMAGES.clear()
-        found = _IMAGES[ref] = parse_image(ref)
-    return found
-
-
-def _is_gpu(name: str) -> bool:
-    found = _GPU_NAMES.get(name)
-    if found is None:
-        if len(_GPU_NAMES) >= _MEMO_LIMIT:
-            _GPU_NAMES.clear()
-        found = _GPU_NAMES[name] = gpu_fraction(name, DEFAULT_CONFIG) is not None
-    return found
+@lru_cache(maxsize=1024)
+def _is_accelerator(name: str) -> bool:
+    return gpu_fraction(name, DEFAULT_CONFIG) is not None
 
 
 def _resources(raw: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    if not isinstance(raw, dict) or not raw:
+        return _NO_RESOURCES
+    out: dict[str, Any] = {"cpu": None, "memory": None}
     gpu: Decimal | None = None
-    if raw and isinstance(raw, dict):
-        for name, value in raw.items():
-            q = _memo_quantity(value)
-            key = str(name)
-            out[key] = q
-            if q is not None and _is_gpu(key):
-                gpu = q if gpu is None else gpu + q
-    out.setdefault("cpu", None)
-    out.setdefault("memory", None)
+    for name, value in raw.items():
+        q = _quantity(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+        out[str(name)] = q
+        if q is not None and _is_accelerator(str(name)):
+            gpu = q if gpu is None else gpu + q
     out["ephemeral_storage"] = out.get("ephemeral-storage")
     out["gpu"] = gpu
     return out
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+#: Shared by every container without requests (or limits): read only.
+_NO_RESOURCES: dict[str, Any] = {"cpu": None, "memory": None, "ephemeral_storage": None, "gpu": None}
+_NO_SECURITY: dict[str, Any] = {}
 
 
 def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def container_record(raw: dict[str, Any], type_: str, role: str) -> dict[str, Any]:
+def container_record(raw: dict[str, Any], type_: str, role: str,
+                     amounts: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """A container as a record; ``amounts`` are its (requests, limits) when the workload model read them
+    (a CRD's trainer may keep them under another key than ``resources``)."""
     image = raw.get("image")
-    image = image if isinstance(image, str) else None
-    registry, repository, tag, digest = _memo_image(image) if image else (None, None, None, None)
-    resources = _mapping(raw.get("resources"))
-    ports = [p for p in raw.get("ports") or () if isinstance(p, dict)] if isinstance(raw.get("ports"), list) else []
-    security = _mapping(raw.get("securityContext"))
+    registry: str | None
+    repository: str | None
+    if isinstance(image, str):
+        registry, repository, tag, digest = parse_image(image)
+    else:
+        image = registry = repository = tag = digest = None
+    resources = raw.get("resources")
+    if amounts is not None:
+        requests, limits = _resources(amounts[0]), _resources(amounts[1])
+    elif isinstance(resources, dict):
+        requests, limits = _resources(resources.get("requests")), _resources(resources.get("limits"))
+    else:
+        requests = limits = _NO_RESOURCES
+    ports = raw.get("ports")
+    container_ports: list[int] = []
+    host_ports: list[int] = []
+    if isinstance(ports, list):
+        for p in ports:
+            if isinstance(p, dict):
+                if isinstance(p.get("containerPort"), int):
+                    container_ports.append(p["containerPort"])
+                if isinstance(p.get("hostPort"), int):
+                    host_ports.append(p["hostPort"])
+    security = raw.get("securityContext")
+    security = security if isinstance(security, dict) else _NO_SECURITY
     pull = raw.get("imagePullPolicy")
+    name = raw.get("name")
     return {
-        "name": str(raw.get("name") or ""), "type": type_, "role": role, "image": image,
+        "name": name if isinstance(name, str) else "", "type": type_, "role": role, "image": image,
         "registry": registry, "repository": repository, "tag": tag, "digest": digest,
-        "image_pull_policy": pull if isinstance(pull, str) else None,
-        "requests": _resources(resources.get("requests")), "limits": _resources(resources.get("limits")),
-        "ports": [p["containerPort"] for p in ports if isinstance(p.get("containerPort"), int)],
-        "host_ports": [p["hostPort"] for p in ports if isinstance(p.get("hostPort"), int)],
+        "image_pull_policy": pull if isinstance(pull, str) else None, "requests": requests, "limits": limits,
+        "ports": container_ports, "host_ports": host_ports,
         "privileged": _bool(security.get("privileged")),
         "allow_privilege_escalation": _bool(security.get("allowPrivilegeEscalation")),
         "run_as_non_root": _bool(security.get("runAsNonRoot")),
@@ -177,7 +169,7 @@ def _role_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
         type_ = "app"
         if c.init:
             type_ = "sidecar" if raw.get("restartPolicy") == "Always" else "init"
-        out.append(container_record(raw, type_, role.name))
+        out.append(container_record(raw, type_, role.name, (c.requests, c.limits)))
     ephemeral = fields.get(obj, (*role.spec_path, "ephemeralContainers"))
     for raw in ephemeral if isinstance(ephemeral, list) else ():
         if isinstance(raw, dict):
@@ -264,3 +256,7 @@ def is_bare_object(w: Workload) -> bool:
 
 def _strings(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

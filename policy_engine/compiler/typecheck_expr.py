@@ -8,6 +8,7 @@ mistake produces one diagnostic, not a cascade.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 
 from policy_engine.compiler import regex
@@ -254,11 +255,18 @@ class ExprChecker:
 
     def _milli(self, left_node: ast.Expr, right_node: ast.Expr, left: str, right: str) -> tuple[str, str]:
         """``500m`` reads as minutes, except beside a quantity, where it is 500 milli-units (0.5 CPU)."""
-        if left in t.QUANTITIES and _is_minutes(right_node):
+        if left in t.QUANTITIES and self._minutes(right_node):
             self.types[id(right_node)] = right = t.QUANTITY
-        elif right in t.QUANTITIES and _is_minutes(left_node):
+        elif right in t.QUANTITIES and self._minutes(left_node):
             self.types[id(left_node)] = left = t.QUANTITY
         return left, right
+
+    def _minutes(self, e: ast.Expr) -> bool:
+        """A literal ``500m``, or a parameter set to one (``param max_cpu = 500m``)."""
+        if isinstance(e, ast.Name) and e.id in self.params and e.id not in self.scope:
+            constant = self.params[e.id]
+            return constant.type == t.DURATION and MINUTES.fullmatch(constant.raw) is not None
+        return _is_minutes(e)
 
     def _record_field(self, e: ast.Field, target: str, record: dict[str, tuple[str, str]]) -> str:
         found = record.get(e.name.name)
@@ -335,6 +343,9 @@ class ExprChecker:
 
 
 _RECORDS = {t.CONTAINER: CONTAINER_FIELDS, t.RESOURCES: RESOURCE_FIELDS}
+
+
+MINUTES = re.compile(r"[0-9]+(\.[0-9]+)?m")
 
 
 def _is_minutes(e: ast.Expr) -> bool:
