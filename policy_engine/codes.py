@@ -82,6 +82,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E308", "a parameter named like an attribute, or a quantifier variable hiding a name in scope", _LANG),
     Code("E309", "a quota or budget with an `if` guard", _LANG),
     Code("E310", "an expression nested too deeply to compile (hundreds of `not`s or operators)", _LANG),
+    Code("E311", "a policy set with no policy (an empty directory, only other files, every file empty)", _LANG),
     Code("E401", "a path that does not exist or a file that cannot be read (any command, any file)", _CHECK),
     Code("E402", "an import cycle", _LANG),
     Code("E403", "a binary file (NUL bytes) where text was expected", _CHECK),
@@ -100,6 +101,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E604", "a mapping without `kind`: not a Kubernetes object", _CHECK),
     Code("E605", "a document that expands to more than 1,000,000 nodes through YAML aliases", _CHECK),
     Code("E606", "YAML nested more than 500 levels deep (JSON manifests may nest to any depth)", _CHECK),
+    Code("E607", "the same key twice in one mapping of a manifest (kubectl refuses the file)", _CHECK),
+    Code("W601", "an empty manifest file: no document in it", _CHECK),
+    Code("W602", "a file skipped: hidden, or not a Kubernetes manifest (Chart.yaml, values*.yaml, "
+                 "kustomization.yaml, CI configs)", _CHECK),
     Code("E701", "a field of the wrong shape (a mapping or a list expected)", _CHECK),
     Code("E702", "a field that must be an integer (or is below its minimum)", _CHECK),
     Code("E703", "a field that must be a (non-negative) number", _CHECK),

@@ -22,6 +22,7 @@ from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import Engine
 from policy_engine.engine.aggregate import contribution
 from policy_engine.errors import DiagnosticError, WorkloadError
+from policy_engine.model.dimensions import Dimension
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import load_catalog
@@ -66,10 +67,11 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _cost_lines(w: Workload) -> list[str]:
+def _cost_lines(w: Workload, team: Dimension) -> list[str]:
     run = w.run_time
     where = f" ({at(w, run.provenance.path, run.provenance.note)})" if run.provenance else ""
-    lines = [f"run time: {run.kind.value}: {run.reason}{where}"]
+    lines = [f"team: {team.display(w.labels)} (labels {', '.join(team.keys)}, the first set; as check and cost "
+             f"report it)", f"run time: {run.kind.value}: {run.reason}{where}"]
     cost = w.cost
     if cost is None or not cost.priced:
         lines.append(f"monthly_cost = null: {cost.unpriced_reason if cost else 'not priced'}")
@@ -136,7 +138,8 @@ def _one(doc: Document, engine: Engine, tracer: PolicyTracer, out: Explanation) 
         return WorkloadExplanation(f"{doc.kind} {name}", location, None, note="not read: see the error")
     if w is None:
         return WorkloadExplanation(f"{doc.kind} {name}", location, None, note="not a workload: nothing to explain")
-    explained = WorkloadExplanation(w.ref(), location, tracer.trace(w), _cost_lines(w))
+    explained = WorkloadExplanation(w.ref(), location, tracer.trace(w),
+                                    _cost_lines(w, engine.catalog.assumptions.dimensions().team))
     full = tracer.full
     if explained.trace is not None and explained.trace.verdict != "skip":
         for index, rule in enumerate(full.aggregates):

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from policy_engine.cache import NO_CACHE_ENV
@@ -22,6 +23,7 @@ from policy_engine.engine.batch import PARALLEL_BYTES, evaluate_documents, evalu
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import documents
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.reporters import FORMATS, ReportContext, renderer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
@@ -42,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", "-f", choices=sorted(FORMATS), default="text", help="format on stdout")
     p.add_argument("--output", "-o", action="append", default=[], metavar="FORMAT=PATH",
                    help="also write FORMAT to PATH (repeatable), e.g. sarif=results.sarif")
+    p.add_argument("--unread-gpu-kinds", choices=["warn", "deny"], default="warn",
+                   help="what the built-in finding for a kind the model does not read that asks for GPUs does "
+                        "(default: warn)")
     p.add_argument("--fail-on", choices=["deny", "warn"], default="deny",
                    help="fail (exit 1) on deny findings only, or on warn findings too")
     p.add_argument("--base", metavar="GIT_REF",
@@ -88,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ[NO_CACHE_ENV] = "1"  # through the environment, so that spawned workers see it too
     try:
         engine = load_engine(args.policies or None, args.pricing)
+        engine.unread_gpu = Enforcement(args.unread_gpu_kinds)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
         return _failed_early(args, outputs, list(exc.diagnostics), "the policies or the pricing file have errors")
@@ -111,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_file_size is not None:
         documents.configure(max_file_bytes=args.max_file_size)  # workers inherit it through fork
-    options = Options(record=WorkloadCost.of if want_costs else None, evaluations=want_evals)
+    record = partial(WorkloadCost.of, team_dimension=engine.catalog.assumptions.dimensions().team)
+    options = Options(record=record if want_costs else None, evaluations=want_evals)
     head = evaluate_paths(engine, paths, exclude=args.exclude, jobs=args.jobs, options=options,
                           follow_symlinks=args.follow_symlinks, engine_args=(list(args.policies), args.pricing))
     result = head.result
@@ -153,7 +160,8 @@ def _context(args: argparse.Namespace, engine: Engine | None) -> ReportContext:
         policies=engine.policies if engine is not None else None,
         fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
         else frozenset({Enforcement.DENY}),
-        link_base=args.link_base or _github_link_base(), generated_at=time.time())
+        link_base=args.link_base or _github_link_base(), generated_at=time.time(),
+        team=engine.catalog.assumptions.dimensions().team if engine is not None else DEFAULT_DIMENSIONS.team)
 
 
 def _base_failure(ref: str, exc: GitError) -> Diagnostic:

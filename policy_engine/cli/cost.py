@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(render_table(report, catalog, args.pricing))
     for diagnostic in errors:
         print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
-    return EXIT_ERROR if errors else EXIT_OK
+    return EXIT_ERROR if any(d.is_error for d in errors) else EXIT_OK
 
 
 def _source(file: str) -> str | None:

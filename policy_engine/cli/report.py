@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2))
     if diagnostics:
         print(render_all(diagnostics), file=sys.stderr)
-    return EXIT_ERROR if diagnostics else EXIT_OK
+    return EXIT_ERROR if any(d.is_error for d in diagnostics) else EXIT_OK
 
 
 def _actuals(args: argparse.Namespace, engine: Engine, projected: dict[str, float]) -> Actuals:

@@ -20,7 +20,7 @@ from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.placement import read_placement
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
-from policy_engine.pricing.cost import REGION_LABELS, Unpriced, price_pod
+from policy_engine.pricing.cost import REGION_LABELS, Unpriced, price_pod, priced_workload
 
 CLUSTER_FILE = "<cluster>"
 FINISHED_PHASES = ("Succeeded", "Failed")
@@ -100,7 +100,8 @@ def trimmed(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None, keys: Sequence[str],
-                 seen: datetime, authoritative: Collection[str] = ()) -> PodRecord | None:
+                 seen: datetime, authoritative: Collection[str] = (),
+                 catalog: Catalog | None = None) -> PodRecord | None:
     """The record of a pod that requests GPUs; None for a pod without GPUs or one the model cannot read."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
@@ -109,7 +110,8 @@ def build_record(obj: dict[str, Any], namespace_labels: Mapping[str, str] | None
     obj = trimmed(obj)
     status = obj.get("status") or {}
     try:
-        workload = build_workload(Document(obj, CLUSTER_FILE, 1))
+        doc = Document(obj, CLUSTER_FILE, 1)  # the one priced-workload path, with the catalog's hours
+        workload = priced_workload(doc, catalog) if catalog is not None else build_workload(doc)
     except WorkloadError:
         return None
     if workload is None or workload.gpus <= 0:

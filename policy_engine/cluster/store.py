@@ -127,7 +127,7 @@ class Store:
     def _put_pod(self, obj: dict[str, Any], now: datetime) -> None:
         uid = _uid(obj)
         ns = str((obj.get("metadata") or {}).get("namespace") or "")
-        record = build_record(obj, self.namespaces.get(ns), self.inherit_keys, now)
+        record = build_record(obj, self.namespaces.get(ns), self.inherit_keys, now, catalog=self.catalog)
         if record is None:  # not (or no longer) a GPU pod
             self.pods.pop(uid, None)
             return

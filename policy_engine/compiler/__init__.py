@@ -59,10 +59,23 @@ def compile_policies(paths: Sequence[str | Path], *, catalog: Catalog | None = N
         else:
             sources[f] = text
     result = compile_sources(sources, catalog=catalog, known_kinds=known_kinds, cache=None if problems else cache)
+    if not problems and result.policy_set is not None and not result.policy_set.policies:
+        problems.append(_no_policy(paths, files))
     if problems:
         result.diagnostics = sorted([*problems, *result.diagnostics], key=Diagnostic.sort_key)
         result.policy_set = None
     return result
+
+
+def _no_policy(paths: Sequence[str | Path], files: Sequence[str]) -> Diagnostic:
+    """A set that would enforce nothing is an error, never a silent pass (``check`` exits 2, ``serve``
+    refuses to start, a reload keeps the running set)."""
+    where = str(files[0]) if files else str(paths[0]) if paths else "<policies>"
+    read = f"{len(files)} policy file(s) read, none defines a policy" if files else "no .policy file found"
+    return Diagnostic(Span(where, 1, 1), "E311", "no policy to enforce (an empty set would admit everything): "
+                      f"{read} under "
+                      f"{', '.join(str(p) for p in paths) or '(nothing)'}",
+                      hint="point --policies at .policy files, or leave it out for the bundled library")
 
 
 def compile_text(text: str, file: str = "<string>", *, catalog: Catalog | None = None,

@@ -96,7 +96,7 @@ def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float,
 def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Workload,
                  hours_per_month: float, ref: ResourceRef | None = None) -> Contribution | None:
     key = rule.key(w)
-    if key is None:
+    if not key:  # an empty label is a missing one (model/dimensions.py)
         return None
     hours, unbounded = project(w, rule.period, hours_per_month)
     gpu_hours = w.gpus * hours
@@ -192,7 +192,8 @@ def _decide_group(policy: CompiledPolicy, rule: AggregateRule, key: str, limit: 
     saving = _overage_cost(rule, over, members) if over else None
     anchor = crossing[0] if crossing else members[-1]
     return Finding(policy=policy.name, rule=rule.kind, severity=policy.severity, enforcement=enforcement,
-                   message=message, resource=anchor.ref, monthly_cost=None, saving=saving, group=label,
+                   message=message, resource=anchor.ref, saving=saving, group=label,
+                   monthly_cost=sum(c.cost for c in members if c.cost is not None) or None,
                    related=tuple(c.ref for c in crossing))
 
 

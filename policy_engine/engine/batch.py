@@ -252,7 +252,7 @@ def _load(unit: Unit) -> Iterator[Document | LoadError]:
             yield error
             continue
         assert text is not None
-        yield from load_text(text, piece.file, piece.first_line)
+        yield from load_text(text, piece.file, piece.first_line, report_empty=False)  # a cut piece
 
 
 # --- worker processes ----------------------------------------------------------------------------------

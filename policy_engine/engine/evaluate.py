@@ -14,23 +14,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from sys import intern
 from typing import Any
 
 from policy_engine.compiler.objects import bare_object, is_bare_object
-from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet
+from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet, Severity
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.errors import WorkloadError
-from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
+from policy_engine.model.training_runtimes import RUNTIME_KINDS, runtime_key
+from policy_engine.model.unread import gpu_requests, unread
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
-from policy_engine.pricing.cost import price
+from policy_engine.pricing.cost import model_config, priced_workload
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +62,14 @@ class Partial:
 class Engine:
     """Compiled policies plus a pricing catalog: immutable once built, safe to share between threads."""
 
-    def __init__(self, policies: PolicySet, catalog: Catalog) -> None:
+    def __init__(self, policies: PolicySet, catalog: Catalog, *,
+                 unread_gpu: Enforcement = Enforcement.WARN) -> None:
         self.policies = policies
         self.catalog = catalog
+        #: What the built-in ``unread-gpu-kind`` finding does (warn by default; ``deny`` when configured).
+        self.unread_gpu = unread_gpu
         self._hours_per_month = float(catalog.hours_per_month)
-        self._model_config = ModelConfig(hours_per_month=self._hours_per_month)
+        self._model_config = model_config(catalog)
         #: Kinds that run no pods (Namespace, HorizontalPodAutoscaler, a CRD) meet only the policies naming them.
         self._object_policies: dict[str, tuple[CompiledPolicy, ...]] = {}
         for p in policies.policies:
@@ -79,10 +83,7 @@ class Engine:
 
     def workload(self, doc: Document) -> Workload | None:
         """The workload model of a document, priced; None when the document is not a workload."""
-        w = build_workload(doc, self._model_config)
-        if w is not None:
-            w.cost = price(w, self.catalog)
-        return w
+        return priced_workload(doc, self.catalog, self._model_config)
 
     def subject(self, doc: Document) -> Workload | None:
         """What policies evaluate for a document: its workload, else the bare object when a policy names
@@ -91,6 +92,28 @@ class Engine:
         if w is None and doc.kind in self._object_policies:
             return bare_object(doc)
         return w
+
+    def unread_gpu_findings(self, doc: Document, enforcement: Enforcement | None = None) -> list[Finding]:
+        """The built-in finding for a document of a kind the model does not read that asks for GPUs
+        anywhere (``model/unread.py``): in CI and at admission alike, never a silent pass."""
+        if not unread(doc):
+            return []
+        found = gpu_requests(doc.obj, self._model_config)
+        if not found:
+            return []
+        raw = doc.obj.get("metadata")
+        meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        ref = ResourceRef(doc.kind, str(meta.get("name") or meta.get("generateName") or ""),
+                          str(meta["namespace"]) if meta.get("namespace") else None, doc.file, doc.line,
+                          doc.api_version)
+        where = "; ".join(f"{_dotted(r.path)} ({r.resource}: {r.amount})" for r in found[:3])
+        message = (f"{doc.kind} asks for GPUs at {where}, but the workload model does not read kind "
+                   f"{doc.kind} ({doc.api_version}): no policy and no price sees them. Put the pods under a "
+                   f"conventional pod template (spec.template) or have the kind supported")
+        return [Finding(policy=UNREAD_GPU_POLICY, rule="unread-kind", severity=Severity.MEDIUM,
+                        enforcement=enforcement or self.unread_gpu, message=message, resource=ref,
+                        field_line=doc.line_of(found[0].path), field_path=found[0].path,
+                        facts=(("kind", doc.kind), ("resource", found[0].resource)))]
 
     def evaluate(self, items: Iterable[Document | LoadError | Workload], *, usage: UsageProvider | None = None,
                  options: Options = DEFAULT) -> Result:
@@ -104,6 +127,8 @@ class Engine:
         res = partial.result
         started = time.perf_counter()
         files: set[str] = set()
+        runtimes: dict[tuple[str, str, str], Document] = {}
+        train_jobs: list[Document] = []  # judged last: the runtime they name may come later in the set
         for item in items:
             if isinstance(item, Workload):
                 self._subject(item, partial, options)
@@ -113,16 +138,34 @@ class Engine:
                 res.errors.append(item)
                 continue
             res.stats.documents += 1
-            try:
-                w = self.subject(item)
-            except WorkloadError as exc:
-                res.errors.append(exc.diagnostic)
+            if item.kind in RUNTIME_KINDS:
+                raw = item.obj.get("metadata")
+                meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+                runtimes[runtime_key(item.kind, str(meta.get("name")), meta.get("namespace"))] = item
+            if item.kind == "TrainJob":
+                train_jobs.append(item)
                 continue
-            if w is not None:
-                self._subject(w, partial, options)
+            self._document(item, partial, options, None)
+        if train_jobs:
+            config = replace(self._model_config, runtimes=runtimes)
+            for item in train_jobs:
+                self._document(item, partial, options, config)
         res.stats.files = len(files)
         res.stats.seconds = time.perf_counter() - started
         return partial
+
+    def _document(self, item: Document, partial: Partial, options: Options, config: ModelConfig | None) -> None:
+        res = partial.result
+        try:
+            w = (priced_workload(item, self.catalog, config) if config is not None else None) \
+                or self.subject(item)
+        except WorkloadError as exc:
+            res.errors.append(exc.diagnostic)
+            return
+        if w is not None:
+            self._subject(w, partial, options)
+        else:
+            res.findings.extend(self.unread_gpu_findings(item))
 
     def _subject(self, w: Workload, partial: Partial, options: Options) -> None:
         if not is_bare_object(w):
@@ -141,6 +184,10 @@ class Engine:
         cost = w.cost
         if cost is not None and cost.priced and cost.monthly is not None:
             stats.monthly_cost += cost.monthly
+            if cost.assumptions:
+                stats.assumed_workloads += 1
+                kinds = {a.split(": ", 1)[-1].rsplit("(", 1)[-1].rstrip(")") for a in cost.assumptions}
+                stats.assumptions = tuple(sorted(set(stats.assumptions) | kinds))
         else:
             stats.unpriced_workloads += 1
         monthly = cost.monthly if cost is not None and cost.priced else None
@@ -198,6 +245,8 @@ class Engine:
             res.stats.seconds += s.seconds
             res.stats.monthly_cost += s.monthly_cost
             res.stats.unpriced_workloads += s.unpriced_workloads
+            res.stats.assumed_workloads += s.assumed_workloads
+            res.stats.assumptions = tuple(sorted(set(res.stats.assumptions) | set(s.assumptions)))
         if contributions:
             res.findings.extend(aggregate.decide(self.policies, contributions, usage))
         res.stats.policies = len(self.policies.policies)
@@ -208,17 +257,30 @@ class Engine:
         return res
 
 
+#: The name the built-in finding for GPUs in an unread kind carries (not a policy file: it cannot be removed).
+UNREAD_GPU_POLICY = "unread-gpu-kind"
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+
+
 def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySummary]:
     """Per policy: findings, the spend it flags (each workload once) and the saving if fixed."""
     summaries = {p.name: PolicySummary(p.name, p.severity, p.enforcement, p.description)
                  for p in policies.policies}
     flagged: dict[tuple[str, ResourceRef], Finding] = {}
+    flagged_groups: set[tuple[str, str]] = set()
     savings: dict[tuple[str, ResourceRef | str], float] = {}
     for f in findings:
         s = summaries.get(f.policy)
         if s is None:
             continue
         s.findings += 1
+        if f.group is not None and (f.policy, f.group) not in flagged_groups:
+            flagged_groups.add((f.policy, f.group))  # a quota/budget row: the group's projected spend
+            if f.monthly_cost is not None:
+                s.flagged_monthly_cost += f.monthly_cost
         if f.group is None:
             key = (f.policy, f.resource)
             if key not in flagged:

@@ -122,12 +122,15 @@ class Stats:
     seconds: float = 0.0
     monthly_cost: float = 0.0  # projected monthly spend of all priced workloads scanned
     unpriced_workloads: int = 0
+    assumed_workloads: int = 0  # priced under a stated assumption (unbounded run, idle shutdown)
+    assumptions: tuple[str, ...] = ()  # the distinct assumptions used, in words
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.files, "documents": self.documents, "workloads": self.workloads,
                 "gpu_workloads": self.gpu_workloads, "policies": self.policies,
                 "seconds": round(self.seconds, 4), "monthly_cost": round(self.monthly_cost, 2),
-                "unpriced_workloads": self.unpriced_workloads}
+                "unpriced_workloads": self.unpriced_workloads, "assumed_workloads": self.assumed_workloads,
+                "assumptions": list(self.assumptions)}
 
 
 @dataclass(slots=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from policy_engine.model.documents import Document
 
 #: Hours in the reference month (365 x 24 / 12); the pricing catalog may declare its own.
 HOURS_PER_MONTH = 730.0
@@ -18,6 +23,9 @@ class ModelConfig:
     extra_gpu_resources: tuple[tuple[str, float], ...] = ()
     shared_gpu_fraction: float = DEFAULT_SHARED_GPU_FRACTION
     hours_per_month: float = HOURS_PER_MONTH
+    #: Kubeflow Trainer runtimes of the scanned set, by (kind, name, namespace); the bundled upstream
+    #: runtimes are looked up after these (``training_runtimes.py``).
+    runtimes: Mapping[tuple[str, str, str], Document] = field(default_factory=dict)
 
 
 DEFAULT_CONFIG = ModelConfig()

@@ -3,14 +3,15 @@
 A dimension is read from the labels every pod of a workload carries (``Workload.labels``: what Kubecost
 and OpenCost allocate by and what the webhook sees on each pod), trying its keys in order; an empty value
 is no value. Spend without a value is reported under ``UNTAGGED`` everywhere (check, cost, inspect,
-explain, the webhook, the cluster cache). The keys are configurable (``--team-label`` style options and
-``Dimensions.with_keys``); docs/cost-model.md lists the defaults.
+explain, the webhook). The keys are configurable in the pricing catalog's ``assumptions`` section
+(``team_labels``, ``cost_center_labels``, ``environment_labels``; ``Assumptions.dimensions()``), so every
+front end that reads the same ``--pricing`` file reads the same dimension; docs/cost-model.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 #: How spend without a value for a dimension is reported, in every report.
 UNTAGGED = "(untagged)"
@@ -37,18 +38,12 @@ class Dimensions:
     team: Dimension = Dimension("team", ("team",))
     cost_center: Dimension = Dimension("cost-center", ("cost-center",))
     environment: Dimension = Dimension("environment", ("environment",))
-    model: Dimension = Dimension("model", ("model",))
 
     def get(self, name: str) -> Dimension | None:
-        for d in (self.team, self.cost_center, self.environment, self.model):
+        for d in (self.team, self.cost_center, self.environment):
             if d.name == name:
                 return d
         return None
-
-    def with_keys(self, name: str, keys: tuple[str, ...]) -> Dimensions:
-        field = name.replace("-", "_")
-        current = getattr(self, field)
-        return replace(self, **{field: Dimension(current.name, keys)})
 
 
 DEFAULT_DIMENSIONS = Dimensions()

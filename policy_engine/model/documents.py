@@ -20,16 +20,24 @@ import re
 import stat
 import sys
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
-from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.model import deepjson
-from policy_engine.model.loader import Loader, construct_document
+from policy_engine.model.loader import DuplicateKey, Loader, construct_document, find_duplicate_key
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+#: Files found inside a directory that are YAML or JSON but not Kubernetes manifests: a Helm chart's own
+#: files, kustomize, CI and tool configs. They are skipped with a note (W602), as hidden files are.
+NOT_MANIFESTS = re.compile(
+    r"^(Chart|values([._-].*)?|kustomization|Kustomization|skaffold|(docker-)?compose([._-].*)?|mkdocs|codecov|"
+    r"action|azure-pipelines|bitbucket-pipelines|cloudbuild|buildspec|Taskfile|catalog-info|environment|"
+    r"pnpm-lock|pubspec|renovate|package(-lock)?|tsconfig([._-].*)?|devcontainer|"
+    r"dependabot|goreleaser|golangci|helmfile|Chart\.lock)\.(ya?ml|json)$")
+HELM_HINT = "a Helm template? Render it first (helm template CHART | policy-engine check -)"
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 #: A document whose alias-expanded size exceeds this many nodes is refused (a "billion laughs" bomb).
@@ -116,8 +124,13 @@ class LoadError:
         return self.diagnostic.message
 
 
-def _error(file: str, line: int, code: str, message: str, column: int = 1) -> LoadError:
-    return LoadError(Diagnostic(Span(file, max(line, 1), max(column, 1)), code, message))
+def _error(file: str, line: int, code: str, message: str, column: int = 1, hint: str | None = None) -> LoadError:
+    return LoadError(Diagnostic(Span(file, max(line, 1), max(column, 1)), code, message, hint=hint))
+
+
+def _note(file: str, code: str, message: str) -> LoadError:
+    """A warning-level item: reported, never a failure (an empty file, a skipped non-manifest)."""
+    return LoadError(Diagnostic(Span(file, 1, 1), code, message, level=Level.WARNING))
 
 
 def discover(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_symlinks: bool = False,
@@ -150,12 +163,27 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_symlin
                         full = os.path.join(folder, name)
                         if _excluded(full, exclude):
                             continue
+                        skipped = _not_a_manifest(name)
+                        if skipped is not None:
+                            if problems is not None:
+                                problems.append(_note(full, "W602", f"skipped: {skipped} (name the file "
+                                                                    f"explicitly to read it)"))
+                            continue
                         if not follow_symlinks and os.path.islink(full) and not _inside(full, root):
                             _escaped(full, problems, "file")
                             continue
                         yield full
         else:
             yield raw
+
+
+def _not_a_manifest(name: str) -> str | None:
+    """Why a file found in a directory is not read as a manifest, or None when it is read."""
+    if name.startswith("."):
+        return "a hidden file"
+    if NOT_MANIFESTS.match(name):
+        return "not a Kubernetes manifest (a Helm chart, kustomize, CI or tool configuration)"
+    return None
 
 
 def _inside(link: str, root: str) -> bool:
@@ -271,12 +299,31 @@ def load_paths(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_syml
                 yield _error(raw, 1, "E401", "no such file or directory")
 
 
-def load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document | LoadError]:
+def load_text(text: str, file: str, first_line: int = 1, *,
+              report_empty: bool = True) -> Iterator[Document | LoadError]:
     """Documents of one YAML (or JSON) stream that starts at line ``first_line`` of ``file``.
 
     Invalid YAML is an error at its line; loading resumes at the next ``---`` line after it, so an error
-    loses only the document it is in (and any it runs into), never the rest of the stream.
+    loses only the document it is in (and any it runs into), never the rest of the stream. A stream with
+    no document at all is reported (W601, unless ``report_empty`` is False: a piece cut from a larger
+    stream), never counted as nothing; an error in a file that holds Helm's
+    ``{{ }}`` carries the render-first hint.
     """
+    templated = "{{" in text
+    empty = True
+    for item in _load_text(text, file, first_line):
+        empty = False
+        if templated and isinstance(item, LoadError) and item.diagnostic.code in ("E601", "E603", "E604") \
+                and item.diagnostic.hint is None:
+            item = LoadError(replace(item.diagnostic, hint=HELM_HINT))
+        yield item
+    if empty and report_empty and not any(
+            line.strip() and not line.lstrip().startswith("#") and line.strip() not in ("---", "...")
+            for line in text.splitlines()):
+        yield _note(file, "W601", "empty file: no document in it (nothing was checked)")
+
+
+def _load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document | LoadError]:
     if file.endswith(".json") and text.lstrip().startswith(("{", "[")):
         yield from _load_json(text, file)
         return
@@ -314,7 +361,19 @@ def _load_yaml(text: str, file: str, offset: int) -> Generator[Document | LoadEr
                              f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through YAML aliases")
                 index += 1
                 continue
-            obj = loader.construct_document(node) if anchored else construct_document(node, loader)
+            try:
+                if anchored:
+                    duplicate = find_duplicate_key(node)
+                    if duplicate is not None:
+                        raise duplicate
+                    obj = loader.construct_document(node)
+                else:
+                    obj = construct_document(node, loader)
+            except DuplicateKey as dup:
+                mark = dup.node.start_mark
+                yield _duplicate_key(file, mark.line + 1 + offset, mark.column + 1, dup.key)
+                index += 1
+                continue
             yield from _objects(obj, file, line, index, node, offset)
             index += 1
     except yaml.MarkedYAMLError as exc:
@@ -386,11 +445,50 @@ def _too_deep(text: str) -> tuple[int, int] | None:
 
 def _load_json(text: str, file: str) -> Iterator[Document | LoadError]:
     try:
-        obj = deepjson.loads(text)  # any depth, like the API server (json.loads recurses per level)
+        obj = json.loads(text, object_pairs_hook=_unique_pairs)
+    except _JsonDuplicate as dup:
+        yield _duplicate_key(file, *_json_key_position(text, dup.key), dup.key)
+        return
+    except RecursionError:  # nested past the stdlib's recursion limit: read like the API server would
+        try:
+            obj = deepjson.loads(text)  # any depth (duplicate keys are not looked for at such depths)
+        except json.JSONDecodeError as exc:
+            yield _error(file, exc.lineno, "E602", f"invalid JSON: {exc.msg}", exc.colno)
+            return
     except json.JSONDecodeError as exc:
         yield _error(file, exc.lineno, "E602", f"invalid JSON: {exc.msg}", exc.colno)
         return
     yield from _objects(obj, file, 1, 0, None)
+
+
+class _JsonDuplicate(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _JsonDuplicate(key)
+            seen.add(key)
+    return out
+
+
+def _json_key_position(text: str, key: str) -> tuple[int, int]:
+    """Line and column of the second ``"key":`` in the text (where the duplicate most likely is)."""
+    found = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
+    at = found[1] if len(found) > 1 else found[0] if found else 0
+    line = text.count("\n", 0, at) + 1
+    return line, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def _duplicate_key(file: str, line: int, column: int, key: str) -> LoadError:
+    return _error(file, line, "E607", f"key {_printable(key, 60)!r} appears twice in one mapping; kubectl "
+                  f"refuses such a file (a YAML or JSON parser would silently keep the last value)", column)
 
 
 def _objects(obj: Any, file: str, line: int, index: int, node: yaml.Node | None,

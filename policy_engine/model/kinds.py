@@ -74,3 +74,8 @@ def extractor_for(doc: Document) -> tuple[Extractor | None, bool]:
     if found is not None:
         return found, False
     return kinds_core.generic, True
+
+
+def is_known(group: str, kind: str) -> bool:
+    """Whether the model reads ``kind`` of API ``group`` specifically (not generically)."""
+    return (group, kind) in _REGISTRY

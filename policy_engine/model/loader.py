@@ -53,6 +53,37 @@ class Loader(_Base):
         return _MAP if kind is MappingNode else _SEQ
 
 
+class DuplicateKey(Exception):
+    """A mapping names the same key twice (kubectl refuses such a file; PyYAML would keep the last)."""
+
+    def __init__(self, key: str, node: Node) -> None:
+        super().__init__(key)
+        self.key = key
+        self.node = node
+
+
+def find_duplicate_key(root: Node) -> DuplicateKey | None:
+    """The first duplicate string key under ``root``, walked iteratively (for streams with anchors)."""
+    stack = [root]
+    seen_nodes: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:  # an alias points back at a node already walked
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, MappingNode):
+            keys: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.tag == _STR and key.value != "<<":
+                    if key.value in keys:
+                        return DuplicateKey(key.value, key)
+                    keys.add(key.value)
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return None
+
+
 def construct_document(node: Node, loader: Any) -> Any:
     """The document's object, as ``loader.construct_document(node)`` builds it for an anchor-free stream."""
     try:
@@ -77,7 +108,18 @@ def _construct(node: Node, loader: Any) -> Any:
                     break  # a merge key, a non-string or tagged key: PyYAML's rules, for the whole mapping
                 out[key.value] = _construct(value, loader)
             else:
+                if len(out) != len(node.value):
+                    raise _duplicate(node)
                 return out
     elif cls is SequenceNode and node.tag == _SEQ:
         return [_construct(child, loader) for child in node.value]
     return loader.construct_object(node, deep=True)
+
+
+def _duplicate(node: Node) -> DuplicateKey:
+    seen: set[str] = set()
+    for key, _ in node.value:
+        if key.value in seen:
+            return DuplicateKey(key.value, key)
+        seen.add(key.value)
+    raise AssertionError("no duplicate key")

@@ -1,7 +1,9 @@
 """A pod spec (or a CRD's pod-like block) → one ``Role``: requests, GPUs per pod, placement, labels.
 
-GPUs per pod follow the scheduler: per resource, max(max over init containers, Σ over containers),
-each container's amount being its request or, when it has none, its limit (Kubernetes copies limits to
+GPUs per pod follow the scheduler's effective request: per resource, max(the init phase, Σ app containers
++ Σ sidecars), where a sidecar is an init container with ``restartPolicy: Always`` that keeps running and
+each init container's phase counts it beside the sidecars started before it; each container's amount
+being its request or, when it has none, its limit (Kubernetes copies limits to
 absent requests; extended resources must have requests == limits). A KAI ``gpu-fraction`` pod
 annotation, and failing any GPU resource a Ray ``rayStartParams.num-gpus``, count when no accelerator
 resource is requested.
@@ -148,6 +150,7 @@ def _read_containers(
     containers: list[Container] = []
     counted: dict[tuple[str, str | int | float], int] = {}
     inits: dict[str, Decimal] = {}
+    sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
     first_gpu_path: FieldPath | None = None
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
     gpu_names: dict[str, bool] = {}  # resource name → is an accelerator, decided once per name
@@ -165,11 +168,15 @@ def _read_containers(
                                    else ({}, {}))
         limits, limits_text = _quantities(doc, ref, "limits", limits, valid) if limits is not None else ({}, {})
         containers.append(Container(str(holder.get("name") or ""), ref.init, requests_text, limits_text, ref.path))
+        sidecar = ref.init and holder.get("restartPolicy") == "Always"
         for name, value in (requests.items() if not limits else {**limits, **requests}.items()):
             if ref.init:
-                amount = _quantity(value)
-                if amount > inits.get(name, Decimal(0)):
-                    inits[name] = amount
+                # an init container runs beside the sidecars started before it (KEP-753)
+                running = _quantity(value) + sidecars.get(name, Decimal(0))
+                if running > inits.get(name, Decimal(0)):
+                    inits[name] = running
+                if sidecar:
+                    sidecars[name] = running
             else:
                 key = (name, value)
                 counted[key] = counted.get(key, 0) + 1
@@ -179,6 +186,8 @@ def _read_containers(
     sums: dict[str, Decimal] = {}
     for (name, value), times in counted.items():
         sums[name] = sums.get(name, Decimal(0)) + _quantity(value) * times
+    for name, amount in sidecars.items():  # sidecars keep running beside the app containers
+        sums[name] = sums.get(name, Decimal(0)) + amount
     return containers, sums, inits, first_gpu_path
 
 

@@ -109,6 +109,10 @@ class Cost:
     on_demand_monthly: float | None = None  # the same workload at on-demand prices (for spot savings)
     spot_monthly: float | None = None  # the same workload at spot prices, where the catalog knows them
     breakdown: tuple[str, ...] = ()  # the arithmetic, one line per role, for explain and docs
+    #: The stated assumptions the projection used (an unbounded job's run time, a declared idle shutdown),
+    #: in words naming the catalog setting; empty when the figure rests on the manifest alone.
+    assumptions: tuple[str, ...] = ()
+    gpu_hours: float | None = None  # projected GPU-hours per month under those assumptions
 
 
 @dataclass(frozen=True, slots=True)

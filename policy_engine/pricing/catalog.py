@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.errors import DiagnosticError
+from policy_engine.model.dimensions import Dimension, Dimensions
 
 BUNDLED_CATALOG = "catalog.yaml"
 #: Sections whose entries a user file replaces or adds by key.
@@ -123,6 +124,19 @@ class Assumptions:
     idle_fraction: float = 0.6
     idle_rationale: str | None = None
     idle_source: str | None = None
+    #: An unbounded job (no deadline, no expected duration) is priced as running this fraction of the
+    #: period (1.0: the whole month) and marked as assumed, so the headline leaves no spend out.
+    unbounded_run_fraction: float = 1.0
+    #: The label keys of each showback dimension, tried in order (model/dimensions.py).
+    team_labels: tuple[str, ...] = ("team",)
+    cost_center_labels: tuple[str, ...] = ("cost-center",)
+    environment_labels: tuple[str, ...] = ("environment",)
+
+    def dimensions(self) -> Dimensions:
+        """The one definition of team, cost center and environment every report uses."""
+        return Dimensions(Dimension("team", tuple(self.team_labels)),
+                          Dimension("cost-center", tuple(self.cost_center_labels)),
+                          Dimension("environment", tuple(self.environment_labels)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,10 @@ class AssumptionsSchema(_Strict):
     idle_fraction: float = Field(default=0.6, ge=0, le=1)
     idle_rationale: str | None = None
     idle_source: str | None = None
+    unbounded_run_fraction: float = Field(default=1.0, gt=0, le=1)
+    team_labels: tuple[str, ...] = Field(default=("team",), min_length=1)
+    cost_center_labels: tuple[str, ...] = Field(default=("cost-center",), min_length=1)
+    environment_labels: tuple[str, ...] = Field(default=("environment",), min_length=1)
 
 
 class SourceSchema(_Strict):
@@ -123,6 +127,10 @@ class _AssumptionsPatch(BaseModel):
     idle_fraction: float | None = Field(default=None, ge=0, le=1)
     idle_rationale: str | None = None
     idle_source: str | None = None
+    unbounded_run_fraction: float | None = Field(default=None, gt=0, le=1)
+    team_labels: tuple[str, ...] | None = Field(default=None, min_length=1)
+    cost_center_labels: tuple[str, ...] | None = Field(default=None, min_length=1)
+    environment_labels: tuple[str, ...] | None = Field(default=None, min_length=1)
 
 
 class CatalogPatch(BaseModel):

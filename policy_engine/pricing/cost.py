@@ -19,7 +19,7 @@ The rules (docs/cost-model.md has worked examples of each):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.errors import WorkloadError
@@ -27,6 +27,7 @@ from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
+from policy_engine.model.training_runtimes import RUNTIME_KINDS, resolve_train_job, runtime_key
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
@@ -53,6 +54,9 @@ class Unpriced:
 
 def price(workload: Workload, catalog: Catalog) -> Cost:
     """The workload's projected cost under ``catalog``; see the module docstring for the rules."""
+    unresolved = workload.provenance.get("runtime_unresolved")
+    if unresolved is not None and not any(r.gpus_per_pod or r.cpu_request for r in workload.roles):
+        return Cost(False, None, None, catalog.currency, f"{unresolved.note}; scan the runtime with the TrainJob")
     hours, hours_text = _hours(workload.run_time, catalog)
     hourly = on_demand = 0.0
     spot: float | None = 0.0
@@ -75,12 +79,35 @@ def price(workload: Workload, catalog: Catalog) -> Cost:
     currency = catalog.currency
     if problems:
         return Cost(False, None, None, currency, "; ".join(problems), breakdown=tuple(lines))
-    if hours is None:
-        reason = (f"monthly spend unknown, {workload.run_time.reason} (hourly {_money(hourly)}/h is known); "
-                  f"bound the run with a deadline or the {EXPECTED_DURATION_ANNOTATION} annotation to price it")
-        return Cost(False, hourly, None, currency, reason, breakdown=tuple(lines))
+    hours, assumed = _assumed_hours(workload, catalog, hours)
+    if assumed:
+        lines.append(f"{assumed[0]}: {_money(hourly)}/h {X} {hours:g} h = {_money(hourly * hours)}")
     return Cost(True, hourly, hourly * hours, currency, None, on_demand * hours,
-                None if spot is None else spot * hours, tuple(lines))
+                None if spot is None else spot * hours, tuple(lines), assumed, workload.gpus * hours)
+
+
+def _assumed_hours(workload: Workload, catalog: Catalog, hours: float | None) -> tuple[float, tuple[str, ...]]:
+    """The hours a month's projection uses, and the stated assumption behind them when the manifest alone
+    does not say (docs/cost-model.md, *Assumptions*):
+
+    - an **unbounded** job (no deadline, no expected duration) runs ``assumptions.unbounded_run_fraction`` of
+      the month (default: all of it), so the headline leaves no spend out;
+    - a long-running workload with a **declared idle shutdown** holds its pods ``1 - idle_fraction`` of the
+      month (the same idle assumption that prices an idle-shutdown policy's saving).
+    """
+    a = catalog.assumptions
+    if hours is None:
+        fraction = a.unbounded_run_fraction
+        hours = catalog.hours_per_month * fraction
+        return hours, (f"assumed {fraction:.0%} of the month ({hours:g} h): {workload.run_time.reason}; bound "
+                       f"it with a deadline or the {EXPECTED_DURATION_ANNOTATION} annotation "
+                       f"(assumptions.unbounded_run_fraction)",)
+    if workload.run_time.kind is RunKind.CONTINUOUS and workload.idle_timeout_seconds is not None:
+        active = 1.0 - a.idle_fraction
+        if active < 1.0:
+            return hours * active, (f"assumed active {active:.0%} of the month ({hours * active:g} h): idle "
+                                    f"shutdown declared (1 - assumptions.idle_fraction)",)
+    return hours, ()
 
 
 def price_pod(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
@@ -259,23 +286,57 @@ def _money(value: float, places: int = 2) -> str:
     return f"${value:,.{places}f}"
 
 
+def model_config(catalog: Catalog) -> ModelConfig:
+    """The workload model's settings a catalog implies (its hours per month)."""
+    return ModelConfig(hours_per_month=float(catalog.hours_per_month))
+
+
+def priced_workload(doc: Document, catalog: Catalog, config: ModelConfig | None = None) -> Workload | None:
+    """THE document → priced workload path (engine, inspect, cost, the cluster cache): the workload model
+    with the catalog's hours per month, then ``price``. None when the document is not a workload;
+    ``WorkloadError`` when a field is malformed."""
+    config = config or model_config(catalog)
+    workload = build_workload(doc, config)
+    if workload is not None:
+        if workload.kind == "TrainJob":  # its pods come from the runtime it names
+            resolve_train_job(workload, config)
+        workload.cost = price(workload, catalog)
+    return workload
+
+
 def priced_workloads(
     items: Iterable[Document | LoadError], catalog: Catalog
 ) -> tuple[list[Workload], list[Diagnostic]]:
     """Every workload of ``items``, modelled and priced, and the located errors of the rest (inspect, cost)."""
-    config = ModelConfig(hours_per_month=catalog.hours_per_month)
+    config = model_config(catalog)
     workloads: list[Workload] = []
     errors: list[Diagnostic] = []
+    documents: list[Document] = []
     for item in items:
         if not isinstance(item, Document):
             errors.append(item.diagnostic)
-            continue
+        else:
+            documents.append(item)
+    runtimes = scanned_runtimes(documents)
+    if runtimes:  # a TrainJob's pods come from the runtime it names, wherever it is in the set
+        config = replace(config, runtimes=runtimes)
+    for item in documents:
         try:
-            workload = build_workload(item, config)
+            workload = priced_workload(item, catalog, config)
         except WorkloadError as exc:
             errors.append(exc.diagnostic)
             continue
         if workload is not None:
-            workload.cost = price(workload, catalog)
             workloads.append(workload)
     return workloads, errors
+
+
+def scanned_runtimes(documents: Iterable[Document]) -> dict[tuple[str, str, str], Document]:
+    """The Kubeflow Trainer runtimes among ``documents``, by (kind, name, namespace)."""
+    out: dict[tuple[str, str, str], Document] = {}
+    for doc in documents:
+        if doc.kind in RUNTIME_KINDS:
+            raw = doc.obj.get("metadata")
+            meta = raw if isinstance(raw, dict) else {}
+            out[runtime_key(doc.kind, str(meta.get("name")), meta.get("namespace"))] = doc
+    return out

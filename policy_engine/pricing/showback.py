@@ -1,6 +1,7 @@
 """Showback: priced workloads summed per group (team, GPU model, namespace, cost centre, kind).
 
-A group key is a label name read from ``Workload.labels`` (object labels overlaid by the labels every pod
+A group key is a showback dimension (``team``, ``cost-center``, ``environment``: the catalog's one
+definition, model/dimensions.py), another label name read from ``Workload.labels`` (what every pod
 carries), or one of the built-in dimensions ``model`` (GPU model), ``namespace`` and ``kind``. Workloads
 that cannot be priced are kept apart with their reason: a total that silently dropped them would look
 cheaper than the cluster is.
@@ -11,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from policy_engine.model.dimensions import UNTAGGED
 from policy_engine.model.workload import Role, Workload
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import gpu_model_of
 
-NO_VALUE = "(none)"
+NO_VALUE = UNTAGGED  # the one name of untagged spend (model/dimensions.py)
 CPU_ONLY = "(cpu)"
 UNKNOWN_MODEL = "(unknown)"
 
@@ -58,6 +60,9 @@ def group_value(w: Workload, dimension: str, catalog: Catalog) -> str:
         return w.namespace or NO_VALUE
     if dimension == "kind":
         return w.kind
+    defined = catalog.assumptions.dimensions().get(dimension)
+    if defined is not None:  # team, cost-center, environment: their configured keys, in order
+        return defined.display(w.labels)
     return w.labels.get(dimension) or NO_VALUE
 
 
@@ -96,6 +101,6 @@ def _add(target: GroupTotal, w: Workload) -> None:
     if cost is None or not cost.priced or cost.monthly is None:
         target.unpriced += 1
         return
-    target.gpu_hours += w.gpu_hours_per_month or 0.0
+    target.gpu_hours += cost.gpu_hours if cost.gpu_hours is not None else (w.gpu_hours_per_month or 0.0)
     target.monthly += cost.monthly
     target.on_demand_monthly += cost.on_demand_monthly or 0.0

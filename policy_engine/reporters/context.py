@@ -16,6 +16,7 @@ from urllib.parse import quote
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine.findings import Finding, Result
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, Dimension
 from policy_engine.model.documents import STDIN_NAME, LoadError
 from policy_engine.reporters.costs import CostDiff, WorkloadCost
 
@@ -42,6 +43,7 @@ class ReportContext:
     link_base: str | None = None  # e.g. https://github.com/org/repo/blob/<sha>: markdown links file#Lline
     generated_at: float | None = None  # epoch seconds, for formats that stamp results (PolicyReport)
     stopped: str | None = None  # the run stopped before checking anything: why (the errors hold the details)
+    team: Dimension = DEFAULT_DIMENSIONS.team  # the catalog's team dimension (model/dimensions.py)
 
     def policy(self, name: str) -> CompiledPolicy | None:
         return self.policies.get(name) if self.policies is not None else None
@@ -61,7 +63,7 @@ class ReportContext:
     def workload_costs(self, result: Result) -> list[WorkloadCost]:
         if self.costs is not None:
             return list(self.costs)
-        return [WorkloadCost.of(w) for w in result.workloads]
+        return [WorkloadCost.of(w, self.team) for w in result.workloads]
 
     def relative(self, file: str) -> str:
         """The file as a POSIX path relative to the root (as given when outside it or for stdin)."""
@@ -113,6 +115,6 @@ def error_parts(error: LoadError | Diagnostic) -> Diagnostic:
 
 
 def is_failure(error: LoadError | Diagnostic) -> bool:
-    """Load errors always count; engine diagnostics count when they are errors, not warnings."""
-    return isinstance(error, LoadError) or error.is_error
+    """Errors count, warnings (an empty file, a skipped non-manifest) do not."""
+    return error_parts(error).is_error
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from policy_engine.engine.findings import ResourceRef
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED, Dimension
 from policy_engine.model.workload import Workload
 
-#: Labels that name the team that owns a workload, in order of preference.
-TEAM_LABELS = ("team", "owner", "cost-center")
-NO_TEAM = "(no team label)"
+#: Spend without a team (the one ``team`` dimension, model/dimensions.py) reads the same in every report.
+NO_TEAM = UNTAGGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,8 @@ class WorkloadCost:
     monthly: float | None  # None: could not be priced (never counted as $0)
 
     @staticmethod
-    def of(w: Workload) -> WorkloadCost:
-        team = next((w.labels[k] for k in TEAM_LABELS if w.labels.get(k)), NO_TEAM)
+    def of(w: Workload, team_dimension: Dimension = DEFAULT_DIMENSIONS.team) -> WorkloadCost:
+        team = team_dimension.display(w.labels)
         cost = w.cost
         monthly = cost.monthly if cost is not None and cost.priced else None
         return WorkloadCost(ResourceRef.of(w), team, w.gpus, monthly)

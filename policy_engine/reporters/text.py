@@ -117,6 +117,9 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
     unpriced = f" ({count(st.unpriced_workloads, 'workload')} unpriced)" if st.unpriced_workloads else ""
     out.append(f"Projected spend {money(st.monthly_cost)}/month{unpriced}; estimated saving if fixed "
                f"{money(saving)}/month")
+    if st.assumed_workloads:
+        out.append(f"  includes {st.assumed_workloads} workload(s) priced under stated assumptions "
+                   f"({', '.join(st.assumptions)}; docs/cost-model.md)")
     return out
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from policy_engine.model.workload import Workload
+from policy_engine.pricing.catalog import Catalog
+from policy_engine.pricing.cost import gpu_model_of
 from policy_engine.wording import count
 
 
@@ -14,7 +16,9 @@ def _num(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
-def workload_json(w: Workload) -> dict[str, Any]:
+def workload_json(w: Workload, catalog: Catalog) -> dict[str, Any]:
+    """``gpu_model`` is the model pricing uses (the role's own, else its instance type's), as in ``cost``;
+    ``team`` is the one team dimension (model/dimensions.py), as in ``check`` and ``cost``."""
     cost = w.cost
     return {
         "kind": w.kind,
@@ -31,7 +35,7 @@ def workload_json(w: Workload) -> dict[str, Any]:
                 "max_replicas": r.max_replicas,
                 "gpus_per_pod": _num(r.gpus_per_pod),
                 "gpu_resource": r.gpu_resource,
-                "gpu_model": r.gpu_model,
+                "gpu_model": gpu_model_of(r, catalog),
                 "instance_type": r.instance_type,
                 "instance_type_candidates": list(r.instance_type_candidates),
                 "capacity_type": r.capacity_type.value,
@@ -39,6 +43,7 @@ def workload_json(w: Workload) -> dict[str, Any]:
             for r in w.roles
         ],
         "labels": w.labels,
+        "team": catalog.assumptions.dimensions().team.display(w.labels),
         "gpus": _num(w.gpus),
         "gpu_hours_per_month": _num(w.gpu_hours_per_month),
         "run_time": {
@@ -55,11 +60,11 @@ def workload_json(w: Workload) -> dict[str, Any]:
     }
 
 
-_HEADERS = ("KIND/NAME", "ROLES", "GPUS", "MODEL", "INSTANCE", "CAPACITY", "$/MONTH")
+_HEADERS = ("KIND/NAME", "ROLES", "GPUS", "MODEL", "INSTANCE", "CAPACITY", "TEAM", "$/MONTH")
 
 
-def render_table(workloads: list[Workload]) -> str:
-    rows = [_HEADERS] + [_row(w) for w in workloads]
+def render_table(workloads: list[Workload], catalog: Catalog) -> str:
+    rows = [_HEADERS] + [_row(w, catalog) for w in workloads]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     total_gpus = sum(w.gpus for w in workloads)
@@ -70,10 +75,27 @@ def render_table(workloads: list[Workload]) -> str:
     return "\n".join(lines)
 
 
-def _row(w: Workload) -> tuple[str, ...]:
+def template_json(t: Workload) -> dict[str, Any]:
+    """A runtime or serving config read as the pods it would give (``model/training_runtimes.py``)."""
+    return {"kind": t.kind, "api_version": t.api_version, "name": t.name, "namespace": t.namespace,
+            "file": t.file, "line": t.line,
+            "roles": [{"name": r.name, "gpus_per_pod": _num(r.gpus_per_pod), "gpu_resource": r.gpu_resource,
+                       "instance_type": r.instance_type, "replicas": r.replicas} for r in t.roles],
+            "gpus_per_instance": _num(t.gpus)}
+
+
+def render_templates(templates: list[Workload]) -> str:
+    lines = ["templates (run nothing themselves; what each instance would hold):"]
+    for t in templates:
+        roles = ", ".join(f"{r.name}: {r.gpus_per_pod:g} GPU(s) per pod" for r in t.roles)
+        lines.append(f"  {t.kind}/{t.name} ({t.file}:{t.line}): {roles}")
+    return "\n".join(lines)
+
+
+def _row(w: Workload, catalog: Catalog) -> tuple[str, ...]:
     ns = f"{w.namespace}/" if w.namespace else ""
     roles = ", ".join(f"{r.replicas} {r.name}" for r in w.roles)
-    models = sorted({r.gpu_model for r in w.roles if r.gpu_model})
+    models = sorted({m for r in w.roles if r.gpus_per_pod > 0 and (m := gpu_model_of(r, catalog))})
     instances = sorted({r.instance_type for r in w.roles if r.instance_type})
     capacities = sorted({r.capacity_type.value for r in w.roles})
     cost = w.cost
@@ -87,5 +109,6 @@ def _row(w: Workload) -> tuple[str, ...]:
         ",".join(models) or "-",
         ",".join(instances) or "-",
         ",".join(capacities),
+        catalog.assumptions.dimensions().team.display(w.labels),
         money,
     )

@@ -42,6 +42,9 @@ class WebhookConfig(BaseModel):
     authoritative_labels: tuple[str, ...] = ("team", "cost-center")
     """Inherited keys whose namespace value, where the namespace has one, replaces the workload's own: a
     quota cannot be dodged, nor spend billed to another team, by relabelling (docs/webhook.md)."""
+    unread_gpu_kinds: Literal["warn", "deny"] = "warn"
+    """An object of a kind the workload model does not read that asks for GPUs: warn (default) or deny,
+    as ``check --unread-gpu-kinds`` does in CI."""
     known_teams: tuple[str, ...] | None = None
     """When set, a workload whose team (after inheritance) is not in this list is denied, naming the list."""
     controller_annotations: tuple[str, ...] = (

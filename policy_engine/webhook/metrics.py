@@ -46,6 +46,9 @@ class Metrics:
         self.reload_failures = Counter(f"{PREFIX}_policy_reload_failures",
                                        "Policy reloads refused because the new files did not compile "
                                        "(the previous set stays in force)", registry=r)
+        self.policies_removed = Counter(f"{PREFIX}_policies_removed_by_reload",
+                                        "Policies a reload took out of force (each is named in a warning log)",
+                                        registry=r)
         self.policies_loaded = Gauge(f"{PREFIX}_policies_loaded", "Policies in force",
                                      multiprocess_mode="livemostrecent", registry=r)
         self.cache_synced = Gauge(f"{PREFIX}_cluster_cache_synced", "1 when the cluster-state cache has "

@@ -139,7 +139,12 @@ class PolicyWatcher:
             self.metrics.reload_failures.inc()
             log(logging.ERROR, f"policy reload failed: {type(exc).__name__}: {exc}", event="reload_failed")
             return False
+        removed = sorted(set(self.holder.current.by_name) - set(loaded.by_name))
         self.holder.current = loaded
+        if removed:
+            self.metrics.policies_removed.inc(len(removed))
+            log(logging.WARNING, f"policy reload removed {len(removed)} policies: {', '.join(removed)}",
+                event="policies_removed", removed=removed)
         settle_heap()
         if self.on_swap is not None:
             try:

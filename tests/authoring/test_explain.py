@@ -152,7 +152,8 @@ def test_quota_and_budget_show_the_share_and_the_group_decision() -> None:
 def test_cost_arithmetic_is_shown() -> None:
     result = _explain("workload-cost-ceiling", SAMPLES / "workload-cost-ceiling" / "manifests.yaml")
     serving = _workload(result, "llama-70b-serving")
-    assert serving.cost[0] == "run time: continuous: a Deployment runs all month"
+    assert serving.cost[0].startswith("team: ")  # the one team dimension, as check and cost name it
+    assert serving.cost[1] == "run time: continuous: a Deployment runs all month"
     assert any("p4d.24xlarge" in line and "× 730 h" in line for line in serving.cost)
     text = render_text(result)
     assert "FAIL" in text and "monthly_cost = $32,058.10" in text

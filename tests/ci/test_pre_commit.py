@@ -2,12 +2,13 @@
 throw-away git repository of manifests, builds the hook's virtualenv (``language: python``: pip installs
 this repository, dependencies from the package registry) and runs the hook on the staged files.
 
-The slowest CI test module (20-25 s here, most of it pip building the hook's venv from the local wheel
-cache and the registry); the venv is built once and shared by the module's runs (PRE_COMMIT_HOME).
+The slowest CI test module (20-40 s here, most of it pip building the hook's venv with the user's pip
+configuration and cache); the venv is built once and shared by the module's runs (PRE_COMMIT_HOME).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -32,8 +33,10 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _try_repo(repo: Path, home: Path, *files: str) -> subprocess.CompletedProcess[str]:
     if not (ROOT / ".git").exists():
         pytest.skip("pre-commit try-repo needs this repository to be a git checkout")
-    env = {"PRE_COMMIT_HOME": str(home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-           "HOME": str(home), "XDG_CACHE_HOME": str(home / "xdg-cache")}
+    # the user's own environment otherwise: pip's configuration (indexes, wheel folders) and cache apply
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    env.pop("VIRTUAL_ENV", None)
     return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "policy-engine-check",
                            "--verbose", "--files", *files], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=600)

@@ -229,3 +229,42 @@ def test_labels_only_on_a_deployment_fail_check_as_the_cluster_would_with_the_po
     assert "add them under spec.template.metadata.labels" in labels["message"]
     lines = manifest.read_text().splitlines()
     assert lines[labels["line"] - 1].strip().startswith("labels:")
+
+
+def test_an_8_plus_8_gpu_sidecar_pod_no_longer_bypasses_max_gpus() -> None:
+    manifest = REPO / "tests" / "fixtures" / "model" / "sidecar_gpus.yaml"
+    proc = check(str(manifest), "--format", "json", cwd=REPO)
+    findings = json.loads(proc.stdout)["findings"]
+    assert any(f["policy"] == "max-gpus" and f["resource"]["name"] == "sidecar-gpus" and "16" in f["message"]
+               for f in findings), findings
+    assert proc.returncode == 1
+
+
+def test_the_headline_includes_every_workload_and_quota_rows_show_the_spend_they_flag() -> None:
+    """The issue's reproductions: an unbounded job was '$0.00 (+1 unpriced)' and left out of 'Projected
+    spend'; a quota row showed $0.00 flagged beside its saving."""
+    proc = check(str(REPO / "examples" / "manifests"), "--format", "json", cwd=REPO)
+    doc = json.loads(proc.stdout)
+    stats = doc["stats"]
+    assert stats["unpriced_workloads"] == 0 and stats["assumed_workloads"] >= 1
+    assert "assumptions.unbounded_run_fraction" in stats["assumptions"]
+    text = check(str(REPO / "examples" / "manifests"), cwd=REPO).stdout
+    assert "priced under stated assumptions" in text and "unpriced" not in text.split("Projected spend")[1]
+    _, quota = as_json("quota")
+    (row,) = [s for s in quota["summary"] if s["policy"] == "team-quota"]
+    assert row["flagged_monthly_cost"] > 0 and row["saving"] > 0
+
+
+@pytest.mark.parametrize("layout", ["empty-directory", "only-yaml", "every-file-empty"])
+def test_a_policy_set_with_no_policy_is_an_error_not_a_pass(tmp_path: Path, layout: str) -> None:
+    """The issue's reproduction: check passed (exit 0) with nothing to enforce."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    if layout == "only-yaml":
+        (policies / "values.yaml").write_text("team: nlp\n")
+    elif layout == "every-file-empty":
+        (policies / "a.policy").write_text("")
+        (policies / "b.policy").write_text("# rules moved elsewhere\n")
+    proc = check(str(REPO / "examples" / "manifests"), "--policies", str(policies), cwd=REPO)
+    assert proc.returncode == 2, proc.stdout
+    assert "error[E311]: no policy to enforce" in proc.stderr

@@ -191,3 +191,17 @@ def test_bad_policy_files_raise_located_diagnostics(tmp_path: Path) -> None:
     (err,) = info.value.errors
     assert (err.span.file, err.span.line) == (str(bad), 3)
     assert "gpuz" in str(info.value)
+
+
+def test_an_unread_kind_asking_for_gpus_is_a_built_in_finding_naming_the_kind_and_the_field() -> None:
+    """The issue's reproduction: a GPUTrainer with 16 GPUs 'PASSED'."""
+    engine = _engine("labels.policy")
+    manifest = FIXTURES / "unread" / "gputrainer.yaml"
+    result = engine.evaluate(load_paths([str(manifest)]))
+    found = {(f.resource.kind, f.policy, f.enforcement, f.field_path[-1]) for f in result.findings}
+    assert found == {("GPUTrainer", "unread-gpu-kind", Enforcement.WARN, "nvidia.com/gpu"),
+                     ("DraJob", "unread-gpu-kind", Enforcement.WARN, "deviceClassName")}
+    trainer = next(f for f in result.findings if f.resource.kind == "GPUTrainer")
+    assert trainer.field_line == 14 and "spec.worker.resources.limits" in trainer.message
+    engine.unread_gpu = Enforcement.DENY  # configurable to deny
+    assert any(f.enforcement is Enforcement.DENY for f in engine.evaluate(load_paths([str(manifest)])).findings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policy_engine.model.build import build_workload
+from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.model.workload import RunKind
 
@@ -150,9 +151,13 @@ def test_ray_autoscaler_idle_timeout_and_idle_annotation() -> None:
     assert notebook.idle_provenance.note == "policy-engine.io/idle-timeout"
 
 
-def test_trainjob_says_its_runtime_is_not_resolved() -> None:
-    role = fixture_workload("trainjob.yaml").roles[0]
-    assert "not resolved" in role.provenance["template"].note
+def test_trainjob_is_resolved_against_the_bundled_runtime_it_names() -> None:
+    from policy_engine.model.training_runtimes import resolve_train_job
+
+    w = fixture_workload("trainjob.yaml")
+    resolve_train_job(w, DEFAULT_CONFIG)
+    assert "bundled ClusterTrainingRuntime torch-distributed" in w.provenance["runtime"].note
+    assert (w.roles[0].replicas, w.roles[0].gpus_per_pod) == (2, 4.0)  # resourcesPerNode replaces the runtime's
 
 
 def test_kaito_workspace_takes_the_instance_type_from_the_crd() -> None:

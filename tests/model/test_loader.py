@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_engine.model.documents import Document, load_text
-from policy_engine.model.loader import Loader, construct_document
+from policy_engine.model.loader import DuplicateKey, Loader, construct_document
 
 
 def construct_all(text: str, fast: bool) -> list[Any]:
@@ -45,7 +45,6 @@ def same(text: str) -> None:
     "kind: Pod\ncustom: !Ref something\n",
     "kind: Pod\nnonspecific: ! 12\nquoted: '12'\ndouble: \"true\"\nseq: ! [1]\nmap: ! {a: 1}\n",
     "kind: Pod\nbad_date: 2024-13-45\n",
-    "kind: Pod\ndup: 1\ndup: 2\n",
     "--- !!map\nkind: Pod\n---\n- a list\n---\nplain\n---\n!!str 1\n---\n{a: [b, {c: !!int '3'}]}\n",
     "kind: Pod\nlevel: " + "[" * 200 + "]" * 200 + "\n",
 ])
@@ -81,3 +80,13 @@ def test_load_text_builds_without_anchors_what_it_builds_with_them() -> None:
     plain = [d.obj for d in load_text(text, "t.yaml") if isinstance(d, Document)]
     anchored = [d.obj for d in load_text(text + "x: &a 1\n", "t.yaml") if isinstance(d, Document)]
     assert repr(plain) == repr([{k: v for k, v in o.items() if k != "x"} for o in anchored])
+
+
+def test_a_duplicate_key_is_refused_where_pyyaml_would_keep_the_last_value() -> None:
+    loader = Loader("kind: Pod\ndup: 1\ndup: 2\n")
+    try:
+        with pytest.raises(DuplicateKey) as caught:
+            construct_document(loader.get_single_node(), loader)
+    finally:
+        loader.dispose()
+    assert caught.value.key == "dup" and caught.value.node.start_mark.line == 2

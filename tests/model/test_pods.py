@@ -85,3 +85,10 @@ def test_kai_gpu_fraction_annotation_counts_as_a_fraction_of_a_gpu() -> None:
     role = fixture_workload("kai_fraction.yaml").roles[0]
     assert role.gpus_per_pod == 0.5
     assert role.provenance["gpus"].path == ("metadata", "annotations", "gpu-fraction")
+
+
+def test_sidecar_init_containers_count_beside_the_app_containers() -> None:
+    """Kubernetes' effective request: max(init phase, app containers + sidecars)."""
+    found = named_workloads("sidecar_gpus.yaml")
+    assert found["sidecar-gpus"].roles[0].gpus_per_pod == 16
+    assert found["init-phase"].roles[0].gpus_per_pod == 8

@@ -44,9 +44,10 @@ def test_loading_the_segments_gives_what_loading_the_stream_gives(stream: str, s
     whole = _loaded(list(load_text(stream, "s.yaml")))
     pieces = split(stream.encode(), size)
     assert b"".join(p.data for p in pieces) == stream.encode()
+    whole = [x for x in whole if x[:2] != ("error", "W601")]  # an empty *file* is noticed; a piece is not
     cut: list[Document | LoadError] = []
     for piece in pieces:
-        cut.extend(load_text(piece.data.decode(), "s.yaml", piece.first_line))
+        cut.extend(load_text(piece.data.decode(), "s.yaml", piece.first_line, report_empty=False))
     assert _loaded(cut) == whole
 
 

@@ -8,6 +8,8 @@ $0.01/GiB-h (spot $0.02 and $0.004); 730 h a month.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from policy_engine.model.workload import CapacityType
@@ -63,17 +65,39 @@ def test_scheduled_runs_are_runs_per_month_times_hours_per_run(catalog):
     assert "30 runs × 2 h" in cost.breakdown[0]
 
 
-def test_scheduled_without_a_per_run_bound_is_not_priced_monthly(catalog):
+def test_scheduled_without_a_per_run_bound_is_priced_under_the_stated_assumption(catalog):
     cost = price(workload(role(gpus=1, instance_type="box4"), run_time=scheduled(30, None)), catalog)
-    assert not cost.priced and cost.monthly is None and cost.hourly == pytest.approx(2.5)
+    assert cost.priced and cost.hourly == pytest.approx(2.5)
+    assert cost.monthly == pytest.approx(2.5 * catalog.hours_per_month)
+    assert "assumptions.unbounded_run_fraction" in cost.assumptions[0]
 
 
-def test_unbounded_job_knows_its_hourly_but_not_its_month_and_says_how_to_fix(catalog):
+def test_an_unbounded_job_is_priced_as_running_the_whole_month_and_marked(catalog):
+    """The issue's reproduction: an unbounded Job was '$0.00 (+1 unpriced)', out of the headline."""
     cost = price(workload(role(gpus=2, instance_type="box8"), run_time=UNBOUNDED, kind="Job"), catalog)
-    assert not cost.priced
+    assert cost.priced
     assert cost.hourly == pytest.approx(4.0)
-    assert cost.monthly is None and cost.on_demand_monthly is None
-    assert "policy-engine.io/expected-duration" in (cost.unpriced_reason or "")
+    assert cost.monthly == pytest.approx(4.0 * catalog.hours_per_month)
+    assert cost.gpu_hours == pytest.approx(2 * catalog.hours_per_month)
+    (assumption,) = cost.assumptions
+    assert "assumed 100% of the month" in assumption and "policy-engine.io/expected-duration" in assumption
+    assert assumption in cost.breakdown[-1]
+
+
+def test_the_unbounded_assumption_is_configurable(catalog):
+    half = replace(catalog, assumptions=replace(catalog.assumptions, unbounded_run_fraction=0.5))
+    cost = price(workload(role(gpus=2, instance_type="box8"), run_time=UNBOUNDED, kind="Job"), half)
+    assert cost.monthly == pytest.approx(4.0 * catalog.hours_per_month / 2)
+
+
+def test_a_declared_idle_shutdown_projects_the_active_fraction_and_says_so(catalog):
+    always = price(workload(role(gpus=1, instance_type="box8")), catalog)
+    idle = price(workload(role(gpus=1, instance_type="box8"), idle_timeout=1800), catalog)
+    active = 1 - catalog.assumptions.idle_fraction
+    assert idle.monthly == pytest.approx((always.monthly or 0) * active)
+    assert idle.gpu_hours == pytest.approx(catalog.hours_per_month * active)
+    assert "idle shutdown declared (1 - assumptions.idle_fraction)" in idle.assumptions[0]
+    assert always.assumptions == ()
 
 
 def test_cheapest_fitting_candidate_is_assumed_and_said(catalog):

@@ -14,7 +14,7 @@ from policy_engine.pricing.savings import (
     idle_saving,
     spot_saving,
 )
-from tests.workloads import UNBOUNDED, bounded, priced, role, workload
+from tests.workloads import bounded, priced, role, workload
 
 
 def test_spot_saving_is_on_demand_minus_spot(catalog):
@@ -67,5 +67,4 @@ def test_idle_saving_is_zero_with_idle_shutdown_or_for_a_job(catalog):
 
 
 def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog):
-    w = priced(workload(role(gpus=1, instance_type="box8"), run_time=UNBOUNDED), catalog)
-    assert idle_saving(w, catalog) is None
+    assert idle_saving(priced(workload(role(gpus=1, instance_type="no-such-box")), catalog), catalog) is None

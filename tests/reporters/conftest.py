@@ -67,7 +67,7 @@ def result() -> Result:
 @pytest.fixture
 def costs() -> list[WorkloadCost]:
     return [WorkloadCost(TRAIN, "nlp", 16, 12345.678), WorkloadCost(SERVE, "vision", 1, 2654.32),
-            WorkloadCost(NODE_JOB, "(no team label)", 0, None)]
+            WorkloadCost(NODE_JOB, "(untagged)", 0, None)]
 
 
 @pytest.fixture

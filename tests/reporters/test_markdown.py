@@ -47,7 +47,7 @@ def test_cost_delta_section_and_only_new_findings_fail(result: Result, ctx: Repo
            "+$2,345.68 |" in rows
     assert "| Deployment vision/old-serve (`k8s/serve.yaml:1`) | 🗑️ removed | vision | $2,654.32 | — | " \
            "-$2,654.32 |" in rows
-    assert rows[-1] == ("| Job burn\\|in (`k8s/cluster.yaml:10`) | 🆕 added | (no team label) | — | "
+    assert rows[-1] == ("| Job burn\\|in (`k8s/cluster.yaml:10`) | 🆕 added | (untagged) | — | "
                         "unpriced | unpriced |")
 
 

@@ -111,6 +111,30 @@ def test_broken_update_keeps_the_running_set(volume: ConfigMapVolume, caplog: py
     assert watcher.check_once() is True and _enforcement(holder) == "warn"
 
 
+def test_a_reload_that_would_drop_every_policy_keeps_the_running_set(volume: ConfigMapVolume) -> None:
+    """An emptied ConfigMap (every file empty, or only comments) must not switch enforcement off."""
+    watcher, holder, metrics = _watcher(volume)
+    before = holder.current
+    volume.write({"labels.policy": "", "gpus.policy": "# all rules moved elsewhere\n"})
+    assert watcher.check_once() is False
+    assert holder.current is before and len(before.by_name) == 4
+    assert metrics.registry.get_sample_value("policy_engine_webhook_policy_reload_failures_total") == 1.0
+
+
+def test_a_reload_that_removes_policies_names_them_and_counts_them(
+        volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture) -> None:
+    watcher, holder, metrics = _watcher(volume)
+    removed = sorted(holder.current.by_name.keys() - {"require-team-label"})
+    labels_only = {"labels.policy": _library()["labels.policy"]}
+    with caplog.at_level(logging.WARNING, logger="policy_engine.webhook"):
+        volume.write(labels_only)
+        assert watcher.check_once() is True
+    assert sorted(holder.current.by_name) != [] and removed
+    record = next(r for r in caplog.records if "removed" in r.getMessage())
+    assert record.levelno == logging.WARNING and all(name in record.getMessage() for name in removed)
+    assert metrics.registry.get_sample_value("policy_engine_webhook_policies_removed_by_reload_total") == len(removed)
+
+
 def test_a_changed_pricing_file_reaches_what_follows_the_swap(volume: ConfigMapVolume, tmp_path: Path) -> None:
     """``serve --pricing`` is watched too; the new catalog is handed on (the cluster cache reprices with it)."""
     pricing = tmp_path / "pricing.yaml"

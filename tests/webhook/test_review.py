@@ -335,3 +335,19 @@ def test_unsynced_cluster_state_follows_the_quota_failure_mode(mode: FailureMode
     assert response.allowed is allowed
     said = everything_said(response)
     assert "not synced" in said
+
+
+@pytest.mark.parametrize(("mode", "allowed"), [("warn", True), ("deny", False)])
+def test_an_unread_kind_asking_for_gpus_is_flagged_at_admission_as_in_ci(loaded: LoadedEngine, mode: str,
+                                                                          allowed: bool) -> None:
+    """The issue's reproduction: a GPUTrainer with 16 GPUs passed silently."""
+    trainer = {"apiVersion": "example.com/v1", "kind": "GPUTrainer", "metadata": {"name": "big", "namespace": "ml"},
+               "spec": {"worker": {"resources": {"limits": {"nvidia.com/gpu": 16}}}}}
+    body = review_body("allow-configmap")
+    body["request"].update({"object": trainer, "name": "big", "namespace": "ml",
+                            "kind": {"group": "example.com", "version": "v1", "kind": "GPUTrainer"}})
+    decision = decide(AdmissionRequest.model_validate(body["request"]), state(loaded, WebhookConfig(
+        unread_gpu_kinds=mode)))  # type: ignore[arg-type]
+    assert decision.response.allowed is allowed
+    said = everything_said(decision.response)
+    assert "unread-gpu-kind" in said and "GPUTrainer" in said and "spec.worker.resources.limits" in said
