@@ -87,3 +87,16 @@ def test_invalid_yaml_in_a_cut_stream_is_reported_once_and_the_rest_is_evaluated
     assert _comparable(parallel) == _comparable(whole)
     clean = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data))
     assert whole.result.stats.documents == clean.result.stats.documents - 1
+
+
+def test_stdin_past_the_size_cap_is_an_error_at_the_line_where_reading_stopped(
+        engine: Engine, small_units: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policy_engine.model import documents
+
+    data = _stream()
+    monkeypatch.setattr(documents, "MAX_FILE_BYTES", len(data) // 2)
+    capped = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data))
+    (error,) = capped.result.errors
+    assert error.diagnostic.code == "E406" and error.file == "<stdin>" and error.line > 1
+    whole = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data[: len(data) // 2]))
+    assert 0 < capped.result.stats.documents <= whole.result.stats.documents
