@@ -260,8 +260,21 @@ def _bool(op: str, parts: list[Closure]) -> Closure:
             return lambda w: a(w) is True and b(w) is True
         return lambda w: a(w) is True or b(w) is True
     if op == "and":
-        return lambda w: all(p(w) is True for p in parts)
-    return lambda w: any(p(w) is True for p in parts)
+        def every_part(w: Workload) -> bool:
+            for p in parts:  # noqa: SIM110  (a loop: no generator frame per evaluation)
+                if p(w) is not True:
+                    return False
+            return True
+
+        return every_part
+
+    def some_part(w: Workload) -> bool:
+        for p in parts:  # noqa: SIM110
+            if p(w) is True:
+                return True
+        return False
+
+    return some_part
 
 
 def _call(e: ast.Call, scope: Scope) -> Closure:

@@ -161,8 +161,9 @@ def container_record(raw: dict[str, Any], type_: str, role: str,
 
 def _role_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    parents: dict[Any, Any] = {}  # the containers list, read once rather than walked to per container
     for c in role.containers:
-        raw = fields.get(obj, c.path) if c.path else None
+        raw = _at(obj, c.path, parents) if c.path else None
         if not isinstance(raw, dict):
             raw = {"name": c.name, "resources": {"requests": c.requests, "limits": c.limits}}
         type_ = "app"
@@ -174,6 +175,18 @@ def _role_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
         if isinstance(raw, dict):
             out.append(container_record(raw, "ephemeral", role.name))
     return out
+
+
+def _at(obj: Any, path: tuple[Any, ...], parents: dict[Any, Any]) -> Any:
+    """``fields.get(obj, path)``, the parent list of an indexed path looked up once per list."""
+    index = path[-1]
+    if type(index) is not int:
+        return fields.get(obj, path)
+    parent_path = path[:-1]
+    parent = parents.get(parent_path)
+    if parent is None:
+        parent = parents[parent_path] = fields.get(obj, parent_path)
+    return parent[index] if type(parent) is list and 0 <= index < len(parent) else None
 
 
 def containers(w: Workload) -> list[dict[str, Any]]:

@@ -153,6 +153,8 @@ def _read_containers(
     sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
     first_gpu_path: FieldPath | None = None
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
+    gpu_names: dict[str, bool] = {}  # resource name → is an accelerator, decided once per name
+    valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
     for ref in refs:
         holder = _holder(doc, ref.path, parents)
         resources = holder.get(ref.resources_key)
@@ -162,11 +164,10 @@ def _read_containers(
             _child_mapping(doc, resources, (*ref.path, ref.resources_key))
         requests = resources.get("requests")
         limits = resources.get("limits")
-        requests = _checked_quantities(doc, ref, "requests", requests) if requests is not None else {}
-        limits = _checked_quantities(doc, ref, "limits", limits) if limits is not None else {}
-        containers.append(Container(str(holder.get("name") or ""), ref.init,
-                                    {k: str(v) for k, v in requests.items()},
-                                    {k: str(v) for k, v in limits.items()}, ref.path))
+        requests, requests_text = (_quantities(doc, ref, "requests", requests, valid) if requests is not None
+                                   else ({}, {}))
+        limits, limits_text = _quantities(doc, ref, "limits", limits, valid) if limits is not None else ({}, {})
+        containers.append(Container(str(holder.get("name") or ""), ref.init, requests_text, limits_text, ref.path))
         sidecar = ref.init and holder.get("restartPolicy") == "Always"
         for name, value in (requests.items() if not limits else {**limits, **requests}.items()):
             if ref.init:
@@ -179,7 +180,7 @@ def _read_containers(
             else:
                 key = (name, value)
                 counted[key] = counted.get(key, 0) + 1
-            if first_gpu_path is None and gpu_fraction(name, config) is not None and _quantity(value) > 0:
+            if first_gpu_path is None and _is_gpu(name, config, gpu_names) and _quantity(value) > 0:
                 where = "requests" if name in requests else "limits"
                 first_gpu_path = (*ref.path, ref.resources_key, where, name)
     sums: dict[str, Decimal] = {}
@@ -188,6 +189,13 @@ def _read_containers(
     for name, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[name] = sums.get(name, Decimal(0)) + amount
     return containers, sums, inits, first_gpu_path
+
+
+def _is_gpu(name: str, config: ModelConfig, seen: dict[str, bool]) -> bool:
+    found = seen.get(name)
+    if found is None:
+        found = seen[name] = gpu_fraction(name, config) is not None
+    return found
 
 
 def _holder(doc: Document, path: FieldPath, parents: dict[FieldPath, Any]) -> dict[str, Any]:
@@ -220,6 +228,28 @@ def _quantity_text(value: str | int) -> Decimal:
 
 def _quantity(value: Any) -> Decimal:
     return _quantity_text(value) if type(value) in (str, int) else parse_quantity(value)
+
+
+def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
+                valid: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``raw`` (``resources.<which>``) checked as ``_checked_quantities`` does, and its values as strings.
+
+    A string value seen valid before in the workload is not parsed again; when every value is a string
+    (the usual case) the string form is a plain copy.
+    """
+    mapping = raw if type(raw) is dict else _child_mapping(doc, raw, (*ref.path, ref.resources_key, which)) or {}
+    plain = True
+    for value in mapping.values():
+        if type(value) is str:
+            if value not in valid:
+                _checked_quantities(doc, ref, which, mapping)  # the first bad value, in order, located
+                valid.add(value)
+        else:
+            plain = False
+    if plain:
+        return mapping, dict(mapping)
+    _checked_quantities(doc, ref, which, mapping)
+    return mapping, {k: str(v) for k, v in mapping.items()}
 
 
 def _checked_quantities(doc: Document, ref: ContainerRef, which: str, raw: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from .manifests import fixture_documents
 CASES = {
     "malformed_replicas.yaml": ("E702", 5, "spec.replicas"),
     "malformed_quantity.yaml": ("E704", 10, "resources.requests.cpu"),
+    "malformed_quantity_repeated.yaml": ("E704", 22, "containers[2].resources.limits.memory"),
     "placeholder.yaml": ("E709", 7, "Worker.replicas"),
     "cronjob_bad_tz.yaml": ("E707", 6, "spec.timeZone"),
     "cronjob_bad_schedule.yaml": ("E706", 5, "spec.schedule"),
