@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 
 from policy_engine.cli.main import main
-from policy_engine.ledger.store import Ledger
-from policy_engine.ledger.writer import LedgerWriter
 
-from .cluster import HOUR, POLICIES, T0, Cache, engine, fleet
+from .cluster import HOUR, POLICIES, T0, fleet, write_ledger
 
 NOW = T0 + 29 * HOUR
 PODS = fleet(45)
@@ -20,15 +18,7 @@ PODS = fleet(45)
 @pytest.fixture(scope="module")
 def ledger_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("usage") / "ledger.db"
-    e = engine()
-    with Ledger(path) as ledger:
-        cache = Cache(e.catalog)
-        clock = {"now": T0}
-        writer = LedgerWriter(ledger, cache, lambda: e.policies, lambda: e.catalog, clock=lambda: clock["now"])
-        for k in range(0, 30):
-            clock["now"] = T0 + k * HOUR
-            cache.list_at(PODS, clock["now"])
-            writer.cycle()
+    write_ledger(path, PODS, 30)
     return path
 
 

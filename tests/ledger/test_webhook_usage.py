@@ -15,13 +15,12 @@ from policy_engine.engine import load_engine
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.snapshot import LedgerHistory, SnapshotUsage, UsageView
 from policy_engine.ledger.store import Ledger
-from policy_engine.ledger.writer import LedgerWriter
 from policy_engine.webhook.admission import AdmissionReview
 from policy_engine.webhook.config import WebhookConfig
 from policy_engine.webhook.exemptions import RequestExemptions
 from policy_engine.webhook.review import LoadedEngine, ReviewState, decide
 
-from .cluster import HOUR, T0, Cache, engine, fleet
+from .cluster import HOUR, T0, engine, fleet, write_ledger
 
 NOW = T0 + 29 * HOUR
 QUOTA = """policy "search-quota" {{
@@ -40,16 +39,7 @@ QUOTA = """policy "search-quota" {{
 @pytest.fixture(scope="module")
 def ledger_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ledger") / "ledger.db"
-    e = engine()
-    pods = fleet(60)
-    with Ledger(path) as ledger:
-        cache = Cache(e.catalog)
-        clock = {"now": T0}
-        writer = LedgerWriter(ledger, cache, lambda: e.policies, lambda: e.catalog, clock=lambda: clock["now"])
-        for k in range(0, 30):
-            clock["now"] = T0 + k * HOUR
-            cache.list_at(pods, clock["now"])
-            writer.cycle()
+    write_ledger(path, fleet(60), 30)
     return path
 
 
