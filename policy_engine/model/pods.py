@@ -20,9 +20,11 @@ from policy_engine.errors import QuantityError
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
+from policy_engine.model.dra import ClaimRef, claim_refs, gpu_requests
 from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
 from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
+from policy_engine.model.references import CLAIM_TEMPLATE, key
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
@@ -123,7 +125,10 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     _count_gpus(role, pod, config)
     if role.gpus_per_pod and first_gpu_path is not None:
         role.provenance["gpus"] = Provenance(first_gpu_path, f"{role.gpu_resource}")
-    elif not role.gpus_per_pod:
+    claims = claim_refs(spec, source.spec_path)
+    if claims:
+        _claimed_gpus(doc, role, claims, config)
+    if not role.gpus_per_pod:
         _fallback_gpus(doc, role, source, meta)
 
     placement = read_placement(spec, source.spec_path)
@@ -278,6 +283,27 @@ def _count_gpus(role: Role, pod: dict[str, Decimal], config: ModelConfig) -> Non
         role.gpus_per_pod += gpus
         if gpus > best:
             best, role.gpu_resource = gpus, name
+
+
+def _claimed_gpus(doc: Document, role: Role, claims: list[ClaimRef], config: ModelConfig) -> None:
+    """Each claim made from a ResourceClaimTemplate of the scanned set adds the template's GPU devices."""
+    role.claim_templates = tuple(c.template for c in claims)
+    meta = doc.obj.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    for claim in claims:
+        template = config.references.get(key(CLAIM_TEMPLATE, claim.template, namespace))
+        if template is None:
+            role.provenance.setdefault("claims_unresolved", Provenance(
+                claim.path, f"ResourceClaimTemplate {claim.template} is not in the scanned set: the devices it "
+                            f"asks for are unknown"))
+            continue
+        for req in gpu_requests(template):
+            role.gpu_resources[req.device_class] = role.gpu_resources.get(req.device_class, 0.0) + req.count
+            role.gpus_per_pod += req.count
+            role.gpu_resource = role.gpu_resource or req.device_class
+            role.provenance.setdefault("gpus", Provenance(claim.path, (
+                f"ResourceClaimTemplate {claim.template} ({template.file}:{template.line}): {req.count} x device "
+                f"class {req.device_class}" + (f"; {req.note}" if req.note else ""))))
 
 
 def _fallback_gpus(doc: Document, role: Role, source: RoleSource, meta: dict[str, Any] | None) -> None:

@@ -7,7 +7,7 @@ TrainJob's ``node`` role the runtime pod's placement and — when the TrainJob s
 ``trainer.resourcesPerNode`` (which replaces the node container's resources) — its GPUs, CPU and memory;
 ``numNodes`` comes from the TrainJob, else the runtime's ``mlPolicy.numNodes``.
 
-Runtimes are looked up in the scanned set first (``ModelConfig.runtimes``, filled by the engine), then in
+Runtimes are looked up in the scanned set first (``ModelConfig.references``: ``references.py``), then in
 the bundled copy of the upstream runtimes (``runtimes/``). ``template_workload`` reads a runtime (and an
 ``LLMInferenceServiceConfig``, a ``ServingRuntime``) as the pods it would give, for ``inspect``'s templates.
 """
@@ -21,34 +21,31 @@ from typing import Any
 from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError, load_paths
+from policy_engine.model.references import RUNTIME_KINDS, Key, reference_key
+from policy_engine.model.references import key as runtime_key
 from policy_engine.model.workload import Provenance, Workload
 
-RUNTIME_KINDS = ("ClusterTrainingRuntime", "TrainingRuntime")
 TEMPLATE_KINDS = (*RUNTIME_KINDS, "LLMInferenceServiceConfig", "ServingRuntime", "ClusterServingRuntime")
 BUNDLED = Path(__file__).resolve().parent / "runtimes"
 _TRAINER_STEP = "trainer.kubeflow.org/trainjob-ancestor-step"
 
 
-def runtime_key(kind: str, name: str, namespace: str | None) -> tuple[str, str, str]:
-    """Cluster runtimes are cluster-scoped; a TrainingRuntime is found in the TrainJob's namespace."""
-    return (kind, name, namespace or "" if kind == "TrainingRuntime" else "")
-
-
 @functools.lru_cache(maxsize=1)
-def bundled_runtimes() -> dict[tuple[str, str, str], Document]:
-    out: dict[tuple[str, str, str], Document] = {}
+def bundled_runtimes() -> dict[Key, Document]:
+    out: dict[Key, Document] = {}
     for item in load_paths([str(BUNDLED)]):
         if isinstance(item, LoadError) or item.kind not in RUNTIME_KINDS:
             continue
-        meta = item.obj.get("metadata") or {}
-        out[runtime_key(item.kind, str(meta.get("name")), meta.get("namespace"))] = item
+        found = reference_key(item)
+        if found is not None:
+            out[found] = item
     return out
 
 
 def find_runtime(config: ModelConfig, kind: str, name: str, namespace: str | None) -> tuple[Document, str] | None:
     """The runtime a TrainJob names and where it was found ("scanned" or "bundled")."""
     key = runtime_key(kind, name, namespace)
-    found = dict(config.runtimes).get(key)
+    found = config.references.get(key)
     if found is not None:
         return found, "scanned"
     bundled = bundled_runtimes().get(key)

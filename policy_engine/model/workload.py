@@ -77,6 +77,8 @@ class Role:
     template_path: FieldPath = ()  # path of the pod template (or pod spec holder) inside the object
     spec_path: FieldPath = ()  # path of the pod spec (containers, volumes, tolerations) inside the object
     provenance: dict[str, Provenance] = field(default_factory=dict)  # attribute name -> where it came from
+    #: ResourceClaimTemplates the pods' DRA ``resourceClaims`` name (their GPUs count: ``model/dra.py``).
+    claim_templates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,9 @@ from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
+from policy_engine.model.references import scanned_references
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
-from policy_engine.model.training_runtimes import RUNTIME_KINDS, resolve_train_job, runtime_key
+from policy_engine.model.training_runtimes import resolve_train_job
 from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
@@ -317,9 +318,9 @@ def priced_workloads(
             errors.append(item.diagnostic)
         else:
             documents.append(item)
-    runtimes = scanned_runtimes(documents)
-    if runtimes:  # a TrainJob's pods come from the runtime it names, wherever it is in the set
-        config = replace(config, runtimes=runtimes)
+    references = scanned_references(documents)
+    if references:  # a TrainJob's runtime, a pod's ResourceClaimTemplate: wherever they are in the set
+        config = replace(config, references=references)
     for item in documents:
         try:
             workload = priced_workload(item, catalog, config)
@@ -330,13 +331,3 @@ def priced_workloads(
             workloads.append(workload)
     return workloads, errors
 
-
-def scanned_runtimes(documents: Iterable[Document]) -> dict[tuple[str, str, str], Document]:
-    """The Kubeflow Trainer runtimes among ``documents``, by (kind, name, namespace)."""
-    out: dict[tuple[str, str, str], Document] = {}
-    for doc in documents:
-        if doc.kind in RUNTIME_KINDS:
-            raw = doc.obj.get("metadata")
-            meta = raw if isinstance(raw, dict) else {}
-            out[runtime_key(doc.kind, str(meta.get("name")), meta.get("namespace"))] = doc
-    return out
