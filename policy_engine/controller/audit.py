@@ -28,7 +28,7 @@ from policy_engine.controller.telemetry import Telemetry
 from policy_engine.engine import Engine
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.model.build import WorkloadError
-from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED
 from policy_engine.model.documents import Document
 from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.workload import Workload
@@ -181,7 +181,7 @@ def _money(audit: Audit, engine: Engine, built: list[tuple[Entry, Workload]]) ->
             k = (f.policy, f.resource)
             best[k] = max(best.get(k, 0.0), f.saving)
     for (_, ref), saving in best.items():
-        key = by_ref.get(ref, ("(none)", "(none)"))
+        key = by_ref.get(ref, (UNTAGGED, UNTAGGED))
         audit.savings[key] = audit.savings.get(key, 0.0) + saving
 
 
