@@ -23,6 +23,7 @@ from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureM
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
+from policy_engine.engine.exemptions import ExemptionRule
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.errors import WorkloadError
 from policy_engine.model.config import ModelConfig
@@ -43,6 +44,9 @@ class Options:
     evaluations: bool = True  # keep the (policy, resource) pairs matched (JUnit, PolicyReport)
     summaries: bool = True  # per-policy summaries
     sort: bool = True  # findings by file, line, policy, name
+    #: ``check``: the one object-exemption rule (``engine/exemptions.py``) applied to each workload's
+    #: findings; the webhook and the audit apply it to their own decisions instead.
+    exemptions: ExemptionRule | None = None
 
 
 #: The webhook's needs: one object's findings, nothing else.
@@ -199,6 +203,14 @@ class Engine:
                options: Options) -> None:
         res = partial.result
         ref = ResourceRef.of(w)
+        start = len(res.findings)
+        self._policies(w, policies, partial, monthly, options, ref)
+        if options.exemptions is not None and len(res.findings) > start:
+            res.findings[start:] = options.exemptions.in_ci(res.findings[start:], w.annotations, self.policies.get)
+
+    def _policies(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
+                  options: Options, ref: ResourceRef) -> None:
+        res = partial.result
         for policy in policies:
             try:
                 if not policy.applies(w):

@@ -2,8 +2,10 @@
 object the controllers derive from it (``controller_sim``), over every fixture and the shared corpus.
 
 The policies are the bundled library without its set-level rules (quotas and budgets are decided over
-the scanned set in CI and over live usage at admission: docs/webhook.md) and without request exemptions
-(a namespace the webhook exempts must also be excluded by the policies for CI to agree: docs/webhook.md).
+the scanned set in CI and over live usage at admission: docs/webhook.md), plus one rule that allows
+object exemptions (``one-verdict-policies``), and without request exemptions (a namespace the webhook
+exempts must also be excluded by the policies for CI to agree: docs/webhook.md). Both sides decide object
+exemption annotations on the same day with their default settings: one rule (``engine/exemptions.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from policy_engine.bundled import bundled_policies_dir
 from policy_engine.compiler.program import Enforcement, PolicySet
-from policy_engine.engine import Engine, load_engine
+from policy_engine.engine import Engine, Options, load_engine
+from policy_engine.engine.exemptions import ExemptionRule
 from policy_engine.model.documents import Document, load_paths
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.webhook.admission import AdmissionRequest
@@ -29,6 +33,8 @@ from . import controller_sim
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 ONE_VERDICT = FIXTURES / "webhook" / "one-verdict"
+EXEMPTABLE = FIXTURES / "webhook" / "one-verdict-policies"
+TODAY = date(2026, 6, 1)
 CORPUS = ROOT.parent / "shared" / "corpus"
 #: Every in-repo manifest: model, pricing, check and policy-library fixtures, examples, this test's own.
 FIXTURE_DIRS = [FIXTURES / "model", FIXTURES / "pricing" / "examples", FIXTURES / "check" / "tree",
@@ -38,12 +44,11 @@ FIXTURE_DIRS = [FIXTURES / "model", FIXTURES / "pricing" / "examples", FIXTURES 
 
 @pytest.fixture(scope="module")
 def judge() -> tuple[Engine, ReviewState]:
-    library = load_engine()
+    library = load_engine([bundled_policies_dir(), EXEMPTABLE])
     per_object = tuple(p for p in library.policies.policies if not p.aggregates and not p.live_idle)
     engine = Engine(PolicySet.build(per_object, KNOWN_KINDS), library.catalog)
     config = WebhookConfig(exempt_namespaces=())
-    return engine, ReviewState(LoadedEngine.of(engine), config, RequestExemptions.from_config(config),
-                               date(2026, 6, 1))
+    return engine, ReviewState(LoadedEngine.of(engine), config, RequestExemptions.from_config(config), TODAY)
 
 
 def _request(obj: dict[str, Any], i: int) -> AdmissionRequest:
@@ -63,7 +68,7 @@ def verdicts(doc: Document, judge: tuple[Engine, ReviewState]) -> tuple[set[str]
     """(policies denying in check, {object: policies denying at admission} over the chain); None when the
     document is not a workload or the model reports it malformed (check exits 2 on it)."""
     engine, state = judge
-    result = engine.evaluate([doc])
+    result = engine.evaluate([doc], options=Options(exemptions=ExemptionRule(TODAY)))
     if result.errors or not result.stats.workloads:
         return None
     check = _denied(result.findings)
@@ -118,3 +123,16 @@ def test_every_corpus_workload_gets_one_verdict(judge: tuple[Engine, ReviewState
     files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
     judged = sum(_assert_one_verdict(doc, judge) for doc in _documents(files))
     assert judged > 500
+
+
+def test_object_exemptions_are_one_rule_in_ci_and_at_admission(judge: tuple[Engine, ReviewState]) -> None:
+    """Dates, the 90-day cap, a missing or malformed date, where the annotation sits: the same answer."""
+    passing: dict[str, bool] = {}
+    for doc in _documents([ONE_VERDICT / "exemptions.yaml"]):
+        assert _assert_one_verdict(doc, judge)
+        found = verdicts(doc, judge)
+        assert found is not None
+        passing[doc.obj["metadata"]["name"]] = not found[0]
+    assert passing == {"exempt-on-template": True, "exempt-cron": True, "exempt-all": True,
+                       "exempt-expired": False, "exempt-too-long": False, "exempt-undated": False,
+                       "exempt-bad-date": False, "exempt-on-object-only": False}
