@@ -83,9 +83,37 @@ def _ray_idle(doc: Document, base: FieldPath) -> tuple[float, Provenance] | None
     return None if seconds is None else (seconds, Provenance(path, "Ray autoscaler scales idle workers down"))
 
 
+#: RayJob ``submissionMode`` values in which KubeRay runs the submitter as a Kubernetes Job (the default).
+RAY_SUBMITTER_JOB_MODES = (None, "K8sJobMode")
+
+
+def _ray_submitter(doc: Document) -> RoleSource | None:
+    """The submitter pod a RayJob's KubeRay runs (``K8sJobMode``, the default) beside its cluster.
+
+    KubeRay's ``createNewK8sJob`` makes a Job named as the RayJob whose pod template is
+    ``spec.submitterPodTemplate`` copied as is, else a default template with NO labels or annotations
+    (one ``ray-job-submitter`` container, the head's image, 500m CPU / 200Mi requested); the Job's own
+    labels are only ``ray.io/originated-from-*`` and ``app.kubernetes.io/created-by``. So the RayJob's
+    labels never reach that pod: a label rule reads ``spec.submitterPodTemplate.metadata.labels`` for it,
+    as the webhook does when the pod is created. ``HTTPMode``, ``InteractiveMode`` and ``SidecarMode``
+    run no submitter Job.
+    """
+    if fields.get(doc.obj, ("spec", "submissionMode")) not in RAY_SUBMITTER_JOB_MODES:
+        return None
+    template: FieldPath = ("spec", "submitterPodTemplate")
+    given = isinstance(fields.get(doc.obj, template), dict)
+    return RoleSource("submitter", (*template, "spec"), (*template, "metadata"),
+                      Replicas(1, note="KubeRay's submitter Job: one pod" + (
+                          "" if given else "; the default template (no labels; 500m CPU, 200Mi requested)")),
+                      template_path=template)
+
+
 def ray(doc: Document, config: ModelConfig) -> Shape | None:
     base = _RAY_CLUSTER[doc.kind]
     roles = _ray_roles(doc, base)
+    submitter = _ray_submitter(doc) if doc.kind == "RayJob" else None
+    if submitter is not None and (roles or fields.get(doc.obj, ("spec", "clusterSelector"))):
+        roles.append(submitter)
     if not roles:
         return None
     if doc.kind == "RayJob":

@@ -43,7 +43,7 @@ CASES: dict[str, tuple[str, list[tuple[str, int, float]], RunKind, float | None,
         730,
         1,
     ),
-    "rayjob.yaml": ("RayJob", [("head", 1, 0), ("worker:w", 3, 1)], RunKind.BOUNDED, 1, 1),
+    "rayjob.yaml": ("RayJob", [("head", 1, 0), ("worker:w", 3, 1), ("submitter", 1, 0)], RunKind.BOUNDED, 1, 1),
     "rayservice.yaml": ("RayService", [("head", 1, 0), ("worker:tpu", 4, 4)], RunKind.CONTINUOUS, 730, 1),
     "inferenceservice.yaml": (
         "InferenceService",

@@ -10,7 +10,7 @@ ReplicaSet → Pod, Notebook → StatefulSet → Pod, …). One pod per role is 
 template are identical to a policy. Upstream references are named beside each function.
 
 Not simulated (documented in docs/webhook.md): Katib trials, TrainJob (its runtime builds a JobSet),
-LLMInferenceService and KAITO presets, the RayJob submitter Job, Volcano's PodGroup.
+LLMInferenceService and KAITO presets, Volcano's PodGroup.
 """
 
 from __future__ import annotations
@@ -224,15 +224,35 @@ def derive_raycluster(obj: Obj, base: Obj | None = None) -> list[Obj]:
 
 def derive_rayjob(obj: Obj) -> list[Obj]:
     """rayjob_controller.go constructRayClusterForRayJob: the RayJob's labels + ray.io/originated-from-*;
-    spec is rayClusterSpec (a RayService's rayClusterConfig likewise). The submitter Job is not derived."""
+    spec is rayClusterSpec (a RayService's rayClusterConfig likewise). A RayJob in K8sJobMode (the
+    default) also gets its submitter Job (``createNewK8sJob``): named as the RayJob, labelled only
+    ray.io/originated-from-* and app.kubernetes.io/created-by, its pod template ``spec.submitterPodTemplate``
+    copied as is, else ``GetDefaultSubmitterTemplate`` (no metadata at all)."""
     spec = obj.get("spec") or {}
     cluster_spec = spec.get("rayClusterSpec") if obj["kind"] == "RayJob" else spec.get("rayClusterConfig")
-    if not isinstance(cluster_spec, dict):
-        return []
-    labels = {**_map(_meta(obj).get("labels")), "ray.io/originated-from-cr-name": _name(obj),
-              "ray.io/originated-from-crd": str(obj["kind"])}
-    return [_child(obj, "ray.io/v1", "RayCluster", f"{_name(obj)}-{_suffix('rc', _name(obj))}", labels,
-                   _map(_meta(obj).get("annotations")), copy.deepcopy(cluster_spec))]
+    origin = {"ray.io/originated-from-cr-name": _name(obj), "ray.io/originated-from-crd": str(obj["kind"])}
+    out = []
+    if isinstance(cluster_spec, dict):
+        out.append(_child(obj, "ray.io/v1", "RayCluster", f"{_name(obj)}-{_suffix('rc', _name(obj))}",
+                          {**_map(_meta(obj).get("labels")), **origin}, _map(_meta(obj).get("annotations")),
+                          copy.deepcopy(cluster_spec)))
+    if obj["kind"] == "RayJob" and spec.get("submissionMode") in (None, "K8sJobMode") \
+            and (out or spec.get("clusterSelector")):
+        template = copy.deepcopy(spec.get("submitterPodTemplate")) if isinstance(
+            spec.get("submitterPodTemplate"), dict) else _default_submitter(cluster_spec)
+        job_spec = {"backoffLimit": (spec.get("submitterConfig") or {}).get("backoffLimit", 2), "template": template}
+        out.append(_child(obj, "batch/v1", "Job", _name(obj),
+                          {**origin, "app.kubernetes.io/created-by": "kuberay-operator"}, {}, job_spec))
+    return out
+
+
+def _default_submitter(cluster_spec: Any) -> Obj:
+    """ray-operator common/job.go GetDefaultSubmitterTemplate: the head's image, fixed resources."""
+    head = ((cluster_spec or {}).get("headGroupSpec") or {}).get("template") or {}
+    containers = (head.get("spec") or {}).get("containers") or [{}]
+    return {"spec": {"restartPolicy": "Never", "containers": [{
+        "name": "ray-job-submitter", "image": containers[0].get("image", "rayproject/ray:latest"),
+        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m", "memory": "200Mi"}}}]}}
 
 
 # ---- JobSet, LeaderWorkerSet ----

@@ -136,3 +136,22 @@ def test_object_exemptions_are_one_rule_in_ci_and_at_admission(judge: tuple[Engi
     assert passing == {"exempt-on-template": True, "exempt-cron": True, "exempt-all": True,
                        "exempt-expired": False, "exempt-too-long": False, "exempt-undated": False,
                        "exempt-bad-date": False, "exempt-on-object-only": False}
+
+
+def test_a_rayjobs_default_submitter_pod_fails_check_where_the_cluster_denies_it(
+        judge: tuple[Engine, ReviewState]) -> None:
+    """KubeRay's submitter Job carries none of the RayJob's labels: every cluster pod labelled is not enough."""
+    doc = next(d for d in _documents([ONE_VERDICT / "rayjob.yaml"])
+               if d.obj["metadata"]["name"] == "rayjob-default-submitter")
+    found = verdicts(doc, judge)
+    assert found is not None
+    check, cluster = found
+    assert check == {"required-cost-labels"}
+    denied = {what for what, policies in cluster.items() if policies and not what.startswith("RayJob ")}
+    assert denied == {"Job rayjob-default-submitter"} | {w for w in cluster if w.startswith("Pod rayjob-default-"
+                                                                                         "submitter-") and
+                                                          "-head-" not in w and "-worker-" not in w}
+    engine, _ = judge
+    findings = [f for f in engine.evaluate([doc]).findings if f.policy == "required-cost-labels"]
+    assert findings and {f.field_path[:4] for f in findings} == {("spec", "submitterPodTemplate", "metadata", "labels")}
+    assert all("spec.submitterPodTemplate.metadata.labels" in f.message for f in findings)
