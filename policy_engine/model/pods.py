@@ -24,7 +24,8 @@ from policy_engine.model.dra import ClaimRef, claim_refs, gpu_requests
 from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
 from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
-from policy_engine.model.references import CLAIM_TEMPLATE, key
+from policy_engine.model.references import CLAIM_TEMPLATE
+from policy_engine.model.references import key as referenced
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
@@ -291,7 +292,7 @@ def _claimed_gpus(doc: Document, role: Role, claims: list[ClaimRef], config: Mod
     meta = doc.obj.get("metadata")
     namespace = meta.get("namespace") if isinstance(meta, dict) else None
     for claim in claims:
-        template = config.references.get(key(CLAIM_TEMPLATE, claim.template, namespace))
+        template = config.references.get(referenced(CLAIM_TEMPLATE, claim.template, namespace))
         if template is None:
             role.provenance.setdefault("claims_unresolved", Provenance(
                 claim.path, f"ResourceClaimTemplate {claim.template} is not in the scanned set: the devices it "
