@@ -68,6 +68,13 @@ class RoleSource:
     inherited_meta: tuple[FieldPath, ...] = ()
     #: Where a label must be added for every pod of the role to carry it (the fix a finding names).
     fix_meta: FieldPath | None = None
+    #: The controller builds these pods' metadata itself and copies only the object's labels (and
+    #: annotations) whose keys start with one of these prefixes (KServe's LLMInferenceService: kueue
+    #: ones; a KAITO preset: none). ``fixed_labels`` are the ones it sets. ``labels_note`` then says, in a
+    #: finding, how a label can reach the pods at all (``Role.labels_note``).
+    copied_prefixes: tuple[str, ...] | None = None
+    fixed_labels: tuple[tuple[str, str], ...] = ()
+    labels_note: str | None = None
 
 
 def default_containers(doc: Document, spec_path: FieldPath) -> tuple[ContainerRef, ...]:
@@ -103,11 +110,19 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
         annotations.update(fields.string_map(block.get("annotations")))
     labels.update(fields.string_map((meta or {}).get("labels")))
     annotations.update(fields.string_map((meta or {}).get("annotations")))
+    if source.copied_prefixes is not None:
+        prefixes = source.copied_prefixes
+        labels = {**{k: v for k, v in labels.items() if prefixes and k.startswith(prefixes)},
+                  **dict(source.fixed_labels)}
+        annotations = {k: v for k, v in annotations.items() if prefixes and k.startswith(prefixes)}
+        role.labels_note = source.labels_note
     role.pod_labels = labels
     role.pod_annotations = annotations
     fix = source.fix_meta or source.meta_path or inherited[0]
     role.labels_path = (*fix, "labels")
     role.annotations_path = (*fix, "annotations")
+    if role.labels_note:  # no field of the object reaches the pods: the fix names the namespace
+        role.labels_path = role.annotations_path = source.fix_meta or ("metadata", "namespace")
     if source.replicas.path is not None:
         role.provenance["replicas"] = Provenance(source.replicas.path, source.replicas.note)
     elif source.replicas.note:

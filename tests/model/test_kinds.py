@@ -26,6 +26,7 @@ CASES: dict[str, tuple[str, list[tuple[str, int, float]], RunKind, float | None,
     "katib_experiment.yaml": (
         "Experiment", [("trial-Master", 4, 1), ("trial-Worker", 8, 1)], RunKind.BOUNDED, 12, 1,
     ),
+    "katib_trial.yaml": ("Trial", [("trial", 2, 1)], RunKind.BOUNDED, 2, 1),
     "cronjob.yaml": ("CronJob", [("pod", 1, 1)], RunKind.SCHEDULED, 1, 365 / 12),
     "pytorchjob.yaml": ("PyTorchJob", [("Master", 1, 8), ("Worker", 3, 8)], RunKind.BOUNDED, 10, 1),
     "tfjob.yaml": ("TFJob", [("Chief", 1, 1), ("PS", 2, 0), ("Worker", 4, 1)], RunKind.UNBOUNDED, None, 1),
