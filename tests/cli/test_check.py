@@ -290,3 +290,15 @@ def test_check_honours_an_exemption_annotation_by_the_webhooks_rule(tmp_path: Pa
     assert proc.returncode == 1
     (finding,) = json.loads(proc.stdout)["findings"]
     assert finding["enforcement"] == "deny" and "is more than 7 days away (exemption_max_days)" in finding["message"]
+
+
+def test_serve_refuses_to_start_on_a_policy_set_with_no_policy(tmp_path: Path) -> None:
+    """The issue: an empty policy set is an error for the webhook too, never a server that admits all."""
+    empty = tmp_path / "policies"
+    empty.mkdir()
+    (empty / "README.yaml").write_text("not: a policy\n")
+    proc = subprocess.run([sys.executable, "-m", "policy_engine.cli.main", "serve", "--policies", str(empty),
+                           "--insecure-http", "--no-cluster", "--port", "0"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "error[E311]: no policy to enforce" in proc.stderr and "nothing served" in proc.stderr
