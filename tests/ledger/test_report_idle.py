@@ -23,14 +23,11 @@ from typing import Any
 import pytest
 
 from policy_engine.cli.main import main
-from policy_engine.ledger.store import Ledger
-from policy_engine.ledger.writer import LedgerWriter
 from tests.chromium import CHROMIUM, SKIP_REASON, colour_pixels, dump_dom, screenshot
 from tests.html_tables import PageTables, parse_page
 
-from .cluster import HOUR, POLICIES, T0, Cache, engine, fleet, per_gpu_hour
-from .ksm import STEP, openmetrics
-from .servers import prometheus
+from .cluster import HOUR, POLICIES, T0, engine, fleet, per_gpu_hour, write_ledger
+from .ksm import STEP, served
 
 PODS = [replace(p, start=p.start + HOUR, end=p.end + HOUR if p.end else None) for p in fleet(30)]
 NOW = T0 + 40 * HOUR
@@ -47,24 +44,14 @@ class Rendered:
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("prom")
-    openmetrics(PODS, T0, NOW, work / "ksm.om")
-    with prometheus(work / "ksm.om", work) as url:
+    with served(PODS, T0, NOW, tmp_path_factory.mktemp("prom")) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def ledger_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("idle") / "ledger.db"
-    eng = engine()
-    with Ledger(path) as led:
-        cache = Cache(eng.catalog)
-        clock = {"now": T0}
-        writer = LedgerWriter(led, cache, lambda: eng.policies, lambda: eng.catalog, clock=lambda: clock["now"])
-        for k in range(0, 41):
-            clock["now"] = T0 + k * HOUR
-            cache.list_at(PODS, clock["now"])
-            writer.cycle()
+    write_ledger(path, PODS, 41)  # one writer cycle an hour up to NOW
     return path
 
 
