@@ -203,15 +203,23 @@ async def read_body(scope: Message, receive: Receive, config: WebhookConfig) -> 
     return b"".join(chunks)
 
 
+#: The levels an AdmissionReview adds above the object it carries (the review, its ``request``).
+REVIEW_ENVELOPE_DEPTH = 2
+
+
 def parse(body: bytes) -> AdmissionRequest:
-    """The request in ``body``, parsed at any nesting depth (``deepjson``): only a malformed body is a 400.
+    """The request in ``body``, parsed at any nesting depth the API server accepts (``deepjson``: 10,000
+    levels in the object, the same limit ``check`` applies to files): only a malformed body is a 400.
 
     pydantic's own JSON parser stops at a few hundred levels, and the API server accepts objects nested up
     to 10,000: a valid object refused with a 400 would be let in unchecked under ``failurePolicy: Ignore``.
     The object under review is ``dict[str, Any]``, so validation does not descend into it.
     """
     try:
-        raw = deepjson.loads(body)
+        raw = deepjson.loads(body, deepjson.API_SERVER_MAX_DEPTH + REVIEW_ENVELOPE_DEPTH)
+    except deepjson.TooDeep as exc:  # deeper than the API server accepts: no object it would send
+        raise BadRequest(f"the object nests more than {deepjson.API_SERVER_MAX_DEPTH:,} levels deep (the API "
+                         f"server's limit), at line {exc.lineno} column {exc.colno}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"malformed JSON: {exc}") from exc
     try:

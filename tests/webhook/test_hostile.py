@@ -130,14 +130,23 @@ def deep_body(review_body_: dict[str, Any], levels: int) -> bytes:
 # --- every valid object is decided ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("levels", [200, 1_000, 10_000])
+@pytest.mark.parametrize("levels", [200, 1_000, 9_998])
 def test_deeply_nested_object_is_decided_like_the_flat_one(server: Server, levels: int) -> None:
-    """A valid object with an extra field nested up to the API server's 10,000 levels is judged, not 400."""
+    """A valid object with an extra field nested up to the API server's 10,000 levels (the object, its spec
+    and 9,998 more) is judged, not 400."""
     flat = decided(server, review())
     assert flat["allowed"] is False
     deep = decided(server, deep_body(review(), levels))
     assert deep["allowed"] is False
     assert deep["status"]["message"] == flat["status"]["message"]
+
+
+def test_an_object_deeper_than_the_api_server_accepts_is_a_located_400(server: Server) -> None:
+    """One level past the API server's limit is no object it would send: a 400 that says where, as
+    ``check`` says E606 at the same level."""
+    reply = server.post(deep_body(review(), 9_999))
+    assert reply.status_code == 400
+    assert "more than 10,000 levels" in reply.json()["error"] and "column" in reply.json()["error"]
 
 
 def test_deep_argo_workflow_is_denied(server: Server, tmp_path: Path) -> None:
