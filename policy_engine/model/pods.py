@@ -199,12 +199,12 @@ def _read_containers(
         if ref.init:
             # an init container runs beside the sidecars started before it (KEP-753)
             sidecar = holder.get("restartPolicy") == "Always"
-            for key, value in (requests.items() if not limits else {**limits, **requests}.items()):
-                running = _quantity(value) + sidecars.get(key, Decimal(0))
-                if running > inits.get(key, Decimal(0)):
-                    inits[key] = running
+            for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+                running = _quantity(value) + sidecars.get(resource, Decimal(0))
+                if running > inits.get(resource, Decimal(0)):
+                    inits[resource] = running
                 if sidecar:
-                    sidecars[key] = running
+                    sidecars[resource] = running
         elif requests or limits:
             pair = (tuple(requests.items()), tuple(limits.items()))
             entry = counted.get(pair)
@@ -214,11 +214,11 @@ def _read_containers(
                 entry[2] += 1
     sums: dict[str, Decimal] = {}
     for requests, limits, times in counted.values():
-        for key, value in (requests.items() if not limits else {**limits, **requests}.items()):
-            sums[key] = sums.get(key, Decimal(0)) + _quantity(value) * times
-    for key, amount in sidecars.items():  # sidecars keep running beside the app containers
-        sums[key] = sums.get(key, Decimal(0)) + amount
-    gpu_names = {key for key in (*sums, *inits) if gpu_fraction(key, config) is not None}
+        for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+            sums[resource] = sums.get(resource, Decimal(0)) + _quantity(value) * times
+    for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
+        sums[resource] = sums.get(resource, Decimal(0)) + amount
+    gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
     return containers, sums, inits, _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
 
 
@@ -232,9 +232,9 @@ def _first_gpu_path(doc: Document, refs: tuple[ContainerRef, ...], parents: dict
         resources = (_holder(doc, ref.path, parents) or _EMPTY).get(ref.resources_key) or _EMPTY
         requests = resources.get("requests") or _EMPTY
         limits = resources.get("limits") or _EMPTY
-        for key, value in (requests.items() if not limits else {**limits, **requests}.items()):
-            if key in gpu_names and _quantity(value) > 0:
-                return (*ref.path, ref.resources_key, "requests" if key in requests else "limits", key)
+        for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+            if resource in gpu_names and _quantity(value) > 0:
+                return (*ref.path, ref.resources_key, "requests" if resource in requests else "limits", resource)
     return None
 
 
