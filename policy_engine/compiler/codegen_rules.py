@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
-from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
+from policy_engine.compiler.attributes import ATTRIBUTES, container_classes, deciding_roles
+from policy_engine.compiler.codegen_expr import Closure, by_class, children, compile_expr
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
@@ -334,16 +334,23 @@ def witnesses(q: ast.Quantifier) -> Closure:
     body = compile_expr(q.body, tuple(n.name for n in q.names))
     want = q.op != "all"
     pairs = len(q.names) == 2
+    if by_class(q):
+        def find_by_class(w: Workload) -> list[str]:
+            classes = container_classes(w)
+            found = [i for record, members in zip(classes.records, classes.members, strict=True)
+                     if (body((w, record)) is True) == want for i in members]
+            found.sort()
+            return [classes.label(i) for i in found]
+
+        return find_by_class
 
     def find(w: Workload) -> list[str] | None:
         x = collection(w)
         if isinstance(x, dict):
-            frames = [((w, k, v) if pairs else (w, k), str(k)) for k, v in x.items()]
-        elif isinstance(x, list | tuple):
-            frames = [((w, item), element_label(item, i)) for i, item in enumerate(x)]
-        else:
-            return None
-        return [label for frame, label in frames if (body(frame) is True) == want]
+            return [str(k) for k, v in x.items() if (body((w, k, v) if pairs else (w, k)) is True) == want]
+        if isinstance(x, list | tuple):
+            return [element_label(item, i) for i, item in enumerate(x) if (body((w, item)) is True) == want]
+        return None
 
     return find
 

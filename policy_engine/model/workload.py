@@ -42,13 +42,17 @@ class Provenance:
         return where
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Container:
+    """One container as the model read it; read only (not frozen only because a frozen dataclass costs
+    three times as much to build, and a pod may have 20,000 containers)."""
+
     name: str
     init: bool
     requests: dict[str, str]
     limits: dict[str, str]
     path: FieldPath = ()  # where the container sits inside the object
+    raw: dict[str, Any] | None = None  # the mapping at ``path`` (None when there is none), as written
 
 
 @dataclass(slots=True)
