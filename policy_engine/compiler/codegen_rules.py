@@ -232,7 +232,7 @@ class RuleCompiler:
         limit = render_duration(maximum) if maximum is not None else ""
 
         def check(w: Workload) -> Sequence[Violation]:
-            run = w.run_time
+            run = w.admitted_run_time or w.run_time  # what admission of the jobs it creates will see
             path = run.provenance.path if run.provenance else ("spec",)
             if run.kind is RunKind.UNBOUNDED:
                 within = f" of at most {limit}" if limit else ""
