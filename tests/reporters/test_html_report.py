@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.chromium import CHROMIUM, SKIP_REASON, colour_pixels, dump_dom, screenshot
-from tests.html_tables import PageTables, parse_page
+from tests.html_tables import PageTables, money, parse_page
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "report"
 SPEND_BLUE = (0x3B, 0x6E, 0xA8)
@@ -38,10 +38,6 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return out, json.loads(data.stdout)
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
 def _assert_tables_match_json(page: PageTables, data: dict[str, object]) -> None:
     breakdowns = data["breakdowns"]
     assert isinstance(breakdowns, list)
@@ -50,14 +46,14 @@ def _assert_tables_match_json(page: PageTables, data: dict[str, object]) -> None
         rows = page.tables[f"spend-by-{b['key']}"][1:]  # the header row first
         assert [r[0] for r in rows] == [row["label"] for row in b["rows"]]
         assert [r[1] for r in rows] == [str(row["workloads"]) for row in b["rows"]]
-        assert [r[4] for r in rows] == [_money(row["monthly_cost"]) for row in b["rows"]]
+        assert [r[4] for r in rows] == [money(row["monthly_cost"]) for row in b["rows"]]
     savings = data["savings_by_family"]
     assert isinstance(savings, list)
-    assert [r[2] for r in page.tables["savings-by-family"][1:]] == [_money(s["monthly_saving"]) for s in savings]
+    assert [r[2] for r in page.tables["savings-by-family"][1:]] == [money(s["monthly_saving"]) for s in savings]
     top = data["top_workloads"]
     assert isinstance(top, list)
     assert [r[0] for r in page.tables["top-workloads"][1:]] == [w["workload"] for w in top]
-    assert [r[3] for r in page.tables["top-workloads"][1:]] == [_money(w["monthly_cost"]) for w in top]
+    assert [r[3] for r in page.tables["top-workloads"][1:]] == [money(w["monthly_cost"]) for w in top]
     unpriced = data["unpriced"]
     assert isinstance(unpriced, list)
     assert [r[3] for r in page.tables["unpriced"][1:]] == [w["unpriced_reason"] for w in unpriced]
