@@ -83,7 +83,7 @@ def test_savings_equal_the_policy_summaries_of_check(rendered: tuple[Path, dict[
     _, data = rendered
     checked = _cli("check", str(FIXTURES), "--format", "json", "--fail-on", "warn")
     summaries = json.loads(checked.stdout)["summary"]
-    assert data["total_monthly_saving"] == pytest.approx(sum(s["saving"] for s in summaries), abs=0.05)
+    assert data["total_monthly_saving"] == pytest.approx(sum(s["saving"] or 0.0 for s in summaries), abs=0.05)
     assert data["total_monthly_saving"] > 0
 
 
