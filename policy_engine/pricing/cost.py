@@ -182,9 +182,11 @@ def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     priced = [_on_instance(role, n, i, region) for n, i in fits]
     best = min(priced, key=lambda p: p.effective)
     if len(names) > 1:
-        skipped = [n for n in names if n not in catalog.instance_types]
+        unknown = [n for n in names if n not in catalog.instance_types and n not in catalog.unpriced_types]
+        no_price = [n for n in names if n not in catalog.instance_types and n in catalog.unpriced_types]
         note = f"; cheapest fitting of {len(names)} candidates"
-        note += f" (not in catalog: {', '.join(skipped)})" if skipped else ""
+        note += f" (not in catalog: {', '.join(unknown)})" if unknown else ""
+        note += f" (no published price: {', '.join(no_price)})" if no_price else ""
         return PodPrice(best.on_demand, best.spot, best.effective, best.basis + note)
     return best
 

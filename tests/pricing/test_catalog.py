@@ -84,6 +84,17 @@ def test_every_unpriced_type_has_its_hardware_a_reason_and_no_price(name):
     assert entry.source and entry.source.startswith("https://")
 
 
+def test_the_azure_types_the_catalog_recognises_have_the_hardware_the_importer_would_give_them():
+    from policy_engine.pricing.importers.azure import hardware_table
+
+    table = hardware_table()
+    for name, entry in BUNDLED.unpriced_types.items():
+        if entry.provider == "azure":
+            hw = table[name]  # an imported Retail Prices page prices it with this hardware
+            assert (hw.vcpus, hw.memory_gib, hw.gpus, hw.gpu_model) == (
+                entry.vcpus, entry.memory_gib, entry.gpus, entry.gpu_model), name
+
+
 def test_no_bundled_figure_claims_a_date_it_was_not_read_on():
     assert "mixed" in BUNDLED.as_of and "as known" in BUNDLED.as_of
     for key, source in BUNDLED.sources.items():  # a file's own date, or a description saying it is none

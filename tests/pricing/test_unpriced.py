@@ -61,3 +61,31 @@ def test_an_import_prices_a_recognised_type_with_its_base_hardware_and_takes_it_
         outcome.lines)
     # a fraction of a GPU does not define the model's per-GPU price: A10 stays recognised and unpriced
     assert "A10" not in data.get("gpu_models", {}) and data["unpriced_gpu_models"]["A10"]["reason"]
+
+
+def test_the_bundled_catalogs_regional_prices_follow_the_manifests_region_and_say_the_default():
+    """topology.kubernetes.io/region from a nodeSelector or a required affinity selects the regional price
+    the bundled catalog has (GCP's europe-west4, from the pricing.yml excerpt); else the default region, said."""
+    from policy_engine.model.build import build_workload
+    from policy_engine.model.config import ModelConfig
+    from policy_engine.model.documents import Document, load_paths
+
+    catalog = load_catalog()
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "pricing" / "spot" / "regional.yaml"
+    costs = {}
+    for doc in load_paths([str(fixture)]):
+        if isinstance(doc, Document):
+            w = build_workload(doc, ModelConfig(hours_per_month=catalog.hours_per_month))
+            assert w is not None
+            costs[w.name] = price(w, catalog)
+    eu, asia = costs["eu-train"], costs["asia-train"]
+    assert eu.monthly == 1.48734  # one 1-hour run at the europe-west4 spot price, not us-central1's 1.80385
+    assert "$1.4873/h spot as of 2026-02-12" in eu.breakdown[0] and "europe-west4 price" in eu.breakdown[0]
+    assert asia.monthly == 3.673385
+    assert "no asia-south1 price in the catalog: priced at us-central1, its default region" in asia.breakdown[0]
+
+
+def test_among_candidates_a_recognised_type_without_a_price_is_named_apart_from_an_unknown_one():
+    cost = price(workload(role(gpus=8, candidates=("p5.48xlarge", "p5e.48xlarge", "p9.huge"))), load_catalog())
+    assert cost.priced and cost.hourly == 55.04  # the only candidate with a price
+    assert "(not in catalog: p9.huge) (no published price: p5e.48xlarge)" in cost.breakdown[0]
