@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests catalog clean
+.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests clean
 
 $(BIN)/policy-engine: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,7 @@ deploy-manifests: $(BIN)/policy-engine
 # The bundled catalog is generated from the provider-format excerpts (policy_engine/pricing/excerpts/README.md);
 # a test keeps it current.
 EXCERPTS := policy_engine/pricing/excerpts
+.PHONY: catalog
 catalog: $(BIN)/policy-engine
 	$(BIN)/policy-engine prices import --base $(EXCERPTS)/catalog-base.yaml \
 	  --aws $(EXCERPTS)/aws-ec2-us-east-1.2026-01-19.json --gcp $(EXCERPTS)/gcp-pricing.2026-02-12.yml \
