@@ -138,6 +138,25 @@ def interpolate(text: str, context: dict[str, Any]) -> str:
     return _EXPR.sub(one, text)
 
 
+def key_values(text: str) -> dict[str, str]:
+    """A ``GITHUB_OUTPUT``/``GITHUB_ENV`` file: ``name=value`` lines and ``name<<DELIMITER`` blocks."""
+    found: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body: list[str] = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                body.append(inner)
+            found[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            found[name] = value
+    return found
+
+
 def run_action(action_dir: Path, workspace: Path, with_: dict[str, str], github: dict[str, Any],
                env: dict[str, str], runner_temp: Path) -> Run:
     """Run ``action_dir/action.yml`` (a composite action) with the inputs ``with_`` (defaults from the
@@ -183,8 +202,8 @@ def run_action(action_dir: Path, workspace: Path, with_: dict[str, str], github:
         step_env["PATH"] = os.pathsep.join([*reversed(extra_path), job_env.get("PATH", "")])
         done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=workspace,
                               env=step_env, capture_output=True, text=True, timeout=600)
-        outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-        job_env.update(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        outputs = key_values(output.read_text())
+        job_env.update(key_values(env_file.read_text()))
         steps.append(Step(name, True, returncode=done.returncode, stdout=done.stdout, stderr=done.stderr,
                           outputs=outputs))
         if "id" in spec:

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from policy_engine import __version__
-from tests.ci.composite import evaluate, interpolate
+from tests.ci.composite import evaluate, interpolate, key_values
 from tests.ci.conftest import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, env_with_engine, git
 
 ACTION = ROOT / "action.yml"
@@ -94,6 +94,8 @@ def test_the_runner_expressions_match_githubs_rules() -> None:
     assert evaluate("always() && github.event_name == 'pull_request'", ctx) is False
     assert evaluate("failure() || !(inputs.fail == 'TRUE')", ctx, failed=True) is True
     assert interpolate("origin/${{ github.event_name }}", ctx) == "origin/push"
+    assert key_values("exit-code=1\nbody<<EOF\na=b\nc\nEOF\nsarif=x.sarif\n") == {
+        "exit-code": "1", "body": "a=b\nc", "sarif": "x.sarif"}
 
 
 def _run_check_step(cwd: Path, tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str],

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,8 +20,9 @@ from tests.ci.conftest import FIXTURES, ROOT, ActionRun, Release, check_jsonsche
 GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yml"
 
 
-def _job() -> dict:
-    return yaml.safe_load(GITLAB.read_text())["policy-engine"]
+def _job() -> dict[str, Any]:
+    job: dict[str, Any] = yaml.safe_load(GITLAB.read_text())["policy-engine"]
+    return job
 
 
 def test_validates_against_gitlabs_ci_schema() -> None:
