@@ -70,7 +70,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E204", "a value that must be a constant reads the workload", _LANG),
     Code("E205", "invalid regular expression", _LANG),
     Code("E206", "invalid CEL expression", _LANG),
-    Code("E207", "unknown field of a container or of its requests/limits", _LANG),
+    Code("E207", "unknown field of a container, of its requests/limits or of a built-in kind's object", _LANG),
     Code("E301", "duplicate policy name (across every file compiled together)", _LANG),
     Code("W301", "an `assert`/`forbid` whose condition is constant", _LANG),
     Code("E302", "a setting, parameter or override given twice", _LANG),

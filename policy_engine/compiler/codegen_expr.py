@@ -19,6 +19,7 @@ from policy_engine.compiler.functions import FUNCTIONS
 from policy_engine.compiler.regex import Pattern, compile_regex
 from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
+from policy_engine.quantity import quantity
 from policy_engine.syntax import ast
 
 Closure = Callable[[Any], Any]  # of a Workload; inside a quantifier, of the frame (workload, *variables)
@@ -120,7 +121,7 @@ def _gt(left: Closure, c: Any) -> Closure:
             result: bool = a > c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.gt, a, c)
 
     return gt
 
@@ -134,7 +135,7 @@ def _ge(left: Closure, c: Any) -> Closure:
             result: bool = a >= c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.ge, a, c)
 
     return ge
 
@@ -148,7 +149,7 @@ def _lt(left: Closure, c: Any) -> Closure:
             result: bool = a < c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.lt, a, c)
 
     return lt
 
@@ -162,13 +163,25 @@ def _le(left: Closure, c: Any) -> Closure:
             result: bool = a <= c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.le, a, c)
 
     return le
 
 
 #: Ordering against a constant, the common case (``gpus > 0``), without an operator call.
 _ORDER_CONST: dict[str, Callable[[Closure, Any], Closure]] = {">": _gt, ">=": _ge, "<": _lt, "<=": _le}
+
+
+def raw_quantity_order(fn: Callable[[Any, Any], Any], a: Any, b: Any) -> bool:
+    """A raw string beside a quantity is read as one (``object.spec.hard["requests.cpu"] <= 64``, where the
+    manifest says ``"64"``); any other pair that does not order is false."""
+    if isinstance(a, str) and isinstance(b, Decimal):
+        a = quantity(a)
+    elif isinstance(b, str) and isinstance(a, Decimal):
+        b = quantity(b)
+    else:
+        return False
+    return a is not None and b is not None and bool(fn(a, b))
 
 
 def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Closure:
@@ -196,7 +209,7 @@ def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Cl
             try:
                 return bool(fn(a, b))
             except TypeError:
-                return False
+                return raw_quantity_order(fn, a, b)
 
         return order
     if op in ("in", "not in"):
