@@ -43,6 +43,15 @@ def fix_paths(w: Workload, target: str, keys: Sequence[str]) -> list[FieldPath]:
     return out or [("metadata", target)]
 
 
+def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
+    """``paths`` in words, with the note of each role whose pods no field of the object can label
+    (``Role.labels_note``: an LLMInferenceService, a KAITO preset)."""
+    notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
+                          and (r.labels_path if target == "labels" else r.annotations_path) in paths)
+    where = " and ".join(_dotted(p) for p in paths)
+    return f"{where} ({'; '.join(n for n in notes if n)})" if notes else where
+
+
 def _dotted(path: FieldPath) -> str:
     return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
 
@@ -82,7 +91,7 @@ class RuleCompiler:
             listed = ", ".join(missing)
             plural = "s" if len(missing) > 1 else ""
             paths = fix_paths(w, target, missing)
-            where = " and ".join(_dotted(p) for p in paths)
+            where = fix_where(w, target, paths)
             default = f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under {where}"
             context = {"missing": listed, "keys": keys_text, "where": where} if templated else _NO_CONTEXT
             return [self.violation(w, target, default, context, paths[0], facts={"missing": tuple(missing)})]
@@ -102,7 +111,7 @@ class RuleCompiler:
         def check(w: Workload) -> Sequence[Violation]:
             value = read(w).get(key)
             paths = fix_paths(w, plural, [key])
-            where = " and ".join(_dotted(p) for p in paths)
+            where = fix_where(w, plural, paths)
             if not value:
                 how = f" with one of: {allowed_text}" if allowed else ""
                 how = how or (f" matching {pattern}" if pattern else "")

@@ -20,9 +20,12 @@ from policy_engine.errors import QuantityError
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
+from policy_engine.model.dra import ClaimRef, claim_refs, gpu_requests
 from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
 from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
+from policy_engine.model.references import CLAIM_TEMPLATE
+from policy_engine.model.references import key as referenced
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
@@ -66,6 +69,13 @@ class RoleSource:
     inherited_meta: tuple[FieldPath, ...] = ()
     #: Where a label must be added for every pod of the role to carry it (the fix a finding names).
     fix_meta: FieldPath | None = None
+    #: The controller builds these pods' metadata itself and copies only the object's labels (and
+    #: annotations) whose keys start with one of these prefixes (KServe's LLMInferenceService: kueue
+    #: ones; a KAITO preset: none). ``fixed_labels`` are the ones it sets. ``labels_note`` then says, in a
+    #: finding, how a label can reach the pods at all (``Role.labels_note``).
+    copied_prefixes: tuple[str, ...] | None = None
+    fixed_labels: tuple[tuple[str, str], ...] = ()
+    labels_note: str | None = None
 
 
 def default_containers(doc: Document, spec_path: FieldPath) -> tuple[ContainerRef, ...]:
@@ -101,11 +111,19 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
         annotations.update(fields.string_map(block.get("annotations")))
     labels.update(fields.string_map((meta or {}).get("labels")))
     annotations.update(fields.string_map((meta or {}).get("annotations")))
+    if source.copied_prefixes is not None:
+        prefixes = source.copied_prefixes
+        labels = {**{k: v for k, v in labels.items() if prefixes and k.startswith(prefixes)},
+                  **dict(source.fixed_labels)}
+        annotations = {k: v for k, v in annotations.items() if prefixes and k.startswith(prefixes)}
+        role.labels_note = source.labels_note
     role.pod_labels = labels
     role.pod_annotations = annotations
     fix = source.fix_meta or source.meta_path or inherited[0]
     role.labels_path = (*fix, "labels")
     role.annotations_path = (*fix, "annotations")
+    if role.labels_note:  # no field of the object reaches the pods: the fix names the namespace
+        role.labels_path = role.annotations_path = source.fix_meta or ("metadata", "namespace")
     if source.replicas.path is not None:
         role.provenance["replicas"] = Provenance(source.replicas.path, source.replicas.note)
     elif source.replicas.note:
@@ -124,7 +142,10 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     _count_gpus(role, pod, config)
     if role.gpus_per_pod and first_gpu_path is not None:
         role.provenance["gpus"] = Provenance(first_gpu_path, f"{role.gpu_resource}")
-    elif not role.gpus_per_pod:
+    claims = claim_refs(spec, source.spec_path)
+    if claims:
+        _claimed_gpus(doc, role, claims, config)
+    if not role.gpus_per_pod:
         _fallback_gpus(doc, role, source, meta)
 
     placement = read_placement(spec, source.spec_path)
@@ -318,6 +339,27 @@ def _count_gpus(role: Role, pod: dict[str, Decimal], config: ModelConfig) -> Non
         role.gpus_per_pod += gpus
         if gpus > best:
             best, role.gpu_resource = gpus, name
+
+
+def _claimed_gpus(doc: Document, role: Role, claims: list[ClaimRef], config: ModelConfig) -> None:
+    """Each claim made from a ResourceClaimTemplate of the scanned set adds the template's GPU devices."""
+    role.claim_templates = tuple(c.template for c in claims)
+    meta = doc.obj.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    for claim in claims:
+        template = config.references.get(referenced(CLAIM_TEMPLATE, claim.template, namespace))
+        if template is None:
+            role.provenance.setdefault("claims_unresolved", Provenance(
+                claim.path, f"ResourceClaimTemplate {claim.template} is not in the scanned set: the devices it "
+                            f"asks for are unknown"))
+            continue
+        for req in gpu_requests(template):
+            role.gpu_resources[req.device_class] = role.gpu_resources.get(req.device_class, 0.0) + req.count
+            role.gpus_per_pod += req.count
+            role.gpu_resource = role.gpu_resource or req.device_class
+            role.provenance.setdefault("gpus", Provenance(claim.path, (
+                f"ResourceClaimTemplate {claim.template} ({template.file}:{template.line}): {req.count} x device "
+                f"class {req.device_class}" + (f"; {req.note}" if req.note else ""))))
 
 
 def _fallback_gpus(doc: Document, role: Role, source: RoleSource, meta: dict[str, Any] | None) -> None:
