@@ -26,9 +26,10 @@ from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
+from policy_engine.model.references import scanned_references
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
-from policy_engine.model.training_runtimes import RUNTIME_KINDS, resolve_train_job, runtime_key
-from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
+from policy_engine.model.training_runtimes import resolve_train_job
+from policy_engine.model.workload import CapacityType, Container, Cost, Provenance, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
@@ -150,7 +151,8 @@ def gpu_model_of(role: Role, catalog: Catalog) -> str | None:
         found = catalog.gpu_model(role.gpu_model)
         return found[0] if found else role.gpu_model
     names = (role.instance_type,) if role.instance_type else role.instance_type_candidates
-    models = {i.gpu_model for n in names if (i := catalog.instance_types.get(n)) is not None}
+    models = {i.gpu_model for n in names
+              if (i := catalog.instance_types.get(n) or catalog.unpriced_types.get(n)) is not None}
     return models.pop() if len(models) == 1 else None
 
 
@@ -158,6 +160,13 @@ def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     names = (role.instance_type,) if role.instance_type else role.instance_type_candidates
     known = [(n, catalog.instance_types[n]) for n in names if n in catalog.instance_types]
     if not known:
+        recognised = [(n, catalog.unpriced_types[n]) for n in names if n in catalog.unpriced_types]
+        if recognised:  # known hardware, no published price: said so, never priced from a guess
+            n, u = recognised[0]
+            gpus = f"{u.gpus:g} {X} {u.gpu_model}" if u.gpu_model else _gpus(u.gpus)
+            return Unpriced(f"no published price in the catalog for instance type '{n}' ({gpus}, "
+                            f"{u.vcpus:g} vCPU, {u.memory_gib:g} GiB): {u.reason}; add its price under "
+                            "instance_types in a --pricing file or import a price file (policy-engine prices import)")
         listed = ", ".join(f"'{n}'" for n in names)
         what = "instance type" if len(names) == 1 else "candidate instance types"
         return Unpriced(f"{what} {listed} not in the pricing catalog; add it under instance_types in a "
@@ -174,9 +183,11 @@ def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     priced = [_on_instance(role, n, i, region) for n, i in fits]
     best = min(priced, key=lambda p: p.effective)
     if len(names) > 1:
-        skipped = [n for n in names if n not in catalog.instance_types]
+        unknown = [n for n in names if n not in catalog.instance_types and n not in catalog.unpriced_types]
+        no_price = [n for n in names if n not in catalog.instance_types and n in catalog.unpriced_types]
         note = f"; cheapest fitting of {len(names)} candidates"
-        note += f" (not in catalog: {', '.join(skipped)})" if skipped else ""
+        note += f" (not in catalog: {', '.join(unknown)})" if unknown else ""
+        note += f" (no published price: {', '.join(no_price)})" if no_price else ""
         return PodPrice(best.on_demand, best.spot, best.effective, best.basis + note)
     return best
 
@@ -208,6 +219,10 @@ def _by_gpu_model(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
                         "cloud.google.com/gke-accelerator)")
     found = catalog.gpu_model(role.gpu_model)
     if found is None:
+        known = catalog.unpriced_gpu_model(role.gpu_model)
+        if known is not None:
+            return Unpriced(f"no published price in the catalog for GPU model '{known[0]}': {known[1].reason}; "
+                            "add it under gpu_models in a --pricing file")
         return Unpriced(f"GPU model '{role.gpu_model}' is not in the pricing catalog; add it under "
                         "gpu_models in a --pricing file")
     key, model = found
@@ -300,8 +315,26 @@ def priced_workload(doc: Document, catalog: Catalog, config: ModelConfig | None 
     if workload is not None:
         if workload.kind == "TrainJob":  # its pods come from the runtime it names
             resolve_train_job(workload, config)
+        elif workload.kind == "Workspace":
+            _kaito_preset(workload, catalog)
         workload.cost = price(workload, catalog)
     return workload
+
+
+def _kaito_preset(workload: Workload, catalog: Catalog) -> None:
+    """A KAITO preset's pod asks for every GPU of its node (the instance type's GPU count, from the
+    catalog), in one container with no CPU, memory or memory limit: what the policies and the webhook see."""
+    for role in workload.roles:
+        inst = catalog.instance_types.get(role.instance_type) if role.instance_type else None
+        if role.containers or role.gpus_per_pod or inst is None or not inst.gpus:
+            continue
+        count = f"{inst.gpus:g}"
+        role.gpus_per_pod, role.gpu_resource = float(inst.gpus), "nvidia.com/gpu"
+        role.gpu_resources = {"nvidia.com/gpu": float(inst.gpus)}
+        role.containers = (Container(workload.name, False, {"nvidia.com/gpu": count}, {"nvidia.com/gpu": count},
+                                     ("inference",)),)
+        role.provenance["gpus"] = Provenance(("resource", "instanceType"), f"KAITO preset: the {count} GPU(s) of "
+                                                                           f"{role.instance_type} (pricing catalog)")
 
 
 def priced_workloads(
@@ -317,9 +350,9 @@ def priced_workloads(
             errors.append(item.diagnostic)
         else:
             documents.append(item)
-    runtimes = scanned_runtimes(documents)
-    if runtimes:  # a TrainJob's pods come from the runtime it names, wherever it is in the set
-        config = replace(config, runtimes=runtimes)
+    references = scanned_references(documents)
+    if references:  # a TrainJob's runtime, a pod's ResourceClaimTemplate: wherever they are in the set
+        config = replace(config, references=references)
     for item in documents:
         try:
             workload = priced_workload(item, catalog, config)
@@ -330,13 +363,3 @@ def priced_workloads(
             workloads.append(workload)
     return workloads, errors
 
-
-def scanned_runtimes(documents: Iterable[Document]) -> dict[tuple[str, str, str], Document]:
-    """The Kubeflow Trainer runtimes among ``documents``, by (kind, name, namespace)."""
-    out: dict[tuple[str, str, str], Document] = {}
-    for doc in documents:
-        if doc.kind in RUNTIME_KINDS:
-            raw = doc.obj.get("metadata")
-            meta = raw if isinstance(raw, dict) else {}
-            out[runtime_key(doc.kind, str(meta.get("name")), meta.get("namespace"))] = doc
-    return out
