@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
@@ -159,7 +160,8 @@ class Stats:
 
 @dataclass(slots=True)
 class Result:
-    findings: list[Finding] = field(default_factory=list)
+    # a list; a large batch run's may be packed (``engine.packed``): iterate it, take its len, do not index it
+    findings: Sequence[Finding] = field(default_factory=list)
     summaries: list[PolicySummary] = field(default_factory=list)
     errors: list[LoadError | Diagnostic] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.engine.packed import PackedFindings
 from policy_engine.reporters.context import ReportContext
 
 
@@ -98,9 +99,11 @@ def _clean_fields(value: Any) -> Any:
 
 def result(original: Result) -> Result:
     """The result with every name and message escaped (the workload objects themselves are left as they are)."""
+    findings = original.findings
     return dataclasses.replace(
         original,
-        findings=[_clean(f) for f in original.findings],
+        findings=findings.mapped(_clean_finding) if isinstance(findings, PackedFindings)
+        else [_clean(f) for f in findings],
         errors=[_clean(e) for e in original.errors],
         evaluations=[(text(p), _clean(r)) for p, r in original.evaluations],
     )
