@@ -79,9 +79,10 @@ def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
     return "docker.io", ref, tag, digest
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096, typed=True)
 def _quantity(value: str | int | float) -> Quantity | None:
-    """Manifests repeat a few amounts (``500m``, ``1Gi``) over and over: each is parsed once."""
+    """Manifests repeat a few amounts (``500m``, ``1Gi``) over and over: each is parsed once. Typed, so
+    ``1`` and ``1.0`` (equal and of one hash) keep their own entries: each is shown as written."""
     return quantity(value)
 
 

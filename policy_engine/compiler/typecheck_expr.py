@@ -22,6 +22,7 @@ from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.quantity import BINARY_SUFFIXES
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
+from policy_engine.wording import count
 
 #: Units people write for durations, singular and without a trailing "s", and what the language spells.
 _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",
@@ -208,7 +209,7 @@ class ExprChecker:
             return self.report(e.func.span, "E102", f"unknown function {name!r}",
                                suggest(name, FUNCTION_NAMES))
         if len(e.args) != len(fn.params):
-            return self.report(e.span, "E202", f"{name}() takes {len(fn.params)} argument(s), "
+            return self.report(e.span, "E202", f"{name}() takes {count(len(fn.params), 'argument')}, "
                                f"got {len(e.args)}")
         for arg, wanted in zip(e.args, fn.params, strict=True):
             got = self.check(arg)
