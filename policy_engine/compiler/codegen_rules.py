@@ -337,13 +337,18 @@ def witnesses(q: ast.Quantifier) -> Closure:
 
     def find(w: Workload) -> list[str] | None:
         x = collection(w)
-        if isinstance(x, dict):
-            frames = [((w, k, v) if pairs else (w, k), str(k)) for k, v in x.items()]
-        elif isinstance(x, list | tuple):
-            frames = [((w, item), element_label(item, i)) for i, item in enumerate(x)]
+        found: list[str] = []
+        if isinstance(x, list | tuple):  # the common case (containers): only the deciding elements are labelled
+            for i, item in enumerate(x):
+                if (body((w, item)) is True) is want:
+                    found.append(element_label(item, i))
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                if (body((w, k, v) if pairs else (w, k)) is True) is want:
+                    found.append(str(k))
         else:
             return None
-        return [label for frame, label in frames if (body(frame) is True) == want]
+        return found
 
     return find
 

@@ -100,6 +100,24 @@ def test_quantifiers_that_fail(expr: str) -> None:
     assert not holds(expr)
 
 
+@pytest.mark.parametrize(("condition", "deciding"), [
+    # presence tests and constant string sets over a variable's path (compiled to fused closures)
+    ('c.image_pull_policy == null', "app"),
+    ('c.image_pull_policy != null', "mesh, wait, debug"),
+    ('c.limits.memory == null', "mesh, app"),
+    ('c.limits.memory != null', "wait, debug"),
+    ('c.requests.cpu != null and c.limits.memory != null', "wait, debug"),
+    ('c.registry in ["ghcr.io", "docker.io"]', "app"),
+    ('c.registry not in ["ghcr.io", "docker.io"]', "mesh, wait, debug"),
+    ('c.object.livenessProbe.httpGet == null', ""),
+    ('c.object.securityContext != null', "mesh, wait, debug"),
+])
+def test_the_failing_containers_of_each_condition(condition: str, deciding: str) -> None:
+    engine = _engine(f'policy "p" {{ assert all c in containers: {condition} message "{{elements}}" }}')
+    [policy] = engine.policies.policies
+    assert [v.message for v in policy.check(_subject(DEPLOYMENT, engine))] == ([deciding] if deciding else [])
+
+
 def test_a_null_collection_is_null_so_assert_reports_and_forbid_does_not() -> None:
     engine = _engine('policy "a" { assert all x in object.spec.nothing: true }\n'
                      'policy "f" { forbid any x in object.spec.nothing: true }')
