@@ -97,13 +97,19 @@ def _resources(raw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"cpu": None, "memory": None}
     gpu: Decimal | None = None
     for name, value in raw.items():
-        q = _quantity(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
-        out[str(name)] = q
-        if q is not None and _is_accelerator(str(name)):
+        q = _quantity(value) if type(value) in _AMOUNT_TYPES else None  # not bool: type(True) is bool
+        if type(name) is not str:
+            name = str(name)
+        out[name] = q
+        if q is not None and name not in _PLAIN_RESOURCES and _is_accelerator(name):
             gpu = q if gpu is None else gpu + q
     out["ephemeral_storage"] = out.get("ephemeral-storage")
     out["gpu"] = gpu
     return out
+
+
+_AMOUNT_TYPES = frozenset({str, int, float})
+_PLAIN_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})  # never accelerators: no lookup
 
 
 #: Shared by every container without requests (or limits): read only.
@@ -162,7 +168,12 @@ def container_record(raw: dict[str, Any], type_: str, role: str,
 
 def _role_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    parents: dict[Any, Any] = {}  # the containers list, read once rather than walked to per container
+    spec = fields.get(obj, role.spec_path)
+    # the containers lists, read once from the pod spec rather than walked to from the root per container
+    parents: dict[Any, Any] = {}
+    if isinstance(spec, dict):
+        for key in ("containers", "initContainers"):
+            parents[(*role.spec_path, key)] = spec.get(key)
     for c in role.containers:
         raw = _at(obj, c.path, parents) if c.path else None
         if not isinstance(raw, dict):
@@ -171,7 +182,7 @@ def _role_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
         if c.init:
             type_ = "sidecar" if raw.get("restartPolicy") == "Always" else "init"
         out.append(container_record(raw, type_, role.name, (c.requests, c.limits)))
-    ephemeral = fields.get(obj, (*role.spec_path, "ephemeralContainers"))
+    ephemeral = spec.get("ephemeralContainers") if isinstance(spec, dict) else None
     for raw in ephemeral if isinstance(ephemeral, list) else ():
         if isinstance(raw, dict):
             out.append(container_record(raw, "ephemeral", role.name))
