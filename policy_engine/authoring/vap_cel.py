@@ -270,13 +270,8 @@ _REQUEST = {("request", "operation"): "operation", ("request", "userInfo", "user
 
 def _request_attribute(node: Any) -> str | None:
     """``request.operation`` → ``operation``, ``request.userInfo.username`` → ``user``, …; else None."""
-    path: list[str] = []
-    while isinstance(node, Tree) and node.data in ("member_dot", "member", "primary") :
-        if node.data == "member_dot":
-            path.append(str(node.children[1]))
-        node = node.children[0]
-    name = _ident_name(node)
-    return _REQUEST.get((name, *reversed(path))) if name is not None else None
+    path = _dotted_path(node)
+    return _REQUEST.get(tuple(path.split("."))) if path is not None else None
 
 
 def _unwrap(node: Any) -> Tree[Any] | None:

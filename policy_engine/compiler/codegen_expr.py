@@ -62,16 +62,12 @@ def _walk_names(base: Closure, names: tuple[str, ...]) -> Closure:
 
 def _walk_variable(index: int, names: tuple[str, ...], absent: bool | None = None) -> Closure:
     """``c.limits.memory`` for a quantifier's variable ``c`` (item ``index`` of the frame), one or two
-    names, unrolled without a call for the variable; with ``absent`` set, the presence test
-    ``path == null`` (True) or ``path != null`` (False) fused in: the commonest condition over containers."""
+    names; with ``absent`` set, the presence test ``path == null`` (True) or ``path != null`` (False) fused
+    in, without a call per step: the commonest condition over containers."""
+    if absent is None:
+        return _walk_names(operator.itemgetter(index), names)
     if len(names) == 1:
         (k1,) = names
-        if absent is None:
-            def one(frame: Any) -> Any:
-                node = frame[index]
-                return node.get(k1) if isinstance(node, dict) else None
-
-            return one
 
         def one_present(frame: Any) -> bool:
             node = frame[index]
@@ -79,16 +75,6 @@ def _walk_variable(index: int, names: tuple[str, ...], absent: bool | None = Non
 
         return one_present
     k1, k2 = names
-    if absent is None:
-        def two(frame: Any) -> Any:
-            node = frame[index]
-            if isinstance(node, dict):
-                node = node.get(k1)
-                if isinstance(node, dict):
-                    return node.get(k2)
-            return None
-
-        return two
 
     def two_present(frame: Any) -> bool:
         node = frame[index]
