@@ -103,8 +103,8 @@ class ExprChecker:
             if record is not None:
                 return self._record_field(e, target, record)
             hint = None
-            if target == t.MAP and isinstance(e.target, ast.Name):
-                hint = f'read a key with {e.target.id}["{e.name.name}"]'
+            if target == t.MAP:
+                hint = f'read a key with {unparse(e.target)}["{e.name.name}"]'
             return self.report(e.name.span, "E201", f"'.{e.name.name}' reads a field of the raw object only; "
                                f"this is {t.describe(target)}", hint)
         if isinstance(e, ast.Index):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policy_engine.compiler import compile_policies, kube_schema
+from policy_engine.compiler import compile_policies, compile_text, kube_schema
 from policy_engine.engine import Engine
 from policy_engine.model.documents import load_paths
 from policy_engine.pricing.catalog import load_catalog
@@ -55,3 +55,10 @@ def test_the_snapshot_is_the_installed_kubernetes_clients_schema() -> None:
     stored = json.loads(kube_schema.SNAPSHOT.read_text())
     assert stored == json.loads(kube_schema.render(fresh)), (
         "policy_engine/compiler/kube_schema.json is stale: python -m policy_engine.compiler.kube_schema --write")
+
+
+def test_a_field_of_a_typed_map_points_at_the_key() -> None:
+    text = 'policy "p" {\n  match { kinds [Namespace] }\n  assert object.metadata.labels.team != ""\n}\n'
+    [error] = [d for d in compile_text(text).diagnostics if d.is_error]
+    assert (error.code, error.span.column) == ("E201", 33)
+    assert error.hint == 'read a key with object.metadata.labels["team"]'
