@@ -163,3 +163,24 @@ def test_under_failure_policy_ignore_an_error_admits() -> None:
     text = _imported({"failurePolicy": "Ignore", "matchConstraints": rules,
                       "validations": [{"expression": "object.spec.replicas <= 5"}]})
     assert 'assert cel("object.spec.replicas <= 5") != false' in text
+
+
+def test_the_remaining_approximations_are_named() -> None:
+    vap = {"kind": "ValidatingAdmissionPolicy", "metadata": {"name": "p"}, "spec": {
+        "paramKind": {"kind": "Limits"},
+        "matchConstraints": {"resourceRules": [{"resources": ["deployments"]}], "matchPolicy": "Exact",
+                             "namespaceSelector": {"matchLabels": {"env": "prod"}}},
+        "matchConditions": [{"name": "gpu", "expression": "object.spec.template.spec.nodeName != ''"}],
+        "validations": [{"expression": "object.spec.replicas <= 5",
+                         "messageExpression": "'at most ' + string(params.spec.max)"}]}}
+    binding = {"kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": "b"},
+               "spec": {"policyName": "p", "paramRef": {"name": "limits"}}}
+    limits = {"kind": "Limits", "metadata": {"name": "limits"}, "spec": {"max": {"replicas": 5}}}
+    [imported] = import_vap([vap, binding, limits])
+    notes = "\n".join(imported.notes)
+    assert "spec.matchConstraints.matchPolicy Exact (kinds are matched by name" in notes
+    assert "spec.matchConstraints.namespaceSelector (namespace labels are not known in CI)" in notes
+    assert "spec.matchConditions[0] reads a field that may be absent: where CEL errors the API server rejects" in notes
+    assert "spec.validations[0].messageExpression (only a concatenation of strings" in notes
+    assert "parameter field 'spec' of Limits/limits (only maps whose values are all strings" in notes
+    assert compile_text(imported.text).policy_set is not None
