@@ -58,6 +58,7 @@ class ExprChecker:
         #: ``object``/``old_object`` of a policy matching only kinds with a schema (kube_schema), and the
         #: shape of every raw value read from them (node id → Shape; bound variables by name)
         self.object_shape: kube_schema.Shape | None = None
+        self.pod_shapes: dict[str, kube_schema.Shape] = {}  # pod_spec, volumes, tolerations, a container
         self.shapes: dict[int, kube_schema.Shape] = {}
         self.scope_shapes: dict[str, kube_schema.Shape] = {}
 
@@ -164,6 +165,8 @@ class ExprChecker:
         if attribute is not None:
             if e.id in ("object", "old_object") and self.object_shape is not None:
                 self.shapes[id(e)] = self.object_shape
+            elif e.id in self.pod_shapes:
+                self.shapes[id(e)] = self.pod_shapes[e.id]
             return attribute.type
         if e.id in FUNCTION_NAMES:
             return self.report(e.span, "E101", f"{e.id!r} is a function", f"call it: {e.id}(...)")
@@ -308,6 +311,8 @@ class ExprChecker:
     def _record_field(self, e: ast.Field, target: str, record: dict[str, tuple[str, str]]) -> str:
         found = record.get(e.name.name)
         if found is not None:
+            if target == t.CONTAINER and e.name.name == "object" and "container" in self.pod_shapes:
+                self.shapes[id(e)] = self.pod_shapes["container"]
             return found[0]
         hint = suggest(e.name.name, record) or f"{t.describe(target)} has: {', '.join(record)}"
         if target == t.RESOURCES:
@@ -367,7 +372,8 @@ class ExprChecker:
 
     def _shaped_names(self, e: ast.Quantifier, collection: str) -> list[tuple[str, kube_schema.Shape | None]] | None:
         """The types and shapes a quantifier binds over a raw list or map whose schema is known."""
-        shape = self.shapes.get(id(e.collection)) if collection == t.ANY else None
+        dynamic = collection == t.ANY or t.element_of(collection) == t.ANY  # `volumes` is a list of raw values
+        shape = self.shapes.get(id(e.collection)) if dynamic else None
         if shape is None:
             return None
         element = kube_schema.element(shape, by_key=False)
