@@ -272,6 +272,7 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
     flagged: dict[tuple[str, ResourceRef], Finding] = {}
     flagged_groups: set[tuple[str, str]] = set()
     savings: dict[tuple[str, ResourceRef | str], float] = {}
+    unknown: set[tuple[str, ResourceRef | str]] = set()
     for f in findings:
         s = summaries.get(f.policy)
         if s is None:
@@ -289,11 +290,15 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
                     s.unpriced_flagged += 1
                 else:
                     s.flagged_monthly_cost += f.monthly_cost
+        skey: tuple[str, ResourceRef | str] = (f.policy, f.group or f.resource)
         if f.saving:
-            skey: tuple[str, ResourceRef | str] = (f.policy, f.group or f.resource)
             savings[skey] = max(savings.get(skey, 0.0), f.saving)
+        elif f.saving_unknown is not None:
+            unknown.add(skey)
     for (name, _), value in savings.items():
         summaries[name].saving += value
+    for name, _ in unknown - savings.keys():  # a subject with a known saving is counted once, known
+        summaries[name].saving_unknown += 1
     return list(summaries.values())
 
 
