@@ -101,6 +101,9 @@ def hand_written() -> Callable[[Workload], Found]:
             paths = paths or [("metadata", "labels")]
             where = " and ".join(".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
                                  for path in paths)
+            notes = [n for n in dict.fromkeys(r.labels_note for r in w.roles if r.labels_path in paths) if n]
+            if notes:  # roles whose pods no field of the object labels say how (KAITO presets, ...)
+                where += f" ({'; '.join(notes)})"
             them = "them" if len(missing) > 1 else "it"
             out.append(("cost-labels", Violation(
                 "labels", f"missing required label{'s' if len(missing) > 1 else ''} {listed}; add {them} under "
