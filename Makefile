@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests clean
+.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests release clean
 
 $(BIN)/policy-engine: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ catalog: $(BIN)/policy-engine
 # Example outputs in README.md and docs/ are generated (<!-- output: … --> markers); a test keeps them current.
 docs-outputs: $(BIN)/policy-engine
 	$(BIN)/python -m tests.docs.outputs --write
+
+# Tag the checked-out release commit v<version> (docs/releasing.md); refuses a commit that is not one.
+release:
+	bash .ci/release
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

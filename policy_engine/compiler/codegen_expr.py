@@ -13,9 +13,10 @@ from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import Any
 
-from policy_engine.compiler.attributes import ATTRIBUTES
+from policy_engine.compiler.attributes import ATTRIBUTES, container_classes
 from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.functions import FUNCTIONS
+from policy_engine.compiler.objects import CLASS_FIELDS
 from policy_engine.compiler.regex import Pattern, compile_regex
 from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
@@ -335,6 +336,8 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     op = e.op
     nested = bool(scope)
 
+    if not nested and by_class(e):  # `all c in containers: c.limits.memory != null`: once per kind of container
+        return _quantify_classes(op, body)
     if not pairs and not nested:  # the common case, `all c in containers: ...`: no list of frames built
         return _quantify_top(op, collection, body)
 
@@ -376,6 +379,49 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     def count(w: Any) -> Any:
         found = frames(w)
         return None if found is None else sum(1 for f in found if body(f) is True)
+
+    return count
+
+
+def by_class(e: ast.Quantifier) -> bool:
+    """Whether ``e`` is a quantifier over ``containers`` (outside any other) whose body reads its variable
+    only as ``c.<field>`` with fields that every container of a class shares (``objects.CLASS_FIELDS``):
+    such a body has one value per class, so it is evaluated once per class rather than per container."""
+    if not (isinstance(e.collection, ast.Name) and e.collection.id == "containers" and len(e.names) == 1):
+        return False
+    variable = e.names[0].name
+
+    def only_shared_fields(x: ast.Expr) -> bool:
+        if isinstance(x, ast.Field) and isinstance(x.target, ast.Name) and x.target.id == variable:
+            return x.name.name in CLASS_FIELDS
+        if isinstance(x, ast.Name):
+            return x.id != variable
+        if isinstance(x, ast.Quantifier) and any(n.name == variable for n in x.names):
+            return False  # the name rebound inside: not worth telling apart
+        return all(only_shared_fields(c) for c in children(x))
+
+    return only_shared_fields(e.body)
+
+
+def _quantify_classes(op: str, body: Closure) -> Closure:
+    """A quantifier over ``containers`` decided per class of containers (``by_class``); the body gets the
+    frame ``(workload, the class's record)``. ``count`` counts every container of the classes it holds for."""
+    if op in ("all", "any", "none"):
+        want = op != "all"
+        decided = (op == "any") if want else False  # what a deciding class makes the result
+        otherwise = not decided
+
+        def some(w: Any) -> Any:
+            for record in container_classes(w).records:
+                if (body((w, record)) is True) == want:
+                    return decided
+            return otherwise
+
+        return some
+
+    def count(w: Any) -> Any:
+        classes = container_classes(w)
+        return sum(len(m) for r, m in zip(classes.records, classes.members, strict=True) if body((w, r)) is True)
 
     return count
 

@@ -67,6 +67,7 @@ WORKLOAD_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "MXJob": (("kubeflow.org", "mxjobs"),),
     "Notebook": (("kubeflow.org", "notebooks"),),
     "Experiment": (("kubeflow.org", "experiments"),),
+    "Trial": (("kubeflow.org", "trials"),),
     "TrainJob": (("trainer.kubeflow.org", "trainjobs"),),
     "HyperPodPyTorchJob": (("sagemaker.amazonaws.com", "hyperpodpytorchjobs"),),
     "JobSet": (("jobset.x-k8s.io", "jobsets"),),
