@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -25,8 +26,8 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from policy_engine.cluster import ClusterState, Timing
+from policy_engine.controller import actual, reports
 from policy_engine.controller import audit as audit_mod
-from policy_engine.controller import reports
 from policy_engine.controller.inventory import Inventory
 from policy_engine.controller.kinds import workload_resources
 from policy_engine.controller.kube import Kube
@@ -36,8 +37,13 @@ from policy_engine.controller.settings import ControllerSettings
 from policy_engine.controller.shutdown import Record, Shutdown
 from policy_engine.controller.telemetry import GpuTelemetry, Telemetry
 from policy_engine.engine import Engine
+from policy_engine.engine.aggregate import period_bounds
+from policy_engine.engine.findings import ResourceRef
 from policy_engine.jsonlog import FIELDS
+from policy_engine.ledger.db import LedgerError
+from policy_engine.ledger.prometheus import mean_utilisation
 from policy_engine.ledger.settings import build_writer
+from policy_engine.prometheus import PrometheusError
 
 LOG = logging.getLogger("policy_engine.controller")
 Clock = Callable[[], datetime]
@@ -170,7 +176,7 @@ class Controller:
                 return result
             if self.settings.reports.enabled:
                 self.writer.write(reports.build(result, self.settings.reports.name, self.settings.reports.api,
-                                                self.settings.reports.max_results))
+                                                self.settings.reports.max_results, self._actuals(result, now)))
             self.last_actions = self.shutdown.run(result, now)
             self.last_audit = result
             self.metrics.cycles.labels("ok").inc()
@@ -184,6 +190,26 @@ class Controller:
             return None
         finally:
             self.metrics.cycle.observe(time.perf_counter() - started)
+
+    def _actuals(self, audit: audit_mod.Audit, now: datetime) -> dict[tuple[str, str, str], dict[str, str]] | None:
+        """Each workload's actual spend this period from the ledger, split by utilisation (controller/actual.py);
+        None without a ledger or before its first cycle. A failure leaves the figures out, never the reports."""
+        if self.ledger is None or self.ledger.last is None:
+            return None
+        utilisation = None
+        if self.settings.prometheus.url:
+            try:
+                utilisation = mean_utilisation(self.prometheus.client, period_bounds(actual.PERIOD, now)[0], now,
+                                               self.settings.prometheus.step_seconds)
+            except PrometheusError as exc:
+                LOG.warning(f"actual cost not split by utilisation: {exc}", extra={FIELDS: {"event": "actuals"}})
+        try:
+            workloads = {ResourceRef.of(w): w for w in audit.result.workloads}
+            return actual.report_properties(self.ledger.ledger, self.inventory, audit.entries, workloads, now,
+                                            utilisation)
+        except (LedgerError, sqlite3.Error) as exc:
+            LOG.warning(f"actual cost left out of the reports: {exc}", extra={FIELDS: {"event": "actuals"}})
+            return None
 
     def _telemetry(self, now: datetime) -> Callable[[float], Telemetry]:
         return lambda window: self.prometheus.fetch(window, now.timestamp())

@@ -53,13 +53,13 @@ class GpuTelemetry:
 
     def __init__(self, settings: PrometheusSettings) -> None:
         self.settings = settings
-        self._prometheus = Prometheus(Endpoint(
+        self.client = Prometheus(Endpoint(
             settings.url or "", bearer_token_file=settings.bearer_token_file, username=settings.username,
             password_file=settings.password_file, ca_file=settings.ca_file,
             insecure_skip_verify=settings.insecure_skip_verify, timeout_seconds=settings.timeout_seconds))
 
     def close(self) -> None:
-        self._prometheus.close()
+        self.client.close()
 
     def fetch(self, window_seconds: float, now: float) -> Telemetry:
         """Both metrics over ``[now - window, now]``; ``Telemetry.error`` says why when there is no answer."""
@@ -71,7 +71,7 @@ class GpuTelemetry:
         started = time.perf_counter()
         try:
             for metric, scale in METRICS.items():
-                for labels, values in self._prometheus.query_range(promql(metric), out.start, now, step):
+                for labels, values in self.client.query_range(promql(metric), out.start, now, step):
                     ns = labels.get("exported_namespace") or labels.get("namespace")
                     pod = labels.get("exported_pod") or labels.get("pod")
                     if not ns or not pod:

@@ -17,6 +17,7 @@ from policy_engine.ledger.report import UnknownRule
 from policy_engine.ledger.snapshot import LedgerHistory, build_snapshot
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.writer import LedgerWriter
+from policy_engine.prometheus import Endpoint
 
 from .cluster import HOUR, T0, TEAMS, Cache, engine, fleet, per_gpu_hour
 from .ksm import STEP, UTIL, openmetrics
@@ -125,6 +126,6 @@ def test_unsupported_keys_and_errors_are_said(prom: str, eng: Engine) -> None:
         history.group_figures(odd, NOW)
     with pytest.raises(PrometheusError, match=r"parse error|bad_data"):
         history.query("sum(", NOW)
-    dead = PrometheusHistory("http://127.0.0.1:9", catalog=eng.catalog, timeout=1)
+    dead = PrometheusHistory(Endpoint("http://127.0.0.1:9", timeout_seconds=1), catalog=eng.catalog)
     with pytest.raises(PrometheusError):
         dead.group_figures(rule, NOW - timedelta(hours=1))
