@@ -29,6 +29,7 @@ from policy_engine.ledger.store import Figures, Ledger
 from policy_engine.model.workload import Workload
 
 PERIOD = Period.MONTH
+UTILISATION_TTL = 900.0  # seconds the month's mean GPU utilisation is reused before it is queried again
 Key = tuple[str, str, str]  # (kind, namespace, name) of a report result's resource
 
 

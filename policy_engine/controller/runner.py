@@ -86,6 +86,7 @@ class Controller:
             self.elector = LeaderElector(self.kube, settings.leader_election, self.identity,
                                          on_change=self._leadership)
         self.last_audit: audit_mod.Audit | None = None
+        self._utilisation: tuple[float, datetime, dict[tuple[str, str], float]] | None = None  # (at, month, mean)
         self.last_actions: list[Record] = []
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -197,12 +198,18 @@ class Controller:
         if self.ledger is None or self.ledger.last is None:
             return None
         utilisation = None
+        start = period_bounds(actual.PERIOD, now)[0]
         if self.settings.prometheus.url:
-            try:
-                utilisation = mean_utilisation(self.prometheus.client, period_bounds(actual.PERIOD, now)[0], now,
-                                               self.settings.prometheus.step_seconds)
-            except PrometheusError as exc:
-                LOG.warning(f"actual cost not split by utilisation: {exc}", extra={FIELDS: {"event": "actuals"}})
+            cached = self._utilisation
+            if cached is not None and cached[1] == start and time.monotonic() - cached[0] < actual.UTILISATION_TTL:
+                utilisation = cached[2]
+            else:  # a month of DCGM samples per GPU is a heavy query: once per UTILISATION_TTL at most
+                try:
+                    utilisation = mean_utilisation(self.prometheus.client, start, now,
+                                                   self.settings.prometheus.step_seconds)
+                    self._utilisation = (time.monotonic(), start, utilisation)
+                except PrometheusError as exc:
+                    LOG.warning(f"actual cost not split by utilisation: {exc}", extra={FIELDS: {"event": "actuals"}})
         try:
             workloads = {ResourceRef.of(w): w for w in audit.result.workloads}
             return actual.report_properties(self.ledger.ledger, self.inventory, audit.entries, workloads, now,
