@@ -4,9 +4,10 @@ From the usage ledger the leader writes (docs/usage.md), per workload: what its 
 month (``actualCost``, ``actualGpuHours``), what they will have cost by the month's end at the current rate
 (``forecastCost``), and, with DCGM utilisation, that cost split into ``actualUsedCost`` (cost × mean GPU
 utilisation) and ``actualIdleCost`` (the rest, paid for and not used; pods without a series are
-``actualUnmeasuredCost``); beside it ``projectedMonthlyCost``, what the manifest projects for a month. They
-are added to the properties of every result about the workload, so Policy Reporter and ``kubectl get
-policyreport -o yaml`` show actual and projected side by side.
+``actualUnmeasuredCost``; the month's mean is queried at most every ``UTILISATION_TTL``); beside it
+``projectedMonthlyCost``, what the manifest projects for a month. They are added to the properties of
+every result about the workload, so Policy Reporter and ``kubectl get policyreport -o yaml`` show actual
+and projected side by side.
 
 The ledger records a pod's owning controller (a ReplicaSet reads as its Deployment); the audited resource
 is the top-level workload, found through the inventory as the pods' own owner chain is
