@@ -153,7 +153,20 @@ def render_json(report: UsageReport) -> str:
             "key": g.key, "used": g.used, "running": g.running, "projected": g.projected, "limit": g.limit,
             "used_percent": g.percent(g.used), "projected_percent": g.percent(g.projected),
             "figures": _figures(g.figures), "actual": _split(g.split)} for g in report.groups]
-    return json.dumps(doc, indent=2) + "\n"
+    return _dumps(doc)
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    """Top-level keys one per line and each group or row as one line: readable and jq-friendly, and built
+    by json's C encoder (``indent`` would take the pure-Python one: ~0.1 s of CPU per 2,000 groups)."""
+    lines = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            items = ",\n".join(f"    {json.dumps(v, separators=(', ', ': '))}" for v in value)
+            lines.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value, separators=(', ', ': '))}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _row(r: Row, dims: Sequence[str]) -> dict[str, Any]:
