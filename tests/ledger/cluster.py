@@ -131,14 +131,15 @@ def policies_of(e: Engine) -> PolicySet:
     return e.policies
 
 
-def write_ledger(path: Path, pods: list[SimPod], hours: int) -> Engine:
-    """A ledger written by the real writer from the simulated cluster, one cycle per hour from T0."""
+def write_ledger(path: Path, pods: list[SimPod], hours: int, cache: Cache | None = None) -> Engine:
+    """A ledger written by the real writer from the simulated cluster (through ``cache``: namespaces and the
+    inheritance rule), one cycle per hour from T0."""
     from policy_engine.ledger.store import Ledger
     from policy_engine.ledger.writer import LedgerWriter
 
     e = engine()
     with Ledger(path) as ledger:
-        cache = Cache(e.catalog)
+        cache = cache or Cache(e.catalog)
         clock = {"now": T0}
         writer = LedgerWriter(ledger, cache, lambda: e.policies, lambda: e.catalog, clock=lambda: clock["now"])
         for k in range(hours):

@@ -16,9 +16,8 @@ from policy_engine.engine import Engine
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.prometheus import PrometheusHistory
 from policy_engine.ledger.store import Ledger
-from policy_engine.ledger.writer import LedgerWriter
 
-from .cluster import HOUR, T0, Cache, SimPod, engine
+from .cluster import HOUR, T0, Cache, SimPod, engine, write_ledger
 from .ksm import STEP, openmetrics
 from .servers import prometheus
 
@@ -66,14 +65,9 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory, eng: Engine) -> Iterator[Ledger]:
     """The ledger as the controller writes it: the cluster-state cache with the same rule and keys."""
-    with Ledger(tmp_path_factory.mktemp("ns") / "ledger.db") as led:
-        cache = Cache(eng.catalog, NAMESPACES, inherit=KEYS, authoritative=KEYS)
-        clock = {"now": T0}
-        writer = LedgerWriter(led, cache, lambda: eng.policies, lambda: eng.catalog, clock=lambda: clock["now"])
-        for k in range(0, 31):
-            clock["now"] = T0 + k * HOUR
-            cache.list_at(PODS, clock["now"])
-            writer.cycle()
+    path = tmp_path_factory.mktemp("ns") / "ledger.db"
+    write_ledger(path, PODS, 31, Cache(eng.catalog, NAMESPACES, inherit=KEYS, authoritative=KEYS))
+    with Ledger(path, readonly=True) as led:
         yield led
 
 
