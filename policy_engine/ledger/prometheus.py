@@ -146,8 +146,7 @@ class PrometheusHistory:
     # -- per pod: GPU-hours used, GPUs held now, labels after the namespace rule -------------------------
 
     def _pods(self, labels: Iterable[str], period: Period, now: datetime) -> list[PodUse]:
-        wanted = sorted({lb for lb in labels if lb != "namespace" and lb not in NODE_DIMENSIONS} |
-                        set(self.inherit_labels))
+        wanted = sorted({lb for lb in labels if lb != "namespace" and lb not in NODE_DIMENSIONS})
         ksm = {name: ksm_label(name) for name in wanted}
         series = sorted(set(ksm.values()))
         start, _ = period_bounds(period, now)
