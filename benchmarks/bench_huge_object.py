@@ -15,6 +15,7 @@ over the object's own values are part of what a review costs.
 
     .venv/bin/python benchmarks/bench_huge_object.py
     .venv/bin/python benchmarks/bench_huge_object.py --containers 20000 --repeat 7 --profile
+    .venv/bin/python benchmarks/bench_huge_object.py --distinct   # no two containers alike
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ from policy_engine.webhook.reload import settle_heap
 from policy_engine.webhook.review import LoadedEngine, ReviewState, decide
 
 
-def huge_pod(containers: int) -> dict[str, Any]:
+def huge_pod(containers: int, distinct: bool = False) -> dict[str, Any]:
+    """``distinct``: every container requests a different amount of CPU (no two alike: no shared class)."""
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": f"huge-{containers}", "namespace": "ml",
                      "labels": {"team": "research", "cost-center": "cc-1", "app": "huge"}},
         "spec": {"containers": [
             {"name": f"c{i}", "image": f"ghcr.io/acme/worker-{i % 50}:1.{i % 7}",
-             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+             "resources": {"requests": {"cpu": f"{100 + i}m" if distinct else "100m", "memory": "128Mi"},
                            "limits": {"cpu": "200m", "memory": "256Mi"}},
              "env": [{"name": "INDEX", "value": str(i)}, {"name": "MODE", "value": "batch"}],
              "ports": [{"containerPort": 8000 + i % 1000}]}
@@ -76,6 +78,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--containers", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one decision per size")
+    parser.add_argument("--distinct", action="store_true",
+                        help="no two containers alike (each its own class for per-container rules)")
     args = parser.parse_args(argv)
 
     engine = load_engine()
@@ -84,7 +88,7 @@ def main(argv: list[str]) -> int:
     state = ReviewState(LoadedEngine.of(engine), config, RequestExemptions.from_config(config), date(2026, 6, 1))
     print(f"{'containers':>10}  {'model ms':>9}  {'us/ctr':>6}  {'decide ms':>9}  {'us/ctr':>6}  result")
     for n in args.containers:
-        obj = huge_pod(n)
+        obj = huge_pod(n, args.distinct)
         doc = next(d for d in load_objects([obj], file="<admission>") if isinstance(d, Document))
         request = AdmissionReview.model_validate(review(obj)).request
         assert request is not None

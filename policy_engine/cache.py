@@ -10,9 +10,19 @@ Why a stale or damaged entry can never change a result:
   their paths, which diagnostics name), the Python version and ``code_fingerprint()`` (path, size and
   mtime of every file of the installed package and of the entry module of each dependency that shapes
   a result: any upgrade or edit of the code is a new key, the rule Python applies to its ``.pyc`` files);
-* an entry stores its key and a SHA-256 of its payload, both checked before decoding: a truncated,
-  corrupt or foreign file is a miss, and so is any error while decoding;
+* an entry stores its key and an HMAC-SHA-256 of key and payload under a secret that the cache
+  directory does not hold (below), both checked before decoding: a truncated, corrupt, foreign or
+  *planted* file is a miss, and so is any error while decoding;
 * writes go to a temporary file renamed into place, so a reader never sees half an entry.
+
+Who can write the directory is not who can sign: the cache may be restored from a CI cache that another
+branch's job wrote, sit on a runner others use, or be a pod's ``emptyDir`` that another container mounts.
+Whoever can write there and read everything in it can recompute a plain checksum, so a planted entry
+could describe other (valid) policies for the same sources. The HMAC key is kept elsewhere
+(``signing_key``): ``POLICY_ENGINE_CACHE_KEY`` when set (a CI secret, so restored caches are reused across
+runners by jobs that hold the secret, and by nobody else), else a random key in a private file of the
+user's state directory (``$XDG_STATE_HOME/policy-engine/cache-key``, default ``~/.local/state``), else a
+random key for this process and its children. A planted or re-signed entry is then, at worst, a miss.
 
 Entries are data, never code: JSON in which a dataclass is ``{"!c": "module:Class", ...fields}`` and
 only the classes the caller names (``Codec``: the syntax tree, the checked-policy records, the pricing
@@ -35,6 +45,7 @@ import dataclasses
 import enum
 import functools
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -44,7 +55,9 @@ from types import ModuleType
 from typing import Any
 
 NO_CACHE_ENV = "POLICY_ENGINE_NO_CACHE"
-_MAGIC = b"policy-engine cache 2 json\n"
+#: The secret entries are signed with (any string; e.g. a CI secret), when not the user's own key file.
+KEY_ENV = "POLICY_ENGINE_CACHE_KEY"
+_MAGIC = b"policy-engine cache 3 json hmac\n"
 _SUFFIX = ".json"
 #: Entries kept per namespace: a few policy sets (a repo's own, the bundled library, a branch's) fit.
 KEEP = 8
@@ -65,6 +78,78 @@ def default_directory() -> Path | None:
             return None
         base = os.path.join(home, ".cache")
     return Path(base) / "policy-engine"
+
+
+def key_file() -> Path | None:
+    """Where the user's signing key lives: the state directory, which CI caches and volumes do not share."""
+    base = os.environ.get("XDG_STATE_HOME") or ""
+    if not os.path.isabs(base):
+        home = os.path.expanduser("~")
+        if home == "~":
+            return None
+        base = os.path.join(home, ".local", "state")
+    return Path(base) / "policy-engine" / "cache-key"
+
+
+_process_key: list[bytes] = []  # the fallback key of this process, once made
+
+
+def signing_key(directory: Path) -> bytes:
+    """The secret that signs and checks entries in ``directory``, never stored in it (see the module doc).
+
+    ``POLICY_ENGINE_CACHE_KEY`` when set; else the user's key file (created 0600 in a 0700 directory on
+    first use; refused when it is not the user's own, others can read it, or it lies inside ``directory``);
+    else a random key, exported in this process's environment so that the children it starts (the webhook's
+    compile child) share it.
+    """
+    secret = os.environ.get(KEY_ENV, "")
+    if secret:
+        return hashlib.sha256(b"policy-engine cache key\n" + secret.encode("utf-8", "surrogatepass")).digest()
+    path = key_file()
+    if path is not None:
+        key = _user_key(path, directory)
+        if key is not None:
+            return key
+    if not _process_key:
+        _process_key.append(os.urandom(32))
+        os.environ[KEY_ENV] = _process_key[0].hex()
+        _debug("policy cache: no private key file; entries are signed with a key of this process")
+    return hashlib.sha256(b"policy-engine cache key\n" + _process_key[0].hex().encode()).digest()
+
+
+def _user_key(path: Path, directory: Path) -> bytes | None:
+    """The key in ``path``, made on first use; None when it cannot be had safely."""
+    import stat
+
+    try:
+        resolved_dir = directory.resolve()
+        if path.resolve() == resolved_dir or resolved_dir in path.resolve().parents:
+            _debug("policy cache: the key file %s is inside the cache directory: not used", path)
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(os.urandom(32).hex().encode())
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or not _owned(st) or st.st_mode & 0o077:
+                _debug("policy cache: the key file %s is not a private file of this user: not used", path)
+                return None
+            secret = f.read(4096).strip()
+    except OSError as exc:  # a read-only home, a race with another process creating it: the fallback
+        _debug("policy cache: cannot use the key file %s: %s", path, exc)
+        return None
+    if len(secret) < 32:
+        return None
+    return hashlib.sha256(b"policy-engine cache key\n" + secret).digest()
+
+
+def _signature(secret: bytes, key: str, payload: bytes) -> bytes:
+    return hmac.new(secret, key.encode() + b"\n" + payload, hashlib.sha256).hexdigest().encode()
 
 
 def digest(*parts: str | bytes) -> str:
@@ -206,6 +291,12 @@ class DiskCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._checked = False
+        self._key: bytes | None = None
+
+    def _secret(self) -> bytes:
+        if self._key is None:
+            self._key = signing_key(self.directory)
+        return self._key
 
     @classmethod
     def default(cls) -> DiskCache | None:
@@ -256,9 +347,9 @@ class DiskCache:
         if not blob.startswith(header) or len(blob) < len(header) + 65:
             _debug("policy cache: ignoring %s: not an entry for this key", path)
             return None
-        checksum, payload = blob[len(header):len(header) + 64], blob[len(header) + 65:]
-        if hashlib.sha256(payload).hexdigest().encode() != checksum:
-            _debug("policy cache: ignoring %s: its checksum does not match (damaged)", path)
+        signature, payload = blob[len(header):len(header) + 64], blob[len(header) + 65:]
+        if not hmac.compare_digest(_signature(self._secret(), key, payload), signature):
+            _debug("policy cache: ignoring %s: its signature does not match (damaged, or not written here)", path)
             return None
         try:
             return (codec or PLAIN).loads(payload)
@@ -273,8 +364,7 @@ class DiskCache:
             payload = (codec or PLAIN).dumps(value)
             if not self._usable(create=True):
                 return
-            blob = b"".join([_MAGIC, key.encode(), b"\n", hashlib.sha256(payload).hexdigest().encode(), b"\n",
-                             payload])
+            blob = b"".join([_MAGIC, key.encode(), b"\n", _signature(self._secret(), key, payload), b"\n", payload])
             fd, tmp = tempfile.mkstemp(prefix=f".{namespace}-", suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(fd, "wb") as f:

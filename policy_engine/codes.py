@@ -70,7 +70,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E204", "a value that must be a constant reads the workload", _LANG),
     Code("E205", "invalid regular expression", _LANG),
     Code("E206", "invalid CEL expression", _LANG),
-    Code("E207", "unknown field of a container or of its requests/limits", _LANG),
+    Code("E207", "unknown field of a container, of its requests/limits or of a built-in kind's object", _LANG),
     Code("E301", "duplicate policy name (across every file compiled together)", _LANG),
     Code("W301", "an `assert`/`forbid` whose condition is constant", _LANG),
     Code("E302", "a setting, parameter or override given twice", _LANG),
@@ -100,7 +100,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E603", "a document that is not a mapping (a string, a list, a number…)", _CHECK),
     Code("E604", "a mapping without `kind`: not a Kubernetes object", _CHECK),
     Code("E605", "a document that expands to more than 1,000,000 nodes through YAML aliases", _CHECK),
-    Code("E606", "YAML nested more than 500 levels deep (JSON manifests may nest to any depth)", _CHECK),
+    Code("E606", "YAML or JSON nested more than 10,000 levels deep (the API server's limit)", _CHECK),
     Code("E607", "the same key twice in one mapping of a manifest (kubectl refuses the file)", _CHECK),
     Code("W601", "an empty manifest file: no document in it", _CHECK),
     Code("W602", "a file skipped: hidden, or not a Kubernetes manifest (Chart.yaml, values*.yaml, "

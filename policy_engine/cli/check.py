@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from policy_engine.compiler.program import Enforcement
 from policy_engine.diagnostics import Diagnostic, Span, render_all
 from policy_engine.engine import Engine, Options, Result, load_engine
 from policy_engine.engine.batch import PARALLEL_BYTES, evaluate_documents, evaluate_paths
+from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS, ExemptionRule
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import documents
@@ -47,6 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unread-gpu-kinds", choices=["warn", "deny"], default="warn",
                    help="what the built-in finding for a kind the model does not read that asks for GPUs does "
                         "(default: warn)")
+    p.add_argument("--exemption-max-days", type=int, default=DEFAULT_MAX_DAYS, metavar="DAYS",
+                   help=f"honour an object's policy-engine.io/exempt annotation only when its exempt-until date is "
+                        f"at most DAYS ahead (default {DEFAULT_MAX_DAYS}, the webhook's exemption_max_days; 0: no "
+                        f"cap); set it as the webhook is set, so CI and admission agree")
+    p.add_argument("--allow-undated-exemptions", action="store_true",
+                   help="with --exemption-max-days 0, let an exemption without an exempt-until date count (the "
+                        "webhook's require_exemption_expiry: false)")
     p.add_argument("--fail-on", choices=["deny", "warn"], default="deny",
                    help="fail (exit 1) on deny findings only, or on warn findings too")
     p.add_argument("--base", metavar="GIT_REF",
@@ -86,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"policy-engine check: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if args.exemption_max_days < 0:
+        print("policy-engine check: --exemption-max-days must be 0 or more", file=sys.stderr)
+        return EXIT_ERROR
     if args.jobs is not None and args.jobs < 1:
         print("policy-engine check: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
@@ -118,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_file_size is not None:
         documents.configure(max_file_bytes=args.max_file_size)  # workers inherit it through fork
     record = partial(WorkloadCost.of, team_dimension=engine.catalog.assumptions.dimensions().team)
-    options = Options(record=record if want_costs else None, evaluations=want_evals)
+    exemptions = ExemptionRule(datetime.now(UTC).date(), args.exemption_max_days,
+                               require_expiry=not args.allow_undated_exemptions)
+    options = Options(record=record if want_costs else None, evaluations=want_evals, exemptions=exemptions)
     head = evaluate_paths(engine, paths, exclude=args.exclude, jobs=args.jobs, options=options,
                           follow_symlinks=args.follow_symlinks, engine_args=(list(args.policies), args.pricing))
     result = head.result
@@ -127,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if args.base is not None:
         try:
             sha, items = load_base(args.base, paths, args.exclude)
-            base = evaluate_documents(engine, items, options=Options(record=WorkloadCost.of, evaluations=False))
+            base = evaluate_documents(engine, items, options=Options(record=WorkloadCost.of, evaluations=False,
+                                                                     exemptions=exemptions))
         except GitError as exc:
             print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
             return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)

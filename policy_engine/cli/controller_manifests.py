@@ -17,8 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", default="policy-engine", help="namespace (default: %(default)s)")
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="container image (default: %(default)s)")
     parser.add_argument("--policies", action="append", default=[], metavar="DIR",
-                        help="policy folder or file for the ConfigMap; the RBAC grants only what their idle "
-                             "actions need (repeatable; default: the bundled library)")
+                        help="policy files or folders, found and compiled exactly as `check --policies` does "
+                             "(recursively, with imports); the ConfigMap ships that set and the RBAC grants only "
+                             "what its idle actions need (repeatable; default: the bundled library)")
     parser.add_argument("--act", action="store_true", help="settings with idle actions on (default: dry run)")
     ledger = parser.add_mutually_exclusive_group()
     ledger.add_argument("--ledger-size", default="1Gi", metavar="SIZE",
@@ -33,26 +34,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy_engine.bundled import bundled_policies_dir
+    from policy_engine.cli.manifests import compiled_layout
     from policy_engine.controller.manifests import Options, build, dump
-    from policy_engine.engine import load_engine
-    from policy_engine.errors import DiagnosticError, ManifestError
-    from policy_engine.webhook.manifests import configmap_key, policy_layout
+    from policy_engine.errors import ManifestError
 
-    paths = args.policies or [bundled_policies_dir()]
     try:
-        engine = load_engine(paths)  # compile first: no manifests for policies that do not compile
-        # the files of the compiled set (imports included), found as check finds them (webhook-manifests too)
-        layout = policy_layout(paths, engine.policies.sources)
-        texts = {configmap_key(path): text for path, text in layout.files.items()}
-    except DiagnosticError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_ERROR
+        # compiled first, found as check finds them, laid out as webhook-manifests lays its set out
+        compiled = compiled_layout("controller-manifests", args.policies or [bundled_policies_dir()], None)
     except (ManifestError, OSError) as exc:
         print(f"policy-engine controller-manifests: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    objects = build(Options(namespace=args.namespace, image=args.image, policies=texts, act=args.act,
+    if compiled is None:
+        return EXIT_ERROR
+    layout, policies = compiled
+    objects = build(Options(namespace=args.namespace, image=args.image, policies=layout, act=args.act,
                             ledger_size=None if args.no_ledger else args.ledger_size,
-                            storage_class=args.storage_class), engine.policies)
+                            storage_class=args.storage_class), policies)
     if args.out_dir:
         folder = Path(args.out_dir)
         folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ from policy_engine.errors import DiagnosticError, ManifestError
 from policy_engine.wording import count
 
 if TYPE_CHECKING:
-    from policy_engine.webhook.manifests import PolicyLayout
+    from policy_engine.compiler.program import PolicySet
+    from policy_engine.webhook.layout import PolicyLayout
 
 HELP = "print the Kubernetes manifests that install the webhook"
 
@@ -52,15 +53,16 @@ def _read(path: str, what: str) -> bytes:
         raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
 
 
-def _compiled_layout(paths: list[str], pricing: str | None) -> PolicyLayout | None:
+def compiled_layout(command: str, paths: list[str], pricing: str | None) -> tuple[PolicyLayout, PolicySet] | None:
     """Compile the set first, with the very function ``check`` uses; only a set that compiles, and holds
-    at least one policy, is shipped. Diagnostics go to stderr (None: exit 2)."""
+    at least one policy, is shipped (webhook-manifests and controller-manifests alike). Diagnostics go
+    to stderr (None: exit 2). Returns the files as the pod mounts them and the compiled set."""
     from policy_engine.compiler import compile_policies
     from policy_engine.pricing.catalog import load_catalog
-    from policy_engine.webhook.manifests import policy_layout
+    from policy_engine.webhook.layout import policy_layout
 
     def fail(message: str) -> None:
-        print(f"policy-engine webhook-manifests: error: {message}", file=sys.stderr)
+        print(f"policy-engine {command}: error: {message}", file=sys.stderr)
 
     try:
         catalog = load_catalog(pricing)
@@ -72,13 +74,13 @@ def _compiled_layout(paths: list[str], pricing: str | None) -> PolicyLayout | No
     if compiled.diagnostics:
         print(render_all(compiled.diagnostics, compiled.sources), file=sys.stderr)
     if compiled.policy_set is None:
-        fail(f"{count(len(compiled.errors), 'error')} in the policies; nothing rendered (the webhook would "
+        fail(f"{count(len(compiled.errors), 'error')} in the policies; nothing rendered (the pod would "
              f"refuse this set)")
         return None
     if not compiled.policy_set.policies:
-        fail(f"no policies in {', '.join(paths)}: an empty set would admit everything; nothing rendered")
+        fail(f"no policies in {', '.join(paths)}: an empty set would enforce nothing; nothing rendered")
         return None
-    return policy_layout(paths, compiled.sources)
+    return policy_layout(paths, compiled.sources), compiled.policy_set
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
             ca_bundle = _read(str(folder / "ca.crt"), "--certs-dir file")
             tls_cert = _read(str(folder / "tls.crt"), "--certs-dir file")
             tls_key = _read(str(folder / "tls.key"), "--certs-dir file")
-        layout = _compiled_layout(args.policies or [bundled_policies_dir()], args.pricing)
-        if layout is None:
+        compiled = compiled_layout("webhook-manifests", args.policies or [bundled_policies_dir()], args.pricing)
+        if compiled is None:
             return EXIT_ERROR
-        policies = layout
+        policies, _ = compiled
         opts = Options(namespace=args.namespace, image=args.image, ca_bundle=ca_bundle, tls_cert=tls_cert,
                        tls_key=tls_key, policies=policies, failure_policy=args.failure_policy,
                        timeout_seconds=args.timeout_seconds)

@@ -43,6 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     actual.add_argument("--period", choices=("day", "week", "month"), default="month",
                         help="the calendar period (UTC) of the actual figures (default: month)")
     actual.add_argument("--at", metavar="TIME", help="actual figures as of this time (ISO 8601, UTC; default: now)")
+    actual.add_argument("--dcgm", metavar="URL",
+                        help="Prometheus holding DCGM_FI_DEV_GPU_UTIL: split each team's actual spend into used "
+                             "and idle waste (as usage --dcgm)")
+    actual.add_argument("--prometheus-step", type=float, default=300.0, metavar="SECONDS",
+                        help="resolution of the PromQL queries for --dcgm (default: 300, as usage)")
     actual.add_argument("--serving-metrics", metavar="URL",
                         help="Prometheus holding the serving engines' counters (vLLM, TGI, SGLang, Triton): "
                              "cost per 1M tokens and per 1,000 requests")
@@ -67,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"policy-engine report: {exc}", file=sys.stderr)
             return EXIT_ERROR
+    elif args.dcgm or args.serving_metrics:
+        print("policy-engine report: --dcgm and --serving-metrics need --ledger (the actual spend they divide)",
+              file=sys.stderr)
+        return EXIT_ERROR
     if args.html:
         from policy_engine.reporters.charts import ChartsUnavailable
         from policy_engine.reporters.html_report import render_html
@@ -92,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2))
     if diagnostics:
         print(render_all(diagnostics), file=sys.stderr)
-    return EXIT_ERROR if any(d.is_error for d in diagnostics) else EXIT_OK
+    for failure in actuals.failed if actuals is not None else ():
+        print(f"policy-engine report: {failure}", file=sys.stderr)
+    failed = any(d.is_error for d in diagnostics) or (actuals is not None and bool(actuals.failed))
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def _actuals(args: argparse.Namespace, engine: Engine, projected: dict[str, float]) -> Actuals:
@@ -112,17 +124,26 @@ def _actuals(args: argparse.Namespace, engine: Engine, projected: dict[str, floa
         now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     if not Path(args.ledger).is_file():
         raise ValueError(f"--ledger {args.ledger}: no such file (the controller writes it; see docs/usage.md)")
+    if args.prometheus_step <= 0:
+        raise ValueError("--prometheus-step must be positive")
+    dcgm = None
+    if args.dcgm:
+        from policy_engine.ledger.prometheus import PrometheusHistory
+
+        dcgm = PrometheusHistory(args.dcgm, catalog=engine.catalog, step=args.prometheus_step)
     serving = Prometheus(args.serving_metrics) if args.serving_metrics else None
     try:
         with Ledger(args.ledger, readonly=True) as ledger:
             return build_actuals(ledger, engine.policies, now, period=Period(args.period), projected=projected,
                                  currency=engine.catalog.currency, source=f"ledger {args.ledger}",
-                                 serving=serving)
+                                 dcgm=dcgm, serving=serving)
     except LedgerError as exc:
         raise ValueError(str(exc)) from exc
     finally:
         if serving is not None:
             serving.close()
+        if dcgm is not None:
+            dcgm.close()
 
 
 def _sections(actuals: Actuals) -> list[Section]:

@@ -50,6 +50,12 @@ def _per_workload(compute: Getter) -> Getter:
     return get
 
 
+#: The workload's containers in classes (``objects.ContainerClasses``), built once per workload: what a
+#: quantifier over ``containers`` whose body reads only ``objects.CLASS_FIELDS`` iterates, and what the
+#: ``containers`` records are made from.
+container_classes: Callable[[Workload], objects.ContainerClasses] = _per_workload(objects.container_classes)
+
+
 def _deciding_roles(w: Workload) -> list[Role]:
     gpu_roles = [r for r in w.roles if r.gpus_per_pod > 0]
     return gpu_roles or w.roles
@@ -126,7 +132,8 @@ _TABLE: tuple[Attribute, ...] = (
               "annotations common to every role's pod template"),
     Attribute("pod_spec", "any", objects.pod_spec,
               "the pod spec of the first role whatever the kind (a Pod's spec, a Deployment's spec.template.spec)"),
-    Attribute("containers", "list[container]", _per_workload(objects.containers),
+    Attribute("containers", "list[container]",
+              _per_workload(lambda w: objects.containers(container_classes(w))),
               "every container of every role: app, init, sidecar and ephemeral (fields below)"),
     Attribute("volumes", "list[any]", _per_workload(objects.volumes), "the volumes of every role's pod spec"),
     Attribute("tolerations", "list[any]", _per_workload(objects.tolerations),

@@ -18,7 +18,8 @@ from policy_engine.syntax import ast
 WORKLOADS = "workloads"  # the kinds group meaning every kind the workload model knows
 #: Named groups of kinds a policy can write instead of the list: ``kinds training``, ``kinds [training, Job]``.
 KIND_GROUPS: dict[str, frozenset[str]] = {
-    "training": frozenset({*REPLICA_SPECS, "TrainJob", "HyperPodPyTorchJob", "JobSet", "RayJob", "Experiment"}),
+    "training": frozenset({*REPLICA_SPECS, "TrainJob", "HyperPodPyTorchJob", "JobSet", "RayJob", "Experiment",
+                           "Trial"}),
 }
 
 

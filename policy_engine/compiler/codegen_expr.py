@@ -13,12 +13,14 @@ from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import Any
 
-from policy_engine.compiler.attributes import ATTRIBUTES
+from policy_engine.compiler.attributes import ATTRIBUTES, container_classes
 from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.functions import FUNCTIONS
+from policy_engine.compiler.objects import CLASS_FIELDS
 from policy_engine.compiler.regex import Pattern, compile_regex
 from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
+from policy_engine.quantity import quantity
 from policy_engine.syntax import ast
 
 Closure = Callable[[Any], Any]  # of a Workload; inside a quantifier, of the frame (workload, *variables)
@@ -120,7 +122,7 @@ def _gt(left: Closure, c: Any) -> Closure:
             result: bool = a > c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.gt, a, c)
 
     return gt
 
@@ -134,7 +136,7 @@ def _ge(left: Closure, c: Any) -> Closure:
             result: bool = a >= c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.ge, a, c)
 
     return ge
 
@@ -148,7 +150,7 @@ def _lt(left: Closure, c: Any) -> Closure:
             result: bool = a < c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.lt, a, c)
 
     return lt
 
@@ -162,13 +164,25 @@ def _le(left: Closure, c: Any) -> Closure:
             result: bool = a <= c
             return result
         except TypeError:
-            return False
+            return raw_quantity_order(operator.le, a, c)
 
     return le
 
 
 #: Ordering against a constant, the common case (``gpus > 0``), without an operator call.
 _ORDER_CONST: dict[str, Callable[[Closure, Any], Closure]] = {">": _gt, ">=": _ge, "<": _lt, "<=": _le}
+
+
+def raw_quantity_order(fn: Callable[[Any, Any], Any], a: Any, b: Any) -> bool:
+    """A raw string beside a quantity is read as one (``object.spec.hard["requests.cpu"] <= 64``, where the
+    manifest says ``"64"``); any other pair that does not order is false."""
+    if isinstance(a, str) and isinstance(b, Decimal):
+        a = quantity(a)
+    elif isinstance(b, str) and isinstance(a, Decimal):
+        b = quantity(b)
+    else:
+        return False
+    return a is not None and b is not None and bool(fn(a, b))
 
 
 def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Closure:
@@ -196,7 +210,7 @@ def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Cl
             try:
                 return bool(fn(a, b))
             except TypeError:
-                return False
+                return raw_quantity_order(fn, a, b)
 
         return order
     if op in ("in", "not in"):
@@ -322,6 +336,8 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     op = e.op
     nested = bool(scope)
 
+    if not nested and by_class(e):  # `all c in containers: c.limits.memory != null`: once per kind of container
+        return _quantify_classes(op, body)
     if not pairs and not nested:  # the common case, `all c in containers: ...`: no list of frames built
         return _quantify_top(op, collection, body)
 
@@ -363,6 +379,49 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     def count(w: Any) -> Any:
         found = frames(w)
         return None if found is None else sum(1 for f in found if body(f) is True)
+
+    return count
+
+
+def by_class(e: ast.Quantifier) -> bool:
+    """Whether ``e`` is a quantifier over ``containers`` (outside any other) whose body reads its variable
+    only as ``c.<field>`` with fields that every container of a class shares (``objects.CLASS_FIELDS``):
+    such a body has one value per class, so it is evaluated once per class rather than per container."""
+    if not (isinstance(e.collection, ast.Name) and e.collection.id == "containers" and len(e.names) == 1):
+        return False
+    variable = e.names[0].name
+
+    def only_shared_fields(x: ast.Expr) -> bool:
+        if isinstance(x, ast.Field) and isinstance(x.target, ast.Name) and x.target.id == variable:
+            return x.name.name in CLASS_FIELDS
+        if isinstance(x, ast.Name):
+            return x.id != variable
+        if isinstance(x, ast.Quantifier) and any(n.name == variable for n in x.names):
+            return False  # the name rebound inside: not worth telling apart
+        return all(only_shared_fields(c) for c in children(x))
+
+    return only_shared_fields(e.body)
+
+
+def _quantify_classes(op: str, body: Closure) -> Closure:
+    """A quantifier over ``containers`` decided per class of containers (``by_class``); the body gets the
+    frame ``(workload, the class's record)``. ``count`` counts every container of the classes it holds for."""
+    if op in ("all", "any", "none"):
+        want = op != "all"
+        decided = (op == "any") if want else False  # what a deciding class makes the result
+        otherwise = not decided
+
+        def some(w: Any) -> Any:
+            for record in container_classes(w).records:
+                if (body((w, record)) is True) == want:
+                    return decided
+            return otherwise
+
+        return some
+
+    def count(w: Any) -> Any:
+        classes = container_classes(w)
+        return sum(len(m) for r, m in zip(classes.records, classes.members, strict=True) if body((w, r)) is True)
 
     return count
 

@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
-from policy_engine.compiler.codegen_expr import Closure, children, compile_expr
+from policy_engine.compiler.attributes import ATTRIBUTES, container_classes, deciding_roles
+from policy_engine.compiler.codegen_expr import Closure, by_class, children, compile_expr
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
@@ -41,6 +41,15 @@ def fix_paths(w: Workload, target: str, keys: Sequence[str]) -> list[FieldPath]:
         if any(not carried.get(k) for k in keys) and path not in out:
             out.append(path)
     return out or [("metadata", target)]
+
+
+def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
+    """``paths`` in words, with the note of each role whose pods no field of the object can label
+    (``Role.labels_note``: an LLMInferenceService, a KAITO preset)."""
+    notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
+                          and (r.labels_path if target == "labels" else r.annotations_path) in paths)
+    where = " and ".join(_dotted(p) for p in paths)
+    return f"{where} ({'; '.join(n for n in notes if n)})" if notes else where
 
 
 def _dotted(path: FieldPath) -> str:
@@ -82,7 +91,7 @@ class RuleCompiler:
             listed = ", ".join(missing)
             plural = "s" if len(missing) > 1 else ""
             paths = fix_paths(w, target, missing)
-            where = " and ".join(_dotted(p) for p in paths)
+            where = fix_where(w, target, paths)
             default = f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under {where}"
             context = {"missing": listed, "keys": keys_text, "where": where} if templated else _NO_CONTEXT
             return [self.violation(w, target, default, context, paths[0], facts={"missing": tuple(missing)})]
@@ -102,7 +111,7 @@ class RuleCompiler:
         def check(w: Workload) -> Sequence[Violation]:
             value = read(w).get(key)
             paths = fix_paths(w, plural, [key])
-            where = " and ".join(_dotted(p) for p in paths)
+            where = fix_where(w, plural, paths)
             if not value:
                 how = f" with one of: {allowed_text}" if allowed else ""
                 how = how or (f" matching {pattern}" if pattern else "")
@@ -334,16 +343,23 @@ def witnesses(q: ast.Quantifier) -> Closure:
     body = compile_expr(q.body, tuple(n.name for n in q.names))
     want = q.op != "all"
     pairs = len(q.names) == 2
+    if by_class(q):
+        def find_by_class(w: Workload) -> list[str]:
+            classes = container_classes(w)
+            found = [i for record, members in zip(classes.records, classes.members, strict=True)
+                     if (body((w, record)) is True) == want for i in members]
+            found.sort()
+            return [classes.label(i) for i in found]
+
+        return find_by_class
 
     def find(w: Workload) -> list[str] | None:
         x = collection(w)
         if isinstance(x, dict):
-            frames = [((w, k, v) if pairs else (w, k), str(k)) for k, v in x.items()]
-        elif isinstance(x, list | tuple):
-            frames = [((w, item), element_label(item, i)) for i, item in enumerate(x)]
-        else:
-            return None
-        return [label for frame, label in frames if (body(frame) is True) == want]
+            return [str(k) for k, v in x.items() if (body((w, k, v) if pairs else (w, k)) is True) == want]
+        if isinstance(x, list | tuple):
+            return [element_label(item, i) for i, item in enumerate(x) if (body((w, item)) is True) == want]
+        return None
 
     return find
 

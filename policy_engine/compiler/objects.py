@@ -13,7 +13,8 @@ objects: no pod roles, their labels and annotations, ``object`` for everything e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -22,7 +23,7 @@ from policy_engine.model import fields
 from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.documents import Document
 from policy_engine.model.quantities import gpu_fraction
-from policy_engine.model.workload import Role, RunKind, RunTime, Workload
+from policy_engine.model.workload import Container, RunKind, RunTime, Workload
 from policy_engine.quantity import Quantity, quantity
 
 #: Fields of a container record: name → (type, meaning). The checker types ``c.<field>`` from this table.
@@ -132,16 +133,7 @@ def container_record(raw: dict[str, Any], type_: str, role: str,
         requests, limits = _resources(resources.get("requests")), _resources(resources.get("limits"))
     else:
         requests = limits = _NO_RESOURCES
-    ports = raw.get("ports")
-    container_ports: list[int] = []
-    host_ports: list[int] = []
-    if isinstance(ports, list):
-        for p in ports:
-            if isinstance(p, dict):
-                if isinstance(p.get("containerPort"), int):
-                    container_ports.append(p["containerPort"])
-                if isinstance(p.get("hostPort"), int):
-                    host_ports.append(p["hostPort"])
+    container_ports, host_ports = _ports(raw)
     security = raw.get("securityContext")
     security = security if isinstance(security, dict) else _NO_SECURITY
     pull = raw.get("imagePullPolicy")
@@ -159,40 +151,116 @@ def container_record(raw: dict[str, Any], type_: str, role: str,
     }
 
 
-def _role_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    parents: dict[Any, Any] = {}  # the containers list, read once rather than walked to per container
-    for c in role.containers:
-        raw = _at(obj, c.path, parents) if c.path else None
-        if not isinstance(raw, dict):
-            raw = {"name": c.name, "resources": {"requests": c.requests, "limits": c.limits}}
-        type_ = "app"
-        if c.init:
-            type_ = "sidecar" if raw.get("restartPolicy") == "Always" else "init"
-        out.append(container_record(raw, type_, role.name, (c.requests, c.limits)))
-    ephemeral = fields.get(obj, (*role.spec_path, "ephemeralContainers"))
-    for raw in ephemeral if isinstance(ephemeral, list) else ():
-        if isinstance(raw, dict):
-            out.append(container_record(raw, "ephemeral", role.name))
+def _ports(raw: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """The container's containerPort and hostPort numbers."""
+    ports = raw.get("ports")
+    container_ports: list[int] = []
+    host_ports: list[int] = []
+    if isinstance(ports, list):
+        for p in ports:
+            if isinstance(p, dict):
+                if isinstance(p.get("containerPort"), int):
+                    container_ports.append(p["containerPort"])
+                if isinstance(p.get("hostPort"), int):
+                    host_ports.append(p["hostPort"])
+    return container_ports, host_ports
+
+
+def _entries(w: Workload) -> Iterator[tuple[dict[str, Any], str, str, tuple[Any, Any] | None, Container | None]]:
+    """Each container of each role as (raw mapping, type, role, amounts, the model's container), in order."""
+    obj = w.doc.obj
+    for role in w.roles:
+        for c in role.containers:
+            raw = c.raw
+            if raw is None:
+                raw = {"name": c.name, "resources": {"requests": c.requests, "limits": c.limits}}
+            type_ = "app"
+            if c.init:
+                type_ = "sidecar" if raw.get("restartPolicy") == "Always" else "init"
+            yield raw, type_, role.name, (c.requests, c.limits), c
+        ephemeral = fields.get(obj, (*role.spec_path, "ephemeralContainers"))
+        for raw in ephemeral if isinstance(ephemeral, list) else ():
+            if isinstance(raw, dict):
+                yield raw, "ephemeral", role.name, None, None
+
+
+
+
+#: Container fields that every container of one class (``container_classes``) has alike: all but its name,
+#: its ports and the container as written.
+CLASS_FIELDS = frozenset(CONTAINER_FIELDS) - {"name", "ports", "host_ports", "object"}
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerClasses:
+    """A workload's containers grouped by everything but their name, ports and raw object: a pod of
+    20,000 containers is mostly a few kinds of container, and a condition that reads only ``CLASS_FIELDS``
+    is decided once per class. ``records[j]`` is the record of the first container of class ``j``,
+    ``members[j]`` the positions (in ``containers`` order) of all of them."""
+
+    records: list[dict[str, Any]]
+    members: list[list[int]]
+    raws: list[dict[str, Any]]  # each container as written, in order (read for names in messages only)
+
+    def label(self, index: int) -> str:
+        """How container ``index`` is named in messages (as ``element_label`` names its record)."""
+        name = self.raws[index].get("name")
+        return name if type(name) is str and name else f"#{index}"
+
+
+def container_classes(w: Workload) -> ContainerClasses:
+    """The containers of ``w`` in classes (see ``ContainerClasses``); each class's record is built once.
+
+    Two containers are in one class when their type, role, image, pull policy, security flags and the
+    requests and limits the model read (as strings) are equal: then every ``CLASS_FIELDS`` field is."""
+    classes: dict[Any, int] = {}
+    records: list[dict[str, Any]] = []
+    members: list[list[int]] = []
+    raws: list[dict[str, Any]] = []
+    for index, (raw, type_, role, amounts, model) in enumerate(_entries(w)):
+        raws.append(raw)
+        key = None
+        if model is not None:  # an ephemeral container (rare) is a class of its own
+            image = raw.get("image")
+            pull = raw.get("imagePullPolicy")
+            security = raw.get("securityContext")
+            key = (type_, role, image if type(image) is str else None, pull if type(pull) is str else None,
+                   tuple(model.requests.items()), tuple(model.limits.items()),
+                   _security_key(security) if security else None)
+            found = classes.get(key)
+            if found is not None:
+                members[found].append(index)
+                continue
+            classes[key] = len(records)
+        records.append(container_record(raw, type_, role, amounts))
+        members.append([index])
+    return ContainerClasses(records, members, raws)
+
+
+def containers(classes: ContainerClasses) -> list[dict[str, Any]]:
+    """Every container of every pod role (app, init, sidecar and ephemeral, in the order written) as a
+    record: its class's record with its own name, ports and object (the rest is shared, read only)."""
+    out: list[Any] = [None] * len(classes.raws)  # every position is some class's member
+    for record, members in zip(classes.records, classes.members, strict=True):
+        first = True
+        for index in members:
+            if first:
+                out[index] = record
+                first = False
+                continue
+            raw = classes.raws[index]
+            name = raw.get("name")
+            ports, host_ports = _ports(raw)
+            out[index] = {**record, "name": name if isinstance(name, str) else "", "ports": ports,
+                          "host_ports": host_ports, "object": raw}
     return out
 
 
-def _at(obj: Any, path: tuple[Any, ...], parents: dict[Any, Any]) -> Any:
-    """``fields.get(obj, path)``, the parent list of an indexed path looked up once per list."""
-    index = path[-1]
-    if type(index) is not int:
-        return fields.get(obj, path)
-    parent_path = path[:-1]
-    parent = parents.get(parent_path)
-    if parent is None:
-        parent = parents[parent_path] = fields.get(obj, parent_path)
-    return parent[index] if type(parent) is list and 0 <= index < len(parent) else None
-
-
-def containers(w: Workload) -> list[dict[str, Any]]:
-    """Every container of every pod role: app, init, sidecar and ephemeral, in the order written."""
-    obj = w.doc.obj
-    return [c for role in w.roles for c in _role_containers(obj, role)]
+def _security_key(security: Any) -> tuple[bool | None, ...] | None:
+    if not isinstance(security, dict):
+        return None
+    return (_bool(security.get("privileged")), _bool(security.get("allowPrivilegeEscalation")),
+            _bool(security.get("runAsNonRoot")), _bool(security.get("readOnlyRootFilesystem")))
 
 
 def _spec_list(key: str) -> Callable[[Workload], list[Any]]:

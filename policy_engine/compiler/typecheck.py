@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from policy_engine.compiler import kube_schema
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.checked import KIND_GROUPS, WORKLOADS, CheckedPolicy, Instance
@@ -49,6 +50,8 @@ class PolicyChecker:
         self.settings(policy.settings)
         for block in policy.blocks:
             self.block(block)
+        matched = matched_kinds(policy)
+        self.exprs.object_shape = None if matched is None else kube_schema.kind_shape(matched, "")
         for when in policy.whens:
             self.exprs.condition(when.condition, "a 'when' condition")
         for rule in policy.rules:
@@ -232,6 +235,19 @@ class PolicyChecker:
             self.constant(body.anomaly, (t.NUMBER,), "the anomaly factor", "a number such as 3 (3 × the average)")
         if body.anomaly_window is not None:
             self.constant(body.anomaly_window, (t.DURATION,), "the anomaly window", "a duration such as 7d")
+
+
+def matched_kinds(policy: ast.Policy) -> frozenset[str] | None:
+    """The kinds a policy can apply to, by name, or None when it can apply to any (no kinds selector)."""
+    kinds: set[str] = set()
+    matches = [b for b in policy.blocks if not b.exclude]
+    for block in matches:
+        selectors = [s for s in block.selectors if isinstance(s, ast.KindsSelector)]
+        if not selectors:
+            return None
+        named = [frozenset(str(k.value) if isinstance(k, ast.Str) else k.name for k in s.kinds) for s in selectors]
+        kinds |= frozenset.intersection(*named)  # the selectors of one block must all hold
+    return frozenset(kinds) if matches else None
 
 
 def typecheck_policies(instances: Iterable[Instance], known_kinds: frozenset[str],

@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Mapping
 
-from policy_engine.compiler import regex
+from policy_engine.compiler import kube_schema, regex
 from policy_engine.compiler import types as t
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
@@ -54,6 +54,11 @@ class ExprChecker:
         self.diagnostics = diagnostics
         self.types: dict[int, str] = {} if types is None else types
         self.scope: dict[str, str] = {}  # variables bound by enclosing quantifiers -> their types
+        #: ``object``/``old_object`` of a policy matching only kinds with a schema (kube_schema), and the
+        #: shape of every raw value read from them (node id → Shape; bound variables by name)
+        self.object_shape: kube_schema.Shape | None = None
+        self.shapes: dict[int, kube_schema.Shape] = {}
+        self.scope_shapes: dict[str, kube_schema.Shape] = {}
 
     def report(self, span: Span, code: str, message: str, hint: str | None = None) -> str:
         self.diagnostics.append(error(span, code, message, hint))
@@ -88,6 +93,9 @@ class ExprChecker:
             return self._name(e)
         if isinstance(e, ast.Field):
             target = self.check(e.target)
+            shape = self.shapes.get(id(e.target))
+            if shape is not None and target == t.ANY:
+                return self._shaped(e, shape, e.name.name, e.name.span)
             if target in (t.ANY, t.ERROR):
                 return target
             record = _RECORDS.get(target)
@@ -146,11 +154,15 @@ class ExprChecker:
 
     def _name(self, e: ast.Name) -> str:
         if e.id in self.scope:
+            if e.id in self.scope_shapes:
+                self.shapes[id(e)] = self.scope_shapes[e.id]
             return self.scope[e.id]
         if e.id in self.params:
             return self.params[e.id].type
         attribute = ATTRIBUTES.get(e.id)
         if attribute is not None:
+            if e.id in ("object", "old_object") and self.object_shape is not None:
+                self.shapes[id(e)] = self.object_shape
             return attribute.type
         if e.id in FUNCTION_NAMES:
             return self.report(e.span, "E101", f"{e.id!r} is a function", f"call it: {e.id}(...)")
@@ -161,6 +173,9 @@ class ExprChecker:
 
     def _index(self, e: ast.Index) -> str:
         target, index = self.check(e.target), self.check(e.index)
+        shape = self.shapes.get(id(e.target))
+        if shape is not None and target == t.ANY:
+            return self._shaped_index(e, shape, index)
         if target in (t.ANY, t.ERROR):
             return target
         value = t.map_value(target)
@@ -268,6 +283,27 @@ class ExprChecker:
             return constant.type == t.DURATION and MINUTES.fullmatch(constant.raw) is not None
         return _is_minutes(e)
 
+    def _shaped(self, e: ast.Expr, shape: kube_schema.Shape, name: str, span: Span) -> str:
+        """``value.name`` (or ``value["name"]``) of a value whose schema is known."""
+        found = kube_schema.field(shape, name)
+        if found is None:
+            return t.ANY  # a free-form value (IntOrString, RawExtension): any field may be there
+        if isinstance(found, list):
+            hint = suggest(name, found) or (f"it has: {', '.join(found)}" if found else None)
+            return self.report(span, "E207", f"{shape.owner} has no field {name!r}", hint)
+        self.shapes[id(e)] = found
+        return found.language_type
+
+    def _shaped_index(self, e: ast.Index, shape: kube_schema.Shape, index: str) -> str:
+        if isinstance(e.index, ast.Literal) and isinstance(e.index.value, str) \
+                and kube_schema.element(shape, by_key=True) is None:
+            return self._shaped(e, shape, e.index.value, e.index.span)  # object.spec["minReplicas"]
+        inner = kube_schema.element(shape, by_key=index == t.STRING)
+        if inner is None:
+            return t.ANY
+        self.shapes[id(e)] = inner
+        return inner.language_type
+
     def _record_field(self, e: ast.Field, target: str, record: dict[str, tuple[str, str]]) -> str:
         found = record.get(e.name.name)
         if found is not None:
@@ -293,7 +329,10 @@ class ExprChecker:
         collection = self.check(e.collection)
         element = t.element_of(collection)
         value = t.map_value(collection)
-        if collection in (t.ANY, t.ERROR):
+        shaped = self._shaped_names(e, collection)
+        if shaped is not None:
+            bound = [type_ for type_, _ in shaped]
+        elif collection in (t.ANY, t.ERROR):
             bound = [collection] * len(e.names)
         elif value is not None:
             bound = [t.STRING, value][: len(e.names)]
@@ -307,8 +346,12 @@ class ExprChecker:
             self.report(e.collection.span, "E201", f"'{e.op}' iterates over a list or a map, "
                         f"not {t.describe(collection)}")
             bound = [t.ERROR] * len(e.names)
-        saved = dict(self.scope)
-        for name, type_ in zip(e.names, bound, strict=True):
+        saved, saved_shapes = dict(self.scope), dict(self.scope_shapes)
+        name_shapes = [shape for _, shape in shaped] if shaped is not None else [None] * len(e.names)
+        for name, type_, name_shape in zip(e.names, bound, name_shapes, strict=True):
+            self.scope_shapes.pop(name.name, None)
+            if name_shape is not None:
+                self.scope_shapes[name.name] = name_shape
             if name.name in ATTRIBUTES or name.name in self.params or name.name in saved:
                 what = "an attribute" if name.name in ATTRIBUTES else (
                     "a parameter" if name.name in self.params else "an enclosing variable")
@@ -318,8 +361,21 @@ class ExprChecker:
         try:
             self.condition(e.body, f"the condition of '{e.op}'")
         finally:
-            self.scope = saved
+            self.scope, self.scope_shapes = saved, saved_shapes
         return t.NUMBER if e.op == "count" else t.BOOL
+
+    def _shaped_names(self, e: ast.Quantifier, collection: str) -> list[tuple[str, kube_schema.Shape | None]] | None:
+        """The types and shapes a quantifier binds over a raw list or map whose schema is known."""
+        shape = self.shapes.get(id(e.collection)) if collection == t.ANY else None
+        if shape is None:
+            return None
+        element = kube_schema.element(shape, by_key=False)
+        if element is not None and len(e.names) == 1:
+            return [(element.language_type, element)]
+        value = kube_schema.element(shape, by_key=True)
+        if value is not None:
+            return [(t.STRING, None), (value.language_type, value)][: len(e.names)]
+        return None
 
     def _mismatch(self, e: ast.Compare, left: str, right: str) -> None:
         if t.ERROR in (left, right):
@@ -337,6 +393,9 @@ class ExprChecker:
             hint = 'write the quantity without quotes (512Mi), or convert a string with quantity("512Mi")'
         elif t.QUANTITIES & {left, right} and t.DURATION in (left, right):
             hint = "a quantity is not a duration: 500m beside a quantity is 0.5"
+        shaped = self.shapes.get(id(e.left)) or self.shapes.get(id(e.right))
+        if hint is None and shaped is not None:
+            hint = f"{shaped.owner} is {t.describe(shaped.language_type)} in the Kubernetes API schema"
         op = e.op_text or e.op
         self.report(e.span, "E201",
                     f"cannot compare {t.describe(left)} with {t.describe(right)} using '{op}'", hint)

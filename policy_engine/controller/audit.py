@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from policy_engine.cluster.pods import CLUSTER_FILE, PodRecord
@@ -26,15 +26,15 @@ from policy_engine.controller.idle import IDLE, NO_DATA, Judgement, judge
 from policy_engine.controller.inventory import Entry, Inventory
 from policy_engine.controller.telemetry import Telemetry
 from policy_engine.engine import Engine
+from policy_engine.engine.exemptions import ExemptionRule
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.model.build import WorkloadError
-from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
+from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED
 from policy_engine.model.documents import Document
 from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.showback import group_value
-from policy_engine.webhook.exemptions import Globs, object_exemption
-from policy_engine.webhook.exemptions import judge as judge_exemption
+from policy_engine.webhook.exemptions import Globs
 
 LOG = logging.getLogger("policy_engine.controller")
 HOUR = 3600.0
@@ -132,7 +132,7 @@ def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, in
     result.workloads = workloads  # for the reporters' cost tables (a reference, not a copy)
     audit = Audit(result, errors=errors)
     audit.entries = {ResourceRef.of(w): e for e, w in built}
-    _exemptions(audit, engine, now.date(), require_expiry)
+    _exemptions(audit, engine, built, ExemptionRule(now.date(), require_expiry=require_expiry))
     _money(audit, engine, built)
     cases = _idle_cases(engine, inventory, built)
     if cases:
@@ -153,15 +153,15 @@ def team_of(w: Workload) -> str:
     return DEFAULT_DIMENSIONS.team.display(w.labels)
 
 
-def _exemptions(audit: Audit, engine: Engine, today: date, require_expiry: bool) -> None:
-    """Findings on objects whose exemption annotation lifts the policy become skips saying so."""
+def _exemptions(audit: Audit, engine: Engine, built: list[tuple[Entry, Workload]], rule: ExemptionRule) -> None:
+    """Findings the one exemption rule lifts (read on what the pods carry, as at admission) become skips."""
+    annotations = {ResourceRef.of(w): w.annotations for _, w in built}
     kept: list[Finding] = []
     for f in audit.result.findings:
-        entry = audit.entries.get(f.resource)
-        exemption = object_exemption(annotations_of(entry.obj), require_expiry) if entry is not None else None
-        verdict = judge_exemption(exemption, engine.policies.get(f.policy), today)
-        if verdict is not None and verdict.exempt:
-            audit.skips.append(Skip(f.policy, f.rule, f.resource, f"{f.message} ({verdict.note})", f.severity.value))
+        decided = rule.sort([f], annotations.get(f.resource, {}), engine.policies.get)
+        if decided.lifted:
+            note = decided.notes[f.policy]
+            audit.skips.append(Skip(f.policy, f.rule, f.resource, f"{f.message} ({note})", f.severity.value))
         else:
             kept.append(f)
     audit.result.findings = kept
@@ -181,7 +181,7 @@ def _money(audit: Audit, engine: Engine, built: list[tuple[Entry, Workload]]) ->
             k = (f.policy, f.resource)
             best[k] = max(best.get(k, 0.0), f.saving)
     for (_, ref), saving in best.items():
-        key = by_ref.get(ref, ("(none)", "(none)"))
+        key = by_ref.get(ref, (UNTAGGED, UNTAGGED))
         audit.savings[key] = audit.savings.get(key, 0.0) + saving
 
 

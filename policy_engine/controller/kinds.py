@@ -31,6 +31,7 @@ VERSIONS: dict[tuple[str, str], str] = {
     ("kubeflow.org", "pytorchjobs"): "v1", ("kubeflow.org", "tfjobs"): "v1", ("kubeflow.org", "mpijobs"): "v1",
     ("kubeflow.org", "xgboostjobs"): "v1", ("kubeflow.org", "paddlejobs"): "v1", ("kubeflow.org", "jaxjobs"): "v1",
     ("kubeflow.org", "mxjobs"): "v1", ("kubeflow.org", "notebooks"): "v1", ("kubeflow.org", "experiments"): "v1beta1",
+    ("kubeflow.org", "trials"): "v1beta1",
     ("trainer.kubeflow.org", "trainjobs"): "v1alpha1",
     ("sagemaker.amazonaws.com", "hyperpodpytorchjobs"): "v1",
     ("jobset.x-k8s.io", "jobsets"): "v1alpha2",

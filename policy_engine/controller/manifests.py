@@ -27,10 +27,11 @@ from typing import Any
 from policy_engine.compiler.program import PolicySet
 from policy_engine.controller.kinds import NONE, POD, SCALE, workload_resources
 from policy_engine.controller.settings import ControllerSettings
+from policy_engine.webhook.layout import POLICY_DIR, PolicyLayout, configmap_data, policies_args, policies_volume
 from policy_engine.webhook.manifests import DEFAULT_IMAGE, dump
 
 APP = "policy-engine-controller"
-POLICY_DIR = "/etc/policy-engine/policies"
+POLICIES_CONFIGMAP = f"{APP}-policies"
 SETTINGS_DIR = "/etc/policy-engine/controller"
 PORT = 8080
 LEDGER_DIR = "/var/lib/policy-engine"
@@ -44,7 +45,7 @@ __all__ = ["Options", "build", "dump"]
 class Options:
     namespace: str = "policy-engine"
     image: str = DEFAULT_IMAGE
-    policies: dict[str, str] | None = None  # file name -> text, for the ConfigMap
+    policies: PolicyLayout | None = None  # the compiled set's files (webhook/layout.py); None: no ConfigMap
     replicas: int = 2  # without a ledger; with one, a single replica (see the module's docstring)
     act: bool = False
     ledger_size: str | None = "1Gi"  # the ledger's PersistentVolumeClaim; None: no ledger
@@ -128,9 +129,9 @@ def settings_configmap(opts: Options) -> dict[str, Any]:
             "data": {"controller.yaml": text}}
 
 
-def policies_configmap(opts: Options, policies: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(f"{APP}-policies", opts.namespace),
-            "data": dict(sorted(policies.items()))}
+def policies_configmap(opts: Options, policies: PolicyLayout) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(POLICIES_CONFIGMAP, opts.namespace),
+            "data": configmap_data(policies)}
 
 
 def ledger_claim(opts: Options) -> dict[str, Any]:
@@ -151,8 +152,8 @@ def deployment(opts: Options) -> dict[str, Any]:
 
     container: dict[str, Any] = {
         "name": "controller", "image": opts.image, "command": ["policy-engine"],
-        "args": ["controller", "--in-cluster", "--config", f"{SETTINGS_DIR}/controller.yaml", "--policies",
-                 POLICY_DIR],
+        "args": ["controller", "--in-cluster", "--config", f"{SETTINGS_DIR}/controller.yaml",
+                 *policies_args(opts.policies)],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                 {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -174,7 +175,7 @@ def deployment(opts: Options) -> dict[str, Any]:
             "weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": selector},
                                                "topologyKey": "kubernetes.io/hostname"}}]}},
         "containers": [container],
-        "volumes": [{"name": "policies", "configMap": {"name": f"{APP}-policies"}},
+        "volumes": [policies_volume(POLICIES_CONFIGMAP, opts.policies),
                     {"name": "settings", "configMap": {"name": APP}}, {"name": "tmp", "emptyDir": {}}],
     }
     spec: dict[str, Any] = {"replicas": opts.replicas, "selector": {"matchLabels": selector},

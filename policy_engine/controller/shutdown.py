@@ -30,9 +30,9 @@ from policy_engine.controller.audit import Audit, IdleCase
 from policy_engine.controller.idle import BUSY, IDLE
 from policy_engine.controller.kube import Kube
 from policy_engine.controller.metrics import Metrics
+from policy_engine.engine.exemptions import judge as judge_exemption
+from policy_engine.engine.exemptions import object_exemption
 from policy_engine.jsonlog import FIELDS
-from policy_engine.webhook.exemptions import judge as judge_exemption
-from policy_engine.webhook.exemptions import object_exemption
 
 LOG = logging.getLogger("policy_engine.controller")
 _STRENGTH = {"report": 0, "notify": 1, "stop": 2}

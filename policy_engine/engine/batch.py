@@ -61,6 +61,7 @@ class Piece:
     first_line: int = 1
     data: bytes | None = None
     error: LoadError | None = None  # a problem found while planning (a link out of the tree, stdin too large)
+    whole: bool = False  # ``data`` is all of stdin: with no document in it, a W601 as for an empty file
 
     def size(self) -> int:
         if self.error is not None:
@@ -129,6 +130,7 @@ def evaluate_documents(engine: Engine, items: Iterable[Document | LoadError], *,
 
 
 def _finish(engine: Engine, partials: list[Partial], options: Options, files: int | None) -> Batch:
+    partials = engine.settle(partials, options)  # workloads naming a document another unit read
     result = engine.finish(partials, options=options)
     if files is not None:  # a file cut into segments is one file
         result.stats.files = files
@@ -184,16 +186,25 @@ def _units(files: Sequence[str], stdin: BinaryIO, problems: Sequence[LoadError] 
 
 
 def _stdin(stdin: BinaryIO) -> Iterator[Unit]:
-    """stdin's segments as they arrive, up to the size cap (``--max-file-size``): past it, an E406."""
+    """stdin's segments as they arrive, up to the size cap (``--max-file-size``): past it, an E406.
+
+    Each segment is handed out once the next has arrived, so that the last knows whether it is all of
+    stdin (``Piece.whole``): a stdin with no document gets the W601 an empty file gets."""
     read = 0
+    held: Piece | None = None
     for s in segments(stdin, UNIT_BYTES):
         read += len(s.data)
+        if held is not None:
+            yield (held,)
         if read > documents.MAX_FILE_BYTES:
             message = (f"larger than the limit of {documents.MAX_FILE_BYTES:,} bytes; the rest from line "
                        f"{s.first_line} was not read (--max-file-size raises it)")
             yield (Piece(STDIN_NAME, error=LoadError(Diagnostic(Span(STDIN_NAME, s.first_line), "E406", message))),)
             return
-        yield (Piece(STDIN_NAME, first_line=s.first_line, data=s.data),)
+        held = Piece(STDIN_NAME, first_line=s.first_line, data=s.data)
+    if held is None or held.first_line == 1:  # no segment, or one: all of stdin
+        held = Piece(STDIN_NAME, data=held.data if held is not None else b"", whole=True)
+    yield (held,)
 
 
 def _regular(file: str) -> bool:
@@ -252,7 +263,7 @@ def _load(unit: Unit) -> Iterator[Document | LoadError]:
             yield error
             continue
         assert text is not None
-        yield from load_text(text, piece.file, piece.first_line, report_empty=False)  # a cut piece
+        yield from load_text(text, piece.file, piece.first_line, report_empty=piece.whole)  # else a cut piece
 
 
 # --- worker processes ----------------------------------------------------------------------------------

@@ -23,11 +23,12 @@ from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureM
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
+from policy_engine.engine.exemptions import ExemptionRule
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.errors import WorkloadError
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
-from policy_engine.model.training_runtimes import RUNTIME_KINDS, runtime_key
+from policy_engine.model.references import Key, needs_references, reference_key
 from policy_engine.model.unread import gpu_requests, unread
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
@@ -43,6 +44,9 @@ class Options:
     evaluations: bool = True  # keep the (policy, resource) pairs matched (JUnit, PolicyReport)
     summaries: bool = True  # per-policy summaries
     sort: bool = True  # findings by file, line, policy, name
+    #: ``check``: the one object-exemption rule (``engine/exemptions.py``) applied to each workload's
+    #: findings; the webhook and the audit apply it to their own decisions instead.
+    exemptions: ExemptionRule | None = None
 
 
 #: The webhook's needs: one object's findings, nothing else.
@@ -57,6 +61,10 @@ class Partial:
     result: Result
     contributions: list[Contribution] = field(default_factory=list)
     records: list[Any] = field(default_factory=list)  # ``Options.record`` of each workload
+    #: Documents workloads may name (a TrainJob's runtime, a pod's ResourceClaimTemplate), and the
+    #: workloads that name one, judged in ``finish`` against those of every partial (``model/references``).
+    references: dict[Key, Document] = field(default_factory=dict)
+    deferred: list[Document] = field(default_factory=list)
 
 
 class Engine:
@@ -127,8 +135,6 @@ class Engine:
         res = partial.result
         started = time.perf_counter()
         files: set[str] = set()
-        runtimes: dict[tuple[str, str, str], Document] = {}
-        train_jobs: list[Document] = []  # judged last: the runtime they name may come later in the set
         for item in items:
             if isinstance(item, Workload):
                 self._subject(item, partial, options)
@@ -138,29 +144,25 @@ class Engine:
                 res.errors.append(item)
                 continue
             res.stats.documents += 1
-            if item.kind in RUNTIME_KINDS:
-                raw = item.obj.get("metadata")
-                meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
-                runtimes[runtime_key(item.kind, str(meta.get("name")), meta.get("namespace"))] = item
-            if item.kind == "TrainJob":
-                train_jobs.append(item)
-                continue
+            found = reference_key(item)
+            if found is not None:
+                partial.references[found] = item
             self._document(item, partial, options, None)
-        if train_jobs:
-            config = replace(self._model_config, runtimes=runtimes)
-            for item in train_jobs:
-                self._document(item, partial, options, config)
         res.stats.files = len(files)
         res.stats.seconds = time.perf_counter() - started
         return partial
 
     def _document(self, item: Document, partial: Partial, options: Options, config: ModelConfig | None) -> None:
+        """Judge one document; with no ``config`` (the set's references) one that names another is deferred."""
         res = partial.result
         try:
             w = (priced_workload(item, self.catalog, config) if config is not None else None) \
                 or self.subject(item)
         except WorkloadError as exc:
             res.errors.append(exc.diagnostic)
+            return
+        if config is None and w is not None and not is_bare_object(w) and needs_references(w):
+            partial.deferred.append(item)
             return
         if w is not None:
             self._subject(w, partial, options)
@@ -201,6 +203,14 @@ class Engine:
                options: Options) -> None:
         res = partial.result
         ref = ResourceRef.of(w)
+        start = len(res.findings)
+        self._policies(w, policies, partial, monthly, options, ref)
+        if options.exemptions is not None and len(res.findings) > start:
+            res.findings[start:] = options.exemptions.in_ci(res.findings[start:], w.annotations, self.policies.get)
+
+    def _policies(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
+                  options: Options, ref: ResourceRef) -> None:
+        res = partial.result
         for policy in policies:
             try:
                 if not policy.applies(w):
@@ -224,12 +234,27 @@ class Engine:
                     monthly_cost=monthly, saving=v.saving,
                     facts=tuple(v.facts.items()) if v.facts else ()))
 
+    def settle(self, partials: Sequence[Partial], options: Options = DEFAULT) -> list[Partial]:
+        """The partials plus one judging their deferred workloads against the references of all of them:
+        a TrainJob's runtime or a pod's ResourceClaimTemplate may be in any file, any worker's share."""
+        deferred = [doc for p in partials for doc in p.deferred]
+        if not deferred:
+            return list(partials)
+        config = replace(self._model_config, references={k: d for p in partials for k, d in p.references.items()})
+        late = Partial(Result())
+        for doc in deferred:
+            self._document(doc, late, options, config)
+        for p in partials:
+            p.deferred = []
+        return [*partials, late]
+
     def finish(self, partials: Sequence[Partial], *, usage: UsageProvider | None = None,
                options: Options = DEFAULT) -> Result:
-        """Merge partial results, decide quotas and budgets over all of them, and summarise per policy."""
+        """Merge partial results (``settle`` first), decide quotas and budgets over all of them, and
+        summarise per policy."""
         res = Result()
         contributions: list[Contribution] = []
-        for p in partials:
+        for p in self.settle(partials, options):
             r = p.result
             res.findings.extend(r.findings)
             res.errors.extend(r.errors)
@@ -272,6 +297,7 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
     flagged: dict[tuple[str, ResourceRef], Finding] = {}
     flagged_groups: set[tuple[str, str]] = set()
     savings: dict[tuple[str, ResourceRef | str], float] = {}
+    unknown: set[tuple[str, ResourceRef | str]] = set()
     for f in findings:
         s = summaries.get(f.policy)
         if s is None:
@@ -289,11 +315,15 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
                     s.unpriced_flagged += 1
                 else:
                     s.flagged_monthly_cost += f.monthly_cost
+        skey: tuple[str, ResourceRef | str] = (f.policy, f.group or f.resource)
         if f.saving:
-            skey: tuple[str, ResourceRef | str] = (f.policy, f.group or f.resource)
             savings[skey] = max(savings.get(skey, 0.0), f.saving)
+        elif f.saving_unknown is not None:
+            unknown.add(skey)
     for (name, _), value in savings.items():
         summaries[name].saving += value
+    for name, _ in unknown - savings.keys():  # a subject with a known saving is counted once, known
+        summaries[name].saving_unknown += 1
     return list(summaries.values())
 
 

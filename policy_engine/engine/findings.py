@@ -103,13 +103,27 @@ class PolicySummary:
     findings: int = 0
     flagged_monthly_cost: float = 0.0  # projected monthly spend of the workloads it flags (priced ones)
     unpriced_flagged: int = 0
-    saving: float = 0.0  # estimated monthly saving if every finding were fixed
+    saving: float = 0.0  # estimated monthly saving if every finding were fixed (the known part)
+    saving_unknown: int = 0  # findings whose saving cannot be known (a spot rule without a spot price)
+
+    @property
+    def known_saving(self) -> float | None:
+        """The saving, or None when nothing of it is known (every finding that has one is unknown)."""
+        return None if self.saving_unknown and not self.saving else self.saving
 
     def to_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "severity": self.severity.value, "enforcement": self.enforcement.value,
                 "description": self.description, "findings": self.findings,
                 "flagged_monthly_cost": round(self.flagged_monthly_cost, 2),
-                "unpriced_flagged": self.unpriced_flagged, "saving": round(self.saving, 2)}
+                "unpriced_flagged": self.unpriced_flagged, "saving": _round(self.known_saving),
+                "saving_unknown": self.saving_unknown}
+
+
+def total_saving(summaries: list[PolicySummary]) -> tuple[float | None, int]:
+    """The summed known saving (None when nothing is known but something is unknown) and the unknown count."""
+    unknown = sum(s.saving_unknown for s in summaries)
+    known = sum(s.saving for s in summaries)
+    return (None if unknown and not known else known), unknown
 
 
 @dataclass(slots=True)

@@ -6,7 +6,9 @@ From the ledger (and, when given, Prometheus) for the current period:
   pods running now commit until it ends), as a percentage of its limit, against the 50/80/100% alert lines;
 - **actual vs projected per team**: the ledger's spend so far and forecast beside the manifests' projected
   monthly spend;
-- **idle waste per team**, when GPU utilisation is known: actual cost × (1 − utilisation);
+- **idle waste per team**, given a source of GPU utilisation (``report --dcgm``, as ``usage --dcgm``):
+  each pod's actual cost split into used (cost × its mean ``DCGM_FI_DEV_GPU_UTIL``), idle waste
+  (cost × (1 − utilisation)) and unmeasured (pods with no utilisation series), summed per team;
 - **spend per day** over the last days;
 - **unit costs**: cost per 1M tokens and per 1,000 requests of serving workloads, and the cost of each
   training run that finished in the period (``unit_costs``).
@@ -20,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from policy_engine.compiler.program import Period, PolicySet
-from policy_engine.ledger.report import GroupLine, usage_report
+from policy_engine.ledger.db import LedgerError
+from policy_engine.ledger.report import GroupLine, Split, usage_report
 from policy_engine.ledger.snapshot import LedgerHistory
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.unit_costs import (
@@ -36,20 +39,31 @@ from policy_engine.ledger.unit_costs import (
     training_runs,
 )
 from policy_engine.prometheus import Prometheus, PrometheusError
-from policy_engine.reporters.charts import COLOURS, bar_chart, daily_chart, percent_chart
+from policy_engine.reporters.charts import COLOURS, bar_chart, daily_chart, percent_chart, split_chart
 from policy_engine.reporters.html_report import Section, Table, money
 
 TEAM = "team"
 DAYS = 14
 
 
+class UtilisationSource(Protocol):
+    """Mean GPU utilisation (0..1) per (namespace, pod) over the period so far: ``PrometheusHistory``."""
+
+    def utilisation(self, period: Period, now: datetime) -> Mapping[tuple[str, str], float]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TeamActual:
     team: str
-    used: float
+    used: float  # actual spend so far
     forecast: float
     projected: float | None  # the manifests' projected monthly spend (None: no manifest of this team)
-    idle: float | None  # actual cost × (1 − utilisation); None without utilisation
+    split: Split | None = None  # that spend split by GPU utilisation; None without utilisation
+
+    @property
+    def idle(self) -> float | None:
+        """Actual cost × (1 − utilisation): paid for, not used (None without utilisation)."""
+        return self.split.idle if self.split is not None else None
 
 
 @dataclass(slots=True)
@@ -65,6 +79,8 @@ class Actuals:
     serving: list[ServingCost] = field(default_factory=list)
     runs: list[TrainingRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    utilisation: bool = False  # whether the teams' spend was split by measured GPU utilisation
+    failed: list[str] = field(default_factory=list)  # a Prometheus asked for did not answer (also in notes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +93,7 @@ class Actuals:
             "teams": [{"team": t.team, "used": round(t.used, 2), "forecast": round(t.forecast, 2),
                        "projected_from_manifests": None if t.projected is None else round(t.projected, 2),
                        "idle": None if t.idle is None else round(t.idle, 2)} for t in self.teams],
+            "idle_waste": [_idle_dict(t) for t in self.teams] if self.utilisation else None,
             "daily": [{"day": d, "cost": round(c, 2)} for d, c in self.daily],
             "serving": [s.to_dict() for s in self.serving],
             "training_runs": [r.to_dict() for r in self.runs],
@@ -88,25 +105,42 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _idle_dict(t: TeamActual) -> dict[str, Any]:
+    s = t.split or Split(0.0, 0.0, 0.0)
+    share = s.idle_share
+    return {"team": t.team, "cost": round(t.used, 2), "used": round(s.used, 2), "idle": round(s.idle, 2),
+            "unmeasured": round(s.unmeasured, 2), "idle_percent": None if share is None else round(100 * share, 1)}
+
+
 def build_actuals(ledger: Ledger, policies: PolicySet, now: datetime, *, period: Period = Period.MONTH,
                   projected: Mapping[str, float] | None = None, currency: str = "USD", source: str = "",
-                  utilisation: Mapping[tuple[str, str], float] | None = None,
+                  dcgm: UtilisationSource | None = None,
                   serving: Prometheus | None = None, days: int = DAYS) -> Actuals:
+    """The period's actual figures; a Prometheus that does not answer leaves its part out, with a note
+    and an entry in ``failed`` (never zeros in its place)."""
     history = LedgerHistory(ledger)
     limits = usage_report(history, policies, period, now, source=source, currency=currency)
+    out = Actuals(period, limits.start, now, source, currency, notes=list(limits.notes))
+    utilisation = None
+    if dcgm is not None:
+        try:
+            utilisation = dcgm.utilisation(period, now)
+        except (PrometheusError, LedgerError) as exc:  # LedgerError: UnknownRule
+            out.failed.append(f"idle waste left out: GPU utilisation (--dcgm): {exc}")
+    out.utilisation = utilisation is not None
     by_team = usage_report(history, policies, period, now, by=(TEAM,), source=source, currency=currency,
                            utilisation=utilisation)
-    out = Actuals(period, limits.start, now, source, currency, notes=list(limits.notes))
     out.limits = [g for g in limits.groups if g.limit]
     projected = dict(projected or {})
     seen = set()
     for row in by_team.rows:
         team = row.figures.key[0]
         seen.add(team)
-        idle = row.split.idle if row.split is not None else None
+        split = row.split if row.split is not None or utilisation is None else Split(0.0, 0.0, 0.0)
         out.teams.append(TeamActual(team, row.figures.cost, row.figures.cost + row.figures.cost_running,
-                                    projected.get(team), idle))
-    out.teams += [TeamActual(t, 0.0, 0.0, p, None) for t, p in sorted(projected.items()) if t not in seen]
+                                    projected.get(team), split))
+    nothing = Split(0.0, 0.0, 0.0) if utilisation is not None else None
+    out.teams += [TeamActual(t, 0.0, 0.0, p, nothing) for t, p in sorted(projected.items()) if t not in seen]
     first = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     spans = ledger.pod_spans(first, now)
     for i in range(days + 1):
@@ -121,7 +155,8 @@ def build_actuals(ledger: Ledger, policies: PolicySet, now: datetime, *, period:
         try:
             out.serving = serving_costs(period_spans, serving, start, end)
         except PrometheusError as exc:
-            out.notes.append(f"unit costs of serving workloads left out: {exc}")
+            out.failed.append(f"unit costs of serving workloads left out: {exc}")
+    out.notes += out.failed
     return out
 
 
@@ -144,20 +179,15 @@ def sections(a: Actuals) -> list[Section]:
             "the 50%, 80% and 100% alert thresholds."))
     if a.teams:
         rows = [[t.team, money(t.used, cur), money(t.forecast, cur),
-                 money(t.projected, cur) if t.projected is not None else "",
-                 money(t.idle, cur) if t.idle is not None else ""] for t in a.teams]
+                 money(t.projected, cur) if t.projected is not None else ""] for t in a.teams]
         out.append(Section(
             "Actual vs projected spend per team",
             Table("actual-by-team", "Actual spend (ledger) beside the manifests' projection",
-                  ["team", f"actual so far ({cur})", f"forecast ({cur})", f"projected from manifests ({cur}/month)",
-                   f"idle waste ({cur})"], rows, frozenset({1, 2, 3, 4})),
+                  ["team", f"actual so far ({cur})", f"forecast ({cur})", f"projected from manifests ({cur}/month)"],
+                  rows, frozenset({1, 2, 3})),
             bar_chart([t.team for t in a.teams], [t.used for t in a.teams], unit=f"{cur} so far")))
-        if any(t.idle for t in a.teams):
-            idle = [t for t in a.teams if t.idle]
-            out.append(Section("Idle GPU waste per team", None,
-                               bar_chart([t.team for t in idle], [t.idle or 0.0 for t in idle], unit=cur,
-                                         colour=COLOURS["warn"]),
-                               "Actual cost × (1 − mean GPU utilisation) of each pod, from DCGM_FI_DEV_GPU_UTIL."))
+    if a.utilisation and a.teams:
+        out.append(_idle_section(a.teams, cur))
     if a.daily:
         out.append(Section(
             "Spend per day", Table("daily", "Actual spend per UTC day", ["day", cur],
@@ -182,6 +212,25 @@ def sections(a: Actuals) -> list[Section]:
             Table("training-runs", "The cost of each finished run from its actual duration",
                   ["run", "namespace", "hours", "GPU-hours", "cost"], rows, frozenset({2, 3, 4})), None))
     return out
+
+
+def _idle_section(teams: list[TeamActual], cur: str) -> Section:
+    """Per team, the actual spend so far split into used, idle and unmeasured (the same rows as JSON)."""
+    splits = [t.split or Split(0.0, 0.0, 0.0) for t in teams]
+    rows = [[t.team, money(t.used, cur), money(s.used, cur), money(s.idle, cur), money(s.unmeasured, cur),
+             "" if s.idle_share is None else f"{100 * s.idle_share:.1f}%"] for t, s in zip(teams, splits, strict=True)]
+    chart = split_chart([t.team for t in teams], [
+        ("used", COLOURS["spend"], [s.used for s in splits]),
+        ("idle waste", COLOURS["warn"], [s.idle for s in splits]),
+        ("no utilisation data", COLOURS["unmeasured"], [s.unmeasured for s in splits])], unit=f"{cur} so far")
+    return Section(
+        "Idle GPU waste per team",
+        Table("idle-by-team", "Actual spend so far split by measured GPU utilisation",
+              ["team", f"actual cost ({cur})", f"used ({cur})", f"idle waste ({cur})",
+               f"no utilisation data ({cur})", "idle %"], rows, frozenset({1, 2, 3, 4, 5})),
+        chart, "Each pod's actual cost × its mean GPU utilisation (DCGM_FI_DEV_GPU_UTIL) over the period is "
+               "used, the rest idle waste; pods without a utilisation series are counted apart. Idle %: idle "
+               "waste as a share of the measured cost.")
 
 
 def _amount(value: float, metric: str, currency: str) -> str:

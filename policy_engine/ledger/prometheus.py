@@ -140,6 +140,9 @@ class PrometheusHistory:
     def catalog(self) -> Catalog:
         return self._catalog() if callable(self._catalog) else self._catalog
 
+    def close(self) -> None:
+        self.prometheus.close()
+
     def query(self, promql: str, at: datetime) -> list[tuple[dict[str, str], float]]:
         return self.prometheus.query(promql, at.timestamp())
 

@@ -29,9 +29,10 @@ from policy_engine.compiler.program import Period
 from policy_engine.engine.aggregate import period_bounds
 from policy_engine.ledger.db import LedgerError, connect
 from policy_engine.ledger.observe import LedgerRule, Observation, pack_source, rebuild_workload
+from policy_engine.model.dimensions import UNTAGGED
 
 HOUR = 3600.0
-NO_VALUE = "(none)"
+NO_VALUE = UNTAGGED  # the one name of spend without a value (model/dimensions.py), in every report
 BUILT_IN = {"namespace": "namespace", "model": "model", "kind": "kind", "workload": "workload",
             "instance_type": "instance_type", "capacity_type": "capacity_type", "node": "node"}
 

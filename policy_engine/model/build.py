@@ -66,6 +66,13 @@ def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workl
     return workload
 
 
+def carry(workload: Workload) -> None:
+    """Recompute what every pod carries after a step changed the roles (a TrainJob resolved against its
+    runtime): ``labels``/``pod_labels`` and ``annotations``, the labels and annotations common to all roles."""
+    workload.labels = workload.pod_labels = _common([r.pod_labels for r in workload.roles])
+    workload.annotations = _common([r.pod_annotations for r in workload.roles])
+
+
 def _common(maps: list[dict[str, str]]) -> dict[str, str]:
     if not maps:
         return {}

@@ -23,9 +23,10 @@ class ModelConfig:
     extra_gpu_resources: tuple[tuple[str, float], ...] = ()
     shared_gpu_fraction: float = DEFAULT_SHARED_GPU_FRACTION
     hours_per_month: float = HOURS_PER_MONTH
-    #: Kubeflow Trainer runtimes of the scanned set, by (kind, name, namespace); the bundled upstream
-    #: runtimes are looked up after these (``training_runtimes.py``).
-    runtimes: Mapping[tuple[str, str, str], Document] = field(default_factory=dict)
+    #: The documents of the scanned set that workloads name — Kubeflow Trainer runtimes (the bundled
+    #: upstream ones are looked up after these), ResourceClaimTemplates — by (kind, name, namespace)
+    #: (``references.py``).
+    references: Mapping[tuple[str, str, str], Document] = field(default_factory=dict)
 
 
 DEFAULT_CONFIG = ModelConfig()

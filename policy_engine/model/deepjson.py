@@ -7,6 +7,10 @@ nested up to 10,000 levels, and an object the webhook cannot parse is one it can
 when that runs out of stack, parses again with an explicit stack here (same values, same errors as
 ``json.JSONDecodeError``, in time linear in the text).
 
+Past ``API_SERVER_MAX_DEPTH`` levels (the API server's own limit) ``loads`` raises ``TooDeep``, located
+like any ``json.JSONDecodeError`` at the bracket that opens the level too many: the webhook and ``check``
+accept exactly the objects the API server does (``model/documents.py`` holds YAML to the same limit).
+
 ``depth`` measures nesting without recursion either, for callers that refuse documents past a limit.
 """
 
@@ -26,19 +30,30 @@ _CONSTANTS = {"true": True, "false": False, "null": None, "NaN": float("nan"), "
               "-Infinity": float("-inf")}
 
 
-def loads(text: str | bytes) -> Any:
-    """``json.loads(text)``, whatever the nesting depth; ``json.JSONDecodeError`` for malformed text."""
+class TooDeep(json.JSONDecodeError):
+    """Nested past the limit: an error at the line and column of the opening bracket of the level too many."""
+
+    def __init__(self, limit: int, text: str, pos: int) -> None:
+        super().__init__(f"nested more than {limit:,} levels deep (the API server's limit)", text, pos)
+        self.limit = limit
+
+
+def loads(text: str | bytes, max_depth: int = API_SERVER_MAX_DEPTH) -> Any:
+    """``json.loads(text)`` up to ``max_depth`` levels; ``json.JSONDecodeError`` for malformed text and
+    ``TooDeep`` past the limit (the C parser gives up near 1,000 levels: anything deeper is parsed here)."""
     try:
         return json.loads(text)
     except RecursionError:
         pass
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8-sig") if text.startswith(b"\xef\xbb\xbf") else text.decode("utf-8")
-    return parse_iteratively(text)
+    return parse_iteratively(text, max_depth)
 
 
-def parse_iteratively(text: str) -> Any:
-    """Parse ``text`` with an explicit stack; the result equals ``json.loads(text)``."""
+def parse_iteratively(text: str, max_depth: int | None = None) -> Any:
+    """Parse ``text`` with an explicit stack; the result equals ``json.loads(text)``. A container opened
+    deeper than ``max_depth`` levels raises ``TooDeep``."""
+    limit = max_depth if max_depth is not None else len(text) + 1
     end = len(text)
     pos = _WS.match(text, 0).end()  # type: ignore[union-attr]
     # Each open container: [container, pending key (objects only)]
@@ -50,6 +65,8 @@ def parse_iteratively(text: str) -> Any:
             raise json.JSONDecodeError("Expecting value", text, pos)
         char = text[pos]
         # --- read one value (or open a container) ---
+        if (char == "{" or char == "[") and len(stack) >= limit:
+            raise TooDeep(limit, text, pos)
         if char == "{":
             pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
             if pos < end and text[pos] == "}":

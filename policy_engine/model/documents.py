@@ -27,7 +27,15 @@ import yaml
 
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.model import deepjson
-from policy_engine.model.loader import DuplicateKey, Loader, construct_document, find_duplicate_key
+from policy_engine.model.loader import (
+    LIBYAML_MAX_DEPTH,
+    DeepLoader,
+    DuplicateKey,
+    Loader,
+    compose_deep,
+    construct_document,
+    find_duplicate_key,
+)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 #: Files found inside a directory that are YAML or JSON but not Kubernetes manifests: a Helm chart's own
@@ -44,10 +52,11 @@ STDIN_NAME = "<stdin>"
 MAX_EXPANDED_NODES = 1_000_000
 #: Files larger than this are refused unread (``check --max-file-size``); stdin too.
 MAX_FILE_BYTES = 64 * 1024 * 1024
-#: YAML nested deeper than this is refused with its line (libyaml's composer recurses in C and crashes
-#: the process around 100,000 levels; construction recurses in Python). JSON manifests have no such
-#: limit: they are parsed iteratively (``deepjson``), as the webhook parses the objects it reviews.
-MAX_YAML_DEPTH = 500
+#: YAML and JSON nested deeper than this are refused with the line and column where they pass it: the API
+#: server's own limit, so ``check`` and the webhook accept the same objects. (libyaml's composer recurses
+#: in C and crashes the process around 100,000 levels, so YAML is scanned for depth first; JSON past the
+#: C parser's ~1,000 levels is parsed iteratively, ``deepjson``, as the webhook parses what it reviews.)
+MAX_DEPTH = deepjson.API_SERVER_MAX_DEPTH
 
 #: A line that starts a YAML document: where a stream can be cut, and where loading resumes after an error.
 DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.M)
@@ -328,32 +337,42 @@ def _load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document |
         yield from _load_json(text, file)
         return
     offset = first_line - 1
-    deep = _too_deep(text)
-    if deep is not None:
-        yield _error(file, deep[0] + offset, "E606", f"nested more than {MAX_YAML_DEPTH} levels deep; not read",
-                     deep[1])
+    depth, too_deep = _depth(text)
+    if depth > LIBYAML_MAX_DEPTH and text.lstrip().startswith(("{", "[")):
+        # deeper than libyaml goes, and maybe JSON (`kubectl get -o json`): the iterative JSON parser is
+        # linear where PyYAML's Python scanner is not (it rechecks every open flow level at each token)
+        items = list(_load_json(text, file, offset))
+        if not (len(items) == 1 and isinstance(items[0], LoadError) and items[0].diagnostic.code == "E602"):
+            yield from items
+            return
+    if depth > LIBYAML_MAX_DEPTH and too_deep is None:
+        too_deep = _scan_depth(DeepLoader(text))[1]  # PyYAML's Python parser has no depth limit
+    if too_deep is not None:
+        yield _error(file, too_deep[0] + offset, "E606", f"nested more than {MAX_DEPTH:,} levels deep (the API "
+                     "server's limit); not read", too_deep[1])
         return
     while text:
-        resume = yield from _load_yaml(text, file, offset)
+        resume = yield from _load_yaml(text, file, offset, deep=depth > LIBYAML_MAX_DEPTH)
         if resume is None:
             return
         offset += text.count("\n", 0, resume)
         text = text[resume:]
 
 
-def _load_yaml(text: str, file: str, offset: int) -> Generator[Document | LoadError, None, int | None]:
-    """Documents until the end of ``text`` (None) or until invalid YAML (where to resume: a ``---`` line)."""
-    loader = Loader(text)
+def _load_yaml(text: str, file: str, offset: int, deep: bool = False) -> Generator[Document | LoadError, None,
+                                                                                  int | None]:
+    """Documents until the end of ``text`` (None) or until invalid YAML (where to resume: a ``---`` line).
+
+    ``deep``: the stream nests deeper than libyaml goes; PyYAML's Python parser reads it instead, composed
+    and constructed without recursion (slower, and only for such streams)."""
+    loader: yaml.SafeLoader = DeepLoader(text) if deep else Loader(text)
     index = 0
     line = 1 + offset
     anchored = "&" in text  # without an anchor there is no alias: the fast constructor builds the same objects
     aliased = anchored and bool(_ANCHOR.search(text)) and bool(_ALIAS.search(text))
     last_end = -1  # (0-based) line where the last document composed ended; -1: none yet
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
+        for node in compose_deep(loader) if deep else _nodes(loader):
             line = node.start_mark.line + 1 + offset
             last_end = node.end_mark.line
             if aliased and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
@@ -362,13 +381,15 @@ def _load_yaml(text: str, file: str, offset: int) -> Generator[Document | LoadEr
                 index += 1
                 continue
             try:
-                if anchored:
+                try:
+                    obj = None if anchored or deep else construct_document(node, loader)
+                except RecursionError:  # deeper than the fast constructor goes (the depth scan allowed it)
+                    obj = None
+                if obj is None:  # PyYAML's own constructor: iterative, at any depth
                     duplicate = find_duplicate_key(node)
                     if duplicate is not None:
                         raise duplicate
                     obj = loader.construct_document(node)
-                else:
-                    obj = construct_document(node, loader)
             except DuplicateKey as dup:
                 mark = dup.node.start_mark
                 yield _duplicate_key(file, mark.line + 1 + offset, mark.column + 1, dup.key)
@@ -393,6 +414,14 @@ def _load_yaml(text: str, file: str, offset: int) -> Generator[Document | LoadEr
     return None
 
 
+def _nodes(loader: yaml.SafeLoader) -> Iterator[yaml.Node]:
+    """The node of each non-empty document of ``loader``'s stream (libyaml composes them)."""
+    while loader.check_node():
+        node = loader.get_node()
+        if node is not None:
+            yield node
+
+
 def _resume_at(text: str, last_end: int, error_line: int) -> int | None:
     """The offset of the ``---`` line where loading resumes after invalid YAML at ``error_line`` (0-based).
 
@@ -414,51 +443,65 @@ def _resume_at(text: str, last_end: int, error_line: int) -> int | None:
     return None
 
 
-def _too_deep(text: str) -> tuple[int, int] | None:
-    """Line and column where the YAML stream nests past ``MAX_YAML_DEPTH``, or None.
+def _depth(text: str) -> tuple[int, tuple[int, int] | None]:
+    """How deep the YAML stream nests, up to ``MAX_DEPTH`` (0 when it cannot pass libyaml's limit), and the
+    line and column where it nests past ``MAX_DEPTH`` (None when it does not).
 
     Block nesting needs a column per level and flow nesting a bracket per level, so a text whose longest
-    line and bracket count are both small cannot be deep: only the rest is scanned, event by event (the
-    event parser keeps an explicit stack; it does not recurse).
+    line and bracket count together stay under libyaml's limit is not scanned. The rest is scanned event
+    by event by libyaml (its parser keeps an explicit stack; it does not recurse); past libyaml's own
+    limit the depth is that limit + 1 and the caller scans with PyYAML's Python parser.
     """
     brackets = text.count("[") + text.count("{")
-    if brackets <= MAX_YAML_DEPTH // 2 and max(map(len, text.splitlines()), default=0) <= MAX_YAML_DEPTH // 2:
-        return None
-    loader = Loader(text)
-    depth = 0
+    if brackets + max(map(len, text.splitlines()), default=0) <= LIBYAML_MAX_DEPTH:
+        return 0, None
+    return _scan_depth(Loader(text))
+
+
+def _scan_depth(loader: yaml.SafeLoader) -> tuple[int, tuple[int, int] | None]:
+    """``_depth`` by one parser (libyaml gives up past its own limit: then it says just that)."""
+    depth = deepest = 0
     try:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
-                if depth > MAX_YAML_DEPTH:
+                if depth > MAX_DEPTH:
                     mark = event.start_mark
-                    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                    return depth, (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                deepest = max(deepest, depth)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
-        return None  # the loader reports it, with its own location
+    except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):  # libyaml's own limit, below MAX_DEPTH
+            return LIBYAML_MAX_DEPTH + 1, None
+        return deepest, None  # the loader reports it, with its own location
     finally:
         loader.dispose()
-    return None
+    return deepest, None
 
 
-def _load_json(text: str, file: str) -> Iterator[Document | LoadError]:
+def _load_json(text: str, file: str, offset: int = 0) -> Iterator[Document | LoadError]:
     try:
         obj = json.loads(text, object_pairs_hook=_unique_pairs)
     except _JsonDuplicate as dup:
-        yield _duplicate_key(file, *_json_key_position(text, dup.key), dup.key)
+        line, column = _json_key_position(text, dup.key)
+        yield _duplicate_key(file, line + offset, column, dup.key)
         return
     except RecursionError:  # nested past the stdlib's recursion limit: read like the API server would
         try:
-            obj = deepjson.loads(text)  # any depth (duplicate keys are not looked for at such depths)
+            obj = deepjson.loads(text, MAX_DEPTH)  # (duplicate keys are not looked for at such depths)
+        except deepjson.TooDeep as exc:
+            yield _error(file, exc.lineno + offset, "E606", f"nested more than {MAX_DEPTH:,} levels deep (the API "
+                         "server's limit); not read", exc.colno)
+            return
         except json.JSONDecodeError as exc:
-            yield _error(file, exc.lineno, "E602", f"invalid JSON: {exc.msg}", exc.colno)
+            yield _error(file, exc.lineno + offset, "E602", f"invalid JSON: {exc.msg}", exc.colno)
             return
     except json.JSONDecodeError as exc:
-        yield _error(file, exc.lineno, "E602", f"invalid JSON: {exc.msg}", exc.colno)
+        yield _error(file, exc.lineno + offset, "E602", f"invalid JSON: {exc.msg}", exc.colno)
         return
-    yield from _objects(obj, file, 1, 0, None)
+    yield from _objects(obj, file, 1 + offset, 0, None)
 
 
 class _JsonDuplicate(Exception):
@@ -521,21 +564,29 @@ def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
     return None
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    """Node count with aliases expanded, in time linear in the distinct nodes (memoised on identity)."""
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    memo[key] = 1  # guards against recursive anchors
-    total = 1
+def _expanded_size(root: yaml.Node, memo: dict[int, int]) -> int:
+    """Node count with aliases expanded, in time linear in the distinct nodes (memoised on identity), and
+    without recursion: a document may nest as deep as ``MAX_DEPTH``."""
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            memo[id(node)] = 1 + sum(memo[id(child)] for child in _children(node))
+            continue
+        if id(node) in memo:
+            continue
+        memo[id(node)] = 1  # guards against recursive anchors
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in memo)
+    return memo[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            total += _expanded_size(child, memo)
-    elif isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            total += _expanded_size(k, memo) + _expanded_size(v, memo)
-    memo[key] = total
-    return total
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def load_objects(objects: Iterable[dict[str, Any]], file: str = "<memory>") -> Iterator[Document | LoadError]:

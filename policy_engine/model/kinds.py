@@ -28,6 +28,7 @@ _REGISTRY: dict[tuple[str, str], Extractor] = {
     ("sagemaker.amazonaws.com", "HyperPodPyTorchJob"): kinds_training.hyperpod_pytorch_job,
     ("jobset.x-k8s.io", "JobSet"): kinds_training.job_set,
     ("kubeflow.org", "Experiment"): kinds_training.katib_experiment,
+    ("kubeflow.org", "Trial"): kinds_training.katib_trial,
     ("batch.volcano.sh", "Job"): kinds_training.volcano_job,
     ("argoproj.io", "Workflow"): kinds_training.argo_workflow,
     ("argoproj.io", "CronWorkflow"): kinds_training.argo_cron_workflow,

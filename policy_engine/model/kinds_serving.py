@@ -83,9 +83,37 @@ def _ray_idle(doc: Document, base: FieldPath) -> tuple[float, Provenance] | None
     return None if seconds is None else (seconds, Provenance(path, "Ray autoscaler scales idle workers down"))
 
 
+#: RayJob ``submissionMode`` values in which KubeRay runs the submitter as a Kubernetes Job (the default).
+RAY_SUBMITTER_JOB_MODES = (None, "K8sJobMode")
+
+
+def _ray_submitter(doc: Document) -> RoleSource | None:
+    """The submitter pod a RayJob's KubeRay runs (``K8sJobMode``, the default) beside its cluster.
+
+    KubeRay's ``createNewK8sJob`` makes a Job named as the RayJob whose pod template is
+    ``spec.submitterPodTemplate`` copied as is, else a default template with NO labels or annotations
+    (one ``ray-job-submitter`` container, the head's image, 500m CPU / 200Mi requested); the Job's own
+    labels are only ``ray.io/originated-from-*`` and ``app.kubernetes.io/created-by``. So the RayJob's
+    labels never reach that pod: a label rule reads ``spec.submitterPodTemplate.metadata.labels`` for it,
+    as the webhook does when the pod is created. ``HTTPMode``, ``InteractiveMode`` and ``SidecarMode``
+    run no submitter Job.
+    """
+    if fields.get(doc.obj, ("spec", "submissionMode")) not in RAY_SUBMITTER_JOB_MODES:
+        return None
+    template: FieldPath = ("spec", "submitterPodTemplate")
+    given = isinstance(fields.get(doc.obj, template), dict)
+    return RoleSource("submitter", (*template, "spec"), (*template, "metadata"),
+                      Replicas(1, note="KubeRay's submitter Job: one pod" + (
+                          "" if given else "; the default template (no labels; 500m CPU, 200Mi requested)")),
+                      template_path=template)
+
+
 def ray(doc: Document, config: ModelConfig) -> Shape | None:
     base = _RAY_CLUSTER[doc.kind]
     roles = _ray_roles(doc, base)
+    submitter = _ray_submitter(doc) if doc.kind == "RayJob" else None
+    if submitter is not None and (roles or fields.get(doc.obj, ("spec", "clusterSelector"))):
+        roles.append(submitter)
     if not roles:
         return None
     if doc.kind == "RayJob":
@@ -148,20 +176,27 @@ def inference_service(doc: Document, config: ModelConfig) -> Shape | None:
     return Shape(roles, runtime.continuous(config, "an InferenceService serves all month"), idle=idle)
 
 
+#: KServe's llmisvc controller copies only these of an LLMInferenceService's labels (and, with the CNI
+#: ones, annotations) onto the Deployments / LeaderWorkerSets it builds and their pods
+#: (``propagateDeploymentMetadata``); the pods' other labels are its own fixed ones.
+LLMISVC_COPIED = ("kueue.x-k8s.io",)
+_LLMISVC_NOTE = ("KServe copies only kueue.x-k8s.io/* labels of an LLMInferenceService to its pods: label the "
+                 "namespace for the webhook's inherit_labels, or exclude LLMInferenceService from the rule")
+
+
 def llm_inference_service(doc: Document, config: ModelConfig) -> Shape | None:
     """KServe LLMInferenceService: ``template`` (and ``prefill.template``) are bare pod specs.
 
     With a ``worker`` pod spec each replica is a multi-node group of data/dataLocal pods (a leader from
-    ``template`` and the rest from ``worker``), as the controller builds a LeaderWorkerSet.
+    ``template`` and the rest from ``worker``), as the controller builds a LeaderWorkerSet. The pods carry
+    the controller's own labels and only the kueue.x-k8s.io ones of the object (``LLMISVC_COPIED``).
     """
     roles: list[RoleSource] = []
     for prefix, name in ((("spec",), "decode"), (("spec", "prefill"), "prefill")):
         if not isinstance(fields.get(doc.obj, (*prefix, "template")), dict):
             continue
         groups = replicas_at(doc, (*prefix, "replicas"))
-        roles.append(
-            RoleSource(name, (*prefix, "template"), None, groups, template_path=(*prefix, "template"))
-        )
+        roles.append(_llmisvc_role(doc, name, (*prefix, "template"), groups))
         if isinstance(fields.get(doc.obj, (*prefix, "worker")), dict):
             data = fields.integer(doc, (*prefix, "parallelism", "data"), 1) or 1
             local = fields.integer(doc, (*prefix, "parallelism", "dataLocal"), 1) or 1
@@ -171,14 +206,18 @@ def llm_inference_service(doc: Document, config: ModelConfig) -> Shape | None:
                 path=(*prefix, "parallelism"),
                 note=f"{groups.count} group(s) x ({size} pods per group - leader)",
             )
-            roles.append(
-                RoleSource(
-                    f"{name}-worker", (*prefix, "worker"), None, workers, template_path=(*prefix, "worker")
-                )
-            )
+            roles.append(_llmisvc_role(doc, f"{name}-worker", (*prefix, "worker"), workers))
     if not roles:
         return None
     return Shape(roles, runtime.continuous(config, "an LLMInferenceService serves all month"))
+
+
+def _llmisvc_role(doc: Document, name: str, path: FieldPath, replicas: Replicas) -> RoleSource:
+    fixed = (("app.kubernetes.io/name", str(fields.get(doc.obj, ("metadata", "name")) or "")),
+             ("app.kubernetes.io/part-of", "llminferenceservice"))
+    return RoleSource(name, path, None, replicas, template_path=path, inherited_meta=(("metadata",),),
+                      fix_meta=("metadata", "namespace"), copied_prefixes=LLMISVC_COPIED, fixed_labels=fixed,
+                      labels_note=_LLMISVC_NOTE)
 
 
 def leader_worker_set(doc: Document, config: ModelConfig) -> Shape | None:
@@ -250,11 +289,19 @@ def kaito_workspace(doc: Document, config: ModelConfig) -> Shape:
     template: FieldPath = ("inference", "template")
     if isinstance(fields.get(doc.obj, (*template, "spec")), dict):
         role = template_role(doc, "inference", template, count)
-    else:
+    else:  # KAITO labels a preset's pods kaito.sh/workspace only: none of the Workspace's labels
+        name = str(fields.get(doc.obj, ("metadata", "name")) or "")
         role = RoleSource(
-            "inference", ("inference",), None, count, containers=(), template_path=("inference",)
+            "inference", ("inference",), None, count, containers=(), template_path=("inference",),
+            inherited_meta=(("metadata",),), fix_meta=("metadata", "namespace"), copied_prefixes=(),
+            fixed_labels=(("kaito.sh/workspace", name),),
+            labels_note="KAITO labels a preset Workspace's pods kaito.sh/workspace only: give it an "
+                        "inference.template with the labels, or label the namespace for the webhook's "
+                        "inherit_labels",
         )
     instance = fields.get(doc.obj, ("resource", "instanceType"))
     if instance:
         role.instance_type_override = (str(instance), ("resource", "instanceType"))
+    if fields.get(doc.obj, ("tuning",)) is not None:  # fine-tuning runs a Job: bounded only if declared
+        return Shape([role], runtime.bounded_job(doc, [], [META_ANNOTATIONS]))
     return Shape([role], runtime.continuous(config, "a KAITO Workspace serves all month"))

@@ -214,18 +214,28 @@ def katib_experiment(doc: Document, config: ModelConfig) -> Shape | None:
     The trial spec is a Job or a training-operator job; its pods are this workload's roles, multiplied by
     the parallel trials. An experiment runs ``maxTrialCount`` trials in waves with no deadline of its own,
     so its run time is bounded only by the expected-duration annotation (else unbounded, said so).
+    Katib creates each Trial labelled with the Experiment's labels, and the Trial creates the trial spec
+    as written: the pods carry the trial spec's pod template labels only (``katib_trial``).
     """
-    base: FieldPath = ("spec", "trialTemplate", "trialSpec")
+    return _katib(doc, ("spec", "trialTemplate", "trialSpec"),
+                  replicas_at(doc, ("spec", "parallelTrialCount"), default=3), "parallel trial(s)")
+
+
+def katib_trial(doc: Document, config: ModelConfig) -> Shape | None:
+    """Katib Trial (made by an Experiment): it creates ``spec.runSpec`` as is; one trial's pods."""
+    return _katib(doc, ("spec", "runSpec"), Replicas(1, note="one trial"), "trial")
+
+
+def _katib(doc: Document, base: FieldPath, parallel: Replicas, what: str) -> Shape | None:
     trial = fields.get(doc.obj, base)
     if not isinstance(trial, dict):
         return None
-    parallel = replicas_at(doc, ("spec", "parallelTrialCount"), default=3)
     kind = trial.get("kind")
     roles: list[RoleSource] = []
 
     def role(name: str, template: FieldPath, per_trial: Replicas) -> RoleSource:
         replicas = Replicas(parallel.count * per_trial.count, path=parallel.path or per_trial.path,
-                            note=f"{parallel.count} parallel trial(s) x {per_trial.count} pod(s)")
+                            note=f"{parallel.count} {what} x {per_trial.count} pod(s)")
         return template_role(doc, name, template, replicas)
 
     if kind == "Job":
@@ -238,4 +248,7 @@ def katib_experiment(doc: Document, config: ModelConfig) -> Shape | None:
                 roles.append(role(f"trial-{name}", (*spec, "template"), replicas_at(doc, (*spec, "replicas"))))
     if not roles:
         return None
-    return Shape(roles, runtime.bounded_job(doc, [], [META_ANNOTATIONS]))
+    # the trial's own deadline (what its job carries at admission), else a declared expected duration
+    deadline: FieldPath = (*base, "spec", "activeDeadlineSeconds") if kind == "Job" else \
+        (*base, "spec", "runPolicy", "activeDeadlineSeconds")
+    return Shape(roles, runtime.bounded_job(doc, [deadline], [(*base, "metadata", "annotations"), META_ANNOTATIONS]))

@@ -15,6 +15,7 @@ generator-based dispatch. Together they cost twice what the C part does. Two sho
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -123,3 +124,103 @@ def _duplicate(node: Node) -> DuplicateKey:
             return DuplicateKey(key.value, key)
         seen.add(key.value)
     raise AssertionError("no duplicate key")
+
+
+#: How deep libyaml nests (its ``max_nest_level``, 1,000 in libyaml 0.2.5): a stream deeper than this
+#: (up to the API server's 10,000 levels) is read by PyYAML's Python parser and ``compose_deep``.
+LIBYAML_MAX_DEPTH = 1000
+
+_NO_KEY = object()
+
+
+class DeepLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader (no depth limit: its scanner and parser keep explicit stacks), for
+    streams deeper than libyaml goes. Its scanner keeps one possible simple key per open flow level and
+    walks all of them at every token, quadratic in the depth; they are kept in the order they were saved
+    (lowest index first), so the nearest is the first and the stale ones a prefix: the same answers in
+    constant time per token."""
+
+    def next_possible_simple_key(self) -> int | None:
+        for key in self.possible_simple_keys.values():
+            return int(key.token_number)
+        return None
+
+    def stale_possible_simple_keys(self) -> None:
+        keys = self.possible_simple_keys
+        stale = []
+        for level, key in keys.items():
+            if key.line == self.line and self.index - key.index <= 1024:
+                break
+            if key.required:
+                raise yaml.scanner.ScannerError("while scanning a simple key", key.mark,
+                                                "could not find expected ':'", self.get_mark())
+            stale.append(level)
+        for level in stale:
+            del keys[level]
+
+
+def compose_deep(loader: yaml.SafeLoader) -> Iterator[Node]:
+    """The node tree of each non-empty document of ``loader``'s stream, composed from its events with an
+    explicit stack, with anchors, aliases and tags as ``Composer.compose_node`` makes them.
+
+    ``loader`` is PyYAML's pure-Python ``SafeLoader``: its scanner and parser keep explicit stacks (no
+    depth limit, no recursion); its composer recurses once per level, so it is not used."""
+    if loader.check_event(yaml.StreamStartEvent):
+        loader.get_event()
+    while not loader.check_event(yaml.StreamEndEvent):
+        root = _compose_document(loader)
+        if root is not None:
+            yield root
+    loader.get_event()
+
+
+def _compose_document(loader: yaml.SafeLoader) -> Node | None:
+    loader.get_event()  # DocumentStartEvent
+    anchors: dict[str, Node] = {}
+    stack: list[Node] = []
+    keys: list[Any] = []  # per open mapping: its key waiting for a value (_NO_KEY when none)
+    root: Node | None = None
+    while True:
+        event: Any = loader.get_event()
+        start: Any = event.start_mark
+        end: Any = event.end_mark
+        node: Node
+        if isinstance(event, yaml.DocumentEndEvent):
+            return root
+        if isinstance(event, yaml.CollectionEndEvent):
+            node = stack.pop()
+            node.end_mark = end
+            if isinstance(node, MappingNode):
+                keys.pop()
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}",
+                                                  start)
+            node = anchors[event.anchor]
+        elif isinstance(event, yaml.ScalarEvent):
+            tag = event.tag if event.tag not in (None, "!") else loader.resolve(ScalarNode, event.value,
+                                                                                 event.implicit)
+            node = ScalarNode(tag, event.value, start, end, style=event.style)
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            kind = SequenceNode if isinstance(event, yaml.SequenceStartEvent) else MappingNode
+            tag = event.tag if event.tag not in (None, "!") else loader.resolve(kind, None, event.implicit)
+            node = kind(tag, [], start, None, flow_style=event.flow_style)
+        else:
+            raise yaml.composer.ComposerError(None, None, f"unexpected {type(event).__name__}", start)
+        anchor = getattr(event, "anchor", None) if not isinstance(event, yaml.AliasEvent) else None
+        if anchor is not None:
+            anchors[anchor] = node
+        if not stack:
+            root = node
+        elif isinstance(stack[-1], SequenceNode):
+            stack[-1].value.append(node)
+        elif keys[-1] is _NO_KEY:
+            keys[-1] = node
+        else:
+            stack[-1].value.append((keys[-1], node))
+            keys[-1] = _NO_KEY
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append(node)
+            if isinstance(node, MappingNode):
+                keys.append(_NO_KEY)

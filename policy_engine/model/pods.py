@@ -14,23 +14,27 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from policy_engine.errors import QuantityError
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
+from policy_engine.model.dra import ClaimRef, claim_refs, gpu_requests
 from policy_engine.model.field_errors import field_error
 from policy_engine.model.placement import read_placement
 from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
+from policy_engine.model.references import CLAIM_TEMPLATE
+from policy_engine.model.references import key as referenced
 from policy_engine.model.workload import Container, Provenance, Role
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerRef:
-    """A mapping holding ``resources`` (or ``resources_key``): a container, an Argo script, a trainer."""
+class ContainerRef(NamedTuple):
+    """A mapping holding ``resources`` (or ``resources_key``): a container, an Argo script, a trainer.
+
+    A named tuple: immutable, and cheap to build for each of a pod's (up to 20,000) containers."""
 
     path: FieldPath
     init: bool = False
@@ -65,6 +69,13 @@ class RoleSource:
     inherited_meta: tuple[FieldPath, ...] = ()
     #: Where a label must be added for every pod of the role to carry it (the fix a finding names).
     fix_meta: FieldPath | None = None
+    #: The controller builds these pods' metadata itself and copies only the object's labels (and
+    #: annotations) whose keys start with one of these prefixes (KServe's LLMInferenceService: kueue
+    #: ones; a KAITO preset: none). ``fixed_labels`` are the ones it sets. ``labels_note`` then says, in a
+    #: finding, how a label can reach the pods at all (``Role.labels_note``).
+    copied_prefixes: tuple[str, ...] | None = None
+    fixed_labels: tuple[tuple[str, str], ...] = ()
+    labels_note: str | None = None
 
 
 def default_containers(doc: Document, spec_path: FieldPath) -> tuple[ContainerRef, ...]:
@@ -100,11 +111,19 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
         annotations.update(fields.string_map(block.get("annotations")))
     labels.update(fields.string_map((meta or {}).get("labels")))
     annotations.update(fields.string_map((meta or {}).get("annotations")))
+    if source.copied_prefixes is not None:
+        prefixes = source.copied_prefixes
+        labels = {**{k: v for k, v in labels.items() if prefixes and k.startswith(prefixes)},
+                  **dict(source.fixed_labels)}
+        annotations = {k: v for k, v in annotations.items() if prefixes and k.startswith(prefixes)}
+        role.labels_note = source.labels_note
     role.pod_labels = labels
     role.pod_annotations = annotations
     fix = source.fix_meta or source.meta_path or inherited[0]
     role.labels_path = (*fix, "labels")
     role.annotations_path = (*fix, "annotations")
+    if role.labels_note:  # no field of the object reaches the pods: the fix names the namespace
+        role.labels_path = role.annotations_path = source.fix_meta or ("metadata", "namespace")
     if source.replicas.path is not None:
         role.provenance["replicas"] = Provenance(source.replicas.path, source.replicas.note)
     elif source.replicas.note:
@@ -123,7 +142,10 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     _count_gpus(role, pod, config)
     if role.gpus_per_pod and first_gpu_path is not None:
         role.provenance["gpus"] = Provenance(first_gpu_path, f"{role.gpu_resource}")
-    elif not role.gpus_per_pod:
+    claims = claim_refs(spec, source.spec_path)
+    if claims:
+        _claimed_gpus(doc, role, claims, config)
+    if not role.gpus_per_pod:
         _fallback_gpus(doc, role, source, meta)
 
     placement = read_placement(spec, source.spec_path)
@@ -144,62 +166,101 @@ def _read_containers(
 ) -> tuple[list[Container], dict[str, Decimal], dict[str, Decimal], FieldPath | None]:
     """Containers and their summed requests, in time linear in the containers (a pod may have 20,000).
 
-    A regular container's request (its limit when it has none) is counted per distinct (resource, value)
-    and multiplied out at the end: Decimal arithmetic per container cost more than everything else here.
+    A regular container's amounts (its request, or its limit when it has none) are counted per distinct
+    (requests, limits) pair of mappings and added up once per pair at the end: Decimal arithmetic, or even
+    a dictionary per container, cost more than everything else here. A quantity string already seen valid
+    in the workload is not checked again, and the container keeps the object's own mappings when their
+    values are all strings (the usual case) rather than a copy.
     """
     containers: list[Container] = []
-    counted: dict[tuple[str, str | int | float], int] = {}
+    append = containers.append
+    counted: dict[tuple[Any, Any], list[Any]] = {}  # (requests items, limits items) → [requests, limits, times]
     inits: dict[str, Decimal] = {}
     sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
-    first_gpu_path: FieldPath | None = None
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
-    gpu_names: dict[str, bool] = {}  # resource name → is an accelerator, decided once per name
     valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
     for ref in refs:
-        holder = _holder(doc, ref.path, parents)
+        path = ref.path
+        raw = None
+        if path and type(index := path[-1]) is int:  # _holder, inline: this loop runs once per container
+            parent = parents.get(parent_path := path[:-1])
+            if parent is None:
+                parent = parents[parent_path] = fields.get(doc.obj, parent_path)
+            if type(parent) is list and 0 <= index < len(parent) and type(parent[index]) is dict:
+                raw = parent[index]
+        if raw is None:
+            raw = _holder(doc, path, parents)
+        holder = raw if raw is not None else _EMPTY
         resources = holder.get(ref.resources_key)
         if resources is None:
-            resources = {}
+            resources = _EMPTY
         elif type(resources) is not dict:
             _child_mapping(doc, resources, (*ref.path, ref.resources_key))
-        requests = resources.get("requests")
-        limits = resources.get("limits")
-        requests, requests_text = (_quantities(doc, ref, "requests", requests, valid) if requests is not None
-                                   else ({}, {}))
-        limits, limits_text = _quantities(doc, ref, "limits", limits, valid) if limits is not None else ({}, {})
-        containers.append(Container(str(holder.get("name") or ""), ref.init, requests_text, limits_text, ref.path))
-        sidecar = ref.init and holder.get("restartPolicy") == "Always"
-        for name, value in (requests.items() if not limits else {**limits, **requests}.items()):
-            if ref.init:
-                # an init container runs beside the sidecars started before it (KEP-753)
-                running = _quantity(value) + sidecars.get(name, Decimal(0))
-                if running > inits.get(name, Decimal(0)):
-                    inits[name] = running
-                if sidecar:
-                    sidecars[name] = running
+        requests: Any = resources.get("requests")
+        limits: Any = resources.get("limits")
+        try:  # every value a string already checked in this workload (the usual case): nothing to do
+            seen = type(requests) is dict and valid.issuperset(requests.values())
+            seen = seen and ((type(limits) is dict and valid.issuperset(limits.values())) or limits is None)
+        except TypeError:  # an unhashable value: _quantities says where
+            seen = False
+        if seen:
+            requests_text = requests
+            if limits is None:
+                limits = limits_text = _EMPTY
             else:
-                key = (name, value)
-                counted[key] = counted.get(key, 0) + 1
-            if first_gpu_path is None and _is_gpu(name, config, gpu_names) and _quantity(value) > 0:
-                where = "requests" if name in requests else "limits"
-                first_gpu_path = (*ref.path, ref.resources_key, where, name)
+                limits_text = limits
+        else:
+            requests, requests_text = (_quantities(doc, ref, "requests", requests, valid) if requests is not None
+                                       else (_EMPTY, _EMPTY))
+            limits, limits_text = (_quantities(doc, ref, "limits", limits, valid) if limits is not None
+                                   else (_EMPTY, _EMPTY))
+        name = holder.get("name")
+        append(Container(name if type(name) is str else str(name or ""), ref.init, requests_text, limits_text,
+                         ref.path, raw))
+        if ref.init:
+            # an init container runs beside the sidecars started before it (KEP-753)
+            sidecar = holder.get("restartPolicy") == "Always"
+            for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+                running = _quantity(value) + sidecars.get(resource, Decimal(0))
+                if running > inits.get(resource, Decimal(0)):
+                    inits[resource] = running
+                if sidecar:
+                    sidecars[resource] = running
+        elif requests or limits:
+            pair = (tuple(requests.items()), tuple(limits.items()))
+            entry = counted.get(pair)
+            if entry is None:
+                counted[pair] = [requests, limits, 1]
+            else:
+                entry[2] += 1
     sums: dict[str, Decimal] = {}
-    for (name, value), times in counted.items():
-        sums[name] = sums.get(name, Decimal(0)) + _quantity(value) * times
-    for name, amount in sidecars.items():  # sidecars keep running beside the app containers
-        sums[name] = sums.get(name, Decimal(0)) + amount
-    return containers, sums, inits, first_gpu_path
+    for requests, limits, times in counted.values():
+        for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+            sums[resource] = sums.get(resource, Decimal(0)) + _quantity(value) * times
+    for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
+        sums[resource] = sums.get(resource, Decimal(0)) + amount
+    gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
+    return containers, sums, inits, _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
 
 
-def _is_gpu(name: str, config: ModelConfig, seen: dict[str, bool]) -> bool:
-    found = seen.get(name)
-    if found is None:
-        found = seen[name] = gpu_fraction(name, config) is not None
-    return found
+_EMPTY: dict[str, Any] = {}  # read only: the requests (or limits) of a container that sets none
 
 
-def _holder(doc: Document, path: FieldPath, parents: dict[FieldPath, Any]) -> dict[str, Any]:
-    """The mapping at ``path`` (``{}`` when absent), its parent list looked up once per list."""
+def _first_gpu_path(doc: Document, refs: tuple[ContainerRef, ...], parents: dict[FieldPath, Any],
+                    gpu_names: set[str]) -> FieldPath | None:
+    """Where the first container asking for a GPU (a positive amount of an accelerator resource) asks."""
+    for ref in refs:
+        resources = (_holder(doc, ref.path, parents) or _EMPTY).get(ref.resources_key) or _EMPTY
+        requests = resources.get("requests") or _EMPTY
+        limits = resources.get("limits") or _EMPTY
+        for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+            if resource in gpu_names and _quantity(value) > 0:
+                return (*ref.path, ref.resources_key, "requests" if resource in requests else "limits", resource)
+    return None
+
+
+def _holder(doc: Document, path: FieldPath, parents: dict[FieldPath, Any]) -> dict[str, Any] | None:
+    """The mapping at ``path`` (None when absent), its parent list looked up once per list."""
     if path and type(path[-1]) is int:
         parent_path = path[:-1]
         parent = parents.get(parent_path)
@@ -209,7 +270,7 @@ def _holder(doc: Document, path: FieldPath, parents: dict[FieldPath, Any]) -> di
         if type(parent) is list and 0 <= index < len(parent) and type(parent[index]) is dict:
             found: dict[str, Any] = parent[index]
             return found
-    return fields.mapping(doc, path) or {}  # absent, or the wrong shape: its own located error
+    return fields.mapping(doc, path)  # absent, or the wrong shape: its own located error
 
 
 def _child_mapping(doc: Document, value: Any, path: FieldPath) -> dict[str, Any] | None:
@@ -235,7 +296,7 @@ def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
     """``raw`` (``resources.<which>``) checked as ``_checked_quantities`` does, and its values as strings.
 
     A string value seen valid before in the workload is not parsed again; when every value is a string
-    (the usual case) the string form is a plain copy.
+    (the usual case) the string form is the mapping itself (read only, like the object).
     """
     mapping = raw if type(raw) is dict else _child_mapping(doc, raw, (*ref.path, ref.resources_key, which)) or {}
     plain = True
@@ -247,7 +308,7 @@ def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
         else:
             plain = False
     if plain:
-        return mapping, dict(mapping)
+        return mapping, mapping
     _checked_quantities(doc, ref, which, mapping)
     return mapping, {k: str(v) for k, v in mapping.items()}
 
@@ -278,6 +339,27 @@ def _count_gpus(role: Role, pod: dict[str, Decimal], config: ModelConfig) -> Non
         role.gpus_per_pod += gpus
         if gpus > best:
             best, role.gpu_resource = gpus, name
+
+
+def _claimed_gpus(doc: Document, role: Role, claims: list[ClaimRef], config: ModelConfig) -> None:
+    """Each claim made from a ResourceClaimTemplate of the scanned set adds the template's GPU devices."""
+    role.claim_templates = tuple(c.template for c in claims)
+    meta = doc.obj.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    for claim in claims:
+        template = config.references.get(referenced(CLAIM_TEMPLATE, claim.template, namespace))
+        if template is None:
+            role.provenance.setdefault("claims_unresolved", Provenance(
+                claim.path, f"ResourceClaimTemplate {claim.template} is not in the scanned set: the devices it "
+                            f"asks for are unknown"))
+            continue
+        for req in gpu_requests(template):
+            role.gpu_resources[req.device_class] = role.gpu_resources.get(req.device_class, 0.0) + req.count
+            role.gpus_per_pod += req.count
+            role.gpu_resource = role.gpu_resource or req.device_class
+            role.provenance.setdefault("gpus", Provenance(claim.path, (
+                f"ResourceClaimTemplate {claim.template} ({template.file}:{template.line}): {req.count} x device "
+                f"class {req.device_class}" + (f"; {req.note}" if req.note else ""))))
 
 
 def _fallback_gpus(doc: Document, role: Role, source: RoleSource, meta: dict[str, Any] | None) -> None:

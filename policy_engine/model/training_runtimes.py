@@ -5,9 +5,16 @@ replicated job named ``node`` (upstream's convention; else the one labelled
 ``trainer.kubeflow.org/trainjob-ancestor-step: trainer``, else the last). ``resolve_train_job`` gives the
 TrainJob's ``node`` role the runtime pod's placement and — when the TrainJob sets no
 ``trainer.resourcesPerNode`` (which replaces the node container's resources) — its GPUs, CPU and memory;
-``numNodes`` comes from the TrainJob, else the runtime's ``mlPolicy.numNodes``.
+``numNodes`` comes from the TrainJob, else the runtime's ``mlPolicy.numNodes``. Every other replicated
+job of the runtime (a dataset or model initializer) runs pods too and is a role of its own.
 
-Runtimes are looked up in the scanned set first (``ModelConfig.runtimes``, filled by the engine), then in
+Labels: the trainer's ``JobSet`` plugin builds the JobSet from the runtime's template, and its pods carry
+that template's pod labels plus the TrainJob's ``spec.podTemplateOverrides[].metadata`` for the jobs each
+override targets (``Builder``/``PodTemplateOverrides`` upstream); the TrainJob's own ``metadata.labels``
+(and ``spec.labels``, for the JobSet and Jobs only) never reach a pod. So a label rule reads each role's
+runtime labels plus its overrides, and the fix names ``spec.podTemplateOverrides[].metadata.labels``.
+
+Runtimes are looked up in the scanned set first (``ModelConfig.references``: ``references.py``), then in
 the bundled copy of the upstream runtimes (``runtimes/``). ``template_workload`` reads a runtime (and an
 ``LLMInferenceServiceConfig``, a ``ServingRuntime``) as the pods it would give, for ``inspect``'s templates.
 """
@@ -18,37 +25,35 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from policy_engine.model.build import build_workload
+from policy_engine.model.build import build_workload, carry
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError, load_paths
+from policy_engine.model.fields import string_map
+from policy_engine.model.references import RUNTIME_KINDS, Key, reference_key
+from policy_engine.model.references import key as runtime_key
 from policy_engine.model.workload import Provenance, Workload
 
-RUNTIME_KINDS = ("ClusterTrainingRuntime", "TrainingRuntime")
 TEMPLATE_KINDS = (*RUNTIME_KINDS, "LLMInferenceServiceConfig", "ServingRuntime", "ClusterServingRuntime")
 BUNDLED = Path(__file__).resolve().parent / "runtimes"
 _TRAINER_STEP = "trainer.kubeflow.org/trainjob-ancestor-step"
 
 
-def runtime_key(kind: str, name: str, namespace: str | None) -> tuple[str, str, str]:
-    """Cluster runtimes are cluster-scoped; a TrainingRuntime is found in the TrainJob's namespace."""
-    return (kind, name, namespace or "" if kind == "TrainingRuntime" else "")
-
-
 @functools.lru_cache(maxsize=1)
-def bundled_runtimes() -> dict[tuple[str, str, str], Document]:
-    out: dict[tuple[str, str, str], Document] = {}
+def bundled_runtimes() -> dict[Key, Document]:
+    out: dict[Key, Document] = {}
     for item in load_paths([str(BUNDLED)]):
         if isinstance(item, LoadError) or item.kind not in RUNTIME_KINDS:
             continue
-        meta = item.obj.get("metadata") or {}
-        out[runtime_key(item.kind, str(meta.get("name")), meta.get("namespace"))] = item
+        found = reference_key(item)
+        if found is not None:
+            out[found] = item
     return out
 
 
 def find_runtime(config: ModelConfig, kind: str, name: str, namespace: str | None) -> tuple[Document, str] | None:
     """The runtime a TrainJob names and where it was found ("scanned" or "bundled")."""
     key = runtime_key(kind, name, namespace)
-    found = dict(config.runtimes).get(key)
+    found = config.references.get(key)
     if found is not None:
         return found, "scanned"
     bundled = bundled_runtimes().get(key)
@@ -96,14 +101,23 @@ def template_workload(doc: Document, config: ModelConfig) -> Workload | None:
 
 
 def resolve_train_job(workload: Workload, config: ModelConfig) -> None:
-    """Fill the TrainJob's ``node`` role from its runtime (see the module docstring), in place."""
+    """Fill the TrainJob's roles from its runtime and its pods' labels from the runtime and the TrainJob's
+    ``podTemplateOverrides`` (see the module docstring), in place."""
+    if workload.roles:
+        _resolve(workload, config)
+        _override_metadata(workload)
+        carry(workload)
+
+
+def _resolve(workload: Workload, config: ModelConfig) -> None:
     obj = workload.obj
     ref = obj.get("spec", {}).get("runtimeRef") or {}
-    if not isinstance(ref, dict) or not ref.get("name") or not workload.roles:
+    role = workload.roles[0]
+    role.pod_labels, role.pod_annotations = {}, {}  # the TrainJob's own metadata never reaches a pod
+    if not isinstance(ref, dict) or not ref.get("name"):
         return
     kind = str(ref.get("kind") or "ClusterTrainingRuntime")
     found = find_runtime(config, kind, str(ref["name"]), workload.namespace)
-    role = workload.roles[0]
     if found is None:
         workload.provenance["runtime_unresolved"] = Provenance(
             ("spec", "runtimeRef"), f"{kind} {ref['name']} is neither in the scanned set nor a bundled upstream "
@@ -116,6 +130,8 @@ def resolve_train_job(workload: Workload, config: ModelConfig) -> None:
     if node is None:
         return
     note = f"from {where} {kind} {ref['name']} ({runtime.file}:{runtime.line}), replicated job {node_name}"
+    role.name = node.name
+    role.pod_labels, role.pod_annotations = dict(node.pod_labels), dict(node.pod_annotations)
     role.provenance.pop("template", None)
     trainer = (obj.get("spec") or {}).get("trainer") or {}
     if not isinstance(trainer, dict) or not trainer.get("resourcesPerNode"):
@@ -135,4 +151,33 @@ def resolve_train_job(workload: Workload, config: ModelConfig) -> None:
         if isinstance(nodes, int) and nodes >= 0:
             role.replicas = nodes
             role.provenance["replicas"] = Provenance(("spec", "runtimeRef"), f"mlPolicy.numNodes {nodes} {note}")
+    for other in (jobset.roles if jobset else []):  # initializers and any other replicated job run pods too
+        if other is not node:
+            other.provenance["template"] = Provenance(("spec", "runtimeRef"), f"from {where} {kind} {ref['name']} "
+                                                                            f"({runtime.file}:{runtime.line}), "
+                                                                            f"replicated job {other.name}")
+            workload.roles.append(other)
     workload.provenance["runtime"] = Provenance(("spec", "runtimeRef"), note)
+
+
+def _override_metadata(workload: Workload) -> None:
+    """``spec.podTemplateOverrides[i].metadata`` onto the roles (replicated jobs) each override targets."""
+    overrides = (workload.obj.get("spec") or {}).get("podTemplateOverrides")
+    overrides = overrides if isinstance(overrides, list) else []
+    for role in workload.roles:
+        role.labels_path = role.annotations_path = ("spec", "podTemplateOverrides")
+        first = True
+        for i, override in enumerate(overrides):
+            if not isinstance(override, dict):
+                continue
+            targets = {t.get("name") for t in override.get("targetJobs") or [] if isinstance(t, dict)}
+            if role.name not in targets:
+                continue
+            meta = override.get("metadata")
+            if isinstance(meta, dict):
+                role.pod_labels.update(string_map(meta.get("labels")))
+                role.pod_annotations.update(string_map(meta.get("annotations")))
+            if first:
+                role.labels_path = ("spec", "podTemplateOverrides", i, "metadata", "labels")
+                role.annotations_path = ("spec", "podTemplateOverrides", i, "metadata", "annotations")
+                first = False

@@ -16,12 +16,14 @@ from typing import Any
 
 from policy_engine.model.config import DEFAULT_CONFIG, ModelConfig
 from policy_engine.model.documents import Document, FieldPath
+from policy_engine.model.dra import is_gpu_device_class
 from policy_engine.model.kinds import NOT_WORKLOADS, api_group, is_known
 from policy_engine.model.quantities import gpu_fraction
 
 #: Kinds that name accelerators without running anything (quotas, limits, device classes, templates).
+#: A ResourceClaimTemplate's devices are counted on the pods that name it (``dra.py``).
 NOT_REQUESTS = frozenset({"ResourceQuota", "LimitRange", "Node", "DeviceClass", "ResourceSlice",
-                          "CustomResourceDefinition", "ClusterPolicy", "NodeFeatureRule"})
+                          "ResourceClaimTemplate", "CustomResourceDefinition", "ClusterPolicy", "NodeFeatureRule"})
 _MAX_NODES = 200_000
 
 
@@ -38,11 +40,6 @@ def is_gpu_resource(name: str, config: ModelConfig = DEFAULT_CONFIG) -> bool:
         return True
     lowered = name.lower()
     return "/" in name and ("gpu" in lowered or "tpu" in lowered) and not lowered.endswith(("gpumem", "gpucores"))
-
-
-def _gpu_class(name: str) -> bool:
-    lowered = name.lower()
-    return "gpu" in lowered or "tpu" in lowered
 
 
 def unread(doc: Document) -> bool:
@@ -68,7 +65,7 @@ def gpu_requests(obj: Any, config: ModelConfig = DEFAULT_CONFIG) -> list[GpuRequ
                         if isinstance(name, str) and is_gpu_resource(name, config) and str(amount) not in ("0", ""):
                             found.append(GpuRequest((*path, key, name), name, str(amount)))
             device_class = node.get("deviceClassName")
-            if isinstance(device_class, str) and _gpu_class(device_class):
+            if isinstance(device_class, str) and is_gpu_device_class(device_class):
                 count = node.get("count", node.get("allocationMode", 1))
                 found.append(GpuRequest((*path, "deviceClassName"), f"DRA device class {device_class}",
                                         str(count)))

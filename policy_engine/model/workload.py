@@ -42,13 +42,17 @@ class Provenance:
         return where
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Container:
+    """One container as the model read it; read only (not frozen only because a frozen dataclass costs
+    three times as much to build, and a pod may have 20,000 containers)."""
+
     name: str
     init: bool
     requests: dict[str, str]
     limits: dict[str, str]
     path: FieldPath = ()  # where the container sits inside the object
+    raw: dict[str, Any] | None = None  # the mapping at ``path`` (None when there is none), as written
 
 
 @dataclass(slots=True)
@@ -73,10 +77,15 @@ class Role:
     pod_annotations: dict[str, str] = field(default_factory=dict)
     labels_path: FieldPath = ("metadata", "labels")  # where a label goes for every pod of the role to carry it
     annotations_path: FieldPath = ("metadata", "annotations")
+    #: When no field of the object puts a label on these pods (the controller sets their metadata itself):
+    #: how one can get there, for the finding's fix (``labels_path`` then names the namespace).
+    labels_note: str | None = None
     node_selector: dict[str, str] = field(default_factory=dict)
     template_path: FieldPath = ()  # path of the pod template (or pod spec holder) inside the object
     spec_path: FieldPath = ()  # path of the pod spec (containers, volumes, tolerations) inside the object
     provenance: dict[str, Provenance] = field(default_factory=dict)  # attribute name -> where it came from
+    #: ResourceClaimTemplates the pods' DRA ``resourceClaims`` name (their GPUs count: ``model/dra.py``).
+    claim_templates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,10 @@ from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
+from policy_engine.model.references import scanned_references
 from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
-from policy_engine.model.training_runtimes import RUNTIME_KINDS, resolve_train_job, runtime_key
-from policy_engine.model.workload import CapacityType, Cost, Role, RunKind, RunTime, Workload
+from policy_engine.model.training_runtimes import resolve_train_job
+from policy_engine.model.workload import CapacityType, Container, Cost, Provenance, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
@@ -300,8 +301,26 @@ def priced_workload(doc: Document, catalog: Catalog, config: ModelConfig | None 
     if workload is not None:
         if workload.kind == "TrainJob":  # its pods come from the runtime it names
             resolve_train_job(workload, config)
+        elif workload.kind == "Workspace":
+            _kaito_preset(workload, catalog)
         workload.cost = price(workload, catalog)
     return workload
+
+
+def _kaito_preset(workload: Workload, catalog: Catalog) -> None:
+    """A KAITO preset's pod asks for every GPU of its node (the instance type's GPU count, from the
+    catalog), in one container with no CPU, memory or memory limit: what the policies and the webhook see."""
+    for role in workload.roles:
+        inst = catalog.instance_types.get(role.instance_type) if role.instance_type else None
+        if role.containers or role.gpus_per_pod or inst is None or not inst.gpus:
+            continue
+        count = f"{inst.gpus:g}"
+        role.gpus_per_pod, role.gpu_resource = float(inst.gpus), "nvidia.com/gpu"
+        role.gpu_resources = {"nvidia.com/gpu": float(inst.gpus)}
+        role.containers = (Container(workload.name, False, {"nvidia.com/gpu": count}, {"nvidia.com/gpu": count},
+                                     ("inference",)),)
+        role.provenance["gpus"] = Provenance(("resource", "instanceType"), f"KAITO preset: the {count} GPU(s) of "
+                                                                           f"{role.instance_type} (pricing catalog)")
 
 
 def priced_workloads(
@@ -317,9 +336,9 @@ def priced_workloads(
             errors.append(item.diagnostic)
         else:
             documents.append(item)
-    runtimes = scanned_runtimes(documents)
-    if runtimes:  # a TrainJob's pods come from the runtime it names, wherever it is in the set
-        config = replace(config, runtimes=runtimes)
+    references = scanned_references(documents)
+    if references:  # a TrainJob's runtime, a pod's ResourceClaimTemplate: wherever they are in the set
+        config = replace(config, references=references)
     for item in documents:
         try:
             workload = priced_workload(item, catalog, config)
@@ -330,13 +349,3 @@ def priced_workloads(
             workloads.append(workload)
     return workloads, errors
 
-
-def scanned_runtimes(documents: Iterable[Document]) -> dict[tuple[str, str, str], Document]:
-    """The Kubeflow Trainer runtimes among ``documents``, by (kind, name, namespace)."""
-    out: dict[tuple[str, str, str], Document] = {}
-    for doc in documents:
-        if doc.kind in RUNTIME_KINDS:
-            raw = doc.obj.get("metadata")
-            meta = raw if isinstance(raw, dict) else {}
-            out[runtime_key(doc.kind, str(meta.get("name")), meta.get("namespace"))] = doc
-    return out

@@ -17,7 +17,8 @@ _STYLE = {
     "svg.fonttype": "none", "svg.hashsalt": "policy-engine", "font.size": 9, "font.family": "sans-serif",
     "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888",
 }
-COLOURS = {"spend": "#3b6ea8", "saving": "#2e8b57", "warn": "#c0392b", "forecast": "#b8cde6"}
+COLOURS = {"spend": "#3b6ea8", "saving": "#2e8b57", "warn": "#c0392b", "forecast": "#b8cde6",
+           "unmeasured": "#a7afb8"}
 
 
 class ChartsUnavailable(RuntimeError):
@@ -97,6 +98,40 @@ def percent_chart(labels: Sequence[str], used: Sequence[float], forecast: Sequen
             ax.set_xlim(0, top)
             ax.set_xlabel("% of the period's limit")
             ax.legend(loc="lower right", fontsize=8, frameon=False)
+            return _svg(fig)
+        finally:
+            plt.close(fig)
+
+
+def split_chart(labels: Sequence[str], parts: Sequence[tuple[str, str, Sequence[float]]], *, unit: str) -> str:
+    """One stacked bar per label, its segments ``(name, colour, values)`` in order (e.g. used, idle,
+    unmeasured), the total printed at the bar's end; labels whose segments are all zero are left out (the
+    table under the chart keeps them), then at most ``MAX_BARS`` labels in the order given."""
+    plt = _pyplot()
+    keep = [i for i in range(len(labels)) if any(values[i] for _, _, values in parts)][:MAX_BARS]
+    n = len(keep)
+    names = [_short(labels[i]) for i in keep][::-1]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 1.1 + 0.32 * max(n, 1)))
+        try:
+            left = [0.0] * n
+            drawn = False
+            for name, colour, values in parts:
+                segment = [values[i] for i in keep][::-1]
+                if any(segment):
+                    ax.barh(range(n), segment, left=left, color=colour, height=0.62, label=name)
+                    drawn = True
+                left = [a + b for a, b in zip(left, segment, strict=True)]
+            ax.set_yticks(range(n), names)
+            for y, total in enumerate(left):
+                ax.text(total, y, " " + _money(total), va="center", fontsize=8)
+            ax.set_xlim(0, (max(left, default=0.0) or 1.0) * 1.22)
+            ax.set_xlabel(unit)
+            ax.xaxis.set_major_formatter(lambda x, _pos: _axis(x))
+            if drawn:
+                ax.legend(loc="lower right", fontsize=8, frameon=False)
+            else:
+                ax.text(0.5, 0.5, "nothing spent", ha="center", va="center", transform=ax.transAxes)
             return _svg(fig)
         finally:
             plt.close(fig)

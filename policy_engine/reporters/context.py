@@ -110,6 +110,14 @@ def money(value: float | None, *, signed: bool = False) -> str:
     return f"${value:,.2f}"
 
 
+def saving_money(known: float | None, unknown: int, per: str = "") -> str:
+    """A saving in words: ``$8,000.00``, ``unknown`` (nothing known) or ``$8,000.00 + unknown``; never a
+    made-up $0 for a saving that cannot be known (a spot rule without a spot price). ``per``: "/month"."""
+    if known is None:
+        return "unknown"
+    return money(known) + per + (" + unknown" if unknown else "")
+
+
 def error_parts(error: LoadError | Diagnostic) -> Diagnostic:
     return error.diagnostic if isinstance(error, LoadError) else error
 

@@ -87,6 +87,8 @@ def _case(suite: ET.Element, policy: str, subject: ResourceRef | str, group: lis
             lines.append(f"projected spend: {money(f.monthly_cost)}/month")
         if f.saving:
             lines.append(f"estimated saving if fixed: {money(f.saving)}/month")
+        elif f.saving_unknown is not None:
+            lines.append("estimated saving if fixed: unknown (no spot price in the pricing catalog)")
         lines.extend(f"counts towards {f.group}: {r.display()} ({ctx.relative(r.file)}:{r.line})"
                      for r in f.related)
         failure.text = "\n".join(lines)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from policy_engine.engine.findings import Finding, Result
-from policy_engine.reporters.context import ReportContext, error_parts, is_failure, money
+from policy_engine.engine.findings import Finding, Result, total_saving
+from policy_engine.reporters.context import ReportContext, error_parts, is_failure, money, saving_money
 from policy_engine.reporters.costs import Change, by_team
 from policy_engine.wording import count
 
@@ -147,13 +147,16 @@ def _teams(result: Result, ctx: ReportContext) -> list[str]:
 
 def _savings(result: Result, ctx: ReportContext) -> list[str]:
     with_saving = sorted((f for f in result.findings if f.saving), key=lambda f: -(f.saving or 0.0))
-    if not with_saving:
+    total, unknown = total_saving(result.summaries)
+    if not with_saving and not unknown:
         return []
-    total = sum(s.saving for s in result.summaries)
-    out = [f"### Biggest savings (total {money(total)}/month if every finding is fixed)", ""]
+    out = [f"### Biggest savings (total {saving_money(total, unknown, '/month')} if every finding is fixed)", ""]
     for f in with_saving[:MAX_SAVINGS]:
         out.append(f"- **{money(f.saving)}/month** — {_cell(f.group or f.resource.display())} "
                    f"({_link(ctx, f.resource.file, f.line)}): {_cell(f.message)}")
+    if unknown:  # a saving that cannot be known is said, never counted as $0
+        out.append(f"- **unknown** for {count(unknown, 'finding')}: no spot price in the pricing catalog "
+                   "(bring real ones with `policy-engine prices import`; docs/cost-model.md)")
     out.append("")
     return out
 

@@ -56,6 +56,8 @@ def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
         props["monthlyCost"] = f"{f.monthly_cost:.2f}"
     if f.saving is not None:
         props["monthlySaving"] = f"{f.saving:.2f}"
+    elif f.saving_unknown is not None:
+        props["monthlySaving"] = "unknown"
     if f.group:
         props["group"] = f.group
     entry = _entry(ctx, f.policy, f.rule, outcome, f.resource, f.message, f.severity.value, props)

@@ -109,6 +109,8 @@ def _result(f: Finding, rule_index: int, ctx: ReportContext) -> dict[str, Any]:
         text += f" (projected {money(f.monthly_cost)}/month)"
     if f.saving:
         text += f" Estimated saving if fixed: {money(f.saving)}/month."
+    elif f.saving_unknown is not None:
+        text += " Estimated saving if fixed: unknown (no spot price in the pricing catalog)."
     props: dict[str, Any] = {"severity": f.severity.value, "enforcement": f.enforcement.value,
                              "rule": f.rule, "kind": f.resource.kind, "name": f.resource.name,
                              "namespace": f.resource.namespace, "new": ctx.is_new(f)}
@@ -116,6 +118,9 @@ def _result(f: Finding, rule_index: int, ctx: ReportContext) -> dict[str, Any]:
         props["monthlyCost"] = round(f.monthly_cost, 2)
     if f.saving is not None:
         props["monthlySaving"] = round(f.saving, 2)
+    elif f.saving_unknown is not None:  # null, never a made-up 0; the reason beside it
+        props["monthlySaving"] = None
+        props["savingUnknown"] = f.saving_unknown
     if f.group:
         props["group"] = f.group
     if f.error:

@@ -6,8 +6,8 @@ import re
 from itertools import groupby
 
 from policy_engine.compiler.program import Enforcement, Severity
-from policy_engine.engine.findings import Finding, Result
-from policy_engine.reporters.context import ReportContext, error_parts, money
+from policy_engine.engine.findings import Finding, Result, total_saving
+from policy_engine.reporters.context import ReportContext, error_parts, money, saving_money
 from policy_engine.wording import count
 
 _RESET = "\x1b[0m"
@@ -101,22 +101,20 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
         out.append(paint("Policy summary", _BOLD))
         out.append(f"  {'policy':<{width}}  {'severity':<8}  {'action':<6}  {'findings':>8}  "
                    f"{'flagged $/month':>16}  {'saving $/month':>15}")
-        unknown = {f.policy for f in result.findings if _saving_unknown(f)}
         for s in sorted(rows, key=lambda s: (-s.severity.rank, -s.findings, s.policy)):
             unpriced = f" (+{s.unpriced_flagged} unpriced)" if s.unpriced_flagged else ""
-            saving_text = money(s.saving)
-            if s.policy in unknown:  # a saving that cannot be known is not shown as $0
-                saving_text = "unknown" if not s.saving else saving_text + " + unknown"
+            saving_text = saving_money(s.known_saving, s.saving_unknown)  # unknown is never shown as $0
             out.append(f"  {s.policy:<{width}}  {s.severity.value:<8}  {s.enforcement.value:<6}  "
                        f"{s.findings:>8}  {money(s.flagged_monthly_cost):>16}  "
                        f"{saving_text:>15}{unpriced}")
         out.append("")
     st = result.stats
-    saving = sum(s.saving for s in result.summaries)
+    saving, unknown = total_saving(result.summaries)
     out.append(totals_line(result))
     unpriced = f" ({count(st.unpriced_workloads, 'workload')} unpriced)" if st.unpriced_workloads else ""
+    why = f" ({count(unknown, 'finding')} with no spot price in the catalog)" if unknown else ""
     out.append(f"Projected spend {money(st.monthly_cost)}/month{unpriced}; estimated saving if fixed "
-               f"{money(saving)}/month")
+               f"{saving_money(saving, unknown, '/month')}{why}")
     if st.assumed_workloads:
         out.append(f"  includes {st.assumed_workloads} workload(s) priced under stated assumptions "
                    f"({', '.join(st.assumptions)}; docs/cost-model.md)")

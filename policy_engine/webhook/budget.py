@@ -8,11 +8,16 @@ route answers as ``internal_error`` says (open: allowed with a warning; closed: 
 
 ``ReviewTimeout`` derives from ``BaseException`` so that the review's own ``except Exception`` (which
 turns a bug into an answer) does not swallow it. Signals are delivered to the main thread only: in any
-other thread (an in-process test client) the budget is checked when the review returns instead.
+other thread (a large review, which the endpoint runs beside the event loop so that normal reviews are
+not held up behind it, or an in-process test client) a one-shot timer raises ``ReviewTimeout`` in the
+review's thread instead (``PyThreadState_SetAsyncExc``: at the next bytecode, so after a C call such as
+``json.loads`` returns); a budget that ends before the timer's exception is delivered takes it back and
+raises it itself, so it never escapes the block.
 """
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import threading
 import time
@@ -35,12 +40,17 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
 
 
 class Budget:
-    """``with Budget(seconds):`` runs its block for at most ``seconds`` (main thread) or reports the overrun."""
+    """``with Budget(seconds):`` runs its block for at most ``seconds``, in any thread."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._signal = False
         self._started = 0.0
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._armed = False
+        self._fired = False
+        self._thread = 0
 
     def __enter__(self) -> Budget:
         global _armed, _installed
@@ -52,7 +62,19 @@ class Budget:
                 _installed = True
             _armed = True
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        elif _CAN_INTERRUPT_THREADS:
+            self._thread = threading.get_ident()
+            self._armed = True
+            self._timer = threading.Timer(self.seconds, self._interrupt)
+            self._timer.daemon = True
+            self._timer.start()
         return self
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            if self._armed:
+                self._fired = True
+                _set_async_exc(self._thread, ReviewTimeout)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -60,5 +82,22 @@ class Budget:
         if self._signal:
             _armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
+        if self._timer is not None:
+            with self._lock:
+                self._armed = False
+                fired = self._fired
+            self._timer.cancel()
+            if fired and kind is None:  # fired, but not delivered yet: take it back, raise it here
+                _set_async_exc(self._thread, None)
+                raise ReviewTimeout()
         if kind is None and time.perf_counter() - self._started > self.seconds:
             raise ReviewTimeout()
+
+
+_CAN_INTERRUPT_THREADS = hasattr(ctypes, "pythonapi") and hasattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc")
+
+
+def _set_async_exc(thread: int, exception: type[BaseException] | None) -> None:
+    """Raise ``exception`` in ``thread`` at its next bytecode (None: cancel one still pending)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread),
+                                               ctypes.py_object(exception) if exception is not None else None)

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document
 
@@ -77,7 +78,7 @@ class WebhookConfig(BaseModel):
     """TLS handshake, and request line plus headers from their first byte, must each finish within this."""
     idle_timeout_seconds: float = Field(default=30.0, gt=0)
     """A connection with no request in flight is closed after this long."""
-    exemption_max_days: int = Field(default=90, ge=0)
+    exemption_max_days: int = Field(default=DEFAULT_MAX_DAYS, ge=0)
     """Longest an object exemption may run from today (``exempt-until``); 0 lifts the cap."""
 
     @field_validator("exempt_namespaces", "exempt_users", "exempt_groups", "inherit_labels",

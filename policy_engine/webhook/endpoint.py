@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -42,6 +42,9 @@ from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.reload import EngineHolder
 from policy_engine.webhook.review import ClusterState, Decision, ReviewState, decide
 from policy_engine.webhook.scale import ScaleTargets
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 JSON = "application/json"
 #: Bodies above this (a normal review is a few KiB; the API server's limit is 3 MiB) are reviewed one at a time.
@@ -82,8 +85,7 @@ class ValidateEndpoint:
                 async with self._slots("bodies", LARGE_BODY_SLOTS):
                     body = await read_body(scope, receive, self.config)
                     async with self._slots("reviews", 1):
-                        await asyncio.sleep(0)  # reviews that became ready while we waited go first
-                        await self._review(scope, send, body, started)
+                        await self._review(scope, send, body, started, beside=True)
                 return
             body = await read_body(scope, receive, self.config)
         except BadRequest as exc:
@@ -103,24 +105,20 @@ class ValidateEndpoint:
                     client=client[0] if client else None)
         await _respond(send, 400, json.dumps({"error": str(exc)}).encode())
 
-    async def _review(self, scope: Message, send: Send, body: bytes, started: float) -> None:
+    async def _review(self, scope: Message, send: Send, body: bytes, started: float, beside: bool = False) -> None:
+        """Parse and decide ``body``. A normal review runs on the event loop, not a thread pool: it is pure
+        Python that holds the GIL either way, and handing it to a thread adds GIL hand-offs of up to the
+        5 ms switch interval (measured: p99 50 ms at 500 req/s through a pool, 5 ms inline;
+        benchmarks/bench_webhook.py). A large one (``beside``: one at a time) runs in a thread beside the
+        loop: the loop then takes the GIL back every switch interval, so a normal review arriving meanwhile
+        waits milliseconds rather than for the whole large decision (~0.1 s for 20,000 containers). The
+        budget interrupts a review that would outlast it, in either place (budget.py)."""
         began = time.perf_counter()  # the budget counts from here: waiting for the large-review lock is not review
         try:
-            # On the event loop, not a thread pool: a review is pure Python that holds the GIL either way,
-            # and handing it to a thread adds GIL hand-offs of up to the 5 ms switch interval per request
-            # (measured: p99 50 ms at 500 req/s through a pool, 5 ms inline; benchmarks/bench_webhook.py).
-            # The budget interrupts a review that would outlast it (budget.py).
-            with Budget(self.config.review_budget_seconds):
-                admission = parse(body)
+            admission = await self._step(beside, began, parse, body)
             if scale.is_scale(admission):  # read the scaled workload off the event loop (scale.py)
                 admission = await self._scaled(admission)
-            elif len(body) > LARGE_BODY_BYTES:
-                await asyncio.sleep(0)  # between parse and decision, let a normal review that arrived go first
-            with Budget(max(self.config.review_budget_seconds - (time.perf_counter() - began), 0.001)):
-                self.synced()
-                state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(),
-                                    self.cluster)
-                decision = decide(admission, state)
+            decision = await self._step(beside, began, self._decide, admission)
         except BadRequest as exc:
             await self._bad_request(scope, send, exc)
             return
@@ -140,6 +138,19 @@ class ValidateEndpoint:
         elapsed = time.perf_counter() - started
         count(self.metrics, admission, decision, elapsed)
         log_review(admission, decision, elapsed)
+
+    async def _step(self, beside: bool, began: float, fn: Callable[[_In], _Out], arg: _In) -> _Out:
+        """``fn(arg)`` within what is left of the review's budget: inline, or (``beside``) in a thread."""
+        def run() -> _Out:
+            with Budget(max(self.config.review_budget_seconds - (time.perf_counter() - began), 0.001)):
+                return fn(arg)
+
+        return await asyncio.to_thread(run) if beside else run()
+
+    def _decide(self, admission: AdmissionRequest) -> Decision:
+        self.synced()
+        state = ReviewState(self.holder.current, self.config, self.exemptions, self.now().date(), self.cluster)
+        return decide(admission, state)
 
     async def _scaled(self, request: AdmissionRequest) -> AdmissionRequest:
         """A scale request as an UPDATE of its workload; unchanged (so not judged) when that cannot be read."""
@@ -203,15 +214,23 @@ async def read_body(scope: Message, receive: Receive, config: WebhookConfig) -> 
     return b"".join(chunks)
 
 
+#: The levels an AdmissionReview adds above the object it carries (the review, its ``request``).
+REVIEW_ENVELOPE_DEPTH = 2
+
+
 def parse(body: bytes) -> AdmissionRequest:
-    """The request in ``body``, parsed at any nesting depth (``deepjson``): only a malformed body is a 400.
+    """The request in ``body``, parsed at any nesting depth the API server accepts (``deepjson``: 10,000
+    levels in the object, the same limit ``check`` applies to files): only a malformed body is a 400.
 
     pydantic's own JSON parser stops at a few hundred levels, and the API server accepts objects nested up
     to 10,000: a valid object refused with a 400 would be let in unchecked under ``failurePolicy: Ignore``.
     The object under review is ``dict[str, Any]``, so validation does not descend into it.
     """
     try:
-        raw = deepjson.loads(body)
+        raw = deepjson.loads(body, deepjson.API_SERVER_MAX_DEPTH + REVIEW_ENVELOPE_DEPTH)
+    except deepjson.TooDeep as exc:  # deeper than the API server accepts: no object it would send
+        raise BadRequest(f"the object nests more than {deepjson.API_SERVER_MAX_DEPTH:,} levels deep (the API "
+                         f"server's limit), at line {exc.lineno} column {exc.colno}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"malformed JSON: {exc}") from exc
     try:

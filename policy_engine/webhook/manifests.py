@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
-import os
-import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,18 +20,23 @@ import yaml
 
 from policy_engine.errors import ManifestError
 from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.webhook.layout import (
+    POLICY_DIR,
+    PolicyLayout,
+    configmap_data,
+    policies_args,
+    policies_volume,
+)
 from policy_engine.webhook.scale import SCALABLE
 
 APP = "policy-engine"
 WEBHOOK_NAME = "workloads.policy-engine.io"
-POLICY_DIR = "/etc/policy-engine/policies"
 TLS_DIR = "/etc/policy-engine/tls"
 TLS_SECRET = "policy-engine-tls"
 POLICIES_CONFIGMAP = "policy-engine-policies"
 PORT = 8443
 METRICS_PORT = 9090
 PRIORITY_CLASS = "policy-engine-webhook"
-CONFIGMAP_LIMIT = 1024 * 1024  # the API server refuses a ConfigMap over 1 MiB
 
 
 def _version() -> str:
@@ -64,6 +67,7 @@ WORKLOAD_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "MXJob": (("kubeflow.org", "mxjobs"),),
     "Notebook": (("kubeflow.org", "notebooks"),),
     "Experiment": (("kubeflow.org", "experiments"),),
+    "Trial": (("kubeflow.org", "trials"),),
     "TrainJob": (("trainer.kubeflow.org", "trainjobs"),),
     "HyperPodPyTorchJob": (("sagemaker.amazonaws.com", "hyperpodpytorchjobs"),),
     "JobSet": (("jobset.x-k8s.io", "jobsets"),),
@@ -125,59 +129,6 @@ def webhook_rules() -> list[dict[str, Any]]:
     return rules
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyLayout:
-    """A compiled policy set as the pod sees it: files by their path under ``POLICY_DIR`` (nested folders
-    kept, so relative imports resolve as they did for ``check``) and the ``serve --policies`` arguments
-    that name exactly the paths ``check --policies`` was given."""
-
-    files: dict[str, str]  # POSIX path relative to POLICY_DIR -> text
-    serve_paths: tuple[str, ...] = (POLICY_DIR,)
-
-    @property
-    def nested(self) -> bool:
-        return any("/" in path for path in self.files)
-
-
-_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-
-
-def configmap_key(path: str) -> str:
-    """A ConfigMap key for a nested path (keys cannot hold ``/``); the volume's ``items`` map it back."""
-    return path.replace("/", "__")
-
-
-def policy_layout(given: Sequence[str | Path], sources: Mapping[str, str]) -> PolicyLayout:
-    """Lay out a compiled set's files (``CompileResult.sources``: the files discovered under ``given`` and
-    every file they import) under one root: the deepest folder holding all of them and the given paths.
-
-    Raises ``ManifestError`` for a set that does not fit a ConfigMap (over 1 MiB, a file name that is
-    not a valid key) or names no file.
-    """
-    if not sources:
-        raise ManifestError("no policy files to ship")
-    real = {os.path.realpath(f): text for f, text in sources.items()}
-    anchors = [os.path.realpath(p) if os.path.isdir(p) else os.path.dirname(os.path.realpath(p)) for p in given]
-    root = os.path.commonpath([*anchors, *(os.path.dirname(f) for f in real)])
-    files = {Path(os.path.relpath(f, root)).as_posix(): text for f, text in sorted(real.items())}
-    serve = tuple(sorted({POLICY_DIR if os.path.realpath(p) == root
-                          else f"{POLICY_DIR}/{Path(os.path.relpath(os.path.realpath(p), root)).as_posix()}"
-                          for p in given}))
-    keys: dict[str, str] = {}
-    for path in files:
-        key = configmap_key(path)
-        if not _KEY.match(key) or any(part.startswith(".") for part in path.split("/")):
-            raise ManifestError(f"{path}: a ConfigMap key must be letters, digits, '-', '_' or '.', and a "
-                                f"mounted file cannot be hidden; rename the file")
-        if key in keys:
-            raise ManifestError(f"{path} and {keys[key]} would share the ConfigMap key {key}; rename one")
-        keys[key] = path
-    size = sum(len(t.encode()) + len(k) for k, t in files.items())
-    if size > CONFIGMAP_LIMIT:
-        raise ManifestError(f"policies take {size:,} bytes; a ConfigMap holds at most {CONFIGMAP_LIMIT:,}")
-    return PolicyLayout(files, serve)
-
-
 def namespace(opts: Options) -> dict[str, Any]:
     meta = _meta(opts.namespace)
     meta["labels"] = {**meta["labels"], "kubernetes.io/metadata.name": opts.namespace}
@@ -201,15 +152,7 @@ def rbac(opts: Options) -> list[dict[str, Any]]:
 
 def policies_configmap(opts: Options, policies: PolicyLayout) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(POLICIES_CONFIGMAP, opts.namespace),
-            "data": {configmap_key(path): text for path, text in sorted(policies.files.items())}}
-
-
-def _policies_volume(opts: Options) -> dict[str, Any]:
-    """The ConfigMap as a folder; a nested set lists its files as ``items`` so each lands at its path."""
-    source: dict[str, Any] = {"name": POLICIES_CONFIGMAP}
-    if opts.policies is not None and opts.policies.nested:
-        source["items"] = [{"key": configmap_key(path), "path": path} for path in sorted(opts.policies.files)]
-    return {"name": "policies", "configMap": source}
+            "data": configmap_data(policies)}
 
 
 def tls_secret(opts: Options, cert: bytes, key: bytes) -> dict[str, Any]:
@@ -225,18 +168,13 @@ def _probe(path: str, period: int) -> dict[str, Any]:
             "timeoutSeconds": 2, "failureThreshold": 3}
 
 
-def _serve_policies(opts: Options) -> list[str]:
-    paths = opts.policies.serve_paths if opts.policies is not None else (POLICY_DIR,)
-    return [arg for path in paths for arg in ("--policies", path)]
-
-
 def deployment(opts: Options) -> dict[str, Any]:
     selector = {"app.kubernetes.io/name": APP}
     container = {
         "name": "webhook",
         "image": opts.image,
         "command": ["policy-engine"],
-        "args": ["serve", *_serve_policies(opts), "--tls-cert", f"{TLS_DIR}/tls.crt",
+        "args": ["serve", *policies_args(opts.policies), "--tls-cert", f"{TLS_DIR}/tls.crt",
                  "--tls-key", f"{TLS_DIR}/tls.key", "--port", str(PORT), "--metrics-port", str(METRICS_PORT),
                  "--in-cluster"],
         "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"},
@@ -268,7 +206,7 @@ def deployment(opts: Options) -> dict[str, Any]:
         # admission is on every workload's path: not the first pod evicted when a node runs short
         "priorityClassName": PRIORITY_CLASS,
         "containers": [container],
-        "volumes": [_policies_volume(opts),
+        "volumes": [policies_volume(POLICIES_CONFIGMAP, opts.policies),
                     {"name": "tls", "secret": {"secretName": TLS_SECRET}},
                     {"name": "tmp", "emptyDir": {}}],
     }

@@ -35,10 +35,12 @@ def precompile(policies: Sequence[str], pricing: str | None, timeout: float = TI
     True when the child compiled the set without errors (the next load in this process is a cache hit);
     False when it found errors or could not help, in which case the caller's own load decides.
     """
-    from policy_engine.cache import DiskCache
+    from policy_engine.cache import DiskCache, signing_key
 
-    if not policies or DiskCache.default() is None:
+    cache = DiskCache.default()
+    if not policies or cache is None:
         return False  # nothing to hand over: the child's work would be lost
+    signing_key(cache.directory)  # a key of this process (no private key file) is exported to the child now
     command = [sys.executable, "-m", __name__, *(["--pricing", pricing] if pricing else []), "--", *policies]
     try:
         done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

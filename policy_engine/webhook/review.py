@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policy_engine.compiler.program import AggregateRule, CompiledPolicy, Enforcement
 from policy_engine.engine.evaluate import ADMISSION
+from policy_engine.engine.exemptions import ExemptionRule, with_note
 from policy_engine.errors import UnreadableObject
 from policy_engine.model.documents import Document, LoadError, load_objects
 from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.workload import Admission
 from policy_engine.webhook.admission import AdmissionRequest, AdmissionResponse, Operation, Status
 from policy_engine.webhook.config import WebhookConfig
-from policy_engine.webhook.exemptions import Globs, RequestExemptions, Verdict, judge, object_exemption
+from policy_engine.webhook.exemptions import Globs, RequestExemptions
 
 if TYPE_CHECKING:
     from policy_engine.engine import Engine, Finding, Usage
@@ -228,23 +229,11 @@ def _policy_view(obj: Mapping[str, Any], controller_annotations: Globs) -> dict[
 def _respond(request: AdmissionRequest, state: ReviewState, workload: Workload, findings: list[Finding],
              inherited: dict[str, str]) -> Decision:
     # read where labels are read: what every pod carries, so the whole controller chain is exempt or none of it
-    exemption = object_exemption(workload.annotations, state.config.require_exemption_expiry)
-    kept: list[Finding] = []
-    exempted: list[str] = []
-    notes: dict[str, str] = {}
-    for f in findings:
-        verdict: Verdict | None = judge(exemption, state.loaded.by_name.get(f.policy), state.today,
-                                       state.config.exemption_max_days)
-        if verdict is not None and verdict.exempt:
-            if f.policy not in exempted:
-                exempted.append(f.policy)
-                notes[f.policy] = verdict.note
-            continue
-        if verdict is not None:
-            notes[f.policy] = verdict.note
-        kept.append(f)
+    rule = ExemptionRule(state.today, state.config.exemption_max_days, state.config.require_exemption_expiry)
+    decided = rule.sort(findings, workload.annotations, state.loaded.by_name.get)
+    kept, exempted, notes = decided.kept, decided.exempted, decided.notes
     denies = [f for f in kept if f.enforcement is Enforcement.DENY]
-    warnings = [_warning(f.policy, _with_note(f.message, notes.get(f.policy)))
+    warnings = [_warning(f.policy, with_note(f.message, notes.get(f.policy)))
                 for f in kept if f.enforcement is Enforcement.WARN]
     warnings += [_warning(p, notes[p]) for p in exempted]
     status = None
@@ -314,15 +303,11 @@ def _deny_message(workload: Workload, denies: Sequence[Finding], notes: Mapping[
         line = f"- {policy_name}: " + "; ".join(messages)
         if policy is not None and policy.help:
             line += f" (fix: {policy.help.strip()})"
-        lines.append(_with_note(line, notes.get(policy_name)))
+        lines.append(with_note(line, notes.get(policy_name)))
     if removed:
         lines.append(f"note: this UPDATE removes label(s) {', '.join(removed)} that the previous version "
                      f"(oldObject) had")
     return "\n".join(lines)
-
-
-def _with_note(message: str, note: str | None) -> str:
-    return f"{message} [{note}]" if note else message
 
 
 def _warning(policy: str, message: str) -> str:

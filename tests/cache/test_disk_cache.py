@@ -49,14 +49,91 @@ def test_a_damaged_entry_is_a_miss(store: DiskCache, damage: str) -> None:
     assert store.get("ns", key) is None
 
 
-def _plant(store: DiskCache, key: str, payload: bytes) -> None:
-    """An entry with a correct header and checksum: what an attacker who can write the directory makes."""
-    import hashlib
-
-    blob = b"".join([cache._MAGIC, key.encode(), b"\n", hashlib.sha256(payload).hexdigest().encode(), b"\n",
-                     payload])
+def _plant(store: DiskCache, key: str, payload: bytes, secret: bytes | None = None) -> None:
+    """An entry with a correct header, signed with ``secret`` (by default the store's own key: the
+    strongest attacker, one who also stole the key, still gets no code run)."""
+    signature = cache._signature(secret if secret is not None else store._secret(), key, payload)
+    blob = b"".join([cache._MAGIC, key.encode(), b"\n", signature, b"\n", payload])
     store.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     store.directory.joinpath(f"ns-{key}.json").write_bytes(blob)
+
+
+def _without_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No POLICY_ENGINE_CACHE_KEY now, nor after the test (the fallback key exports one)."""
+    monkeypatch.setenv(cache.KEY_ENV, "x")
+    monkeypatch.delenv(cache.KEY_ENV)
+
+
+def test_an_otherwise_valid_entry_planted_without_the_key_is_a_miss(store: DiskCache) -> None:
+    """Issue #13: whoever can write (and read) the cache directory cannot make an entry that is used: a
+    recomputed checksum, or a signature under any key but the user's, is a miss."""
+    import hashlib
+
+    key = digest("policies")
+    store.put("ns", key, {"enforcement": "deny"})
+    _plant(store, key, b'{"enforcement":"audit"}', secret=os.urandom(32))
+    assert store.get("ns", key) is None
+    payload = b'{"enforcement":"audit"}'
+    checksum = hashlib.sha256(payload).hexdigest().encode()  # what the entries of cache format 2 carried
+    _entry(store).write_bytes(b"".join([cache._MAGIC, key.encode(), b"\n", checksum, b"\n", payload]))
+    assert store.get("ns", key) is None
+    _plant(store, key, payload)  # the same entry signed with the user's key is used: the test can fail
+    assert store.get("ns", key) == {"enforcement": "audit"}
+
+
+def test_the_key_is_a_private_file_outside_the_cache(store: DiskCache, monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    _without_key_env(monkeypatch)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    store.put("ns", digest("k"), "value")
+    key = tmp_path / "state" / "policy-engine" / "cache-key"
+    assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700
+    assert not list(store.directory.glob("*key*"))
+    assert DiskCache(store.directory).get("ns", digest("k")) == "value"  # another process, the same key
+    key.write_text(os.urandom(32).hex())  # a fresh runner's key: entries restored from elsewhere are misses
+    assert DiskCache(store.directory).get("ns", digest("k")) is None
+
+
+def test_a_key_file_others_can_read_or_inside_the_cache_is_not_used(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    directory = tmp_path / "cache" / "policy-engine"
+    _without_key_env(monkeypatch)
+    monkeypatch.setattr(cache, "_process_key", [b"p" * 32])  # the fallback: this process's key
+    monkeypatch.setenv("XDG_STATE_HOME", str(directory))  # a key kept where the entries are guards nothing
+    fallback = cache.signing_key(directory)
+    assert not (directory / "policy-engine" / "cache-key").exists()
+    monkeypatch.delenv(cache.KEY_ENV, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    own = cache.signing_key(directory)
+    assert own != fallback
+    (tmp_path / "state" / "policy-engine" / "cache-key").chmod(0o644)
+    assert cache.signing_key(directory) == fallback  # others can read it: not a secret
+
+
+def test_a_shared_secret_makes_restored_entries_usable_and_is_exported_to_children(
+        store: DiskCache, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    _without_key_env(monkeypatch)
+    monkeypatch.setenv(cache.KEY_ENV, "a CI secret")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "runner-1"))
+    store.put("ns", digest("k"), "value")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "runner-2"))  # another runner, the same secret
+    assert DiskCache(store.directory).get("ns", digest("k")) == "value"
+    monkeypatch.delenv(cache.KEY_ENV)
+    assert DiskCache(store.directory).get("ns", digest("k")) is None
+    # no private key file at all (a read-only home): a key of this process, which its children inherit
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "no" / "such"))
+    (tmp_path / "no").write_text("a file where a directory should be")
+    monkeypatch.setattr(cache, "_process_key", [])
+    parent = DiskCache(store.directory)
+    parent.put("ns", digest("child"), "from the parent")
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from policy_engine.cache import DiskCache, "
+         "digest; print(DiskCache(Path(sys.argv[1])).get('ns', digest('child')))", str(store.directory)],
+        capture_output=True, text=True, check=True, env=dict(os.environ))
+    assert child.stdout.strip() == "from the parent"
 
 
 def test_a_planted_pickle_with_a_valid_checksum_runs_nothing(store: DiskCache, tmp_path: Path) -> None:

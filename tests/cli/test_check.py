@@ -268,3 +268,37 @@ def test_a_policy_set_with_no_policy_is_an_error_not_a_pass(tmp_path: Path, layo
     proc = check(str(REPO / "examples" / "manifests"), "--policies", str(policies), cwd=REPO)
     assert proc.returncode == 2, proc.stdout
     assert "error[E311]: no policy to enforce" in proc.stderr
+
+
+def test_check_honours_an_exemption_annotation_by_the_webhooks_rule(tmp_path: Path) -> None:
+    """The issue: check ignored the exemption annotations the webhook honours. Same keys, same 90-day cap."""
+    from datetime import UTC, datetime, timedelta
+
+    policies = REPO / "tests" / "fixtures" / "webhook" / "one-verdict-policies"
+    source = yaml.safe_load_all((REPO / "tests" / "fixtures" / "webhook" / "one-verdict" / "exemptions.yaml")
+                                .read_text())
+    deployment = next(d for d in source if d["metadata"]["name"] == "exempt-on-template")
+    until = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    deployment["spec"]["template"]["metadata"]["annotations"]["policy-engine.io/exempt-until"] = until
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump(deployment))
+    proc = check(str(tmp_path), "--policies", str(policies), "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (finding,) = json.loads(proc.stdout)["findings"]
+    assert finding["enforcement"] == "audit"  # reported, never failing the run
+    assert finding["message"].endswith(f"[exempted by annotation until {until}]")
+    proc = check(str(tmp_path), "--policies", str(policies), "--format", "json", "--exemption-max-days", "7")
+    assert proc.returncode == 1
+    (finding,) = json.loads(proc.stdout)["findings"]
+    assert finding["enforcement"] == "deny" and "is more than 7 days away (exemption_max_days)" in finding["message"]
+
+
+def test_serve_refuses_to_start_on_a_policy_set_with_no_policy(tmp_path: Path) -> None:
+    """The issue: an empty policy set is an error for the webhook too, never a server that admits all."""
+    empty = tmp_path / "policies"
+    empty.mkdir()
+    (empty / "README.yaml").write_text("not: a policy\n")
+    proc = subprocess.run([sys.executable, "-m", "policy_engine.cli.main", "serve", "--policies", str(empty),
+                           "--insecure-http", "--no-cluster", "--port", "0"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "error[E311]: no policy to enforce" in proc.stderr and "nothing served" in proc.stderr

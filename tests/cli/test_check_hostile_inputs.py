@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"team": "ml"}},
        "spec": {"containers": [{"name": "c", "image": "x"}]}}
 
@@ -79,29 +77,43 @@ def test_stdin_over_the_size_cap_is_refused(tmp_path: Path) -> None:
     assert errors(run)["<stdin>"]["code"] == "E406"
 
 
-def test_deep_json_manifest_is_decided(tmp_path: Path) -> None:
-    """A .json manifest nested 5,000 levels (main: RecursionError traceback, no report) is judged."""
-    deep = '{"a":' * 5_000 + "1" + "}" * 5_000
-    text = json.dumps({**POD, "metadata": {"name": "deep"}}).replace('"spec"', f'"extra": {deep}, "spec"')
-    (tmp_path / "deep.json").write_text(text)
-    run = check("deep.json", cwd=tmp_path)
-    report = json.loads(run.stdout)
-    assert "Traceback" not in run.stderr and report["errors"] == []
-    assert any(f["resource"]["name"] == "deep" for f in report["findings"])
+def _deep_pod(name: str, depth: int, style: str) -> str:
+    """A Pod nesting ``depth`` levels in all (the object itself is level 1, as the API server counts),
+    ``spec.extra`` holding the nesting: JSON, or flow YAML that is not JSON (plain scalars)."""
+    lists = depth - 2  # the object and its spec are two levels
+    if style == "json":
+        pod = {**POD, "metadata": {"name": name, "labels": {"team": "ml"}}}
+        return json.dumps(pod).replace('"spec": {', '"spec": {"extra": ' + "[" * lists + "1" + "]" * lists + ", ")
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{team: ml}}}}\nspec:\n"
+            f"  extra: {'[' * lists}x{']' * lists}\n  containers: [{{name: c, image: x}}]\n")
 
 
-@pytest.mark.parametrize("shape", ["flow", "block"])
-def test_deep_yaml_manifest_is_a_located_error(tmp_path: Path, shape: str) -> None:
-    if shape == "flow":
-        body = "spec:\n  x: " + "[" * 3_000 + "]" * 3_000 + "\n"
-        line = 5
-    else:
-        body = "spec:\n" + "".join(" " * i + "b:\n" for i in range(1, 700)) + " " * 700 + "c: 1\n"
-        line = 504
-    (tmp_path / "deep.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: y}\n" + body)
-    error = errors(check("deep.yaml", cwd=tmp_path))["deep.yaml"]
-    assert error["code"] in ("E606", "E601") and "nest" in error["message"]
-    assert error["line"] == line
+def test_one_depth_rule_for_json_and_yaml_the_api_servers(tmp_path: Path) -> None:
+    """Issue #13: the API server accepts 10,000 levels; so does ``check``, in JSON and in YAML (past
+    libyaml's own 1,000, and without a RecursionError traceback as main gave for JSON), and one level more
+    is a located E606 in both. A block-style YAML deeper than libyaml goes is read with its lines."""
+    tree = tmp_path / "k8s"
+    tree.mkdir()
+    for style, suffix in (("json", "json"), ("yaml", "yaml")):
+        (tree / f"limit.{suffix}").write_text(_deep_pod(f"limit-{style}", 10_000, style))
+        (tree / f"past.{suffix}").write_text(_deep_pod(f"past-{style}", 10_001, style))
+    (tree / "json-as.yaml").write_text(_deep_pod("json-as-yaml", 10_000, "json"))  # `kubectl get -o json`
+    block = "".join(" " * (2 + i) + f"k{i}:\n" for i in range(1_500)) + " " * 1_502 + "leaf: 1\n"
+    (tree / "block.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: block\n  labels: {team: ml}\n"
+                                     "spec:\n  containers: [{name: c, image: x}]\n  extra:\n" + block)
+    run = check("k8s", cwd=tmp_path, timeout=120)
+    found = errors(run)
+    assert set(found) == {"past.json", "past.yaml"}
+    json_error, yaml_error = found["past.json"], found["past.yaml"]
+    assert json_error["code"] == yaml_error["code"] == "E606"
+    assert "more than 10,000 levels" in json_error["message"] and json_error["message"] == yaml_error["message"]
+    # located at the bracket that opens level 10,001 (the last of the 9,999 under spec.extra)
+    text = (tree / "past.json").read_text()
+    assert (json_error["line"], json_error["column"]) == (1, text.index("[" * 9_999) + 9_998 + 1)
+    assert (yaml_error["line"], yaml_error["column"]) == (5, len("  extra: ") + 9_998 + 1)
+    judged = {f["resource"]["name"]: f["line"] for f in json.loads(run.stdout)["findings"]}
+    assert {"limit-json", "limit-yaml", "json-as-yaml", "block"} <= set(judged)
+    assert judged["block"] > 1  # composed with its lines, not only read
 
 
 def test_a_policy_of_400_nested_nots_is_a_located_error(tmp_path: Path) -> None:

@@ -90,3 +90,35 @@ def test_sets_with_errors_are_never_cached(tmp_path: Path, store: DiskCache) -> 
     policy.write_text('policy "bad" { assert gpus <= }\n')
     assert not compile_policies([policy], cache=store).ok
     assert not list(store.directory.glob("frontend-*"))
+
+
+def test_a_tampered_entry_describing_other_valid_policies_is_a_miss(tmp_path: Path, store: DiskCache,
+                                                                    counted: list[int]) -> None:
+    """Issue #13: an attacker who can write the cache directory rewrites the entry of ``gpus <= 4`` to say
+    ``gpus <= 40`` (still a valid checked policy) with a recomputed checksum. It is not used: at worst a miss."""
+    import hashlib
+
+    from policy_engine import cache
+
+    policy = tmp_path / "max.policy"
+    policy.write_text('policy "max" { assert gpus <= 4 }\n')
+    compile_policies([policy], cache=store)
+    (entry,) = store.directory.glob("*.json")
+    blob = entry.read_bytes()
+    header, _, rest = blob.partition(b"\n")
+    key, _, rest = rest.partition(b"\n")
+    _, _, payload = rest.partition(b"\n")
+    literal = b'"type":"number","value":4,"raw":"4"'
+    assert literal in payload  # the checked AST (and its copies) holds the literal 4
+    tampered = payload.replace(literal, b'"type":"number","value":40,"raw":"40"')
+
+    def plant(signature: bytes) -> None:
+        entry.write_bytes(b"\n".join([header, key, signature, tampered]))
+
+    plant(hashlib.sha256(tampered).hexdigest().encode())  # a recomputed checksum
+    assert _messages(compile_policies([policy], cache=store), 6) == ["requires gpus <= 4, but gpus is 6"]
+    assert len(counted) == 2  # the planted entry was a miss: the front end ran again
+    compile_policies([policy], cache=store)
+    assert len(counted) == 2  # and its own entry, written again, is a hit
+    plant(cache._signature(store._secret(), key.decode(), tampered))  # with the user's key it would be used
+    assert _messages(compile_policies([policy], cache=store), 6) == []

@@ -14,6 +14,7 @@ from policy_engine.engine.batch import Batch, evaluate_paths
 from policy_engine.reporters.costs import WorkloadCost
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +101,55 @@ def test_stdin_past_the_size_cap_is_an_error_at_the_line_where_reading_stopped(
     assert error.diagnostic.code == "E406" and error.file == "<stdin>" and error.line > 1
     whole = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data[: len(data) // 2]))
     assert 0 < capped.result.stats.documents <= whole.result.stats.documents
+
+
+@pytest.mark.parametrize("stdin", [b"", b"# rendered nothing\n---\n"])
+def test_stdin_without_a_document_is_the_located_warning_an_empty_file_gets(engine: Engine, tmp_path: Path,
+                                                                             stdin: bytes) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_bytes(stdin)
+    from_file = evaluate_paths(engine, [str(empty)], jobs=1).result.errors
+    from_stdin = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(stdin)).result.errors
+    assert [(e.diagnostic.code, e.diagnostic.span.line, e.diagnostic.message) for e in from_stdin] == \
+        [(e.diagnostic.code, e.diagnostic.span.line, e.diagnostic.message) for e in from_file]
+    assert [(e.diagnostic.code, e.file) for e in from_stdin] == [("W601", "<stdin>")]
+
+
+def test_a_stdin_cut_into_segments_is_never_called_empty(engine: Engine, small_units: None) -> None:
+    result = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(_stream())).result
+    assert result.stats.documents and not [e for e in result.errors if e.diagnostic.code == "W601"]
+
+
+def _gpus(b: Batch) -> dict[str, float]:
+    return {w.name: w.gpus for w in b.result.workloads}
+
+
+def test_a_trainjob_finds_its_runtime_in_another_workers_share(engine: Engine,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every document its own unit, two workers: the runtime is read by another unit than the TrainJob."""
+    monkeypatch.setattr(batch_module, "UNIT_BYTES", 1)
+    trainjobs = str(FIXTURES / "model" / "trainer" / "trainjobs.yaml")
+    one = evaluate_paths(engine, [trainjobs], jobs=1, options=Options(workloads=True))
+    two = evaluate_paths(engine, [trainjobs], jobs=2, options=Options(workloads=True))
+    assert two.workers == 2
+    assert _gpus(two) == _gpus(one) == {"finetune": 8.0, "torch-run": 8.0, "nowhere": 0.0}
+
+
+def test_dra_claims_follow_a_resource_claim_template_in_another_file(engine: Engine,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "UNIT_BYTES", 1)
+    dra = FIXTURES / "engine" / "dra"
+    runs = [evaluate_paths(engine, [str(dra / "workloads.yaml"), str(dra / "claim-templates.yaml")], jobs=jobs,
+                           options=Options(workloads=True)) for jobs in (1, 2)]
+    assert runs[1].workers == 2
+    for run in runs:
+        assert _gpus(run) == {"dra-trainer": 4.0, "dra-legacy": 1.0, "dra-missing": 0.0}
+        by_name = {w.name: w for w in run.result.workloads}
+        trainer = by_name["dra-trainer"].roles[0]
+        assert trainer.gpu_resource == "gpu.nvidia.com"
+        assert "ResourceClaimTemplate two-a100" in trainer.provenance["gpus"].note
+        assert "claim-templates.yaml" in trainer.provenance["gpus"].note
+        missing = by_name["dra-missing"].roles[0]
+        assert "not-scanned is not in the scanned set" in missing.provenance["claims_unresolved"].note
+        # the template is counted on the pods naming it, not flagged as a kind the model does not read
+        assert not [f for f in run.result.findings if f.resource.kind == "ResourceClaimTemplate"]

@@ -8,12 +8,14 @@ all along; DCGM utilisation while it runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .cluster import NODES, SimPod
+from .servers import prometheus
 
 STEP = 600  # seconds between samples (and the PromQL subquery step the tests use)
 UTIL = {0: 15.0, 1: 60.0, 2: 95.0}  # DCGM_FI_DEV_GPU_UTIL by pod index % 3
@@ -85,3 +87,12 @@ def openmetrics(pods: Sequence[SimPod], first: datetime, now: datetime, path: Pa
             lines += [f"{name}{s}" for s in series]
     lines.append("# EOF")
     path.write_text("\n".join(lines) + "\n")
+
+
+@contextmanager
+def served(pods: Sequence[SimPod], first: datetime, now: datetime, work: Path,
+           namespaces: Sequence[dict[str, Any]] = ()) -> Iterator[str]:
+    """A real Prometheus over these pods' (and namespaces') series (backfilled with promtool); yields its URL."""
+    openmetrics(pods, first, now, work / "ksm.om", namespaces)
+    with prometheus(work / "ksm.om", work) as url:
+        yield url

@@ -19,8 +19,7 @@ from policy_engine.ledger.store import Ledger
 from policy_engine.prometheus import Endpoint
 
 from .cluster import HOUR, T0, TEAMS, engine, fleet, per_gpu_hour, write_ledger
-from .ksm import STEP, UTIL, openmetrics
-from .servers import prometheus
+from .ksm import STEP, UTIL, served
 
 # every pod starts an hour after the month does (a sample exactly at the period's start is the edge case
 # of the subquery's closed range), lifetimes on the hour as in the ledger tests
@@ -35,9 +34,7 @@ def eng() -> Engine:
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("prom")
-    openmetrics(PODS, T0, NOW, work / "ksm.om")
-    with prometheus(work / "ksm.om", work) as url:
+    with served(PODS, T0, NOW, tmp_path_factory.mktemp("prom")) as url:
         yield url
 
 

@@ -6,7 +6,6 @@ an authoritative namespace label wins)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,10 @@ from policy_engine.compiler.program import Period
 from policy_engine.engine import Engine
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.prometheus import PrometheusHistory
-from policy_engine.ledger.store import Ledger
+from policy_engine.ledger.store import NO_VALUE, Ledger
 
 from .cluster import HOUR, T0, Cache, SimPod, engine, write_ledger
-from .ksm import STEP, openmetrics
-from .servers import prometheus
+from .ksm import STEP, served
 
 KEYS = ("team", "cost-center")
 NAMESPACES: list[dict[str, Any]] = [
@@ -56,9 +54,7 @@ def eng() -> Engine:
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work: Path = tmp_path_factory.mktemp("prom-ns")
-    openmetrics(PODS, T0, NOW, work / "ksm.om", NAMESPACES)
-    with prometheus(work / "ksm.om", work) as url:
+    with served(PODS, T0, NOW, tmp_path_factory.mktemp("prom-ns"), NAMESPACES) as url:
         yield url
 
 
@@ -87,14 +83,14 @@ def test_same_groups_for_the_same_pods(prom: str, ledger: Ledger, eng: Engine) -
             assert p.gpu_hours == pytest.approx(led.gpu_hours) == pytest.approx(hours(names)), team
             assert p.cost == pytest.approx(led.cost) and p.cost_running == pytest.approx(led.cost_running), team
             assert p.gpu_rate == led.gpu_rate, team
-    # --by over both inherited keys: the same rows, untagged pods under "(none)" in both
+    # --by over both inherited keys: the same rows, pods without a value under NO_VALUE in both
     rows = {f.key: f for f in history.usage_by(["team", "cost-center"], Period.MONTH, NOW)}
     expected = {f.key: f for f in ledger.usage_by(["team", "cost-center"], Period.MONTH, NOW)}
-    assert set(rows) == set(expected) == {("search", "cc-7"), ("vision", "(none)"), ("nlp", "(none)"),
-                                          ("(none)", "(none)")}
+    assert set(rows) == set(expected) == {("search", "cc-7"), ("vision", NO_VALUE), ("nlp", NO_VALUE),
+                                          (NO_VALUE, NO_VALUE)}
     for key, f in rows.items():
         assert f.gpu_hours == pytest.approx(expected[key].gpu_hours) and f.cost == pytest.approx(expected[key].cost)
-    assert rows[("(none)", "(none)")].gpu_hours == pytest.approx(hours({"untagged-0", "nothing-0"}))
+    assert rows[(NO_VALUE, NO_VALUE)].gpu_hours == pytest.approx(hours({"untagged-0", "nothing-0"}))
 
 
 def test_without_the_rule_the_pods_own_labels_decide(prom: str, eng: Engine) -> None:

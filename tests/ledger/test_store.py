@@ -15,6 +15,7 @@ from policy_engine.ledger.db import SCHEMA_VERSION, LedgerError, connect
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.writer import LedgerWriter
+from policy_engine.model.dimensions import UNTAGGED
 
 from .cluster import HOUR, T0, Cache, SimPod, engine, fleet, per_gpu_hour
 
@@ -140,7 +141,7 @@ def test_usage_by_dimensions(tmp_path: Path, eng) -> None:  # type: ignore[no-un
         spot = sum(p.gpus * p.hours(T0, now) for p in pods if p.team == "nlp" and p.node == "gpu-b")
         assert rows[("nlp", "spot")].gpu_hours == pytest.approx(spot)
         assert rows[("nlp", "spot")].cost == pytest.approx(spot * per_gpu_hour("gpu-b", eng.catalog))
-        assert {f.key[0] for f in ledger.usage_by(["cost-center"], Period.MONTH, now)} == {"(none)"}
+        assert {f.key[0] for f in ledger.usage_by(["cost-center"], Period.MONTH, now)} == {UNTAGGED}
 
 
 def test_schema_is_migrated_and_a_newer_one_refused(tmp_path: Path) -> None:

@@ -72,3 +72,15 @@ def test_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 2 and "no ledger here" in err
     code, _, err = _usage(capsys, "--ledger", str(tmp_path / "none.db"), "--at", "yesterday")
     assert code == 2 and "--at yesterday" in err
+
+
+def test_spend_without_a_value_has_the_one_untagged_name(ledger_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """No pod of the fleet has a cost-center: ``usage`` names that spend as check, cost and inspect do."""
+    from policy_engine.model.dimensions import UNTAGGED
+
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--by", "cost-center", "--format", "json")
+    assert code == 0
+    assert {r["key"]["cost-center"] for r in json.loads(out)["rows"]} == {UNTAGGED} == {"(untagged)"}
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--by", "team,cost-center")
+    assert code == 0 and UNTAGGED in out and "(none)" not in out

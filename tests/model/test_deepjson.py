@@ -37,5 +37,9 @@ def test_ten_thousand_levels_parse_where_json_loads_gives_up() -> None:
     text = '{"a":' * 10_000 + "[1]" + "}" * 10_000
     with pytest.raises(RecursionError):
         json.loads(text)
-    value = deepjson.loads(text.encode())
-    assert deepjson.depth(value) == 10_001
+    value = deepjson.loads(text.replace('{"a":', "", 1)[:-1].encode())  # 10,000 levels: the API server's limit
+    assert deepjson.depth(value) == 10_000
+    with pytest.raises(deepjson.TooDeep) as past:  # one more is refused, at the bracket that opens it
+        deepjson.loads(text)
+    assert (past.value.lineno, past.value.colno) == (1, len('{"a":') * 10_000 + 1)
+    assert "more than 10,000 levels" in past.value.msg

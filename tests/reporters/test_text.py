@@ -38,7 +38,9 @@ def test_colour_only_when_asked(result: Result, ctx: ReportContext) -> None:
 def test_a_saving_that_cannot_be_known_is_said_not_shown_as_zero(result: Result, ctx: ReportContext) -> None:
     unknown = replace(result.findings[1], saving=None, facts=(("saving", "unknown: no spot price in the pricing "
                                                                          "catalog"),))
-    out = text.render(replace(result, findings=[result.findings[0], unknown, *result.findings[2:]]), ctx)
+    summaries = [replace(s, saving_unknown=1) if s.policy == "prefer-spot" else s for s in result.summaries]
+    out = text.render(replace(result, findings=[result.findings[0], unknown, *result.findings[2:]],
+                              summaries=summaries), ctx)
     line = next(line for line in out.splitlines() if "prefer-spot" in line and "k8s/train.yaml" in line)
     assert "saving unknown (no spot price in the catalog)" in line and "saves" not in line
     summary = next(line for line in out.splitlines() if line.startswith("  prefer-spot"))

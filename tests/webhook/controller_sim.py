@@ -9,8 +9,8 @@ template's metadata on each pod; …). ``chain`` walks the whole tree (CronJob �
 ReplicaSet → Pod, Notebook → StatefulSet → Pod, …). One pod per role is derived: replicas of one
 template are identical to a policy. Upstream references are named beside each function.
 
-Not simulated (documented in docs/webhook.md): Katib trials, TrainJob (its runtime builds a JobSet),
-LLMInferenceService and KAITO presets, the RayJob submitter Job, Volcano's PodGroup.
+Not simulated (documented in docs/webhook.md): Katib's Suggestion Deployment and metrics-collector
+sidecar, KServe's router/scheduler Deployment of an LLMInferenceService, Volcano's PodGroup.
 """
 
 from __future__ import annotations
@@ -224,15 +224,35 @@ def derive_raycluster(obj: Obj, base: Obj | None = None) -> list[Obj]:
 
 def derive_rayjob(obj: Obj) -> list[Obj]:
     """rayjob_controller.go constructRayClusterForRayJob: the RayJob's labels + ray.io/originated-from-*;
-    spec is rayClusterSpec (a RayService's rayClusterConfig likewise). The submitter Job is not derived."""
+    spec is rayClusterSpec (a RayService's rayClusterConfig likewise). A RayJob in K8sJobMode (the
+    default) also gets its submitter Job (``createNewK8sJob``): named as the RayJob, labelled only
+    ray.io/originated-from-* and app.kubernetes.io/created-by, its pod template ``spec.submitterPodTemplate``
+    copied as is, else ``GetDefaultSubmitterTemplate`` (no metadata at all)."""
     spec = obj.get("spec") or {}
     cluster_spec = spec.get("rayClusterSpec") if obj["kind"] == "RayJob" else spec.get("rayClusterConfig")
-    if not isinstance(cluster_spec, dict):
-        return []
-    labels = {**_map(_meta(obj).get("labels")), "ray.io/originated-from-cr-name": _name(obj),
-              "ray.io/originated-from-crd": str(obj["kind"])}
-    return [_child(obj, "ray.io/v1", "RayCluster", f"{_name(obj)}-{_suffix('rc', _name(obj))}", labels,
-                   _map(_meta(obj).get("annotations")), copy.deepcopy(cluster_spec))]
+    origin = {"ray.io/originated-from-cr-name": _name(obj), "ray.io/originated-from-crd": str(obj["kind"])}
+    out = []
+    if isinstance(cluster_spec, dict):
+        out.append(_child(obj, "ray.io/v1", "RayCluster", f"{_name(obj)}-{_suffix('rc', _name(obj))}",
+                          {**_map(_meta(obj).get("labels")), **origin}, _map(_meta(obj).get("annotations")),
+                          copy.deepcopy(cluster_spec)))
+    if obj["kind"] == "RayJob" and spec.get("submissionMode") in (None, "K8sJobMode") \
+            and (out or spec.get("clusterSelector")):
+        template = copy.deepcopy(spec.get("submitterPodTemplate")) if isinstance(
+            spec.get("submitterPodTemplate"), dict) else _default_submitter(cluster_spec)
+        job_spec = {"backoffLimit": (spec.get("submitterConfig") or {}).get("backoffLimit", 2), "template": template}
+        out.append(_child(obj, "batch/v1", "Job", _name(obj),
+                          {**origin, "app.kubernetes.io/created-by": "kuberay-operator"}, {}, job_spec))
+    return out
+
+
+def _default_submitter(cluster_spec: Any) -> Obj:
+    """ray-operator common/job.go GetDefaultSubmitterTemplate: the head's image, fixed resources."""
+    head = ((cluster_spec or {}).get("headGroupSpec") or {}).get("template") or {}
+    containers = (head.get("spec") or {}).get("containers") or [{}]
+    return {"spec": {"restartPolicy": "Never", "containers": [{
+        "name": "ray-job-submitter", "image": containers[0].get("image", "rayproject/ray:latest"),
+        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m", "memory": "200Mi"}}}]}}
 
 
 # ---- JobSet, LeaderWorkerSet ----
@@ -274,7 +294,93 @@ def derive_lws(obj: Obj) -> list[Obj]:
     return out
 
 
-# ---- KServe, Kubeflow Notebook, NVIDIA NIM ----
+# ---- Kubeflow Trainer v2, Katib ----
+
+_ANCESTOR = "trainer.kubeflow.org/trainjob-ancestor-step"
+
+
+def derive_trainjob(obj: Obj) -> list[Obj]:
+    """kubeflow/trainer pkg/runtime/core/trainingruntime.go + plugins/jobset (jobset.go Build, builder.go):
+    a JobSet named as the TrainJob from the runtime's ``spec.template``, labelled with that template's
+    labels (the TrainJob's own are not copied); the trainer job (ancestor label ``trainer``) runs numNodes
+    pods, its ``node`` container taking ``resourcesPerNode``; initializers run one; each
+    ``podTemplateOverrides[].metadata`` is merged into the pod templates of the jobs it targets. The runtime
+    is looked up as check looks it up for one document (the bundled upstream runtimes)."""
+    from policy_engine.model.config import ModelConfig
+    from policy_engine.model.training_runtimes import find_runtime
+
+    spec = obj.get("spec") or {}
+    ref = spec.get("runtimeRef") or {}
+    if not ref.get("name"):
+        return []
+    found = find_runtime(ModelConfig(), str(ref.get("kind") or "ClusterTrainingRuntime"), str(ref["name"]),
+                         _meta(obj).get("namespace"))
+    if found is None:
+        return []
+    runtime = found[0].obj.get("spec") or {}
+    template = runtime.get("template") or {}
+    js_spec = copy.deepcopy(template.get("spec") or {})
+    trainer = spec.get("trainer") or {}
+    nodes = trainer.get("numNodes", (runtime.get("mlPolicy") or {}).get("numNodes", 1))
+    for rj in js_spec.get("replicatedJobs") or []:
+        job = rj.setdefault("template", {})
+        pod = job.setdefault("spec", {}).setdefault("template", {})
+        ancestor = _map((job.get("metadata") or {}).get("labels")).get(_ANCESTOR)
+        if ancestor == "trainer":
+            rj["replicas"] = 1
+            job["spec"]["parallelism"] = job["spec"]["completions"] = nodes
+            for c in (pod.get("spec") or {}).get("containers") or []:
+                if c.get("name") == "node" and trainer.get("resourcesPerNode"):
+                    c["resources"] = copy.deepcopy(trainer["resourcesPerNode"])
+        elif ancestor in ("dataset-initializer", "model-initializer"):
+            rj["replicas"] = 1
+        for override in spec.get("podTemplateOverrides") or []:
+            if rj.get("name") in {t.get("name") for t in override.get("targetJobs") or []}:
+                meta = pod.setdefault("metadata", {})
+                for key in ("labels", "annotations"):
+                    merged = {**_map(meta.get(key)), **_map((override.get("metadata") or {}).get(key))}
+                    if merged:
+                        meta[key] = merged
+    if spec.get("activeDeadlineSeconds") is not None:  # the TrainJob's own deadline bounds the JobSet's jobs
+        for rj in js_spec.get("replicatedJobs") or []:
+            rj["template"]["spec"].setdefault("activeDeadlineSeconds", spec["activeDeadlineSeconds"])
+    meta = template.get("metadata") or {}
+    return [_child(obj, "jobset.x-k8s.io/v1alpha2", "JobSet", _name(obj), _map(meta.get("labels")),
+                   _map(meta.get("annotations")), js_spec)]
+
+
+def derive_experiment(obj: Obj) -> list[Obj]:
+    """katib experiment_util.go createTrialInstance: a Trial labelled with the Experiment's labels +
+    katib.kubeflow.org/experiment, its runSpec the trialSpec (manifest/generator.go: name and namespace
+    set, nothing else added). One trial: parallel trials are identical to a policy."""
+    trial_spec = ((obj.get("spec") or {}).get("trialTemplate") or {}).get("trialSpec")
+    if not isinstance(trial_spec, dict):
+        return []
+    name = f"{_name(obj)}-{_suffix('trial', _name(obj), n=8)}"
+    run_spec = copy.deepcopy(trial_spec)
+    run_meta = run_spec.setdefault("metadata", {})
+    run_meta["name"] = name
+    if _meta(obj).get("namespace"):
+        run_meta["namespace"] = _meta(obj)["namespace"]
+    labels = {**_map(_meta(obj).get("labels")), "katib.kubeflow.org/experiment": _name(obj)}
+    return [_child(obj, "kubeflow.org/v1beta1", "Trial", name, labels, {}, {"runSpec": run_spec})]
+
+
+def derive_trial(obj: Obj) -> list[Obj]:
+    """katib trial_controller.go reconcileJob: the runSpec created as is, owned by the Trial."""
+    run_spec = (obj.get("spec") or {}).get("runSpec")
+    if not isinstance(run_spec, dict) or not run_spec.get("kind"):
+        return []
+    job = copy.deepcopy(run_spec)
+    meta = job.setdefault("metadata", {})
+    meta["ownerReferences"] = _owner(obj)
+    meta.setdefault("name", _name(obj))
+    if _meta(obj).get("namespace"):
+        meta["namespace"] = _meta(obj)["namespace"]
+    return [job]
+
+
+# ---- KServe, Kubeflow Notebook, NVIDIA NIM, KAITO ----
 
 _KSERVE_FRAMEWORKS = ("model", "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "pmml",
                       "lightgbm", "paddle", "huggingface")
@@ -310,6 +416,78 @@ def derive_inferenceservice(obj: Obj) -> list[Obj]:
         out.append(_child(obj, "apps/v1", "Deployment", f"{_name(obj)}-{component}", labels, annotations,
                           dep_spec))
     return out
+
+
+def _kueue_only(labels: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k.startswith("kueue.x-k8s.io")}
+
+
+def derive_llminferenceservice(obj: Obj) -> list[Obj]:
+    """kserve llmisvc workload_single_node.go / workload_multi_node.go: a Deployment (``template``), or a
+    LeaderWorkerSet (with ``worker``), per decode and prefill; pod labels are the controller's fixed
+    app.kubernetes.io/* / kserve.io/component / llm-d.ai/role, and ``propagateDeploymentMetadata`` copies
+    only kueue.x-k8s.io* labels of the LLMInferenceService: its cost labels never reach a pod."""
+    spec = obj.get("spec") or {}
+    out = []
+    copied = _kueue_only(_map(_meta(obj).get("labels")))
+    for part, holder in (("", spec), ("-prefill", spec.get("prefill"))):
+        if not isinstance(holder, dict) or not (isinstance(holder.get("template"), dict)
+                                                or isinstance(holder.get("worker"), dict)):
+            continue
+        role = "prefill" if part else ("decode" if isinstance(spec.get("prefill"), dict) else "both")
+        base = {"app.kubernetes.io/name": _name(obj), "app.kubernetes.io/part-of": "llminferenceservice"}
+        if isinstance(holder.get("worker"), dict):
+            leader = {**base, "app.kubernetes.io/component": f"llminferenceservice-workload-leader{part}",
+                      "kserve.io/component": "workload", "llm-d.ai/role": role, **copied}
+            worker = {**base, "app.kubernetes.io/component": f"llminferenceservice-workload-worker{part}", **copied}
+            size = ((holder.get("parallelism") or {}).get("data") or 1) // max(
+                (holder.get("parallelism") or {}).get("dataLocal") or 1, 1)
+            lwt: Obj = {"size": max(size, 1), "workerTemplate": {"metadata": {"labels": worker},
+                                                                 "spec": copy.deepcopy(holder["worker"])}}
+            if isinstance(holder.get("template"), dict):
+                lwt["leaderTemplate"] = {"metadata": {"labels": leader}, "spec": copy.deepcopy(holder["template"])}
+            out.append(_child(obj, "leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet",
+                              f"{_name(obj)}-kserve-mn{part}", {**worker}, {},
+                              {"replicas": holder.get("replicas", 1), "leaderWorkerTemplate": lwt}))
+        else:
+            labels = {**base, "app.kubernetes.io/component": f"llminferenceservice-workload{part}",
+                      "kserve.io/component": "workload", "llm-d.ai/role": role, **copied}
+            dep_spec = {"replicas": holder.get("replicas", 1), "selector": {"matchLabels": dict(labels)},
+                        "template": {"metadata": {"labels": dict(labels)},
+                                     "spec": copy.deepcopy(holder["template"])}}
+            out.append(_child(obj, "apps/v1", "Deployment", f"{_name(obj)}-kserve{part}", labels, {}, dep_spec))
+    return out
+
+
+def derive_kaito_workspace(obj: Obj) -> list[Obj]:
+    """kaito pkg/workspace/manifests GenerateDeploymentManifestWithPodTemplate: with ``inference.template``
+    the pods carry that template's labels + kaito.sh/workspace; a preset's Deployment (a tuning
+    Workspace's Job) labels its pods kaito.sh/workspace only, its container asking for every GPU of the
+    ``resource.instanceType`` node (the bundled catalog's count) with no memory limit. The Workspace's own
+    labels are never copied."""
+    from policy_engine.pricing.catalog import load_catalog
+
+    inference = obj.get("inference") or {}
+    resource = obj.get("resource") or {}
+    label = {"kaito.sh/workspace": _name(obj)}
+    if isinstance(inference.get("template"), dict):
+        template = copy.deepcopy(inference["template"])
+        meta = template.setdefault("metadata", {})
+        meta["labels"] = {**_map(meta.get("labels")), **label}
+    else:
+        inst = load_catalog().instance_types.get(str(resource.get("instanceType")))
+        gpus = {"nvidia.com/gpu": f"{inst.gpus:g}"} if inst is not None and inst.gpus else {}
+        container = {"name": _name(obj), "image": "mcr.microsoft.com/aks/kaito/preset",
+                     "resources": {"requests": dict(gpus), "limits": dict(gpus)}}
+        template = {"metadata": {"labels": dict(label)}, "spec": {"containers": [container]}}
+    if resource.get("instanceType"):
+        template.setdefault("spec", {}).setdefault("nodeSelector", {})[
+            "node.kubernetes.io/instance-type"] = resource["instanceType"]
+    if "tuning" in obj:  # a fine-tuning Workspace runs a Job
+        template["spec"]["restartPolicy"] = "Never"
+        return [_child(obj, "batch/v1", "Job", _name(obj), dict(label), {}, {"template": template})]
+    dep_spec = {"replicas": resource.get("count", 1), "selector": {"matchLabels": dict(label)}, "template": template}
+    return [_child(obj, "apps/v1", "Deployment", _name(obj), dict(label), {}, dep_spec)]
 
 
 def derive_notebook(obj: Obj) -> list[Obj]:
@@ -404,6 +582,11 @@ _CONTROLLERS: dict[tuple[str, str], Callable[[Obj], list[Obj]]] = {
     ("kubeflow.org", "Notebook"): derive_notebook,
     ("apps.nvidia.com", "NIMService"): derive_nimservice,
     ("argoproj.io", "Workflow"): derive_workflow,
+    ("trainer.kubeflow.org", "TrainJob"): derive_trainjob,
+    ("kubeflow.org", "Experiment"): derive_experiment,
+    ("kubeflow.org", "Trial"): derive_trial,
+    ("serving.kserve.io", "LLMInferenceService"): derive_llminferenceservice,
+    ("kaito.sh", "Workspace"): derive_kaito_workspace,
     ("argoproj.io", "CronWorkflow"): derive_cronworkflow,
 }
 

@@ -10,6 +10,7 @@ before the API server's 5 s timeout, memory under the container limit), with wid
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import socket
@@ -130,14 +131,23 @@ def deep_body(review_body_: dict[str, Any], levels: int) -> bytes:
 # --- every valid object is decided ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("levels", [200, 1_000, 10_000])
+@pytest.mark.parametrize("levels", [200, 1_000, 9_998])
 def test_deeply_nested_object_is_decided_like_the_flat_one(server: Server, levels: int) -> None:
-    """A valid object with an extra field nested up to the API server's 10,000 levels is judged, not 400."""
+    """A valid object with an extra field nested up to the API server's 10,000 levels (the object, its spec
+    and 9,998 more) is judged, not 400."""
     flat = decided(server, review())
     assert flat["allowed"] is False
     deep = decided(server, deep_body(review(), levels))
     assert deep["allowed"] is False
     assert deep["status"]["message"] == flat["status"]["message"]
+
+
+def test_an_object_deeper_than_the_api_server_accepts_is_a_located_400(server: Server) -> None:
+    """One level past the API server's limit is no object it would send: a 400 that says where, as
+    ``check`` says E606 at the same level."""
+    reply = server.post(deep_body(review(), 9_999))
+    assert reply.status_code == 400
+    assert "more than 10,000 levels" in reply.json()["error"] and "column" in reply.json()["error"]
 
 
 def test_deep_argo_workflow_is_denied(server: Server, tmp_path: Path) -> None:
@@ -348,22 +358,85 @@ def test_review_over_budget_follows_internal_error(tls: Tls, tmp_path: Path) -> 
 # --- TLS -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_tls_below_1_2_is_refused(server: Server, tls: Tls) -> None:
+def _client(tls: Tls, version: ssl.TLSVersion, ciphers: str = "DEFAULT") -> ssl.SSLContext:
+    """A client that offers exactly ``version`` and ``ciphers``, at OpenSSL security level 0 so that the client
+    itself does not refuse old protocols or suites: whether a handshake fails is then the server's doing."""
     context = tls.context()
-    context.minimum_version = ssl.TLSVersion.TLSv1
-    context.maximum_version = ssl.TLSVersion.TLSv1_1
-    with socket.create_connection((HOST, server.port), timeout=5) as raw, pytest.raises(ssl.SSLError):
-        context.wrap_socket(raw, server_hostname=HOST)
+    context.minimum_version = context.maximum_version = version
+    context.set_ciphers(f"{ciphers}:@SECLEVEL=0")
+    return context
+
+
+def _handshake(port: int, context: ssl.SSLContext) -> tuple[str, str]:
+    """(protocol, cipher) of a real TLS handshake with the server at ``port``."""
+    with socket.create_connection((HOST, port), timeout=5) as raw, \
+            context.wrap_socket(raw, server_hostname=HOST) as conn:
+        name, _, _ = conn.cipher()  # type: ignore[misc]
+        return str(conn.version()), name
+
+
+@contextlib.contextmanager
+def _permissive_server(tls: Tls) -> Iterator[int]:
+    """A server that accepts every protocol and suite: the control showing a client can really offer them."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    context.load_cert_chain(str(tls.cert), str(tls.key))
+    listener = socket.create_server((HOST, 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls_conn:
+                tls_conn.recv(1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
+def test_tls_below_1_2_is_refused(server: Server, tls: Tls, version: str) -> None:
+    """A client that speaks only TLS 1.0 (or 1.1), and that a permissive server does shake hands with, is
+    refused by the webhook with a protocol-version alert; the same client at TLS 1.2 gets through."""
+    old = _client(tls, getattr(ssl.TLSVersion, version))
+    with _permissive_server(tls) as port:
+        assert _handshake(port, old)[0] == {"TLSv1": "TLSv1", "TLSv1_1": "TLSv1.1"}[version]  # the client offers it
+    with pytest.raises(ssl.SSLError):  # the server ends the handshake (an alert, or it just closes)
+        _handshake(server.port, old)
+    assert _handshake(server.port, _client(tls, ssl.TLSVersion.TLSv1_2))[0] == "TLSv1.2"
 
 
 def test_tls_1_2_gets_a_forward_secret_aead_cipher(server: Server, tls: Tls) -> None:
-    context = tls.context()
-    context.maximum_version = ssl.TLSVersion.TLSv1_2
-    with socket.create_connection((HOST, server.port), timeout=5) as raw, \
-            context.wrap_socket(raw, server_hostname=HOST) as conn:
-        name, version, _ = conn.cipher()  # type: ignore[misc]
-        assert version == "TLSv1.2" and name.startswith("ECDHE") and ("GCM" in name or "CHACHA20" in name)
+    """The server chooses an ECDHE AEAD suite; a client offering only CBC (SHA-1 or SHA-2 MACs) or plain RSA
+    key exchange at TLS 1.2, which a permissive server accepts, is refused; and the server's TLS 1.2 suite
+    list holds nothing but ECDHE with AES-GCM or ChaCha20-Poly1305."""
+    version, name = _handshake(server.port, _client(tls, ssl.TLSVersion.TLSv1_2))
+    assert version == "TLSv1.2" and name.startswith("ECDHE") and ("GCM" in name or "CHACHA20" in name)
+    weak = ("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA:"
+            "ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-SHA256:AES128-GCM-SHA256:AES128-SHA")
+    with _permissive_server(tls) as port:
+        assert _handshake(port, _client(tls, ssl.TLSVersion.TLSv1_2, weak))[0] == "TLSv1.2"
+    with pytest.raises(ssl.SSLError):
+        _handshake(server.port, _client(tls, ssl.TLSVersion.TLSv1_2, weak))
+    from policy_engine.webhook.tls import serving_context
+
+    context = serving_context(str(tls.cert), str(tls.key))
+    assert context.minimum_version is ssl.TLSVersion.TLSv1_2  # the explicit minimum, not only the suites
+    suites = [c for c in context.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    assert suites
+    for suite in suites:
+        assert suite["aead"] and suite["kea"] == "kx-ecdhe", suite
+        assert "Mac=AEAD" in suite["description"] and ("Enc=AESGCM" in suite["description"]
+                                                        or "Enc=CHACHA20" in suite["description"]), suite
 
 
 def test_rotated_certificate_is_served_without_restart(tmp_path: Path) -> None:

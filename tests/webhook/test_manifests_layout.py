@@ -12,7 +12,6 @@ imported, re-parameterised policy denies must be denied.
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import yaml
 from policy_engine.cli.main import main
 from policy_engine.engine import load_engine
 from policy_engine.webhook.manifests import POLICY_DIR
+from tests.configmap_mount import mount_configmap
 from tests.webhook.reviews import review_body
 from tests.webhook.server import Server
 
@@ -38,21 +38,6 @@ def _render(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[d
 def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     [doc] = [d for d in docs if d["kind"] == kind]
     return doc
-
-
-def mount_configmap(configmap: dict[str, Any], volume: dict[str, Any], mount: Path) -> None:
-    """What the kubelet writes for a ConfigMap volume: the files in a timestamped hidden folder, ``..data``
-    linking to it, and each top-level entry of the volume a link through ``..data``."""
-    data: dict[str, str] = configmap["data"]
-    items = volume["configMap"].get("items") or [{"key": k, "path": k} for k in data]
-    stamp = mount / "..2026_11_29_22_00_00.000000001"
-    for item in items:
-        target = stamp / item["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(data[item["key"]])
-    os.symlink(stamp.name, mount / "..data")
-    for top in sorted({item["path"].split("/")[0] for item in items}):
-        os.symlink(f"..data/{top}", mount / top)
 
 
 @pytest.mark.parametrize("given", [[""], ["teams", "cost"]], ids=["whole-tree", "folders-importing-outside"])

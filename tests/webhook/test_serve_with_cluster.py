@@ -26,10 +26,42 @@ def apiserver() -> Iterator[FakeApiServer]:
         team_vision = copy.deepcopy(namespaces[2])
         team_vision["metadata"].update(name="team-vision", uid="6f1c1d7e-0c55-4f5b-9d0a-0d1f0e3c0009")
         team_vision["metadata"]["labels"]["kubernetes.io/metadata.name"] = "team-vision"
-        srv.load("namespaces", [*namespaces, team_vision])
+        scalers = copy.deepcopy(namespaces[2])
+        scalers["metadata"].update(name="ml-scale", uid="6f1c1d7e-0c55-4f5b-9d0a-0d1f0e3c0010",
+                                   labels={"kubernetes.io/metadata.name": "ml-scale", "team": "scalers"})
+        srv.load("namespaces", [*namespaces, team_vision, scalers])
         srv.load("nodes", fixture("nodes.json")["items"])
-        srv.load("pods", fixture("pods.json")["items"])
+        srv.load("pods", [*fixture("pods.json")["items"], _running_gpu_pod()])
+        srv.load("apps/v1/deployments", [_scaled("Deployment", "gpu-serve")])
+        srv.load("apps/v1/statefulsets", [_scaled("StatefulSet", "gpu-shards")])
         yield srv
+
+
+def _running_gpu_pod() -> dict[str, Any]:
+    """Team scalers' live usage: one GPU, running since January, so all of this day, week and month."""
+    pod: dict[str, Any] = copy.deepcopy(next(p for p in fixture("pods.json")["items"]
+                                             if p["metadata"]["namespace"] == "ml-vision"))
+    pod["metadata"] = {"name": "scalers-batch-0", "namespace": "ml-scale",
+                       "uid": "a1b2c3d4-0001-4e5f-8a9b-0000000000f1", "resourceVersion": "0",
+                       "creationTimestamp": "2026-01-02T00:00:00Z"}
+    pod["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"},
+                                                 "limits": {"memory": "16Gi", "nvidia.com/gpu": "1"}}
+    pod["status"]["startTime"] = "2026-01-02T00:00:00Z"
+    return pod
+
+
+def _scaled(kind: str, name: str) -> dict[str, Any]:
+    """A one-GPU-a-replica workload of team scalers, scaled to zero: what ``kubectl scale`` will scale."""
+    resources = {"requests": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"},
+                 "limits": {"memory": "16Gi", "nvidia.com/gpu": "1"}}
+    template = {"metadata": {"labels": {"app": name, "team": "scalers"}},
+                "spec": {"containers": [{"name": "serve", "image": "ghcr.io/acme/serve:1", "resources": resources}]}}
+    spec: dict[str, Any] = {"replicas": 0, "selector": {"matchLabels": {"app": name}}, "template": template}
+    if kind == "StatefulSet":
+        spec["serviceName"] = name
+    return {"apiVersion": "apps/v1", "kind": kind,
+            "metadata": {"name": name, "namespace": "ml-scale", "uid": f"5ca1ed00-0000-4000-8000-{len(name):012d}",
+                         "labels": {"team": "scalers"}}, "spec": spec}
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +126,33 @@ def test_serve_log_mentions_the_cluster(webhook: Server) -> None:
     assert listed == {"namespaces", "nodes", "pods"}, webhook.log_text()[-2000:]
 
 
+
+
+@pytest.mark.parametrize(("resource", "name"), [("deployments", "gpu-serve"), ("statefulsets", "gpu-shards")])
+def test_scaling_past_a_gpu_quota_given_live_usage_is_denied(webhook: Server, resource: str, name: str) -> None:
+    """``kubectl scale --replicas N`` through the scale subresource: the webhook reads the workload from the
+    API server and judges it at N replicas against the team's live usage (issue #13). Team scalers has a
+    one-GPU pod running all month (~720-744 GPU-hours) and a 2,000 GPU-hour monthly quota: one more
+    one-GPU replica (730) fits, two (1,460) do not — though without the live usage they would."""
+
+    def scale_to(replicas: int) -> dict[str, Any]:
+        review = _review("inherit-namespace-team")
+        scale = {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                 "metadata": {"name": name, "namespace": "ml-scale"}, "spec": {"replicas": replicas}}
+        review["request"].update({
+            "kind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "resource": {"group": "apps", "version": "v1", "resource": resource}, "subResource": "scale",
+            "operation": "UPDATE", "name": name, "namespace": "ml-scale", "object": scale,
+            "oldObject": {**scale, "spec": {"replicas": 0}}})
+        reply = webhook.post(review)
+        assert reply.status_code == 200, reply.text
+        response: dict[str, Any] = reply.json()["response"]
+        return response
+
+    within = scale_to(1)
+    assert within["allowed"] is True, within
+    past = scale_to(2)
+    assert past["allowed"] is False, past
+    message = past["status"]["message"]
+    assert "gpu-hours-per-month" in message and 'labels["team"]=scalers' in message
+    assert "used" in message and "committed by running pods" in message  # the live usage was counted
