@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests clean
+.PHONY: demo test system-packages lint typecheck unit policy-tests bench deploy-manifests release clean
 
 $(BIN)/policy-engine: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +50,22 @@ deploy-manifests: $(BIN)/policy-engine
 	$(BIN)/policy-engine webhook-manifests --out-dir deploy
 	$(BIN)/policy-engine controller-manifests --out-dir deploy/controller
 
+# The bundled catalog is generated from the provider-format excerpts (policy_engine/pricing/excerpts/README.md);
+# a test keeps it current.
+EXCERPTS := policy_engine/pricing/excerpts
+.PHONY: catalog
+catalog: $(BIN)/policy-engine
+	$(BIN)/policy-engine prices import --base $(EXCERPTS)/catalog-base.yaml \
+	  --aws $(EXCERPTS)/aws-ec2-us-east-1.2026-01-19.json --gcp $(EXCERPTS)/gcp-pricing.2026-02-12.yml \
+	  --out policy_engine/pricing/catalog.yaml
+
 # Example outputs in README.md and docs/ are generated (<!-- output: … --> markers); a test keeps them current.
 docs-outputs: $(BIN)/policy-engine
 	$(BIN)/python -m tests.docs.outputs --write
+
+# Tag the checked-out release commit v<version> (docs/releasing.md); refuses a commit that is not one.
+release:
+	bash .ci/release
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

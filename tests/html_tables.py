@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import Any
 
 
 class PageTables(HTMLParser):
@@ -53,3 +54,28 @@ def parse_page(html: str) -> PageTables:
     parser = PageTables()
     parser.feed(html)
     return parser
+
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def assert_actual_tables_equal_json(page: PageTables, actual: dict[str, Any]) -> None:
+    """The *Actual spend* tables of a page hold the numbers of ``report --format json``'s ``actual``."""
+    assert [r[0] for r in page.tables["actual-by-team"][1:]] == [t["team"] for t in actual["teams"]]
+    assert [r[1] for r in page.tables["actual-by-team"][1:]] == [money(t["used"]) for t in actual["teams"]]
+    assert [r[2] for r in page.tables["actual-by-team"][1:]] == [money(t["forecast"]) for t in actual["teams"]]
+    assert [r[7] for r in page.tables["limits"][1:]] == [f"{g['forecast_percent']:.1f}%" for g in actual["limits"]]
+    assert [r[1] for r in page.tables["daily"][1:]] == [money(d["cost"]) for d in actual["daily"]]
+    runs = page.tables.get("training-runs", [[]])[1:]
+    assert [r[0] for r in runs] == [r["workload"] for r in actual["training_runs"]]
+    assert [r[4] for r in runs] == [money(r["cost"]) for r in actual["training_runs"]]
+    idle = actual["idle_waste"]
+    if idle is None:
+        assert "idle-by-team" not in page.tables
+        return
+    rows = page.tables["idle-by-team"][1:]
+    assert [r[0] for r in rows] == [t["team"] for t in idle]
+    for column, key in ((1, "cost"), (2, "used"), (3, "idle"), (4, "unmeasured")):
+        assert [r[column] for r in rows] == [money(t[key]) for t in idle], key
+    assert [r[5] for r in rows] == ["" if t["idle_percent"] is None else f"{t['idle_percent']:.1f}%" for t in idle]

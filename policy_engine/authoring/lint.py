@@ -218,7 +218,9 @@ def _contradictions(block: ast.MatchBlock) -> Iterator[Diagnostic]:
 
 
 def _check_catalog(policy: ast.Policy, catalog: Catalog) -> Iterator[Diagnostic]:
-    names = {"instance_types": sorted(catalog.instance_types), "gpu_models": sorted(catalog.gpu_models)}
+    # the names the catalog recognises: priced, and known by their hardware without a published price
+    names = {"instance_types": sorted({*catalog.instance_types, *catalog.unpriced_types}),
+             "gpu_models": sorted({*catalog.gpu_models, *catalog.unpriced_gpu_models})}
     for rule in policy.rules:
         body = rule.body
         if not isinstance(body, ast.PatternList):

@@ -11,8 +11,12 @@ import argparse
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+
+if TYPE_CHECKING:
+    from policy_engine.ledger.unit_costs import UnitCosts
 
 HELP = "GPU-hours and spend per quota/budget group this period, from the ledger"
 LEDGER_ENV = "POLICY_ENGINE_LEDGER"
@@ -29,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dcgm", metavar="URL",
                         help="Prometheus holding DCGM_FI_DEV_GPU_UTIL: split actual cost into used and idle "
                              "(default: --prometheus, if given)")
+    parser.add_argument("--serving-metrics", metavar="URL",
+                        help="Prometheus holding the serving engines' counters (vLLM, TGI, SGLang, Triton): cost "
+                             "per 1M tokens and per 1,000 requests in --format json (needs --ledger; as report)")
     parser.add_argument("--period", choices=["day", "week", "month"], default="month",
                         help="the calendar period (UTC) to report (default: month); quotas and budgets of "
                              "that period are shown")
@@ -69,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"no history: give --ledger FILE (or set ${LEDGER_ENV}) or --prometheus URL")
     if args.prometheus_step <= 0:
         return _fail("--prometheus-step must be positive")
+    if args.serving_metrics and (args.prometheus or not args.ledger):
+        return _fail("--serving-metrics needs --ledger (the pods' cost over the window comes from the ledger)")
     try:
         now = _parse_at(args.at)
     except ValueError:
@@ -102,5 +111,22 @@ def run(args: argparse.Namespace) -> int:
                                       utilisation=utilisation)
     except failures as exc:
         return _fail(str(exc))
+    if args.ledger and not args.prometheus:
+        report.unit_costs = _unit_costs(args.ledger, args.serving_metrics, report.start, now)
+        if report.unit_costs.error:
+            return _fail(report.unit_costs.error)
     sys.stdout.write(render(report, args.format))
     return EXIT_OK
+
+
+def _unit_costs(path: str, serving_url: str | None, start: datetime, now: datetime) -> UnitCosts:
+    """Unit costs over the period so far (the same figures as ``report --ledger``'s)."""
+    from policy_engine.ledger.store import Ledger
+    from policy_engine.ledger.unit_costs import unit_costs
+    from policy_engine.prometheus import Prometheus
+
+    with Ledger(path, readonly=True) as ledger:
+        if serving_url is None:
+            return unit_costs(ledger, start, now)
+        with Prometheus(serving_url) as serving:
+            return unit_costs(ledger, start, now, serving)

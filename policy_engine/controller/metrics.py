@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from policy_engine.controller.audit import Audit
 from policy_engine.controller.idle import BUSY, IDLE, NO_DATA
+from policy_engine.ledger.unit_costs import GENERATED, PROMPT, REQUESTS
+
+if TYPE_CHECKING:
+    from policy_engine.controller.spend import Spend
 
 PREFIX = "policy_engine_controller"
 CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -44,6 +48,27 @@ class Metrics:
                                   registry=r)
         self.telemetry_series = Gauge(f"{PREFIX}_telemetry_series", "GPU series returned by the last queries",
                                       registry=r)
+        # from the usage ledger (controller/spend.py)
+        limit = ["policy", "kind", "metric", "group", "period"]
+        self.budget_used = Gauge(f"{PREFIX}_budget_used", "Use so far this period of each quota/budget group with "
+                                 "a limit (GPU-hours or money, as its metric label says)", limit, registry=r)
+        self.budget_forecast = Gauge(f"{PREFIX}_budget_forecast", "Use forecast for the period's end: used plus "
+                                     "what the pods running now commit until it ends", limit, registry=r)
+        self.budget_limit = Gauge(f"{PREFIX}_budget_limit", "The group's limit for the period", limit, registry=r)
+        serving = ["namespace", "workload"]
+        self.serving_cost = Gauge(f"{PREFIX}_serving_cost", "Actual cost this month of the serving workloads' pods "
+                                  "that report token or request counters", serving, registry=r)
+        self.per_generated = Gauge(f"{PREFIX}_serving_cost_per_million_generated_tokens", "Cost per 1M generated "
+                                   "tokens this month (vLLM, NIM, TGI, SGLang counters)", serving, registry=r)
+        self.per_prompt = Gauge(f"{PREFIX}_serving_cost_per_million_prompt_tokens", "Cost per 1M prompt tokens "
+                                "this month", serving, registry=r)
+        self.per_requests = Gauge(f"{PREFIX}_serving_cost_per_thousand_requests", "Cost per 1,000 successful "
+                                  "requests this month", serving, registry=r)
+        self.serving_up = Gauge(f"{PREFIX}_serving_metrics_up", "1 when the last cycle's query of the serving "
+                                "engines' counters answered", registry=r)
+        self.run_cost = Gauge(f"{PREFIX}_training_run_cost", "Cost of each training run (Job, PyTorchJob, RayJob "
+                              "...) that finished this month, from its actual duration",
+                              ["namespace", "workload", "kind"], registry=r)
 
     def observe(self, audit: Audit) -> None:
         self.workloads.set(audit.result.stats.workloads)
@@ -59,6 +84,21 @@ class Metrics:
         if audit.telemetry is not None:
             self.telemetry_up.set(0 if audit.telemetry.error else 1)
             self.telemetry_series.set(audit.telemetry.series)
+
+    def observe_spend(self, s: Spend) -> None:
+        """Budget burn and unit costs from the ledger; a ratio with nothing counted is absent, never 0."""
+        keys = [((g.policy, g.kind, g.metric, g.key, p.value), g) for p, g in s.limits]
+        _replace(self.budget_used, {k: g.used for k, g in keys})
+        _replace(self.budget_forecast, {k: g.projected for k, g in keys})
+        _replace(self.budget_limit, {k: g.limit or 0.0 for k, g in keys})
+        serving = s.units.serving or []
+        _replace(self.serving_cost, {(c.namespace, c.workload): c.cost for c in serving})
+        for gauge, counter, unit in ((self.per_generated, GENERATED, 1e6), (self.per_prompt, PROMPT, 1e6),
+                                     (self.per_requests, REQUESTS, 1e3)):
+            _replace(gauge, {(c.namespace, c.workload): v for c in serving if (v := c.per(counter, unit)) is not None})
+        if s.serving_asked:
+            self.serving_up.set(0 if s.units.error else 1)
+        _replace(self.run_cost, {(r.namespace, r.workload, r.kind): r.cost for r in s.units.runs})
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

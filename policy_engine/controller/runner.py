@@ -35,6 +35,7 @@ from policy_engine.controller.leader import LeaderElector
 from policy_engine.controller.metrics import Metrics
 from policy_engine.controller.settings import ControllerSettings
 from policy_engine.controller.shutdown import Record, Shutdown
+from policy_engine.controller.spend import spend
 from policy_engine.controller.telemetry import GpuTelemetry, Telemetry
 from policy_engine.engine import Engine
 from policy_engine.engine.aggregate import period_bounds
@@ -43,7 +44,7 @@ from policy_engine.jsonlog import FIELDS
 from policy_engine.ledger.db import LedgerError
 from policy_engine.ledger.prometheus import mean_utilisation
 from policy_engine.ledger.settings import build_writer
-from policy_engine.prometheus import PrometheusError
+from policy_engine.prometheus import Prometheus, PrometheusError
 
 LOG = logging.getLogger("policy_engine.controller")
 Clock = Callable[[], datetime]
@@ -76,6 +77,8 @@ class Controller:
         self.ledger = build_writer(settings.ledger, self.inventory.state, lambda: self.engine.policies,
                                    lambda: self.engine.catalog, clock=self.clock, should_write=lambda: self.leading)
         self.prometheus = GpuTelemetry(settings.prometheus)
+        # the serving engines' counters for unit costs: the same Prometheus, needed only with a ledger
+        self.serving = Prometheus(settings.prometheus.endpoint()) if settings.prometheus.url and self.ledger else None
         self.writer = reports.ReportWriter(self.kube, settings.reports.name, settings.reports.api)
         self.shutdown = Shutdown(self.kube, act=act or settings.idle.act,
                                  max_actions=settings.idle.max_actions_per_cycle,
@@ -126,6 +129,8 @@ class Controller:
             self.elector.stop(release=True)
         self.inventory.stop()
         self.prometheus.close()
+        if self.serving is not None:
+            self.serving.close()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -173,6 +178,7 @@ class Controller:
                                    telemetry=self._telemetry(now),
                                    stale_seconds=self.settings.prometheus.stale_seconds)
             self.metrics.observe(result)
+            self.observe_spend(now)
             if not self.leading:  # lost the lease while evaluating: write nothing
                 return result
             if self.settings.reports.enabled:
@@ -258,3 +264,19 @@ class Controller:
     @property
     def http_port(self) -> int | None:
         return self._http.server_address[1] if self._http is not None else None
+
+    # -- from the ledger ----------------------------------------------------------------------------------
+
+    def observe_spend(self, now: datetime) -> None:
+        """Budget burn and unit costs from the ledger into the metrics (controller/spend.py); a ledger that
+        cannot be read leaves the last figures and is logged, never fails the cycle."""
+        if self.ledger is None:
+            return
+        try:
+            figures = spend(self.ledger.ledger, self.engine.policies, now, self.serving)
+        except (LedgerError, sqlite3.Error) as exc:
+            LOG.warning(f"budget and unit-cost metrics not updated: {exc}", extra={FIELDS: {"event": "spend"}})
+            return
+        if figures.units.error:
+            LOG.warning(figures.units.error, extra={FIELDS: {"event": "spend"}})
+        self.metrics.observe_spend(figures)

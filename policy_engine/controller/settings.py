@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.errors import DiagnosticError
 from policy_engine.ledger.settings import LedgerSettings
+from policy_engine.prometheus import Endpoint
 from policy_engine.webhook.config import _document as located_mapping
 from policy_engine.webhook.config import own_namespace
 
@@ -45,6 +46,12 @@ class PrometheusSettings(_Strict):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    def endpoint(self) -> Endpoint:
+        """Where and how the one Prometheus client (``policy_engine.prometheus``) connects."""
+        return Endpoint(self.url or "", bearer_token_file=self.bearer_token_file, username=self.username,
+                        password_file=self.password_file, ca_file=self.ca_file,
+                        insecure_skip_verify=self.insecure_skip_verify, timeout_seconds=self.timeout_seconds)
 
     @model_validator(mode="after")
     def _one_auth(self) -> PrometheusSettings:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from policy_engine.controller.settings import PrometheusSettings
-from policy_engine.prometheus import Endpoint, Prometheus, PrometheusError
+from policy_engine.prometheus import Prometheus, PrometheusError
 
 UTIL, ENGINE = "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
 METRICS: dict[str, float] = {UTIL: 100.0, ENGINE: 1.0}  # metric -> its full scale
@@ -53,10 +53,7 @@ class GpuTelemetry:
 
     def __init__(self, settings: PrometheusSettings) -> None:
         self.settings = settings
-        self.client = Prometheus(Endpoint(
-            settings.url or "", bearer_token_file=settings.bearer_token_file, username=settings.username,
-            password_file=settings.password_file, ca_file=settings.ca_file,
-            insecure_skip_verify=settings.insecure_skip_verify, timeout_seconds=settings.timeout_seconds))
+        self.client = Prometheus(settings.endpoint())
 
     def close(self) -> None:
         self.client.close()

@@ -35,8 +35,7 @@ from policy_engine.ledger.unit_costs import (
     REQUESTS,
     ServingCost,
     TrainingRun,
-    serving_costs,
-    training_runs,
+    unit_costs,
 )
 from policy_engine.prometheus import Prometheus, PrometheusError
 from policy_engine.reporters.charts import COLOURS, bar_chart, daily_chart, percent_chart, split_chart
@@ -148,14 +147,10 @@ def build_actuals(ledger: Ledger, policies: PolicySet, now: datetime, *, period:
         a, b = day.timestamp(), min(day + timedelta(days=1), now).timestamp()
         out.daily.append((day.date().isoformat(),
                           sum(s.hourly * s.hours_within(a, b) for s in spans if s.hourly is not None)))
-    start, end = limits.start.timestamp(), now.timestamp()
-    period_spans = ledger.pod_spans(limits.start, now)
-    out.runs = training_runs(period_spans, start, end)
-    if serving is not None:
-        try:
-            out.serving = serving_costs(period_spans, serving, start, end)
-        except PrometheusError as exc:
-            out.failed.append(f"unit costs of serving workloads left out: {exc}")
+    units = unit_costs(ledger, limits.start, now, serving)
+    out.runs, out.serving = units.runs, units.serving or []
+    if units.error:
+        out.failed.append(units.error)
     out.notes += out.failed
     return out
 

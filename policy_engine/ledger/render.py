@@ -82,6 +82,29 @@ def _by_table(report: UsageReport) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _unit_tables(report: UsageReport) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Serving unit costs and finished training runs (from the ledger), as (heading, header, rows)."""
+    from policy_engine.ledger.unit_costs import GENERATED, PROMPT, REQUESTS
+
+    u = report.unit_costs
+    if u is None:
+        return []
+    tables = []
+    if u.serving:
+        tables.append((f"Unit costs of serving workloads this {report.period.value}",
+                       ["workload", "namespace", "cost", "per 1M generated tokens", "per 1M prompt tokens",
+                        "per 1,000 requests"],
+                       [[c.workload, c.namespace, amount(c.cost, "cost"), amount(c.per(GENERATED, 1e6), "cost"),
+                         amount(c.per(PROMPT, 1e6), "cost"), amount(c.per(REQUESTS, 1e3), "cost")]
+                        for c in u.serving]))
+    if u.runs:
+        tables.append((f"Training runs finished this {report.period.value}",
+                       ["run", "namespace", "hours", "GPU-hours", "cost"],
+                       [[r.workload, r.namespace, f"{r.hours:,.2f}", amount(r.gpu_hours, "gpu_hours"),
+                         amount(r.cost, "cost")] for r in u.runs]))
+    return tables
+
+
 def _text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
               for i in range(len(header))]
@@ -104,6 +127,8 @@ def render_text(report: UsageReport) -> str:
             out += ["", f"no quota or budget per {report.period.value} in the policies"]
         for heading, header, rows in tables:
             out += ["", heading, *("  " + line for line in _text_table(header, rows))]
+    for heading, header, rows in _unit_tables(report):
+        out += ["", heading, *("  " + line for line in _text_table(header, rows))]
     if report.utilisation:
         out += ["", "actual used/idle: the period's actual cost split by each pod's mean GPU utilisation "
                     "(DCGM_FI_DEV_GPU_UTIL)"]
@@ -121,7 +146,7 @@ def render_markdown(report: UsageReport) -> str:
     if report.dimensions:
         header, rows = _by_table(report)
         out += ["", *table(header, rows)]
-    for heading, header, rows in ([] if report.dimensions else _group_table(report)):
+    for heading, header, rows in ([] if report.dimensions else _group_table(report)) + _unit_tables(report):
         out += ["", f"### {heading}", "", *table(header, rows)]
     out += [f"\n> note: {n}" for n in report.notes]
     return "\n".join(out) + "\n"
@@ -153,6 +178,8 @@ def render_json(report: UsageReport) -> str:
             "key": g.key, "used": g.used, "running": g.running, "projected": g.projected, "limit": g.limit,
             "used_percent": g.percent(g.used), "projected_percent": g.percent(g.projected),
             "figures": _figures(g.figures), "actual": _split(g.split)} for g in report.groups]
+    if report.unit_costs is not None:
+        doc["unit_costs"] = report.unit_costs.to_dict()
     return _dumps(doc)
 
 

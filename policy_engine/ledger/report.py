@@ -11,13 +11,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from policy_engine.compiler.program import Period, PolicySet
 from policy_engine.engine.aggregate import period_bounds
 from policy_engine.ledger.db import LedgerError
 from policy_engine.ledger.observe import LedgerRule, ledger_rules
 from policy_engine.ledger.store import Figures
+
+if TYPE_CHECKING:
+    from policy_engine.ledger.unit_costs import UnitCosts
 
 PodFigures = tuple[str, str, tuple[str, ...], float, float]  # namespace, pod, group, GPU-hours, cost
 
@@ -98,6 +101,7 @@ class UsageReport:
     rows: list[Row] = field(default_factory=list)
     utilisation: bool = False  # whether actual cost was split by measured GPU utilisation
     notes: list[str] = field(default_factory=list)  # rules the history cannot group by, and why
+    unit_costs: UnitCosts | None = None  # from the ledger: serving workloads' unit costs, finished training runs
 
 
 def split(pods: Sequence[PodFigures], utilisation: Mapping[tuple[str, str], float] | None

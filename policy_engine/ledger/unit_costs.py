@@ -24,6 +24,9 @@ Prometheus renamed the scraped labels.
 
 **Training runs.** A Job, PyTorchJob, RayJob … whose pods all ended inside the window is a finished run:
 its cost is Σ over its pods of hourly price × hours run, its duration from the first start to the last end.
+
+``unit_costs`` computes both over one window from one ledger: ``report`` (the page and its JSON),
+``usage --format json`` and the controller's metrics all take their figures from it.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from policy_engine.ledger.store import PodSpan
-from policy_engine.prometheus import Prometheus
+from policy_engine.ledger.store import Ledger, PodSpan
+from policy_engine.prometheus import Prometheus, PrometheusError
 
 GENERATED, PROMPT, REQUESTS = "generated_tokens", "prompt_tokens", "requests"
 #: Per counter, the metric names of the engines that export it (summed: a pod runs one engine).
@@ -166,3 +170,32 @@ def training_runs(spans: Sequence[PodSpan], start: float, end: float) -> list[Tr
                 run.cost += p.hourly * hours
         runs.append(run)
     return sorted(runs, key=lambda r: (-r.cost, r.namespace, r.workload))
+
+
+@dataclass(slots=True)
+class UnitCosts:
+    """The unit economics of one window: serving workloads (None when no serving Prometheus was asked, or
+    it did not answer: ``error`` says why) and the training runs that finished in it."""
+
+    start: datetime
+    end: datetime
+    serving: list[ServingCost] | None = None
+    runs: list[TrainingRun] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "serving": None if self.serving is None else [s.to_dict() for s in self.serving],
+                "training_runs": [r.to_dict() for r in self.runs], "error": self.error}
+
+
+def unit_costs(ledger: Ledger, start: datetime, end: datetime, serving: Prometheus | None = None) -> UnitCosts:
+    """Unit costs over ``[start, end]`` from the ledger's pods and, given ``serving``, its counters."""
+    spans = ledger.pod_spans(start, end)
+    out = UnitCosts(start, end, runs=training_runs(spans, start.timestamp(), end.timestamp()))
+    if serving is not None:
+        try:
+            out.serving = serving_costs(spans, serving, start.timestamp(), end.timestamp())
+        except PrometheusError as exc:
+            out.error = f"unit costs of serving workloads left out: {exc}"
+    return out

@@ -24,7 +24,8 @@ from policy_engine.model.dimensions import Dimension, Dimensions
 
 BUNDLED_CATALOG = "catalog.yaml"
 #: Sections whose entries a user file replaces or adds by key.
-KEYED_SECTIONS = ("instance_types", "gpu_models", "attached_gpus", "sources")
+KEYED_SECTIONS = ("instance_types", "gpu_models", "attached_gpus", "sources", "unpriced_types",
+                  "unpriced_gpu_models")
 #: Sections whose fields a user file overrides one by one.
 FIELD_SECTIONS = ("cpu", "assumptions")
 #: The cache namespace of validated catalogs (``policy_engine.cache``).
@@ -111,6 +112,28 @@ class AttachedGpu:
 
 
 @dataclass(frozen=True, slots=True)
+class UnpricedType:
+    """A machine type known by its hardware but with no published price in the catalog, and why."""
+
+    provider: str
+    gpus: float
+    vcpus: float
+    memory_gib: float
+    reason: str
+    region: str | None = None
+    gpu_model: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedGpuModel:
+    """A GPU model key with no published all-in price per GPU in the catalog, and why."""
+
+    reason: str
+    accelerator: Literal["gpu", "tpu", "neuron"] = "gpu"
+
+
+@dataclass(frozen=True, slots=True)
 class CpuRates:
     vcpu_hour: float
     memory_gib_hour: float
@@ -166,6 +189,8 @@ class Catalog:
     gpu_models: Mapping[str, GpuModelPrice] = field(default_factory=dict)
     attached_gpus: Mapping[str, AttachedGpu] = field(default_factory=dict)
     instance_types: Mapping[str, InstanceType] = field(default_factory=dict)
+    unpriced_types: Mapping[str, UnpricedType] = field(default_factory=dict)
+    unpriced_gpu_models: Mapping[str, UnpricedGpuModel] = field(default_factory=dict)
     warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
     _gpu_model_folded: dict[str, str] = field(init=False, repr=False, compare=False)
     _cache: dict[Any, Any] = field(init=False, repr=False, compare=False)
@@ -196,6 +221,11 @@ class Catalog:
         key = self._gpu_model_folded.get(name.lower())
         return (key, self.gpu_models[key]) if key is not None else None
 
+    def unpriced_gpu_model(self, name: str) -> tuple[str, UnpricedGpuModel] | None:
+        """A GPU model the catalog knows has no published price (matched case-insensitively), and why."""
+        folded = name.lower()
+        return next(((k, v) for k, v in self.unpriced_gpu_models.items() if k.lower() == folded), None)
+
     @property
     def pod_prices(self) -> dict[tuple[Any, ...], Any]:
         """``price_pod``'s memo: pod shape → price under this catalog (see ``policy_engine.pricing.cost``)."""
@@ -215,7 +245,8 @@ class Catalog:
 
 #: Entry classes of the keyed sections, and section classes of the field sections.
 ENTRY_TYPES: dict[str, type] = {"instance_types": InstanceType, "gpu_models": GpuModelPrice,
-                                "attached_gpus": AttachedGpu, "sources": Source}
+                                "attached_gpus": AttachedGpu, "sources": Source, "unpriced_types": UnpricedType,
+                                "unpriced_gpu_models": UnpricedGpuModel}
 SECTION_TYPES: dict[str, type] = {"cpu": CpuRates, "assumptions": Assumptions}
 
 

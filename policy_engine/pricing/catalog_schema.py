@@ -63,6 +63,30 @@ class GpuModelPriceSchema(_Strict):
     date: DateText | None = None
 
 
+class UnpricedTypeSchema(_Strict):
+    """A machine type known by its hardware whose price no file the catalog was built from publishes.
+
+    A workload on it is reported unpriced with ``reason`` (never priced from a guess); a priced entry of
+    the same name under ``instance_types`` (a user file, an import) takes precedence.
+    """
+
+    provider: str
+    region: str | None = None
+    gpus: float = Field(ge=0)
+    gpu_model: str | None = None
+    vcpus: float = Field(gt=0)
+    memory_gib: float = Field(gt=0)
+    reason: str = Field(min_length=1)
+    source: str | None = None
+
+
+class UnpricedGpuModelSchema(_Strict):
+    """A GPU model key with no published all-in price per GPU in the catalog, and why."""
+
+    reason: str = Field(min_length=1)
+    accelerator: Literal["gpu", "tpu", "neuron"] = "gpu"
+
+
 class AttachedGpuSchema(_Strict):
     provider: str
     region: str
@@ -111,6 +135,8 @@ class CatalogSchema(_Strict):
     gpu_models: dict[str, GpuModelPriceSchema] = Field(default_factory=dict)
     attached_gpus: dict[str, AttachedGpuSchema] = Field(default_factory=dict)
     instance_types: dict[str, InstanceTypeSchema] = Field(default_factory=dict)
+    unpriced_types: dict[str, UnpricedTypeSchema] = Field(default_factory=dict)
+    unpriced_gpu_models: dict[str, UnpricedGpuModelSchema] = Field(default_factory=dict)
 
 
 class _CpuPatch(BaseModel):
@@ -147,6 +173,8 @@ class CatalogPatch(BaseModel):
     gpu_models: dict[str, GpuModelPriceSchema] | None = None
     attached_gpus: dict[str, AttachedGpuSchema] | None = None
     instance_types: dict[str, InstanceTypeSchema] | None = None
+    unpriced_types: dict[str, UnpricedTypeSchema] | None = None
+    unpriced_gpu_models: dict[str, UnpricedGpuModelSchema] | None = None
 
 
 #: The schema of each keyed section's entries and of each field section (for "did you mean" hints).
@@ -155,5 +183,7 @@ ENTRY_SCHEMAS: dict[str, type[BaseModel]] = {
     "gpu_models": GpuModelPriceSchema,
     "attached_gpus": AttachedGpuSchema,
     "sources": SourceSchema,
+    "unpriced_types": UnpricedTypeSchema,
+    "unpriced_gpu_models": UnpricedGpuModelSchema,
 }
 SECTION_SCHEMAS: dict[str, type[BaseModel]] = {"cpu": CpuRatesSchema, "assumptions": _AssumptionsPatch}

@@ -151,7 +151,8 @@ def gpu_model_of(role: Role, catalog: Catalog) -> str | None:
         found = catalog.gpu_model(role.gpu_model)
         return found[0] if found else role.gpu_model
     names = (role.instance_type,) if role.instance_type else role.instance_type_candidates
-    models = {i.gpu_model for n in names if (i := catalog.instance_types.get(n)) is not None}
+    models = {i.gpu_model for n in names
+              if (i := catalog.instance_types.get(n) or catalog.unpriced_types.get(n)) is not None}
     return models.pop() if len(models) == 1 else None
 
 
@@ -159,6 +160,13 @@ def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     names = (role.instance_type,) if role.instance_type else role.instance_type_candidates
     known = [(n, catalog.instance_types[n]) for n in names if n in catalog.instance_types]
     if not known:
+        recognised = [(n, catalog.unpriced_types[n]) for n in names if n in catalog.unpriced_types]
+        if recognised:  # known hardware, no published price: said so, never priced from a guess
+            n, u = recognised[0]
+            gpus = f"{u.gpus:g} {X} {u.gpu_model}" if u.gpu_model else _gpus(u.gpus)
+            return Unpriced(f"no published price in the catalog for instance type '{n}' ({gpus}, "
+                            f"{u.vcpus:g} vCPU, {u.memory_gib:g} GiB): {u.reason}; add its price under "
+                            "instance_types in a --pricing file or import a price file (policy-engine prices import)")
         listed = ", ".join(f"'{n}'" for n in names)
         what = "instance type" if len(names) == 1 else "candidate instance types"
         return Unpriced(f"{what} {listed} not in the pricing catalog; add it under instance_types in a "
@@ -175,9 +183,11 @@ def _on_instances(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
     priced = [_on_instance(role, n, i, region) for n, i in fits]
     best = min(priced, key=lambda p: p.effective)
     if len(names) > 1:
-        skipped = [n for n in names if n not in catalog.instance_types]
+        unknown = [n for n in names if n not in catalog.instance_types and n not in catalog.unpriced_types]
+        no_price = [n for n in names if n not in catalog.instance_types and n in catalog.unpriced_types]
         note = f"; cheapest fitting of {len(names)} candidates"
-        note += f" (not in catalog: {', '.join(skipped)})" if skipped else ""
+        note += f" (not in catalog: {', '.join(unknown)})" if unknown else ""
+        note += f" (no published price: {', '.join(no_price)})" if no_price else ""
         return PodPrice(best.on_demand, best.spot, best.effective, best.basis + note)
     return best
 
@@ -209,6 +219,10 @@ def _by_gpu_model(role: Role, catalog: Catalog) -> PodPrice | Unpriced:
                         "cloud.google.com/gke-accelerator)")
     found = catalog.gpu_model(role.gpu_model)
     if found is None:
+        known = catalog.unpriced_gpu_model(role.gpu_model)
+        if known is not None:
+            return Unpriced(f"no published price in the catalog for GPU model '{known[0]}': {known[1].reason}; "
+                            "add it under gpu_models in a --pricing file")
         return Unpriced(f"GPU model '{role.gpu_model}' is not in the pricing catalog; add it under "
                         "gpu_models in a --pricing file")
     key, model = found

@@ -14,6 +14,10 @@ from html import escape
 from policy_engine.reporters.charts import COLOURS, bar_chart
 from policy_engine.reporters.showback_report import Breakdown, ShowbackReport, WorkloadLine
 
+#: Rows per table at most: a page over tens of thousands of namespaces or unpriced workloads stays small
+#: enough to open and mail; the table says how many it leaves out, and ``--format json`` lists them all.
+MAX_TABLE_ROWS = 250
+
 
 @dataclass(frozen=True, slots=True)
 class Table:
@@ -171,9 +175,13 @@ def _table(key: str, caption: str, header: Sequence[str], rows: Sequence[Sequenc
     body = "".join(
         "<tr>" + "".join(f'<td class="n">{escape(c)}</td>' if numeric(i) else f"<td>{escape(c)}</td>"
                          for i, c in enumerate(row)) + "</tr>"
-        for row in rows)
+        for row in rows[:MAX_TABLE_ROWS])
+    more = ""
+    if len(rows) > MAX_TABLE_ROWS:
+        more = (f'<p class="meta" data-more="{key}">The first {MAX_TABLE_ROWS:,} of {len(rows):,} rows; '
+                "<code>policy-engine report --format json</code> lists them all.</p>")
     return (f'<div class="scroll"><table data-table="{key}"><caption>{escape(caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}")
 
 
 def money(value: float, currency: str) -> str:

@@ -156,7 +156,7 @@ def test_cost_arithmetic_is_shown() -> None:
     assert serving.cost[1] == "run time: continuous: a Deployment runs all month"
     assert any("p4d.24xlarge" in line and "× 730 h" in line for line in serving.cost)
     text = render_text(result)
-    assert "FAIL" in text and "monthly_cost = $32,058.10" in text
+    assert "FAIL" in text and "monthly_cost = $32,058.16" in text
 
 
 def test_unknown_policy_names_the_known_ones_with_a_suggestion() -> None:

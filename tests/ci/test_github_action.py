@@ -1,5 +1,7 @@
-"""action.yml and examples/ci/github-actions.yml: valid for GitHub, consistent with each other, and the
-action's check step (action/check.sh) run the way the runner runs it, on a repository of manifests."""
+"""action.yml and examples/ci/github-actions.yml: valid for GitHub, consistent with each other, the whole
+action run as the runner runs it (every ``run:`` step, the install from ``$GITHUB_ACTION_PATH`` included,
+at the tag the example pins; conftest.action_pr_run), and its check step (action/check.sh) on its own for
+the cases one run cannot show."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 import yaml
 
 from policy_engine import __version__
-from tests.ci.conftest import FIXTURES, ROOT, check_jsonschema, env_with_engine, git
+from tests.ci.composite import evaluate, interpolate, key_values
+from tests.ci.conftest import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, env_with_engine, git
 
 ACTION = ROOT / "action.yml"
 WORKFLOW = ROOT / "examples" / "ci" / "github-actions.yml"
@@ -40,12 +43,59 @@ def test_the_workflow_uses_this_action_at_the_current_release_with_known_inputs(
     assert set(uses[0]["with"]) <= set(action["inputs"])
     checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0  # base needs the history
-    # installed from the action's own checkout, never from a package index
-    install = next(s for s in action["runs"]["steps"] if "pip install" in s.get("run", ""))
-    assert '"$GITHUB_ACTION_PATH"' in install["run"]
     check = next(s for s in action["runs"]["steps"] if s.get("id") == "check")
     assert "${{" not in check["run"]  # inputs reach the script through env only (no script injection)
-    assert (ROOT / "action" / "check.sh").is_file()
+
+
+def test_the_action_runs_as_the_example_uses_it_on_a_pull_request(action_pr_run: ActionRun,
+                                                                 release: Release) -> None:
+    """The whole action, once: installed from its own checkout at the tag, the PR's new unlabelled GPU job
+    fails it with exit 1, the SARIF for code scanning, the job summary and the PR comment are written."""
+    run = action_pr_run.run
+    install = run.step("Install policy-engine from the action's checkout")
+    assert install.ran and install.returncode == 0, install.stdout + install.stderr
+    assert install.stdout.strip().endswith(f"policy-engine {__version__}")  # the venv's own binary
+    assert (action_pr_run.venv / "bin" / "policy-engine").is_file()
+
+    check = run.step("policy-engine check")
+    assert check.returncode == 0  # the step itself never fails: the last step does, after the uploads
+    assert "FAILED: 1 new deny finding" in check.stdout, check.stdout + check.stderr
+    assert check.outputs["exit-code"] == "1" and run.outputs["exit-code"] == "1"
+
+    sarif_path = action_pr_run.workspace / run.outputs["sarif"]
+    sarif = json.loads(sarif_path.read_text())
+    assert sarif["runs"][0]["tool"]["driver"]["version"] == __version__
+    [result] = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "team-label"
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "k8s/untagged.yaml"
+    upload = run.step("Upload SARIF to code scanning")  # another action: not run here, given the file
+    assert upload.external == "github/codeql-action/upload-sarif@v3"
+    assert upload.with_["sarif_file"] == run.outputs["sarif"] and sarif_path.is_file()
+
+    markdown = (action_pr_run.workspace / run.outputs["markdown"]).read_text()
+    assert run.summary == markdown and "missing required label team" in markdown
+    assert "❌" in markdown.splitlines()[1]
+    comment = run.step("Comment on the pull request")
+    assert comment.ran and comment.returncode == 0, comment.stderr
+    assert action_pr_run.gh_calls == [f"gh pr comment 7 --body-file {run.outputs['markdown']} --edit-last"]
+
+    fail = run.step("Fail on the verdict")
+    assert fail.returncode == 1 and run.failed  # the job fails on the blocking finding
+    assert "policy-engine check exited 1" in fail.stdout
+    assert run.step("Set up Python").external == "actions/setup-python@v5"  # python3 on PATH stands in
+
+
+def test_the_runner_expressions_match_githubs_rules() -> None:
+    """The runner stand-in's expression reading, on the conditions action.yml uses."""
+    ctx = {"inputs": {"python-version": "", "fail": "true"}, "steps": {"check": {"outputs": {"exit-code": "0"}}},
+           "github": {"event_name": "push"}}
+    assert evaluate("inputs.python-version != ''", ctx) is False
+    assert evaluate("inputs.fail == 'true' && steps.check.outputs.exit-code != '0'", ctx) is False
+    assert evaluate("always() && github.event_name == 'pull_request'", ctx) is False
+    assert evaluate("failure() || !(inputs.fail == 'TRUE')", ctx, failed=True) is True
+    assert interpolate("origin/${{ github.event_name }}", ctx) == "origin/push"
+    assert key_values("exit-code=1\nbody<<EOF\na=b\nc\nEOF\nsarif=x.sarif\n") == {
+        "exit-code": "1", "body": "a=b\nc", "sarif": "x.sarif"}
 
 
 def _run_check_step(cwd: Path, tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str],

@@ -71,10 +71,15 @@ def test_base_outside_a_git_repository_says_so_and_still_writes_outputs(tmp_path
     assert "Nothing was checked: --base main failed" in (tmp_path / "out.md").read_text()
 
 
-def test_unknown_base_revision_inside_a_repository(tmp_path: Path) -> None:
+def test_unknown_base_revision_inside_a_repository_still_writes_outputs(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    run = check(str(FIXTURES / "tree"), "--base", "no-such-branch", cwd=tmp_path)
+    run = check(str(FIXTURES / "tree"), "--base", "no-such-branch", "--output", "sarif=out.sarif",
+                "--output", "markdown=out.md", cwd=tmp_path)
     assert run.returncode == 2 and "unknown revision 'no-such-branch'" in run.stderr
+    [invocation] = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert "unknown revision 'no-such-branch'" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    assert "Nothing was checked: --base no-such-branch failed" in (tmp_path / "out.md").read_text()
 
 
 def test_serve_help_shows_every_default() -> None:

@@ -87,7 +87,7 @@ def table(rows: list[Row]) -> str:
              "CPU and memory requested with the GPUs | left as OpenCost idle |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r.team} | {r.gpu_hours:,.1f} | ${r.ours:,.2f} | ${r.opencost_gpu:,.2f} | "
-                     f"${r.opencost_full:,.2f} | ${r.ours - r.opencost_gpu:,.2f} |")
+                     f"${r.opencost_full:,.2f} | ${round(r.ours, 2) - round(r.opencost_gpu, 2):,.2f} |")
     return "\n".join(lines)
 
 
@@ -116,7 +116,10 @@ def test_the_worked_single_pod_example() -> None:
     """docs/usage.md: a 2-GPU pod for 10 hours on a p4d.24xlarge, under both formulas."""
     itype = engine().catalog.instance_types["p4d.24xlarge"]
     prices = opencost_prices(itype, itype.on_demand)
-    assert prices["gpu"] == pytest.approx(1.34443, abs=5e-6) and prices["cpu"] == pytest.approx(0.044735, abs=5e-7)
+    assert itype.on_demand == 21.957642  # the figures docs/usage.md quotes
+    assert prices["gpu"] == pytest.approx(1.34443, abs=5e-6) and prices["cpu"] == pytest.approx(0.044736, abs=5e-7)
+    assert prices["ram"] == pytest.approx(0.0059962, abs=5e-8)
+    assert round(itype.on_demand / itype.gpus, 4) == 2.7447
     ours = itype.on_demand * 2 / itype.gpus * 10
     assert round(ours, 2) == 54.89
     assert round(2 * prices["gpu"] * 10, 2) == 26.89

@@ -24,7 +24,7 @@ import pytest
 
 from policy_engine.cli.main import main
 from tests.chromium import CHROMIUM, SKIP_REASON, colour_pixels, dump_dom, screenshot
-from tests.html_tables import PageTables, parse_page
+from tests.html_tables import assert_actual_tables_equal_json, parse_page
 
 from .cluster import HOUR, POLICIES, T0, engine, fleet, per_gpu_hour, write_ledger
 from .ksm import STEP, served
@@ -74,20 +74,6 @@ def rendered(prom: str, ledger_path: Path, tmp_path_factory: pytest.TempPathFact
     return Rendered(html, json.loads(out), err)
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
-def _assert_idle_tables_equal_json(page: PageTables, actual: dict[str, Any]) -> None:
-    rows = page.tables["idle-by-team"][1:]
-    idle = actual["idle_waste"]
-    assert [r[0] for r in rows] == [t["team"] for t in idle]
-    for column, key in ((1, "cost"), (2, "used"), (3, "idle"), (4, "unmeasured")):
-        assert [r[column] for r in rows] == [_money(t[key]) for t in idle], key
-    assert [r[5] for r in rows] == ["" if t["idle_percent"] is None else f"{t['idle_percent']:.1f}%" for t in idle]
-    assert [r[1] for r in page.tables["actual-by-team"][1:]] == [_money(t["used"]) for t in actual["teams"]]
-
-
 def test_idle_waste_per_team_equals_the_hand_computed_figure(rendered: Rendered) -> None:
     catalog = engine().catalog
     nlp_cost = 186 * per_gpu_hour("gpu-a", catalog) + 171 * per_gpu_hour("gpu-b", catalog)
@@ -108,7 +94,7 @@ def test_idle_waste_per_team_equals_the_hand_computed_figure(rendered: Rendered)
 
 def test_the_page_shows_idle_waste_as_chart_and_table(rendered: Rendered) -> None:
     page = parse_page(rendered.html.read_text(encoding="utf-8"))
-    _assert_idle_tables_equal_json(page, rendered.data["actual"])
+    assert_actual_tables_equal_json(page, rendered.data["actual"])
     assert page.charts["idle-by-team"] >= 6  # used and idle segments of three teams
 
 
@@ -144,7 +130,7 @@ def test_the_whole_page_in_headless_chromium(rendered: Rendered, tmp_path: Path)
     dom, console = dump_dom(url, tmp_path / "p0")
     assert console == [], f"console messages while opening the report: {console}"
     page = parse_page(dom)
-    _assert_idle_tables_equal_json(page, rendered.data["actual"])
+    assert_actual_tables_equal_json(page, rendered.data["actual"])
     assert all(bars > 0 for bars in page.charts.values()), page.charts
     assert {"limits", "actual-by-team", "idle-by-team", "daily"} <= set(page.charts)
     for width, height in ((1280, 8400), (390, 7900)):

@@ -18,24 +18,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from policy_engine.ledger.observe import Observation
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.unit_costs import GENERATED, PROMPT, REQUESTS, serving_costs, training_runs
 from policy_engine.prometheus import Prometheus, PrometheusError
 from tests.prometheus_server import prometheus_over
 
+from .serving import TGI_GENERATED, VLLM_GENERATED, VLLM_PROMPT, VLLM_REQUESTS, counters, pod
+
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=1)
-STEP = 30  # seconds between backfilled samples
-
-
-def _counter(lines: list[str], name: str, labels: str, per_minute: float, since: datetime) -> None:
-    t = START - timedelta(minutes=10)
-    while t <= END + timedelta(minutes=5):
-        value = max(0.0, (t - since).total_seconds() / 60 * per_minute) if t >= since else None
-        if value is not None:
-            lines.append(f"{name}{{{labels}}} {value:.1f} {int(t.timestamp())}")
-        t += timedelta(seconds=STEP)
 
 
 def openmetrics() -> str:
@@ -45,24 +36,10 @@ def openmetrics() -> str:
     b = 'namespace="monitoring",pod="exporter",exported_namespace="nlp",exported_pod="llama-b"'
     c = 'namespace="search",pod="tgi-c"'
     ghost = 'namespace="nlp",pod="ghost"'
-    out: list[str] = []
-    families = [("vllm:generation_tokens", "counter", "_total",
-                 [(a, 1000, early), (b, 1000, half), (ghost, 99, early)]),
-                ("vllm:prompt_tokens", "counter", "_total", [(a, 3000, early), (b, 3000, half)]),
-                ("vllm:request_success", "counter", "_total", [(a, 10, early), (b, 10, half)]),
-                ("tgi_request_generated_tokens_sum", "unknown", "", [(c, 500, early)])]
-    for family, kind, suffix, series in families:
-        out.append(f"# TYPE {family} {kind}")
-        for labels, rate, since in series:
-            _counter(out, family + suffix, labels, rate, since)
-    return "\n".join(out) + "\n# EOF\n"
-
-
-def _pod(uid: str, ns: str, name: str, workload: str, kind: str, hourly: float | None, started: datetime,
-         ended: datetime | None = None, gpus: float = 1.0) -> Observation:
-    return Observation(uid=uid, namespace=ns, name=name, workload=workload, kind=kind, node="n1",
-                       instance_type="g5.xlarge", capacity_type="on-demand", model="A10G", gpus=gpus,
-                       hourly=hourly, started=started, ended=ended, deadline=None, labels={}, source={}, keys={})
+    return counters([(VLLM_GENERATED, [(a, 1000, early), (b, 1000, half), (ghost, 99, early)]),
+                     (VLLM_PROMPT, [(a, 3000, early), (b, 3000, half)]),
+                     (VLLM_REQUESTS, [(a, 10, early), (b, 10, half)]),
+                     (TGI_GENERATED, [(c, 500, early)])], early, END + timedelta(minutes=5))
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +47,16 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     path = tmp_path_factory.mktemp("ledger") / "ledger.db"
     with Ledger(path) as led:
         led.record([
-            _pod("a", "nlp", "llama-a", "Deployment/llama", "Deployment", 4.0, START - timedelta(hours=3)),
-            _pod("b", "nlp", "llama-b", "Deployment/llama", "Deployment", 4.0, START + timedelta(minutes=30)),
-            _pod("c", "search", "tgi-c", "Deployment/tgi", "Deployment", 1.0, START - timedelta(days=1)),
+            pod("a", "nlp", "llama-a", "Deployment/llama", "Deployment", 4.0, START - timedelta(hours=3)),
+            pod("b", "nlp", "llama-b", "Deployment/llama", "Deployment", 4.0, START + timedelta(minutes=30)),
+            pod("c", "search", "tgi-c", "Deployment/tgi", "Deployment", 1.0, START - timedelta(days=1)),
             # a finished training run: two workers, 90 minutes each at $32.77/h, 8 GPUs each
-            _pod("t1", "nlp", "ft-worker-0", "PyTorchJob/ft", "PyTorchJob", 32.77, START - timedelta(minutes=80),
+            pod("t1", "nlp", "ft-worker-0", "PyTorchJob/ft", "PyTorchJob", 32.77, START - timedelta(minutes=80),
                  START + timedelta(minutes=10), gpus=8),
-            _pod("t2", "nlp", "ft-worker-1", "PyTorchJob/ft", "PyTorchJob", 32.77, START - timedelta(minutes=80),
+            pod("t2", "nlp", "ft-worker-1", "PyTorchJob/ft", "PyTorchJob", 32.77, START - timedelta(minutes=80),
                  START + timedelta(minutes=10), gpus=8),
             # a run still going at the end of the window: not a finished run
-            _pod("t3", "nlp", "sweep-0", "Job/sweep", "Job", 1.0, START, None),
+            pod("t3", "nlp", "sweep-0", "Job/sweep", "Job", 1.0, START, None),
         ], END)
         yield led
 

@@ -14,58 +14,110 @@ CATALOGS = FIXTURES / "catalogs"
 BUNDLED = default_catalog()
 
 
+#: The excerpts the bundled catalog is generated from (policy_engine/pricing/excerpts/README.md), by date.
+FILE_DATES = {"aws": "2026-01-19", "gcp": "2026-02-12"}
+
+
+def _iso(date: str | None) -> bool:
+    return bool(date) and len(date or "") == 10 and (date or "")[4] == "-"
+
+
 @pytest.mark.parametrize("name", sorted(BUNDLED.instance_types))
-def test_every_bundled_instance_type_is_consistent(name):
+def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(name):
     inst = BUNDLED.instance_types[name]
-    assert inst.gpus > 0
-    assert inst.on_demand > 0
-    # no spot price was read from a provider's file for the bundled catalog, so there is none
-    assert inst.spot is None and inst.spot_source is None
+    assert inst.gpus > 0 and inst.on_demand > 0
     assert inst.gpu_model in BUNDLED.gpu_models
-    source = BUNDLED.sources[inst.provider]  # every figure has a source page and an honest date
-    assert source.url.startswith("https://") and "as known" in source.date
-    assert inst.region == source.region
+    if inst.provider in FILE_DATES:  # read from a provider-format excerpt: the file's own date, the file named
+        assert inst.date == FILE_DATES[inst.provider], name
+        assert inst.source and ("offer, published 2026-01-19" in inst.source or "generated 2026-02-12" in inst.source)
+    else:  # not read from a file: the entry says so instead of claiming a date
+        assert inst.date == "2025, as known (not read from a file)" and "as known in 2025" in (inst.source or "")
+    # a spot price only where a file gave one, dated by it (GCP's pricing.yml); none is derived from a discount
+    if inst.spot is not None:
+        assert inst.provider == "gcp" and inst.spot_date == FILE_DATES["gcp"] and inst.spot_source
+        assert inst.spot < inst.on_demand
+    else:
+        assert inst.spot_source is None and inst.spot_date is None
+    for region, price in (inst.regions or {}).items():
+        assert price.date == FILE_DATES[inst.provider] and price.on_demand > 0, region
 
 
 def _whole_gpu_instances(model: str):
-    return [i for i in BUNDLED.instance_types.values()
+    return [(n, i) for n, i in BUNDLED.instance_types.items()
             if i.gpu_model == model and i.gpus >= 1 and float(i.gpus).is_integer()]
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED.gpu_models))
 def test_every_gpu_model_price_is_all_in_per_gpu_of_its_cheapest_whole_gpu_instance(name):
     model = BUNDLED.gpu_models[name]
-    assert model.on_demand > 0 and model.spot is None and model.source
+    assert model.on_demand > 0 and model.source
     whole = _whole_gpu_instances(name)
     if model.accelerator == "tpu":  # sold per chip, host included; no instance types
-        assert not whole
+        assert not whole and model.spot is None
         return
     assert whole, f"{name}: a GPU model price must come from an instance of that model"
-    cheapest = min(i.on_demand / i.gpus for i in whole)
-    assert model.on_demand == pytest.approx(cheapest, rel=1e-6)
+    # the cheapest per GPU; at equal price a figure read from a dated file before an "as known" one
+    _, cheapest = min(whole, key=lambda item: (item[1].on_demand / item[1].gpus, not _iso(item[1].date), item[0]))
+    assert model.on_demand == pytest.approx(cheapest.on_demand / cheapest.gpus, rel=1e-6)
+    # its spot price, if any, is the same instance's real spot price per GPU, never a discount
+    assert model.spot == (None if cheapest.spot is None else pytest.approx(cheapest.spot / cheapest.gpus))
+    assert model.date == cheapest.date
 
 
-def test_models_without_a_trustworthy_price_have_no_entry_rather_than_a_guess():
-    for key in ("P100", "P4", "B300", "GB200", "MI300X", "RTX-PRO-6000"):
+def test_models_without_a_published_price_are_recognised_and_say_why_rather_than_guess():
+    for key in ("B300", "GB200", "MI300X", "RTX-PRO-6000"):
+        assert key not in BUNDLED.gpu_models
+        assert "price" in BUNDLED.unpriced_gpu_models[key].reason
+    for key in ("P100", "P4"):
         assert key not in BUNDLED.gpu_models
     for label in ("nvidia-tesla-p100", "NVIDIA-B300", "NVIDIA-GB200", "AMD-Instinct-MI300X",
                   "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition"):
         assert normalise_gpu_model(label) in ("P100", "B300", "GB200", "MI300X", "RTX-PRO-6000")
 
 
+@pytest.mark.parametrize("name", sorted(BUNDLED.unpriced_types))
+def test_every_unpriced_type_has_its_hardware_a_reason_and_no_price(name):
+    entry = BUNDLED.unpriced_types[name]
+    assert name not in BUNDLED.instance_types
+    assert entry.gpus > 0 and entry.vcpus > 0 and entry.memory_gib > 0 and entry.reason
+    assert entry.gpu_model in BUNDLED.gpu_models or entry.gpu_model in BUNDLED.unpriced_gpu_models
+    assert entry.source and "https://" in entry.source and "as known (not read from a file)" in entry.source
+
+
+def test_the_azure_types_the_catalog_recognises_have_the_hardware_the_importer_would_give_them():
+    from policy_engine.pricing.importers.azure import hardware_table
+
+    table = hardware_table()
+    for name, entry in BUNDLED.unpriced_types.items():
+        if entry.provider == "azure":
+            hw = table[name]  # an imported Retail Prices page prices it with this hardware
+            assert (hw.vcpus, hw.memory_gib, hw.gpus, hw.gpu_model) == (
+                entry.vcpus, entry.memory_gib, entry.gpus, entry.gpu_model), name
+
+
 def test_no_bundled_figure_claims_a_date_it_was_not_read_on():
-    assert "as known" in BUNDLED.as_of
+    assert "mixed" in BUNDLED.as_of and "as known" in BUNDLED.as_of
+    for key, source in BUNDLED.sources.items():  # a file's own date, or a description saying it is none
+        assert _iso(source.date) or "as known (not read from a file)" in source.date, key
+    dated = {s.date for s in BUNDLED.sources.values() if _iso(s.date)}
+    assert dated == set(FILE_DATES.values())
     assert BUNDLED.cpu.vcpu_hour_spot is None and BUNDLED.cpu.memory_gib_hour_spot is None
     assert all(g.spot is None for g in BUNDLED.attached_gpus.values())
 
 
 def test_bundled_catalog_covers_the_required_families():
-    names = BUNDLED.instance_types
+    names = set(BUNDLED.instance_types) | set(BUNDLED.unpriced_types)
     for family in ("p5.", "p5e.", "p5en.", "p4d.", "p4de.", "p3.", "p3dn.", "g6.", "g6e.", "g5.", "g4dn.",
                    "a2-highgpu-", "a2-megagpu-", "a2-ultragpu-", "a3-highgpu-", "a3-megagpu-", "a3-ultragpu-",
                    "a3-edgegpu-", "g2-standard-", "Standard_NC4as_T4_v3", "_A100_v4", "_H100_v5", "trn1n.",
-                   "Standard_ND96asr_v4", "Standard_NV"):
+                   "Standard_ND96asr_v4", "Standard_NV",
+                   # the widely used types issue #17 names
+                   "p6-b300.", "g7e.", "gr6.", "g6f.", "a4-highgpu-", "g4-standard-", "Standard_ND96isr_H200_v5",
+                   "Standard_ND96isr_MI300X_v5", "Standard_ND128isr_NDR_GB200_v6", "Standard_ND96is_H100_v5",
+                   "Standard_NCC40ads_H100_v5"):
         assert any(family in n for n in names), family
+    for priced in ("gr6.4xlarge", "g6f.large", "trn1n.32xlarge", "p6-b200.48xlarge"):
+        assert priced in BUNDLED.instance_types
     assert {"TPU-v4", "TPU-v5e", "TPU-v5p", "TPU-v6e"} <= set(BUNDLED.gpu_models)
     assert 0 < BUNDLED.assumptions.idle_fraction < 1 and BUNDLED.assumptions.idle_rationale
 

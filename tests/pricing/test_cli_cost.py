@@ -27,12 +27,15 @@ def test_groups_by_team_sum_the_priced_workloads_and_list_the_unpriced_apart(cap
     assert groups["nlp"]["gpus"] == 13 and groups["nlp"]["gpu_hours_per_month"] == pytest.approx(130)
     # search: the unknown instance type is counted as unpriced, not as $0
     assert groups["search"]["unpriced"] == 1
-    (unpriced,) = report["unpriced"]
+    unpriced, recognised = sorted(report["unpriced"], key=lambda u: u["workload"])
     assert unpriced["workload"] == "Deployment inference/onprem-gpu"
     assert unpriced["file"].endswith("unknown-instance.yaml") and unpriced["line"] == 2
     assert "dgx-a100-onprem" in unpriced["reason"]
+    # research: a type the catalog recognises without a published price is unpriced too, and says why
+    assert recognised["workload"] == "Job research/b300-pretrain" and groups["research"]["unpriced"] == 1
+    assert "no published price in the catalog for instance type 'p6-b300.48xlarge'" in recognised["reason"]
     assert report["total"]["monthly_cost"] == pytest.approx(sum(g["monthly_cost"] for g in groups.values()), abs=0.02)
-    assert report["total"]["workloads"] == 8
+    assert report["total"]["workloads"] == 9
 
 
 def test_group_keys_combine_and_model_comes_from_the_instance_type(capsys):
@@ -44,7 +47,7 @@ def test_group_keys_combine_and_model_comes_from_the_instance_type(capsys):
 
 def test_a_user_catalog_prices_what_the_default_could_not(capsys):
     code, report = run_json(capsys, EXAMPLES, "--by", "team", "--pricing", NEGOTIATED)
-    assert code == 0 and report["unpriced"] == []
+    assert code == 0 and [u["workload"] for u in report["unpriced"]] == ["Job research/b300-pretrain"]
     search = next(g for g in report["groups"] if g["key"]["team"] == "search")
     assert search["unpriced"] == 0
 
@@ -65,7 +68,7 @@ def test_load_errors_are_located_on_stderr_and_exit_2(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 2
     assert f"{bad}:" in captured.err and "E601" in captured.err
-    assert json.loads(captured.out)["total"]["workloads"] == 8  # what could be read is still reported
+    assert json.loads(captured.out)["total"]["workloads"] == 9  # what could be read is still reported
 
 
 def test_a_broken_pricing_file_is_reported_located_and_exits_2(capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.chromium import CHROMIUM, SKIP_REASON, colour_pixels, dump_dom, screenshot
-from tests.html_tables import PageTables, parse_page
+from tests.html_tables import PageTables, money, parse_page
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "report"
 SPEND_BLUE = (0x3B, 0x6E, 0xA8)
@@ -38,10 +38,6 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return out, json.loads(data.stdout)
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
 def _assert_tables_match_json(page: PageTables, data: dict[str, object]) -> None:
     breakdowns = data["breakdowns"]
     assert isinstance(breakdowns, list)
@@ -50,14 +46,14 @@ def _assert_tables_match_json(page: PageTables, data: dict[str, object]) -> None
         rows = page.tables[f"spend-by-{b['key']}"][1:]  # the header row first
         assert [r[0] for r in rows] == [row["label"] for row in b["rows"]]
         assert [r[1] for r in rows] == [str(row["workloads"]) for row in b["rows"]]
-        assert [r[4] for r in rows] == [_money(row["monthly_cost"]) for row in b["rows"]]
+        assert [r[4] for r in rows] == [money(row["monthly_cost"]) for row in b["rows"]]
     savings = data["savings_by_family"]
     assert isinstance(savings, list)
-    assert [r[2] for r in page.tables["savings-by-family"][1:]] == [_money(s["monthly_saving"]) for s in savings]
+    assert [r[2] for r in page.tables["savings-by-family"][1:]] == [money(s["monthly_saving"]) for s in savings]
     top = data["top_workloads"]
     assert isinstance(top, list)
     assert [r[0] for r in page.tables["top-workloads"][1:]] == [w["workload"] for w in top]
-    assert [r[3] for r in page.tables["top-workloads"][1:]] == [_money(w["monthly_cost"]) for w in top]
+    assert [r[3] for r in page.tables["top-workloads"][1:]] == [money(w["monthly_cost"]) for w in top]
     unpriced = data["unpriced"]
     assert isinstance(unpriced, list)
     assert [r[3] for r in page.tables["unpriced"][1:]] == [w["unpriced_reason"] for w in unpriced]
@@ -113,3 +109,25 @@ def test_report_in_headless_chromium(rendered: tuple[Path, dict[str, object]], t
         shot = screenshot(url, width, height, tmp_path / f"projected-{width}.png", tmp_path / f"p{width}")
         assert colour_pixels(shot, SPEND_BLUE) > 500, f"no spend bars drawn at {width}px"
         assert colour_pixels(shot, SAVING_GREEN) > 100, f"no saving bars drawn at {width}px"
+
+
+def test_a_huge_report_stays_small_and_says_what_it_leaves_out() -> None:
+    """10,000 namespaces and 10,000 unpriced workloads: each table shows its first rows and how many more
+    there are (``--format json`` has them all); the page stays under 2 MB."""
+    from policy_engine.engine.findings import ResourceRef
+    from policy_engine.reporters.html_report import MAX_TABLE_ROWS, render_html
+    from policy_engine.reporters.showback_report import Breakdown, Row, ShowbackReport, WorkloadLine
+
+    n = 10_000
+    namespaces = tuple(Row(f"team-namespace-{i:05d}", 3, 4.0, 2920.0, 1000.0 + i, 0) for i in range(n))
+    unpriced = [WorkloadLine(ResourceRef("PyTorchJob", f"train-{i:05d}", f"ns-{i}", f"k8s/jobs/train-{i}.yaml", 3),
+                             "nlp", None, 0.0, (), "instance type p9.huge is not in the catalog") for i in range(n)]
+    report = ShowbackReport("USD", "2026-11-01", Row("total", 2 * n, 4.0 * n, 0.0, 0.0, n),
+                            breakdowns=[Breakdown("namespace", "namespace", namespaces)], unpriced=unpriced)
+    html = render_html(report)
+    page = parse_page(html)
+    assert len(page.tables["spend-by-namespace"]) == 1 + MAX_TABLE_ROWS
+    assert len(page.tables["unpriced"]) == 1 + MAX_TABLE_ROWS
+    assert f"The first {MAX_TABLE_ROWS:,} of {n:,} rows" in html
+    assert html.count("lists them all") == 2
+    assert len(html.encode()) < 2 * 1024 * 1024

@@ -69,3 +69,31 @@ def test_team_table_carries_the_change_against_the_base(result: Result, ctx: Rep
 def test_team_table_without_base_has_no_change_column(result: Result, ctx: ReportContext) -> None:
     out = markdown.render(result, ctx)
     assert "| Team | Workloads | GPUs | $/month |\n|---|---:|---:|---:|\n" in out
+
+
+def test_team_table_renders_as_a_table_in_a_gfm_renderer(result: Result, ctx: ReportContext) -> None:
+    """GitHub (cmark-gfm) and GitLab (GLFM) both render CommonMark plus GFM tables: so does markdown-it with
+    its table rule. The team table must come out as a table with the cells a reader expects, a hostile team
+    name included (a pipe, markup and a mention stay text in their cell)."""
+    from markdown_it import MarkdownIt
+
+    head = list(ctx.costs or [])
+    hostile = "a|b <img src=x> @org/admins"
+    base = [replace(head[0], monthly=10000.0)]
+    head = [*head, replace(head[1], ref=replace(SERVE, name="odd"), team=hostile, monthly=100.0)]
+    diff = compare(base, head, base_ref="origin/main", base_sha="f" * 40, base_fingerprints=[])
+    out = markdown.render(result, replace(ctx, costs=head, cost_diff=diff))
+    section = out[out.index("### Projected spend by team"):]
+    tokens = MarkdownIt("commonmark").enable("table").parse(section.split("\n\n", 2)[1])
+    rows: list[list[str]] = []
+    for i, t in enumerate(tokens):
+        if t.type == "tr_open":
+            rows.append([])
+        elif t.type == "inline" and tokens[i - 1].type in ("th_open", "td_open"):
+            rows[-1].append("".join(c.content for c in t.children or [] if c.type in ("text", "code_inline")))
+    assert rows[0] == ["Team", "Workloads", "GPUs", "$/month", "vs origin/main"]
+    by_team = {r[0]: r for r in rows[1:]}
+    assert by_team["nlp"][3:] == ["$12,345.68", "+$2,345.68"]
+    assert by_team[hostile.replace("@", "@\u200b")][3:] == ["$100.00", "+$100.00"]
+    assert all(len(r) == 5 for r in rows)
+    assert "<img" not in MarkdownIt("commonmark").enable("table").render(section)

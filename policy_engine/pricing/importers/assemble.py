@@ -43,16 +43,24 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
                 result.skipped["not matched by --only"] += 1
                 continue
             rows[row.name].append(row)
+    unpriced: dict[str, Any] = dict(data.get("unpriced_types") or {})
     touched_models: set[str] = set()
     for name, group in sorted(rows.items()):
-        entry = _entry(name, group, instances.get(name), include_cpu, result)
+        entry = _entry(name, group, instances.get(name) or _as_base(unpriced.get(name)), include_cpu, result)
         if entry is not None:
             instances[name] = entry
+            if unpriced.pop(name, None) is not None:
+                result.notes.append(f"{name}: priced by the import (was listed unpriced in the base catalog)")
             result.taken[group[0].provider] += 1
             if entry.get("gpu_model"):
                 touched_models.add(entry["gpu_model"])
     data["instance_types"] = instances
+    if unpriced or "unpriced_types" in data:
+        data["unpriced_types"] = unpriced
     data["gpu_models"] = _gpu_models(dict(data.get("gpu_models") or {}), instances, touched_models, result)
+    unpriced_models = {k: v for k, v in (data.get("unpriced_gpu_models") or {}).items() if k not in data["gpu_models"]}
+    if unpriced_models or "unpriced_gpu_models" in data:
+        data["unpriced_gpu_models"] = unpriced_models
     sources = dict(data.get("sources") or {})
     for imported in imports:
         s = imported.source
@@ -60,8 +68,9 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
                           **({"notes": s.notes} if s.notes else {})}
     data["sources"] = sources
     dates = [i.source.date for i in imports if i.source.date]
-    if dates:
+    if dates and (not data.get("as_of") or _iso_dated(str(data["as_of"]))):
         data["as_of"] = max([*dates, *([str(data["as_of"])] if data.get("as_of") else [])])
+    # a base whose as_of is a description (mixed dates, entry by entry) keeps it: one date would overstate
     return result
 
 
@@ -90,7 +99,7 @@ def _entry(name: str, rows: list[PriceRow], base: dict[str, Any] | None, include
             price.update(on_demand=row.on_demand, source=row.source, date=row.date)
         if row.spot is not None:
             price.update(spot=row.spot, spot_source=row.source, spot_date=row.date)
-    if base is not None:  # the base's own default-region figures stay where the files say nothing new
+    if base is not None and "on_demand" in base:  # the base's own figures stay where the files say nothing new
         here = regions.get(base["region"], {})
         if "on_demand" not in here:
             kept: dict[str, Any] = {k: base[k] for k in ("on_demand", "source", "date") if k in base}
@@ -122,6 +131,14 @@ def _entry(name: str, rows: list[PriceRow], base: dict[str, Any] | None, include
     return entry
 
 
+def _as_base(unpriced: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A base catalog's unpriced type as a base entry: its hardware, no price (the import brings one)."""
+    if unpriced is None:
+        return None
+    keys = ("provider", "gpus", "gpu_model", "vcpus", "memory_gib")
+    return {**{k: unpriced[k] for k in keys if k in unpriced}, "region": unpriced.get("region") or ""}
+
+
 def _default_region(provider: str, base: dict[str, Any] | None, regions: dict[str, Any]) -> str:
     if base is not None and base["region"] in regions:
         return str(base["region"])
@@ -129,6 +146,10 @@ def _default_region(provider: str, base: dict[str, Any] | None, regions: dict[st
     if reference in regions:
         return str(reference)
     return sorted(regions)[0]
+
+
+def _iso_dated(date: Any) -> bool:
+    return isinstance(date, str) and len(date) >= 10 and date[4] == "-" and date[:4].isdigit()
 
 
 def _gpu_models(models: dict[str, Any], instances: dict[str, Any], touched: set[str],
@@ -140,7 +161,9 @@ def _gpu_models(models: dict[str, Any], instances: dict[str, Any], touched: set[
         if not whole:
             result.notes.append(f"gpu_models[{model}] not derived: no whole-GPU instance of it")
             continue
-        name, entry = min(whole, key=lambda item: (item[1]["on_demand"] / item[1]["gpus"], item[0]))
+        # cheapest per GPU; at equal price a figure read from a dated file before one that is not
+        name, entry = min(whole, key=lambda item: (item[1]["on_demand"] / item[1]["gpus"],
+                                                   not _iso_dated(item[1].get("date")), item[0]))
         n = entry["gpus"]
         old = models.get(model, {})
         new: dict[str, Any] = {"on_demand": rounded(entry["on_demand"] / n)}

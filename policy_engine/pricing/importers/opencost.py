@@ -64,7 +64,9 @@ def opencost_catalog(file: str, base: dict[str, Any]) -> tuple[dict[str, Any], l
                      if spot_cpu is not None and spot_ram is not None else {})}
     instances: dict[str, Any] = {}
     unpriced: list[str] = []
-    for name, entry in base.get("instance_types", {}).items():
+    recognised = base.get("unpriced_types") or {}
+    # every machine type the catalog knows the hardware of, priced or not: the rates price them all alike
+    for name, entry in {**recognised, **base.get("instance_types", {})}.items():
         if entry.get("gpus", 0) and gpu is None:
             unpriced.append(name)
             continue
@@ -73,14 +75,19 @@ def opencost_catalog(file: str, base: dict[str, Any]) -> tuple[dict[str, Any], l
         spot = None
         if spot_cpu is not None and spot_ram is not None and (not gpus or spot_gpu is not None):
             spot = entry["vcpus"] * spot_cpu + entry["memory_gib"] * spot_ram + gpus * (spot_gpu or 0.0)
-        kept = {k: v for k, v in entry.items() if k in ("provider", "region", "gpus", "gpu_model", "vcpus",
-                                                         "memory_gib")}
+        kept = {"region": "any", **{k: v for k, v in entry.items() if k in ("provider", "region", "gpus", "gpu_model",
+                                                                              "vcpus", "memory_gib")}}
         spot_figures = {"spot": rounded(spot), "spot_source": source, "spot_date": date} if spot is not None else {}
         instances[name] = {**kept, "on_demand": rounded(on_demand), "source": source, "date": date, **spot_figures}
     if unpriced:
         notes.append(f"{len(unpriced)} GPU instance type(s) dropped: the file has no GPU rate")
     out["instance_types"] = instances
-    out["gpu_models"] = _gpu_models(base.get("gpu_models", {}), instances, source, date, gpu)
+    out["unpriced_types"] = {n: e for n, e in recognised.items() if n not in instances}
+    unpriced_models = base.get("unpriced_gpu_models") or {}
+    models = {**{k: {"accelerator": v.get("accelerator", "gpu")} for k, v in unpriced_models.items()},
+              **base.get("gpu_models", {})}
+    out["gpu_models"] = _gpu_models(models, instances, source, date, gpu)
+    out["unpriced_gpu_models"] = {k: v for k, v in unpriced_models.items() if k not in out["gpu_models"]}
     out["attached_gpus"] = {} if gpu is None else {
         label: {**{k: v for k, v in entry.items() if k in ("provider", "region", "gpu_model")},
                 "on_demand": gpu, "source": source, "date": date,

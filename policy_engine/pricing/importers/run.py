@@ -83,8 +83,8 @@ def run_import(request: ImportRequest) -> ImportOutcome:
     if "as_of" not in data:
         data["as_of"] = max((i.source.date for i in imports if i.source.date), default="")
     ordered = _tidy(_ordered(data))
-    text = HEADER + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=100_000,
-                                   allow_unicode=True)
+    body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=100_000, allow_unicode=True)
+    text = (_leading_comments(request.base) or HEADER) + body
     _check(text, full=(request.base is not None and "cpu" in data) or request.opencost is not None)
     return ImportOutcome(text, lines, len(data.get("instance_types") or {}))
 
@@ -101,9 +101,24 @@ def _base(path: str | None) -> dict[str, Any] | None:
     return data
 
 
+def _leading_comments(path: str | None) -> str:
+    """The base catalog's opening comment block, kept at the top of the catalog written over it (in place of
+    the generic header: the base says where its own figures, and the imported ones, come from)."""
+    if path is None:
+        return ""
+    lines = []
+    for line in read_text(path).splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def _gcp_machines(base: dict[str, Any] | None) -> dict[str, Hardware]:
-    """GCP machine shapes to compose SKU prices into: the base catalog's, else the bundled catalog's."""
-    entries = (base or {}).get("instance_types") or _with_bundled({})["instance_types"]
+    """GCP machine shapes to compose SKU prices into: the base catalog's, else the bundled catalog's (its
+    priced types and those it recognises without a price, e.g. a4-highgpu-8g)."""
+    data = base if base and base.get("instance_types") else _with_bundled({})
+    entries = {**(data.get("unpriced_types") or {}), **(data.get("instance_types") or {})}
     return {name: Hardware(e["vcpus"], e["memory_gib"], e["gpus"], e.get("gpu_model"))
             for name, e in entries.items() if e.get("provider") == "gcp"}
 
@@ -115,7 +130,7 @@ def _with_bundled(data: dict[str, Any]) -> dict[str, Any]:
 
 
 _ORDER = ("currency", "as_of", "hours_per_month", "notes", "sources", "cpu", "assumptions", "gpu_models",
-          "attached_gpus", "instance_types")
+          "unpriced_gpu_models", "attached_gpus", "instance_types", "unpriced_types")
 
 
 def _ordered(data: dict[str, Any]) -> dict[str, Any]:

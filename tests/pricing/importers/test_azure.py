@@ -40,6 +40,6 @@ def test_the_hardware_table_covers_the_gpu_families_and_the_new_ones():
     table = hardware_table()
     assert table["Standard_ND96isr_H200_v5"] == Hardware(96, 1850, 8, "H200")
     assert table["Standard_ND96isr_MI300X_v5"].gpu_model == "MI300X"
-    assert table["Standard_ND128isr_NDR_GB200_v6"] == Hardware(128, 900, 4, "GB200")
+    assert table["Standard_ND128isr_NDR_GB200_v6"] == Hardware(128, 864, 4, "GB200")  # the ARM SKU's MemoryGB
     assert table["Standard_NCC40ads_H100_v5"].gpus == 1
     assert all(h.gpus > 0 and h.gpu_model for h in table.values())

@@ -22,6 +22,12 @@ def test_the_rates_reprice_every_instance_from_its_hardware(fixture_copy):
     assert catalog.gpu_models["A10G"].on_demand == pytest.approx(4 * CPU + 16 * RAM + GPU)
     assert catalog.attached_gpus["nvidia-tesla-t4"].on_demand == GPU
     assert catalog.sources["opencost"].date == "2025-11-29"
+    # the rates price every type whose hardware the catalog knows, also those it has no published price for
+    b300 = catalog.instance_types["p6-b300.48xlarge"]  # 192 vCPU, 4096 GiB, 8 GPUs
+    assert b300.on_demand == pytest.approx(192 * CPU + 4096 * RAM + 8 * GPU)
+    assert "p6-b300.48xlarge" not in catalog.unpriced_types and not catalog.unpriced_types
+    assert catalog.gpu_models["B300"].on_demand == pytest.approx((192 * CPU + 4096 * RAM + 8 * GPU) / 8)
+    assert "B300" not in catalog.unpriced_gpu_models
 
 
 def test_a_rate_that_is_not_a_number_is_located(tmp_path):
