@@ -79,14 +79,10 @@ def test_usage_history_reads_through_the_same_client(prometheus: PrometheusServe
     from policy_engine.pricing.catalog import load_catalog
 
     endpoint = Endpoint(prometheus.url, username=USER, password_file=_password(tmp_path, PASSWORD))
-    history = PrometheusHistory(endpoint, catalog=load_catalog())
-    try:
+    with PrometheusHistory(endpoint, catalog=load_catalog()) as history:
         util = history.utilisation(Period.MONTH, T0)
-    finally:
-        history.prometheus.close()
     assert util[("ml-vision", "alice-nb-0")] < 0.05  # idle notebook
     assert util[("ml-vision", "resnet-train-worker-0")] > 0.8  # series labelled exported_namespace/exported_pod
-    refused = PrometheusHistory(Endpoint(prometheus.url), catalog=load_catalog())
-    with pytest.raises(PrometheusError, match="HTTP 401: refused no credentials"):
+    with PrometheusHistory(Endpoint(prometheus.url), catalog=load_catalog()) as refused, \
+            pytest.raises(PrometheusError, match="HTTP 401: refused no credentials"):
         refused.utilisation(Period.MONTH, T0)
-    refused.prometheus.close()

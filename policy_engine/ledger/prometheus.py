@@ -141,7 +141,14 @@ class PrometheusHistory:
         return self._catalog() if callable(self._catalog) else self._catalog
 
     def close(self) -> None:
+        """Close the client's kept-alive connections."""
         self.prometheus.close()
+
+    def __enter__(self) -> PrometheusHistory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def query(self, promql: str, at: datetime) -> list[tuple[dict[str, str], float]]:
         return self.prometheus.query(promql, at.timestamp())

@@ -53,6 +53,8 @@ def test_policy_reports_carry_actual_cost_used_idle_and_projection(apiserver: Fa
     finally:
         c.inventory.stop()
         c.prometheus.close()
+        if c.serving is not None:
+            c.serving.close()
         c.ledger.ledger.close()
     role = Role("gpu", 1, gpus_per_pod=1.0, instance_type="p4d.24xlarge", capacity_type=CapacityType.ON_DEMAND)
     priced = price_pod(role, engine.catalog)

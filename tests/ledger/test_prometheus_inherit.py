@@ -71,8 +71,13 @@ def hours(names: set[str]) -> float:
     return sum(p.gpus * p.hours(T0, NOW) for p in PODS if p.name in names)
 
 
-def test_same_groups_for_the_same_pods(prom: str, ledger: Ledger, eng: Engine) -> None:
-    history = PrometheusHistory(prom, catalog=eng.catalog, step=STEP, inherit_labels=KEYS, authoritative_labels=KEYS)
+@pytest.fixture()
+def history(prom: str, eng: Engine) -> Iterator[PrometheusHistory]:
+    with PrometheusHistory(prom, catalog=eng.catalog, step=STEP, inherit_labels=KEYS, authoritative_labels=KEYS) as h:
+        yield h
+
+
+def test_same_groups_for_the_same_pods(history: PrometheusHistory, ledger: Ledger, eng: Engine) -> None:
     for rule in ledger_rules(eng.policies):
         from_prom = history.group_figures(rule, NOW)
         from_ledger = ledger.group_usage(rule.id, rule.rule.period, NOW)
@@ -95,13 +100,14 @@ def test_same_groups_for_the_same_pods(prom: str, ledger: Ledger, eng: Engine) -
 
 def test_without_the_rule_the_pods_own_labels_decide(prom: str, eng: Engine) -> None:
     """What the rule changes: read as labelled, the relabelled pod would bill nlp and the unlabelled ones no one."""
-    history = PrometheusHistory(prom, catalog=eng.catalog, step=STEP, inherit_labels=())
     rule = ledger_rules(eng.policies)[0]
-    figures = history.group_figures(rule, NOW)
+    with PrometheusHistory(prom, catalog=eng.catalog, step=STEP, inherit_labels=()) as history:
+        figures = history.group_figures(rule, NOW)
     assert figures["nlp"].gpu_hours == pytest.approx(hours({"relabelled-0", "kept-0"}))
     assert figures["search"].gpu_hours == pytest.approx(hours({"billed-0"}))
     # inherited but not authoritative: the pod's own team stands, the unlabelled ones take the namespace's
-    history = PrometheusHistory(prom, catalog=eng.catalog, step=STEP, inherit_labels=KEYS, authoritative_labels=())
-    figures = history.group_figures(rule, NOW)
+    with PrometheusHistory(prom, catalog=eng.catalog, step=STEP, inherit_labels=KEYS,
+                           authoritative_labels=()) as history:
+        figures = history.group_figures(rule, NOW)
     assert figures["nlp"].gpu_hours == pytest.approx(hours({"relabelled-0", "kept-0"}))
     assert figures["search"].gpu_hours == pytest.approx(hours({"empty-0", "bare-0", "billed-0"}))
