@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from policy_engine import __version__
-from tests.ci.conftest import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, clean_env, git, offline_pip
+from tests.ci.helpers import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, clean_env, git, offline_pip
 
 GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yml"
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from policy_engine import __version__
-from tests.ci.conftest import FIXTURES, ROOT, Release, clean_env, git, offline_pip
+from tests.ci.helpers import FIXTURES, ROOT, Release, clean_env, git, offline_pip
 
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 EXAMPLE = ROOT / "examples" / "ci" / "pre-commit-config.yaml"
