@@ -198,7 +198,7 @@ class Engine:
         else:
             stats.unpriced_workloads += 1
         monthly = cost.monthly if cost is not None and cost.priced else None
-        self._apply(w, self.policies.for_kind(w.kind), partial, monthly, options)
+        self._apply(w, self.policies.for_kind(w.kind, w.creates), partial, monthly, options)
         if options.workloads:
             res.workloads.append(w)
         if options.record is not None:

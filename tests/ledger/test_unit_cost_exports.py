@@ -1,5 +1,6 @@
-"""Unit costs and budget burn where people and dashboards read them: ``usage --format json`` and the
-controller's ``/metrics``, against a real Prometheus holding backfilled serving counters and a real ledger.
+"""Unit costs and budget burn where people and dashboards read them: ``usage --format json``, the report's
+page and JSON, and the controller's ``/metrics``, against a real Prometheus holding backfilled serving
+counters and a real ledger.
 
 Two hours into the month (``NOW`` = 1 November 02:00 UTC), the window is the month so far. Hand-computed:
 
@@ -16,6 +17,7 @@ Two hours into the month (``NOW`` = 1 November 02:00 UTC), the window is the mon
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,12 +32,14 @@ from policy_engine.controller.settings import ControllerSettings, LeaderSettings
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.settings import LedgerSettings
 from policy_engine.ledger.store import Ledger
+from tests.html_tables import assert_actual_tables_equal_json, parse_page
 from tests.prometheus_server import prometheus_over
 
 from .cluster import POLICIES, engine
 from .serving import TGI_GENERATED, VLLM_GENERATED, VLLM_PROMPT, VLLM_REQUESTS, counters, pod
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+MANIFESTS = Path(__file__).resolve().parents[1] / "fixtures" / "report"
 EARLY = NOW - timedelta(hours=3)  # 31 October 23:00
 
 
@@ -116,6 +120,22 @@ def test_usage_serving_metrics_errors_are_said(ledger_path: Path, capsys: pytest
     assert code == 2 and "--serving-metrics needs --ledger" in err
 
 
+def test_report_shows_the_same_unit_costs(prom: str, ledger_path: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    html = tmp_path / "report.html"
+    code = main(["report", str(MANIFESTS), "--policies", str(POLICIES), "--at", NOW.isoformat(), "--ledger",
+                 str(ledger_path), "--serving-metrics", prom, "--html", str(html), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    actual = json.loads(out)["actual"]
+    llama = next(s for s in actual["serving"] if s["workload"] == "Deployment/llama")
+    assert llama["cost_per_million_generated_tokens"] == pytest.approx(66.6667, rel=2e-3)
+    assert [r["workload"] for r in actual["training_runs"]] == ["PyTorchJob/ft"]
+    page = parse_page(html.read_text(encoding="utf-8"))
+    assert len(page.tables["serving"]) == 1 + len(actual["serving"]) == 3
+    assert_actual_tables_equal_json(page, actual)
+
+
 def _samples(exposition: bytes) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(exposition.decode()):
@@ -158,3 +178,43 @@ def test_the_controller_exports_unit_costs_and_budget_burn(prom: str, ledger_pat
     # running pods ($4/h + $1/h) until 1 December 00:00: 718 hours more
     assert budget("budget_forecast", "team-spend", "cost") == pytest.approx(107.31 + 5 * 718)
     assert budget("budget_used", "team-gpu-hours", "gpu_hours") == pytest.approx(27.0)
+
+
+def test_the_leaders_audit_cycle_exports_budget_burn(tmp_path: Path) -> None:
+    """Wired into the cycle: a controller over a (local) API server writes its ledger and, from its next
+    audit cycle on, exports the budget burn of what it wrote."""
+    from policy_engine.cluster import Timing
+    from tests.cluster.fake_apiserver import running
+
+    from .cluster import HOUR, NODES, T0, SimPod
+
+    pods = [SimPod("train-0", "nlp", 8, "gpu-a", T0, None, deleted=False)]
+    now = T0 + 6 * HOUR
+    with running() as apiserver:
+        apiserver.load("namespaces", [])
+        apiserver.load("nodes", NODES)
+        apiserver.load("pods", [p.obj(now) for p in pods])
+        settings = ControllerSettings(leader_election=LeaderSettings(enabled=False), listen="127.0.0.1:0",
+                                      exempt_namespaces=("kube-system",),
+                                      ledger=LedgerSettings(path=str(tmp_path / "ledger.db"), interval_seconds=0.2))
+        api = client.ApiClient(client.Configuration(host=apiserver.url))
+        timing = Timing(watch_timeout_seconds=60, resync_seconds=3600, backoff_initial=0.05, backoff_max=0.2)
+        controller = Controller(settings, engine(), api, clock=lambda: now, timing=timing, name="test-0")
+        assert controller.ledger is not None
+        controller.start(serve_http=False)
+        try:
+            deadline = time.monotonic() + 20
+            while controller.ledger.last is None or controller.ledger.last.pods < 1:
+                assert time.monotonic() < deadline, "the ledger writer never saw the pod"
+                time.sleep(0.05)
+            controller.cycle()
+            metrics = _samples(controller.metrics.exposition())
+        finally:
+            controller.stop(timeout=10)
+            api.close()
+    key = (("group", "nlp"), ("kind", "quota"), ("metric", "gpu_hours"), ("period", "month"),
+           ("policy", "team-gpu-hours"))
+    assert metrics["policy_engine_controller_budget_used"][key] == pytest.approx(8 * 6)
+    assert metrics["policy_engine_controller_budget_limit"][key] == 2000
+    assert metrics["policy_engine_controller_serving_metrics_up"][()] == 0  # no Prometheus: as telemetry_up
+    assert "policy_engine_controller_serving_cost_per_million_generated_tokens" not in metrics
