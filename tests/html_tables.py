@@ -70,6 +70,11 @@ def assert_actual_tables_equal_json(page: PageTables, actual: dict[str, Any]) ->
     runs = page.tables.get("training-runs", [[]])[1:]
     assert [r[0] for r in runs] == [r["workload"] for r in actual["training_runs"]]
     assert [r[4] for r in runs] == [money(r["cost"]) for r in actual["training_runs"]]
+    serving = page.tables.get("serving", [[]])[1:]
+    assert [r[0] for r in serving] == [s["workload"] for s in actual["serving"]]
+    for column, key in ((2, "cost"), (3, "cost_per_million_generated_tokens"), (4, "cost_per_million_prompt_tokens"),
+                        (5, "cost_per_thousand_requests")):
+        assert [r[column] for r in serving] == ["" if s[key] is None else money(s[key]) for s in actual["serving"]]
     idle = actual["idle_waste"]
     if idle is None:
         assert "idle-by-team" not in page.tables

@@ -43,15 +43,6 @@ def fix_paths(w: Workload, target: str, keys: Sequence[str]) -> list[FieldPath]:
     return out or [("metadata", target)]
 
 
-def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
-    """``paths`` in words, with the note of each role whose pods no field of the object can label
-    (``Role.labels_note``: an LLMInferenceService, a KAITO preset)."""
-    notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
-                          and (r.labels_path if target == "labels" else r.annotations_path) in paths)
-    where = " and ".join(_dotted(p) for p in paths)
-    return f"{where} ({'; '.join(n for n in notes if n)})" if notes else where
-
-
 def _dotted(path: FieldPath) -> str:
     return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
 
@@ -241,7 +232,7 @@ class RuleCompiler:
         limit = render_duration(maximum) if maximum is not None else ""
 
         def check(w: Workload) -> Sequence[Violation]:
-            run = w.run_time
+            run = w.admitted_run_time or w.run_time  # what admission of the jobs it creates will see
             path = run.provenance.path if run.provenance else ("spec",)
             if run.kind is RunKind.UNBOUNDED:
                 within = f" of at most {limit}" if limit else ""
@@ -416,3 +407,12 @@ def _first_object_path(e: ast.Expr) -> FieldPath:
 
 def constant_value(e: ast.Expr | None) -> Any:
     return e.value if isinstance(e, ast.Literal) else None
+
+
+def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
+    """``paths`` in words, with the note of each role whose pods no field of the object can label
+    (``Role.labels_note``: an LLMInferenceService, a KAITO preset)."""
+    notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
+                          and (r.labels_path if target == "labels" else r.annotations_path) in paths)
+    where = " and ".join(_dotted(p) for p in paths)
+    return f"{where} ({'; '.join(n for n in notes if n)})" if notes else where

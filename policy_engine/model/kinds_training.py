@@ -251,4 +251,8 @@ def _katib(doc: Document, base: FieldPath, parallel: Replicas, what: str) -> Sha
     # the trial's own deadline (what its job carries at admission), else a declared expected duration
     deadline: FieldPath = (*base, "spec", "activeDeadlineSeconds") if kind == "Job" else \
         (*base, "spec", "runPolicy", "activeDeadlineSeconds")
-    return Shape(roles, runtime.bounded_job(doc, [deadline], [(*base, "metadata", "annotations"), META_ANNOTATIONS]))
+    trial_annotations: FieldPath = (*base, "metadata", "annotations")
+    run = runtime.bounded_job(doc, [deadline], [trial_annotations, META_ANNOTATIONS])
+    # Katib creates the trial's job as written: admission sees only the trial spec's own bound
+    admitted = runtime.bounded_job(doc, [deadline], [trial_annotations])
+    return Shape(roles, run, admitted_run_time=admitted if admitted != run else None)

@@ -179,6 +179,7 @@ def _read_containers(
     sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
     valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
+    parsed: dict[str, Decimal] = {}  # ... and their values: each distinct string is parsed once per workload
     for ref in refs:
         path = ref.path
         raw = None
@@ -210,9 +211,9 @@ def _read_containers(
             else:
                 limits_text = limits
         else:
-            requests, requests_text = (_quantities(doc, ref, "requests", requests, valid) if requests is not None
-                                       else (_EMPTY, _EMPTY))
-            limits, limits_text = (_quantities(doc, ref, "limits", limits, valid) if limits is not None
+            requests, requests_text = (_quantities(doc, ref, "requests", requests, valid, parsed)
+                                       if requests is not None else (_EMPTY, _EMPTY))
+            limits, limits_text = (_quantities(doc, ref, "limits", limits, valid, parsed) if limits is not None
                                    else (_EMPTY, _EMPTY))
         name = holder.get("name")
         append(Container(name if type(name) is str else str(name or ""), ref.init, requests_text, limits_text,
@@ -236,7 +237,10 @@ def _read_containers(
     sums: dict[str, Decimal] = {}
     for requests, limits, times in counted.values():
         for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
-            sums[resource] = sums.get(resource, Decimal(0)) + _quantity(value) * times
+            amount = parsed.get(value) if type(value) is str else None
+            if amount is None:
+                amount = _quantity(value)
+            sums[resource] = sums.get(resource, Decimal(0)) + amount * times
     for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[resource] = sums.get(resource, Decimal(0)) + amount
     gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
@@ -291,8 +295,8 @@ def _quantity(value: Any) -> Decimal:
     return _quantity_text(value) if type(value) in (str, int) else parse_quantity(value)
 
 
-def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
-                valid: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any, valid: set[str],
+                parsed: dict[str, Decimal]) -> tuple[dict[str, Any], dict[str, str]]:
     """``raw`` (``resources.<which>``) checked as ``_checked_quantities`` does, and its values as strings.
 
     A string value seen valid before in the workload is not parsed again; when every value is a string
@@ -303,22 +307,26 @@ def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
     for value in mapping.values():
         if type(value) is str:
             if value not in valid:
-                _checked_quantities(doc, ref, which, mapping)  # the first bad value, in order, located
+                _checked_quantities(doc, ref, which, mapping, parsed)  # the first bad value, in order, located
                 valid.add(value)
         else:
             plain = False
     if plain:
         return mapping, mapping
-    _checked_quantities(doc, ref, which, mapping)
+    _checked_quantities(doc, ref, which, mapping, parsed)
     return mapping, {k: str(v) for k, v in mapping.items()}
 
 
-def _checked_quantities(doc: Document, ref: ContainerRef, which: str, raw: Any) -> dict[str, Any]:
-    """``raw`` (``resources.<which>``), every value a valid quantity, else a located error."""
+def _checked_quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
+                        parsed: dict[str, Decimal] | None = None) -> dict[str, Any]:
+    """``raw`` (``resources.<which>``), every value a valid quantity, else a located error; the values of
+    its strings are kept in ``parsed``."""
     mapping = raw if type(raw) is dict else _child_mapping(doc, raw, (*ref.path, ref.resources_key, which)) or {}
     for name, value in mapping.items():
         try:
-            _quantity(value)
+            amount = _quantity(value)
+            if parsed is not None and type(value) is str:
+                parsed[value] = amount
         except (QuantityError, TypeError) as exc:
             path = (*ref.path, ref.resources_key, which)
             hint = fields.placeholder_hint(value)

@@ -19,6 +19,7 @@ class Shape:
     idle: tuple[float, Provenance] | None = None
     generic: bool = False  # an unknown kind read through a conventional pod-template path
     notes: list[str] = field(default_factory=list)
+    admitted_run_time: RunTime | None = None  # ``Workload.admitted_run_time``
 
 
 Extractor = Callable[[Document, ModelConfig], "Shape | None"]

@@ -155,6 +155,11 @@ class Workload:
     cost: Cost | None = None
     provenance: dict[str, Provenance] = field(default_factory=dict)
     admission: Admission | None = None  # set by the webhook; None in CI and audit
+    #: The run-time bound the objects its controller creates carry, where it is not the workload's own: a
+    #: Katib trial's job carries its trial spec's deadline, never the Experiment's expected-duration
+    #: annotation. A deadline rule judges this (what admission of those objects will see); cost keeps
+    #: ``run_time``. None: the same as ``run_time``.
+    admitted_run_time: RunTime | None = None
 
     @property
     def file(self) -> str:

@@ -1,5 +1,6 @@
-"""Unit costs and budget burn where people and dashboards read them: ``usage --format json`` and the
-controller's ``/metrics``, against a real Prometheus holding backfilled serving counters and a real ledger.
+"""Unit costs and budget burn where people and dashboards read them: ``usage --format json``, the report's
+page and JSON, and the controller's ``/metrics``, against a real Prometheus holding backfilled serving
+counters and a real ledger.
 
 Two hours into the month (``NOW`` = 1 November 02:00 UTC), the window is the month so far. Hand-computed:
 
@@ -30,12 +31,14 @@ from policy_engine.controller.settings import ControllerSettings, LeaderSettings
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.settings import LedgerSettings
 from policy_engine.ledger.store import Ledger
+from tests.html_tables import assert_actual_tables_equal_json, parse_page
 from tests.prometheus_server import prometheus_over
 
 from .cluster import POLICIES, engine
 from .serving import TGI_GENERATED, VLLM_GENERATED, VLLM_PROMPT, VLLM_REQUESTS, counters, pod
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+MANIFESTS = Path(__file__).resolve().parents[1] / "fixtures" / "report"
 EARLY = NOW - timedelta(hours=3)  # 31 October 23:00
 
 
@@ -114,6 +117,22 @@ def test_usage_serving_metrics_errors_are_said(ledger_path: Path, capsys: pytest
     assert code == 2 and "unit costs of serving workloads left out" in err and "127.0.0.1:9" in err
     code, _, err = _usage(capsys, "--prometheus", "http://127.0.0.1:9", "--serving-metrics", "http://127.0.0.1:9")
     assert code == 2 and "--serving-metrics needs --ledger" in err
+
+
+def test_report_shows_the_same_unit_costs(prom: str, ledger_path: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    html = tmp_path / "report.html"
+    code = main(["report", str(MANIFESTS), "--policies", str(POLICIES), "--at", NOW.isoformat(), "--ledger",
+                 str(ledger_path), "--serving-metrics", prom, "--html", str(html), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    actual = json.loads(out)["actual"]
+    llama = next(s for s in actual["serving"] if s["workload"] == "Deployment/llama")
+    assert llama["cost_per_million_generated_tokens"] == pytest.approx(66.6667, rel=2e-3)
+    assert [r["workload"] for r in actual["training_runs"]] == ["PyTorchJob/ft"]
+    page = parse_page(html.read_text(encoding="utf-8"))
+    assert len(page.tables["serving"]) == 1 + len(actual["serving"]) == 3
+    assert_actual_tables_equal_json(page, actual)
 
 
 def _samples(exposition: bytes) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

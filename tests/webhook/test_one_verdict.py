@@ -35,11 +35,10 @@ FIXTURES = ROOT / "tests" / "fixtures"
 ONE_VERDICT = FIXTURES / "webhook" / "one-verdict"
 EXEMPTABLE = FIXTURES / "webhook" / "one-verdict-policies"
 TODAY = date(2026, 6, 1)
-#: Where CI and the cluster differ by design (docs/webhook.md, "One verdict with CI"): the Jobs Katib
-#: (a trial spec without a deadline) and KAITO (a tuning Workspace) generate carry no deadline, and an
-#: expected-duration annotation on the Experiment, Trial or Workspace does not reach them, so the cluster's
-#: job-deadline rule denies them while CI reads the parent's declared bound.
-BY_DESIGN = {("Experiment", "job-deadline"), ("Trial", "job-deadline"), ("Workspace", "job-deadline")}
+#: Where CI and the cluster differ by design (docs/webhook.md, "One verdict with CI"): the Job a KAITO
+#: tuning Workspace generates carries no deadline, so the cluster's job-deadline rule (kinds [training,
+#: Job, …]) denies it while CI, which does not match a Workspace to that rule, does not.
+BY_DESIGN = {("Workspace", "job-deadline")}
 CORPUS = ROOT.parent / "shared" / "corpus"
 #: Every in-repo manifest: model, pricing, check and policy-library fixtures, examples, this test's own.
 FIXTURE_DIRS = [FIXTURES / "model", FIXTURES / "pricing" / "examples", FIXTURES / "check" / "tree",
@@ -178,3 +177,18 @@ def test_labels_the_controller_does_not_copy_fail_with_a_fix_that_reaches_the_po
     doc = next(d for d in _documents([ONE_VERDICT / file]) if d.obj["metadata"]["name"] == name)
     messages = [f.message for f in engine.evaluate([doc]).findings if f.policy == "required-cost-labels"]
     assert messages and all(fix in m for m in messages), messages
+
+
+def test_an_experiment_bounded_only_by_its_own_annotation_fails_where_its_trial_jobs_would(
+        judge: tuple[Engine, ReviewState]) -> None:
+    """Katib creates each trial's job as written: the Experiment's expected-duration never reaches it."""
+    engine, _ = judge
+    (doc,) = _documents([FIXTURES / "model" / "katib_experiment.yaml"])
+    result = engine.evaluate([doc], options=Options(workloads=True))
+    (deadline,) = [f for f in result.findings if f.policy == "job-deadline"]
+    assert "spec.trialTemplate.trialSpec.spec.runPolicy.activeDeadlineSeconds" in deadline.message
+    (w,) = result.workloads
+    assert w.run_time.hours_per_run == 12  # the projection still uses the Experiment's declared 12 h
+    found = verdicts(doc, judge)
+    assert found is not None and "job-deadline" in found[0]
+    assert any("job-deadline" in denied for what, denied in found[1].items() if what.startswith("PyTorchJob "))
