@@ -56,6 +56,7 @@ class Run:
     seconds: float
     peak_mib: float
     exit_code: int
+    cpu: float = float("nan")  # user + system seconds, workers included: what the run cost, however loaded the machine
 
 
 def manifest_files(tree: Path) -> list[Path]:
@@ -66,14 +67,14 @@ def manifest_files(tree: Path) -> list[Path]:
     return out
 
 
-def plain_parse(files: list[Path]) -> tuple[float, int]:
-    """Seconds for yaml.load_all with CSafeLoader over every file, in this process, and documents read."""
-    started = time.perf_counter()
+def plain_parse_cpu(files: list[Path]) -> tuple[float, float, int]:
+    """Wall and CPU seconds for yaml.load_all with CSafeLoader over every file (one process), documents read."""
+    started, cpu = time.perf_counter(), time.process_time()
     docs = 0
     for path in files:
         with path.open("rb") as f, contextlib.suppress(yaml.YAMLError):
             docs += sum(1 for d in yaml.load_all(f, Loader=yaml.CSafeLoader) if d is not None)
-    return time.perf_counter() - started, docs
+    return time.perf_counter() - started, time.process_time() - cpu, docs
 
 
 def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -85,11 +86,13 @@ def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = 
         proc = subprocess.run(["/usr/bin/time", "-v", "-o", report.name, *cmd], cwd=cwd, env=env, stdin=given,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         seconds = time.perf_counter() - started
-        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", Path(report.name).read_text())
+        text = Path(report.name).read_text()
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+        cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", text))
     if proc.returncode not in (0, 1, 2):
         sys.stderr.write(proc.stderr.decode(errors="replace")[-2000:])
     peak = int(match.group(1)) / 1024 if match else float("nan")
-    return Run(seconds, peak, proc.returncode)
+    return Run(seconds, peak, proc.returncode, cpu)
 
 
 def check_cmd(tree: Path | str, jobs: int | None, out: Path | None = None, fmt: str = "json") -> list[str]:
@@ -118,7 +121,8 @@ def best(runs: list[Run]) -> Run:
 def bench_tree(label: str, tree: Path, scratch: Path, repeat: int) -> float:
     """Prints the figures for one tree; returns the best wall time of check with the default jobs."""
     files = manifest_files(tree)
-    plain_s, plain_docs = min(plain_parse(files) for _ in range(repeat))
+    plain = [plain_parse_cpu(files) for _ in range(repeat)]
+    plain_s, plain_cpu, plain_docs = min(p[0] for p in plain), min(p[1] for p in plain), plain[0][2]
     report = scratch / f"{label}.json"
     subprocess.run(check_cmd(tree, None, report), stdout=subprocess.DEVNULL, check=False)
     stats = json.loads(report.read_text())
@@ -131,11 +135,13 @@ def bench_tree(label: str, tree: Path, scratch: Path, repeat: int) -> float:
           f"{plain_docs / plain_s:9,.0f} docs/s")
     run = Run(0.0, 0.0, 0)
     for jobs in (1, None):
-        run = best([timed(check_cmd(tree, jobs)) for _ in range(repeat)])
+        runs = [timed(check_cmd(tree, jobs)) for _ in range(repeat)]
+        run = best(runs)
+        spread = "/".join(f"{r.seconds / plain_s:.2f}" for r in runs)
         name = f"check --jobs {jobs}" if jobs else f"check (default jobs, {os.cpu_count()} CPUs)"
         print(f"{name:<46}: {run.seconds:7.2f} s  {docs / run.seconds:9,.0f} docs/s  "
-              f"peak {run.peak_mib:6.1f} MiB  = {run.seconds / plain_s:4.2f}x plain parse  "
-              f"(exit {run.exit_code})")
+              f"peak {run.peak_mib:6.1f} MiB  = {run.seconds / plain_s:4.2f}x plain parse (runs {spread}); "
+              f"cpu {run.cpu:5.2f} s vs {plain_cpu:5.2f} s = {run.cpu / plain_cpu:4.2f}x  (exit {run.exit_code})")
     return run.seconds
 
 
@@ -158,16 +164,22 @@ def bench_layouts(tree: Path, scratch: Path, repeat: int) -> None:
     """The same documents laid out differently: check's ratio to plain parsing should not move."""
     print("\n## the same documents, other layouts (check's work is split by bytes, not files)")
     print(f"(best of {repeat} runs each; plain = yaml.load_all with CSafeLoader over the same bytes, 1 process)")
+    print("(cpu: user + system seconds of every process of the run, against the plain parse's: the work done,"
+          " which the other jobs on a shared machine do not change; every ratio of the spread of runs is shown)")
     for label, where in layouts(tree, scratch).items():
         stream = where.is_file()
         files = [where] if stream else manifest_files(where)
-        plain_s, _ = min(plain_parse(files) for _ in range(repeat))
+        plain = [plain_parse_cpu(files) for _ in range(repeat)]
+        plain_s, plain_cpu = min(p[0] for p in plain), min(p[1] for p in plain)
         for jobs in (1, None):
             cmd = check_cmd("-" if stream else where, jobs)
-            run = best([timed(cmd, stdin=where if stream else None) for _ in range(repeat)])
+            runs = [timed(cmd, stdin=where if stream else None) for _ in range(repeat)]
+            run = best(runs)
+            spread = "/".join(f"{r.seconds / plain_s:.2f}" for r in runs)
             name = f"{label}, check {'--jobs 1' if jobs else '(default)'}"
             print(f"{name:<46}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  plain {plain_s:5.2f} s  "
-                  f"= {run.seconds / plain_s:4.2f}x plain parse  (exit {run.exit_code})")
+                  f"= {run.seconds / plain_s:4.2f}x plain parse (runs {spread}); cpu {run.cpu:5.2f} s vs "
+                  f"{plain_cpu:5.2f} s = {run.cpu / plain_cpu:4.2f}x  (exit {run.exit_code})")
 
 
 def bench_memory(tree: Path, scratch: Path, documents: int) -> None:
@@ -183,7 +195,8 @@ def bench_memory(tree: Path, scratch: Path, documents: int) -> None:
     print(f"\n## memory: check - over a stream of {total:,} documents ({stream.stat().st_size / 2**20:.0f} MiB)")
     for fmt in ("text", "json"):
         run = timed(check_cmd("-", None, fmt=fmt), stdin=stream)
-        print(f"check - --format {fmt:<28}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  (exit {run.exit_code})")
+        print(f"check - --format {fmt:<28}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  "
+              f"cpu {run.cpu:6.2f} s  (exit {run.exit_code})")
 
 
 def breakdown(tree: Path, top: int = 4) -> None:

@@ -68,7 +68,7 @@ def offer(products: int) -> dict[str, object]:
 
 _CHILD = """
 import sys, time
-from policy_engine.pricing.importers.run import ImportRequest, run_import
+from policy_engine.pricing.price_import import ImportRequest, run_import
 start = time.perf_counter()
 outcome = run_import(ImportRequest(aws=(sys.argv[1],), include_cpu=True))
 took = time.perf_counter() - start

@@ -96,3 +96,5 @@ def prometheus_over(openmetrics: str | None = None, tls: tuple[Path, Path, Path]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()

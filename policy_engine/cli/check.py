@@ -26,7 +26,7 @@ from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import documents
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
-from policy_engine.reporters import FORMATS, ReportContext, renderer
+from policy_engine.reporters import FORMATS, ReportContext, renderer, streamer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
 
@@ -155,18 +155,20 @@ def run(args: argparse.Namespace) -> int:
         target = Path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(renderer(fmt)(result, ctx), encoding="utf-8")
+            with target.open("w", encoding="utf-8") as out:
+                out.writelines(streamer(fmt)(result, ctx))
         except OSError as exc:
             print(f"policy-engine check: --output {fmt}={path}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_ERROR
     colour = (args.format == "text" and not args.no_color and "NO_COLOR" not in os.environ
               and sys.stdout.isatty())
-    _write(renderer(args.format)(result, _with_colour(ctx, colour)))
+    sys.stdout.writelines(streamer(args.format)(result, _with_colour(ctx, colour)))
+    sys.stdout.flush()
     if args.format != "text":  # stdout is for machines: the CI log still says what happened
         _log_to_stderr(result, ctx)
     if any(is_failure(e) for e in result.errors):
         return EXIT_ERROR
-    return EXIT_FINDINGS if ctx.failing(result) else EXIT_OK
+    return EXIT_FINDINGS if ctx.failing_count(result) else EXIT_OK
 
 
 def _context(args: argparse.Namespace, engine: Engine | None) -> ReportContext:
@@ -225,13 +227,6 @@ def _parse_output(spec: str) -> tuple[str, str]:
     if fmt not in FORMATS:
         raise ValueError(f"--output: unknown format {fmt!r} (one of {', '.join(sorted(FORMATS))})")
     return fmt, path
-
-
-def _write(text: str, piece: int = 1 << 20) -> None:
-    """The report on stdout a piece at a time: a large one is not encoded into a second copy all at once."""
-    for start in range(0, len(text), piece):
-        sys.stdout.write(text[start:start + piece])
-    sys.stdout.flush()
 
 
 def _with_colour(ctx: ReportContext, colour: bool) -> ReportContext:

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from policy_engine.pricing.importers.run import ImportRequest, run_import, write
+    from policy_engine.pricing.price_import import ImportRequest, run_import, write
 
     if not (args.aws or args.aws_spot or args.azure or args.gcp or args.gcp_skus or args.opencost):
         print("policy-engine prices import: give at least one of --aws, --aws-spot, --azure, --gcp, --gcp-skus, "

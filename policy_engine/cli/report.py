@@ -142,6 +142,8 @@ def _actuals(args: argparse.Namespace, engine: Engine, projected: dict[str, floa
     finally:
         if serving is not None:
             serving.close()
+        if dcgm is not None:
+            dcgm.close()
 
 
 def _sections(actuals: Actuals) -> list[Section]:

@@ -95,12 +95,13 @@ def run(args: argparse.Namespace) -> int:
         if dcgm or args.prometheus:  # httpx is imported only when Prometheus is asked for
             from policy_engine.ledger.prometheus import PrometheusHistory
         if dcgm:
-            utilisation = PrometheusHistory(dcgm, catalog=engine.catalog, step=args.prometheus_step).utilisation(
-                period, now)
+            with PrometheusHistory(dcgm, catalog=engine.catalog, step=args.prometheus_step) as telemetry:
+                utilisation = telemetry.utilisation(period, now)
         if args.prometheus:
-            history = PrometheusHistory(args.prometheus, catalog=engine.catalog, step=args.prometheus_step)
-            report = usage_report(history, engine.policies, period, now, by=by, source=f"prometheus {args.prometheus}",
-                                  currency=engine.catalog.currency, utilisation=utilisation)
+            with PrometheusHistory(args.prometheus, catalog=engine.catalog, step=args.prometheus_step) as history:
+                report = usage_report(history, engine.policies, period, now, by=by,
+                                      source=f"prometheus {args.prometheus}", currency=engine.catalog.currency,
+                                      utilisation=utilisation)
         else:
             with Ledger(args.ledger, readonly=True) as ledger:
                 report = usage_report(LedgerHistory(ledger), engine.policies, period, now, by=by,

@@ -48,7 +48,7 @@ def _selector(sel: ast.Selector) -> Predicate | None:
         if any(k.name == WORKLOADS for k in sel.kinds):
             return None  # every workload
         frozen = expand_kinds(k.name for k in sel.kinds)
-        return lambda w: w.kind in frozen
+        return lambda w: w.kind in frozen or w.creates in frozen
     if isinstance(sel, ast.NamespacesSelector):
         match = _globs([p.value for p in sel.patterns]).match
         # an object without a namespace is matched only by "*": where it lands is not known here

@@ -122,8 +122,13 @@ class PolicySet:
     diagnostics: tuple[Diagnostic, ...] = ()  # warnings that did not stop compilation
     sources: Mapping[str, str] = field(default_factory=dict)  # file -> text, for rendering diagnostics
 
-    def for_kind(self, kind: str) -> tuple[CompiledPolicy, ...]:
-        return self.by_kind.get(kind, self.any_kind)
+    def for_kind(self, kind: str, creates: str | None = None) -> tuple[CompiledPolicy, ...]:
+        """The policies that can match ``kind``, and those of ``creates`` (``Workload.creates``) too."""
+        own = self.by_kind.get(kind, self.any_kind)
+        if creates is None:
+            return own
+        either = {id(p) for p in own} | {id(p) for p in self.by_kind.get(creates, self.any_kind)}
+        return tuple(p for p in self.policies if id(p) in either)
 
     def get(self, name: str) -> CompiledPolicy | None:
         for p in self.policies:

@@ -249,7 +249,10 @@ def _idle_finding(audit: Audit, c: IdleCase, now: datetime) -> None:
     monthly = cost.monthly if cost is not None and cost.priced else None
     money = f"; {c.judgement.gpus:g} GPU(s) idle {c.idle_hours:.1f} h ≈ ${waste:,.2f} wasted" if waste is not None \
         else f"; {c.judgement.gpus:g} GPU(s) idle {c.idle_hours:.1f} h (not priced)"
-    audit.result.findings.append(Finding(
+    findings = audit.result.findings
+    if not isinstance(findings, list):
+        audit.result.findings = findings = list(findings)
+    findings.append(Finding(
         policy=c.policy.name, rule="idle", severity=c.policy.severity, enforcement=c.policy.enforcement,
         message=f"{ref.display()}: {j.reason}{money}", resource=ref, monthly_cost=monthly, saving=monthly,
         facts=(("idle_hours", round(c.idle_hours, 2)), ("idle_waste", round(waste or 0.0, 2)),

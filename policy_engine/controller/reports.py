@@ -91,7 +91,7 @@ def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io",
                    "summary": summary, "results": chunk}
 
 
-def _group_results(all_findings: list[Finding], ctx: ReportContext) -> list[dict[str, Any]]:
+def _group_results(all_findings: Iterable[Finding], ctx: ReportContext) -> list[dict[str, Any]]:
     """Quota and budget findings are about a group across namespaces (``team=nlp``): the cluster report
     carries each once more, as a cluster-wide result naming the workloads that take the group over."""
     grouped = [f for f in all_findings if f.group]

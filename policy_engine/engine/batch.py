@@ -17,14 +17,15 @@ import multiprocessing
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from policy_engine.diagnostics import Diagnostic, Span
-from policy_engine.engine.evaluate import DEFAULT, Engine, Options, Partial
-from policy_engine.engine.findings import Result
+from policy_engine.engine.evaluate import DEFAULT, Engine, Options, Partial, add_summaries, summarise
+from policy_engine.engine.findings import PolicySummary, Result
+from policy_engine.engine.packed import PACK_AFTER, PackedFindings, Packer, sort_key
 from policy_engine.model import documents
 from policy_engine.model.documents import (
     STDIN,
@@ -109,11 +110,13 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
             break
     workers = jobs if jobs is not None else (os.cpu_count() or 1) if queued > PARALLEL_BYTES else 1
     work = _chain(head, units)
+    done = _Collected(engine, options)
     if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
-        done = _parallel(engine, work, workers, options, engine_args)
+        _parallel(engine, work, workers, options, engine_args, done.add)
     else:
         workers = 1
-        done = [engine.evaluate_partial(_load(unit), options) for unit in work]
+        for unit in work:
+            done.add(engine.evaluate_partial(_load(unit), options))
     batch = _finish(engine, done, options, files=len(files))
     batch.workers = workers
     return batch
@@ -122,16 +125,57 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
 def evaluate_documents(engine: Engine, items: Iterable[Document | LoadError], *,
                        options: Options = DEFAULT) -> Batch:
     """Evaluate a stream of documents (a git revision's) in batches: parsed documents never pile up."""
-    partials = []
+    done = _Collected(engine, options)
     it = iter(items)
     while batch := list(islice(it, BATCH_DOCUMENTS)):
-        partials.append(engine.evaluate_partial(batch, options))
-    return _finish(engine, partials, options, files=None)
+        done.add(engine.evaluate_partial(batch, options))
+    return _finish(engine, done, options, files=None)
 
 
-def _finish(engine: Engine, partials: list[Partial], options: Options, files: int | None) -> Batch:
-    partials = engine.settle(partials, options)  # workloads naming a document another unit read
-    result = engine.finish(partials, options=options)
+class _Collected:
+    """The partial results in input order; past ``PACK_AFTER`` findings, their findings packed as they come."""
+
+    def __init__(self, engine: Engine, options: Options) -> None:
+        self.engine = engine
+        self.partials: list[Partial] = []
+        self.findings = 0
+        self.packer: Packer | None = None
+        self.summaries: list[PolicySummary] | None = None  # of the packed findings, summed as they are packed
+        self._may_pack = options.sort and not options.workloads  # packed findings come back sorted
+
+    def add(self, partial: Partial) -> None:
+        self.partials.append(partial)
+        self.findings += len(partial.findings)
+        if self.packer is None and self._may_pack and self.findings > PACK_AFTER:
+            self.packer = Packer()
+            for earlier in self.partials[:-1]:
+                self._pack(earlier)
+        if self.packer is not None:
+            self._pack(partial)
+
+    def _pack(self, partial: Partial) -> None:
+        assert self.packer is not None
+        summaries = summarise(self.engine.policies, partial.findings)  # now: never reads packed findings back
+        if self.summaries is None:
+            self.summaries = summaries
+        else:
+            add_summaries(self.summaries, summaries)
+        self.packer.add(partial.findings)
+        partial.findings = []
+        partial.result.findings = partial.findings
+
+
+def _finish(engine: Engine, done: _Collected, options: Options, files: int | None) -> Batch:
+    partials = engine.settle(done.partials, options)  # workloads naming a document another unit read
+    result = engine.finish(partials, options=options)  # with packed findings: only the loose ones
+    if done.packer is not None:
+        loose = result.findings
+        if done.packer.in_order:
+            result.findings = PackedFindings(done.packer.blocks, loose)
+        else:  # not in report order (files not read in sorted order): one sorted list after all
+            result.findings = sorted([*done.packer.findings(), *loose], key=sort_key)
+        if options.summaries and done.summaries is not None:
+            add_summaries(result.summaries, done.summaries)  # the loose findings' (groups) and the packed ones'
     if files is not None:  # a file cut into segments is one file
         result.stats.files = files
     return Batch(result, [r for p in partials for r in p.records])
@@ -285,8 +329,9 @@ def _work(unit: Unit, options: Options) -> Partial:
 
 
 def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options,
-              engine_args: tuple[list[str], str | None]) -> list[Partial]:
-    """Units to worker processes, at most ``AHEAD`` per worker waiting; results in input order."""
+              engine_args: tuple[list[str], str | None], sink: Callable[[Partial], None]) -> None:
+    """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``sink`` in input order,
+    each as soon as those before it are in."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # ~25 ms: only a parallel run
 
     global _ENGINE
@@ -296,6 +341,14 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
     context = multiprocessing.get_context(method)
     results: dict[int, Partial] = {}
     running: dict[Future[Partial], int] = {}
+    delivered = 0
+
+    def deliver() -> None:
+        nonlocal delivered
+        while delivered in results:
+            sink(results.pop(delivered))
+            delivered += 1
+
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
                              initargs=engine_args) as pool:
         for index, unit in enumerate(units):
@@ -303,7 +356,8 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     results[running.pop(future)] = future.result()
+                deliver()
             running[pool.submit(_work, unit, options)] = index
         for future, index in running.items():
             results[index] = future.result()
-    return [results[i] for i in sorted(results)]
+            deliver()

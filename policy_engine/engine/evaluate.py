@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from sys import intern
 from typing import Any
 
@@ -25,6 +25,7 @@ from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.exemptions import ExemptionRule
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
+from policy_engine.engine.packed import sort_key
 from policy_engine.errors import WorkloadError
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
@@ -65,6 +66,10 @@ class Partial:
     #: workloads that name one, judged in ``finish`` against those of every partial (``model/references``).
     references: dict[Key, Document] = field(default_factory=dict)
     deferred: list[Document] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # ``result.findings``, as the list it is here
+
+    def __post_init__(self) -> None:
+        self.result.findings = self.findings
 
 
 class Engine:
@@ -167,7 +172,7 @@ class Engine:
         if w is not None:
             self._subject(w, partial, options)
         else:
-            res.findings.extend(self.unread_gpu_findings(item))
+            partial.findings.extend(self.unread_gpu_findings(item))
 
     def _subject(self, w: Workload, partial: Partial, options: Options) -> None:
         if not is_bare_object(w):
@@ -193,7 +198,7 @@ class Engine:
         else:
             stats.unpriced_workloads += 1
         monthly = cost.monthly if cost is not None and cost.priced else None
-        self._apply(w, self.policies.for_kind(w.kind), partial, monthly, options)
+        self._apply(w, self.policies.for_kind(w.kind, w.creates), partial, monthly, options)
         if options.workloads:
             res.workloads.append(w)
         if options.record is not None:
@@ -201,12 +206,12 @@ class Engine:
 
     def _apply(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
                options: Options) -> None:
-        res = partial.result
+        findings = partial.findings
         ref = ResourceRef.of(w)
-        start = len(res.findings)
+        start = len(findings)
         self._policies(w, policies, partial, monthly, options, ref)
-        if options.exemptions is not None and len(res.findings) > start:
-            res.findings[start:] = options.exemptions.in_ci(res.findings[start:], w.annotations, self.policies.get)
+        if options.exemptions is not None and len(findings) > start:
+            findings[start:] = options.exemptions.in_ci(findings[start:], w.annotations, self.policies.get)
 
     def _policies(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
                   options: Options, ref: ResourceRef) -> None:
@@ -224,10 +229,10 @@ class Engine:
                         if c is not None:
                             partial.contributions.append(c)
             except Exception as exc:  # one broken policy must never take the run (or the webhook) down
-                res.findings.append(_failed(policy, ref, exc))
+                partial.findings.append(_failed(policy, ref, exc))
                 continue
             for v in violations:
-                res.findings.append(Finding(
+                partial.findings.append(Finding(
                     policy=policy.name, rule=v.rule, severity=policy.severity, enforcement=policy.enforcement,
                     message=intern(v.message), resource=ref,
                     field_line=w.doc.line_of(v.path) if v.path else None, field_path=v.path,
@@ -252,11 +257,12 @@ class Engine:
                options: Options = DEFAULT) -> Result:
         """Merge partial results (``settle`` first), decide quotas and budgets over all of them, and
         summarise per policy."""
-        res = Result()
+        findings: list[Finding] = []
+        res = Result(findings=findings)
         contributions: list[Contribution] = []
         for p in self.settle(partials, options):
             r = p.result
-            res.findings.extend(r.findings)
+            findings.extend(r.findings)
             res.errors.extend(r.errors)
             res.workloads.extend(r.workloads)
             res.objects.extend(r.objects)
@@ -273,10 +279,10 @@ class Engine:
             res.stats.assumed_workloads += s.assumed_workloads
             res.stats.assumptions = tuple(sorted(set(res.stats.assumptions) | set(s.assumptions)))
         if contributions:
-            res.findings.extend(aggregate.decide(self.policies, contributions, usage))
+            findings.extend(aggregate.decide(self.policies, contributions, usage))
         res.stats.policies = len(self.policies.policies)
         if options.sort:
-            res.findings.sort(key=lambda f: (f.resource.file, f.line, f.policy, f.resource.name))
+            findings.sort(key=sort_key)
         if options.summaries:
             res.summaries = summarise(self.policies, res.findings)
         return res
@@ -294,7 +300,7 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
     """Per policy: findings, the spend it flags (each workload once) and the saving if fixed."""
     summaries = {p.name: PolicySummary(p.name, p.severity, p.enforcement, p.description)
                  for p in policies.policies}
-    flagged: dict[tuple[str, ResourceRef], Finding] = {}
+    flagged: set[tuple[str, ResourceRef]] = set()
     flagged_groups: set[tuple[str, str]] = set()
     savings: dict[tuple[str, ResourceRef | str], float] = {}
     unknown: set[tuple[str, ResourceRef | str]] = set()
@@ -310,7 +316,7 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
         if f.group is None:
             key = (f.policy, f.resource)
             if key not in flagged:
-                flagged[key] = f
+                flagged.add(key)
                 if f.monthly_cost is None:
                     s.unpriced_flagged += 1
                 else:
@@ -325,6 +331,18 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
     for name, _ in unknown - savings.keys():  # a subject with a known saving is counted once, known
         summaries[name].saving_unknown += 1
     return list(summaries.values())
+
+
+def add_summaries(total: Sequence[PolicySummary], more: Sequence[PolicySummary]) -> None:
+    """Add ``more`` into ``total`` (the same policies in the same order): summaries of findings about
+    different resources add up (a resource's findings are all in one unit of a batch run)."""
+    for t, m in zip(total, more, strict=True):
+        for name in _SUMMED:
+            setattr(t, name, getattr(t, name) + getattr(m, name))
+
+
+#: The counts and sums of a ``PolicySummary`` (every number in it).
+_SUMMED = tuple(f.name for f in fields(PolicySummary) if f.type in ("int", "float"))
 
 
 def _failed(policy: CompiledPolicy, ref: ResourceRef, exc: Exception) -> Finding:

@@ -92,6 +92,16 @@ class PrometheusHistory:
         self.step = int(step)
         self.client = client or httpx.Client(timeout=timeout)
 
+    def close(self) -> None:
+        """Close the HTTP client (its kept-alive connections)."""
+        self.client.close()
+
+    def __enter__(self) -> PrometheusHistory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def catalog(self) -> Catalog:
         return self._catalog() if callable(self._catalog) else self._catalog

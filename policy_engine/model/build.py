@@ -55,6 +55,7 @@ def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workl
         run_time=shape.run_time,
         priority_class=_priority_class(doc, shape.roles[0].spec_path) if shape.roles else None,
         admitted_run_time=shape.admitted_run_time,
+        creates=shape.creates,
     )
     if shape.run_time.provenance is not None:
         workload.provenance["run_time"] = shape.run_time.provenance

@@ -303,5 +303,7 @@ def kaito_workspace(doc: Document, config: ModelConfig) -> Shape:
     if instance:
         role.instance_type_override = (str(instance), ("resource", "instanceType"))
     if fields.get(doc.obj, ("tuning",)) is not None:  # fine-tuning runs a Job: bounded only if declared
-        return Shape([role], runtime.bounded_job(doc, [], [META_ANNOTATIONS]))
+        # KAITO's tuning Job carries no deadline and none of the Workspace's annotations: Job rules judge it
+        return Shape([role], runtime.bounded_job(doc, [], [META_ANNOTATIONS]),
+                     admitted_run_time=runtime.bounded_job(doc, [], []), creates="Job")
     return Shape([role], runtime.continuous(config, "a KAITO Workspace serves all month"))

@@ -20,6 +20,7 @@ class Shape:
     generic: bool = False  # an unknown kind read through a conventional pod-template path
     notes: list[str] = field(default_factory=list)
     admitted_run_time: RunTime | None = None  # ``Workload.admitted_run_time``
+    creates: str | None = None  # ``Workload.creates``
 
 
 Extractor = Callable[[Document, ModelConfig], "Shape | None"]

@@ -160,6 +160,10 @@ class Workload:
     #: annotation. A deadline rule judges this (what admission of those objects will see); cost keeps
     #: ``run_time``. None: the same as ``run_time``.
     admitted_run_time: RunTime | None = None
+    #: The kind of the object its controller creates where admission judges that object under another
+    #: kind's rules than the workload's own: a KAITO tuning Workspace runs a ``Job``. A rule that matches
+    #: that kind matches the workload too, so CI fails where the cluster would deny the created object.
+    creates: str | None = None
 
     @property
     def file(self) -> str:

@@ -9,7 +9,7 @@ Usable without the CLI::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from policy_engine.engine.findings import Result
 from policy_engine.reporters.context import ReportContext
@@ -26,6 +26,7 @@ FORMATS: dict[str, str] = {
 }
 
 Renderer = Callable[[Result, ReportContext], str]
+Streamer = Callable[[Result, ReportContext], Iterator[str]]
 
 
 def renderer(fmt: str) -> Renderer:
@@ -42,8 +43,27 @@ def renderer(fmt: str) -> Renderer:
     return render_safely
 
 
+def streamer(fmt: str) -> Streamer:
+    """As ``renderer``, a piece at a time: formats with a ``stream`` (text, JSON) never hold the whole
+    report, and read a large run's packed findings once per pass; the others yield their one string."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    module = importlib.import_module(FORMATS[fmt])
+    stream_fn: Streamer | None = getattr(module, "stream", None)
+
+    def stream_safely(result: Result, ctx: ReportContext) -> Iterator[str]:
+        from policy_engine.reporters import safe
+
+        clean, clean_ctx = safe.result(result), safe.context(ctx, result)
+        if stream_fn is not None:
+            return stream_fn(clean, clean_ctx)
+        return iter((module.render(clean, clean_ctx),))
+
+    return stream_safely
+
+
 def render(fmt: str, result: Result, ctx: ReportContext) -> str:
     return renderer(fmt)(result, ctx)
 
 
-__all__ = ["FORMATS", "ReportContext", "render", "renderer"]
+__all__ = ["FORMATS", "ReportContext", "render", "renderer", "streamer"]

@@ -60,6 +60,10 @@ class ReportContext:
     def failing(self, result: Result) -> list[Finding]:
         return [f for f in result.findings if self.fails(f)]
 
+    def failing_count(self, result: Result) -> int:
+        """How many findings fail the run (without keeping them: a large run's findings stay packed)."""
+        return sum(map(self.fails, result.findings))
+
     def workload_costs(self, result: Result) -> list[WorkloadCost]:
         if self.costs is not None:
             return list(self.costs)

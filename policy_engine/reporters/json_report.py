@@ -6,6 +6,8 @@ Additive changes keep the version; renaming or removing a field bumps it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from policy_engine.engine.findings import Finding, Result
@@ -18,25 +20,51 @@ _encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def render(result: Result, ctx: ReportContext) -> str:
-    return dumps(report(result, ctx))
+    return "".join(stream(result, ctx))
+
+
+def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
+    """The report a piece at a time: the findings are encoded as they are read, never all held as dicts."""
+    return dump_pieces(report(result, ctx, lazy=True))
 
 
 def dumps(doc: dict[str, Any]) -> str:
     """Indented at the top, one list item per line: readable, greppable, and encoded by the C encoder
     (``json.dumps`` falls back to pure Python whenever it indents: 3x slower on a 10,000-file tree)."""
-    parts = []
-    for key, value in doc.items():
-        if isinstance(value, list) and value:
+    return "".join(dump_pieces(doc))
+
+
+def dump_pieces(doc: dict[str, Any], items_per_piece: int = 1024) -> Iterator[str]:
+    """``dumps`` a piece at a time; a value that is an iterator (not a list) is encoded as a list, item by item."""
+    yield "{\n"
+    for n, (key, value) in enumerate(doc.items()):
+        yield (",\n" if n else "") + f"  {json.dumps(key)}: "
+        if isinstance(value, Iterator):
+            value = _pieces(value, items_per_piece)
+            first = next(value, None)
+            if first is None:
+                yield "[]"
+                continue
+            yield f"[\n    {first}"
+            for piece in value:
+                yield f",\n    {piece}"
+            yield "\n  ]"
+        elif isinstance(value, list) and value:
             items = ",\n    ".join(map(_encode, value))
-            encoded = f"[\n    {items}\n  ]"
+            yield f"[\n    {items}\n  ]"
         else:
-            encoded = _encode(value)
-        parts.append(f"  {json.dumps(key)}: {encoded}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+            yield _encode(value)
+    yield "\n}\n"
 
 
-def report(result: Result, ctx: ReportContext) -> dict[str, Any]:
-    failing = ctx.failing(result)
+def _pieces(items: Iterator[Any], size: int) -> Iterator[str]:
+    while chunk := list(islice(items, size)):
+        yield ",\n    ".join(map(_encode, chunk))
+
+
+def report(result: Result, ctx: ReportContext, *, lazy: bool = False) -> dict[str, Any]:
+    """The report as a dict; ``lazy``: its findings as an iterator of dicts, made as they are read."""
+    failing = ctx.failing_count(result)
     errors = [error_parts(e) for e in result.errors]
     costs = ctx.workload_costs(result)
     doc: dict[str, Any] = {
@@ -44,10 +72,11 @@ def report(result: Result, ctx: ReportContext) -> dict[str, Any]:
         "tool": {"name": TOOL_NAME, "version": ctx.tool_version},
         "verdict": {
             "passed": not failing and not any(is_failure(e) for e in result.errors),
-            "failing_findings": len(failing),
+            "failing_findings": failing,
             "fail_on": sorted(e.value for e in ctx.fail_on),
         },
-        "findings": [_finding(f, ctx) for f in result.findings],
+        "findings": (_finding(f, ctx) for f in result.findings) if lazy
+        else [_finding(f, ctx) for f in result.findings],
         "summary": [s.to_dict() for s in result.summaries],
         "errors": [_error(d, ctx) for d in sorted(errors, key=lambda d: d.sort_key())],
         "stats": result.stats.to_dict(),

@@ -12,10 +12,13 @@ own escaping (XML, HTML, Markdown) on top. Printable text, any script, passes un
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
-from policy_engine.engine.findings import Result
+from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.engine.packed import PackedFindings
 from policy_engine.reporters.context import ReportContext
 
 
@@ -35,31 +38,72 @@ def text(value: str) -> str:
     return "".join(out)
 
 
+def _printable(value: object) -> bool:
+    """Whether ``value`` (a string, a number, None, or a tuple or list of them) needs no escaping."""
+    if value.__class__ is str:
+        return value.isprintable()
+    if value.__class__ is tuple or value.__class__ is list:
+        return all(map(_printable, value))
+    return value is None or value.__class__ in (int, float, bool) or isinstance(value, Enum)
+
+
+def _clean_ref(ref: ResourceRef) -> ResourceRef:
+    if (ref.kind.isprintable() and ref.name.isprintable() and ref.file.isprintable()
+            and ref.api_version.isprintable() and (ref.namespace is None or ref.namespace.isprintable())):
+        return ref
+    cleaned: ResourceRef = _clean_fields(ref)
+    return cleaned
+
+
+def _clean_finding(f: Finding) -> Finding:
+    """A finding as it is when every string in it is printable (nearly always): checked field by field,
+    without the generic walk, since a large run has hundreds of thousands of them."""
+    resource = _clean_ref(f.resource)
+    if (resource is f.resource and f.message.isprintable() and f.policy.isprintable() and f.rule.isprintable()
+            and (f.group is None or f.group.isprintable()) and _printable(f.field_path) and _printable(f.facts)
+            and not f.related):
+        return f
+    cleaned: Finding = _clean_fields(f)
+    return cleaned
+
+
 def _clean(value: Any) -> Any:
+    if value.__class__ is Finding:
+        return _clean_finding(value)
+    if value.__class__ is ResourceRef:
+        return _clean_ref(value)
     if isinstance(value, str):
         return text(value)
-    if isinstance(value, tuple):
-        return tuple(_clean(v) for v in value)
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
+    if isinstance(value, tuple | list):
+        cleaned = [_clean(v) for v in value]
+        if all(map(operator.is_, cleaned, value)):
+            return value  # unchanged: the same object, so that its owner is not copied either
+        return tuple(cleaned) if isinstance(value, tuple) else cleaned
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        for f in dataclasses.fields(value):
-            if not f.init:
-                continue
-            old = getattr(value, f.name)
-            new = _clean(old) if isinstance(old, str | tuple | list) or dataclasses.is_dataclass(old) else old
-            if new is not old:
-                changes[f.name] = new
-        return dataclasses.replace(value, **changes) if changes else value
+        return _clean_fields(value)
     return value
+
+
+def _clean_fields(value: Any) -> Any:
+    """A dataclass with each field cleaned; the same object when nothing changed."""
+    changes = {}
+    for f in dataclasses.fields(value):
+        if not f.init:
+            continue
+        old = getattr(value, f.name)
+        new = _clean(old) if isinstance(old, str | tuple | list) or dataclasses.is_dataclass(old) else old
+        if new is not old:
+            changes[f.name] = new
+    return dataclasses.replace(value, **changes) if changes else value
 
 
 def result(original: Result) -> Result:
     """The result with every name and message escaped (the workload objects themselves are left as they are)."""
+    findings = original.findings
     return dataclasses.replace(
         original,
-        findings=[_clean(f) for f in original.findings],
+        findings=findings.mapped(_clean_finding) if isinstance(findings, PackedFindings)
+        else [_clean(f) for f in findings],
         errors=[_clean(e) for e in original.errors],
         evaluations=[(text(p), _clean(r)) for p, r in original.evaluations],
     )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, Result, total_saving
+from policy_engine.engine.packed import PackedFindings
 from policy_engine.reporters.context import ReportContext, error_parts, money, saving_money
 from policy_engine.wording import count
 
@@ -29,7 +32,19 @@ class _Paint:
 
 def render(result: Result, ctx: ReportContext) -> str:
     """The report; no line starts with ``::``, which a CI runner would read as a workflow command."""
-    return _WORKFLOW_COMMAND.sub(_defuse, _render(result, ctx))
+    return "".join(stream(result, ctx))
+
+
+def stream(result: Result, ctx: ReportContext, lines_per_piece: int = 2048) -> Iterator[str]:
+    """The report a piece at a time (each whole lines): a run with 100,000s of findings is never one string."""
+    piece: list[str] = []
+    for line in _lines(result, ctx):
+        piece.append(line)
+        if len(piece) >= lines_per_piece:
+            yield _WORKFLOW_COMMAND.sub(_defuse, "\n".join(piece) + "\n")
+            piece.clear()
+    if piece:
+        yield _WORKFLOW_COMMAND.sub(_defuse, "\n".join(piece) + "\n")
 
 
 #: A line that starts, after whitespace and colour codes, with ``::`` (GitHub Actions' workflow commands).
@@ -40,15 +55,17 @@ def _defuse(match: re.Match[str]) -> str:
     return match.group(1) + "\\x3a:"
 
 
-def _render(result: Result, ctx: ReportContext) -> str:
+def _lines(result: Result, ctx: ReportContext) -> Iterator[str]:
     paint = _Paint(ctx.color)
-    out: list[str] = []
-    findings = sorted(result.findings, key=lambda f: (f.resource.file, f.line, f.policy))
+    findings: Iterable[Finding] = result.findings
+    if not isinstance(findings, PackedFindings):  # packed ones are in report order already, and stay packed
+        findings = sorted(findings, key=lambda f: (f.resource.file, f.line, f.policy))
     for file, group in groupby(findings, key=lambda f: f.resource.file):
-        out.append(paint(ctx.relative(file), _BOLD))
+        yield paint(ctx.relative(file), _BOLD)
         for f in group:
-            out.extend(_finding(f, ctx, paint))
-        out.append("")
+            yield from _finding(f, ctx, paint)
+        yield ""
+    out: list[str] = []
     if result.errors:
         out.append(paint(f"Errors ({len(result.errors)})", _BOLD))
         for e in sorted((error_parts(e) for e in result.errors), key=lambda d: d.sort_key()):
@@ -65,7 +82,7 @@ def _render(result: Result, ctx: ReportContext) -> str:
             out.append(f"  team {t.team}: {money(t.before)} -> {money(t.after)} "
                        f"({money(t.delta, signed=True)})")
     out.append(_verdict(result, ctx, paint))
-    return "\n".join(out) + "\n"
+    yield from out
 
 
 def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
@@ -124,7 +141,7 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
 def totals_line(result: Result) -> str:
     """``4 files, 6 documents, … : 2 findings (1 deny, 1 warn, 0 audit), 0 errors``."""
     st = result.stats
-    by_action = {e: sum(1 for f in result.findings if f.enforcement is e) for e in Enforcement}
+    by_action = Counter(f.enforcement for f in result.findings)
     return (f"{count(st.files, 'file')}, {count(st.documents, 'document')}, {count(st.workloads, 'workload')} "
             f"({st.gpu_workloads} with GPUs), {count(st.policies, 'policy')}: {count(len(result.findings), 'finding')} "
             f"({by_action[Enforcement.DENY]} deny, {by_action[Enforcement.WARN]} warn, "
@@ -137,14 +154,14 @@ def verdict_line(result: Result, ctx: ReportContext) -> str:
 
 
 def _verdict(result: Result, ctx: ReportContext, paint: _Paint) -> str:
-    failing = ctx.failing(result)
+    failing = ctx.failing_count(result)
     gate = "/".join(sorted(e.value for e in ctx.fail_on))
     if ctx.cost_diff is not None:
         gate = f"new {gate}"
     errors = sum(1 for e in result.errors if error_parts(e).is_error)
     if failing:
         also = f"; {count(errors, 'input or policy error')}" if errors else ""
-        return paint(f"FAILED: {count(len(failing), gate + ' finding')}{also}", _RED + _BOLD)
+        return paint(f"FAILED: {count(failing, gate + ' finding')}{also}", _RED + _BOLD)
     if errors:
         return paint(f"ERROR: {count(errors, 'input or policy error')}", _RED + _BOLD)
     return paint(f"PASSED: no {gate} findings", _GREEN + _BOLD)

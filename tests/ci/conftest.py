@@ -23,59 +23,24 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from policy_engine import __version__
-from tests.ci.composite import Run, run_action
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "ci"
-BIN = Path(sys.executable).parent
-EXAMPLES = ROOT / "examples" / "ci"
-
-
-def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
-    """check-jsonschema with one of its vendored schemas (vendor.github-actions, vendor.gitlab-ci, …).
-
-    Every proxy points at a closed local port: the schemas ship with check-jsonschema, and a run that
-    tried to download one would fail here rather than pass on a network CI may not have."""
-    dead = "http://127.0.0.1:9"
-    env = {**os.environ, "http_proxy": dead, "https_proxy": dead, "HTTP_PROXY": dead, "HTTPS_PROXY": dead,
-           "no_proxy": "", "NO_PROXY": ""}
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema,
-                           *map(str, files)], capture_output=True, text=True, timeout=120, env=env)
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci",
-                           "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false",
-                           "-c", "tag.gpgsign=false", *args],
-                          cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def env_with_engine(**extra: str) -> dict[str, str]:
-    """The environment with this venv's ``policy-engine`` first on PATH (as the action's install step
-    leaves it)."""
-    env = dict(os.environ)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra)
-    return env
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment a CI job starts with: no virtualenv of ours on PATH; ``python3`` the interpreter
-    this venv was made from (what actions/setup-python or the job's image provides)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    base = Path(os.path.realpath(sys.executable)).parent
-    paths = [p for p in env.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p and Path(p) != BIN]
-    env["PATH"] = os.pathsep.join([str(base), *paths])
-    env.update(extra)
-    return env
+from tests.ci.composite import run_action
+from tests.ci.helpers import (
+    FIXTURES,
+    ROOT,
+    ActionRun,
+    HookEnv,
+    Release,
+    clean_env,
+    example,
+    example_pre_commit_config,
+    git,
+    offline_pip,
+)
 
 
 @pytest.fixture
@@ -93,33 +58,15 @@ def repo(tmp_path: Path) -> Path:
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every wheel an install of this repository needs, built once with the user's pip configuration
     (the package registry or its cache): this repository's own wheel, its dependencies, and the build
-    backend pip needs to build it again from a clone."""
+    backend pip needs to build it again from a clone. The build must be quiet: a setuptools warning
+    (a folder left out of the packages, a deprecated setting) would be printed by every user's install."""
     out = tmp_path_factory.mktemp("wheelhouse")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                            "--wheel-dir", str(out), str(ROOT), "setuptools>=77"], capture_output=True, text=True,
-                           timeout=900)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--wheel-dir",
+                            str(out), str(ROOT), "setuptools>=77"], capture_output=True, text=True, timeout=900)
     assert build.returncode == 0, build.stdout + build.stderr
+    assert not re.search(r"\w*Warning: ", build.stdout + build.stderr), build.stderr
     assert list(out.glob(f"policy_engine-{__version__}-*.whl"))
     return out
-
-
-def pip_env(wheelhouse: Path) -> dict[str, str]:
-    """pip for the installs the tests run: everything from the wheelhouse, nothing fetched, nothing
-    byte-compiled."""
-    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_NO_COMPILE": "1",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-
-
-@dataclass(frozen=True)
-class Release:
-    clone: Path  # a throw-away clone of this repository, HEAD tagged by `make release`
-    tag: str
-    commit: str
-    tagging: str  # what `make release` printed
-
-    @property
-    def url(self) -> str:
-        return self.clone.as_uri()
 
 
 @pytest.fixture(scope="session")
@@ -153,30 +100,6 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
     return Release(clone, tag, git(clone, "rev-parse", f"{tag}^{{commit}}").strip(), made.stdout)
 
 
-def example(name: str) -> Any:
-    return yaml.safe_load((EXAMPLES / name).read_text())
-
-
-def example_pre_commit_config(release: Release, path: Path) -> Path:
-    """examples/ci/pre-commit-config.yaml as written, but for ``repo:``, pointed at the release."""
-    text = (EXAMPLES / "pre-commit-config.yaml").read_text()
-    substituted = re.sub(r"^(  - repo: )\S+", rf"\g<1>{release.url}", text, count=1, flags=re.M)
-    assert substituted != text
-    path.write_text(substituted)
-    return path
-
-
-@dataclass(frozen=True)
-class HookEnv:
-    home: Path  # PRE_COMMIT_HOME: pre-commit's clone of the release and the hook's virtualenv
-    config: Path  # the example configuration (outside any repository: never a staged file)
-    build: subprocess.Popen[str]
-    log: Path
-
-    def ready(self) -> None:
-        assert self.build.wait(timeout=900) == 0, self.log.read_text()
-
-
 @pytest.fixture(scope="session")
 def hook_env(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelhouse: Path) -> Iterator[HookEnv]:
     """``pre-commit install-hooks`` for the example configuration, started now and left running: it clones
@@ -191,19 +114,11 @@ def hook_env(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelho
     with log.open("w") as out:
         build = subprocess.Popen([sys.executable, "-m", "pre_commit", "install-hooks", "--config", str(config)],
                                  cwd=scratch, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                 env=clean_env(**pip_env(wheelhouse), PRE_COMMIT_HOME=str(tmp / "home")))
+                                 env=clean_env(**offline_pip(wheelhouse), PRE_COMMIT_HOME=str(tmp / "home")))
     yield HookEnv(tmp / "home", config, build, log)
     if build.poll() is None:
         build.kill()
         build.wait()
-
-
-@dataclass(frozen=True)
-class ActionRun:
-    run: Run
-    workspace: Path
-    venv: Path  # the virtualenv the action's install step made
-    gh_calls: list[str]  # `gh` command lines the comment step ran
 
 
 @pytest.fixture(scope="session")
@@ -240,7 +155,7 @@ def action_pr_run(tmp_path_factory: pytest.TempPathFactory, release: Release, wh
     [step] = [s for s in workflow["jobs"]["check"]["steps"] if s.get("uses", "").endswith(f"@{release.tag}")]
     github = {"event_name": "pull_request", "base_ref": "main", "head_ref": "feature", "token": "test-token",
               "event": {"pull_request": {"number": 7, "head": {"sha": git(workspace, "rev-parse", "HEAD").strip()}}}}
-    env = clean_env(**pip_env(wheelhouse), XDG_CACHE_HOME=str(tmp / "cache"), GITHUB_BASE_REF="main")
+    env = clean_env(**offline_pip(wheelhouse), XDG_CACHE_HOME=str(tmp / "cache"), GITHUB_BASE_REF="main")
     env["PATH"] = f"{tools}{os.pathsep}{env['PATH']}"
     # the runner downloads the action's tree at the ref (no .git) to _actions/<owner>/<repo>/<ref>
     action_dir = tmp / "_actions" / step["uses"].replace("@", "/")

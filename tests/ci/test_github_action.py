@@ -1,6 +1,6 @@
 """action.yml and examples/ci/github-actions.yml: valid for GitHub, consistent with each other, the whole
 action run as the runner runs it (every ``run:`` step, the install from ``$GITHUB_ACTION_PATH`` included,
-at the tag the example pins; conftest.action_pr_run), and its check step (action/check.sh) on its own for
+at the tag the example pins; the action_pr_run fixture), and its check step (action/check.sh) on its own for
 the cases one run cannot show."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import yaml
 
 from policy_engine import __version__
 from tests.ci.composite import evaluate, interpolate, key_values
-from tests.ci.conftest import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, env_with_engine, git
+from tests.ci.helpers import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, env_with_engine, git
 
 ACTION = ROOT / "action.yml"
 WORKFLOW = ROOT / "examples" / "ci" / "github-actions.yml"

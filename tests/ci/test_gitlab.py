@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from policy_engine import __version__
-from tests.ci.conftest import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, clean_env, git, pip_env
+from tests.ci.helpers import FIXTURES, ROOT, ActionRun, Release, check_jsonschema, clean_env, git, offline_pip
 
 GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yml"
 
@@ -65,7 +65,7 @@ def test_the_job_installs_the_release_and_writes_the_reports_in_a_merge_request(
     assert variables["POLICY_ENGINE_REF"] == release.tag  # as written
     variables["POLICY_ENGINE_REPO"] = release.url  # ← substitute
     env = clean_env(CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main", CI_PIPELINE_SOURCE="merge_request_event",
-                    XDG_CACHE_HOME=str(tmp_path / "cache"), **pip_env(wheelhouse), **variables)
+                    XDG_CACHE_HOME=str(tmp_path / "cache"), **offline_pip(wheelhouse), **variables)
     env["PATH"] = f"{action_pr_run.venv / 'bin'}{os.pathsep}{env['PATH']}"
     status = [subprocess.run(["sh", "-c", line], cwd=clone, env=env, capture_output=True, text=True,
                              timeout=600) for line in [*job["before_script"], *job["script"]]]
@@ -93,7 +93,7 @@ def test_the_job_installs_the_release_and_writes_the_reports_in_a_merge_request(
 def test_an_unknown_ref_fails_the_install(tmp_path: Path, release: Release, action_pr_run: ActionRun,
                                           wheelhouse: Path) -> None:
     install = next(line for line in _job()["before_script"] if "pip install" in line)
-    env = clean_env(POLICY_ENGINE_REPO=release.url, POLICY_ENGINE_REF="v0.0.0-nope", **pip_env(wheelhouse))
+    env = clean_env(POLICY_ENGINE_REPO=release.url, POLICY_ENGINE_REF="v0.0.0-nope", **offline_pip(wheelhouse))
     env["PATH"] = f"{action_pr_run.venv / 'bin'}{os.pathsep}{env['PATH']}"
     run = subprocess.run(["sh", "-c", install], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "v0.0.0-nope" in run.stderr

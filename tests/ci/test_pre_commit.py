@@ -2,9 +2,9 @@
 
 The example configuration is used as written, with ``repo:`` pointed at a release of this repository
 (the one substitution a user makes; ``rev:`` stays the tag it pins): pre-commit clones the release at
-that tag, builds the hook's virtualenv (``language: python``: pip installs the tagged tree; conftest's
-``hook_env``, started at the beginning of the session) and ``pre-commit run`` runs the hook on the
-files given, in a throw-away git repository of manifests. The virtualenv is built once and shared by
+that tag, builds the hook's virtualenv (``language: python``: pip installs the tagged tree, offline from
+the session's wheelhouse; conftest's ``hook_env``, started early) and ``pre-commit run`` runs the hook on
+the files given, in a throw-away git repository of manifests. The virtualenv is built once and shared by
 the runs (PRE_COMMIT_HOME): ``pre-commit try-repo`` would rebuild it on every call (it keeps its store in
 a temporary folder), and it runs the same hook through the same ``pre-commit run``.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from policy_engine import __version__
-from tests.ci.conftest import FIXTURES, ROOT, HookEnv, Release, clean_env, git
+from tests.ci.helpers import FIXTURES, ROOT, HookEnv, Release, clean_env, git
 
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 EXAMPLE = ROOT / "examples" / "ci" / "pre-commit-config.yaml"

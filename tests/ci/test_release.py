@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from policy_engine import __version__
-from tests.ci.conftest import ROOT, Release, git
+from tests.ci.helpers import ROOT, Release, git
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 

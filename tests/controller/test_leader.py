@@ -29,10 +29,11 @@ class Proc:
     def __init__(self, folder: Path, name: str, kubeconfig: Path, settings: Path) -> None:
         self.log = folder / f"{name}.log"
         env = {**os.environ, "POD_NAME": name, "POD_NAMESPACE": "policy-engine"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "policy_engine.cli.main", "controller", "--kubeconfig", str(kubeconfig),
-             "--config", str(settings), "--policies", str(FIXTURES / "policies")],
-            stdout=subprocess.DEVNULL, stderr=self.log.open("wb"), env=env)
+        with self.log.open("wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "policy_engine.cli.main", "controller", "--kubeconfig", str(kubeconfig),
+                 "--config", str(settings), "--policies", str(FIXTURES / "policies")],
+                stdout=subprocess.DEVNULL, stderr=log, env=env)
         self.identity = f"{name}_{self.process.pid}"
 
     def lines(self) -> list[dict[str, Any]]:

@@ -64,6 +64,8 @@ def _process(args: list[str], ready: str, what: str) -> Iterator[None]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 @contextmanager

@@ -46,13 +46,20 @@ def engine() -> Engine:
     return load_engine([POLICY])
 
 
+@pytest.fixture()
+def http() -> Iterator[httpx.Client]:
+    """The notifiers' HTTP client, closed after the test (its kept-alive connections with it)."""
+    with httpx.Client(timeout=5.0) as client:
+        yield client
+
+
 class World:
-    def __init__(self, path: Path, engine: Engine, am: str, chat: str) -> None:
+    def __init__(self, path: Path, engine: Engine, am: str, chat: str, http: httpx.Client) -> None:
         self.ledger = Ledger(path)
         self.cache = Cache(engine.catalog)
         self.now = M0
         self.alerter = Alerter(self.ledger, lambda: engine.policies,
-                               [AlertmanagerNotifier(am), ChatWebhookNotifier(chat)])
+                               [AlertmanagerNotifier(am, client=http), ChatWebhookNotifier(chat, client=http)])
         self.writer = LedgerWriter(self.ledger, self.cache, lambda: engine.policies, lambda: engine.catalog,
                                    clock=lambda: self.now, after_cycle=self._alert)
         self.sent: list = []
@@ -73,9 +80,9 @@ def _am_alerts(am: str, **labels: str) -> list[dict]:
 
 
 def test_thresholds_forecast_and_anomaly_fire_once_each(tmp_path: Path, engine: Engine,
-                                                        servers: tuple[str, Receiver]) -> None:
+                                                        servers: tuple[str, Receiver], http: httpx.Client) -> None:
     am, rec = servers
-    world = World(tmp_path / "l.db", engine, am, f"{rec.url}/chat")
+    world = World(tmp_path / "l.db", engine, am, f"{rec.url}/chat", http)
     # 23% used, but at $87.83/h the remaining budget is gone around the 20th, before the month ends
     fired = world.at(NOV(5))
     assert fired == ["team nlp:forecast"]
@@ -91,7 +98,7 @@ def test_thresholds_forecast_and_anomaly_fire_once_each(tmp_path: Path, engine: 
     assert world.at(NOV(17)) == ["team nlp:threshold-80"]
     # a jump past 100% (nothing in between alerted twice), and a restart keeps the memory
     world.ledger.close()
-    world = World(tmp_path / "l.db", engine, am, f"{rec.url}/chat")
+    world = World(tmp_path / "l.db", engine, am, f"{rec.url}/chat", http)
     assert world.at(NOV(20)) == []  # $39,977: not yet
     assert world.at(NOV(21)) == ["team nlp:threshold-100"]
     assert world.at(NOV(22)) == []
@@ -120,10 +127,10 @@ def test_thresholds_forecast_and_anomaly_fire_once_each(tmp_path: Path, engine: 
 
 
 def test_a_failed_delivery_is_retried_next_cycle(tmp_path: Path, engine: Engine,
-                                                 servers: tuple[str, Receiver]) -> None:
+                                                 servers: tuple[str, Receiver], http: httpx.Client) -> None:
     am, _ = servers
     with receiver() as chat:
-        world = World(tmp_path / "l.db", engine, am, f"{chat.url}/chat")
+        world = World(tmp_path / "l.db", engine, am, f"{chat.url}/chat", http)
         chat.fail = True
         assert world.at(NOV(11)) == []  # the chat webhook answered 500: nothing remembered
         assert world.ledger.fired_alerts() == []

@@ -52,8 +52,13 @@ def ledger(tmp_path_factory: pytest.TempPathFactory, eng: Engine) -> Iterator[Le
         yield led
 
 
-def test_gpu_hours_and_spend_per_team_match_the_ledger(prom: str, ledger: Ledger, eng: Engine) -> None:
-    history = PrometheusHistory(prom, catalog=eng.catalog, step=STEP)
+@pytest.fixture()
+def history(prom: str, eng: Engine) -> Iterator[PrometheusHistory]:
+    with PrometheusHistory(prom, catalog=eng.catalog, step=STEP) as h:
+        yield h
+
+
+def test_gpu_hours_and_spend_per_team_match_the_ledger(history: PrometheusHistory, ledger: Ledger, eng: Engine) -> None:
     for r in ledger_rules(eng.policies):
         from_prom = history.group_figures(r, NOW)
         from_ledger = ledger.group_usage(r.id, r.rule.period, NOW)
@@ -77,8 +82,7 @@ def test_gpu_hours_and_spend_per_team_match_the_ledger(prom: str, ledger: Ledger
             assert usage.running == pytest.approx(other[key].running)
 
 
-def test_by_capacity_type_and_utilisation(prom: str, ledger: Ledger, eng: Engine) -> None:
-    history = PrometheusHistory(prom, catalog=eng.catalog, step=STEP)
+def test_by_capacity_type_and_utilisation(history: PrometheusHistory, ledger: Ledger) -> None:
     rows = {f.key: f for f in history.usage_by(["team", "capacity_type"], Period.MONTH, NOW)}
     expected = {f.key: f for f in ledger.usage_by(["team", "capacity_type"], Period.MONTH, NOW)}
     assert set(rows) == set(expected)
@@ -114,14 +118,13 @@ def test_usage_cli_from_prometheus_splits_actual_cost(prom: str, capsys: pytest.
     assert code == 0 and "actual used" in text and "idle %" in text and "source: prometheus" in text
 
 
-def test_unsupported_keys_and_errors_are_said(prom: str, eng: Engine) -> None:
-    history = PrometheusHistory(prom, catalog=eng.catalog, step=STEP)
+def test_unsupported_keys_and_errors_are_said(history: PrometheusHistory, eng: Engine) -> None:
     rule = ledger_rules(eng.policies)[0]
     odd = replace(rule, rule=replace(rule.rule, key_label="gpu_model"))
     with pytest.raises(UnknownRule, match="pod labels"):
         history.group_figures(odd, NOW)
     with pytest.raises(PrometheusError, match=r"parse error|bad_data"):
         history.query("sum(", NOW)
-    dead = PrometheusHistory("http://127.0.0.1:9", catalog=eng.catalog, timeout=1)
-    with pytest.raises(PrometheusError):
+    with PrometheusHistory("http://127.0.0.1:9", catalog=eng.catalog, timeout=1) as dead, \
+            pytest.raises(PrometheusError):
         dead.group_figures(rule, NOW - timedelta(hours=1))

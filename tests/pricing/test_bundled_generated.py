@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from policy_engine.pricing.catalog import bundled_catalog_path
-from policy_engine.pricing.importers.run import ImportRequest, run_import
+from policy_engine.pricing.price_import import ImportRequest, run_import
 
 ROOT = Path(__file__).resolve().parents[2]
 EXCERPTS = ROOT / "policy_engine" / "pricing" / "excerpts"

@@ -10,7 +10,7 @@ import yaml
 
 from policy_engine.pricing.catalog import load_catalog
 from policy_engine.pricing.cost import price
-from policy_engine.pricing.importers.run import ImportRequest, run_import
+from policy_engine.pricing.price_import import ImportRequest, run_import
 from tests.workloads import priced, role, workload
 
 

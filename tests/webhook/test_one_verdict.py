@@ -35,10 +35,6 @@ FIXTURES = ROOT / "tests" / "fixtures"
 ONE_VERDICT = FIXTURES / "webhook" / "one-verdict"
 EXEMPTABLE = FIXTURES / "webhook" / "one-verdict-policies"
 TODAY = date(2026, 6, 1)
-#: Where CI and the cluster differ by design (docs/webhook.md, "One verdict with CI"): the Job a KAITO
-#: tuning Workspace generates carries no deadline, so the cluster's job-deadline rule (kinds [training,
-#: Job, …]) denies it while CI, which does not match a Workspace to that rule, does not.
-BY_DESIGN = {("Workspace", "job-deadline")}
 CORPUS = ROOT.parent / "shared" / "corpus"
 #: Every in-repo manifest: model, pricing, check and policy-library fixtures, examples, this test's own.
 FIXTURE_DIRS = [FIXTURES / "model", FIXTURES / "pricing" / "examples", FIXTURES / "check" / "tree",
@@ -82,7 +78,7 @@ def verdicts(doc: Document, judge: tuple[Engine, ReviewState]) -> tuple[set[str]
         what = f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}"
         assert decision.result != "error", f"{what}: {decision.error}"
         denied = _denied(decision.findings) if decision.result == "denied" else set()
-        cluster[what] = denied if i == 0 else {p for p in denied if (doc.kind, p) not in BY_DESIGN}
+        cluster[what] = denied
     return check, cluster
 
 
@@ -192,3 +188,16 @@ def test_an_experiment_bounded_only_by_its_own_annotation_fails_where_its_trial_
     found = verdicts(doc, judge)
     assert found is not None and "job-deadline" in found[0]
     assert any("job-deadline" in denied for what, denied in found[1].items() if what.startswith("PyTorchJob "))
+
+
+def test_a_kaito_tuning_workspace_fails_the_job_rules_its_job_will_meet(
+        judge: tuple[Engine, ReviewState]) -> None:
+    """KAITO's tuning Job carries no deadline, whatever the Workspace declares: CI fails the Workspace on
+    job-deadline and the webhook denies it, instead of admitting it and denying the Job it creates."""
+    [doc] = [d for d in _documents([ONE_VERDICT / "workspace-tuning.yaml"])]
+    found = verdicts(doc, judge)
+    assert found is not None
+    check, cluster = found
+    assert "job-deadline" in check
+    assert "job-deadline" in cluster[f"Workspace {doc.obj['metadata']['name']}"]
+    assert any("job-deadline" in denied for what, denied in cluster.items() if what.startswith("Job "))

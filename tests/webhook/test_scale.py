@@ -94,15 +94,18 @@ def test_scale_targets_read_the_workload_from_the_api_server() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         configuration = client.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
-        targets = ScaleTargets(client.ApiClient(configuration))
+        api = client.ApiClient(configuration)
+        targets = ScaleTargets(api)
         found = targets.get("apps", "v1", "deployments", "ml", "gpu-farm")
         assert found is not None and found["spec"]["replicas"] == 3
         with pytest.raises(Exception):  # noqa: B017  a 404 is an ApiException: the endpoint logs it
             targets.get("apps", "v1", "deployments", "ml", "missing")
         assert seen == ["/apis/apps/v1/namespaces/ml/deployments/gpu-farm",
                         "/apis/apps/v1/namespaces/ml/deployments/missing"]
+        api.close()
     finally:
         server.shutdown()
+        server.server_close()
 
 
 class _Targets:

@@ -7,7 +7,7 @@ import pytest
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
 from policy_engine.pricing.importers.gcp_skus import import_skus
 
-from .conftest import IMPORT_FIXTURES
+from .paths import IMPORT_FIXTURES
 
 MACHINES = {"a2-highgpu-1g": Hardware(12, 85, 1, "A100"), "a2-highgpu-8g": Hardware(96, 680, 8, "A100"),
             "g2-standard-4": Hardware(4, 16, 1, "L4"), "a3-ultragpu-8g": Hardware(224, 2952, 8, "H200")}

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from policy_engine.pricing.catalog import bundled_catalog_path, load_catalog
-from policy_engine.pricing.importers.run import ImportRequest, run_import
+from policy_engine.pricing.price_import import ImportRequest, run_import
 
 from .paths import IMPORT_FIXTURES
 

@@ -1,0 +1,27 @@
+"""Findings cross process boundaries (``check``'s workers) intact, every field of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+from policy_engine.compiler.program import Enforcement, Severity
+from policy_engine.engine.findings import Finding, ResourceRef
+
+REF = ResourceRef("PyTorchJob", "train", "nlp", "jobs/train.yaml", 7, "kubeflow.org/v1")
+OTHER = ResourceRef("Deployment", "serve", None, "serve.yaml", 1)
+
+
+def test_a_finding_with_every_field_set_survives_pickling() -> None:
+    f = Finding(policy="gpu-quota", rule="quota", severity=Severity.CRITICAL, enforcement=Enforcement.WARN,
+                message="team nlp over its quota", resource=REF, field_line=12,
+                field_path=("spec", "pytorchReplicaSpecs", "Worker", "replicas"), monthly_cost=1234.5,
+                saving=99.0, group="team=nlp", related=(REF, OTHER), facts=(("hours", 3.5), ("why", "idle")),
+                error=True)
+    defaults = {field.name for field in dataclasses.fields(Finding)
+                if getattr(f, field.name) == field.default and field.default is not dataclasses.MISSING}
+    assert not defaults, f"set every field in this test: {defaults}"  # a new field must be pickled too
+    back = pickle.loads(pickle.dumps(f))
+    assert back == f
+    assert back.resource == REF and back.related == (REF, OTHER)
+    assert pickle.loads(pickle.dumps(OTHER)) == OTHER

@@ -1,0 +1,80 @@
+"""A large run's findings kept packed: the same findings, the same reports, in the same order."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from policy_engine.engine import Engine, Options, load_engine
+from policy_engine.engine import batch as batch_module
+from policy_engine.engine.batch import evaluate_paths
+from policy_engine.engine.packed import PackedFindings
+from policy_engine.reporters import ReportContext, renderer, streamer
+from policy_engine.reporters.costs import WorkloadCost
+
+from .test_batch import EXAMPLES, _comparable, _stream
+
+POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "engine" / "policies"  # quota and budget among them
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return load_engine()
+
+
+@pytest.fixture()
+def pack_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pack from the first finding on, in units of 2 KiB (so that there are many blocks)."""
+    monkeypatch.setattr(batch_module, "PACK_AFTER", 0)
+    monkeypatch.setattr(batch_module, "UNIT_BYTES", 2048)
+
+
+def test_packed_stdin_gives_the_findings_and_reports_of_a_plain_run(engine: Engine, pack_early: None) -> None:
+    data = _stream()
+    options = Options(record=WorkloadCost.of, evaluations=False)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch_module, "PACK_AFTER", 10**9)
+        plain = evaluate_paths(engine, ["-"], jobs=1, options=options, stdin=io.BytesIO(data))
+    assert not isinstance(plain.result.findings, PackedFindings)
+    packed = evaluate_paths(engine, ["-"], jobs=1, options=options, stdin=io.BytesIO(data))
+    assert isinstance(packed.result.findings, PackedFindings)
+    assert len(packed.result.findings) == len(plain.result.findings) > 50
+    assert _comparable(packed) == _comparable(plain)
+    ctx = ReportContext(policies=engine.policies, costs=plain.records)
+    packed.result.stats.seconds = plain.result.stats.seconds  # the one thing that differs
+    for fmt in ("text", "json", "sarif", "junit", "markdown", "codequality"):
+        expected = renderer(fmt)(plain.result, ctx)
+        assert "".join(streamer(fmt)(packed.result, ctx)) == expected, fmt
+        assert renderer(fmt)(packed.result, ctx) == expected, fmt
+
+
+def test_packed_across_workers_and_with_group_findings(engine: Engine, pack_early: None) -> None:
+    """Quota findings, decided over every block, are merged in at their place."""
+    data = b"".join(b"---\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))) * 4
+    policies = load_engine([POLICIES])
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch_module, "PACK_AFTER", 10**9)
+        plain = evaluate_paths(policies, ["-"], jobs=1, stdin=io.BytesIO(data))
+    packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data))
+    assert isinstance(packed.result.findings, PackedFindings)
+    assert any(f.group for f in plain.result.findings)
+    assert _comparable(packed) == _comparable(plain)
+
+
+def test_files_out_of_report_order_fall_back_to_one_sorted_list(engine: Engine, pack_early: None,
+                                                                tmp_path: Path) -> None:
+    """Files read in an order that is not the report's ("a-x" sorts before "a/"): sorted, not packed."""
+    source = sorted(EXAMPLES.rglob("*.yaml"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b.yaml").write_bytes(source[0].read_bytes())
+    (tmp_path / "a-x.yaml").write_bytes(source[0].read_bytes())
+    (tmp_path / "z.yaml").write_bytes(b"".join(p.read_bytes() + b"\n---\n" for p in source[1:]))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch_module, "PACK_AFTER", 10**9)
+        plain = evaluate_paths(engine, [str(tmp_path)], jobs=1)
+    packed = evaluate_paths(engine, [str(tmp_path)], jobs=1)
+    assert _comparable(packed) == _comparable(plain)
+    files = [f.resource.file for f in packed.result.findings]
+    assert files == sorted(files)

@@ -1,0 +1,42 @@
+"""Escaping before any format: clean findings pass untouched, any control character anywhere is escaped."""
+
+from __future__ import annotations
+
+from policy_engine.compiler.program import Enforcement, Severity
+from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.reporters import safe
+
+REF = ResourceRef("Deployment", "web", "default", "k8s/web.yaml", 3, "apps/v1")
+
+
+def finding(**changes: object) -> Finding:
+    fields: dict[str, object] = {"policy": "require-team", "rule": "labels", "severity": Severity.HIGH,
+                                 "enforcement": Enforcement.DENY, "message": "missing label team",
+                                 "resource": REF, "field_path": ("metadata", "labels"),
+                                 "facts": (("saving", 12.5), ("why", "idle"))}
+    fields.update(changes)
+    return Finding(**fields)  # type: ignore[arg-type]
+
+
+def test_a_clean_finding_is_the_same_object() -> None:
+    f = finding()
+    assert safe.result(Result(findings=[f])).findings[0] is f
+
+
+def test_control_characters_are_escaped_wherever_they_are() -> None:
+    hostile = ResourceRef("Deployment", "x\n::warning::forged", "ns\x1b[31m", "k8s/\udcff.yaml", 3, "apps/v1")
+    cleaned = safe.result(Result(findings=[
+        finding(resource=hostile),
+        finding(message="bad\rmessage"),
+        finding(field_path=("metadata", "labels", "a\tb")),
+        finding(facts=(("why", "bell\x07"),)),
+        finding(group="team=\x00nlp"),
+        finding(related=(hostile,)),
+    ])).findings
+    assert cleaned[0].resource == ResourceRef("Deployment", "x\\n::warning::forged", "ns\\x1b[31m",
+                                              "k8s/\\xff.yaml", 3, "apps/v1")
+    assert cleaned[1].message == "bad\\rmessage"
+    assert cleaned[2].field_path == ("metadata", "labels", "a\\tb")
+    assert cleaned[3].facts == (("why", "bell\\x07"),)
+    assert cleaned[4].group == "team=\\x00nlp"
+    assert cleaned[5].related[0].name == "x\\n::warning::forged"
