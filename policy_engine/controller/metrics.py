@@ -65,7 +65,8 @@ class Metrics:
         self.per_requests = Gauge(f"{PREFIX}_serving_cost_per_thousand_requests", "Cost per 1,000 successful "
                                   "requests this month", serving, registry=r)
         self.serving_up = Gauge(f"{PREFIX}_serving_metrics_up", "1 when the last cycle's query of the serving "
-                                "engines' counters answered", registry=r)
+                                "engines' counters answered (0: it did not, or no Prometheus is configured)",
+                                registry=r)
         self.run_cost = Gauge(f"{PREFIX}_training_run_cost", "Cost of each training run (Job, PyTorchJob, RayJob "
                               "...) that finished this month, from its actual duration",
                               ["namespace", "workload", "kind"], registry=r)

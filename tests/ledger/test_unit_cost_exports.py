@@ -17,6 +17,7 @@ Two hours into the month (``NOW`` = 1 November 02:00 UTC), the window is the mon
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,3 +178,43 @@ def test_the_controller_exports_unit_costs_and_budget_burn(prom: str, ledger_pat
     # running pods ($4/h + $1/h) until 1 December 00:00: 718 hours more
     assert budget("budget_forecast", "team-spend", "cost") == pytest.approx(107.31 + 5 * 718)
     assert budget("budget_used", "team-gpu-hours", "gpu_hours") == pytest.approx(27.0)
+
+
+def test_the_leaders_audit_cycle_exports_budget_burn(tmp_path: Path) -> None:
+    """Wired into the cycle: a controller over a (local) API server writes its ledger and, from its next
+    audit cycle on, exports the budget burn of what it wrote."""
+    from policy_engine.cluster import Timing
+    from tests.cluster.fake_apiserver import running
+
+    from .cluster import HOUR, NODES, T0, SimPod
+
+    pods = [SimPod("train-0", "nlp", 8, "gpu-a", T0, None, deleted=False)]
+    now = T0 + 6 * HOUR
+    with running() as apiserver:
+        apiserver.load("namespaces", [])
+        apiserver.load("nodes", NODES)
+        apiserver.load("pods", [p.obj(now) for p in pods])
+        settings = ControllerSettings(leader_election=LeaderSettings(enabled=False), listen="127.0.0.1:0",
+                                      exempt_namespaces=("kube-system",),
+                                      ledger=LedgerSettings(path=str(tmp_path / "ledger.db"), interval_seconds=0.2))
+        api = client.ApiClient(client.Configuration(host=apiserver.url))
+        timing = Timing(watch_timeout_seconds=60, resync_seconds=3600, backoff_initial=0.05, backoff_max=0.2)
+        controller = Controller(settings, engine(), api, clock=lambda: now, timing=timing, name="test-0")
+        assert controller.ledger is not None
+        controller.start(serve_http=False)
+        try:
+            deadline = time.monotonic() + 20
+            while controller.ledger.last is None or controller.ledger.last.pods < 1:
+                assert time.monotonic() < deadline, "the ledger writer never saw the pod"
+                time.sleep(0.05)
+            controller.cycle()
+            metrics = _samples(controller.metrics.exposition())
+        finally:
+            controller.stop(timeout=10)
+            api.close()
+    key = (("group", "nlp"), ("kind", "quota"), ("metric", "gpu_hours"), ("period", "month"),
+           ("policy", "team-gpu-hours"))
+    assert metrics["policy_engine_controller_budget_used"][key] == pytest.approx(8 * 6)
+    assert metrics["policy_engine_controller_budget_limit"][key] == 2000
+    assert metrics["policy_engine_controller_serving_metrics_up"][()] == 0  # no Prometheus: as telemetry_up
+    assert "policy_engine_controller_serving_cost_per_million_generated_tokens" not in metrics
