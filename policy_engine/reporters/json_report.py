@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from itertools import islice
+from dataclasses import replace
 from typing import Any
 
 from policy_engine.engine.findings import Finding, Result
@@ -34,21 +34,14 @@ def dumps(doc: dict[str, Any]) -> str:
     return "".join(dump_pieces(doc))
 
 
-def dump_pieces(doc: dict[str, Any], items_per_piece: int = 1024) -> Iterator[str]:
-    """``dumps`` a piece at a time; a value that is an iterator (not a list) is encoded as a list, item by item."""
+def dump_pieces(doc: dict[str, Any], piece_chars: int = 1 << 16) -> Iterator[str]:
+    """``dumps`` a piece at a time; a value that is an iterator (not a list) is encoded as a list, item by
+    item (an item that is a string is taken as encoded already)."""
     yield "{\n"
     for n, (key, value) in enumerate(doc.items()):
         yield (",\n" if n else "") + f"  {json.dumps(key)}: "
         if isinstance(value, Iterator):
-            value = _pieces(value, items_per_piece)
-            first = next(value, None)
-            if first is None:
-                yield "[]"
-                continue
-            yield f"[\n    {first}"
-            for piece in value:
-                yield f",\n    {piece}"
-            yield "\n  ]"
+            yield from _list_pieces(value, piece_chars)
         elif isinstance(value, list) and value:
             items = ",\n    ".join(map(_encode, value))
             yield f"[\n    {items}\n  ]"
@@ -57,9 +50,26 @@ def dump_pieces(doc: dict[str, Any], items_per_piece: int = 1024) -> Iterator[st
     yield "\n}\n"
 
 
-def _pieces(items: Iterator[Any], size: int) -> Iterator[str]:
-    while chunk := list(islice(items, size)):
-        yield ",\n    ".join(map(_encode, chunk))
+def _list_pieces(items: Iterator[Any], piece_chars: int) -> Iterator[str]:
+    """A list's encoding in pieces of about ``piece_chars``; an item larger than that is a piece of its own
+    (a quota finding naming 50,000 workloads is megabytes: never copied into a larger string)."""
+    buffered: list[str] = []
+    size = 0
+    separator = "[\n    "
+    for item in items:
+        encoded = item if isinstance(item, str) else _encode(item)
+        buffered.append(separator)
+        buffered.append(encoded)
+        size += len(encoded)
+        separator = ",\n    "
+        if size >= piece_chars:
+            yield from buffered if len(encoded) >= piece_chars else ("".join(buffered),)
+            buffered, size = [], 0
+    if separator == "[\n    ":  # no items
+        yield "[]"
+        return
+    buffered.append("\n  ]")
+    yield "".join(buffered)
 
 
 def report(result: Result, ctx: ReportContext, *, lazy: bool = False) -> dict[str, Any]:
@@ -75,7 +85,7 @@ def report(result: Result, ctx: ReportContext, *, lazy: bool = False) -> dict[st
             "failing_findings": failing,
             "fail_on": sorted(e.value for e in ctx.fail_on),
         },
-        "findings": (_finding(f, ctx) for f in result.findings) if lazy
+        "findings": (_finding_json(f, ctx) for f in result.findings) if lazy
         else [_finding(f, ctx) for f in result.findings],
         "summary": [s.to_dict() for s in result.summaries],
         "errors": [_error(d, ctx) for d in sorted(errors, key=lambda d: d.sort_key())],
@@ -96,6 +106,20 @@ def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
     d["new"] = ctx.is_new(f)
     d["fails"] = ctx.fails(f)
     return d
+
+
+def _finding_json(f: Finding, ctx: ReportContext) -> str:
+    """``_finding`` encoded; a quota finding naming thousands of related workloads is encoded a workload at
+    a time (the same text), not first built as thousands of dicts."""
+    if len(f.related) < 64:
+        return _encode(_finding(f, ctx))
+    d = _finding(replace(f, related=()), ctx)
+    keys = list(d)
+    at = keys.index("related")
+    before = _encode({k: d[k] for k in keys[:at]})
+    after = _encode({k: d[k] for k in keys[at + 1:]})
+    related = ", ".join(_encode({**r.to_dict(), "file": ctx.relative(r.file)}) for r in f.related)
+    return f"{before[:-1]}, \"related\": [{related}], {after[1:]}"
 
 
 def _error(d: Any, ctx: ReportContext) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from policy_engine.engine.findings import Result
 from policy_engine.reporters import json_report
@@ -30,3 +31,20 @@ def test_verdict_errors_summary_and_teams(result: Result, ctx: ReportContext) ->
                                "unpriced_workloads": 0}
     assert doc["stats"]["documents"] == 5
     assert doc["cost_diff"] is None
+
+
+def test_a_quota_finding_with_thousands_of_related_workloads_streams_to_the_same_text() -> None:
+    from policy_engine.compiler.program import Enforcement, Severity
+    from policy_engine.engine.findings import Finding, ResourceRef
+    from policy_engine.reporters import ReportContext
+    from policy_engine.reporters.json_report import _encode, _finding, _finding_json
+
+    related = tuple(ResourceRef("Job", f"train-{i}", "nlp", f"k8s/job-{i}.yaml", i + 1, "batch/v1")
+                    for i in range(3000))
+    f = Finding(policy="team-gpu-quota", rule="quota", severity=Severity.HIGH, enforcement=Enforcement.DENY,
+                message="team nlp over its GPU quota", resource=related[0], monthly_cost=12.5, group="team=nlp",
+                related=related, facts=(("limit", 8.0),))
+    ctx = ReportContext()
+    assert _finding_json(f, ctx) == _encode(_finding(f, ctx))
+    few = replace(f, related=related[:3])
+    assert _finding_json(few, ctx) == _encode(_finding(few, ctx))
