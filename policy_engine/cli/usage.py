@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policies", action="append", default=[], metavar="DIR",
                         help="policy directory or file with the quotas and budgets (default: the bundled library)")
     parser.add_argument("--pricing", metavar="FILE", help="pricing catalog (default: the bundled one)")
+    parser.add_argument("--manifests", nargs="+", default=[], metavar="PATH",
+                        help="manifest files or directories (- for stdin): show what they project for the period, "
+                             "priced as check prices them, beside the actual use (a 'manifests' column)")
     parser.add_argument("--at", metavar="TIME", help="report as of this time (ISO 8601, UTC; default: now)")
     parser.add_argument("--format", choices=["text", "json", "markdown"], default="text")
 
@@ -89,6 +92,16 @@ def run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return _fail(f"{len(exc.errors)} error(s) in the policies or pricing")
     period = Period(args.period)
+    projection = None
+    if args.manifests:
+        from policy_engine.ledger.projection import project
+        from policy_engine.model.documents import load_paths
+
+        projection = project(engine, load_paths(args.manifests), period, by)
+        for error in projection.errors:
+            print(error, file=sys.stderr)
+        if projection.errors:
+            return _fail(f"{len(projection.errors)} error(s) reading --manifests")
     dcgm = args.dcgm or args.prometheus
     failures: tuple[type[Exception], ...] = (LedgerError,)  # and its kinds: UnknownRule
     if dcgm:  # httpx is imported only when Prometheus is asked for
@@ -104,12 +117,12 @@ def run(args: argparse.Namespace) -> int:
             with PrometheusHistory(args.prometheus, catalog=engine.catalog, step=args.prometheus_step) as history:
                 report = usage_report(history, engine.policies, period, now, by=by,
                                       source=f"prometheus {args.prometheus}", currency=engine.catalog.currency,
-                                      utilisation=utilisation)
+                                      utilisation=utilisation, projection=projection)
         else:
             with Ledger(args.ledger, readonly=True) as ledger:
                 report = usage_report(LedgerHistory(ledger), engine.policies, period, now, by=by,
                                       source=f"ledger {args.ledger}", currency=engine.catalog.currency,
-                                      utilisation=utilisation)
+                                      utilisation=utilisation, projection=projection)
     except failures as exc:
         return _fail(str(exc))
     if args.ledger and not args.prometheus:

@@ -44,6 +44,8 @@ def _group_table(report: UsageReport) -> list[tuple[str, list[str], list[list[st
         unit = "GPU-hours" if first.metric == "gpu_hours" else report.currency
         heading = f"{first.policy}: {first.kind} in {unit} per {report.period.value} by {first.key_label}"
         header = ["group", "used", "running", "projected", "limit", "used %", "projected %", "pods"]
+        if report.projection is not None:
+            header.append("manifests")
         if report.utilisation:
             header += ["actual used", "actual idle", "idle %"]
         rows = []
@@ -52,6 +54,8 @@ def _group_table(report: UsageReport) -> list[tuple[str, list[str], list[list[st
                    amount(g.limit, g.metric), percent(g.percent(g.used)), percent(g.percent(g.projected)),
                    str(g.figures.pods) + (f" ({g.figures.unpriced} unpriced)" if g.metric == "cost" and
                                           g.figures.unpriced else "")]
+            if report.projection is not None:
+                row.append(amount(g.manifests, g.metric))
             if report.utilisation:
                 row += _split_cells(g.split)
             rows.append(row)
@@ -62,6 +66,9 @@ def _group_table(report: UsageReport) -> list[tuple[str, list[str], list[list[st
 def _by_table(report: UsageReport) -> tuple[list[str], list[list[str]]]:
     header = [*report.dimensions, "pods", "GPU-hours used", "GPU-hours projected", "spend used",
               "spend projected", "limit", "projected %"]
+    planned = report.projection is not None and bool(report.projection.rows)
+    if planned:
+        header.append("manifests")
     if report.utilisation:
         header += ["actual used", "actual idle", "idle %"]
     rows = []
@@ -76,6 +83,8 @@ def _by_table(report: UsageReport) -> tuple[list[str], list[list[str]]]:
         row = [*f.key, str(f.pods), amount(f.gpu_hours, "gpu_hours"),
                amount(f.gpu_hours + f.gpu_hours_running, "gpu_hours"), amount(f.cost, "cost"),
                amount(f.cost + f.cost_running, "cost"), limit_cell, pct]
+        if planned:
+            row.append(amount(r.manifests, "cost"))
         if report.utilisation:
             row += _split_cells(r.split)
         rows.append(row)
@@ -132,8 +141,17 @@ def render_text(report: UsageReport) -> str:
     if report.utilisation:
         out += ["", "actual used/idle: the period's actual cost split by each pod's mean GPU utilisation "
                     "(DCGM_FI_DEV_GPU_UTIL)"]
+    if report.projection is not None:
+        out += ["", _projection_note(report)]
     out += [f"note: {n}" for n in report.notes]
     return "\n".join(out) + "\n"
+
+
+def _projection_note(report: UsageReport) -> str:
+    p = report.projection
+    assert p is not None
+    return (f"manifests: what the scanned manifests project for the whole {report.period.value} ({p.workloads} GPU "
+            f"workload(s), {p.unpriced} unpriced), as check prices them, beside what the history says was used")
 
 
 def render_markdown(report: UsageReport) -> str:
@@ -148,6 +166,8 @@ def render_markdown(report: UsageReport) -> str:
         out += ["", *table(header, rows)]
     for heading, header, rows in ([] if report.dimensions else _group_table(report)) + _unit_tables(report):
         out += ["", f"### {heading}", "", *table(header, rows)]
+    if report.projection is not None:
+        out += ["", f"> {_projection_note(report)}"]
     out += [f"\n> note: {n}" for n in report.notes]
     return "\n".join(out) + "\n"
 
@@ -177,9 +197,13 @@ def render_json(report: UsageReport) -> str:
             "policy": g.policy, "rule": g.rule, "kind": g.kind, "metric": g.metric, "key_label": g.key_label,
             "key": g.key, "used": g.used, "running": g.running, "projected": g.projected, "limit": g.limit,
             "used_percent": g.percent(g.used), "projected_percent": g.percent(g.projected),
-            "figures": _figures(g.figures), "actual": _split(g.split)} for g in report.groups]
+            "figures": _figures(g.figures), "actual": _split(g.split),
+            **({"manifests": g.manifests} if report.projection is not None else {})} for g in report.groups]
     if report.unit_costs is not None:
         doc["unit_costs"] = report.unit_costs.to_dict()
+    if report.projection is not None:
+        p = report.projection
+        doc["manifests"] = {"workloads": p.workloads, "unpriced": p.unpriced, "errors": p.errors}
     return _dumps(doc)
 
 
@@ -198,7 +222,8 @@ def _dumps(doc: dict[str, Any]) -> str:
 
 def _row(r: Row, dims: Sequence[str]) -> dict[str, Any]:
     return {"key": dict(zip(dims, r.figures.key, strict=True)), **_figures(r.figures), "actual": _split(r.split),
-            "limits": [{"policy": p, "metric": m, "limit": lim} for p, m, lim in r.limits]}
+            "limits": [{"policy": p, "metric": m, "limit": lim} for p, m, lim in r.limits],
+            **({"manifests": r.manifests} if r.manifests is not None else {})}
 
 
 def render(report: UsageReport, fmt: str) -> str:

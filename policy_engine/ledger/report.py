@@ -20,6 +20,7 @@ from policy_engine.ledger.observe import LedgerRule, ledger_rules
 from policy_engine.ledger.store import Figures
 
 if TYPE_CHECKING:
+    from policy_engine.ledger.projection import Projection
     from policy_engine.ledger.unit_costs import UnitCosts
 
 PodFigures = tuple[str, str, tuple[str, ...], float, float]  # namespace, pod, group, GPU-hours, cost
@@ -63,6 +64,7 @@ class GroupLine:
     figures: Figures
     limit: float | None
     split: Split | None = None
+    manifests: float | None = None  # ``usage --manifests``: what the manifests project for the period
 
     @property
     def used(self) -> float:
@@ -86,6 +88,7 @@ class Row:
     figures: Figures
     split: Split | None = None
     limits: tuple[tuple[str, str, float], ...] = ()  # (policy, metric, limit) of rules grouping by this key
+    manifests: float | None = None  # ``usage --manifests``: the manifests' projected spend for the period
 
 
 @dataclass(slots=True)
@@ -102,6 +105,7 @@ class UsageReport:
     utilisation: bool = False  # whether actual cost was split by measured GPU utilisation
     notes: list[str] = field(default_factory=list)  # rules the history cannot group by, and why
     unit_costs: UnitCosts | None = None  # from the ledger: serving workloads' unit costs, finished training runs
+    projection: Projection | None = None  # ``usage --manifests``
 
 
 def split(pods: Sequence[PodFigures], utilisation: Mapping[tuple[str, str], float] | None
@@ -124,19 +128,27 @@ def split(pods: Sequence[PodFigures], utilisation: Mapping[tuple[str, str], floa
 
 def usage_report(history: ReportHistory, policies: PolicySet, period: Period, now: datetime, *,
                  by: Sequence[str] = (), source: str = "", currency: str = "USD",
-                 utilisation: Mapping[tuple[str, str], float] | None = None) -> UsageReport:
+                 utilisation: Mapping[tuple[str, str], float] | None = None,
+                 projection: Projection | None = None) -> UsageReport:
     start, end = period_bounds(period, now)
     report = UsageReport(period, start, end, now, source, currency, dimensions=tuple(by),
-                         utilisation=utilisation is not None)
+                         utilisation=utilisation is not None, projection=projection)
+    if projection is not None:
+        report.notes += projection.notes
     rules = [r for r in ledger_rules(policies) if r.rule.period is period]
     if by:
         # --by team shows the limits of the rules that group by that label too
         matching = [r for r in rules if len(by) == 1 and r.id in (f'labels["{by[0]}"]', by[0])]
         splits = split(history.pod_figures(period, now, dimensions=by), utilisation) if utilisation else {}
-        for f in history.usage_by(by, period, now):
+        found = history.usage_by(by, period, now)
+        if projection is not None and projection.rows:  # planned in the manifests, no pod yet
+            have = {f.key for f in found}
+            found += [Figures(k, 0, 0.0, 0.0, 0.0, 0.0, 0) for k in projection.rows if k not in have]
+        for f in found:
             limits = tuple((r.policy, r.rule.metric, limit) for r in matching
                            if (limit := r.rule.limit_for(f.key[0])) is not None)
-            report.rows.append(Row(f, splits.get(f.key), limits))
+            planned = None if projection is None or not projection.rows else projection.rows.get(f.key, 0.0)
+            report.rows.append(Row(f, splits.get(f.key), limits, planned))
         report.rows.sort(key=lambda row: (-row.figures.cost - row.figures.cost_running, row.figures.key))
         return report
     seen: dict[str, tuple[Mapping[str, Figures], dict[tuple[str, ...], Split]]] = {}
@@ -150,10 +162,12 @@ def usage_report(history: ReportHistory, policies: PolicySet, period: Period, no
             seen[r.id] = (figures, split(history.pod_figures(period, now, rule=r.id), utilisation)
                           if utilisation is not None else {})
         figures, splits = seen[r.id]
-        for key in sorted(_keys_with_limits(r, figures)):
+        in_manifests = {k: v for (rule, k), v in projection.groups.items() if rule == r.name} if projection else {}
+        for key in sorted(_keys_with_limits(r, figures) | set(in_manifests)):
             f = figures.get(key) or Figures((key,), 0, 0.0, 0.0, 0.0, 0.0, 0)
             report.groups.append(GroupLine(r.policy, r.name, r.rule.kind, r.rule.metric, r.key_label, key, f,
-                                           r.rule.limit_for(key), splits.get((key,))))
+                                           r.rule.limit_for(key), splits.get((key,)),
+                                           in_manifests.get(key, 0.0) if projection is not None else None))
     return report
 
 

@@ -84,3 +84,39 @@ def test_spend_without_a_value_has_the_one_untagged_name(ledger_path: Path,
     assert {r["key"]["cost-center"] for r in json.loads(out)["rows"]} == {UNTAGGED} == {"(untagged)"}
     code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--by", "team,cost-center")
     assert code == 0 and UNTAGGED in out and "(none)" not in out
+
+
+MANIFESTS = Path(__file__).resolve().parents[1] / "fixtures" / "ledger" / "manifests"
+
+
+def test_manifests_projection_sits_beside_the_actual_use(ledger_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``--manifests``: each group's projection for the period is what ``check`` prices for the same
+    manifests; a team planned in the manifests with no pod yet gets a row of its own."""
+    assert main(["cost", str(MANIFESTS), "--by", "team", "--format", "json"]) == 0
+    monthly = {g["key"]["team"]: g["monthly_cost"] for g in json.loads(capsys.readouterr()[0])["groups"]}
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--manifests", str(MANIFESTS), "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["manifests"] == {"workloads": 2, "unpriced": 0, "errors": []}
+    groups = {(g["policy"], g["key"]): g for g in doc["groups"]}
+    assert groups[("team-gpu-hours", "vision")]["manifests"] == pytest.approx(2 * 730)  # 2 replicas all month
+    assert groups[("team-gpu-hours", "robotics")]["manifests"] == pytest.approx(10)  # the 10 h deadline
+    assert groups[("team-gpu-hours", "robotics")]["used"] == 0  # planned, not yet run
+    assert groups[("team-spend", "vision")]["manifests"] == pytest.approx(monthly["vision"], abs=0.01)
+    assert groups[("team-gpu-hours", "nlp")]["manifests"] == 0  # running, not in these manifests
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--manifests", str(MANIFESTS), "--by", "team",
+                          "--format", "json")
+    rows = {r["key"]["team"]: r for r in json.loads(out)["rows"]}
+    assert rows["robotics"]["manifests"] == pytest.approx(monthly["robotics"], abs=0.01)
+    assert rows["robotics"]["pods"] == 0 and rows["nlp"]["manifests"] == 0
+    code, out, _ = _usage(capsys, "--ledger", str(ledger_path), "--manifests", str(MANIFESTS))
+    assert code == 0 and "manifests" in out.splitlines()[3] and "2 GPU workload(s)" in out
+
+
+def test_manifests_that_do_not_load_exit_2(ledger_path: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Deployment\nmetadata: [\n")
+    code, _, err = _usage(capsys, "--ledger", str(ledger_path), "--manifests", str(bad))
+    assert code == 2 and "bad.yaml" in err
