@@ -13,8 +13,9 @@ stable code from ``policy_engine.codes``); an exception only carries them across
     ├── ManifestError                 ``webhook-manifests`` cannot be built from its inputs
     ├── BadRequest                    webhook: a body that is not an AdmissionReview (HTTP 400)
     ├── UnreadableObject              webhook: an admitted object the workload model cannot read
+    ├── PrometheusError               Prometheus unreachable, credentials refused, or a query error
+    │                                 (``policy_engine.prometheus``: usage history, telemetry, unit costs)
     ├── LedgerError                   ledger: a file that cannot be opened, migrated or written
-    │   ├── PrometheusError           usage history: Prometheus unreachable or a query error
     │   ├── UnknownRule               usage history cannot group by a rule's key
     │   └── NotifyError               an alert not delivered (retried next cycle)
     └── CompilerBug                   an internal invariant broke (never a user's mistake)

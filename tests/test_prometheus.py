@@ -69,3 +69,20 @@ def test_controller_settings_use_basic_auth(prometheus: PrometheusServer, tmp_pa
         assert tel.error is not None and "HTTP 401" in tel.error and not tel.pods
     finally:
         bad.close()
+
+
+def test_usage_history_reads_through_the_same_client(prometheus: PrometheusServer, tmp_path: Path) -> None:
+    """``ledger/prometheus.py`` (``usage``/``serve --prometheus``, the controller's actual cost) sends its
+    queries through this client: the credentials reach Prometheus, a refusal is the same PrometheusError."""
+    from policy_engine.compiler.program import Period
+    from policy_engine.ledger.prometheus import PrometheusHistory
+    from policy_engine.pricing.catalog import load_catalog
+
+    endpoint = Endpoint(prometheus.url, username=USER, password_file=_password(tmp_path, PASSWORD))
+    with PrometheusHistory(endpoint, catalog=load_catalog()) as history:
+        util = history.utilisation(Period.MONTH, T0)
+    assert util[("ml-vision", "alice-nb-0")] < 0.05  # idle notebook
+    assert util[("ml-vision", "resnet-train-worker-0")] > 0.8  # series labelled exported_namespace/exported_pod
+    with PrometheusHistory(Endpoint(prometheus.url), catalog=load_catalog()) as refused, \
+            pytest.raises(PrometheusError, match="HTTP 401: refused no credentials"):
+        refused.utilisation(Period.MONTH, T0)

@@ -1,13 +1,13 @@
 """``policy-engine import vap``: a ValidatingAdmissionPolicy (with its binding and parameters) → a policy.
 
-What maps is translated: the resource rules become ``match { kinds [...] }``, the binding's object
-selector ``labels { … }``, its validation actions the ``enforcement``, the failure policy ``on_error``,
-a ConfigMap named by the binding's ``paramRef`` a map parameter, variables are inlined, and each
-validation becomes an ``assert`` — in the native language when its CEL uses only what the language
-says natively (field paths, comparisons, ``&&``/``||``/``!``, ``has``, ``size``, ``startsWith``/
-``endsWith``/``contains``/``matches``, ``in``, ``all``/``exists`` over lists), else as ``cel("…")``,
-which evaluates it as the API server would. Everything else is named in ``notes``, precisely (which
-field, why), and written as a comment above the policy, so nothing is dropped silently.
+What maps is translated: the resource rules become ``match { kinds [...] }`` (their operations and
+resource names, and the excluded resources, conditions and ``exclude`` blocks), the object selector a
+condition on ``object_labels``, the validation actions the ``enforcement``, the failure policy
+``on_error``, a ``paramRef``'s maps parameters, variables are inlined, and each validation becomes an
+``assert`` — natively when its CEL uses only what the language says natively and an absent field cannot
+change its verdict (``vap_cel.absent_safe``), else as ``cel("…")``, which evaluates it as the API server would.
+Everything else is named in ``notes``, precisely (which field, why), and written as a comment above the
+policy, so nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark import Token, Tree
-
+from policy_engine.authoring.vap_cel import absent_safe, escape, message_template, native_or_cel
 from policy_engine.compiler.objects import OBJECT_KINDS
 from policy_engine.model.kinds import KNOWN_KINDS
 
@@ -37,10 +36,6 @@ class Imported:
     name: str
     text: str
     notes: list[str] = field(default_factory=list)
-
-
-class _NotNative(Exception):
-    """A CEL construct the native language does not say the same way: the expression stays CEL."""
 
 
 def import_vap(documents: Sequence[dict[str, Any]]) -> list[Imported]:
@@ -71,26 +66,39 @@ def _translate(vap: dict[str, Any], name: str, bindings: list[dict[str, Any]],
     constraints = _selectors(spec.get("matchConstraints") or {}, "spec.matchConstraints", notes)
     narrowed = [_binding_selectors(b, notes) for b in bindings]
     conditions = []
+    excludes: list[str] = []
     for extra in [n for n in narrowed if n] or [[]]:  # each binding selects within the policy's constraints
-        selectors = [x for x in (*constraints, *extra) if not x.startswith("@when ")]
+        selectors = [x for x in (*constraints, *extra) if not x.startswith("@")]
         when = [x[len("@when "):] for x in (*constraints, *extra) if x.startswith("@when ")]
+        excludes.extend(x[len("@exclude "):] for x in (*constraints, *extra) if x.startswith("@exclude "))
         conditions.append(" and ".join(when) or "true")
         if selectors:
             body.append(f"match {{ {' '.join(selectors)} }}")
+    body.extend(f"exclude {{ {x} }}" for x in dict.fromkeys(excludes))
     if any(c != "true" for c in conditions):
         body.append("when " + (conditions[0] if len(conditions) == 1 else " or ".join(f"({c})" for c in conditions)))
-    for cond in spec.get("matchConditions") or ():
+    ignore = failure == "Ignore"
+    for i, cond in enumerate(spec.get("matchConditions") or ()):
         expr = _inline(str(cond.get("expression") or "true"), variables)
-        body.append(f"when {_native_or_cel(expr, params)}")
+        if not absent_safe(expr, strict=True):
+            notes.append(f"spec.matchConditions[{i}] reads a field that may be absent: where CEL errors the API "
+                         f"server {'admits' if ignore else 'rejects'} the request (failurePolicy {failure}); "
+                         "here the condition is false and the policy does not apply")
+        body.append(f"when {native_or_cel(expr, params, ignore)}")
     for i, validation in enumerate(spec.get("validations") or ()):
         expr = _inline(str(validation.get("expression") or "true"), variables)
-        rule = f"assert {_native_or_cel(expr, params)}"
-        message = validation.get("message")
+        rule = f"assert {native_or_cel(expr, params, ignore)}"
+        message = escape(str(validation["message"])) if validation.get("message") else None
         if validation.get("messageExpression"):
-            notes.append(f"spec.validations[{i}].messageExpression (a message is static text here; "
-                         f"{'its message is kept' if message else 'the default message is used'})")
+            template = message_template(_inline(str(validation["messageExpression"]), variables))
+            if template is not None:
+                message = template
+            else:
+                notes.append(f"spec.validations[{i}].messageExpression (only a concatenation of strings and "
+                             "the object's name, namespace or kind, or the requesting user, becomes a message "
+                             f"template; {'its message is kept' if message else 'the default message is used'})")
         if message:
-            rule += f" message {_quote(str(message).replace('{', '{{').replace('}', '}}'))}"
+            rule += f" message {_quote(message)}"
         body.append(rule)
     if spec.get("auditAnnotations"):
         notes.append("spec.auditAnnotations (findings carry their own message and facts)")
@@ -116,41 +124,86 @@ def _enforcement(bindings: list[dict[str, Any]], notes: list[str]) -> str:
 
 def _selectors(constraints: dict[str, Any], where: str, notes: list[str]) -> list[str]:
     kinds: list[str] = []
+    rule_conditions: list[tuple[list[str], str]] = []  # (the rule's kinds, its condition or "")
     for i, rule in enumerate(constraints.get("resourceRules") or ()):
-        ops = set(rule.get("operations") or ("*",))
-        if ops - {"CREATE", "UPDATE", "*"}:
-            notes.append(f"{where}.resourceRules[{i}].operations {sorted(ops - {'CREATE', 'UPDATE', '*'})}: "
-                         "only CREATE and UPDATE are reviewed")
-        for resource in rule.get("resources") or ():
-            base = str(resource).split("/")[0]
-            if "/" in str(resource):
-                notes.append(f"{where}.resourceRules[{i}]: subresource {resource!r} is matched as {base!r}")
-            if base == "*":
-                kinds.append("workloads")
-                notes.append(f"{where}.resourceRules[{i}]: resources '*' is translated as every workload "
-                             "(objects that run no pods are matched only by name)")
-            elif base in _RESOURCES:
-                kinds.append(_RESOURCES[base])
-            else:
-                guess = base[:-1].capitalize() if base.endswith("s") else base.capitalize()
-                kinds.append(_quote(guess))
-                notes.append(f"{where}.resourceRules[{i}]: resource {base!r} is not a kind the engine knows; "
-                             f"matched as kind {guess!r} (check the spelling of the CRD's kind)")
-    for key in ("namespaceSelector", "excludeResourceRules", "matchPolicy"):
-        if constraints.get(key):
-            notes.append(f"{where}.{key} ("
-                         + ("namespace labels are not known in CI" if key == "namespaceSelector" else
-                            "exclude these resources with an `exclude { kinds [...] }` block by hand"
-                            if key == "excludeResourceRules" else "kinds are matched by name, whatever the version")
-                         + ")")
+        here = _rule_kinds(rule, f"{where}.resourceRules[{i}]", notes)
+        kinds.extend(here)
+        parts = [c for c in (_operations(rule, f"{where}.resourceRules[{i}]", notes), _names(rule)) if c]
+        rule_conditions.append((here, " and ".join(parts)))
+    excluded: list[str] = []
+    for i, rule in enumerate(constraints.get("excludeResourceRules") or ()):
+        here = _rule_kinds(rule, f"{where}.excludeResourceRules[{i}]", notes)
+        parts = [c for c in (_operations(rule, f"{where}.excludeResourceRules[{i}]", notes), _names(rule)) if c]
+        if not parts:
+            excluded.extend(here)
+        elif here:
+            rule_conditions.append(([], f"not ({_kind_in(here)} and {' and '.join(parts)})"))
+    if constraints.get("namespaceSelector"):
+        notes.append(f"{where}.namespaceSelector (namespace labels are not known in CI)")
+    if constraints.get("matchPolicy") == "Exact":
+        notes.append(f"{where}.matchPolicy Exact (kinds are matched by name, whatever the version)")
     selectors = []
     if kinds:
         unique = list(dict.fromkeys(kinds))
         selectors.append("kinds workloads" if "workloads" in unique else f"kinds [{', '.join(unique)}]")
+    if excluded:
+        selectors.append(f"@exclude kinds [{', '.join(dict.fromkeys(excluded))}]")
+    if any(c for _, c in rule_conditions):
+        alternatives = [f"({_kind_in(k)} and {c})" if c and k else c or _kind_in(k) for k, c in rule_conditions
+                        if k or c.startswith("not ")]
+        kept = [a for a in alternatives if not a.startswith("not ")]
+        guards = [a for a in alternatives if a.startswith("not ")]
+        condition = " and ".join([*(["(" + " or ".join(kept) + ")"] if len(kept) > 1 else kept), *guards])
+        selectors.append(f"@when {condition}")
     labels = _labels(constraints.get("objectSelector") or {}, f"{where}.objectSelector", notes)
     if labels:
         selectors.append(f"@when {labels}")  # a condition, not a selector: taken out by the caller
     return selectors
+
+
+def _rule_kinds(rule: dict[str, Any], where: str, notes: list[str]) -> list[str]:
+    kinds: list[str] = []
+    for resource in rule.get("resources") or ():
+        base = str(resource).split("/")[0]
+        if "/" in str(resource):
+            notes.append(f"{where}: subresource {resource!r} is matched as {base!r}")
+        if base == "*":
+            kinds.append("workloads")
+            notes.append(f"{where}: resources '*' is translated as every workload "
+                         "(objects that run no pods are matched only by name)")
+        elif base in _RESOURCES:
+            kinds.append(_RESOURCES[base])
+        else:
+            guess = base[:-1].capitalize() if base.endswith("s") else base.capitalize()
+            kinds.append(_quote(guess))
+            notes.append(f"{where}: resource {base!r} is not a kind the engine knows; "
+                         f"matched as kind {guess!r} (check the spelling of the CRD's kind)")
+    return kinds
+
+
+def _operations(rule: dict[str, Any], where: str, notes: list[str]) -> str:
+    """The rule's operations as a condition on ``operation`` ("" for every operation). In CI there is no
+    request (``operation`` is null): a manifest checked there is being created or updated."""
+    ops = [str(o) for o in rule.get("operations") or ("*",)]
+    unseen = sorted(set(ops) - {"CREATE", "UPDATE", "*"})
+    if unseen:
+        notes.append(f"{where}.operations {unseen}: the webhook reviews CREATE and UPDATE only, so the policy "
+                     "never sees these")
+    if "*" in ops or {"CREATE", "UPDATE"} <= set(ops):
+        return ""  # every operation the policy can see
+    listed = "[" + ", ".join(_quote(o) for o in ops) + "]"
+    if {"CREATE", "UPDATE"} & set(ops):
+        return f"(operation == null or operation in {listed})"
+    return f"operation in {listed}"
+
+
+def _names(rule: dict[str, Any]) -> str:
+    names = [str(n) for n in rule.get("resourceNames") or ()]
+    return f"name in [{', '.join(_quote(n) for n in names)}]" if names else ""
+
+
+def _kind_in(kinds: list[str]) -> str:
+    return f"kind in [{', '.join(k if k.startswith(chr(34)) else _quote(k) for k in kinds)}]"
 
 
 def _binding_selectors(binding: dict[str, Any], notes: list[str]) -> list[str]:
@@ -203,14 +256,21 @@ def _params(spec: dict[str, Any], bindings: list[dict[str, Any]], documents: Seq
     for key, value in found.items():
         if key in ("apiVersion", "kind", "metadata"):
             continue
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            entries = ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in value.items())
+        scalar = {type(v) for v in value.values()} if isinstance(value, dict) else set()
+        if isinstance(value, dict) and value and len(scalar) == 1 and scalar <= {str, int, float, bool}:
+            entries = ", ".join(f"{_quote(str(k))}: {_scalar(v)}" for k, v in value.items())
             lines.append(f"param {key} = {{{entries}}}\n")
             names.add(key)
         else:
-            notes.append(f"parameter field {key!r} of {kind.get('kind')}/{ref.get('name')} (only maps of "
-                         "strings become parameters)")
+            notes.append(f"parameter field {key!r} of {kind.get('kind')}/{ref.get('name')} (only maps whose "
+                         "values are all strings, all numbers or all booleans become parameters)")
     return names
+
+
+def _scalar(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _quote(value) if isinstance(value, str) else repr(value)
 
 
 def _inline(expression: str, variables: dict[str, str]) -> str:
@@ -221,137 +281,3 @@ def _inline(expression: str, variables: dict[str, str]) -> str:
 
 def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
-
-
-# ---- CEL → the native language, where it says the same ------------------------------------------------------
-
-def _native_or_cel(expression: str, params: set[str]) -> str:
-    from policy_engine.compiler.cel import _parse
-
-    tree = _parse(expression)
-    if not isinstance(tree, Tree):
-        return f"cel({_quote(expression)})"
-    try:
-        return _Native(params).expr(tree)
-    except _NotNative:
-        return f"cel({_quote(expression)})"
-
-
-class _Native:
-    def __init__(self, params: set[str], names: frozenset[str] = frozenset({"object"})) -> None:
-        self.params = params
-        self.names = names
-
-    def expr(self, t: Any) -> str:
-        if isinstance(t, Token) or not isinstance(t, Tree):
-            raise _NotNative()
-        data = str(t.data)
-        kids = t.children
-        if data in ("expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary",
-                    "member", "primary") and len(kids) == 1:
-            return self.expr(kids[0])
-        if data == "conditionalor":
-            return f"({self.expr(kids[0])} or {self.expr(kids[1])})"
-        if data == "conditionaland":
-            return f"({self.expr(kids[0])} and {self.expr(kids[1])})"
-        if data == "relation":
-            op = {"relation_eq": "==", "relation_ne": "!=", "relation_lt": "<", "relation_le": "<=",
-                  "relation_gt": ">", "relation_ge": ">=", "relation_in": "in"}[kids[0].data]
-            return f"({self.expr(kids[0].children[0])} {op} {self.expr(kids[1])})"
-        if data in ("addition", "multiplication"):
-            arith = {"addition_add": "+", "addition_sub": "-", "multiplication_mul": "*"}.get(kids[0].data)
-            if arith is None:  # CEL divides integers with truncation, and % has no native form
-                raise _NotNative()
-            return f"({self.expr(kids[0].children[0])} {arith} {self.expr(kids[1])})"
-        if data == "unary":
-            if kids[0].data == "unary_not":
-                return f"(not {self.expr(kids[1])})"
-            return f"(-{self.expr(kids[1])})"
-        if data == "paren_expr":
-            return self.expr(kids[0])
-        if data == "literal":
-            return self._literal(kids[0])
-        if data == "list_lit":
-            items = kids[0].children if kids and kids[0] is not None else []
-            return "[" + ", ".join(self.expr(i) for i in items) + "]"
-        if data == "ident":
-            name = str(kids[0])
-            if name not in self.names:
-                raise _NotNative()
-            return name
-        if data == "member_dot":
-            target = kids[0]
-            field = str(kids[1])
-            if _is_ident(target, "params") and field in self.params:
-                return field
-            inner = _unwrap(target)
-            if inner is not None and inner.data == "member_dot" and _is_ident(inner.children[0], "params") \
-                    and str(inner.children[1]) in self.params:  # params.data.key: a key of a map parameter
-                return f"{inner.children[1]}[{_quote(field)}]"
-            return f"{self.expr(target)}.{field}"
-        if data == "member_index":
-            return f"{self.expr(kids[0])}[{self.expr(kids[1])}]"
-        if data == "ident_arg":
-            return self._call(str(kids[0]), list(kids[1].children) if len(kids) > 1 and kids[1] is not None else [])
-        if data == "member_dot_arg":
-            args = list(kids[2].children) if len(kids) > 2 and kids[2] is not None else []
-            return self._method(kids[0], str(kids[1]), args)
-        raise _NotNative()
-
-    def _literal(self, token: Any) -> str:
-        from policy_engine.compiler.cel_compile import _literal
-
-        value = _literal(token)
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if value is None:
-            return "null"
-        if isinstance(value, str):
-            return _quote(value)
-        if isinstance(value, int) or (isinstance(value, float) and not value.is_integer()):
-            return repr(value)
-        raise _NotNative()
-
-    def _call(self, name: str, args: list[Any]) -> str:
-        if name == "has" and len(args) == 1:
-            return f"has({self.expr(args[0])})"
-        if name == "size" and len(args) == 1:
-            return f"len({self.expr(args[0])})"
-        raise _NotNative()
-
-    def _method(self, target: Any, name: str, args: list[Any]) -> str:
-        simple = {"startsWith": "startswith", "endsWith": "endswith", "contains": "contains"}
-        if name in simple and len(args) == 1:
-            return f"{simple[name]}({self.expr(target)}, {self.expr(args[0])})"
-        if name == "matches" and len(args) == 1:
-            return f"({self.expr(target)} =~ {self.expr(args[0])})"
-        if name == "size" and not args:
-            return f"len({self.expr(target)})"
-        if name in ("all", "exists") and len(args) == 2 and _ident_name(args[0]) is not None:
-            var = _ident_name(args[0]) or ""
-            if not var or var in ("object", "containers") or var in self.params:
-                raise _NotNative()
-            inner = _Native(self.params, self.names | {var})
-            op = "all" if name == "all" else "any"
-            return f"({op} {var} in {self.expr(target)}: {inner.expr(args[1])})"
-        raise _NotNative()
-
-
-def _unwrap(node: Any) -> Tree[Any] | None:
-    while isinstance(node, Tree) and len(node.children) == 1 and node.data in (
-            "expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary",
-            "member", "primary"):
-        node = node.children[0]
-    return node if isinstance(node, Tree) else None
-
-
-def _ident_name(node: Any) -> str | None:
-    while isinstance(node, Tree) and len(node.children) == 1 and node.data != "ident":
-        node = node.children[0]
-    if isinstance(node, Tree) and node.data == "ident":
-        return str(node.children[0])
-    return None
-
-
-def _is_ident(node: Any, name: str) -> bool:
-    return _ident_name(node) == name

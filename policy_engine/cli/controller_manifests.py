@@ -21,6 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(recursively, with imports); the ConfigMap ships that set and the RBAC grants only "
                              "what its idle actions need (repeatable; default: the bundled library)")
     parser.add_argument("--act", action="store_true", help="settings with idle actions on (default: dry run)")
+    ledger = parser.add_mutually_exclusive_group()
+    ledger.add_argument("--ledger-size", default="1Gi", metavar="SIZE",
+                        help="PersistentVolumeClaim of the usage ledger (default: %(default)s); with a ledger the "
+                             "controller runs one replica with the Recreate strategy (one SQLite writer)")
+    ledger.add_argument("--no-ledger", action="store_true",
+                        help="no ledger (no usage history, no budget alerts): two replicas, a standby leader")
+    parser.add_argument("--storage-class", metavar="NAME", help="StorageClass of the ledger's claim "
+                                                                 "(default: the cluster's default)")
     parser.add_argument("--out-dir", metavar="DIR", help="write one file per object group instead of printing")
 
 
@@ -39,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if compiled is None:
         return EXIT_ERROR
     layout, policies = compiled
-    objects = build(Options(namespace=args.namespace, image=args.image, policies=layout, act=args.act), policies)
+    objects = build(Options(namespace=args.namespace, image=args.image, policies=layout, act=args.act,
+                            ledger_size=None if args.no_ledger else args.ledger_size,
+                            storage_class=args.storage_class), policies)
     if args.out_dir:
         folder = Path(args.out_dir)
         folder.mkdir(parents=True, exist_ok=True)

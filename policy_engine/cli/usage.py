@@ -90,10 +90,13 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{len(exc.errors)} error(s) in the policies or pricing")
     period = Period(args.period)
     dcgm = args.dcgm or args.prometheus
+    failures: tuple[type[Exception], ...] = (LedgerError,)  # and its kinds: UnknownRule
+    if dcgm:  # httpx is imported only when Prometheus is asked for
+        from policy_engine.ledger.prometheus import PrometheusError, PrometheusHistory
+
+        failures += (PrometheusError,)
     try:
         utilisation = None
-        if dcgm or args.prometheus:  # httpx is imported only when Prometheus is asked for
-            from policy_engine.ledger.prometheus import PrometheusHistory
         if dcgm:
             with PrometheusHistory(dcgm, catalog=engine.catalog, step=args.prometheus_step) as telemetry:
                 utilisation = telemetry.utilisation(period, now)
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 report = usage_report(LedgerHistory(ledger), engine.policies, period, now, by=by,
                                       source=f"ledger {args.ledger}", currency=engine.catalog.currency,
                                       utilisation=utilisation)
-    except LedgerError as exc:  # and its kinds: PrometheusError, UnknownRule
+    except failures as exc:
         return _fail(str(exc))
     if args.ledger and not args.prometheus:
         report.unit_costs = _unit_costs(args.ledger, args.serving_metrics, report.start, now)

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from policy_engine.compiler.regex import Pattern, compile_regex, problem
 from policy_engine.model.runtime import parse_duration
 from policy_engine.quantity import Quantity, quantity
+from policy_engine.wording import plural
 
 if TYPE_CHECKING:  # lark only for types: a policy set without CEL never imports it
     from lark import Token, Tree
@@ -606,8 +607,7 @@ class CelCompiler:
             raise CelCompileError(_unknown(name, "function"), *_position(token))
         counts, fn = found
         if len(raw_args) not in counts:
-            raise CelCompileError(f"{name}() takes {' or '.join(map(str, counts))} argument(s), got "
-                                  f"{len(raw_args)}", *_position(token))
+            raise CelCompileError(_arity(name, counts, len(raw_args)), *_position(token))
         args = [self._sub(c) for c in raw_args]
         if len(args) == 1:
             (only,) = args
@@ -641,8 +641,7 @@ class CelCompiler:
             raise CelCompileError(_unknown(name, "function"), *_position(token))
         counts, fn = found
         if len(raw_args) not in counts:
-            raise CelCompileError(f"{name}() takes {' or '.join(map(str, counts))} argument(s), got "
-                                  f"{len(raw_args)}", *_position(token))
+            raise CelCompileError(_arity(name, counts, len(raw_args)), *_position(token))
         target = self._sub(target_node)
         args = [self._sub(c) for c in raw_args]
         if name in _URL_METHODS:
@@ -854,3 +853,8 @@ def function_names(tree: Tree[Any]) -> list[tuple[str, int, int]]:
             if name not in FUNCTIONS and name not in METHODS and name not in MACROS and name != "has":
                 unknown.append((name, *_position(token)))
     return unknown
+
+
+def _arity(name: str, counts: Sequence[int], got: int) -> str:
+    """``size() takes 1 argument, got 2``; ``substring() takes 1 or 2 arguments, got 0``."""
+    return f"{name}() takes {' or '.join(map(str, counts))} {plural('argument', max(counts))}, got {got}"

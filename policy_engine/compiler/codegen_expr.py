@@ -61,6 +61,44 @@ def _walk_names(base: Closure, names: tuple[str, ...]) -> Closure:
     return two
 
 
+def _walk_variable(index: int, names: tuple[str, ...], absent: bool | None = None) -> Closure:
+    """``c.limits.memory`` for a quantifier's variable ``c`` (item ``index`` of the frame), one or two
+    names; with ``absent`` set, the presence test ``path == null`` (True) or ``path != null`` (False) fused
+    in, without a call per step: the commonest condition over containers."""
+    if absent is None:
+        return _walk_names(operator.itemgetter(index), names)
+    if len(names) == 1:
+        (k1,) = names
+
+        def one_present(frame: Any) -> bool:
+            node = frame[index]
+            return ((node.get(k1) if isinstance(node, dict) else None) is None) is absent
+
+        return one_present
+    k1, k2 = names
+
+    def two_present(frame: Any) -> bool:
+        node = frame[index]
+        if isinstance(node, dict):
+            node = node.get(k1)
+            if isinstance(node, dict):
+                return (node.get(k2) is None) is absent
+        return absent
+
+    return two_present
+
+
+def _variable_path(e: ast.Expr, scope: Scope) -> tuple[int, tuple[str, ...]] | None:
+    """``v.a`` or ``v.a.b`` of a variable in scope: its frame index and the names, else None."""
+    names: list[str] = []
+    while isinstance(e, ast.Field) and len(names) < 3:
+        names.append(e.name.name)
+        e = e.target
+    if not isinstance(e, ast.Name) or e.id not in scope or not 1 <= len(names) <= 2:
+        return None
+    return len(scope) - scope[::-1].index(e.id), tuple(reversed(names))
+
+
 def _walk(base: Closure, path: tuple[str | int | Closure, ...]) -> Closure:
     """A raw-object path ``object.spec["x"][0]``: constant keys are bound, each step tolerates absence."""
     if 1 <= len(path) <= 2 and all(isinstance(k, str) for k in path):
@@ -213,6 +251,12 @@ def _compare(op: str, left: Closure, right: Closure, right_node: ast.Expr) -> Cl
                 return raw_quantity_order(fn, a, b)
 
         return order
+    if op in ("in", "not in") and isinstance(right_node, ast.Literal) and isinstance(right_node.value, list | tuple) \
+            and right_node.value and all(type(v) is str for v in right_node.value):
+        strings = frozenset(right_node.value)  # `c.registry in registries`: a set lookup; non-strings are not in
+        if op == "in":
+            return lambda w: type(v := left(w)) is str and v in strings
+        return lambda w: not (type(v := left(w)) is str and v in strings)
     if op in ("in", "not in"):
         negate = op == "not in"
 
@@ -482,6 +526,9 @@ def compile_expr(e: ast.Expr, scope: Scope = ()) -> Closure:
             raise CompilerBug(f"unresolved name {e.id!r}")
         return _outer(attribute.getter) if scope else attribute.getter
     if isinstance(e, ast.Field | ast.Index):
+        variable = _variable_path(e, scope)
+        if variable is not None:
+            return _walk_variable(*variable)
         root, steps = _path(e, scope)
         return _walk(compile_expr(root, scope), tuple(steps))
     if isinstance(e, ast.ListExpr):
@@ -494,6 +541,9 @@ def compile_expr(e: ast.Expr, scope: Scope = ()) -> Closure:
     if isinstance(e, ast.Quantifier):
         return _quantifier(e, scope)
     if isinstance(e, ast.Compare):
+        if e.op in ("==", "!=") and isinstance(e.right, ast.Literal) and e.right.value is None \
+                and (variable := _variable_path(e.left, scope)) is not None:
+            return _walk_variable(*variable, absent=e.op == "==")
         return _compare(e.op, compile_expr(e.left, scope), compile_expr(e.right, scope), e.right)
     if isinstance(e, ast.BoolOp):
         return _bool(e.op, [compile_expr(o, scope) for o in e.operands])

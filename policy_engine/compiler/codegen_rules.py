@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from policy_engine.compiler.attributes import ATTRIBUTES, container_classes, deciding_roles
@@ -35,15 +36,21 @@ def fix_paths(w: Workload, target: str, keys: Sequence[str]) -> list[FieldPath]:
     of each role whose pods lack one (a Deployment's ``spec.template.metadata.labels``, a CronJob's
     ``spec.jobTemplate.spec.template.metadata.labels``, a Pod's ``metadata.labels``), deduplicated."""
     out: list[FieldPath] = []
+    labels = target == "labels"
     for role in w.roles:
-        carried = role.pod_labels if target == "labels" else role.pod_annotations
-        path = role.labels_path if target == "labels" else role.annotations_path
-        if any(not carried.get(k) for k in keys) and path not in out:
-            out.append(path)
+        carried = role.pod_labels if labels else role.pod_annotations
+        for k in keys:
+            if not carried.get(k):
+                path = role.labels_path if labels else role.annotations_path
+                if path not in out:
+                    out.append(path)
+                break
     return out or [("metadata", target)]
 
 
+@lru_cache(maxsize=256)
 def _dotted(path: FieldPath) -> str:
+    """``spec.template.metadata.labels``: a few paths, over and over, so each is spelt once."""
     return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
 
 
@@ -262,6 +269,9 @@ class RuleCompiler:
         rule = "forbid" if negate else "assert"
 
         single = _single_quantifier(condition)
+        templated = self.template is not None
+        if single is not None and list(reads) == [single[2]] and not templated:
+            return self._quantifier_only(single, text, limits, negate, rule, path)
 
         def check(w: Workload) -> Sequence[Violation]:
             if single is not None:  # one pass finds both the verdict and the elements that decided it
@@ -290,7 +300,31 @@ class RuleCompiler:
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
             default += limits
-            return [self.violation(w, rule, default, {"condition": text, "elements": elements}, path, facts=facts)]
+            context = {"condition": text, "elements": elements} if templated else _NO_CONTEXT
+            return [self.violation(w, rule, default, context, path, facts=facts)]
+
+        return check
+
+    def _quantifier_only(self, single: tuple[Closure, str, str], text: str, limits: str, negate: bool, rule: str,
+                         path: FieldPath) -> RuleFn:
+        """``assert all c in containers: …`` with the default message, the commonest rule over containers:
+        the message is the same text around the deciding elements, so it is put together once."""
+        find, op, fact = single
+        decided_by_none = op in ("all", "none")
+        if negate:
+            head, tail = f"{text} holds, which the policy forbids ({fact}: ", f"){limits}"
+        else:
+            head, tail = f"requires {text}, but {fact}: ", limits
+
+        def check(w: Workload) -> Sequence[Violation]:
+            labels = find(w)
+            if labels is None:  # not a collection: null, which an assert reports and a forbid does not
+                if negate:
+                    return NONE
+            elif (not labels if decided_by_none else bool(labels)) != negate:
+                return NONE
+            listed = ", ".join(labels) if labels is not None else "unset"
+            return [Violation(rule, head + listed + tail, path, None, {fact: labels})]
 
         return check
 
@@ -337,10 +371,16 @@ def witnesses(q: ast.Quantifier) -> Closure:
     if by_class(q):
         def find_by_class(w: Workload) -> list[str]:
             classes = container_classes(w)
-            found = [i for record, members in zip(classes.records, classes.members, strict=True)
-                     if (body((w, record)) is True) == want for i in members]
-            found.sort()
-            return [classes.label(i) for i in found]
+            found: list[int] = []
+            for record, members in zip(classes.records, classes.members, strict=True):
+                if (body((w, record)) is True) is want:
+                    found += members
+            if not found:  # the commonest outcome: nothing to name
+                return found  # type: ignore[return-value]  # empty: a list of no labels
+            if len(found) > 1:
+                found.sort()
+            label = classes.label
+            return [label(i) for i in found]
 
         return find_by_class
 

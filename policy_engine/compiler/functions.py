@@ -25,6 +25,21 @@ def _quantity(x: Any) -> Any:
     return quantity(x) if isinstance(x, str | int | float) and not isinstance(x, bool) else None
 
 
+def _int(x: Any) -> int | None:
+    """CEL's ``int()``: a number truncated toward zero, or a string of an integer; null otherwise."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float):
+        return int(x) if x == x and abs(x) != float("inf") else None
+    if isinstance(x, str):
+        text = x.strip()
+        digits = text[1:] if text[:1] in "+-" else text
+        return int(text) if digits.isdigit() and digits.isascii() else None
+    return None
+
+
 def _len(x: Any) -> int | None:
     return len(x) if isinstance(x, str | list | dict) else None
 
@@ -65,6 +80,8 @@ _TABLE = (
     Function("has", (t.ANY,), t.BOOL, lambda x: x is not None, "whether a value is present (not null)"),
     Function("duration", (t.ANY,), t.DURATION, _duration,
              "a string such as \"8h\" or \"1h30m\" (or seconds) as a duration; null when it is not one"),
+    Function("int", (t.ANY,), t.NUMBER, _int,
+             "a string of an integer (\"5\") or a number (truncated) as a whole number; null otherwise"),
     Function("quantity", (t.ANY,), t.QUANTITY, _quantity,
              "a string such as \"512Mi\" or \"500m\" as a quantity; null when it is not one"),
 )

@@ -78,6 +78,22 @@ def kind_shape(kinds: frozenset[str], what: str) -> Shape | None:
     return Shape(frozenset(m for k in kinds for m in table[k]), f"{names}'s {what}" if what else names)
 
 
+#: The kinds whose pod spec is exactly a Kubernetes PodSpec (a CRD's pod-like block may add fields).
+POD_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
+                       "Job", "CronJob", "PodTemplate"})
+
+
+def pod_shapes(kinds: frozenset[str] | None) -> dict[str, Shape]:
+    """For a policy matching only built-in pod kinds: the shapes of ``pod_spec``, ``volumes``,
+    ``tolerations`` and a container's ``object``; empty otherwise (they stay dynamic)."""
+    if not kinds or not kinds <= POD_KINDS:
+        return {}
+    return {"pod_spec": Shape(frozenset({"V1PodSpec"}), "the pod spec"),
+            "volumes": Shape(frozenset({"list[V1Volume]"}), "volumes"),
+            "tolerations": Shape(frozenset({"list[V1Toleration]"}), "tolerations"),
+            "container": Shape(frozenset({"V1Container", "V1EphemeralContainer"}), "a container")}
+
+
 def field(shape: Shape, name: str) -> Shape | list[str] | None:
     """The shape of ``value.name``: a Shape, the field names there are (``name`` is none of them), or None
     when the value is dynamic (an IntOrString, a free-form object) and any field may be there."""

@@ -80,9 +80,10 @@ def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
     return "docker.io", ref, tag, digest
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096, typed=True)
 def _quantity(value: str | int | float) -> Quantity | None:
-    """Manifests repeat a few amounts (``500m``, ``1Gi``) over and over: each is parsed once."""
+    """Manifests repeat a few amounts (``500m``, ``1Gi``) over and over: each is parsed once. Typed, so
+    ``1`` and ``1.0`` (equal and of one hash) keep their own entries: each is shown as written."""
     return quantity(value)
 
 
@@ -97,18 +98,23 @@ def _resources(raw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"cpu": None, "memory": None}
     gpu: Decimal | None = None
     for name, value in raw.items():
-        q = _quantity(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
-        out[str(name)] = q
-        if q is not None and _is_accelerator(str(name)):
+        q = _quantity(value) if type(value) in _AMOUNT_TYPES else None  # not bool: type(True) is bool
+        if type(name) is not str:
+            name = str(name)
+        out[name] = q
+        if q is not None and name not in _PLAIN_RESOURCES and _is_accelerator(name):
             gpu = q if gpu is None else gpu + q
     out["ephemeral_storage"] = out.get("ephemeral-storage")
     out["gpu"] = gpu
     return out
 
 
+_AMOUNT_TYPES = frozenset({str, int, float})
+_PLAIN_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})  # never accelerators: no lookup
+
+
 #: Shared by every container without requests (or limits): read only.
 _NO_RESOURCES: dict[str, Any] = {"cpu": None, "memory": None, "ephemeral_storage": None, "gpu": None}
-_NO_SECURITY: dict[str, Any] = {}
 
 
 def _bool(value: Any) -> bool | None:
@@ -133,22 +139,27 @@ def container_record(raw: dict[str, Any], type_: str, role: str,
         requests, limits = _resources(resources.get("requests")), _resources(resources.get("limits"))
     else:
         requests = limits = _NO_RESOURCES
-    container_ports, host_ports = _ports(raw)
+    container_ports, host_ports = _ports(raw) if "ports" in raw else ([], [])
     security = raw.get("securityContext")
-    security = security if isinstance(security, dict) else _NO_SECURITY
     pull = raw.get("imagePullPolicy")
     name = raw.get("name")
-    return {
+    record = {
         "name": name if isinstance(name, str) else "", "type": type_, "role": role, "image": image,
         "registry": registry, "repository": repository, "tag": tag, "digest": digest,
         "image_pull_policy": pull if isinstance(pull, str) else None, "requests": requests, "limits": limits,
-        "ports": container_ports, "host_ports": host_ports,
-        "privileged": _bool(security.get("privileged")),
-        "allow_privilege_escalation": _bool(security.get("allowPrivilegeEscalation")),
-        "run_as_non_root": _bool(security.get("runAsNonRoot")),
-        "read_only_root_filesystem": _bool(security.get("readOnlyRootFilesystem")),
-        "object": raw,
+        "ports": container_ports, "host_ports": host_ports, **_NO_FLAGS, "object": raw,
     }
+    if isinstance(security, dict) and security:  # most containers set none: the flags stay null
+        for key, field in _FLAGS:
+            value = security.get(key)
+            record[field] = value if isinstance(value, bool) else None
+    return record
+
+
+#: securityContext flags → container fields (null when not set, or not a boolean).
+_FLAGS = (("privileged", "privileged"), ("allowPrivilegeEscalation", "allow_privilege_escalation"),
+          ("runAsNonRoot", "run_as_non_root"), ("readOnlyRootFilesystem", "read_only_root_filesystem"))
+_NO_FLAGS: dict[str, Any] = {field: None for _, field in _FLAGS}
 
 
 def _ports(raw: dict[str, Any]) -> tuple[list[int], list[int]]:
@@ -208,6 +219,11 @@ class ContainerClasses:
         return name if type(name) is str and name else f"#{index}"
 
 
+#: Up to this many containers a workload's containers are not grouped: keying them costs more than deciding
+#: a condition once per container (most pods have one to four).
+_GROUP_FROM = 4
+
+
 def container_classes(w: Workload) -> ContainerClasses:
     """The containers of ``w`` in classes (see ``ContainerClasses``); each class's record is built once.
 
@@ -217,10 +233,11 @@ def container_classes(w: Workload) -> ContainerClasses:
     records: list[dict[str, Any]] = []
     members: list[list[int]] = []
     raws: list[dict[str, Any]] = []
+    group = sum(len(r.containers) for r in w.roles) > _GROUP_FROM  # a few containers: each its own class
     for index, (raw, type_, role, amounts, model) in enumerate(_entries(w)):
         raws.append(raw)
         key = None
-        if model is not None:  # an ephemeral container (rare) is a class of its own
+        if model is not None and group:  # an ephemeral container (rare) is a class of its own
             image = raw.get("image")
             pull = raw.get("imagePullPolicy")
             security = raw.get("securityContext")

@@ -52,6 +52,7 @@ class PolicyChecker:
             self.block(block)
         matched = matched_kinds(policy)
         self.exprs.object_shape = None if matched is None else kube_schema.kind_shape(matched, "")
+        self.exprs.pod_shapes = kube_schema.pod_shapes(matched)
         for when in policy.whens:
             self.exprs.condition(when.condition, "a 'when' condition")
         for rule in policy.rules:

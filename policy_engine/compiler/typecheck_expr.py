@@ -22,6 +22,7 @@ from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.quantity import BINARY_SUFFIXES
 from policy_engine.syntax import ast
 from policy_engine.syntax.unparse import unparse
+from policy_engine.wording import count
 
 #: Units people write for durations, singular and without a trailing "s", and what the language spells.
 _UNIT_ALIASES = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d",
@@ -57,6 +58,7 @@ class ExprChecker:
         #: ``object``/``old_object`` of a policy matching only kinds with a schema (kube_schema), and the
         #: shape of every raw value read from them (node id → Shape; bound variables by name)
         self.object_shape: kube_schema.Shape | None = None
+        self.pod_shapes: dict[str, kube_schema.Shape] = {}  # pod_spec, volumes, tolerations, a container
         self.shapes: dict[int, kube_schema.Shape] = {}
         self.scope_shapes: dict[str, kube_schema.Shape] = {}
 
@@ -102,8 +104,8 @@ class ExprChecker:
             if record is not None:
                 return self._record_field(e, target, record)
             hint = None
-            if target == t.MAP and isinstance(e.target, ast.Name):
-                hint = f'read a key with {e.target.id}["{e.name.name}"]'
+            if target == t.MAP:
+                hint = f'read a key with {unparse(e.target)}["{e.name.name}"]'
             return self.report(e.name.span, "E201", f"'.{e.name.name}' reads a field of the raw object only; "
                                f"this is {t.describe(target)}", hint)
         if isinstance(e, ast.Index):
@@ -163,6 +165,8 @@ class ExprChecker:
         if attribute is not None:
             if e.id in ("object", "old_object") and self.object_shape is not None:
                 self.shapes[id(e)] = self.object_shape
+            elif e.id in self.pod_shapes:
+                self.shapes[id(e)] = self.pod_shapes[e.id]
             return attribute.type
         if e.id in FUNCTION_NAMES:
             return self.report(e.span, "E101", f"{e.id!r} is a function", f"call it: {e.id}(...)")
@@ -208,7 +212,7 @@ class ExprChecker:
             return self.report(e.func.span, "E102", f"unknown function {name!r}",
                                suggest(name, FUNCTION_NAMES))
         if len(e.args) != len(fn.params):
-            return self.report(e.span, "E202", f"{name}() takes {len(fn.params)} argument(s), "
+            return self.report(e.span, "E202", f"{name}() takes {count(len(fn.params), 'argument')}, "
                                f"got {len(e.args)}")
         for arg, wanted in zip(e.args, fn.params, strict=True):
             got = self.check(arg)
@@ -307,6 +311,8 @@ class ExprChecker:
     def _record_field(self, e: ast.Field, target: str, record: dict[str, tuple[str, str]]) -> str:
         found = record.get(e.name.name)
         if found is not None:
+            if target == t.CONTAINER and e.name.name == "object" and "container" in self.pod_shapes:
+                self.shapes[id(e)] = self.pod_shapes["container"]
             return found[0]
         hint = suggest(e.name.name, record) or f"{t.describe(target)} has: {', '.join(record)}"
         if target == t.RESOURCES:
@@ -366,7 +372,8 @@ class ExprChecker:
 
     def _shaped_names(self, e: ast.Quantifier, collection: str) -> list[tuple[str, kube_schema.Shape | None]] | None:
         """The types and shapes a quantifier binds over a raw list or map whose schema is known."""
-        shape = self.shapes.get(id(e.collection)) if collection == t.ANY else None
+        dynamic = collection == t.ANY or t.element_of(collection) == t.ANY  # `volumes` is a list of raw values
+        shape = self.shapes.get(id(e.collection)) if dynamic else None
         if shape is None:
             return None
         element = kube_schema.element(shape, by_key=False)

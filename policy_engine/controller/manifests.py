@@ -9,6 +9,13 @@ Its own ServiceAccount with least privilege, derived from the policies it will r
 - create on ``events.k8s.io`` Events (notices), create/get/list/patch/update/delete on PolicyReports
   and ClusterPolicyReports (the reports it owns);
 - get/create/update on one Lease, in its own namespace only (a Role, not a ClusterRole).
+
+With the usage ledger (the default; docs/usage.md) a PersistentVolumeClaim holds its SQLite file, mounted
+at ``LEDGER_DIR`` and named in the settings' ``ledger.path``. SQLite has one writer and a ReadWriteOnce
+volume attaches to one node, so the Deployment then runs **one replica with the Recreate strategy**: the
+old pod lets go of the volume before the new one starts (a rolling update would wait forever on the
+attach), and leader election still keeps a second process on the same node from writing. A restart loses
+no hour (the file outlives the pod); ``--no-ledger`` gives back the two-replica standby without a ledger.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ APP = "policy-engine-controller"
 POLICIES_CONFIGMAP = f"{APP}-policies"
 SETTINGS_DIR = "/etc/policy-engine/controller"
 PORT = 8080
+LEDGER_DIR = "/var/lib/policy-engine"
+LEDGER_FILE = f"{LEDGER_DIR}/ledger.db"
+RUN_AS = 65532
 
 __all__ = ["Options", "build", "dump"]
 
@@ -36,8 +46,10 @@ class Options:
     namespace: str = "policy-engine"
     image: str = DEFAULT_IMAGE
     policies: PolicyLayout | None = None  # the compiled set's files (webhook/layout.py); None: no ConfigMap
-    replicas: int = 2
+    replicas: int = 2  # without a ledger; with one, a single replica (see the module's docstring)
     act: bool = False
+    ledger_size: str | None = "1Gi"  # the ledger's PersistentVolumeClaim; None: no ledger
+    storage_class: str | None = None  # None: the cluster's default StorageClass
 
 
 def _labels() -> dict[str, str]:
@@ -110,6 +122,9 @@ def settings_configmap(opts: Options) -> dict[str, Any]:
             f"idle:\n  act: {'true' if opts.act else 'false'}\n  max_actions_per_cycle: 5\n"
             "prometheus:\n  url: http://prometheus-operated.monitoring.svc:9090\n"
             "leader_election:\n  lease_duration_seconds: 15\n")
+    if opts.ledger_size:
+        text += (f"ledger:  # docs/usage.md; on the PersistentVolumeClaim {APP}-ledger, written by the leader only\n"
+                 f"  path: {LEDGER_FILE}\n  interval_seconds: 30\n")
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(APP, opts.namespace),
             "data": {"controller.yaml": text}}
 
@@ -119,6 +134,15 @@ def policies_configmap(opts: Options, policies: PolicyLayout) -> dict[str, Any]:
             "data": configmap_data(policies)}
 
 
+def ledger_claim(opts: Options) -> dict[str, Any]:
+    """The ledger's volume: ReadWriteOnce (one node, one writer; SQLite must not sit on a shared network FS)."""
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": opts.ledger_size}}}
+    if opts.storage_class:
+        spec["storageClassName"] = opts.storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(f"{APP}-ledger", opts.namespace),
+            "spec": spec}
+
+
 def deployment(opts: Options) -> dict[str, Any]:
     selector = {"app.kubernetes.io/name": APP}
 
@@ -126,7 +150,7 @@ def deployment(opts: Options) -> dict[str, Any]:
         return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 2,
                 "failureThreshold": 3}
 
-    container = {
+    container: dict[str, Any] = {
         "name": "controller", "image": opts.image, "command": ["policy-engine"],
         "args": ["controller", "--in-cluster", "--config", f"{SETTINGS_DIR}/controller.yaml",
                  *policies_args(opts.policies)],
@@ -143,9 +167,9 @@ def deployment(opts: Options) -> dict[str, Any]:
                          {"name": "settings", "mountPath": SETTINGS_DIR, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
-    pod_spec = {
+    pod_spec: dict[str, Any] = {
         "serviceAccountName": APP, "terminationGracePeriodSeconds": 60,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
             "weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": selector},
@@ -154,9 +178,15 @@ def deployment(opts: Options) -> dict[str, Any]:
         "volumes": [policies_volume(POLICIES_CONFIGMAP, opts.policies),
                     {"name": "settings", "configMap": {"name": APP}}, {"name": "tmp", "emptyDir": {}}],
     }
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(APP, opts.namespace),
-            "spec": {"replicas": opts.replicas, "selector": {"matchLabels": selector},
-                     "template": {"metadata": {"labels": _labels()}, "spec": pod_spec}}}
+    spec: dict[str, Any] = {"replicas": opts.replicas, "selector": {"matchLabels": selector},
+                            "template": {"metadata": {"labels": _labels()}, "spec": pod_spec}}
+    if opts.ledger_size:  # one writer on a ReadWriteOnce volume: one pod, the old one gone before the new starts
+        spec["replicas"] = 1
+        spec["strategy"] = {"type": "Recreate"}
+        pod_spec["securityContext"]["fsGroup"] = RUN_AS  # the volume writable by the non-root user
+        container["volumeMounts"].append({"name": "ledger", "mountPath": LEDGER_DIR})
+        pod_spec["volumes"].append({"name": "ledger", "persistentVolumeClaim": {"claimName": f"{APP}-ledger"}})
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(APP, opts.namespace), "spec": spec}
 
 
 def metrics_service(opts: Options) -> dict[str, Any]:
@@ -170,5 +200,7 @@ def build(opts: Options, policies: PolicySet) -> list[tuple[str, dict[str, Any]]
     out.append(("controller-settings.yaml", settings_configmap(opts)))
     if opts.policies is not None:
         out.append(("controller-policies.yaml", policies_configmap(opts, opts.policies)))
+    if opts.ledger_size:
+        out.append(("controller-ledger.yaml", ledger_claim(opts)))
     out += [("controller-deployment.yaml", deployment(opts)), ("controller-service.yaml", metrics_service(opts))]
     return out

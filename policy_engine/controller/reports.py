@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -52,11 +52,12 @@ def part_name(name: str, part: int) -> str:
     return name if part == 1 else f"{name}-{part}"
 
 
-def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io",
-          max_results: int = DEFAULT_MAX_RESULTS) -> Iterator[dict[str, Any]]:
+def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io", max_results: int = DEFAULT_MAX_RESULTS,
+          actuals: Mapping[tuple[str, str, str], Mapping[str, str]] | None = None) -> Iterator[dict[str, Any]]:
     """The reports, one namespace at a time (the cluster-wide one first): a cycle over a large cluster
     holds one namespace's results in memory, not the whole cluster's. A namespace (or the cluster) with
-    more than ``max_results`` results gets one report per ``max_results`` of them (``part_name``)."""
+    more than ``max_results`` results gets one report per ``max_results`` of them (``part_name``).
+    ``actuals`` (``controller/actual.py``): properties added to every result about a (kind, namespace, name)."""
     group, version, kind, _, cluster_kind, _ = APIS[api]
     skipped = {(s.policy, s.resource) for s in audit.skips}
     result = audit.result
@@ -80,6 +81,12 @@ def build(audit: Audit, name: str, api: str = "wgpolicyk8s.io",
             results.extend(_group_results(result.findings, ctx))
         results.extend(_skip(s) for s in skips.pop(ns, ()))
         results.sort(key=lambda r: (r["policy"], r["resources"][0]["kind"], r["resources"][0]["name"], r["rule"]))
+        if actuals:
+            for r in results:
+                res = r["resources"][0]
+                extra = actuals.get((res["kind"], res.get("namespace") or "", res["name"]))
+                if extra:
+                    r["properties"] = {**(r.get("properties") or {}), **extra}
         for part, start in enumerate(range(0, max(len(results), 1), max_results), start=1):
             chunk = results[start : start + max_results]
             meta: dict[str, Any] = {"name": part_name(name, part),

@@ -26,8 +26,8 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from policy_engine.cluster import ClusterState, Timing
+from policy_engine.controller import actual, reports
 from policy_engine.controller import audit as audit_mod
-from policy_engine.controller import reports
 from policy_engine.controller.inventory import Inventory
 from policy_engine.controller.kinds import workload_resources
 from policy_engine.controller.kube import Kube
@@ -38,10 +38,13 @@ from policy_engine.controller.shutdown import Record, Shutdown
 from policy_engine.controller.spend import spend
 from policy_engine.controller.telemetry import GpuTelemetry, Telemetry
 from policy_engine.engine import Engine
+from policy_engine.engine.aggregate import period_bounds
+from policy_engine.engine.findings import ResourceRef
 from policy_engine.jsonlog import FIELDS
 from policy_engine.ledger.db import LedgerError
+from policy_engine.ledger.prometheus import mean_utilisation
 from policy_engine.ledger.settings import build_writer
-from policy_engine.prometheus import Prometheus
+from policy_engine.prometheus import Prometheus, PrometheusError
 
 LOG = logging.getLogger("policy_engine.controller")
 Clock = Callable[[], datetime]
@@ -86,6 +89,7 @@ class Controller:
             self.elector = LeaderElector(self.kube, settings.leader_election, self.identity,
                                          on_change=self._leadership)
         self.last_audit: audit_mod.Audit | None = None
+        self._utilisation: tuple[float, datetime, dict[tuple[str, str], float]] | None = None  # (at, month, mean)
         self.last_actions: list[Record] = []
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -179,7 +183,7 @@ class Controller:
                 return result
             if self.settings.reports.enabled:
                 self.writer.write(reports.build(result, self.settings.reports.name, self.settings.reports.api,
-                                                self.settings.reports.max_results))
+                                                self.settings.reports.max_results, self._actuals(result, now)))
             self.last_actions = self.shutdown.run(result, now)
             self.last_audit = result
             self.metrics.cycles.labels("ok").inc()
@@ -193,6 +197,32 @@ class Controller:
             return None
         finally:
             self.metrics.cycle.observe(time.perf_counter() - started)
+
+    def _actuals(self, audit: audit_mod.Audit, now: datetime) -> dict[tuple[str, str, str], dict[str, str]] | None:
+        """Each workload's actual spend this period from the ledger, split by utilisation (controller/actual.py);
+        None without a ledger or before its first cycle. A failure leaves the figures out, never the reports."""
+        if self.ledger is None or self.ledger.last is None:
+            return None
+        utilisation = None
+        start = period_bounds(actual.PERIOD, now)[0]
+        if self.settings.prometheus.url:
+            cached = self._utilisation
+            if cached is not None and cached[1] == start and time.monotonic() - cached[0] < actual.UTILISATION_TTL:
+                utilisation = cached[2]
+            else:  # a month of DCGM samples per GPU is a heavy query: once per UTILISATION_TTL at most
+                try:
+                    utilisation = mean_utilisation(self.prometheus.client, start, now,
+                                                   self.settings.prometheus.step_seconds)
+                    self._utilisation = (time.monotonic(), start, utilisation)
+                except PrometheusError as exc:
+                    LOG.warning(f"actual cost not split by utilisation: {exc}", extra={FIELDS: {"event": "actuals"}})
+        try:
+            workloads = {ResourceRef.of(w): w for w in audit.result.workloads}
+            return actual.report_properties(self.ledger.ledger, self.inventory, audit.entries, workloads, now,
+                                            utilisation)
+        except (LedgerError, sqlite3.Error) as exc:
+            LOG.warning(f"actual cost left out of the reports: {exc}", extra={FIELDS: {"event": "actuals"}})
+            return None
 
     def _telemetry(self, now: datetime) -> Callable[[float], Telemetry]:
         return lambda window: self.prometheus.fetch(window, now.timestamp())

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from policy_engine.controller.settings import PrometheusSettings
-from policy_engine.prometheus import Endpoint, Prometheus, PrometheusError
+from policy_engine.prometheus import Prometheus, PrometheusError
 
 UTIL, ENGINE = "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
 METRICS: dict[str, float] = {UTIL: 100.0, ENGINE: 1.0}  # metric -> its full scale
@@ -53,13 +53,10 @@ class GpuTelemetry:
 
     def __init__(self, settings: PrometheusSettings) -> None:
         self.settings = settings
-        self._prometheus = Prometheus(Endpoint(
-            settings.url or "", bearer_token_file=settings.bearer_token_file, username=settings.username,
-            password_file=settings.password_file, ca_file=settings.ca_file,
-            insecure_skip_verify=settings.insecure_skip_verify, timeout_seconds=settings.timeout_seconds))
+        self.client = Prometheus(settings.endpoint())
 
     def close(self) -> None:
-        self._prometheus.close()
+        self.client.close()
 
     def fetch(self, window_seconds: float, now: float) -> Telemetry:
         """Both metrics over ``[now - window, now]``; ``Telemetry.error`` says why when there is no answer."""
@@ -71,7 +68,7 @@ class GpuTelemetry:
         started = time.perf_counter()
         try:
             for metric, scale in METRICS.items():
-                for labels, values in self._prometheus.query_range(promql(metric), out.start, now, step):
+                for labels, values in self.client.query_range(promql(metric), out.start, now, step):
                     ns = labels.get("exported_namespace") or labels.get("namespace")
                     pod = labels.get("exported_pod") or labels.get("pod")
                     if not ns or not pod:

@@ -124,7 +124,7 @@ def build_actuals(ledger: Ledger, policies: PolicySet, now: datetime, *, period:
     if dcgm is not None:
         try:
             utilisation = dcgm.utilisation(period, now)
-        except (PrometheusError, LedgerError) as exc:  # the history's own PrometheusError is a LedgerError
+        except (PrometheusError, LedgerError) as exc:  # LedgerError: UnknownRule
             out.failed.append(f"idle waste left out: GPU utilisation (--dcgm): {exc}")
     out.utilisation = utilisation is not None
     by_team = usage_report(history, policies, period, now, by=(TEAM,), source=source, currency=currency,

@@ -180,7 +180,20 @@ def render_json(report: UsageReport) -> str:
             "figures": _figures(g.figures), "actual": _split(g.split)} for g in report.groups]
     if report.unit_costs is not None:
         doc["unit_costs"] = report.unit_costs.to_dict()
-    return json.dumps(doc, indent=2) + "\n"
+    return _dumps(doc)
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    """Top-level keys one per line and each group or row as one line: readable and jq-friendly, and built
+    by json's C encoder (``indent`` would take the pure-Python one: ~0.1 s of CPU per 2,000 groups)."""
+    lines = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            items = ",\n".join(f"    {json.dumps(v, separators=(', ', ': '))}" for v in value)
+            lines.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value, separators=(', ', ': '))}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _row(r: Row, dims: Sequence[str]) -> dict[str, Any]:

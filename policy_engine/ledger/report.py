@@ -160,3 +160,23 @@ def usage_report(history: ReportHistory, policies: PolicySet, period: Period, no
 def _keys_with_limits(r: LedgerRule, figures: Mapping[str, Figures]) -> set[str]:
     """Groups with usage, plus groups with an explicit limit (an unused budget is worth seeing)."""
     return set(figures) | set(r.rule.overrides)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadActual:
+    """One workload's actual use this period (its pods in the history) and, given utilisation, the split."""
+
+    figures: Figures
+    split: Split | None
+
+
+WORKLOAD = ("namespace", "workload")
+
+
+def workload_actuals(history: ReportHistory, period: Period, now: datetime,
+                     utilisation: Mapping[tuple[str, str], float] | None = None
+                     ) -> dict[tuple[str, str], WorkloadActual]:
+    """(namespace, ``Kind/name`` of the pods' owner) -> actual use so far and the used/idle split."""
+    splits = split(history.pod_figures(period, now, dimensions=WORKLOAD), utilisation) if utilisation is not None \
+        else {}
+    return {(f.key[0], f.key[1]): WorkloadActual(f, splits.get(f.key)) for f in history.usage_by(WORKLOAD, period, now)}

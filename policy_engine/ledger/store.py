@@ -298,7 +298,8 @@ class Ledger:
                 columns.append(f"coalesce(p.{BUILT_IN[d]}, '{NO_VALUE}')")
             else:
                 params[f"d{i}"] = "$." + json.dumps(d)
-                columns.append(f"coalesce(json_extract(p.labels, :d{i}), '{NO_VALUE}')")
+                # an empty label is a missing one (model/inherit.py), here as everywhere
+                columns.append(f"coalesce(nullif(json_extract(p.labels, :d{i}), ''), '{NO_VALUE}')")
         return columns, ""
 
     def workloads(self, rule: str, key: str, period: Period, now: datetime, limit: int = 5) -> list[Figures]:

@@ -89,12 +89,15 @@ def _count_days(expanded: list[list[int | str]]) -> int | None:
 
 
 def _iterate_days(day_fields: list[str], tz: ZoneInfo | None) -> int:
-    from croniter import croniter
+    from croniter import CroniterBadDateError, croniter
 
     start = REFERENCE_START.replace(tzinfo=tz) if tz else REFERENCE_START
     end = start + timedelta(days=REFERENCE_DAYS)
     it = croniter("0 0 " + " ".join(day_fields), start - timedelta(microseconds=1))
     days = 0
-    while it.get_next(datetime) < end:
-        days += 1
+    try:
+        while it.get_next(datetime) < end:
+            days += 1
+    except CroniterBadDateError:  # no (further) date: "0 0 30 2 *" never fires
+        pass
     return days

@@ -25,6 +25,7 @@ class Change:
     flagged: bool
     old_date: str | None = None
     new_date: str | None = None
+    note: str | None = None  # a type moving between priced and recognised-without-a-price, and why
 
     @property
     def kind(self) -> str:
@@ -43,7 +44,7 @@ class Change:
     def to_dict(self) -> dict[str, Any]:
         return {"place": self.place, "field": self.field, "kind": self.kind, "old": self.old, "new": self.new,
                 "percent": None if self.percent is None else round(self.percent, 3), "flagged": self.flagged,
-                "old_date": self.old_date, "new_date": self.new_date}
+                "old_date": self.old_date, "new_date": self.new_date, "note": self.note}
 
 
 def figures(data: dict[str, Any]) -> dict[tuple[str, str], tuple[float, str | None]]:
@@ -84,8 +85,22 @@ def diff(old: dict[str, Any], new: dict[str, Any], threshold_percent: float) -> 
         else:
             flagged = old_value == 0 or abs(new_value - old_value) / old_value * 100.0 >= threshold_percent - 1e-9
         changes.append(Change(key[0], key[1], old_value, new_value, flagged,
-                              None if was is None else was[1], None if now is None else now[1]))
+                              None if was is None else was[1], None if now is None else now[1],
+                              _unpriced_note(key[0], old_value, new_value, old, new)))
     return changes
+
+
+def _unpriced_note(place: str, old_value: float | None, new_value: float | None, old: dict[str, Any],
+                   new: dict[str, Any]) -> str | None:
+    """Why a type's price appeared or disappeared, when it moved to or from ``unpriced_types``."""
+    if not place.startswith("instance_types.") or (old_value is None) == (new_value is None):
+        return None
+    name = place.split(".", 1)[1].split("@", 1)[0]
+    if new_value is None and name in (new.get("unpriced_types") or {}):
+        return f"now recognised without a published price: {new['unpriced_types'][name].get('reason')}"
+    if old_value is None and name in (old.get("unpriced_types") or {}):
+        return "was recognised without a published price"
+    return None
 
 
 def render(changes: list[Change], threshold_percent: float) -> str:
@@ -95,9 +110,9 @@ def render(changes: list[Change], threshold_percent: float) -> str:
     for c in changes:
         mark = "!" if c.flagged else " "
         if c.kind == "added":
-            lines.append(f"{mark} + {c.place} {c.field}: {c.new:g}{_date(c.new_date)}")
+            lines.append(f"{mark} + {c.place} {c.field}: {c.new:g}{_date(c.new_date)}{_note(c.note)}")
         elif c.kind == "removed":
-            lines.append(f"{mark} - {c.place} {c.field}: {c.old:g}{_date(c.old_date)} disappeared")
+            lines.append(f"{mark} - {c.place} {c.field}: {c.old:g}{_date(c.old_date)} disappeared{_note(c.note)}")
         else:
             pct = c.percent
             by = f"{pct:+.1f} %" if pct is not None else "from 0"
@@ -107,6 +122,10 @@ def render(changes: list[Change], threshold_percent: float) -> str:
     lines.append(f"{counts['changed']} changed, {counts['added']} added, {counts['removed']} disappeared; "
                  f"{flagged} flagged (! = change ≥ {threshold_percent:g} %, a price gone, or a spot price new)")
     return "\n".join(lines)
+
+
+def _note(note: str | None) -> str:
+    return f" — {note}" if note else ""
 
 
 def _date(date: str | None) -> str:

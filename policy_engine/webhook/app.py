@@ -96,7 +96,7 @@ def connect_cluster(settings: ServeSettings, config: WebhookConfig, loaded: Load
 
 
 def usage_view(settings: ServeSettings, holder: EngineHolder, metrics: Metrics,
-               cluster: ClusterState | None) -> ClusterState:
+               cluster: ClusterState | None, config: WebhookConfig | None = None) -> ClusterState:
     """Quota usage from a background-refreshed snapshot of the ledger (``--ledger``) or of Prometheus'
     kube-state-metrics history (``--prometheus``)."""
     from policy_engine.ledger.snapshot import History, LedgerHistory, SnapshotUsage, UsageView
@@ -105,8 +105,10 @@ def usage_view(settings: ServeSettings, holder: EngineHolder, metrics: Metrics,
     if settings.prometheus:
         from policy_engine.ledger.prometheus import PrometheusHistory
 
+        config = config or WebhookConfig()  # the namespace rule as the cluster-state cache applies it
         history = PrometheusHistory(settings.prometheus, catalog=lambda: holder.current.engine.catalog,
-                                    step=settings.prometheus_step)
+                                    step=settings.prometheus_step, inherit_labels=config.inherit_labels,
+                                    authoritative_labels=config.authoritative_labels)
     else:
         from policy_engine.ledger.store import Ledger
 
@@ -153,7 +155,7 @@ def create_app(settings: ServeSettings, *, loaded: LoadedEngine | None = None,
     if cluster is None:
         cluster = connect_cluster(settings, config, holder.current)
         if settings.ledger or settings.prometheus:
-            cluster = usage_view(settings, holder, metrics, cluster)
+            cluster = usage_view(settings, holder, metrics, cluster, config)
     exemptions = RequestExemptions.from_config(config)
     now = clock or (lambda: datetime.now(UTC))
     watched = [*settings.policies] + ([settings.pricing] if settings.pricing else [])

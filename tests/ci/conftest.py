@@ -4,11 +4,14 @@ check-jsonschema, so no network), and each example runs *as written* against a r
 repository, with the repository's location as the only substitution (docs/releasing.md).
 
 Installing is the slow part (pip unpacking pydantic, kubernetes, cryptography … into a virtualenv), so
-it is done as few times as possible per session: ``wheelhouse`` builds every wheel an install needs once
-(this repository's wheel, its dependencies, the build backend), and every install the tests run is then
-offline from it (``PIP_NO_INDEX``, ``PIP_FIND_LINKS``, no byte-compiling); ``release`` cuts the release
-once, in a throw-away clone; ``action_pr_run`` runs the GitHub Action once, and its virtualenv is the
-"runner's Python" the GitLab job's install line runs in.
+it is done as few times as possible per session: ``wheelhouse`` builds every wheel an install needs
+once (this repository's wheel, its dependencies, the build backend), and every install the tests run is
+then offline from it (``PIP_NO_INDEX``, ``PIP_FIND_LINKS``, no byte-compiling: no index pages to read,
+nothing to fetch); ``release`` cuts the release once, in a throw-away clone; ``hook_env`` builds
+pre-commit's environment for the example configuration in the background (``pre-commit install-hooks``)
+while ``action_pr_run`` runs the GitHub Action once, so the two full installs run side by side; the
+Action's virtualenv is then the "image's Python" the GitLab job's install line runs in (only
+policy-engine itself is installed there).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +33,11 @@ from tests.ci.helpers import (
     FIXTURES,
     ROOT,
     ActionRun,
+    HookEnv,
     Release,
     clean_env,
     example,
+    example_pre_commit_config,
     git,
     offline_pip,
 )
@@ -95,14 +101,37 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
 
 
 @pytest.fixture(scope="session")
-def action_pr_run(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelhouse: Path) -> ActionRun:
+def hook_env(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelhouse: Path) -> Iterator[HookEnv]:
+    """``pre-commit install-hooks`` for the example configuration, started now and left running: it clones
+    the release at the example's ``rev`` and pip-installs the tagged tree into the hook's virtualenv.
+    ``pre-commit run`` with the same configuration later finds it built (``HookEnv.ready`` waits)."""
+    tmp = tmp_path_factory.mktemp("pre-commit")
+    scratch = tmp / "scratch"  # install-hooks must run inside some git repository
+    scratch.mkdir()
+    git(scratch, "init", "-q")
+    config = example_pre_commit_config(release, tmp / "pre-commit-config.yaml")
+    log = tmp / "install-hooks.log"
+    with log.open("w") as out:
+        build = subprocess.Popen([sys.executable, "-m", "pre_commit", "install-hooks", "--config", str(config)],
+                                 cwd=scratch, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                 env=clean_env(**offline_pip(wheelhouse), PRE_COMMIT_HOME=str(tmp / "home")))
+    yield HookEnv(tmp / "home", config, build, log)
+    if build.poll() is None:
+        build.kill()
+        build.wait()
+
+
+@pytest.fixture(scope="session")
+def action_pr_run(tmp_path_factory: pytest.TempPathFactory, release: Release, wheelhouse: Path,
+                  hook_env: HookEnv) -> ActionRun:
     """examples/ci/github-actions.yml's policy-engine step, run once: the action at the tag the example
     pins (the release's tree at the tag, as the runner downloads ``uses: owner/repo@ref``), every
     ``run:`` step for real (the install from ``$GITHUB_ACTION_PATH`` included), with the example's
     ``with:`` as written, on a pull request that adds an unlabelled GPU job to a repository of manifests.
 
     ``gh`` (GitHub's CLI, which talks to github.com) is the one stand-in: a script recording its arguments,
-    so the comment step runs without a network."""
+    so the comment step runs without a network. ``hook_env`` is only asked for so that pre-commit's
+    install runs beside this one."""
     tmp = tmp_path_factory.mktemp("action")
     origin = tmp / "origin"
     shutil.copytree(FIXTURES / "repo", origin)

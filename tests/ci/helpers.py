@@ -4,6 +4,7 @@ the fixtures that build them are in conftest.py."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -85,6 +86,26 @@ class Release:
 
 def example(name: str) -> Any:
     return yaml.safe_load((EXAMPLES / name).read_text())
+
+
+def example_pre_commit_config(release: Release, path: Path) -> Path:
+    """examples/ci/pre-commit-config.yaml as written, but for ``repo:``, pointed at the release."""
+    text = (EXAMPLES / "pre-commit-config.yaml").read_text()
+    substituted = re.sub(r"^(  - repo: )\S+", rf"\g<1>{release.url}", text, count=1, flags=re.M)
+    assert substituted != text
+    path.write_text(substituted)
+    return path
+
+
+@dataclass(frozen=True)
+class HookEnv:
+    home: Path  # PRE_COMMIT_HOME: pre-commit's clone of the release and the hook's virtualenv
+    config: Path  # the example configuration (outside any repository: never a staged file)
+    build: subprocess.Popen[str]
+    log: Path
+
+    def ready(self) -> None:
+        assert self.build.wait(timeout=900) == 0, self.log.read_text()
 
 
 @dataclass(frozen=True)

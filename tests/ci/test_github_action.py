@@ -6,6 +6,7 @@ the cases one run cannot show."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,6 +57,9 @@ def test_the_action_runs_as_the_example_uses_it_on_a_pull_request(action_pr_run:
     assert install.ran and install.returncode == 0, install.stdout + install.stderr
     assert install.stdout.strip().endswith(f"policy-engine {__version__}")  # the venv's own binary
     assert (action_pr_run.venv / "bin" / "policy-engine").is_file()
+    # building the package says nothing alarming: no setuptools warning (a folder left out of the packages,
+    # a deprecated setting), which every user's install would print
+    assert not re.search(r"\w*Warning: ", install.stdout + install.stderr), install.stderr
 
     check = run.step("policy-engine check")
     assert check.returncode == 0  # the step itself never fails: the last step does, after the uploads

@@ -90,9 +90,25 @@ def test_diff_threshold_and_json(tmp_path, capsys):
     assert main(["prices", "diff", old, new, "--threshold", "25", "--format", "json"]) == 0
     (change,) = json.loads(capsys.readouterr().out)["changes"]
     assert change == {"place": "instance_types.g5.xlarge", "field": "on_demand", "kind": "changed", "old": 1.0,
-                      "new": 1.2, "percent": 20.0, "flagged": False, "old_date": None, "new_date": None}
+                      "new": 1.2, "percent": 20.0, "flagged": False, "old_date": None, "new_date": None,
+                      "note": None}
     assert main(["prices", "diff", old, new, "--threshold", "20"]) == 1
     assert "! ~ instance_types.g5.xlarge on_demand: 1 → 1.2 (+20.0 %)" in capsys.readouterr().out
+
+
+def test_diff_says_when_a_price_gone_or_new_is_a_type_moving_to_or_from_the_unpriced_list(tmp_path, capsys):
+    entry = "{provider: aws, region: us-east-1, gpus: 8, gpu_model: H200, vcpus: 192, memory_gib: 2048"
+    old = tmp_path / "old.yaml"
+    old.write_text(f"instance_types:\n  p5e.48xlarge: {entry}, on_demand: 63.296}}\n"
+                   f"unpriced_types:\n  p6-b300.48xlarge: {entry}, reason: no file prices it}}\n")
+    new = tmp_path / "new.yaml"
+    new.write_text(f"instance_types:\n  p6-b300.48xlarge: {entry}, on_demand: 120.0}}\n"
+                   f"unpriced_types:\n  p5e.48xlarge: {entry}, reason: sold through Capacity Blocks}}\n")
+    assert main(["prices", "diff", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert ("! - instance_types.p5e.48xlarge on_demand: 63.296 disappeared — now recognised without a published "
+            "price: sold through Capacity Blocks") in out
+    assert "  + instance_types.p6-b300.48xlarge on_demand: 120 — was recognised without a published price" in out
 
 
 def test_diff_of_identical_catalogs(tmp_path, capsys):

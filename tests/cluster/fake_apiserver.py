@@ -65,7 +65,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cluster"
 DISCOVERY: dict[str, list[tuple[str, str, bool]]] = {
     "v1": [("namespaces", "Namespace", False), ("nodes", "Node", False), ("pods", "Pod", True),
            ("serviceaccounts", "ServiceAccount", True), ("configmaps", "ConfigMap", True),
-           ("secrets", "Secret", True), ("services", "Service", True)],
+           ("secrets", "Secret", True), ("services", "Service", True),
+           ("persistentvolumeclaims", "PersistentVolumeClaim", True)],
     "apps/v1": [("deployments", "Deployment", True)],
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
     "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],

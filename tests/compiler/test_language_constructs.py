@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from policy_engine.compiler import compile_text
-from policy_engine.compiler.objects import parse_image
+from policy_engine.compiler.objects import container_record, parse_image
 from policy_engine.engine import Engine
 from policy_engine.model.documents import Document, load_objects
 from policy_engine.model.workload import Admission, Workload
@@ -100,6 +100,24 @@ def test_quantifiers_that_fail(expr: str) -> None:
     assert not holds(expr)
 
 
+@pytest.mark.parametrize(("condition", "deciding"), [
+    # presence tests and constant string sets over a variable's path (compiled to fused closures)
+    ('c.image_pull_policy == null', "app"),
+    ('c.image_pull_policy != null', "mesh, wait, debug"),
+    ('c.limits.memory == null', "mesh, app"),
+    ('c.limits.memory != null', "wait, debug"),
+    ('c.requests.cpu != null and c.limits.memory != null', "wait, debug"),
+    ('c.registry in ["ghcr.io", "docker.io"]', "app"),
+    ('c.registry not in ["ghcr.io", "docker.io"]', "mesh, wait, debug"),
+    ('c.object.livenessProbe.httpGet == null', ""),
+    ('c.object.securityContext != null', "mesh, wait, debug"),
+])
+def test_the_failing_containers_of_each_condition(condition: str, deciding: str) -> None:
+    engine = _engine(f'policy "p" {{ assert all c in containers: {condition} message "{{elements}}" }}')
+    [policy] = engine.policies.policies
+    assert [v.message for v in policy.check(_subject(DEPLOYMENT, engine))] == ([deciding] if deciding else [])
+
+
 def test_a_null_collection_is_null_so_assert_reports_and_forbid_does_not() -> None:
     engine = _engine('policy "a" { assert all x in object.spec.nothing: true }\n'
                      'policy "f" { forbid any x in object.spec.nothing: true }')
@@ -162,6 +180,24 @@ def test_500m_means_minutes_unless_beside_a_quantity() -> None:
 def test_a_quantity_is_shown_as_written() -> None:
     assert str(quantity("1536Mi")) == "1536Mi" and isinstance(quantity(" 2 "), Quantity)
     assert quantity("1.5.5") is None and quantity(True) is None
+
+
+def test_equal_amounts_written_differently_keep_their_own_spelling() -> None:
+    """1 and 1.0 are equal with one hash: the record cache must not show one as the other."""
+    one = container_record({"name": "a", "resources": {"limits": {"cpu": 1}}}, "app", "pod")
+    one_point_zero = container_record({"name": "b", "resources": {"limits": {"cpu": 1.0}}}, "app", "pod")
+    assert (str(one["limits"]["cpu"]), str(one_point_zero["limits"]["cpu"])) == ("1", "1.0")
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("startswith(name)", "startswith() takes 2 arguments, got 1"),
+    ("has(name, name)", "has() takes 1 argument, got 2"),
+    ("cel(\"size(object.spec, 1) > 0\")", "size() takes 1 argument, got 2"),
+    ("cel(\"object.metadata.name.substring() == ''\")", "substring() takes 1 or 2 arguments, got 0"),
+])
+def test_arity_errors_say_argument_or_arguments(expr: str, message: str) -> None:
+    [diagnostic] = compile_text(f'policy "p" {{\n  assert {expr}\n}}').errors
+    assert message in diagnostic.message, diagnostic.headline()
 
 
 @pytest.mark.parametrize(("expr", "code", "words"), [

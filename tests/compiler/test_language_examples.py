@@ -20,7 +20,7 @@ EXAMPLES = re.findall(r"<!-- example: ([\w-]+) -->\n```\n(.*?)```\n\n```yaml\n(.
 
 
 def test_the_page_has_its_examples() -> None:
-    assert {name for name, *_ in EXAMPLES} >= {"quantifiers", "quantities", "any-kind", "pod-specs"}
+    assert {name for name, *_ in EXAMPLES} >= {"quantifiers", "quantities", "any-kind", "pod-specs", "cel"}
 
 
 @pytest.mark.parametrize(("name", "policy", "manifest", "expected"), EXAMPLES, ids=[e[0] for e in EXAMPLES])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policy_engine.compiler import compile_policies, kube_schema
+from policy_engine.compiler import compile_policies, compile_text, kube_schema
 from policy_engine.engine import Engine
 from policy_engine.model.documents import load_paths
 from policy_engine.pricing.catalog import load_catalog
@@ -55,3 +55,31 @@ def test_the_snapshot_is_the_installed_kubernetes_clients_schema() -> None:
     stored = json.loads(kube_schema.SNAPSHOT.read_text())
     assert stored == json.loads(kube_schema.render(fresh)), (
         "policy_engine/compiler/kube_schema.json is stale: python -m policy_engine.compiler.kube_schema --write")
+
+
+def test_a_field_of_a_typed_map_points_at_the_key() -> None:
+    text = 'policy "p" {\n  match { kinds [Namespace] }\n  assert object.metadata.labels.team != ""\n}\n'
+    [error] = [d for d in compile_text(text).diagnostics if d.is_error]
+    assert (error.code, error.span.column) == ("E201", 33)
+    assert error.hint == 'read a key with object.metadata.labels["team"]'
+
+
+def test_pod_accessors_of_built_in_pod_kinds_are_typed_and_of_crds_are_not() -> None:
+    text = """policy "core" {
+  match { kinds [Deployment, Pod] }
+  forbid pod_spec.hostNetwrk == true
+  assert all t in tolerations: t.kee != "x"
+  assert all c in containers: c.object.livnessProbe != null
+  assert all v in volumes: v.emptyDir == null or quantity(v.emptyDir.sizeLimit) <= 50Gi
+}
+policy "serving" {
+  match { kinds [InferenceService] }
+  assert pod_spec.minReplicas > 0
+}
+"""
+    errors = [(d.span.line, d.code, d.message, d.hint) for d in compile_text(text).diagnostics if d.is_error]
+    assert errors == [
+        (3, "E207", "the pod spec has no field 'hostNetwrk'", "did you mean 'hostNetwork'?"),
+        (4, "E207", "tolerations[] has no field 'kee'", "did you mean 'key'?"),
+        (5, "E207", "a container has no field 'livnessProbe'", "did you mean 'livenessProbe'?"),
+    ]  # a KServe predictor's pod spec has fields a PodSpec has not: it stays dynamic

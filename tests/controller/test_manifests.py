@@ -107,3 +107,35 @@ def test_kubectl_accepts_the_manifests(tmp_path: Path) -> None:
                                 env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("(dry run)") == text.count("\n---\n") + 1
+
+
+def test_the_ledger_gets_a_volume_and_one_writer(tmp_path: Path) -> None:
+    """The default install keeps the usage ledger on a ReadWriteOnce claim, mounted where the settings'
+    ``ledger.path`` points; one SQLite writer means one replica, replaced with Recreate (never two pods
+    attaching the volume during a rollout). ``--no-ledger`` keeps the two-replica standby without one."""
+    assert main(["controller-manifests", "--out-dir", str(tmp_path), "--ledger-size", "2Gi",
+                 "--storage-class", "gp3"]) == 0
+    claim = yaml.safe_load((tmp_path / "controller-ledger.yaml").read_text())
+    assert claim["kind"] == "PersistentVolumeClaim" and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi" and claim["spec"]["storageClassName"] == "gp3"
+    deployment = yaml.safe_load((tmp_path / "controller-deployment.yaml").read_text())["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
+    pod = deployment["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
+    assert not mount.get("readOnly") and pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
+    settings_text = yaml.safe_load((tmp_path / "controller-settings.yaml").read_text())["data"]["controller.yaml"]
+    from policy_engine.controller.settings import parse_settings
+
+    ledger_path = parse_settings(settings_text, "controller.yaml").ledger.path
+    assert ledger_path is not None and ledger_path.startswith(mount["mountPath"] + "/")
+    assert "controller-ledger.yaml" in (tmp_path / "kustomization.yaml").read_text()
+
+    bare = tmp_path / "bare"
+    assert main(["controller-manifests", "--out-dir", str(bare), "--no-ledger"]) == 0
+    assert not (bare / "controller-ledger.yaml").exists()
+    spec = yaml.safe_load((bare / "controller-deployment.yaml").read_text())["spec"]
+    assert spec["replicas"] == 2 and "strategy" not in spec
+    assert parse_settings(yaml.safe_load((bare / "controller-settings.yaml").read_text())["data"]["controller.yaml"],
+                          "c.yaml").ledger.path is None

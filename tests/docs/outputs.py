@@ -181,7 +181,8 @@ def _review(options: dict[str, str]) -> str:
     out = [f"Warning: {w}" for w in response.warnings or []]
     if not response.allowed and response.status is not None:
         kind = str(request.object.get("kind", "object")).lower() if isinstance(request.object, dict) else "object"
-        out.append(f'Error from server (Forbidden): error when creating "{request.name or kind}.yaml": admission '
+        verb = "creating" if request.operation == "CREATE" else "replacing"  # kubectl create / kubectl replace
+        out.append(f'Error from server (Forbidden): error when {verb} "{request.name or kind}.yaml": admission '
                    f'webhook "workloads.policy-engine.io" denied the request: {response.status.message}')
     return "\n".join(out) + "\n"
 

@@ -40,6 +40,16 @@ class SimPod:
     start: datetime
     end: datetime | None  # None: runs on
     deleted: bool  # True: vanishes from the API at ``end``; False: stays listed as Succeeded
+    namespace_name: str | None = None  # default team-<team>
+    own_labels: tuple[tuple[str, str], ...] | None = None  # default team=<team>, model=llama
+
+    @property
+    def namespace(self) -> str:
+        return self.namespace_name or f"team-{self.team}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.own_labels) if self.own_labels is not None else {"team": self.team, "model": "llama"}
 
     def listed_at(self, t: datetime) -> bool:
         return self.start <= t and not (self.deleted and self.end is not None and t >= self.end)
@@ -52,8 +62,8 @@ class SimPod:
             status["containerStatuses"] = [{"name": "main", "state": {"terminated": {"finishedAt": iso(self.end)}}}]
         return {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": self.name, "namespace": f"team-{self.team}", "uid": f"uid-{self.name}",
-                         "labels": {"team": self.team, "model": "llama"},
+            "metadata": {"name": self.name, "namespace": self.namespace, "uid": f"uid-{self.name}",
+                         "labels": self.labels,
                          "ownerReferences": [{"kind": "Job", "name": self.name.rsplit("-", 1)[0],
                                               "controller": True}]},
             "spec": {"nodeName": self.node, "containers": [
@@ -82,10 +92,11 @@ def fleet(count: int) -> list[SimPod]:
 class Cache:
     """The real cluster-state store, fed whole lists at simulated times (as a relist would)."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self.store = Store(catalog, ("team",))
+    def __init__(self, catalog: Catalog, namespaces: list[dict[str, Any]] | None = None,
+                 inherit: tuple[str, ...] = ("team",), authoritative: tuple[str, ...] = ()) -> None:
+        self.store = Store(catalog, inherit, authoritative)
         self.store.replace("nodes", NODES, T0)
-        self.store.replace("namespaces", [], T0)
+        self.store.replace("namespaces", namespaces or [], T0)
         self.synced = True
 
     def list_at(self, pods: list[SimPod], t: datetime) -> None:
@@ -120,14 +131,15 @@ def policies_of(e: Engine) -> PolicySet:
     return e.policies
 
 
-def write_ledger(path: Path, pods: list[SimPod], hours: int) -> Engine:
-    """A ledger written by the real writer from the simulated cluster, one cycle per hour from T0."""
+def write_ledger(path: Path, pods: list[SimPod], hours: int, cache: Cache | None = None) -> Engine:
+    """A ledger written by the real writer from the simulated cluster (through ``cache``: namespaces and the
+    inheritance rule), one cycle per hour from T0."""
     from policy_engine.ledger.store import Ledger
     from policy_engine.ledger.writer import LedgerWriter
 
     e = engine()
     with Ledger(path) as ledger:
-        cache = Cache(e.catalog)
+        cache = cache or Cache(e.catalog)
         clock = {"now": T0}
         writer = LedgerWriter(ledger, cache, lambda: e.policies, lambda: e.catalog, clock=lambda: clock["now"])
         for k in range(hours):

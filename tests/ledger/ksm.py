@@ -7,10 +7,12 @@ all along; DCGM utilisation while it runs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .cluster import NODES, SimPod
 from .servers import prometheus
@@ -32,19 +34,30 @@ def _labels(**kv: str) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in kv.items()) + "}"
 
 
-def openmetrics(pods: Sequence[SimPod], first: datetime, now: datetime, path: Path) -> None:
+def ksm_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Kubernetes labels as kube-state-metrics writes them (``cost-center`` -> ``label_cost_center``); an
+    empty value is no label at all in Prometheus, so it is left out."""
+    return {"label_" + re.sub(r"[^A-Za-z0-9_]", "_", k): v for k, v in labels.items() if v}
+
+
+def openmetrics(pods: Sequence[SimPod], first: datetime, now: datetime, path: Path,
+                namespaces: Sequence[dict[str, Any]] = ()) -> None:
     families: dict[str, list[str]] = {n: [] for n in (
         "kube_pod_container_resource_requests", "kube_pod_status_phase", "kube_pod_labels", "kube_node_labels",
-        "DCGM_FI_DEV_GPU_UTIL")}
+        "kube_namespace_labels", "DCGM_FI_DEV_GPU_UTIL")}
+    for namespace in namespaces:
+        meta = namespace["metadata"]
+        lbl = _labels(namespace=meta["name"], **ksm_labels(meta.get("labels") or {}))
+        families["kube_namespace_labels"] += [f"{lbl} 1 {t}" for t in _times(first, now)]
     for i, p in enumerate(pods):
-        ns = f"team-{p.team}"
+        ns = p.namespace
         listed_until = p.end if (p.deleted and p.end is not None) else now
         last = [t for t in _times(p.start, listed_until) if t < listed_until.timestamp() or t == now.timestamp()]
         ident = {"namespace": ns, "pod": p.name, "uid": f"uid-{p.name}"}
         req = _labels(**ident, container="main", node=p.node, resource="nvidia_com_gpu", unit="integer")
         running = _labels(**ident, phase="Running")
         succeeded = _labels(**ident, phase="Succeeded")
-        pod_labels = _labels(**ident, label_team=p.team, label_model="llama")
+        pod_labels = _labels(**ident, **ksm_labels(p.labels))
         gpu = _labels(gpu="0", UUID=f"GPU-{i}", modelName="NVIDIA A100-SXM4-40GB", Hostname=p.node,
                       namespace=ns, pod=p.name, container="main")
         for t in last:
@@ -63,6 +76,8 @@ def openmetrics(pods: Sequence[SimPod], first: datetime, now: datetime, path: Pa
         families["kube_node_labels"] += [f"{lbl} 1 {t}" for t in _times(first, now)]
     lines = []
     for name, samples in families.items():
+        if not samples:
+            continue
         lines.append(f"# TYPE {name} gauge")
         # OpenMetrics wants each series' samples together and in time order
         by_series: dict[str, list[str]] = {}
@@ -75,8 +90,9 @@ def openmetrics(pods: Sequence[SimPod], first: datetime, now: datetime, path: Pa
 
 
 @contextmanager
-def served(pods: Sequence[SimPod], first: datetime, now: datetime, work: Path) -> Iterator[str]:
-    """A real Prometheus over these pods' series (backfilled with promtool); yields its URL."""
-    openmetrics(pods, first, now, work / "ksm.om")
+def served(pods: Sequence[SimPod], first: datetime, now: datetime, work: Path,
+           namespaces: Sequence[dict[str, Any]] = ()) -> Iterator[str]:
+    """A real Prometheus over these pods' (and namespaces') series (backfilled with promtool); yields its URL."""
+    openmetrics(pods, first, now, work / "ksm.om", namespaces)
     with prometheus(work / "ksm.om", work) as url:
         yield url

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.prometheus_server import prometheus_over
+
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-PROMETHEUS = shutil.which("prometheus")
-PROMTOOL = shutil.which("promtool")
 
 
 def need(binary: str | None, package: str) -> str:
@@ -89,20 +89,10 @@ def alertmanager(workdir: Path, webhook_url: str | None = None) -> Iterator[str]
 
 @contextmanager
 def prometheus(openmetrics: Path, workdir: Path) -> Iterator[str]:
-    """Prometheus serving the series of an OpenMetrics file, backfilled into TSDB blocks by promtool."""
-    binary = need(PROMETHEUS, "prometheus")
-    tool = need(PROMTOOL, "prometheus")
-    data = workdir / "tsdb"
-    data.mkdir()
-    subprocess.run([tool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(openmetrics), str(data)],
-                   check=True, capture_output=True, timeout=120)
-    (workdir / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y", "--log.level=warn"]
-    with _process(args, f"{url}/-/ready", "prometheus"):
-        yield url
+    """Prometheus serving the series of an OpenMetrics file, backfilled into TSDB blocks by promtool (the
+    project's one test Prometheus, tests/prometheus_server.py)."""
+    with prometheus_over(openmetrics.read_text()) as server:
+        yield server.url
 
 
 @dataclass

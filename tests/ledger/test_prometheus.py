@@ -16,9 +16,9 @@ from policy_engine.ledger.prometheus import PrometheusError, PrometheusHistory
 from policy_engine.ledger.report import UnknownRule
 from policy_engine.ledger.snapshot import LedgerHistory, build_snapshot
 from policy_engine.ledger.store import Ledger
-from policy_engine.ledger.writer import LedgerWriter
+from policy_engine.prometheus import Endpoint
 
-from .cluster import HOUR, T0, TEAMS, Cache, engine, fleet, per_gpu_hour
+from .cluster import HOUR, T0, TEAMS, engine, fleet, per_gpu_hour, write_ledger
 from .ksm import STEP, UTIL, served
 
 # every pod starts an hour after the month does (a sample exactly at the period's start is the edge case
@@ -41,14 +41,8 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory, eng: Engine) -> Iterator[Ledger]:
     path = tmp_path_factory.mktemp("pl") / "ledger.db"
-    with Ledger(path) as led:
-        cache = Cache(eng.catalog)
-        clock = {"now": T0}
-        writer = LedgerWriter(led, cache, lambda: eng.policies, lambda: eng.catalog, clock=lambda: clock["now"])
-        for k in range(0, 41):
-            clock["now"] = T0 + k * HOUR
-            cache.list_at(PODS, clock["now"])
-            writer.cycle()
+    write_ledger(path, PODS, 41)
+    with Ledger(path, readonly=True) as led:
         yield led
 
 
@@ -125,6 +119,6 @@ def test_unsupported_keys_and_errors_are_said(history: PrometheusHistory, eng: E
         history.group_figures(odd, NOW)
     with pytest.raises(PrometheusError, match=r"parse error|bad_data"):
         history.query("sum(", NOW)
-    with PrometheusHistory("http://127.0.0.1:9", catalog=eng.catalog, timeout=1) as dead, \
+    with PrometheusHistory(Endpoint("http://127.0.0.1:9", timeout_seconds=1), catalog=eng.catalog) as dead, \
             pytest.raises(PrometheusError):
         dead.group_figures(rule, NOW - timedelta(hours=1))

@@ -144,3 +144,15 @@ def test_a_policy_reload_refreshes_the_snapshot_at_once(ledger_path: Path, tmp_p
         assert view.usage(rule, "search").used > 0  # type: ignore[union-attr]
     finally:
         view.stop()
+
+
+def test_a_stale_snapshot_under_on_error_open_allows_with_a_warning(ledger_path: Path, tmp_path: Path) -> None:
+    """The other failure mode: usage unknown (a snapshot past --usage-max-age) admits, and says why."""
+    policy = tmp_path / "q.policy"
+    policy.write_text(QUOTA.format(limit=1).replace("on_error closed", "on_error open"))
+    state, usage = _replica(ledger_path, policy, max_age=0.05)
+    assert usage.refresh()
+    assert not decide(_request(), state).response.allowed  # fresh: the month's use is far over 1 GPU-hour
+    time.sleep(0.1)  # older than max_age now
+    stale = decide(_request(), state).response
+    assert stale.allowed and any("unknown" in w for w in stale.warnings or ()), stale

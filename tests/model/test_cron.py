@@ -54,3 +54,8 @@ def test_named_days_and_question_marks_are_counted_as_croniter_iterates_them() -
         assert cron._COUNTABLE_DAY_FIELD.match(fields[0]) and cron._COUNTABLE_DAY_FIELD.match(fields[2]), text
     for special in ("L", "15W", "5#2", "5L", "LW"):
         assert not cron._COUNTABLE_DAY_FIELD.match(special), special
+
+
+def test_a_schedule_that_never_fires_runs_zero_times() -> None:
+    assert cron._iterate_days(["30", "2", "*"], None) == 0
+    assert cron.runs_per_year("0 0 30 2 *", None) == 0
