@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import Engine, Options, load_engine
 from policy_engine.engine import batch as batch_module
 from policy_engine.engine.batch import Batch, evaluate_paths
+from policy_engine.model.documents import LoadError
 from policy_engine.reporters.costs import WorkloadCost
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
@@ -33,6 +36,12 @@ def _stream() -> bytes:
     """Every example manifest, as ``helm template`` would print them: one stream of many documents."""
     parts = [b"---\n# Source: " + p.name.encode() + b"\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))]
     return b"".join(parts) * 3
+
+
+def load_errors(errors: Sequence[LoadError | Diagnostic]) -> list[LoadError]:
+    """A batch's errors, each one a file's or a document's (what every test here expects)."""
+    assert all(isinstance(e, LoadError) for e in errors), errors
+    return [e for e in errors if isinstance(e, LoadError)]
 
 
 def _comparable(b: Batch) -> tuple[object, ...]:
@@ -84,7 +93,7 @@ def test_invalid_yaml_in_a_cut_stream_is_reported_once_and_the_rest_is_evaluated
     broken = data.replace(b"kind: Deployment\n", b"kind: Deployment\n  bad: [\n", 1)
     whole = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(broken))
     parallel = evaluate_paths(engine, ["-"], jobs=2, stdin=io.BytesIO(broken))
-    assert [e.diagnostic.code for e in whole.result.errors] == ["E601"]
+    assert [e.diagnostic.code for e in load_errors(whole.result.errors)] == ["E601"]
     assert _comparable(parallel) == _comparable(whole)
     clean = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data))
     assert whole.result.stats.documents == clean.result.stats.documents - 1
@@ -97,7 +106,7 @@ def test_stdin_past_the_size_cap_is_an_error_at_the_line_where_reading_stopped(
     data = _stream()
     monkeypatch.setattr(documents, "MAX_FILE_BYTES", len(data) // 2)
     capped = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data))
-    (error,) = capped.result.errors
+    (error,) = load_errors(capped.result.errors)
     assert error.diagnostic.code == "E406" and error.file == "<stdin>" and error.line > 1
     whole = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data[: len(data) // 2]))
     assert 0 < capped.result.stats.documents <= whole.result.stats.documents
@@ -108,8 +117,8 @@ def test_stdin_without_a_document_is_the_located_warning_an_empty_file_gets(engi
                                                                              stdin: bytes) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_bytes(stdin)
-    from_file = evaluate_paths(engine, [str(empty)], jobs=1).result.errors
-    from_stdin = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(stdin)).result.errors
+    from_file = load_errors(evaluate_paths(engine, [str(empty)], jobs=1).result.errors)
+    from_stdin = load_errors(evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(stdin)).result.errors)
     assert [(e.diagnostic.code, e.diagnostic.span.line, e.diagnostic.message) for e in from_stdin] == \
         [(e.diagnostic.code, e.diagnostic.span.line, e.diagnostic.message) for e in from_file]
     assert [(e.diagnostic.code, e.file) for e in from_stdin] == [("W601", "<stdin>")]
@@ -117,7 +126,7 @@ def test_stdin_without_a_document_is_the_located_warning_an_empty_file_gets(engi
 
 def test_a_stdin_cut_into_segments_is_never_called_empty(engine: Engine, small_units: None) -> None:
     result = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(_stream())).result
-    assert result.stats.documents and not [e for e in result.errors if e.diagnostic.code == "W601"]
+    assert result.stats.documents and not [e for e in load_errors(result.errors) if e.diagnostic.code == "W601"]
 
 
 def _gpus(b: Batch) -> dict[str, float]:

@@ -12,11 +12,13 @@ from policy_engine.compiler.program import (
     FailureMode,
     PolicySet,
     Severity,
+    Violation,
 )
 from policy_engine.diagnostics import Span
 from policy_engine.engine import Engine, Usage, load_engine
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.documents import Document, load_paths
+from policy_engine.model.workload import Workload
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 POLICIES = FIXTURES / "policies"
@@ -152,7 +154,7 @@ def test_a_malformed_workload_is_a_located_error_and_the_rest_is_still_checked()
 
 
 def test_a_policy_that_raises_becomes_an_error_finding_following_its_failure_mode() -> None:
-    def boom(_w: object) -> list:
+    def boom(_w: Workload) -> list[Violation]:
         raise ZeroDivisionError("division by zero")
 
     def policy(name: str, mode: FailureMode) -> CompiledPolicy:
