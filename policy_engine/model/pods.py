@@ -167,15 +167,17 @@ def _read_containers(
     """Containers and their summed requests, in time linear in the containers (a pod may have 20,000).
 
     A regular container's amounts (its request, or its limit when it has none) are counted per distinct
-    (requests, limits) pair of mappings and added up once per pair at the end: Decimal arithmetic, or even
-    a dictionary per container, cost more than everything else here. A quantity string already seen valid
-    in the workload is not checked again, and the container keeps the object's own mappings when their
-    values are all strings (the usual case) rather than a copy.
+    (requests, limits) pair of mappings, added up when the pair is first seen and multiplied by its other
+    times at the end: Decimal arithmetic, or even a dictionary per container, cost more than everything
+    else here. A quantity string already seen valid in the workload is not parsed again (a new one is
+    parsed once), and the container keeps the object's own mappings when their values are all strings
+    (the usual case) rather than a copy.
     """
     containers: list[Container] = []
     append = containers.append
-    counted: dict[tuple[Any, Any], list[Any]] = {}  # (requests items, limits items) → [requests, limits, times]
+    counted: dict[tuple[Any, ...], int] = {}  # a regular container's requests and limits (flat) → how many
     inits: dict[str, Decimal] = {}
+    sums: dict[str, Decimal] = {}
     sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
     valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
@@ -199,22 +201,20 @@ def _read_containers(
             _child_mapping(doc, resources, (*ref.path, ref.resources_key))
         requests: Any = resources.get("requests")
         limits: Any = resources.get("limits")
-        try:  # every value a string already checked in this workload (the usual case): nothing to do
-            seen = type(requests) is dict and valid.issuperset(requests.values())
-            seen = seen and ((type(limits) is dict and valid.issuperset(limits.values())) or limits is None)
-        except TypeError:  # an unhashable value: _quantities says where
-            seen = False
-        if seen:
+        # a mapping whose values are all strings already checked in this workload (the usual case) is kept
+        # as it is; another is checked (its new strings parsed, once per workload) by _quantities
+        if requests is None:
+            requests = requests_text = _EMPTY
+        elif type(requests) is dict and _known(valid, requests):
             requests_text = requests
-            if limits is None:
-                limits = limits_text = _EMPTY
-            else:
-                limits_text = limits
         else:
-            requests, requests_text = (_quantities(doc, ref, "requests", requests, valid, parsed)
-                                       if requests is not None else (_EMPTY, _EMPTY))
-            limits, limits_text = (_quantities(doc, ref, "limits", limits, valid, parsed) if limits is not None
-                                   else (_EMPTY, _EMPTY))
+            requests, requests_text = _quantities(doc, ref, "requests", requests, valid, parsed)
+        if limits is None:
+            limits = limits_text = _EMPTY
+        elif type(limits) is dict and _known(valid, limits):
+            limits_text = limits
+        else:
+            limits, limits_text = _quantities(doc, ref, "limits", limits, valid, parsed)
         name = holder.get("name")
         append(Container(name if type(name) is str else str(name or ""), ref.init, requests_text, limits_text,
                          ref.path, raw))
@@ -228,23 +228,47 @@ def _read_containers(
                 if sidecar:
                     sidecars[resource] = running
         elif requests or limits:
-            pair = (tuple(requests.items()), tuple(limits.items()))
-            entry = counted.get(pair)
-            if entry is None:
-                counted[pair] = [requests, limits, 1]
+            # one flat tuple, nothing else kept per container (no tuple per item): the number of requests,
+            # their names and values, then the limits' names and values. A new one is added up at once.
+            pair = (len(requests), *requests, *requests.values(), *limits, *limits.values())
+            times = counted.get(pair)
+            if times is None:
+                counted[pair] = 1
+                _add(sums, requests, limits, parsed, 1)
             else:
-                entry[2] += 1
-    sums: dict[str, Decimal] = {}
-    for requests, limits, times in counted.values():
-        for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
-            amount = parsed.get(value) if type(value) is str else None
-            if amount is None:
-                amount = _quantity(value)
-            sums[resource] = sums.get(resource, Decimal(0)) + amount * times
+                counted[pair] = times + 1
+    for pair, times in counted.items():  # the pairs seen again: their other times
+        if times > 1:
+            n = pair[0]
+            m = (len(pair) - 1 - 2 * n) // 2
+            requests = dict(zip(pair[1:1 + n], pair[1 + n:1 + 2 * n], strict=True))
+            limits = dict(zip(pair[1 + 2 * n:1 + 2 * n + m], pair[1 + 2 * n + m:], strict=True))
+            _add(sums, requests, limits, parsed, times - 1)
     for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[resource] = sums.get(resource, Decimal(0)) + amount
     gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
     return containers, sums, inits, _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
+
+
+def _add(sums: dict[str, Decimal], requests: dict[str, Any], limits: dict[str, Any], parsed: dict[str, Decimal],
+         times: int) -> None:
+    """Add ``times`` a regular container's amounts (each request, or its limit when it has none) to ``sums``."""
+    for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+        amount = parsed.get(value) if type(value) is str else None
+        if amount is None:
+            amount = _quantity(value)
+        sums[resource] = sums.get(resource, _ZERO) + (amount * times if times != 1 else amount)
+
+
+_ZERO = Decimal(0)
+
+
+def _known(valid: set[str], mapping: dict[str, Any]) -> bool:
+    """Whether every value of ``mapping`` is a string already checked valid in this workload."""
+    try:
+        return valid.issuperset(mapping.values())
+    except TypeError:  # an unhashable value: _quantities says where
+        return False
 
 
 _EMPTY: dict[str, Any] = {}  # read only: the requests (or limits) of a container that sets none
@@ -306,8 +330,12 @@ def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any, valid: s
     plain = True
     for value in mapping.values():
         if type(value) is str:
-            if value not in valid:
-                _checked_quantities(doc, ref, which, mapping, parsed)  # the first bad value, in order, located
+            if value not in valid:  # a new string: parsed once, here (the values before it are valid)
+                try:
+                    parsed[value] = parse_quantity(value)
+                except QuantityError:
+                    _checked_quantities(doc, ref, which, mapping, parsed)  # the first bad value, located
+                    raise
                 valid.add(value)
         else:
             plain = False
