@@ -203,15 +203,11 @@ def _read_containers(
         limits: Any = resources.get("limits")
         # a mapping whose values are all strings already checked in this workload (the usual case) is kept
         # as it is; another is checked (its new strings parsed, once per workload) by _quantities
-        if requests is None:
-            requests = requests_text = _EMPTY
-        elif type(requests) is dict and _known(valid, requests):
+        if type(requests) is dict and _known(valid, requests):
             requests_text = requests
         else:
             requests, requests_text = _quantities(doc, ref, "requests", requests, valid, parsed)
-        if limits is None:
-            limits = limits_text = _EMPTY
-        elif type(limits) is dict and _known(valid, limits):
+        if type(limits) is dict and _known(valid, limits):
             limits_text = limits
         else:
             limits, limits_text = _quantities(doc, ref, "limits", limits, valid, parsed)
@@ -326,6 +322,8 @@ def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any, valid: s
     A string value seen valid before in the workload is not parsed again; when every value is a string
     (the usual case) the string form is the mapping itself (read only, like the object).
     """
+    if raw is None:
+        return _EMPTY, _EMPTY
     mapping = raw if type(raw) is dict else _child_mapping(doc, raw, (*ref.path, ref.resources_key, which)) or {}
     plain = True
     for value in mapping.values():
