@@ -9,7 +9,7 @@ import pytest
 from policy_engine.diagnostics import Level
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.gpu_models import normalise_gpu_model
-from policy_engine.pricing.catalog import default_catalog, load_catalog
+from policy_engine.pricing.catalog import InstanceType, default_catalog, load_catalog
 from tests.workloads import PRICING_FIXTURES as FIXTURES
 
 CATALOGS = FIXTURES / "catalogs"
@@ -44,7 +44,7 @@ def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(n
         assert price.date == FILE_DATES[inst.provider] and price.on_demand > 0, region
 
 
-def _whole_gpu_instances(model: str):
+def _whole_gpu_instances(model: str) -> list[tuple[str, InstanceType]]:
     return [(n, i) for n, i in BUNDLED.instance_types.items()
             if i.gpu_model == model and i.gpus >= 1 and float(i.gpus).is_integer()]
 

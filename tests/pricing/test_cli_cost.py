@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,11 @@ EXAMPLES = str(FIXTURES / "examples")
 NEGOTIATED = str(FIXTURES / "catalogs" / "negotiated.yaml")
 
 
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     code = main(["cost", *args, "--format", "json"])
-    return code, json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)
+    assert isinstance(data, dict)
+    return code, data
 
 
 def test_groups_by_team_sum_the_priced_workloads_and_list_the_unpriced_apart(

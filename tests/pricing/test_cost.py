@@ -199,7 +199,7 @@ def test_continuous_workloads_use_the_catalogs_hours_per_month() -> None:
 
 
 
-def _in_region(r: Role, region: str, label: str = "topology.kubernetes.io/region"):
+def _in_region(r: Role, region: str, label: str = "topology.kubernetes.io/region") -> Role:
     import dataclasses
 
     return dataclasses.replace(r, node_selector={label: region})

@@ -37,7 +37,7 @@ def test_a_user_price_for_a_recognised_type_prices_it(tmp_path: Path) -> None:
 
 
 def test_an_import_prices_a_recognised_type_with_its_base_hardware_and_takes_it_off_the_unpriced_list(
-        tmp_path: Path):
+        tmp_path: Path) -> None:
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump({
         "cpu": {"vcpu_hour": 0.03, "memory_gib_hour": 0.004}, "as_of": "2026-01-01",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,8 +20,10 @@ SPOT = str(IMPORT_FIXTURES / "aws-spot.json")
 OFFER_SOURCE = "AWS Price List AmazonEC2 offer, published 2025-11-20T19:24:13Z; sku "
 
 
-def catalog_of(request: ImportRequest) -> dict:
-    return yaml.safe_load(run_import(request).text)
+def catalog_of(request: ImportRequest) -> dict[str, Any]:
+    data = yaml.safe_load(run_import(request).text)
+    assert isinstance(data, dict)
+    return data
 
 
 def test_aws_on_demand_and_spot_join_per_region_each_with_its_own_file_and_date() -> None:
