@@ -106,6 +106,7 @@ def test_the_nodes_region_label_selects_the_regional_price(tmp_path: Path) -> No
         assert record is not None
         price_record(record, {**node, "topology.kubernetes.io/region": region}, catalog)
         priced[region] = record.hourly
+    assert record is not None
     gpus = record.gpus
     assert priced["eu-west-1"] == pytest.approx(1.123 * gpus)
     assert priced["ap-south-1"] == pytest.approx(1.006 * gpus)  # not priced there: the default region
