@@ -28,7 +28,7 @@ lint: $(BIN)/policy-engine
 	$(BIN)/lint-imports
 
 typecheck: $(BIN)/policy-engine
-	$(BIN)/mypy policy_engine
+	$(BIN)/mypy policy_engine tests
 
 policy-tests: $(BIN)/policy-engine
 	$(BIN)/policy-engine test policies examples/policies

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ WORKLOAD_KEYS = {
 }
 
 
-def _inspect_json(capsys: pytest.CaptureFixture[str], *paths: str) -> tuple[int, dict, str]:
+def _inspect_json(capsys: pytest.CaptureFixture[str], *paths: str) -> tuple[int, dict[str, Any], str]:
     code = main(["inspect", "--format", "json", *paths])
     out, err = capsys.readouterr()
     return code, json.loads(out), err

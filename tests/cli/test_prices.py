@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from policy_engine.cli.main import main
@@ -13,7 +14,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pricing"
 IMPORT = FIXTURES / "import"
 
 
-def test_import_writes_a_loadable_catalog_and_says_what_it_skipped(tmp_path, capsys):
+def test_import_writes_a_loadable_catalog_and_says_what_it_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     out = tmp_path / "prices.yaml"
     code = main(["prices", "import", "--aws", str(IMPORT / "aws-offer-us-east-1.json"),
                  "--aws-spot", str(IMPORT / "aws-spot.json"), "--out", str(out)])
@@ -38,7 +41,7 @@ def test_import_writes_a_loadable_catalog_and_says_what_it_skipped(tmp_path, cap
     assert report["total"]["monthly_cost"] == round(0.4512 * 730, 2)
 
 
-def test_import_of_a_bad_file_is_a_located_error_and_exit_2(tmp_path, capsys):
+def test_import_of_a_bad_file_is_a_located_error_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "prices.yaml"
     code = main(["prices", "import", "--aws", str(IMPORT / "aws-not-json.json"), "--out", str(out)])
     err = capsys.readouterr().err
@@ -47,12 +50,14 @@ def test_import_of_a_bad_file_is_a_located_error_and_exit_2(tmp_path, capsys):
     assert not out.exists()  # nothing half-written
 
 
-def test_import_without_any_input_is_a_usage_error(tmp_path, capsys):
+def test_import_without_any_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prices", "import", "--out", str(tmp_path / "x.yaml")]) == 2
     assert "give at least one of" in capsys.readouterr().err
 
 
-def test_import_with_a_base_that_does_not_validate_is_located(tmp_path, capsys):
+def test_import_with_a_base_that_does_not_validate_is_located(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     base = tmp_path / "base.yaml"
     base.write_text("as_of: '2025-01-01'\ninstance_types:\n  g5.xlarge: {provider: aws, on_demand: -1}\n")
     code = main(["prices", "import", "--aws", str(IMPORT / "aws-offer-us-east-1.json"), "--base", str(base),
@@ -72,7 +77,9 @@ def _catalog(path: Path, g5: float, p5: float | None, spot: float | None = None)
     return str(path)
 
 
-def test_diff_says_what_changed_by_how_much_and_what_disappeared(tmp_path, capsys):
+def test_diff_says_what_changed_by_how_much_and_what_disappeared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     old = _catalog(tmp_path / "old.yaml", 1.006, 98.32)
     new = _catalog(tmp_path / "new.yaml", 1.0563, None, spot=0.4512)
     code = main(["prices", "diff", old, new])
@@ -84,7 +91,7 @@ def test_diff_says_what_changed_by_how_much_and_what_disappeared(tmp_path, capsy
     assert "1 changed, 1 added, 1 disappeared; 2 flagged" in out
 
 
-def test_diff_threshold_and_json(tmp_path, capsys):
+def test_diff_threshold_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = _catalog(tmp_path / "old.yaml", 1.0, 50.0)
     new = _catalog(tmp_path / "new.yaml", 1.2, 50.0)
     assert main(["prices", "diff", old, new, "--threshold", "25", "--format", "json"]) == 0
@@ -96,7 +103,9 @@ def test_diff_threshold_and_json(tmp_path, capsys):
     assert "! ~ instance_types.g5.xlarge on_demand: 1 → 1.2 (+20.0 %)" in capsys.readouterr().out
 
 
-def test_diff_says_when_a_price_gone_or_new_is_a_type_moving_to_or_from_the_unpriced_list(tmp_path, capsys):
+def test_diff_says_when_a_price_gone_or_new_is_a_type_moving_to_or_from_the_unpriced_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     entry = "{provider: aws, region: us-east-1, gpus: 8, gpu_model: H200, vcpus: 192, memory_gib: 2048"
     old = tmp_path / "old.yaml"
     old.write_text(f"instance_types:\n  p5e.48xlarge: {entry}, on_demand: 63.296}}\n"
@@ -111,13 +120,13 @@ def test_diff_says_when_a_price_gone_or_new_is_a_type_moving_to_or_from_the_unpr
     assert "  + instance_types.p6-b300.48xlarge on_demand: 120 — was recognised without a published price" in out
 
 
-def test_diff_of_identical_catalogs(tmp_path, capsys):
+def test_diff_of_identical_catalogs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     one = _catalog(tmp_path / "one.yaml", 1.0, 50.0)
     assert main(["prices", "diff", one, one]) == 0
     assert capsys.readouterr().out.strip() == "no price changed"
 
 
-def test_diff_of_a_broken_catalog_is_located_exit_2(tmp_path, capsys):
+def test_diff_of_a_broken_catalog_is_located_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = _catalog(tmp_path / "good.yaml", 1.0, 50.0)
     bad = tmp_path / "bad.yaml"
     bad.write_text("as_of: '2025-01-01'\ninstance_types:\n  g5.xlarge: [unclosed\n")
@@ -125,7 +134,7 @@ def test_diff_of_a_broken_catalog_is_located_exit_2(tmp_path, capsys):
     assert f"{bad}:" in capsys.readouterr().err
 
 
-def test_import_of_gcp_billing_skus_composes_machine_prices(tmp_path, capsys):
+def test_import_of_gcp_billing_skus_composes_machine_prices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "gcp.yaml"
     code = main(["prices", "import", "--gcp-skus", str(IMPORT / "gcp-skus.json"), "--only", "g2-standard-4",
                  "--out", str(out)])

@@ -641,7 +641,7 @@ def _handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
             if not readable:
                 return False
             try:
-                return self.connection.recv(1, socket.MSG_PEEK) == b""
+                return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
             except OSError:
                 return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_records_do_not_keep_managed_fields_or_last_applied_copies() -> None:
     assert "managedFields" in meta  # the object handed in is not changed
 
 
-def test_the_nodes_region_label_selects_the_regional_price(tmp_path) -> None:
+def test_the_nodes_region_label_selects_the_regional_price(tmp_path: Path) -> None:
     pricing = tmp_path / "regional.yaml"
     pricing.write_text(
         "instance_types:\n  g5.xlarge: {provider: aws, region: us-east-1, gpus: 1, gpu_model: A10G, vcpus: 4,"
@@ -105,6 +106,7 @@ def test_the_nodes_region_label_selects_the_regional_price(tmp_path) -> None:
         assert record is not None
         price_record(record, {**node, "topology.kubernetes.io/region": region}, catalog)
         priced[region] = record.hourly
+    assert record is not None
     gpus = record.gpus
     assert priced["eu-west-1"] == pytest.approx(1.123 * gpus)
     assert priced["ap-south-1"] == pytest.approx(1.006 * gpus)  # not priced there: the default region

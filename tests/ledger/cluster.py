@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from policy_engine.cluster.pods import PodRecord
 from policy_engine.cluster.store import Store
 from policy_engine.compiler.program import PolicySet
 from policy_engine.engine import Engine, load_engine
-from policy_engine.ledger.observe import PodLike
 from policy_engine.pricing.catalog import Catalog
 
 POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "ledger" / "quotas.policy"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-NODES = [
+NODES: list[dict[str, Any]] = [
     {"metadata": {"name": "gpu-a", "labels": {"node.kubernetes.io/instance-type": "p4d.24xlarge",
                                               "karpenter.sh/capacity-type": "on-demand"}}},
     {"metadata": {"name": "gpu-b", "labels": {"node.kubernetes.io/instance-type": "p4d.24xlarge",
@@ -102,7 +102,7 @@ class Cache:
     def list_at(self, pods: list[SimPod], t: datetime) -> None:
         self.store.replace("pods", [p.obj(t) for p in pods if p.listed_at(t)], t)
 
-    def pod_records(self) -> list[PodLike]:
+    def pod_records(self) -> list[PodRecord]:
         return list(self.store.records())
 
     def store_state(self) -> Cache:

@@ -7,12 +7,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from policy_engine.engine import Engine, load_engine
-from policy_engine.ledger.alerts import Alerter
+from policy_engine.ledger.alerts import Alert, Alerter
 from policy_engine.ledger.notify import AlertmanagerNotifier, ChatWebhookNotifier
 from policy_engine.ledger.store import Ledger
 from policy_engine.ledger.writer import LedgerWriter
@@ -25,7 +26,12 @@ POLICY = Path(__file__).resolve().parents[1] / "fixtures" / "ledger" / "alerts.p
 # next month, so that the alerts (active until the period ends) are active for the real Alertmanager.
 _today = datetime.now(UTC)
 M0 = datetime(_today.year + _today.month // 12, _today.month % 12 + 1, 1, tzinfo=UTC)
-NOV = lambda day, hour=0: M0.replace(day=day, hour=hour)  # noqa: E731
+
+
+def NOV(day: int, hour: int = 0) -> datetime:
+    return M0.replace(day=day, hour=hour)
+
+
 PODS = [
     # nlp: 4 pods × 8 A100s on-demand from 01:00 on the 1st: $87.83 an hour, $40,000 reached on the 20th
     *(SimPod(f"nlp-train-{i}", "nlp", 8, "gpu-a", M0 + HOUR, None, deleted=False) for i in range(4)),
@@ -62,7 +68,7 @@ class World:
                                [AlertmanagerNotifier(am, client=http), ChatWebhookNotifier(chat, client=http)])
         self.writer = LedgerWriter(self.ledger, self.cache, lambda: engine.policies, lambda: engine.catalog,
                                    clock=lambda: self.now, after_cycle=self._alert)
-        self.sent: list = []
+        self.sent: list[Alert] = []
 
     def _alert(self, now: datetime) -> None:
         self.sent = self.alerter(now)
@@ -74,9 +80,11 @@ class World:
         return [f"{a.group}:{a.name}" for a in self.sent]
 
 
-def _am_alerts(am: str, **labels: str) -> list[dict]:
+def _am_alerts(am: str, **labels: str) -> list[dict[str, Any]]:
     flt = [f'{k}="{v}"' for k, v in labels.items()]
-    return httpx.get(f"{am}/api/v2/alerts", params=[("filter", f) for f in flt], timeout=5).json()
+    alerts = httpx.get(f"{am}/api/v2/alerts", params=[("filter", f) for f in flt], timeout=5).json()
+    assert isinstance(alerts, list)
+    return alerts
 
 
 def test_thresholds_forecast_and_anomaly_fire_once_each(tmp_path: Path, engine: Engine,

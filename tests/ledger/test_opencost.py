@@ -47,8 +47,8 @@ def opencost_prices(itype: InstanceType, hourly: float) -> dict[str, float]:
 
 
 def node_type(node: str) -> str:
-    return next(n["metadata"]["labels"]["node.kubernetes.io/instance-type"] for n in NODES
-                if n["metadata"]["name"] == node)
+    return str(next(n["metadata"]["labels"]["node.kubernetes.io/instance-type"] for n in NODES
+                    if n["metadata"]["name"] == node))
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,14 @@ computes, kept across restarts, deleted pods included, nothing counted twice."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from policy_engine.cluster.usage import group_usage
 from policy_engine.compiler.program import Period
+from policy_engine.engine import Engine
 from policy_engine.ledger.db import SCHEMA_VERSION, LedgerError, connect
 from policy_engine.ledger.observe import ledger_rules
 from policy_engine.ledger.store import Ledger
@@ -21,15 +22,15 @@ from .cluster import HOUR, T0, Cache, SimPod, engine, fleet, per_gpu_hour
 
 
 @pytest.fixture(scope="module")
-def eng():  # type: ignore[no-untyped-def]
+def eng() -> Engine:
     return engine()
 
 
-def _writer(ledger: Ledger, cache: Cache, eng, clock: dict) -> LedgerWriter:  # type: ignore[no-untyped-def]
+def _writer(ledger: Ledger, cache: Cache, eng: Engine, clock: dict[str, datetime]) -> LedgerWriter:
     return LedgerWriter(ledger, cache, lambda: eng.policies, lambda: eng.catalog, clock=lambda: clock["now"])
 
 
-def _run(ledger: Ledger, pods: list[SimPod], eng, cycles: range) -> Cache:  # type: ignore[no-untyped-def]
+def _run(ledger: Ledger, pods: list[SimPod], eng: Engine, cycles: range) -> Cache:
     cache = Cache(eng.catalog)
     clock = {"now": T0}
     writer = _writer(ledger, cache, eng, clock)
@@ -40,7 +41,7 @@ def _run(ledger: Ledger, pods: list[SimPod], eng, cycles: range) -> Cache:  # ty
     return cache
 
 
-def _expected(pods: list[SimPod], now, team: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _expected(pods: list[SimPod], now: datetime, team: str) -> tuple[float, float]:
     hours = cost = 0.0
     for p in pods:
         if p.team == team:
@@ -50,7 +51,7 @@ def _expected(pods: list[SimPod], now, team: str) -> tuple[float, float]:  # typ
     return hours, cost
 
 
-def test_figures_are_the_pods_lifetimes_and_match_the_live_cache(tmp_path: Path, eng) -> None:  # type: ignore[no-untyped-def]
+def test_figures_are_the_pods_lifetimes_and_match_the_live_cache(tmp_path: Path, eng: Engine) -> None:
     pods = fleet(60)
     with Ledger(tmp_path / "l.db") as ledger:
         cache = _run(ledger, pods, eng, range(0, 30))
@@ -74,7 +75,7 @@ def test_figures_are_the_pods_lifetimes_and_match_the_live_cache(tmp_path: Path,
         assert gpu["nlp"].gpu_hours_running == pytest.approx(running * ((T0.replace(month=12) - now) / HOUR))
 
 
-def test_deleted_pods_stay_counted_after_a_restart(tmp_path: Path, eng) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_pods_stay_counted_after_a_restart(tmp_path: Path, eng: Engine) -> None:
     pods = fleet(30)
     path = tmp_path / "l.db"
     with Ledger(path) as ledger:
@@ -91,7 +92,7 @@ def test_deleted_pods_stay_counted_after_a_restart(tmp_path: Path, eng) -> None:
                 _expected(pods, now, team)[0])
 
 
-def test_recording_the_same_cycle_twice_changes_nothing(tmp_path: Path, eng) -> None:  # type: ignore[no-untyped-def]
+def test_recording_the_same_cycle_twice_changes_nothing(tmp_path: Path, eng: Engine) -> None:
     pods = fleet(30)
     with Ledger(tmp_path / "l.db") as ledger:
         _run(ledger, pods, eng, range(0, 12))
@@ -103,7 +104,7 @@ def test_recording_the_same_cycle_twice_changes_nothing(tmp_path: Path, eng) -> 
         assert ledger.pods() == sum(1 for p in pods if p.start <= now)
 
 
-def test_a_pod_gone_while_no_writer_watched_is_closed_at_the_relist(tmp_path: Path, eng) -> None:  # type: ignore[no-untyped-def]
+def test_a_pod_gone_while_no_writer_watched_is_closed_at_the_relist(tmp_path: Path, eng: Engine) -> None:
     pod = SimPod("gone-0", "nlp", 2, "gpu-a", T0, T0 + 10 * HOUR, deleted=True)
     with Ledger(tmp_path / "l.db") as ledger:
         _run(ledger, [pod], eng, range(0, 3))
@@ -114,7 +115,7 @@ def test_a_pod_gone_while_no_writer_watched_is_closed_at_the_relist(tmp_path: Pa
         assert figures.gpu_hours_running == 0
 
 
-def test_a_rule_added_later_keys_pods_that_ended_before_it(tmp_path: Path, eng) -> None:  # type: ignore[no-untyped-def]
+def test_a_rule_added_later_keys_pods_that_ended_before_it(tmp_path: Path, eng: Engine) -> None:
     from policy_engine.engine import load_engine
 
     pods = fleet(12)
@@ -132,7 +133,7 @@ def test_a_rule_added_later_keys_pods_that_ended_before_it(tmp_path: Path, eng) 
         assert by_ns["team-nlp"].gpu_hours == pytest.approx(_expected(pods, now, "nlp")[0])
 
 
-def test_usage_by_dimensions(tmp_path: Path, eng) -> None:  # type: ignore[no-untyped-def]
+def test_usage_by_dimensions(tmp_path: Path, eng: Engine) -> None:
     pods = fleet(24)
     with Ledger(tmp_path / "l.db") as ledger:
         _run(ledger, pods, eng, range(0, 25))
@@ -170,7 +171,7 @@ def test_schema_is_migrated_and_a_newer_one_refused(tmp_path: Path) -> None:
         Ledger(tmp_path / "missing.db", readonly=True)
 
 
-def test_prune_forgets_only_pods_that_ended_before_the_horizon(tmp_path: Path, eng) -> None:  # type: ignore[no-untyped-def]
+def test_prune_forgets_only_pods_that_ended_before_the_horizon(tmp_path: Path, eng: Engine) -> None:
     pods = fleet(12)
     with Ledger(tmp_path / "l.db") as ledger:
         _run(ledger, pods, eng, range(0, 30))

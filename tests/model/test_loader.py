@@ -21,6 +21,7 @@ def construct_all(text: str, fast: bool) -> list[Any]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() said there is one
             out.append(construct_document(node, loader) if fast else loader.construct_document(node))
     except Exception as exc:  # YAML's errors and the others (a bad timestamp) must be the same too
         out.append(("raised", type(exc).__name__, str(exc)))
@@ -86,7 +87,9 @@ def test_a_duplicate_key_is_refused_where_pyyaml_would_keep_the_last_value() -> 
     loader = Loader("kind: Pod\ndup: 1\ndup: 2\n")
     try:
         with pytest.raises(DuplicateKey) as caught:
-            construct_document(loader.get_single_node(), loader)
+            node = loader.get_single_node()
+            assert node is not None
+            construct_document(node, loader)
     finally:
         loader.dispose()
     assert caught.value.key == "dup" and caught.value.node.start_mark.line == 2

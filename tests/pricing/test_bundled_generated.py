@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from policy_engine.pricing.catalog import bundled_catalog_path
 from policy_engine.pricing.price_import import ImportRequest, run_import
 
@@ -22,7 +24,7 @@ def _make_target() -> ImportRequest:
     return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],))
 
 
-def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch):
+def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # the sources' urls are the paths as `make catalog` gives them, from the top
     outcome = run_import(_make_target())
     assert outcome.text == bundled_catalog_path().read_text(encoding="utf-8"), (
@@ -32,7 +34,7 @@ def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(m
     assert "gcp price table dated 2026-02-12: took 28 price(s) of 22 type(s)" in report
 
 
-def test_every_excerpt_is_named_by_the_makefile_and_described_in_the_readme():
+def test_every_excerpt_is_named_by_the_makefile_and_described_in_the_readme() -> None:
     readme = (EXCERPTS / "README.md").read_text(encoding="utf-8")
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for path in EXCERPTS.iterdir():

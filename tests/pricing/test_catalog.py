@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from policy_engine.diagnostics import Level
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.gpu_models import normalise_gpu_model
-from policy_engine.pricing.catalog import default_catalog, load_catalog
+from policy_engine.pricing.catalog import InstanceType, default_catalog, load_catalog
 from tests.workloads import PRICING_FIXTURES as FIXTURES
 
 CATALOGS = FIXTURES / "catalogs"
@@ -23,7 +25,7 @@ def _iso(date: str | None) -> bool:
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED.instance_types))
-def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(name):
+def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(name: str) -> None:
     inst = BUNDLED.instance_types[name]
     assert inst.gpus > 0 and inst.on_demand > 0
     assert inst.gpu_model in BUNDLED.gpu_models
@@ -42,13 +44,13 @@ def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(n
         assert price.date == FILE_DATES[inst.provider] and price.on_demand > 0, region
 
 
-def _whole_gpu_instances(model: str):
+def _whole_gpu_instances(model: str) -> list[tuple[str, InstanceType]]:
     return [(n, i) for n, i in BUNDLED.instance_types.items()
             if i.gpu_model == model and i.gpus >= 1 and float(i.gpus).is_integer()]
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED.gpu_models))
-def test_every_gpu_model_price_is_all_in_per_gpu_of_its_cheapest_whole_gpu_instance(name):
+def test_every_gpu_model_price_is_all_in_per_gpu_of_its_cheapest_whole_gpu_instance(name: str) -> None:
     model = BUNDLED.gpu_models[name]
     assert model.on_demand > 0 and model.source
     whole = _whole_gpu_instances(name)
@@ -64,7 +66,7 @@ def test_every_gpu_model_price_is_all_in_per_gpu_of_its_cheapest_whole_gpu_insta
     assert model.date == cheapest.date
 
 
-def test_models_without_a_published_price_are_recognised_and_say_why_rather_than_guess():
+def test_models_without_a_published_price_are_recognised_and_say_why_rather_than_guess() -> None:
     for key in ("B300", "GB200", "MI300X", "RTX-PRO-6000"):
         assert key not in BUNDLED.gpu_models
         assert "price" in BUNDLED.unpriced_gpu_models[key].reason
@@ -76,7 +78,7 @@ def test_models_without_a_published_price_are_recognised_and_say_why_rather_than
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED.unpriced_types))
-def test_every_unpriced_type_has_its_hardware_a_reason_and_no_price(name):
+def test_every_unpriced_type_has_its_hardware_a_reason_and_no_price(name: str) -> None:
     entry = BUNDLED.unpriced_types[name]
     assert name not in BUNDLED.instance_types
     assert entry.gpus > 0 and entry.vcpus > 0 and entry.memory_gib > 0 and entry.reason
@@ -84,7 +86,7 @@ def test_every_unpriced_type_has_its_hardware_a_reason_and_no_price(name):
     assert entry.source and "https://" in entry.source and "as known (not read from a file)" in entry.source
 
 
-def test_the_azure_types_the_catalog_recognises_have_the_hardware_the_importer_would_give_them():
+def test_the_azure_types_the_catalog_recognises_have_the_hardware_the_importer_would_give_them() -> None:
     from policy_engine.pricing.importers.azure import hardware_table
 
     table = hardware_table()
@@ -95,7 +97,7 @@ def test_the_azure_types_the_catalog_recognises_have_the_hardware_the_importer_w
                 entry.vcpus, entry.memory_gib, entry.gpus, entry.gpu_model), name
 
 
-def test_no_bundled_figure_claims_a_date_it_was_not_read_on():
+def test_no_bundled_figure_claims_a_date_it_was_not_read_on() -> None:
     assert "mixed" in BUNDLED.as_of and "as known" in BUNDLED.as_of
     for key, source in BUNDLED.sources.items():  # a file's own date, or a description saying it is none
         assert _iso(source.date) or "as known (not read from a file)" in source.date, key
@@ -105,7 +107,7 @@ def test_no_bundled_figure_claims_a_date_it_was_not_read_on():
     assert all(g.spot is None for g in BUNDLED.attached_gpus.values())
 
 
-def test_bundled_catalog_covers_the_required_families():
+def test_bundled_catalog_covers_the_required_families() -> None:
     names = set(BUNDLED.instance_types) | set(BUNDLED.unpriced_types)
     for family in ("p5.", "p5e.", "p5en.", "p4d.", "p4de.", "p3.", "p3dn.", "g6.", "g6e.", "g5.", "g4dn.",
                    "a2-highgpu-", "a2-megagpu-", "a2-ultragpu-", "a3-highgpu-", "a3-megagpu-", "a3-ultragpu-",
@@ -128,15 +130,15 @@ def test_bundled_catalog_covers_the_required_families():
      "NVIDIA-A10G", "nvidia-l40s", "nvidia-tesla-v100", "NVIDIA-H200", "tpu-v5-lite-podslice", "tpu-v6e-slice",
      "tpu-v5p-slice", "tpu-v4-podslice"],
 )
-def test_the_workload_models_gpu_names_are_catalog_keys(label):
+def test_the_workload_models_gpu_names_are_catalog_keys(label: str) -> None:
     assert normalise_gpu_model(label) in BUNDLED.gpu_models
 
 
-def test_the_default_catalog_is_loaded_once():
+def test_the_default_catalog_is_loaded_once() -> None:
     assert load_catalog() is load_catalog() is default_catalog()
 
 
-def test_a_user_catalog_merges_over_the_default():
+def test_a_user_catalog_merges_over_the_default() -> None:
     merged = load_catalog(str(CATALOGS / "negotiated.yaml"))
     assert merged.instance_types["g5.xlarge"].on_demand == 0.80  # replaced
     assert merged.instance_types["g5.xlarge"].source == "EDP contract 2026"
@@ -155,7 +157,7 @@ def errors_of(name: str) -> DiagnosticError:
     return info.value
 
 
-def test_every_error_of_a_user_catalog_is_reported_at_its_line_and_field():
+def test_every_error_of_a_user_catalog_is_reported_at_its_line_and_field() -> None:
     exc = errors_of("broken.yaml")
     file = str(CATALOGS / "broken.yaml")
     found = {(d.span.line, d.code): d for d in exc.errors}
@@ -170,23 +172,23 @@ def test_every_error_of_a_user_catalog_is_reported_at_its_line_and_field():
     assert len(exc.errors) == 5
 
 
-def test_catalog_errors_render_with_the_offending_line_and_a_caret():
+def test_catalog_errors_render_with_the_offending_line_and_a_caret() -> None:
     text = str(errors_of("broken.yaml"))
     assert f"{CATALOGS / 'broken.yaml'}:2:1: error[E803]" in text
     assert "   2 | hours_per_mnth: 720" in text and "^" in text
 
 
-def test_invalid_yaml_is_located():
+def test_invalid_yaml_is_located() -> None:
     (error,) = errors_of("bad-yaml.yaml").errors
     assert error.code == "E801" and (error.span.line, error.span.column) == (2, 28)
 
 
-def test_a_price_written_twice_is_an_error():
+def test_a_price_written_twice_is_an_error() -> None:
     (error,) = errors_of("duplicate.yaml").errors
     assert error.code == "E806" and error.span.line == 3 and "first at line 2" in error.message
 
 
-def test_a_file_that_is_not_a_mapping_or_cannot_be_read_is_an_error(tmp_path):
+def test_a_file_that_is_not_a_mapping_or_cannot_be_read_is_an_error(tmp_path: Path) -> None:
     listing = tmp_path / "list.yaml"
     listing.write_text("- a\n- b\n")
     with pytest.raises(DiagnosticError) as info:
@@ -197,7 +199,7 @@ def test_a_file_that_is_not_a_mapping_or_cannot_be_read_is_an_error(tmp_path):
     assert info.value.errors[0].code == "E401"
 
 
-def test_spot_above_on_demand_and_an_unknown_gpu_model_are_located_warnings():
+def test_spot_above_on_demand_and_an_unknown_gpu_model_are_located_warnings() -> None:
     catalog = load_catalog(str(CATALOGS / "warnings.yaml"))
     found = {d.code: d for d in catalog.warnings}
     assert all(d.level is Level.WARNING for d in catalog.warnings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,12 +15,16 @@ EXAMPLES = str(FIXTURES / "examples")
 NEGOTIATED = str(FIXTURES / "catalogs" / "negotiated.yaml")
 
 
-def run_json(capsys, *args: str) -> tuple[int, dict]:
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     code = main(["cost", *args, "--format", "json"])
-    return code, json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)
+    assert isinstance(data, dict)
+    return code, data
 
 
-def test_groups_by_team_sum_the_priced_workloads_and_list_the_unpriced_apart(capsys):
+def test_groups_by_team_sum_the_priced_workloads_and_list_the_unpriced_apart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, report = run_json(capsys, EXAMPLES, "--by", "team")
     assert code == 0
     groups = {g["key"]["team"]: g for g in report["groups"]}
@@ -38,21 +44,21 @@ def test_groups_by_team_sum_the_priced_workloads_and_list_the_unpriced_apart(cap
     assert report["total"]["workloads"] == 9
 
 
-def test_group_keys_combine_and_model_comes_from_the_instance_type(capsys):
+def test_group_keys_combine_and_model_comes_from_the_instance_type(capsys: pytest.CaptureFixture[str]) -> None:
     _, report = run_json(capsys, EXAMPLES, "--by", "namespace,model")
     keys = {(g["key"]["namespace"], g["key"]["model"]) for g in report["groups"]}
     assert ("inference", "A10G") in keys and ("dev", "A100") in keys and ("platform", "(cpu)") in keys
     assert ("batch", "L4") in keys and ("inference", "(unknown)") in keys
 
 
-def test_a_user_catalog_prices_what_the_default_could_not(capsys):
+def test_a_user_catalog_prices_what_the_default_could_not(capsys: pytest.CaptureFixture[str]) -> None:
     code, report = run_json(capsys, EXAMPLES, "--by", "team", "--pricing", NEGOTIATED)
     assert code == 0 and [u["workload"] for u in report["unpriced"]] == ["Job research/b300-pretrain"]
     search = next(g for g in report["groups"] if g["key"]["team"] == "search")
     assert search["unpriced"] == 0
 
 
-def test_table_and_markdown_show_totals_and_the_unpriced(capsys):
+def test_table_and_markdown_show_totals_and_the_unpriced(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cost", EXAMPLES, "--by", "team"]) == 0
     table = capsys.readouterr().out
     assert "TOTAL" in table and "not priced" in table and "onprem-gpu" in table
@@ -61,7 +67,7 @@ def test_table_and_markdown_show_totals_and_the_unpriced(capsys):
     assert "| cost-center |" in markdown and "| cc-100 |" in markdown and "**TOTAL**" in markdown
 
 
-def test_load_errors_are_located_on_stderr_and_exit_2(tmp_path, capsys):
+def test_load_errors_are_located_on_stderr_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
     code = main(["cost", str(bad), EXAMPLES, "--format", "json"])
@@ -71,14 +77,14 @@ def test_load_errors_are_located_on_stderr_and_exit_2(tmp_path, capsys):
     assert json.loads(captured.out)["total"]["workloads"] == 9  # what could be read is still reported
 
 
-def test_a_broken_pricing_file_is_reported_located_and_exits_2(capsys):
+def test_a_broken_pricing_file_is_reported_located_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["cost", EXAMPLES, "--pricing", str(FIXTURES / "catalogs" / "broken.yaml")])
     err = capsys.readouterr().err
     assert code == 2
     assert "broken.yaml:2:1: error[E803]" in err and "did you mean 'hours_per_month'" in err
 
 
-def test_catalog_warnings_are_printed_but_do_not_fail(capsys):
+def test_catalog_warnings_are_printed_but_do_not_fail(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["cost", EXAMPLES, "--pricing", str(FIXTURES / "catalogs" / "warnings.yaml")])
     assert code == 0
     assert "W807" in capsys.readouterr().err

@@ -35,7 +35,7 @@ def workloads() -> list[Workload]:
     return out
 
 
-def test_every_gpu_workload_is_priced_above_zero_or_says_why_not(workloads):
+def test_every_gpu_workload_is_priced_above_zero_or_says_why_not(workloads: list[Workload]) -> None:
     gpu = [w for w in workloads if w.gpus > 0]
     assert len(gpu) > 100
     for w in gpu:
@@ -47,7 +47,7 @@ def test_every_gpu_workload_is_priced_above_zero_or_says_why_not(workloads):
             assert cost.monthly is None and cost.unpriced_reason, w.ref()
 
 
-def test_bounded_gpu_workloads_whose_model_the_catalog_knows_are_priced(workloads):
+def test_bounded_gpu_workloads_whose_model_the_catalog_knows_are_priced(workloads: list[Workload]) -> None:
     catalog = default_catalog()
     known = [w for w in workloads
              if w.gpus > 0 and w.run_time.kind is not RunKind.UNBOUNDED and w.run_time.hours_per_run is not None
@@ -59,7 +59,7 @@ def test_bounded_gpu_workloads_whose_model_the_catalog_knows_are_priced(workload
     assert unpriced == []
 
 
-def test_breakdown_has_one_line_per_role_of_a_priced_workload(workloads):
+def test_breakdown_has_one_line_per_role_of_a_priced_workload(workloads: list[Workload]) -> None:
     for w in workloads:
         if w.cost is not None and w.cost.priced:
             assert len(w.cost.breakdown) == len(w.roles) + (1 if w.cost.assumptions else 0), w.ref()

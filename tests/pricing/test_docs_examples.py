@@ -59,7 +59,7 @@ def examples() -> list[Example]:
 ALL = examples()
 
 
-def test_the_page_has_every_kind_of_example():
+def test_the_page_has_every_kind_of_example() -> None:
     titles = " ".join(e.title for e in ALL).lower()
     for kind in ("spot", "on-demand", "pytorchjob", "cronjob", "mig", "unknown instance", "user catalog", "cpu-only"):
         assert kind in titles, kind
@@ -67,7 +67,7 @@ def test_the_page_has_every_kind_of_example():
 
 
 @pytest.mark.parametrize("example", ALL, ids=[f"{e.title}:{Path(e.manifest).stem}" for e in ALL])
-def test_worked_example_matches_the_engine(example: Example):
+def test_worked_example_matches_the_engine(example: Example) -> None:
     catalog = load_catalog(str(ROOT / example.pricing) if example.pricing else None)
     config = ModelConfig(hours_per_month=catalog.hours_per_month)
     (doc,) = [d for d in load_paths([str(ROOT / example.manifest)]) if isinstance(d, Document)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from policy_engine.model.workload import CapacityType
+from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.savings import (
     allowlist_saving,
     idle_saving,
@@ -17,54 +18,54 @@ from policy_engine.pricing.savings import (
 from tests.workloads import bounded, priced, role, workload
 
 
-def test_spot_saving_is_on_demand_minus_spot(catalog):
+def test_spot_saving_is_on_demand_minus_spot(catalog: Catalog) -> None:
     w = priced(workload(role(gpus=1, instance_type="box8", capacity=CapacityType.ON_DEMAND)), catalog)
     assert spot_saving(w) == pytest.approx((2.0 - 0.5) * 730)
 
 
-def test_spot_saving_of_a_workload_already_on_spot_is_zero(catalog):
+def test_spot_saving_of_a_workload_already_on_spot_is_zero(catalog: Catalog) -> None:
     w = priced(workload(role(gpus=1, instance_type="box8", capacity=CapacityType.SPOT)), catalog)
     assert spot_saving(w) == 0.0
 
 
-def test_spot_saving_is_unknown_without_a_spot_price_or_a_price(catalog):
+def test_spot_saving_is_unknown_without_a_spot_price_or_a_price(catalog: Catalog) -> None:
     assert spot_saving(priced(workload(role(gpus=1, instance_type="box1")), catalog)) is None
     assert spot_saving(priced(workload(role(gpus=1, instance_type="nope")), catalog)) is None
     assert spot_saving(workload(role(gpus=1, instance_type="box8"))) is None  # never priced
 
 
-def test_allowlist_saving_moves_gpu_roles_to_the_cheapest_allowed_fitting_type(catalog):
+def test_allowlist_saving_moves_gpu_roles_to_the_cheapest_allowed_fitting_type(catalog: Catalog) -> None:
     w = priced(workload(role(replicas=2, gpus=4, instance_type="box4"), role("api", cpu=1, memory_gib=1)), catalog)
     # box4: 10 $/h per 4-GPU pod; box8 share: 16 × 4/8 = 8 $/h; the CPU role does not move
     assert allowlist_saving(w, catalog, ["box8"]) == pytest.approx(2 * (10.0 - 8.0) * 730)
     assert allowlist_saving(w, catalog, ["box*"]) == pytest.approx(2 * (10.0 - 8.0) * 730)
 
 
-def test_allowlist_saving_is_none_when_nothing_allowed_fits(catalog):
+def test_allowlist_saving_is_none_when_nothing_allowed_fits(catalog: Catalog) -> None:
     w = priced(workload(role(gpus=4, instance_type="box4")), catalog)
     assert allowlist_saving(w, catalog, ["box1"]) is None
     assert allowlist_saving(w, catalog, ["g9.*"]) is None
 
 
-def test_allowlist_saving_is_never_negative(catalog):
+def test_allowlist_saving_is_never_negative(catalog: Catalog) -> None:
     w = priced(workload(role(gpus=1, instance_type="box8")), catalog)  # 2 $/h per GPU; box1 is 3 $/h
     assert allowlist_saving(w, catalog, ["box1"]) == 0.0
 
 
-def test_allowlist_saving_keeps_the_capacity_type(catalog):
+def test_allowlist_saving_keeps_the_capacity_type(catalog: Catalog) -> None:
     w = priced(workload(role(gpus=4, instance_type="box4", capacity=CapacityType.SPOT)), catalog)
     assert allowlist_saving(w, catalog, ["box8"]) == pytest.approx((3.0 - 4.0 * 4 / 8) * 730)
 
 
-def test_idle_saving_is_the_catalogs_idle_fraction_of_a_continuous_workload(catalog):
+def test_idle_saving_is_the_catalogs_idle_fraction_of_a_continuous_workload(catalog: Catalog) -> None:
     w = priced(workload(role(gpus=1, instance_type="box8"), kind="Notebook"), catalog)
     assert idle_saving(w, catalog) == pytest.approx(0.5 * 2.0 * 730)
 
 
-def test_idle_saving_is_zero_with_idle_shutdown_or_for_a_job(catalog):
+def test_idle_saving_is_zero_with_idle_shutdown_or_for_a_job(catalog: Catalog) -> None:
     assert idle_saving(priced(workload(role(gpus=1, instance_type="box8"), idle_timeout=3600), catalog), catalog) == 0
     assert idle_saving(priced(workload(role(gpus=1, instance_type="box8"), run_time=bounded(5)), catalog), catalog) == 0
 
 
-def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog):
+def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog: Catalog) -> None:
     assert idle_saving(priced(workload(role(gpus=1, instance_type="no-such-box")), catalog), catalog) is None

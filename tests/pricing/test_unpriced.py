@@ -14,21 +14,21 @@ from policy_engine.pricing.price_import import ImportRequest, run_import
 from tests.workloads import priced, role, workload
 
 
-def test_a_pod_on_a_recognised_type_without_a_price_is_unpriced_and_says_why():
+def test_a_pod_on_a_recognised_type_without_a_price_is_unpriced_and_says_why() -> None:
     cost = price(workload(role(gpus=8, instance_type="p6-b300.48xlarge")), load_catalog())
     assert not cost.priced and cost.monthly is None
     assert ("no published price in the catalog for instance type 'p6-b300.48xlarge' (8 × B300, 192 vCPU, "
             "4096 GiB): not in the AWS price table of 2026-01-19") in (cost.unpriced_reason or "")
 
 
-def test_a_pod_naming_only_a_recognised_gpu_model_without_a_price_is_unpriced_and_says_why():
+def test_a_pod_naming_only_a_recognised_gpu_model_without_a_price_is_unpriced_and_says_why() -> None:
     cost = price(workload(role(gpus=4, gpu_model="mi300x")), load_catalog())  # matched case-insensitively
     assert not cost.priced
     assert "no published price in the catalog for GPU model 'MI300X': its only instance here" in (
         cost.unpriced_reason or "")
 
 
-def test_a_user_price_for_a_recognised_type_prices_it(tmp_path: Path):
+def test_a_user_price_for_a_recognised_type_prices_it(tmp_path: Path) -> None:
     user = tmp_path / "prices.yaml"
     user.write_text("instance_types:\n  p6-b300.48xlarge: {provider: aws, region: us-east-1, gpus: 8, "
                     "gpu_model: B300, vcpus: 192, memory_gib: 4096, on_demand: 100.0, source: our contract}\n")
@@ -37,7 +37,7 @@ def test_a_user_price_for_a_recognised_type_prices_it(tmp_path: Path):
 
 
 def test_an_import_prices_a_recognised_type_with_its_base_hardware_and_takes_it_off_the_unpriced_list(
-        tmp_path: Path):
+        tmp_path: Path) -> None:
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump({
         "cpu": {"vcpu_hour": 0.03, "memory_gib_hour": 0.004}, "as_of": "2026-01-01",
@@ -63,7 +63,7 @@ def test_an_import_prices_a_recognised_type_with_its_base_hardware_and_takes_it_
     assert "A10" not in data.get("gpu_models", {}) and data["unpriced_gpu_models"]["A10"]["reason"]
 
 
-def test_the_bundled_catalogs_regional_prices_follow_the_manifests_region_and_say_the_default():
+def test_the_bundled_catalogs_regional_prices_follow_the_manifests_region_and_say_the_default() -> None:
     """topology.kubernetes.io/region from a nodeSelector or a required affinity selects the regional price
     the bundled catalog has (GCP's europe-west4, from the pricing.yml excerpt); else the default region, said."""
     from policy_engine.model.build import build_workload
@@ -85,7 +85,7 @@ def test_the_bundled_catalogs_regional_prices_follow_the_manifests_region_and_sa
     assert "no asia-south1 price in the catalog: priced at us-central1, its default region" in asia.breakdown[0]
 
 
-def test_among_candidates_a_recognised_type_without_a_price_is_named_apart_from_an_unknown_one():
+def test_among_candidates_a_recognised_type_without_a_price_is_named_apart_from_an_unknown_one() -> None:
     cost = price(workload(role(gpus=8, candidates=("p5.48xlarge", "p5e.48xlarge", "p9.huge"))), load_catalog())
     assert cost.priced and cost.hourly == 55.04  # the only candidate with a price
     assert "(not in catalog: p9.huge) (no published price: p5e.48xlarge)" in cost.breakdown[0]

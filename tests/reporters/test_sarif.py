@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,10 @@ from policy_engine.reporters.context import ReportContext
 SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 
 
-def _doc(result: Result, ctx: ReportContext) -> dict:
-    return json.loads(sarif.render(result, ctx))
+def _doc(result: Result, ctx: ReportContext) -> dict[str, Any]:
+    doc = json.loads(sarif.render(result, ctx))
+    assert isinstance(doc, dict)
+    return doc
 
 
 def test_valid_against_the_official_schema(result: Result, ctx: ReportContext) -> None:

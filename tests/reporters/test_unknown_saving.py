@@ -40,7 +40,9 @@ def only_unknown(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Repo
     return _run(path)
 
 
-def test_json_summary_is_null_when_nothing_is_known_and_counts_the_unknown(only_unknown, both) -> None:
+def test_json_summary_is_null_when_nothing_is_known_and_counts_the_unknown(
+    only_unknown: tuple[Result, ReportContext], both: tuple[Result, ReportContext],
+) -> None:
     (summary,) = json.loads(json_report.render(*only_unknown))["summary"]
     assert summary["saving"] is None and summary["saving_unknown"] == 1
     (finding,) = json.loads(json_report.render(*only_unknown))["findings"]
@@ -49,14 +51,16 @@ def test_json_summary_is_null_when_nothing_is_known_and_counts_the_unknown(only_
     assert summary["saving"] == pytest.approx(KNOWN) and summary["saving_unknown"] == 1
 
 
-def test_sarif_properties_say_null_and_why(only_unknown) -> None:
+def test_sarif_properties_say_null_and_why(only_unknown: tuple[Result, ReportContext]) -> None:
     (res,) = json.loads(sarif.render(*only_unknown))["runs"][0]["results"]
     assert "monthlySaving" in res["properties"] and res["properties"]["monthlySaving"] is None
     assert res["properties"]["savingUnknown"].startswith("unknown: no spot price")
     assert "Estimated saving if fixed: unknown" in res["message"]["text"]
 
 
-def test_text_totals_and_summary_say_unknown(only_unknown, both) -> None:
+def test_text_totals_and_summary_say_unknown(
+    only_unknown: tuple[Result, ReportContext], both: tuple[Result, ReportContext],
+) -> None:
     out = text.render(*only_unknown)
     assert "estimated saving if fixed unknown (1 finding with no spot price in the catalog)" in out
     assert "$0.00" not in out.split("Policy summary")[1]
@@ -66,7 +70,9 @@ def test_text_totals_and_summary_say_unknown(only_unknown, both) -> None:
     assert "estimated saving if fixed $8,760.00/month + unknown (1 finding with no spot price" in out
 
 
-def test_markdown_junit_and_policyreport_say_unknown(only_unknown, both) -> None:
+def test_markdown_junit_and_policyreport_say_unknown(
+    only_unknown: tuple[Result, ReportContext], both: tuple[Result, ReportContext],
+) -> None:
     md = markdown.render(*only_unknown)
     assert "### Biggest savings (total unknown if every finding is fixed)" in md
     assert "- **unknown** for 1 finding: no spot price in the pricing catalog" in md

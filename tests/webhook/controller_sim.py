@@ -149,7 +149,7 @@ def derive_cronjob(obj: Obj) -> list[Obj]:
     """pkg/controller/cronjob/utils.go getJobFromTemplate2: the Job's labels and annotations are the
     jobTemplate's metadata (+ the scheduled timestamp); its spec is jobTemplate.spec."""
     job_template = (obj.get("spec") or {}).get("jobTemplate") or {}
-    meta = job_template.get("metadata") if isinstance(job_template.get("metadata"), dict) else {}
+    meta = m if isinstance(m := job_template.get("metadata"), dict) else {}
     annotations = {**_map(meta.get("annotations")),
                    "batch.kubernetes.io/cronjob-scheduled-timestamp": "2026-01-01T00:00:00Z"}
     return [_child(obj, "batch/v1", "Job", f"{_name(obj)}-29430000", _map(meta.get("labels")), annotations,
@@ -523,7 +523,7 @@ def derive_workflow(obj: Obj) -> list[Obj]:
     """argo workflow/controller/workflowpod.go: a pod per container-running template; its labels are
     spec.podMetadata's + the template's metadata + workflows.argoproj.io/* (the Workflow's own are not)."""
     spec = obj.get("spec") or {}
-    pod_meta = spec.get("podMetadata") if isinstance(spec.get("podMetadata"), dict) else {}
+    pod_meta = m if isinstance(m := spec.get("podMetadata"), dict) else {}
     out = []
     for tpl in spec.get("templates") or []:
         if not isinstance(tpl, dict):
@@ -536,7 +536,7 @@ def derive_workflow(obj: Obj) -> list[Obj]:
             c.pop("source", None)
             c.setdefault("name", "main")
         containers += copy.deepcopy(tpl.get("sidecars") or [])
-        own = tpl.get("metadata") if isinstance(tpl.get("metadata"), dict) else {}
+        own = m if isinstance(m := tpl.get("metadata"), dict) else {}
         labels = {**_map(pod_meta.get("labels")), **_map(own.get("labels")),
                   "workflows.argoproj.io/workflow": _name(obj), "workflows.argoproj.io/completed": "false"}
         annotations = {**_map(pod_meta.get("annotations")), **_map(own.get("annotations")),
@@ -556,7 +556,7 @@ def derive_workflow(obj: Obj) -> list[Obj]:
 def derive_cronworkflow(obj: Obj) -> list[Obj]:
     """argo cron: a Workflow from workflowSpec, labelled with workflowMetadata's labels + the cron's name."""
     spec = obj.get("spec") or {}
-    wf_meta = spec.get("workflowMetadata") if isinstance(spec.get("workflowMetadata"), dict) else {}
+    wf_meta = m if isinstance(m := spec.get("workflowMetadata"), dict) else {}
     labels = {**_map(wf_meta.get("labels")), "workflows.argoproj.io/cron-workflow": _name(obj)}
     return [_child(obj, "argoproj.io/v1alpha1", "Workflow", f"{_name(obj)}-1767225600", labels,
                    _map(wf_meta.get("annotations")), copy.deepcopy(spec.get("workflowSpec") or {}))]

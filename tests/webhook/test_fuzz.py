@@ -148,6 +148,11 @@ def test_arbitrary_bodies_are_answered_not_crashed(server: Server, body: bytes) 
         assert reply.json()["error"]
 
 
+def _half_of(p: Path) -> st.SearchStrategy[tuple[str, bytes]]:
+    """The first half of a real manifest followed by junk bytes."""
+    return st.binary(max_size=40).map(lambda junk: (p.name, p.read_bytes()[: len(p.read_bytes()) // 2] + junk))
+
+
 FILES = st.one_of(
     JSON_VALUES.map(lambda v: ("x.json", json.dumps(v).encode())),
     JSON_VALUES.map(lambda v: ("x.yaml", yaml.safe_dump(v).encode())),
@@ -157,8 +162,7 @@ FILES = st.one_of(
     st.integers(1, 20_000).map(lambda n: ("wide.yaml", yaml.safe_dump(
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "w", "labels": {f"k{i}": "v" for i in range(n)}},
          "spec": {"containers": [{"name": "c", "image": "x"}]}}).encode())),
-    st.sampled_from(SAMPLES).flatmap(lambda p: st.binary(max_size=40).map(
-        lambda junk, p=p: (p.name, p.read_bytes()[: len(p.read_bytes()) // 2] + junk))),
+    st.sampled_from(SAMPLES).flatmap(lambda p: _half_of(p)),
 )
 
 

@@ -26,11 +26,10 @@ import yaml
 from policy_engine.cli.main import main
 from policy_engine.engine import load_engine
 from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.webhook.layout import POLICY_DIR, PolicyLayout
 from policy_engine.webhook.manifests import (
-    POLICY_DIR,
     WORKLOAD_RESOURCES,
     Options,
-    PolicyLayout,
     build,
     webhook_rules,
 )

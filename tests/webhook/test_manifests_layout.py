@@ -20,7 +20,7 @@ import yaml
 
 from policy_engine.cli.main import main
 from policy_engine.engine import load_engine
-from policy_engine.webhook.manifests import POLICY_DIR
+from policy_engine.webhook.layout import POLICY_DIR
 from tests.configmap_mount import mount_configmap
 from tests.webhook.reviews import review_body
 from tests.webhook.server import Server

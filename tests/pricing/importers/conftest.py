@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ DOWNLOADED = 1764417600
 
 
 @pytest.fixture()
-def fixture_copy(tmp_path: Path):
+def fixture_copy(tmp_path: Path) -> Callable[[str], str]:
     """A copy of an import fixture whose modification time is ``DOWNLOADED`` (for formats dated by it)."""
 
     def copy(name: str) -> str:

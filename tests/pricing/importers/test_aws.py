@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from policy_engine.pricing.importers.aws import import_offer, import_spot_history
@@ -13,7 +15,7 @@ OFFER = str(IMPORT_FIXTURES / "aws-offer-us-east-1.json")
 SPOT = str(IMPORT_FIXTURES / "aws-spot.json")
 
 
-def test_only_linux_shared_on_demand_rows_are_taken_with_the_files_date():
+def test_only_linux_shared_on_demand_rows_are_taken_with_the_files_date() -> None:
     imported = import_offer(OFFER)
     rows = {r.name: r for r in imported.rows}
     assert set(rows) == {"g5.xlarge", "p5.48xlarge", "m5.large"}  # m5.large is dropped later (no GPU)
@@ -29,7 +31,7 @@ def test_only_linux_shared_on_demand_rows_are_taken_with_the_files_date():
     assert imported.source.date == "2025-11-20" and imported.source.region == "us-east-1"
 
 
-def test_every_trap_is_skipped_and_counted_with_its_reason():
+def test_every_trap_is_skipped_and_counted_with_its_reason() -> None:
     skipped = import_offer(OFFER).skipped
     assert skipped == {
         "reserved terms (only on-demand prices are taken)": 2,
@@ -42,7 +44,7 @@ def test_every_trap_is_skipped_and_counted_with_its_reason():
     }
 
 
-def test_spot_is_the_median_of_each_zones_latest_linux_price():
+def test_spot_is_the_median_of_each_zones_latest_linux_price() -> None:
     imported = import_spot_history(SPOT)
     rows = {(r.name, r.region): r for r in imported.rows}
     east = rows[("g5.xlarge", "us-east-1")]
@@ -60,14 +62,14 @@ def test_spot_is_the_median_of_each_zones_latest_linux_price():
     }
 
 
-def test_a_file_that_is_not_json_is_an_error_at_its_line():
+def test_a_file_that_is_not_json_is_an_error_at_its_line() -> None:
     with pytest.raises(ImportFailure) as info:
         import_offer(str(IMPORT_FIXTURES / "aws-not-json.json"))
     (error,) = info.value.errors
     assert error.span.line == 5 and error.code == "E809" and "not JSON" in error.message
 
 
-def test_a_json_file_of_another_shape_is_an_error_naming_what_is_missing(tmp_path):
+def test_a_json_file_of_another_shape_is_an_error_naming_what_is_missing(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.json"
     wrong.write_text('{"SpotPriceHistory": []}')
     with pytest.raises(ImportFailure, match="no 'products' object"):
@@ -76,7 +78,7 @@ def test_a_json_file_of_another_shape_is_an_error_naming_what_is_missing(tmp_pat
         import_spot_history(OFFER)
 
 
-def test_an_offer_without_a_publication_date_is_refused(tmp_path):
+def test_an_offer_without_a_publication_date_is_refused(tmp_path: Path) -> None:
     text = (IMPORT_FIXTURES / "aws-offer-us-west-2.json").read_text().replace(
         '"publicationDate" : "2025-11-21T00:44:10Z",', "")
     undated = tmp_path / "undated.json"

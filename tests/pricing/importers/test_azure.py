@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from policy_engine.pricing.importers.azure import hardware_table, import_retail_prices
@@ -10,7 +12,7 @@ from policy_engine.pricing.importers.common import Hardware, ImportFailure
 from .paths import IMPORT_FIXTURES
 
 
-def test_consumption_linux_and_spot_meters_are_taken_dated_by_the_download(fixture_copy):
+def test_consumption_linux_and_spot_meters_are_taken_dated_by_the_download(fixture_copy: Callable[[str], str]) -> None:
     imported = import_retail_prices(fixture_copy("azure-retail-page1.json"))
     rows = {(r.name, r.region, r.spot is not None): r for r in imported.rows}
     on_demand = rows[("Standard_NC24ads_A100_v4", "eastus", False)]
@@ -31,12 +33,12 @@ def test_consumption_linux_and_spot_meters_are_taken_dated_by_the_download(fixtu
     }
 
 
-def test_a_file_that_is_not_a_page_is_a_located_error():
+def test_a_file_that_is_not_a_page_is_a_located_error() -> None:
     with pytest.raises(ImportFailure, match="no 'Items' list"):
         import_retail_prices(str(IMPORT_FIXTURES / "azure-not-a-page.json"))
 
 
-def test_the_hardware_table_covers_the_gpu_families_and_the_new_ones():
+def test_the_hardware_table_covers_the_gpu_families_and_the_new_ones() -> None:
     table = hardware_table()
     assert table["Standard_ND96isr_H200_v5"] == Hardware(96, 1850, 8, "H200")
     assert table["Standard_ND96isr_MI300X_v5"].gpu_model == "MI300X"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
@@ -10,7 +12,7 @@ from policy_engine.pricing.importers.gcp import import_price_table
 from .paths import IMPORT_FIXTURES
 
 
-def test_the_pricing_yml_layout_gives_hourly_and_spot_per_region_dated_by_its_timestamp():
+def test_the_pricing_yml_layout_gives_hourly_and_spot_per_region_dated_by_its_timestamp() -> None:
     imported = import_price_table(str(IMPORT_FIXTURES / "gcp-pricing.yml"))
     rows = {(r.name, r.region): r for r in imported.rows}
     assert set(rows) == {("a2-highgpu-1g", "us-central1"), ("a2-highgpu-1g", "europe-west4"),
@@ -26,7 +28,7 @@ def test_the_pricing_yml_layout_gives_hourly_and_spot_per_region_dated_by_its_ti
     }
 
 
-def test_a_csv_table_with_an_empty_spot_cell_has_no_spot_price():
+def test_a_csv_table_with_an_empty_spot_cell_has_no_spot_price() -> None:
     imported = import_price_table(str(IMPORT_FIXTURES / "gcp-prices.csv"))
     rows = {r.region: r for r in imported.rows}
     assert rows["us-central1"].spot is None and rows["us-central1"].on_demand == 0.70683
@@ -35,14 +37,14 @@ def test_a_csv_table_with_an_empty_spot_cell_has_no_spot_price():
     assert rows["us-central1"].hardware == Hardware(4, 16, 1, "L4")
 
 
-def test_a_bad_csv_cell_is_an_error_at_its_line():
+def test_a_bad_csv_cell_is_an_error_at_its_line() -> None:
     with pytest.raises(ImportFailure) as info:
         import_price_table(str(IMPORT_FIXTURES / "gcp-bad.csv"))
     (error,) = info.value.errors
     assert error.span.line == 3 and "hour not a number" in error.message
 
 
-def test_a_yaml_table_without_a_generation_date_is_refused(tmp_path):
+def test_a_yaml_table_without_a_generation_date_is_refused(tmp_path: Path) -> None:
     undated = tmp_path / "pricing.yml"
     undated.write_text("compute:\n  instance:\n    g2-standard-4:\n      l4: 1\n      cpu: 4\n      ram: 16\n"
                        "      cost:\n        us-central1: {hour: 0.70683}\n")

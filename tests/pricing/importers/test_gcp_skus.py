@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
@@ -13,7 +15,7 @@ MACHINES = {"a2-highgpu-1g": Hardware(12, 85, 1, "A100"), "a2-highgpu-8g": Hardw
             "g2-standard-4": Hardware(4, 16, 1, "L4"), "a3-ultragpu-8g": Hardware(224, 2952, 8, "H200")}
 
 
-def test_machine_prices_are_composed_from_core_ram_and_gpu_skus_per_region(fixture_copy):
+def test_machine_prices_are_composed_from_core_ram_and_gpu_skus_per_region(fixture_copy: Callable[[str], str]) -> None:
     imported = import_skus(fixture_copy("gcp-skus.json"), MACHINES)
     rows = {(r.name, r.region, "spot" if r.spot is not None else "od"): r for r in imported.rows}
     a2 = rows[("a2-highgpu-1g", "us-central1", "od")]
@@ -34,6 +36,6 @@ def test_machine_prices_are_composed_from_core_ram_and_gpu_skus_per_region(fixtu
     }
 
 
-def test_a_file_that_is_not_a_sku_page_is_refused():
+def test_a_file_that_is_not_a_sku_page_is_refused() -> None:
     with pytest.raises(ImportFailure, match="no 'skus' list"):
         import_skus(str(IMPORT_FIXTURES / "azure-not-a-page.json"), MACHINES)

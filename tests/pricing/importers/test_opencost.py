@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from policy_engine.pricing.catalog import load_catalog
@@ -10,7 +13,7 @@ from policy_engine.pricing.importers.common import ImportFailure
 CPU, RAM, GPU, SPOT_CPU, SPOT_RAM = 0.031611, 0.004237, 0.95, 0.006655, 0.000892
 
 
-def test_the_rates_reprice_every_instance_from_its_hardware(fixture_copy):
+def test_the_rates_reprice_every_instance_from_its_hardware(fixture_copy: Callable[[str], str]) -> None:
     catalog = load_catalog(fixture_copy("opencost-default.json"))
     g5 = catalog.instance_types["g5.xlarge"]  # 4 vCPU, 16 GiB, 1 GPU
     assert g5.on_demand == pytest.approx(4 * CPU + 16 * RAM + 1 * GPU)
@@ -30,7 +33,7 @@ def test_the_rates_reprice_every_instance_from_its_hardware(fixture_copy):
     assert "B300" not in catalog.unpriced_gpu_models
 
 
-def test_a_rate_that_is_not_a_number_is_located(tmp_path):
+def test_a_rate_that_is_not_a_number_is_located(tmp_path: Path) -> None:
     bad = tmp_path / "default.json"
     bad.write_text('{\n  "provider": "custom",\n  "CPU": "0.03",\n  "RAM": "cheap"\n}\n')
     with pytest.raises(ImportFailure) as info:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 import yaml
 
@@ -16,11 +20,13 @@ SPOT = str(IMPORT_FIXTURES / "aws-spot.json")
 OFFER_SOURCE = "AWS Price List AmazonEC2 offer, published 2025-11-20T19:24:13Z; sku "
 
 
-def catalog_of(request: ImportRequest) -> dict:
-    return yaml.safe_load(run_import(request).text)
+def catalog_of(request: ImportRequest) -> dict[str, Any]:
+    data = yaml.safe_load(run_import(request).text)
+    assert isinstance(data, dict)
+    return data
 
 
-def test_aws_on_demand_and_spot_join_per_region_each_with_its_own_file_and_date():
+def test_aws_on_demand_and_spot_join_per_region_each_with_its_own_file_and_date() -> None:
     data = catalog_of(ImportRequest(aws=(OFFER_EAST, OFFER_WEST), aws_spot=(SPOT,)))
     assert data["instance_types"]["g5.xlarge"] == {
         "provider": "aws", "region": "us-east-1", "gpus": 1, "gpu_model": "A10G", "vcpus": 4, "memory_gib": 16,
@@ -50,7 +56,7 @@ def test_aws_on_demand_and_spot_join_per_region_each_with_its_own_file_and_date(
     assert data["as_of"] == "2025-11-28"
 
 
-def test_azure_pages_with_the_hardware_table(fixture_copy):
+def test_azure_pages_with_the_hardware_table(fixture_copy: Callable[[str], str]) -> None:
     page1, page2 = fixture_copy("azure-retail-page1.json"), fixture_copy("azure-retail-page2.json")
     data = catalog_of(ImportRequest(azure=(page1, page2)))
     nc = data["instance_types"]["Standard_NC24ads_A100_v4"]
@@ -72,7 +78,7 @@ def test_azure_pages_with_the_hardware_table(fixture_copy):
     assert "Standard_D2s_v3" not in data["instance_types"]  # priced, but its hardware is unknown
 
 
-def test_gcp_table_sets_us_central1_as_the_default_region():
+def test_gcp_table_sets_us_central1_as_the_default_region() -> None:
     data = catalog_of(ImportRequest(gcp=(str(IMPORT_FIXTURES / "gcp-pricing.yml"),
                                          str(IMPORT_FIXTURES / "gcp-prices.csv"))))
     source = "GCP machine-type price table gcp-pricing.yml (pricing.yml layout), generated 2025-03-06"
@@ -88,7 +94,7 @@ def test_gcp_table_sets_us_central1_as_the_default_region():
     assert g2["regions"]["europe-west4"]["spot"] == 0.30911
 
 
-def test_merged_into_the_bundled_catalog_the_result_loads_and_keeps_what_the_files_do_not_touch(tmp_path):
+def test_merged_into_the_bundled_catalog_the_result_loads_and_keeps_what_the_files_do_not_touch(tmp_path: Path) -> None:
     outcome = run_import(ImportRequest(aws=(OFFER_EAST,), aws_spot=(SPOT,), base=str(bundled_catalog_path())))
     out = tmp_path / "catalog.yaml"
     out.write_text(outcome.text)
@@ -100,18 +106,18 @@ def test_merged_into_the_bundled_catalog_the_result_loads_and_keeps_what_the_fil
     assert merged.cpu == bundled.cpu
 
 
-def test_only_globs_restrict_the_types_taken():
+def test_only_globs_restrict_the_types_taken() -> None:
     data = catalog_of(ImportRequest(aws=(OFFER_EAST,), only=("p5*",)))
     assert set(data["instance_types"]) == {"p5.48xlarge"}
 
 
-def test_include_cpu_takes_machine_types_without_accelerators():
+def test_include_cpu_takes_machine_types_without_accelerators() -> None:
     data = catalog_of(ImportRequest(aws=(OFFER_EAST,), include_cpu=True))
     assert data["instance_types"]["m5.large"]["gpus"] == 0
     assert data["instance_types"]["m5.large"]["on_demand"] == 0.096
 
 
-def test_every_bad_file_is_reported_at_once():
+def test_every_bad_file_is_reported_at_once() -> None:
     from policy_engine.pricing.importers.common import ImportFailure
 
     with pytest.raises(ImportFailure) as info:
@@ -121,7 +127,9 @@ def test_every_bad_file_is_reported_at_once():
         ("aws-not-json.json", 5), ("gcp-bad.csv", 3)]
 
 
-def test_the_observed_spot_catalog_used_by_the_docs_is_exactly_what_the_importer_writes(monkeypatch):
+def test_the_observed_spot_catalog_used_by_the_docs_is_exactly_what_the_importer_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pricing = IMPORT_FIXTURES.parent
     monkeypatch.chdir(pricing)
     fresh = run_import(ImportRequest(aws=("import/aws-offer-us-east-1.json",), aws_spot=("import/aws-spot.json",)))
