@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from policy_engine.cli.controller import add_cluster_arguments
+from policy_engine.cli.controller import add_cluster_arguments, load_inputs
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.reporters import FORMATS
 
@@ -49,31 +49,20 @@ def instant(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubernetes.config.config_exception import ConfigException
-
     from policy_engine.cluster import ClusterState, Timing
     from policy_engine.compiler.program import Enforcement
-    from policy_engine.controller import api_client, reports
     from policy_engine.controller import audit as audit_mod
+    from policy_engine.controller import reports
     from policy_engine.controller.inventory import Inventory
     from policy_engine.controller.kinds import workload_resources
-    from policy_engine.controller.settings import load_settings
     from policy_engine.controller.telemetry import GpuTelemetry
-    from policy_engine.engine import load_engine
-    from policy_engine.errors import DiagnosticError
     from policy_engine.reporters import ReportContext, renderer
     from policy_engine.reporters.json_report import dumps
 
-    try:
-        settings = load_settings(args.config)
-        engine = load_engine(args.policies or None, args.pricing)
-        api = api_client(args.kubeconfig, args.in_cluster, args.context)
-    except DiagnosticError as exc:
-        print(str(exc), file=sys.stderr)
+    inputs = load_inputs(args, "audit")
+    if inputs is None:
         return EXIT_ERROR
-    except (OSError, ConfigException) as exc:
-        print(f"policy-engine audit: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    settings, engine, api = inputs
     prom = settings.prometheus
     if args.prometheus:
         prom = prom.model_copy(update={"url": args.prometheus.rstrip("/")})

@@ -10,8 +10,15 @@ import argparse
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+    from policy_engine.controller.settings import ControllerSettings
+    from policy_engine.engine import Engine
 
 HELP = "run the in-cluster controller: background audit, PolicyReports, idle GPU shutdown"
 
@@ -35,12 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_cluster_arguments(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def load_inputs(args: argparse.Namespace, command: str) -> tuple[ControllerSettings, Engine, ApiClient] | None:
+    """Settings, policies and pricing, and the cluster connection of ``controller`` and ``audit``; None
+    (the error printed) when any of them is wrong, before anything starts."""
     from kubernetes.config.config_exception import ConfigException
 
-    from policy_engine import jsonlog
     from policy_engine.controller import api_client
-    from policy_engine.controller.runner import Controller
     from policy_engine.controller.settings import load_settings
     from policy_engine.engine import load_engine
     from policy_engine.errors import DiagnosticError
@@ -48,13 +55,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         engine = load_engine(args.policies or None, args.pricing)
-        api = api_client(args.kubeconfig, args.in_cluster, args.context)
+        return settings, engine, api_client(args.kubeconfig, args.in_cluster, args.context)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_ERROR
     except (OSError, ConfigException) as exc:
-        print(f"policy-engine controller: {exc}", file=sys.stderr)
+        print(f"policy-engine {command}: {exc}", file=sys.stderr)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from policy_engine import jsonlog
+    from policy_engine.controller.runner import Controller
+
+    inputs = load_inputs(args, "controller")
+    if inputs is None:
         return EXIT_ERROR
+    settings, engine, api = inputs
     jsonlog.configure(args.log_level, ("policy_engine.controller", jsonlog.CLUSTER_LOGGER))
     controller = Controller(settings, engine, api, act=args.act)
     done = threading.Event()
