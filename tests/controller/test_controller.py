@@ -4,10 +4,8 @@ Prometheus over backfilled DCGM series, with the controller's clock injected so 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,38 +14,20 @@ import yaml
 from kubernetes import client
 
 from policy_engine.cli.main import main
-from policy_engine.cluster import Timing
 from policy_engine.controller.actions import IDLE_NOTICE, IDLE_SINCE, NOTEBOOK_STOPPED, PREVIOUS_REPLICAS, STOPPED_BY
 from policy_engine.controller.runner import Controller
 from policy_engine.controller.settings import ControllerSettings, IdleSettings, LeaderSettings, PrometheusSettings
 from policy_engine.engine import load_engine
 from tests.cluster.fake_apiserver import FakeApiServer
+from tests.cluster.helpers import FAST, Clock, wait_for
 from tests.prometheus_server import PrometheusServer
 
 from .scenario import FIXTURES, T0
 
 POLICIES = FIXTURES / "policies"
-FAST = Timing(watch_timeout_seconds=60, resync_seconds=3600, backoff_initial=0.05, backoff_max=0.2)
 NB, DEPLOY, PTJ = "kubeflow.org/v1/notebooks", "apps/v1/deployments", "kubeflow.org/v1/pytorchjobs"
 ISVC = "serving.kserve.io/v1beta1/inferenceservices"
 REPORTS = "wgpolicyk8s.io/v1alpha2/policyreports"
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def make(apiserver: FakeApiServer, prometheus_url: str | None, clock: Clock, *, act: bool = True,
