@@ -8,12 +8,11 @@ suite's counts come before its testcases); each finding's ``<failure>`` is then 
 and filed under its resource (``spool``: on disk past a budget), and each testcase, its failures read
 back, is filed under its policy in the order the pairs were evaluated; then the suites are written out.
 Memory grows with the resources a run names, not with its findings or pairs. The text is the one
-``ElementTree`` writes for the whole tree, indented.
+``ElementTree`` writes for the whole tree, indented (its escaping, done here string by string).
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -113,16 +112,15 @@ def _pieces(result: Result, ctx: ReportContext, failures: Spool[ResourceRef | tu
             yield _CASE + _case(policy, subject, texts, ctx, anchor, line)
         yield "\n  </testsuite>"
     if errors:
-        suite = ET.Element("testsuite", name=ERRORS_SUITE, tests=str(len(errors)), failures="0",
-                           errors=str(len(errors)), skipped="0")
+        yield "\n  " + _open("testsuite", name=ERRORS_SUITE, tests=str(len(errors)), failures="0",
+                             errors=str(len(errors)), skipped="0")
         for d in errors:
             file = ctx.relative(d.span.file)
-            case = ET.SubElement(suite, "testcase", classname="load", name=f"{file}:{d.span.line}", file=file)
-            case.set("line", str(d.span.line))
-            err = ET.SubElement(case, "error", message=f"[{d.code}] {d.message}", type=d.code)
-            err.text = d.headline()
-        ET.indent(suite, level=1)
-        yield "\n  " + ET.tostring(suite, encoding="unicode")
+            yield (_CASE + _open("testcase", classname="load", name=f"{file}:{d.span.line}", file=file,
+                                 line=str(d.span.line))
+                   + _FAILURE + _element("error", d.headline(), message=f"[{d.code}] {d.message}", type=d.code)
+                   + "\n    </testcase>")
+        yield "\n  </testsuite>"
     yield "\n</testsuites>\n"
 
 
@@ -136,8 +134,43 @@ def _by_policy(texts: Iterable[str]) -> dict[int, list[str]]:
 
 
 def _open(tag: str, **attrs: str) -> str:
-    """An element's start tag, attributes escaped as ElementTree escapes them."""
-    return ET.tostring(ET.Element(tag, attrs), encoding="unicode")[:-3] + ">"
+    """An element's start tag, its attributes escaped as ``ElementTree`` escapes them (but 3x faster than
+    serialising an element each: a large run has hundreds of thousands)."""
+    return f"<{tag}" + "".join(f' {k}="{_attribute(v)}"' for k, v in attrs.items()) + ">"
+
+
+def _element(tag: str, text: str, **attrs: str) -> str:
+    """An element with text and no children, as ``ElementTree`` writes it (``<tag … />`` when empty)."""
+    start = _open(tag, **attrs)
+    return f"{start[:-1]} />" if not text else f"{start}{_text(text)}</{tag}>"
+
+
+def _attribute(value: str) -> str:
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    if "\n" in value:
+        value = value.replace("\n", "&#10;")
+    if "\t" in value:
+        value = value.replace("\t", "&#09;")
+    return value
+
+
+def _text(value: str) -> str:
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    return value
 
 
 def _case(policy: str, subject: Subject, found: list[str], ctx: ReportContext,
@@ -155,15 +188,13 @@ def _case(policy: str, subject: Subject, found: list[str], ctx: ReportContext,
         file = ctx.relative(anchor.file)
         name = f"group {subject}"
         line = anchor.line
-    case = ET.Element("testcase", classname=policy, name=name, file=file)
-    case.set("line", str(line))
     if not found:
-        return ET.tostring(case, encoding="unicode")
-    return _open("testcase", **case.attrib) + "".join(_FAILURE + x for x in found) + "\n    </testcase>"
+        return _element("testcase", "", classname=policy, name=name, file=file, line=str(line))
+    return (_open("testcase", classname=policy, name=name, file=file, line=str(line))
+            + "".join(_FAILURE + x for x in found) + "\n    </testcase>")
 
 
 def _failure(f: Finding, ctx: ReportContext) -> str:
-    failure = ET.Element("failure", message=f.message, type=f"{f.severity.value}/{f.enforcement.value}")
     lines = [f"{ctx.relative(f.resource.file)}:{f.line}: {f.policy} [{f.severity.value}, "
              f"{f.enforcement.value}] {f.message}"]
     if f.monthly_cost is not None:
@@ -174,5 +205,4 @@ def _failure(f: Finding, ctx: ReportContext) -> str:
         lines.append("estimated saving if fixed: unknown (no spot price in the pricing catalog)")
     lines.extend(f"counts towards {f.group}: {r.display()} ({ctx.relative(r.file)}:{r.line})"
                  for r in f.related)
-    failure.text = "\n".join(lines)
-    return ET.tostring(failure, encoding="unicode")
+    return _element("failure", "\n".join(lines), message=f.message, type=f"{f.severity.value}/{f.enforcement.value}")

@@ -48,3 +48,14 @@ def test_a_pair_evaluated_twice_is_one_testcase(result: Result, ctx: ReportConte
     root = ET.fromstring(junit.render(twice, ctx))
     assert int(root.get("tests", "0")) == len(root.findall(".//testcase"))
     assert int(root.get("failures", "0")) == sum(1 for c in root.iter("testcase") if c.find("failure") is not None)
+
+
+def test_elements_are_escaped_as_elementtree_escapes_them() -> None:
+    """The testcases are written string by string: the text is the one ElementTree writes for them."""
+    from policy_engine.reporters.junit import _element
+
+    nasty = "a & b <c> \"d\" 'e' \r\n\t ]]> é 😀"
+    for text in (nasty, "", "plain"):
+        element = ET.Element("failure", message=nasty, type="high/deny")
+        element.text = text or None
+        assert _element("failure", text, message=nasty, type="high/deny") == ET.tostring(element, encoding="unicode")
