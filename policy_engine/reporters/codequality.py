@@ -63,8 +63,24 @@ def _issues(result: Result, ctx: ReportContext) -> Iterator[dict[str, Any]]:
 
 
 def _indented(issue: dict[str, Any]) -> str:
-    """An issue as an item of the array ``json.dumps(…, indent=1)`` writes (its strings hold no newline)."""
-    return " " + json.dumps(issue, ensure_ascii=False, indent=1).replace("\n", "\n ")
+    """An issue as an item of the array ``json.dumps(…, indent=1)`` writes."""
+    return " " + _dumps(issue, 1)
+
+
+#: ``json.dumps(value, ensure_ascii=False)`` for a string or a number: the C encoder (indenting, json.dumps
+#: encodes in pure Python: 2x slower over 360,000 issues).
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _dumps(value: Any, level: int) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=1)`` at nesting ``level``, for dicts of strings and numbers."""
+    if not isinstance(value, dict):
+        return _encode(value)
+    if not value:
+        return "{}"
+    inner = "\n" + " " * (level + 1)
+    items = (f"{inner}{_encode(k)}: {_dumps(v, level + 1)}" for k, v in value.items())
+    return "{" + ",".join(items) + "\n" + " " * level + "}"
 
 
 def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
