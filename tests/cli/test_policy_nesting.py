@@ -73,7 +73,7 @@ def _commands_at_the_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert run("fmt", "--check", str(policy))[0] == 0
     code, said = run("validate", str(policy))
     assert code == 0, said
-    code, said = run("check", "--no-cache", "--format", "json", "--policies", str(policy), str(tmp_path / "pod.yaml"))
+    code, said = run("check", "--format", "json", "--policies", str(policy), str(tmp_path / "pod.yaml"))
     findings = json.JSONDecoder().raw_decode(said)[0]["findings"]  # (the summary follows on stderr)
     assert code == 1 and sorted(f["policy"] for f in findings) == sorted(AT_LIMIT), said
     for name in AT_LIMIT:
@@ -106,7 +106,7 @@ def test_a_policy_past_the_limit_is_a_located_e310_and_exit_2_in_every_command(
                 f"deep.policy:{lines[1]}:{column + quantifiers}: error[E310]",
                 f"deep.policy:{lines[2]}:{column + 4 * MAX_NESTING}: error[E310]"]
     for argv in (["validate", str(policy)], ["fmt", "--check", str(policy)], ["fmt", str(policy)],
-                 ["check", "--no-cache", "--policies", str(policy), str(tmp_path / "pod.yaml")],
+                 ["check", "--policies", str(policy), str(tmp_path / "pod.yaml")],
                  ["explain", "--policy", "maps", "--policies", str(policy), str(tmp_path / "pod.yaml")],
                  ["test", str(tmp_path / "deep.test.yaml")]):
         code = main(argv)
