@@ -131,7 +131,7 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
             source.template_path or source.spec_path, source.replicas.note
         )
 
-    containers, sums, inits, first_gpu_path = _read_containers(doc, refs, config)
+    containers, sums, inits, first_gpu_path, role.quantities = _read_containers(doc, refs, config)
     role.containers = tuple(containers)
     pod: dict[str, Decimal] = dict(sums)
     for name, amount in inits.items():
@@ -163,8 +163,9 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
 
 def _read_containers(
     doc: Document, refs: tuple[ContainerRef, ...], config: ModelConfig
-) -> tuple[list[Container], dict[str, Decimal], dict[str, Decimal], FieldPath | None]:
-    """Containers and their summed requests, in time linear in the containers (a pod may have 20,000).
+) -> tuple[list[Container], dict[str, Decimal], dict[str, Decimal], FieldPath | None, dict[str, Decimal]]:
+    """Containers, their summed requests, where the first GPU is asked for and the quantity strings parsed
+    (with their values), in time linear in the containers (a pod may have 20,000).
 
     A regular container's amounts (its request, or its limit when it has none) are counted per distinct
     (requests, limits) pair of mappings, added up when the pair is first seen and multiplied by its other
@@ -242,8 +243,22 @@ def _read_containers(
             _add(sums, requests, limits, parsed, times - 1)
     for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[resource] = sums.get(resource, Decimal(0)) + amount
+    if not all(type(resource) is str for resource in (*sums, *inits)):  # `1: 2` in YAML: every name is in a sum
+        raise _unnamed_resource(doc, refs, containers)
     gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
-    return containers, sums, inits, _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
+    first_gpu = _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
+    return containers, sums, inits, first_gpu, parsed
+
+
+def _unnamed_resource(doc: Document, refs: tuple[ContainerRef, ...], containers: list[Container]) -> Exception:
+    """The located error for the first resource whose name is not a string (``1: 2`` in YAML)."""
+    for ref, c in zip(refs, containers, strict=True):
+        for which, mapping in (("requests", c.requests), ("limits", c.limits)):
+            for name in mapping:
+                if type(name) is not str:
+                    path = (*ref.path, ref.resources_key, which)
+                    return field_error(doc, path, "E701", f"a resource name must be a string, found {name!r}")
+    raise AssertionError("no resource without a string name")
 
 
 def _add(sums: dict[str, Decimal], requests: dict[str, Any], limits: dict[str, Any], parsed: dict[str, Decimal],
