@@ -168,15 +168,17 @@ def _read_containers(
     (with their values), in time linear in the containers (a pod may have 20,000).
 
     A regular container's amounts (its request, or its limit when it has none) are counted per distinct
-    (requests, limits) pair of mappings, added up when the pair is first seen and multiplied by its other
-    times at the end: Decimal arithmetic, or even a dictionary per container, cost more than everything
-    else here. A quantity string already seen valid in the workload is not parsed again (a new one is
-    parsed once), and the container keeps the object's own mappings when their values are all strings
-    (the usual case) rather than a copy.
+    (requests, limits) pair, keyed by one flat tuple of their names and values: a pair seen before is
+    neither checked nor added up again (its other times are multiplied in at the end), and its container
+    shares the first one's mappings; a new one is checked, its new quantity strings parsed (each once per
+    workload) and added up at once. Decimal arithmetic, or even a dictionary per container, costs more
+    than everything else here. A container keeps the object's own mappings when their values are all
+    strings (the usual case) rather than a copy.
     """
     containers: list[Container] = []
     append = containers.append
-    counted: dict[tuple[Any, ...], int] = {}  # a regular container's requests and limits (flat) → how many
+    #: a regular container's requests and limits (flat) → [how many, their text forms, the mappings]
+    counted: dict[tuple[Any, ...], list[Any]] = {}
     inits: dict[str, Decimal] = {}
     sums: dict[str, Decimal] = {}
     sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
@@ -202,8 +204,36 @@ def _read_containers(
             _child_mapping(doc, resources, (*ref.path, ref.resources_key))
         requests: Any = resources.get("requests")
         limits: Any = resources.get("limits")
-        # a mapping whose values are all strings already checked in this workload (the usual case) is kept
-        # as it is; another is checked (its new strings parsed, once per workload) by _quantities
+        name = holder.get("name")
+        if type(name) is not str:
+            name = str(name or "")
+        if not ref.init:
+            if requests is None:
+                requests = _EMPTY
+            if limits is None:
+                limits = _EMPTY
+            if type(requests) is dict and type(limits) is dict:
+                # one flat tuple, nothing else kept per container (no tuple per item): the number of requests,
+                # their names and values, then the limits' names and values
+                pair = (len(requests), *requests, *requests.values(), *limits, *limits.values())
+                try:
+                    seen = counted.get(pair)
+                except TypeError:  # an unhashable value: checked (and refused) below
+                    seen = None
+                    pair = ()  # not counted: refused below
+                if seen is not None:  # checked and added up before: counted
+                    seen[0] += 1
+                    append(Container(name, False, seen[1], seen[2], path, raw))
+                    continue
+                if pair:  # a new pair: checked (its new strings parsed), added up at once
+                    requests, requests_text = _quantities(doc, ref, "requests", requests, valid, parsed)
+                    limits, limits_text = _quantities(doc, ref, "limits", limits, valid, parsed)
+                    append(Container(name, False, requests_text, limits_text, path, raw))
+                    counted[pair] = [1, requests_text, limits_text, requests, limits]
+                    _add(sums, requests, limits, parsed, 1)
+                    continue
+        # a mapping whose values are all strings already checked in this workload is kept as it is; another
+        # is checked (its new strings parsed, once per workload) by _quantities
         if type(requests) is dict and _known(valid, requests):
             requests_text = requests
         else:
@@ -212,9 +242,7 @@ def _read_containers(
             limits_text = limits
         else:
             limits, limits_text = _quantities(doc, ref, "limits", limits, valid, parsed)
-        name = holder.get("name")
-        append(Container(name if type(name) is str else str(name or ""), ref.init, requests_text, limits_text,
-                         ref.path, raw))
+        append(Container(name, ref.init, requests_text, limits_text, path, raw))
         if ref.init:
             # an init container runs beside the sidecars started before it (KEP-753)
             sidecar = holder.get("restartPolicy") == "Always"
@@ -224,22 +252,10 @@ def _read_containers(
                     inits[resource] = running
                 if sidecar:
                     sidecars[resource] = running
-        elif requests or limits:
-            # one flat tuple, nothing else kept per container (no tuple per item): the number of requests,
-            # their names and values, then the limits' names and values. A new one is added up at once.
-            pair = (len(requests), *requests, *requests.values(), *limits, *limits.values())
-            times = counted.get(pair)
-            if times is None:
-                counted[pair] = 1
-                _add(sums, requests, limits, parsed, 1)
-            else:
-                counted[pair] = times + 1
-    for pair, times in counted.items():  # the pairs seen again: their other times
+        elif requests or limits:  # not a mapping (refused above) or not hashable (a list: refused above)
+            raise AssertionError("a container's amounts were neither refused nor counted")
+    for times, _, _, requests, limits in counted.values():  # the pairs seen again: their other times
         if times > 1:
-            n = pair[0]
-            m = (len(pair) - 1 - 2 * n) // 2
-            requests = dict(zip(pair[1:1 + n], pair[1 + n:1 + 2 * n], strict=True))
-            limits = dict(zip(pair[1 + 2 * n:1 + 2 * n + m], pair[1 + 2 * n + m:], strict=True))
             _add(sums, requests, limits, parsed, times - 1)
     for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[resource] = sums.get(resource, Decimal(0)) + amount
@@ -264,7 +280,8 @@ def _unnamed_resource(doc: Document, refs: tuple[ContainerRef, ...], containers:
 def _add(sums: dict[str, Decimal], requests: dict[str, Any], limits: dict[str, Any], parsed: dict[str, Decimal],
          times: int) -> None:
     """Add ``times`` a regular container's amounts (each request, or its limit when it has none) to ``sums``."""
-    for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+    for resource, value in (requests.items() if not limits or limits.keys() <= requests.keys()
+                            else {**limits, **requests}.items()):
         amount = parsed.get(value) if type(value) is str else None
         if amount is None:
             amount = _quantity(value)
