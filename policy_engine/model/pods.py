@@ -79,15 +79,16 @@ class RoleSource:
 
 
 def default_containers(doc: Document, spec_path: FieldPath) -> tuple[ContainerRef, ...]:
-    refs = [
-        ContainerRef((*spec_path, "initContainers", i), init=True)
-        for i, _ in enumerate(fields.sequence(doc, (*spec_path, "initContainers")))
-    ]
-    refs += [
-        ContainerRef((*spec_path, "containers", i))
-        for i, _ in enumerate(fields.sequence(doc, (*spec_path, "containers")))
-    ]
+    """A pod spec's init containers, then its containers (a named tuple made without its Python-level
+    constructor: a pod may have 20,000 of them)."""
+    refs: list[ContainerRef] = []
+    for key, init in (("initContainers", True), ("containers", False)):
+        base = (*spec_path, key)
+        refs += [_ref(ContainerRef, ((*base, i), init, "resources")) for i in range(len(fields.sequence(doc, base)))]
     return tuple(refs)
+
+
+_ref = tuple.__new__
 
 
 def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
@@ -171,9 +172,10 @@ def _read_containers(
     (requests, limits) pair, keyed by one flat tuple of their names and values: a pair seen before is
     neither checked nor added up again (its other times are multiplied in at the end), and its container
     shares the first one's mappings; a new one is checked, its new quantity strings parsed (each once per
-    workload) and added up at once. Decimal arithmetic, or even a dictionary per container, costs more
-    than everything else here. A container keeps the object's own mappings when their values are all
-    strings (the usual case) rather than a copy.
+    workload) and added up at once. When most pairs are new (every container asks for its own amount),
+    the rest are checked and added up one by one, unkeyed. Decimal arithmetic, or even a dictionary per
+    container, costs more than everything else here. A container keeps the object's own mappings when their
+    values are all strings (the usual case) rather than a copy.
     """
     containers: list[Container] = []
     append = containers.append
@@ -185,6 +187,7 @@ def _read_containers(
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
     valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
     parsed: dict[str, Decimal] = {}  # ... and their values: each distinct string is parsed once per workload
+    counting = True
     for ref in refs:
         path = ref.path
         raw = None
@@ -212,7 +215,7 @@ def _read_containers(
                 requests = _EMPTY
             if limits is None:
                 limits = _EMPTY
-            if type(requests) is dict and type(limits) is dict:
+            if counting and type(requests) is dict and type(limits) is dict:
                 # one flat tuple, nothing else kept per container (no tuple per item): the number of requests,
                 # their names and values, then the limits' names and values
                 pair = (len(requests), *requests, *requests.values(), *limits, *limits.values())
@@ -231,6 +234,8 @@ def _read_containers(
                     append(Container(name, False, requests_text, limits_text, path, raw))
                     counted[pair] = [1, requests_text, limits_text, requests, limits]
                     _add(sums, requests, limits, parsed, 1)
+                    if len(counted) > _COUNT_AT_LEAST and 2 * len(counted) > len(containers):
+                        counting = False  # most pairs are new: keying them costs more than it saves
                     continue
         # a mapping whose values are all strings already checked in this workload is kept as it is; another
         # is checked (its new strings parsed, once per workload) by _quantities
@@ -252,8 +257,8 @@ def _read_containers(
                     inits[resource] = running
                 if sidecar:
                     sidecars[resource] = running
-        elif requests or limits:  # not a mapping (refused above) or not hashable (a list: refused above)
-            raise AssertionError("a container's amounts were neither refused nor counted")
+        else:  # no longer counting pairs: added up one by one
+            _add(sums, requests, limits, parsed, 1)
     for times, _, _, requests, limits in counted.values():  # the pairs seen again: their other times
         if times > 1:
             _add(sums, requests, limits, parsed, times - 1)
@@ -289,6 +294,8 @@ def _add(sums: dict[str, Decimal], requests: dict[str, Any], limits: dict[str, A
 
 
 _ZERO = Decimal(0)
+#: Pairs are keyed until more than this many are new and they are more than half the containers so far.
+_COUNT_AT_LEAST = 64
 
 
 def _known(valid: set[str], mapping: dict[str, Any]) -> bool:

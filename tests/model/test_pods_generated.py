@@ -4,9 +4,11 @@ container's amounts parsed and added one by one."""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -77,3 +79,29 @@ def test_a_pods_requests_are_the_sum_of_each_containers(apps: list[dict[str, Any
         assert c.limits == {k: str(v) for k, v in written["resources"].get("limits", {}).items()}
     for text, value in role.quantities.items():
         assert value == parse_quantity(text)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_pod_of_mostly_different_containers_is_added_up_alike(seed: int) -> None:
+    """Past 64 new (requests, limits) pairs, more than half the containers, the model stops keying pairs and
+    adds the rest up one by one: the sums are the same, whatever the order of alike and different ones."""
+    rng = random.Random(seed)
+    many = [f"{n}m" for n in range(1, 400)]
+    apps = []
+    for i in range(600):
+        requests = {"cpu": rng.choice(many) if i < 300 or rng.random() < 0.3 else "100m", "memory": "1Gi"}
+        limits = {"nvidia.com/gpu": rng.choice(["1", "2"])} if rng.random() < 0.2 else {}
+        apps.append({"name": f"c{i}", "resources": {"requests": requests, "limits": limits}})
+    if seed % 2:
+        rng.shuffle(apps)
+    spec: dict[str, Any] = {"containers": apps}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"team": "a"}}, "spec": spec}
+    [doc] = [d for d in load_objects([pod]) if isinstance(d, Document)]
+    w = build_workload(doc)
+    assert w is not None
+    [role] = w.roles
+    pod_amounts = _reference(spec)
+    assert role.cpu_request == float(pod_amounts["cpu"])
+    assert role.memory_request_gib == float(pod_amounts["memory"]) / GIB
+    assert role.gpu_resources == ({"nvidia.com/gpu": float(pod_amounts["nvidia.com/gpu"])}
+                                  if "nvidia.com/gpu" in pod_amounts else {})
