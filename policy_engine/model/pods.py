@@ -239,11 +239,16 @@ def _read_containers(
                     continue
         # a mapping whose values are all strings already checked in this workload is kept as it is; another
         # is checked (its new strings parsed, once per workload) by _quantities
-        if type(requests) is dict and _known(valid, requests):
+        try:  # every string checked before? (once pairs are no longer keyed, this runs per container)
+            known_requests = type(requests) is dict and valid.issuperset(requests.values())
+            known_limits = type(limits) is dict and valid.issuperset(limits.values())
+        except TypeError:  # an unhashable value: _quantities says where
+            known_requests = known_limits = False
+        if known_requests:
             requests_text = requests
         else:
             requests, requests_text = _quantities(doc, ref, "requests", requests, valid, parsed)
-        if type(limits) is dict and _known(valid, limits):
+        if known_limits:
             limits_text = limits
         else:
             limits, limits_text = _quantities(doc, ref, "limits", limits, valid, parsed)
@@ -296,14 +301,6 @@ def _add(sums: dict[str, Decimal], requests: dict[str, Any], limits: dict[str, A
 _ZERO = Decimal(0)
 #: Pairs are keyed until more than this many are new and they are more than half the containers so far.
 _COUNT_AT_LEAST = 64
-
-
-def _known(valid: set[str], mapping: dict[str, Any]) -> bool:
-    """Whether every value of ``mapping`` is a string already checked valid in this workload."""
-    try:
-        return valid.issuperset(mapping.values())
-    except TypeError:  # an unhashable value: _quantities says where
-        return False
 
 
 _EMPTY: dict[str, Any] = {}  # read only: the requests (or limits) of a container that sets none
