@@ -66,7 +66,8 @@ def containers(draw: st.DrawFn, prefix: str, init: bool = False) -> dict[str, An
     for which in ("requests", "limits"):
         if draw(st.booleans()):
             resources[which] = draw(amounts)
-    if resources or draw(st.booleans()):
+    written = draw(st.booleans())  # `resources: {}` as well as no `resources` at all
+    if resources or written:
         c["resources"] = resources
     if draw(st.booleans()):
         c["imagePullPolicy"] = draw(st.sampled_from(["Always", "Never", "IfNotPresent", 3]))
