@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.reporters import safe
@@ -40,3 +42,16 @@ def test_control_characters_are_escaped_wherever_they_are() -> None:
     assert cleaned[3].facts == (("why", "bell\\x07"),)
     assert cleaned[4].group == "team=\\x00nlp"
     assert cleaned[5].related[0].name == "x\\n::warning::forged"
+
+
+def test_a_large_runs_packed_findings_and_pairs_stay_packed_and_are_escaped_as_read() -> None:
+    """Escaping never unpacks a large run into lists (100,000 documents: ~360,000 findings, ~750,000 pairs)."""
+    from policy_engine.engine.packed import PackedFindings, PackedList, pack
+
+    hostile = replace(REF, name="x\n::warning::y")
+    findings = PackedFindings([pack([finding(), finding(resource=hostile)])])
+    pairs: PackedList[tuple[str, ResourceRef]] = PackedList([pack([("require-team", REF), ("p\x1b", hostile)])])
+    clean = safe.result(Result(findings=findings, evaluations=pairs))
+    assert isinstance(clean.findings, PackedFindings) and isinstance(clean.evaluations, PackedList)
+    assert [f.resource.name for f in clean.findings] == ["web", "x\\n::warning::y"]
+    assert list(clean.evaluations)[1] == ("p\\x1b", replace(REF, name="x\\n::warning::y"))
