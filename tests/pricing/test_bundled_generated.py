@@ -21,7 +21,8 @@ def _make_target() -> ImportRequest:
     recipe = recipe.replace("\\\n", " ").replace("$(EXCERPTS)", "policy_engine/pricing/excerpts")
     options = dict(re.findall(r"--(base|aws|gcp|azure|aws-spot) (\S+)", recipe))
     assert {"base", "aws", "gcp"} <= set(options), recipe
-    return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],))
+    return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],),
+                         aws_spot=tuple(v for k, v in options.items() if k == "aws-spot"))
 
 
 def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,6 +33,7 @@ def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(m
     report = "\n".join(outcome.lines)
     assert "aws offer dated 2026-01-19: took 55 price(s) of 55 type(s)" in report
     assert "gcp price table dated 2026-02-12: took 28 price(s) of 22 type(s)" in report
+    assert "aws spot feed dated 2026-08-10: took 86 price(s) of 86 type(s)" in report
 
 
 def test_every_excerpt_is_named_by_the_makefile_and_described_in_the_readme() -> None:

@@ -77,6 +77,10 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
 def _entry(name: str, rows: list[PriceRow], base: dict[str, Any] | None, include_cpu: bool,
            result: Assembly) -> dict[str, Any] | None:
     provider = rows[0].provider
+    if all(r.on_demand is None for r in rows) and (base is None or "on_demand" not in base):
+        # spot prices alone (a spot file lists every type it sells): a type is priced from its on-demand price
+        result.skipped[f"{provider}: a spot price without an on-demand price in the same region"] += len(rows)
+        return None
     hardware = next((r.hardware for r in rows if r.hardware is not None), None)
     if hardware is None and base is not None:
         hardware = Hardware(base["vcpus"], base["memory_gib"], base["gpus"], base.get("gpu_model"))
