@@ -67,6 +67,10 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
         sources[s.key] = {"url": s.url, "date": s.date, **({"region": s.region} if s.region else {}),
                           **({"notes": s.notes} if s.notes else {})}
     data["sources"] = sources
+    for imported in imports:
+        if imported.cpu:
+            data["cpu"] = dict(imported.cpu)  # whole: a spot rate of another source would not match these
+            result.notes.append(f"cpu: rates taken from {imported.file}: {imported.cpu['source']}")
     dates = [i.source.date for i in imports if i.source.date]
     if dates and (not data.get("as_of") or _iso_dated(str(data["as_of"]))):
         data["as_of"] = max([*dates, *([str(data["as_of"])] if data.get("as_of") else [])])
