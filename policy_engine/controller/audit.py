@@ -26,7 +26,7 @@ from policy_engine.controller.idle import IDLE, NO_DATA, Judgement, judge
 from policy_engine.controller.inventory import Entry, Inventory
 from policy_engine.controller.telemetry import Telemetry
 from policy_engine.engine import Engine
-from policy_engine.engine.exemptions import ExemptionRule
+from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS, ExemptionRule
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.model.build import WorkloadError
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED
@@ -119,7 +119,8 @@ def build(engine: Engine, entries: Iterable[Entry], namespace_labels: Callable[[
 
 
 def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, inherit_keys: Sequence[str],
-        exempt_namespaces: Sequence[str], require_expiry: bool = True, authoritative: Sequence[str] = (),
+        exempt_namespaces: Sequence[str], require_expiry: bool = True,
+        exemption_max_days: int = DEFAULT_MAX_DAYS, authoritative: Sequence[str] = (),
         telemetry: Callable[[float], Telemetry] | None = None, stale_seconds: float = 300.0) -> Audit:
     started = time.perf_counter()
     now = now or datetime.now(UTC)
@@ -132,7 +133,7 @@ def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, in
     result.workloads = workloads  # for the reporters' cost tables (a reference, not a copy)
     audit = Audit(result, errors=errors)
     audit.entries = {ResourceRef.of(w): e for e, w in built}
-    _exemptions(audit, engine, built, ExemptionRule(now.date(), require_expiry=require_expiry))
+    _exemptions(audit, engine, built, ExemptionRule(now.date(), exemption_max_days, require_expiry))
     _money(audit, engine, built)
     cases = _idle_cases(engine, inventory, built)
     if cases:

@@ -83,7 +83,8 @@ class Controller:
         self.shutdown = Shutdown(self.kube, act=act or settings.idle.act,
                                  max_actions=settings.idle.max_actions_per_cycle,
                                  notify_url=settings.idle.notify_url, identity=self.identity,
-                                 require_expiry=settings.require_exemption_expiry, metrics=self.metrics)
+                                 require_expiry=settings.require_exemption_expiry,
+                                 max_days=settings.exemption_max_days, metrics=self.metrics)
         self.elector: LeaderElector | None = None
         if settings.leader_election.enabled:
             self.elector = LeaderElector(self.kube, settings.leader_election, self.identity,
@@ -175,6 +176,7 @@ class Controller:
                                    authoritative=self.settings.authoritative_labels,
                                    exempt_namespaces=self.settings.exempt_namespaces,
                                    require_expiry=self.settings.require_exemption_expiry,
+                                   exemption_max_days=self.settings.exemption_max_days,
                                    telemetry=self._telemetry(now),
                                    stale_seconds=self.settings.prometheus.stale_seconds)
             self.metrics.observe(result)

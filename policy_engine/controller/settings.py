@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS
 from policy_engine.errors import DiagnosticError
 from policy_engine.ledger.settings import LedgerSettings
 from policy_engine.prometheus import Endpoint
@@ -111,6 +112,8 @@ class ControllerSettings(_Strict):
     exempt_namespaces: tuple[str, ...] = Field(default_factory=lambda: ("kube-system", own_namespace()))
     """Namespaces (globs) never audited and never acted on."""
     require_exemption_expiry: bool = True
+    exemption_max_days: int = Field(default=DEFAULT_MAX_DAYS, ge=0)
+    """An exemption annotation may end at most this many days ahead (0: no cap), as the webhook's."""
     inherit_labels: tuple[str, ...] = ("team", "cost-center")
     """Label keys a workload takes from its namespace when its pods do not carry them (as the webhook)."""
     authoritative_labels: tuple[str, ...] = ("team", "cost-center")

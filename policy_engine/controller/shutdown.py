@@ -30,8 +30,8 @@ from policy_engine.controller.audit import Audit, IdleCase
 from policy_engine.controller.idle import BUSY, IDLE
 from policy_engine.controller.kube import Kube
 from policy_engine.controller.metrics import Metrics
+from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS, object_exemption
 from policy_engine.engine.exemptions import judge as judge_exemption
-from policy_engine.engine.exemptions import object_exemption
 from policy_engine.jsonlog import FIELDS
 
 LOG = logging.getLogger("policy_engine.controller")
@@ -57,13 +57,15 @@ class Record:
 
 class Shutdown:
     def __init__(self, kube: Kube, *, act: bool, max_actions: int, notify_url: str | None, identity: str,
-                 require_expiry: bool = True, metrics: Metrics | None = None) -> None:
+                 require_expiry: bool = True, max_days: int = DEFAULT_MAX_DAYS,
+                 metrics: Metrics | None = None) -> None:
         self.kube = kube
         self.act = act
         self.max_actions = max_actions
         self.notify_url = notify_url
         self.identity = identity
         self.require_expiry = require_expiry
+        self.max_days = max_days
         self.metrics = metrics
         self._dry_notices: dict[tuple[str, str, str], datetime] = {}
 
@@ -107,7 +109,7 @@ class Shutdown:
 
     def _exempt(self, c: IdleCase, today: date) -> str | None:
         exemption = object_exemption(actions.annotations_of(c.entry.obj), self.require_expiry)
-        verdict = judge_exemption(exemption, c.policy, today)
+        verdict = judge_exemption(exemption, c.policy, today, self.max_days)
         return verdict.note if verdict is not None and verdict.exempt else None
 
     def _idle(self, c: IdleCase, now: datetime, budget: int) -> tuple[Record | None, int]:

@@ -220,7 +220,7 @@ def test_dry_run_writes_nothing_to_workloads(apiserver: FakeApiServer, prometheu
     apiserver.apply(DEPLOY, "MODIFIED", {**apiserver.get(DEPLOY, "ml-nlp", "llm-api"),  # type: ignore[dict-item]
                                          "metadata": {**apiserver.get(DEPLOY, "ml-nlp", "llm-api")["metadata"],  # type: ignore[index]
                                                       "annotations": {"policy-engine.io/exempt": "gpu-idle-stop",
-                                                                      "policy-engine.io/exempt-until": "2099-01-01"}}})
+                                                                      "policy-engine.io/exempt-until": "2026-12-31"}}})
     seen(c, "Deployment", "ml-nlp", "llm-api", "policy-engine.io/exempt")
     c.cycle()
     clock.now = T0

@@ -55,3 +55,25 @@ def test_stops_only_if_idle_since_before_the_notice() -> None:
         assert (record.action, record.outcome) == ("stop", "done")
         stopped = srv.get("apps/v1/deployments", "ml-nlp", "llm-api")
         assert stopped is not None and stopped["spec"]["replicas"] == 0
+
+
+def test_exemption_annotations_obey_the_maximum_lifetime() -> None:
+    """``exempt-until: 9999-12-31`` is not "forever": past ``exemption_max_days`` the idle workload is acted on."""
+    deployment = next(d for d in cluster()["apps/v1/deployments"] if d["metadata"]["name"] == "llm-api")
+    with running() as srv:
+        kube = Kube(client.ApiClient(client.Configuration(host=srv.url)))
+
+        def outcome(until: str, max_days: int) -> tuple[str, str]:
+            deployment["metadata"]["annotations"] = {"policy-engine.io/exempt": "gpu-idle-stop",
+                                                     "policy-engine.io/exempt-until": until}
+            srv.load("apps/v1/deployments", [deployment])
+            obj = kube.get(by_kind(workload_resources())["Deployment"], "ml-nlp", "llm-api")
+            assert obj is not None
+            shutdown = Shutdown(kube, act=False, max_actions=5, notify_url=None, identity="t", max_days=max_days)
+            (record,) = shutdown.run(Audit(Result(), idle=[_case(obj, T0 - timedelta(hours=3))]), T0)
+            return record.action, record.outcome
+
+        assert outcome("2026-12-31", 90) == ("notify", "exempt")
+        assert outcome("9999-12-31", 90) != ("notify", "exempt")
+        assert outcome("2027-03-01", 90) != ("notify", "exempt")  # 98 days after T0
+        assert outcome("9999-12-31", 0) == ("notify", "exempt")  # 0 lifts the cap
