@@ -12,7 +12,8 @@ default), with the full bundled policy library:
   ``check`` splits its work by bytes, so the ratio should not depend on the layout (target: <= 1.0x
   plain parsing by default, whatever the layout);
 * the peak memory of ``check -`` over a stream of ``--memory-documents`` documents (default 100,000; the
-  10,000-document stream repeated) (target: <= 150 MiB);
+  10,000-document stream repeated) (target: <= 150 MiB), and of ``check DIR`` over a tree of as many
+  (the generated tree's files hard-linked ten times over);
 * ``checkov -d DIR --framework kubernetes`` over the same generated tree against ``check`` (target: >= 30x
   faster; ``--checkov-documents 1000`` compares on a smaller tree, where our fixed start-up weighs more).
   checkov lives in its own venv, benchmarks/.venv-checkov (gitignored), created on first use; it is never
@@ -183,19 +184,28 @@ def bench_layouts(tree: Path, scratch: Path, repeat: int) -> None:
 
 
 def bench_memory(tree: Path, scratch: Path, documents: int) -> None:
-    """Peak memory of ``check -`` over a long stream (the generated documents repeated)."""
+    """Peak memory of ``check -`` over a long stream (the generated documents repeated), and of ``check DIR``
+    over a tree of as many documents (the generated tree's files hard-linked into copies of it)."""
     one = layouts(tree, scratch)["stdin (one stream)"]
     base = one.read_bytes()
     per = sum(1 for d in yaml.load_all(base, Loader=yaml.CSafeLoader) if d is not None)
+    copies = max(1, documents // per)
     stream = scratch / "long-stream.yaml"
     with stream.open("wb") as out:
-        for _ in range(max(1, documents // per)):
+        for _ in range(copies):
             out.write(base)
-    total = per * max(1, documents // per)
-    print(f"\n## memory: check - over a stream of {total:,} documents ({stream.stat().st_size / 2**20:.0f} MiB)")
+    big_tree = scratch / "long-tree"
+    for n in range(copies):
+        shutil.copytree(tree, big_tree / f"copy-{n:02d}", copy_function=os.link)
+    total = per * copies
+    print(f"\n## memory: check over {total:,} documents ({stream.stat().st_size / 2**20:.0f} MiB), "
+          f"on stdin and as a tree of {len(manifest_files(big_tree)):,} files")
     for fmt in ("text", "json"):
         run = timed([*check_cmd("-", None, fmt=fmt), "--max-file-size", "1G"], stdin=stream)  # past the 64M default
         print(f"check - --format {fmt:<28}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  "
+              f"cpu {run.cpu:6.2f} s  (exit {run.exit_code})")
+        run = timed(check_cmd(big_tree, None, fmt=fmt))
+        print(f"check DIR --format {fmt:<26}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  "
               f"cpu {run.cpu:6.2f} s  (exit {run.exit_code})")
 
 

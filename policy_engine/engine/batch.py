@@ -207,18 +207,21 @@ def _tune_gc() -> None:
 # --- planning: files and stdin → units of about UNIT_BYTES ---------------------------------------------
 
 def _units(files: Sequence[str], stdin: BinaryIO, problems: Sequence[LoadError] = ()) -> Iterator[Unit]:
+    """Units in report order: files sorted by the name findings carry (``a/b/x.yaml`` before ``a/c.yaml``,
+    which discovery yields the other way round), so that each unit's sorted findings follow the previous
+    unit's and a large run's findings stay packed (``engine.packed``)."""
     if problems:
         yield tuple(Piece(p.file, error=p) for p in problems)
     group: list[Piece] = []
     grouped = 0
-    for file in files:
-        if file == STDIN:
-            yield from _stdin(stdin)
-            continue
+    for file in sorted(files, key=_report_name):
         piece = Piece(file)
-        size = piece.size()
-        if 2 * UNIT_BYTES < size <= documents.MAX_FILE_BYTES and not file.endswith(".json") and _regular(file):
-            yield from ((p,) for p in _cut(file))
+        size = 0 if file == STDIN else piece.size()
+        if file == STDIN or _worth_cutting(file, size):
+            if group:  # the smaller files before it come first
+                yield tuple(group)
+                group, grouped = [], 0
+            yield from _stdin(stdin) if file == STDIN else ((p,) for p in _cut(file))
             continue
         group.append(piece)
         grouped += size
@@ -249,6 +252,15 @@ def _stdin(stdin: BinaryIO) -> Iterator[Unit]:
     if held is None or held.first_line == 1:  # no segment, or one: all of stdin
         held = Piece(STDIN_NAME, data=held.data if held is not None else b"", whole=True)
     yield (held,)
+
+
+def _report_name(file: str) -> str:
+    return STDIN_NAME if file == STDIN else file
+
+
+def _worth_cutting(file: str, size: int) -> bool:
+    """A large manifest file, cut into units of its own (JSON is one document: never cut)."""
+    return 2 * UNIT_BYTES < size <= documents.MAX_FILE_BYTES and not file.endswith(".json") and _regular(file)
 
 
 def _regular(file: str) -> bool:

@@ -63,9 +63,9 @@ def test_packed_across_workers_and_with_group_findings(engine: Engine, pack_earl
     assert _comparable(packed) == _comparable(plain)
 
 
-def test_files_out_of_report_order_fall_back_to_one_sorted_list(engine: Engine, pack_early: None,
-                                                                tmp_path: Path) -> None:
-    """Files read in an order that is not the report's ("a-x" sorts before "a/"): sorted, not packed."""
+def test_a_directory_tree_stays_packed_in_report_order(engine: Engine, pack_early: None, tmp_path: Path) -> None:
+    """Discovery reads a directory's files before its subdirectories' ("a-x.yaml", "z.yaml", then "a/b.yaml"),
+    the report sorts "a-x" < "a/" < "z": the units follow the report's order, so the findings stay packed."""
     source = sorted(EXAMPLES.rglob("*.yaml"))
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "b.yaml").write_bytes(source[0].read_bytes())
@@ -74,7 +74,24 @@ def test_files_out_of_report_order_fall_back_to_one_sorted_list(engine: Engine, 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(batch_module, "PACK_AFTER", 10**9)
         plain = evaluate_paths(engine, [str(tmp_path)], jobs=1)
-    packed = evaluate_paths(engine, [str(tmp_path)], jobs=1)
+    for jobs in (1, 2):
+        packed = evaluate_paths(engine, [str(tmp_path)], jobs=jobs)
+        assert isinstance(packed.result.findings, PackedFindings), jobs
+        assert _comparable(packed) == _comparable(plain)
+        files = [f.resource.file for f in packed.result.findings]
+        assert files == sorted(files) and len(set(files)) == 3
+
+
+def test_blocks_out_of_report_order_fall_back_to_one_sorted_list(engine: Engine, pack_early: None,
+                                                                 tmp_path: Path) -> None:
+    """The same large file named twice: its second reading's first findings sort before the first's last."""
+    big = tmp_path / "big.yaml"
+    big.write_bytes(_stream())
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch_module, "PACK_AFTER", 10**9)
+        plain = evaluate_paths(engine, [str(big), str(big)], jobs=1)
+    packed = evaluate_paths(engine, [str(big), str(big)], jobs=1)
+    assert not isinstance(packed.result.findings, PackedFindings)
     assert _comparable(packed) == _comparable(plain)
-    files = [f.resource.file for f in packed.result.findings]
-    assert files == sorted(files)
+    keys = [(f.resource.file, f.line) for f in packed.result.findings]
+    assert keys == sorted(keys) and len(keys) > 50
