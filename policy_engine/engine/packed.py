@@ -10,21 +10,29 @@ after the previous block's last: true of a stream and of files read in sorted or
 them with the few findings decided over all of them (quotas, budgets) without sorting anything; when they
 are not, ``pack`` is refused and the caller keeps a plain sorted list. The pickles are made and read by
 this process only (never written to disk or received from elsewhere).
+
+The (policy, resource) pairs a run matched (JUnit and PolicyReport list the passes too) are kept likewise
+past ``PACK_PAIRS_AFTER``, as a ``PackedList`` in the order they came.
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
 import pickle
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Any, overload
+from typing import Any, Generic, TypeVar, overload
 
 from policy_engine.engine.findings import Finding
 
 #: Past this many findings a batch run keeps them packed (below it, objects: faster to report).
 PACK_AFTER = 50_000
+#: Past this many (policy, resource) pairs matched, likewise (100,000 documents match some 750,000: 50 MB).
+PACK_PAIRS_AFTER = 200_000
+
+T = TypeVar("T")
 
 SortKey = tuple[str, int, str, str]
 
@@ -34,38 +42,56 @@ def sort_key(f: Finding) -> SortKey:
     return (f.resource.file, f.line, f.policy, f.resource.name)
 
 
-class PackedFindings(Sequence[Finding]):
-    """Sorted findings as compressed blocks plus a few loose ones; read one block at a time."""
+class PackedList(Sequence[T], Generic[T]):
+    """Items kept as compressed blocks in the order they came (the pairs a run matched); read a block at a time."""
 
-    def __init__(self, blocks: Sequence[tuple[int, bytes]], loose: Iterable[Finding] = (),
-                 transform: Callable[[Finding], Finding] | None = None) -> None:
+    def __init__(self, blocks: Sequence[tuple[int, bytes]], transform: Callable[[T], T] | None = None) -> None:
         self._blocks = tuple(blocks)
-        self._loose = sorted(loose, key=sort_key)
         self._transform = transform
-        self._len = sum(n for n, _ in self._blocks) + len(self._loose)
+        self._len = sum(n for n, _ in self._blocks)
 
     def __len__(self) -> int:
         return self._len
 
-    def __iter__(self) -> Iterator[Finding]:
-        packed = chain.from_iterable(_unpack(data) for _, data in self._blocks)
-        merged = heapq.merge(packed, self._loose, key=sort_key) if self._loose else packed
-        return map(self._transform, merged) if self._transform is not None else merged
+    def __iter__(self) -> Iterator[T]:
+        items = self._items()
+        return map(self._transform, items) if self._transform is not None else items
+
+    def _items(self) -> Iterator[T]:
+        return chain.from_iterable(_unpack(data) for _, data in self._blocks)
 
     @overload
-    def __getitem__(self, index: int) -> Finding: ...
+    def __getitem__(self, index: int) -> T: ...
     @overload
-    def __getitem__(self, index: slice) -> Sequence[Finding]: ...
-    def __getitem__(self, index: int | slice) -> Finding | Sequence[Finding]:
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         return list(self)[index]  # not on any reporting path: unpacks everything
 
-    def mapped(self, transform: Callable[[Finding], Finding]) -> PackedFindings:
-        """The same findings, each passed through ``transform`` as it is read."""
+    def mapped(self, transform: Callable[[T], T]) -> PackedList[T]:
+        """The same items, each passed through ``transform`` as it is read."""
         inner = self._transform
-        chained = transform if inner is None else (lambda f: transform(inner(f)))
-        view = PackedFindings((), transform=chained)
-        view._blocks, view._loose, view._len = self._blocks, self._loose, self._len
+        view = copy.copy(self)
+        view._transform = transform if inner is None else (lambda item: transform(inner(item)))
         return view
+
+
+class PackedFindings(PackedList[Finding]):
+    """Sorted findings as compressed blocks plus a few loose ones; read one block at a time."""
+
+    def __init__(self, blocks: Sequence[tuple[int, bytes]], loose: Iterable[Finding] = (),
+                 transform: Callable[[Finding], Finding] | None = None) -> None:
+        super().__init__(blocks, transform)
+        self._loose = sorted(loose, key=sort_key)
+        self._len += len(self._loose)
+
+    def _items(self) -> Iterator[Finding]:
+        packed = super()._items()
+        return heapq.merge(packed, self._loose, key=sort_key) if self._loose else packed
+
+
+def pack(items: list[Any]) -> tuple[int, bytes]:
+    """A block of ``PackedList``."""
+    return len(items), zlib.compress(pickle.dumps(items, pickle.HIGHEST_PROTOCOL), 1)
 
 
 class Packer:
@@ -84,7 +110,7 @@ class Packer:
         if self._last is not None and first < self._last:
             self.in_order = False
         self._last = last
-        self.blocks.append((len(findings), zlib.compress(pickle.dumps(findings, pickle.HIGHEST_PROTOCOL), 1)))
+        self.blocks.append(pack(findings))
 
     def findings(self) -> Iterator[Finding]:
         """Every finding added, unpacked (to fall back to a plain list)."""
