@@ -67,6 +67,10 @@ def _clean_finding(f: Finding) -> Finding:
     return cleaned
 
 
+#: A finding made safe (in a parallel run's workers, before they render its pieces).
+finding = _clean_finding
+
+
 def _clean(value: Any) -> Any:
     if value.__class__ is Finding:
         return _clean_finding(value)
