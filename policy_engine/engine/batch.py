@@ -13,7 +13,6 @@ over all of them. The result does not depend on the number of processes.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import stat
 import sys
@@ -366,7 +365,8 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
               *, pack: bool) -> None:
     """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``sink`` in input order,
     each as soon as those before it are in."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # ~25 ms: only a parallel run
+    import multiprocessing  # with the pool, ~60 ms of imports: only for a parallel run
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     global _ENGINE, _RENDER
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
