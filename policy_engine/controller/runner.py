@@ -44,7 +44,7 @@ from policy_engine.jsonlog import FIELDS
 from policy_engine.ledger.db import LedgerError
 from policy_engine.ledger.prometheus import mean_utilisation
 from policy_engine.ledger.settings import build_writer
-from policy_engine.prometheus import Prometheus, PrometheusError
+from policy_engine.prometheus import PrometheusError
 
 LOG = logging.getLogger("policy_engine.controller")
 Clock = Callable[[], datetime]
@@ -77,8 +77,8 @@ class Controller:
         self.ledger = build_writer(settings.ledger, self.inventory.state, lambda: self.engine.policies,
                                    lambda: self.engine.catalog, clock=self.clock, should_write=lambda: self.leading)
         self.prometheus = GpuTelemetry(settings.prometheus)
-        # the serving engines' counters for unit costs: the same Prometheus, needed only with a ledger
-        self.serving = Prometheus(settings.prometheus.endpoint()) if settings.prometheus.url and self.ledger else None
+        # the serving engines' counters for unit costs: the same Prometheus client, needed only with a ledger
+        self.serving = self.prometheus.client if settings.prometheus.url and self.ledger else None
         self.writer = reports.ReportWriter(self.kube, settings.reports.name, settings.reports.api)
         self.shutdown = Shutdown(self.kube, act=act or settings.idle.act,
                                  max_actions=settings.idle.max_actions_per_cycle,
@@ -130,8 +130,6 @@ class Controller:
             self.elector.stop(release=True)
         self.inventory.stop()
         self.prometheus.close()
-        if self.serving is not None:
-            self.serving.close()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

@@ -1,5 +1,5 @@
 """The bundled catalog is what `make catalog` writes: `prices import` over the base catalog and the
-provider-format excerpts — so every AWS and GCP figure in it was read from a file with the file's own date."""
+provider-format excerpts — so every AWS, GCP and Azure figure in it was read from a file with the file's own date."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ def _make_target() -> ImportRequest:
     """The inputs the Makefile's `catalog` target names (one list of them: the Makefile's)."""
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\ncatalog:", 1)[1].split("\n\n", 1)[0]
     recipe = recipe.replace("\\\n", " ").replace("$(EXCERPTS)", "policy_engine/pricing/excerpts")
-    options = dict(re.findall(r"--(base|aws|gcp|azure|aws-spot) (\S+)", recipe))
-    assert {"base", "aws", "gcp"} <= set(options), recipe
-    return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],))
+    options = dict(re.findall(r"--(base|aws|gcp|azure|azure-date|aws-spot) (\S+)", recipe))
+    assert {"base", "aws", "gcp", "azure", "azure-date"} <= set(options), recipe
+    return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],),
+                         azure=(options["azure"],), azure_date=options["azure-date"])
 
 
 def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,6 +33,7 @@ def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(m
     report = "\n".join(outcome.lines)
     assert "aws offer dated 2026-01-19: took 55 price(s) of 55 type(s)" in report
     assert "gcp price table dated 2026-02-12: took 28 price(s) of 22 type(s)" in report
+    assert "azure retail prices dated 2023-12-18: took 20 price(s) of 20 type(s)" in report
 
 
 def test_every_excerpt_is_named_by_the_makefile_and_described_in_the_readme() -> None:

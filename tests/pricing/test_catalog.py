@@ -17,7 +17,8 @@ BUNDLED = default_catalog()
 
 
 #: The excerpts the bundled catalog is generated from (policy_engine/pricing/excerpts/README.md), by date.
-FILE_DATES = {"aws": "2026-01-19", "gcp": "2026-02-12"}
+FILE_DATES = {"aws": "2026-01-19", "gcp": "2026-02-12", "azure": "2023-12-18"}
+EXCERPT_SOURCES = ("offer, published 2026-01-19", "generated 2026-02-12", "azure-retail-eastus.2023-12-18.json")
 
 
 def _iso(date: str | None) -> bool:
@@ -29,11 +30,9 @@ def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(n
     inst = BUNDLED.instance_types[name]
     assert inst.gpus > 0 and inst.on_demand > 0
     assert inst.gpu_model in BUNDLED.gpu_models
-    if inst.provider in FILE_DATES:  # read from a provider-format excerpt: the file's own date, the file named
-        assert inst.date == FILE_DATES[inst.provider], name
-        assert inst.source and ("offer, published 2026-01-19" in inst.source or "generated 2026-02-12" in inst.source)
-    else:  # not read from a file: the entry says so instead of claiming a date
-        assert inst.date == "2025, as known (not read from a file)" and "as known in 2025" in (inst.source or "")
+    # every priced type was read from a provider-format excerpt: the file's own date, the file named
+    assert inst.date == FILE_DATES[inst.provider], name
+    assert inst.source and any(s in inst.source for s in EXCERPT_SOURCES), inst.source
     # a spot price only where a file gave one, dated by it (GCP's pricing.yml); none is derived from a discount
     if inst.spot is not None:
         assert inst.provider == "gcp" and inst.spot_date == FILE_DATES["gcp"] and inst.spot_source

@@ -41,23 +41,23 @@ def test_an_import_prices_a_recognised_type_with_its_base_hardware_and_takes_it_
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump({
         "cpu": {"vcpu_hour": 0.03, "memory_gib_hour": 0.004}, "as_of": "2026-01-01",
-        "unpriced_types": {"Standard_NC8ads_A10_v4": {  # not in the bundled Azure hardware table
+        "unpriced_types": {"Standard_NC8ads_A10_v9": {  # a (made-up) size not in the bundled Azure hardware table
             "provider": "azure", "region": "eastus", "gpus": 0.3333, "gpu_model": "A10", "vcpus": 8,
             "memory_gib": 100, "reason": "no price yet"}},
         "unpriced_gpu_models": {"A10": {"reason": "no whole-A10 instance priced yet"}}}))
     page = tmp_path / "page.json"
     page.write_text(json.dumps({"BillingCurrency": "USD", "NextPageLink": None, "Count": 1, "Items": [{
-        "currencyCode": "USD", "retailPrice": 0.908, "armRegionName": "eastus", "meterName": "NC8ads A10 v4",
-        "productName": "Virtual Machines NCads A10 v4 Series", "skuName": "NC8ads A10 v4",
+        "currencyCode": "USD", "retailPrice": 0.908, "armRegionName": "eastus", "meterName": "NC8ads A10 v9",
+        "productName": "Virtual Machines NCads A10 v9 Series", "skuName": "NC8ads A10 v9",
         "serviceName": "Virtual Machines", "unitOfMeasure": "1 Hour", "type": "Consumption",
-        "isPrimaryMeterRegion": True, "armSkuName": "Standard_NC8ads_A10_v4"}]}))
+        "isPrimaryMeterRegion": True, "armSkuName": "Standard_NC8ads_A10_v9"}]}))
     outcome = run_import(ImportRequest(azure=(str(page),), base=str(base)))
     data = yaml.safe_load(outcome.text)
-    entry = data["instance_types"]["Standard_NC8ads_A10_v4"]
+    entry = data["instance_types"]["Standard_NC8ads_A10_v9"]
     assert (entry["gpus"], entry["vcpus"], entry["memory_gib"], entry["gpu_model"], entry["on_demand"]) == (
         0.3333, 8, 100, "A10", 0.908)
     assert "unpriced_types" not in data  # the only recognised type is now priced
-    assert "catalog: Standard_NC8ads_A10_v4: priced by the import (was listed unpriced in the base catalog)" in (
+    assert "catalog: Standard_NC8ads_A10_v9: priced by the import (was listed unpriced in the base catalog)" in (
         outcome.lines)
     # a fraction of a GPU does not define the model's per-GPU price: A10 stays recognised and unpriced
     assert "A10" not in data.get("gpu_models", {}) and data["unpriced_gpu_models"]["A10"]["reason"]

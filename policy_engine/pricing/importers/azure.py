@@ -8,9 +8,11 @@ per hour, Linux (a ``productName`` ending in "Windows" carries the Windows licen
 whose name ends in "Spot" is the spot price, one ending in "Low Priority" (Batch) is skipped.
 
 The API gives prices, not hardware: vCPUs, memory and GPUs come from the bundled table
-``azure_hardware.yaml`` (or the base catalog's entry). The pages carry no date of their own, so a figure is
-dated by the file's modification time (when it was downloaded), and the notes keep the meter's
-``effectiveStartDate``.
+``azure_hardware.yaml`` (or the base catalog's entry). The pages carry no date of their own: a figure is
+dated by ``--azure-date`` when given (the day the pages were fetched, or the generation date of the dataset
+they were rebuilt from), else by the file's modification time (when it was downloaded) — which a copy or a
+git checkout resets, so a committed page must be dated explicitly. A meter's ``effectiveStartDate`` is when
+that price took effect, not when it was read: it is kept in the source text, never used as the date.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def hardware_table() -> dict[str, Hardware]:
             for name, h in data["sizes"].items()}
 
 
-def import_retail_prices(file: str) -> Imported:
+def import_retail_prices(file: str, date: str | None = None) -> Imported:
+    """``date`` (YYYY-MM-DD): when the pages were taken; ``None`` dates them by the file's modification time."""
     text = read_text(file)
     data = read_json(file, text)
     items = _items(data)
@@ -54,11 +57,12 @@ def import_retail_prices(file: str) -> Imported:
         raise fail(file, 1, "not a Retail Prices API page: no 'Items' list",
                    hint="save the JSON of https://prices.azure.com/api/retail/prices?$filter=serviceName eq "
                         "'Virtual Machines' and armRegionName eq 'eastus' (one file per page)")
-    date = file_date(file)
+    dating = ("dated by --azure-date (when the pages were taken; the API carries no date)" if date else
+              "dated by the file's download (modification) time, the API carries no date")
+    date = date or file_date(file)
     out = Imported(file, "azure retail prices",
                    SourceInfo(f"azure:{Path(file).name}", str(Path(file)), date,
-                              notes="Azure Retail Prices API page; dated by the file's download (modification) "
-                                    "time, the API carries no date"))
+                              notes=f"Azure Retail Prices API page; {dating}"))
     table = hardware_table()
     regions: set[str] = set()
     for i, item in enumerate(items):

@@ -33,6 +33,33 @@ def test_consumption_linux_and_spot_meters_are_taken_dated_by_the_download(fixtu
     }
 
 
+def test_an_explicit_date_dates_every_figure_not_the_files_modification_time_nor_effective_start(
+        fixture_copy: Callable[[str], str]) -> None:
+    imported = import_retail_prices(fixture_copy("azure-retail-page1.json"), date="2025-11-27")
+    assert {r.date for r in imported.rows} == {"2025-11-27"} and imported.source.date == "2025-11-27"
+    assert "--azure-date" in (imported.source.notes or "")
+    spot = next(r for r in imported.rows if r.spot is not None)
+    assert "effective since 2025-11-01" in spot.source  # kept as what it is, not used as the date
+    undated = import_retail_prices(fixture_copy("azure-retail-page1.json"))
+    assert "modification" in (undated.source.notes or "")
+
+
+def test_the_bundled_excerpt_reads_as_its_generation_date_with_on_demand_only() -> None:
+    """The committed excerpt: 20 eastus Linux on-demand prices, no Spot meter (its source table has none)."""
+    from policy_engine.pricing.catalog import bundled_catalog_path
+
+    excerpt = bundled_catalog_path().parent / "excerpts" / "azure-retail-eastus.2023-12-18.json"
+    imported = import_retail_prices(str(excerpt), date="2023-12-18")
+    prices = {r.name: r.on_demand for r in imported.rows}
+    assert len(prices) == 20 and not imported.skipped and all(r.spot is None for r in imported.rows)
+    assert {r.region for r in imported.rows} == {"eastus"} and {r.date for r in imported.rows} == {"2023-12-18"}
+    # as the generated table has them, hand-checked: the A100 PCIe sizes scale with their GPUs
+    assert (prices["Standard_NC24ads_A100_v4"], prices["Standard_NC48ads_A100_v4"],
+            prices["Standard_NC96ads_A100_v4"]) == (3.673, 7.346, 14.692)
+    assert (prices["Standard_ND96is_H100_v5"], prices["Standard_ND96isr_H100_v5"]) == (88.488, 98.32)
+    assert all(r.hardware is not None for r in imported.rows)  # every size has its hardware in the table
+
+
 def test_a_file_that_is_not_a_page_is_a_located_error() -> None:
     with pytest.raises(ImportFailure, match="no 'Items' list"):
         import_retail_prices(str(IMPORT_FIXTURES / "azure-not-a-page.json"))
@@ -44,4 +71,9 @@ def test_the_hardware_table_covers_the_gpu_families_and_the_new_ones() -> None:
     assert table["Standard_ND96isr_MI300X_v5"].gpu_model == "MI300X"
     assert table["Standard_ND128isr_NDR_GB200_v6"] == Hardware(128, 864, 4, "GB200")  # the ARM SKU's MemoryGB
     assert table["Standard_NCC40ads_H100_v5"].gpus == 1
+    assert table["Standard_NC32ads_A10_v4"] == Hardware(32, 400, 2, "A10")  # whole A10s, as the SKU list says
+    assert table["Standard_NC144ds_xl_RTXPRO6000BSE_v6"] == Hardware(144, 516, 1, "RTX-PRO-6000")
+    assert table["Standard_NC320lds_xl_RTXPRO6000BSE_v6"] == Hardware(320, 640, 2, "RTX-PRO-6000")
+    # a size whose share of a GPU no Microsoft source gives is not recognised rather than guessed
+    assert "Standard_NC8ads_A10_v4" not in table and "Standard_NC24lds_xl_RTXPRO6000BSE_v6" not in table
     assert all(h.gpus > 0 and h.gpu_model for h in table.values())
