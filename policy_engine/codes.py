@@ -81,7 +81,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E307", "unreachable: a `when` or `if` that is always false", _LANG),
     Code("E308", "a parameter named like an attribute, or a quantifier variable hiding a name in scope", _LANG),
     Code("E309", "a quota or budget with an `if` guard", _LANG),
-    Code("E310", "an expression nested too deeply to compile (hundreds of `not`s or operators)", _LANG),
+    Code("E310", "an expression nested more than 100 levels deep (`not`s, operators, quantifiers, lists, "
+         "calls; parentheses are no level)", _LANG),
     Code("E311", "a policy set with no policy (an empty directory, only other files, every file empty)", _LANG),
     Code("E401", "a path that does not exist or a file that cannot be read (any command, any file)", _CHECK),
     Code("E402", "an import cycle", _LANG),

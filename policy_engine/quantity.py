@@ -67,6 +67,15 @@ def is_suffix(unit: str) -> bool:
 
 def parse_quantity(value: object) -> Decimal:
     """A Kubernetes quantity (``500m``, ``1.5Gi``, ``2``, ``1e3``) as a number, else ``QuantityError``."""
+    if type(value) is str:  # the usual case first: a pod of 20,000 containers may have as many amounts
+        match = _QUANTITY.match(value.strip())
+        if match is not None:
+            number, exponent, suffix = match.groups()
+            if not exponent:
+                try:
+                    return Decimal(number) * SUFFIXES[suffix or ""]
+                except (InvalidOperation, OverflowError):
+                    pass  # said below
     if isinstance(value, bool):
         raise QuantityError(f"{value!r} is not a quantity")
     if isinstance(value, int | float):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from policy_engine.compiler import compile_sources
 from policy_engine.compiler.checked import expand_kinds
-from policy_engine.compiler.codegen_expr import children
+from policy_engine.compiler.walk import children
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.syntax import ast

@@ -14,7 +14,9 @@ The format (docs/testing.md)::
         monthly_cost: {value: 734, tolerance: 5%}   # the workload's projection ($, or "N%" of value)
       - {policy: team-gpu-hour-quota, group: nlp, expect: fail}   # a quota/budget group
 
-The YAML is read as a node tree so every error points at the offending field's line.
+The YAML is read as a node tree so every error points at the offending field's line. It may nest as deep
+as a manifest may (the API server's 10,000 levels, ``model.documents.compose_single``), and one level
+more is E606 where that level opens: an inline manifest is data like any other.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import yaml
 
 from policy_engine.diagnostics import Diagnostic, Span
-from policy_engine.model.documents import Document
+from policy_engine.model.documents import Document, TooDeep, compose_single
 
 EXPECTATIONS = ("pass", "fail", "skip")
 ENFORCEMENTS = ("deny", "warn", "audit")
@@ -114,6 +116,9 @@ class _Reader:
             return None
         out: dict[str, yaml.Node] = {}
         for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                self.error(key, what, "a field name must be a string", f"known fields: {', '.join(allowed)}")
+                continue
             name = str(key.value)
             if name not in allowed:
                 self.error(key, f"{what}.{name}", "unknown field", f"known fields: {', '.join(allowed)}")
@@ -273,7 +278,9 @@ def _number(value: Any) -> float | None:
 def load_suite(text: str, file: str) -> tuple[Suite | None, list[Diagnostic]]:
     """A test file's suite, or every located error it has (then None)."""
     try:
-        root = yaml.compose(text, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader)
+        root = compose_single(text)  # nested up to the API server's 10,000 levels, as manifests are
+    except TooDeep as exc:
+        return None, [Diagnostic(Span(file, exc.line, exc.column), "E606", str(exc))]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)

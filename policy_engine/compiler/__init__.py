@@ -87,8 +87,10 @@ def compile_sources(sources: dict[str, str], *, catalog: Catalog | None = None,
                     known_kinds: frozenset[str] = KNOWN_KINDS, cache: DiskCache | None = None) -> CompileResult:
     """Compile texts already read (file → text) with everything they import.
 
-    Every pass walks expressions recursively; an expression nested past the interpreter's stack (400
-    ``not``s, thousands of parentheses) is an E310 at its line, never a traceback.
+    Every pass walks expressions recursively: the parser refuses an expression nested past its
+    ``MAX_NESTING`` (E310 where the level too many opens), which leaves the passes hundreds of frames to
+    spare. Should the stack still run out (a caller already deep in its own), the set is refused with an
+    E310 at the most deeply nested line, never a traceback.
     """
     try:
         return _compile_sources(sources, catalog=catalog, known_kinds=known_kinds, cache=cache)

@@ -32,7 +32,7 @@ class Attribute:
     doc: str
 
 
-def _per_workload(compute: Getter) -> Getter:
+def per_workload(compute: Getter) -> Getter:
     """Remember the last workload's value: every policy of a set reads ``gpus`` of the same workload in
     turn, and recomputing the sum over roles each time dominated evaluation. The entry is keyed on the
     workload and its roles list (identity and length), and swapped as one tuple, so threads are safe."""
@@ -53,7 +53,7 @@ def _per_workload(compute: Getter) -> Getter:
 #: The workload's containers in classes (``objects.ContainerClasses``), built once per workload: what a
 #: quantifier over ``containers`` whose body reads only ``objects.CLASS_FIELDS`` iterates, and what the
 #: ``containers`` records are made from.
-container_classes: Callable[[Workload], objects.ContainerClasses] = _per_workload(objects.container_classes)
+container_classes: Callable[[Workload], objects.ContainerClasses] = per_workload(objects.container_classes)
 
 
 def _deciding_roles(w: Workload) -> list[Role]:
@@ -62,7 +62,7 @@ def _deciding_roles(w: Workload) -> list[Role]:
 
 
 #: The roles whose scalar attributes speak for the workload: the GPU roles, else all roles.
-deciding_roles: Callable[[Workload], list[Role]] = _per_workload(_deciding_roles)
+deciding_roles: Callable[[Workload], list[Role]] = per_workload(_deciding_roles)
 
 
 def _agreed(read: Callable[[Role], Any]) -> Getter:
@@ -70,7 +70,7 @@ def _agreed(read: Callable[[Role], Any]) -> Getter:
         values = {read(r) for r in deciding_roles(w)}
         return values.pop() if len(values) == 1 else None
 
-    return _per_workload(get)
+    return per_workload(get)
 
 
 def _cost(read: Callable[[Any], Any]) -> Getter:
@@ -92,11 +92,11 @@ _TABLE: tuple[Attribute, ...] = (
               "the annotations every pod of the workload carries"),
     Attribute("object_labels", "map", attrgetter("object_labels"), "metadata.labels of the object only"),
     Attribute("pod_labels", "map", attrgetter("pod_labels"), "the same as `labels` (kept for older policies)"),
-    Attribute("gpus", "number", _per_workload(attrgetter("gpus")),
+    Attribute("gpus", "number", per_workload(attrgetter("gpus")),
               "GPUs held when every pod runs: sum of replicas x GPUs per pod"),
-    Attribute("gpus_per_pod", "number", _per_workload(lambda w: max((r.gpus_per_pod for r in w.roles), default=0.0)),
+    Attribute("gpus_per_pod", "number", per_workload(lambda w: max((r.gpus_per_pod for r in w.roles), default=0.0)),
               "the most GPUs any one pod requests"),
-    Attribute("replicas", "number", _per_workload(lambda w: sum(r.replicas for r in w.roles)),
+    Attribute("replicas", "number", per_workload(lambda w: sum(r.replicas for r in w.roles)),
               "pods when every role runs"),
     Attribute("roles", "number", lambda w: len(w.roles), "how many pod roles the workload has"),
     Attribute("gpu_model", "string", _agreed(lambda r: r.gpu_model),
@@ -128,15 +128,15 @@ _TABLE: tuple[Attribute, ...] = (
     Attribute("priority_class", "string", attrgetter("priority_class"), "priorityClassName of the pods"),
     Attribute("object", "any", attrgetter("doc.obj"),
               "the raw manifest: object.spec.template..., object.metadata.labels[\"x\"]"),
-    Attribute("pod_annotations", "map", _per_workload(objects.pod_annotations),
+    Attribute("pod_annotations", "map", per_workload(objects.pod_annotations),
               "annotations common to every role's pod template"),
     Attribute("pod_spec", "any", objects.pod_spec,
               "the pod spec of the first role whatever the kind (a Pod's spec, a Deployment's spec.template.spec)"),
     Attribute("containers", "list[container]",
-              _per_workload(lambda w: objects.containers(container_classes(w))),
+              per_workload(lambda w: objects.containers(container_classes(w))),
               "every container of every role: app, init, sidecar and ephemeral (fields below)"),
-    Attribute("volumes", "list[any]", _per_workload(objects.volumes), "the volumes of every role's pod spec"),
-    Attribute("tolerations", "list[any]", _per_workload(objects.tolerations),
+    Attribute("volumes", "list[any]", per_workload(objects.volumes), "the volumes of every role's pod spec"),
+    Attribute("tolerations", "list[any]", per_workload(objects.tolerations),
               "the tolerations of every role's pod spec"),
     Attribute("operation", "string", lambda w: w.admission.operation if w.admission else None,
               "the admission operation (CREATE, UPDATE); null in CI and audit"),

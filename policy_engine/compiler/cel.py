@@ -115,6 +115,8 @@ def _parse(text: str) -> Any:
         first = str(exc).splitlines()[0] if str(exc) else "invalid CEL"
         return CelError(int(getattr(exc, "line", 1) or 1), int(getattr(exc, "column", 1) or 1),
                         f"invalid CEL expression near {first.strip()!r}")
+    except RecursionError:  # cel-python's parser recurses per level too
+        return CelError(1, 1, "CEL expression nested too deeply to compile; split it into several conditions")
     except Exception as exc:  # cel-python raises several types for semantic errors
         return CelError(1, 1, f"invalid CEL expression: {exc}")
 
@@ -127,6 +129,8 @@ def compile_cel(text: str, params: Mapping[str, Any] | None = None) -> Callable[
         return tree
     try:
         fn = CelCompiler().compile(tree)
+    except RecursionError:  # the compiler recurses per level of cel-python's tree (about 10 per bracket)
+        return CelError(1, 1, "CEL expression nested too deeply to compile; split it into several conditions")
     except CelCompileError as exc:
         return CelError(exc.line, exc.column, f"invalid CEL expression: {exc.message}")
     except Unsupported:
@@ -177,6 +181,8 @@ def compile_cel_reference(text: str) -> Callable[[Workload], Any] | CelError:
         first = str(exc).splitlines()[0] if str(exc) else "invalid CEL"
         return CelError(int(getattr(exc, "line", 1) or 1), int(getattr(exc, "column", 1) or 1),
                         f"invalid CEL expression near {first.strip()!r}")
+    except RecursionError:  # cel-python's parser recurses per level too
+        return CelError(1, 1, "CEL expression nested too deeply to compile; split it into several conditions")
     except Exception as exc:  # cel-python raises several types for semantic errors
         return CelError(1, 1, f"invalid CEL expression: {exc}")
     paths = _paths_read(text)

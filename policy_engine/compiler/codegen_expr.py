@@ -13,11 +13,13 @@ from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import Any
 
-from policy_engine.compiler.attributes import ATTRIBUTES, container_classes
+from policy_engine.compiler import container_groups
+from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.compiler.cel import CelError, compile_cel
+from policy_engine.compiler.container_groups import by_class
 from policy_engine.compiler.functions import FUNCTIONS
-from policy_engine.compiler.objects import CLASS_FIELDS
 from policy_engine.compiler.regex import Pattern, compile_regex
+from policy_engine.compiler.walk import children
 from policy_engine.errors import CompilerBug
 from policy_engine.model.workload import Workload
 from policy_engine.quantity import quantity
@@ -381,7 +383,7 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     nested = bool(scope)
 
     if not nested and by_class(e):  # `all c in containers: c.limits.memory != null`: once per kind of container
-        return _quantify_classes(op, body)
+        return container_groups.quantify(e, body)
     if not pairs and not nested:  # the common case, `all c in containers: ...`: no list of frames built
         return _quantify_top(op, collection, body)
 
@@ -423,49 +425,6 @@ def _quantifier(e: ast.Quantifier, scope: Scope) -> Closure:
     def count(w: Any) -> Any:
         found = frames(w)
         return None if found is None else sum(1 for f in found if body(f) is True)
-
-    return count
-
-
-def by_class(e: ast.Quantifier) -> bool:
-    """Whether ``e`` is a quantifier over ``containers`` (outside any other) whose body reads its variable
-    only as ``c.<field>`` with fields that every container of a class shares (``objects.CLASS_FIELDS``):
-    such a body has one value per class, so it is evaluated once per class rather than per container."""
-    if not (isinstance(e.collection, ast.Name) and e.collection.id == "containers" and len(e.names) == 1):
-        return False
-    variable = e.names[0].name
-
-    def only_shared_fields(x: ast.Expr) -> bool:
-        if isinstance(x, ast.Field) and isinstance(x.target, ast.Name) and x.target.id == variable:
-            return x.name.name in CLASS_FIELDS
-        if isinstance(x, ast.Name):
-            return x.id != variable
-        if isinstance(x, ast.Quantifier) and any(n.name == variable for n in x.names):
-            return False  # the name rebound inside: not worth telling apart
-        return all(only_shared_fields(c) for c in children(x))
-
-    return only_shared_fields(e.body)
-
-
-def _quantify_classes(op: str, body: Closure) -> Closure:
-    """A quantifier over ``containers`` decided per class of containers (``by_class``); the body gets the
-    frame ``(workload, the class's record)``. ``count`` counts every container of the classes it holds for."""
-    if op in ("all", "any", "none"):
-        want = op != "all"
-        decided = (op == "any") if want else False  # what a deciding class makes the result
-        otherwise = not decided
-
-        def some(w: Any) -> Any:
-            for record in container_classes(w).records:
-                if (body((w, record)) is True) == want:
-                    return decided
-            return otherwise
-
-        return some
-
-    def count(w: Any) -> Any:
-        classes = container_classes(w)
-        return sum(len(m) for r, m in zip(classes.records, classes.members, strict=True) if body((w, r)) is True)
 
     return count
 
@@ -581,28 +540,6 @@ def uses_workload(e: ast.Expr, constants: Container[str] = ()) -> bool:
     if isinstance(e, ast.Literal):
         return False
     return any(uses_workload(c, constants) for c in children(e))
-
-
-def children(e: ast.Expr) -> tuple[ast.Expr, ...]:
-    if isinstance(e, ast.Field):
-        return (e.target,)
-    if isinstance(e, ast.Index):
-        return (e.target, e.index)
-    if isinstance(e, ast.Call):
-        return e.args
-    if isinstance(e, ast.ListExpr):
-        return e.items
-    if isinstance(e, ast.MapExpr):
-        return tuple(x for entry in e.entries for x in entry)
-    if isinstance(e, ast.Quantifier):
-        return (e.collection, e.body)
-    if isinstance(e, ast.Neg | ast.Not):
-        return (e.operand,)
-    if isinstance(e, ast.BinOp | ast.Compare):
-        return (e.left, e.right)
-    if isinstance(e, ast.BoolOp):
-        return e.operands
-    return ()
 
 
 def membership(a: Any, b: Any) -> bool | None:

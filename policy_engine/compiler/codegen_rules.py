@@ -9,12 +9,15 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from policy_engine.compiler.attributes import ATTRIBUTES, container_classes, deciding_roles
-from policy_engine.compiler.codegen_expr import Closure, by_class, children, compile_expr
+from policy_engine.compiler import container_groups
+from policy_engine.compiler.attributes import ATTRIBUTES, deciding_roles
+from policy_engine.compiler.codegen_expr import Closure, compile_expr
+from policy_engine.compiler.container_groups import by_class
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
 from policy_engine.compiler.program import Violation
 from policy_engine.compiler.regex import compile_regex
+from policy_engine.compiler.walk import children
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.runtime import IDLE_TIMEOUT_ANNOTATION
 from policy_engine.model.workload import CapacityType, Role, RunKind, Workload
@@ -368,21 +371,8 @@ def witnesses(q: ast.Quantifier) -> Closure:
     body = compile_expr(q.body, tuple(n.name for n in q.names))
     want = q.op != "all"
     pairs = len(q.names) == 2
-    if by_class(q):
-        def find_by_class(w: Workload) -> list[str]:
-            classes = container_classes(w)
-            found: list[int] = []
-            for record, members in zip(classes.records, classes.members, strict=True):
-                if (body((w, record)) is True) is want:
-                    found += members
-            if not found:  # the commonest outcome: nothing to name
-                return found  # type: ignore[return-value]  # empty: a list of no labels
-            if len(found) > 1:
-                found.sort()
-            label = classes.label
-            return [label(i) for i in found]
-
-        return find_by_class
+    if by_class(q):  # once per group of containers alike in what the body reads
+        return container_groups.deciding(q, body)
 
     def find(w: Workload) -> list[str] | None:
         x = collection(w)

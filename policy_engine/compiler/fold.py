@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from policy_engine.compiler.checked import Constant
-from policy_engine.compiler.codegen_expr import children, compile_expr, uses_workload
+from policy_engine.compiler.codegen_expr import compile_expr, uses_workload
+from policy_engine.compiler.walk import children
 from policy_engine.diagnostics import Diagnostic, Level
 from policy_engine.quantity import Quantity, parse_quantity
 from policy_engine.syntax import ast

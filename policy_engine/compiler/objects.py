@@ -23,7 +23,7 @@ from policy_engine.model import fields
 from policy_engine.model.config import DEFAULT_CONFIG
 from policy_engine.model.documents import Document
 from policy_engine.model.quantities import gpu_fraction
-from policy_engine.model.workload import Container, RunKind, RunTime, Workload
+from policy_engine.model.workload import Container, Role, RunKind, RunTime, Workload
 from policy_engine.quantity import Quantity, quantity
 
 #: Fields of a container record: name → (type, meaning). The checker types ``c.<field>`` from this table.
@@ -81,36 +81,63 @@ def parse_image(ref: str) -> tuple[str, str, str | None, str | None]:
 
 
 @lru_cache(maxsize=4096, typed=True)
-def _quantity(value: str | int | float) -> Quantity | None:
+def quantity_of(value: str | int | float) -> Quantity | None:
     """Manifests repeat a few amounts (``500m``, ``1Gi``) over and over: each is parsed once. Typed, so
     ``1`` and ``1.0`` (equal and of one hash) keep their own entries: each is shown as written."""
     return quantity(value)
 
 
+_AMOUNT_TYPES = frozenset({str, int, float})
+_NOTHING_PARSED: dict[str, Decimal] = {}  # read only
+_PLAIN_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})  # never accelerators: no lookup
+
+
 @lru_cache(maxsize=1024)
-def _is_accelerator(name: str) -> bool:
-    return gpu_fraction(name, DEFAULT_CONFIG) is not None
+def is_accelerator(name: str) -> bool:
+    """Whether ``name`` is an accelerator resource (its amounts add up in ``requests.gpu``)."""
+    return name not in _PLAIN_RESOURCES and gpu_fraction(name, DEFAULT_CONFIG) is not None
 
 
-def _resources(raw: Any) -> dict[str, Any]:
+def _amount(value: Any, parsed: dict[str, Decimal]) -> Quantity | None:
+    """``value`` as a quantity: from the value the workload model parsed (``Role.quantities``) when it did."""
+    if type(value) is str:
+        found = parsed.get(value)
+        if found is not None:
+            return Quantity(found, value.strip())
+    return quantity_of(value) if type(value) in _AMOUNT_TYPES else None  # not bool: type(True) is bool
+
+
+def resources(raw: Any, parsed: dict[str, Decimal] = _NOTHING_PARSED) -> dict[str, Any]:
+    """``requests`` (or ``limits``) as a record: each resource's quantity (null when it is none), ``cpu`` and
+    ``memory`` always, ``ephemeral_storage`` and ``gpu`` (every accelerator resource added up)."""
     if not isinstance(raw, dict) or not raw:
         return _NO_RESOURCES
     out: dict[str, Any] = {"cpu": None, "memory": None}
     gpu: Decimal | None = None
     for name, value in raw.items():
-        q = _quantity(value) if type(value) in _AMOUNT_TYPES else None  # not bool: type(True) is bool
+        q = _amount(value, parsed)
         if type(name) is not str:
             name = str(name)
         out[name] = q
-        if q is not None and name not in _PLAIN_RESOURCES and _is_accelerator(name):
+        if q is not None and name not in _PLAIN_RESOURCES and is_accelerator(name):
             gpu = q if gpu is None else gpu + q
     out["ephemeral_storage"] = out.get("ephemeral-storage")
     out["gpu"] = gpu
     return out
 
 
-_AMOUNT_TYPES = frozenset({str, int, float})
-_PLAIN_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})  # never accelerators: no lookup
+def resource(raw: dict[str, Any], name: str, parsed: dict[str, Decimal]) -> Any:
+    """What ``resources(raw, parsed)[name]`` is, for a mapping whose keys are strings (as the model keeps them),
+    without building the record."""
+    if name == "gpu":
+        gpu: Decimal | None = None
+        for key, value in raw.items():
+            if is_accelerator(key) and (q := _amount(value, parsed)) is not None:
+                gpu = q if gpu is None else gpu + q
+        return gpu
+    return _amount(raw.get("ephemeral-storage" if name == "ephemeral_storage" else name), parsed)
+
+
 
 
 #: Shared by every container without requests (or limits): read only.
@@ -121,10 +148,11 @@ def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def container_record(raw: dict[str, Any], type_: str, role: str,
-                     amounts: tuple[Any, Any] | None = None) -> dict[str, Any]:
+def container_record(raw: dict[str, Any], type_: str, role: str, amounts: tuple[Any, Any] | None = None,
+                     parsed: dict[str, Decimal] = _NOTHING_PARSED) -> dict[str, Any]:
     """A container as a record; ``amounts`` are its (requests, limits) when the workload model read them
-    (a CRD's trainer may keep them under another key than ``resources``)."""
+    (a CRD's trainer may keep them under another key than ``resources``), ``parsed`` the values of the
+    quantity strings it parsed (``Role.quantities``): not parsed again."""
     image = raw.get("image")
     registry: str | None
     repository: str | None
@@ -132,11 +160,11 @@ def container_record(raw: dict[str, Any], type_: str, role: str,
         registry, repository, tag, digest = parse_image(image)
     else:
         image = registry = repository = tag = digest = None
-    resources = raw.get("resources")
+    written = raw.get("resources")
     if amounts is not None:
-        requests, limits = _resources(amounts[0]), _resources(amounts[1])
-    elif isinstance(resources, dict):
-        requests, limits = _resources(resources.get("requests")), _resources(resources.get("limits"))
+        requests, limits = resources(amounts[0], parsed), resources(amounts[1], parsed)
+    elif isinstance(written, dict):
+        requests, limits = resources(written.get("requests")), resources(written.get("limits"))
     else:
         requests = limits = _NO_RESOURCES
     container_ports, host_ports = _ports(raw) if "ports" in raw else ([], [])
@@ -150,16 +178,16 @@ def container_record(raw: dict[str, Any], type_: str, role: str,
         "ports": container_ports, "host_ports": host_ports, **_NO_FLAGS, "object": raw,
     }
     if isinstance(security, dict) and security:  # most containers set none: the flags stay null
-        for key, field in _FLAGS:
+        for key, field in FLAGS:
             value = security.get(key)
             record[field] = value if isinstance(value, bool) else None
     return record
 
 
 #: securityContext flags → container fields (null when not set, or not a boolean).
-_FLAGS = (("privileged", "privileged"), ("allowPrivilegeEscalation", "allow_privilege_escalation"),
+FLAGS = (("privileged", "privileged"), ("allowPrivilegeEscalation", "allow_privilege_escalation"),
           ("runAsNonRoot", "run_as_non_root"), ("readOnlyRootFilesystem", "read_only_root_filesystem"))
-_NO_FLAGS: dict[str, Any] = {field: None for _, field in _FLAGS}
+_NO_FLAGS: dict[str, Any] = {field: None for _, field in FLAGS}
 
 
 def _ports(raw: dict[str, Any]) -> tuple[list[int], list[int]]:
@@ -177,24 +205,43 @@ def _ports(raw: dict[str, Any]) -> tuple[list[int], list[int]]:
     return container_ports, host_ports
 
 
-def _entries(w: Workload) -> Iterator[tuple[dict[str, Any], str, str, tuple[Any, Any] | None, Container | None]]:
-    """Each container of each role as (raw mapping, type, role, amounts, the model's container), in order."""
+def parsed_quantities(w: Workload) -> dict[str, Decimal]:
+    """The quantity strings the workload model parsed reading ``w``'s containers, and their values."""
+    if len(w.roles) == 1:
+        return w.roles[0].quantities
+    parsed: dict[str, Decimal] = {}
+    for role in w.roles:
+        parsed.update(role.quantities)
+    return parsed
+
+
+def entries(w: Workload) -> Iterator[tuple[dict[str, Any], str, str, tuple[Any, Any] | None, Container | None]]:
+    """Each container of each role as (raw mapping, type, role, amounts, the model's container), in order:
+    a role's containers as the model read them, then its ephemeral containers."""
     obj = w.doc.obj
     for role in w.roles:
-        for c in role.containers:
-            raw = c.raw
-            if raw is None:
-                raw = {"name": c.name, "resources": {"requests": c.requests, "limits": c.limits}}
-            type_ = "app"
-            if c.init:
-                type_ = "sidecar" if raw.get("restartPolicy") == "Always" else "init"
-            yield raw, type_, role.name, (c.requests, c.limits), c
-        ephemeral = fields.get(obj, (*role.spec_path, "ephemeralContainers"))
-        for raw in ephemeral if isinstance(ephemeral, list) else ():
-            if isinstance(raw, dict):
-                yield raw, "ephemeral", role.name, None, None
+        yield from entries_of(role, ephemeral_containers(obj, role))
 
 
+def entries_of(role: Role, ephemeral: list[dict[str, Any]]) -> Iterator[
+        tuple[dict[str, Any], str, str, tuple[Any, Any] | None, Container | None]]:
+    """``entries`` of one role, its ``ephemeral`` containers last."""
+    for c in role.containers:
+        raw = c.raw
+        if raw is None:
+            raw = {"name": c.name, "resources": {"requests": c.requests, "limits": c.limits}}
+        type_ = "app"
+        if c.init:
+            type_ = "sidecar" if raw.get("restartPolicy") == "Always" else "init"
+        yield raw, type_, role.name, (c.requests, c.limits), c
+    for raw in ephemeral:
+        yield raw, "ephemeral", role.name, None, None
+
+
+def ephemeral_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
+    """The ephemeral containers of ``role``'s pod spec that are mappings (the model reads none of them)."""
+    ephemeral = fields.get(obj, (*role.spec_path, "ephemeralContainers"))
+    return [raw for raw in ephemeral if isinstance(raw, dict)] if isinstance(ephemeral, list) else []
 
 
 #: Container fields that every container of one class (``container_classes``) has alike: all but its name,
@@ -234,7 +281,8 @@ def container_classes(w: Workload) -> ContainerClasses:
     members: list[list[int]] = []
     raws: list[dict[str, Any]] = []
     group = sum(len(r.containers) for r in w.roles) > _GROUP_FROM  # a few containers: each its own class
-    for index, (raw, type_, role, amounts, model) in enumerate(_entries(w)):
+    parsed = parsed_quantities(w)
+    for index, (raw, type_, role, amounts, model) in enumerate(entries(w)):
         raws.append(raw)
         key = None
         if model is not None and group:  # an ephemeral container (rare) is a class of its own
@@ -249,7 +297,7 @@ def container_classes(w: Workload) -> ContainerClasses:
                 members[found].append(index)
                 continue
             classes[key] = len(records)
-        records.append(container_record(raw, type_, role, amounts))
+        records.append(container_record(raw, type_, role, amounts, parsed))
         members.append([index])
     return ContainerClasses(records, members, raws)
 

@@ -57,6 +57,8 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 #: in C and crashes the process around 100,000 levels, so YAML is scanned for depth first; JSON past the
 #: C parser's ~1,000 levels is parsed iteratively, ``deepjson``, as the webhook parses what it reviews.)
 MAX_DEPTH = deepjson.API_SERVER_MAX_DEPTH
+#: What E606 says, for manifests and every other YAML or JSON file held to ``MAX_DEPTH``.
+TOO_DEEP = f"nested more than {MAX_DEPTH:,} levels deep (the API server's limit); not read"
 
 #: A line that starts a YAML document: where a stream can be cut, and where loading resumes after an error.
 DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.M)
@@ -348,8 +350,7 @@ def _load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document |
     if depth > LIBYAML_MAX_DEPTH and too_deep is None:
         too_deep = _scan_depth(DeepLoader(text))[1]  # PyYAML's Python parser has no depth limit
     if too_deep is not None:
-        yield _error(file, too_deep[0] + offset, "E606", f"nested more than {MAX_DEPTH:,} levels deep (the API "
-                     "server's limit); not read", too_deep[1])
+        yield _error(file, too_deep[0] + offset, "E606", TOO_DEEP, too_deep[1])
         return
     while text:
         resume = yield from _load_yaml(text, file, offset, deep=depth > LIBYAML_MAX_DEPTH)
@@ -481,6 +482,38 @@ def _scan_depth(loader: yaml.SafeLoader) -> tuple[int, tuple[int, int] | None]:
     return deepest, None
 
 
+class TooDeep(yaml.YAMLError):
+    """A YAML text nested past ``MAX_DEPTH``, at the line and column where the level too many opens."""
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(TOO_DEEP)
+        self.line = line
+        self.column = column
+
+
+def compose_single(text: str) -> yaml.Node | None:
+    """The node tree of a one-document YAML text (a policy test file), under the rule manifests follow: up
+    to ``MAX_DEPTH`` levels (past libyaml's own 1,000 by PyYAML's Python parser, without recursion), and
+    ``TooDeep`` past them. Invalid YAML, or a second document, raises what ``yaml.compose`` raises."""
+    depth, too_deep = _depth(text)
+    if depth > LIBYAML_MAX_DEPTH and too_deep is None:
+        too_deep = _scan_depth(DeepLoader(text))[1]
+    if too_deep is not None:
+        raise TooDeep(*too_deep)
+    if depth <= LIBYAML_MAX_DEPTH:
+        return yaml.compose(text, Loader=Loader)
+    loader = DeepLoader(text)
+    try:
+        documents = compose_deep(loader)
+        first, second = next(documents, None), next(documents, None)
+    finally:
+        loader.dispose()
+    if first is not None and second is not None:
+        raise yaml.composer.ComposerError("expected a single document in the stream", first.start_mark,
+                                          "but found another document", second.start_mark)
+    return first
+
+
 def _load_json(text: str, file: str, offset: int = 0) -> Iterator[Document | LoadError]:
     try:
         obj = json.loads(text, object_pairs_hook=_unique_pairs)
@@ -492,8 +525,7 @@ def _load_json(text: str, file: str, offset: int = 0) -> Iterator[Document | Loa
         try:
             obj = deepjson.loads(text, MAX_DEPTH)  # (duplicate keys are not looked for at such depths)
         except deepjson.TooDeep as exc:
-            yield _error(file, exc.lineno + offset, "E606", f"nested more than {MAX_DEPTH:,} levels deep (the API "
-                         "server's limit); not read", exc.colno)
+            yield _error(file, exc.lineno + offset, "E606", TOO_DEEP, exc.colno)
             return
         except json.JSONDecodeError as exc:
             yield _error(file, exc.lineno + offset, "E602", f"invalid JSON: {exc.msg}", exc.colno)

@@ -79,15 +79,16 @@ class RoleSource:
 
 
 def default_containers(doc: Document, spec_path: FieldPath) -> tuple[ContainerRef, ...]:
-    refs = [
-        ContainerRef((*spec_path, "initContainers", i), init=True)
-        for i, _ in enumerate(fields.sequence(doc, (*spec_path, "initContainers")))
-    ]
-    refs += [
-        ContainerRef((*spec_path, "containers", i))
-        for i, _ in enumerate(fields.sequence(doc, (*spec_path, "containers")))
-    ]
+    """A pod spec's init containers, then its containers (a named tuple made without its Python-level
+    constructor: a pod may have 20,000 of them)."""
+    refs: list[ContainerRef] = []
+    for key, init in (("initContainers", True), ("containers", False)):
+        base = (*spec_path, key)
+        refs += [_ref(ContainerRef, ((*base, i), init, "resources")) for i in range(len(fields.sequence(doc, base)))]
     return tuple(refs)
+
+
+_ref = tuple.__new__
 
 
 def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
@@ -131,7 +132,7 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
             source.template_path or source.spec_path, source.replicas.note
         )
 
-    containers, sums, inits, first_gpu_path = _read_containers(doc, refs, config)
+    containers, sums, inits, first_gpu_path, role.quantities = _read_containers(doc, refs, config)
     role.containers = tuple(containers)
     pod: dict[str, Decimal] = dict(sums)
     for name, amount in inits.items():
@@ -163,25 +164,30 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
 
 def _read_containers(
     doc: Document, refs: tuple[ContainerRef, ...], config: ModelConfig
-) -> tuple[list[Container], dict[str, Decimal], dict[str, Decimal], FieldPath | None]:
-    """Containers and their summed requests, in time linear in the containers (a pod may have 20,000).
+) -> tuple[list[Container], dict[str, Decimal], dict[str, Decimal], FieldPath | None, dict[str, Decimal]]:
+    """Containers, their summed requests, where the first GPU is asked for and the quantity strings parsed
+    (with their values), in time linear in the containers (a pod may have 20,000).
 
     A regular container's amounts (its request, or its limit when it has none) are counted per distinct
-    (requests, limits) pair of mappings, added up when the pair is first seen and multiplied by its other
-    times at the end: Decimal arithmetic, or even a dictionary per container, cost more than everything
-    else here. A quantity string already seen valid in the workload is not parsed again (a new one is
-    parsed once), and the container keeps the object's own mappings when their values are all strings
-    (the usual case) rather than a copy.
+    (requests, limits) pair, keyed by one flat tuple of their names and values: a pair seen before is
+    neither checked nor added up again (its other times are multiplied in at the end), and its container
+    shares the first one's mappings; a new one is checked, its new quantity strings parsed (each once per
+    workload) and added up at once. When most pairs are new (every container asks for its own amount),
+    the rest are checked and added up one by one, unkeyed. Decimal arithmetic, or even a dictionary per
+    container, costs more than everything else here. A container keeps the object's own mappings when their
+    values are all strings (the usual case) rather than a copy.
     """
     containers: list[Container] = []
     append = containers.append
-    counted: dict[tuple[Any, ...], int] = {}  # a regular container's requests and limits (flat) → how many
+    #: a regular container's requests and limits (flat) → [how many, their text forms, the mappings]
+    counted: dict[tuple[Any, ...], list[Any]] = {}
     inits: dict[str, Decimal] = {}
     sums: dict[str, Decimal] = {}
     sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
     parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
     valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
     parsed: dict[str, Decimal] = {}  # ... and their values: each distinct string is parsed once per workload
+    counting = True
     for ref in refs:
         path = ref.path
         raw = None
@@ -201,19 +207,52 @@ def _read_containers(
             _child_mapping(doc, resources, (*ref.path, ref.resources_key))
         requests: Any = resources.get("requests")
         limits: Any = resources.get("limits")
-        # a mapping whose values are all strings already checked in this workload (the usual case) is kept
-        # as it is; another is checked (its new strings parsed, once per workload) by _quantities
-        if type(requests) is dict and _known(valid, requests):
+        name = holder.get("name")
+        if type(name) is not str:
+            name = str(name or "")
+        if not ref.init:
+            if requests is None:
+                requests = _EMPTY
+            if limits is None:
+                limits = _EMPTY
+            if counting and type(requests) is dict and type(limits) is dict:
+                # one flat tuple, nothing else kept per container (no tuple per item): the number of requests,
+                # their names and values, then the limits' names and values
+                pair = (len(requests), *requests, *requests.values(), *limits, *limits.values())
+                try:
+                    seen = counted.get(pair)
+                except TypeError:  # an unhashable value: checked (and refused) below
+                    seen = None
+                    pair = ()  # not counted: refused below
+                if seen is not None:  # checked and added up before: counted
+                    seen[0] += 1
+                    append(Container(name, False, seen[1], seen[2], path, raw))
+                    continue
+                if pair:  # a new pair: checked (its new strings parsed), added up at once
+                    requests, requests_text = _quantities(doc, ref, "requests", requests, valid, parsed)
+                    limits, limits_text = _quantities(doc, ref, "limits", limits, valid, parsed)
+                    append(Container(name, False, requests_text, limits_text, path, raw))
+                    counted[pair] = [1, requests_text, limits_text, requests, limits]
+                    _add(sums, requests, limits, parsed, 1)
+                    if len(counted) > _COUNT_AT_LEAST and 2 * len(counted) > len(containers):
+                        counting = False  # most pairs are new: keying them costs more than it saves
+                    continue
+        # a mapping whose values are all strings already checked in this workload is kept as it is; another
+        # is checked (its new strings parsed, once per workload) by _quantities
+        try:  # every string checked before? (once pairs are no longer keyed, this runs per container)
+            known_requests = type(requests) is dict and valid.issuperset(requests.values())
+            known_limits = type(limits) is dict and valid.issuperset(limits.values())
+        except TypeError:  # an unhashable value: _quantities says where
+            known_requests = known_limits = False
+        if known_requests:
             requests_text = requests
         else:
             requests, requests_text = _quantities(doc, ref, "requests", requests, valid, parsed)
-        if type(limits) is dict and _known(valid, limits):
+        if known_limits:
             limits_text = limits
         else:
             limits, limits_text = _quantities(doc, ref, "limits", limits, valid, parsed)
-        name = holder.get("name")
-        append(Container(name if type(name) is str else str(name or ""), ref.init, requests_text, limits_text,
-                         ref.path, raw))
+        append(Container(name, ref.init, requests_text, limits_text, path, raw))
         if ref.init:
             # an init container runs beside the sidecars started before it (KEP-753)
             sidecar = holder.get("restartPolicy") == "Always"
@@ -223,33 +262,36 @@ def _read_containers(
                     inits[resource] = running
                 if sidecar:
                     sidecars[resource] = running
-        elif requests or limits:
-            # one flat tuple, nothing else kept per container (no tuple per item): the number of requests,
-            # their names and values, then the limits' names and values. A new one is added up at once.
-            pair = (len(requests), *requests, *requests.values(), *limits, *limits.values())
-            times = counted.get(pair)
-            if times is None:
-                counted[pair] = 1
-                _add(sums, requests, limits, parsed, 1)
-            else:
-                counted[pair] = times + 1
-    for pair, times in counted.items():  # the pairs seen again: their other times
+        else:  # no longer counting pairs: added up one by one
+            _add(sums, requests, limits, parsed, 1)
+    for times, _, _, requests, limits in counted.values():  # the pairs seen again: their other times
         if times > 1:
-            n = pair[0]
-            m = (len(pair) - 1 - 2 * n) // 2
-            requests = dict(zip(pair[1:1 + n], pair[1 + n:1 + 2 * n], strict=True))
-            limits = dict(zip(pair[1 + 2 * n:1 + 2 * n + m], pair[1 + 2 * n + m:], strict=True))
             _add(sums, requests, limits, parsed, times - 1)
     for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[resource] = sums.get(resource, Decimal(0)) + amount
+    if not all(type(resource) is str for resource in (*sums, *inits)):  # `1: 2` in YAML: every name is in a sum
+        raise _unnamed_resource(doc, refs, containers)
     gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
-    return containers, sums, inits, _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
+    first_gpu = _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
+    return containers, sums, inits, first_gpu, parsed
+
+
+def _unnamed_resource(doc: Document, refs: tuple[ContainerRef, ...], containers: list[Container]) -> Exception:
+    """The located error for the first resource whose name is not a string (``1: 2`` in YAML)."""
+    for ref, c in zip(refs, containers, strict=True):
+        for which, mapping in (("requests", c.requests), ("limits", c.limits)):
+            for name in mapping:
+                if type(name) is not str:
+                    path = (*ref.path, ref.resources_key, which)
+                    return field_error(doc, path, "E701", f"a resource name must be a string, found {name!r}")
+    raise AssertionError("no resource without a string name")
 
 
 def _add(sums: dict[str, Decimal], requests: dict[str, Any], limits: dict[str, Any], parsed: dict[str, Decimal],
          times: int) -> None:
     """Add ``times`` a regular container's amounts (each request, or its limit when it has none) to ``sums``."""
-    for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
+    for resource, value in (requests.items() if not limits or limits.keys() <= requests.keys()
+                            else {**limits, **requests}.items()):
         amount = parsed.get(value) if type(value) is str else None
         if amount is None:
             amount = _quantity(value)
@@ -257,14 +299,8 @@ def _add(sums: dict[str, Decimal], requests: dict[str, Any], limits: dict[str, A
 
 
 _ZERO = Decimal(0)
-
-
-def _known(valid: set[str], mapping: dict[str, Any]) -> bool:
-    """Whether every value of ``mapping`` is a string already checked valid in this workload."""
-    try:
-        return valid.issuperset(mapping.values())
-    except TypeError:  # an unhashable value: _quantities says where
-        return False
+#: Pairs are keyed until more than this many are new and they are more than half the containers so far.
+_COUNT_AT_LEAST = 64
 
 
 _EMPTY: dict[str, Any] = {}  # read only: the requests (or limits) of a container that sets none

@@ -8,6 +8,7 @@ built by ``policy_engine.model.build`` and priced by ``policy_engine.pricing``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -86,6 +87,9 @@ class Role:
     provenance: dict[str, Provenance] = field(default_factory=dict)  # attribute name -> where it came from
     #: ResourceClaimTemplates the pods' DRA ``resourceClaims`` name (their GPUs count: ``model/dra.py``).
     claim_templates: tuple[str, ...] = ()
+    #: The quantity strings of the containers' requests and limits, each parsed once by the model: what
+    #: policies reading ``c.requests.cpu`` take rather than parse again (read only).
+    quantities: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@ One LALR parser is built from ``grammar/policy.lark`` on first use and cached fo
 exceptions never leave this module: they become ``Diagnostic`` values that say what was expected in words
 (``syntax.expected``). After an error the parser blanks out the top-level block (``policy``, ``import`` or
 ``param``) holding it and parses again, so one run reports an error in every broken block.
+
+An expression may nest at most ``MAX_NESTING`` levels (E310 at the operator, bracket or call that opens the
+level too many): every later step (this module's transformer, the compiler's passes, the closures it
+builds, ``fmt``, ``explain``) recurses once or a few times per level, and the interpreter's stack is
+about 1,000 frames. The check walks lark's tree with an explicit stack, before anything recurses.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from lark import Token
+from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from policy_engine.diagnostics import Diagnostic, Span
@@ -25,6 +30,19 @@ from policy_engine.syntax.transform import ToAst
 
 #: At most this many syntax errors are reported per file (each one costs a re-parse).
 MAX_SYNTAX_ERRORS = 20
+
+#: How deeply an expression may nest: each ``not``, operator, comparison, ``and``/``or`` alternation,
+#: quantifier, call, field, index, list or map literal inside another is one level (parentheses are not).
+#: Far beyond what a person writes (the bundled library nests 6), and low enough that the compiler's
+#: recursive passes and closures run with hundreds of frames to spare wherever they are called from
+#: (the webhook's reload thread, ``explain``'s tracer, the controller): docs/language.md, "Limits".
+MAX_NESTING = 100
+
+#: The parse-tree rules that are one expression level each (``map_entry`` and the operator tokens are not).
+_EXPRESSION_RULES = frozenset({
+    "or_test", "and_test", "not_", "compare", "in_", "not_in", "regex_match", "binop", "neg", "field", "index",
+    "call", "list_expr", "map_expr", "quantifier",
+})
 
 _TOP_LEVEL = re.compile(r"^[ \t]*(policy|import|param)\b", re.MULTILINE)
 
@@ -63,11 +81,40 @@ def parse(text: str, file: str = "<string>") -> ParseResult:
                 continue
         if diagnostics:
             break
+        too_deep = _too_deep(tree, file)
+        if too_deep:
+            return ParseResult(None, tuple(too_deep))
         module = ToAst(file).transform(tree)
         assert isinstance(module, ast.Module)
         return ParseResult(_with_comments(module, comments, file), ())
     unique = {(d.span, d.message): d for d in diagnostics}
     return ParseResult(None, tuple(sorted(unique.values(), key=Diagnostic.sort_key)))
+
+
+def _too_deep(tree: Tree[Token], file: str) -> list[Diagnostic]:
+    """E310 for each expression nested past ``MAX_NESTING`` (one per outermost expression), at the first
+    subexpression, in source order, that opens the level too many. An explicit stack: the tree may be
+    10,000 levels deep."""
+    found: list[Diagnostic] = []
+    reported: set[int] = set()  # outermost expressions already reported
+    stack: list[tuple[Tree[Token], int, int]] = [(tree, 0, 0)]
+    while stack:
+        node, level, outermost = stack.pop()
+        if node.data in _EXPRESSION_RULES:
+            level += 1
+            outermost = outermost or id(node)
+            if level > MAX_NESTING:
+                if outermost not in reported:
+                    reported.add(outermost)
+                    meta = node.meta
+                    found.append(Diagnostic(
+                        Span(file, meta.line, meta.column, meta.end_line, meta.end_column), "E310",
+                        f"expression nested more than {MAX_NESTING} levels deep",
+                        hint="split it into several conditions or rules; a chain of `and`s (or of `or`s) is "
+                             "one level however long"))
+                continue
+        stack.extend((child, level, outermost) for child in reversed(node.children) if isinstance(child, Tree))
+    return found
 
 
 def _with_comments(module: ast.Module, tokens: list[Token], file: str) -> ast.Module:

@@ -136,6 +136,16 @@ def test_unknown_function_is_a_compile_time_error_located_in_the_file(text: str,
     assert (error.span.line, error.span.column) == (2, len('  assert cel("') + column)
 
 
+@pytest.mark.parametrize("text", ["(" * 1_000 + "true" + ")" * 1_000, "!" * 5_000 + "true"])
+def test_cel_nested_past_the_stack_is_e206_at_the_string_not_a_traceback(text: str) -> None:
+    """Issue #13: main's CEL compiler recursed into a RecursionError that surfaced as an E310 at line 1."""
+    result = compile_text(f'policy "p" {{\n  assert cel("{text}")\n}}')
+    assert result.policy_set is None
+    [error] = result.errors
+    assert error.code == "E206" and "nested too deeply" in error.message
+    assert (error.span.line, error.span.column) == (2, len('  assert cel("') + 1)
+
+
 def test_parameters_are_visible_inside_cel() -> None:
     text = ('param max_replicas = 2\nparam teams = ["nlp", "vision"]\n'
             'policy "p" { assert cel("object.spec.replicas <= params.max_replicas && '

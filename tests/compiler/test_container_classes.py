@@ -11,7 +11,7 @@ import pytest
 
 from policy_engine.compiler import compile_text
 from policy_engine.compiler.attributes import container_classes
-from policy_engine.compiler.codegen_expr import by_class
+from policy_engine.compiler.container_groups import by_class
 from policy_engine.engine import Engine
 from policy_engine.model.documents import Document, load_objects
 from policy_engine.pricing.catalog import load_catalog

@@ -16,6 +16,7 @@ CASES = {
     "placeholder.yaml": ("E709", 7, "Worker.replicas"),
     "cronjob_bad_tz.yaml": ("E707", 6, "spec.timeZone"),
     "cronjob_bad_schedule.yaml": ("E706", 5, "spec.schedule"),
+    "resource_name_not_a_string.yaml": ("E701", 12, "containers[0].resources.requests"),
 }
 
 

@@ -33,7 +33,7 @@ def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(m
     report = "\n".join(outcome.lines)
     assert "aws offer dated 2026-01-19: took 55 price(s) of 55 type(s)" in report
     assert "gcp price table dated 2026-02-12: took 28 price(s) of 22 type(s)" in report
-    assert "azure retail prices dated 2023-12-18: took 20 price(s) of 20 type(s)" in report
+    assert "azure retail prices dated 2023-12-18: took 23 price(s) of 23 type(s)" in report
 
 
 def test_every_excerpt_is_named_by_the_makefile_and_described_in_the_readme() -> None:

@@ -18,7 +18,7 @@ BUNDLED = default_catalog()
 
 #: The excerpts the bundled catalog is generated from (policy_engine/pricing/excerpts/README.md), by date.
 FILE_DATES = {"aws": "2026-01-19", "gcp": "2026-02-12", "azure": "2023-12-18"}
-EXCERPT_SOURCES = ("offer, published 2026-01-19", "generated 2026-02-12", "azure-retail-eastus.2023-12-18.json")
+EXCERPT_SOURCES = ("offer, published 2026-01-19", "generated 2026-02-12", "azure-retail.2023-12-18.json")
 
 
 def _iso(date: str | None) -> bool:

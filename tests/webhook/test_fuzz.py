@@ -1,4 +1,5 @@
-"""Bounded fuzzing (issue #13): generated AdmissionReviews against the real server, generated files against check.
+"""Bounded fuzzing (issue #13): generated AdmissionReviews against the real server, generated files against check,
+generated deep policies against the compiler and ``fmt``, deep policy test files against their loader.
 
 Each property has a fixed, small example budget (the whole module runs in well under a minute). What must
 hold for every input: no 500, no traceback, no hang; every valid object is decided (allowed or denied by
@@ -19,9 +20,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from policy_engine.authoring.fmt import format_text
+from policy_engine.authoring.testfile import load_suite
 from policy_engine.cli.main import main
-from policy_engine.model.documents import load_paths
+from policy_engine.compiler import compile_text
+from policy_engine.model.documents import MAX_DEPTH, load_paths
 from policy_engine.model.kinds import KNOWN_KINDS
+from policy_engine.syntax.parser import MAX_NESTING
 
 from .server import Server, Tls, make_tls
 
@@ -178,3 +183,69 @@ def test_generated_files_get_a_report_from_check(tmp_path_factory: pytest.TempPa
     assert code in (0, 1, 2)
     report = json.loads(out.read_text())
     assert report["verdict"] and isinstance(report["errors"], list)
+
+
+# ---- policies and policy test files, nested to either side of their limits ----
+
+#: One expression level each (the operand in parentheses, so precedence never merges two levels).
+WRAPPERS = ("not ({})", "-({})", "[{}]", "{{1: {}}}", "len({})", "({}) + 1", "({}).a", "({})[0]",
+            "all c in containers: ({})", "gpus > 0 and ({})", "gpus < 0 or ({})", "({}) in [1]")
+
+
+@st.composite
+def nested_conditions(draw: st.DrawFn) -> tuple[str, int]:
+    """A condition and how many levels it nests (the comparison at its heart is one)."""
+    levels = draw(st.sampled_from([1, 7, MAX_NESTING - 1, MAX_NESTING, MAX_NESTING + 1, 400, 3_000]))
+    chooser = draw(st.randoms(use_true_random=False))
+    text = "gpus > 0"
+    for _ in range(levels - 1):
+        text = chooser.choice(WRAPPERS).format(text)
+        if chooser.random() < 0.1:
+            text = f"({text})"  # parentheses are no level
+    return text, levels
+
+
+@FUZZ
+@given(condition=nested_conditions())
+def test_generated_deep_policies_compile_or_get_a_located_e310(condition: tuple[str, int]) -> None:
+    text, levels = condition
+    policy = f'policy "fuzz" {{\n  match {{\n    kinds workloads\n  }}\n  assert {text}\n}}\n'
+    result = compile_text(policy, "fuzz.policy")
+    codes = [d.code for d in result.diagnostics]
+    assert ("E310" in codes) == (levels > MAX_NESTING), (levels, codes)
+    for diagnostic in result.diagnostics:
+        assert diagnostic.span.file == "fuzz.policy" and 1 <= diagnostic.span.line <= 6, diagnostic
+    if levels <= MAX_NESTING and all(code != "E310" for code in codes):
+        formatted = format_text(policy, "fuzz.policy")  # raises on a change of meaning
+        assert [d.code for d in compile_text(formatted, "fuzz.policy").diagnostics] == codes
+
+
+def _deep_value(levels: int) -> str:
+    return "[" * levels + "1" + "]" * levels
+
+
+#: Where a deep value goes in a test file: (its text around ``{}``, the line it is on, the levels above it).
+TEST_FILE_PLACES = {
+    "unknown top-level field": ("policies: [p.policy]\nresources: []\ncases: []\nextra: {}\n", 4, 1),
+    "policies": ("policies: {}\nresources: []\ncases: []\n", 1, 1),
+    "a case": ("policies: [p.policy]\nresources: []\ncases:\n  - {{policy: p, resource: Pod/p, expect: pass, "
+               "x: {}}}\n", 4, 3),
+    "an inline manifest": ("policies: [p.policy]\nresources:\n  - {{apiVersion: v1, kind: Pod, metadata: {{name: p}}, "
+                           "spec: {{x: {}}}}}\ncases: []\n", 3, 4),
+}
+
+
+@pytest.mark.parametrize("levels", [2_000, MAX_DEPTH, MAX_DEPTH + 1])
+@settings(max_examples=2, deadline=None, derandomize=True)
+@given(place=st.sampled_from(sorted(TEST_FILE_PLACES)))
+def test_generated_deep_test_files_load_or_get_a_located_e606(levels: int, place: str) -> None:
+    template, line, above = TEST_FILE_PLACES[place]
+    text = template.format(_deep_value(levels - above))
+    _, errors = load_suite(text, "fuzz.test.yaml")
+    too_deep = [e for e in errors if e.code == "E606"]
+    if levels <= MAX_DEPTH:
+        assert too_deep == [], errors
+        return
+    [error] = too_deep
+    first = text.splitlines()[line - 1].index("[" * 8)
+    assert (error.span.line, error.span.column) == (line, first + (MAX_DEPTH - above) + 1)

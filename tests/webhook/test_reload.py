@@ -92,18 +92,24 @@ def test_configmap_swap_is_reloaded(volume: ConfigMapVolume) -> None:
     assert metrics.registry.get_sample_value("policy_engine_webhook_policies_loaded") == 4.0
 
 
-def test_broken_update_keeps_the_running_set(volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture) -> None:
+def _refused(volume: ConfigMapVolume, labels: str, caplog: pytest.LogCaptureFixture
+             ) -> tuple[PolicyWatcher, EngineHolder, str]:
+    """Write ``labels`` as labels.policy; the reload is refused, counted, and logged with its diagnostics."""
     watcher, holder, metrics = _watcher(volume)
     before = holder.current
     files = _library()
-    files["labels.policy"] = BROKEN
+    files["labels.policy"] = labels
     with caplog.at_level(logging.ERROR, logger="policy_engine.webhook"):
         volume.write(files)
         assert watcher.check_once() is False
     assert holder.current is before
     assert metrics.registry.get_sample_value("policy_engine_webhook_policy_reload_failures_total") == 1.0
     record = next(r for r in caplog.records if "reload refused" in r.getMessage())
-    rendered = record.fields["diagnostics"]  # type: ignore[attr-defined]
+    return watcher, holder, record.fields["diagnostics"]  # type: ignore[attr-defined]
+
+
+def test_broken_update_keeps_the_running_set(volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture) -> None:
+    watcher, holder, rendered = _refused(volume, BROKEN, caplog)
     assert re.search(r"/labels\.policy:\d+:\d+: error\[E\d+\]", rendered), rendered  # located
     assert "\n     | ^" in rendered  # with the source line and a caret
     assert watcher.check_once() is None  # reported once, not on every poll
@@ -211,3 +217,16 @@ def test_workers_compile_one_after_the_other(tmp_path: Path) -> None:
     assert a_end <= b_start or b_end <= a_start, "two workers compiled the same set at once"
     other_start, _ = by_worker["other"]
     assert other_start < max(a_start, b_start), "another policy set waited on this one's lock"
+
+
+def test_a_deeply_nested_update_is_refused_located_and_keeps_the_running_set(
+        volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue #13: 1,000 nested quantifiers crashed the compile with a RecursionError that the watcher only
+    logged by its type; now it is an E310 where level 101 opens, and the running set stays."""
+    labels = _library()["labels.policy"]
+    deep = "".join(f"all c{i} in containers: " for i in range(1_000)) + "gpus > 0"
+    labels = labels.rstrip().removesuffix("}") + f"  assert {deep}\n}}\n"
+    line = labels.count("\n", 0, labels.index("  assert all c0")) + 1
+    column = len("  assert ") + len("".join(f"all c{i} in containers: " for i in range(100))) + 1
+    _, _, rendered = _refused(volume, labels, caplog)
+    assert f"/labels.policy:{line}:{column}: error[E310]: expression nested more than 100 levels deep" in rendered

@@ -45,18 +45,25 @@ def test_an_explicit_date_dates_every_figure_not_the_files_modification_time_nor
 
 
 def test_the_bundled_excerpt_reads_as_its_generation_date_with_on_demand_only() -> None:
-    """The committed excerpt: 20 eastus Linux on-demand prices, no Spot meter (its source table has none)."""
+    """The committed excerpt: 23 Linux on-demand prices (eastus; NCads A10 v4 westus3), no Spot meter (its source
+    table has none)."""
     from policy_engine.pricing.catalog import bundled_catalog_path
 
-    excerpt = bundled_catalog_path().parent / "excerpts" / "azure-retail-eastus.2023-12-18.json"
+    excerpt = bundled_catalog_path().parent / "excerpts" / "azure-retail.2023-12-18.json"
     imported = import_retail_prices(str(excerpt), date="2023-12-18")
     prices = {r.name: r.on_demand for r in imported.rows}
-    assert len(prices) == 20 and not imported.skipped and all(r.spot is None for r in imported.rows)
-    assert {r.region for r in imported.rows} == {"eastus"} and {r.date for r in imported.rows} == {"2023-12-18"}
+    assert len(prices) == 23 and not imported.skipped and all(r.spot is None for r in imported.rows)
+    assert {r.region for r in imported.rows if "A10_v4" not in r.name} == {"eastus"}
+    assert {r.region for r in imported.rows if "A10_v4" in r.name} == {"westus3"}
+    assert {r.date for r in imported.rows} == {"2023-12-18"}
     # as the generated table has them, hand-checked: the A100 PCIe sizes scale with their GPUs
     assert (prices["Standard_NC24ads_A100_v4"], prices["Standard_NC48ads_A100_v4"],
             prices["Standard_NC96ads_A100_v4"]) == (3.673, 7.346, 14.692)
     assert (prices["Standard_ND96is_H100_v5"], prices["Standard_ND96isr_H100_v5"]) == (88.488, 98.32)
+    # NCads A10 v4: price, vCPUs and memory double from size to size, so NC8 is half of NC16's one A10
+    a10 = {n: (prices[n], h.vcpus, h.memory_gib, h.gpus) for n, h in hardware_table().items() if "ads_A10_v4" in n}
+    assert a10 == {"Standard_NC8ads_A10_v4": (1.1, 8, 100, 0.5), "Standard_NC16ads_A10_v4": (2.2, 16, 200, 1),
+                   "Standard_NC32ads_A10_v4": (4.4, 32, 400, 2)}
     assert all(r.hardware is not None for r in imported.rows)  # every size has its hardware in the table
 
 
@@ -75,5 +82,5 @@ def test_the_hardware_table_covers_the_gpu_families_and_the_new_ones() -> None:
     assert table["Standard_NC144ds_xl_RTXPRO6000BSE_v6"] == Hardware(144, 516, 1, "RTX-PRO-6000")
     assert table["Standard_NC320lds_xl_RTXPRO6000BSE_v6"] == Hardware(320, 640, 2, "RTX-PRO-6000")
     # a size whose share of a GPU no Microsoft source gives is not recognised rather than guessed
-    assert "Standard_NC8ads_A10_v4" not in table and "Standard_NC24lds_xl_RTXPRO6000BSE_v6" not in table
+    assert "Standard_NC24lds_xl_RTXPRO6000BSE_v6" not in table
     assert all(h.gpus > 0 and h.gpu_model for h in table.values())
