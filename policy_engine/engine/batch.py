@@ -7,7 +7,10 @@ starts at. With more than ``PARALLEL_BYTES`` of input the units go to worker pro
 inherit the compiled engine), a bounded number at a time, so stdin is read as the workers need it and
 memory stays flat in the input size. Each unit comes back as a ``Partial`` (findings, aggregate
 contributions, a light record per workload if asked); ``Engine.finish`` then decides quotas and budgets
-over all of them. The result does not depend on the number of processes.
+over all of them. A worker packs its unit's findings itself, sorted and summarised, with each one's piece
+of the text/JSON reports when given a renderer (``engine.packed``): the parent then reports without
+unpickling them. Units follow the report's order, so the packed blocks do too. The result does not depend
+on the number of processes.
 """
 
 from __future__ import annotations
@@ -365,7 +368,7 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
               *, pack: bool) -> None:
     """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``sink`` in input order,
     each as soon as those before it are in."""
-    import multiprocessing  # with the pool, ~60 ms of imports: only for a parallel run
+    import multiprocessing  # these imports (~25 ms): only for a parallel run
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     global _ENGINE, _RENDER
