@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, PolicySummary
@@ -37,6 +37,7 @@ from policy_engine.engine.findings import Finding, PolicySummary
 PACK_AFTER = 50_000
 
 SortKey = tuple[str, int, str, str]
+T = TypeVar("T")
 #: A unit's sorted findings -> for each report variant (``"text"``, ``"json"``…), each finding's piece.
 Render = Callable[[Sequence[Finding]], dict[str, list[str]]]
 
@@ -87,7 +88,7 @@ class PackedFindings(Sequence[Finding]):
             self._counts = Counter(f.enforcement for f in chain.from_iterable(_unpack(d) for _, d in self._blocks))
         return self._counts + Counter(f.enforcement for f in self._loose)
 
-    def pieces(self, variant: str, render: Callable[[Finding], str]) -> Iterator[tuple[SortKey, str]] | None:
+    def pieces(self, variant: str, render: Callable[[Finding], T]) -> Iterator[tuple[SortKey, str | T]] | None:
         """Each finding's piece of a report, in order, as the workers rendered it (``render``: the loose ones,
         merged in at their place as ``__iter__`` merges them); None unless every block has ``variant``."""
         blobs = [p for p in self._pieces if p is not None]
@@ -98,8 +99,8 @@ class PackedFindings(Sequence[Finding]):
             return None
         return self._merged_pieces(variant, render, blobs, first)
 
-    def _merged_pieces(self, variant: str, render: Callable[[Finding], str], blobs: list[bytes],
-                       first: tuple[list[SortKey], dict[str, list[str]]] | None) -> Iterator[tuple[SortKey, str]]:
+    def _merged_pieces(self, variant: str, render: Callable[[Finding], T], blobs: list[bytes],
+                       first: tuple[list[SortKey], dict[str, list[str]]] | None) -> Iterator[tuple[SortKey, str | T]]:
         loose = [(sort_key(f), f) for f in self._loose]
         transform = self._transform
         at = 0

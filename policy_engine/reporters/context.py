@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet
@@ -21,6 +22,7 @@ from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, Dimension
 from policy_engine.model.documents import STDIN_NAME, LoadError
 from policy_engine.reporters.costs import CostDiff, WorkloadCost
 
+T = TypeVar("T")
 TOOL_NAME = "policy-engine"
 INFORMATION_URI = "https://github.com/policy-engine/policy-engine"
 
@@ -87,7 +89,7 @@ def variant(fmt: str, ctx: ReportContext) -> str:
 
 
 def pieces(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
-           piece: Callable[[Finding, ReportContext], str]) -> Iterator[tuple[SortKey, str]] | None:
+           piece: Callable[[Finding, ReportContext], T]) -> Iterator[tuple[SortKey, str | T]] | None:
     """Each finding's piece of the report in order, as the worker processes rendered them (``piece``: the
     few the parent decided), or None when they did not (then the reporter renders every finding)."""
     if not isinstance(findings, PackedFindings) or ctx.cost_diff is not None:

@@ -8,7 +8,7 @@ from itertools import groupby
 
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, Result, total_saving
-from policy_engine.engine.packed import PackedFindings, counts, sort_key
+from policy_engine.engine.packed import PackedFindings, SortKey, counts, sort_key
 from policy_engine.reporters.context import ReportContext, error_parts, money, saving_money
 from policy_engine.reporters.context import pieces as context_pieces
 from policy_engine.wording import count
@@ -62,16 +62,20 @@ def piece(f: Finding, ctx: ReportContext) -> str:
 
 def _lines(result: Result, ctx: ReportContext) -> Iterator[str]:
     paint = _Paint(ctx.color)
-    pieces = context_pieces(result.findings, "text", ctx, piece)
+    pieces: Iterator[tuple[SortKey, str | list[str]]] | None = context_pieces(  # the few rendered here: lines
+        result.findings, "text", ctx, lambda f, c: _finding(f, c, paint))
     if pieces is None:
         findings: Iterable[Finding] = result.findings
         if not isinstance(findings, PackedFindings):  # packed ones are in report order already, and stay packed
             findings = sorted(findings, key=lambda f: (f.resource.file, f.line, f.policy))
-        pieces = ((sort_key(f), "\n".join(_finding(f, ctx, paint))) for f in findings)
+        pieces = ((sort_key(f), _finding(f, ctx, paint)) for f in findings)
     for file, group in groupby(pieces, key=lambda kp: kp[0][0]):
         yield paint(ctx.relative(file), _BOLD)
         for _, lines in group:
-            yield lines
+            if isinstance(lines, list):  # a quota finding naming thousands of workloads: a line at a time
+                yield from lines
+            else:
+                yield lines
         yield ""
     out: list[str] = []
     if result.errors:
