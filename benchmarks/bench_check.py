@@ -12,8 +12,9 @@ default), with the full bundled policy library:
   ``check`` splits its work by bytes, so the ratio should not depend on the layout (target: <= 1.0x
   plain parsing by default, whatever the layout);
 * the peak memory of ``check -`` over a stream of ``--memory-documents`` documents (default 100,000; the
-  10,000-document stream repeated) (target: <= 150 MiB), and of ``check DIR`` over a tree of as many
-  (the generated tree's files hard-linked ten times over);
+  10,000-document stream repeated), for each report format of ``--memory-formats`` (default: all), and of
+  ``check DIR`` over a tree of as many (the generated tree's files hard-linked ten times over) (target:
+  <= 150 MiB each); ``--memory-only`` measures nothing else;
 * ``checkov -d DIR --framework kubernetes`` over the same generated tree against ``check`` (target: >= 30x
   faster; ``--checkov-documents 1000`` compares on a smaller tree, where our fixed start-up weighs more).
   checkov lives in its own venv, benchmarks/.venv-checkov (gitignored), created on first use; it is never
@@ -21,7 +22,7 @@ default), with the full bundled policy library:
   machine.
 
     .venv/bin/python benchmarks/bench_check.py [--documents 10000] [--checkov-documents N] [--no-checkov]
-        [--memory-documents 100000] [--no-layouts]
+        [--memory-documents 100000] [--memory-formats text,json,sarif,...] [--memory-only] [--no-layouts]
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from policy_engine.reporters import FORMATS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -224,7 +227,7 @@ def bench_layouts(tree: Path, scratch: Path, repeat: int) -> None:
             print(f"{name:<46}: {result.line()}")
 
 
-def bench_memory(tree: Path, scratch: Path, documents: int) -> None:
+def bench_memory(tree: Path, scratch: Path, documents: int, formats: list[str]) -> None:
     """Peak memory of ``check -`` over a long stream (the generated documents repeated), and of ``check DIR``
     over a tree of as many documents (the generated tree's files hard-linked into copies of it)."""
     one = layouts(tree, scratch)["stdin (one stream)"]
@@ -241,7 +244,7 @@ def bench_memory(tree: Path, scratch: Path, documents: int) -> None:
     total = per * copies
     print(f"\n## memory: check over {total:,} documents ({stream.stat().st_size / 2**20:.0f} MiB), "
           f"on stdin and as a tree of {len(manifest_files(big_tree)):,} files")
-    for fmt in ("text", "json"):
+    for fmt in formats:
         run = timed([*check_cmd("-", None, fmt=fmt), "--max-file-size", "1G"], stdin=stream)  # past the 64M default
         print(f"check - --format {fmt:<28}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  "
               f"cpu {run.cpu:6.2f} s  (exit {run.exit_code})")
@@ -320,22 +323,28 @@ def main() -> None:
     parser.add_argument("--no-layouts", action="store_true", help="skip the 100-file, one-file and stdin layouts")
     parser.add_argument("--memory-documents", type=int, default=100_000,
                         help="documents in the stream whose peak memory is measured (0: skip)")
+    parser.add_argument("--memory-formats", default=",".join(FORMATS),
+                        help="comma-separated report formats whose peak memory is measured (default: all)")
+    parser.add_argument("--memory-only", action="store_true", help="measure only the memory of the long stream")
     args = parser.parse_args()
     os.chdir(REPO)
     scratch = Path(tempfile.mkdtemp(prefix="bench-check-"))
     try:
         print(f"# policy-engine check benchmark ({os.cpu_count()} CPUs, Python {sys.version.split()[0]})")
-        if CORPUS.is_dir():
+        if CORPUS.is_dir() and not args.memory_only:
             bench_tree("shared corpus", CORPUS, scratch, args.repeat)
-        else:
+        elif not args.memory_only:
             print(f"(skipping the shared corpus: {CORPUS} is absent)")
         tree = scratch / "generated"
         generate(tree, args.documents)
+        if args.memory_only:
+            bench_memory(tree, scratch, args.memory_documents or 100_000, args.memory_formats.split(","))
+            return
         ours: float | None = bench_tree(f"generated {args.documents:,} documents", tree, scratch, args.repeat)
         if not args.no_layouts:
             bench_layouts(tree, scratch, args.repeat)
         if args.memory_documents:
-            bench_memory(tree, scratch, args.memory_documents)
+            bench_memory(tree, scratch, args.memory_documents, args.memory_formats.split(","))
         if not args.no_breakdown:
             breakdown(tree)
         if not args.no_checkov:

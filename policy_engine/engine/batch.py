@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine.evaluate import DEFAULT, Engine, Options, Partial, add_summaries, summarise
 from policy_engine.engine.findings import PolicySummary, Result
-from policy_engine.engine.packed import PACK_AFTER, Packer, Render, pack_block, sort_key
+from policy_engine.engine.packed import (
+    PACK_AFTER,
+    PACK_PAIRS_AFTER,
+    PackedList,
+    Packer,
+    Render,
+    pack,
+    pack_block,
+    sort_key,
+)
 from policy_engine.model import documents
 from policy_engine.model.documents import (
     STDIN,
@@ -147,6 +156,8 @@ class _Collected:
         self.packer: Packer | None = None
         self.summaries: list[PolicySummary] | None = None  # of the packed findings, summed as they are packed
         self.may_pack = options.sort and not options.workloads  # packed findings come back sorted
+        self.pairs = 0
+        self.pair_blocks: list[tuple[int, bytes]] | None = None  # the matched pairs, packed in input order
 
     def add(self, partial: Partial) -> None:
         self.partials.append(partial)
@@ -161,6 +172,20 @@ class _Collected:
                 self.packer.add_block(block)
                 self._sum(block.summaries)
             self._pack(partial)
+        self.pairs += len(partial.evaluations)
+        if self.pair_blocks is None and self.pairs > PACK_PAIRS_AFTER:
+            self.pair_blocks = []
+            for earlier in self.partials[:-1]:
+                self._pack_pairs(earlier)
+        if self.pair_blocks is not None:
+            self._pack_pairs(partial)
+
+    def _pack_pairs(self, partial: Partial) -> None:
+        assert self.pair_blocks is not None
+        if partial.evaluations:
+            self.pair_blocks.append(pack(partial.evaluations))
+            partial.evaluations = []
+            partial.result.evaluations = partial.evaluations
 
     def _pack(self, partial: Partial) -> None:
         assert self.packer is not None
@@ -191,6 +216,9 @@ def _finish(engine: Engine, done: _Collected, options: Options, files: int | Non
             result.findings = sorted([*done.packer.findings(), *loose], key=sort_key)
         if options.summaries and done.summaries is not None:
             add_summaries(result.summaries, done.summaries)  # the loose findings' (groups) and the packed ones'
+    if done.pair_blocks is not None:  # then those of workloads judged last (``settle``)
+        late = [pack(list(result.evaluations))] if result.evaluations else []
+        result.evaluations = PackedList([*done.pair_blocks, *late])
     if files is not None:  # a file cut into segments is one file
         result.stats.files = files
     return Batch(result, [r for p in partials for r in p.records])

@@ -68,9 +68,11 @@ class Partial:
     deferred: list[Document] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # ``result.findings``, as the list it is here
     block: Block | None = None  # or, packed by the worker that evaluated them (``engine.batch``), the findings
+    evaluations: list[tuple[str, ResourceRef]] = field(default_factory=list)  # ``result.evaluations`` likewise
 
     def __post_init__(self) -> None:
         self.result.findings = self.findings
+        self.result.evaluations = self.evaluations
 
 
 class Engine:
@@ -216,13 +218,12 @@ class Engine:
 
     def _policies(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
                   options: Options, ref: ResourceRef) -> None:
-        res = partial.result
         for policy in policies:
             try:
                 if not policy.applies(w):
                     continue
                 if options.evaluations:
-                    res.evaluations.append((policy.name, ref))
+                    partial.evaluations.append((policy.name, ref))
                 violations = policy.check(w)
                 if policy.aggregates:
                     for i, rule in enumerate(policy.aggregates):
@@ -259,7 +260,8 @@ class Engine:
         """Merge partial results (``settle`` first), decide quotas and budgets over all of them, and
         summarise per policy."""
         findings: list[Finding] = []
-        res = Result(findings=findings)
+        evaluations: list[tuple[str, ResourceRef]] = []
+        res = Result(findings=findings, evaluations=evaluations)
         contributions: list[Contribution] = []
         for p in self.settle(partials, options):
             r = p.result
@@ -267,7 +269,7 @@ class Engine:
             res.errors.extend(r.errors)
             res.workloads.extend(r.workloads)
             res.objects.extend(r.objects)
-            res.evaluations.extend(r.evaluations)
+            evaluations.extend(r.evaluations)
             contributions.extend(p.contributions)
             s = r.stats
             res.stats.files += s.files

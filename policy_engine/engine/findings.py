@@ -167,5 +167,6 @@ class Result:
     stats: Stats = field(default_factory=Stats)
     workloads: list[Workload] = field(default_factory=list)  # kept only when asked (cost diff, showback)
     objects: list[Workload] = field(default_factory=list)  # objects running no pods that policies named (kept likewise)
-    evaluations: list[tuple[str, ResourceRef]] = field(default_factory=list)  # (policy, resource) pairs matched
+    # (policy, resource) pairs matched; a large batch run's may be packed likewise
+    evaluations: Sequence[tuple[str, ResourceRef]] = field(default_factory=list)
 

@@ -11,6 +11,9 @@ them with the few findings decided over all of them (quotas, budgets) without so
 are not, ``pack`` is refused and the caller keeps a plain sorted list. The pickles are made and read by
 this process only (never written to disk or received from elsewhere).
 
+The (policy, resource) pairs a run matched (JUnit and PolicyReport list the passes too) are kept likewise
+past ``PACK_PAIRS_AFTER``, as a ``PackedList`` in the order they came.
+
 In a parallel run the workers pack (``pack_block``): each sorts, summarises and packs its unit's findings
 and, given a ``Render`` (``reporters.piece_renderer``), also renders each finding into its piece of the
 text or JSON report, so that the parent never unpickles a finding to report it; it only joins the pieces
@@ -28,16 +31,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, PolicySummary
 
 #: Past this many findings a batch run keeps them packed (below it, objects: faster to report).
 PACK_AFTER = 50_000
+#: Past this many (policy, resource) pairs matched, likewise (100,000 documents match some 750,000: 50 MB).
+PACK_PAIRS_AFTER = 200_000
+
+T = TypeVar("T")
 
 SortKey = tuple[str, int, str, str]
-T = TypeVar("T")
 #: A unit's sorted findings -> for each report variant (``"text"``, ``"json"``…), each finding's piece.
 Render = Callable[[Sequence[Finding]], dict[str, list[str]]]
 
@@ -47,40 +53,54 @@ def sort_key(f: Finding) -> SortKey:
     return (f.resource.file, f.line, f.policy, f.resource.name)
 
 
-class PackedFindings(Sequence[Finding]):
+class PackedList(Sequence[T], Generic[T]):
+    """Items kept as compressed blocks in the order they came (the pairs a run matched); read a block at a time."""
+
+    def __init__(self, blocks: Sequence[tuple[int, bytes]], transform: Callable[[T], T] | None = None) -> None:
+        self._blocks = tuple(blocks)
+        self._transform = transform
+        self._len = sum(n for n, _ in self._blocks)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[T]:
+        items = self._items()
+        return map(self._transform, items) if self._transform is not None else items
+
+    def _items(self) -> Iterator[T]:
+        return chain.from_iterable(_unpack(data) for _, data in self._blocks)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return list(self)[index]  # not on any reporting path: unpacks everything
+
+    def mapped(self, transform: Callable[[T], T]) -> PackedList[T]:
+        """The same items, each passed through ``transform`` as it is read."""
+        inner = self._transform
+        view = copy.copy(self)
+        view._transform = transform if inner is None else (lambda item: transform(inner(item)))
+        return view
+
+
+class PackedFindings(PackedList[Finding]):
     """Sorted findings as compressed blocks plus a few loose ones; read one block at a time."""
 
     def __init__(self, blocks: Sequence[tuple[int, bytes]], loose: Iterable[Finding] = (),
                  transform: Callable[[Finding], Finding] | None = None, *,
                  pieces: Sequence[bytes | None] = (), counts: Counter[Enforcement] | None = None) -> None:
-        self._blocks = tuple(blocks)
+        super().__init__(blocks, transform)
         self._loose = sorted(loose, key=sort_key)
-        self._transform = transform
-        self._len = sum(n for n, _ in self._blocks) + len(self._loose)
+        self._len += len(self._loose)
         self._pieces = tuple(pieces)  # per block, when the workers rendered them
         self._counts = counts
 
-    def __len__(self) -> int:
-        return self._len
-
-    def __iter__(self) -> Iterator[Finding]:
-        packed = chain.from_iterable(_unpack(data) for _, data in self._blocks)
-        merged = heapq.merge(packed, self._loose, key=sort_key) if self._loose else packed
-        return map(self._transform, merged) if self._transform is not None else merged
-
-    @overload
-    def __getitem__(self, index: int) -> Finding: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Finding]: ...
-    def __getitem__(self, index: int | slice) -> Finding | Sequence[Finding]:
-        return list(self)[index]  # not on any reporting path: unpacks everything
-
-    def mapped(self, transform: Callable[[Finding], Finding]) -> PackedFindings:
-        """The same findings, each passed through ``transform`` as it is read."""
-        inner = self._transform
-        view = copy.copy(self)
-        view._transform = transform if inner is None else (lambda f: transform(inner(f)))
-        return view
+    def _items(self) -> Iterator[Finding]:
+        packed = super()._items()
+        return heapq.merge(packed, self._loose, key=sort_key) if self._loose else packed
 
     def counts(self) -> Counter[Enforcement]:
         """Findings per enforcement, without unpacking them."""
@@ -124,6 +144,11 @@ def counts(findings: Iterable[Finding]) -> Counter[Enforcement]:
     return Counter(f.enforcement for f in findings)
 
 
+def pack(items: list[Any]) -> tuple[int, bytes]:
+    """A block of ``PackedList``."""
+    return len(items), zlib.compress(pickle.dumps(items, pickle.HIGHEST_PROTOCOL), 1)
+
+
 @dataclass(slots=True)
 class Block:
     """One unit's findings, sorted and packed (in the worker that evaluated them), and their reports' pieces."""
@@ -144,8 +169,8 @@ def pack_block(findings: list[Finding], render: Render | None = None) -> Block:
     if render is not None:
         keys = [sort_key(f) for f in findings]
         pieces = zlib.compress(pickle.dumps((keys, render(findings)), pickle.HIGHEST_PROTOCOL), 1)
-    return Block(len(findings), sort_key(findings[0]), sort_key(findings[-1]),
-                 zlib.compress(pickle.dumps(findings, pickle.HIGHEST_PROTOCOL), 1),
+    _, data = pack(findings)
+    return Block(len(findings), sort_key(findings[0]), sort_key(findings[-1]), data,
                  Counter(f.enforcement for f in findings), pieces)
 
 

@@ -46,8 +46,9 @@ def renderer(fmt: str) -> Renderer:
 
 
 def streamer(fmt: str) -> Streamer:
-    """As ``renderer``, a piece at a time: formats with a ``stream`` (text, JSON) never hold the whole
-    report, and read a large run's packed findings once per pass; the others yield their one string."""
+    """As ``renderer``, a piece at a time: formats with a ``stream`` (all but Markdown, whose comment is
+    small whatever the run) never hold the whole report, and read a large run's packed findings once per
+    pass; the others yield their one string."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     module = importlib.import_module(FORMATS[fmt])

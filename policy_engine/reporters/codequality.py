@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from policy_engine.compiler.program import Severity
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import ReportContext, error_parts, money
+from policy_engine.reporters.pieces import batched, separated
 
 #: GitLab's severities are info, minor, major, critical, blocker.
 SEVERITY = {Severity.CRITICAL: "critical", Severity.HIGH: "major", Severity.MEDIUM: "minor",
@@ -24,24 +26,61 @@ SEVERITY = {Severity.CRITICAL: "critical", Severity.HIGH: "major", Severity.MEDI
 
 
 def render(result: Result, ctx: ReportContext) -> str:
-    return json.dumps(report(result, ctx), ensure_ascii=False, indent=1) + "\n"
+    return "".join(stream(result, ctx))
+
+
+def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
+    """``json.dumps(report(…), ensure_ascii=False, indent=1)`` a piece at a time: each issue encoded as it is read."""
+    issues = batched(separated(map(_indented, _issues(result, ctx)), ",\n"))
+    first = next(issues, None)
+    if first is None:
+        yield "[]\n"
+        return
+    yield "[\n" + first
+    yield from issues
+    yield "\n]\n"
 
 
 def report(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:
-    issues = [_finding(f, ctx) for f in result.findings]
+    return list(_issues(result, ctx))
+
+
+def _issues(result: Result, ctx: ReportContext) -> Iterator[dict[str, Any]]:
+    for f in result.findings:
+        yield _finding(f, ctx)
     for error in result.errors:
         d = error_parts(error)
         path = ctx.relative(d.span.file)
         basis = "\x1f".join(["error", d.code, path, d.message])
-        issues.append({
+        yield {
             "type": "issue",
             "description": f"[{d.code}] {d.message}" + (f" ({d.hint})" if d.hint else ""),
             "check_name": d.code,
             "fingerprint": hashlib.sha256(basis.encode()).hexdigest()[:32],
             "severity": "blocker" if d.is_error else "minor",
             "location": {"path": path, "lines": {"begin": max(d.span.line, 1)}},
-        })
-    return issues
+        }
+
+
+def _indented(issue: dict[str, Any]) -> str:
+    """An issue as an item of the array ``json.dumps(…, indent=1)`` writes."""
+    return " " + _dumps(issue, 1)
+
+
+#: ``json.dumps(value, ensure_ascii=False)`` for a string or a number: the C encoder (indenting, json.dumps
+#: encodes in pure Python: 2x slower over 360,000 issues).
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _dumps(value: Any, level: int) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=1)`` at nesting ``level``, for dicts of strings and numbers."""
+    if not isinstance(value, dict):
+        return _encode(value)
+    if not value:
+        return "{}"
+    inner = "\n" + " " * (level + 1)
+    items = (f"{inner}{_encode(k)}: {_dumps(v, level + 1)}" for k, v in value.items())
+    return "{" + ",".join(items) + "\n" + " " * level + "}"
 
 
 def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:

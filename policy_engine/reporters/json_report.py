@@ -17,7 +17,7 @@ from policy_engine.reporters.costs import by_team
 
 SCHEMA_VERSION = "1.0"
 #: ``json.dumps(value, ensure_ascii=False)`` without building an encoder for each of 10,000 findings.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def render(result: Result, ctx: ReportContext) -> str:
@@ -44,10 +44,10 @@ def dump_pieces(doc: dict[str, Any], piece_chars: int = 1 << 16) -> Iterator[str
         if isinstance(value, Iterator):
             yield from _list_pieces(value, piece_chars)
         elif isinstance(value, list) and value:
-            items = ",\n    ".join(map(_encode, value))
+            items = ",\n    ".join(map(encode, value))
             yield f"[\n    {items}\n  ]"
         else:
-            yield _encode(value)
+            yield encode(value)
     yield "\n}\n"
 
 
@@ -58,7 +58,7 @@ def _list_pieces(items: Iterator[Any], piece_chars: int) -> Iterator[str]:
     size = 0
     separator = "[\n    "
     for item in items:
-        encoded = item if isinstance(item, str) else _encode(item)
+        encoded = item if isinstance(item, str) else encode(item)
         buffered.append(separator)
         buffered.append(encoded)
         size += len(encoded)
@@ -120,13 +120,13 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
     """``_finding`` encoded; a quota finding naming thousands of related workloads is encoded a workload at
     a time (the same text), not first built as thousands of dicts."""
     if len(f.related) < 64:
-        return _encode(_finding(f, ctx))
+        return encode(_finding(f, ctx))
     d = _finding(replace(f, related=()), ctx)
     keys = list(d)
     at = keys.index("related")
-    before = _encode({k: d[k] for k in keys[:at]})
-    after = _encode({k: d[k] for k in keys[at + 1:]})
-    related = ", ".join(_encode({**r.to_dict(), "file": ctx.relative(r.file)}) for r in f.related)
+    before = encode({k: d[k] for k in keys[:at]})
+    after = encode({k: d[k] for k in keys[at + 1:]})
+    related = ", ".join(encode({**r.to_dict(), "file": ctx.relative(r.file)}) for r in f.related)
     return f"{before[:-1]}, \"related\": [{related}], {after[1:]}"
 
 

@@ -1,11 +1,13 @@
 """The pull-request comment: verdict, findings with links, cost by team, biggest savings, cost vs base.
 
 GitHub caps a comment at 65,536 characters, so long tables are cut with a line saying how many rows
-were left out (the SARIF upload and the JSON report carry all of them).
+were left out (the SARIF upload and the JSON report carry all of them). So the comment is small whatever
+the run: the rows shown are picked as the findings are read (a large run's stay packed), never sorted all.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 
 from policy_engine.engine.findings import Finding, Result, total_saving
@@ -46,18 +48,18 @@ def render(result: Result, ctx: ReportContext) -> str:
 
 
 def _verdict(result: Result, ctx: ReportContext) -> str:
-    failing = ctx.failing(result)
+    failing = ctx.failing_count(result)
     errors = sum(1 for e in result.errors if is_failure(e))
     gate = "/".join(sorted(e.value for e in ctx.fail_on))
     new = " new" if ctx.cost_diff is not None else ""
     if failing:
-        plural = "s" if len(failing) != 1 else ""
-        head = f"## ❌ policy-engine: {len(failing)}{new} blocking finding{plural} ({gate})"
+        plural = "s" if failing != 1 else ""
+        head = f"## ❌ policy-engine: {failing}{new} blocking finding{plural} ({gate})"
     elif errors:
         head = f"## ❌ policy-engine: {errors} input or policy error{'s' if errors != 1 else ''}"
     else:
         head = f"## ✅ policy-engine: no{new} {gate} findings"
-    others = len(result.findings) - len(failing)
+    others = len(result.findings) - failing
     if others:
         head += f" · {others} other finding{'s' if others != 1 else ''}"
     return head
@@ -88,12 +90,13 @@ def _link(ctx: ReportContext, file: str, line: int) -> str:
 
 
 def _findings(result: Result, ctx: ReportContext) -> list[str]:
-    ordered = sorted(result.findings,
-                     key=lambda f: (not ctx.fails(f), -f.severity.rank, f.resource.file, f.line))
-    out = [f"### Findings ({len(result.findings)})", "",
+    total = len(result.findings)
+    shown = heapq.nsmallest(MAX_ROWS, result.findings,  # as sorted(…)[:MAX_ROWS], ties in the findings' order
+                            key=lambda f: (not ctx.fails(f), -f.severity.rank, f.resource.file, f.line))
+    out = [f"### Findings ({total})", "",
            "| | Location | Policy | Severity | Resource | Message | $/month |",
            "|---|---|---|---|---|---|---:|"]
-    for f in ordered[:MAX_ROWS]:
+    for f in shown:
         icon = "❌" if ctx.fails(f) else "⚠️" if ctx.is_new(f) else "💤"
         message = f.message
         if f.related:
@@ -102,8 +105,8 @@ def _findings(result: Result, ctx: ReportContext) -> list[str]:
         out.append(f"| {icon} | {_link(ctx, f.resource.file, f.line)} | `{f.policy}` | {f.severity.value} "
                    f"({f.enforcement.value}) | {_cell(f.group or f.resource.display())} | {_cell(message)} | "
                    f"{_cost(f)} |")
-    if len(ordered) > MAX_ROWS:
-        out.append(f"\n…and {len(ordered) - MAX_ROWS} more findings (see the SARIF or JSON report).")
+    if total > MAX_ROWS:
+        out.append(f"\n…and {total - MAX_ROWS} more findings (see the SARIF or JSON report).")
     if ctx.cost_diff is not None:
         out.append("\n❌ fails the run · ⚠️ new, not blocking · 💤 already present at the base revision")
     out.append("")
@@ -146,12 +149,13 @@ def _teams(result: Result, ctx: ReportContext) -> list[str]:
 
 
 def _savings(result: Result, ctx: ReportContext) -> list[str]:
-    with_saving = sorted((f for f in result.findings if f.saving), key=lambda f: -(f.saving or 0.0))
+    with_saving = heapq.nsmallest(MAX_SAVINGS, (f for f in result.findings if f.saving),
+                                  key=lambda f: -(f.saving or 0.0))
     total, unknown = total_saving(result.summaries)
     if not with_saving and not unknown:
         return []
     out = [f"### Biggest savings (total {saving_money(total, unknown, '/month')} if every finding is fixed)", ""]
-    for f in with_saving[:MAX_SAVINGS]:
+    for f in with_saving:
         out.append(f"- **{money(f.saving)}/month** — {_cell(f.group or f.resource.display())} "
                    f"({_link(ctx, f.resource.file, f.line)}): {_cell(f.message)}")
     if unknown:  # a saving that cannot be known is said, never counted as $0

@@ -3,17 +3,23 @@
 One PolicyReport per namespace and one ClusterPolicyReport for cluster-scoped resources, as a YAML
 stream ready for ``kubectl apply -f -``. Every (policy, resource) pair evaluated is a result: ``pass``
 when nothing was found, ``fail`` for deny, ``warn`` for warn and audit, ``error`` when the policy failed.
+
+``stream`` writes them a piece at a time: each result is encoded as it is read and filed under its
+namespace (``spool``: on disk past a budget), with the summary counted as it goes; then each report is
+written, its summary first. Memory grows with the resources a run names, not with its findings.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.reporters.context import TOOL_NAME, ReportContext
-from policy_engine.reporters.json_report import dumps
+from policy_engine.reporters.json_report import dump_pieces, encode
+from policy_engine.reporters.spool import Spool
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
 REPORT_NAME = "policy-engine-check"
@@ -23,7 +29,38 @@ _OUTCOMES = ("pass", "fail", "warn", "error", "skip")
 def render(result: Result, ctx: ReportContext) -> str:
     """A YAML stream whose documents are written in JSON (a subset of YAML that ``kubectl apply`` reads):
     PyYAML's representer takes ~10 s for a 10,000-document tree, the JSON encoder half a second."""
-    return "".join(f"---\n{dumps(report)}" for report in reports(result, ctx))
+    return "".join(stream(result, ctx))
+
+
+def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
+    """``render`` a piece at a time, the same text: the findings' results first, then the passes, by namespace."""
+    summaries: dict[str | None, dict[str, int]] = {}
+    done: dict[ResourceRef, int] = {}  # per resource, the policies (bits of ``bit``) it has a result of
+    bits: dict[str, int] = {}
+    with Spool[str | None]() as results:
+
+        def file(ns: str | None, entry: dict[str, Any]) -> None:
+            summary = summaries.get(ns)
+            if summary is None:
+                summary = summaries[ns] = dict.fromkeys(_OUTCOMES, 0)
+            summary[entry["result"]] += 1
+            results.add(ns, encode(entry))
+
+        for f in result.findings:
+            b = bits.setdefault(f.policy, 1 << len(bits))
+            done[f.resource] = done.get(f.resource, 0) | b
+            file(f.resource.namespace, _finding(f, ctx))
+        for policy, ref in result.evaluations:
+            b = bits.setdefault(policy, 1 << len(bits))
+            held = done.get(ref, 0)
+            if not held & b:  # not flagged, nor passed already
+                done[ref] = held | b
+                file(ref.namespace, _entry(ctx, policy, "evaluated", "pass", ref,
+                                           f"{ref.display()} complies with {policy}", None, {}))
+        done.clear()
+        for ns in sorted(summaries, key=lambda n: (n is not None, n or "")):
+            yield "---\n"
+            yield from dump_pieces(_report(ns, summaries[ns], results.read(ns)))
 
 
 def reports(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:
@@ -40,13 +77,18 @@ def reports(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:
     for ns in sorted(by_ns, key=lambda n: (n is not None, n or "")):
         results = by_ns[ns]
         summary = {k: sum(1 for r in results if r["result"] == k) for k in _OUTCOMES}
-        meta: dict[str, Any] = {"name": REPORT_NAME if ns else f"{REPORT_NAME}-cluster",
-                                "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
-        if ns:
-            meta["namespace"] = ns
-        out.append({"apiVersion": API_VERSION, "kind": "PolicyReport" if ns else "ClusterPolicyReport",
-                    "metadata": meta, "summary": summary, "results": results})
+        out.append(_report(ns, summary, results))
     return out
+
+
+def _report(ns: str | None, summary: dict[str, int], results: Any) -> dict[str, Any]:
+    """A namespace's report; ``results``: a list of entries, or an iterator of them encoded (``dump_pieces``)."""
+    meta: dict[str, Any] = {"name": REPORT_NAME if ns else f"{REPORT_NAME}-cluster",
+                            "labels": {"app.kubernetes.io/managed-by": TOOL_NAME}}
+    if ns:
+        meta["namespace"] = ns
+    return {"apiVersion": API_VERSION, "kind": "PolicyReport" if ns else "ClusterPolicyReport",
+            "metadata": meta, "summary": summary, "results": results}
 
 
 def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from policy_engine.engine.findings import Finding, ResourceRef, Result
-from policy_engine.engine.packed import PackedFindings
+from policy_engine.engine.packed import PackedList
 from policy_engine.reporters.context import ReportContext
 from policy_engine.reporters.costs import WorkloadCost
 
@@ -106,14 +106,21 @@ def _clean_fields(value: Any) -> Any:
 
 def result(original: Result) -> Result:
     """The result with every name and message escaped (the workload objects themselves are left as they are)."""
-    findings = original.findings
+    findings, evaluations = original.findings, original.evaluations
     return dataclasses.replace(
         original,
-        findings=findings.mapped(_clean_finding) if isinstance(findings, PackedFindings)
+        findings=findings.mapped(_clean_finding) if isinstance(findings, PackedList)
         else [_clean(f) for f in findings],
         errors=[_clean(e) for e in original.errors],
-        evaluations=[(text(p), _clean(r)) for p, r in original.evaluations],
+        evaluations=evaluations.mapped(_clean_pair) if isinstance(evaluations, PackedList)
+        else [_clean_pair(pair) for pair in evaluations],
     )
+
+
+def _clean_pair(pair: tuple[str, ResourceRef]) -> tuple[str, ResourceRef]:
+    policy, ref = pair
+    clean_ref = _clean_ref(ref)
+    return pair if clean_ref is ref and policy.isprintable() else (text(policy), clean_ref)
 
 
 def context(ctx: ReportContext, original: Result) -> ReportContext:

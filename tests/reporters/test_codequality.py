@@ -33,3 +33,11 @@ def test_fingerprints_survive_a_line_move(result: Result, ctx: ReportContext) ->
     moved = replace(result.findings[0], field_line=42)
     after = codequality.report(Result([moved]), ctx)[0]
     assert after["fingerprint"] == before and after["location"]["lines"]["begin"] == 42
+
+
+def test_streamed_text_is_json_dumps_indented(result: Result, ctx: ReportContext) -> None:
+    """Written an issue at a time, with the C encoder: the text ``json.dumps(…, indent=1)`` gives."""
+    hostile = replace(result.findings[0], message='quote " backslash \\ tab \t <b> é 😀 \u2028')
+    res = replace(result, findings=[hostile, *result.findings[1:]])
+    assert codequality.render(res, ctx) == json.dumps(codequality.report(res, ctx), ensure_ascii=False, indent=1) + "\n"
+    assert codequality.render(Result(), ctx) == "[]\n"

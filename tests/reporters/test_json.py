@@ -37,7 +37,7 @@ def test_a_quota_finding_with_thousands_of_related_workloads_streams_to_the_same
     from policy_engine.compiler.program import Enforcement, Severity
     from policy_engine.engine.findings import Finding, ResourceRef
     from policy_engine.reporters import ReportContext
-    from policy_engine.reporters.json_report import _encode, _finding, _finding_json
+    from policy_engine.reporters.json_report import _finding, _finding_json, encode
 
     related = tuple(ResourceRef("Job", f"train-{i}", "nlp", f"k8s/job-{i}.yaml", i + 1, "batch/v1")
                     for i in range(3000))
@@ -45,6 +45,6 @@ def test_a_quota_finding_with_thousands_of_related_workloads_streams_to_the_same
                 message="team nlp over its GPU quota", resource=related[0], monthly_cost=12.5, group="team=nlp",
                 related=related, facts=(("limit", 8.0),))
     ctx = ReportContext()
-    assert _finding_json(f, ctx) == _encode(_finding(f, ctx))
+    assert _finding_json(f, ctx) == encode(_finding(f, ctx))
     few = replace(f, related=related[:3])
-    assert _finding_json(few, ctx) == _encode(_finding(few, ctx))
+    assert _finding_json(few, ctx) == encode(_finding(few, ctx))

@@ -37,3 +37,25 @@ def test_group_findings_and_load_errors(result: Result, ctx: ReportContext) -> N
     err = errors.findall("testcase")[0].find("error")
     assert err is not None and err.get("type") == "E601"
     assert "k8s/broken.yaml:7:3" in (err.text or "")
+
+
+def test_a_pair_evaluated_twice_is_one_testcase(result: Result, ctx: ReportContext) -> None:
+    """Pairs are counted and written once however often they come, so the counts written first hold."""
+    from dataclasses import replace
+
+    twice = replace(result, evaluations=[*result.evaluations, *reversed(result.evaluations)])
+    assert junit.render(twice, ctx) == junit.render(result, ctx)
+    root = ET.fromstring(junit.render(twice, ctx))
+    assert int(root.get("tests", "0")) == len(root.findall(".//testcase"))
+    assert int(root.get("failures", "0")) == sum(1 for c in root.iter("testcase") if c.find("failure") is not None)
+
+
+def test_elements_are_escaped_as_elementtree_escapes_them() -> None:
+    """The testcases are written string by string: the text is the one ElementTree writes for them."""
+    from policy_engine.reporters.junit import _element
+
+    nasty = "a & b <c> \"d\" 'e' \r\n\t ]]> é 😀"
+    for text in (nasty, "", "plain"):
+        element = ET.Element("failure", message=nasty, type="high/deny")
+        element.text = text or None
+        assert _element("failure", text, message=nasty, type="high/deny") == ET.tostring(element, encoding="unicode")

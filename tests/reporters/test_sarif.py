@@ -70,3 +70,22 @@ def test_load_errors_are_located_notifications(result: Result, ctx: ReportContex
     notes = inv["toolExecutionNotifications"]
     assert notes[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 7, "startColumn": 3}
     assert notes[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "%3Cstdin%3E"
+
+
+def test_a_quota_finding_naming_thousands_of_workloads_streams_to_the_same_valid_text(
+        result: Result, ctx: ReportContext) -> None:
+    """Its related locations are encoded one at a time (not built as thousands of dicts first): same text."""
+    from policy_engine.engine.findings import ResourceRef
+    from policy_engine.reporters.sarif import _encode, _result, _result_json
+
+    quota = next(f for f in result.findings if f.group)
+    related = tuple(ResourceRef("Job", f"train-{i}", "nlp", f"/repo/k8s/job-{i}.yaml", i + 1, "batch/v1")
+                    for i in range(3000))
+    big = replace(quota, related=related)
+    assert _result_json(big, 2, ctx) == _encode(_result(big, 2, ctx))
+    doc = _doc(replace(result, findings=[*result.findings, big]), ctx)
+    (streamed,) = [r for r in doc["runs"][0]["results"] if len(r.get("relatedLocations", ())) == 3000]
+    assert streamed["relatedLocations"][2999]["physicalLocation"]["artifactLocation"]["uri"] == "k8s/job-2999.yaml"
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test extra")
+    if SCHEMA.exists():
+        jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
