@@ -56,7 +56,8 @@ EXCERPTS := policy_engine/pricing/excerpts
 .PHONY: catalog
 catalog: $(BIN)/policy-engine
 	$(BIN)/policy-engine prices import --base $(EXCERPTS)/catalog-base.yaml \
-	  --aws $(EXCERPTS)/aws-ec2-us-east-1.2026-01-19.json --gcp $(EXCERPTS)/gcp-pricing.2026-02-12.yml \
+	  --aws $(EXCERPTS)/aws-ec2-us-east-1.2026-01-19.json --aws-spot $(EXCERPTS)/aws-spot-feed.2026-08-10.json \
+	  --gcp $(EXCERPTS)/gcp-pricing.2026-02-12.yml \
 	  --azure $(EXCERPTS)/azure-retail.2023-12-18.json --azure-date 2023-12-18 \
 	  --out policy_engine/pricing/catalog.yaml
 

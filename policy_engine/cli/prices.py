@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--aws", action="append", default=[], metavar="FILE",
                      help="AWS Price List EC2 offer file (index.json of a region); repeatable")
     imp.add_argument("--aws-spot", action="append", default=[], metavar="FILE",
-                     help="JSON from `aws ec2 describe-spot-price-history`; repeatable")
+                     help="JSON from `aws ec2 describe-spot-price-history`, or the saved spot price feed "
+                          "(https://website.spot.ec2.aws.a2z.com/spot.json); repeatable")
     imp.add_argument("--azure", action="append", default=[], metavar="FILE",
                      help="a saved page of the Azure Retail Prices API; repeatable (one per page)")
     imp.add_argument("--azure-date", type=_iso_date, metavar="YYYY-MM-DD",

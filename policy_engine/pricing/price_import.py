@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 
 from policy_engine.diagnostics import Diagnostic, Span
-from policy_engine.pricing.importers import aws, azure, gcp, gcp_skus, opencost
+from policy_engine.pricing.importers import aws, aws_spot_feed, azure, gcp, gcp_skus, opencost
 from policy_engine.pricing.importers.assemble import assemble
-from policy_engine.pricing.importers.common import Hardware, Imported, ImportFailure, read_text
+from policy_engine.pricing.importers.common import Hardware, Imported, ImportFailure, read_json, read_text
 
 HEADER = """\
 # Pricing catalog written by `policy-engine prices import` from the files named under `sources`.
@@ -51,7 +51,7 @@ def run_import(request: ImportRequest) -> ImportOutcome:
     base = _base(request.base)
     imports: list[Imported] = []
     failures: list[Diagnostic] = []
-    readers = [(aws.import_offer, request.aws), (aws.import_spot_history, request.aws_spot),
+    readers = [(aws.import_offer, request.aws), (_aws_spot, request.aws_spot),
                (lambda f: azure.import_retail_prices(f, request.azure_date), request.azure),
                (lambda f: gcp.import_price_table(f, include_cpu=request.include_cpu), request.gcp),
                (lambda f: gcp_skus.import_skus(f, _gcp_machines(base)), request.gcp_skus)]
@@ -92,6 +92,15 @@ def run_import(request: ImportRequest) -> ImportOutcome:
     text = (_leading_comments(request.base) or HEADER) + body
     _check(text, full=(request.base is not None and "cpu" in data) or request.opencost is not None)
     return ImportOutcome(text, lines, len(data.get("instance_types") or {}))
+
+
+def _aws_spot(file: str) -> Imported:
+    """``--aws-spot``: the spot price feed (``spot.json``) or describe-spot-price-history output, by its shape."""
+    text = read_text(file)
+    data = read_json(file, text)
+    if aws_spot_feed.is_spot_feed(data):
+        return aws_spot_feed.import_spot_feed(file, text, data)
+    return aws.import_spot_history(file)
 
 
 def _base(path: str | None) -> dict[str, Any] | None:

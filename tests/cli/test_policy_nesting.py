@@ -33,7 +33,7 @@ AT_LIMIT = {
 }
 
 
-def _policies(conditions: dict[str, str]) -> str:
+def policy_file(conditions: dict[str, str]) -> str:
     return "".join(f'policy "{name}" {{\n  description "{name}"\n  severity low\n  enforcement deny\n'
                    f"  match {{\n    kinds workloads\n  }}\n  forbid {condition}\n}}\n\n"
                    for name, condition in conditions.items())
@@ -56,7 +56,7 @@ def test_every_command_handles_the_limit_with_stack_to_spare(tmp_path: Path, cap
 
 def _commands_at_the_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy = tmp_path / "limit.policy"
-    policy.write_text(_policies(AT_LIMIT))
+    policy.write_text(policy_file(AT_LIMIT))
     (tmp_path / "pod.yaml").write_text(POD)
     (tmp_path / "limit.test.yaml").write_text(
         "policies: [limit.policy]\nresources: [pod.yaml]\ncases:\n"
@@ -94,7 +94,7 @@ TOO_DEEP = {
 def test_a_policy_past_the_limit_is_a_located_e310_and_exit_2_in_every_command(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy = tmp_path / "deep.policy"
-    text = _policies(TOO_DEEP)
+    text = policy_file(TOO_DEEP)
     policy.write_text(text)
     (tmp_path / "pod.yaml").write_text(POD)
     (tmp_path / "deep.test.yaml").write_text("policies: [deep.policy]\nresources: [pod.yaml]\n"

@@ -89,11 +89,11 @@ def test_gpu_hours_used_and_running_per_period(state: ClusterState, engine: Engi
 def test_budget_prices_each_pod_on_its_node(state: ClusterState, engine: Engine) -> None:
     """The worker runs on an on-demand p4d.24xlarge (4 of 8 GPUs), the server on a spot g5.12xlarge.
 
-    The bundled catalog has no spot prices, so the spot server is priced at the on-demand price.
+    The spot server is priced at the bundled catalog's spot price (AWS's spot feed, us-east-1).
     """
     catalog = load_catalog(None)
     p4d, g5 = catalog.instance_types["p4d.24xlarge"], catalog.instance_types["g5.12xlarge"]
-    assert g5.spot is None
+    assert g5.spot is not None and g5.spot < g5.on_demand
     spend = rule(engine, "spend-per-month")
     worker_rate, eval_rate = p4d.on_demand * 4 / 8, p4d.on_demand * 2 / 8
     vision = state.usage(spend, "vision")
@@ -101,7 +101,7 @@ def test_budget_prices_each_pod_on_its_node(state: ClusterState, engine: Engine)
         used=worker_rate * hours("2026-11-20T08:00:00Z", NOW) + eval_rate * 6.5,
         running=worker_rate * hours(NOW, MONTH_END))
     nlp = state.usage(spend, "nlp")
-    assert nlp == near(used=g5.on_demand / 4 * 6, running=g5.on_demand / 4 * hours(NOW, MONTH_END))
+    assert nlp == near(used=g5.spot / 4 * 6, running=g5.spot / 4 * hours(NOW, MONTH_END))
 
 
 def test_watch_events_move_usage(server: FakeApiServer, state: ClusterState, clock: Clock,

@@ -34,9 +34,9 @@ def test_savings_are_attached_to_the_rules_that_have_one() -> None:
     for rule in ("instance_type", "idle"):
         saving = savings[rule]
         assert saving is not None and 0 < saving <= w.cost.monthly  # type: ignore[operator]
-    # the bundled catalog has no spot prices: the spot saving is unknown, never made up, and says so
-    assert savings["spot"] is None
-    assert str(violations["spot"].facts["saving"]).startswith("unknown: no spot price")
+    # the bundled catalog's spot price is AWS's spot feed's (us-east-1): the saving is on-demand − spot
+    assert w.cost.spot_monthly is not None and w.cost.on_demand_monthly is not None
+    assert savings["spot"] == pytest.approx(w.cost.on_demand_monthly - w.cost.spot_monthly, abs=0.01)
 
 
 def test_the_spot_saving_comes_from_a_real_spot_price_when_the_catalog_has_one(tmp_path: Path) -> None:

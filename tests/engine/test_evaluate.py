@@ -47,8 +47,9 @@ def test_per_workload_findings_carry_location_cost_and_field_line() -> None:
     spot = by[("spot", "serve")]
     g5 = engine.catalog.instance_types["g5.xlarge"]
     assert spot.monthly_cost == pytest.approx(2 * g5.on_demand * _hours(engine))
-    assert g5.spot is None  # the bundled catalog has no spot prices: the saving is unknown, and says so
-    assert spot.saving is None and str(dict(spot.facts)["saving"]).startswith("unknown")
+    # the bundled catalog's g5.xlarge spot price (AWS's spot feed, us-east-1) gives the saving
+    assert g5.spot is not None
+    assert spot.saving == pytest.approx(2 * (g5.on_demand - g5.spot) * _hours(engine), abs=0.01)
     assert spot.enforcement is Enforcement.WARN
     assert any(f.enforcement is Enforcement.DENY for f in result.findings)
 

@@ -47,8 +47,17 @@ def opencost_prices(itype: InstanceType, hourly: float) -> dict[str, float]:
 
 
 def node_type(node: str) -> str:
-    return str(next(n["metadata"]["labels"]["node.kubernetes.io/instance-type"] for n in NODES
-                    if n["metadata"]["name"] == node))
+    return str(_labels(node)["node.kubernetes.io/instance-type"])
+
+
+def node_price(node: str, itype: InstanceType) -> float:
+    """The node's hourly price as ours takes it: the spot price on a spot node when the catalog has one."""
+    spot = _labels(node).get("karpenter.sh/capacity-type") == "spot" and itype.spot is not None
+    return float(itype.spot if spot and itype.spot is not None else itype.on_demand)
+
+
+def _labels(node: str) -> dict[str, str]:
+    return dict(next(n["metadata"]["labels"] for n in NODES if n["metadata"]["name"] == node))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +78,7 @@ def rows(ledger: Ledger) -> list[Row]:
             if p.team != team:
                 continue
             itype = catalog.instance_types[node_type(p.node)]
-            prices = opencost_prices(itype, itype.on_demand)  # the catalog's node price, as ours uses
+            prices = opencost_prices(itype, node_price(p.node, itype))  # the catalog's node price, as ours uses
             running = p.hours(T0, NOW)
             used = p.gpus * UTIL[i % 3] / 100  # GPUs busy on average (DCGM), never above the request
             allocated = max(p.gpus, used)

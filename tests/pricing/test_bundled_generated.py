@@ -20,9 +20,10 @@ def _make_target() -> ImportRequest:
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\ncatalog:", 1)[1].split("\n\n", 1)[0]
     recipe = recipe.replace("\\\n", " ").replace("$(EXCERPTS)", "policy_engine/pricing/excerpts")
     options = dict(re.findall(r"--(base|aws|gcp|azure|azure-date|aws-spot) (\S+)", recipe))
-    assert {"base", "aws", "gcp", "azure", "azure-date"} <= set(options), recipe
+    assert {"base", "aws", "gcp", "azure", "azure-date", "aws-spot"} <= set(options), recipe
     return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],),
-                         azure=(options["azure"],), azure_date=options["azure-date"])
+                         azure=(options["azure"],), azure_date=options["azure-date"],
+                         aws_spot=(options["aws-spot"],))
 
 
 def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,6 +34,7 @@ def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(m
     report = "\n".join(outcome.lines)
     assert "aws offer dated 2026-01-19: took 55 price(s) of 55 type(s)" in report
     assert "gcp price table dated 2026-02-12: took 28 price(s) of 22 type(s)" in report
+    assert "aws spot feed dated 2026-08-10: took 86 price(s) of 86 type(s)" in report
     assert "azure retail prices dated 2023-12-18: took 23 price(s) of 23 type(s)" in report
 
 

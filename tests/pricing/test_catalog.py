@@ -19,6 +19,8 @@ BUNDLED = default_catalog()
 #: The excerpts the bundled catalog is generated from (policy_engine/pricing/excerpts/README.md), by date.
 FILE_DATES = {"aws": "2026-01-19", "gcp": "2026-02-12", "azure": "2023-12-18"}
 EXCERPT_SOURCES = ("offer, published 2026-01-19", "generated 2026-02-12", "azure-retail.2023-12-18.json")
+#: Spot prices come from GCP's pricing.yml and AWS's spot price feed (us-east-1), each dated by its file.
+SPOT_DATES = {"aws": "2026-08-10", "gcp": "2026-02-12"}
 
 
 def _iso(date: str | None) -> bool:
@@ -33,14 +35,18 @@ def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(n
     # every priced type was read from a provider-format excerpt: the file's own date, the file named
     assert inst.date == FILE_DATES[inst.provider], name
     assert inst.source and any(s in inst.source for s in EXCERPT_SOURCES), inst.source
-    # a spot price only where a file gave one, dated by it (GCP's pricing.yml); none is derived from a discount
+    # a spot price only where a file gave one, dated by it; none is derived from a discount
     if inst.spot is not None:
-        assert inst.provider == "gcp" and inst.spot_date == FILE_DATES["gcp"] and inst.spot_source
+        assert inst.provider in SPOT_DATES and inst.spot_date == SPOT_DATES[inst.provider] and inst.spot_source
         assert inst.spot < inst.on_demand
+        if inst.provider == "aws":
+            assert inst.region == "us-east-1"
+            assert "AWS spot price feed aws-spot-feed.2026-08-10.json" in inst.spot_source
     else:
         assert inst.spot_source is None and inst.spot_date is None
     for region, price in (inst.regions or {}).items():
         assert price.date == FILE_DATES[inst.provider] and price.on_demand > 0, region
+        assert price.spot is None or price.spot_date == SPOT_DATES[inst.provider], region
 
 
 def _whole_gpu_instances(model: str) -> list[tuple[str, InstanceType]]:
@@ -101,7 +107,7 @@ def test_no_bundled_figure_claims_a_date_it_was_not_read_on() -> None:
     for key, source in BUNDLED.sources.items():  # a file's own date, or a description saying it is none
         assert _iso(source.date) or "as known (not read from a file)" in source.date, key
     dated = {s.date for s in BUNDLED.sources.values() if _iso(s.date)}
-    assert dated == set(FILE_DATES.values())
+    assert dated == set(FILE_DATES.values()) | set(SPOT_DATES.values())
     assert BUNDLED.cpu.vcpu_hour_spot is None and BUNDLED.cpu.memory_gib_hour_spot is None
     assert all(g.spot is None for g in BUNDLED.attached_gpus.values())
 

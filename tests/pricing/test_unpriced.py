@@ -18,7 +18,7 @@ def test_a_pod_on_a_recognised_type_without_a_price_is_unpriced_and_says_why() -
     cost = price(workload(role(gpus=8, instance_type="p6-b300.48xlarge")), load_catalog())
     assert not cost.priced and cost.monthly is None
     assert ("no published price in the catalog for instance type 'p6-b300.48xlarge' (8 × B300, 192 vCPU, "
-            "4096 GiB): not in the AWS price table of 2026-01-19") in (cost.unpriced_reason or "")
+            "4096 GiB): no on-demand price in the AWS price table of 2026-01-19") in (cost.unpriced_reason or "")
 
 
 def test_a_pod_naming_only_a_recognised_gpu_model_without_a_price_is_unpriced_and_says_why() -> None:

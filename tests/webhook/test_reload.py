@@ -20,8 +20,10 @@ import pytest
 from policy_engine.webhook.app import ServeSettings, load_policies
 from policy_engine.webhook.metrics import Metrics
 from policy_engine.webhook.reload import EngineHolder, PolicyWatcher, fingerprint
+from policy_engine.webhook.review import decide
+from tests.cli.test_policy_nesting import AT_LIMIT, policy_file
 
-from .reviews import POLICIES, REVIEWS
+from .reviews import POLICIES, REVIEWS, request, state
 from .server import Server, make_tls
 
 RELAXED = POLICIES / "labels.policy"  # the set under test: rewritten per version below
@@ -230,3 +232,15 @@ def test_a_deeply_nested_update_is_refused_located_and_keeps_the_running_set(
     column = len("  assert ") + len("".join(f"all c{i} in containers: " for i in range(100))) + 1
     _, _, rendered = _refused(volume, labels, caplog)
     assert f"/labels.policy:{line}:{column}: error[E310]: expression nested more than 100 levels deep" in rendered
+
+
+def test_an_update_nested_to_the_limit_is_loaded_and_decides(volume: ConfigMapVolume) -> None:
+    """The other side of the limit: a set whose expressions nest exactly 100 levels is swapped in and
+    judges a review (every one of its policies denies this Pod)."""
+    watcher, holder, _ = _watcher(volume)
+    volume.write({"limit.policy": policy_file(AT_LIMIT)})
+    assert watcher.check_once() is True
+    assert sorted(holder.current.by_name) == sorted(AT_LIMIT)
+    response = decide(request("deny-too-many-gpus"), state(holder.current)).response
+    assert response.allowed is False and response.status is not None
+    assert response.status.message.splitlines()[0].endswith(f"violates {len(AT_LIMIT)} policies:")

@@ -67,6 +67,10 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
         sources[s.key] = {"url": s.url, "date": s.date, **({"region": s.region} if s.region else {}),
                           **({"notes": s.notes} if s.notes else {})}
     data["sources"] = sources
+    for imported in imports:
+        if imported.cpu:
+            data["cpu"] = dict(imported.cpu)  # whole: a spot rate of another source would not match these
+            result.notes.append(f"cpu: rates taken from {imported.file}: {imported.cpu['source']}")
     dates = [i.source.date for i in imports if i.source.date]
     if dates and (not data.get("as_of") or _iso_dated(str(data["as_of"]))):
         data["as_of"] = max([*dates, *([str(data["as_of"])] if data.get("as_of") else [])])
@@ -77,6 +81,10 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
 def _entry(name: str, rows: list[PriceRow], base: dict[str, Any] | None, include_cpu: bool,
            result: Assembly) -> dict[str, Any] | None:
     provider = rows[0].provider
+    if all(r.on_demand is None for r in rows) and (base is None or "on_demand" not in base):
+        # spot prices alone (a spot file lists every type it sells): a type is priced from its on-demand price
+        result.skipped[f"{provider}: a spot price without an on-demand price in the same region"] += len(rows)
+        return None
     hardware = next((r.hardware for r in rows if r.hardware is not None), None)
     if hardware is None and base is not None:
         hardware = Hardware(base["vcpus"], base["memory_gib"], base["gpus"], base.get("gpu_model"))

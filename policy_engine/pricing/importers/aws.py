@@ -206,7 +206,8 @@ def import_spot_history(file: str) -> Imported:
     history = data.get("SpotPriceHistory") if isinstance(data, dict) else None
     if not isinstance(history, list):
         raise fail(file, 1, "not describe-spot-price-history output: no 'SpotPriceHistory' list",
-                   hint="aws ec2 describe-spot-price-history --product-descriptions Linux/UNIX --output json")
+                   hint="aws ec2 describe-spot-price-history --product-descriptions Linux/UNIX --output json, "
+                        "or the spot price feed https://website.spot.ec2.aws.a2z.com/spot.json")
     latest: dict[tuple[str, str], tuple[str, float]] = {}
     out = Imported(file, "aws spot", SourceInfo(f"aws-spot:{Path(file).name}", str(Path(file)), ""))
     for i, item in enumerate(history):

@@ -16,6 +16,13 @@ the Cloud Billing Catalog's per-SKU prices into per-machine-type hourly prices::
 ``about.timestamp`` (else ``about.generated``) dates every figure. Only machine types with an accelerator
 are taken unless ``include_cpu`` is set (a CPU-only pod is priced from its requests).
 
+The catalog's CPU rates (``cpu.vcpu_hour``, ``cpu.memory_gib_hour``: what a CPU-only pod's requests are
+priced at) are *solved* from the table when it holds CPU-only ``n2-`` types of at least two vCPU:memory
+ratios in us-central1: GCP prices a predefined N2 machine as vCPUs × a vCPU rate + GB × a memory rate, so
+two shapes give both rates, and every other N2 row must then agree to the cent's ten-thousandth or nothing
+is derived (the report says which). Only on-demand rates are taken: the catalog's CPU rates price CPU pods
+of every provider, and a spot rate of one provider's family is not another's.
+
 CSV — one row per machine type and region, with a header::
 
     machine_type,region,vcpus,memory_gib,gpus,gpu_model,hour,hour_spot,date
@@ -48,6 +55,8 @@ from policy_engine.pricing.importers.common import (
 
 #: Keys of a ``compute.instance`` entry that are not accelerators.
 _NOT_ACCELERATORS = {"cpu", "ram", "cost", "local-ssd", "sud", "cud", "bandwidth", "network"}
+#: The family and region the catalog's CPU rates are solved from (see the module docstring).
+CPU_FAMILY, CPU_REGION = "n2-", "us-central1"
 CSV_COLUMNS = ("machine_type", "region", "vcpus", "memory_gib", "gpus", "gpu_model", "hour", "hour_spot", "date")
 
 
@@ -71,6 +80,7 @@ def import_price_table(file: str, *, include_cpu: bool = False) -> Imported:
     out = Imported(file, "gcp price table", SourceInfo(f"gcp:{Path(file).name}", str(Path(file)), date,
                                                        notes=what))
     regions: set[str] = set()
+    cpu_only: list[tuple[str, float, float, float]] = []
     for name, entry in instances.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("cost"), dict):
             raise fail(file, line_of(text, f"{name}:"), f"compute.instance.{name} has no 'cost' mapping")
@@ -78,6 +88,11 @@ def import_price_table(file: str, *, include_cpu: bool = False) -> Imported:
         if not vcpus or not memory:
             raise fail(file, line_of(text, f"{name}:"), f"compute.instance.{name} needs cpu and ram figures")
         accelerators = {k: v for k, v in entry.items() if k not in _NOT_ACCELERATORS and number(v)}
+        reference = entry["cost"].get(CPU_REGION)
+        if not accelerators and str(name).startswith(CPU_FAMILY) and isinstance(reference, dict):
+            hour = number(reference.get("hour"))
+            if hour is not None:
+                cpu_only.append((str(name), vcpus, memory, hour))
         if len(accelerators) > 1:
             out.skip("more than one accelerator kind on one machine type")
             continue
@@ -99,7 +114,31 @@ def import_price_table(file: str, *, include_cpu: bool = False) -> Imported:
                                      spot=None if spot is None else rounded(spot), hardware=hardware))
             regions.add(str(region))
     out.source = SourceInfo(out.source.key, out.source.url, date, ",".join(sorted(regions)) or None, what)
+    out.cpu = cpu_rates(cpu_only, f"{Path(file).name} (pricing.yml, generated {date})")
     return out
+
+
+def cpu_rates(rows: list[tuple[str, float, float, float]], what: str) -> dict[str, Any] | None:
+    """Per-vCPU and per-GB on-demand rates solved from (name, vCPUs, GB, hourly price) of one family, or None
+    when the rows do not determine them (one shape only) or do not fit one pair of rates."""
+    shapes = {round(memory / vcpus, 6) for _, vcpus, memory, _ in rows}
+    if len(shapes) < 2:
+        return None
+    # least squares over every row (exact when GCP's composition holds, which the check below requires)
+    svv = sum(v * v for _, v, _, _ in rows)
+    svm = sum(v * m for _, v, m, _ in rows)
+    smm = sum(m * m for _, _, m, _ in rows)
+    svp = sum(v * p for _, v, _, p in rows)
+    smp = sum(m * p for _, _, m, p in rows)
+    det = svv * smm - svm * svm
+    vcpu_rate = round((svp * smm - smp * svm) / det, 6)
+    memory_rate = round((smp * svv - svp * svm) / det, 6)
+    if any(abs(v * vcpu_rate + m * memory_rate - p) > 1e-4 for _, v, m, p in rows):
+        return None
+    names = ", ".join(sorted(n for n, _, _, _ in rows))
+    return {"vcpu_hour": vcpu_rate, "memory_gib_hour": memory_rate,
+            "source": f"GCP N2 on-demand rates in {CPU_REGION}, solved from {names} in {what}: "
+                      f"vCPUs × {vcpu_rate:g} + GB × {memory_rate:g} gives each of them"}
 
 
 def _generated(about: Any, file: str, text: str) -> str:

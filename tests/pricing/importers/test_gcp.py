@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
 from policy_engine.pricing.importers.gcp import import_price_table
+from policy_engine.pricing.price_import import ImportRequest, run_import
 
 from .paths import IMPORT_FIXTURES
 
@@ -50,3 +52,52 @@ def test_a_yaml_table_without_a_generation_date_is_refused(tmp_path: Path) -> No
                        "      cost:\n        us-central1: {hour: 0.70683}\n")
     with pytest.raises(ImportFailure, match=r"no about\.timestamp"):
         import_price_table(str(undated))
+
+
+_N2 = """\
+about: {generated: Thu Feb 12 05:17:57 2026, timestamp: 1770873477}
+compute:
+  instance:
+    n2-highmem-96:
+      cost:
+        europe-west4: {hour: 6.922944, hour_spot: 2.41152}
+        us-central1: {hour: 6.288672, hour_spot: 1.957824}
+      cpu: 96
+      ram: 768
+    n2-highmem-80:
+      cost:
+        us-central1: {hour: HIGHMEM80, hour_spot: 1.63152}
+      cpu: 80
+      ram: 640
+    n2-standard-8:
+      cost:
+        us-central1: {hour: 0.388472, hour_spot: 0.120976}
+      cpu: 8
+      ram: 32
+    n2d-highcpu-16:
+      cost:
+        us-central1: {hour: 0.499008, hour_spot: 0.103584}
+      cpu: 16
+      ram: 16
+"""
+
+
+def test_the_cpu_rates_are_solved_from_the_n2_rows_of_the_reference_region(tmp_path: Path) -> None:
+    table = tmp_path / "pricing.yml"
+    table.write_text(_N2.replace("HIGHMEM80", "5.24056"))
+    cpu = import_price_table(str(table)).cpu
+    # by hand: 8a + 32b = 0.388472 and 96a + 768b = 6.288672 give a = 0.031611, b = 0.004237; n2-highmem-80
+    # (80a + 640b = 5.24056) agrees; europe-west4 and the n2d family are not used
+    assert cpu is not None and (cpu["vcpu_hour"], cpu["memory_gib_hour"]) == (0.031611, 0.004237)
+    assert "n2-highmem-80, n2-highmem-96, n2-standard-8" in cpu["source"] and "generated 2026-02-12" in cpu["source"]
+    assert "vcpu_hour_spot" not in cpu  # provider-neutral rates: one provider's spot discount is not another's
+    written = yaml.safe_load(run_import(ImportRequest(gcp=(str(table),))).text)
+    assert written["cpu"] == cpu
+
+
+def test_cpu_rates_are_not_derived_from_one_shape_or_from_rows_that_disagree(tmp_path: Path) -> None:
+    assert import_price_table(str(IMPORT_FIXTURES / "gcp-pricing.yml")).cpu is None  # n2-standard-2 alone
+    table = tmp_path / "pricing.yml"
+    table.write_text(_N2.replace("HIGHMEM80", "5.3"))  # not vCPUs × a + GB × b: no pair of rates fits all three
+    assert import_price_table(str(table)).cpu is None
+    assert "cpu" not in yaml.safe_load(run_import(ImportRequest(gcp=(str(table),))).text)
