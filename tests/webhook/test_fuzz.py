@@ -243,8 +243,8 @@ def test_generated_deep_test_files_load_or_get_a_located_e606(levels: int, place
     text = template.format(_deep_value(levels - above))
     _, errors = load_suite(text, "fuzz.test.yaml")
     too_deep = [e for e in errors if e.code == "E606"]
-    if levels <= MAX_DEPTH:
-        assert too_deep == [], errors
+    if levels <= MAX_DEPTH:  # read whole: what is left is the format's own complaints, at their fields
+        assert all(e.code == "E902" and "invalid YAML" not in e.message for e in errors), errors
         return
     [error] = too_deep
     first = text.splitlines()[line - 1].index("[" * 8)
