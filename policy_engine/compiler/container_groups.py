@@ -37,7 +37,7 @@ Closure = Callable[[Any], Any]
 _RESOURCE_FIELDS = ("requests", "limits")
 _IMAGE_FIELDS = frozenset({"image", "registry", "repository", "tag", "digest"})
 _FLAG_KEYS = dict((f, k) for k, f in objects.FLAGS)
-#: Up to this many containers a pod is decided container by container on full records (``container_classes``):
+#: A pod of fewer containers is decided container by container on full records (``container_classes``):
 #: building columns costs more than it saves.
 _COLUMNS_FROM = 8
 
