@@ -122,11 +122,44 @@ def best(runs: list[Run]) -> Run:
     return min(runs, key=lambda r: r.seconds)
 
 
+@dataclass
+class Paired:
+    """One command's runs, each against the plain parse timed just before it, in the same round."""
+
+    runs: list[Run]
+    plain: list[tuple[float, float]]  # (wall, cpu) of the plain parse of each round
+
+    def ratios(self) -> list[float]:
+        return [r.seconds / p[0] for r, p in zip(self.runs, self.plain, strict=True)]
+
+    def line(self, docs: int | None = None) -> str:
+        """The round with the best ratio, every round's ratio, and the CPU ratio (least load-dependent)."""
+        ratios = self.ratios()
+        at = ratios.index(min(ratios))
+        run, (plain_s, _) = self.runs[at], self.plain[at]
+        cpu = min(r.cpu / p[1] for r, p in zip(self.runs, self.plain, strict=True))
+        rate = f"  {docs / run.seconds:9,.0f} docs/s" if docs else ""
+        return (f"{run.seconds:7.2f} s{rate}  peak {run.peak_mib:6.1f} MiB  plain {plain_s:5.2f} s  = "
+                f"{ratios[at]:4.2f}x plain parse (rounds {'/'.join(f'{x:.2f}' for x in ratios)}); "
+                f"cpu {cpu:4.2f}x plain's  (exit {run.exit_code})")
+
+
+def paired(files: list[Path], commands: dict[str, tuple[list[str], Path | None]], repeat: int) -> dict[str, Paired]:
+    """Each round times the plain parse, then each command right after it: a ratio is taken within one
+    round, so that a neighbour's burst of load weighs on both sides of it (the spread of rounds is shown)."""
+    out = {name: Paired([], []) for name in commands}
+    for _ in range(repeat):
+        for name, (cmd, stdin) in commands.items():
+            wall, cpu, _docs = plain_parse_cpu(files)
+            out[name].plain.append((wall, cpu))
+            out[name].runs.append(timed(cmd, stdin=stdin))
+    return out
+
+
 def bench_tree(label: str, tree: Path, scratch: Path, repeat: int) -> float:
     """Prints the figures for one tree; returns the best wall time of check with the default jobs."""
     files = manifest_files(tree)
-    plain = [plain_parse_cpu(files) for _ in range(repeat)]
-    plain_s, plain_cpu, plain_docs = min(p[0] for p in plain), min(p[1] for p in plain), plain[0][2]
+    _, _, plain_docs = plain_parse_cpu(files)
     report = scratch / f"{label}.json"
     subprocess.run(check_cmd(tree, None, report), stdout=subprocess.DEVNULL, check=False)
     stats = json.loads(report.read_text())
@@ -134,19 +167,35 @@ def bench_tree(label: str, tree: Path, scratch: Path, repeat: int) -> float:
     print(f"\n## {label}: {len(files)} files, {docs} documents checked ({plain_docs} parsed by plain yaml), "
           f"{stats['stats']['workloads']} workloads, {len(stats['findings'])} findings, "
           f"{len(stats['errors'])} errors, {stats['stats']['policies']} policies")
-    print(f"(best of {repeat} runs each)")
-    print(f"{'plain yaml.load_all (CSafeLoader, 1 process)':<46}: {plain_s:7.2f} s  "
-          f"{plain_docs / plain_s:9,.0f} docs/s")
-    run = Run(0.0, 0.0, 0)
-    for jobs in (1, None):
-        runs = [timed(check_cmd(tree, jobs)) for _ in range(repeat)]
-        run = best(runs)
-        spread = "/".join(f"{r.seconds / plain_s:.2f}" for r in runs)
-        name = f"check --jobs {jobs}" if jobs else f"check (default jobs, {os.cpu_count()} CPUs)"
-        print(f"{name:<46}: {run.seconds:7.2f} s  {docs / run.seconds:9,.0f} docs/s  "
-              f"peak {run.peak_mib:6.1f} MiB  = {run.seconds / plain_s:4.2f}x plain parse (runs {spread}); "
-              f"cpu {run.cpu:5.2f} s vs {plain_cpu:5.2f} s = {run.cpu / plain_cpu:4.2f}x  (exit {run.exit_code})")
-    return run.seconds
+    print(f"({repeat} rounds; each ratio against plain yaml.load_all with CSafeLoader, 1 process, timed just before)")
+    names = {"check --jobs 1": 1, f"check (default jobs, {os.cpu_count()} CPUs)": None}
+    results = paired(files, {name: (check_cmd(tree, jobs), None) for name, jobs in names.items()}, repeat)
+    for name, result in results.items():
+        print(f"{name:<46}: {result.line(docs)}")
+    split = [parent_and_workers(tree) for _ in range(repeat)]
+    print(f"{'default jobs: CPU of the parent / its workers':<46}: "
+          f"{min(p for p, _ in split):.2f}–{max(p for p, _ in split):.2f} s / "
+          f"{min(w for _, w in split):.2f}–{max(w for _, w in split):.2f} s (the parent's is the serial part)")
+    return best(results[list(names)[-1]].runs).seconds
+
+
+#: ``check`` run in a process that reports its own CPU seconds and its workers' (``getrusage``) on stderr.
+_SPLIT = """
+import os, resource, sys
+from policy_engine.cli.main import main
+sys.stdout = open(os.devnull, "w")
+main(sys.argv[1:])
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, file=sys.stderr)
+"""
+
+
+def parent_and_workers(tree: Path) -> tuple[float, float]:
+    """CPU seconds of ``check``'s parent process and of its workers, one run with the default jobs."""
+    proc = subprocess.run([sys.executable, "-c", _SPLIT, *check_cmd(tree, None)[3:]], capture_output=True,
+                          text=True, check=False)
+    parent, workers = proc.stderr.strip().splitlines()[-1].split()
+    return float(parent), float(workers)
 
 
 def layouts(tree: Path, scratch: Path) -> dict[str, Path]:
@@ -167,23 +216,15 @@ def layouts(tree: Path, scratch: Path) -> dict[str, Path]:
 def bench_layouts(tree: Path, scratch: Path, repeat: int) -> None:
     """The same documents laid out differently: check's ratio to plain parsing should not move."""
     print("\n## the same documents, other layouts (check's work is split by bytes, not files)")
-    print(f"(best of {repeat} runs each; plain = yaml.load_all with CSafeLoader over the same bytes, 1 process)")
-    print("(cpu: user + system seconds of every process of the run, against the plain parse's: the work done,"
-          " which the other jobs on a shared machine do not change; every ratio of the spread of runs is shown)")
+    print(f"({repeat} rounds; each ratio against the plain parse of the same bytes timed just before it; cpu: user"
+          " + system seconds of every process of the run against the plain parse's, the least load-dependent)")
     for label, where in layouts(tree, scratch).items():
         stream = where.is_file()
         files = [where] if stream else manifest_files(where)
-        plain = [plain_parse_cpu(files) for _ in range(repeat)]
-        plain_s, plain_cpu = min(p[0] for p in plain), min(p[1] for p in plain)
-        for jobs in (1, None):
-            cmd = check_cmd("-" if stream else where, jobs)
-            runs = [timed(cmd, stdin=where if stream else None) for _ in range(repeat)]
-            run = best(runs)
-            spread = "/".join(f"{r.seconds / plain_s:.2f}" for r in runs)
-            name = f"{label}, check {'--jobs 1' if jobs else '(default)'}"
-            print(f"{name:<46}: {run.seconds:7.2f} s  peak {run.peak_mib:6.1f} MiB  plain {plain_s:5.2f} s  "
-                  f"= {run.seconds / plain_s:4.2f}x plain parse (runs {spread}); cpu {run.cpu:5.2f} s vs "
-                  f"{plain_cpu:5.2f} s = {run.cpu / plain_cpu:4.2f}x  (exit {run.exit_code})")
+        commands = {f"{label}, check {'--jobs 1' if jobs else '(default)'}":
+                    (check_cmd("-" if stream else where, jobs), where if stream else None) for jobs in (1, None)}
+        for name, result in paired(files, commands, repeat).items():
+            print(f"{name:<46}: {result.line()}")
 
 
 def bench_memory(tree: Path, scratch: Path, documents: int, formats: list[str]) -> None:

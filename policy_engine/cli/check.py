@@ -26,7 +26,7 @@ from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import documents
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
-from policy_engine.reporters import FORMATS, ReportContext, renderer, streamer
+from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, renderer, streamer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
 
@@ -133,8 +133,13 @@ def run(args: argparse.Namespace) -> int:
     exemptions = ExemptionRule(datetime.now(UTC).date(), args.exemption_max_days,
                                require_expiry=not args.allow_undated_exemptions)
     options = Options(record=record if want_costs else None, evaluations=want_evals, exemptions=exemptions)
+    ctx = _context(args, engine)
+    colour = (args.format == "text" and not args.no_color and "NO_COLOR" not in os.environ
+              and sys.stdout.isatty())
+    reports = [(fmt, ctx) for fmt, _ in outputs] + [(args.format, _with_colour(ctx, colour))]
     head = evaluate_paths(engine, paths, exclude=args.exclude, jobs=args.jobs, options=options,
-                          follow_symlinks=args.follow_symlinks, engine_args=(list(args.policies), args.pricing))
+                          follow_symlinks=args.follow_symlinks, engine_args=(list(args.policies), args.pricing),
+                          render=piece_renderer(reports) if args.base is None else None)
     result = head.result
 
     cost_diff = None
@@ -150,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                             base_fingerprints=(f.fingerprint() for f in base.result.findings))
     result.stats.seconds = time.perf_counter() - started
 
-    ctx = replace(_context(args, engine), cost_diff=cost_diff, costs=head.records if want_costs else None)
+    ctx = replace(ctx, cost_diff=cost_diff, costs=head.records if want_costs else None, generated_at=time.time())
     for fmt, path in outputs:
         target = Path(path)
         try:
@@ -160,8 +165,6 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"policy-engine check: --output {fmt}={path}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_ERROR
-    colour = (args.format == "text" and not args.no_color and "NO_COLOR" not in os.environ
-              and sys.stdout.isatty())
     sys.stdout.writelines(streamer(args.format)(result, _with_colour(ctx, colour)))
     sys.stdout.flush()
     if args.format != "text":  # stdout is for machines: the CI log still says what happened

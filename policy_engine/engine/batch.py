@@ -7,13 +7,15 @@ starts at. With more than ``PARALLEL_BYTES`` of input the units go to worker pro
 inherit the compiled engine), a bounded number at a time, so stdin is read as the workers need it and
 memory stays flat in the input size. Each unit comes back as a ``Partial`` (findings, aggregate
 contributions, a light record per workload if asked); ``Engine.finish`` then decides quotas and budgets
-over all of them. The result does not depend on the number of processes.
+over all of them. A worker packs its unit's findings itself, sorted and summarised, with each one's piece
+of the text/JSON reports when given a renderer (``engine.packed``): the parent then reports without
+unpickling them. Units follow the report's order, so the packed blocks do too. The result does not depend
+on the number of processes.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import stat
 import sys
@@ -25,7 +27,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine.evaluate import DEFAULT, Engine, Options, Partial, add_summaries, summarise
 from policy_engine.engine.findings import PolicySummary, Result
-from policy_engine.engine.packed import PACK_AFTER, PACK_PAIRS_AFTER, PackedFindings, PackedList, Packer, pack, sort_key
+from policy_engine.engine.packed import (
+    PACK_AFTER,
+    PACK_PAIRS_AFTER,
+    PackedList,
+    Packer,
+    Render,
+    pack,
+    pack_block,
+    sort_key,
+)
 from policy_engine.model import documents
 from policy_engine.model.documents import (
     STDIN,
@@ -91,11 +102,12 @@ class Batch:
 
 def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[str] = (), jobs: int | None = None,
                    options: Options = DEFAULT, stdin: BinaryIO | None = None, follow_symlinks: bool = False,
-                   engine_args: tuple[list[str], str | None] = ([], None)) -> Batch:
+                   engine_args: tuple[list[str], str | None] = ([], None), render: Render | None = None) -> Batch:
     """Evaluate manifest files and directories (``-``: stdin) and decide quotas and budgets over them all.
 
     ``jobs`` None decides by the amount of input; ``engine_args`` (policy paths, pricing file) let workers
-    rebuild the engine where processes cannot be forked.
+    rebuild the engine where processes cannot be forked. With workers, each packs its units' findings and,
+    given ``render`` (``reporters.piece_renderer``), renders their pieces of the reports as well.
     """
     _tune_gc()
     problems: list[LoadError] = []  # links out of the scanned directories, reported as located errors
@@ -112,7 +124,8 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     work = _chain(head, units)
     done = _Collected(engine, options)
     if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
-        _parallel(engine, work, workers, options, engine_args, done.add)
+        _parallel(engine, work, workers, options, engine_args, done.add, render if done.may_pack else None,
+                  pack=done.may_pack)
     else:
         workers = 1
         for unit in work:
@@ -133,7 +146,8 @@ def evaluate_documents(engine: Engine, items: Iterable[Document | LoadError], *,
 
 
 class _Collected:
-    """The partial results in input order; past ``PACK_AFTER`` findings, their findings packed as they come."""
+    """The partial results in input order; past ``PACK_AFTER`` findings (or as the workers packed them), their
+    findings packed as they come."""
 
     def __init__(self, engine: Engine, options: Options) -> None:
         self.engine = engine
@@ -141,18 +155,22 @@ class _Collected:
         self.findings = 0
         self.packer: Packer | None = None
         self.summaries: list[PolicySummary] | None = None  # of the packed findings, summed as they are packed
-        self._may_pack = options.sort and not options.workloads  # packed findings come back sorted
+        self.may_pack = options.sort and not options.workloads  # packed findings come back sorted
         self.pairs = 0
         self.pair_blocks: list[tuple[int, bytes]] | None = None  # the matched pairs, packed in input order
 
     def add(self, partial: Partial) -> None:
         self.partials.append(partial)
-        self.findings += len(partial.findings)
-        if self.packer is None and self._may_pack and self.findings > PACK_AFTER:
+        block, partial.block = partial.block, None
+        self.findings += len(partial.findings) + (block.count if block is not None else 0)
+        if self.packer is None and (block is not None or (self.may_pack and self.findings > PACK_AFTER)):
             self.packer = Packer()
             for earlier in self.partials[:-1]:
                 self._pack(earlier)
         if self.packer is not None:
+            if block is not None:
+                self.packer.add_block(block)
+                self._sum(block.summaries)
             self._pack(partial)
         self.pairs += len(partial.evaluations)
         if self.pair_blocks is None and self.pairs > PACK_PAIRS_AFTER:
@@ -171,14 +189,20 @@ class _Collected:
 
     def _pack(self, partial: Partial) -> None:
         assert self.packer is not None
-        summaries = summarise(self.engine.policies, partial.findings)  # now: never reads packed findings back
+        if not partial.findings:
+            return
+        self._sum(summarise(self.engine.policies, partial.findings))  # now: never reads packed findings back
+        self.packer.add(partial.findings)
+        partial.findings = []
+        partial.result.findings = partial.findings
+
+    def _sum(self, summaries: list[PolicySummary] | None) -> None:
+        if summaries is None:
+            return
         if self.summaries is None:
             self.summaries = summaries
         else:
             add_summaries(self.summaries, summaries)
-        self.packer.add(partial.findings)
-        partial.findings = []
-        partial.result.findings = partial.findings
 
 
 def _finish(engine: Engine, done: _Collected, options: Options, files: int | None) -> Batch:
@@ -187,7 +211,7 @@ def _finish(engine: Engine, done: _Collected, options: Options, files: int | Non
     if done.packer is not None:
         loose = result.findings
         if done.packer.in_order:
-            result.findings = PackedFindings(done.packer.blocks, loose)
+            result.findings = done.packer.packed(loose)
         else:  # not in report order (files not read in sorted order): one sorted list after all
             result.findings = sorted([*done.packer.findings(), *loose], key=sort_key)
         if options.summaries and done.summaries is not None:
@@ -344,6 +368,7 @@ def _load(unit: Unit) -> Iterator[Document | LoadError]:
 # --- worker processes ----------------------------------------------------------------------------------
 
 _ENGINE: Engine | None = None  # a worker's engine: inherited through fork, or loaded by _init_worker
+_RENDER: Render | None = None  # a forked worker's piece renderer (the reports' context is not picklable)
 
 
 def _init_worker(policies: list[str], pricing: str | None) -> None:
@@ -354,21 +379,31 @@ def _init_worker(policies: list[str], pricing: str | None) -> None:
         _ENGINE = load_engine(policies or None, pricing)
 
 
-def _work(unit: Unit, options: Options) -> Partial:
+def _work(unit: Unit, options: Options, pack: bool) -> Partial:
+    """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker."""
     assert _ENGINE is not None
-    return _ENGINE.evaluate_partial(_load(unit), options)
+    partial = _ENGINE.evaluate_partial(_load(unit), options)
+    if pack and partial.findings:
+        partial.block = pack_block(partial.findings, _RENDER)
+        if options.summaries:
+            partial.block.summaries = summarise(_ENGINE.policies, partial.findings)
+        partial.findings.clear()
+    return partial
 
 
 def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options,
-              engine_args: tuple[list[str], str | None], sink: Callable[[Partial], None]) -> None:
+              engine_args: tuple[list[str], str | None], sink: Callable[[Partial], None], render: Render | None,
+              *, pack: bool) -> None:
     """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``sink`` in input order,
     each as soon as those before it are in."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # ~25 ms: only a parallel run
+    import multiprocessing  # these imports (~25 ms): only for a parallel run
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    global _ENGINE
+    global _ENGINE, _RENDER
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     if method == "fork":
         _ENGINE = engine  # without fork (macOS, Windows) each worker loads the engine once instead
+        _RENDER = render  # and the parent renders the reports (the same bytes)
     context = multiprocessing.get_context(method)
     results: dict[int, Partial] = {}
     running: dict[Future[Partial], int] = {}
@@ -380,15 +415,18 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
             sink(results.pop(delivered))
             delivered += 1
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=engine_args) as pool:
-        for index, unit in enumerate(units):
-            while len(running) >= jobs * (AHEAD + 1):
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    results[running.pop(future)] = future.result()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=engine_args) as pool:
+            for index, unit in enumerate(units):
+                while len(running) >= jobs * (AHEAD + 1):
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        results[running.pop(future)] = future.result()
+                    deliver()
+                running[pool.submit(_work, unit, options, pack)] = index
+            for future, index in running.items():
+                results[index] = future.result()
                 deliver()
-            running[pool.submit(_work, unit, options)] = index
-        for future, index in running.items():
-            results[index] = future.result()
-            deliver()
+    finally:
+        _RENDER = None

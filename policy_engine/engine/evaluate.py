@@ -25,7 +25,7 @@ from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.exemptions import ExemptionRule
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
-from policy_engine.engine.packed import sort_key
+from policy_engine.engine.packed import Block, sort_key
 from policy_engine.errors import WorkloadError
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError
@@ -67,6 +67,7 @@ class Partial:
     references: dict[Key, Document] = field(default_factory=dict)
     deferred: list[Document] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # ``result.findings``, as the list it is here
+    block: Block | None = None  # or, packed by the worker that evaluated them (``engine.batch``), the findings
     evaluations: list[tuple[str, ResourceRef]] = field(default_factory=list)  # ``result.evaluations`` likewise
 
     def __post_init__(self) -> None:

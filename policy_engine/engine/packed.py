@@ -13,6 +13,12 @@ this process only (never written to disk or received from elsewhere).
 
 The (policy, resource) pairs a run matched (JUnit and PolicyReport list the passes too) are kept likewise
 past ``PACK_PAIRS_AFTER``, as a ``PackedList`` in the order they came.
+
+In a parallel run the workers pack (``pack_block``): each sorts, summarises and packs its unit's findings
+and, given a ``Render`` (``reporters.piece_renderer``), also renders each finding into its piece of the
+text or JSON report, so that the parent never unpickles a finding to report it; it only joins the pieces
+(``PackedFindings.pieces``) in order, rendering itself only the few loose findings merged in between. The
+blocks travel from the workers this process forked, over the pool's own pipes.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import copy
 import heapq
 import pickle
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Generic, TypeVar, overload
 
-from policy_engine.engine.findings import Finding
+from policy_engine.compiler.program import Enforcement
+from policy_engine.engine.findings import Finding, PolicySummary
 
 #: Past this many findings a batch run keeps them packed (below it, objects: faster to report).
 PACK_AFTER = 50_000
@@ -35,6 +44,8 @@ PACK_PAIRS_AFTER = 200_000
 T = TypeVar("T")
 
 SortKey = tuple[str, int, str, str]
+#: A unit's sorted findings -> for each report variant (``"text"``, ``"json"``…), each finding's piece.
+Render = Callable[[Sequence[Finding]], dict[str, list[str]]]
 
 
 def sort_key(f: Finding) -> SortKey:
@@ -79,14 +90,58 @@ class PackedFindings(PackedList[Finding]):
     """Sorted findings as compressed blocks plus a few loose ones; read one block at a time."""
 
     def __init__(self, blocks: Sequence[tuple[int, bytes]], loose: Iterable[Finding] = (),
-                 transform: Callable[[Finding], Finding] | None = None) -> None:
+                 transform: Callable[[Finding], Finding] | None = None, *,
+                 pieces: Sequence[bytes | None] = (), counts: Counter[Enforcement] | None = None) -> None:
         super().__init__(blocks, transform)
         self._loose = sorted(loose, key=sort_key)
         self._len += len(self._loose)
+        self._pieces = tuple(pieces)  # per block, when the workers rendered them
+        self._counts = counts
 
     def _items(self) -> Iterator[Finding]:
         packed = super()._items()
         return heapq.merge(packed, self._loose, key=sort_key) if self._loose else packed
+
+    def counts(self) -> Counter[Enforcement]:
+        """Findings per enforcement, without unpacking them."""
+        if self._counts is None:
+            self._counts = Counter(f.enforcement for f in chain.from_iterable(_unpack(d) for _, d in self._blocks))
+        return self._counts + Counter(f.enforcement for f in self._loose)
+
+    def pieces(self, variant: str, render: Callable[[Finding], T]) -> Iterator[tuple[SortKey, str | T]] | None:
+        """Each finding's piece of a report, in order, as the workers rendered it (``render``: the loose ones,
+        merged in at their place as ``__iter__`` merges them); None unless every block has ``variant``."""
+        blobs = [p for p in self._pieces if p is not None]
+        if not self._blocks or len(blobs) != len(self._blocks):
+            return None
+        first = _unpack_pieces(blobs[0])
+        if variant not in first[1]:
+            return None
+        return self._merged_pieces(variant, render, blobs, first)
+
+    def _merged_pieces(self, variant: str, render: Callable[[Finding], T], blobs: list[bytes],
+                       first: tuple[list[SortKey], dict[str, list[str]]] | None) -> Iterator[tuple[SortKey, str | T]]:
+        loose = [(sort_key(f), f) for f in self._loose]
+        transform = self._transform
+        at = 0
+        for blob in blobs:
+            keys, variants = first if first is not None else _unpack_pieces(blob)
+            first = None  # one block's pieces held at a time
+            for key, piece in zip(keys, variants[variant], strict=True):
+                while at < len(loose) and loose[at][0] < key:  # on a tie the packed one first, as heapq.merge
+                    yield loose[at][0], render(transform(loose[at][1]) if transform else loose[at][1])
+                    at += 1
+                yield key, piece
+            del keys, variants
+        for key, f in loose[at:]:
+            yield key, render(transform(f) if transform else f)
+
+
+def counts(findings: Iterable[Finding]) -> Counter[Enforcement]:
+    """Findings per enforcement (a packed run's without unpacking them)."""
+    if isinstance(findings, PackedFindings):
+        return findings.counts()
+    return Counter(f.enforcement for f in findings)
 
 
 def pack(items: list[Any]) -> tuple[int, bytes]:
@@ -94,23 +149,55 @@ def pack(items: list[Any]) -> tuple[int, bytes]:
     return len(items), zlib.compress(pickle.dumps(items, pickle.HIGHEST_PROTOCOL), 1)
 
 
+@dataclass(slots=True)
+class Block:
+    """One unit's findings, sorted and packed (in the worker that evaluated them), and their reports' pieces."""
+
+    count: int
+    first: SortKey
+    last: SortKey
+    data: bytes  # the findings, pickled and compressed
+    counts: Counter[Enforcement]
+    pieces: bytes | None = None  # (keys, {variant: pieces}), pickled and compressed
+    summaries: list[PolicySummary] | None = None  # of these findings, when the run wants summaries
+
+
+def pack_block(findings: list[Finding], render: Render | None = None) -> Block:
+    """``findings`` (not empty) sorted in place and packed; with ``render``, their pieces too."""
+    findings.sort(key=sort_key)
+    pieces = None
+    if render is not None:
+        keys = [sort_key(f) for f in findings]
+        pieces = zlib.compress(pickle.dumps((keys, render(findings)), pickle.HIGHEST_PROTOCOL), 1)
+    _, data = pack(findings)
+    return Block(len(findings), sort_key(findings[0]), sort_key(findings[-1]), data,
+                 Counter(f.enforcement for f in findings), pieces)
+
+
 class Packer:
-    """Collects the sorted findings of consecutive units as blocks; ``pack`` says whether they stayed in order."""
+    """Collects the blocks of consecutive units; ``in_order`` says whether they stayed in report order."""
 
     def __init__(self) -> None:
         self.blocks: list[tuple[int, bytes]] = []
+        self.pieces: list[bytes | None] = []
+        self.counts: Counter[Enforcement] = Counter()
         self.in_order = True
         self._last: SortKey | None = None
 
     def add(self, findings: list[Finding]) -> None:
-        if not findings:
-            return
-        findings.sort(key=sort_key)
-        first, last = sort_key(findings[0]), sort_key(findings[-1])
-        if self._last is not None and first < self._last:
+        if findings:
+            self.add_block(pack_block(findings))
+
+    def add_block(self, block: Block) -> None:
+        if self._last is not None and block.first < self._last:
             self.in_order = False
-        self._last = last
-        self.blocks.append(pack(findings))
+        self._last = block.last
+        self.blocks.append((block.count, block.data))
+        self.pieces.append(block.pieces)
+        self.counts.update(block.counts)
+
+    def packed(self, loose: Iterable[Finding]) -> PackedFindings:
+        return PackedFindings(self.blocks, loose, pieces=self.pieces, counts=self.counts)
 
     def findings(self) -> Iterator[Finding]:
         """Every finding added, unpacked (to fall back to a plain list)."""
@@ -119,5 +206,10 @@ class Packer:
 
 
 def _unpack(data: bytes) -> list[Any]:
-    findings: list[Any] = pickle.loads(zlib.decompress(data))  # packed by this process, in memory
+    findings: list[Any] = pickle.loads(zlib.decompress(data))  # packed by this process or its workers
     return findings
+
+
+def _unpack_pieces(data: bytes) -> tuple[list[SortKey], dict[str, list[str]]]:
+    keys, variants = pickle.loads(zlib.decompress(data))  # made by this process's workers (pack_block)
+    return keys, variants

@@ -8,11 +8,13 @@ Usable without the CLI::
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from policy_engine.engine.findings import Result
-from policy_engine.reporters.context import ReportContext
+from policy_engine.engine.findings import Finding, Result
+from policy_engine.engine.packed import Render
+from policy_engine.reporters.context import ReportContext, variant
 
 #: format name -> module holding its ``render``; imported only when that format is asked for.
 FORMATS: dict[str, str] = {
@@ -63,8 +65,29 @@ def streamer(fmt: str) -> Streamer:
     return stream_safely
 
 
+def piece_renderer(reports: Iterable[tuple[str, ReportContext]]) -> Render | None:
+    """For the reports asked for whose format renders a finding on its own (a module's ``piece``: text,
+    JSON), a function giving each finding of a unit its piece of each: run by the worker processes of a
+    parallel ``check``, so that the parent only joins the pieces (``context.pieces``). None: no such format."""
+    from policy_engine.reporters import safe
+
+    makers: dict[str, Callable[[Finding], str]] = {}
+    for fmt, ctx in reports:
+        piece = getattr(importlib.import_module(FORMATS[fmt]), "piece", None)
+        if piece is not None and ctx.cost_diff is None:
+            makers[variant(fmt, ctx)] = functools.partial(piece, ctx=ctx)
+    if not makers:
+        return None
+
+    def render(findings: Sequence[Finding]) -> dict[str, list[str]]:
+        clean = [safe.finding(f) for f in findings]
+        return {name: list(map(make, clean)) for name, make in makers.items()}
+
+    return render
+
+
 def render(fmt: str, result: Result, ctx: ReportContext) -> str:
     return renderer(fmt)(result, ctx)
 
 
-__all__ = ["FORMATS", "ReportContext", "render", "renderer", "streamer"]
+__all__ = ["FORMATS", "ReportContext", "piece_renderer", "render", "renderer", "streamer"]

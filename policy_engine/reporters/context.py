@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, PolicySet
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine.findings import Finding, Result
+from policy_engine.engine.packed import PackedFindings, SortKey, counts
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, Dimension
 from policy_engine.model.documents import STDIN_NAME, LoadError
 from policy_engine.reporters.costs import CostDiff, WorkloadCost
 
+T = TypeVar("T")
 TOOL_NAME = "policy-engine"
 INFORMATION_URI = "https://github.com/policy-engine/policy-engine"
 
@@ -62,6 +65,9 @@ class ReportContext:
 
     def failing_count(self, result: Result) -> int:
         """How many findings fail the run (without keeping them: a large run's findings stay packed)."""
+        if self.cost_diff is None:  # by enforcement alone: counted as packed
+            by_enforcement = counts(result.findings)
+            return sum(by_enforcement[e] for e in self.fail_on)
         return sum(map(self.fails, result.findings))
 
     def workload_costs(self, result: Result) -> list[WorkloadCost]:
@@ -75,6 +81,20 @@ class ReportContext:
 
     def uri(self, file: str) -> str:
         return quote(self.relative(file), safe="/")
+
+
+def variant(fmt: str, ctx: ReportContext) -> str:
+    """What a finding's piece of a report depends on besides the finding: the format, and colour."""
+    return f"{fmt}+color" if ctx.color else fmt
+
+
+def pieces(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
+           piece: Callable[[Finding, ReportContext], T]) -> Iterator[tuple[SortKey, str | T]] | None:
+    """Each finding's piece of the report in order, as the worker processes rendered them (``piece``: the
+    few the parent decided), or None when they did not (then the reporter renders every finding)."""
+    if not isinstance(findings, PackedFindings) or ctx.cost_diff is not None:
+        return None
+    return findings.pieces(variant(fmt, ctx), lambda f: piece(f, ctx))
 
 
 @functools.lru_cache(maxsize=65536)  # every finding of a file asks again; a big tree has thousands

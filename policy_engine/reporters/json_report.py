@@ -12,6 +12,7 @@ from typing import Any
 
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import TOOL_NAME, ReportContext, error_parts, is_failure
+from policy_engine.reporters.context import pieces as context_pieces
 from policy_engine.reporters.costs import by_team
 
 SCHEMA_VERSION = "1.0"
@@ -85,8 +86,7 @@ def report(result: Result, ctx: ReportContext, *, lazy: bool = False) -> dict[st
             "failing_findings": failing,
             "fail_on": sorted(e.value for e in ctx.fail_on),
         },
-        "findings": (_finding_json(f, ctx) for f in result.findings) if lazy
-        else [_finding(f, ctx) for f in result.findings],
+        "findings": _lazy_findings(result, ctx) if lazy else [_finding(f, ctx) for f in result.findings],
         "summary": [s.to_dict() for s in result.summaries],
         "errors": [_error(d, ctx) for d in sorted(errors, key=lambda d: d.sort_key())],
         "stats": result.stats.to_dict(),
@@ -96,6 +96,14 @@ def report(result: Result, ctx: ReportContext, *, lazy: bool = False) -> dict[st
         "cost_diff": ctx.cost_diff.to_dict() if ctx.cost_diff is not None else None,
     }
     return doc
+
+
+def _lazy_findings(result: Result, ctx: ReportContext) -> Iterator[str]:
+    """The findings encoded as they are read: as the workers of a parallel run encoded them, or here."""
+    pieces = context_pieces(result.findings, "json", ctx, piece)
+    if pieces is not None:
+        return (encoded for _, encoded in pieces)
+    return (piece(f, ctx) for f in result.findings)
 
 
 def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
@@ -120,6 +128,10 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
     after = encode({k: d[k] for k in keys[at + 1:]})
     related = ", ".join(encode({**r.to_dict(), "file": ctx.relative(r.file)}) for r in f.related)
     return f"{before[:-1]}, \"related\": [{related}], {after[1:]}"
+
+
+#: A finding's piece of the report (rendered by a parallel run's workers: ``reporters.piece_renderer``).
+piece = _finding_json
 
 
 def _error(d: Any, ctx: ReportContext) -> dict[str, Any]:

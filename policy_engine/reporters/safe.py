@@ -20,6 +20,7 @@ from typing import Any
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.engine.packed import PackedList
 from policy_engine.reporters.context import ReportContext
+from policy_engine.reporters.costs import WorkloadCost
 
 
 def text(value: str) -> str:
@@ -67,11 +68,17 @@ def _clean_finding(f: Finding) -> Finding:
     return cleaned
 
 
+#: A finding made safe (in a parallel run's workers, before they render its pieces).
+finding = _clean_finding
+
+
 def _clean(value: Any) -> Any:
     if value.__class__ is Finding:
         return _clean_finding(value)
     if value.__class__ is ResourceRef:
         return _clean_ref(value)
+    if value.__class__ is WorkloadCost and _clean_ref(value.ref) is value.ref and value.team.isprintable():
+        return value  # one per workload: checked without the generic walk
     if isinstance(value, str):
         return text(value)
     if isinstance(value, tuple | list):

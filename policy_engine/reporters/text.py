@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import groupby
 
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, Result, total_saving
-from policy_engine.engine.packed import PackedFindings
+from policy_engine.engine.packed import PackedFindings, SortKey, counts, sort_key
 from policy_engine.reporters.context import ReportContext, error_parts, money, saving_money
+from policy_engine.reporters.context import pieces as context_pieces
 from policy_engine.wording import count
 
 _RESET = "\x1b[0m"
@@ -55,15 +55,27 @@ def _defuse(match: re.Match[str]) -> str:
     return match.group(1) + "\\x3a:"
 
 
+def piece(f: Finding, ctx: ReportContext) -> str:
+    """A finding's lines (rendered by a parallel run's workers: ``reporters.piece_renderer``)."""
+    return "\n".join(_finding(f, ctx, _Paint(ctx.color)))
+
+
 def _lines(result: Result, ctx: ReportContext) -> Iterator[str]:
     paint = _Paint(ctx.color)
-    findings: Iterable[Finding] = result.findings
-    if not isinstance(findings, PackedFindings):  # packed ones are in report order already, and stay packed
-        findings = sorted(findings, key=lambda f: (f.resource.file, f.line, f.policy))
-    for file, group in groupby(findings, key=lambda f: f.resource.file):
+    pieces: Iterator[tuple[SortKey, str | list[str]]] | None = context_pieces(  # the few rendered here: lines
+        result.findings, "text", ctx, lambda f, c: _finding(f, c, paint))
+    if pieces is None:
+        findings: Iterable[Finding] = result.findings
+        if not isinstance(findings, PackedFindings):  # packed ones are in report order already, and stay packed
+            findings = sorted(findings, key=lambda f: (f.resource.file, f.line, f.policy))
+        pieces = ((sort_key(f), _finding(f, ctx, paint)) for f in findings)
+    for file, group in groupby(pieces, key=lambda kp: kp[0][0]):
         yield paint(ctx.relative(file), _BOLD)
-        for f in group:
-            yield from _finding(f, ctx, paint)
+        for _, lines in group:
+            if isinstance(lines, list):  # a quota finding naming thousands of workloads: a line at a time
+                yield from lines
+            else:
+                yield lines
         yield ""
     out: list[str] = []
     if result.errors:
@@ -141,7 +153,7 @@ def _summary(result: Result, paint: _Paint) -> list[str]:
 def totals_line(result: Result) -> str:
     """``4 files, 6 documents, … : 2 findings (1 deny, 1 warn, 0 audit), 0 errors``."""
     st = result.stats
-    by_action = Counter(f.enforcement for f in result.findings)
+    by_action = counts(result.findings)
     return (f"{count(st.files, 'file')}, {count(st.documents, 'document')}, {count(st.workloads, 'workload')} "
             f"({st.gpu_workloads} with GPUs), {count(st.policies, 'policy')}: {count(len(result.findings), 'finding')} "
             f"({by_action[Enforcement.DENY]} deny, {by_action[Enforcement.WARN]} warn, "

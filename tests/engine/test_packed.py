@@ -9,9 +9,10 @@ import pytest
 
 from policy_engine.engine import Engine, Options, load_engine
 from policy_engine.engine import batch as batch_module
+from policy_engine.engine import packed as packed_module
 from policy_engine.engine.batch import evaluate_paths
 from policy_engine.engine.packed import PackedFindings
-from policy_engine.reporters import ReportContext, renderer, streamer
+from policy_engine.reporters import ReportContext, piece_renderer, renderer, streamer
 from policy_engine.reporters.costs import WorkloadCost
 
 from .test_batch import EXAMPLES, _comparable, _stream
@@ -95,3 +96,23 @@ def test_blocks_out_of_report_order_fall_back_to_one_sorted_list(engine: Engine,
     assert _comparable(packed) == _comparable(plain)
     keys = [(f.resource.file, f.line) for f in packed.result.findings]
     assert keys == sorted(keys) and len(keys) > 50
+
+
+def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(pack_early: None,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text and JSON from the workers' pieces, quota findings rendered here and merged in at their place:
+    the same bytes as a plain run's, without this process unpacking a single finding to report them."""
+    data = b"".join(b"---\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))) * 4
+    policies = load_engine([POLICIES])
+    ctx = ReportContext(policies=policies.policies)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch_module, "PACK_AFTER", 10**9)
+        plain = evaluate_paths(policies, ["-"], jobs=1, stdin=io.BytesIO(data))
+    render = piece_renderer([("text", ctx), ("json", ctx)])
+    packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data), render=render)
+    findings = packed.result.findings
+    assert isinstance(findings, PackedFindings) and any(f.group for f in findings)
+    packed.result.stats.seconds = plain.result.stats.seconds
+    monkeypatch.setattr(packed_module, "_unpack", None)  # reporting must not read the packed findings back
+    for fmt in ("text", "json"):
+        assert "".join(streamer(fmt)(packed.result, ctx)) == renderer(fmt)(plain.result, ctx), fmt
