@@ -272,8 +272,8 @@ class RuleCompiler:
         rule = "forbid" if negate else "assert"
 
         single = _single_quantifier(condition)
-        templated = self.template is not None
-        if single is not None and list(reads) == [single[2]] and not templated:
+        template, policy_name = self.template, self.policy_name
+        if single is not None and list(reads) == [single[2]] and template is None:
             return self._quantifier_only(single, text, limits, negate, rule, path)
 
         def check(w: Workload) -> Sequence[Violation]:
@@ -288,13 +288,15 @@ class RuleCompiler:
                 if (test(w) is True) != negate:
                     return NONE
                 facts = {name: getter(w) for name, (getter, _) in reads.items()}
+            if template is not None:  # the policy's message: only the elements are needed, not the default text
+                elements = next((", ".join(v) if v is not None else "unset" for n, v in facts.items()
+                                 if reads[n][1] == WITNESS), "")
+                message = template.render(w, {"policy": policy_name, "condition": text, "elements": elements})
+                return [Violation(rule, message, path, None, facts)]
             parts = []
-            elements = ""
             for n, v in facts.items():
                 if reads[n][1] == WITNESS:
-                    listed = ", ".join(v) if v is not None else "unset"
-                    elements = elements or listed
-                    parts.append(f"{n}: {listed}")
+                    parts.append(f"{n}: {', '.join(v) if v is not None else 'unset'}")
                 else:
                     parts.append(f"{n} is {render_value(v, reads[n][1])}")
             shown = ", ".join(parts)
@@ -302,9 +304,7 @@ class RuleCompiler:
                 default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
-            default += limits
-            context = {"condition": text, "elements": elements} if templated else _NO_CONTEXT
-            return [self.violation(w, rule, default, context, path, facts=facts)]
+            return [Violation(rule, default + limits, path, None, facts)]
 
         return check
 
