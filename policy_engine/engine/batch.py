@@ -19,7 +19,7 @@ import gc
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -33,6 +33,7 @@ from policy_engine.engine.packed import (
     PackedList,
     Packer,
     Render,
+    is_compressed,
     pack,
     pack_block,
     sort_key,
@@ -61,6 +62,11 @@ PARALLEL_BYTES = 1 << 20
 AHEAD = 2
 #: Documents per batch when evaluating a stream already in memory (``evaluate_documents``).
 BATCH_DOCUMENTS = 512
+#: The workers' packed findings and pieces are kept uncompressed up to this many bytes (a 10,000-document
+#: run's, about): compressing them, and decompressing them again to write the report, took a tenth of such a
+#: run's time, and the decompressing came after the workers had finished. Past it, each block is compressed
+#: (a tenth of the size), so memory stays flat however long the input.
+RAW_BYTES = 16 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +130,7 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     work = _chain(head, units)
     done = _Collected(engine, options)
     if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
-        _parallel(engine, work, workers, options, engine_args, done.add, render if done.may_pack else None,
-                  pack=done.may_pack)
+        _parallel(engine, work, workers, options, engine_args, done, render if done.may_pack else None)
     else:
         workers = 1
         for unit in work:
@@ -158,10 +163,13 @@ class _Collected:
         self.may_pack = options.sort and not options.workloads  # packed findings come back sorted
         self.pairs = 0
         self.pair_blocks: list[tuple[int, bytes]] | None = None  # the matched pairs, packed in input order
+        self.raw = 0  # bytes of the workers' blocks kept uncompressed (``RAW_BYTES``)
 
     def add(self, partial: Partial) -> None:
         self.partials.append(partial)
         block, partial.block = partial.block, None
+        if block is not None and not is_compressed(block.data):
+            self.raw += len(block.data) + len(block.pieces or b"")
         self.findings += len(partial.findings) + (block.count if block is not None else 0)
         if self.packer is None and (block is not None or (self.may_pack and self.findings > PACK_AFTER)):
             self.packer = Packer()
@@ -379,12 +387,13 @@ def _init_worker(policies: list[str], pricing: str | None) -> None:
         _ENGINE = load_engine(policies or None, pricing)
 
 
-def _work(unit: Unit, options: Options, pack: bool) -> Partial:
-    """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker."""
+def _work(unit: Unit, options: Options, pack: bool, compress: bool = True) -> Partial:
+    """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker
+    (compressed or not: ``RAW_BYTES``)."""
     assert _ENGINE is not None
     partial = _ENGINE.evaluate_partial(_load(unit), options)
     if pack and partial.findings:
-        partial.block = pack_block(partial.findings, _RENDER)
+        partial.block = pack_block(partial.findings, _RENDER, compress=compress)
         if options.summaries:
             partial.block.summaries = summarise(_ENGINE.policies, partial.findings)
         partial.findings.clear()
@@ -392,9 +401,8 @@ def _work(unit: Unit, options: Options, pack: bool) -> Partial:
 
 
 def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options,
-              engine_args: tuple[list[str], str | None], sink: Callable[[Partial], None], render: Render | None,
-              *, pack: bool) -> None:
-    """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``sink`` in input order,
+              engine_args: tuple[list[str], str | None], done: _Collected, render: Render | None) -> None:
+    """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``done`` in input order,
     each as soon as those before it are in."""
     import multiprocessing  # these imports (~25 ms): only for a parallel run
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -412,7 +420,7 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
     def deliver() -> None:
         nonlocal delivered
         while delivered in results:
-            sink(results.pop(delivered))
+            done.add(results.pop(delivered))
             delivered += 1
 
     try:
@@ -424,7 +432,8 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
                     for future in finished:
                         results[running.pop(future)] = future.result()
                     deliver()
-                running[pool.submit(_work, unit, options, pack)] = index
+                compress = done.raw >= RAW_BYTES
+                running[pool.submit(_work, unit, options, done.may_pack, compress)] = index
             for future, index in running.items():
                 results[index] = future.result()
                 deliver()

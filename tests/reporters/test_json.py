@@ -59,17 +59,19 @@ _text = st.text(st.characters(exclude_categories=()), max_size=12)  # lone surro
 _amount = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**6, 10**6)
 
 
+_refs = st.builds(ResourceRef, _text, _text, st.none() | _text, _text, st.integers(0, 10**6), _text)
+
+
 @st.composite
 def _findings(draw: st.DrawFn) -> Finding:
-    ref = ResourceRef(draw(_text), draw(_text), draw(st.none() | _text), draw(_text), draw(st.integers(0, 10**6)),
-                      draw(_text))
+    ref = draw(_refs)
     facts = draw(st.sampled_from([(), (("saving", "unknown: no spot price"),), (("role", "worker"), ("n", 2))]))
     return Finding(policy=draw(_text), rule=draw(_text), severity=draw(st.sampled_from(list(Severity))),
                    enforcement=draw(st.sampled_from(list(Enforcement))), message=draw(st.text(max_size=40)),
                    resource=ref, field_line=draw(st.none() | st.integers(1, 10**6)),
                    field_path=draw(st.tuples() | st.tuples(_text, st.integers(0, 9)) | st.tuples(_text)),
                    monthly_cost=draw(_amount), saving=draw(_amount), group=draw(st.none() | _text),
-                   facts=facts, error=draw(st.booleans()))
+                   related=tuple(draw(st.lists(_refs, max_size=3))), facts=facts, error=draw(st.booleans()))
 
 
 @settings(max_examples=300, deadline=None)
