@@ -273,6 +273,7 @@ class RuleCompiler:
 
         single = _single_quantifier(condition)
         template, policy_name = self.template, self.policy_name
+        witnesses = [n for n, (_, kind) in reads.items() if kind == WITNESS]  # the facts {elements} is made of
         if single is not None and list(reads) == [single[2]] and template is None:
             return self._quantifier_only(single, text, limits, negate, rule, path)
 
@@ -289,8 +290,12 @@ class RuleCompiler:
                     return NONE
                 facts = {name: getter(w) for name, (getter, _) in reads.items()}
             if template is not None:  # the policy's message: only the elements are needed, not the default text
-                elements = next((", ".join(v) if v is not None else "unset" for n, v in facts.items()
-                                 if reads[n][1] == WITNESS), "")
+                elements = ""
+                for name in witnesses:  # the first quantifier's deciding elements that are any
+                    listed = facts[name]
+                    elements = ", ".join(listed) if listed is not None else "unset"
+                    if elements:
+                        break
                 message = template.render(w, {"policy": policy_name, "condition": text, "elements": elements})
                 return [Violation(rule, message, path, None, facts)]
             parts = []
