@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,5 +82,11 @@ def test_a_findings_piece_is_the_encoders_text_of_its_dict(f: Finding, warn_fail
     whatever the strings (any script, control characters, quotes) and numbers (NaN, infinities, ints)."""
     ctx = ReportContext(root=Path("/repo"), cwd=Path("/repo"),
                         fail_on=frozenset({Enforcement.DENY, Enforcement.WARN} if warn_fails else {Enforcement.DENY}))
-    assert json_report.piece(f, ctx) == json_report.encode(json_report._finding(f, ctx))
+    try:
+        expected = json_report.encode(json_report._finding(f, ctx))
+    except UnicodeEncodeError:  # a lone surrogate in what the fingerprint hashes (``safe`` escapes it first)
+        with pytest.raises(UnicodeEncodeError):
+            json_report.piece(f, ctx)
+        return
+    assert json_report.piece(f, ctx) == expected
     assert json_report.piece(f, ctx) == json_report.piece(f, ctx)  # the resource's text, kept from the last, too
