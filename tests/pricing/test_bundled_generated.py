@@ -19,11 +19,13 @@ def _make_target() -> ImportRequest:
     """The inputs the Makefile's `catalog` target names (one list of them: the Makefile's)."""
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\ncatalog:", 1)[1].split("\n\n", 1)[0]
     recipe = recipe.replace("\\\n", " ").replace("$(EXCERPTS)", "policy_engine/pricing/excerpts")
-    options = dict(re.findall(r"--(base|aws|gcp|azure|azure-date|aws-spot) (\S+)", recipe))
-    assert {"base", "aws", "gcp", "azure", "azure-date", "aws-spot"} <= set(options), recipe
-    return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],),
-                         azure=(options["azure"],), azure_date=options["azure-date"],
-                         aws_spot=(options["aws-spot"],))
+    options: dict[str, list[str]] = {}
+    for option, value in re.findall(r"--([a-z-]+) (\S+)", recipe):
+        options.setdefault(option.replace("-", "_"), []).append(value)
+    assert {"base", "aws", "gcp", "azure", "aws_spot", "out"} <= set(options), recipe
+    del options["out"]
+    base = options.pop("base")[0]
+    return ImportRequest(base=base, **{option: tuple(values) for option, values in options.items()})
 
 
 def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch: pytest.MonkeyPatch) -> None:
