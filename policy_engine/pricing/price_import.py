@@ -67,6 +67,7 @@ def run_import(request: ImportRequest) -> ImportOutcome:
         lines.append(f"{imported.file}: {imported.kind} dated {imported.source.date or '?'}: took {taken} "
                      f"price(s) of {len({r.name for r in imported.rows})} type(s)")
         lines.extend(f"  skipped {n} × {reason}" for reason, n in sorted(imported.skipped.items(), key=lambda i: -i[1]))
+        lines.extend(f"  {note}" for note in imported.notes)
         if "modification (download) time" in (imported.source.notes or ""):
             lines.append("  dated by the file's modification time (a copy or checkout resets it): add the time "
                          "it was fetched as a top-level \"fetched_at\" (docs/cost-model.md, 'Dates')")

@@ -23,9 +23,11 @@ def _make_target() -> ImportRequest:
     for option, value in re.findall(r"--([a-z-]+) (\S+)", recipe):
         options.setdefault(option.replace("-", "_"), []).append(value)
     assert {"base", "aws", "gcp", "azure", "aws_spot", "out"} <= set(options), recipe
-    del options["out"]
-    base = options.pop("base")[0]
-    return ImportRequest(base=base, **{option: tuple(values) for option, values in options.items()})
+    files = {"aws", "aws_spot", "azure", "gcp", "gcp_skus"}
+    assert set(options) <= files | {"base", "out"}, options  # every option the recipe gives is one read here
+    return ImportRequest(base=options["base"][0], aws=tuple(options.get("aws", ())),
+                         aws_spot=tuple(options.get("aws_spot", ())), azure=tuple(options.get("azure", ())),
+                         gcp=tuple(options.get("gcp", ())), gcp_skus=tuple(options.get("gcp_skus", ())))
 
 
 def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,6 +68,10 @@ class Imported:
     #: Whole-catalog fields (OpenCost custom pricing: the CPU and memory rates).
     cpu: dict[str, Any] | None = None
     gpu_rate: tuple[float, float | None] | None = None
+    #: ``attached_gpus`` entries the file determines (GCP: solved from a price table), by GKE label.
+    attached: dict[str, Any] = field(default_factory=dict)
+    #: What the file could not give and why (said in the import report under the file's line).
+    notes: list[str] = field(default_factory=list)
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
