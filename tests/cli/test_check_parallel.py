@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,9 +61,13 @@ def _without_fork(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """Worker processes started as where fork is not available (macOS, Windows); the start methods used."""
     methods: list[str | None] = []
     get_context = multiprocessing.get_context
+
+    def context(method: str | None = None) -> Any:
+        methods.append(method)
+        return get_context(method)
+
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    monkeypatch.setattr(multiprocessing, "get_context",
-                        lambda method=None: methods.append(method) or get_context(method))
+    monkeypatch.setattr(multiprocessing, "get_context", context)
     return methods
 
 
