@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import ExitStack
 from itertools import chain
 from typing import Any
 
@@ -38,45 +39,48 @@ def render(result: Result, ctx: ReportContext) -> str:
 
 def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
     """``render`` a piece at a time, the same text: the findings' results first, then the passes, by namespace."""
-    with Spool[str | None]() as failed, Spool[str | None]() as passed:
-        filed = _Filed(ctx, failed, passed)
+    with ExitStack() as stack:
+        results = stack.enter_context(Spool[tuple[str | None, bool]]())
+        filed = _Filed(ctx, results)
         try:
             filed.joined(result)
         except OutOfOrder:  # not in resource order: what each resource has a result of is kept instead
-            failed.close()
-            passed.close()
-            filed = _Filed(ctx, failed, passed)
+            results.close()
+            results = stack.enter_context(Spool[tuple[str | None, bool]]())
+            filed = _Filed(ctx, results)
             filed.by_resource(result)
         for ns in sorted(filed.summaries, key=lambda n: (n is not None, n or "")):
             yield "---\n"
-            yield from dump_pieces(_report(ns, filed.summaries[ns], chain(failed.read(ns), passed.read(ns))))
+            yield from dump_pieces(_report(ns, filed.summaries[ns],
+                                           chain(results.read((ns, False)), results.read((ns, True)))))
 
 
 class _Filed:
-    """Each result encoded as it is read and filed under its namespace: the findings' (``failed``) in their
-    order, then the passes (``passed``) in the order evaluated; the summaries counted as they go."""
+    """Each result encoded as it is read and filed under (its namespace, whether it is a pass): a namespace's
+    report lists the findings' results in their order, then the passes in the order evaluated; the
+    summaries are counted as they go."""
 
-    def __init__(self, ctx: ReportContext, failed: Spool[str | None], passed: Spool[str | None]) -> None:
-        self.ctx, self.failed, self.passed = ctx, failed, passed
+    def __init__(self, ctx: ReportContext, results: Spool[tuple[str | None, bool]]) -> None:
+        self.ctx, self.results = ctx, results
         self.summaries: dict[str | None, dict[str, int]] = {}
 
-    def file(self, spool: Spool[str | None], ns: str | None, entry: dict[str, Any]) -> None:
+    def file(self, ns: str | None, entry: dict[str, Any], *, passed: bool = False) -> None:
         summary = self.summaries.get(ns)
         if summary is None:
             summary = self.summaries[ns] = dict.fromkeys(_OUTCOMES, 0)
         summary[entry["result"]] += 1
-        spool.add(ns, encode(entry))
+        self.results.add((ns, passed), encode(entry))
 
     def passes(self, policy: str, ref: ResourceRef) -> None:
-        self.file(self.passed, ref.namespace, _entry(self.ctx, policy, "evaluated", "pass", ref,
-                                                     f"{ref.display()} complies with {policy}", None, {}))
+        self.file(ref.namespace, _entry(self.ctx, policy, "evaluated", "pass", ref,
+                                        f"{ref.display()} complies with {policy}", None, {}), passed=True)
 
     def joined(self, result: Result) -> None:
         """Pairs and findings read together a resource at a time (``pairs.joined``): nothing kept per resource."""
         flagged: set[str] = set()  # the current resource's policies with a finding
         for f, ref, policies in joined(result.evaluations, result.findings):
             if f is not None:
-                self.file(self.failed, f.resource.namespace, _finding(f, self.ctx))
+                self.file(f.resource.namespace, _finding(f, self.ctx))
                 if ref is not None:
                     flagged.add(f.policy)
                 continue
@@ -93,7 +97,7 @@ class _Filed:
         for f in result.findings:
             b = bits.setdefault(f.policy, 1 << len(bits))
             done[f.resource] = done.get(f.resource, 0) | b
-            self.file(self.failed, f.resource.namespace, _finding(f, self.ctx))
+            self.file(f.resource.namespace, _finding(f, self.ctx))
         for policy, ref in result.evaluations:
             b = bits.setdefault(policy, 1 << len(bits))
             held = done.get(ref, 0)
