@@ -22,15 +22,24 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable, Sequence
-from datetime import timedelta
-from decimal import Decimal
-from itertools import pairwise
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
-from policy_engine.compiler.regex import Pattern, compile_regex, problem
-from policy_engine.model.runtime import parse_duration
-from policy_engine.quantity import Quantity, quantity
+from policy_engine.compiler.cel_library import (
+    FUNCTIONS,
+    MACROS,
+    METHODS,
+    CelCompileError,
+    CelFailure,
+    Unsupported,
+    arith,
+    equal,
+    index_into,
+    is_num,
+    kind_of,
+    order,
+    select,
+    truth,
+)
 from policy_engine.wording import plural
 
 if TYPE_CHECKING:  # lark only for types: a policy set without CEL never imports it
@@ -42,399 +51,7 @@ Fn = Callable[[Activation], Any]
 #: The variables a ValidatingAdmissionPolicy's expressions see.
 ROOTS = frozenset({"object", "oldObject", "params", "request", "namespaceObject", "variables"})
 
-
-class CelFailure(Exception):
-    """A CEL evaluation error: the expression has no value (``cel()`` is then null)."""
-
-
-class CelCompileError(Exception):
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(message)
-        self.message, self.line, self.column = message, line, column
-
-
-class Unsupported(Exception):
-    """A construct this compiler leaves to cel-python (a message literal, bytes)."""
-
-
-def _regex(pattern: str) -> Pattern:
-    """RE2, as Kubernetes CEL matches: linear time whatever the pattern (``compiler.regex``)."""
-    compiled = compile_regex(pattern)
-    if compiled is None:
-        raise CelFailure(f"invalid regex {pattern!r}: {problem(pattern)}")
-    return compiled
-
-
-def _fail(message: str) -> Any:
-    raise CelFailure(message)
-
-
-# ---- values ---------------------------------------------------------------------------------------------
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, int | float | Decimal) and not isinstance(x, bool)
-
-
-def _kind(x: Any) -> str:
-    if isinstance(x, bool):
-        return "bool"
-    if _is_num(x):
-        return "number"
-    if isinstance(x, str):
-        return "string"
-    if isinstance(x, list | tuple):
-        return "list"
-    if isinstance(x, dict):
-        return "map"
-    if isinstance(x, timedelta):
-        return "duration"
-    return type(x).__name__
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) != isinstance(b, bool):
-        return False
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    try:
-        return bool(a == b)
-    except TypeError:
-        return False
-
-
-def _order(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    def compare(a: Any, b: Any) -> bool:
-        ka, kb = _kind(a), _kind(b)
-        if ka != kb or ka not in ("number", "string", "bool", "duration"):
-            raise CelFailure(f"no such overload: {ka} {kb}")
-        return op(a, b)
-
-    return compare
-
-
-def _int_div(a: int, b: int) -> int:
-    if b == 0:
-        raise CelFailure("division by zero")
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
-
-
-def _arith(op: str) -> Callable[[Any, Any], Any]:
-    def compute(a: Any, b: Any) -> Any:
-        ka, kb = _kind(a), _kind(b)
-        if op == "+" and ka == kb and ka in ("string", "list", "duration"):
-            return [*a, *b] if ka == "list" else a + b
-        if op == "-" and ka == kb == "duration":
-            return a - b
-        if ka != "number" or kb != "number" or isinstance(a, int) != isinstance(b, int):
-            raise CelFailure(f"no such overload: {ka} {op} {kb}")
-        if isinstance(a, int) and isinstance(b, int):
-            if op == "/":
-                return _int_div(a, b)
-            if op == "%":
-                if b == 0:
-                    raise CelFailure("modulus by zero")
-                return a - b * _int_div(a, b)
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            return a / b if b else (float("inf") if a > 0 else float("-inf") if a < 0 else float("nan"))
-        raise CelFailure(f"no such overload: {ka} % {kb}")
-
-    return compute
-
-
-def _select(x: Any, field: str) -> Any:
-    if isinstance(x, dict):
-        if field in x:
-            return x[field]
-        raise CelFailure(f"no such key: {field}")
-    raise CelFailure(f"no such field {field!r} on {_kind(x)}")
-
-
-def _index(x: Any, i: Any) -> Any:
-    if isinstance(x, dict):
-        if i in x:
-            return x[i]
-        raise CelFailure(f"no such key: {i!r}")
-    if isinstance(x, list | tuple) and isinstance(i, int) and not isinstance(i, bool):
-        if 0 <= i < len(x):
-            return x[i]
-        raise CelFailure(f"index out of range: {i}")
-    raise CelFailure(f"no such overload: {_kind(x)}[{_kind(i)}]")
-
-
-def _bool(x: Any) -> bool:
-    if isinstance(x, bool):
-        return x
-    raise CelFailure(f"no such overload: expected bool, got {_kind(x)}")
-
-
-def _string(x: Any) -> str:
-    if isinstance(x, str):
-        return x
-    raise CelFailure(f"expected a string, got {_kind(x)}")
-
-
-def _list(x: Any) -> Sequence[Any]:
-    if isinstance(x, list | tuple):
-        return x
-    raise CelFailure(f"expected a list, got {_kind(x)}")
-
-
-def _to_quantity(x: Any) -> Quantity:
-    if isinstance(x, Quantity):
-        return x
-    q = quantity(x) if isinstance(x, str) else None
-    if q is None:
-        raise CelFailure(f"invalid quantity {x!r}")
-    return q
-
-
-def _size(x: Any) -> int:
-    if isinstance(x, str | list | tuple | dict):
-        return len(x)
-    raise CelFailure(f"no such overload: size({_kind(x)})")
-
-
-def _to_int(x: Any) -> int:
-    if isinstance(x, bool):
-        raise CelFailure("no such overload: int(bool)")
-    if isinstance(x, int | float | Decimal):
-        return int(x)
-    if isinstance(x, str):
-        try:
-            return int(x)
-        except ValueError:
-            raise CelFailure(f"cannot convert {x!r} to int") from None
-    raise CelFailure(f"no such overload: int({_kind(x)})")
-
-
-def _to_double(x: Any) -> float:
-    if isinstance(x, bool):
-        raise CelFailure("no such overload: double(bool)")
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        raise CelFailure(f"cannot convert {x!r} to double") from None
-
-
-def _to_string(x: Any) -> str:
-    if isinstance(x, bool):
-        return "true" if x else "false"
-    if isinstance(x, str | int | float | Decimal):
-        return str(x)
-    raise CelFailure(f"no such overload: string({_kind(x)})")
-
-
-def _duration(x: Any) -> timedelta:
-    seconds = parse_duration(x) if isinstance(x, str) and not x.strip().replace(".", "").isdigit() else None
-    if seconds is None:
-        raise CelFailure(f"invalid duration {x!r}")
-    return timedelta(seconds=seconds)
-
-
-def _url(x: Any) -> Any:
-    text = _string(x)
-    parts = urlsplit(text)
-    if not parts.scheme and not text.startswith("/"):
-        raise CelFailure(f"invalid url {text!r}")
-    return parts
-
-
-def _is_url(x: Any) -> bool:
-    try:
-        _url(x)
-    except CelFailure:
-        return False
-    return True
-
-
-def _split(value: Any, separator: Any, n: Any = -1) -> list[str]:
-    s, sep = _string(value), _string(separator)
-    if n == 0:
-        return []
-    if sep == "":
-        chars = list(s)
-        return chars if n < 0 or n >= len(chars) else [*chars[: n - 1], s[n - 1:]]
-    return s.split(sep, n - 1 if n > 0 else -1)
-
-
-def _substring(value: Any, start: Any, end: Any = None) -> str:
-    s = _string(value)
-    stop = len(s) if end is None else end
-    if not (0 <= start <= stop <= len(s)):
-        raise CelFailure(f"substring out of range [{start}, {stop}) of {len(s)}")
-    return s[start:stop]
-
-
-def _index_of(x: Any, sub: Any, offset: int = 0) -> int:
-    if isinstance(x, str):
-        if not 0 <= offset <= len(x):
-            raise CelFailure("index out of range")
-        return x.find(_string(sub), offset)
-    for i, item in enumerate(_list(x)):
-        if _equal(item, sub):
-            return i
-    return -1
-
-
-def _last_index_of(x: Any, sub: Any) -> int:
-    if isinstance(x, str):
-        return x.rfind(_string(sub))
-    items = _list(x)
-    for i in range(len(items) - 1, -1, -1):
-        if _equal(items[i], sub):
-            return i
-    return -1
-
-
-def _char_at(value: Any, i: Any) -> str:
-    s = _string(value)
-    if not 0 <= i <= len(s):
-        raise CelFailure("index out of range")
-    return s[i : i + 1]
-
-
-def _replace(s: Any, old: Any, new: Any, n: Any = -1) -> str:
-    return _string(s).replace(_string(old), _string(new), n)
-
-
-def _join(items: Any, sep: Any = "") -> str:
-    return _string(sep).join(_string(x) for x in _list(items))
-
-
-def _sorted(items: Any) -> bool:
-    values = _list(items)
-    less = _order(lambda a, b: a <= b)
-    return all(less(a, b) for a, b in pairwise(values))
-
-
-def _sum(items: Any) -> Any:
-    values = _list(items)
-    if not values:
-        return 0
-    add = _arith("+")
-    total = values[0]
-    for v in values[1:]:
-        total = add(total, v)
-    return total
-
-
-def _extreme(pick: Callable[..., Any]) -> Callable[[Any], Any]:
-    def extreme(items: Any) -> Any:
-        values = _list(items)
-        if not values:
-            raise CelFailure("min/max of an empty list")
-        kinds = {_kind(v) for v in values}
-        if len(kinds) != 1 or kinds & {"list", "map"}:
-            raise CelFailure(f"no such overload: min/max over {', '.join(sorted(kinds))}")
-        return pick(values)
-
-    return extreme
-
-
-def _find(s: Any, pattern: Any) -> str:
-    m = _regex(_string(pattern)).search(_string(s))
-    return m.group(0) if m else ""
-
-
-def _find_all(s: Any, pattern: Any, n: Any = -1) -> list[str]:
-    rx: Any = _regex(_string(pattern))
-    found = [m.group(0) for m in rx.finditer(_string(s))]
-    return found if n < 0 else found[:n]
-
-
-def _matches(s: Any, pattern: Any) -> bool:
-    return _regex(_string(pattern)).search(_string(s)) is not None
-
-
-def _query(u: Any) -> dict[str, list[str]]:
-    return {k: v for k, v in parse_qs(u.query, keep_blank_values=True).items()}
-
-
-def _q_compare(a: Any, b: Any) -> int:
-    x, y = _to_quantity(a), _to_quantity(b)
-    return (x > y) - (x < y)
-
-
-def _q_add(a: Any, b: Any) -> Quantity:
-    total = _to_quantity(a) + (Decimal(b) if isinstance(b, int) and not isinstance(b, bool) else _to_quantity(b))
-    return Quantity(total, format(total.normalize(), "f"))
-
-
-def _q_sub(a: Any, b: Any) -> Quantity:
-    return _q_add(a, -b if isinstance(b, int) else Quantity(-_to_quantity(b), "-" + str(b)))
-
-
-def _q_int(a: Any) -> int:
-    q = _to_quantity(a)
-    if q != q.to_integral_value():
-        raise CelFailure(f"{q} is not an integer")
-    return int(q)
-
-
-#: Receiver-style functions (``x.f(args)``): name -> (allowed argument counts, implementation).
-METHODS: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
-    "size": ((0,), _size),
-    "startsWith": ((1,), lambda s, p: _string(s).startswith(_string(p))),
-    "endsWith": ((1,), lambda s, p: _string(s).endswith(_string(p))),
-    "contains": ((1,), lambda s, p: _string(p) in _string(s)),
-    "matches": ((1,), _matches),
-    "charAt": ((1,), _char_at),
-    "indexOf": ((1, 2), _index_of),
-    "lastIndexOf": ((1,), _last_index_of),
-    "lowerAscii": ((0,), lambda s: _string(s).lower()),
-    "upperAscii": ((0,), lambda s: _string(s).upper()),
-    "replace": ((2, 3), _replace),
-    "split": ((1, 2), _split),
-    "substring": ((1, 2), _substring),
-    "trim": ((0,), lambda s: _string(s).strip()),
-    "join": ((0, 1), _join),
-    "isSorted": ((0,), _sorted),
-    "sum": ((0,), _sum),
-    "min": ((0,), _extreme(min)),
-    "max": ((0,), _extreme(max)),
-    "find": ((1,), _find),
-    "findAll": ((1, 2), _find_all),
-    "getScheme": ((0,), lambda u: u.scheme),
-    "getHost": ((0,), lambda u: u.netloc.rsplit("@", 1)[-1]),
-    "getHostname": ((0,), lambda u: u.hostname or ""),
-    "getPort": ((0,), lambda u: str(u.port) if u.port else ""),
-    "getEscapedPath": ((0,), lambda u: u.path),
-    "getQuery": ((0,), _query),
-    "isLessThan": ((1,), lambda a, b: _q_compare(a, b) < 0),
-    "isGreaterThan": ((1,), lambda a, b: _q_compare(a, b) > 0),
-    "compareTo": ((1,), _q_compare),
-    "add": ((1,), _q_add),
-    "sub": ((1,), _q_sub),
-    "asInteger": ((0,), _q_int),
-    "asApproximateFloat": ((0,), lambda a: float(_to_quantity(a))),
-    "sign": ((0,), lambda a: (_to_quantity(a) > 0) - (_to_quantity(a) < 0)),
-    "isInteger": ((0,), lambda a: _to_quantity(a) == _to_quantity(a).to_integral_value()),
-}
-
-#: Global functions (``f(args)``), besides the macro ``has``.
-FUNCTIONS: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
-    "size": ((1,), _size),
-    "int": ((1,), _to_int),
-    "uint": ((1,), _to_int),
-    "double": ((1,), _to_double),
-    "string": ((1,), _to_string),
-    "bool": ((1,), _bool),
-    "dyn": ((1,), lambda x: x),
-    "duration": ((1,), _duration),
-    "matches": ((2,), _matches),
-    "quantity": ((1,), _to_quantity),
-    "isQuantity": ((1,), lambda s: isinstance(s, str) and quantity(s) is not None),
-    "url": ((1,), _url),
-    "isURL": ((1,), _is_url),
-}
-MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+__all__ = ["ROOTS", "CelCompileError", "CelCompiler", "CelFailure", "Unsupported", "function_names"]
 
 
 # ---- the compiler -----------------------------------------------------------------------------------------
@@ -501,7 +118,7 @@ class CelCompiler:
         if len(t.children) == 1:
             return self._sub(t.children[0])
         cond, yes, no = (self._sub(c) for c in t.children)
-        return lambda a: yes(a) if _bool(cond(a)) else no(a)
+        return lambda a: yes(a) if truth(cond(a)) else no(a)
 
     def _conditionalor(self, t: Tree[Any]) -> Fn:
         if len(t.children) == 1:
@@ -537,12 +154,12 @@ class CelCompiler:
             return self._sub(t.children[0])
         op, operand = t.children[0].data, self._sub(t.children[1])
         if op == "unary_not":
-            return lambda a: not _bool(operand(a))
+            return lambda a: not truth(operand(a))
 
         def negate(a: Activation) -> Any:
             v = operand(a)
-            if not _is_num(v):
-                raise CelFailure(f"no such overload: -{_kind(v)}")
+            if not is_num(v):
+                raise CelFailure(f"no such overload: -{kind_of(v)}")
             return -v
 
         return negate
@@ -577,11 +194,11 @@ class CelCompiler:
 
     def _member_dot(self, t: Tree[Any]) -> Fn:
         target, field = self._sub(t.children[0]), str(t.children[1])
-        return lambda a: _select(target(a), field)
+        return lambda a: select(target(a), field)
 
     def _member_index(self, t: Tree[Any]) -> Fn:
         target, index = self._sub(t.children[0]), self._sub(t.children[1])
-        return lambda a: _index(target(a), index(a))
+        return lambda a: index_into(target(a), index(a))
 
     def _list_lit(self, t: Tree[Any]) -> Fn:
         items = self._args(t.children[0] if t.children else None)
@@ -625,7 +242,7 @@ class CelCompiler:
             x = target(a)
             if isinstance(x, dict):
                 return field in x
-            raise CelFailure(f"has() on {_kind(x)}")
+            raise CelFailure(f"has() on {kind_of(x)}")
 
         return has
 
@@ -681,7 +298,7 @@ _URL_METHODS = frozenset({"getScheme", "getHost", "getHostname", "getPort", "get
 def _url_value(x: Any) -> Any:
     if hasattr(x, "scheme") and hasattr(x, "netloc"):
         return x
-    raise CelFailure(f"expected a url, got {_kind(x)}")
+    raise CelFailure(f"expected a url, got {kind_of(x)}")
 
 
 def _token(node: Any) -> Token:
@@ -715,15 +332,15 @@ def _logic(left: Fn, right: Fn, is_or: bool) -> Fn:
 
     def logic(a: Activation) -> Any:
         try:
-            x = _bool(left(a))
+            x = truth(left(a))
         except CelFailure:
-            y = _bool(right(a))
+            y = truth(right(a))
             if y is decisive:
                 return decisive
             raise
         if x is decisive:
             return decisive
-        return _bool(right(a))
+        return truth(right(a))
 
     return logic
 
@@ -733,7 +350,7 @@ def _iterate(x: Any) -> Sequence[Any]:
         return list(x)
     if isinstance(x, list | tuple):
         return x
-    raise CelFailure(f"cannot iterate over {_kind(x)}")
+    raise CelFailure(f"cannot iterate over {kind_of(x)}")
 
 
 def _all(target: Fn, var: str, body: list[Fn]) -> Fn:
@@ -745,7 +362,7 @@ def _all(target: Fn, var: str, body: list[Fn]) -> Fn:
         for item in _iterate(target(a)):
             scope[var] = item
             try:
-                if not _bool(pred(scope)):
+                if not truth(pred(scope)):
                     return False
             except CelFailure as exc:
                 error = exc
@@ -765,7 +382,7 @@ def _exists(target: Fn, var: str, body: list[Fn]) -> Fn:
         for item in _iterate(target(a)):
             scope[var] = item
             try:
-                if _bool(pred(scope)):
+                if truth(pred(scope)):
                     return True
             except CelFailure as exc:
                 error = exc
@@ -784,7 +401,7 @@ def _exists_one(target: Fn, var: str, body: list[Fn]) -> Fn:
         count = 0
         for item in _iterate(target(a)):
             scope[var] = item
-            count += _bool(pred(scope))
+            count += truth(pred(scope))
         return count == 1
 
     return exists_one
@@ -798,7 +415,7 @@ def _map(target: Fn, var: str, body: list[Fn]) -> Fn:
         out = []
         for item in _iterate(target(a)):
             scope[var] = item
-            if pred is None or _bool(pred(scope)):
+            if pred is None or truth(pred(scope)):
                 out.append(transform(scope))
         return out
 
@@ -813,7 +430,7 @@ def _filter(target: Fn, var: str, body: list[Fn]) -> Fn:
         out = []
         for item in _iterate(target(a)):
             scope[var] = item
-            if _bool(pred(scope)):
+            if truth(pred(scope)):
                 out.append(item)
         return out
 
@@ -828,19 +445,19 @@ def _in(a: Any, b: Any) -> bool:
     if isinstance(b, dict):
         return a in b
     if isinstance(b, list | tuple):
-        return any(_equal(a, x) for x in b)
-    raise CelFailure(f"no such overload: {_kind(a)} in {_kind(b)}")
+        return any(equal(a, x) for x in b)
+    raise CelFailure(f"no such overload: {kind_of(a)} in {kind_of(b)}")
 
 
 _RELATIONS: dict[str, Callable[[Any, Any], Any]] = {
-    "relation_eq": _equal, "relation_ne": lambda a, b: not _equal(a, b),
-    "relation_lt": _order(lambda a, b: a < b), "relation_le": _order(lambda a, b: a <= b),
-    "relation_gt": _order(lambda a, b: a > b), "relation_ge": _order(lambda a, b: a >= b),
+    "relation_eq": equal, "relation_ne": lambda a, b: not equal(a, b),
+    "relation_lt": order(lambda a, b: a < b), "relation_le": order(lambda a, b: a <= b),
+    "relation_gt": order(lambda a, b: a > b), "relation_ge": order(lambda a, b: a >= b),
     "relation_in": _in,
 }
-_ADDITIONS = {"addition_add": _arith("+"), "addition_sub": _arith("-")}
-_MULTIPLICATIONS = {"multiplication_mul": _arith("*"), "multiplication_div": _arith("/"),
-                    "multiplication_mod": _arith("%")}
+_ADDITIONS = {"addition_add": arith("+"), "addition_sub": arith("-")}
+_MULTIPLICATIONS = {"multiplication_mul": arith("*"), "multiplication_div": arith("/"),
+                    "multiplication_mod": arith("%")}
 
 
 def function_names(tree: Tree[Any]) -> list[tuple[str, int, int]]:
