@@ -91,7 +91,8 @@ def composed(text: str, fast: bool) -> list[Any]:
                 if isinstance(node, yaml.ScalarNode):
                     out.append(("scalar", node.tag, node.value, node.style, where))
                 else:
-                    out.append((type(node).__name__, node.tag, len(node.value), getattr(node, "flow_style", None), where))
+                    style = getattr(node, "flow_style", None)
+                    out.append((type(node).__name__, node.tag, len(node.value), style, where))
                     stack.extend(n for pair in node.value for n in (pair if isinstance(pair, tuple) else (pair,)))
     except yaml.YAMLError as exc:
         out.append(("raised", type(exc).__name__, str(exc)))
