@@ -10,6 +10,7 @@ stable code from ``policy_engine.codes``); an exception only carries them across
     ├── QuantityError                 a Kubernetes quantity that does not parse (also a ``ValueError``)
     ├── FormatError                   ``fmt`` cannot format a file (syntax errors in ``.diagnostics``)
     ├── GitError                      ``check --base``: git missing, not a repository, unknown revision
+    ├── ClusterNotListed              ``audit``: the cluster's workloads not listed within the timeout
     ├── ManifestError                 ``webhook-manifests`` cannot be built from its inputs
     ├── BadRequest                    webhook: a body that is not an AdmissionReview (HTTP 400)
     ├── UnreadableObject              webhook: an admitted object the workload model cannot read
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from policy_engine.diagnostics import Diagnostic, render_all
 
 __all__ = [
-    "BadRequest", "CompilerBug", "DiagnosticError", "FormatError", "GitError", "ManifestError",
+    "BadRequest", "ClusterNotListed", "CompilerBug", "DiagnosticError", "FormatError", "GitError", "ManifestError",
     "PolicyEngineError", "QuantityError", "UnreadableObject", "WorkloadError",
 ]
 
@@ -87,6 +88,11 @@ class FormatError(PolicyEngineError):
 
 class GitError(PolicyEngineError):
     """git is missing, the directory is not a repository, or the revision does not exist."""
+
+
+class ClusterNotListed(PolicyEngineError):
+    """``audit``: the cluster's workloads were not listed in time; the message says what the watches last
+    failed with."""
 
 
 class ManifestError(PolicyEngineError):

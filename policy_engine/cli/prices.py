@@ -30,9 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "(https://website.spot.ec2.aws.a2z.com/spot.json); repeatable")
     imp.add_argument("--azure", action="append", default=[], metavar="FILE",
                      help="a saved page of the Azure Retail Prices API; repeatable (one per page)")
-    imp.add_argument("--azure-date", type=_iso_date, metavar="YYYY-MM-DD",
-                     help="the day the --azure pages were fetched (the API carries no date; default: each file's "
-                          "modification time)")
     imp.add_argument("--gcp", action="append", default=[], metavar="FILE",
                      help="GCP machine-type price table: pricing.yml layout (YAML) or CSV; repeatable")
     imp.add_argument("--gcp-skus", action="append", default=[], metavar="FILE",
@@ -53,15 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dif.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def _iso_date(text: str) -> str:
-    import datetime
-
-    try:
-        return datetime.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     if args.prices_command == "import":
         return _import(args)
@@ -78,12 +66,8 @@ def _import(args: argparse.Namespace) -> int:
         print("policy-engine prices import: give at least one of --aws, --aws-spot, --azure, --gcp, --gcp-skus, "
               "--pricing", file=sys.stderr)
         return EXIT_ERROR
-    if args.azure_date and not args.azure:
-        print("policy-engine prices import: --azure-date dates the --azure pages; give them", file=sys.stderr)
-        return EXIT_ERROR
     request = ImportRequest(tuple(args.aws), tuple(args.aws_spot), tuple(args.azure), tuple(args.gcp),
-                            tuple(args.gcp_skus), args.opencost, args.base, tuple(args.only), args.include_cpu,
-                            azure_date=args.azure_date)
+                            tuple(args.gcp_skus), args.opencost, args.base, tuple(args.only), args.include_cpu)
     try:
         outcome = run_import(request)
         write(outcome, args.out)

@@ -35,8 +35,6 @@ class ImportRequest:
     base: str | None = None
     only: tuple[str, ...] = ()
     include_cpu: bool = False
-    #: YYYY-MM-DD the ``azure`` pages were taken (the API carries no date); None: each file's modification time.
-    azure_date: str | None = None
 
 
 @dataclass
@@ -52,7 +50,7 @@ def run_import(request: ImportRequest) -> ImportOutcome:
     imports: list[Imported] = []
     failures: list[Diagnostic] = []
     readers = [(aws.import_offer, request.aws), (_aws_spot, request.aws_spot),
-               (lambda f: azure.import_retail_prices(f, request.azure_date), request.azure),
+               (azure.import_retail_prices, request.azure),
                (lambda f: gcp.import_price_table(f, include_cpu=request.include_cpu), request.gcp),
                (lambda f: gcp_skus.import_skus(f, _gcp_machines(base)), request.gcp_skus)]
     for reader, files in readers:
@@ -69,9 +67,10 @@ def run_import(request: ImportRequest) -> ImportOutcome:
         lines.append(f"{imported.file}: {imported.kind} dated {imported.source.date or '?'}: took {taken} "
                      f"price(s) of {len({r.name for r in imported.rows})} type(s)")
         lines.extend(f"  skipped {n} × {reason}" for reason, n in sorted(imported.skipped.items(), key=lambda i: -i[1]))
-        if imported.kind == "azure retail prices" and request.azure_date is None:
-            lines.append("  dated by the file's modification time (a copy or checkout resets it): give "
-                         "--azure-date YYYY-MM-DD, the day the pages were fetched")
+        lines.extend(f"  {note}" for note in imported.notes)
+        if "modification (download) time" in (imported.source.notes or ""):
+            lines.append("  dated by the file's modification time (a copy or checkout resets it): add the time "
+                         "it was fetched as a top-level \"fetched_at\" (docs/cost-model.md, 'Dates')")
     assembly = assemble(imports, base, only=request.only, include_cpu=request.include_cpu)
     data = assembly.data
     if request.opencost:

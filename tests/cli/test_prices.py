@@ -55,36 +55,28 @@ def test_import_without_any_input_is_a_usage_error(tmp_path: Path, capsys: pytes
     assert "give at least one of" in capsys.readouterr().err
 
 
-def test_azure_pages_are_dated_by_azure_date_else_the_report_says_how_to(
+def test_an_undated_page_is_dated_by_its_fetched_at_else_the_report_says_how_to(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "prices.yaml"
-    page = str(IMPORT / "azure-retail-page1.json")
-    assert main(["prices", "import", "--azure", page, "--azure-date", "2025-11-27", "--out", str(out)]) == 0
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({**json.loads((IMPORT / "azure-retail-page1.json").read_text()),
+                                "fetched_at": "2025-11-27T09:00:00Z"}))
+    assert main(["prices", "import", "--azure", str(page), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "azure retail prices dated 2025-11-27" in err and "--azure-date YYYY-MM-DD" not in err
+    assert "azure retail prices dated 2025-11-27" in err and "fetched_at" not in err
     assert yaml.safe_load(out.read_text())["instance_types"]["Standard_NC24ads_A100_v4"]["date"] == "2025-11-27"
-    assert main(["prices", "import", "--azure", page, "--out", str(out)]) == 0
-    assert "give --azure-date YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["prices", "import", "--azure", str(IMPORT / "azure-retail-page1.json"), "--out", str(out)]) == 0
+    assert 'add the time it was fetched as a top-level "fetched_at"' in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--azure-date", "2025-13-01"], "not a date (YYYY-MM-DD): '2025-13-01'"),
-    (["--azure-date", "yesterday"], "not a date (YYYY-MM-DD): 'yesterday'"),
-])
-def test_a_bad_azure_date_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str,
+def test_the_old_azure_date_flag_is_gone_one_dating_mechanism(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["prices", "import", "--azure", str(IMPORT / "azure-retail-page1.json"), *args,
+        main(["prices", "import", "--azure", str(IMPORT / "azure-retail-page1.json"), "--azure-date", "2025-11-27",
               "--out", str(tmp_path / "x.yaml")])
-    assert info.value.code == 2 and message in capsys.readouterr().err
-
-
-def test_an_azure_date_without_azure_pages_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["prices", "import", "--aws", str(IMPORT / "aws-offer-us-east-1.json"), "--azure-date", "2025-11-27",
-                 "--out", str(tmp_path / "x.yaml")])
-    assert code == 2 and "--azure-date dates the --azure pages" in capsys.readouterr().err
+    assert info.value.code == 2 and "--azure-date" in capsys.readouterr().err
 
 
 def test_import_with_a_base_that_does_not_validate_is_located(

@@ -19,11 +19,15 @@ def _make_target() -> ImportRequest:
     """The inputs the Makefile's `catalog` target names (one list of them: the Makefile's)."""
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\ncatalog:", 1)[1].split("\n\n", 1)[0]
     recipe = recipe.replace("\\\n", " ").replace("$(EXCERPTS)", "policy_engine/pricing/excerpts")
-    options = dict(re.findall(r"--(base|aws|gcp|azure|azure-date|aws-spot) (\S+)", recipe))
-    assert {"base", "aws", "gcp", "azure", "azure-date", "aws-spot"} <= set(options), recipe
-    return ImportRequest(base=options["base"], aws=(options["aws"],), gcp=(options["gcp"],),
-                         azure=(options["azure"],), azure_date=options["azure-date"],
-                         aws_spot=(options["aws-spot"],))
+    options: dict[str, list[str]] = {}
+    for option, value in re.findall(r"--([a-z-]+) (\S+)", recipe):
+        options.setdefault(option.replace("-", "_"), []).append(value)
+    assert {"base", "aws", "gcp", "azure", "aws_spot", "out"} <= set(options), recipe
+    files = {"aws", "aws_spot", "azure", "gcp", "gcp_skus"}
+    assert set(options) <= files | {"base", "out"}, options  # every option the recipe gives is one read here
+    return ImportRequest(base=options["base"][0], aws=tuple(options.get("aws", ())),
+                         aws_spot=tuple(options.get("aws_spot", ())), azure=tuple(options.get("azure", ())),
+                         gcp=tuple(options.get("gcp", ())), gcp_skus=tuple(options.get("gcp_skus", ())))
 
 
 def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -103,13 +103,31 @@ def test_the_azure_types_the_catalog_recognises_have_the_hardware_the_importer_w
 
 
 def test_no_bundled_figure_claims_a_date_it_was_not_read_on() -> None:
-    assert "mixed" in BUNDLED.as_of and "as known" in BUNDLED.as_of
-    for key, source in BUNDLED.sources.items():  # a file's own date, or a description saying it is none
-        assert _iso(source.date) or "as known (not read from a file)" in source.date, key
+    undated = "undated: hand-copied, not read from a dated file"
+    assert "mixed" in BUNDLED.as_of and "undated" in BUNDLED.as_of
+    for key, source in BUNDLED.sources.items():  # a file's own date, or saying it has none
+        assert _iso(source.date) or source.date == undated, key
+        if not _iso(source.date):  # and what is known and what is not
+            assert "What is known" in (source.notes or "") and "What is not" in (source.notes or ""), key
     dated = {s.date for s in BUNDLED.sources.values() if _iso(s.date)}
     assert dated == set(FILE_DATES.values()) | set(SPOT_DATES.values())
     assert BUNDLED.cpu.vcpu_hour_spot is None and BUNDLED.cpu.memory_gib_hour_spot is None
-    assert all(g.spot is None for g in BUNDLED.attached_gpus.values())
+    for label, gpu in BUNDLED.attached_gpus.items():  # a spot price only where a dated file gave one
+        assert _iso(gpu.date) or (gpu.date == undated and gpu.spot is None), label
+    for name, model in BUNDLED.gpu_models.items():
+        assert _iso(model.date) or (model.date == undated and model.accelerator == "tpu"), name
+
+
+def test_the_l4_attached_price_is_solved_from_the_dated_g2_rows_to_the_digit() -> None:
+    l4 = BUNDLED.attached_gpus["nvidia-l4"]
+    assert (l4.on_demand, l4.spot, l4.date) == (0.56004024, 0.2231, FILE_DATES["gcp"])
+    # hand-checked: g2-standard-8 - g2-standard-4 = 4 vCPUs (with 16 GB); the rest of g2-standard-4 is the L4
+    per_vcpu = (0.853624271 - 0.706832255) / 4
+    assert l4.on_demand == pytest.approx(0.706832255 - 4 * per_vcpu, abs=1e-8)
+    for name in ("g2-standard-48", "g2-standard-96"):  # and every other G2 row agrees
+        inst = BUNDLED.instance_types[name]
+        assert inst.on_demand == pytest.approx(inst.vcpus * per_vcpu + inst.gpus * l4.on_demand, abs=1e-6)
+    assert l4.spot is not None and inst.spot == pytest.approx(96 * (0.340572 - 0.281836) / 4 + 8 * l4.spot, abs=1e-6)
 
 
 def test_bundled_catalog_covers_the_required_families() -> None:

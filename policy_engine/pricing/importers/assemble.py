@@ -67,6 +67,13 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
         sources[s.key] = {"url": s.url, "date": s.date, **({"region": s.region} if s.region else {}),
                           **({"notes": s.notes} if s.notes else {})}
     data["sources"] = sources
+    attached = dict(data.get("attached_gpus") or {})
+    for imported in imports:
+        for label, entry in imported.attached.items():
+            attached[label] = dict(entry)  # whole: the base entry's figure is replaced, not patched
+            result.notes.append(f"attached_gpus[{label}]: taken from {imported.file}")
+    if attached:
+        data["attached_gpus"] = attached
     for imported in imports:
         if imported.cpu:
             data["cpu"] = dict(imported.cpu)  # whole: a spot rate of another source would not match these

@@ -18,14 +18,12 @@ includes the Windows licence); ``N/A*`` (no Linux spot offering there) and Local
 are skipped and counted; a type listed twice in a region at one price is taken once, at two different
 prices not at all.
 
-The feed carries no date of its own. A file is dated by its top-level ``fetched_at`` (an ISO time the
-saver may add, e.g. ``jq '. + {fetched_at: "2026-08-10T06:54:02Z"}'``, so an archived copy keeps its date),
-else by its modification time, which ``curl -o`` sets to the download time; the report says which.
+The feed carries no date of its own: it is dated as every undated format is (``common.fetched_date``), by
+its top-level ``fetched_at`` when the saver added one, else by its modification time; the report says which.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections import Counter
 from pathlib import Path
@@ -36,7 +34,7 @@ from policy_engine.pricing.importers.common import (
     PriceRow,
     SourceInfo,
     fail,
-    file_date,
+    fetched_date,
     line_of,
     number,
     read_json,
@@ -66,7 +64,7 @@ def import_spot_feed(file: str, text: str | None = None, data: Any = None) -> Im
         raise fail(file, line_of(text, '"regions"'), "config.regions is not a list")
     if "linux" not in (config.get("valueColumns") or ()) or "USD" not in (config.get("currencies") or ()):
         raise fail(file, line_of(text, '"valueColumns"'), "the feed has no 'linux' price column in USD")
-    date, dated_by = _date(file, text, data.get("fetched_at"))
+    date, dated_by = fetched_date(file, text, data, "the feed")
     what = f"AWS spot price feed {Path(file).name} (each region's price as the EC2 Spot pricing page shows it)"
     out = Imported(file, "aws spot feed", SourceInfo(f"aws-spot-feed:{Path(file).name}", str(Path(file)), date))
     regions: set[str] = set()
@@ -124,13 +122,3 @@ def _region_prices(file: str, text: str, region: str, sizes: list[dict[str, Any]
         prices[name] = next(iter(values))
     return prices
 
-
-def _date(file: str, text: str, fetched: Any) -> tuple[str, str]:
-    if fetched is None:
-        return file_date(file), "the file's modification (download) time: the feed carries no date"
-    try:
-        when = datetime.datetime.fromisoformat(str(fetched).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise fail(file, line_of(text, '"fetched_at"'), f"fetched_at {fetched!r} is not an ISO date-time",
-                   hint="e.g. 2026-08-10T06:54:02Z") from exc
-    return when.date().isoformat(), f"its fetched_at {fetched}"

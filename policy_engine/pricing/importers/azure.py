@@ -8,11 +8,11 @@ per hour, Linux (a ``productName`` ending in "Windows" carries the Windows licen
 whose name ends in "Spot" is the spot price, one ending in "Low Priority" (Batch) is skipped.
 
 The API gives prices, not hardware: vCPUs, memory and GPUs come from the bundled table
-``azure_hardware.yaml`` (or the base catalog's entry). The pages carry no date of their own: a figure is
-dated by ``--azure-date`` when given (the day the pages were fetched, or the generation date of the dataset
-they were rebuilt from), else by the file's modification time (when it was downloaded) — which a copy or a
-git checkout resets, so a committed page must be dated explicitly. A meter's ``effectiveStartDate`` is when
-that price took effect, not when it was read: it is kept in the source text, never used as the date.
+``azure_hardware.yaml`` (or the base catalog's entry). The pages carry no date of their own: a page is
+dated as every undated format is (``common.fetched_date``), by its top-level ``fetched_at`` (the time it was
+fetched, or the generation time of the dataset it was rebuilt from), else by the file's modification time,
+which a copy or a git checkout resets — so a committed page carries its ``fetched_at``. A meter's
+``effectiveStartDate`` is when that price took effect, not when it was read: never used as the date.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from policy_engine.pricing.importers.common import (
     PriceRow,
     SourceInfo,
     fail,
-    file_date,
+    fetched_date,
     line_of,
     number,
     read_json,
@@ -48,8 +48,8 @@ def hardware_table() -> dict[str, Hardware]:
             for name, h in data["sizes"].items()}
 
 
-def import_retail_prices(file: str, date: str | None = None) -> Imported:
-    """``date`` (YYYY-MM-DD): when the pages were taken; ``None`` dates them by the file's modification time."""
+def import_retail_prices(file: str) -> Imported:
+    """Prices of one saved page; see the module docstring for what is taken and how it is dated."""
     text = read_text(file)
     data = read_json(file, text)
     items = _items(data)
@@ -57,9 +57,8 @@ def import_retail_prices(file: str, date: str | None = None) -> Imported:
         raise fail(file, 1, "not a Retail Prices API page: no 'Items' list",
                    hint="save the JSON of https://prices.azure.com/api/retail/prices?$filter=serviceName eq "
                         "'Virtual Machines' and armRegionName eq 'eastus' (one file per page)")
-    dating = ("dated by --azure-date (when the pages were taken; the API carries no date)" if date else
-              "dated by the file's download (modification) time, the API carries no date")
-    date = date or file_date(file)
+    date, dated_by = fetched_date(file, text, data, "the API")
+    dating = f"dated by {dated_by}"
     out = Imported(file, "azure retail prices",
                    SourceInfo(f"azure:{Path(file).name}", str(Path(file)), date,
                               notes=f"Azure Retail Prices API page; {dating}"))

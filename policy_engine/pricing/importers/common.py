@@ -68,6 +68,10 @@ class Imported:
     #: Whole-catalog fields (OpenCost custom pricing: the CPU and memory rates).
     cpu: dict[str, Any] | None = None
     gpu_rate: tuple[float, float | None] | None = None
+    #: ``attached_gpus`` entries the file determines (GCP: solved from a price table), by GKE label.
+    attached: dict[str, Any] = field(default_factory=dict)
+    #: What the file could not give and why (said in the import report under the file's line).
+    notes: list[str] = field(default_factory=list)
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
@@ -126,6 +130,27 @@ def file_date(file: str) -> str:
     """The file's modification date (UTC): the download date, for formats that carry no date of their own."""
     stamp = os.stat(file).st_mtime
     return datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC).date().isoformat()
+
+
+def fetched_date(file: str, text: str, data: Any, what: str) -> tuple[str, str]:
+    """The one way an undated format is dated: ``(YYYY-MM-DD, how)``.
+
+    The AWS spot feed, Azure Retail Prices pages and Cloud Billing SKU pages carry no date of their own. A
+    saved file is dated by its top-level ``fetched_at`` (an ISO date or date-time the saver adds, e.g.
+    ``jq '. + {fetched_at: (now | todate)}' page.json``), so the date travels with the file through copies
+    and checkouts; without one, by the file's modification time (``curl -o`` sets it to the download time),
+    which a copy or checkout resets, and the ``how`` says so.
+    """
+    fetched = data.get("fetched_at") if isinstance(data, dict) else None
+    if fetched is None:
+        return file_date(file), (f"the file's modification (download) time: {what} carries no date "
+                                 "(add a top-level fetched_at)")
+    try:
+        when = datetime.datetime.fromisoformat(str(fetched).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise fail(file, line_of(text, '"fetched_at"'), f"fetched_at {fetched!r} is not an ISO date or date-time",
+                   hint="e.g. 2026-08-10T06:54:02Z or 2026-08-10") from exc
+    return when.date().isoformat(), f"its fetched_at {fetched}"
 
 
 def rounded(value: float) -> float:

@@ -21,7 +21,8 @@ priced at) are *solved* from the table when it holds CPU-only ``n2-`` types of a
 ratios in us-central1: GCP prices a predefined N2 machine as vCPUs × a vCPU rate + GB × a memory rate, so
 two shapes give both rates, and every other N2 row must then agree to the cent's ten-thousandth or nothing
 is derived (the report says which). Only on-demand rates are taken: the catalog's CPU rates price CPU pods
-of every provider, and a spot rate of one provider's family is not another's.
+of every provider, and a spot rate of one provider's family is not another's. The attached-GPU prices a
+family's rows determine exactly (G2: the L4's) are solved the same way, in ``gcp_attached``.
 
 CSV — one row per machine type and region, with a header::
 
@@ -41,6 +42,7 @@ from typing import Any
 import yaml
 
 from policy_engine.model.gpu_models import normalise_gpu_model
+from policy_engine.pricing.importers import gcp_attached
 from policy_engine.pricing.importers.common import (
     Hardware,
     Imported,
@@ -81,6 +83,8 @@ def import_price_table(file: str, *, include_cpu: bool = False) -> Imported:
                                                        notes=what))
     regions: set[str] = set()
     cpu_only: list[tuple[str, float, float, float]] = []
+    accelerated: dict[str, list[gcp_attached.Row]] = {}
+    with_ssd: set[str] = set()
     for name, entry in instances.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("cost"), dict):
             raise fail(file, line_of(text, f"{name}:"), f"compute.instance.{name} has no 'cost' mapping")
@@ -100,6 +104,7 @@ def import_price_table(file: str, *, include_cpu: bool = False) -> Imported:
         if accelerators:
             label, count = next(iter(accelerators.items()))
             gpus, model = float(number(count) or 0), normalise_gpu_model(str(label)) or str(label)
+            _attached_row(str(name), str(label), vcpus, memory, gpus, entry, accelerated, with_ssd)
         elif not include_cpu:
             out.skip("machine type without an accelerator (CPU pods are priced from their requests)")
             continue
@@ -115,7 +120,24 @@ def import_price_table(file: str, *, include_cpu: bool = False) -> Imported:
             regions.add(str(region))
     out.source = SourceInfo(out.source.key, out.source.url, date, ",".join(sorted(regions)) or None, what)
     out.cpu = cpu_rates(cpu_only, f"{Path(file).name} (pricing.yml, generated {date})")
+    out.attached, out.notes = gcp_attached.solve_attached(accelerated, f"{Path(file).name} (pricing.yml, "
+                                                          f"generated {date})", date)
+    out.notes.extend(f"attached_gpus[{gcp_attached.ATTACHED_LABELS[key][0]}] not derived: its machine types "
+                     "bundle local SSD, whose price the table does not separate"
+                     for key in sorted(with_ssd - set(accelerated)) if key in gcp_attached.ATTACHED_LABELS)
     return out
+
+
+def _attached_row(name: str, label: str, vcpus: float, memory: float, gpus: float, entry: dict[str, Any],
+                  accelerated: dict[str, list[gcp_attached.Row]], with_ssd: set[str]) -> None:
+    """Keep a reference-region accelerator row for the attached-GPU solve (``gcp_attached``)."""
+    if "local-ssd" in entry:
+        with_ssd.add(label)
+        return
+    cost = entry["cost"].get(gcp_attached.REGION)
+    hour = number(cost.get("hour")) if isinstance(cost, dict) else None
+    if hour is not None and isinstance(cost, dict):
+        accelerated.setdefault(label, []).append((name, vcpus, memory, gpus, hour, number(cost.get("hour_spot"))))
 
 
 def cpu_rates(rows: list[tuple[str, float, float, float]], what: str) -> dict[str, Any] | None:
@@ -125,14 +147,7 @@ def cpu_rates(rows: list[tuple[str, float, float, float]], what: str) -> dict[st
     if len(shapes) < 2:
         return None
     # least squares over every row (exact when GCP's composition holds, which the check below requires)
-    svv = sum(v * v for _, v, _, _ in rows)
-    svm = sum(v * m for _, v, m, _ in rows)
-    smm = sum(m * m for _, _, m, _ in rows)
-    svp = sum(v * p for _, v, _, p in rows)
-    smp = sum(m * p for _, _, m, p in rows)
-    det = svv * smm - svm * svm
-    vcpu_rate = round((svp * smm - smp * svm) / det, 6)
-    memory_rate = round((smp * svv - svp * svm) / det, 6)
+    vcpu_rate, memory_rate = (round(x, 6) for x in gcp_attached.fit_two([(v, m, p) for _, v, m, p in rows]))
     if any(abs(v * vcpu_rate + m * memory_rate - p) > 1e-4 for _, v, m, p in rows):
         return None
     names = ", ".join(sorted(n for n, _, _, _ in rows))

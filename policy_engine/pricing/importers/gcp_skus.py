@@ -13,7 +13,8 @@ Instance Core/Ram"); the GPU SKU from ``GPU_SKUS``. ``OnDemand`` SKUs give the o
 ``Preemptible`` ("Spot Preemptible …", "… attached to Spot Preemptible VMs") the spot price; commitments
 are skipped. A machine is priced in each region where all of its parts are. Local SSD a machine type
 bundles (a2-ultragpu, a3) is not included: the notes say so. The SKU pages carry no date of their own: a
-figure is dated by the file's modification (download) time and the source keeps the SKU's ``effectiveTime``.
+page is dated as every undated format is (``common.fetched_date``: its top-level ``fetched_at``, else the
+file's modification time); each price's ``effectiveTime`` (when it took effect) is kept in the source text.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from policy_engine.pricing.importers.common import (
     PriceRow,
     SourceInfo,
     fail,
-    file_date,
+    fetched_date,
     line_of,
     read_json,
     read_text,
@@ -60,10 +61,10 @@ def import_skus(file: str, machines: dict[str, Hardware]) -> Imported:
     if not isinstance(skus, list):
         raise fail(file, 1, "not a Cloud Billing Catalog SKU page: no 'skus' list",
                    hint="save GET https://cloudbilling.googleapis.com/v1/services/6F81-5844-456A/skus (a page)")
-    date = file_date(file)
+    date, dated_by = fetched_date(file, text, data, "the API")
     out = Imported(file, "gcp billing skus", SourceInfo(f"gcp-skus:{Path(file).name}", str(Path(file)), date,
                                                          notes="Cloud Billing Catalog SKUs (Compute Engine); "
-                                                               "dated by the file's download time"))
+                                                               f"dated by {dated_by}"))
     # (kind, description prefix, resource group) → region → (price per unit, effectiveTime)
     rates: dict[tuple[str, str], dict[str, tuple[float, str]]] = defaultdict(dict)
     for i, sku in enumerate(skus):

@@ -52,7 +52,7 @@ def test_a_fetched_at_dates_an_archived_copy(tmp_path: Path) -> None:
     assert imported.source.notes == ("AWS spot price feed (https://website.spot.ec2.aws.a2z.com/spot.json), "
                                      "dated by its fetched_at 2026-08-10T06:54:02Z")
     archived.write_text(json.dumps({**data, "fetched_at": "last week"}))
-    with pytest.raises(ImportFailure, match="not an ISO date-time"):
+    with pytest.raises(ImportFailure, match="not an ISO date or date-time"):
         import_spot_feed(str(archived))
 
 

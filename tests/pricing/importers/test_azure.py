@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -33,15 +35,21 @@ def test_consumption_linux_and_spot_meters_are_taken_dated_by_the_download(fixtu
     }
 
 
-def test_an_explicit_date_dates_every_figure_not_the_files_modification_time_nor_effective_start(
-        fixture_copy: Callable[[str], str]) -> None:
-    imported = import_retail_prices(fixture_copy("azure-retail-page1.json"), date="2025-11-27")
+def test_a_fetched_at_dates_every_figure_not_the_files_modification_time_nor_effective_start(
+        fixture_copy: Callable[[str], str], tmp_path: Path) -> None:
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({**json.loads(Path(fixture_copy("azure-retail-page1.json")).read_text()),
+                                "fetched_at": "2025-11-27"}))
+    imported = import_retail_prices(str(page))
     assert {r.date for r in imported.rows} == {"2025-11-27"} and imported.source.date == "2025-11-27"
-    assert "--azure-date" in (imported.source.notes or "")
+    assert "fetched_at 2025-11-27" in (imported.source.notes or "")
     spot = next(r for r in imported.rows if r.spot is not None)
     assert "effective since 2025-11-01" in spot.source  # kept as what it is, not used as the date
     undated = import_retail_prices(fixture_copy("azure-retail-page1.json"))
     assert "modification" in (undated.source.notes or "")
+    page.write_text(json.dumps({"fetched_at": "last week", "Items": []}))
+    with pytest.raises(ImportFailure, match="fetched_at 'last week' is not an ISO date"):
+        import_retail_prices(str(page))
 
 
 def test_the_bundled_excerpt_reads_as_its_generation_date_with_on_demand_only() -> None:
@@ -50,7 +58,7 @@ def test_the_bundled_excerpt_reads_as_its_generation_date_with_on_demand_only() 
     from policy_engine.pricing.catalog import bundled_catalog_path
 
     excerpt = bundled_catalog_path().parent / "excerpts" / "azure-retail.2023-12-18.json"
-    imported = import_retail_prices(str(excerpt), date="2023-12-18")
+    imported = import_retail_prices(str(excerpt))  # dated by its fetched_at
     prices = {r.name: r.on_demand for r in imported.rows}
     assert len(prices) == 23 and not imported.skipped and all(r.spot is None for r in imported.rows)
     assert {r.region for r in imported.rows if "A10_v4" not in r.name} == {"eastus"}

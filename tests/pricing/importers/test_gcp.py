@@ -101,3 +101,43 @@ def test_cpu_rates_are_not_derived_from_one_shape_or_from_rows_that_disagree(tmp
     table.write_text(_N2.replace("HIGHMEM80", "5.3"))  # not vCPUs × a + GB × b: no pair of rates fits all three
     assert import_price_table(str(table)).cpu is None
     assert "cpu" not in yaml.safe_load(run_import(ImportRequest(gcp=(str(table),))).text)
+
+
+_G2 = """\
+about: {generated: Thu Feb 12 05:17:57 2026, timestamp: 1770873477}
+compute:
+  instance:
+    g2-standard-4: {l4: 1, cpu: 4, ram: 16, cost: {us-central1: {hour: 0.706832255, hour_spot: 0.281836}}}
+    g2-standard-8: {l4: 1, cpu: 8, ram: 32, cost: {us-central1: {hour: 0.853624271, hour_spot: 0.340572}}}
+    g2-standard-24: {l4: 2, cpu: 24, ram: 96, cost: {us-central1: {hour: G2_24, hour_spot: 0.798616}}}
+    a2-highgpu-1g: {a100: 1, cpu: 12, ram: 85, cost: {us-central1: {hour: 3.673385}}}
+    a2-megagpu-16g: {a100: 16, cpu: 96, ram: 1360, cost: {us-central1: {hour: 55.739504}}}
+    a3-highgpu-1g: {h100-80gb: 1, cpu: 26, ram: 234, local-ssd: 750, cost: {us-central1: {hour: 11.06125}}}
+"""
+
+
+def test_the_attached_gpu_price_is_solved_where_the_rows_determine_it_and_said_where_not(tmp_path: Path) -> None:
+    table = tmp_path / "pricing.yml"
+    table.write_text(_G2.replace("G2_24", "2.000832574"))
+    imported = import_price_table(str(table))
+    # by hand: g2-8 - g2-4 = 4 vCPUs (16 GB) = 0.146792016, so 0.036698004 a vCPU; the L4 is
+    # 0.706832255 - 4 × 0.036698004 = 0.560040239; g2-standard-24 (24 vCPUs, 2 L4) agrees: 2.000832574.
+    # Spot: (0.340572 - 0.281836) / 4 = 0.014684; 0.281836 - 0.058736 = 0.2231
+    l4 = imported.attached["nvidia-l4"]
+    assert (l4["on_demand"], l4["spot"], l4["date"], l4["gpu_model"], l4["region"]) == (
+        0.56004024, 0.2231, "2026-02-12", "L4", "us-central1")
+    assert "g2-standard-24, g2-standard-4, g2-standard-8" in l4["source"]
+    assert set(imported.attached) == {"nvidia-l4"}
+    assert any("nvidia-tesla-a100] not derived" in n and "memory per vCPU differs" in n for n in imported.notes)
+    assert any("nvidia-h100-80gb] not derived" in n and "local SSD" in n for n in imported.notes)
+    written = yaml.safe_load(run_import(ImportRequest(gcp=(str(table),))).text)
+    assert written["attached_gpus"]["nvidia-l4"]["on_demand"] == 0.56004024
+
+
+def test_no_attached_gpu_price_when_one_row_disagrees_or_the_shapes_do_not_separate_it(tmp_path: Path) -> None:
+    table = tmp_path / "pricing.yml"
+    table.write_text(_G2.replace("G2_24", "2.01"))  # not 24 × u + 2 × g for the u, g of the other two
+    imported = import_price_table(str(table))
+    assert "nvidia-l4" not in imported.attached
+    assert any("nvidia-l4] not derived" in n and "no single vCPU and GPU price fits" in n for n in imported.notes)
+    assert import_price_table(str(IMPORT_FIXTURES / "gcp-pricing.yml")).attached == {}  # one A2 shape only

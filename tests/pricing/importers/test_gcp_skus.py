@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,14 @@ def test_machine_prices_are_composed_from_core_ram_and_gpu_skus_per_region(fixtu
 def test_a_file_that_is_not_a_sku_page_is_refused() -> None:
     with pytest.raises(ImportFailure, match="no 'skus' list"):
         import_skus(str(IMPORT_FIXTURES / "azure-not-a-page.json"), MACHINES)
+
+
+def test_a_page_is_dated_by_its_fetched_at_like_every_undated_format(
+        fixture_copy: Callable[[str], str], tmp_path: Path) -> None:
+    page = tmp_path / "skus.json"
+    page.write_text(json.dumps({**json.loads(Path(fixture_copy("gcp-skus.json")).read_text()),
+                                "fetched_at": "2025-12-01T08:00:00Z"}))
+    imported = import_skus(str(page), MACHINES)
+    assert {r.date for r in imported.rows} == {"2025-12-01"} and imported.source.date == "2025-12-01"
+    assert "fetched_at 2025-12-01T08:00:00Z" in (imported.source.notes or "")
+    assert "modification" in (import_skus(fixture_copy("gcp-skus.json"), MACHINES).source.notes or "")
