@@ -33,8 +33,9 @@ from, or written to, a directory that is not the user's own or that others can w
 itself off with a note on stderr instead.
 
 Any other problem (no home directory, a read-only directory, a full disk) turns the cache off for that
-call and says so at debug level; it is never an error. ``POLICY_ENGINE_NO_CACHE=1`` (or a
-command's ``--no-cache``) turns it off. Entries live in ``$XDG_CACHE_HOME/policy-engine`` (default
+call and says so at debug level; it is never an error. ``POLICY_ENGINE_NO_CACHE=1`` turns it off for a
+process and its children; ``turned_off()`` (a command's ``--no-cache``) for what runs inside it, leaving the
+environment alone. Entries live in ``$XDG_CACHE_HOME/policy-engine`` (default
 ``~/.cache/policy-engine``); a few of each kind are kept, the oldest are pruned as new ones are written.
 """
 
@@ -49,7 +50,8 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -68,6 +70,20 @@ _DEPENDENCIES = ("lark", "celpy", "pydantic", "pydantic_core", "yaml")
 
 def cache_disabled_by_env() -> bool:
     return os.environ.get(NO_CACHE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+_off: ContextVar[bool] = ContextVar("policy_engine_cache_off", default=False)
+
+
+@contextlib.contextmanager
+def turned_off() -> Iterator[None]:
+    """No entry read or written inside: ``--no-cache`` for one load, without touching ``os.environ`` (which
+    would outlive it in the process). A worker process is told so explicitly (``engine.batch``)."""
+    token = _off.set(True)
+    try:
+        yield
+    finally:
+        _off.reset(token)
 
 
 def default_directory() -> Path | None:
@@ -301,6 +317,9 @@ class DiskCache:
     @classmethod
     def default(cls) -> DiskCache | None:
         """The user's cache, or None when turned off or when there is no place for it."""
+        if _off.get():
+            _debug("policy cache off for this load (--no-cache)")
+            return None
         if cache_disabled_by_env():
             _debug("policy cache off: %s is set", NO_CACHE_ENV)
             return None

@@ -49,72 +49,30 @@ def instant(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    from policy_engine.cluster import ClusterState, Timing
     from policy_engine.compiler.program import Enforcement
-    from policy_engine.controller import audit as audit_mod
-    from policy_engine.controller import reports
-    from policy_engine.controller.inventory import Inventory
-    from policy_engine.controller.kinds import workload_resources
-    from policy_engine.controller.telemetry import GpuTelemetry
-    from policy_engine.reporters import ReportContext, renderer
-    from policy_engine.reporters.json_report import dumps
+    from policy_engine.controller.once import audit_cluster, report
+    from policy_engine.errors import ClusterNotListed
+    from policy_engine.reporters import ReportContext
 
     inputs = load_inputs(args, "audit")
     if inputs is None:
         return EXIT_ERROR
     settings, engine, api = inputs
-    prom = settings.prometheus
     if args.prometheus:
-        prom = prom.model_copy(update={"url": args.prometheus.rstrip("/")})
-    timing = Timing(backoff_max=5.0)
-    at: datetime = args.at or datetime.now(UTC)
-
-    def state(pod_observer: object) -> ClusterState:
-        return ClusterState(api, catalog=engine.catalog, inherit_labels=settings.inherit_labels,
-                            authoritative_labels=settings.authoritative_labels, timing=timing,
-                            clock=lambda: at, pod_observer=pod_observer)  # type: ignore[arg-type]
-
-    inventory = Inventory(api, state, workload_resources(), timing)
-    inventory.start()
-    prometheus = GpuTelemetry(prom)
+        settings = settings.model_copy(update={"prometheus": settings.prometheus.model_copy(
+            update={"url": args.prometheus.rstrip("/")})})
     try:
-        deadline = time.monotonic() + args.timeout
-        while not inventory.synced:
-            if time.monotonic() > deadline:
-                print(f"policy-engine audit: the cluster was not listed within {args.timeout:g} s "
-                      f"({_why(inventory)})", file=sys.stderr)
-                return EXIT_ERROR
-            time.sleep(0.05)
-        result = audit_mod.run(engine, inventory, now=at, inherit_keys=settings.inherit_labels,
-                               authoritative=settings.authoritative_labels,
-                               exempt_namespaces=settings.exempt_namespaces,
-                               require_expiry=settings.require_exemption_expiry,
-                               telemetry=lambda window: prometheus.fetch(window, at.timestamp()),
-                               stale_seconds=prom.stale_seconds)
-    finally:
-        inventory.stop()
-        prometheus.close()
-    for problem in result.errors:
+        audit = audit_cluster(engine, api, settings, at=args.at or datetime.now(UTC), timeout=args.timeout)
+    except ClusterNotListed as exc:
+        print(f"policy-engine audit: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for problem in audit.errors:
         print(f"policy-engine audit: warning: {problem}", file=sys.stderr)
     ctx = ReportContext(policies=engine.policies, generated_at=time.time(),
                         fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
                         else frozenset({Enforcement.DENY}))
-    if args.format == "policyreport":
-        sys.stdout.write("".join(f"---\n{dumps(r)}" for r in reports.build(result, settings.reports.name,
-                                                                           settings.reports.api,
-                                                                           settings.reports.max_results)))
-    else:
-        sys.stdout.write(renderer(args.format)(result.result, ctx))
-    for skip in result.skips:
+    sys.stdout.writelines(report(audit, args.format, ctx, settings))
+    sys.stdout.flush()
+    for skip in audit.skips:
         print(f"skipped: {skip.policy} on {skip.resource.display()}: {skip.message}", file=sys.stderr)
-    return EXIT_FINDINGS if ctx.failing(result.result) else EXIT_OK
-
-
-def _why(inventory: object) -> str:
-    from policy_engine.controller.inventory import Inventory
-
-    assert isinstance(inventory, Inventory)
-    errors = [f"{name}: {r.stats.last_error}" for name, r in {**inventory.state.reflectors,
-                                                               **inventory.reflectors}.items()
-              if r.stats.last_error]
-    return "; ".join(errors[:3]) or "still listing"
+    return EXIT_FINDINGS if ctx.failing_count(audit.result) else EXIT_OK

@@ -20,7 +20,7 @@ from policy_engine.cli.exits import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from policy_engine.compiler.program import Enforcement
 from policy_engine.diagnostics import Diagnostic, Span, render_all
 from policy_engine.engine import Engine, Options, Result, load_engine
-from policy_engine.engine.batch import PARALLEL_BYTES, evaluate_documents, evaluate_paths
+from policy_engine.engine.batch import PARALLEL_BYTES, EngineSource, evaluate_documents, evaluate_paths
 from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS, ExemptionRule
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
@@ -89,6 +89,14 @@ def _size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    cap = documents.MAX_FILE_BYTES
+    try:
+        return _run(args)
+    finally:  # --max-file-size is this run's: a later run in the same process has its own
+        documents.configure(max_file_bytes=cap)
+
+
+def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         outputs = [_parse_output(o) for o in args.output]
@@ -101,10 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("policy-engine check: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
-    if args.no_cache:
-        os.environ[NO_CACHE_ENV] = "1"  # through the environment, so that spawned workers see it too
     try:
-        engine = load_engine(args.policies or None, args.pricing)
+        engine = load_engine(args.policies or None, args.pricing, use_cache=not args.no_cache)
         engine.unread_gpu = Enforcement(args.unread_gpu_kinds)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
@@ -128,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     want_costs = bool(formats & _NEEDS_COSTS) or args.base is not None
 
     if args.max_file_size is not None:
-        documents.configure(max_file_bytes=args.max_file_size)  # workers inherit it through fork
+        documents.configure(max_file_bytes=args.max_file_size)  # workers are given it (engine.batch)
     record = partial(WorkloadCost.of, team_dimension=engine.catalog.assumptions.dimensions().team)
     exemptions = ExemptionRule(datetime.now(UTC).date(), args.exemption_max_days,
                                require_expiry=not args.allow_undated_exemptions)
@@ -137,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
     colour = (args.format == "text" and not args.no_color and "NO_COLOR" not in os.environ
               and sys.stdout.isatty())
     reports = [(fmt, ctx) for fmt, _ in outputs] + [(args.format, _with_colour(ctx, colour))]
+    source = EngineSource(tuple(args.policies), args.pricing, use_cache=not args.no_cache)  # for spawned workers
     head = evaluate_paths(engine, paths, exclude=args.exclude, jobs=args.jobs, options=options,
-                          follow_symlinks=args.follow_symlinks, engine_args=(list(args.policies), args.pricing),
+                          follow_symlinks=args.follow_symlinks, source=source,
                           render=piece_renderer(reports) if args.base is None else None)
     result = head.result
 

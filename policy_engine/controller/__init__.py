@@ -5,7 +5,8 @@
 - ``audit.py`` evaluates them with the same compiled policies as ``check`` and the webhook, prices them,
   and judges the idle rules from ``telemetry.py`` (DCGM series in Prometheus) through ``idle.py``;
 - ``reports.py`` writes PolicyReports; ``shutdown.py`` notifies and stops idle workloads through
-  ``actions.py``; ``leader.py`` makes sure only one replica acts; ``runner.py`` is the process;
+  ``actions.py``; ``leader.py`` makes sure only one replica acts; ``runner.py`` is the process
+  (``once.py`` the one-shot ``policy-engine audit``);
   ``manifests.py`` its install. docs/controller.md explains all of it.
 """
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy_engine.cluster.pods import CLUSTER_FILE, PodRecord
 from policy_engine.compiler.program import CompiledPolicy, LiveIdleRule
@@ -35,6 +35,9 @@ from policy_engine.model.inherit import inherit_labels
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.showback import group_value
 from policy_engine.webhook.exemptions import Globs
+
+if TYPE_CHECKING:
+    from policy_engine.controller.settings import ControllerSettings
 
 LOG = logging.getLogger("policy_engine.controller")
 HOUR = 3600.0
@@ -147,6 +150,15 @@ def run(engine: Engine, inventory: Inventory, *, now: datetime | None = None, in
         audit.idle = cases
     audit.seconds = time.perf_counter() - started
     return audit
+
+
+def run_as_set(engine: Engine, inventory: Inventory, settings: ControllerSettings, *, now: datetime,
+               telemetry: Callable[[float], Telemetry] | None) -> Audit:
+    """``run`` as the settings ask: the controller's cycle and ``policy-engine audit`` alike."""
+    return run(engine, inventory, now=now, inherit_keys=settings.inherit_labels,
+               authoritative=settings.authoritative_labels, exempt_namespaces=settings.exempt_namespaces,
+               require_expiry=settings.require_exemption_expiry, exemption_max_days=settings.exemption_max_days,
+               telemetry=telemetry, stale_seconds=settings.prometheus.stale_seconds)
 
 
 def team_of(w: Workload) -> str:

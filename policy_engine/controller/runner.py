@@ -170,13 +170,8 @@ class Controller:
         now = self.clock()
         try:
             self.inventory.probe()  # a CRD installed since the last cycle is watched from now on
-            result = audit_mod.run(self.engine, self.inventory, now=now, inherit_keys=self.settings.inherit_labels,
-                                   authoritative=self.settings.authoritative_labels,
-                                   exempt_namespaces=self.settings.exempt_namespaces,
-                                   require_expiry=self.settings.require_exemption_expiry,
-                                   exemption_max_days=self.settings.exemption_max_days,
-                                   telemetry=self._telemetry(now),
-                                   stale_seconds=self.settings.prometheus.stale_seconds)
+            result = audit_mod.run_as_set(self.engine, self.inventory, self.settings, now=now,
+                                          telemetry=self._telemetry(now))
             self.metrics.observe(result)
             self.observe_spend(now)
             if not self.leading:  # lost the lease while evaluating: write nothing

@@ -22,20 +22,24 @@ __all__ = [
 ]
 
 
-def load_engine(policy_paths: Sequence[str | Path] | None = None, pricing: str | Path | None = None) -> Engine:
+def load_engine(policy_paths: Sequence[str | Path] | None = None, pricing: str | Path | None = None, *,
+                use_cache: bool = True) -> Engine:
     """Compile policies (default: the bundled library) against a catalog (default: the bundled one).
 
     Unchanged policy sets and catalogs come from the start-up cache (``policy_engine.cache``) unless
-    ``POLICY_ENGINE_NO_CACHE`` is set. Raises ``DiagnosticError`` carrying every located error of the
-    policy files or the pricing file.
+    ``use_cache`` is false (``--no-cache``) or ``POLICY_ENGINE_NO_CACHE`` is set. Raises ``DiagnosticError``
+    carrying every located error of the policy files or the pricing file.
     """
-    from policy_engine.cache import DiskCache
+    from contextlib import nullcontext
+
+    from policy_engine.cache import DiskCache, turned_off
     from policy_engine.compiler import compile_policies
     from policy_engine.pricing.catalog import load_catalog
 
-    catalog = load_catalog(str(pricing) if pricing is not None else None)
-    paths = list(policy_paths) if policy_paths else [bundled_policies_dir()]
-    compiled = compile_policies(paths, catalog=catalog, cache=DiskCache.default())
+    with nullcontext() if use_cache else turned_off():
+        catalog = load_catalog(str(pricing) if pricing is not None else None)
+        paths = list(policy_paths) if policy_paths else [bundled_policies_dir()]
+        compiled = compile_policies(paths, catalog=catalog, cache=DiskCache.default())
     if compiled.policy_set is None:
         raise DiagnosticError(compiled.diagnostics, compiled.sources)
     return Engine(compiled.policy_set, catalog)

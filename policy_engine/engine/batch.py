@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from policy_engine.compiler.program import Enforcement
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.engine.evaluate import DEFAULT, Engine, Options, Partial, add_summaries, summarise
 from policy_engine.engine.findings import PolicySummary, Result
@@ -91,6 +92,17 @@ class Piece:
 Unit = tuple[Piece, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class EngineSource:
+    """What a worker that cannot be forked (macOS, Windows: ``spawn``) loads its engine from: the policy
+    paths, the pricing file, and whether it may use the start-up cache (``check --no-cache``). The engine's
+    settings (``Engine.unread_gpu``) and the file size cap go with it, taken from the parent's."""
+
+    policies: tuple[str, ...] = ()
+    pricing: str | None = None
+    use_cache: bool = True
+
+
 @dataclass(slots=True)
 class Batch:
     """A batch's result and the records ``Options.record`` made of its workloads, in input order."""
@@ -102,11 +114,11 @@ class Batch:
 
 def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[str] = (), jobs: int | None = None,
                    options: Options = DEFAULT, stdin: BinaryIO | None = None, follow_symlinks: bool = False,
-                   engine_args: tuple[list[str], str | None] = ([], None), render: Render | None = None) -> Batch:
+                   source: EngineSource = EngineSource(), render: Render | None = None) -> Batch:
     """Evaluate manifest files and directories (``-``: stdin) and decide quotas and budgets over them all.
 
-    ``jobs`` None decides by the amount of input; ``engine_args`` (policy paths, pricing file) let workers
-    rebuild the engine where processes cannot be forked. With workers, each packs its units' findings and,
+    ``jobs`` None decides by the amount of input; ``source`` lets workers rebuild the engine where processes
+    cannot be forked. With workers, each packs its units' findings and,
     given ``render`` (``reporters.piece_renderer``), renders their pieces of the reports as well.
     """
     _tune_gc()
@@ -124,7 +136,7 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     work = _chain(head, units)
     done = _Collected(engine, options)
     if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
-        _parallel(engine, work, workers, options, engine_args, done.add, render if done.may_pack else None,
+        _parallel(engine, work, workers, options, source, done.add, render if done.may_pack else None,
                   pack=done.may_pack)
     else:
         workers = 1
@@ -371,12 +383,16 @@ _ENGINE: Engine | None = None  # a worker's engine: inherited through fork, or l
 _RENDER: Render | None = None  # a forked worker's piece renderer (the reports' context is not picklable)
 
 
-def _init_worker(policies: list[str], pricing: str | None) -> None:
+def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: int) -> None:
+    """A worker's engine and settings: inherited through fork, else loaded from ``source`` and set as the
+    parent's are (passed here, never through ``os.environ``, which would outlive the run in the parent)."""
     global _ENGINE
+    documents.configure(max_file_bytes=max_file_bytes)
     if _ENGINE is None:
         from policy_engine.engine import load_engine
 
-        _ENGINE = load_engine(policies or None, pricing)
+        _ENGINE = load_engine(list(source.policies) or None, source.pricing, use_cache=source.use_cache)
+        _ENGINE.unread_gpu = unread_gpu
 
 
 def _work(unit: Unit, options: Options, pack: bool) -> Partial:
@@ -392,7 +408,7 @@ def _work(unit: Unit, options: Options, pack: bool) -> Partial:
 
 
 def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options,
-              engine_args: tuple[list[str], str | None], sink: Callable[[Partial], None], render: Render | None,
+              source: EngineSource, sink: Callable[[Partial], None], render: Render | None,
               *, pack: bool) -> None:
     """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``sink`` in input order,
     each as soon as those before it are in."""
@@ -417,7 +433,7 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
 
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=engine_args) as pool:
+                                 initargs=(source, engine.unread_gpu, documents.MAX_FILE_BYTES)) as pool:
             for index, unit in enumerate(units):
                 while len(running) >= jobs * (AHEAD + 1):
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)

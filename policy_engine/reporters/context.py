@@ -60,9 +60,6 @@ class ReportContext:
     def is_new(self, finding: Finding) -> bool:
         return self.cost_diff is None or finding.fingerprint() not in self.cost_diff.base_fingerprints
 
-    def failing(self, result: Result) -> list[Finding]:
-        return [f for f in result.findings if self.fails(f)]
-
     def failing_count(self, result: Result) -> int:
         """How many findings fail the run (without keeping them: a large run's findings stay packed)."""
         if self.cost_diff is None:  # by enforcement alone: counted as packed

@@ -9,14 +9,18 @@ the first one: the few KiB of fixtures then go through every path a 100,000-docu
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from policy_engine.cli.main import main
 from policy_engine.engine import batch as batch_module
+from policy_engine.model import documents
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -35,6 +39,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(FIXTURES / "model" / "trainer" / "trainjobs.yaml", root / "trainer" / "trainjobs.yaml")
     (root / "bad").mkdir()
     shutil.copy(FIXTURES / "check" / "bad" / "invalid.yaml", root / "bad" / "invalid.yaml")
+    shutil.copy(FIXTURES / "engine" / "unread" / "gputrainer.yaml", root / "bad" / "gputrainer.yaml")
     big = b"".join(b"---\n" + p.read_bytes() + b"\n" for p in sorted((REPO / "examples" / "manifests").glob("*.yaml")))
     (root / "all.yaml").write_bytes(big * 3 + b"---\nkind: [unclosed\n" + big)  # cut into units; one bad document
     return root
@@ -50,6 +55,20 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytes
     code = main(["check", *args, "--policies", str(POLICIES), "--jobs", str(jobs), "--no-color"])
     out = capsys.readouterr().out
     return code, re.sub(r'"seconds": [0-9.e-]+', '"seconds": 0', out)  # the one thing that differs
+
+
+def _without_fork(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Worker processes started as where fork is not available (macOS, Windows); the start methods used."""
+    methods: list[str | None] = []
+    get_context = multiprocessing.get_context
+
+    def context(method: str | None = None) -> Any:
+        methods.append(method)
+        return get_context(method)
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(multiprocessing, "get_context", context)
+    return methods
 
 
 def _stream(tree: Path) -> bytes:
@@ -79,3 +98,42 @@ def test_stdin_reports_the_same_bytes_with_workers(tree: Path, fmt: str, capsys:
     assert one == two
     code, out = one
     assert code == 2 and "stdin" in out and "projects" in out
+
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_spawned_workers_report_the_same_bytes(tree: Path, fmt: str, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where processes cannot be forked (macOS, Windows), each worker loads the engine and the settings the
+    parent was given, and the parent renders the findings' pieces: the same bytes, over a tree and stdin.
+    The settings matter: unread GPU kinds denied and a size cap that refuses ``all.yaml``."""
+    monkeypatch.chdir(tree)
+    data = _stream(tree)
+    flags = ["--format", fmt, "--unread-gpu-kinds", "deny", "--max-file-size", "16K", "--no-cache"]
+    one = [_run([".", *flags], capsys, monkeypatch, jobs=1, packed=False),
+           _run(["-", *flags], capsys, monkeypatch, jobs=1, packed=False, stdin=data)]
+    methods = _without_fork(monkeypatch)
+    two = [_run([".", *flags], capsys, monkeypatch, jobs=2, packed=True),
+           _run(["-", *flags], capsys, monkeypatch, jobs=2, packed=True, stdin=data)]
+    assert methods == ["spawn", "spawn"]
+    assert one == two
+    tree_out, stdin_out = one[0][1], one[1][1]
+    assert re.search(r"unread-gpu-kind.*deny", tree_out)  # the unread kind, denied as the parent was told
+    assert "all.yaml" in tree_out and "16,384" in tree_out and "16,384" in stdin_out  # refused, cut
+
+
+def test_no_cache_leaves_the_process_alone_and_spawned_workers_honour_it(
+        tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--no-cache`` and ``--max-file-size`` are one run's: after an in-process run the environment and the
+    size cap are what they were; spawned workers were told explicitly, and none read or wrote the cache."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.chdir(tree)
+    environ, cap = dict(os.environ), documents.MAX_FILE_BYTES
+    methods = _without_fork(monkeypatch)
+    _run([".", "--no-cache", "--max-file-size", "1M"], capsys, monkeypatch, jobs=2, packed=True)
+    assert methods == ["spawn"]
+    assert dict(os.environ) == environ and cap == documents.MAX_FILE_BYTES
+    assert not cache.exists() or not any(cache.iterdir())  # no worker wrote an entry
+    _run(["."], capsys, monkeypatch, jobs=2, packed=True)  # the same run with the cache: entries appear there
+    assert any(cache.iterdir())
