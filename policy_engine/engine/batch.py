@@ -354,7 +354,9 @@ def _cut(file: str) -> list[Piece]:
     pieces: list[Piece] = []
     start, line = 0, 1
     while start < len(data):
-        cut = next(cut_points(data, start + UNIT_BYTES), None) if len(data) - start > 2 * UNIT_BYTES else None
+        # pieces of a unit's size, the last smaller (not up to twice that: the run's last unit keeps one
+        # worker busy while the other has finished)
+        cut = next(cut_points(data, start + UNIT_BYTES), None) if len(data) - start > UNIT_BYTES else None
         end = len(data) if cut is None else cut
         pieces.append(Piece(file, start, end, line))
         line += data.count(b"\n", start, end)
