@@ -108,3 +108,15 @@ def render_all(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None
     ordered = sorted(diagnostics, key=Diagnostic.sort_key)
     return "\n\n".join(d.render(sources.get(d.span.file)) for d in ordered)
 
+
+
+def file_text(file: str) -> str | None:
+    """A diagnostic's file read to show its line under the caret; None when it is not a readable text file
+    (stdin's ``<stdin>``, a file gone or undecodable): the diagnostic is then rendered without it."""
+    if file.startswith("<") and file.endswith(">"):  # <stdin>, <admission>, <cluster>: not files
+        return None
+    try:
+        with open(file, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None

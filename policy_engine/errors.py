@@ -6,10 +6,14 @@ stable code from ``policy_engine.codes``); an exception only carries them across
     PolicyEngineError                 base: catch this to catch every deliberate failure
     ├── DiagnosticError               located problems in input files, all of them (``.diagnostics``):
     │   │                             policy files, pricing catalogs, configs, test files
-    │   └── WorkloadError             one manifest field the workload model cannot read (``.diagnostic``)
+    │   ├── WorkloadError             one manifest field the workload model cannot read (``.diagnostic``)
+    │   └── ImportFailure             ``prices import``: a file that is not what its option says it is
     ├── QuantityError                 a Kubernetes quantity that does not parse (also a ``ValueError``)
     ├── FormatError                   ``fmt`` cannot format a file (syntax errors in ``.diagnostics``)
     ├── GitError                      ``check --base``: git missing, not a repository, unknown revision
+    ├── UnknownPolicy                 ``explain --policy``: no policy of that name (authoring/explain.py)
+    ├── ChartsUnavailable             ``report --html`` without matplotlib (also a ``RuntimeError``)
+    ├── NotStoppable                  the controller cannot stop (or resume) this workload; the reason
     ├── ClusterNotListed              ``audit``: the cluster's workloads not listed within the timeout
     ├── ManifestError                 ``webhook-manifests`` cannot be built from its inputs
     ├── BadRequest                    webhook: a body that is not an AdmissionReview (HTTP 400)
@@ -22,6 +26,8 @@ stable code from ``policy_engine.codes``); an exception only carries them across
     └── CompilerBug                   an internal invariant broke (never a user's mistake)
 
 Layers raise only these (plus Python's own for programming errors), so a front end needs one ``except``.
+Not in the tree: exceptions a module raises and catches itself (the loaders' ``TooDeep``, CEL's
+``CelFailure``) and the webhook's ``ReviewTimeout``, a ``BaseException`` on purpose (``webhook/budget.py``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,16 @@ from policy_engine.compiler import compile_text
 from policy_engine.compiler.program import CompiledPolicy
 from policy_engine.diagnostics import render_all
 from policy_engine.model.documents import Document
-from policy_engine.model.workload import CapacityType, Container, Cost, Role, RunKind, RunTime, Workload
+from policy_engine.model.workload import (
+    Admission,
+    CapacityType,
+    Container,
+    Cost,
+    Role,
+    RunKind,
+    RunTime,
+    Workload,
+)
 from policy_engine.pricing.catalog import Catalog, load_catalog
 
 PRICING_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pricing"
@@ -48,15 +57,16 @@ def role(name: str = "worker", replicas: int = 1, *, gpus: float = 0.0, gpu_mode
 def workload(*roles: Role, kind: str = "Deployment", name: str = "w", namespace: str | None = "default",
              labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
              obj: dict[str, Any] | None = None, run_time: RunTime = CONTINUOUS, idle_timeout: float | None = None,
-             monthly: float | None = None) -> Workload:
-    """A workload; ``monthly`` gives it a price (else it has none until ``priced``)."""
+             monthly: float | None = None, admission: Admission | None = None) -> Workload:
+    """A workload; ``monthly`` gives it a price (else it has none until ``priced``); ``admission``: what an
+    admission request says beyond the object (the webhook's)."""
     doc = Document(obj if obj is not None else {"kind": kind, "metadata": {"name": name}}, "w.yaml", 1)
     cost = Cost(priced=monthly is not None, hourly=None if monthly is None else monthly / 730, monthly=monthly)
     return Workload(
         kind=kind, api_version=API_VERSIONS.get(kind, "v1"), name=name, namespace=namespace, doc=doc,
         roles=list(roles) or [role()], labels=dict(labels or {}), annotations=dict(annotations or {}),
         object_labels=dict(labels or {}), pod_labels={}, run_time=run_time, idle_timeout_seconds=idle_timeout,
-        cost=cost)
+        cost=cost, admission=admission)
 
 
 def round_catalog() -> Catalog:

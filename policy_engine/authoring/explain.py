@@ -21,7 +21,7 @@ from policy_engine.compiler.messages import render_value
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import Engine
 from policy_engine.engine.aggregate import contribution
-from policy_engine.errors import DiagnosticError, WorkloadError
+from policy_engine.errors import DiagnosticError, PolicyEngineError, WorkloadError
 from policy_engine.model.dimensions import Dimension
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.workload import Workload
@@ -86,7 +86,7 @@ def _cost_lines(w: Workload, team: Dimension) -> list[str]:
 
 
 
-class UnknownPolicy(Exception):
+class UnknownPolicy(PolicyEngineError):
     """``--policy NAME`` names no policy of the compiled set (an argument error, not a located one)."""
 
     code = "E903"

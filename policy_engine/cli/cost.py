@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+from policy_engine.diagnostics import file_text
 from policy_engine.errors import DiagnosticError
-from policy_engine.model.documents import STDIN_NAME, load_paths
+from policy_engine.model.documents import load_paths
 from policy_engine.pricing.catalog import load_catalog
 from policy_engine.pricing.cost import priced_workloads
 from policy_engine.pricing.showback import showback
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
     for warning in catalog.warnings:
-        print(warning.render(_source(warning.span.file)), file=sys.stderr)
+        print(warning.render(file_text(warning.span.file)), file=sys.stderr)
     workloads, errors = priced_workloads(load_paths(args.paths, args.exclude), catalog)
     report = showback(workloads, dimensions, catalog)
     if args.format == "json":
@@ -56,14 +56,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_table(report, catalog, args.pricing))
     for diagnostic in errors:
-        print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
+        print(diagnostic.render(file_text(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if any(d.is_error for d in errors) else EXIT_OK
 
-
-def _source(file: str) -> str | None:
-    if file == STDIN_NAME:
-        return None
-    try:
-        return Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None

@@ -14,6 +14,7 @@ import json
 import sys
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
+from policy_engine.diagnostics import file_text
 from policy_engine.errors import DiagnosticError, WorkloadError
 from policy_engine.model.documents import Document, LoadError, load_paths
 from policy_engine.model.training_runtimes import TEMPLATE_KINDS, template_workload
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if templates:
             print(render_templates(templates))
     for diagnostic in errors:
-        print(diagnostic.render(_source(diagnostic.span.file)), file=sys.stderr)
+        print(diagnostic.render(file_text(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if any(d.is_error for d in errors) else EXIT_OK
 
 
@@ -73,10 +74,3 @@ def _templates(items: list[Document | LoadError], catalog: Catalog) -> list[Work
                 out.append(found)
     return out
 
-
-def _source(file: str) -> str | None:
-    try:
-        with open(file, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
-        return None

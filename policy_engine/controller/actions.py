@@ -18,6 +18,7 @@ import httpx
 
 from policy_engine.controller.kinds import KSERVE, NONE, NOTEBOOK, POD, SCALE, SUSPEND, Resource
 from policy_engine.controller.kube import Kube
+from policy_engine.errors import PolicyEngineError
 from policy_engine.jsonlog import FIELDS
 
 LOG = logging.getLogger("policy_engine.controller")
@@ -56,7 +57,7 @@ def annotations_of(obj: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
-class NotStoppable(Exception):
+class NotStoppable(PolicyEngineError):
     """This workload cannot be stopped (by this policy): the reason is the message."""
 
 

@@ -11,6 +11,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from policy_engine.errors import PolicyEngineError
+
 MAX_BARS = 12
 PERCENT_AXIS_MAX = 250.0  # a forecast beyond this is cut at the edge; its label still says how far
 _STYLE = {
@@ -21,7 +23,7 @@ COLOURS = {"spend": "#3b6ea8", "saving": "#2e8b57", "warn": "#c0392b", "forecast
            "unmeasured": "#a7afb8"}
 
 
-class ChartsUnavailable(RuntimeError):
+class ChartsUnavailable(PolicyEngineError, RuntimeError):
     """matplotlib is not installed: the HTML report needs the ``report`` extra."""
 
 

@@ -3,22 +3,26 @@
 A suite per policy; a finding is a ``<failure>``; a load or policy error is an ``<error>`` in a suite of
 its own. Quota and budget findings (about a group, not one resource) are testcases named after the group.
 
-Written a piece at a time, never held whole (``stream``): the pairs evaluated are counted first (each
-suite's counts come before its testcases); each finding's ``<failure>`` is then written as it is read
-and filed under its resource (``spool``: on disk past a budget), and each testcase, its failures read
-back, is filed under its policy in the order the pairs were evaluated; then the suites are written out.
-Memory grows with the resources a run names, not with its findings or pairs. The text is the one
-``ElementTree`` writes for the whole tree, indented (its escaping, done here string by string).
+Written a piece at a time, never held whole (``stream``): the pairs and the findings are read together a
+resource at a time (``pairs.joined``), each testcase, with its ``<failure>``s, filed under its policy
+(``spool``: on disk past a budget) in the order the pairs were evaluated and counted; then the suites are
+written out, each one's counts first. Memory does not grow with the resources, findings or pairs of a
+run. Where they do not come in resource order (``pairs.OutOfOrder``), a mask is kept per resource (a few
+hundred bytes each) and each finding's ``<failure>`` filed under its resource, read back by the testcase.
+The text is the one ``ElementTree`` writes for the whole tree, indented (its escaping, done here string by
+string).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.reporters.context import TOOL_NAME, ReportContext, error_parts, money
+from policy_engine.reporters.pairs import OutOfOrder, joined
 from policy_engine.reporters.pieces import batched
 from policy_engine.reporters.spool import Spool
 
@@ -27,6 +31,7 @@ _CASE = "\n    "  # a testcase's indentation
 _FAILURE = "\n      "  # a failure's
 
 Subject = ResourceRef | str  # a resource, or a group ('team=nlp') for quota and budget findings
+Failed = ResourceRef | tuple[str, Subject]  # failures filed under a resource, or under an unevaluated pair
 
 
 def render(result: Result, ctx: ReportContext) -> str:
@@ -34,12 +39,63 @@ def render(result: Result, ctx: ReportContext) -> str:
 
 
 def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
-    with Spool[ResourceRef | tuple[str, Subject]]() as failures, Spool[str]() as cases:
-        yield from batched(_pieces(result, ctx, failures, cases))
+    with ExitStack() as spools:
+        failures = spools.enter_context(Spool[Failed]())
+        cases = spools.enter_context(Spool[str]())
+        try:
+            suites = _joined(result, ctx, failures, cases)
+        except OutOfOrder:  # not in resource order: a mask kept per resource instead, from the start
+            failures.close()
+            cases.close()
+            failures = spools.enter_context(Spool[Failed]())
+            cases = spools.enter_context(Spool[str]())
+            suites = _by_resource(result, ctx, failures, cases)
+        yield from batched(_out(result, ctx, suites, failures, cases))
 
 
-def _pieces(result: Result, ctx: ReportContext, failures: Spool[ResourceRef | tuple[str, Subject]],
-            cases: Spool[str]) -> Iterator[str]:
+class _Suites:
+    """What the suites hold before they are written: counts, and the testcases of unevaluated pairs."""
+
+    def __init__(self) -> None:
+        self.tests: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self.unrecorded: dict[str, dict[Subject, tuple[ResourceRef, int]]] = {}  # policy -> subject -> first's
+
+    def unevaluated(self, f: Finding, text: str, failures: Spool[Failed]) -> None:
+        """A finding whose pair was not evaluated (groups, hand-built results): a testcase of its own, after
+        the evaluated ones, its failures filed under (policy, subject)."""
+        subject = f.group or f.resource
+        own = self.unrecorded.setdefault(f.policy, {})
+        if subject not in own:
+            own[subject] = (f.resource, f.line)
+            self.tests[f.policy] += 1
+            self.failed[f.policy] += 1
+        failures.add((f.policy, subject), text)
+
+
+def _joined(result: Result, ctx: ReportContext, failures: Spool[Failed], cases: Spool[str]) -> _Suites:
+    """Pairs and findings read together a resource at a time (``pairs.joined``): nothing kept per resource."""
+    suites = _Suites()
+    found: dict[str, list[str]] = {}  # the current resource's failures by policy, each its first line first
+    for f, ref, policies in joined(result.evaluations, result.findings):
+        if f is None:
+            assert ref is not None
+            for policy in policies:
+                mine = found.get(policy, [])
+                suites.tests[policy] += 1
+                suites.failed[policy] += bool(mine)
+                cases.add(policy, _case(policy, ref, mine, ctx))
+            found = {}
+        elif f.group is None and f.policy in policies:
+            found.setdefault(f.policy, [str(f.line)]).append(_failure(f, ctx))
+        else:
+            suites.unevaluated(f, f"0:{f.line}:{_failure(f, ctx)}", failures)
+    return suites
+
+
+def _by_resource(result: Result, ctx: ReportContext, failures: Spool[Failed], cases: Spool[str]) -> _Suites:
+    """Pairs and findings in any order: a mask per resource of its policies not written yet."""
+    suites = _Suites()
     bits: dict[str, int] = {}  # a policy's bit in the masks below
 
     def bit(policy: str) -> int:
@@ -47,34 +103,25 @@ def _pieces(result: Result, ctx: ReportContext, failures: Spool[ResourceRef | tu
 
     # 1. the pairs evaluated: per resource, a mask of its policies not written yet; each suite's testcases
     pending: dict[ResourceRef, list[Any]] = {}  # resource -> [mask, the resource]: one copy of each kept
-    tests: Counter[str] = Counter()
     for policy, ref in result.evaluations:
         b = bit(policy)
         entry = pending.get(ref)
         if entry is None:
             pending[ref] = [b, ref]
-            tests[policy] += 1
+            suites.tests[policy] += 1
         elif not entry[0] & b:
             entry[0] |= b
-            tests[policy] += 1
+            suites.tests[policy] += 1
     # 2. each finding's <failure>, filed under its resource (or, when its pair was not evaluated: groups,
     # hand-built results, under the pair, as a testcase of its own after the evaluated ones)
-    failed: Counter[str] = Counter()
-    unrecorded: dict[str, dict[Subject, tuple[ResourceRef, int]]] = {}  # policy -> subject -> first finding's
     for f in result.findings:
         b = bit(f.policy)
         text = f"{b}:{f.line}:{_failure(f, ctx)}"
         entry = pending.get(f.resource) if f.group is None else None
         if entry is not None and entry[0] & b:
             failures.add(entry[1], text)
-            continue
-        subject = f.group or f.resource
-        own = unrecorded.setdefault(f.policy, {})
-        if subject not in own:
-            own[subject] = (f.resource, f.line)
-            tests[f.policy] += 1
-            failed[f.policy] += 1
-        failures.add((f.policy, subject), text)
+        else:
+            suites.unevaluated(f, text, failures)
     # 3. the evaluated testcases, filed under their policy in the order they were evaluated
     held: tuple[ResourceRef | None, dict[int, list[str]]] = (None, {})  # one resource's failures, by policy
     for policy, ref in result.evaluations:
@@ -88,22 +135,28 @@ def _pieces(result: Result, ctx: ReportContext, failures: Spool[ResourceRef | tu
             if held[0] != ref:
                 held = (ref, _by_policy(failures.read(ref)))
             found = held[1].get(b, [])
-            failed[policy] += bool(found)
+            suites.failed[policy] += bool(found)
         cases.add(policy, _case(policy, ref, found, ctx))
     pending.clear()
-    # 4. out: the counts first, then each suite
+    return suites
+
+
+def _out(result: Result, ctx: ReportContext, suites: _Suites, failures: Spool[Failed],
+         cases: Spool[str]) -> Iterator[str]:
+    """The counts first, then each suite."""
+    tests, failed, unrecorded = suites.tests, suites.failed, suites.unrecorded
     errors = sorted((error_parts(e) for e in result.errors), key=lambda d: d.sort_key())
     order = [p.name for p in ctx.policies.policies] if ctx.policies is not None else []
     order += sorted(set(tests) - set(order))
-    suites = [p for p in order if tests[p]]
+    names = [p for p in order if tests[p]]
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
     root = _open("testsuites", name=TOOL_NAME, tests=str(sum(tests.values()) + len(errors)),
                  failures=str(sum(failed.values())), errors=str(len(errors)), time=f"{result.stats.seconds:.3f}")
-    if not suites and not errors:
+    if not names and not errors:
         yield root[:-1] + " />\n"
         return
     yield root
-    for policy in suites:
+    for policy in names:
         yield "\n  " + _open("testsuite", name=policy, tests=str(tests[policy]), failures=str(failed[policy]),
                              errors="0", skipped="0")
         yield from (_CASE + case for case in cases.read(policy))

@@ -4,21 +4,26 @@ One PolicyReport per namespace and one ClusterPolicyReport for cluster-scoped re
 stream ready for ``kubectl apply -f -``. Every (policy, resource) pair evaluated is a result: ``pass``
 when nothing was found, ``fail`` for deny, ``warn`` for warn and audit, ``error`` when the policy failed.
 
-``stream`` writes them a piece at a time: each result is encoded as it is read and filed under its
-namespace (``spool``: on disk past a budget), with the summary counted as it goes; then each report is
-written, its summary first. Memory grows with the resources a run names, not with its findings.
+``stream`` writes them a piece at a time: the pairs and the findings are read together a resource at a
+time (``pairs.joined``), each result encoded as it is read and filed under its namespace (``spool``: on
+disk past a budget), with the summary counted as it goes; then each report is written, its summary
+first. Memory does not grow with the resources, findings or pairs of a run; where they do not come in
+resource order (``pairs.OutOfOrder``), the policies each resource has a result of are kept instead.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import ExitStack
+from itertools import chain
 from typing import Any
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.reporters.context import TOOL_NAME, ReportContext
 from policy_engine.reporters.json_report import dump_pieces, encode
+from policy_engine.reporters.pairs import OutOfOrder, joined
 from policy_engine.reporters.spool import Spool
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
@@ -34,33 +39,71 @@ def render(result: Result, ctx: ReportContext) -> str:
 
 def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
     """``render`` a piece at a time, the same text: the findings' results first, then the passes, by namespace."""
-    summaries: dict[str | None, dict[str, int]] = {}
-    done: dict[ResourceRef, int] = {}  # per resource, the policies (bits of ``bit``) it has a result of
-    bits: dict[str, int] = {}
-    with Spool[str | None]() as results:
+    with ExitStack() as stack:
+        results = stack.enter_context(Spool[tuple[str | None, bool]]())
+        filed = _Filed(ctx, results)
+        try:
+            filed.joined(result)
+        except OutOfOrder:  # not in resource order: what each resource has a result of is kept instead
+            results.close()
+            results = stack.enter_context(Spool[tuple[str | None, bool]]())
+            filed = _Filed(ctx, results)
+            filed.by_resource(result)
+        for ns in sorted(filed.summaries, key=lambda n: (n is not None, n or "")):
+            yield "---\n"
+            yield from dump_pieces(_report(ns, filed.summaries[ns],
+                                           chain(results.read((ns, False)), results.read((ns, True)))))
 
-        def file(ns: str | None, entry: dict[str, Any]) -> None:
-            summary = summaries.get(ns)
-            if summary is None:
-                summary = summaries[ns] = dict.fromkeys(_OUTCOMES, 0)
-            summary[entry["result"]] += 1
-            results.add(ns, encode(entry))
 
+class _Filed:
+    """Each result encoded as it is read and filed under (its namespace, whether it is a pass): a namespace's
+    report lists the findings' results in their order, then the passes in the order evaluated; the
+    summaries are counted as they go."""
+
+    def __init__(self, ctx: ReportContext, results: Spool[tuple[str | None, bool]]) -> None:
+        self.ctx, self.results = ctx, results
+        self.summaries: dict[str | None, dict[str, int]] = {}
+
+    def file(self, ns: str | None, entry: dict[str, Any], *, passed: bool = False) -> None:
+        summary = self.summaries.get(ns)
+        if summary is None:
+            summary = self.summaries[ns] = dict.fromkeys(_OUTCOMES, 0)
+        summary[entry["result"]] += 1
+        self.results.add((ns, passed), encode(entry))
+
+    def passes(self, policy: str, ref: ResourceRef) -> None:
+        self.file(ref.namespace, _entry(self.ctx, policy, "evaluated", "pass", ref,
+                                        f"{ref.display()} complies with {policy}", None, {}), passed=True)
+
+    def joined(self, result: Result) -> None:
+        """Pairs and findings read together a resource at a time (``pairs.joined``): nothing kept per resource."""
+        flagged: set[str] = set()  # the current resource's policies with a finding
+        for f, ref, policies in joined(result.evaluations, result.findings):
+            if f is not None:
+                self.file(f.resource.namespace, _finding(f, self.ctx))
+                if ref is not None:
+                    flagged.add(f.policy)
+                continue
+            assert ref is not None
+            for policy in policies:
+                if policy not in flagged:
+                    self.passes(policy, ref)
+            flagged.clear()
+
+    def by_resource(self, result: Result) -> None:
+        """Pairs and findings in any order: per resource, the policies (bits) it has a result of."""
+        done: dict[ResourceRef, int] = {}
+        bits: dict[str, int] = {}
         for f in result.findings:
             b = bits.setdefault(f.policy, 1 << len(bits))
             done[f.resource] = done.get(f.resource, 0) | b
-            file(f.resource.namespace, _finding(f, ctx))
+            self.file(f.resource.namespace, _finding(f, self.ctx))
         for policy, ref in result.evaluations:
             b = bits.setdefault(policy, 1 << len(bits))
             held = done.get(ref, 0)
             if not held & b:  # not flagged, nor passed already
                 done[ref] = held | b
-                file(ref.namespace, _entry(ctx, policy, "evaluated", "pass", ref,
-                                           f"{ref.display()} complies with {policy}", None, {}))
-        done.clear()
-        for ns in sorted(summaries, key=lambda n: (n is not None, n or "")):
-            yield "---\n"
-            yield from dump_pieces(_report(ns, summaries[ns], results.read(ns)))
+                self.passes(policy, ref)
 
 
 def reports(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:

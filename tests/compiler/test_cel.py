@@ -9,8 +9,8 @@ import pytest
 
 from policy_engine.compiler import compile_text
 from policy_engine.compiler.cel import compile_cel, compile_cel_reference
-from policy_engine.model.documents import Document, load_objects
-from policy_engine.model.workload import Admission, RunKind, RunTime, Workload
+from policy_engine.model.workload import Admission, Workload
+from tests.workloads import workload
 
 OBJECTS: list[dict[str, Any]] = [
     {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -54,11 +54,7 @@ EXPRESSIONS = [
 
 
 def _workload(obj: dict[str, Any], admission: Admission | None = None) -> Workload:
-    [doc] = list(load_objects([obj]))
-    assert isinstance(doc, Document)
-    return Workload(kind=doc.kind, api_version=doc.api_version, name="x", namespace=None, doc=doc, roles=[],
-                    labels={}, annotations={}, object_labels={}, pod_labels={},
-                    run_time=RunTime(RunKind.CONTINUOUS, None, 1.0, ""), admission=admission)
+    return workload(kind=str(obj.get("kind", "")), obj=obj, admission=admission)
 
 
 def _same(value: Any) -> Any:

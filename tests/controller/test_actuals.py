@@ -15,10 +15,11 @@ from policy_engine.controller.runner import Controller
 from policy_engine.controller.settings import ControllerSettings, LeaderSettings, PrometheusSettings
 from policy_engine.engine import load_engine
 from policy_engine.ledger.settings import LedgerSettings
-from policy_engine.model.workload import CapacityType, Role
+from policy_engine.model.workload import CapacityType
 from policy_engine.pricing.cost import PodPrice, price_pod
 from tests.cluster.fake_apiserver import FakeApiServer
 from tests.prometheus_server import PrometheusServer
+from tests.workloads import role
 
 from .scenario import FIXTURES, T0
 
@@ -56,8 +57,8 @@ def test_policy_reports_carry_actual_cost_used_idle_and_projection(apiserver: Fa
         if c.serving is not None:
             c.serving.close()
         c.ledger.ledger.close()
-    role = Role("gpu", 1, gpus_per_pod=1.0, instance_type="p4d.24xlarge", capacity_type=CapacityType.ON_DEMAND)
-    priced = price_pod(role, engine.catalog)
+    priced = price_pod(role("gpu", gpus=1.0, instance_type="p4d.24xlarge", capacity=CapacityType.ON_DEMAND),
+                       engine.catalog)
     assert isinstance(priced, PodPrice)
     per_gpu_hour = priced.effective
 

@@ -112,13 +112,13 @@ class Cache:
 
 def per_gpu_hour(node: str, catalog: Catalog) -> float:
     """The pricing engine's hourly price of one GPU on a node of ``NODES`` (the price the ledger records)."""
-    from policy_engine.model.workload import CapacityType, Role
+    from policy_engine.model.workload import CapacityType
     from policy_engine.pricing.cost import PodPrice, price_pod
+    from tests.workloads import role
 
     labels = next(n["metadata"]["labels"] for n in NODES if n["metadata"]["name"] == node)
-    role = Role("gpu", 1, gpus_per_pod=1.0, instance_type=labels["node.kubernetes.io/instance-type"],
-                capacity_type=CapacityType(labels["karpenter.sh/capacity-type"]))
-    priced = price_pod(role, catalog)
+    priced = price_pod(role("gpu", gpus=1.0, instance_type=labels["node.kubernetes.io/instance-type"],
+                            capacity=CapacityType(labels["karpenter.sh/capacity-type"])), catalog)
     assert isinstance(priced, PodPrice)
     return priced.effective
 

@@ -106,7 +106,8 @@ def test_results_are_written_as_the_findings_are_read(fmt: str, passes_before: i
 @pytest.mark.parametrize("fmt", ["sarif", "junit", "policyreport", "codequality"])
 def test_memory_stays_well_below_the_report_size(fmt: str, small_spool: None) -> None:
     """A report of several MB is written holding a small part of it: the rest is out, or spooled to disk.
-    (JUnit and PolicyReport keep a few hundred bytes per resource named: far less than its findings take.)"""
+    (JUnit and PolicyReport read the pairs and findings together, keeping nothing per resource:
+    tests/reporters/test_pairs.py.)"""
     result = _large()
     tracemalloc.start()
     try:
