@@ -69,3 +69,20 @@ def test_idle_saving_is_zero_with_idle_shutdown_or_for_a_job(catalog: Catalog) -
 
 def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog: Catalog) -> None:
     assert idle_saving(priced(workload(role(gpus=1, instance_type="no-such-box")), catalog), catalog) is None
+
+
+def test_with_the_bundled_catalog_a_type_without_a_real_spot_price_has_an_unknown_spot_saving() -> None:
+    """Issue #17: spot only from real data. The Azure figures come from a table with no Spot meters, so an
+    Azure type has no spot price and its spot saving is unknown, never a discount made up; an AWS type the
+    dated spot feed prices has a known one."""
+    from policy_engine.pricing.catalog import default_catalog
+
+    bundled = default_catalog()
+    azure = sorted(n for n, i in bundled.instance_types.items() if i.provider == "azure")
+    assert azure and all(bundled.instance_types[n].spot is None for n in azure)
+    for name in azure:
+        assert spot_saving(priced(workload(role(gpus=1, instance_type=name)), bundled)) is None, name
+    g5 = bundled.instance_types["g5.xlarge"]
+    assert g5.spot is not None and g5.spot_date == "2026-08-10"
+    assert spot_saving(priced(workload(role(gpus=1, instance_type="g5.xlarge")), bundled)) == pytest.approx(
+        (g5.on_demand - g5.spot) * 730)

@@ -11,10 +11,13 @@ family's RAM price + its GPUs × the GPU's price. The machine shapes (vCPUs, mem
 from the base catalog (or the bundled one); the family from the machine type's prefix (``a2-…`` → "A2
 Instance Core/Ram"); the GPU SKU from ``GPU_SKUS``. ``OnDemand`` SKUs give the on-demand price,
 ``Preemptible`` ("Spot Preemptible …", "… attached to Spot Preemptible VMs") the spot price; commitments
-are skipped. A machine is priced in each region where all of its parts are. Local SSD a machine type
-bundles (a2-ultragpu, a3) is not included: the notes say so. The SKU pages carry no date of their own: a
-page is dated as every undated format is (``common.fetched_date``: its top-level ``fetched_at``, else the
-file's modification time); each price's ``effectiveTime`` (when it took effect) is kept in the source text.
+are skipped. A machine is priced in each region where all of its parts are. Each known GPU SKU's own price in
+the reference region (us-central1) also becomes its ``attached_gpus`` entry (a GPU attached to an N1 or
+general-purpose VM, GPU only), keyed by the GKE accelerator label; its Preemptible SKU gives the spot price.
+Local SSD a machine type bundles (a2-ultragpu, a3) is not included: the notes say so. The SKU pages carry
+no date of their own: a page is dated as every undated format is (``common.fetched_date``: its top-level
+``fetched_at``, else the file's modification time); each price's ``effectiveTime`` (when it took effect) is
+kept in the source text.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_engine.pricing.importers.common import (
+    DEFAULT_REGIONS,
     Hardware,
     Imported,
     PriceRow,
@@ -48,9 +52,15 @@ GPU_SKUS = {
     "P4": "Nvidia Tesla P4 GPU",
     "RTX-PRO-6000": "RTX 6000 96GB",
 }
+#: Catalog model key → the GKE accelerator label an attached GPU of that model is keyed by (``attached_gpus``).
+ATTACHED_GPU_LABELS = {
+    "A100": "nvidia-tesla-a100", "A100-80GB": "nvidia-a100-80gb", "L4": "nvidia-l4", "H100": "nvidia-h100-80gb",
+    "T4": "nvidia-tesla-t4", "V100": "nvidia-tesla-v100", "P100": "nvidia-tesla-p100", "P4": "nvidia-tesla-p4",
+}
 #: Machine types whose GPU has its own SKU name.
 MACHINE_GPU_SKUS = {"a3-megagpu-8g": "Nvidia H100 80GB Mega GPU"}
 _PRICE_KINDS = {"OnDemand": "on_demand", "Preemptible": "spot"}
+REGION = DEFAULT_REGIONS["gcp"]
 
 
 def import_skus(file: str, machines: dict[str, Hardware]) -> Imported:
@@ -96,7 +106,29 @@ def import_skus(file: str, machines: dict[str, Hardware]) -> Imported:
                 regions_seen.add(region)
     out.source = SourceInfo(out.source.key, out.source.url, date, ",".join(sorted(regions_seen)) or None,
                             out.source.notes)
+    out.attached = _attached(rates, Path(file).name, date)
     return out
+
+
+def _attached(rates: Rates, page: str, date: str) -> dict[str, Any]:
+    """``attached_gpus`` entries: each known GPU SKU's own price per GPU-hour in the reference region (the
+    catalog holds one region per attached GPU), its Preemptible SKU's as the spot price."""
+    entries: dict[str, Any] = {}
+    for model, prefix in sorted(GPU_SKUS.items()):
+        label = ATTACHED_GPU_LABELS.get(model)
+        on_demand = rates.get(("on_demand", f"GPU:{prefix}"), {}).get(REGION)
+        if label is None or on_demand is None:
+            continue
+        spot = rates.get(("spot", f"GPU:{prefix}"), {}).get(REGION)
+        since = f", effective {on_demand[1][:10]}" if on_demand[1] else ""
+        entry: dict[str, Any] = {"provider": "gcp", "region": REGION, "gpu_model": model,
+                                 "on_demand": rounded(on_demand[0])}
+        source = f"Cloud Billing SKUs {page}: \"{prefix}\" per GPU-hour in {REGION}{since}"
+        if spot is not None:
+            entry["spot"] = rounded(spot[0])
+            source += "; spot: its Preemptible SKU" + (f", effective {spot[1][:10]}" if spot[1] else "")
+        entries[label] = {**entry, "source": source, "date": date}
+    return entries
 
 
 Rates = dict[tuple[str, str], dict[str, tuple[float, str]]]

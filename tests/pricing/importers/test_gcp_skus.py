@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from policy_engine.pricing.importers.common import Hardware, ImportFailure
 from policy_engine.pricing.importers.gcp_skus import import_skus
+from policy_engine.pricing.price_import import ImportRequest, run_import
 
 from .paths import IMPORT_FIXTURES
 
@@ -52,3 +54,19 @@ def test_a_page_is_dated_by_its_fetched_at_like_every_undated_format(
     assert {r.date for r in imported.rows} == {"2025-12-01"} and imported.source.date == "2025-12-01"
     assert "fetched_at 2025-12-01T08:00:00Z" in (imported.source.notes or "")
     assert "modification" in (import_skus(fixture_copy("gcp-skus.json"), MACHINES).source.notes or "")
+
+
+def test_each_gpu_skus_own_price_is_its_attached_gpu_entry_in_the_reference_region(
+        fixture_copy: Callable[[str], str]) -> None:
+    imported = import_skus(fixture_copy("gcp-skus.json"), MACHINES)
+    # "Nvidia Tesla A100 GPU running in Americas": units 2 + nanos 933908000; its "attached to Spot Preemptible
+    # VMs" SKU: nanos 880000000. "Nvidia L4 GPU": nanos 560046000, no Preemptible SKU in the page: no spot
+    a100, l4 = imported.attached["nvidia-tesla-a100"], imported.attached["nvidia-l4"]
+    assert (a100["on_demand"], a100["spot"], a100["region"], a100["gpu_model"]) == (2.933908, 0.88, "us-central1",
+                                                                                     "A100")
+    assert a100["date"] == "2025-11-29" and "effective 2025-11-01" in a100["source"]  # the page's date; when it
+    assert "effective 2025-11-15" in a100["source"]                                    # took effect, kept apart
+    assert (l4["on_demand"], "spot" in l4) == (0.560046, False)
+    assert set(imported.attached) == {"nvidia-tesla-a100", "nvidia-l4"}  # the commitment SKU gives none
+    written = yaml.safe_load(run_import(ImportRequest(gcp_skus=(fixture_copy("gcp-skus.json"),))).text)
+    assert written["attached_gpus"]["nvidia-tesla-a100"]["spot"] == 0.88
