@@ -33,8 +33,9 @@ def mapping(doc: Document, path: FieldPath) -> dict[str, Any] | None:
     return value
 
 
-def sequence(doc: Document, path: FieldPath) -> list[Any]:
-    value = get(doc.obj, path)
+def sequence(doc: Document, path: FieldPath, holder: dict[str, Any] | None = None) -> list[Any]:
+    """The list at ``path`` ([] when absent); ``holder``: the mapping at ``path[:-1]``, already read."""
+    value = get(doc.obj, path) if holder is None else holder.get(path[-1])  # type: ignore[arg-type]
     if value is None:
         return []
     if not isinstance(value, list):

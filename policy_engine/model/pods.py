@@ -78,13 +78,15 @@ class RoleSource:
     labels_note: str | None = None
 
 
-def default_containers(doc: Document, spec_path: FieldPath) -> tuple[ContainerRef, ...]:
+def default_containers(doc: Document, spec_path: FieldPath, spec: dict[str, Any] | None = None
+                       ) -> tuple[ContainerRef, ...]:
     """A pod spec's init containers, then its containers (a named tuple made without its Python-level
-    constructor: a pod may have 20,000 of them)."""
+    constructor: a pod may have 20,000 of them); ``spec``: the mapping at ``spec_path``, already read."""
     refs: list[ContainerRef] = []
     for key, init in (("initContainers", True), ("containers", False)):
         base = (*spec_path, key)
-        refs += [_ref(ContainerRef, ((*base, i), init, "resources")) for i in range(len(fields.sequence(doc, base)))]
+        count = len(fields.sequence(doc, base, spec))
+        refs += [_ref(ContainerRef, ((*base, i), init, "resources")) for i in range(count)]
     return tuple(refs)
 
 
@@ -93,7 +95,7 @@ _ref = tuple.__new__
 
 def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     spec = fields.mapping(doc, source.spec_path) or {}
-    refs = source.containers if source.containers is not None else default_containers(doc, source.spec_path)
+    refs = source.containers if source.containers is not None else default_containers(doc, source.spec_path, spec)
     meta = fields.mapping(doc, source.meta_path) if source.meta_path is not None else None
     inherited = source.inherited_meta or ((("metadata",),) if source.meta_path is None else ())
     role = Role(

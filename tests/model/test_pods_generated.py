@@ -71,7 +71,21 @@ def _checked_role(spec: dict[str, Any]) -> Role:
     assert role.memory_request_gib == float(pod_amounts.get("memory", 0)) / GIB
     gpus = {r: float(a) for r, a in sorted(pod_amounts.items()) if gpu_fraction(r, DEFAULT_CONFIG) and a > 0}
     assert role.gpu_resources == gpus
+    found = role.provenance.get("gpus")
+    assert (found.path if found is not None else None) == (_first_gpu(spec) if gpus else None)
     return role
+
+
+def _first_gpu(spec: dict[str, Any]) -> tuple[str | int, ...] | None:
+    """Where the first container (init containers first) asking for a positive amount of an accelerator asks:
+    its request, else its limit."""
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(key, [])):
+            requests, limits = c["resources"].get("requests", {}), c["resources"].get("limits", {})
+            for resource, value in {**limits, **requests}.items():
+                if gpu_fraction(resource, DEFAULT_CONFIG) is not None and parse_quantity(value) > 0:
+                    return ("spec", key, i, "resources", "requests" if resource in requests else "limits", resource)
+    return None
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
