@@ -42,6 +42,10 @@ def _label_test(req: ast.LabelRequirement) -> Predicate:
     return lambda w: w.labels.get(key) not in values  # != and notin: an absent label qualifies
 
 
+#: Namespaces whose match a selector remembers (past it, it forgets them all and starts again).
+_DECIDED_NAMESPACES = 4096
+
+
 def _selector(sel: ast.Selector) -> Predicate | None:
     """The test a selector makes, or None when it lets every workload through."""
     if isinstance(sel, ast.KindsSelector):
@@ -53,7 +57,20 @@ def _selector(sel: ast.Selector) -> Predicate | None:
         match = _globs([p.value for p in sel.patterns]).match
         # an object without a namespace is matched only by "*": where it lands is not known here
         wildcard = any(p.value == "*" for p in sel.patterns)
-        return lambda w: match(w.namespace) is not None if w.namespace is not None else wildcard
+        decided: dict[str, bool] = {}  # a run has a few namespaces: each matched once
+
+        def in_namespaces(w: Workload) -> bool:
+            namespace = w.namespace
+            if namespace is None:
+                return wildcard
+            found = decided.get(namespace)
+            if found is None:
+                if len(decided) >= _DECIDED_NAMESPACES:
+                    decided.clear()
+                found = decided[namespace] = match(namespace) is not None
+            return found
+
+        return in_namespaces
     tests = [_label_test(r) for r in sel.requirements]
     return lambda w: all(t(w) for t in tests)
 
@@ -107,7 +124,16 @@ def _checks(fns: list[RuleFn]) -> Callable[[Workload], list[Violation]]:
     if len(fns) == 1:
         only = fns[0]
         return lambda w: only(w) or []  # type: ignore[return-value]  # a rule returns a list or ()
-    return lambda w: [v for fn in fns for v in fn(w)]
+
+    def every_rule(w: Workload) -> list[Violation]:
+        out: list[Violation] = []
+        for fn in fns:  # most rules find nothing (an empty tuple): nothing to iterate
+            found = fn(w)
+            if found:
+                out += found
+        return out
+
+    return every_rule
 
 
 def _aggregate(body: ast.Aggregate, message: ast.Str | None) -> AggregateRule:

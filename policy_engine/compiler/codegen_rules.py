@@ -272,8 +272,9 @@ class RuleCompiler:
         rule = "forbid" if negate else "assert"
 
         single = _single_quantifier(condition)
-        templated = self.template is not None
-        if single is not None and list(reads) == [single[2]] and not templated:
+        template, policy_name = self.template, self.policy_name
+        witnesses = [n for n, (_, kind) in reads.items() if kind == WITNESS]  # the facts {elements} is made of
+        if single is not None and list(reads) == [single[2]] and template is None:
             return self._quantifier_only(single, text, limits, negate, rule, path)
 
         def check(w: Workload) -> Sequence[Violation]:
@@ -288,13 +289,19 @@ class RuleCompiler:
                 if (test(w) is True) != negate:
                     return NONE
                 facts = {name: getter(w) for name, (getter, _) in reads.items()}
+            if template is not None:  # the policy's message: only the elements are needed, not the default text
+                elements = ""
+                for name in witnesses:  # the first quantifier's deciding elements that are any
+                    listed = facts[name]
+                    elements = ", ".join(listed) if listed is not None else "unset"
+                    if elements:
+                        break
+                message = template.render(w, {"policy": policy_name, "condition": text, "elements": elements})
+                return [Violation(rule, message, path, None, facts)]
             parts = []
-            elements = ""
             for n, v in facts.items():
                 if reads[n][1] == WITNESS:
-                    listed = ", ".join(v) if v is not None else "unset"
-                    elements = elements or listed
-                    parts.append(f"{n}: {listed}")
+                    parts.append(f"{n}: {', '.join(v) if v is not None else 'unset'}")
                 else:
                     parts.append(f"{n} is {render_value(v, reads[n][1])}")
             shown = ", ".join(parts)
@@ -302,9 +309,7 @@ class RuleCompiler:
                 default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
-            default += limits
-            context = {"condition": text, "elements": elements} if templated else _NO_CONTEXT
-            return [self.violation(w, rule, default, context, path, facts=facts)]
+            return [Violation(rule, default + limits, path, None, facts)]
 
         return check
 
@@ -442,7 +447,9 @@ def constant_value(e: ast.Expr | None) -> Any:
 def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
     """``paths`` in words, with the note of each role whose pods no field of the object can label
     (``Role.labels_note``: an LLMInferenceService, a KAITO preset)."""
+    where = _dotted(paths[0]) if len(paths) == 1 else " and ".join(map(_dotted, paths))
+    if not any(r.labels_note for r in w.roles):  # the usual case: every role's pods can be labelled
+        return where
     notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
                           and (r.labels_path if target == "labels" else r.annotations_path) in paths)
-    where = " and ".join(_dotted(p) for p in paths)
     return f"{where} ({'; '.join(n for n in notes if n)})" if notes else where

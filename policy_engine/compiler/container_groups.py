@@ -320,6 +320,9 @@ def _table(w: Workload) -> ContainerTable:
     return ContainerTable(raws, types, roles, requests, limits, objects.parsed_quantities(w), own)
 
 
+#: How many containers the workload model read of the workload's roles (every condition over containers asks).
+container_count: Callable[[Workload], int] = per_workload(lambda w: sum(len(r.containers) for r in w.roles))
+
 #: The workload's container table, built once per workload.
 container_table: Callable[[Workload], ContainerTable] = per_workload(_table)
 
@@ -349,7 +352,7 @@ class Grouping:
 
     def groups(self, w: Workload) -> Iterator[tuple[dict[str, Any], Any]] | None:
         """(a record, its key) per distinct key; None when ``w`` is small enough to decide per container."""
-        if sum(len(r.containers) for r in w.roles) < _COLUMNS_FROM:
+        if container_count(w) < _COLUMNS_FROM:
             return None
         table = container_table(w)
         return table.records(table.keys(self.slots)[1], self.readers, self.partial)

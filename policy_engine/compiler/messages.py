@@ -34,6 +34,8 @@ RULE_PLACEHOLDERS: dict[type, frozenset[str]] = {
 
 def render_value(value: Any, type_: str = "") -> str:
     """How a value reads in a message: 30m, $1,500.00, 80%, 4, "unset" for null."""
+    if value.__class__ is str:  # a name, a label: the commonest, as it is
+        return value
     if value is None:
         return "unset"
     if isinstance(value, bool):

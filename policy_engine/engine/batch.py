@@ -19,7 +19,7 @@ import gc
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -34,6 +34,7 @@ from policy_engine.engine.packed import (
     PackedList,
     Packer,
     Render,
+    is_compressed,
     pack,
     pack_block,
     sort_key,
@@ -62,6 +63,11 @@ PARALLEL_BYTES = 1 << 20
 AHEAD = 2
 #: Documents per batch when evaluating a stream already in memory (``evaluate_documents``).
 BATCH_DOCUMENTS = 512
+#: The workers' packed findings and pieces are kept uncompressed up to this many bytes (a 10,000-document
+#: run's, about): compressing them, and decompressing them again to write the report, took a tenth of such a
+#: run's time, and the decompressing came after the workers had finished. Past it, each block is compressed
+#: (a tenth of the size), so memory stays flat however long the input.
+RAW_BYTES = 16 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +142,7 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     work = _chain(head, units)
     done = _Collected(engine, options)
     if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
-        _parallel(engine, work, workers, options, source, done.add, render if done.may_pack else None,
-                  pack=done.may_pack)
+        _parallel(engine, work, workers, options, source, done, render if done.may_pack else None)
     else:
         workers = 1
         for unit in work:
@@ -170,10 +175,13 @@ class _Collected:
         self.may_pack = options.sort and not options.workloads  # packed findings come back sorted
         self.pairs = 0
         self.pair_blocks: list[tuple[int, bytes]] | None = None  # the matched pairs, packed in input order
+        self.raw = 0  # bytes of the workers' blocks kept uncompressed (``RAW_BYTES``)
 
     def add(self, partial: Partial) -> None:
         self.partials.append(partial)
         block, partial.block = partial.block, None
+        if block is not None and not is_compressed(block.data):
+            self.raw += len(block.data) + len(block.pieces or b"")
         self.findings += len(partial.findings) + (block.count if block is not None else 0)
         if self.packer is None and (block is not None or (self.may_pack and self.findings > PACK_AFTER)):
             self.packer = Packer()
@@ -247,14 +255,19 @@ def _tune_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
+    _mallopt(128 * 1024)
+
+
+def _mallopt(threshold: int) -> None:
+    """With glibc, blocks of ``threshold`` bytes and more mapped on their own, and the heap trimmed past it."""
     if sys.platform.startswith("linux"):
         import ctypes
         import ctypes.util
 
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD, fixed (not raised after each free)
-            libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
+            libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD, fixed (not raised after each free)
+            libc.mallopt(-1, threshold)  # M_TRIM_THRESHOLD
         except (OSError, AttributeError):  # not glibc (musl): its allocator returns memory by itself
             pass
 
@@ -383,10 +396,17 @@ _ENGINE: Engine | None = None  # a worker's engine: inherited through fork, or l
 _RENDER: Render | None = None  # a forked worker's piece renderer (the reports' context is not picklable)
 
 
+#: A worker's large blocks (a unit's text, its results pickled) stay in its heap for the next unit: mapping and
+#: unmapping each cost a page fault per page touched, some 25,000 a 10,000-document run. A worker holds one
+#: unit at a time, so its heap stays about one unit's size; the parent keeps ``_tune_gc``'s setting.
+WORKER_MMAP_THRESHOLD = 32 << 20
+
+
 def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: int) -> None:
     """A worker's engine and settings: inherited through fork, else loaded from ``source`` and set as the
     parent's are (passed here, never through ``os.environ``, which would outlive the run in the parent)."""
     global _ENGINE
+    _mallopt(WORKER_MMAP_THRESHOLD)
     documents.configure(max_file_bytes=max_file_bytes)
     if _ENGINE is None:
         from policy_engine.engine import load_engine
@@ -395,12 +415,13 @@ def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: 
         _ENGINE.unread_gpu = unread_gpu
 
 
-def _work(unit: Unit, options: Options, pack: bool) -> Partial:
-    """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker."""
+def _work(unit: Unit, options: Options, pack: bool, compress: bool = True) -> Partial:
+    """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker
+    (compressed or not: ``RAW_BYTES``)."""
     assert _ENGINE is not None
     partial = _ENGINE.evaluate_partial(_load(unit), options)
     if pack and partial.findings:
-        partial.block = pack_block(partial.findings, _RENDER)
+        partial.block = pack_block(partial.findings, _RENDER, compress=compress)
         if options.summaries:
             partial.block.summaries = summarise(_ENGINE.policies, partial.findings)
         partial.findings.clear()
@@ -408,9 +429,8 @@ def _work(unit: Unit, options: Options, pack: bool) -> Partial:
 
 
 def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options,
-              source: EngineSource, sink: Callable[[Partial], None], render: Render | None,
-              *, pack: bool) -> None:
-    """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``sink`` in input order,
+              source: EngineSource, done: _Collected, render: Render | None) -> None:
+    """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``done`` in input order,
     each as soon as those before it are in."""
     import multiprocessing  # these imports (~25 ms): only for a parallel run
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -428,7 +448,7 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
     def deliver() -> None:
         nonlocal delivered
         while delivered in results:
-            sink(results.pop(delivered))
+            done.add(results.pop(delivered))
             delivered += 1
 
     try:
@@ -440,7 +460,8 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
                     for future in finished:
                         results[running.pop(future)] = future.result()
                     deliver()
-                running[pool.submit(_work, unit, options, pack)] = index
+                compress = done.raw >= RAW_BYTES
+                running[pool.submit(_work, unit, options, done.may_pack, compress)] = index
             for future, index in running.items():
                 results[index] = future.result()
                 deliver()

@@ -218,12 +218,14 @@ class Engine:
 
     def _policies(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
                   options: Options, ref: ResourceRef) -> None:
+        findings = partial.findings
+        evaluations = partial.evaluations if options.evaluations else None
         for policy in policies:
             try:
                 if not policy.applies(w):
                     continue
-                if options.evaluations:
-                    partial.evaluations.append((policy.name, ref))
+                if evaluations is not None:
+                    evaluations.append((policy.name, ref))
                 violations = policy.check(w)
                 if policy.aggregates:
                     for i, rule in enumerate(policy.aggregates):
@@ -231,15 +233,16 @@ class Engine:
                         if c is not None:
                             partial.contributions.append(c)
             except Exception as exc:  # one broken policy must never take the run (or the webhook) down
-                partial.findings.append(_failed(policy, ref, exc))
+                findings.append(_failed(policy, ref, exc))
                 continue
-            for v in violations:
-                partial.findings.append(Finding(
-                    policy=policy.name, rule=v.rule, severity=policy.severity, enforcement=policy.enforcement,
-                    message=intern(v.message), resource=ref,
-                    field_line=w.doc.line_of(v.path) if v.path else None, field_path=v.path,
-                    monthly_cost=monthly, saving=v.saving,
-                    facts=tuple(v.facts.items()) if v.facts else ()))
+            if not violations:
+                continue
+            name, severity, enforcement, line_of = policy.name, policy.severity, policy.enforcement, w.doc.line_of
+            for v in violations:  # positional (Finding's field order): a large run makes hundreds of thousands
+                path = v.path
+                findings.append(Finding(name, v.rule, severity, enforcement, intern(v.message), ref,
+                                        line_of(path) if path else None, path, monthly, v.saving, None, (),
+                                        tuple(v.facts.items()) if v.facts else ()))
 
     def settle(self, partials: Sequence[Partial], options: Options = DEFAULT) -> list[Partial]:
         """The partials plus one judging their deferred workloads against the references of all of them:

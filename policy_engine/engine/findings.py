@@ -72,8 +72,13 @@ class Finding:
     @property
     def saving_unknown(self) -> str | None:
         """Why the saving could not be known (a spot rule without a spot price), or None."""
-        why = dict(self.facts).get("saving")
-        return why if self.saving is None and isinstance(why, str) and why.startswith("unknown") else None
+        if self.saving is not None:
+            return None
+        why = None
+        for key, value in self.facts:  # a few pairs: no dict built (every finding of a report asks)
+            if key == "saving":
+                why = value
+        return why if isinstance(why, str) and why.startswith("unknown") else None
 
     def fingerprint(self) -> str:
         """Stable across runs and line shifts: policy, rule, resource identity and group — not the line."""

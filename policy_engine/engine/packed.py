@@ -27,6 +27,7 @@ import copy
 import heapq
 import pickle
 import zlib
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ PACK_PAIRS_AFTER = 200_000
 T = TypeVar("T")
 
 SortKey = tuple[str, int, str, str]
+#: Consecutive findings' keys and pieces of a report (``PackedFindings.runs``).
+Run = tuple[list[SortKey], list[str | T]]
 #: A unit's sorted findings -> for each report variant (``"text"``, ``"json"``…), each finding's piece.
 Render = Callable[[Sequence[Finding]], dict[str, list[str]]]
 
@@ -111,30 +114,44 @@ class PackedFindings(PackedList[Finding]):
     def pieces(self, variant: str, render: Callable[[Finding], T]) -> Iterator[tuple[SortKey, str | T]] | None:
         """Each finding's piece of a report, in order, as the workers rendered it (``render``: the loose ones,
         merged in at their place as ``__iter__`` merges them); None unless every block has ``variant``."""
+        runs = self.runs(variant, render)
+        if runs is None:
+            return None
+        return (pair for keys, pieces in runs for pair in zip(keys, pieces, strict=True))
+
+    def runs(self, variant: str, render: Callable[[Finding], T]) -> Iterator[Run[T]] | None:
+        """``pieces`` as runs of consecutive findings (keys, pieces): each block's, cut where a loose finding
+        goes, and each loose one alone; so that a reporter joins a run at once rather than piece by piece."""
         blobs = [p for p in self._pieces if p is not None]
         if not self._blocks or len(blobs) != len(self._blocks):
             return None
         first = _unpack_pieces(blobs[0])
         if variant not in first[1]:
             return None
-        return self._merged_pieces(variant, render, blobs, first)
+        return self._runs(variant, render, blobs, first)
 
-    def _merged_pieces(self, variant: str, render: Callable[[Finding], T], blobs: list[bytes],
-                       first: tuple[list[SortKey], dict[str, list[str]]] | None) -> Iterator[tuple[SortKey, str | T]]:
+    def _runs(self, variant: str, render: Callable[[Finding], T], blobs: list[bytes],
+              first: tuple[list[SortKey], dict[str, list[str]]] | None,
+              ) -> Iterator[Run[T]]:
         loose = [(sort_key(f), f) for f in self._loose]
         transform = self._transform
         at = 0
         for blob in blobs:
             keys, variants = first if first is not None else _unpack_pieces(blob)
             first = None  # one block's pieces held at a time
-            for key, piece in zip(keys, variants[variant], strict=True):
-                while at < len(loose) and loose[at][0] < key:  # on a tie the packed one first, as heapq.merge
-                    yield loose[at][0], render(transform(loose[at][1]) if transform else loose[at][1])
-                    at += 1
-                yield key, piece
-            del keys, variants
+            pieces: list[str | T] = variants[variant]  # type: ignore[assignment]  # str: a worker's
+            start = 0
+            while at < len(loose) and keys and loose[at][0] < keys[-1]:
+                cut = bisect_right(keys, loose[at][0], start)  # on a tie the packed one first, as heapq.merge
+                if cut > start:
+                    yield keys[start:cut], pieces[start:cut]
+                    start = cut
+                yield [loose[at][0]], [render(transform(loose[at][1]) if transform else loose[at][1])]
+                at += 1
+            yield (keys, pieces) if start == 0 else (keys[start:], pieces[start:])
+            del keys, variants, pieces
         for key, f in loose[at:]:
-            yield key, render(transform(f) if transform else f)
+            yield [key], [render(transform(f) if transform else f)]
 
 
 def counts(findings: Iterable[Finding]) -> Counter[Enforcement]:
@@ -144,9 +161,23 @@ def counts(findings: Iterable[Finding]) -> Counter[Enforcement]:
     return Counter(f.enforcement for f in findings)
 
 
-def pack(items: list[Any]) -> tuple[int, bytes]:
-    """A block of ``PackedList``."""
-    return len(items), zlib.compress(pickle.dumps(items, pickle.HIGHEST_PROTOCOL), 1)
+def pack(items: list[Any], *, compress: bool = True) -> tuple[int, bytes]:
+    """A block of ``PackedList``: pickled and compressed (or only pickled: faster, and larger)."""
+    return len(items), _dumps(items, compress)
+
+
+def _dumps(value: Any, compress: bool) -> bytes:
+    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return zlib.compress(data, 1) if compress else data
+
+
+def _loads(data: bytes) -> Any:
+    """What ``_dumps`` made: a pickle starts with its protocol opcode (0x80), a zlib stream never does."""
+    return pickle.loads(data if data[:1] == b"\x80" else zlib.decompress(data))
+
+
+def is_compressed(data: bytes) -> bool:
+    return data[:1] != b"\x80"
 
 
 @dataclass(slots=True)
@@ -162,14 +193,15 @@ class Block:
     summaries: list[PolicySummary] | None = None  # of these findings, when the run wants summaries
 
 
-def pack_block(findings: list[Finding], render: Render | None = None) -> Block:
-    """``findings`` (not empty) sorted in place and packed; with ``render``, their pieces too."""
+def pack_block(findings: list[Finding], render: Render | None = None, *, compress: bool = True) -> Block:
+    """``findings`` (not empty) sorted in place and packed; with ``render``, their pieces too. Without
+    ``compress`` only pickled: a run's first few megabytes are (``engine.batch``), saving the time that
+    compressing and decompressing them again would take."""
     findings.sort(key=sort_key)
     pieces = None
     if render is not None:
-        keys = [sort_key(f) for f in findings]
-        pieces = zlib.compress(pickle.dumps((keys, render(findings)), pickle.HIGHEST_PROTOCOL), 1)
-    _, data = pack(findings)
+        pieces = _dumps(([sort_key(f) for f in findings], render(findings)), compress)
+    _, data = pack(findings, compress=compress)
     return Block(len(findings), sort_key(findings[0]), sort_key(findings[-1]), data,
                  Counter(f.enforcement for f in findings), pieces)
 
@@ -206,10 +238,10 @@ class Packer:
 
 
 def _unpack(data: bytes) -> list[Any]:
-    findings: list[Any] = pickle.loads(zlib.decompress(data))  # packed by this process or its workers
+    findings: list[Any] = _loads(data)  # packed by this process or its workers
     return findings
 
 
 def _unpack_pieces(data: bytes) -> tuple[list[SortKey], dict[str, list[str]]]:
-    keys, variants = pickle.loads(zlib.decompress(data))  # made by this process's workers (pack_block)
+    keys, variants = _loads(data)  # made by this process's workers (pack_block)
     return keys, variants

@@ -79,6 +79,8 @@ def _common(maps: list[dict[str, str]]) -> dict[str, str]:
     if not maps:
         return {}
     first, *rest = maps
+    if not rest:  # one role (most workloads): all its pods carry
+        return dict(first)
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
 
 

@@ -21,6 +21,7 @@ import stat
 import sys
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 import yaml
@@ -449,14 +450,43 @@ def _depth(text: str) -> tuple[int, tuple[int, int] | None]:
     line and column where it nests past ``MAX_DEPTH`` (None when it does not).
 
     Block nesting needs a column per level and flow nesting a bracket per level, so a text whose longest
-    line and bracket count together stay under libyaml's limit is not scanned. The rest is scanned event
-    by event by libyaml (its parser keeps an explicit stack; it does not recurse); past libyaml's own
-    limit the depth is that limit + 1 and the caller scans with PyYAML's Python parser.
+    line and bracket count together stay under libyaml's limit is not scanned (``_shallow``). The rest is
+    scanned event by event by libyaml (its parser keeps an explicit stack; it does not recurse); past
+    libyaml's own limit the depth is that limit + 1 and the caller scans with PyYAML's Python parser.
     """
-    brackets = text.count("[") + text.count("{")
-    if brackets + max(map(len, text.splitlines()), default=0) <= LIBYAML_MAX_DEPTH:
+    if _shallow(text):
         return 0, None
     return _scan_depth(Loader(text))
+
+
+def _shallow(text: str) -> bool:
+    """Whether ``text`` cannot nest past libyaml's limit: its longest line and the brackets of each of its
+    documents together stay under it (a flow collection cannot cross a ``---`` line: libyaml stops there).
+
+    Usually the brackets of the whole text are few: then it is enough to know that no line is longer than
+    the rest of the limit, which a look at every ``step``-th block of characters tells without cutting the
+    text into lines (a line longer than ``2 * step - 1`` holds a whole block with no line break); only when
+    a block has none are the lines measured.
+    """
+    brackets = text.count("[") + text.count("{")
+    limit = LIBYAML_MAX_DEPTH - brackets
+    if limit >= _MIN_STEP:
+        step = limit // 2 + 1
+        find = text.find
+        if all(find("\n", start, start + step) >= 0 for start in range(0, len(text) - step + 1, step)):
+            return True  # (a text shorter than a block: no line in it is longer than the limit)
+    longest = max(map(len, text.splitlines()), default=0)
+    if brackets + longest <= LIBYAML_MAX_DEPTH:
+        return True
+    budget = LIBYAML_MAX_DEPTH - longest  # for each document's brackets
+    if budget < 0:
+        return False
+    cuts = [0, *(m.start() for m in DOCUMENT_START.finditer(text)), len(text)]
+    return all(text.count("[", a, b) + text.count("{", a, b) <= budget for a, b in pairwise(cuts))
+
+
+#: ``_shallow`` looks at blocks of at least this many characters (below, it measures the lines).
+_MIN_STEP = 64
 
 
 def _scan_depth(loader: yaml.SafeLoader) -> tuple[int, tuple[int, int] | None]:

@@ -69,9 +69,10 @@ def api_group(api_version: str) -> str:
 
 def extractor_for(doc: Document) -> tuple[Extractor | None, bool]:
     """The extractor for a document and whether it is the generic one; (None, False) for non-workloads."""
-    if doc.kind in NOT_WORKLOADS:
+    kind = doc.kind
+    if kind in NOT_WORKLOADS:
         return None, False
-    found = _REGISTRY.get((api_group(doc.api_version), doc.kind))
+    found = _REGISTRY.get((api_group(doc.api_version), kind))
     if found is not None:
         return found, False
     return kinds_core.generic, True

@@ -98,8 +98,15 @@ GENERIC_TEMPLATES: tuple[FieldPath, ...] = (
 GENERIC_POD_SPECS: tuple[FieldPath, ...] = (("spec", "podSpec"), ("spec", "template", "podSpec"))
 
 
+#: The keys of ``spec`` those paths go through: a ``spec`` with none of them (a Service) holds no pod.
+_GENERIC_KEYS = tuple(dict.fromkeys(path[1] for path in (*GENERIC_TEMPLATES, *GENERIC_POD_SPECS)))
+
+
 def generic(doc: Document, config: ModelConfig) -> Shape | None:
     """An unknown kind is a workload only when a conventional path holds a pod spec with containers."""
+    spec = doc.obj.get("spec")
+    if not isinstance(spec, dict) or not any(key in spec for key in _GENERIC_KEYS):
+        return None
     for path in GENERIC_TEMPLATES:
         if isinstance(fields.get(doc.obj, (*path, "spec", "containers")), list):
             role = template_role(doc, "pod", path, replicas_at(doc, ("spec", "replicas")))

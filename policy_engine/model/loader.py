@@ -5,7 +5,9 @@ node's tag, and PyYAML then constructs each document in Python through a generic
 generator-based dispatch. Together they cost twice what the C part does. Two shortcuts, each exact:
 
 * a plain scalar's implicit tag depends on its text alone (SafeLoader has no path resolvers), so it is
-  resolved once per distinct text and remembered;
+  resolved once per distinct text and remembered; the composer's two other calls per node (descend into
+  and ascend from a node, for path resolvers) do nothing without path resolvers, so they are C callables
+  that do nothing (together, a seventh of the composition's time);
 * a manifest is almost all string-keyed mappings, sequences and string scalars: those are built here
   directly, and every other node (ints, bools, nulls, floats, timestamps, merge keys, explicit or unknown
   tags, non-string keys) goes to the loader's own ``construct_object``, so its value, and any error it
@@ -35,8 +37,21 @@ else:
     _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: What the composer's per-node ``descend_resolver(parent, index)`` and ``ascend_resolver()`` become without
+#: path resolvers (PyYAML's methods then return at once): C callables that take those arguments, do nothing
+#: and are not Python frames (``_NOTHING`` stays empty).
+_NOTHING: dict[Any, Any] = {}
+_IGNORE_TWO = _NOTHING.get
+_IGNORE_NONE = ().__len__
+
+
 class Loader(_Base):
     """CSafeLoader (SafeLoader without libyaml) with plain-scalar resolution remembered by text."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        if not self.yaml_path_resolvers:  # the per-node callbacks as cheap as they can be (module docstring)
+            self.__dict__.update(descend_resolver=_IGNORE_TWO, ascend_resolver=_IGNORE_NONE, resolve=_resolve)
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
         """What ``Resolver.resolve`` returns: called from C for every node, so the common cases come first."""
@@ -52,6 +67,25 @@ class Loader(_Base):
                     _plain_tags[value] = tag
             return tag
         return _MAP if kind is MappingNode else _SEQ
+
+
+def _resolve(kind: type[Node], value: Any, implicit: Any) -> str:
+    """``Loader.resolve`` without path resolvers, as a plain function (no bound method made per node)."""
+    if kind is ScalarNode:
+        if not implicit[0]:
+            return _STR
+        tag = _plain_tags.get(value)
+        if tag is None:
+            tag = str(Resolver.resolve(_PLAIN, kind, value, implicit))
+            if len(_plain_tags) < _MAX_REMEMBERED:
+                _plain_tags[value] = tag
+        return tag
+    return _MAP if kind is MappingNode else _SEQ
+
+
+#: Resolves a plain scalar's tag as any SafeLoader does: from its text alone, by Resolver's implicit
+#: resolvers (the ones every SafeLoader, C or Python, has).
+_PLAIN = Resolver()
 
 
 class DuplicateKey(Exception):
@@ -107,13 +141,16 @@ def _construct(node: Node, loader: Any) -> Any:
             for key, value in node.value:
                 if key.__class__ is not ScalarNode or key.tag != _STR:
                     break  # a merge key, a non-string or tagged key: PyYAML's rules, for the whole mapping
-                out[key.value] = _construct(value, loader)
+                # a string value (most are) taken here rather than in a call of its own
+                out[key.value] = value.value if value.__class__ is ScalarNode and value.tag == _STR \
+                    else _construct(value, loader)
             else:
                 if len(out) != len(node.value):
                     raise _duplicate(node)
                 return out
     elif cls is SequenceNode and node.tag == _SEQ:
-        return [_construct(child, loader) for child in node.value]
+        return [child.value if child.__class__ is ScalarNode and child.tag == _STR else _construct(child, loader)
+                for child in node.value]
     return loader.construct_object(node, deep=True)
 
 

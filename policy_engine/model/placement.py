@@ -66,12 +66,18 @@ class _Pin:
 
 def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
     """Placement facts of one pod spec (or any mapping holding nodeSelector/affinity/tolerations)."""
-    pins = _affinity_pins(spec, spec_path)
+    pins = _affinity_pins(spec, spec_path) if "affinity" in spec else {}
     selector = spec.get("nodeSelector")
     if isinstance(selector, dict):
         for key, value in selector.items():
-            pins[str(key)] = _Pin((str(value),), (*spec_path, "nodeSelector", str(key)))
+            name = str(key)
+            pins[name] = _Pin((str(value),), (*spec_path, "nodeSelector", name))
     placement = Placement(node_selector={k: p.values[0] for k, p in pins.items() if len(p.values) == 1})
+    if not pins:  # nothing pins the pod: nothing else to read but a spot toleration
+        toleration = _spot_toleration(spec, spec_path) if "tolerations" in spec else None
+        if toleration is not None:
+            placement.provenance["spot_toleration"] = toleration
+        return placement
 
     for label in INSTANCE_TYPE_LABELS:
         pin = pins.get(label)
@@ -84,17 +90,25 @@ def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
         placement.provenance["instance_type"] = Provenance(pin.path, f"from {label}")
         break
 
-    capacity = _agreed(pins, CAPACITY_LABELS, lambda label, v: _SPOT_VALUES[label].get(v))
+    capacity = _agreed(pins, CAPACITY_LABELS, _capacity)
     if capacity is not None:
         placement.capacity_type, placement.provenance["capacity_type"] = capacity
-    model = _agreed(pins, GPU_MODEL_LABELS, lambda _, v: normalise_gpu_model(v))
+    model = _agreed(pins, GPU_MODEL_LABELS, _gpu_model)
     if model is not None:
         placement.gpu_model, placement.provenance["gpu_model"] = model
 
-    toleration = _spot_toleration(spec, spec_path)
+    toleration = _spot_toleration(spec, spec_path) if "tolerations" in spec else None
     if toleration is not None and placement.capacity_type is CapacityType.UNKNOWN:
         placement.provenance["spot_toleration"] = toleration
     return placement
+
+
+def _capacity(label: str, value: str) -> CapacityType | None:
+    return _SPOT_VALUES[label].get(value)
+
+
+def _gpu_model(_: str, value: str) -> str | None:
+    return normalise_gpu_model(value)
 
 
 def _agreed(
@@ -104,6 +118,11 @@ def _agreed(
     for label in labels:
         pin = pins.get(label)
         if pin is None:
+            continue
+        if len(pin.values) == 1:  # (the usual case) one value: agreed when it reads as a known one
+            value = read(label, pin.values[0])
+            if value is not None:
+                return value, Provenance(pin.path, f"from {label}={pin.values[0]}")
             continue
         values = {read(label, v) for v in pin.values}
         if len(values) == 1 and None not in values:

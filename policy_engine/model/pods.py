@@ -110,8 +110,13 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
         block = fields.mapping(doc, path) or {}
         labels.update(fields.string_map(block.get("labels")))
         annotations.update(fields.string_map(block.get("annotations")))
-    labels.update(fields.string_map((meta or {}).get("labels")))
-    annotations.update(fields.string_map((meta or {}).get("annotations")))
+    if meta:
+        if inherited:
+            labels.update(fields.string_map(meta.get("labels")))
+            annotations.update(fields.string_map(meta.get("annotations")))
+        else:  # (most roles) the template's own metadata alone
+            labels = fields.string_map(meta.get("labels"))
+            annotations = fields.string_map(meta.get("annotations"))
     if source.copied_prefixes is not None:
         prefixes = source.copied_prefixes
         labels = {**{k: v for k, v in labels.items() if prefixes and k.startswith(prefixes)},
@@ -269,10 +274,10 @@ def _read_containers(
             _add(sums, requests, limits, parsed, times - 1)
     for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[resource] = sums.get(resource, Decimal(0)) + amount
-    if not all(type(resource) is str for resource in (*sums, *inits)):  # `1: 2` in YAML: every name is in a sum
+    if not {*map(type, sums), *map(type, inits)} <= _STR_ONLY:  # `1: 2` in YAML: every name is in a sum
         raise _unnamed_resource(doc, refs, containers)
     gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
-    first_gpu = _first_gpu_path(doc, refs, parents, gpu_names) if gpu_names else None
+    first_gpu = _first_gpu_path(refs, containers, gpu_names) if gpu_names else None
     return containers, sums, inits, first_gpu, parsed
 
 
@@ -303,14 +308,16 @@ _ZERO = Decimal(0)
 _COUNT_AT_LEAST = 64
 
 
+_STR_ONLY = frozenset({str})
 _EMPTY: dict[str, Any] = {}  # read only: the requests (or limits) of a container that sets none
 
 
-def _first_gpu_path(doc: Document, refs: tuple[ContainerRef, ...], parents: dict[FieldPath, Any],
-                    gpu_names: set[str]) -> FieldPath | None:
-    """Where the first container asking for a GPU (a positive amount of an accelerator resource) asks."""
-    for ref in refs:
-        resources = (_holder(doc, ref.path, parents) or _EMPTY).get(ref.resources_key) or _EMPTY
+def _first_gpu_path(refs: tuple[ContainerRef, ...], containers: list[Container], gpu_names: set[str]
+                    ) -> FieldPath | None:
+    """Where the first container asking for a GPU (a positive amount of an accelerator resource) asks (each
+    container keeps the mapping its ref names: ``raw``)."""
+    for ref, container in zip(refs, containers, strict=True):
+        resources = (container.raw or _EMPTY).get(ref.resources_key) or _EMPTY
         requests = resources.get("requests") or _EMPTY
         limits = resources.get("limits") or _EMPTY
         for resource, value in (requests.items() if not limits else {**limits, **requests}.items()):
@@ -366,16 +373,20 @@ def _quantities(doc: Document, ref: ContainerRef, which: str, raw: Any, valid: s
         if type(value) is str:
             if value not in valid:  # a new string: parsed once, here (the values before it are valid)
                 try:
-                    parsed[value] = parse_quantity(value)
+                    parsed[value] = _quantity_text(value)
                 except QuantityError:
                     _checked_quantities(doc, ref, which, mapping, parsed)  # the first bad value, located
                     raise
                 valid.add(value)
-        else:
+        else:  # a number (`nvidia.com/gpu: 1`): checked here, the values before it being valid
             plain = False
+            try:
+                _quantity(value)
+            except (QuantityError, TypeError):
+                _checked_quantities(doc, ref, which, mapping, parsed)  # located
+                raise
     if plain:
         return mapping, mapping
-    _checked_quantities(doc, ref, which, mapping, parsed)
     return mapping, {k: str(v) for k, v in mapping.items()}
 
 

@@ -54,6 +54,8 @@ def gpu_fraction(resource: str, config: ModelConfig) -> float | None:
     for name, fraction in config.extra_gpu_resources:
         if name == resource or (name.endswith("*") and resource.startswith(name[:-1])):
             return fraction
+    if "/" not in resource:  # cpu, memory, ephemeral-storage: every accelerator below has a domain
+        return None
     if resource in NOT_A_DEVICE_COUNT:
         return None
     if resource in WHOLE_DEVICE:

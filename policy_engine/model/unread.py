@@ -51,6 +51,8 @@ def unread(doc: Document) -> bool:
 
 def gpu_requests(obj: Any, config: ModelConfig = DEFAULT_CONFIG) -> list[GpuRequest]:
     """Every place under ``obj`` that asks for an accelerator, in document order (at most a few)."""
+    if not _asks(obj, config):  # the usual case (a Service, a ConfigMap): walked once, no path built
+        return []
     found: list[GpuRequest] = []
     stack: list[tuple[Any, FieldPath]] = [(obj, ())]
     seen = 0
@@ -58,20 +60,46 @@ def gpu_requests(obj: Any, config: ModelConfig = DEFAULT_CONFIG) -> list[GpuRequ
         node, path = stack.pop()
         seen += 1
         if isinstance(node, dict):
-            for key in ("requests", "limits"):
-                amounts = node.get(key)
-                if isinstance(amounts, dict):
-                    for name, amount in amounts.items():
-                        if isinstance(name, str) and is_gpu_resource(name, config) and str(amount) not in ("0", ""):
-                            found.append(GpuRequest((*path, key, name), name, str(amount)))
-            device_class = node.get("deviceClassName")
-            if isinstance(device_class, str) and is_gpu_device_class(device_class):
-                count = node.get("count", node.get("allocationMode", 1))
-                found.append(GpuRequest((*path, "deviceClassName"), f"DRA device class {device_class}",
-                                        str(count)))
+            found += _asked_at(node, path, config)
             children = [(v, (*path, str(k))) for k, v in node.items() if isinstance(v, dict | list)]
             stack.extend(reversed(children))
         elif isinstance(node, list):
             stack.extend(reversed([(v, (*path, i)) for i, v in enumerate(node) if isinstance(v, dict | list)]))
     unique: dict[FieldPath, GpuRequest] = {r.path: r for r in found}
     return list(unique.values())
+
+
+def _asked_at(node: dict[Any, Any], path: FieldPath, config: ModelConfig) -> list[GpuRequest]:
+    """What one mapping (at ``path``) asks for itself: its requests, limits and DRA device class."""
+    found: list[GpuRequest] = []
+    for key in ("requests", "limits"):
+        amounts = node.get(key)
+        if isinstance(amounts, dict):
+            for name, amount in amounts.items():
+                if isinstance(name, str) and is_gpu_resource(name, config) and str(amount) not in ("0", ""):
+                    found.append(GpuRequest((*path, key, name), name, str(amount)))
+    device_class = node.get("deviceClassName")
+    if isinstance(device_class, str) and is_gpu_device_class(device_class):
+        count = node.get("count", node.get("allocationMode", 1))
+        found.append(GpuRequest((*path, "deviceClassName"), f"DRA device class {device_class}", str(count)))
+    return found
+
+
+def _asks(obj: Any, config: ModelConfig) -> bool:
+    """Whether ``gpu_requests`` finds anything: the same walk, in the same order and within the same bound,
+    without the path of every mapping and list it passes."""
+    stack = [obj]
+    seen = 0
+    while stack and seen < _MAX_NODES:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            if ("requests" in node or "limits" in node or "deviceClassName" in node) and _asked_at(node, (), config):
+                return True
+            stack.extend(reversed([v for v in node.values() if isinstance(v, _CONTAINERS)]))
+        elif isinstance(node, list):
+            stack.extend(reversed([v for v in node if isinstance(v, _CONTAINERS)]))
+    return False
+
+
+_CONTAINERS = (dict, list)

@@ -94,6 +94,15 @@ def pieces(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
     return findings.pieces(variant(fmt, ctx), lambda f: piece(f, ctx))
 
 
+def runs(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
+         piece: Callable[[Finding, ReportContext], T]) -> Iterator[list[str | T]] | None:
+    """``pieces`` in runs of consecutive findings (``PackedFindings.runs``), without their keys."""
+    if not isinstance(findings, PackedFindings) or ctx.cost_diff is not None:
+        return None
+    found = findings.runs(variant(fmt, ctx), lambda f: piece(f, ctx))
+    return None if found is None else (run for _, run in found)
+
+
 @functools.lru_cache(maxsize=65536)  # every finding of a file asks again; a big tree has thousands
 def _relative(file: str, cwd: Path, root: Path) -> str:
     if file == STDIN_NAME:

@@ -5,19 +5,22 @@ Additive changes keep the version; renaming or removing a field bumps it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
-from dataclasses import replace
+from json.encoder import encode_basestring
 from typing import Any
 
-from policy_engine.engine.findings import Finding, Result
+from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.reporters.context import TOOL_NAME, ReportContext, error_parts, is_failure
-from policy_engine.reporters.context import pieces as context_pieces
+from policy_engine.reporters.context import runs as context_runs
 from policy_engine.reporters.costs import by_team
 
 SCHEMA_VERSION = "1.0"
 #: ``json.dumps(value, ensure_ascii=False)`` without building an encoder for each of 10,000 findings.
 encode = json.JSONEncoder(ensure_ascii=False).encode
+#: What separates the items of a list in the report: one a line.
+_ITEMS = ",\n    "
 
 
 def render(result: Result, ctx: ReportContext) -> str:
@@ -44,7 +47,7 @@ def dump_pieces(doc: dict[str, Any], piece_chars: int = 1 << 16) -> Iterator[str
         if isinstance(value, Iterator):
             yield from _list_pieces(value, piece_chars)
         elif isinstance(value, list) and value:
-            items = ",\n    ".join(map(encode, value))
+            items = _ITEMS.join(map(encode, value))
             yield f"[\n    {items}\n  ]"
         else:
             yield encode(value)
@@ -62,7 +65,7 @@ def _list_pieces(items: Iterator[Any], piece_chars: int) -> Iterator[str]:
         buffered.append(separator)
         buffered.append(encoded)
         size += len(encoded)
-        separator = ",\n    "
+        separator = _ITEMS
         if size >= piece_chars:
             yield from buffered if len(encoded) >= piece_chars else ("".join(buffered),)
             buffered, size = [], 0
@@ -99,10 +102,11 @@ def report(result: Result, ctx: ReportContext, *, lazy: bool = False) -> dict[st
 
 
 def _lazy_findings(result: Result, ctx: ReportContext) -> Iterator[str]:
-    """The findings encoded as they are read: as the workers of a parallel run encoded them, or here."""
-    pieces = context_pieces(result.findings, "json", ctx, piece)
-    if pieces is not None:
-        return (encoded for _, encoded in pieces)
+    """The findings encoded as they are read: as the workers of a parallel run encoded them (a run of them
+    joined at once, as ``_list_pieces`` would join them), or here."""
+    runs = context_runs(result.findings, "json", ctx, piece)
+    if runs is not None:
+        return (_ITEMS.join(run) for run in runs)
     return (piece(f, ctx) for f in result.findings)
 
 
@@ -117,17 +121,81 @@ def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
 
 
 def _finding_json(f: Finding, ctx: ReportContext) -> str:
-    """``_finding`` encoded; a quota finding naming thousands of related workloads is encoded a workload at
-    a time (the same text), not first built as thousands of dicts."""
-    if len(f.related) < 64:
+    """``_finding`` encoded: the same text, put together from its encoded parts (a large run has hundreds of
+    thousands: a dict and a trip through the encoder each took most of the report's time; a quota finding
+    naming thousands of related workloads took thousands of dicts)."""
+    try:
+        saving_unknown = f.saving_unknown
+        fails = ctx.fails(f)
+        related = ", ".join([_ref_json(r, ctx) for r in f.related]) if f.related else ""
+        return (f'{{"policy": {_string(f.policy)}, "rule": {_string(f.rule)}, '
+                f'"severity": {_string(f.severity._value_)}, "enforcement": {_string(f.enforcement._value_)}, '
+                f'"message": {_string(f.message)}, "resource": {_resource_json(f.resource, ctx)}, '
+                f'"line": {_number(f.line)}, "field": {_field_json(f.field_path)}, '
+                f'"monthly_cost": {_money(f.monthly_cost)}, "saving": {_money(f.saving)}, '
+                f'"saving_unknown": {"null" if saving_unknown is None else _string(saving_unknown)}, '
+                f'"group": {"null" if f.group is None else _string(f.group)}, "related": [{related}], '
+                f'"fingerprint": "{f.fingerprint()}", "error": {_bool(f.error)}, '
+                f'"new": {_bool(ctx.is_new(f))}, "fails": {_bool(fails)}}}')
+    except (TypeError, AttributeError):  # a value of an unexpected type: as the encoder writes it
         return encode(_finding(f, ctx))
-    d = _finding(replace(f, related=()), ctx)
-    keys = list(d)
-    at = keys.index("related")
-    before = encode({k: d[k] for k in keys[:at]})
-    after = encode({k: d[k] for k in keys[at + 1:]})
-    related = ", ".join(encode({**r.to_dict(), "file": ctx.relative(r.file)}) for r in f.related)
-    return f"{before[:-1]}, \"related\": [{related}], {after[1:]}"
+
+
+_string = encode_basestring  # a str as the encoder writes it (``ensure_ascii=False``), in C
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+def _number(value: object) -> str:
+    """An int or float as the encoder writes it (``NaN``, ``Infinity`` included)."""
+    if value.__class__ is int or (value.__class__ is float and value == value and value not in _INFINITIES):
+        return repr(value)
+    return encode(value)
+
+
+def _money(value: float | None) -> str:
+    global _last_money
+    if value is None:
+        return "null"
+    last = _last_money
+    if last[0] is value:  # a workload's findings carry its one monthly cost
+        return last[1]
+    text = _number(round(value, 2))
+    _last_money = (value, text)
+    return text
+
+
+_last_money: tuple[object, str] = (None, "null")
+
+
+def _bool(value: object) -> str:
+    return "true" if value is True else "false" if value is False else encode(value)
+
+
+def _ref_json(ref: ResourceRef, ctx: ReportContext) -> str:
+    """``ref.to_dict()`` with its file relative, encoded."""
+    namespace = "null" if ref.namespace is None else _string(ref.namespace)
+    return (f'{{"kind": {_string(ref.kind)}, "api_version": {_string(ref.api_version)}, '
+            f'"name": {_string(ref.name)}, "namespace": {namespace}, "file": {_string(ctx.relative(ref.file))}, '
+            f'"line": {_number(ref.line)}}}')
+
+
+#: The last resource encoded, as (ref, ctx, text): a workload's findings come one after another and share it.
+_last_resource: tuple[object, object, str] = (None, None, "")
+
+
+def _resource_json(ref: ResourceRef, ctx: ReportContext) -> str:
+    global _last_resource
+    last = _last_resource
+    if last[0] is ref and last[1] is ctx:
+        return last[2]
+    text = _ref_json(ref, ctx)
+    _last_resource = (ref, ctx, text)
+    return text
+
+
+@functools.lru_cache(maxsize=1024)  # a few field paths, over and over
+def _field_json(path: tuple[str | int, ...]) -> str:
+    return encode(".".join(map(str, path)) or None)
 
 
 #: A finding's piece of the report (rendered by a parallel run's workers: ``reporters.piece_renderer``).

@@ -44,8 +44,18 @@ def _printable(value: object) -> bool:
     if value.__class__ is str:
         return value.isprintable()
     if value.__class__ is tuple or value.__class__ is list:
-        return all(map(_printable, value))
-    return value is None or value.__class__ in (int, float, bool) or isinstance(value, Enum)
+        for item in value:
+            kind = item.__class__
+            if kind is str:  # a finding's facts are pairs of strings mostly: tested here, not in a call each
+                if not item.isprintable():
+                    return False
+            elif not (item is None or kind in _PLAIN or _printable(item)):
+                return False
+        return True
+    return value is None or value.__class__ in _PLAIN or isinstance(value, Enum)
+
+
+_PLAIN = (int, float, bool)
 
 
 def _clean_ref(ref: ResourceRef) -> ResourceRef:

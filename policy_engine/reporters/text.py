@@ -104,11 +104,13 @@ def _finding(f: Finding, ctx: ReportContext, paint: _Paint) -> list[str]:
         cost = (cost + "  " if cost else "") + f"saves {money(f.saving)}/month"
     elif _saving_unknown(f):
         cost = (cost + "  " if cost else "") + "saving unknown (no spot price in the catalog)"
-    tags = (f.enforcement.value + (" (error)" if f.error else "")
+    tags = (f.enforcement._value_ + (" (error)" if f.error else "")
             + ("" if ctx.is_new(f) else " (also at base)"))
-    head = "  ".join(x for x in (
-        where, paint(f.policy, _BOLD), paint(f.severity.value, _SEVERITY_COLOUR[f.severity]), tags,
-        f"{f.resource.display()}: {f.message}", paint(cost, _DIM) if cost else "") if x)
+    policy, severity = f.policy, f.severity._value_
+    if paint.on:  # (a large run's report is uncoloured: no call per part)
+        policy, severity, cost = paint(policy, _BOLD), paint(severity, _SEVERITY_COLOUR[f.severity]), \
+            paint(cost, _DIM) if cost else ""
+    head = "  ".join([x for x in (where, policy, severity, tags, f"{f.resource.display()}: {f.message}", cost) if x])
     lines = ["  " + head]
     if f.group:
         lines.append(f"      group {f.group}")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine import Engine, Options, load_engine
 from policy_engine.engine import batch as batch_module
 from policy_engine.engine import packed as packed_module
 from policy_engine.engine.batch import evaluate_paths
-from policy_engine.engine.packed import PackedFindings
+from policy_engine.engine.findings import Finding, ResourceRef
+from policy_engine.engine.packed import PackedFindings, Packer, pack_block
 from policy_engine.reporters import ReportContext, piece_renderer, renderer, streamer
 from policy_engine.reporters.costs import WorkloadCost
 
@@ -98,21 +101,54 @@ def test_blocks_out_of_report_order_fall_back_to_one_sorted_list(engine: Engine,
     assert keys == sorted(keys) and len(keys) > 50
 
 
-def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(pack_early: None,
+@pytest.mark.parametrize("raw_bytes", [None, 4096])
+def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(pack_early: None, raw_bytes: int | None,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Text and JSON from the workers' pieces, quota findings rendered here and merged in at their place:
-    the same bytes as a plain run's, without this process unpacking a single finding to report them."""
-    data = b"".join(b"---\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))) * 4
+    the same bytes as a plain run's, without this process unpacking a single finding to report them. The
+    workers' first blocks are kept as pickles, those past ``RAW_BYTES`` compressed: the same bytes too."""
+    data = b"".join(b"---\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))) * 8
     policies = load_engine([POLICIES])
     ctx = ReportContext(policies=policies.policies)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(batch_module, "PACK_AFTER", 10**9)
         plain = evaluate_paths(policies, ["-"], jobs=1, stdin=io.BytesIO(data))
     render = piece_renderer([("text", ctx), ("json", ctx)])
+    if raw_bytes is not None:
+        monkeypatch.setattr(batch_module, "RAW_BYTES", raw_bytes)
     packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data), render=render)
     findings = packed.result.findings
+    assert isinstance(findings, PackedFindings)
+    compressed = [packed_module.is_compressed(block) for _, block in findings._blocks]
+    assert len(compressed) > 12 and not compressed[0]
+    assert compressed[-1] if raw_bytes is not None else not any(compressed)  # at most 6 units sent before one is in
     assert isinstance(findings, PackedFindings) and any(f.group for f in findings)
     packed.result.stats.seconds = plain.result.stats.seconds
     monkeypatch.setattr(packed_module, "_unpack", None)  # reporting must not read the packed findings back
     for fmt in ("text", "json"):
         assert "".join(streamer(fmt)(packed.result, ctx)) == renderer(fmt)(plain.result, ctx), fmt
+
+
+def test_runs_merge_the_loose_findings_at_their_place_as_iterating_does() -> None:
+    """A loose (quota) finding before every block, inside one (a tie: after the packed one), between two and
+    after all: the runs, flattened, are the pieces in the order the findings iterate in."""
+    def finding(file: str, line: int, policy: str = "p") -> Finding:
+        return Finding(policy, "r", Severity.LOW, Enforcement.WARN, f"{file}:{line}:{policy}",
+                       ResourceRef("Job", "j", None, file, line))
+
+    def render(fs: Sequence[Finding]) -> dict[str, list[str]]:
+        return {"v": [f.message for f in fs]}
+
+    packer = Packer()
+    packer.add_block(pack_block([finding("b", n) for n in (1, 2, 5, 9)], render))
+    packer.add_block(pack_block([finding("d", n) for n in (1, 3)], render))
+    loose = [finding("a", 1), finding("b", 2, "o"), finding("b", 5), finding("c", 7), finding("e", 1)]
+    packed = packer.packed(loose)
+    runs = packed.runs("v", lambda f: "*" + f.message)
+    assert runs is not None
+    flat = [piece for _, run in runs for piece in run]
+    assert flat == ["*" + f.message if any(f is o for o in loose) else f.message for f in packed]
+    assert flat == ["*a:1:p", "b:1:p", "*b:2:o", "b:2:p", "b:5:p", "*b:5:p", "b:9:p", "*c:7:p", "d:1:p", "d:3:p",
+                    "*e:1:p"]  # on a tie (b:5:p) the packed one first, as heapq.merge
+    assert packed.pieces("v", lambda f: "*" + f.message) is not None
+

@@ -8,8 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from policy_engine.model.documents import Document, LoadError, discover, load_objects, load_paths, load_text
+from policy_engine.model.documents import (
+    Document,
+    LoadError,
+    _scan_depth,
+    _shallow,
+    discover,
+    load_objects,
+    load_paths,
+    load_text,
+)
+from policy_engine.model.loader import LIBYAML_MAX_DEPTH, Loader
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "documents"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -172,3 +184,35 @@ def test_a_repository_root_skips_non_manifests_with_a_note_and_reports_empty_fil
     # a file named explicitly is read whatever its name
     assert any(isinstance(i, LoadError) and i.diagnostic.code == "E604"
                for i in load_paths([str(tmp_path / "chart" / "values.yaml")]))
+
+
+def _original_shallow(text: str) -> bool:
+    """The bound ``_shallow`` refines: the whole text's brackets and its longest line."""
+    return text.count("[") + text.count("{") + max(map(len, text.splitlines()), default=0) <= LIBYAML_MAX_DEPTH
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.tuples(st.integers(0, 1500), st.integers(0, 40), st.sampled_from(["\n", "\r\n", "\r"])),
+                      max_size=30))
+def test_the_depth_bound_is_the_line_and_bracket_bound_for_one_document(lines: list[tuple[int, int, str]]) -> None:
+    """Without a ``---`` line, the quick look at blocks of characters decides as measuring every line does."""
+    text = "".join("x" * length + "[" * brackets + end for length, brackets, end in lines)
+    assert _shallow(text) == _original_shallow(text)
+
+
+def test_brackets_spread_over_many_documents_are_not_one_deep_nesting() -> None:
+    """Helm output: thousands of `{}` and `[a, b]`, a few per document: no libyaml pre-scan of the text."""
+    stream = "".join(f"---\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata: {{a: '[x]'}}\n" for i in range(600))
+    assert stream.count("{") > LIBYAML_MAX_DEPTH and _shallow(stream)
+    assert _scan_depth(Loader(stream))[0] <= LIBYAML_MAX_DEPTH
+
+
+@pytest.mark.parametrize("levels", [LIBYAML_MAX_DEPTH, LIBYAML_MAX_DEPTH + 1, 1500])
+def test_one_deep_document_among_many_shallow_ones_is_still_read_deep(levels: int) -> None:
+    shallow = "".join(f"---\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n" for i in range(400))
+    deep = f"---\nkind: Pod\nmetadata: {{name: deep}}\nspec: {'[' * (levels - 2)}1{']' * (levels - 2)}\n"
+    text = shallow + deep + shallow
+    assert not _shallow(text) or _scan_depth(Loader(text))[0] <= LIBYAML_MAX_DEPTH
+    docs = list(load_text(text, "s.yaml"))
+    assert all(isinstance(d, Document) for d in docs) and len(docs) == 801
+    assert [d.line for d in docs if isinstance(d, Document) and d.kind == "Pod"] == [1202]

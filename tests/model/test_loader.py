@@ -76,6 +76,57 @@ def test_any_document_yaml_can_write(body: dict[Any, Any], flow: bool) -> None:
     same(text)
 
 
+def composed(text: str, fast: bool) -> list[Any]:
+    """Every node of every document as (class, tag, value, where): what the composer made, callbacks and all."""
+    loader = Loader(text) if fast else yaml.CSafeLoader(text)
+    out: list[Any] = []
+    try:
+        while loader.check_node():
+            stack = [loader.get_node()]
+            while stack:
+                node = stack.pop()
+                if node is None:
+                    continue
+                where = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)
+                if isinstance(node, yaml.ScalarNode):
+                    out.append(("scalar", node.tag, node.value, node.style, where))
+                else:
+                    style = getattr(node, "flow_style", None)
+                    out.append((type(node).__name__, node.tag, len(node.value), style, where))
+                    stack.extend(n for pair in node.value for n in (pair if isinstance(pair, tuple) else (pair,)))
+    except yaml.YAMLError as exc:
+        out.append(("raised", type(exc).__name__, str(exc)))
+    finally:
+        loader.dispose()
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.dictionaries(st.text(max_size=8), _values, max_size=5), flow=st.booleans())
+def test_the_fast_callbacks_compose_the_nodes_libyaml_composes(body: dict[Any, Any], flow: bool) -> None:
+    """The composer's per-node callbacks (resolve, and the path-resolver hooks that do nothing) are C
+    callables and a plain function in ``Loader``: every node's tag, value, style and place are CSafeLoader's."""
+    try:
+        text = yaml.safe_dump({"kind": "Pod", **body}, default_flow_style=flow, allow_unicode=True)
+    except yaml.YAMLError:
+        return
+    for extra in ("", "---\n!!str 1\n---\n! 12\n--- {a: !!int '3', b: ! [1], c: !custom x}\n"):
+        assert composed(text + extra, fast=True) == composed(text + extra, fast=False)
+
+
+def test_a_loader_with_path_resolvers_keeps_pyyaml_s_callbacks() -> None:
+    class WithPaths(Loader):
+        pass
+
+    WithPaths.add_path_resolver("!special", ["spec"], yaml.ScalarNode)
+    loader = WithPaths("kind: Pod\nspec: hello\n")
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    assert node is not None and [v.tag for _, v in node.value] == ["tag:yaml.org,2002:str", "!special"]
+
+
 def test_load_text_builds_without_anchors_what_it_builds_with_them() -> None:
     text = "kind: Pod\nspec: {replicas: 2, on: yes, when: 2024-01-02, tags: [a, 1, null]}\n"
     plain = [d.obj for d in load_text(text, "t.yaml") if isinstance(d, Document)]

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
-from policy_engine.engine.findings import Result
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy_engine.compiler.program import Enforcement, Severity
+from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.reporters import json_report
 from policy_engine.reporters.context import ReportContext
 
@@ -48,3 +54,39 @@ def test_a_quota_finding_with_thousands_of_related_workloads_streams_to_the_same
     assert _finding_json(f, ctx) == encode(_finding(f, ctx))
     few = replace(f, related=related[:3])
     assert _finding_json(few, ctx) == encode(_finding(few, ctx))
+
+
+_text = st.text(st.characters(exclude_categories=()), max_size=12)  # lone surrogates too (undecodable bytes)
+_amount = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**6, 10**6)
+
+
+_refs = st.builds(ResourceRef, _text, _text, st.none() | _text, _text, st.integers(0, 10**6), _text)
+
+
+@st.composite
+def _findings(draw: st.DrawFn) -> Finding:
+    ref = draw(_refs)
+    facts = draw(st.sampled_from([(), (("saving", "unknown: no spot price"),), (("role", "worker"), ("n", 2))]))
+    return Finding(policy=draw(_text), rule=draw(_text), severity=draw(st.sampled_from(list(Severity))),
+                   enforcement=draw(st.sampled_from(list(Enforcement))), message=draw(st.text(max_size=40)),
+                   resource=ref, field_line=draw(st.none() | st.integers(1, 10**6)),
+                   field_path=draw(st.tuples() | st.tuples(_text, st.integers(0, 9)) | st.tuples(_text)),
+                   monthly_cost=draw(_amount), saving=draw(_amount), group=draw(st.none() | _text),
+                   related=tuple(draw(st.lists(_refs, max_size=3))), facts=facts, error=draw(st.booleans()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_findings(), st.booleans())
+def test_a_findings_piece_is_the_encoders_text_of_its_dict(f: Finding, warn_fails: bool) -> None:
+    """The piece is put together from encoded parts for speed: byte for byte what encoding its dict gives,
+    whatever the strings (any script, control characters, quotes) and numbers (NaN, infinities, ints)."""
+    ctx = ReportContext(root=Path("/repo"), cwd=Path("/repo"),
+                        fail_on=frozenset({Enforcement.DENY, Enforcement.WARN} if warn_fails else {Enforcement.DENY}))
+    try:
+        expected = json_report.encode(json_report._finding(f, ctx))
+    except UnicodeEncodeError:  # a lone surrogate in what the fingerprint hashes (``safe`` escapes it first)
+        with pytest.raises(UnicodeEncodeError):
+            json_report.piece(f, ctx)
+        return
+    assert json_report.piece(f, ctx) == expected
+    assert json_report.piece(f, ctx) == json_report.piece(f, ctx)  # the resource's text, kept from the last, too
