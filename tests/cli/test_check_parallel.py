@@ -137,3 +137,18 @@ def test_no_cache_leaves_the_process_alone_and_spawned_workers_honour_it(
     assert not cache.exists() or not any(cache.iterdir())  # no worker wrote an entry
     _run(["."], capsys, monkeypatch, jobs=2, packed=True)  # the same run with the cache: entries appear there
     assert any(cache.iterdir())
+
+
+def test_a_report_not_made_of_pieces_beside_one_that_is_gets_every_finding(
+        tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON on stdout is made of the workers' pieces, SARIF to a file is not: the workers send their findings
+    too (``pieces_suffice``), and both are what one process writes."""
+    monkeypatch.chdir(tree)
+    outputs = []
+    for jobs in (1, 2):
+        sarif = tmp_path / f"{jobs}.sarif"
+        printed = _run([".", "--format", "json", "--output", f"sarif={sarif}"], capsys, monkeypatch, jobs=jobs,
+                       packed=jobs > 1)
+        outputs.append((printed, sarif.read_text()))
+    assert outputs[0] == outputs[1]
+    assert "projects" in outputs[0][1] and "all.yaml" in outputs[0][1]
