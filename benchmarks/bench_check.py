@@ -282,7 +282,7 @@ def breakdown(tree: Path, top: int = 4) -> None:
                 t = time.perf_counter()
                 with contextlib.suppress(Exception):
                     if policy.applies(w):
-                        policy.check(w)
+                        policy.violations(w)
                 by_policy[policy.name] += time.perf_counter() - t
     kinds = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])[:top])
     policies = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(by_policy.items(), key=lambda kv: -kv[1])[:top])

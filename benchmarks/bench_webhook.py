@@ -108,7 +108,7 @@ def engine_costs(reviews: list[dict[str, object]]) -> None:
             started = time.perf_counter()
             try:
                 if policy.applies(w):
-                    policy.check(w)
+                    policy.violations(w)
             except Exception:  # timing only; the engine reports failures itself
                 pass
             by_policy[policy.name] = by_policy.get(policy.name, 0.0) + time.perf_counter() - started

@@ -147,7 +147,7 @@ class PolicyTracer:
 
     def _cross_check(self, trace: Trace, w: Workload) -> None:
         compiled_applies = self.full.applies(w) and (self.full.kinds is None or w.kind in self.full.kinds)
-        messages = [v.message for v in self.full.check(w)] if compiled_applies else []
+        messages = [v.message for v in self.full.violations(w)] if compiled_applies else []
         compiled = "skip" if not compiled_applies else "fail" if messages else "pass"
         trace.compiled = f"{compiled}" + (f" ({len(messages)} violation(s))" if messages else "")
         trace.agrees = compiled == trace.verdict and (not compiled_applies or messages == trace.violations)
@@ -175,7 +175,7 @@ class PolicyTracer:
         fires = self._body(rule.body, w, interp, step)
         step.facts.extend(f for f in interp.facts if f not in step.facts)
         compiled = self.rule_closures[index]
-        messages = [v.message for v in compiled.check(w)]
+        messages = [v.message for v in compiled.violations(w)]
         step.violations = messages
         if isinstance(rule.body, ast.LiveIdle | ast.Aggregate):
             return step

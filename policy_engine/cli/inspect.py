@@ -15,11 +15,10 @@ import sys
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_OK
 from policy_engine.diagnostics import file_text
-from policy_engine.errors import DiagnosticError, WorkloadError
-from policy_engine.model.documents import Document, LoadError, load_paths
-from policy_engine.model.training_runtimes import TEMPLATE_KINDS, template_workload
-from policy_engine.model.workload import Workload
-from policy_engine.pricing.catalog import Catalog, load_catalog
+from policy_engine.errors import DiagnosticError
+from policy_engine.model.documents import load_paths
+from policy_engine.model.training_runtimes import template_workloads
+from policy_engine.pricing.catalog import load_catalog
 from policy_engine.pricing.cost import model_config, priced_workloads
 from policy_engine.reporters.workload_list import render_table, render_templates, template_json, workload_json
 
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     items = list(load_paths(args.paths, args.exclude))
     workloads, errors = priced_workloads(items, catalog)
-    templates = _templates(items, catalog)
+    templates = template_workloads(items, model_config(catalog))
     if args.format == "json":
         payload = {
             "workloads": [workload_json(w, catalog) for w in workloads],
@@ -58,19 +57,4 @@ def run(args: argparse.Namespace) -> int:
     for diagnostic in errors:
         print(diagnostic.render(file_text(diagnostic.span.file)), file=sys.stderr)
     return EXIT_ERROR if any(d.is_error for d in errors) else EXIT_OK
-
-
-def _templates(items: list[Document | LoadError], catalog: Catalog) -> list[Workload]:
-    """Trainer runtimes, LLMInferenceServiceConfigs and serving runtimes, read as the pods they would give."""
-    config = model_config(catalog)
-    out: list[Workload] = []
-    for item in items:
-        if isinstance(item, Document) and item.kind in TEMPLATE_KINDS:
-            try:
-                found = template_workload(item, config)
-            except WorkloadError:
-                continue
-            if found is not None:
-                out.append(found)
-    return out
 

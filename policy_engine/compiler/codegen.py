@@ -118,7 +118,7 @@ def _guarded(guard: ast.Expr | None, fn: RuleFn) -> RuleFn:
     return lambda w: fn(w) if test(w) else NONE
 
 
-def _checks(fns: list[RuleFn]) -> Callable[[Workload], list[Violation]]:
+def _violations(fns: list[RuleFn]) -> Callable[[Workload], list[Violation]]:
     if not fns:
         return lambda w: []
     if len(fns) == 1:
@@ -204,7 +204,7 @@ def generate(checked: CheckedPolicy, folded: ast.Policy, kinds: frozenset[str] |
     return CompiledPolicy(
         name=instance.name, description=checked.description, severity=checked.severity,
         enforcement=checked.enforcement, span=instance.policy.span, kinds=kinds,
-        applies=_applies(folded), check=_checks(fns), aggregates=tuple(aggregates),
+        applies=_applies(folded), violations=_violations(fns), aggregates=tuple(aggregates),
         live_idle=tuple(live), failure_mode=checked.failure_mode, allow_exemption=checked.allow_exemption,
         help=checked.help, file=instance.module.file)
 

@@ -103,7 +103,7 @@ class CompiledPolicy:
     span: Span
     kinds: frozenset[str] | None  # None: every kind the workload model knows
     applies: Callable[[Workload], bool]  # match + exclude + when
-    check: Callable[[Workload], list[Violation]]  # every per-workload rule of the policy
+    violations: Callable[[Workload], list[Violation]]  # every per-workload rule of the policy
     aggregates: tuple[AggregateRule, ...] = ()
     live_idle: tuple[LiveIdleRule, ...] = ()
     failure_mode: FailureMode = FailureMode.OPEN

@@ -226,7 +226,7 @@ class Engine:
                     continue
                 if evaluations is not None:
                     evaluations.append((policy.name, ref))
-                violations = policy.check(w)
+                violations = policy.violations(w)
                 if policy.aggregates:
                     for i, rule in enumerate(policy.aggregates):
                         c = aggregate.contribution(policy, i, rule, w, self._hours_per_month, ref)

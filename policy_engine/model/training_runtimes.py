@@ -22,9 +22,11 @@ the bundled copy of the upstream runtimes (``runtimes/``). ``template_workload``
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload, carry
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, LoadError, load_paths
@@ -98,6 +100,21 @@ def template_workload(doc: Document, config: ModelConfig) -> Workload | None:
     if workload is not None:
         workload.kind, workload.api_version, workload.doc = doc.kind, doc.api_version, doc
     return workload
+
+
+def template_workloads(items: Iterable[Document | LoadError], config: ModelConfig) -> list[Workload]:
+    """The runtimes and serving configs among ``items``, each read as the pods it would give; one the model
+    cannot read is left out (its kind's own workloads report the field)."""
+    out: list[Workload] = []
+    for item in items:
+        if isinstance(item, Document) and item.kind in TEMPLATE_KINDS:
+            try:
+                found = template_workload(item, config)
+            except WorkloadError:
+                continue
+            if found is not None:
+                out.append(found)
+    return out
 
 
 def resolve_train_job(workload: Workload, config: ModelConfig) -> None:

@@ -146,7 +146,7 @@ def _verdicts(text: str, workloads: list[Workload]) -> list[object]:
         out.append([(i.utilisation_below, i.for_seconds) for i in policy.live_idle])
         for w in workloads:
             applies = policy.applies(w) and (policy.kinds is None or w.kind in policy.kinds)
-            messages = tuple(v.message for v in policy.check(w)) if applies else ()
+            messages = tuple(v.message for v in policy.violations(w)) if applies else ()
             out.append((policy.name, applies, messages))
     return out
 

@@ -155,7 +155,7 @@ def test_a_translation_decides_as_the_api_server_does(expression: str, native: b
     reference = compile_cel_reference(expression)
     assert callable(reference)
     api_server_denies = reference(w) is not True  # an error (None) is a denial under Fail
-    assert (policy.check(w) != []) is api_server_denies
+    assert (policy.violations(w) != []) is api_server_denies
 
 
 def test_under_failure_policy_ignore_an_error_admits() -> None:

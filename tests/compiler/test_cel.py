@@ -149,5 +149,5 @@ def test_parameters_are_visible_inside_cel() -> None:
     result = compile_text(text)
     assert result.policy_set is not None, [d.headline() for d in result.diagnostics]
     [policy] = result.policy_set.policies
-    violations = policy.check(_workload(OBJECTS[0]))
+    violations = policy.violations(_workload(OBJECTS[0]))
     assert len(violations) == 1 and "params.max_replicas" in violations[0].message

@@ -33,7 +33,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def _messages(result: object, gpus: int) -> list[str]:
     policy_set = result.policy_set  # type: ignore[attr-defined]
-    return [v.message for p in policy_set.policies for v in p.check(workload(role(gpus=gpus)))]
+    return [v.message for p in policy_set.policies for v in p.violations(workload(role(gpus=gpus)))]
 
 
 def test_a_hit_compiles_the_same_policies_without_the_front_end(store: DiskCache, counted: list[int]) -> None:

@@ -79,7 +79,7 @@ def _outcome(condition: str) -> list[str]:
     w = engine.subject(doc)
     assert w is not None
     [policy] = engine.policies.policies
-    return [v.message for v in policy.check(w)]
+    return [v.message for v in policy.violations(w)]
 
 
 def _per_container(condition: str) -> str:

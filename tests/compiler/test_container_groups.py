@@ -108,7 +108,7 @@ def _outcome(engine: Engine, pod: dict[str, Any]) -> list[tuple[str, list[str]]]
     [doc] = [d for d in load_objects([pod]) if isinstance(d, Document)]
     w = engine.subject(doc)
     assert isinstance(w, Workload)
-    return [(p.name, [v.message for v in p.check(w)]) for p in engine.policies.policies]
+    return [(p.name, [v.message for v in p.violations(w)]) for p in engine.policies.policies]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -24,7 +24,7 @@ def holds(expr: str, w: Workload | None = None) -> bool:
     result = compile_text(f'policy "p" {{ assert {expr} }}')
     assert result.policy_set is not None, [d.message for d in result.diagnostics]
     [policy] = result.policy_set.policies
-    return policy.check(w or workload(role(gpus=2, replicas=2), kind="Job", name="train", namespace="ml", obj=OBJ,
+    return policy.violations(w or workload(role(gpus=2, replicas=2), kind="Job", name="train", namespace="ml", obj=OBJ,
                                       labels={"team": "ml"})) == []
 
 

@@ -20,9 +20,9 @@ def test_import_overrides_parameters_and_alias_prefixes_names() -> None:
     twenty = workload(role(replicas=20, gpus=1))
     default, research = result.policy_set.get("max-gpus"), result.policy_set.get("research/max-gpus")
     assert default is not None and research is not None
-    assert [v.message for v in default.check(twenty)] == [
+    assert [v.message for v in default.violations(twenty)] == [
         "requires gpus <= max_gpus, but gpus is 20; max_gpus is 16"]
-    assert research.check(twenty) == []
+    assert research.violations(twenty) == []
 
 
 def test_imports_resolve_relative_to_the_importing_file(tmp_path: Path) -> None:
@@ -56,8 +56,8 @@ def test_parameters_can_use_earlier_parameters() -> None:
     result = compile_text('param base = 4\nparam limit = base * 2\npolicy "p" { assert gpus <= limit }')
     assert result.policy_set is not None
     [policy] = result.policy_set.policies
-    assert policy.check(workload(role(gpus=8))) == []
-    assert len(policy.check(workload(role(gpus=9)))) == 1
+    assert policy.violations(workload(role(gpus=8))) == []
+    assert len(policy.violations(workload(role(gpus=9)))) == 1
 
 
 def test_a_configmap_mount_is_compiled_once(tmp_path: Path) -> None:

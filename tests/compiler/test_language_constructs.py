@@ -66,7 +66,7 @@ def holds(expr: str, obj: dict[str, Any] = DEPLOYMENT, params: str = "", admissi
     w = _subject(obj, engine)
     w.admission = admission
     [policy] = engine.policies.policies
-    return policy.check(w) == []
+    return policy.violations(w) == []
 
 
 @pytest.mark.parametrize("expr", [
@@ -115,14 +115,14 @@ def test_quantifiers_that_fail(expr: str) -> None:
 def test_the_failing_containers_of_each_condition(condition: str, deciding: str) -> None:
     engine = _engine(f'policy "p" {{ assert all c in containers: {condition} message "{{elements}}" }}')
     [policy] = engine.policies.policies
-    assert [v.message for v in policy.check(_subject(DEPLOYMENT, engine))] == ([deciding] if deciding else [])
+    assert [v.message for v in policy.violations(_subject(DEPLOYMENT, engine))] == ([deciding] if deciding else [])
 
 
 def test_a_null_collection_is_null_so_assert_reports_and_forbid_does_not() -> None:
     engine = _engine('policy "a" { assert all x in object.spec.nothing: true }\n'
                      'policy "f" { forbid any x in object.spec.nothing: true }')
     w = _subject(DEPLOYMENT, engine)
-    assert [len(p.check(w)) for p in engine.policies.policies] == [1, 0]
+    assert [len(p.violations(w)) for p in engine.policies.policies] == [1, 0]
 
 
 def test_container_records() -> None:
@@ -288,7 +288,7 @@ def test_default_message_names_the_deciding_elements() -> None:
     engine = _engine('policy "p" { assert all c in containers: c.limits.memory != null }\n'
                      'policy "q" { forbid any c in containers: c.tag == "latest" message "{elements} use :latest" }')
     w = _subject(DEPLOYMENT, engine)
-    first, second = (p.check(w) for p in engine.policies.policies)
+    first, second = (p.violations(w) for p in engine.policies.policies)
     assert first[0].message == ("requires all c in containers: c.limits.memory != null, "
                                 "but failing containers: wait, debug")
     assert second[0].message == "debug use :latest"

@@ -48,7 +48,7 @@ def _assert_located(text: str) -> None:
         for policy in result.policy_set.policies:
             for w in W:
                 policy.applies(w)
-                policy.check(w)
+                policy.violations(w)
                 for rule in policy.aggregates:
                     rule.key(w)
     else:

@@ -8,7 +8,7 @@ from tests.workloads import compile_one, role, workload
 
 def messages(text: str, w: object) -> list[str]:
     policy = compile_one(text)
-    return [v.message for v in policy.check(w)]  # type: ignore[arg-type]
+    return [v.message for v in policy.violations(w)]  # type: ignore[arg-type]
 
 
 def test_required_labels_name_the_missing_ones() -> None:
@@ -97,7 +97,7 @@ def test_assert_and_forbid_default_messages_quote_values_and_parameters() -> Non
     assert messages(text, workload(role(replicas=2, gpus=4))) == []
     forbid = 'policy "p" { forbid object.spec.hostNetwork == true }'
     policy = compile_one(forbid)
-    [v] = policy.check(workload(obj={"spec": {"hostNetwork": True}}))
+    [v] = policy.violations(workload(obj={"spec": {"hostNetwork": True}}))
     assert v.path == ("spec", "hostNetwork") and "holds, which the policy forbids" in v.message
 
 
@@ -163,4 +163,4 @@ def test_live_idle_is_kept() -> None:
     policy = compile_one('param t = 10%\npolicy "p" { idle gpu_utilisation < t for 1h }')
     [live] = policy.live_idle
     assert (live.utilisation_below, live.for_seconds) == (0.1, 3600.0)
-    assert policy.check(workload()) == []
+    assert policy.violations(workload()) == []

@@ -27,7 +27,7 @@ def test_savings_are_attached_to_the_rules_that_have_one() -> None:
     result = compile_text(POLICY, catalog=engine.catalog)
     assert result.policy_set is not None
     [policy] = result.policy_set.policies
-    violations = {v.rule: v for v in policy.check(w)}
+    violations = {v.rule: v for v in policy.violations(w)}
     savings = {rule: v.saving for rule, v in violations.items()}
     assert set(savings) == {"instance_type", "spot", "idle", "labels"}
     assert savings["labels"] is None
@@ -52,6 +52,6 @@ def test_the_spot_saving_comes_from_a_real_spot_price_when_the_catalog_has_one(t
     result = compile_text(POLICY, catalog=engine.catalog)
     assert result.policy_set is not None
     [policy] = result.policy_set.policies
-    spot = next(v for v in policy.check(w) if v.rule == "spot")
+    spot = next(v for v in policy.violations(w) if v.rule == "spot")
     assert spot.saving is not None and spot.saving == pytest.approx(w.cost.monthly * (1 - 8.0 / 21.9576))
     assert "saving" not in spot.facts

@@ -160,7 +160,7 @@ def test_a_policy_that_raises_becomes_an_error_finding_following_its_failure_mod
 
     def policy(name: str, mode: FailureMode) -> CompiledPolicy:
         return CompiledPolicy(name=name, description="", severity=Severity.LOW, enforcement=Enforcement.AUDIT,
-                              span=Span("x.policy", 1), kinds=None, applies=lambda w: True, check=boom,
+                              span=Span("x.policy", 1), kinds=None, applies=lambda w: True, violations=boom,
                               failure_mode=mode)
 
     base = _engine("labels.policy")

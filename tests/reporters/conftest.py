@@ -17,7 +17,7 @@ from .samples import NODE_JOB, ROOT, SERVE, TRAIN
 def _policy(name: str, severity: Severity, enforcement: Enforcement, description: str) -> CompiledPolicy:
     return CompiledPolicy(name=name, description=description, severity=severity, enforcement=enforcement,
                           span=Span("/repo/policies/p.policy", 1), kinds=None, applies=lambda w: True,
-                          check=lambda w: [], help=f"How to fix {name}.", file="policies/p.policy")
+                          violations=lambda w: [], help=f"How to fix {name}.", file="policies/p.policy")
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def _policy(name: str, enforcement: Enforcement, check: Callable[[Workload], lis
             failure_mode: FailureMode = FailureMode.OPEN, help: str = "",
             aggregates: tuple[AggregateRule, ...] = ()) -> CompiledPolicy:
     return CompiledPolicy(name=name, description=name, severity=Severity.HIGH, enforcement=enforcement,
-                          span=Span("<hand-built>", 1), kinds=None, applies=applies, check=check,
+                          span=Span("<hand-built>", 1), kinds=None, applies=applies, violations=check,
                           aggregates=aggregates, failure_mode=failure_mode, allow_exemption=allow_exemption,
                           help=help)
 

@@ -58,6 +58,10 @@ def assemble(imports: list[Imported], base: dict[str, Any] | None, *, only: tupl
     if unpriced or "unpriced_types" in data:
         data["unpriced_types"] = unpriced
     data["gpu_models"] = _gpu_models(dict(data.get("gpu_models") or {}), instances, touched_models, result)
+    for imported in imports:
+        for model, entry in imported.gpu_models.items():  # priced per chip by the file itself (Cloud TPU)
+            data["gpu_models"][model] = dict(entry)
+            result.notes.append(f"gpu_models[{model}]: taken from {imported.file}")
     unpriced_models = {k: v for k, v in (data.get("unpriced_gpu_models") or {}).items() if k not in data["gpu_models"]}
     if unpriced_models or "unpriced_gpu_models" in data:
         data["unpriced_gpu_models"] = unpriced_models

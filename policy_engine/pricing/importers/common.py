@@ -70,6 +70,8 @@ class Imported:
     gpu_rate: tuple[float, float | None] | None = None
     #: ``attached_gpus`` entries the file determines (GCP: solved from a price table), by GKE label.
     attached: dict[str, Any] = field(default_factory=dict)
+    #: ``gpu_models`` entries the file prices directly (Cloud TPU per chip-hour), by model key.
+    gpu_models: dict[str, Any] = field(default_factory=dict)
     #: What the file could not give and why (said in the import report under the file's line).
     notes: list[str] = field(default_factory=list)
 

@@ -14,6 +14,8 @@ Instance Core/Ram"); the GPU SKU from ``GPU_SKUS``. ``OnDemand`` SKUs give the o
 are skipped. A machine is priced in each region where all of its parts are. Each known GPU SKU's own price in
 the reference region (us-central1) also becomes its ``attached_gpus`` entry (a GPU attached to an N1 or
 general-purpose VM, GPU only), keyed by the GKE accelerator label; its Preemptible SKU gives the spot price.
+TPU SKUs (``resourceGroup`` TPU) of the generations priced per chip-hour (v5e, v5p, v6e; ``TPU_MODELS``) become
+their ``gpu_models`` entry (``TPU-v5e``…), the us-central1 price (else the first region's), spot likewise.
 Local SSD a machine type bundles (a2-ultragpu, a3) is not included: the notes say so. The SKU pages carry
 no date of their own: a page is dated as every undated format is (``common.fetched_date``: its top-level
 ``fetched_at``, else the file's modification time); each price's ``effectiveTime`` (when it took effect) is
@@ -22,6 +24,7 @@ kept in the source text.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,12 @@ ATTACHED_GPU_LABELS = {
     "A100": "nvidia-tesla-a100", "A100-80GB": "nvidia-a100-80gb", "L4": "nvidia-l4", "H100": "nvidia-h100-80gb",
     "T4": "nvidia-tesla-t4", "V100": "nvidia-tesla-v100", "P100": "nvidia-tesla-p100", "P4": "nvidia-tesla-p4",
 }
+#: Cloud TPU generations priced per chip-hour among the Compute Engine SKUs (``resourceGroup`` TPU), by the
+#: version in the description's ``Tpu…`` token (``Tpu-v5e``, ``TpuV6e``: the token SkyPilot's and gpuhunt's
+#: fetchers read) → catalog model key. v2–v4 are priced per device or pod (8 cores), not per chip: not taken.
+TPU_MODELS = {"v5e": "TPU-v5e", "v5litepod": "TPU-v5e", "v5lite": "TPU-v5e", "v5p": "TPU-v5p", "v6e": "TPU-v6e"}
+_TPU_TOKEN = re.compile(r"\bTpu[-\w]*", re.IGNORECASE)
+_TPU_VERSION = re.compile(r"v\d+[a-z]*")
 #: Machine types whose GPU has its own SKU name.
 MACHINE_GPU_SKUS = {"a3-megagpu-8g": "Nvidia H100 80GB Mega GPU"}
 _PRICE_KINDS = {"OnDemand": "on_demand", "Preemptible": "spot"}
@@ -107,7 +116,29 @@ def import_skus(file: str, machines: dict[str, Hardware]) -> Imported:
     out.source = SourceInfo(out.source.key, out.source.url, date, ",".join(sorted(regions_seen)) or None,
                             out.source.notes)
     out.attached = _attached(rates, Path(file).name, date)
+    out.gpu_models = _tpu_models(rates, Path(file).name, date)
     return out
+
+
+def _tpu_models(rates: Rates, page: str, date: str) -> dict[str, Any]:
+    """``gpu_models`` entries of the TPU generations the page prices per chip-hour: the reference region's
+    price (else the first region's, named in the source), its Preemptible SKU's as the spot price."""
+    entries: dict[str, Any] = {}
+    for model in sorted(set(TPU_MODELS.values())):
+        on_demand = rates.get(("on_demand", f"TPU:{model}"), {})
+        if not on_demand:
+            continue
+        region = REGION if REGION in on_demand else sorted(on_demand)[0]
+        price, since = on_demand[region]
+        entry: dict[str, Any] = {"on_demand": rounded(price)}
+        source = (f"Cloud Billing SKUs {page}: {model} per chip-hour in {region}"
+                  + (f", effective {since[:10]}" if since else ""))
+        spot = rates.get(("spot", f"TPU:{model}"), {}).get(region)
+        if spot is not None:
+            entry["spot"] = rounded(spot[0])
+            source += "; spot: its Preemptible SKU" + (f", effective {spot[1][:10]}" if spot[1] else "")
+        entries[model] = {**entry, "accelerator": "tpu", "source": source, "date": date}
+    return entries
 
 
 def _attached(rates: Rates, page: str, date: str) -> dict[str, Any]:
@@ -140,20 +171,32 @@ def _read_sku(sku: dict[str, Any], i: int, out: Imported, rates: Rates, file: st
         raise fail(file, line_of(text, str(sku.get("skuId", '"skus"'))),
                    f"skus[{i}] has no description or category")
     group, usage = category.get("resourceGroup"), category.get("usageType")
-    if category.get("resourceFamily") != "Compute" or group not in ("CPU", "RAM", "GPU"):
-        out.skip("not a Compute CPU, RAM or GPU SKU")
+    if group != "TPU" and (category.get("resourceFamily") != "Compute" or group not in ("CPU", "RAM", "GPU")):
+        out.skip("not a Compute CPU, RAM, GPU or TPU SKU")
         return
     kind = _PRICE_KINDS.get(str(usage))
     if kind is None:
         out.skip(f"usageType {usage} (commitments and reservations are not taken)")
         return
-    prefix = description.removeprefix("Spot Preemptible ").split(" running in")[0].split(" attached to")[0]
+    key = _tpu_key(description) if group == "TPU" else (
+        f"{group}:" + description.removeprefix("Spot Preemptible ").split(" running in")[0].split(" attached to")[0])
+    if key is None:
+        out.skip("a TPU SKU of a generation priced per device or pod, not per chip (only v5e, v5p, v6e are taken)")
+        return
     price, since = _unit_price(sku, i, file, text)
     if price is None:
         out.skip("no hourly unit price")
         return
     for region in sku.get("serviceRegions") or ():
-        rates[(kind, f"{group}:{prefix}")][str(region)] = (price, since)
+        rates[(kind, key)][str(region)] = (price, since)
+
+
+def _tpu_key(description: str) -> str | None:
+    """``TPU:<model key>`` of a TPU SKU priced per chip, by its ``Tpu…`` token; None for another generation."""
+    token = _TPU_TOKEN.search(description)
+    version = _TPU_VERSION.search(token.group().lower()) if token else None
+    model = TPU_MODELS.get(version.group()) if version else None
+    return f"TPU:{model}" if model else None
 
 
 def _unit_price(sku: dict[str, Any], i: int, file: str, text: str) -> tuple[float | None, str]:

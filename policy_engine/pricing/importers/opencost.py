@@ -11,7 +11,9 @@ memory rates are replaced, every instance type of the base catalog is repriced f
 model's per-GPU price is the cheapest whole-GPU instance of that model repriced (the catalog's one
 definition: all-in per GPU), and attached GPUs cost the GPU rate. Spot prices exist only where the file gives
 all of the spot rates a figure needs; otherwise there is none. Storage and network rates are not used
-(reported). Every figure says it came from this file, dated by the file's modification time.
+(reported). Every figure says it came from this file, dated as every undated format is
+(``common.fetched_date``): by a top-level ``fetched_at`` (when the rates were agreed or taken), else by the
+file's modification time.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from policy_engine.pricing.importers.common import fail, file_date, line_of, number, read_json, read_text, rounded
+from policy_engine.pricing.importers.common import fail, fetched_date, line_of, number, read_json, read_text, rounded
 
 RATE_KEYS = ("CPU", "spotCPU", "RAM", "spotRAM", "GPU", "spotGPU")
 KNOWN_KEYS = {*RATE_KEYS, "provider", "description", "storage", "zoneNetworkEgress", "regionNetworkEgress",
               "internetNetworkEgress", "firstFiveForwardingRulesCost", "additionalForwardingRuleCost",
               "LBIngressDataCost", "spotLabel", "spotLabelValue", "gpuLabel", "gpuLabelValue", "awsServiceKeyName",
               "customPricesEnabled", "defaultIdle", "shareTenancyCosts", "clusterName", "currencyCode",
-              "azureSubscriptionID", "projectID", "zoneNetworkEgressCost", "internetNetworkEgressCost"}
+              "azureSubscriptionID", "projectID", "zoneNetworkEgressCost", "internetNetworkEgressCost",
+              "fetched_at"}
 
 
 def looks_like_opencost(text: str) -> bool:
@@ -53,10 +56,10 @@ def opencost_catalog(file: str, base: dict[str, Any]) -> tuple[dict[str, Any], l
             raise fail(file, line_of(text, "{"), f"OpenCost custom pricing needs {key} (per hour)")
     cpu, ram, gpu = float(rates["CPU"] or 0), float(rates["RAM"] or 0), rates["GPU"]
     spot_cpu, spot_ram, spot_gpu = rates["spotCPU"], rates["spotRAM"], rates["spotGPU"]
-    date = file_date(file)
-    source = f"OpenCost custom pricing {Path(file).name} (file dated {date})"
+    date, dated_by = fetched_date(file, text, data, "the custom pricing file")
+    source = f"OpenCost custom pricing {Path(file).name} (dated {date}, by {dated_by.split(':')[0]})"
     notes = [f"{k} is not used (the catalog prices compute only)" for k in data
-             if k not in RATE_KEYS and k in KNOWN_KEYS and k not in ("provider", "description")]
+             if k not in RATE_KEYS and k in KNOWN_KEYS and k not in ("provider", "description", "fetched_at")]
     notes += [f"unknown key {k!r} ignored" for k in data if k not in KNOWN_KEYS]
     out = dict(base)
     out["cpu"] = {"vcpu_hour": cpu, "memory_gib_hour": ram, "source": source,

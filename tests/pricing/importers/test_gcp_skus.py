@@ -35,7 +35,7 @@ def test_machine_prices_are_composed_from_core_ram_and_gpu_skus_per_region(fixtu
     assert ("g2-standard-4", "us-central1", "spot") not in rows  # no G2 spot SKU in the page: no spot price
     assert imported.skipped == {
         "usageType Commit1Yr (commitments and reservations are not taken)": 1,
-        "not a Compute CPU, RAM or GPU SKU": 1,
+        "not a Compute CPU, RAM, GPU or TPU SKU": 1,
         "no GPU SKU known for H200 (GPU_SKUS)": 1,
     }
 
@@ -70,3 +70,30 @@ def test_each_gpu_skus_own_price_is_its_attached_gpu_entry_in_the_reference_regi
     assert set(imported.attached) == {"nvidia-tesla-a100", "nvidia-l4"}  # the commitment SKU gives none
     written = yaml.safe_load(run_import(ImportRequest(gcp_skus=(fixture_copy("gcp-skus.json"),))).text)
     assert written["attached_gpus"]["nvidia-tesla-a100"]["spot"] == 0.88
+
+
+def test_tpu_skus_priced_per_chip_become_their_gpu_models_entry_dated_by_the_page() -> None:
+    page = str(IMPORT_FIXTURES / "gcp-skus-tpu.json")
+    imported = import_skus(page, {})
+    # Tpu-v5e: units 1 + nanos 200000000 in us-central1; its Preemptible SKU nanos 480000000. Tpu-v6e: units 2 +
+    # nanos 700000000, sold only in us-east5 here (named in the source). Tpu-v4 (per pod) and the commitment: not
+    v5e, v6e = imported.gpu_models["TPU-v5e"], imported.gpu_models["TPU-v6e"]
+    assert (v5e["on_demand"], v5e["spot"], v5e["accelerator"], v5e["date"]) == (1.2, 0.48, "tpu", "2026-11-30")
+    assert "in us-central1, effective 2026-10-01" in v5e["source"] and "effective 2026-10-15" in v5e["source"]
+    assert (v6e["on_demand"], "spot" in v6e) == (2.7, False) and "in us-east5" in v6e["source"]
+    assert set(imported.gpu_models) == {"TPU-v5e", "TPU-v6e"}
+    assert imported.skipped == {
+        "a TPU SKU of a generation priced per device or pod, not per chip (only v5e, v5p, v6e are taken)": 1,
+        "usageType Commit1Yr (commitments and reservations are not taken)": 1,
+    }
+
+
+def test_an_imported_tpu_price_replaces_the_bundled_undated_one() -> None:
+    from policy_engine.pricing.catalog import bundled_catalog_path
+
+    page = str(IMPORT_FIXTURES / "gcp-skus-tpu.json")
+    outcome = run_import(ImportRequest(gcp_skus=(page,), base=str(bundled_catalog_path())))
+    models = yaml.safe_load(outcome.text)["gpu_models"]
+    assert (models["TPU-v5e"]["on_demand"], models["TPU-v5e"]["date"]) == (1.2, "2026-11-30")
+    assert models["TPU-v5p"]["date"].startswith("undated")  # not in the page: kept as it was, and said so
+    assert "catalog: gpu_models[TPU-v5e]: taken from" in "\n".join(outcome.lines)

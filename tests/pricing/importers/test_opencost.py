@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,3 +41,14 @@ def test_a_rate_that_is_not_a_number_is_located(tmp_path: Path) -> None:
         load_catalog(str(bad))
     (error,) = info.value.errors
     assert error.span.line == 4 and "RAM" in error.message
+
+
+
+def test_custom_pricing_is_dated_by_its_fetched_at_like_every_undated_file(tmp_path: Path) -> None:
+    rates = tmp_path / "default.json"
+    rates.write_text(json.dumps({"provider": "custom", "CPU": "0.03", "RAM": "0.004", "GPU": "0.95",
+                                 "fetched_at": "2026-07-01"}))
+    catalog = load_catalog(str(rates))
+    assert catalog.sources["opencost"].date == "2026-07-01"
+    assert catalog.instance_types["g5.xlarge"].date == "2026-07-01"
+    assert "by its fetched_at 2026-07-01" in (catalog.instance_types["g5.xlarge"].source or "")
