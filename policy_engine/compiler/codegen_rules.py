@@ -277,14 +277,18 @@ class RuleCompiler:
         if single is not None and list(reads) == [single[2]] and template is None:
             return self._quantifier_only(single, text, limits, negate, rule, path)
 
+        find, fact = (single[0], single[2]) if single is not None else (None, "")
+        decided_by_none = single is not None and single[1] in ("all", "none")
+        only_fact = find is not None and list(reads) == [fact]  # the condition reads nothing else
+
         def check(w: Workload) -> Sequence[Violation]:
-            if single is not None:  # one pass finds both the verdict and the elements that decided it
-                find, op, fact = single
+            if find is not None:  # one pass finds both the verdict and the elements that decided it
                 labels = find(w)
-                held = None if labels is None else (not labels if op in ("all", "none") else bool(labels))
+                held = None if labels is None else (not labels if decided_by_none else bool(labels))
                 if (held is True) != negate:
                     return NONE
-                facts = {name: labels if name == fact else getter(w) for name, (getter, _) in reads.items()}
+                facts = {fact: labels} if only_fact else \
+                    {name: labels if name == fact else getter(w) for name, (getter, _) in reads.items()}
             else:
                 if (test(w) is True) != negate:
                     return NONE
