@@ -26,7 +26,7 @@ from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import documents
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
-from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, renderer, streamer
+from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, pieces_suffice, renderer, streamer
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import WorkloadCost, compare
 
@@ -146,7 +146,8 @@ def _run(args: argparse.Namespace) -> int:
     source = EngineSource(tuple(args.policies), args.pricing, use_cache=not args.no_cache)  # for spawned workers
     head = evaluate_paths(engine, paths, exclude=args.exclude, jobs=args.jobs, options=options,
                           follow_symlinks=args.follow_symlinks, source=source,
-                          render=piece_renderer(reports) if args.base is None else None)
+                          render=piece_renderer(reports) if args.base is None else None,
+                          pieces_only=args.base is None and pieces_suffice(reports))
     result = head.result
 
     cost_diff = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
+from typing import NamedTuple
 
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.documents import FieldPath
@@ -43,15 +45,15 @@ class Period(str, Enum):
     MONTH = "month"
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One thing a per-workload rule found wrong, already rendered into words."""
+class Violation(NamedTuple):
+    """One thing a per-workload rule found wrong, already rendered into words (a tuple: a large run makes
+    hundreds of thousands, each turned into a ``Finding`` at once)."""
 
     rule: str  # the clause family: labels, annotations, instance_type, gpu_model, pin, spot, idle, deadline, ...
     message: str
     path: FieldPath = ()  # the offending field inside the object, for the finding's line
     saving: float | None = None  # estimated monthly saving if fixed
-    facts: Mapping[str, object] = field(default_factory=dict)  # attribute values the rule read
+    facts: Mapping[str, object] = MappingProxyType({})  # attribute values the rule read
 
 
 DEFAULT_ALERTS = (0.5, 0.8, 1.0)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from sys import intern
-from typing import Protocol
+from typing import Any, Protocol
 
 from policy_engine.compiler.program import (
     AggregateRule,
@@ -55,6 +55,11 @@ class Contribution:
     unbounded: bool  # counted for the whole period because the job has no run-time bound
     gpu_hours: float  # the same workload's GPU-hours in the period (for pricing a quota's overage)
     cost: float | None  # the same workload's cost in the period
+
+    def __reduce__(self) -> tuple[type[Contribution], tuple[Any, ...]]:
+        # a worker returns one per workload and rule: a plain tuple each (see ``ResourceRef.__reduce__``)
+        return Contribution, (self.policy, self.rule_index, self.key, self.ref, self.amount, self.unbounded,
+                              self.gpu_hours, self.cost)
 
 
 def period_hours(period: Period, hours_per_month: float) -> float:

@@ -120,12 +120,15 @@ class Batch:
 
 def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[str] = (), jobs: int | None = None,
                    options: Options = DEFAULT, stdin: BinaryIO | None = None, follow_symlinks: bool = False,
-                   source: EngineSource = EngineSource(), render: Render | None = None) -> Batch:
+                   source: EngineSource = EngineSource(), render: Render | None = None,
+                   pieces_only: bool = False) -> Batch:
     """Evaluate manifest files and directories (``-``: stdin) and decide quotas and budgets over them all.
 
     ``jobs`` None decides by the amount of input; ``source`` lets workers rebuild the engine where processes
     cannot be forked. With workers, each packs its units' findings and,
-    given ``render`` (``reporters.piece_renderer``), renders their pieces of the reports as well.
+    given ``render`` (``reporters.piece_renderer``), renders their pieces of the reports as well; with
+    ``pieces_only`` (every report asked for is made of those pieces) they do not send the findings
+    themselves, only their pieces, counts and summaries: the result's findings then cannot be read.
     """
     _tune_gc()
     problems: list[LoadError] = []  # links out of the scanned directories, reported as located errors
@@ -142,6 +145,8 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     work = _chain(head, units)
     done = _Collected(engine, options)
     if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
+        # a file named twice would put its blocks out of report order: then the findings are sorted again
+        done.pieces_only = pieces_only and render is not None and len(set(files)) == len(files)
         _parallel(engine, work, workers, options, source, done, render if done.may_pack else None)
     else:
         workers = 1
@@ -176,12 +181,13 @@ class _Collected:
         self.pairs = 0
         self.pair_blocks: list[tuple[int, bytes]] | None = None  # the matched pairs, packed in input order
         self.raw = 0  # bytes of the workers' blocks kept uncompressed (``RAW_BYTES``)
+        self.pieces_only = False  # the workers send their findings' pieces, not the findings (``evaluate_paths``)
 
     def add(self, partial: Partial) -> None:
         self.partials.append(partial)
         block, partial.block = partial.block, None
-        if block is not None and not is_compressed(block.data):
-            self.raw += len(block.data) + len(block.pieces or b"")
+        if block is not None:
+            self.raw += sum(len(data) for data in (block.data, block.pieces) if data and not is_compressed(data))
         self.findings += len(partial.findings) + (block.count if block is not None else 0)
         if self.packer is None and (block is not None or (self.may_pack and self.findings > PACK_AFTER)):
             self.packer = Packer()
@@ -348,7 +354,9 @@ def _cut(file: str) -> list[Piece]:
     pieces: list[Piece] = []
     start, line = 0, 1
     while start < len(data):
-        cut = next(cut_points(data, start + UNIT_BYTES), None) if len(data) - start > 2 * UNIT_BYTES else None
+        # pieces of a unit's size, the last smaller (not up to twice that: the run's last unit keeps one
+        # worker busy while the other has finished)
+        cut = next(cut_points(data, start + UNIT_BYTES), None) if len(data) - start > UNIT_BYTES else None
         end = len(data) if cut is None else cut
         pieces.append(Piece(file, start, end, line))
         line += data.count(b"\n", start, end)
@@ -415,13 +423,14 @@ def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: 
         _ENGINE.unread_gpu = unread_gpu
 
 
-def _work(unit: Unit, options: Options, pack: bool, compress: bool = True) -> Partial:
+def _work(unit: Unit, options: Options, pack: bool, compress: bool = True, pieces_only: bool = False) -> Partial:
     """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker
-    (compressed or not: ``RAW_BYTES``)."""
+    (compressed or not: ``RAW_BYTES``; with ``pieces_only``, only their pieces of the reports)."""
     assert _ENGINE is not None
     partial = _ENGINE.evaluate_partial(_load(unit), options)
     if pack and partial.findings:
-        partial.block = pack_block(partial.findings, _RENDER, compress=compress)
+        partial.block = pack_block(partial.findings, _RENDER, compress=compress,
+                                   findings_too=not (pieces_only and _RENDER is not None))
         if options.summaries:
             partial.block.summaries = summarise(_ENGINE.policies, partial.findings)
         partial.findings.clear()
@@ -461,7 +470,7 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
                         results[running.pop(future)] = future.result()
                     deliver()
                 compress = done.raw >= RAW_BYTES
-                running[pool.submit(_work, unit, options, done.may_pack, compress)] = index
+                running[pool.submit(_work, unit, options, done.may_pack, compress, done.pieces_only)] = index
             for future, index in running.items():
                 results[index] = future.result()
                 deliver()

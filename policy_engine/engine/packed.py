@@ -193,15 +193,17 @@ class Block:
     summaries: list[PolicySummary] | None = None  # of these findings, when the run wants summaries
 
 
-def pack_block(findings: list[Finding], render: Render | None = None, *, compress: bool = True) -> Block:
+def pack_block(findings: list[Finding], render: Render | None = None, *, compress: bool = True,
+               findings_too: bool = True) -> Block:
     """``findings`` (not empty) sorted in place and packed; with ``render``, their pieces too. Without
     ``compress`` only pickled: a run's first few megabytes are (``engine.batch``), saving the time that
-    compressing and decompressing them again would take."""
+    compressing and decompressing them again would take. Without ``findings_too`` (with ``render``) the
+    findings themselves are left out (``NOT_KEPT``): every report asked for is made of their pieces."""
     findings.sort(key=sort_key)
     pieces = None
     if render is not None:
         pieces = _dumps(([sort_key(f) for f in findings], render(findings)), compress)
-    _, data = pack(findings, compress=compress)
+    data = pack(findings, compress=compress)[1] if findings_too or pieces is None else NOT_KEPT
     return Block(len(findings), sort_key(findings[0]), sort_key(findings[-1]), data,
                  Counter(f.enforcement for f in findings), pieces)
 
@@ -237,7 +239,18 @@ class Packer:
             yield from _unpack(data)
 
 
+#: A block's findings when only their pieces were kept (``pack_block``).
+NOT_KEPT = b""
+
+
+class NotKept(RuntimeError):
+    """The findings of a run whose workers sent only their pieces of the reports were read."""
+
+
 def _unpack(data: bytes) -> list[Any]:
+    if data == NOT_KEPT:
+        raise NotKept("the findings were not kept, only their pieces of the text/JSON reports "
+                      "(engine.batch.evaluate_paths pieces_only)")
     findings: list[Any] = _loads(data)  # packed by this process or its workers
     return findings
 

@@ -86,8 +86,15 @@ def piece_renderer(reports: Iterable[tuple[str, ReportContext]]) -> Render | Non
     return render
 
 
+def pieces_suffice(reports: Iterable[tuple[str, ReportContext]]) -> bool:
+    """Whether every report asked for is made of the pieces ``piece_renderer`` renders (text and JSON, without
+    ``--base``): then a parallel run's workers need not send the findings themselves."""
+    return all(getattr(importlib.import_module(FORMATS[fmt]), "piece", None) is not None and ctx.cost_diff is None
+               for fmt, ctx in reports)
+
+
 def render(fmt: str, result: Result, ctx: ReportContext) -> str:
     return renderer(fmt)(result, ctx)
 
 
-__all__ = ["FORMATS", "ReportContext", "piece_renderer", "render", "renderer", "streamer"]
+__all__ = ["FORMATS", "ReportContext", "piece_renderer", "pieces_suffice", "render", "renderer", "streamer"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from policy_engine.engine.findings import ResourceRef
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED, Dimension
@@ -24,6 +25,10 @@ class WorkloadCost:
     team: str
     gpus: float
     monthly: float | None  # None: could not be priced (never counted as $0)
+
+    def __reduce__(self) -> tuple[type[WorkloadCost], tuple[Any, ...]]:
+        # a worker returns one per workload: a plain tuple each (see ``ResourceRef.__reduce__``)
+        return WorkloadCost, (self.ref, self.team, self.gpus, self.monthly)
 
     @staticmethod
     def of(w: Workload, team_dimension: Dimension = DEFAULT_DIMENSIONS.team) -> WorkloadCost:

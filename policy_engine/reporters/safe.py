@@ -66,10 +66,18 @@ def _clean_ref(ref: ResourceRef) -> ResourceRef:
     return cleaned
 
 
+#: The last resource found clean (``_clean_finding``).
+_clean_resource: list[ResourceRef | None] = [None]
+
+
 def _clean_finding(f: Finding) -> Finding:
     """A finding as it is when every string in it is printable (nearly always): checked field by field,
     without the generic walk, since a large run has hundreds of thousands of them."""
-    resource = _clean_ref(f.resource)
+    resource = f.resource
+    if resource is not _clean_resource[0]:  # a workload's findings come together and share their resource
+        resource = _clean_ref(resource)
+        if resource is f.resource:
+            _clean_resource[0] = resource
     if (resource is f.resource and f.message.isprintable() and f.policy.isprintable() and f.rule.isprintable()
             and (f.group is None or f.group.isprintable()) and _printable(f.field_path) and _printable(f.facts)
             and not f.related):

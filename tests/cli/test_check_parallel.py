@@ -89,6 +89,29 @@ def test_a_mixed_tree_reports_the_same_bytes_with_workers(tree: Path, fmt: str, 
     assert "projects" in out  # a quota or budget group finding, decided over every unit
 
 
+@pytest.mark.parametrize("fmt", ["junit", "policyreport"])
+def test_pairs_read_from_packed_blocks_report_the_same_bytes(tree: Path, fmt: str, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """JUnit and PolicyReport over the pairs and findings packed by the workers: the same bytes as one process,
+    over the tree (its TrainJob is judged after the others: the pairs are not all in resource order) and over
+    stdin without it (in resource order: read together, ``reporters.pairs``)."""
+    monkeypatch.chdir(tree)
+    monkeypatch.setattr(batch_module, "PACK_PAIRS_AFTER", 0)
+    data = b"".join(b"---\n" + p.read_bytes() + b"\n" for p in sorted(tree.rglob("*.yaml"))
+                    if p.parent.name != "trainer")
+
+    def run(where: str, jobs: int) -> tuple[int, str]:
+        code, out = _run([where, "--format", fmt], capsys, monkeypatch, jobs=jobs, packed=jobs > 1,
+                         stdin=data if where == "-" else None)
+        out = re.sub(r'time="[0-9.]+"', 'time="0"', out)  # JUnit's run time
+        return code, re.sub(r'"seconds": [0-9]+, "nanos"', '"seconds": 0, "nanos"', out)  # PolicyReport's stamp
+
+    for where in (".", "-"):
+        one, two = run(where, 1), run(where, 2)
+        assert one == two
+        assert "nlp-serve-b" in one[1] and ("trainjobs.yaml" in one[1]) == (where == ".")
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_stdin_reports_the_same_bytes_with_workers(tree: Path, fmt: str, capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,3 +160,18 @@ def test_no_cache_leaves_the_process_alone_and_spawned_workers_honour_it(
     assert not cache.exists() or not any(cache.iterdir())  # no worker wrote an entry
     _run(["."], capsys, monkeypatch, jobs=2, packed=True)  # the same run with the cache: entries appear there
     assert any(cache.iterdir())
+
+
+def test_a_report_not_made_of_pieces_beside_one_that_is_gets_every_finding(
+        tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON on stdout is made of the workers' pieces, SARIF to a file is not: the workers send their findings
+    too (``pieces_suffice``), and both are what one process writes."""
+    monkeypatch.chdir(tree)
+    outputs = []
+    for jobs in (1, 2):
+        sarif = tmp_path / f"{jobs}.sarif"
+        printed = _run([".", "--format", "json", "--output", f"sarif={sarif}"], capsys, monkeypatch, jobs=jobs,
+                       packed=jobs > 1)
+        outputs.append((printed, sarif.read_text()))
+    assert outputs[0] == outputs[1]
+    assert "projects" in outputs[0][1] and "all.yaml" in outputs[0][1]

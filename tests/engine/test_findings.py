@@ -25,3 +25,15 @@ def test_a_finding_with_every_field_set_survives_pickling() -> None:
     assert back == f
     assert back.resource == REF and back.related == (REF, OTHER)
     assert pickle.loads(pickle.dumps(OTHER)) == OTHER
+
+
+def test_what_a_worker_returns_per_workload_survives_pickling_every_field_of_it() -> None:
+    """Quota contributions and cost records cross as plain tuples too: a field added to either must be."""
+    from policy_engine.engine.aggregate import Contribution
+    from policy_engine.reporters.costs import WorkloadCost
+
+    for value in (Contribution("gpu-quota", 1, "team=nlp", REF, 12.5, True, 40.0, 99.5),
+                  WorkloadCost(REF, "nlp", 8.0, 1234.5)):
+        names = [field.name for field in dataclasses.fields(value)]
+        assert list(value.__reduce__()[1]) == [getattr(value, n) for n in names]  # every field, in order
+        assert pickle.loads(pickle.dumps(value)) == value

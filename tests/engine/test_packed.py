@@ -101,32 +101,51 @@ def test_blocks_out_of_report_order_fall_back_to_one_sorted_list(engine: Engine,
     assert keys == sorted(keys) and len(keys) > 50
 
 
-@pytest.mark.parametrize("raw_bytes", [None, 4096])
-def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(pack_early: None, raw_bytes: int | None,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("raw_bytes", "pieces_only"), [(None, False), (4096, True)])
+def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(
+        pack_early: None, raw_bytes: int | None, pieces_only: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Text and JSON from the workers' pieces, quota findings rendered here and merged in at their place:
     the same bytes as a plain run's, without this process unpacking a single finding to report them. The
-    workers' first blocks are kept as pickles, those past ``RAW_BYTES`` compressed: the same bytes too."""
+    workers' first blocks are kept as pickles, those past ``RAW_BYTES`` compressed: the same bytes too. With
+    ``pieces_only`` the workers send no findings at all, and reading them says so rather than lose any."""
     data = b"".join(b"---\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))) * 8
     policies = load_engine([POLICIES])
     ctx = ReportContext(policies=policies.policies)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(batch_module, "PACK_AFTER", 10**9)
         plain = evaluate_paths(policies, ["-"], jobs=1, stdin=io.BytesIO(data))
+    assert any(f.group for f in plain.result.findings)
     render = piece_renderer([("text", ctx), ("json", ctx)])
     if raw_bytes is not None:
         monkeypatch.setattr(batch_module, "RAW_BYTES", raw_bytes)
-    packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data), render=render)
+    packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data), render=render, pieces_only=pieces_only)
     findings = packed.result.findings
-    assert isinstance(findings, PackedFindings)
-    compressed = [packed_module.is_compressed(block) for _, block in findings._blocks]
+    assert isinstance(findings, PackedFindings) and len(findings) == len(plain.result.findings)
+    compressed = [packed_module.is_compressed(block) for block in findings._pieces if block is not None]
     assert len(compressed) > 12 and not compressed[0]
     assert compressed[-1] if raw_bytes is not None else not any(compressed)  # at most 6 units sent before one is in
-    assert isinstance(findings, PackedFindings) and any(f.group for f in findings)
+    if pieces_only:
+        assert all(data == packed_module.NOT_KEPT for _, data in findings._blocks)
+        with pytest.raises(packed_module.NotKept):
+            list(findings)
     packed.result.stats.seconds = plain.result.stats.seconds
     monkeypatch.setattr(packed_module, "_unpack", None)  # reporting must not read the packed findings back
     for fmt in ("text", "json"):
         assert "".join(streamer(fmt)(packed.result, ctx)) == renderer(fmt)(plain.result, ctx), fmt
+
+
+def test_a_file_named_twice_keeps_its_findings_though_only_pieces_were_asked_for(
+        engine: Engine, pack_early: None, tmp_path: Path) -> None:
+    """Its second reading's blocks come out of report order: the findings are sorted again, so they are sent."""
+    big = tmp_path / "big.yaml"
+    big.write_bytes(_stream())
+    ctx = ReportContext(policies=engine.policies)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch_module, "PACK_AFTER", 10**9)
+        plain = evaluate_paths(engine, [str(big), str(big)], jobs=1)
+    packed = evaluate_paths(engine, [str(big), str(big)], jobs=2, render=piece_renderer([("json", ctx)]),
+                            pieces_only=True)
+    assert _comparable(packed) == _comparable(plain)
 
 
 def test_runs_merge_the_loose_findings_at_their_place_as_iterating_does() -> None:
