@@ -58,7 +58,7 @@ catalog: $(BIN)/policy-engine
 	$(BIN)/policy-engine prices import --base $(EXCERPTS)/catalog-base.yaml \
 	  --aws $(EXCERPTS)/aws-ec2-us-east-1.2026-01-19.json --aws-spot $(EXCERPTS)/aws-spot-feed.2026-08-10.json \
 	  --gcp $(EXCERPTS)/gcp-pricing.2026-02-12.yml \
-	  --azure $(EXCERPTS)/azure-retail.2023-12-18.json \
+	  --azure $(EXCERPTS)/azure-retail.2023-12-18.json --azure $(EXCERPTS)/azure-retail.2026-09-06.json \
 	  --out policy_engine/pricing/catalog.yaml
 
 # Example outputs in README.md and docs/ are generated (<!-- output: … --> markers); a test keeps them current.

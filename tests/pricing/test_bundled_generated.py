@@ -40,6 +40,8 @@ def test_the_bundled_catalog_is_exactly_what_the_import_of_the_excerpts_writes(m
     assert "gcp price table dated 2026-02-12: took 28 price(s) of 22 type(s)" in report
     assert "aws spot feed dated 2026-08-10: took 86 price(s) of 86 type(s)" in report
     assert "azure retail prices dated 2023-12-18: took 23 price(s) of 23 type(s)" in report
+    assert "azure retail prices dated 2026-09-06: took 8 price(s) of 4 type(s)" in report
+    assert "Standard_NC40ads_H100_v5: priced by the import (was listed unpriced in the base catalog)" in report
 
 
 def test_every_excerpt_is_named_by_the_makefile_and_described_in_the_readme() -> None:

@@ -18,9 +18,17 @@ BUNDLED = default_catalog()
 
 #: The excerpts the bundled catalog is generated from (policy_engine/pricing/excerpts/README.md), by date.
 FILE_DATES = {"aws": "2026-01-19", "gcp": "2026-02-12", "azure": "2023-12-18"}
-EXCERPT_SOURCES = ("offer, published 2026-01-19", "generated 2026-02-12", "azure-retail.2023-12-18.json")
-#: Spot prices come from GCP's pricing.yml and AWS's spot price feed (us-east-1), each dated by its file.
-SPOT_DATES = {"aws": "2026-08-10", "gcp": "2026-02-12"}
+EXCERPT_SOURCES = ("offer, published 2026-01-19", "generated 2026-02-12", "azure-retail.2023-12-18.json",
+                   "azure-retail.2026-09-06.json")
+#: Spot prices come from GCP's pricing.yml, AWS's spot price feed (us-east-1) and, for four Azure sizes, the
+#: Retail Prices snapshot of 2026-09-06, each dated by its file.
+SPOT_DATES = {"aws": "2026-08-10", "gcp": "2026-02-12", "azure": "2026-09-06"}
+#: The Azure sizes priced, on-demand and spot, from azure-retail.2026-09-06.json rather than the 2023 table.
+AZURE_2026 = {"Standard_NC4as_T4_v3", "Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5", "Standard_ND96asr_v4"}
+
+
+def _file_date(name: str, provider: str) -> str:
+    return SPOT_DATES["azure"] if name in AZURE_2026 else FILE_DATES[provider]
 
 
 def _iso(date: str | None) -> bool:
@@ -33,7 +41,7 @@ def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(n
     assert inst.gpus > 0 and inst.on_demand > 0
     assert inst.gpu_model in BUNDLED.gpu_models
     # every priced type was read from a provider-format excerpt: the file's own date, the file named
-    assert inst.date == FILE_DATES[inst.provider], name
+    assert inst.date == _file_date(name, inst.provider), name
     assert inst.source and any(s in inst.source for s in EXCERPT_SOURCES), inst.source
     # a spot price only where a file gave one, dated by it; none is derived from a discount
     if inst.spot is not None:
@@ -42,6 +50,9 @@ def test_every_bundled_instance_type_says_where_its_figures_come_from_and_when(n
         if inst.provider == "aws":
             assert inst.region == "us-east-1"
             assert "AWS spot price feed aws-spot-feed.2026-08-10.json" in inst.spot_source
+        if inst.provider == "azure":  # on-demand and spot of one file: the saving compares one day's figures
+            assert name in AZURE_2026 and inst.spot_date == inst.date and inst.region == "eastus"
+            assert "azure-retail.2026-09-06.json" in inst.source and inst.spot_source == inst.source[:-1] + " Spot'"
     else:
         assert inst.spot_source is None and inst.spot_date is None
     for region, price in (inst.regions or {}).items():

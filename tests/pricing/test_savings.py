@@ -72,16 +72,23 @@ def test_idle_saving_is_unknown_for_an_unpriced_workload(catalog: Catalog) -> No
 
 
 def test_with_the_bundled_catalog_a_type_without_a_real_spot_price_has_an_unknown_spot_saving() -> None:
-    """Issue #17: spot only from real data. The Azure figures come from a table with no Spot meters, so an
-    Azure type has no spot price and its spot saving is unknown, never a discount made up; an AWS type the
-    dated spot feed prices has a known one."""
+    """Issue #17: spot only from real data. Most Azure figures come from a table with no Spot meters, so those
+    types have no spot price and their spot saving is unknown, never a discount made up; the four sizes of the
+    dated 2026-09-06 Retail Prices excerpt with Spot meters, and an AWS type the dated spot feed prices, have a
+    known one."""
     from policy_engine.pricing.catalog import default_catalog
 
     bundled = default_catalog()
     azure = sorted(n for n, i in bundled.instance_types.items() if i.provider == "azure")
-    assert azure and all(bundled.instance_types[n].spot is None for n in azure)
-    for name in azure:
+    with_spot = {n for n in azure if bundled.instance_types[n].spot is not None}
+    assert with_spot == {"Standard_NC4as_T4_v3", "Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5",
+                         "Standard_ND96asr_v4"}
+    for name in sorted(set(azure) - with_spot):
         assert spot_saving(priced(workload(role(gpus=1, instance_type=name)), bundled)) is None, name
+    h100 = bundled.instance_types["Standard_NC40ads_H100_v5"]
+    assert (h100.on_demand, h100.spot, h100.spot_date) == (6.98, 1.289904, "2026-09-06")
+    assert spot_saving(priced(workload(role(gpus=1, instance_type="Standard_NC40ads_H100_v5")), bundled)) == (
+        pytest.approx((6.98 - 1.289904) * 730))
     g5 = bundled.instance_types["g5.xlarge"]
     assert g5.spot is not None and g5.spot_date == "2026-08-10"
     assert spot_saving(priced(workload(role(gpus=1, instance_type="g5.xlarge")), bundled)) == pytest.approx(

