@@ -24,7 +24,7 @@ from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.exemptions import ExemptionRule
-from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
+from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, new_finding
 from policy_engine.engine.packed import Block, sort_key
 from policy_engine.errors import WorkloadError
 from policy_engine.model.config import ModelConfig
@@ -197,7 +197,8 @@ class Engine:
             if cost.assumptions:
                 stats.assumed_workloads += 1
                 kinds = {a.split(": ", 1)[-1].rsplit("(", 1)[-1].rstrip(")") for a in cost.assumptions}
-                stats.assumptions = tuple(sorted(set(stats.assumptions) | kinds))
+                if not kinds.issubset(stats.assumptions):  # (one or two kinds, met by most workloads again)
+                    stats.assumptions = tuple(sorted(set(stats.assumptions) | kinds))
         else:
             stats.unpriced_workloads += 1
         monthly = cost.monthly if cost is not None and cost.priced else None
@@ -240,9 +241,9 @@ class Engine:
             name, severity, enforcement, line_of = policy.name, policy.severity, policy.enforcement, w.doc.line_of
             for v in violations:  # positional (Finding's field order): a large run makes hundreds of thousands
                 path = v.path
-                findings.append(Finding(name, v.rule, severity, enforcement, intern(v.message), ref,
-                                        line_of(path) if path else None, path, monthly, v.saving, None, (),
-                                        tuple(v.facts.items()) if v.facts else ()))
+                findings.append(new_finding(name, v.rule, severity, enforcement, intern(v.message), ref,
+                                            line_of(path) if path else None, path, monthly, v.saving, None, (),
+                                            tuple(v.facts.items()) if v.facts else (), False))
 
     def settle(self, partials: Sequence[Partial], options: Options = DEFAULT) -> list[Partial]:
         """The partials plus one judging their deferred workloads against the references of all of them:

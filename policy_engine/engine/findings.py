@@ -63,11 +63,11 @@ class Finding:
     def line(self) -> int:
         return self.field_line or self.resource.line
 
-    def __reduce__(self) -> tuple[type[Finding], tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # a worker returns tens of thousands: a plain tuple each (see ``ResourceRef.__reduce__``)
-        return Finding, (self.policy, self.rule, self.severity, self.enforcement, self.message, self.resource,
-                         self.field_line, self.field_path, self.monthly_cost, self.saving, self.group, self.related,
-                         self.facts, self.error)
+        return new_finding, (self.policy, self.rule, self.severity, self.enforcement, self.message, self.resource,
+                             self.field_line, self.field_path, self.monthly_cost, self.saving, self.group,
+                             self.related, self.facts, self.error)
 
     @property
     def saving_unknown(self) -> str | None:
@@ -104,6 +104,46 @@ class Finding:
             "fingerprint": self.fingerprint(),
             "error": self.error,
         }
+
+
+class _NewFinding:
+    """A ``Finding`` while it is filled in. A frozen dataclass sets each field through ``object.__setattr__``
+    (~2 µs for a finding's 14; a large run builds hundreds of thousands): this class has the same slots and
+    plain assignments, and its instance then becomes the ``Finding`` it was built as (``new_finding``)."""
+
+    __slots__ = ("policy", "rule", "severity", "enforcement", "message", "resource", "field_line", "field_path",
+                 "monthly_cost", "saving", "group", "related", "facts", "error")
+
+    def __init__(self, policy: str, rule: str, severity: Severity, enforcement: Enforcement, message: str,
+                 resource: ResourceRef, field_line: int | None, field_path: FieldPath, monthly_cost: float | None,
+                 saving: float | None, group: str | None, related: tuple[ResourceRef, ...],
+                 facts: tuple[tuple[str, object], ...], error: bool) -> None:
+        self.policy = policy
+        self.rule = rule
+        self.severity = severity
+        self.enforcement = enforcement
+        self.message = message
+        self.resource = resource
+        self.field_line = field_line
+        self.field_path = field_path
+        self.monthly_cost = monthly_cost
+        self.saving = saving
+        self.group = group
+        self.related = related
+        self.facts = facts
+        self.error = error
+
+
+def new_finding(policy: str, rule: str, severity: Severity, enforcement: Enforcement, message: str,
+                resource: ResourceRef, field_line: int | None, field_path: FieldPath, monthly_cost: float | None,
+                saving: float | None, group: str | None, related: tuple[ResourceRef, ...],
+                facts: tuple[tuple[str, object], ...], error: bool) -> Finding:
+    """``Finding(...)`` with every field given in order, built in a third of the time (``_NewFinding``): the
+    same frozen ``Finding``, equal to and hashed as the one the constructor builds."""
+    f = _NewFinding(policy, rule, severity, enforcement, message, resource, field_line, field_path, monthly_cost,
+                    saving, group, related, facts, error)
+    f.__class__ = Finding  # type: ignore[assignment]  # the same slots in the same order: a Finding now
+    return f  # type: ignore[return-value]
 
 
 def _round(value: float | None) -> float | None:
