@@ -111,8 +111,8 @@ class _NewFinding:
     (~2 µs for a finding's 14; a large run builds hundreds of thousands): this class has the same slots and
     plain assignments, and its instance then becomes the ``Finding`` it was built as (``new_finding``)."""
 
-    __slots__ = ("policy", "rule", "severity", "enforcement", "message", "resource", "field_line", "field_path",
-                 "monthly_cost", "saving", "group", "related", "facts", "error")
+    __slots__ = ("policy", "rule", "severity", "enforcement", "message", "resource",  # noqa: RUF023  Finding's order
+                 "field_line", "field_path", "monthly_cost", "saving", "group", "related", "facts", "error")
 
     def __init__(self, policy: str, rule: str, severity: Severity, enforcement: Enforcement, message: str,
                  resource: ResourceRef, field_line: int | None, field_path: FieldPath, monthly_cost: float | None,

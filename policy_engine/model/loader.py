@@ -10,9 +10,10 @@ generator-based dispatch. Together they cost twice what the C part does. Two sho
   that do nothing (together, a seventh of the composition's time);
 * a manifest is almost all string-keyed mappings, sequences and string scalars, with some plain ints,
   bools and nulls: those are built here directly, and every other node (other forms of ints, floats,
-  timestamps, merge keys, unknown tags, non-string keys) goes to the loader's own ``construct_object``, so its value, and any error it
-  raises, is PyYAML's. Only a stream without anchors is built this way (the caller checks the text has
-  no ``&``): an alias makes PyYAML share one object between places, which a tree walk would not.
+  timestamps, merge keys, unknown tags, non-string keys) goes to the loader's own ``construct_object``,
+  so its value, and any error it raises, is PyYAML's. Only a stream without anchors is built this way
+  (the caller checks the text has no ``&``): an alias makes PyYAML share one object between places,
+  which a tree walk would not.
 """
 
 from __future__ import annotations
