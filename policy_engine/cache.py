@@ -26,8 +26,8 @@ random key for this process and its children. A planted or re-signed entry is th
 
 Entries are data, never code: JSON naming the classes it uses, in which a dataclass is its class's number
 and its fields, and only the classes the caller names (``Codec``: the syntax tree, the checked-policy
-records, the pricing catalog's records) can be built, by calling them with their fields. Unpickling could run anything an
-entry says (restored CI caches, shared runners and volumes make a planted entry plausible); decoding
+records, the pricing catalog's records) can be built, by calling them with their fields. Unpickling could
+run anything an entry says (restored CI caches, shared runners and volumes make a planted entry plausible); decoding
 this can at worst build wrong records of those classes or fail, which is a miss. And no entry is read
 from, or written to, a directory that is not the user's own or that others can write: the cache turns
 itself off with a note on stderr instead.
