@@ -267,11 +267,10 @@ def _tune_gc() -> None:
 def _mallopt(threshold: int) -> None:
     """With glibc, blocks of ``threshold`` bytes and more mapped on their own, and the heap trimmed past it."""
     if sys.platform.startswith("linux"):
-        import ctypes
-        import ctypes.util
+        import ctypes  # not ctypes.util: finding libc by name imports shutil, lzma… and runs ldconfig (~10 ms)
 
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc = ctypes.CDLL(None)  # the process's own symbols, glibc's among them
             libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD, fixed (not raised after each free)
             libc.mallopt(-1, threshold)  # M_TRIM_THRESHOLD
         except (OSError, AttributeError):  # not glibc (musl): its allocator returns memory by itself
