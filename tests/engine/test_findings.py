@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from typing import Any
-
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from policy_engine.compiler.program import Enforcement, Severity
-from policy_engine.engine.findings import Finding, ResourceRef, _NewFinding, new_finding
+from policy_engine.engine.findings import Finding, ResourceRef
 
 REF = ResourceRef("PyTorchJob", "train", "nlp", "jobs/train.yaml", 7, "kubeflow.org/v1")
 OTHER = ResourceRef("Deployment", "serve", None, "serve.yaml", 1)
@@ -42,28 +37,3 @@ def test_what_a_worker_returns_per_workload_survives_pickling_every_field_of_it(
         names = [field.name for field in dataclasses.fields(value)]
         assert list(value.__reduce__()[1]) == [getattr(value, n) for n in names]  # every field, in order
         assert pickle.loads(pickle.dumps(value)) == value
-
-
-_text = st.text(max_size=8)
-_refs = st.builds(ResourceRef, _text, _text, st.none() | _text, _text, st.integers(1, 10**6), _text)
-_money = st.none() | st.floats(allow_nan=False)
-
-
-@settings(max_examples=200, deadline=None)
-@given(values=st.tuples(
-    _text, _text, st.sampled_from(Severity), st.sampled_from(Enforcement), _text, _refs,
-    st.none() | st.integers(1, 10**6), st.tuples(_text, st.integers(0, 9)), _money, _money, st.none() | _text,
-    st.lists(_refs, max_size=2).map(tuple), st.lists(st.tuples(_text, _text | _money), max_size=3).map(tuple),
-    st.booleans()))
-def test_the_fast_builder_builds_the_finding_the_constructor_builds(values: tuple[Any, ...]) -> None:
-    """``new_finding`` (the evaluation's hot path, and unpickling) makes a frozen ``Finding`` like any other."""
-    fast, made = new_finding(*values), Finding(*values)
-    assert type(fast) is Finding and fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
-    assert pickle.loads(pickle.dumps(made)) == made and type(pickle.loads(pickle.dumps(made))) is Finding
-    assert dataclasses.replace(fast, message="x") == dataclasses.replace(made, message="x")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.message = "changed"  # type: ignore[misc]
-
-
-def test_the_fast_builder_has_the_finding_s_fields_in_their_order() -> None:
-    assert _NewFinding.__slots__ == tuple(f.name for f in dataclasses.fields(Finding)) == Finding.__slots__
