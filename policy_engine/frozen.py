@@ -4,9 +4,10 @@ A frozen dataclass's ``__init__`` cannot assign its fields (its own ``__setattr_
 each through ``object.__setattr__``: ~0.15 µs a field, 2 µs for a 14-field ``Finding``, of which a
 10,000-document run builds 36,000 (and a workload a handful of others: its cost, its run time, where
 each fact came from). ``builder(cls)`` returns a function that builds ``cls(*values)``, every field given
-in order, in a fifth of that time: an instance of a twin class with the same slots, whose generated
-``__init__`` assigns them plainly, then made a ``cls`` by ``__class__`` assignment (which CPython allows
-between classes whose slots are the same). The result is the frozen ``cls`` the constructor would have
+in order, in a fifth of that time: an instance of a twin class with the same bases and slots, whose
+generated ``__init__`` assigns them plainly, then made a ``cls`` by ``__class__`` assignment (which CPython
+allows between classes of the same layout). ``policy_engine.records`` gives these classes their equality,
+hash and repr; this module only builds them. The result is the frozen ``cls`` the constructor would have
 built: equal, hashed, pickled and refusing assignment alike.
 """
 
@@ -31,7 +32,10 @@ def builder(cls: type[T], name: str) -> Callable[..., T]:
     def build(*values: Any) -> T:
         nonlocal twin
         if twin is None:
-            twin = dataclasses.make_dataclass(f"{cls.__name__}Builder", names, slots=True, eq=False, repr=False)
+            # on cls's own bases (``records.FrozenRecord``): CPython allows the class change only between
+            # classes of one layout, the same slots added to the same base
+            twin = dataclasses.make_dataclass(f"{cls.__name__}Builder", names, bases=cls.__bases__, slots=True,
+                                              eq=False, repr=False)
         obj = twin(*values)
         obj.__class__ = cls  # the same slots in the same order: now a cls
         return obj  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ from typing import Any
 
 from policy_engine.frozen import builder
 from policy_engine.model.documents import Document, FieldPath
+from policy_engine.records import FrozenRecord, Record
 
 
 class CapacityType(str, Enum):
@@ -30,8 +31,8 @@ class RunKind(str, Enum):
     UNBOUNDED = "unbounded"  # a job with no bound: said so, never guessed
 
 
-@dataclass(frozen=True, slots=True)
-class Provenance:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Provenance(FrozenRecord):
     """Where a fact came from, for ``explain`` and for locating findings."""
 
     path: FieldPath
@@ -49,8 +50,8 @@ class Provenance:
 new_provenance: Callable[[FieldPath, str], Provenance] = builder(Provenance, "new_provenance")
 
 
-@dataclass(slots=True)
-class Container:
+@dataclass(slots=True, eq=False, repr=False)
+class Container(Record):
     """One container as the model read it; read only (not frozen only because a frozen dataclass costs
     three times as much to build, and a pod may have 20,000 containers)."""
 
@@ -62,8 +63,8 @@ class Container:
     raw: dict[str, Any] | None = None  # the mapping at ``path`` (None when there is none), as written
 
 
-@dataclass(slots=True)
-class Role:
+@dataclass(slots=True, eq=False, repr=False)
+class Role(Record):
     """One kind of pod a workload runs (PyTorchJob Master/Worker, Ray head/worker group, KServe predictor…)."""
 
     name: str
@@ -98,8 +99,8 @@ class Role:
     quantities: dict[str, Decimal] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class RunTime:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RunTime(FrozenRecord):
     """How long a workload runs, per run and per month; ``reason`` explains the figure in words."""
 
     kind: RunKind
@@ -121,8 +122,8 @@ new_run_time: Callable[[RunKind, float | None, float, str, Provenance | None], R
     builder(RunTime, "new_run_time")
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Cost(FrozenRecord):
     """A priced workload. ``priced`` is False with a reason when any role could not be priced — never $0."""
 
     priced: bool
@@ -144,8 +145,8 @@ new_cost: Callable[[bool, float | None, float | None, str, str | None, float | N
                     tuple[str, ...], float | None], Cost] = builder(Cost, "new_cost")
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Admission(FrozenRecord):
     """What an admission request says beyond the object: the operation, the old object, who asks."""
 
     operation: str  # CREATE, UPDATE, ...
@@ -154,8 +155,8 @@ class Admission:
     groups: tuple[str, ...]
 
 
-@dataclass(slots=True)
-class Workload:
+@dataclass(slots=True, eq=False, repr=False)
+class Workload(Record):
     """A document normalised into what it will run. ``cost`` is filled in by the pricing step."""
 
     kind: str

@@ -41,6 +41,7 @@ from policy_engine.model.workload import (
     new_cost,
 )
 from policy_engine.pricing.catalog import Catalog, InstanceType
+from policy_engine.records import FrozenRecord
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
 POD_PRICE_MEMO = 50_000
@@ -48,8 +49,8 @@ POD_PRICE_MEMO = 50_000
 REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
 
 
-@dataclass(frozen=True, slots=True)
-class PodPrice:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PodPrice(FrozenRecord):
     """One pod's hourly price at both capacities and at the one it runs on, with the arithmetic in words."""
 
     on_demand: float
@@ -58,8 +59,8 @@ class PodPrice:
     basis: str
 
 
-@dataclass(frozen=True, slots=True)
-class Unpriced:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Unpriced(FrozenRecord):
     reason: str
 
 
