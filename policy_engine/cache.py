@@ -24,10 +24,10 @@ runners by jobs that hold the secret, and by nobody else), else a random key in 
 user's state directory (``$XDG_STATE_HOME/policy-engine/cache-key``, default ``~/.local/state``), else a
 random key for this process and its children. A planted or re-signed entry is then, at worst, a miss.
 
-Entries are data, never code: JSON in which a dataclass is ``{"!c": "module:Class", ...fields}`` and
-only the classes the caller names (``Codec``: the syntax tree, the checked-policy records, the pricing
-catalog's records) can be built, by calling them with their fields. Unpickling could run anything an
-entry says (restored CI caches, shared runners and volumes make a planted entry plausible); decoding
+Entries are data, never code: JSON naming the classes it uses, in which a dataclass is its class's number
+and its fields, and only the classes the caller names (``Codec``: the syntax tree, the checked-policy
+records, the pricing catalog's records) can be built, by calling them with their fields. Unpickling could
+run anything an entry says (restored CI caches, shared runners and volumes make a planted entry plausible); decoding
 this can at worst build wrong records of those classes or fail, which is a miss. And no entry is read
 from, or written to, a directory that is not the user's own or that others can write: the cache turns
 itself off with a note on stderr instead.
@@ -50,7 +50,7 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from types import ModuleType
@@ -59,7 +59,7 @@ from typing import Any
 NO_CACHE_ENV = "POLICY_ENGINE_NO_CACHE"
 #: The secret entries are signed with (any string; e.g. a CI secret), when not the user's own key file.
 KEY_ENV = "POLICY_ENGINE_CACHE_KEY"
-_MAGIC = b"policy-engine cache 3 json hmac\n"
+_MAGIC = b"policy-engine cache 4 json hmac\n"
 _SUFFIX = ".json"
 #: Entries kept per namespace: a few policy sets (a repo's own, the bundled library, a branch's) fit.
 KEEP = 8
@@ -208,7 +208,16 @@ def _stat_line(path: str) -> str:
 
 
 class Codec:
-    """Values to JSON and back, building only the dataclasses and enums of the given modules."""
+    """Values to JSON and back, building only the dataclasses and enums of the given modules.
+
+    A payload is two lines: the JSON list of the classes it uses (``"module:Qualname"``), then the value,
+    in which a record is ``{"!o": [class, field, field, ...]}`` (its ``__init__`` fields in order, the class
+    an index into that list), a record met again is ``{"!r": n}`` (the n-th record built, counting as the
+    decoder completes them: children first), an enum ``{"!e": class, "v": value}``, a tuple ``{"!t": [...]}``,
+    a set ``{"!s": [...]}`` and a mapping with other than plain string keys ``{"!d": [[k, v], ...]}``.
+    Records shared in the value (a policy's tree held by its module, its instance and its folded form, a span
+    several nodes carry) are stored and built once and come back shared, as they were.
+    """
 
     def __init__(self, *modules: ModuleType) -> None:
         self.classes: dict[str, type] = {}
@@ -219,51 +228,93 @@ class Codec:
                     self.classes[f"{value.__module__}:{value.__qualname__}"] = value
 
     def dumps(self, value: object) -> bytes:
-        return json.dumps(self._plain(value), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        encoder = _Encoder(self.classes)
+        body = json.dumps(encoder.plain(value), separators=(",", ":"), ensure_ascii=False)
+        return (json.dumps(encoder.names, ensure_ascii=False) + "\n" + body).encode("utf-8")
 
     def loads(self, data: bytes) -> object:
-        return json.loads(data, object_hook=self._build)
+        table, sep, body = data.partition(b"\n")
+        names = json.loads(table)
+        if not sep or not isinstance(names, list):
+            raise ValueError("not a payload of this codec")
+        classes = [self.classes[name] for name in names]  # KeyError (a class not named): the entry is a miss
+        records: list[Callable[..., object] | None] = [
+            cls if dataclasses.is_dataclass(cls) else None for cls in classes]
+        enums = [cls if issubclass(cls, enum.Enum) else None for cls in classes]
+        built: list[object] = []
+        append = built.append
 
-    def _plain(self, value: Any) -> Any:
+        def build(obj: dict[str, Any]) -> Any:
+            if "!o" in obj:
+                fields = obj["!o"]
+                record = records[fields[0]](*fields[1:])  # None (an enum): TypeError, a miss
+                append(record)
+                return record
+            if "!r" in obj:
+                return built[obj["!r"]]
+            if "!t" in obj:
+                return tuple(obj["!t"])
+            if "!d" in obj:
+                return {_hashable(k): v for k, v in obj["!d"]}
+            if "!s" in obj:
+                return frozenset(_hashable(v) for v in obj["!s"])
+            if "!e" in obj:
+                return enums[obj["!e"]](obj["v"])
+            return obj
+
+        return json.loads(body, object_hook=build)
+
+
+class _Encoder:
+    """One ``Codec.dumps``: the classes met (numbered) and the records already written (by identity)."""
+
+    def __init__(self, classes: Mapping[str, type]) -> None:
+        self.classes = classes
+        self.names: list[str] = []
+        self.numbers: dict[str, int] = {}
+        self.fields: dict[type, tuple[str, ...]] = {}
+        self.written: dict[int, tuple[int, object]] = {}  # id → (record number, the record, kept alive)
+
+    def plain(self, value: Any) -> Any:
         if value is None or (isinstance(value, bool | int | float | str) and not isinstance(value, enum.Enum)):
             return value
         if isinstance(value, list):
-            return [self._plain(v) for v in value]
+            return [self.plain(v) for v in value]
         if isinstance(value, tuple):
-            return {"!t": [self._plain(v) for v in value]}
+            return {"!t": [self.plain(v) for v in value]}
         if isinstance(value, frozenset | set):
-            return {"!s": [self._plain(v) for v in value]}
+            return {"!s": [self.plain(v) for v in value]}
         if isinstance(value, Mapping):
             if all(isinstance(k, str) and not k.startswith("!") for k in value):
-                return {k: self._plain(v) for k, v in value.items()}
-            return {"!d": [[self._plain(k), self._plain(v)] for k, v in value.items()]}
-        name = f"{type(value).__module__}:{type(value).__qualname__}"
-        if self.classes.get(name) is not type(value):
-            raise TypeError(f"the start-up cache does not store {name}")
+                return {k: self.plain(v) for k, v in value.items()}
+            return {"!d": [[self.plain(k), self.plain(v)] for k, v in value.items()]}
         if isinstance(value, enum.Enum):
-            return {"!e": name, "v": self._plain(value.value)}
-        out: dict[str, Any] = {"!c": name}
-        record: Any = value
-        for f in dataclasses.fields(record):
-            if f.init:
-                out[f.name] = self._plain(getattr(value, f.name))
-        return out
+            return {"!e": self._number(type(value)), "v": self.plain(value.value)}
+        seen = self.written.get(id(value))
+        if seen is not None:
+            return {"!r": seen[0]}
+        number = self._number(type(value))
+        out = [number, *(self.plain(getattr(value, name)) for name in self._fields(type(value)))]
+        self.written[id(value)] = (len(self.written), value)  # numbered after its fields: as the decoder builds
+        return {"!o": out}
 
-    def _build(self, obj: dict[str, Any]) -> Any:
-        if "!c" in obj:
-            cls = self.classes[obj.pop("!c")]  # KeyError (a class not named): the entry is a miss
-            if not dataclasses.is_dataclass(cls):
-                raise TypeError(f"{cls.__name__} is not a record")
-            return cls(**obj)
-        if "!t" in obj:
-            return tuple(obj["!t"])
-        if "!d" in obj:
-            return {_hashable(k): v for k, v in obj["!d"]}
-        if "!s" in obj:
-            return frozenset(_hashable(v) for v in obj["!s"])
-        if "!e" in obj:
-            return self.classes[obj["!e"]](obj["v"])
-        return obj
+    def _number(self, cls: type) -> int:
+        name = f"{cls.__module__}:{cls.__qualname__}"
+        if self.classes.get(name) is not cls:
+            raise TypeError(f"the start-up cache does not store {name}")
+        if name not in self.numbers:
+            self.numbers[name] = len(self.names)
+            self.names.append(name)
+        return self.numbers[name]
+
+    def _fields(self, cls: type) -> tuple[str, ...]:
+        names = self.fields.get(cls)
+        if names is None:
+            fields = [f for f in dataclasses.fields(cls) if f.init]
+            if any(f.kw_only for f in fields):  # built positionally
+                raise TypeError(f"the start-up cache does not store {cls.__qualname__}: keyword-only fields")
+            names = self.fields[cls] = tuple(f.name for f in fields)
+        return names
 
 
 #: JSON values, tuples, sets and non-string-keyed mappings; no records.

@@ -21,6 +21,7 @@ from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.pricing.catalog import Catalog
+from policy_engine.records import Record
 from policy_engine.syntax import ast
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["CompileResult", "FrontEnd", "compile_policies", "compile_sources", "compile_text"]
 
 
-@dataclass(slots=True)
-class CompileResult:
+@dataclass(slots=True, eq=False, repr=False)
+class CompileResult(Record):
     policy_set: PolicySet | None  # None when any error
     diagnostics: list[Diagnostic] = field(default_factory=list)  # errors and warnings, sorted by location
     sources: dict[str, str] = field(default_factory=dict)

@@ -20,12 +20,13 @@ from typing import Any
 
 from policy_engine.compiler import objects
 from policy_engine.model.workload import Role, Workload
+from policy_engine.records import FrozenRecord
 
 Getter = Callable[[Workload], Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Attribute:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Attribute(FrozenRecord):
     name: str
     type: str  # a type name of compiler.types
     getter: Getter

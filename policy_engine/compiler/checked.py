@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from policy_engine.compiler.program import Enforcement, FailureMode, Severity
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.kinds_training import REPLICA_SPECS
+from policy_engine.records import FrozenRecord, Record
 from policy_engine.syntax import ast
 
 WORKLOADS = "workloads"  # the kinds group meaning every kind the workload model knows
@@ -28,8 +29,8 @@ def expand_kinds(names: Iterable[str]) -> frozenset[str]:
     return frozenset(kind for name in names for kind in KIND_GROUPS.get(name, (name,)))
 
 
-@dataclass(frozen=True, slots=True)
-class Constant:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Constant(FrozenRecord):
     """A parameter's value after folding, with its type and where it was set."""
 
     type: str
@@ -38,8 +39,8 @@ class Constant:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Instance:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Instance(FrozenRecord):
     """One policy to compile: its AST, the parameters in force and the name it is compiled under."""
 
     policy: ast.Policy
@@ -49,8 +50,8 @@ class Instance:
     imported_at: Span | None = None
 
 
-@dataclass(slots=True)
-class CheckedPolicy:
+@dataclass(slots=True, eq=False, repr=False)
+class CheckedPolicy(Record):
     instance: Instance
     severity: Severity = Severity.MEDIUM
     enforcement: Enforcement = Enforcement.DENY
@@ -62,8 +63,8 @@ class CheckedPolicy:
     ok: bool = True  # no error was found in this policy (it can be folded even if another one failed)
 
 
-@dataclass(slots=True)
-class FrontEnd:
+@dataclass(slots=True, eq=False, repr=False)
+class FrontEnd(Record):
     """Every file read (imports included), parsed and checked; ``folded[i]`` is ``checked[i]`` folded."""
 
     sources: dict[str, str]

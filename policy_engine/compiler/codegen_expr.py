@@ -15,7 +15,6 @@ from typing import Any
 
 from policy_engine.compiler import container_groups
 from policy_engine.compiler.attributes import ATTRIBUTES
-from policy_engine.compiler.cel import CelError, compile_cel
 from policy_engine.compiler.container_groups import by_class
 from policy_engine.compiler.functions import FUNCTIONS
 from policy_engine.compiler.regex import Pattern, compile_regex
@@ -340,6 +339,8 @@ def _bool(op: str, parts: list[Closure]) -> Closure:
 def _call(e: ast.Call, scope: Scope) -> Closure:
     name = e.func.name
     if name == "cel":
+        from policy_engine.compiler.cel import CelError, compile_cel  # celpy: only for a policy that uses it
+
         arg = e.args[0]
         if not isinstance(arg, ast.Literal) or not isinstance(arg.value, str):
             raise CompilerBug("cel() takes a string literal")

@@ -14,6 +14,7 @@ from typing import Any
 from policy_engine.model.workload import Workload
 from policy_engine.pricing import savings
 from policy_engine.pricing.catalog import Catalog, default_catalog
+from policy_engine.records import FrozenRecord
 from policy_engine.syntax import ast
 
 
@@ -21,8 +22,8 @@ def _none(*_args: Any) -> float | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class SavingFns:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class SavingFns(FrozenRecord):
     spot: Callable[[Workload], float | None] = _none
     allowlist: Callable[[Workload, Sequence[str]], float | None] = _none
     idle: Callable[[Workload], float | None] = _none

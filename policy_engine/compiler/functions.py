@@ -13,6 +13,7 @@ from typing import Any
 from policy_engine.compiler import types as t
 from policy_engine.model.runtime import parse_duration
 from policy_engine.quantity import quantity
+from policy_engine.records import FrozenRecord
 
 
 def _duration(x: Any) -> float | None:
@@ -58,8 +59,8 @@ def _str_pred(fn: Callable[[str, str], bool]) -> Callable[..., Any]:
     return call
 
 
-@dataclass(frozen=True, slots=True)
-class Function:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Function(FrozenRecord):
     name: str
     params: tuple[str, ...]  # argument types ("any" accepts everything)
     result: str

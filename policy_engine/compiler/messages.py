@@ -13,6 +13,7 @@ from typing import Any
 
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.model.workload import Workload
+from policy_engine.records import FrozenRecord
 from policy_engine.syntax import ast
 
 #: Placeholders each rule form provides, beyond attributes, parameters and {policy}.
@@ -90,8 +91,8 @@ def unknown_placeholders(template: str, allowed: Iterable[str]) -> list[str] | N
     return [n for n in names if n not in known]
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Template(FrozenRecord):
     """A compiled message template: literal text and the getters for the placeholders it uses."""
 
     text: str

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from policy_engine.diagnostics import Diagnostic
+from policy_engine.records import Record
 
 if TYPE_CHECKING:
     from policy_engine.compiler.checked import CheckedPolicy, FrontEnd
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from policy_engine.syntax import ast
 
 
-@dataclass(slots=True)
-class Compilation:
+@dataclass(slots=True, eq=False, repr=False)
+class Compilation(Record):
     """What the passes read and write, from the texts to the ``PolicySet``."""
 
     sources: Mapping[str, str]

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.workload import Workload
+from policy_engine.records import FrozenRecord
 
 
 class Severity(str, Enum):
@@ -59,8 +60,8 @@ class Violation(NamedTuple):
 DEFAULT_ALERTS = (0.5, 0.8, 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class AggregateRule:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class AggregateRule(FrozenRecord):
     """A rule over a set of workloads: a GPU-hour quota or a money budget per group per period."""
 
     kind: str  # "quota" | "budget"
@@ -83,8 +84,8 @@ class AggregateRule:
         return self.overrides.get(key, self.default_limit)
 
 
-@dataclass(frozen=True, slots=True)
-class LiveIdleRule:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class LiveIdleRule(FrozenRecord):
     """The live form of idle shutdown (GPU utilisation below a threshold for a duration): kept for live state."""
 
     utilisation_below: float  # fraction, 0..1
@@ -96,8 +97,8 @@ class LiveIdleRule:
     act: bool = False  # the policy turns actions on without the controller's --act
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledPolicy:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class CompiledPolicy(FrozenRecord):
     name: str
     description: str
     severity: Severity
@@ -114,8 +115,8 @@ class CompiledPolicy:
     file: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class PolicySet:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PolicySet(FrozenRecord):
     """Compiled policies indexed by kind, so a document only meets the policies that can match it."""
 
     policies: tuple[CompiledPolicy, ...]

@@ -24,13 +24,14 @@ from policy_engine.compiler.program import (
 )
 from policy_engine.engine.findings import Finding, ResourceRef
 from policy_engine.model.workload import RunKind, Workload
+from policy_engine.records import FrozenRecord
 from policy_engine.wording import count
 
 PERIOD_HOURS = {Period.DAY: 24.0, Period.WEEK: 168.0}
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Usage(FrozenRecord):
     """Live usage of one group in the rule's metric for the current period."""
 
     used: float  # consumed since the period began
@@ -43,8 +44,8 @@ class UsageProvider(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Contribution(FrozenRecord):
     """What one workload adds to one group of one aggregate rule in the rule's period."""
 
     policy: str

@@ -51,6 +51,7 @@ from policy_engine.model.documents import (
     read_source,
 )
 from policy_engine.model.segments import cut_points, segments
+from policy_engine.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -70,8 +71,8 @@ BATCH_DOCUMENTS = 512
 RAW_BYTES = 16 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Piece(FrozenRecord):
     """A file, a byte range of one (``start``..``end``, starting at ``first_line``), or bytes read from stdin."""
 
     file: str
@@ -98,8 +99,8 @@ class Piece:
 Unit = tuple[Piece, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class EngineSource:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class EngineSource(FrozenRecord):
     """What a worker that cannot be forked (macOS, Windows: ``spawn``) loads its engine from: the policy
     paths, the pricing file, and whether it may use the start-up cache (``check --no-cache``). The engine's
     settings (``Engine.unread_gpu``) and the file size cap go with it, taken from the parent's."""
@@ -109,8 +110,8 @@ class EngineSource:
     use_cache: bool = True
 
 
-@dataclass(slots=True)
-class Batch:
+@dataclass(slots=True, eq=False, repr=False)
+class Batch(Record):
     """A batch's result and the records ``Options.record`` made of its workloads, in input order."""
 
     result: Result
@@ -267,11 +268,10 @@ def _tune_gc() -> None:
 def _mallopt(threshold: int) -> None:
     """With glibc, blocks of ``threshold`` bytes and more mapped on their own, and the heap trimmed past it."""
     if sys.platform.startswith("linux"):
-        import ctypes
-        import ctypes.util
+        import ctypes  # not ctypes.util: finding libc by name imports shutil, lzma… and runs ldconfig (~10 ms)
 
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc = ctypes.CDLL(None)  # the process's own symbols, glibc's among them
             libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD, fixed (not raised after each free)
             libc.mallopt(-1, threshold)  # M_TRIM_THRESHOLD
         except (OSError, AttributeError):  # not glibc (musl): its allocator returns memory by itself

@@ -19,6 +19,7 @@ from datetime import date
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement
 from policy_engine.engine.findings import Finding
+from policy_engine.records import FrozenRecord, Record
 
 EXEMPT_ANNOTATION = "policy-engine.io/exempt"
 EXEMPT_UNTIL_ANNOTATION = "policy-engine.io/exempt-until"
@@ -27,8 +28,8 @@ EXEMPT_UNTIL_ANNOTATION = "policy-engine.io/exempt-until"
 DEFAULT_MAX_DAYS = 90
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectExemption:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ObjectExemption(FrozenRecord):
     """What an object's exemption annotations ask for; ``problem`` says why they cannot count."""
 
     policies: frozenset[str]
@@ -39,8 +40,8 @@ class ObjectExemption:
         return policy in self.policies or "*" in self.policies
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Verdict(FrozenRecord):
     exempt: bool
     note: str
 
@@ -91,8 +92,8 @@ def judge(exemption: ObjectExemption | None, policy: CompiledPolicy | None, toda
     return Verdict(True, f"exempted by annotation{until}")
 
 
-@dataclass(slots=True)
-class Sorted:
+@dataclass(slots=True, eq=False, repr=False)
+class Sorted(Record):
     """A workload's findings split by its exemption: ``notes`` say, per policy named, what was decided."""
 
     kept: list[Finding] = field(default_factory=list)
@@ -101,8 +102,8 @@ class Sorted:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ExemptionRule:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ExemptionRule(FrozenRecord):
     """The settings of the one exemption rule; ``today`` is the UTC date the front end decides on."""
 
     today: date

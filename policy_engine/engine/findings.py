@@ -12,9 +12,10 @@ from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.model.documents import FieldPath, LoadError
 from policy_engine.model.workload import Workload
+from policy_engine.records import FrozenRecord, Record
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # its own __eq__ and __hash__: hashed several times per finding
 class ResourceRef:
     kind: str
     name: str
@@ -42,8 +43,8 @@ class ResourceRef:
                 "namespace": self.namespace, "file": self.file, "line": self.line}
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Finding(FrozenRecord):
     policy: str
     rule: str  # clause family that fired (labels, instance_type, spot, quota, ...)
     severity: Severity
@@ -110,8 +111,8 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-@dataclass(slots=True)
-class PolicySummary:
+@dataclass(slots=True, eq=False, repr=False)
+class PolicySummary(Record):
     policy: str
     severity: Severity
     enforcement: Enforcement
@@ -142,8 +143,8 @@ def total_saving(summaries: list[PolicySummary]) -> tuple[float | None, int]:
     return (None if unknown and not known else known), unknown
 
 
-@dataclass(slots=True)
-class Stats:
+@dataclass(slots=True, eq=False, repr=False)
+class Stats(Record):
     files: int = 0
     documents: int = 0
     workloads: int = 0
@@ -163,8 +164,8 @@ class Stats:
                 "assumptions": list(self.assumptions)}
 
 
-@dataclass(slots=True)
-class Result:
+@dataclass(slots=True, eq=False, repr=False)
+class Result(Record):
     # a list; a large batch run's may be packed (``engine.packed``): iterate it, take its len, do not index it
     findings: Sequence[Finding] = field(default_factory=list)
     summaries: list[PolicySummary] = field(default_factory=list)

@@ -21,10 +21,11 @@ from typing import IO
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.errors import GitError
 from policy_engine.model.documents import MANIFEST_SUFFIXES, STDIN, Document, LoadError, load_text
+from policy_engine.records import FrozenRecord
 
 
-@dataclass(frozen=True, slots=True)
-class BaseFile:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class BaseFile(FrozenRecord):
     display: str  # the name the head run gives this file
     git_path: str  # path relative to the repository root
     blob: str

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import heapq
-import pickle
 import zlib
 from bisect import bisect_right
 from collections import Counter
@@ -36,6 +35,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, PolicySummary
+from policy_engine.records import Record
 
 #: Past this many findings a batch run keeps them packed (below it, objects: faster to report).
 PACK_AFTER = 50_000
@@ -167,12 +167,16 @@ def pack(items: list[Any], *, compress: bool = True) -> tuple[int, bytes]:
 
 
 def _dumps(value: Any, compress: bool) -> bytes:
+    import pickle  # here, not at the top: ~2 ms of every start-up, and a small run packs nothing
+
     data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
     return zlib.compress(data, 1) if compress else data
 
 
 def _loads(data: bytes) -> Any:
     """What ``_dumps`` made: a pickle starts with its protocol opcode (0x80), a zlib stream never does."""
+    import pickle
+
     return pickle.loads(data if data[:1] == b"\x80" else zlib.decompress(data))
 
 
@@ -180,8 +184,8 @@ def is_compressed(data: bytes) -> bool:
     return data[:1] != b"\x80"
 
 
-@dataclass(slots=True)
-class Block:
+@dataclass(slots=True, eq=False, repr=False)
+class Block(Record):
     """One unit's findings, sorted and packed (in the worker that evaluated them), and their reports' pieces."""
 
     count: int

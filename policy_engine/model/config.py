@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from policy_engine.records import FrozenRecord
+
 if TYPE_CHECKING:
     from policy_engine.model.documents import Document
 
@@ -16,8 +18,8 @@ HOURS_PER_MONTH = 730.0
 DEFAULT_SHARED_GPU_FRACTION = 0.25
 
 
-@dataclass(frozen=True, slots=True)
-class ModelConfig:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ModelConfig(FrozenRecord):
     """``extra_gpu_resources`` maps a resource name (or a prefix ending in ``*``) to the GPUs one unit is."""
 
     extra_gpu_resources: tuple[tuple[str, float], ...] = ()

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from policy_engine.records import FrozenRecord
+
 #: How spend without a value for a dimension is reported, in every report.
 UNTAGGED = "(untagged)"
 
 
-@dataclass(frozen=True, slots=True)
-class Dimension:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Dimension(FrozenRecord):
     name: str
     keys: tuple[str, ...]  # label keys tried in order; the first non-empty value wins
 
@@ -33,8 +35,8 @@ class Dimension:
         return self.value(labels) or UNTAGGED
 
 
-@dataclass(frozen=True, slots=True)
-class Dimensions:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Dimensions(FrozenRecord):
     team: Dimension = Dimension("team", ("team",))
     cost_center: Dimension = Dimension("cost-center", ("cost-center",))
     environment: Dimension = Dimension("environment", ("environment",))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.model.documents import Document, FieldPath
+from policy_engine.records import FrozenRecord
 
 
 def is_gpu_device_class(name: str) -> bool:
@@ -26,16 +27,16 @@ def is_gpu_device_class(name: str) -> bool:
     return "gpu" in lowered or "tpu" in lowered
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimRef:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ClaimRef(FrozenRecord):
     """A pod's ``resourceClaims[i]`` that names a ResourceClaimTemplate."""
 
     path: FieldPath  # of the entry inside the object
     template: str
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRequest:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class DeviceRequest(FrozenRecord):
     device_class: str
     count: int
     path: FieldPath  # of the request inside the template

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.gpu_models import normalise_gpu_model
 from policy_engine.model.workload import CapacityType, Provenance
+from policy_engine.records import Record
 
 INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 GPU_MODEL_LABELS = (
@@ -48,8 +49,8 @@ SPOT_TAINTS = {
 }
 
 
-@dataclass(slots=True)
-class Placement:
+@dataclass(slots=True, eq=False, repr=False)
+class Placement(Record):
     instance_type: str | None = None
     instance_type_candidates: tuple[str, ...] = ()
     capacity_type: CapacityType = CapacityType.UNKNOWN
@@ -58,8 +59,8 @@ class Placement:
     provenance: dict[str, Provenance] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _Pin:
+@dataclass(slots=True, eq=False, repr=False)
+class _Pin(Record):
     values: tuple[str, ...]
     path: FieldPath
 

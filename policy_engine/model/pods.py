@@ -27,6 +27,7 @@ from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.references import CLAIM_TEMPLATE
 from policy_engine.model.references import key as referenced
 from policy_engine.model.workload import Container, Provenance, Role
+from policy_engine.records import FrozenRecord, Record
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
 
@@ -41,8 +42,8 @@ class ContainerRef(NamedTuple):
     resources_key: str = "resources"
 
 
-@dataclass(frozen=True, slots=True)
-class Replicas:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Replicas(FrozenRecord):
     count: int
     minimum: int | None = None
     maximum: int | None = None
@@ -50,8 +51,8 @@ class Replicas:
     note: str = ""
 
 
-@dataclass(slots=True)
-class RoleSource:
+@dataclass(slots=True, eq=False, repr=False)
+class RoleSource(Record):
     """Where one role's facts sit in the object; kinds.py produces these, ``build_role`` reads them."""
 
     name: str

@@ -10,10 +10,11 @@ from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.pods import Replicas, RoleSource
 from policy_engine.model.workload import Provenance, RunTime
+from policy_engine.records import Record
 
 
-@dataclass(slots=True)
-class Shape:
+@dataclass(slots=True, eq=False, repr=False)
+class Shape(Record):
     roles: list[RoleSource]
     run_time: RunTime
     idle: tuple[float, Provenance] | None = None

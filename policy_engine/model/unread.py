@@ -19,6 +19,7 @@ from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.dra import is_gpu_device_class
 from policy_engine.model.kinds import NOT_WORKLOADS, api_group, is_known
 from policy_engine.model.quantities import gpu_fraction
+from policy_engine.records import FrozenRecord
 
 #: Kinds that name accelerators without running anything (quotas, limits, device classes, templates).
 #: A ResourceClaimTemplate's devices are counted on the pods that name it (``dra.py``).
@@ -27,8 +28,8 @@ NOT_REQUESTS = frozenset({"ResourceQuota", "LimitRange", "Node", "DeviceClass", 
 _MAX_NODES = 200_000
 
 
-@dataclass(frozen=True, slots=True)
-class GpuRequest:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class GpuRequest(FrozenRecord):
     path: FieldPath
     resource: str  # the resource name, or "DRA device class <name>"
     amount: str

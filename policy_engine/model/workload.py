@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from policy_engine.model.documents import Document, FieldPath
+from policy_engine.records import FrozenRecord, Record
 
 
 class CapacityType(str, Enum):
@@ -28,8 +29,8 @@ class RunKind(str, Enum):
     UNBOUNDED = "unbounded"  # a job with no bound: said so, never guessed
 
 
-@dataclass(frozen=True, slots=True)
-class Provenance:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Provenance(FrozenRecord):
     """Where a fact came from, for ``explain`` and for locating findings."""
 
     path: FieldPath
@@ -43,8 +44,8 @@ class Provenance:
         return where
 
 
-@dataclass(slots=True)
-class Container:
+@dataclass(slots=True, eq=False, repr=False)
+class Container(Record):
     """One container as the model read it; read only (not frozen only because a frozen dataclass costs
     three times as much to build, and a pod may have 20,000 containers)."""
 
@@ -56,8 +57,8 @@ class Container:
     raw: dict[str, Any] | None = None  # the mapping at ``path`` (None when there is none), as written
 
 
-@dataclass(slots=True)
-class Role:
+@dataclass(slots=True, eq=False, repr=False)
+class Role(Record):
     """One kind of pod a workload runs (PyTorchJob Master/Worker, Ray head/worker group, KServe predictor…)."""
 
     name: str
@@ -92,8 +93,8 @@ class Role:
     quantities: dict[str, Decimal] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class RunTime:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RunTime(FrozenRecord):
     """How long a workload runs, per run and per month; ``reason`` explains the figure in words."""
 
     kind: RunKind
@@ -110,8 +111,8 @@ class RunTime:
         return self.hours_per_run * self.runs_per_month
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Cost(FrozenRecord):
     """A priced workload. ``priced`` is False with a reason when any role could not be priced — never $0."""
 
     priced: bool
@@ -128,8 +129,8 @@ class Cost:
     gpu_hours: float | None = None  # projected GPU-hours per month under those assumptions
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Admission(FrozenRecord):
     """What an admission request says beyond the object: the operation, the old object, who asks."""
 
     operation: str  # CREATE, UPDATE, ...
@@ -138,8 +139,8 @@ class Admission:
     groups: tuple[str, ...]
 
 
-@dataclass(slots=True)
-class Workload:
+@dataclass(slots=True, eq=False, repr=False)
+class Workload(Record):
     """A document normalised into what it will run. ``cost`` is filled in by the pricing step."""
 
     kind: str

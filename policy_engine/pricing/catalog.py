@@ -21,6 +21,7 @@ from typing import Any, Literal
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.dimensions import Dimension, Dimensions
+from policy_engine.records import FrozenRecord
 
 BUNDLED_CATALOG = "catalog.yaml"
 #: Sections whose entries a user file replaces or adds by key.
@@ -34,8 +35,8 @@ CACHE_NAMESPACE = "catalog"
 Locator = Callable[[tuple[str | int, ...]], tuple[int, int, bool]]
 
 
-@dataclass(frozen=True, slots=True)
-class RegionalPrice:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RegionalPrice(FrozenRecord):
     """A machine type's price in a region other than its entry's default ``region``."""
 
     on_demand: float
@@ -46,8 +47,8 @@ class RegionalPrice:
     spot_date: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceType:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class InstanceType(FrozenRecord):
     """One machine type, priced in its default ``region`` (and in ``regions`` where the catalog has them).
 
     ``gpus`` may be a fraction where the provider sells one. ``date``/``spot_date`` say when the figure
@@ -83,8 +84,8 @@ class InstanceType:
                        date=found.date, spot_source=found.spot_source, spot_date=found.spot_date, regions=None)
 
 
-@dataclass(frozen=True, slots=True)
-class GpuModelPrice:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class GpuModelPrice(FrozenRecord):
     """Per-GPU (per-chip) all-in price used when a workload names a model but no instance type."""
 
     on_demand: float
@@ -98,8 +99,8 @@ class GpuModelPrice:
         return self.spot if spot else self.on_demand
 
 
-@dataclass(frozen=True, slots=True)
-class AttachedGpu:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class AttachedGpu(FrozenRecord):
     """A GPU attached to a general-purpose VM (GCP N1), priced per GPU, VM billed apart."""
 
     provider: str
@@ -111,8 +112,8 @@ class AttachedGpu:
     date: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UnpricedType:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class UnpricedType(FrozenRecord):
     """A machine type known by its hardware but with no published price in the catalog, and why."""
 
     provider: str
@@ -125,16 +126,16 @@ class UnpricedType:
     source: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UnpricedGpuModel:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class UnpricedGpuModel(FrozenRecord):
     """A GPU model key with no published all-in price per GPU in the catalog, and why."""
 
     reason: str
     accelerator: Literal["gpu", "tpu", "neuron"] = "gpu"
 
 
-@dataclass(frozen=True, slots=True)
-class CpuRates:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class CpuRates(FrozenRecord):
     vcpu_hour: float
     memory_gib_hour: float
     vcpu_hour_spot: float | None = None
@@ -142,8 +143,8 @@ class CpuRates:
     source: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Assumptions:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Assumptions(FrozenRecord):
     idle_fraction: float = 0.6
     idle_rationale: str | None = None
     idle_source: str | None = None
@@ -162,16 +163,16 @@ class Assumptions:
                           Dimension("environment", tuple(self.environment_labels)))
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Source(FrozenRecord):
     url: str
     date: str
     region: str | None = None
     notes: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Catalog:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Catalog(FrozenRecord):
     """A validated catalog: plain frozen data, built only from what ``catalog_schema`` has validated.
 
     ``warnings`` holds non-fatal diagnostics (spot above on-demand, unknown model). Run-time types are

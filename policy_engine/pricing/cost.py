@@ -31,6 +31,7 @@ from policy_engine.model.runtime import EXPECTED_DURATION_ANNOTATION
 from policy_engine.model.training_runtimes import resolve_train_job
 from policy_engine.model.workload import CapacityType, Container, Cost, Provenance, Role, RunKind, RunTime, Workload
 from policy_engine.pricing.catalog import Catalog, InstanceType
+from policy_engine.records import FrozenRecord
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
 POD_PRICE_MEMO = 50_000
@@ -38,8 +39,8 @@ POD_PRICE_MEMO = 50_000
 REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
 
 
-@dataclass(frozen=True, slots=True)
-class PodPrice:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PodPrice(FrozenRecord):
     """One pod's hourly price at both capacities and at the one it runs on, with the arithmetic in words."""
 
     on_demand: float
@@ -48,8 +49,8 @@ class PodPrice:
     basis: str
 
 
-@dataclass(frozen=True, slots=True)
-class Unpriced:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Unpriced(FrozenRecord):
     reason: str
 
 

@@ -20,6 +20,7 @@ from policy_engine.engine.findings import Finding, Result
 from policy_engine.engine.packed import PackedFindings, SortKey, counts
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, Dimension
 from policy_engine.model.documents import STDIN_NAME, LoadError
+from policy_engine.records import FrozenRecord
 from policy_engine.reporters.costs import CostDiff, WorkloadCost
 
 T = TypeVar("T")
@@ -33,8 +34,8 @@ def tool_version() -> str:
     return __version__
 
 
-@dataclass(frozen=True, slots=True)
-class ReportContext:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ReportContext(FrozenRecord):
     root: Path = field(default_factory=Path.cwd)  # URIs in SARIF, links in markdown are relative to it
     cwd: Path = field(default_factory=Path.cwd)  # what relative finding files are relative to
     policies: PolicySet | None = None

@@ -14,13 +14,14 @@ from typing import Any
 from policy_engine.engine.findings import ResourceRef
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED, Dimension
 from policy_engine.model.workload import Workload
+from policy_engine.records import FrozenRecord, Record
 
 #: Spend without a team (the one ``team`` dimension, model/dimensions.py) reads the same in every report.
 NO_TEAM = UNTAGGED
 
 
-@dataclass(frozen=True, slots=True)
-class WorkloadCost:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class WorkloadCost(FrozenRecord):
     ref: ResourceRef
     team: str
     gpus: float
@@ -44,8 +45,8 @@ class WorkloadCost:
         return (r.file, r.kind, r.namespace or "", r.name)
 
 
-@dataclass(slots=True)
-class TeamCost:
+@dataclass(slots=True, eq=False, repr=False)
+class TeamCost(Record):
     team: str
     workloads: int = 0
     gpus: float = 0.0
@@ -73,8 +74,8 @@ class Change(StrEnum):
     CHANGED = "changed"
 
 
-@dataclass(frozen=True, slots=True)
-class WorkloadDelta:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class WorkloadDelta(FrozenRecord):
     change: Change
     ref: ResourceRef  # the head side's location (the base side's for a removed workload)
     team: str
@@ -90,8 +91,8 @@ class WorkloadDelta:
         return (self.after or 0.0) - (self.before or 0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class TeamDelta:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class TeamDelta(FrozenRecord):
     team: str
     before: float
     after: float
@@ -101,8 +102,8 @@ class TeamDelta:
         return self.after - self.before
 
 
-@dataclass(frozen=True, slots=True)
-class CostDiff:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class CostDiff(FrozenRecord):
     """The projected monthly spend at the base revision and at the head, per team and per workload."""
 
     base_ref: str

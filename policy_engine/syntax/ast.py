@@ -1,7 +1,8 @@
 """The typed syntax tree of a policy file: what the parser produces and every later pass reads.
 
-Nodes are frozen dataclasses, each with the ``Span`` of the source it came from, so the checker, the
-compiler and the authoring tools (fmt, explain, validate) locate everything without the parse tree.
+Nodes are frozen dataclasses (equality, hash and repr by fields from ``records``), each with the ``Span``
+of the source it came from, so the checker, the compiler and the authoring tools (fmt, explain, validate)
+locate everything without the parse tree.
 Literals keep their raw text and the module root keeps every comment, because ``fmt`` must reproduce both.
 """
 
@@ -10,24 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from policy_engine.diagnostics import Span
+from policy_engine.records import FrozenRecord
 
 # ---- leaves -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Comment(FrozenRecord):
     text: str  # including the leading '#'
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Ident:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Ident(FrozenRecord):
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Str:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Str(FrozenRecord):
     """A string literal: ``value`` with escapes resolved, ``raw`` exactly as written (with quotes)."""
 
     value: str
@@ -43,8 +45,8 @@ class Str:
 # ---- expressions --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Literal:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Literal(FrozenRecord):
     """A constant. ``type`` is one of number, string, duration, percent, money, bool, null.
 
     ``value`` is normalised (durations in seconds, percentages as fractions, money as a float); ``unit``
@@ -58,47 +60,47 @@ class Literal:
     unit: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Name(FrozenRecord):
     id: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Field(FrozenRecord):
     target: Expr
     name: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Index:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Index(FrozenRecord):
     target: Expr
     index: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Call(FrozenRecord):
     func: Ident
     args: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Neg:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Neg(FrozenRecord):
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Not(FrozenRecord):
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class BinOp:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class BinOp(FrozenRecord):
     """Arithmetic: ``+ - * /``."""
 
     op: str
@@ -107,8 +109,8 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Compare:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Compare(FrozenRecord):
     """``== != < <= > >=``, ``in``, ``not in`` and regex match (``op`` is ``=~``; ``op_text`` as written)."""
 
     op: str
@@ -118,29 +120,29 @@ class Compare:
     op_text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class BoolOp:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class BoolOp(FrozenRecord):
     op: str  # "and" | "or"
     operands: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class ListExpr:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ListExpr(FrozenRecord):
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class MapExpr:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class MapExpr(FrozenRecord):
     """``{"a": 1, "b": 2}``: keys and values in source order."""
 
     entries: tuple[tuple[Expr, Expr], ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Quantifier:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Quantifier(FrozenRecord):
     """``all c in containers: body`` (``op`` is all, any, none or count); over a map one name binds its keys,
     two names (``k, v``) its entries."""
 
@@ -156,8 +158,8 @@ Expr = Literal | Name | Field | Index | Call | Neg | Not | BinOp | Compare | Boo
 # ---- policy contents ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Setting(FrozenRecord):
     """``description``, ``severity``, ``enforcement``, ``on_error``, ``exemptions`` or ``help``."""
 
     key: Ident
@@ -165,21 +167,21 @@ class Setting:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class KindsSelector:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class KindsSelector(FrozenRecord):
     kinds: tuple[Ident | Str, ...]  # a Str names a kind the engine does not know (a CRD), taken as written
     bracketed: bool  # written as a list (``kinds [Job]``) rather than one name (``kinds workloads``)
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class NamespacesSelector:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class NamespacesSelector(FrozenRecord):
     patterns: tuple[Str, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class LabelRequirement:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class LabelRequirement(FrozenRecord):
     """One label selector term: ``op`` is =, !=, in, notin, exists or absent."""
 
     key: Str
@@ -188,8 +190,8 @@ class LabelRequirement:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class LabelsSelector:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class LabelsSelector(FrozenRecord):
     requirements: tuple[LabelRequirement, ...]
     span: Span
 
@@ -197,15 +199,15 @@ class LabelsSelector:
 Selector = KindsSelector | NamespacesSelector | LabelsSelector
 
 
-@dataclass(frozen=True, slots=True)
-class MatchBlock:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class MatchBlock(FrozenRecord):
     exclude: bool  # an ``exclude { }`` block rather than ``match { }``
     selectors: tuple[Selector, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class When:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class When(FrozenRecord):
     condition: Expr
     span: Span
 
@@ -213,15 +215,15 @@ class When:
 # ---- rule bodies ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RequireKeys:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequireKeys(FrozenRecord):
     target: str  # "labels" | "annotations"
     keys: tuple[Str, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class RequireKey:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequireKey(FrozenRecord):
     target: str  # "label" | "annotation"
     key: Str
     allowed: tuple[Str, ...] | None  # ``in [..]``
@@ -230,38 +232,38 @@ class RequireKey:
     match_text: str = "matches"
 
 
-@dataclass(frozen=True, slots=True)
-class PatternList:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PatternList(FrozenRecord):
     mode: str  # "allow" | "deny"
     target: str  # "instance_types" | "gpu_models"
     patterns: tuple[Str, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class RequirePinned:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequirePinned(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class RequireSpot:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequireSpot(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class RequireIdle:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequireIdle(FrozenRecord):
     maximum: Expr | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class RequireDeadline:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequireDeadline(FrozenRecord):
     maximum: Expr | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Assert:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Assert(FrozenRecord):
     """``assert`` (violation when false) or ``forbid`` (violation when true)."""
 
     negate: bool  # True for ``forbid``
@@ -269,8 +271,8 @@ class Assert:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class LiveIdle:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class LiveIdle(FrozenRecord):
     metric: Ident
     threshold: Expr
     duration: Expr
@@ -278,8 +280,8 @@ class LiveIdle:
     action: IdleAction | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class IdleAction:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class IdleAction(FrozenRecord):
     """``then notify`` / ``then stop after 30m, delete_pods, act``: what the controller does when idle."""
 
     verb: Ident
@@ -288,15 +290,15 @@ class IdleAction:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Override:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Override(FrozenRecord):
     key: Str
     limit: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Aggregate:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Aggregate(FrozenRecord):
     """``quota <metric> <limit> per <period> by <key>`` or ``budget <money> … alert at <percentages>``."""
 
     kind: str  # "quota" | "budget"
@@ -319,8 +321,8 @@ RuleBody = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Rule(FrozenRecord):
     body: RuleBody
     guard: Expr | None  # ``if <expr>``
     message: Str | None  # ``message "..."``
@@ -330,8 +332,8 @@ class Rule:
 PolicyItem = Setting | MatchBlock | When | Rule
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Policy(FrozenRecord):
     name: Str
     items: tuple[PolicyItem, ...]  # in source order, for fmt
     span: Span
@@ -356,23 +358,23 @@ class Policy:
 # ---- files ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Assign:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Assign(FrozenRecord):
     name: Ident
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Import:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Import(FrozenRecord):
     path: Str
     alias: Ident | None
     overrides: tuple[Assign, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Param(FrozenRecord):
     name: Ident
     value: Expr
     span: Span
@@ -381,8 +383,8 @@ class Param:
 Item = Import | Param | Policy
 
 
-@dataclass(frozen=True, slots=True)
-class Module:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Module(FrozenRecord):
     """One parsed ``.policy`` file."""
 
     file: str

@@ -71,9 +71,9 @@ def test_an_otherwise_valid_entry_planted_without_the_key_is_a_miss(store: DiskC
 
     key = digest("policies")
     store.put("ns", key, {"enforcement": "deny"})
-    _plant(store, key, b'{"enforcement":"audit"}', secret=os.urandom(32))
+    payload = b'[]\n{"enforcement":"audit"}'  # no class used, then the value
+    _plant(store, key, payload, secret=os.urandom(32))
     assert store.get("ns", key) is None
-    payload = b'{"enforcement":"audit"}'
     checksum = hashlib.sha256(payload).hexdigest().encode()  # what the entries of cache format 2 carried
     _entry(store).write_bytes(b"".join([cache._MAGIC, key.encode(), b"\n", checksum, b"\n", payload]))
     assert store.get("ns", key) is None
@@ -153,10 +153,13 @@ def test_a_planted_pickle_with_a_valid_checksum_runs_nothing(store: DiskCache, t
 
 
 @pytest.mark.parametrize("payload", [
-    b'{"!c": "os:system", "command": "touch /tmp/x"}',
-    b'{"!c": "subprocess:Popen", "args": ["true"]}',
-    b'{"!e": "builtins:eval", "v": "1+1"}',
-    b'{"!c": "policy_engine.syntax.ast:Ident", "name": "x", "span": 1, "extra": 2}',
+    b'["os:system"]\n{"!o": [0, "touch /tmp/x"]}',
+    b'["subprocess:Popen"]\n{"!o": [0, ["true"]]}',
+    b'["builtins:eval"]\n{"!e": 0, "v": "1+1"}',
+    b'["policy_engine.syntax.ast:Ident"]\n{"!o": [0, "x", 1, 2]}',  # a field too many
+    b'["policy_engine.syntax.ast:BinOp"]\n{"!e": 0, "v": "+"}',  # a record's class called as an enum
+    b'["policy_engine.syntax.ast:Ident"]\n{"!r": 0}',  # a record not built yet
+    b'{"!c": "policy_engine.syntax.ast:Ident", "name": "x", "span": 1}',  # cache format 3
     b"not json",
 ])
 def test_a_planted_entry_can_build_only_named_records(store: DiskCache, payload: bytes) -> None:
@@ -177,6 +180,25 @@ def test_records_round_trip_through_the_codec(store: DiskCache) -> None:
     store.put("ns", digest("r"), value, codec)
     assert store.get("ns", digest("r"), codec) == value
     assert store.get("ns", digest("r")) is None  # the plain codec builds no records: a miss
+
+
+def test_a_record_met_twice_is_stored_once_and_comes_back_shared(store: DiskCache) -> None:
+    """A policy's tree is held by its module, its instance and its folded form: one copy on disk, one
+    built, and still one object (not equal copies) after decoding."""
+    from policy_engine import diagnostics
+    from policy_engine.syntax import ast
+
+    codec = cache.Codec(ast, diagnostics)
+    span = diagnostics.Span("p.policy", 3, 5)
+    twin = diagnostics.Span("p.policy", 3, 5)  # equal, not the same: stays a distinct object
+    name = ast.Name("team", span)
+    value = [name, ast.Not(name, twin), (name, span)]
+    payload = codec.dumps(value)
+    assert payload.count(b"p.policy") == 2
+    back = codec.loads(payload)
+    assert back == value
+    assert back[1].operand is back[0] and back[2][0] is back[0] and back[2][1] is back[0].span
+    assert back[1].span is not back[0].span
 
 
 def test_a_directory_others_can_write_is_not_used(store: DiskCache, capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,9 +108,9 @@ def test_a_tampered_entry_describing_other_valid_policies_is_a_miss(tmp_path: Pa
     header, _, rest = blob.partition(b"\n")
     key, _, rest = rest.partition(b"\n")
     _, _, payload = rest.partition(b"\n")
-    literal = b'"type":"number","value":4,"raw":"4"'
-    assert literal in payload  # the checked AST (and its copies) holds the literal 4
-    tampered = payload.replace(literal, b'"type":"number","value":40,"raw":"40"')
+    literal = b'"number",4,"4"'
+    assert literal in payload  # the checked AST (and its folded form) holds the literal 4
+    tampered = payload.replace(literal, b'"number",40,"40"')
 
     def plant(signature: bytes) -> None:
         entry.write_bytes(b"\n".join([header, key, signature, tampered]))
