@@ -10,10 +10,12 @@ Exit codes, shared by every command, are the constants of ``policy_engine.cli.ex
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 
@@ -108,16 +110,35 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while the command's modules are imported, then what they made frozen out of it.
+
+    Nearly all that importing allocates (modules, functions, classes) lives as long as the process, yet the
+    collector, run every 700 allocations, scanned it over and over: ~5 ms of every start. Frozen
+    (``gc.freeze``), it is never scanned again, by this process or by the workers it forks.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
     help_first = bool({"-h", "--help"} & set(args_list[:args_list.index(command) if command else None]))
-    parser = _parser(command if command in COMMANDS and not help_first else None)
-    args = parser.parse_args(args_list)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_ERROR
-    module = importlib.import_module(COMMANDS[args.command][0])
+    with _collector_paused():
+        parser = _parser(command if command in COMMANDS and not help_first else None)
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_ERROR
+        module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return int(module.run(args))
     except KeyboardInterrupt:
