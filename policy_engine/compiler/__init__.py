@@ -32,6 +32,8 @@ __all__ = ["CompileResult", "FrontEnd", "compile_policies", "compile_sources", "
 
 @dataclass(slots=True, eq=False, repr=False)
 class CompileResult(Record):
+    """What compiling a set of policy files gives: the policy set, or every diagnostic."""
+
     policy_set: PolicySet | None  # None when any error
     diagnostics: list[Diagnostic] = field(default_factory=list)  # errors and warnings, sorted by location
     sources: dict[str, str] = field(default_factory=dict)

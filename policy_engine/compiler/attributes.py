@@ -27,6 +27,8 @@ Getter = Callable[[Workload], Any]
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Attribute(FrozenRecord):
+    """A workload attribute policies can read: its name, type, getter and documentation."""
+
     name: str
     type: str  # a type name of compiler.types
     getter: Getter

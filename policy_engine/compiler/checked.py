@@ -52,6 +52,8 @@ class Instance(FrozenRecord):
 
 @dataclass(slots=True, eq=False, repr=False)
 class CheckedPolicy(Record):
+    """One policy instance after type checking, with its settings read."""
+
     instance: Instance
     severity: Severity = Severity.MEDIUM
     enforcement: Enforcement = Enforcement.DENY

@@ -24,6 +24,8 @@ def _none(*_args: Any) -> float | None:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class SavingFns(FrozenRecord):
+    """The saving estimates codegen binds to rules, each bound to the pricing catalog."""
+
     spot: Callable[[Workload], float | None] = _none
     allowlist: Callable[[Workload, Sequence[str]], float | None] = _none
     idle: Callable[[Workload], float | None] = _none

@@ -61,6 +61,8 @@ def _str_pred(fn: Callable[[str, str], bool]) -> Callable[..., Any]:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Function(FrozenRecord):
+    """A built-in function policies can call: its signature, implementation and documentation."""
+
     name: str
     params: tuple[str, ...]  # argument types ("any" accepts everything)
     result: str

@@ -99,6 +99,8 @@ class LiveIdleRule(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class CompiledPolicy(FrozenRecord):
+    """One policy as codegen built it: its settings, the kinds it applies to, and its closures."""
+
     name: str
     description: str
     severity: Severity

@@ -143,6 +143,8 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
         if jobs is not None or queued > PARALLEL_BYTES:
             break
     workers = jobs if jobs is not None else (os.cpu_count() or 1) if queued > PARALLEL_BYTES else 1
+    if len(head) > 1 or queued >= UNIT_BYTES:  # heap tuning pays only past a unit of input (ctypes: ~1 ms)
+        _mallopt(128 * 1024)
     work = _chain(head, units)
     done = _Collected(engine, options)
     if workers > 1 and (len(head) > 1 or queued >= UNIT_BYTES):
@@ -258,13 +260,13 @@ def _tune_gc() -> None:
 
     The compiled engine is frozen out of the collector's view, which also keeps forked workers from
     copying its pages when the collector would otherwise touch them. Memory stays bounded per unit.
-    With glibc, blocks of 128 KiB and more (the workers' pickled results, stdin's segments) are mapped
-    and unmapped on their own rather than left in the heap: otherwise the heap keeps them after they are
-    freed, and a 100,000-document run ends holding about twice the memory its findings take.
+    With glibc, once the input is more than a unit (``evaluate_paths``), blocks of 128 KiB and more (the
+    workers' pickled results, stdin's segments) are mapped and unmapped on their own rather than left in the
+    heap: otherwise the heap keeps them after they are freed, and a 100,000-document run ends holding about
+    twice the memory its findings take.
     """
     gc.freeze()
     gc.set_threshold(500_000, 50, 1000)
-    _mallopt(128 * 1024)
 
 
 def _mallopt(threshold: int) -> None:
@@ -411,7 +413,7 @@ _RENDER: Render | None = None  # a forked worker's piece renderer (the reports' 
 
 #: A worker's large blocks (a unit's text, its results pickled) stay in its heap for the next unit: mapping and
 #: unmapping each cost a page fault per page touched, some 25,000 a 10,000-document run. A worker holds one
-#: unit at a time, so its heap stays about one unit's size; the parent keeps ``_tune_gc``'s setting.
+#: unit at a time, so its heap stays about one unit's size; the parent keeps its own (``evaluate_paths``).
 WORKER_MMAP_THRESHOLD = 32 << 20
 
 

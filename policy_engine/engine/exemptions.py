@@ -42,6 +42,8 @@ class ObjectExemption(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Verdict(FrozenRecord):
+    """Whether an object's exemption lifts a policy, and the note saying why (or why not)."""
+
     exempt: bool
     note: str
 

@@ -18,6 +18,8 @@ from policy_engine.records import FrozenRecord, Record
 
 @dataclass(frozen=True, slots=True)  # its own __eq__ and __hash__: hashed several times per finding
 class ResourceRef:
+    """The object a finding is about, and the file and line it was read from."""
+
     kind: str
     name: str
     namespace: str | None
@@ -46,6 +48,8 @@ class ResourceRef:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Finding(FrozenRecord):
+    """One policy rule violated by one resource."""
+
     policy: str
     rule: str  # clause family that fired (labels, instance_type, spot, quota, ...)
     severity: Severity
@@ -124,6 +128,8 @@ def _round(value: float | None) -> float | None:
 
 @dataclass(slots=True, eq=False, repr=False)
 class PolicySummary(Record):
+    """Per policy: how many findings, and the spend and saving of what they flag."""
+
     policy: str
     severity: Severity
     enforcement: Enforcement
@@ -156,6 +162,8 @@ def total_saving(summaries: list[PolicySummary]) -> tuple[float | None, int]:
 
 @dataclass(slots=True, eq=False, repr=False)
 class Stats(Record):
+    """Counts and totals of one evaluation."""
+
     files: int = 0
     documents: int = 0
     workloads: int = 0
@@ -177,6 +185,8 @@ class Stats(Record):
 
 @dataclass(slots=True, eq=False, repr=False)
 class Result(Record):
+    """An evaluation's findings, per-policy summaries, errors and stats."""
+
     # a list; a large batch run's may be packed (``engine.packed``): iterate it, take its len, do not index it
     findings: Sequence[Finding] = field(default_factory=list)
     summaries: list[PolicySummary] = field(default_factory=list)

@@ -26,6 +26,8 @@ from policy_engine.records import FrozenRecord
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class BaseFile(FrozenRecord):
+    """A manifest file at the base revision: its name in reports, its path in git, its blob."""
+
     display: str  # the name the head run gives this file
     git_path: str  # path relative to the repository root
     blob: str

@@ -14,7 +14,10 @@ from __future__ import annotations
 import functools
 import re
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 #: Runs are counted over the 365 days from here and divided by 12 (a 30.4-day month on average), so that
 #: @monthly is 1 and @weekly 52/12 whatever a month's alignment.

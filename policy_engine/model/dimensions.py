@@ -21,6 +21,8 @@ UNTAGGED = "(untagged)"
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Dimension(FrozenRecord):
+    """A showback dimension (team, cost-center, environment) and the label keys that give it."""
+
     name: str
     keys: tuple[str, ...]  # label keys tried in order; the first non-empty value wins
 
@@ -37,6 +39,8 @@ class Dimension(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Dimensions(FrozenRecord):
+    """The three showback dimensions, as the pricing catalog's assumptions name their keys."""
+
     team: Dimension = Dimension("team", ("team",))
     cost_center: Dimension = Dimension("cost-center", ("cost-center",))
     environment: Dimension = Dimension("environment", ("environment",))

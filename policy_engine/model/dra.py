@@ -37,6 +37,8 @@ class ClaimRef(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class DeviceRequest(FrozenRecord):
+    """Devices a pod template asks for through dynamic resource allocation: a device class and a count."""
+
     device_class: str
     count: int
     path: FieldPath  # of the request inside the template

@@ -51,6 +51,8 @@ SPOT_TAINTS = {
 
 @dataclass(slots=True, eq=False, repr=False)
 class Placement(Record):
+    """Where a pod spec lets its pods run: the instance type, capacity type and GPU model it pins."""
+
     instance_type: str | None = None
     instance_type_candidates: tuple[str, ...] = ()
     capacity_type: CapacityType = CapacityType.UNKNOWN
@@ -61,6 +63,8 @@ class Placement(Record):
 
 @dataclass(slots=True, eq=False, repr=False)
 class _Pin(Record):
+    """The values one node label is pinned to, and where."""
+
     values: tuple[str, ...]
     path: FieldPath
 

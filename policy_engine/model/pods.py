@@ -46,6 +46,8 @@ class ContainerRef(NamedTuple):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Replicas(FrozenRecord):
+    """How many pods a role runs (with its autoscaling bounds) and where that was read."""
+
     count: int
     minimum: int | None = None
     maximum: int | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
@@ -22,6 +22,9 @@ from policy_engine.model.cron import is_cron, runs_per_year
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.field_errors import dotted, field_error
 from policy_engine.model.workload import Provenance, RunKind, RunTime, new_provenance, new_run_time
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 EXPECTED_DURATION_ANNOTATION = "policy-engine.io/expected-duration"
 IDLE_TIMEOUT_ANNOTATION = "policy-engine.io/idle-timeout"
@@ -177,6 +180,8 @@ def _timezone(doc: Document, path: FieldPath | None) -> ZoneInfo | None:
 
 
 def _zone(doc: Document, path: FieldPath, name: str) -> ZoneInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # ~2 ms of start-up: only a time zone set pays
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

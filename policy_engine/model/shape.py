@@ -15,6 +15,8 @@ from policy_engine.records import Record
 
 @dataclass(slots=True, eq=False, repr=False)
 class Shape(Record):
+    """What a kind's reader found in one object: its roles, how long it runs, how long it idles."""
+
     roles: list[RoleSource]
     run_time: RunTime
     idle: tuple[float, Provenance] | None = None

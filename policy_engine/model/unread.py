@@ -30,6 +30,8 @@ _MAX_NODES = 200_000
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class GpuRequest(FrozenRecord):
+    """A GPU request found in a kind the model does not read, and where."""
+
     path: FieldPath
     resource: str  # the resource name, or "DRA device class <name>"
     amount: str

@@ -136,6 +136,8 @@ class UnpricedGpuModel(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class CpuRates(FrozenRecord):
+    """The price of a vCPU-hour and a GiB-hour of memory, on demand and spot."""
+
     vcpu_hour: float
     memory_gib_hour: float
     vcpu_hour_spot: float | None = None
@@ -145,6 +147,8 @@ class CpuRates(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Assumptions(FrozenRecord):
+    """What pricing assumes where a manifest does not say (idle fraction, run time, dimensions)."""
+
     idle_fraction: float = 0.6
     idle_rationale: str | None = None
     idle_source: str | None = None
@@ -165,6 +169,8 @@ class Assumptions(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Source(FrozenRecord):
+    """Where a price came from: the page, its date, the region."""
+
     url: str
     date: str
     region: str | None = None

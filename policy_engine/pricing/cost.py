@@ -61,6 +61,8 @@ class PodPrice(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Unpriced(FrozenRecord):
+    """Why a pod could not be priced."""
+
     reason: str
 
 

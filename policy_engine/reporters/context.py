@@ -36,6 +36,8 @@ def tool_version() -> str:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ReportContext(FrozenRecord):
+    """What every reporter needs beside the result: paths, policies, colour, thresholds."""
+
     root: Path = field(default_factory=Path.cwd)  # URIs in SARIF, links in markdown are relative to it
     cwd: Path = field(default_factory=Path.cwd)  # what relative finding files are relative to
     policies: PolicySet | None = None

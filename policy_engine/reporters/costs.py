@@ -22,6 +22,8 @@ NO_TEAM = UNTAGGED
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class WorkloadCost(FrozenRecord):
+    """One workload's projected monthly cost and GPUs, for showback and the cost diff."""
+
     ref: ResourceRef
     team: str
     gpus: float
@@ -47,6 +49,8 @@ class WorkloadCost(FrozenRecord):
 
 @dataclass(slots=True, eq=False, repr=False)
 class TeamCost(Record):
+    """A team's workloads, GPUs and projected monthly spend."""
+
     team: str
     workloads: int = 0
     gpus: float = 0.0
@@ -76,6 +80,8 @@ class Change(StrEnum):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class WorkloadDelta(FrozenRecord):
+    """How one workload's projected monthly cost changed since the base revision."""
+
     change: Change
     ref: ResourceRef  # the head side's location (the base side's for a removed workload)
     team: str
@@ -93,6 +99,8 @@ class WorkloadDelta(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TeamDelta(FrozenRecord):
+    """How a team's projected monthly spend changed since the base revision."""
+
     team: str
     before: float
     after: float

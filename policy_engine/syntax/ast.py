@@ -18,12 +18,16 @@ from policy_engine.records import FrozenRecord
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Comment(FrozenRecord):
+    """A comment, kept for ``fmt``."""
+
     text: str  # including the leading '#'
     span: Span
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Ident(FrozenRecord):
+    """A name as written where the grammar wants one (a setting's key, a function, a bound variable)."""
+
     name: str
     span: Span
 
@@ -62,12 +66,16 @@ class Literal(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Name(FrozenRecord):
+    """A variable in an expression: an attribute of the workload, a parameter or a quantifier's name."""
+
     id: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Field(FrozenRecord):
+    """``target.name``."""
+
     target: Expr
     name: Ident
     span: Span
@@ -75,6 +83,8 @@ class Field(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Index(FrozenRecord):
+    """``target[index]``."""
+
     target: Expr
     index: Expr
     span: Span
@@ -82,6 +92,8 @@ class Index(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Call(FrozenRecord):
+    """``func(args)``: a built-in function, ``cel(...)`` included."""
+
     func: Ident
     args: tuple[Expr, ...]
     span: Span
@@ -89,12 +101,16 @@ class Call(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Neg(FrozenRecord):
+    """``-operand``."""
+
     operand: Expr
     span: Span
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Not(FrozenRecord):
+    """``not operand``."""
+
     operand: Expr
     span: Span
 
@@ -122,6 +138,8 @@ class Compare(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class BoolOp(FrozenRecord):
+    """``a and b and ...`` or ``a or b or ...``, flattened."""
+
     op: str  # "and" | "or"
     operands: tuple[Expr, ...]
     span: Span
@@ -129,6 +147,8 @@ class BoolOp(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ListExpr(FrozenRecord):
+    """``[a, b, ...]``."""
+
     items: tuple[Expr, ...]
     span: Span
 
@@ -169,6 +189,8 @@ class Setting(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class KindsSelector(FrozenRecord):
+    """``kinds ...``: the kinds a policy applies to."""
+
     kinds: tuple[Ident | Str, ...]  # a Str names a kind the engine does not know (a CRD), taken as written
     bracketed: bool  # written as a list (``kinds [Job]``) rather than one name (``kinds workloads``)
     span: Span
@@ -176,6 +198,8 @@ class KindsSelector(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class NamespacesSelector(FrozenRecord):
+    """``namespaces [...]``: namespace patterns."""
+
     patterns: tuple[Str, ...]
     span: Span
 
@@ -192,6 +216,8 @@ class LabelRequirement(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class LabelsSelector(FrozenRecord):
+    """``labels {...}``: label selector terms, all of which must hold."""
+
     requirements: tuple[LabelRequirement, ...]
     span: Span
 
@@ -201,6 +227,8 @@ Selector = KindsSelector | NamespacesSelector | LabelsSelector
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class MatchBlock(FrozenRecord):
+    """``match { selectors }`` or ``exclude { selectors }``."""
+
     exclude: bool  # an ``exclude { }`` block rather than ``match { }``
     selectors: tuple[Selector, ...]
     span: Span
@@ -208,6 +236,8 @@ class MatchBlock(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class When(FrozenRecord):
+    """``when <condition>``: the policy applies only to workloads for which it holds."""
+
     condition: Expr
     span: Span
 
@@ -217,6 +247,8 @@ class When(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RequireKeys(FrozenRecord):
+    """``require labels [...]`` / ``require annotations [...]``: every key present."""
+
     target: str  # "labels" | "annotations"
     keys: tuple[Str, ...]
     span: Span
@@ -224,6 +256,8 @@ class RequireKeys(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RequireKey(FrozenRecord):
+    """``require label "k" [in [...] | matches "..."]`` (or annotation): one key, maybe constrained."""
+
     target: str  # "label" | "annotation"
     key: Str
     allowed: tuple[Str, ...] | None  # ``in [..]``
@@ -234,6 +268,8 @@ class RequireKey(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PatternList(FrozenRecord):
+    """``allow``/``deny`` ``instance_types``/``gpu_models`` ``[patterns]``."""
+
     mode: str  # "allow" | "deny"
     target: str  # "instance_types" | "gpu_models"
     patterns: tuple[Str, ...]
@@ -242,22 +278,30 @@ class PatternList(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RequirePinned(FrozenRecord):
+    """``require pinned``: every role with GPUs pins an instance type or a GPU model."""
+
     span: Span
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RequireSpot(FrozenRecord):
+    """``require spot``: every role that decides the cost requests spot capacity."""
+
     span: Span
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RequireIdle(FrozenRecord):
+    """``require idle_timeout [<= maximum]``."""
+
     maximum: Expr | None
     span: Span
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RequireDeadline(FrozenRecord):
+    """``require deadline [<= maximum]``."""
+
     maximum: Expr | None
     span: Span
 
@@ -273,6 +317,8 @@ class Assert(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class LiveIdle(FrozenRecord):
+    """``idle <metric> < <threshold> for <duration> [then ...]``: a live rule on telemetry."""
+
     metric: Ident
     threshold: Expr
     duration: Expr
@@ -292,6 +338,8 @@ class IdleAction(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Override(FrozenRecord):
+    """``"key" = limit`` in an aggregate's ``overrides { }``."""
+
     key: Str
     limit: Expr
     span: Span
@@ -323,6 +371,8 @@ RuleBody = (
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Rule(FrozenRecord):
+    """One rule of a policy: its body, its ``if`` guard and its ``message``."""
+
     body: RuleBody
     guard: Expr | None  # ``if <expr>``
     message: Str | None  # ``message "..."``
@@ -334,6 +384,8 @@ PolicyItem = Setting | MatchBlock | When | Rule
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Policy(FrozenRecord):
+    """``policy "name" { ... }``."""
+
     name: Str
     items: tuple[PolicyItem, ...]  # in source order, for fmt
     span: Span
@@ -360,6 +412,8 @@ class Policy(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Assign(FrozenRecord):
+    """``name = value`` in an import's ``with { }``."""
+
     name: Ident
     value: Expr
     span: Span
@@ -367,6 +421,8 @@ class Assign(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Import(FrozenRecord):
+    """``import "path" [as alias] [with { overrides }]``."""
+
     path: Str
     alias: Ident | None
     overrides: tuple[Assign, ...]
@@ -375,6 +431,8 @@ class Import(FrozenRecord):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Param(FrozenRecord):
+    """``param name = value``: a module-level parameter."""
+
     name: Ident
     value: Expr
     span: Span
