@@ -12,7 +12,7 @@ resource is requested.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -27,7 +27,7 @@ from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.references import CLAIM_TEMPLATE
 from policy_engine.model.references import key as referenced
 from policy_engine.model.workload import Container, Provenance, Role
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
 
@@ -42,8 +42,8 @@ class ContainerRef(NamedTuple):
     resources_key: str = "resources"
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Replicas(FrozenRecord):
+@frozen_record
+class Replicas:
     """How many pods a role runs (with its autoscaling bounds) and where that was read."""
 
     count: int
@@ -53,8 +53,8 @@ class Replicas(FrozenRecord):
     note: str = ""
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class RoleSource(Record):
+@record
+class RoleSource:
     """Where one role's facts sit in the object; kinds.py produces these, ``build_role`` reads them."""
 
     name: str

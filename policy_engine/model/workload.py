@@ -7,13 +7,13 @@ built by ``policy_engine.model.build`` and priced by ``policy_engine.pricing``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 
 class CapacityType(str, Enum):
@@ -29,8 +29,8 @@ class RunKind(str, Enum):
     UNBOUNDED = "unbounded"  # a job with no bound: said so, never guessed
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Provenance(FrozenRecord):
+@frozen_record
+class Provenance:
     """Where a fact came from, for ``explain`` and for locating findings."""
 
     path: FieldPath
@@ -44,8 +44,8 @@ class Provenance(FrozenRecord):
         return where
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Container(Record):
+@record
+class Container:
     """One container as the model read it; read only (not frozen only because a frozen dataclass costs
     three times as much to build, and a pod may have 20,000 containers)."""
 
@@ -57,8 +57,8 @@ class Container(Record):
     raw: dict[str, Any] | None = None  # the mapping at ``path`` (None when there is none), as written
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Role(Record):
+@record
+class Role:
     """One kind of pod a workload runs (PyTorchJob Master/Worker, Ray head/worker group, KServe predictor…)."""
 
     name: str
@@ -93,8 +93,8 @@ class Role(Record):
     quantities: dict[str, Decimal] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunTime(FrozenRecord):
+@frozen_record
+class RunTime:
     """How long a workload runs, per run and per month; ``reason`` explains the figure in words."""
 
     kind: RunKind
@@ -111,8 +111,8 @@ class RunTime(FrozenRecord):
         return self.hours_per_run * self.runs_per_month
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Cost(FrozenRecord):
+@frozen_record
+class Cost:
     """A priced workload. ``priced`` is False with a reason when any role could not be priced — never $0."""
 
     priced: bool
@@ -129,8 +129,8 @@ class Cost(FrozenRecord):
     gpu_hours: float | None = None  # projected GPU-hours per month under those assumptions
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Admission(FrozenRecord):
+@frozen_record
+class Admission:
     """What an admission request says beyond the object: the operation, the old object, who asks."""
 
     operation: str  # CREATE, UPDATE, ...
@@ -139,8 +139,8 @@ class Admission(FrozenRecord):
     groups: tuple[str, ...]
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Workload(Record):
+@record
+class Workload:
     """A document normalised into what it will run. ``cost`` is filled in by the pricing step."""
 
     kind: str
