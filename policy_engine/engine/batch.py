@@ -46,8 +46,8 @@ from policy_engine.model.documents import (
     LoadError,
     decode,
     discover,
-    load_paths,
     load_text,
+    read_source,
 )
 from policy_engine.model.segments import cut_points, segments
 from policy_engine.records import frozen_record, record
@@ -378,25 +378,28 @@ def _load(unit: Unit) -> Iterator[Document | LoadError]:
         if piece.error is not None:
             yield piece.error
             continue
-        if piece.data is None and piece.end is None:
-            yield from load_paths([piece.file])
-            continue
-        data = piece.data
-        if data is None:
-            try:
-                with open(piece.file, "rb") as f:
-                    f.seek(piece.start)
-                    data = f.read((piece.end or piece.start) - piece.start)
-            except OSError as exc:
-                yield LoadError(Diagnostic(Span(piece.file, piece.first_line), "E401",
-                                           f"cannot read file: {exc.strerror or exc}"))
-                continue
-        text, error = decode(data, piece.file, piece.first_line)
+        whole = piece.data is None and piece.end is None  # a whole file, found by ``discover`` or named
+        text, error = read_source(piece.file) if whole else _read_piece(piece)
         if error is not None:
             yield error
             continue
         assert text is not None
-        yield from load_text(text, piece.file, piece.first_line, report_empty=piece.whole)  # else a cut piece
+        # an empty file, or all of stdin, gets a W601; a piece cut from a larger stream does not
+        yield from load_text(text, piece.file, piece.first_line, report_empty=whole or piece.whole)
+
+
+def _read_piece(piece: Piece) -> tuple[str | None, LoadError | None]:
+    """The text of a byte range of a file (read here, in the worker) or of stdin's bytes."""
+    data = piece.data
+    if data is None:
+        try:
+            with open(piece.file, "rb") as f:
+                f.seek(piece.start)
+                data = f.read((piece.end or piece.start) - piece.start)
+        except OSError as exc:
+            return None, LoadError(Diagnostic(Span(piece.file, piece.first_line), "E401",
+                                              f"cannot read file: {exc.strerror or exc}"))
+    return decode(data, piece.file, piece.first_line)
 
 
 # --- worker processes ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from policy_engine.model.documents import (
     load_objects,
     load_paths,
     load_text,
+    read_source,
 )
 from policy_engine.model.loader import LIBYAML_MAX_DEPTH, Loader
 
@@ -103,6 +104,23 @@ def test_discover_recurses_takes_manifest_suffixes_skips_hidden_dirs_and_honours
 def test_missing_path_is_an_error_not_silence() -> None:
     (err,) = list(load_paths([str(FIXTURES / "does-not-exist.yaml")]))
     assert isinstance(err, LoadError) and err.diagnostic.code == "E401"
+
+
+def test_a_file_is_read_whole_whatever_its_size_says_up_to_the_cap(tmp_path: Path) -> None:
+    """One read of the size ``fstat`` gave reads a file; one that grew since, or whose size says nothing
+    (``/proc``: 0), is read on up to the cap and refused past it. A byte-order mark is not part of the text."""
+    (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbfkind: Pod\n")
+    assert read_source(str(tmp_path / "bom.yaml")) == ("kind: Pod\n", None)
+    (tmp_path / "exact.yaml").write_text("kind: Pod\n")
+    assert read_source(str(tmp_path / "exact.yaml"), max_bytes=10) == ("kind: Pod\n", None)
+    _, error = read_source(str(tmp_path / "exact.yaml"), max_bytes=9)
+    assert error is not None and error.diagnostic.code == "E406"
+    status = "/proc/self/status"
+    if os.path.exists(status) and os.stat(status).st_size == 0:
+        text, error = read_source(status)
+        assert error is None and text is not None and text.startswith("Name:") and len(text) > 100
+        _, error = read_source(status, max_bytes=50)
+        assert error is not None and error.diagnostic.code == "E406"
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
