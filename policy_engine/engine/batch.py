@@ -72,7 +72,8 @@ RAW_BYTES = 16 << 20
 
 @frozen_record
 class Piece:
-    """A file, a byte range of one (``start``..``end``, starting at ``first_line``), or bytes read from stdin."""
+    """A byte range of a file (``start``..``end``, starting at ``first_line``), bytes read from stdin, or a
+    problem found while planning. A whole file, by far the most common part of a unit, is only its name."""
 
     file: str
     start: int = 0
@@ -87,15 +88,11 @@ class Piece:
             return 0
         if self.data is not None:
             return len(self.data)
-        if self.end is not None:
-            return self.end - self.start
-        try:
-            return os.stat(self.file).st_size
-        except OSError:
-            return 0
+        return (self.end or self.start) - self.start
 
 
-Unit = tuple[Piece, ...]
+#: A unit of work: whole files by name (a name is sent to a worker for a fraction of a piece's cost), pieces.
+Unit = tuple[Piece | str, ...]
 
 
 @frozen_record
@@ -138,7 +135,7 @@ def evaluate_paths(engine: Engine, paths: Sequence[str], *, exclude: Sequence[st
     queued = 0
     for unit in units:  # look ahead just far enough to know whether the input is worth workers
         head.append(unit)
-        queued += sum(p.size() for p in unit)
+        queued += sum(_file_size(p) if isinstance(p, str) else p.size() for p in unit)
         if jobs is not None or queued > PARALLEL_BYTES:
             break
     workers = jobs if jobs is not None else (os.cpu_count() or 1) if queued > PARALLEL_BYTES else 1
@@ -287,18 +284,17 @@ def _units(files: Sequence[str], stdin: BinaryIO, problems: Sequence[LoadError] 
     unit's and a large run's findings stay packed (``engine.packed``)."""
     if problems:
         yield tuple(Piece(p.file, error=p) for p in problems)
-    group: list[Piece] = []
+    group: list[Piece | str] = []
     grouped = 0
     for file in sorted(files, key=_report_name):
-        piece = Piece(file)
-        size = 0 if file == STDIN else piece.size()
+        size = 0 if file == STDIN else _file_size(file)
         if file == STDIN or _worth_cutting(file, size):
             if group:  # the smaller files before it come first
                 yield tuple(group)
                 group, grouped = [], 0
             yield from _stdin(stdin) if file == STDIN else ((p,) for p in _cut(file))
             continue
-        group.append(piece)
+        group.append(file)
         grouped += size
         if grouped >= UNIT_BYTES:
             yield tuple(group)
@@ -345,14 +341,21 @@ def _regular(file: str) -> bool:
         return False
 
 
-def _cut(file: str) -> list[Piece]:
+def _file_size(file: str) -> int:
+    try:
+        return os.stat(file).st_size
+    except OSError:  # the worker reports why it cannot be read
+        return 0
+
+
+def _cut(file: str) -> list[Piece | str]:
     """A large file as byte ranges cut at ``---`` lines (read once here; each worker reads its range)."""
     try:
         with open(file, "rb") as f:
             data = f.read()
     except OSError:
-        return [Piece(file)]  # the worker reports why it cannot be read
-    pieces: list[Piece] = []
+        return [file]  # the worker reports why it cannot be read
+    pieces: list[Piece | str] = []
     start, line = 0, 1
     while start < len(data):
         # pieces of a unit's size, the last smaller (not up to twice that: the run's last unit keeps one
@@ -375,17 +378,23 @@ def _chain(head: list[Unit], rest: Iterator[Unit]) -> Iterator[Unit]:
 
 def _load(unit: Unit) -> Iterator[Document | LoadError]:
     for piece in unit:
+        if isinstance(piece, str):  # a whole file, found by ``discover`` or named
+            text, error = read_source(piece)
+            if error is not None:
+                yield error
+                continue
+            assert text is not None
+            yield from load_text(text, piece)
+            continue
         if piece.error is not None:
             yield piece.error
             continue
-        whole = piece.data is None and piece.end is None  # a whole file, found by ``discover`` or named
-        text, error = read_source(piece.file) if whole else _read_piece(piece)
+        text, error = _read_piece(piece)
         if error is not None:
             yield error
             continue
         assert text is not None
-        # an empty file, or all of stdin, gets a W601; a piece cut from a larger stream does not
-        yield from load_text(text, piece.file, piece.first_line, report_empty=whole or piece.whole)
+        yield from load_text(text, piece.file, piece.first_line, report_empty=piece.whole)  # else a cut piece
 
 
 def _read_piece(piece: Piece) -> tuple[str | None, LoadError | None]:

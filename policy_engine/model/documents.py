@@ -163,31 +163,73 @@ def discover(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_symlin
         if _excluded(raw, exclude):
             continue
         if os.path.isdir(raw):
-            root = os.path.realpath(raw)
-            for folder, dirs, files in os.walk(raw):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _excluded(d, exclude))
-                for name in list(dirs):  # os.walk does not descend into linked directories: say so
-                    full = os.path.join(folder, name)
-                    if os.path.islink(full) and not _inside(full, root):
-                        dirs.remove(name)
-                        _escaped(full, problems, "directory")
-                for name in sorted(files):
-                    if name.endswith(MANIFEST_SUFFIXES):
-                        full = os.path.join(folder, name)
-                        if _excluded(full, exclude):
-                            continue
-                        skipped = _not_a_manifest(name)
-                        if skipped is not None:
-                            if problems is not None:
-                                problems.append(_note(full, "W602", f"skipped: {skipped} (name the file "
-                                                                    f"explicitly to read it)"))
-                            continue
-                        if not follow_symlinks and os.path.islink(full) and not _inside(full, root):
-                            _escaped(full, problems, "file")
-                            continue
-                        yield full
+            yield from _walk(raw, exclude, follow_symlinks, problems)
         else:
             yield raw
+
+
+def _walk(top: str, exclude: Sequence[str], follow_symlinks: bool,
+          problems: list[LoadError] | None) -> Iterator[str]:
+    """``discover`` inside one directory, in ``os.walk``'s order (a directory's sorted files, then each of its
+    sorted subdirectories in turn), from ``os.scandir``'s entries: they say whether they are a directory or a
+    link without a system call of their own (``os.walk`` then ``islink`` cost an ``lstat`` a file)."""
+    root = os.path.realpath(top)
+    folders = [top]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=_name)
+        except OSError:  # unreadable: skipped, as os.walk skips it
+            continue
+        subdirs: list[str] = []
+        for entry in entries:
+            if not _is_dir(entry):
+                continue
+            name = entry.name
+            if name.startswith(".") or _excluded(name, exclude):
+                continue
+            full = os.path.join(folder, name)
+            if _is_link(entry):  # never descended into (as os.walk does not); out of the tree: said so
+                if not _inside(full, root):
+                    _escaped(full, problems, "directory")
+                continue
+            subdirs.append(full)
+        for entry in entries:
+            name = entry.name
+            if not name.endswith(MANIFEST_SUFFIXES) or _is_dir(entry):
+                continue
+            full = entry.path
+            if _excluded(full, exclude):
+                continue
+            skipped = _not_a_manifest(name)
+            if skipped is not None:
+                if problems is not None:
+                    problems.append(_note(full, "W602", f"skipped: {skipped} (name the file explicitly to read it)"))
+                continue
+            if not follow_symlinks and _is_link(entry) and not _inside(full, root):
+                _escaped(full, problems, "file")
+                continue
+            yield full
+        folders.extend(reversed(subdirs))
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # (a link to a directory is one)
+    except OSError:
+        return False
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
 
 
 def _not_a_manifest(name: str) -> str | None:

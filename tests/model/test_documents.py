@@ -101,6 +101,32 @@ def test_discover_recurses_takes_manifest_suffixes_skips_hidden_dirs_and_honours
     assert list(discover([tree], exclude=["sub"])) == [os.path.join(tree, "a.yaml")]
 
 
+def test_discover_walks_in_report_order_and_keeps_to_the_tree(tmp_path: Path) -> None:
+    """A directory's files in name order, then each subdirectory in turn; hidden directories skipped, hidden
+    files and tool configs noted (W602); a link inside the tree to a file read, to a directory not descended
+    into (its files are found where they are); a link out of the tree reported (E407) unless followed (files)."""
+    root, outside = tmp_path / "k8s", tmp_path / "outside"
+    for folder in (root / "a" / "b", root / "a" / ".hidden", root / "dir.yaml", outside):
+        folder.mkdir(parents=True)
+    for file in ("z.yaml", "a/c.yaml", "a/b/x.yml", "a/.hidden/h.yaml", ".h.yaml", "Chart.yaml", "dir.yaml/d.json",
+                 "a/notes.txt"):
+        (root / file).write_text("kind: ConfigMap\n")
+    (outside / "secret.yaml").write_text("kind: Secret\n")
+    (root / "link-in").symlink_to(root / "a")
+    (root / "link-out").symlink_to(outside)
+    (root / "f-in.yaml").symlink_to(root / "z.yaml")
+    (root / "f-out.yaml").symlink_to(outside / "secret.yaml")
+    (root / "gone.yaml").symlink_to(root / "nothing.yaml")
+    for follow in (False, True):
+        problems: list[LoadError] = []
+        found = [os.path.relpath(f, root) for f in discover([str(root)], follow_symlinks=follow, problems=problems)]
+        assert found == ["f-in.yaml", *(["f-out.yaml"] if follow else []), "gone.yaml", "z.yaml", "a/c.yaml",
+                         "a/b/x.yml", "dir.yaml/d.json"]
+        assert [(os.path.relpath(p.file, root), p.diagnostic.code) for p in problems] == [
+            ("link-out", "E407"), (".h.yaml", "W602"), ("Chart.yaml", "W602"),
+            *([] if follow else [("f-out.yaml", "E407")])]
+
+
 def test_missing_path_is_an_error_not_silence() -> None:
     (err,) = list(load_paths([str(FIXTURES / "does-not-exist.yaml")]))
     assert isinstance(err, LoadError) and err.diagnostic.code == "E401"

@@ -24,6 +24,7 @@ def reference(file: str, cwd: Path, root: Path) -> str:
     ("/work/repo/./a//b.yaml", str(CWD)), ("a.yaml", "/"), ("/tmp/x", "/tmp/x"), ("/tmpx/a", "/tmp"),
     ("a/b/", str(CWD)), ("/elsewhere/./a//b.yaml", str(CWD)), ("x/../../y", str(CWD)), ("//tmp/a", "/tmp"),
     ("/tmp/a", "/tmp/"), ("../repo/a", str(CWD)), ("k8s/train.yaml", str(CWD / "k8s")),
+    ("/elsewhere/../a/./b/", str(CWD)), ("///x/a", str(CWD)), ("/a/.b/..c/.", str(CWD)),
 ])
 @pytest.mark.skipif(os.name != "posix", reason="POSIX paths")
 def test_relative_paths_are_what_relpath_gives(file: str, root: str) -> None:
