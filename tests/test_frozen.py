@@ -17,6 +17,7 @@ from policy_engine.engine.findings import Finding, ResourceRef, new_finding, new
 from policy_engine.frozen import builder
 from policy_engine.model.pods import Replicas, new_replicas
 from policy_engine.model.workload import Cost, Provenance, RunKind, RunTime, new_cost, new_provenance, new_run_time
+from policy_engine.reporters.costs import WorkloadCost, new_workload_cost
 
 _text = st.text(max_size=8)
 _number = st.none() | st.floats(allow_nan=False)
@@ -40,6 +41,7 @@ CASES: list[tuple[Callable[..., Any], type, st.SearchStrategy[tuple[Any, ...]]]]
     (new_run_time, RunTime, st.tuples(st.sampled_from(RunKind), _number, st.floats(0, 100), _text,
                                       st.none() | _provenances)),
     (new_provenance, Provenance, st.tuples(_path, _text)),
+    (new_workload_cost, WorkloadCost, st.tuples(_refs, _text, st.floats(0, 64), _number)),
     (new_replicas, Replicas, st.tuples(st.integers(0, 99), st.none() | st.integers(0, 9),
                                        st.none() | st.integers(0, 99), st.none() | _path, _text)),
 ]

@@ -240,11 +240,10 @@ class Engine:
             if not violations:
                 continue
             name, severity, enforcement, line_of = policy.name, policy.severity, policy.enforcement, w.doc.line_of
-            for v in violations:  # positional (Finding's field order): a large run makes hundreds of thousands
-                path = v.path
-                findings.append(new_finding(name, v.rule, severity, enforcement, intern(v.message), ref,
-                                            line_of(path) if path else None, path, monthly, v.saving, None, (),
-                                            tuple(v.facts.items()) if v.facts else (), False))
+            for clause, message, path, saving, facts in violations:  # a large run makes hundreds of thousands
+                findings.append(new_finding(name, clause, severity, enforcement, intern(message), ref,
+                                            line_of(path) if path else None, path, monthly, saving, None, (),
+                                            tuple(facts.items()) if facts else (), False))
 
     def settle(self, partials: Sequence[Partial], options: Options = DEFAULT) -> list[Partial]:
         """The partials plus one judging their deferred workloads against the references of all of them:
