@@ -94,6 +94,8 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: pip compiles the bytecode
     os.environ["PYTHONPYCACHEPREFIX"] = str(scratch / "bytecode")
+    os.environ["XDG_CACHE_HOME"] = str(scratch / "cache")  # its own start-up cache: no other run prunes it
+    os.environ.pop("POLICY_ENGINE_NO_CACHE", None)
     try:
         document = scratch / "one.yaml"
         document.write_text(DOCUMENT)

@@ -6,14 +6,19 @@ webhook's logs and the test runner print the same ``file:line:col: error[code]: 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 
+from policy_engine.records import frozen_record
 
-@dataclass(frozen=True, slots=True, order=True)
+
+@functools.total_ordering
+@frozen_record
 class Span:
-    """A region of a source file; lines and columns are 1-based, ``end_*`` is exclusive of nothing."""
+    """A region of a source file; lines and columns are 1-based, ``end_*`` is exclusive of nothing. Spans
+    order by their fields, in order (file, line, column, end line, end column)."""
 
     file: str
     line: int
@@ -24,13 +29,19 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
+    def __lt__(self, other: Span) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.file, self.line, self.column, self.end_line, self.end_column) < (
+            other.file, other.line, other.column, other.end_line, other.end_column)
+
 
 class Level(str, Enum):
     ERROR = "error"
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Diagnostic:
     """One located problem. ``code`` is stable (documented in docs/language.md) so tools can match on it."""
 

@@ -6,9 +6,9 @@ each through ``object.__setattr__``: ~0.15 µs a field, 2 µs for a 14-field ``F
 each fact came from). ``builder(cls)`` returns a function that builds ``cls(*values)``, every field given
 in order, in a fifth of that time: an instance of a twin class with the same bases and slots, whose
 generated ``__init__`` assigns them plainly, then made a ``cls`` by ``__class__`` assignment (which CPython
-allows between classes of the same layout). ``policy_engine.records`` gives these classes their equality,
-hash and repr; this module only builds them. The result is the frozen ``cls`` the constructor would have
-built: equal, hashed, pickled and refusing assignment alike.
+allows between classes of the same layout). The result is the frozen ``cls`` the constructor would have
+built: equal, hashed, pickled and refusing assignment alike. A ``records.frozen_record`` is frozen to the type
+checker only, its own ``__init__`` already assigns plainly: its builder is the class itself.
 """
 
 from __future__ import annotations
@@ -25,15 +25,17 @@ def builder(cls: type[T], name: str) -> Callable[..., T]:
     ``name``: the module-level name the builder is kept under in ``cls``'s module (it pickles by that name)."""
     names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     params = getattr(cls, "__dataclass_params__", None)
-    if params is None or not params.frozen or getattr(cls, "__slots__", None) != names:
-        raise TypeError(f"{cls.__name__} is not a frozen dataclass with slots")
+    if params is None or getattr(cls, "__slots__", None) != names:
+        raise TypeError(f"{cls.__name__} is not a dataclass with slots")
+    if not params.frozen:  # a records.frozen_record (or a mutable record): its __init__ assigns plainly
+        return cls
     twin: Any = None  # made on first use: no cost at import for a run that builds none
 
     def build(*values: Any) -> T:
         nonlocal twin
         if twin is None:
-            # on cls's own bases (``records.FrozenRecord``): CPython allows the class change only between
-            # classes of one layout, the same slots added to the same base
+            # on cls's own bases: CPython allows the class change only between classes of one layout, the
+            # same slots added to the same base
             twin = dataclasses.make_dataclass(f"{cls.__name__}Builder", names, bases=cls.__bases__, slots=True,
                                               eq=False, repr=False)
         obj = twin(*values)

@@ -1,19 +1,26 @@
-"""Equality, hashing and ``repr`` by fields for the package's dataclasses, written once instead of per class.
+"""``record`` and ``frozen_record``: the package's dataclasses, at a fraction of ``@dataclass``'s start-up cost.
 
-``@dataclass`` writes the source of ``__eq__``, ``__hash__`` and ``__repr__`` for every class it decorates and
-compiles each (~60 µs apiece): for the hundred-odd records ``check`` imports, a fifth of its whole start-up.
-A dataclass that derives from ``Record`` (mutable) or ``FrozenRecord`` (``frozen=True``) and is decorated
-with ``eq=False, repr=False`` gets the same three from here, computed from its fields::
+On Python 3.11 ``@dataclass`` writes the source of each method it adds (``__init__``, ``__eq__``, ``__repr__``,
+and for ``frozen=True`` ``__hash__``, ``__setattr__``, ``__delattr__``) and compiles it, ~60 µs apiece: for the
+hundred-odd records ``check`` imports, six methods each came to a third of its whole start-up. Here only
+``__init__`` is generated; equality, hashing and ``repr`` are written once for all, computed from the fields::
 
-    @dataclass(frozen=True, slots=True, eq=False, repr=False)
-    class Ident(FrozenRecord):
+    @frozen_record
+    class Ident:
         name: str
         span: Span
 
-They behave as the generated ones: equal when of the same class with equal compared fields (``field(compare=
-False)`` left out), else ``NotImplemented``; ``FrozenRecord`` hashes the tuple of the fields that are
-compared and hashed, and ``Record`` is unhashable, as a mutable dataclass with ``eq`` is; the repr is
-``Class(field=value, ...)`` over the fields with ``repr=True``, ``...`` where a record contains itself.
+Both are dataclasses with ``__slots__`` (``dataclasses.fields``, ``replace`` and ``asdict`` work on them) whose
+methods behave as the generated ones: equal when of the same class with equal compared fields
+(``field(compare=False)`` left out), else ``NotImplemented``; the repr is ``Class(field=value, ...)`` over the
+fields with ``repr=True``, ``...`` where a record contains itself. A ``frozen_record`` is a value: hashed on
+the tuple of its compared (and hashed) fields, and frozen to the type checker (``dataclass_transform``:
+mypy --strict refuses an assignment to a field), which is what keeps it unchanged, as the parser's trees and
+the catalog's prices must stay; at run time its fields are plain slots, as in a mutable record, which saves
+generating ``__setattr__`` and ``__delattr__`` (and makes building one cheaper). A ``record`` is mutable, and
+unhashable as a mutable dataclass with ``eq`` is. Write ``@dataclass`` where one needs what these leave out
+(ordering, runtime immutability, its own hash: ``ResourceRef``, hashed several times per finding, keeps the
+generated one).
 """
 
 from __future__ import annotations
@@ -22,12 +29,34 @@ import dataclasses
 import reprlib
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
+T = TypeVar("T")
 _Fields = Callable[[Any], tuple[Any, ...]]
 _compared: dict[type, _Fields] = {}
 _hashed: dict[type, _Fields] = {}
 _shown: dict[type, tuple[str, ...]] = {}
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
+def frozen_record(cls: type[T]) -> type[T]:
+    """A value: a dataclass with slots, equal and hashed by its fields, its fields read-only to the type checker."""
+    return _with_methods(dataclasses.dataclass(slots=True, eq=False, repr=False)(cls), hashable=True)
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+def record(cls: type[T]) -> type[T]:
+    """A mutable dataclass with slots, equal by its fields and unhashable."""
+    return _with_methods(dataclasses.dataclass(slots=True, eq=False, repr=False)(cls), hashable=False)
+
+
+def _with_methods(cls: type[T], hashable: bool) -> type[T]:
+    own = cls.__dict__  # a method the class writes itself is kept
+    methods = {"__eq__": _eq, "__repr__": _repr, "__hash__": _hash if hashable else None}
+    for name, method in methods.items():
+        if own.get(name) is None:
+            setattr(cls, name, method)
+    return cls
 
 
 def _getter(names: tuple[str, ...]) -> _Fields:
@@ -36,8 +65,8 @@ def _getter(names: tuple[str, ...]) -> _Fields:
         return attrgetter(*names)
     if names:
         one = attrgetter(names[0])
-        return lambda record: (one(record),)
-    return lambda record: ()
+        return lambda value: (one(value),)
+    return lambda value: ()
 
 
 def _fields_of(cls: type, table: dict[type, Any], pick: Callable[[dataclasses.Field[Any]], bool],
@@ -48,37 +77,21 @@ def _fields_of(cls: type, table: dict[type, Any], pick: Callable[[dataclasses.Fi
     return found
 
 
-class _ByFields:
-    """``__eq__`` and ``__repr__`` by fields, as ``@dataclass`` writes them."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        get: _Fields = _fields_of(self.__class__, _compared, lambda f: f.compare, _getter)
-        return get(self) == get(other)
-
-    @reprlib.recursive_repr()
-    def __repr__(self) -> str:
-        names: tuple[str, ...] = _fields_of(self.__class__, _shown, lambda f: f.repr, tuple)
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
-        return f"{self.__class__.__qualname__}({shown})"
+def _eq(self: object, other: object) -> object:  # a bool, or NotImplemented
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    get: _Fields = _fields_of(self.__class__, _compared, lambda f: f.compare, _getter)
+    equal: bool = get(self) == get(other)
+    return equal
 
 
-class Record(_ByFields):
-    """A mutable dataclass's ``__eq__`` and ``__repr__``; unhashable, as with ``@dataclass(eq=True)``."""
-
-    __slots__ = ()
-    __hash__ = None  # type: ignore[assignment]
+def _hash(self: object) -> int:
+    get: _Fields = _fields_of(self.__class__, _hashed, lambda f: f.compare if f.hash is None else f.hash, _getter)
+    return hash(get(self))
 
 
-class FrozenRecord(_ByFields):
-    """A frozen dataclass's ``__eq__``, ``__repr__`` and ``__hash__`` (over its compared, hashed fields)."""
-
-    __slots__ = ()
-
-    def __hash__(self) -> int:
-        get: _Fields = _fields_of(self.__class__, _hashed,
-                                  lambda f: f.compare if f.hash is None else f.hash, _getter)
-        return hash(get(self))
+@reprlib.recursive_repr()
+def _repr(self: object) -> str:
+    names: tuple[str, ...] = _fields_of(self.__class__, _shown, lambda f: f.repr, tuple)
+    shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+    return f"{self.__class__.__qualname__}({shown})"

@@ -118,12 +118,13 @@ def _collector_paused() -> Iterator[None]:
     collector, run every 700 allocations, scanned it over and over: ~5 ms of every start. Frozen
     (``gc.freeze``), it is never scanned again, by this process or by the workers it forks.
     """
-    enabled = gc.isenabled()
+    enabled, modules = gc.isenabled(), len(sys.modules)
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if len(sys.modules) > modules:  # not when called again in one process (tests, the Python API)
+            gc.freeze()
         if enabled:
             gc.enable()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.discovery import find_policy_files, read_text
 from policy_engine.model.kinds import KNOWN_KINDS
 from policy_engine.pricing.catalog import Catalog
-from policy_engine.records import Record
+from policy_engine.records import record
 from policy_engine.syntax import ast
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["CompileResult", "FrontEnd", "compile_policies", "compile_sources", "compile_text"]
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class CompileResult(Record):
+@record
+class CompileResult:
     """What compiling a set of policy files gives: the policy set, or every diagnostic."""
 
     policy_set: PolicySet | None  # None when any error

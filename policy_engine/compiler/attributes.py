@@ -14,19 +14,18 @@ name the offending role in their message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 from policy_engine.compiler import objects
 from policy_engine.model.workload import Role, Workload
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 Getter = Callable[[Workload], Any]
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Attribute(FrozenRecord):
+@frozen_record
+class Attribute:
     """A workload attribute policies can read: its name, type, getter and documentation."""
 
     name: str

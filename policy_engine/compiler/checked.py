@@ -8,12 +8,12 @@ the checkers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from policy_engine.compiler.program import Enforcement, FailureMode, Severity
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.kinds_training import REPLICA_SPECS
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 from policy_engine.syntax import ast
 
 WORKLOADS = "workloads"  # the kinds group meaning every kind the workload model knows
@@ -29,8 +29,8 @@ def expand_kinds(names: Iterable[str]) -> frozenset[str]:
     return frozenset(kind for name in names for kind in KIND_GROUPS.get(name, (name,)))
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Constant(FrozenRecord):
+@frozen_record
+class Constant:
     """A parameter's value after folding, with its type and where it was set."""
 
     type: str
@@ -39,8 +39,8 @@ class Constant(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Instance(FrozenRecord):
+@frozen_record
+class Instance:
     """One policy to compile: its AST, the parameters in force and the name it is compiled under."""
 
     policy: ast.Policy
@@ -50,8 +50,8 @@ class Instance(FrozenRecord):
     imported_at: Span | None = None
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class CheckedPolicy(Record):
+@record
+class CheckedPolicy:
     """One policy instance after type checking, with its settings read."""
 
     instance: Instance
@@ -65,8 +65,8 @@ class CheckedPolicy(Record):
     ok: bool = True  # no error was found in this policy (it can be folded even if another one failed)
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class FrontEnd(Record):
+@record
+class FrontEnd:
     """Every file read (imports included), parsed and checked; ``folded[i]`` is ``checked[i]`` folded."""
 
     sources: dict[str, str]

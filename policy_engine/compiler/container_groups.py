@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from itertools import repeat
 from typing import Any
@@ -27,7 +27,7 @@ from policy_engine.compiler.attributes import container_classes, per_workload
 from policy_engine.compiler.walk import children
 from policy_engine.model.workload import Workload
 from policy_engine.quantity import Quantity
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 from policy_engine.syntax import ast
 
 #: (field, resource, only whether it is null): ``("type", None, False)``, ``("requests", "cpu", True)``;
@@ -106,8 +106,8 @@ def _null_test(test: ast.Expr | None, read: ast.Expr) -> bool:
     return isinstance(other, ast.Literal) and other.value is None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Column(FrozenRecord):
+@frozen_record
+class Column:
     """One slot's value for each container, and the distinct values."""
 
     values: list[Any]
@@ -123,8 +123,8 @@ class Column(FrozenRecord):
 _FEW = 32
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class ContainerTable(Record):
+@record
+class ContainerTable:
     """A workload's containers as rows, in ``containers`` order; columns are computed on demand and kept.
 
     ``requests``/``limits`` are the amounts the workload model read (strings, keyed by resource name);
@@ -328,8 +328,8 @@ container_count: Callable[[Workload], int] = per_workload(lambda w: sum(len(r.co
 container_table: Callable[[Workload], ContainerTable] = per_workload(_table)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Grouping(FrozenRecord):
+@frozen_record
+class Grouping:
     """How one quantifier's body reads its container: the slots (in a fixed order), and its records' readers."""
 
     slots: tuple[Slot, ...]

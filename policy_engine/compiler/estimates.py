@@ -8,13 +8,12 @@ never guessed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.model.workload import Workload
 from policy_engine.pricing import savings
 from policy_engine.pricing.catalog import Catalog, default_catalog
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 from policy_engine.syntax import ast
 
 
@@ -22,8 +21,8 @@ def _none(*_args: Any) -> float | None:
     return None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class SavingFns(FrozenRecord):
+@frozen_record
+class SavingFns:
     """The saving estimates codegen binds to rules, each bound to the pricing catalog."""
 
     spot: Callable[[Workload], float | None] = _none

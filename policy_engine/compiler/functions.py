@@ -7,13 +7,12 @@ Every implementation is total: a null or wrongly typed argument gives null (or f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.compiler import types as t
 from policy_engine.model.runtime import parse_duration
 from policy_engine.quantity import quantity
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 
 def _duration(x: Any) -> float | None:
@@ -59,8 +58,8 @@ def _str_pred(fn: Callable[[str, str], bool]) -> Callable[..., Any]:
     return call
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Function(FrozenRecord):
+@frozen_record
+class Function:
     """A built-in function policies can call: its signature, implementation and documentation."""
 
     name: str

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.compiler.attributes import ATTRIBUTES
 from policy_engine.model.workload import Workload
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 from policy_engine.syntax import ast
 
 #: Placeholders each rule form provides, beyond attributes, parameters and {policy}.
@@ -91,8 +90,8 @@ def unknown_placeholders(template: str, allowed: Iterable[str]) -> list[str] | N
     return [n for n in names if n not in known]
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Template(FrozenRecord):
+@frozen_record
+class Template:
     """A compiled message template: literal text and the getters for the placeholders it uses."""
 
     text: str

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -25,7 +24,7 @@ from policy_engine.model.documents import Document
 from policy_engine.model.quantities import gpu_fraction
 from policy_engine.model.workload import Container, Role, RunKind, RunTime, Workload
 from policy_engine.quantity import Quantity, quantity
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 #: Fields of a container record: name → (type, meaning). The checker types ``c.<field>`` from this table.
 CONTAINER_FIELDS: dict[str, tuple[str, str]] = {
@@ -250,8 +249,8 @@ def ephemeral_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
 CLASS_FIELDS = frozenset(CONTAINER_FIELDS) - {"name", "ports", "host_ports", "object"}
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ContainerClasses(FrozenRecord):
+@frozen_record
+class ContainerClasses:
     """A workload's containers grouped by everything but their name, ports and raw object: a pod of
     20,000 containers is mostly a few kinds of container, and a condition that reads only ``CLASS_FIELDS``
     is decided once per class. ``records[j]`` is the record of the first container of class ``j``,

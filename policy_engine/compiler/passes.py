@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from policy_engine.diagnostics import Diagnostic
-from policy_engine.records import Record
+from policy_engine.records import record
 
 if TYPE_CHECKING:
     from policy_engine.compiler.checked import CheckedPolicy, FrontEnd
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from policy_engine.syntax import ast
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Compilation(Record):
+@record
+class Compilation:
     """What the passes read and write, from the texts to the ``PolicySet``."""
 
     sources: Mapping[str, str]

@@ -7,7 +7,7 @@ This is the contract between ``policy_engine.compiler`` (which builds these once
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from types import MappingProxyType
 from typing import NamedTuple
@@ -15,7 +15,7 @@ from typing import NamedTuple
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.workload import Workload
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 
 class Severity(str, Enum):
@@ -60,8 +60,8 @@ class Violation(NamedTuple):
 DEFAULT_ALERTS = (0.5, 0.8, 1.0)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class AggregateRule(FrozenRecord):
+@frozen_record
+class AggregateRule:
     """A rule over a set of workloads: a GPU-hour quota or a money budget per group per period."""
 
     kind: str  # "quota" | "budget"
@@ -84,8 +84,8 @@ class AggregateRule(FrozenRecord):
         return self.overrides.get(key, self.default_limit)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class LiveIdleRule(FrozenRecord):
+@frozen_record
+class LiveIdleRule:
     """The live form of idle shutdown (GPU utilisation below a threshold for a duration): kept for live state."""
 
     utilisation_below: float  # fraction, 0..1
@@ -97,8 +97,8 @@ class LiveIdleRule(FrozenRecord):
     act: bool = False  # the policy turns actions on without the controller's --act
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class CompiledPolicy(FrozenRecord):
+@frozen_record
+class CompiledPolicy:
     """One policy as codegen built it: its settings, the kinds it applies to, and its closures."""
 
     name: str
@@ -117,8 +117,8 @@ class CompiledPolicy(FrozenRecord):
     file: str = ""
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PolicySet(FrozenRecord):
+@frozen_record
+class PolicySet:
     """Compiled policies indexed by kind, so a document only meets the policies that can match it."""
 
     policies: tuple[CompiledPolicy, ...]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from sys import intern
 from typing import Any, Protocol
@@ -25,14 +24,14 @@ from policy_engine.compiler.program import (
 from policy_engine.engine.findings import Finding, ResourceRef
 from policy_engine.frozen import builder
 from policy_engine.model.workload import RunKind, Workload
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 from policy_engine.wording import count
 
 PERIOD_HOURS = {Period.DAY: 24.0, Period.WEEK: 168.0}
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Usage(FrozenRecord):
+@frozen_record
+class Usage:
     """Live usage of one group in the rule's metric for the current period."""
 
     used: float  # consumed since the period began
@@ -45,8 +44,8 @@ class UsageProvider(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Contribution(FrozenRecord):
+@frozen_record
+class Contribution:
     """What one workload adds to one group of one aggregate rule in the rule's period."""
 
     policy: str

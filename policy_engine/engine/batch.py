@@ -20,7 +20,6 @@ import os
 import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -51,7 +50,7 @@ from policy_engine.model.documents import (
     read_source,
 )
 from policy_engine.model.segments import cut_points, segments
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -71,8 +70,8 @@ BATCH_DOCUMENTS = 512
 RAW_BYTES = 16 << 20
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Piece(FrozenRecord):
+@frozen_record
+class Piece:
     """A byte range of a file (``start``..``end``, starting at ``first_line``), bytes read from stdin, or a
     problem found while planning. A whole file, by far the most common part of a unit, is only its name."""
 
@@ -96,8 +95,8 @@ class Piece(FrozenRecord):
 Unit = tuple[Piece | str, ...]
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class EngineSource(FrozenRecord):
+@frozen_record
+class EngineSource:
     """What a worker that cannot be forked (macOS, Windows: ``spawn``) loads its engine from: the policy
     paths, the pricing file, and whether it may use the start-up cache (``check --no-cache``). The engine's
     settings (``Engine.unread_gpu``) and the file size cap go with it, taken from the parent's."""
@@ -107,8 +106,8 @@ class EngineSource(FrozenRecord):
     use_cache: bool = True
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Batch(Record):
+@record
+class Batch:
     """A batch's result and the records ``Options.record`` made of its workloads, in input order."""
 
     result: Result

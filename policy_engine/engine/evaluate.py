@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from sys import intern
 from typing import Any
 
@@ -34,11 +34,11 @@ from policy_engine.model.unread import gpu_requests, unread
 from policy_engine.model.workload import Workload
 from policy_engine.pricing.catalog import Catalog
 from policy_engine.pricing.cost import model_config, priced_workload
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Options(FrozenRecord):
+@frozen_record
+class Options:
     """What a caller needs from an evaluation beyond the findings (each costs time or memory)."""
 
     workloads: bool = False  # keep every Workload (and bare object) in ``Result.workloads`` / ``.objects``
@@ -56,8 +56,8 @@ ADMISSION = Options(evaluations=False, summaries=False, sort=False)
 DEFAULT = Options()
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Partial(Record):
+@record
+class Partial:
     """A result whose quotas and budgets are not decided yet (one worker's share of a parallel run)."""
 
     result: Result

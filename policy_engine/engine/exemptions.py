@@ -14,12 +14,12 @@ finding in CI (reported, never failing the run), a skip in a PolicyReport.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import date
 
 from policy_engine.compiler.program import CompiledPolicy, Enforcement
 from policy_engine.engine.findings import Finding
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 EXEMPT_ANNOTATION = "policy-engine.io/exempt"
 EXEMPT_UNTIL_ANNOTATION = "policy-engine.io/exempt-until"
@@ -28,8 +28,8 @@ EXEMPT_UNTIL_ANNOTATION = "policy-engine.io/exempt-until"
 DEFAULT_MAX_DAYS = 90
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ObjectExemption(FrozenRecord):
+@frozen_record
+class ObjectExemption:
     """What an object's exemption annotations ask for; ``problem`` says why they cannot count."""
 
     policies: frozenset[str]
@@ -40,8 +40,8 @@ class ObjectExemption(FrozenRecord):
         return policy in self.policies or "*" in self.policies
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Verdict(FrozenRecord):
+@frozen_record
+class Verdict:
     """Whether an object's exemption lifts a policy, and the note saying why (or why not)."""
 
     exempt: bool
@@ -94,8 +94,8 @@ def judge(exemption: ObjectExemption | None, policy: CompiledPolicy | None, toda
     return Verdict(True, f"exempted by annotation{until}")
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Sorted(Record):
+@record
+class Sorted:
     """A workload's findings split by its exemption: ``notes`` say, per policy named, what was decided."""
 
     kept: list[Finding] = field(default_factory=list)
@@ -104,8 +104,8 @@ class Sorted(Record):
     notes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ExemptionRule(FrozenRecord):
+@frozen_record
+class ExemptionRule:
     """The settings of the one exemption rule; ``today`` is the UTC date the front end decides on."""
 
     today: date

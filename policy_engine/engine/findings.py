@@ -13,7 +13,7 @@ from policy_engine.diagnostics import Diagnostic
 from policy_engine.frozen import builder
 from policy_engine.model.documents import FieldPath, LoadError
 from policy_engine.model.workload import Workload
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 
 @dataclass(frozen=True, slots=True)  # its own __eq__ and __hash__: hashed several times per finding
@@ -46,8 +46,8 @@ class ResourceRef:
                 "namespace": self.namespace, "file": self.file, "line": self.line}
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Finding(FrozenRecord):
+@frozen_record
+class Finding:
     """One policy rule violated by one resource."""
 
     policy: str
@@ -126,8 +126,8 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class PolicySummary(Record):
+@record
+class PolicySummary:
     """Per policy: how many findings, and the spend and saving of what they flag."""
 
     policy: str
@@ -160,8 +160,8 @@ def total_saving(summaries: list[PolicySummary]) -> tuple[float | None, int]:
     return (None if unknown and not known else known), unknown
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Stats(Record):
+@record
+class Stats:
     """Counts and totals of one evaluation."""
 
     files: int = 0
@@ -183,8 +183,8 @@ class Stats(Record):
                 "assumptions": list(self.assumptions)}
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Result(Record):
+@record
+class Result:
     """An evaluation's findings, per-policy summaries, errors and stats."""
 
     # a list; a large batch run's may be packed (``engine.packed``): iterate it, take its len, do not index it

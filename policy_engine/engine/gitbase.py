@@ -14,18 +14,17 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.errors import GitError
 from policy_engine.model.documents import MANIFEST_SUFFIXES, STDIN, Document, LoadError, load_text
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class BaseFile(FrozenRecord):
+@frozen_record
+class BaseFile:
     """A manifest file at the base revision: its name in reports, its path in git, its blob."""
 
     display: str  # the name the head run gives this file

@@ -29,13 +29,12 @@ import zlib
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Generic, TypeVar, overload
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, PolicySummary
-from policy_engine.records import Record
+from policy_engine.records import record
 
 #: Past this many findings a batch run keeps them packed (below it, objects: faster to report).
 PACK_AFTER = 50_000
@@ -184,8 +183,8 @@ def is_compressed(data: bytes) -> bool:
     return data[:1] != b"\x80"
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Block(Record):
+@record
+class Block:
     """One unit's findings, sorted and packed (in the worker that evaluated them), and their reports' pieces."""
 
     count: int

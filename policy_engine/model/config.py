@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 if TYPE_CHECKING:
     from policy_engine.model.documents import Document
@@ -18,8 +18,8 @@ HOURS_PER_MONTH = 730.0
 DEFAULT_SHARED_GPU_FRACTION = 0.25
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ModelConfig(FrozenRecord):
+@frozen_record
+class ModelConfig:
     """``extra_gpu_resources`` maps a resource name (or a prefix ending in ``*``) to the GPUs one unit is."""
 
     extra_gpu_resources: tuple[tuple[str, float], ...] = ()

@@ -11,16 +11,15 @@ front end that reads the same ``--pricing`` file reads the same dimension; docs/
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 #: How spend without a value for a dimension is reported, in every report.
 UNTAGGED = "(untagged)"
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Dimension(FrozenRecord):
+@frozen_record
+class Dimension:
     """A showback dimension (team, cost-center, environment) and the label keys that give it."""
 
     name: str
@@ -37,8 +36,8 @@ class Dimension(FrozenRecord):
         return self.value(labels) or UNTAGGED
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Dimensions(FrozenRecord):
+@frozen_record
+class Dimensions:
     """The three showback dimensions, as the pricing catalog's assumptions name their keys."""
 
     team: Dimension = Dimension("team", ("team",))

@@ -37,7 +37,7 @@ from policy_engine.model.loader import (
     construct_document,
     find_duplicate_key,
 )
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 #: Files found inside a directory that are YAML or JSON but not Kubernetes manifests: a Helm chart's own
@@ -118,8 +118,8 @@ class Document:
         return line
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class LoadError(FrozenRecord):
+@frozen_record
+class LoadError:
     """A file or document that could not become a Kubernetes object; ``code`` is stable."""
 
     diagnostic: Diagnostic

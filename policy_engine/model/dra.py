@@ -14,11 +14,10 @@ counted per pod.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 
 def is_gpu_device_class(name: str) -> bool:
@@ -27,16 +26,16 @@ def is_gpu_device_class(name: str) -> bool:
     return "gpu" in lowered or "tpu" in lowered
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ClaimRef(FrozenRecord):
+@frozen_record
+class ClaimRef:
     """A pod's ``resourceClaims[i]`` that names a ResourceClaimTemplate."""
 
     path: FieldPath  # of the entry inside the object
     template: str
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class DeviceRequest(FrozenRecord):
+@frozen_record
+class DeviceRequest:
     """Devices a pod template asks for through dynamic resource allocation: a device class and a count."""
 
     device_class: str

@@ -12,13 +12,13 @@ Rules (docs/workloads.md restates them):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
 
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.gpu_models import normalise_gpu_model
 from policy_engine.model.workload import CapacityType, Provenance, new_provenance
-from policy_engine.records import Record
+from policy_engine.records import record
 
 INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 GPU_MODEL_LABELS = (
@@ -49,8 +49,8 @@ SPOT_TAINTS = {
 }
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Placement(Record):
+@record
+class Placement:
     """Where a pod spec lets its pods run: the instance type, capacity type and GPU model it pins."""
 
     instance_type: str | None = None
@@ -61,8 +61,8 @@ class Placement(Record):
     provenance: dict[str, Provenance] = field(default_factory=dict)
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class _Pin(Record):
+@record
+class _Pin:
     """The values one node label is pinned to, and where."""
 
     values: tuple[str, ...]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -29,7 +29,7 @@ from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.references import CLAIM_TEMPLATE
 from policy_engine.model.references import key as referenced
 from policy_engine.model.workload import Container, Provenance, Role, new_provenance
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
 
@@ -44,8 +44,8 @@ class ContainerRef(NamedTuple):
     resources_key: str = "resources"
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Replicas(FrozenRecord):
+@frozen_record
+class Replicas:
     """How many pods a role runs (with its autoscaling bounds) and where that was read."""
 
     count: int
@@ -60,8 +60,8 @@ new_replicas: Callable[[int, int | None, int | None, FieldPath | None, str], Rep
     builder(Replicas, "new_replicas")
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class RoleSource(Record):
+@record
+class RoleSource:
     """Where one role's facts sit in the object; kinds.py produces these, ``build_role`` reads them."""
 
     name: str

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 #: A document start at the beginning of a line (bytes: cuts are found before decoding).
 _START = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)
 BLOCK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Segment(FrozenRecord):
+@frozen_record
+class Segment:
     """Whole documents of a stream: ``data`` begins at line ``first_line`` of the stream."""
 
     data: bytes

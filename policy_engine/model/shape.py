@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.pods import Replicas, RoleSource, new_replicas
 from policy_engine.model.workload import Provenance, RunTime
-from policy_engine.records import Record
+from policy_engine.records import record
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Shape(Record):
+@record
+class Shape:
     """What a kind's reader found in one object: its roles, how long it runs, how long it idles."""
 
     roles: list[RoleSource]

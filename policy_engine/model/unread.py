@@ -11,7 +11,6 @@ admission alike. The walk is iterative (no recursion on hostile nesting) and bou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.model.config import DEFAULT_CONFIG, ModelConfig
@@ -19,7 +18,7 @@ from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.dra import is_gpu_device_class
 from policy_engine.model.kinds import NOT_WORKLOADS, api_group, is_known
 from policy_engine.model.quantities import gpu_fraction
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 #: Kinds that name accelerators without running anything (quotas, limits, device classes, templates).
 #: A ResourceClaimTemplate's devices are counted on the pods that name it (``dra.py``).
@@ -28,8 +27,8 @@ NOT_REQUESTS = frozenset({"ResourceQuota", "LimitRange", "Node", "DeviceClass", 
 _MAX_NODES = 200_000
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class GpuRequest(FrozenRecord):
+@frozen_record
+class GpuRequest:
     """A GPU request found in a kind the model does not read, and where."""
 
     path: FieldPath

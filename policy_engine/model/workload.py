@@ -8,14 +8,14 @@ built by ``policy_engine.model.build`` and priced by ``policy_engine.pricing``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from policy_engine.frozen import builder
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 
 class CapacityType(str, Enum):
@@ -31,8 +31,8 @@ class RunKind(str, Enum):
     UNBOUNDED = "unbounded"  # a job with no bound: said so, never guessed
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Provenance(FrozenRecord):
+@frozen_record
+class Provenance:
     """Where a fact came from, for ``explain`` and for locating findings."""
 
     path: FieldPath
@@ -50,8 +50,8 @@ class Provenance(FrozenRecord):
 new_provenance: Callable[[FieldPath, str], Provenance] = builder(Provenance, "new_provenance")
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Container(Record):
+@record
+class Container:
     """One container as the model read it; read only (not frozen only because a frozen dataclass costs
     three times as much to build, and a pod may have 20,000 containers)."""
 
@@ -63,8 +63,8 @@ class Container(Record):
     raw: dict[str, Any] | None = None  # the mapping at ``path`` (None when there is none), as written
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Role(Record):
+@record
+class Role:
     """One kind of pod a workload runs (PyTorchJob Master/Worker, Ray head/worker group, KServe predictor…)."""
 
     name: str
@@ -99,8 +99,8 @@ class Role(Record):
     quantities: dict[str, Decimal] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunTime(FrozenRecord):
+@frozen_record
+class RunTime:
     """How long a workload runs, per run and per month; ``reason`` explains the figure in words."""
 
     kind: RunKind
@@ -122,8 +122,8 @@ new_run_time: Callable[[RunKind, float | None, float, str, Provenance | None], R
     builder(RunTime, "new_run_time")
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Cost(FrozenRecord):
+@frozen_record
+class Cost:
     """A priced workload. ``priced`` is False with a reason when any role could not be priced — never $0."""
 
     priced: bool
@@ -145,8 +145,8 @@ new_cost: Callable[[bool, float | None, float | None, str, str | None, float | N
                     tuple[str, ...], float | None], Cost] = builder(Cost, "new_cost")
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Admission(FrozenRecord):
+@frozen_record
+class Admission:
     """What an admission request says beyond the object: the operation, the old object, who asks."""
 
     operation: str  # CREATE, UPDATE, ...
@@ -155,8 +155,8 @@ class Admission(FrozenRecord):
     groups: tuple[str, ...]
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class Workload(Record):
+@record
+class Workload:
     """A document normalised into what it will run. ``cost`` is filled in by the pricing step."""
 
     kind: str

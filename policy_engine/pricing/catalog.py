@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.errors import DiagnosticError
 from policy_engine.model.dimensions import Dimension, Dimensions
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 BUNDLED_CATALOG = "catalog.yaml"
 #: Sections whose entries a user file replaces or adds by key.
@@ -35,8 +35,8 @@ CACHE_NAMESPACE = "catalog"
 Locator = Callable[[tuple[str | int, ...]], tuple[int, int, bool]]
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RegionalPrice(FrozenRecord):
+@frozen_record
+class RegionalPrice:
     """A machine type's price in a region other than its entry's default ``region``."""
 
     on_demand: float
@@ -47,8 +47,8 @@ class RegionalPrice(FrozenRecord):
     spot_date: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class InstanceType(FrozenRecord):
+@frozen_record
+class InstanceType:
     """One machine type, priced in its default ``region`` (and in ``regions`` where the catalog has them).
 
     ``gpus`` may be a fraction where the provider sells one. ``date``/``spot_date`` say when the figure
@@ -84,8 +84,8 @@ class InstanceType(FrozenRecord):
                        date=found.date, spot_source=found.spot_source, spot_date=found.spot_date, regions=None)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class GpuModelPrice(FrozenRecord):
+@frozen_record
+class GpuModelPrice:
     """Per-GPU (per-chip) all-in price used when a workload names a model but no instance type."""
 
     on_demand: float
@@ -99,8 +99,8 @@ class GpuModelPrice(FrozenRecord):
         return self.spot if spot else self.on_demand
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class AttachedGpu(FrozenRecord):
+@frozen_record
+class AttachedGpu:
     """A GPU attached to a general-purpose VM (GCP N1), priced per GPU, VM billed apart."""
 
     provider: str
@@ -112,8 +112,8 @@ class AttachedGpu(FrozenRecord):
     date: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class UnpricedType(FrozenRecord):
+@frozen_record
+class UnpricedType:
     """A machine type known by its hardware but with no published price in the catalog, and why."""
 
     provider: str
@@ -126,16 +126,16 @@ class UnpricedType(FrozenRecord):
     source: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class UnpricedGpuModel(FrozenRecord):
+@frozen_record
+class UnpricedGpuModel:
     """A GPU model key with no published all-in price per GPU in the catalog, and why."""
 
     reason: str
     accelerator: Literal["gpu", "tpu", "neuron"] = "gpu"
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class CpuRates(FrozenRecord):
+@frozen_record
+class CpuRates:
     """The price of a vCPU-hour and a GiB-hour of memory, on demand and spot."""
 
     vcpu_hour: float
@@ -145,8 +145,8 @@ class CpuRates(FrozenRecord):
     source: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Assumptions(FrozenRecord):
+@frozen_record
+class Assumptions:
     """What pricing assumes where a manifest does not say (idle fraction, run time, dimensions)."""
 
     idle_fraction: float = 0.6
@@ -167,8 +167,8 @@ class Assumptions(FrozenRecord):
                           Dimension("environment", tuple(self.environment_labels)))
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Source(FrozenRecord):
+@frozen_record
+class Source:
     """Where a price came from: the page, its date, the region."""
 
     url: str
@@ -177,8 +177,8 @@ class Source(FrozenRecord):
     notes: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Catalog(FrozenRecord):
+@frozen_record
+class Catalog:
     """A validated catalog: plain frozen data, built only from what ``catalog_schema`` has validated.
 
     ``warnings`` holds non-fatal diagnostics (spot above on-demand, unknown model). Run-time types are

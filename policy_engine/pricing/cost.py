@@ -19,7 +19,7 @@ The rules (docs/cost-model.md has worked examples of each):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.errors import WorkloadError
@@ -41,7 +41,7 @@ from policy_engine.model.workload import (
     new_cost,
 )
 from policy_engine.pricing.catalog import Catalog, InstanceType
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 X = "\N{MULTIPLICATION SIGN}"  # the breakdown's times sign
 POD_PRICE_MEMO = 50_000
@@ -49,8 +49,8 @@ POD_PRICE_MEMO = 50_000
 REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PodPrice(FrozenRecord):
+@frozen_record
+class PodPrice:
     """One pod's hourly price at both capacities and at the one it runs on, with the arithmetic in words."""
 
     on_demand: float
@@ -59,8 +59,8 @@ class PodPrice(FrozenRecord):
     basis: str
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Unpriced(FrozenRecord):
+@frozen_record
+class Unpriced:
     """Why a pod could not be priced."""
 
     reason: str

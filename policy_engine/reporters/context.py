@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -20,7 +20,7 @@ from policy_engine.engine.findings import Finding, Result
 from policy_engine.engine.packed import PackedFindings, SortKey, counts
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, Dimension
 from policy_engine.model.documents import STDIN_NAME, LoadError
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 from policy_engine.reporters.costs import CostDiff, WorkloadCost
 
 T = TypeVar("T")
@@ -34,8 +34,8 @@ def tool_version() -> str:
     return __version__
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ReportContext(FrozenRecord):
+@frozen_record
+class ReportContext:
     """What every reporter needs beside the result: paths, policies, colour, thresholds."""
 
     root: Path = field(default_factory=Path.cwd)  # URIs in SARIF, links in markdown are relative to it

@@ -7,7 +7,6 @@ process boundaries), and ``--base`` compares two lists of them — the Infracost
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -15,14 +14,14 @@ from policy_engine.engine.findings import ResourceRef
 from policy_engine.frozen import builder
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED, Dimension
 from policy_engine.model.workload import Workload
-from policy_engine.records import FrozenRecord, Record
+from policy_engine.records import frozen_record, record
 
 #: Spend without a team (the one ``team`` dimension, model/dimensions.py) reads the same in every report.
 NO_TEAM = UNTAGGED
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class WorkloadCost(FrozenRecord):
+@frozen_record
+class WorkloadCost:
     """One workload's projected monthly cost and GPUs, for showback and the cost diff."""
 
     ref: ResourceRef
@@ -54,8 +53,8 @@ new_workload_cost: Callable[[ResourceRef, str, float, float | None], WorkloadCos
     builder(WorkloadCost, "new_workload_cost")
 
 
-@dataclass(slots=True, eq=False, repr=False)
-class TeamCost(Record):
+@record
+class TeamCost:
     """A team's workloads, GPUs and projected monthly spend."""
 
     team: str
@@ -85,8 +84,8 @@ class Change(StrEnum):
     CHANGED = "changed"
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class WorkloadDelta(FrozenRecord):
+@frozen_record
+class WorkloadDelta:
     """How one workload's projected monthly cost changed since the base revision."""
 
     change: Change
@@ -104,8 +103,8 @@ class WorkloadDelta(FrozenRecord):
         return (self.after or 0.0) - (self.before or 0.0)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TeamDelta(FrozenRecord):
+@frozen_record
+class TeamDelta:
     """How a team's projected monthly spend changed since the base revision."""
 
     team: str
@@ -117,8 +116,8 @@ class TeamDelta(FrozenRecord):
         return self.after - self.before
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class CostDiff(FrozenRecord):
+@frozen_record
+class CostDiff:
     """The projected monthly spend at the base revision and at the head, per team and per workload."""
 
     base_ref: str

@@ -1,39 +1,37 @@
 """The typed syntax tree of a policy file: what the parser produces and every later pass reads.
 
-Nodes are frozen dataclasses (equality, hash and repr by fields from ``records``), each with the ``Span``
-of the source it came from, so the checker, the compiler and the authoring tools (fmt, explain, validate)
-locate everything without the parse tree.
+Nodes are values (``records.frozen_record``: dataclasses, equal and hashed by their fields, read-only to
+the type checker), each with the ``Span`` of the source it came from, so the checker, the compiler and the
+authoring tools (fmt, explain, validate) locate everything without the parse tree.
 Literals keep their raw text and the module root keeps every comment, because ``fmt`` must reproduce both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from policy_engine.diagnostics import Span
-from policy_engine.records import FrozenRecord
+from policy_engine.records import frozen_record
 
 # ---- leaves -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Comment(FrozenRecord):
+@frozen_record
+class Comment:
     """A comment, kept for ``fmt``."""
 
     text: str  # including the leading '#'
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Ident(FrozenRecord):
+@frozen_record
+class Ident:
     """A name as written where the grammar wants one (a setting's key, a function, a bound variable)."""
 
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Str(FrozenRecord):
+@frozen_record
+class Str:
     """A string literal: ``value`` with escapes resolved, ``raw`` exactly as written (with quotes)."""
 
     value: str
@@ -49,8 +47,8 @@ class Str(FrozenRecord):
 # ---- expressions --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Literal(FrozenRecord):
+@frozen_record
+class Literal:
     """A constant. ``type`` is one of number, string, duration, percent, money, bool, null.
 
     ``value`` is normalised (durations in seconds, percentages as fractions, money as a float); ``unit``
@@ -64,16 +62,16 @@ class Literal(FrozenRecord):
     unit: str = ""
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Name(FrozenRecord):
+@frozen_record
+class Name:
     """A variable in an expression: an attribute of the workload, a parameter or a quantifier's name."""
 
     id: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Field(FrozenRecord):
+@frozen_record
+class Field:
     """``target.name``."""
 
     target: Expr
@@ -81,8 +79,8 @@ class Field(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Index(FrozenRecord):
+@frozen_record
+class Index:
     """``target[index]``."""
 
     target: Expr
@@ -90,8 +88,8 @@ class Index(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Call(FrozenRecord):
+@frozen_record
+class Call:
     """``func(args)``: a built-in function, ``cel(...)`` included."""
 
     func: Ident
@@ -99,24 +97,24 @@ class Call(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Neg(FrozenRecord):
+@frozen_record
+class Neg:
     """``-operand``."""
 
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Not(FrozenRecord):
+@frozen_record
+class Not:
     """``not operand``."""
 
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class BinOp(FrozenRecord):
+@frozen_record
+class BinOp:
     """Arithmetic: ``+ - * /``."""
 
     op: str
@@ -125,8 +123,8 @@ class BinOp(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Compare(FrozenRecord):
+@frozen_record
+class Compare:
     """``== != < <= > >=``, ``in``, ``not in`` and regex match (``op`` is ``=~``; ``op_text`` as written)."""
 
     op: str
@@ -136,8 +134,8 @@ class Compare(FrozenRecord):
     op_text: str = ""
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class BoolOp(FrozenRecord):
+@frozen_record
+class BoolOp:
     """``a and b and ...`` or ``a or b or ...``, flattened."""
 
     op: str  # "and" | "or"
@@ -145,24 +143,24 @@ class BoolOp(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ListExpr(FrozenRecord):
+@frozen_record
+class ListExpr:
     """``[a, b, ...]``."""
 
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class MapExpr(FrozenRecord):
+@frozen_record
+class MapExpr:
     """``{"a": 1, "b": 2}``: keys and values in source order."""
 
     entries: tuple[tuple[Expr, Expr], ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Quantifier(FrozenRecord):
+@frozen_record
+class Quantifier:
     """``all c in containers: body`` (``op`` is all, any, none or count); over a map one name binds its keys,
     two names (``k, v``) its entries."""
 
@@ -178,8 +176,8 @@ Expr = Literal | Name | Field | Index | Call | Neg | Not | BinOp | Compare | Boo
 # ---- policy contents ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Setting(FrozenRecord):
+@frozen_record
+class Setting:
     """``description``, ``severity``, ``enforcement``, ``on_error``, ``exemptions`` or ``help``."""
 
     key: Ident
@@ -187,8 +185,8 @@ class Setting(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class KindsSelector(FrozenRecord):
+@frozen_record
+class KindsSelector:
     """``kinds ...``: the kinds a policy applies to."""
 
     kinds: tuple[Ident | Str, ...]  # a Str names a kind the engine does not know (a CRD), taken as written
@@ -196,16 +194,16 @@ class KindsSelector(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class NamespacesSelector(FrozenRecord):
+@frozen_record
+class NamespacesSelector:
     """``namespaces [...]``: namespace patterns."""
 
     patterns: tuple[Str, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class LabelRequirement(FrozenRecord):
+@frozen_record
+class LabelRequirement:
     """One label selector term: ``op`` is =, !=, in, notin, exists or absent."""
 
     key: Str
@@ -214,8 +212,8 @@ class LabelRequirement(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class LabelsSelector(FrozenRecord):
+@frozen_record
+class LabelsSelector:
     """``labels {...}``: label selector terms, all of which must hold."""
 
     requirements: tuple[LabelRequirement, ...]
@@ -225,8 +223,8 @@ class LabelsSelector(FrozenRecord):
 Selector = KindsSelector | NamespacesSelector | LabelsSelector
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class MatchBlock(FrozenRecord):
+@frozen_record
+class MatchBlock:
     """``match { selectors }`` or ``exclude { selectors }``."""
 
     exclude: bool  # an ``exclude { }`` block rather than ``match { }``
@@ -234,8 +232,8 @@ class MatchBlock(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class When(FrozenRecord):
+@frozen_record
+class When:
     """``when <condition>``: the policy applies only to workloads for which it holds."""
 
     condition: Expr
@@ -245,8 +243,8 @@ class When(FrozenRecord):
 # ---- rule bodies ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RequireKeys(FrozenRecord):
+@frozen_record
+class RequireKeys:
     """``require labels [...]`` / ``require annotations [...]``: every key present."""
 
     target: str  # "labels" | "annotations"
@@ -254,8 +252,8 @@ class RequireKeys(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RequireKey(FrozenRecord):
+@frozen_record
+class RequireKey:
     """``require label "k" [in [...] | matches "..."]`` (or annotation): one key, maybe constrained."""
 
     target: str  # "label" | "annotation"
@@ -266,8 +264,8 @@ class RequireKey(FrozenRecord):
     match_text: str = "matches"
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PatternList(FrozenRecord):
+@frozen_record
+class PatternList:
     """``allow``/``deny`` ``instance_types``/``gpu_models`` ``[patterns]``."""
 
     mode: str  # "allow" | "deny"
@@ -276,38 +274,38 @@ class PatternList(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RequirePinned(FrozenRecord):
+@frozen_record
+class RequirePinned:
     """``require pinned``: every role with GPUs pins an instance type or a GPU model."""
 
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RequireSpot(FrozenRecord):
+@frozen_record
+class RequireSpot:
     """``require spot``: every role that decides the cost requests spot capacity."""
 
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RequireIdle(FrozenRecord):
+@frozen_record
+class RequireIdle:
     """``require idle_timeout [<= maximum]``."""
 
     maximum: Expr | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RequireDeadline(FrozenRecord):
+@frozen_record
+class RequireDeadline:
     """``require deadline [<= maximum]``."""
 
     maximum: Expr | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Assert(FrozenRecord):
+@frozen_record
+class Assert:
     """``assert`` (violation when false) or ``forbid`` (violation when true)."""
 
     negate: bool  # True for ``forbid``
@@ -315,8 +313,8 @@ class Assert(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class LiveIdle(FrozenRecord):
+@frozen_record
+class LiveIdle:
     """``idle <metric> < <threshold> for <duration> [then ...]``: a live rule on telemetry."""
 
     metric: Ident
@@ -326,8 +324,8 @@ class LiveIdle(FrozenRecord):
     action: IdleAction | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class IdleAction(FrozenRecord):
+@frozen_record
+class IdleAction:
     """``then notify`` / ``then stop after 30m, delete_pods, act``: what the controller does when idle."""
 
     verb: Ident
@@ -336,8 +334,8 @@ class IdleAction(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Override(FrozenRecord):
+@frozen_record
+class Override:
     """``"key" = limit`` in an aggregate's ``overrides { }``."""
 
     key: Str
@@ -345,8 +343,8 @@ class Override(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Aggregate(FrozenRecord):
+@frozen_record
+class Aggregate:
     """``quota <metric> <limit> per <period> by <key>`` or ``budget <money> … alert at <percentages>``."""
 
     kind: str  # "quota" | "budget"
@@ -369,8 +367,8 @@ RuleBody = (
 )
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Rule(FrozenRecord):
+@frozen_record
+class Rule:
     """One rule of a policy: its body, its ``if`` guard and its ``message``."""
 
     body: RuleBody
@@ -382,8 +380,8 @@ class Rule(FrozenRecord):
 PolicyItem = Setting | MatchBlock | When | Rule
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Policy(FrozenRecord):
+@frozen_record
+class Policy:
     """``policy "name" { ... }``."""
 
     name: Str
@@ -410,8 +408,8 @@ class Policy(FrozenRecord):
 # ---- files ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Assign(FrozenRecord):
+@frozen_record
+class Assign:
     """``name = value`` in an import's ``with { }``."""
 
     name: Ident
@@ -419,8 +417,8 @@ class Assign(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Import(FrozenRecord):
+@frozen_record
+class Import:
     """``import "path" [as alias] [with { overrides }]``."""
 
     path: Str
@@ -429,8 +427,8 @@ class Import(FrozenRecord):
     span: Span
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Param(FrozenRecord):
+@frozen_record
+class Param:
     """``param name = value``: a module-level parameter."""
 
     name: Ident
@@ -441,8 +439,8 @@ class Param(FrozenRecord):
 Item = Import | Param | Policy
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Module(FrozenRecord):
+@frozen_record
+class Module:
     """One parsed ``.policy`` file."""
 
     file: str
