@@ -111,6 +111,8 @@ class RuleCompiler:
 
         def check(w: Workload) -> Sequence[Violation]:
             value = read(w).get(key)
+            if value and (allowed is None or value in allowed) and (rx is None or rx.search(value) is not None):
+                return NONE  # (the commonest outcome: where to fix it is not worked out)
             paths = fix_paths(w, plural, [key])
             where = fix_where(w, plural, paths)
             if not value:
@@ -119,10 +121,8 @@ class RuleCompiler:
                 default = f"{body.target} {key!r} is missing; set it{how} under {where}"
             elif allowed is not None and value not in allowed:
                 default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text} (at {where})"
-            elif rx is not None and rx.search(value) is None:
-                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match (at {where})"
             else:
-                return NONE
+                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match (at {where})"
             return [self.violation(w, body.target, default,
                                    {**context, "value": render_value(value), "where": where},
                                    (*paths[0], key), facts={key: value})]

@@ -251,7 +251,9 @@ def _finish(engine: Engine, done: _Collected, options: Options, files: int | Non
 
 
 def _tune_gc() -> None:
-    """A batch allocates millions of small objects: collect far less often (~13% faster).
+    """A batch allocates millions of small objects: collect far less often (~13% faster). Its objects die with
+    their document or unit, not in cycles, so what a collection finds is what the run keeps (findings,
+    records): at 100,000 a 10,000-document run collected twice, 40 ms for nothing; at 500,000 not once.
 
     The compiled engine is frozen out of the collector's view, which also keeps forked workers from
     copying its pages when the collector would otherwise touch them. Memory stays bounded per unit.
@@ -261,7 +263,7 @@ def _tune_gc() -> None:
     twice the memory its findings take.
     """
     gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
+    gc.set_threshold(500_000, 50, 1000)
 
 
 def _mallopt(threshold: int) -> None:

@@ -24,7 +24,7 @@ from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.exemptions import ExemptionRule
-from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
+from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, new_finding
 from policy_engine.engine.packed import Block, sort_key
 from policy_engine.errors import WorkloadError
 from policy_engine.model.config import ModelConfig
@@ -198,7 +198,8 @@ class Engine:
             if cost.assumptions:
                 stats.assumed_workloads += 1
                 kinds = {a.split(": ", 1)[-1].rsplit("(", 1)[-1].rstrip(")") for a in cost.assumptions}
-                stats.assumptions = tuple(sorted(set(stats.assumptions) | kinds))
+                if not kinds.issubset(stats.assumptions):  # (one or two kinds, met by most workloads again)
+                    stats.assumptions = tuple(sorted(set(stats.assumptions) | kinds))
         else:
             stats.unpriced_workloads += 1
         monthly = cost.monthly if cost is not None and cost.priced else None
@@ -239,11 +240,10 @@ class Engine:
             if not violations:
                 continue
             name, severity, enforcement, line_of = policy.name, policy.severity, policy.enforcement, w.doc.line_of
-            for v in violations:  # positional (Finding's field order): a large run makes hundreds of thousands
-                path = v.path
-                findings.append(Finding(name, v.rule, severity, enforcement, intern(v.message), ref,
-                                        line_of(path) if path else None, path, monthly, v.saving, None, (),
-                                        tuple(v.facts.items()) if v.facts else ()))
+            for clause, message, path, saving, facts in violations:  # a large run makes hundreds of thousands
+                findings.append(new_finding(name, clause, severity, enforcement, intern(message), ref,
+                                            line_of(path) if path else None, path, monthly, saving, None, (),
+                                            tuple(facts.items()) if facts else (), False))
 
     def settle(self, partials: Sequence[Partial], options: Options = DEFAULT) -> list[Partial]:
         """The partials plus one judging their deferred workloads against the references of all of them:
@@ -307,31 +307,34 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
     """Per policy: findings, the spend it flags (each workload once) and the saving if fixed."""
     summaries = {p.name: PolicySummary(p.name, p.severity, p.enforcement, p.description)
                  for p in policies.policies}
-    flagged: set[tuple[str, ResourceRef]] = set()
+    flagged: set[tuple[str, ResourceRef | str]] = set()
     flagged_groups: set[tuple[str, str]] = set()
     savings: dict[tuple[str, ResourceRef | str], float] = {}
     unknown: set[tuple[str, ResourceRef | str]] = set()
-    for f in findings:
+    for f in findings:  # (a large run's hundreds of thousands: each key made and hashed only when needed)
         s = summaries.get(f.policy)
         if s is None:
             continue
         s.findings += 1
-        if f.group is not None and (f.policy, f.group) not in flagged_groups:
-            flagged_groups.add((f.policy, f.group))  # a quota/budget row: the group's projected spend
-            if f.monthly_cost is not None:
-                s.flagged_monthly_cost += f.monthly_cost
-        if f.group is None:
-            key = (f.policy, f.resource)
-            if key not in flagged:
-                flagged.add(key)
+        group = f.group
+        if group is not None:
+            if (f.policy, group) not in flagged_groups:
+                flagged_groups.add((f.policy, group))  # a quota/budget row: the group's projected spend
+                if f.monthly_cost is not None:
+                    s.flagged_monthly_cost += f.monthly_cost
+            skey: tuple[str, ResourceRef | str] = (f.policy, group or f.resource)
+        else:
+            skey = (f.policy, f.resource)
+            if skey not in flagged:
+                flagged.add(skey)
                 if f.monthly_cost is None:
                     s.unpriced_flagged += 1
                 else:
                     s.flagged_monthly_cost += f.monthly_cost
-        skey: tuple[str, ResourceRef | str] = (f.policy, f.group or f.resource)
-        if f.saving:
-            savings[skey] = max(savings.get(skey, 0.0), f.saving)
-        elif f.saving_unknown is not None:
+        saving = f.saving
+        if saving:
+            savings[skey] = max(savings.get(skey, 0.0), saving)
+        elif f.facts and f.saving_unknown is not None:  # (no facts: no reason the saving is unknown)
             unknown.add(skey)
     for (name, _), value in savings.items():
         summaries[name].saving += value

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
 
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.diagnostics import Diagnostic
+from policy_engine.frozen import builder
 from policy_engine.model.documents import FieldPath, LoadError
 from policy_engine.model.workload import Workload
 from policy_engine.records import FrozenRecord, Record
@@ -29,12 +30,12 @@ class ResourceRef:
     @staticmethod
     def of(w: Workload) -> ResourceRef:
         """The workload's reference; its repeated strings interned (a large run keeps one per finding)."""
-        return ResourceRef(intern(w.kind), w.name, intern(w.namespace) if w.namespace else w.namespace,
-                           intern(w.file), w.line, intern(w.api_version))
+        return new_ref(intern(w.kind), w.name, intern(w.namespace) if w.namespace else w.namespace,
+                       intern(w.file), w.line, intern(w.api_version))
 
-    def __reduce__(self) -> tuple[type[ResourceRef], tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # a plain tuple between processes: half the time of the generated dataclass state, both ways
-        return ResourceRef, (self.kind, self.name, self.namespace, self.file, self.line, self.api_version)
+        return new_ref, (self.kind, self.name, self.namespace, self.file, self.line, self.api_version)
 
     def display(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
@@ -68,11 +69,11 @@ class Finding(FrozenRecord):
     def line(self) -> int:
         return self.field_line or self.resource.line
 
-    def __reduce__(self) -> tuple[type[Finding], tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # a worker returns tens of thousands: a plain tuple each (see ``ResourceRef.__reduce__``)
-        return Finding, (self.policy, self.rule, self.severity, self.enforcement, self.message, self.resource,
-                         self.field_line, self.field_path, self.monthly_cost, self.saving, self.group, self.related,
-                         self.facts, self.error)
+        return new_finding, (self.policy, self.rule, self.severity, self.enforcement, self.message, self.resource,
+                             self.field_line, self.field_path, self.monthly_cost, self.saving, self.group,
+                             self.related, self.facts, self.error)
 
     @property
     def saving_unknown(self) -> str | None:
@@ -109,6 +110,16 @@ class Finding(FrozenRecord):
             "fingerprint": self.fingerprint(),
             "error": self.error,
         }
+
+
+#: ``ResourceRef(...)`` with every field given in order, built as a plain object is (``policy_engine.frozen``).
+new_ref: Callable[[str, str, str | None, str, int, str], ResourceRef] = builder(ResourceRef, "new_ref")
+
+#: ``Finding(...)`` with every field given in order, built in a fifth of the time (``policy_engine.frozen``):
+#: evaluation makes tens of thousands, and a parallel run's parent unpickles them likewise.
+new_finding: Callable[[str, str, Severity, Enforcement, str, ResourceRef, int | None, FieldPath, float | None,
+                       float | None, str | None, tuple[ResourceRef, ...], tuple[tuple[str, object], ...], bool],
+                      Finding] = builder(Finding, "new_finding")
 
 
 def _round(value: float | None) -> float | None:

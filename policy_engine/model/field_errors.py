@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.errors import WorkloadError
 from policy_engine.model.documents import Document, FieldPath
 
 
+@lru_cache(maxsize=256)  # a few paths, over and over (a job's deadline field, in its run time's reason)
 def dotted(path: FieldPath) -> str:
     return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
 

@@ -8,11 +8,12 @@ generator-based dispatch. Together they cost twice what the C part does. Two sho
   resolved once per distinct text and remembered; the composer's two other calls per node (descend into
   and ascend from a node, for path resolvers) do nothing without path resolvers, so they are C callables
   that do nothing (together, a seventh of the composition's time);
-* a manifest is almost all string-keyed mappings, sequences and string scalars: those are built here
-  directly, and every other node (ints, bools, nulls, floats, timestamps, merge keys, explicit or unknown
-  tags, non-string keys) goes to the loader's own ``construct_object``, so its value, and any error it
-  raises, is PyYAML's. Only a stream without anchors is built this way (the caller checks the text has
-  no ``&``): an alias makes PyYAML share one object between places, which a tree walk would not.
+* a manifest is almost all string-keyed mappings, sequences and string scalars, with some plain ints,
+  bools and nulls: those are built here directly, and every other node (other forms of ints, floats,
+  timestamps, merge keys, unknown tags, non-string keys) goes to the loader's own ``construct_object``,
+  so its value, and any error it raises, is PyYAML's. Only a stream without anchors is built this way
+  (the caller checks the text has no ``&``): an alias makes PyYAML share one object between places,
+  which a tree walk would not.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from yaml.resolver import Resolver
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+#: What SafeConstructor makes of a bool's text, lowercased (``construct_yaml_bool``).
+_BOOLS: dict[str, bool] = dict(yaml.constructor.SafeConstructor.bool_values)
 #: Distinct plain scalars remembered per process (labels, names, images, quantities repeat across a tree).
 _MAX_REMEMBERED = 100_000
 _plain_tags: dict[str, str] = {}
@@ -133,8 +139,22 @@ def construct_document(node: Node, loader: Any) -> Any:
 def _construct(node: Node, loader: Any) -> Any:
     cls = node.__class__
     if cls is ScalarNode:
-        if node.tag == _STR:
+        tag = node.tag
+        if tag == _STR:
             return node.value
+        # the other scalars of a manifest (replicas, ports, flags, nulls), built as SafeConstructor builds
+        # them when their text is the plain form: a decimal without sign, underscore or leading zero, a bool
+        # word, a null; any other form (0x1F, 1_000, 0o17, 1:30, !!bool maybe) goes to PyYAML below
+        if tag == _INT:
+            text = node.value
+            if text.isdigit() and text.isascii() and (text[0] != "0" or text == "0"):
+                return int(text)
+        elif tag == _BOOL:
+            flag = _BOOLS.get(node.value.lower())
+            if flag is not None:
+                return flag
+        elif tag == _NULL:
+            return None
     elif cls is MappingNode:
         if node.tag == _MAP:
             out: dict[str, Any] = {}

@@ -7,11 +7,13 @@ built by ``policy_engine.model.build`` and priced by ``policy_engine.pricing``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from policy_engine.frozen import builder
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.records import FrozenRecord, Record
 
@@ -42,6 +44,10 @@ class Provenance(FrozenRecord):
         if doc is not None and doc.node is not None:
             where += f", line {doc.line_of(self.path)}"
         return where
+
+
+#: ``Provenance(path, note)``, built as a plain object is (``policy_engine.frozen``): a workload has a few.
+new_provenance: Callable[[FieldPath, str], Provenance] = builder(Provenance, "new_provenance")
 
 
 @dataclass(slots=True, eq=False, repr=False)
@@ -111,6 +117,11 @@ class RunTime(FrozenRecord):
         return self.hours_per_run * self.runs_per_month
 
 
+#: ``RunTime(...)`` with every field given, built as a plain object is (``policy_engine.frozen``).
+new_run_time: Callable[[RunKind, float | None, float, str, Provenance | None], RunTime] = \
+    builder(RunTime, "new_run_time")
+
+
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Cost(FrozenRecord):
     """A priced workload. ``priced`` is False with a reason when any role could not be priced — never $0."""
@@ -127,6 +138,11 @@ class Cost(FrozenRecord):
     #: in words naming the catalog setting; empty when the figure rests on the manifest alone.
     assumptions: tuple[str, ...] = ()
     gpu_hours: float | None = None  # projected GPU-hours per month under those assumptions
+
+
+#: ``Cost(...)`` with every field given in order, built as a plain object is (``policy_engine.frozen``).
+new_cost: Callable[[bool, float | None, float | None, str, str | None, float | None, float | None, tuple[str, ...],
+                    tuple[str, ...], float | None], Cost] = builder(Cost, "new_cost")
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

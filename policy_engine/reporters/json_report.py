@@ -125,18 +125,24 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
     thousands: a dict and a trip through the encoder each took most of the report's time; a quota finding
     naming thousands of related workloads took thousands of dicts)."""
     try:
-        saving_unknown = f.saving_unknown
-        fails = ctx.fails(f)
+        # (ctx.is_new, ctx.fails, Finding.line, saving_unknown and _bool, inline: a call each saved per finding)
+        new = ctx.cost_diff is None or ctx.is_new(f)
+        fails = new and f.enforcement in ctx.fail_on
+        saving_unknown = f.saving_unknown if f.facts and f.saving is None else None
+        line = f.field_line or f.resource.line
+        error = f.error
         related = ", ".join([_ref_json(r, ctx) for r in f.related]) if f.related else ""
         return (f'{{"policy": {_string(f.policy)}, "rule": {_string(f.rule)}, '
                 f'"severity": {_string(f.severity._value_)}, "enforcement": {_string(f.enforcement._value_)}, '
                 f'"message": {_string(f.message)}, "resource": {_resource_json(f.resource, ctx)}, '
-                f'"line": {_number(f.line)}, "field": {_field_json(f.field_path)}, '
+                f'"line": {repr(line) if line.__class__ is int else _number(line)}, '
+                f'"field": {_field_json(f.field_path)}, '
                 f'"monthly_cost": {_money(f.monthly_cost)}, "saving": {_money(f.saving)}, '
                 f'"saving_unknown": {"null" if saving_unknown is None else _string(saving_unknown)}, '
                 f'"group": {"null" if f.group is None else _string(f.group)}, "related": [{related}], '
-                f'"fingerprint": "{f.fingerprint()}", "error": {_bool(f.error)}, '
-                f'"new": {_bool(ctx.is_new(f))}, "fails": {_bool(fails)}}}')
+                f'"fingerprint": "{f.fingerprint()}", '
+                f'"error": {"false" if error is False else "true" if error is True else encode(error)}, '
+                f'"new": {"true" if new else "false"}, "fails": {"true" if fails else "false"}}}')
     except (TypeError, AttributeError):  # a value of an unexpected type: as the encoder writes it
         return encode(_finding(f, ctx))
 

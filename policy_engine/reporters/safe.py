@@ -58,6 +58,23 @@ def _printable(value: object) -> bool:
 _PLAIN = (int, float, bool)
 
 
+def _printable_facts(facts: tuple[tuple[str, object], ...]) -> bool:
+    """``_printable(facts)`` for a finding's facts, (name, value) pairs: a pair at a time, not a call each."""
+    for pair in facts:
+        if pair.__class__ is not tuple or len(pair) != 2:
+            return _printable(facts)
+        name, value = pair
+        if name.__class__ is not str or not name.isprintable():
+            return _printable(facts)
+        kind = value.__class__
+        if kind is str:
+            if not value.isprintable():  # type: ignore[attr-defined]
+                return False
+        elif not (value is None or kind in _PLAIN or _printable(value)):
+            return False
+    return True
+
+
 def _clean_ref(ref: ResourceRef) -> ResourceRef:
     if (ref.kind.isprintable() and ref.name.isprintable() and ref.file.isprintable()
             and ref.api_version.isprintable() and (ref.namespace is None or ref.namespace.isprintable())):
@@ -79,7 +96,7 @@ def _clean_finding(f: Finding) -> Finding:
         if resource is f.resource:
             _clean_resource[0] = resource
     if (resource is f.resource and f.message.isprintable() and f.policy.isprintable() and f.rule.isprintable()
-            and (f.group is None or f.group.isprintable()) and _printable(f.field_path) and _printable(f.facts)
+            and (f.group is None or f.group.isprintable()) and _printable(f.field_path) and _printable_facts(f.facts)
             and not f.related):
         return f
     cleaned: Finding = _clean_fields(f)
@@ -128,7 +145,7 @@ def result(original: Result) -> Result:
     return dataclasses.replace(
         original,
         findings=findings.mapped(_clean_finding) if isinstance(findings, PackedList)
-        else [_clean(f) for f in findings],
+        else [_clean_finding(f) if f.__class__ is Finding else _clean(f) for f in findings],
         errors=[_clean(e) for e in original.errors],
         evaluations=evaluations.mapped(_clean_pair) if isinstance(evaluations, PackedList)
         else [_clean_pair(pair) for pair in evaluations],

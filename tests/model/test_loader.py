@@ -48,6 +48,13 @@ def same(text: str) -> None:
     "kind: Pod\nbad_date: 2024-13-45\n",
     "--- !!map\nkind: Pod\n---\n- a list\n---\nplain\n---\n!!str 1\n---\n{a: [b, {c: !!int '3'}]}\n",
     "kind: Pod\nlevel: " + "[" * 200 + "]" * 200 + "\n",
+    # the plain ints, bools and nulls built without PyYAML's constructor, beside the forms that are not
+    "kind: Pod\nn: [0, 7, 10, 007, 00, -5, +3, 1_0, 0b11, '12', !!int '12', !!int '012', !!int '\u0663', 12e0]\n",
+    "kind: Pod\nb: [true, True, TRUE, yes, Off, 'on', !!bool 'ON', !!bool 'True']\n",
+    "kind: Pod\nz: [~, null, Null, NULL, !!null x, '']\n",
+    "kind: Pod\nbad: !!bool maybe\n",
+    "kind: Pod\nbad: !!int ''\n",
+    "kind: Pod\nbad: !!int 'x1'\n",
 ])
 def test_hand_picked_documents(text: str) -> None:
     same(text)
