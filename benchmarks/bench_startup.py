@@ -79,6 +79,7 @@ def phases(document: Path, repeat: int) -> None:
     rows = []
     for _ in range(repeat):
         proc = subprocess.run([sys.executable, "-c", _PHASES, "check", str(document), "--format", "json"],
+                              cwd=document.parent,  # not the current directory first on sys.path
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
         rows.append([float(x) for x in proc.stderr.strip().splitlines()[-1].split()])
     names = ("importing check", "arguments, the engine's load (catalog, policies), git root",

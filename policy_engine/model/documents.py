@@ -335,9 +335,11 @@ def decode(data: bytes, file: str, first_line: int = 1) -> tuple[str | None, Loa
     """Bytes of a file (or of a piece of one starting at ``first_line``) as text, or why they are not text."""
     if data.find(b"\x00", 0, 8192) >= 0:
         return None, _error(file, first_line, "E403", "binary file (contains NUL bytes), not a YAML or JSON manifest")
-    try:  # (utf-8-sig is a Python codec: only for a text that starts with the mark)
-        return data.decode("utf-8-sig" if first_line == 1 and data.startswith(_BOM) else "utf-8"), None
-    except UnicodeDecodeError as exc:
+    if first_line == 1 and data.startswith(_BOM):  # a byte-order mark is not part of the text
+        data = data[len(_BOM):]
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:  # (positions in the text after the mark, where the error is)
         line = data[: exc.start].count(b"\n") + first_line
         return None, _error(file, line, "E404", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
 

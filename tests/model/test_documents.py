@@ -137,6 +137,10 @@ def test_a_file_is_read_whole_whatever_its_size_says_up_to_the_cap(tmp_path: Pat
     (``/proc``: 0), is read on up to the cap and refused past it. A byte-order mark is not part of the text."""
     (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbfkind: Pod\n")
     assert read_source(str(tmp_path / "bom.yaml")) == ("kind: Pod\n", None)
+    (tmp_path / "bom-latin1.yaml").write_bytes(b"\xef\xbb\xbfkind: Pod\nmetadata: {name: caf\xe9}\n")
+    _, error = read_source(str(tmp_path / "bom-latin1.yaml"))  # main named the byte 3 before (0x63)
+    assert error is not None and (error.diagnostic.code, error.line, error.message) == (
+        "E404", 2, "not UTF-8 text (byte 0xe9)")
     (tmp_path / "exact.yaml").write_text("kind: Pod\n")
     assert read_source(str(tmp_path / "exact.yaml"), max_bytes=10) == ("kind: Pod\n", None)
     _, error = read_source(str(tmp_path / "exact.yaml"), max_bytes=9)
