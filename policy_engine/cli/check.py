@@ -24,7 +24,7 @@ from policy_engine.engine.batch import PARALLEL_BYTES, EngineSource, evaluate_do
 from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS, ExemptionRule
 from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
 from policy_engine.errors import DiagnosticError, GitError
-from policy_engine.model import documents
+from policy_engine.model import sources
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, pieces_suffice, renderer, streamer
 from policy_engine.reporters.context import is_failure
@@ -89,11 +89,11 @@ def _size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    cap = documents.MAX_FILE_BYTES
+    cap = sources.MAX_FILE_BYTES
     try:
         return _run(args)
     finally:  # --max-file-size is this run's: a later run in the same process has its own
-        documents.configure(max_file_bytes=cap)
+        sources.configure(max_file_bytes=cap)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -134,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
     want_costs = bool(formats & _NEEDS_COSTS) or args.base is not None
 
     if args.max_file_size is not None:
-        documents.configure(max_file_bytes=args.max_file_size)  # workers are given it (engine.batch)
+        sources.configure(max_file_bytes=args.max_file_size)  # workers are given it (engine.batch)
     record = partial(WorkloadCost.of, team_dimension=engine.catalog.assumptions.dimensions().team)
     exemptions = ExemptionRule(datetime.now(UTC).date(), args.exemption_max_days,
                                require_expiry=not args.allow_undated_exemptions)

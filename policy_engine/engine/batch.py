@@ -38,18 +38,10 @@ from policy_engine.engine.packed import (
     pack_block,
     sort_key,
 )
-from policy_engine.model import documents
-from policy_engine.model.documents import (
-    STDIN,
-    STDIN_NAME,
-    Document,
-    LoadError,
-    decode,
-    discover,
-    load_text,
-    read_source,
-)
+from policy_engine.model import sources
+from policy_engine.model.documents import Document, LoadError, load_text
 from policy_engine.model.segments import cut_points, segments
+from policy_engine.model.sources import STDIN, STDIN_NAME, decode, discover, read_source
 from policy_engine.records import frozen_record, record
 
 if TYPE_CHECKING:
@@ -316,8 +308,8 @@ def _stdin(stdin: BinaryIO) -> Iterator[Unit]:
         read += len(s.data)
         if held is not None:
             yield (held,)
-        if read > documents.MAX_FILE_BYTES:
-            message = (f"larger than the limit of {documents.MAX_FILE_BYTES:,} bytes; the rest from line "
+        if read > sources.MAX_FILE_BYTES:
+            message = (f"larger than the limit of {sources.MAX_FILE_BYTES:,} bytes; the rest from line "
                        f"{s.first_line} was not read (--max-file-size raises it)")
             yield (Piece(STDIN_NAME, error=LoadError(Diagnostic(Span(STDIN_NAME, s.first_line), "E406", message))),)
             return
@@ -333,7 +325,7 @@ def _report_name(file: str) -> str:
 
 def _worth_cutting(file: str, size: int) -> bool:
     """A large manifest file, cut into units of its own (JSON is one document: never cut)."""
-    return 2 * UNIT_BYTES < size <= documents.MAX_FILE_BYTES and not file.endswith(".json") and _regular(file)
+    return 2 * UNIT_BYTES < size <= sources.MAX_FILE_BYTES and not file.endswith(".json") and _regular(file)
 
 
 def _regular(file: str) -> bool:
@@ -430,7 +422,7 @@ def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: 
     parent's are (passed here, never through ``os.environ``, which would outlive the run in the parent)."""
     global _ENGINE
     _mallopt(WORKER_MMAP_THRESHOLD)
-    documents.configure(max_file_bytes=max_file_bytes)
+    sources.configure(max_file_bytes=max_file_bytes)
     if _ENGINE is None:
         from policy_engine.engine import load_engine
 
@@ -477,7 +469,7 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
 
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(source, engine.unread_gpu, documents.MAX_FILE_BYTES)) as pool:
+                                 initargs=(source, engine.unread_gpu, sources.MAX_FILE_BYTES)) as pool:
             for index, unit in enumerate(units):
                 while len(running) >= jobs * (AHEAD + 1):
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -9,7 +9,6 @@ between the two sides.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import subprocess
 import threading
@@ -19,7 +18,8 @@ from typing import IO
 
 from policy_engine.diagnostics import Diagnostic, Span
 from policy_engine.errors import GitError
-from policy_engine.model.documents import MANIFEST_SUFFIXES, STDIN, Document, LoadError, load_text
+from policy_engine.model.documents import Document, LoadError, load_text
+from policy_engine.model.sources import MANIFEST_SUFFIXES, STDIN, excluded
 from policy_engine.records import frozen_record
 
 
@@ -72,7 +72,7 @@ def resolve(ref: str, cwd: Path | None = None) -> str:
 
 def list_files(sha: str, paths: Sequence[str], exclude: Sequence[str] = (),
                cwd: Path | None = None) -> list[BaseFile]:
-    """The manifest blobs under ``paths`` at ``sha``, chosen by the rules ``documents.discover`` uses."""
+    """The manifest blobs under ``paths`` at ``sha``, chosen by the rules ``sources.discover`` uses."""
     cwd = cwd or Path.cwd()
     root = repo_root(cwd)
     prefixes: list[tuple[str, str]] = []  # (user path, path relative to the repo root)
@@ -106,7 +106,7 @@ def list_files(sha: str, paths: Sequence[str], exclude: Sequence[str] = (),
 
 def _display(raw: str, prefix: str, git_path: str, exclude: Sequence[str]) -> str | None:
     if git_path == prefix:  # a file named explicitly: read whatever its suffix
-        return raw if not _excluded(raw, exclude) else None
+        return raw if not excluded(raw, exclude) else None
     if prefix not in (".", "") and not git_path.startswith(prefix + "/"):
         return None
     inner = git_path if prefix in (".", "") else git_path[len(prefix) + 1:]
@@ -114,15 +114,9 @@ def _display(raw: str, prefix: str, git_path: str, exclude: Sequence[str]) -> st
     if any(p.startswith(".") for p in parts[:-1]) or not parts[-1].endswith(MANIFEST_SUFFIXES):
         return None
     display = os.path.join(raw, *parts)
-    if _excluded(raw, exclude) or _excluded(display, exclude):
+    if excluded(raw, exclude) or excluded(display, exclude):
         return None
     return display
-
-
-def _excluded(path: str, patterns: Sequence[str]) -> bool:
-    norm = path.replace(os.sep, "/")
-    return any(fnmatch.fnmatch(norm, p) or any(fnmatch.fnmatch(part, p) for part in norm.split("/"))
-               for p in patterns)
 
 
 def read_blobs(files: Sequence[BaseFile], cwd: Path | None = None) -> Iterator[tuple[BaseFile, bytes]]:

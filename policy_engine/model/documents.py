@@ -1,4 +1,6 @@
-"""Sources → documents: manifest files, directories and stdin become mappings that know their file:line.
+"""Text → documents: the text of a manifest file or of stdin becomes mappings that know their file:line.
+
+(Which files a list of paths names, and reading each, is ``model/sources.py``; ``load_paths`` joins the two.)
 
 ``yaml.load_all`` with libyaml's CSafeLoader is composition (C) followed by construction (Python). We do
 exactly those two steps ourselves, one document at a time, and keep the composed node: the document's
@@ -13,12 +15,9 @@ parallel work, ``policy_engine.model.segments``) loads into exactly what it load
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
-import stat
-import sys
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -26,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from policy_engine.diagnostics import Diagnostic, Level, Span
 from policy_engine.model import deepjson
+from policy_engine.model.load_errors import LoadError, error, note, printable
 from policy_engine.model.loader import (
     LIBYAML_MAX_DEPTH,
     DeepLoader,
@@ -37,23 +36,17 @@ from policy_engine.model.loader import (
     construct_document,
     find_duplicate_key,
 )
-from policy_engine.records import frozen_record
+from policy_engine.model.sources import MANIFEST_SUFFIXES, STDIN, STDIN_NAME, decode, discover, read_source
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-#: Files found inside a directory that are YAML or JSON but not Kubernetes manifests: a Helm chart's own
-#: files, kustomize, CI and tool configs. They are skipped with a note (W602), as hidden files are.
-NOT_MANIFESTS = re.compile(
-    r"^(Chart|values([._-].*)?|kustomization|Kustomization|skaffold|(docker-)?compose([._-].*)?|mkdocs|codecov|"
-    r"action|azure-pipelines|bitbucket-pipelines|cloudbuild|buildspec|Taskfile|catalog-info|environment|"
-    r"pnpm-lock|pubspec|renovate|package(-lock)?|tsconfig([._-].*)?|devcontainer|"
-    r"dependabot|goreleaser|golangci|helmfile|Chart\.lock)\.(ya?ml|json)$")
+__all__ = [  # with the names of sources and load_errors that callers import from here
+    "DOCUMENT_START", "HELM_HINT", "MANIFEST_SUFFIXES", "MAX_DEPTH", "MAX_EXPANDED_NODES", "STDIN", "STDIN_NAME",
+    "TOO_DEEP", "Document", "FieldPath", "LoadError", "PathElement", "TooDeep", "compose_single", "decode",
+    "discover", "load_objects", "load_paths", "load_text", "read_source",
+]
+
 HELM_HINT = "a Helm template? Render it first (helm template CHART | policy-engine check -)"
-STDIN = "-"
-STDIN_NAME = "<stdin>"
 #: A document whose alias-expanded size exceeds this many nodes is refused (a "billion laughs" bomb).
 MAX_EXPANDED_NODES = 1_000_000
-#: Files larger than this are refused unread (``check --max-file-size``); stdin too.
-MAX_FILE_BYTES = 64 * 1024 * 1024
 #: YAML and JSON nested deeper than this are refused with the line and column where they pass it: the API
 #: server's own limit, so ``check`` and the webhook accept the same objects. (libyaml's composer recurses
 #: in C and crashes the process around 100,000 levels, so YAML is scanned for depth first; JSON past the
@@ -118,248 +111,6 @@ class Document:
         return line
 
 
-@frozen_record
-class LoadError:
-    """A file or document that could not become a Kubernetes object; ``code`` is stable."""
-
-    diagnostic: Diagnostic
-
-    @property
-    def file(self) -> str:
-        return self.diagnostic.span.file
-
-    @property
-    def line(self) -> int:
-        return self.diagnostic.span.line
-
-    @property
-    def message(self) -> str:
-        return self.diagnostic.message
-
-
-def _error(file: str, line: int, code: str, message: str, column: int = 1, hint: str | None = None) -> LoadError:
-    return LoadError(Diagnostic(Span(file, max(line, 1), max(column, 1)), code, message, hint=hint))
-
-
-def _note(file: str, code: str, message: str) -> LoadError:
-    """A warning-level item: reported, never a failure (an empty file, a skipped non-manifest)."""
-    return LoadError(Diagnostic(Span(file, 1, 1), code, message, level=Level.WARNING))
-
-
-def discover(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_symlinks: bool = False,
-             problems: list[LoadError] | None = None) -> Iterator[str]:
-    """Manifest files under ``paths`` in a stable order; ``-`` stands for stdin.
-
-    A path given explicitly is read whatever its suffix; inside directories only .yaml/.yml/.json files
-    are taken. ``exclude`` globs match the path as displayed and each of its components. Inside a
-    directory, a symbolic link whose target lies outside it (``k8s/x.yaml -> /dev/zero``, ``->
-    ~/.ssh/...``) is not followed unless ``follow_symlinks``: it goes to ``problems`` as a located
-    ``E-SYMLINK`` (and is left out when no list is given, as callers that only want paths ask).
-    """
-    for raw in paths:
-        if raw == STDIN:
-            yield STDIN
-            continue
-        if _excluded(raw, exclude):
-            continue
-        if os.path.isdir(raw):
-            yield from _walk(raw, exclude, follow_symlinks, problems)
-        else:
-            yield raw
-
-
-def _walk(top: str, exclude: Sequence[str], follow_symlinks: bool,
-          problems: list[LoadError] | None) -> Iterator[str]:
-    """``discover`` inside one directory, in ``os.walk``'s order (a directory's sorted files, then each of its
-    sorted subdirectories in turn), from ``os.scandir``'s entries: they say whether they are a directory or a
-    link without a system call of their own (``os.walk`` then ``islink`` cost an ``lstat`` a file)."""
-    root = os.path.realpath(top)
-    folders = [top]
-    while folders:
-        folder = folders.pop()
-        try:
-            with os.scandir(folder) as scan:
-                entries = sorted(scan, key=_name)
-        except OSError:  # unreadable: skipped, as os.walk skips it
-            continue
-        subdirs: list[str] = []
-        for entry in entries:
-            if not _is_dir(entry):
-                continue
-            name = entry.name
-            if name.startswith(".") or _excluded(name, exclude):
-                continue
-            full = os.path.join(folder, name)
-            if _is_link(entry):  # never descended into (as os.walk does not); out of the tree: said so
-                if not _inside(full, root):
-                    _escaped(full, problems, "directory")
-                continue
-            subdirs.append(full)
-        for entry in entries:
-            name = entry.name
-            if not name.endswith(MANIFEST_SUFFIXES) or _is_dir(entry):
-                continue
-            full = entry.path
-            if _excluded(full, exclude):
-                continue
-            skipped = _not_a_manifest(name)
-            if skipped is not None:
-                if problems is not None:
-                    problems.append(_note(full, "W602", f"skipped: {skipped} (name the file explicitly to read it)"))
-                continue
-            if not follow_symlinks and _is_link(entry) and not _inside(full, root):
-                _escaped(full, problems, "file")
-                continue
-            yield full
-        folders.extend(reversed(subdirs))
-
-
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()  # (a link to a directory is one)
-    except OSError:
-        return False
-
-
-def _is_link(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_symlink()
-    except OSError:
-        return False
-
-
-def _not_a_manifest(name: str) -> str | None:
-    """Why a file found in a directory is not read as a manifest, or None when it is read."""
-    if name.startswith("."):
-        return "a hidden file"
-    if NOT_MANIFESTS.match(name):
-        return "not a Kubernetes manifest (a Helm chart, kustomize, CI or tool configuration)"
-    return None
-
-
-def _inside(link: str, root: str) -> bool:
-    target = os.path.realpath(link)
-    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _escaped(path: str, problems: list[LoadError] | None, what: str) -> None:
-    if problems is None:
-        return
-    try:
-        target = os.readlink(path)
-    except OSError:
-        target = "?"
-    problems.append(_error(path, 1, "E407",
-                           f"symbolic link to a {what} outside the scanned directory ({_printable(target)}); not "
-                           f"followed (--follow-symlinks reads linked files)"))
-
-
-def _printable(text: str, width: int = 120) -> str:
-    """``text`` with control characters escaped and cut to ``width``: safe to put in a one-line message."""
-    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
-    return shown if len(shown) <= width else shown[: width - 1] + "…"
-
-
-def _excluded(path: str, patterns: Sequence[str]) -> bool:
-    if not patterns:
-        return False
-    norm = path.replace(os.sep, "/")
-    parts = norm.split("/")
-    return any(fnmatch.fnmatch(norm, p) or any(fnmatch.fnmatch(part, p) for part in parts) for p in patterns)
-
-
-def configure(*, max_file_bytes: int) -> None:
-    """Set the per-file size cap for this process (``check --max-file-size``)."""
-    global MAX_FILE_BYTES
-    MAX_FILE_BYTES = max_file_bytes
-
-
-def read_source(path: str, max_bytes: int | None = None) -> tuple[str | None, LoadError | None]:
-    """The text of a file (or stdin), or a located reason it cannot be read as text.
-
-    Only regular files are read: a FIFO would block forever and ``/dev/zero`` never ends, so anything
-    else is refused after ``fstat`` (opened non-blocking, so a FIFO cannot hang the open either). A file
-    over ``max_bytes`` is refused unread, and stdin is read to at most that.
-    """
-    name = STDIN_NAME if path == STDIN else path
-    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
-    try:
-        if path == STDIN:
-            data = sys.stdin.buffer.read(max_bytes + 1)
-        else:
-            fd = os.open(path, _READ_FLAGS)
-            try:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode):
-                    return None, _error(name, 1, "E405", f"not a regular file ({_file_type(st.st_mode)}); "
-                                                                  f"only regular files are read")
-                if st.st_size > max_bytes:
-                    return None, _too_large(name, max_bytes)
-                data = _read_all(fd, st.st_size, max_bytes)
-            finally:
-                os.close(fd)
-    except OSError as exc:
-        return None, _error(name, 1, "E401", f"cannot read file: {exc.strerror or exc}")
-    if len(data) > max_bytes:
-        return None, _too_large(name, max_bytes)
-    return decode(data, name)
-
-
-#: Opened non-blocking (a FIFO cannot hang the open) and not inherited by child processes.
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _read_all(fd: int, size: int, max_bytes: int) -> bytes:
-    """A regular file's bytes, up to ``max_bytes + 1``, given the ``size`` fstat saw.
-
-    One ``read`` of ``size + 1`` bytes reads a file whole (a buffered file object costs some 15 µs more a file:
-    its own fstat, an isatty ioctl, a seek, and a 64 MiB buffer mapped and unmapped for ``read(max_bytes + 1)``);
-    only a file that grew since, or one whose size says nothing (``/proc``), is read on in pieces.
-    """
-    data = os.read(fd, size + 1)
-    if len(data) <= size:
-        return data
-    chunks, total = [data], len(data)
-    while total <= max_bytes and (chunk := os.read(fd, min(max_bytes + 1 - total, 1 << 20))):
-        chunks.append(chunk)
-        total += len(chunk)
-    return b"".join(chunks)
-
-
-def decode(data: bytes, file: str, first_line: int = 1) -> tuple[str | None, LoadError | None]:
-    """Bytes of a file (or of a piece of one starting at ``first_line``) as text, or why they are not text."""
-    if data.find(b"\x00", 0, 8192) >= 0:
-        return None, _error(file, first_line, "E403", "binary file (contains NUL bytes), not a YAML or JSON manifest")
-    if first_line == 1 and data.startswith(_BOM):  # a byte-order mark is not part of the text
-        data = data[len(_BOM):]
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:  # (positions in the text after the mark, where the error is)
-        line = data[: exc.start].count(b"\n") + first_line
-        return None, _error(file, line, "E404", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
-
-
-_BOM = b"\xef\xbb\xbf"
-
-
-def _too_large(name: str, max_bytes: int) -> LoadError:
-    return _error(name, 1, "E406", f"larger than the limit of {max_bytes:,} bytes; not read "
-                                          f"(--max-file-size raises it)")
-
-
-def _file_type(mode: int) -> str:
-    for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
-        if test(mode):
-            return what
-    return "not a file"
-
-
 def load_paths(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_symlinks: bool = False,
                max_bytes: int | None = None) -> Iterator[Document | LoadError]:
     """Every document of every manifest file under ``paths``, streamed file by file."""
@@ -379,7 +130,7 @@ def load_paths(paths: Sequence[str], exclude: Sequence[str] = (), *, follow_syml
     if not found and paths:
         for raw in paths:
             if raw != STDIN and not os.path.exists(raw):
-                yield _error(raw, 1, "E401", "no such file or directory")
+                yield error(raw, 1, "E401", "no such file or directory")
 
 
 def load_text(text: str, file: str, first_line: int = 1, *,
@@ -403,7 +154,7 @@ def load_text(text: str, file: str, first_line: int = 1, *,
     if empty and report_empty and not any(
             line.strip() and not line.lstrip().startswith("#") and line.strip() not in ("---", "...")
             for line in text.splitlines()):
-        yield _note(file, "W601", "empty file: no document in it (nothing was checked)")
+        yield note(file, "W601", "empty file: no document in it (nothing was checked)")
 
 
 def _load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document | LoadError]:
@@ -422,7 +173,7 @@ def _load_text(text: str, file: str, first_line: int = 1) -> Iterator[Document |
     if depth > LIBYAML_MAX_DEPTH and too_deep is None:
         too_deep = _scan_depth(DeepLoader(text))[1]  # PyYAML's Python parser has no depth limit
     if too_deep is not None:
-        yield _error(file, too_deep[0] + offset, "E606", TOO_DEEP, too_deep[1])
+        yield error(file, too_deep[0] + offset, "E606", TOO_DEEP, too_deep[1])
         return
     while text:
         resume = yield from _load_yaml(text, file, offset, deep=depth > LIBYAML_MAX_DEPTH)
@@ -449,7 +200,7 @@ def _load_yaml(text: str, file: str, offset: int, deep: bool = False) -> Generat
             line = node.start_mark.line + 1 + offset
             last_end = node.end_mark.line
             if aliased and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-                yield _error(file, line, "E605",
+                yield error(file, line, "E605",
                              f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through YAML aliases")
                 index += 1
                 continue
@@ -476,12 +227,12 @@ def _load_yaml(text: str, file: str, offset: int, deep: bool = False) -> Generat
         column = mark.column + 1 if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
-        yield _error(file, line + 1 + offset, "E601", f"invalid YAML: {problem}{context}", column)
+        yield error(file, line + 1 + offset, "E601", f"invalid YAML: {problem}{context}", column)
         return _resume_at(text, last_end, line)
     except yaml.YAMLError as exc:
-        yield _error(file, 1 + offset, "E601", f"invalid YAML: {exc}")
+        yield error(file, 1 + offset, "E601", f"invalid YAML: {exc}")
     except RecursionError:  # nesting built through aliases, which the depth scan does not follow
-        yield _error(file, line, "E606", "nested too deeply (through aliases); not read")
+        yield error(file, line, "E606", "nested too deeply (through aliases); not read")
     finally:
         loader.dispose()
     return None
@@ -626,13 +377,13 @@ def _load_json(text: str, file: str, offset: int = 0) -> Iterator[Document | Loa
         try:
             obj = deepjson.loads(text, MAX_DEPTH)  # (duplicate keys are not looked for at such depths)
         except deepjson.TooDeep as exc:
-            yield _error(file, exc.lineno + offset, "E606", TOO_DEEP, exc.colno)
+            yield error(file, exc.lineno + offset, "E606", TOO_DEEP, exc.colno)
             return
         except json.JSONDecodeError as exc:
-            yield _error(file, exc.lineno + offset, "E602", f"invalid JSON: {exc.msg}", exc.colno)
+            yield error(file, exc.lineno + offset, "E602", f"invalid JSON: {exc.msg}", exc.colno)
             return
     except json.JSONDecodeError as exc:
-        yield _error(file, exc.lineno + offset, "E602", f"invalid JSON: {exc.msg}", exc.colno)
+        yield error(file, exc.lineno + offset, "E602", f"invalid JSON: {exc.msg}", exc.colno)
         return
     yield from _objects(obj, file, 1 + offset, 0, None)
 
@@ -663,7 +414,7 @@ def _json_key_position(text: str, key: str) -> tuple[int, int]:
 
 
 def _duplicate_key(file: str, line: int, column: int, key: str) -> LoadError:
-    return _error(file, line, "E607", f"key {_printable(key, 60)!r} appears twice in one mapping; kubectl "
+    return error(file, line, "E607", f"key {printable(key, 60)!r} appears twice in one mapping; kubectl "
                   f"refuses such a file (a YAML or JSON parser would silently keep the last value)", column)
 
 
@@ -672,12 +423,12 @@ def _objects(obj: Any, file: str, line: int, index: int, node: yaml.Node | None,
     if obj is None:
         return
     if not isinstance(obj, dict):
-        yield _error(file, line, "E603",
+        yield error(file, line, "E603",
                      f"this document is a {type(obj).__name__}, not a Kubernetes object (a mapping)")
         return
     kind = obj.get("kind")
     if not kind or not isinstance(kind, str):
-        yield _error(file, line, "E604", "this document has no 'kind' field; not a Kubernetes object")
+        yield error(file, line, "E604", "this document has no 'kind' field; not a Kubernetes object")
         return
     if kind.endswith("List") and isinstance(obj.get("items"), list):
         items_node = _child(node, "items")

@@ -20,7 +20,7 @@ import pytest
 
 from policy_engine.cli.main import main
 from policy_engine.engine import batch as batch_module
-from policy_engine.model import documents
+from policy_engine.model import sources
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -152,11 +152,11 @@ def test_no_cache_leaves_the_process_alone_and_spawned_workers_honour_it(
     cache = tmp_path / "cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.chdir(tree)
-    environ, cap = dict(os.environ), documents.MAX_FILE_BYTES
+    environ, cap = dict(os.environ), sources.MAX_FILE_BYTES
     methods = _without_fork(monkeypatch)
     _run([".", "--no-cache", "--max-file-size", "1M"], capsys, monkeypatch, jobs=2, packed=True)
     assert methods == ["spawn"]
-    assert dict(os.environ) == environ and cap == documents.MAX_FILE_BYTES
+    assert dict(os.environ) == environ and cap == sources.MAX_FILE_BYTES
     assert not cache.exists() or not any(cache.iterdir())  # no worker wrote an entry
     _run(["."], capsys, monkeypatch, jobs=2, packed=True)  # the same run with the cache: entries appear there
     assert any(cache.iterdir())

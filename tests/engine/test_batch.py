@@ -101,10 +101,10 @@ def test_invalid_yaml_in_a_cut_stream_is_reported_once_and_the_rest_is_evaluated
 
 def test_stdin_past_the_size_cap_is_an_error_at_the_line_where_reading_stopped(
         engine: Engine, small_units: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from policy_engine.model import documents
+    from policy_engine.model import sources
 
     data = _stream()
-    monkeypatch.setattr(documents, "MAX_FILE_BYTES", len(data) // 2)
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", len(data) // 2)
     capped = evaluate_paths(engine, ["-"], jobs=1, stdin=io.BytesIO(data))
     (error,) = load_errors(capped.result.errors)
     assert error.diagnostic.code == "E406" and error.file == "<stdin>" and error.line > 1
