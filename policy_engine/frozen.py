@@ -1,14 +1,13 @@
-"""Frozen dataclasses built as fast as plain ones, for the few kinds a run makes per document or per finding.
+"""A frozen dataclass built as fast as a plain one: ``ResourceRef``, which a run makes per workload.
 
 A frozen dataclass's ``__init__`` cannot assign its fields (its own ``__setattr__`` refuses), so it sets
-each through ``object.__setattr__``: ~0.15 µs a field, 2 µs for a 14-field ``Finding``, of which a
-10,000-document run builds 36,000 (and a workload a handful of others: its cost, its run time, where
-each fact came from). ``builder(cls)`` returns a function that builds ``cls(*values)``, every field given
-in order, in a fifth of that time: an instance of a twin class with the same bases and slots, whose
-generated ``__init__`` assigns them plainly, then made a ``cls`` by ``__class__`` assignment (which CPython
-allows between classes of the same layout). The result is the frozen ``cls`` the constructor would have
-built: equal, hashed, pickled and refusing assignment alike. A ``records.frozen_record`` is frozen to the type
-checker only, its own ``__init__`` already assigns plainly: its builder is the class itself.
+each through ``object.__setattr__``: ~0.15 µs a field. ``builder(cls)`` returns a function that builds
+``cls(*values)``, every field given in order, in a fraction of that time: an instance of a twin class with
+the same bases and slots, whose generated ``__init__`` assigns them plainly, then made a ``cls`` by
+``__class__`` assignment (which CPython allows between classes of the same layout). The result is the frozen
+``cls`` the constructor would have built: equal, hashed, pickled and refusing assignment alike. The package's
+other records are ``records.frozen_record``s, frozen to the type checker only, whose own ``__init__`` already
+assigns plainly: they need no builder.
 """
 
 from __future__ import annotations
@@ -25,10 +24,8 @@ def builder(cls: type[T], name: str) -> Callable[..., T]:
     ``name``: the module-level name the builder is kept under in ``cls``'s module (it pickles by that name)."""
     names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     params = getattr(cls, "__dataclass_params__", None)
-    if params is None or getattr(cls, "__slots__", None) != names:
-        raise TypeError(f"{cls.__name__} is not a dataclass with slots")
-    if not params.frozen:  # a records.frozen_record (or a mutable record): its __init__ assigns plainly
-        return cls
+    if params is None or not params.frozen or getattr(cls, "__slots__", None) != names:
+        raise TypeError(f"{cls.__name__} is not a frozen dataclass with slots (a frozen_record needs no builder)")
     twin: Any = None  # made on first use: no cost at import for a run that builds none
 
     def build(*values: Any) -> T:

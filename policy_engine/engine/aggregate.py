@@ -8,7 +8,7 @@ cluster-state cache reports. Workers of a parallel ``check`` send back light ``C
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from sys import intern
 from typing import Any, Protocol
@@ -22,7 +22,6 @@ from policy_engine.compiler.program import (
     PolicySet,
 )
 from policy_engine.engine.findings import Finding, ResourceRef
-from policy_engine.frozen import builder
 from policy_engine.model.workload import RunKind, Workload
 from policy_engine.records import frozen_record
 from policy_engine.wording import count
@@ -59,14 +58,10 @@ class Contribution:
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # a worker returns one per workload and rule: a plain tuple each (see ``ResourceRef.__reduce__``)
-        return new_contribution, (self.policy, self.rule_index, self.key, self.ref, self.amount, self.unbounded,
-                                  self.gpu_hours, self.cost)
+        return Contribution, (self.policy, self.rule_index, self.key, self.ref, self.amount, self.unbounded,
+                              self.gpu_hours, self.cost)
 
 
-#: ``Contribution(...)`` with every field given in order, built as a plain object is (``policy_engine.frozen``):
-#: one per workload and aggregate rule.
-new_contribution: Callable[[str, int, str, ResourceRef, float | None, bool, float, float | None], Contribution] = \
-    builder(Contribution, "new_contribution")
 
 
 def period_hours(period: Period, hours_per_month: float) -> float:
@@ -115,8 +110,8 @@ def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Wor
     hourly = w.cost.hourly if w.cost is not None else None
     cost = hourly * hours if hourly is not None else None
     amount = gpu_hours if rule.metric == "gpu_hours" else cost
-    return new_contribution(policy.name, index, intern(key), ref or ResourceRef.of(w), amount, unbounded,
-                            gpu_hours, cost)
+    return Contribution(policy.name, index, intern(key), ref or ResourceRef.of(w), amount, unbounded,
+                        gpu_hours, cost)
 
 
 def _fmt(value: float, metric: str) -> str:

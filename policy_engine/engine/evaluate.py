@@ -24,7 +24,7 @@ from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
 from policy_engine.engine.exemptions import ExemptionRule
-from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result, new_finding
+from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.engine.packed import Block, sort_key
 from policy_engine.errors import WorkloadError
 from policy_engine.model.config import ModelConfig
@@ -241,9 +241,9 @@ class Engine:
                 continue
             name, severity, enforcement, line_of = policy.name, policy.severity, policy.enforcement, w.doc.line_of
             for clause, message, path, saving, facts in violations:  # a large run makes hundreds of thousands
-                findings.append(new_finding(name, clause, severity, enforcement, intern(message), ref,
-                                            line_of(path) if path else None, path, monthly, saving, None, (),
-                                            tuple(facts.items()) if facts else (), False))
+                findings.append(Finding(name, clause, severity, enforcement, intern(message), ref,
+                                        line_of(path) if path else None, path, monthly, saving, None, (),
+                                        tuple(facts.items()) if facts else (), False))
 
     def settle(self, partials: Sequence[Partial], options: Options = DEFAULT) -> list[Partial]:
         """The partials plus one judging their deferred workloads against the references of all of them:

@@ -71,9 +71,9 @@ class Finding:
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # a worker returns tens of thousands: a plain tuple each (see ``ResourceRef.__reduce__``)
-        return new_finding, (self.policy, self.rule, self.severity, self.enforcement, self.message, self.resource,
-                             self.field_line, self.field_path, self.monthly_cost, self.saving, self.group,
-                             self.related, self.facts, self.error)
+        return Finding, (self.policy, self.rule, self.severity, self.enforcement, self.message, self.resource,
+                         self.field_line, self.field_path, self.monthly_cost, self.saving, self.group,
+                         self.related, self.facts, self.error)
 
     @property
     def saving_unknown(self) -> str | None:
@@ -115,11 +115,6 @@ class Finding:
 #: ``ResourceRef(...)`` with every field given in order, built as a plain object is (``policy_engine.frozen``).
 new_ref: Callable[[str, str, str | None, str, int, str], ResourceRef] = builder(ResourceRef, "new_ref")
 
-#: ``Finding(...)`` with every field given in order, built in a fifth of the time (``policy_engine.frozen``):
-#: evaluation makes tens of thousands, and a parallel run's parent unpickles them likewise.
-new_finding: Callable[[str, str, Severity, Enforcement, str, ResourceRef, int | None, FieldPath, float | None,
-                       float | None, str | None, tuple[ResourceRef, ...], tuple[tuple[str, object], ...], bool],
-                      Finding] = builder(Finding, "new_finding")
 
 
 def _round(value: float | None) -> float | None:

@@ -6,7 +6,7 @@ from policy_engine.model import fields, runtime
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.field_errors import field_error
-from policy_engine.model.pods import Replicas, RoleSource, new_replicas
+from policy_engine.model.pods import Replicas, RoleSource
 from policy_engine.model.shape import Shape, replicas_at, template_role
 
 META_ANNOTATIONS: FieldPath = ("metadata", "annotations")
@@ -57,7 +57,7 @@ def job_replicas(doc: Document, job_spec: FieldPath) -> Replicas:
     note = "parallelism" + ("" if present else " absent: default 1")
     if completions is not None and completions < parallelism:
         note = f"completions {completions} < parallelism {parallelism}"
-    return new_replicas(count, None, None, (*job_spec, "parallelism") if present else None, note)
+    return Replicas(count, None, None, (*job_spec, "parallelism") if present else None, note)
 
 
 def job(doc: Document, config: ModelConfig) -> Shape:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from policy_engine.model.documents import FieldPath
 from policy_engine.model.gpu_models import normalise_gpu_model
-from policy_engine.model.workload import CapacityType, Provenance, new_provenance
+from policy_engine.model.workload import CapacityType, Provenance
 from policy_engine.records import record
 
 INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
@@ -92,7 +92,7 @@ def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
             placement.instance_type = pin.values[0]
         else:
             placement.instance_type_candidates = pin.values
-        placement.provenance["instance_type"] = new_provenance(pin.path, f"from {label}")
+        placement.provenance["instance_type"] = Provenance(pin.path, f"from {label}")
         break
 
     capacity = _agreed(pins, CAPACITY_LABELS, _capacity)
@@ -127,13 +127,13 @@ def _agreed(
         if len(pin.values) == 1:  # (the usual case) one value: agreed when it reads as a known one
             value = read(label, pin.values[0])
             if value is not None:
-                return value, new_provenance(pin.path, f"from {label}={pin.values[0]}")
+                return value, Provenance(pin.path, f"from {label}={pin.values[0]}")
             continue
         values = {read(label, v) for v in pin.values}
         if len(values) == 1 and None not in values:
             value = values.pop()
             assert value is not None
-            return value, new_provenance(pin.path, f"from {label}={','.join(pin.values)}")
+            return value, Provenance(pin.path, f"from {label}={','.join(pin.values)}")
     return None
 
 

@@ -12,13 +12,11 @@ resource is requested.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from policy_engine.errors import QuantityError
-from policy_engine.frozen import builder
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
@@ -28,7 +26,7 @@ from policy_engine.model.placement import read_placement
 from policy_engine.model.quantities import GIB, gpu_fraction, parse_quantity
 from policy_engine.model.references import CLAIM_TEMPLATE
 from policy_engine.model.references import key as referenced
-from policy_engine.model.workload import Container, Provenance, Role, new_provenance
+from policy_engine.model.workload import Container, Provenance, Role
 from policy_engine.records import frozen_record, record
 
 KAI_FRACTION_ANNOTATION = "gpu-fraction"
@@ -55,9 +53,6 @@ class Replicas:
     note: str = ""
 
 
-#: ``Replicas(...)`` with every field given in order, built as a plain object is (``policy_engine.frozen``).
-new_replicas: Callable[[int, int | None, int | None, FieldPath | None, str], Replicas] = \
-    builder(Replicas, "new_replicas")
 
 
 @record
@@ -143,9 +138,9 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     if role.labels_note:  # no field of the object reaches the pods: the fix names the namespace
         role.labels_path = role.annotations_path = source.fix_meta or ("metadata", "namespace")
     if source.replicas.path is not None:
-        role.provenance["replicas"] = new_provenance(source.replicas.path, source.replicas.note)
+        role.provenance["replicas"] = Provenance(source.replicas.path, source.replicas.note)
     elif source.replicas.note:
-        role.provenance["replicas"] = new_provenance(source.template_path or source.spec_path, source.replicas.note)
+        role.provenance["replicas"] = Provenance(source.template_path or source.spec_path, source.replicas.note)
 
     containers, sums, inits, first_gpu_path, role.quantities = _read_containers(doc, refs, config)
     role.containers = tuple(containers)
@@ -157,7 +152,7 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
     role.memory_request_gib = float(pod.get("memory", 0)) / GIB
     _count_gpus(role, pod, config)
     if role.gpus_per_pod and first_gpu_path is not None:
-        role.provenance["gpus"] = new_provenance(first_gpu_path, f"{role.gpu_resource}")
+        role.provenance["gpus"] = Provenance(first_gpu_path, f"{role.gpu_resource}")
     claims = claim_refs(spec, source.spec_path)
     if claims:
         _claimed_gpus(doc, role, claims, config)

@@ -21,7 +21,7 @@ from policy_engine.model.config import ModelConfig
 from policy_engine.model.cron import is_cron, runs_per_year
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.model.field_errors import dotted, field_error
-from policy_engine.model.workload import Provenance, RunKind, RunTime, new_provenance, new_run_time
+from policy_engine.model.workload import Provenance, RunKind, RunTime
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -67,7 +67,7 @@ def annotation_seconds(
 
 
 def continuous(config: ModelConfig, why: str) -> RunTime:
-    return new_run_time(RunKind.CONTINUOUS, config.hours_per_month, 1.0, why, None)
+    return RunTime(RunKind.CONTINUOUS, config.hours_per_month, 1.0, why, None)
 
 
 def per_run_bound(
@@ -96,7 +96,7 @@ def per_run_bound(
         assert deadline is not None
         seconds, path = deadline
         why = f"bounded by {dotted(path)} = {seconds:g}s ({_hours(seconds)}), the deadline of the whole job"
-    return seconds / 3600.0, why, new_provenance(path, "")
+    return seconds / 3600.0, why, Provenance(path, "")
 
 
 def bounded_job(
@@ -111,7 +111,7 @@ def bounded_job(
             1.0,
             f"unbounded: no deadline ({fields_named}) and no {EXPECTED_DURATION_ANNOTATION} annotation",
         )
-    return new_run_time(RunKind.BOUNDED, hours, 1.0, f"one run, {why}", provenance)
+    return RunTime(RunKind.BOUNDED, hours, 1.0, f"one run, {why}", provenance)
 
 
 def scheduled(

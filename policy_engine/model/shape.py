@@ -8,7 +8,7 @@ from dataclasses import field
 from policy_engine.model import fields
 from policy_engine.model.config import ModelConfig
 from policy_engine.model.documents import Document, FieldPath
-from policy_engine.model.pods import Replicas, RoleSource, new_replicas
+from policy_engine.model.pods import Replicas, RoleSource
 from policy_engine.model.workload import Provenance, RunTime
 from policy_engine.records import record
 
@@ -52,8 +52,8 @@ def replicas_at(doc: Document, path: FieldPath, default: int = 1, note: str = ""
     value = fields.integer(doc, path, default)
     assert value is not None
     present = fields.get(doc.obj, path) is not None
-    return new_replicas(value, None, None, path if present else None,
-                        note or ("" if present else f"{'.'.join(map(str, path))} absent: default {default}"))
+    return Replicas(value, None, None, path if present else None,
+                    note or ("" if present else f"{'.'.join(map(str, path))} absent: default {default}"))
 
 
 def autoscaled(
@@ -73,4 +73,4 @@ def autoscaled(
     if count == 0 and (maximum is None or maximum > 0):
         count = 1
         note += "; scales from zero, reported as 1 replica while serving"
-    return new_replicas(count, minimum, maximum, path, note)
+    return Replicas(count, minimum, maximum, path, note)

@@ -7,13 +7,11 @@ built by ``policy_engine.model.build`` and priced by ``policy_engine.pricing``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import field
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from policy_engine.frozen import builder
 from policy_engine.model.documents import Document, FieldPath
 from policy_engine.records import frozen_record, record
 
@@ -46,8 +44,6 @@ class Provenance:
         return where
 
 
-#: ``Provenance(path, note)``, built as a plain object is (``policy_engine.frozen``): a workload has a few.
-new_provenance: Callable[[FieldPath, str], Provenance] = builder(Provenance, "new_provenance")
 
 
 @record
@@ -117,9 +113,6 @@ class RunTime:
         return self.hours_per_run * self.runs_per_month
 
 
-#: ``RunTime(...)`` with every field given, built as a plain object is (``policy_engine.frozen``).
-new_run_time: Callable[[RunKind, float | None, float, str, Provenance | None], RunTime] = \
-    builder(RunTime, "new_run_time")
 
 
 @frozen_record
@@ -140,9 +133,6 @@ class Cost:
     gpu_hours: float | None = None  # projected GPU-hours per month under those assumptions
 
 
-#: ``Cost(...)`` with every field given in order, built as a plain object is (``policy_engine.frozen``).
-new_cost: Callable[[bool, float | None, float | None, str, str | None, float | None, float | None, tuple[str, ...],
-                    tuple[str, ...], float | None], Cost] = builder(Cost, "new_cost")
 
 
 @frozen_record

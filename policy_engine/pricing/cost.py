@@ -38,7 +38,6 @@ from policy_engine.model.workload import (
     RunKind,
     RunTime,
     Workload,
-    new_cost,
 )
 from policy_engine.pricing.catalog import Catalog, InstanceType
 from policy_engine.records import frozen_record
@@ -96,8 +95,8 @@ def price(workload: Workload, catalog: Catalog) -> Cost:
     hours, assumed = _assumed_hours(workload, catalog, hours)
     if assumed:
         lines.append(f"{assumed[0]}: {_money(hourly)}/h {X} {hours:g} h = {_money(hourly * hours)}")
-    return new_cost(True, hourly, hourly * hours, currency, None, on_demand * hours,
-                    None if spot is None else spot * hours, tuple(lines), assumed, workload.gpus * hours)
+    return Cost(True, hourly, hourly * hours, currency, None, on_demand * hours,
+                None if spot is None else spot * hours, tuple(lines), assumed, workload.gpus * hours)
 
 
 def _assumed_hours(workload: Workload, catalog: Catalog, hours: float | None) -> tuple[float, tuple[str, ...]]:

@@ -6,12 +6,11 @@ process boundaries), and ``--base`` compares two lists of them — the Infracost
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
 from policy_engine.engine.findings import ResourceRef
-from policy_engine.frozen import builder
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, UNTAGGED, Dimension
 from policy_engine.model.workload import Workload
 from policy_engine.records import frozen_record, record
@@ -31,14 +30,14 @@ class WorkloadCost:
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # a worker returns one per workload: a plain tuple each (see ``ResourceRef.__reduce__``)
-        return new_workload_cost, (self.ref, self.team, self.gpus, self.monthly)
+        return WorkloadCost, (self.ref, self.team, self.gpus, self.monthly)
 
     @staticmethod
     def of(w: Workload, team_dimension: Dimension = DEFAULT_DIMENSIONS.team) -> WorkloadCost:
         team = team_dimension.display(w.labels)
         cost = w.cost
         monthly = cost.monthly if cost is not None and cost.priced else None
-        return new_workload_cost(ResourceRef.of(w), team, w.gpus, monthly)
+        return WorkloadCost(ResourceRef.of(w), team, w.gpus, monthly)
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
@@ -47,10 +46,6 @@ class WorkloadCost:
         return (r.file, r.kind, r.namespace or "", r.name)
 
 
-#: ``WorkloadCost(...)`` with every field given in order, built as a plain object is (``policy_engine.frozen``):
-#: one per workload, and a parallel run's parent unpickles them likewise.
-new_workload_cost: Callable[[ResourceRef, str, float, float | None], WorkloadCost] = \
-    builder(WorkloadCost, "new_workload_cost")
 
 
 @record
