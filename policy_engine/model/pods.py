@@ -200,7 +200,7 @@ def _read_containers(
         parents = {}
     valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
     parsed: dict[str, Decimal] = {}  # ... and their values: each distinct string is parsed once per workload
-    counting = True
+    counting = len(refs) > 1  # (one container, most pods: nothing to key it against)
     for ref in refs:
         path = ref.path
         raw = None

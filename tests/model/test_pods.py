@@ -122,3 +122,15 @@ def test_containers_that_are_not_a_list_are_a_located_error_with_the_spec_given_
     doc = Document({"kind": "Pod", "spec": spec}, "pod.yaml", 1)
     with pytest.raises(WorkloadError, match="expected a list"):
         default_containers(doc, ("spec",), spec)
+
+
+@pytest.mark.parametrize("name", ["pytorchjob.yaml", "tfjob.yaml", "kai_fraction.yaml", "sidecar_gpus.yaml"])
+def test_a_workloads_gpus_are_the_sum_over_its_roles_whatever_their_number(name: str) -> None:
+    for doc in fixture_documents(name):
+        w = build_workload(doc)
+        assert w is not None
+        total = sum(r.replicas * r.gpus_per_pod for r in w.roles)
+        assert (w.gpus, type(w.gpus)) == (total, type(total))
+        w.roles = w.roles[:1]
+        one = sum(r.replicas * r.gpus_per_pod for r in w.roles)
+        assert (w.gpus, type(w.gpus)) == (one, type(one))
