@@ -56,8 +56,40 @@ def _defuse(match: re.Match[str]) -> str:
 
 
 def piece(f: Finding, ctx: ReportContext) -> str:
-    """A finding's lines (rendered by a parallel run's workers: ``reporters.piece_renderer``)."""
-    return "\n".join(_finding(f, ctx, _Paint(ctx.color)))
+    """A finding's lines (rendered by a parallel run's workers: ``reporters.piece_renderer``). The common one,
+    uncoloured and about one workload, put together here: the same text as ``_finding``'s, with the resource's
+    part shared by its workload's findings, which come one after another."""
+    if ctx.color or f.group or f.related or ctx.cost_diff is not None or not f.policy:
+        return "\n".join(_finding(f, ctx, _Paint(ctx.color)))
+    global _last_resource
+    resource = f.resource
+    last = _last_resource
+    if last[0] is not resource or last[1] is not ctx:
+        last = _last_resource = (resource, ctx, ctx.relative(resource.file), resource.display())
+    monthly, saving = f.monthly_cost, f.saving
+    cost = "unpriced" if monthly is None else _monthly(monthly)
+    if saving:
+        cost += f"  saves {money(saving)}/month"
+    elif f.facts and f.saving_unknown is not None:
+        cost += "  saving unknown (no spot price in the catalog)"
+    return (f"  {last[2]}:{f.field_line or resource.line}  {f.policy}  {f.severity._value_}  "
+            f"{f.enforcement._value_}{' (error)' if f.error else ''}  {last[3]}: {f.message}  {cost}")
+
+
+#: The last resource rendered, for a context: (resource, context, its file relative, ``display()``).
+_last_resource: tuple[object, object, str, str] = (None, None, "", "")
+#: The last monthly cost rendered, as (cost, text): a workload's findings carry its one monthly cost.
+_last_monthly: tuple[object, str] = (None, "")
+
+
+def _monthly(value: float) -> str:
+    global _last_monthly
+    last = _last_monthly
+    if last[0] is value:
+        return last[1]
+    text = f"{money(value)}/month"
+    _last_monthly = (value, text)
+    return text
 
 
 def _lines(result: Result, ctx: ReportContext) -> Iterator[str]:
