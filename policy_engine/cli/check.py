@@ -28,7 +28,7 @@ from policy_engine.model import sources
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, pieces_suffice, renderer, streamer
 from policy_engine.reporters.context import is_failure
-from policy_engine.reporters.costs import WorkloadCost, compare
+from policy_engine.reporters.costs import TeamShare, WorkloadCost, compare
 
 HELP = "check manifests against policies (the CI gate)"
 _NEEDS_EVALUATIONS = {"junit", "policyreport"}
@@ -135,7 +135,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.max_file_size is not None:
         sources.configure(max_file_bytes=args.max_file_size)  # workers are given it (engine.batch)
-    record = partial(WorkloadCost.of, team_dimension=engine.catalog.assumptions.dimensions().team)
+    # each workload's spend: all of it to compare with the base revision, else only what spend per team reads
+    record = partial(WorkloadCost.of if args.base is not None else TeamShare.of,
+                     team_dimension=engine.catalog.assumptions.dimensions().team)
     exemptions = ExemptionRule(datetime.now(UTC).date(), args.exemption_max_days,
                                require_expiry=not args.allow_undated_exemptions)
     options = Options(record=record if want_costs else None, evaluations=want_evals, exemptions=exemptions)

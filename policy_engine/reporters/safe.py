@@ -20,7 +20,7 @@ from typing import Any
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.engine.packed import PackedList
 from policy_engine.reporters.context import ReportContext
-from policy_engine.reporters.costs import WorkloadCost
+from policy_engine.reporters.costs import TeamShare, WorkloadCost
 
 
 def text(value: str) -> str:
@@ -120,10 +120,15 @@ def _clean_finding(f: Finding) -> Finding:
     if (resource is f.resource and f.message.isprintable() and f.policy.isprintable() and f.rule.isprintable()
             and (f.group is None or f.group.isprintable())
             and (not f.field_path or f.field_path in _clean_paths or _printable_path(f.field_path))
-            and (not f.facts or _printable_facts(f.facts)) and not f.related):
+            and (not f.facts or _printable_facts(f.facts)) and (not f.related or _clean_refs(f.related))):
         return f
     cleaned: Finding = _clean_fields(f)
     return cleaned
+
+
+def _clean_refs(refs: tuple[ResourceRef, ...]) -> bool:
+    """Whether a group finding's related workloads (thousands, for a team's quota) are all clean."""
+    return all(_clean_ref(ref) is ref for ref in refs)
 
 
 #: A finding made safe (in a parallel run's workers, before they render its pieces).
@@ -131,6 +136,8 @@ finding = _clean_finding
 
 
 def _clean(value: Any) -> Any:
+    if value.__class__ is TeamShare:  # one per workload
+        return value if value.team.isprintable() else dataclasses.replace(value, team=text(value.team))
     if value.__class__ is Finding:
         return _clean_finding(value)
     if value.__class__ is ResourceRef:

@@ -73,3 +73,13 @@ def test_a_control_character_inside_a_facts_list_or_after_a_clean_path_is_escape
     assert cleaned[2].facts == (("images", ["ok", "bad\\x07"]),)
     assert cleaned[3].facts == (("pair", ("ok", ("deep\\n",))),)
     assert cleaned[4].facts == (("n", 2), ("images", ["ok", None, 1.5]))
+
+
+def test_a_team_share_with_a_control_character_in_its_team_is_escaped() -> None:
+    from policy_engine.reporters.context import ReportContext
+    from policy_engine.reporters.costs import TeamShare
+
+    clean = TeamShare("nlp", 8.0, 100.0)
+    costs = safe.context(ReportContext(costs=[clean, TeamShare("ops\x1b[31m", 1.0, None)]), Result()).costs
+    assert costs is not None and costs[0] is clean
+    assert costs[1] == TeamShare("ops\\x1b[31m", 1.0, None)
