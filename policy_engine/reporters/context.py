@@ -102,8 +102,7 @@ def runs(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
     """``pieces`` in runs of consecutive findings (``PackedFindings.runs``), without their keys."""
     if not isinstance(findings, PackedFindings) or ctx.cost_diff is not None:
         return None
-    found = findings.runs(variant(fmt, ctx), lambda f: piece(f, ctx))
-    return None if found is None else (run for _, run in found)
+    return findings.runs(variant(fmt, ctx), lambda f: piece(f, ctx))
 
 
 @functools.lru_cache(maxsize=65536)  # every finding of a file asks again; a big tree has thousands

@@ -21,6 +21,8 @@ SCHEMA_VERSION = "1.0"
 encode = json.JSONEncoder(ensure_ascii=False).encode
 #: What separates the items of a list in the report: one a line.
 _ITEMS = ",\n    "
+#: What separates two findings' pieces (``piece``): a parallel run's workers join a unit's with it.
+PIECE_SEPARATOR = _ITEMS
 
 
 def render(result: Result, ctx: ReportContext) -> str:
