@@ -24,11 +24,13 @@ from typing import Any
 
 from policy_engine.compiler import objects
 from policy_engine.compiler.attributes import container_classes, per_workload
+from policy_engine.compiler.functions import FUNCTIONS
 from policy_engine.compiler.walk import children
 from policy_engine.model.workload import Workload
 from policy_engine.quantity import Quantity
 from policy_engine.records import frozen_record, record
 from policy_engine.syntax import ast
+from policy_engine.syntax.unparse import unparse
 
 #: (field, resource, only whether it is null): ``("type", None, False)``, ``("requests", "cpu", True)``;
 #: a resource of None is the whole ``requests`` (or ``limits``) record.
@@ -362,11 +364,58 @@ class Grouping:
         return container_table(w).keys(self.slots)[0]
 
 
+def alike_everywhere(e: ast.Quantifier) -> bool:
+    """Whether ``e``'s body (one ``by_class`` accepts) reads nothing but its container's ``CLASS_FIELDS``: no
+    attribute of the workload, no ``cel()``. Then its value is one for every container of a kind, in any
+    workload (``objects.container_classes``' ids)."""
+    variable = e.names[0].name
+
+    def reads_the_container_only(x: ast.Expr) -> bool:
+        if isinstance(x, ast.Name):
+            return x.id == variable
+        if isinstance(x, ast.Call) and x.func.name not in FUNCTIONS:
+            return False
+        return all(reads_the_container_only(c) for c in children(x))
+
+    return reads_the_container_only(e.body)
+
+
+#: The verdicts of bodies that read only their container (``alike_everywhere``), by the body's text, then by
+#: the kind of container (``ContainerClasses.ids``); each bounded, started again past ``_VERDICTS_AT_MOST``.
+_verdicts: dict[str, dict[int, bool]] = {}
+_VERDICTS_AT_MOST = 8192
+
+
+def _per_class(q: ast.Quantifier, body: Closure) -> Callable[[Any], list[bool]]:
+    """Whether the body holds for the record of each of a workload's ``container_classes``: for a body
+    ``alike_everywhere``, each kind of container decided once in the process's life (till the table fills)."""
+    if not alike_everywhere(q):
+        return lambda w: [body((w, r)) is True for r in container_classes(w).records]
+    verdicts = _verdicts.setdefault(unparse(q.body), {})
+
+    def decide(w: Any) -> list[bool]:
+        classes = container_classes(w)
+        out = []
+        for one, kind in zip(classes.records, classes.ids, strict=True):
+            held = verdicts.get(kind)
+            if held is None:
+                held = body((w, one)) is True
+                if kind >= 0:
+                    if len(verdicts) >= _VERDICTS_AT_MOST:
+                        verdicts.clear()
+                    verdicts[kind] = held
+            out.append(held)
+        return out
+
+    return decide
+
+
 def quantify(q: ast.Quantifier, body: Closure) -> Closure:
     """``all/any/none/count c in containers: body`` decided once per group of containers alike in what the
     body reads; the body gets the frame ``(workload, record)``. ``count`` counts every container of the
     groups it holds for."""
     grouping = Grouping.of(q)
+    per_class = _per_class(q, body)
     if q.op in ("all", "any", "none"):
         want = q.op != "all"
         decided = (q.op == "any") if want else False  # what a deciding group makes the result
@@ -374,8 +423,9 @@ def quantify(q: ast.Quantifier, body: Closure) -> Closure:
 
         def some(w: Any) -> Any:
             groups = grouping.groups(w)
-            records = (r for r, _ in groups) if groups is not None else container_classes(w).records
-            for record in records:
+            if groups is None:
+                return decided if want in per_class(w) else otherwise
+            for record, _ in groups:
                 if (body((w, record)) is True) == want:
                     return decided
             return otherwise
@@ -385,8 +435,8 @@ def quantify(q: ast.Quantifier, body: Closure) -> Closure:
     def count(w: Any) -> Any:
         groups = grouping.groups(w)
         if groups is None:
-            classes = container_classes(w)
-            return sum(len(m) for r, m in zip(classes.records, classes.members, strict=True) if body((w, r)) is True)
+            members = container_classes(w).members
+            return sum(len(m) for held, m in zip(per_class(w), members, strict=True) if held)
         holding = {key for record, key in groups if body((w, record)) is True}
         if not holding:
             return 0
@@ -400,16 +450,20 @@ def deciding(q: ast.Quantifier, body: Closure) -> Callable[[Workload], list[str]
     """The containers (named as in messages, in order) on which a top-level ``all`` fails, or which match
     ``any``/``none``, each group of alike containers decided once."""
     grouping = Grouping.of(q)
+    per_class = _per_class(q, body)
     want = q.op != "all"
 
     def find(w: Workload) -> list[str]:
         groups = grouping.groups(w)
         found: list[int]
         if groups is None:
+            held = per_class(w)
+            if want not in held:  # the commonest outcome: nothing to name
+                return []
             classes = container_classes(w)
             found = []
-            for record, members in zip(classes.records, classes.members, strict=True):
-                if (body((w, record)) is True) is want:
+            for verdict, members in zip(held, classes.members, strict=True):
+                if verdict is want:
                     found += members
             if len(found) > 1:
                 found.sort()

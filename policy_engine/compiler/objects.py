@@ -12,6 +12,7 @@ objects: no pod roles, their labels and annotations, ``object`` for everything e
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -254,11 +255,13 @@ class ContainerClasses:
     """A workload's containers grouped by everything but their name, ports and raw object: a pod of
     20,000 containers is mostly a few kinds of container, and a condition that reads only ``CLASS_FIELDS``
     is decided once per class. ``records[j]`` is the record of the first container of class ``j``,
-    ``members[j]`` the positions (in ``containers`` order) of all of them."""
+    ``members[j]`` the positions (in ``containers`` order) of all of them, ``ids[j]`` the kind of container
+    it is across workloads (``container_classes``; -1 for an ephemeral container, a kind of its own)."""
 
     records: list[dict[str, Any]]
     members: list[list[int]]
     raws: list[dict[str, Any]]  # each container as written, in order (read for names in messages only)
+    ids: list[int]
 
     def label(self, index: int) -> str:
         """How container ``index`` is named in messages (as ``element_label`` names its record)."""
@@ -270,6 +273,15 @@ class ContainerClasses:
 #: a condition once per container (most pods have one to four).
 _GROUP_FROM = 4
 
+#: The kinds of container met in any workload so far (a tree of manifests repeats a few hundred): a class key →
+#: (its id, never reused; the record of its first container, its own fields blank). Records alike are
+#: copied from it rather than parsed again, and a condition over ``CLASS_FIELDS`` only is decided once per id
+#: (``container_groups``). Bounded: past ``_KNOWN_AT_MOST`` kinds it starts again.
+_known: dict[Any, tuple[int, dict[str, Any]]] = {}
+_KNOWN_AT_MOST = 4096
+_ids = itertools.count()
+_OWN_BLANK: dict[str, Any] = {"name": "", "ports": (), "host_ports": (), "object": None}  # never read
+
 
 def container_classes(w: Workload) -> ContainerClasses:
     """The containers of ``w`` in classes (see ``ContainerClasses``); each class's record is built once.
@@ -280,26 +292,49 @@ def container_classes(w: Workload) -> ContainerClasses:
     records: list[dict[str, Any]] = []
     members: list[list[int]] = []
     raws: list[dict[str, Any]] = []
+    ids: list[int] = []
     group = sum(len(r.containers) for r in w.roles) > _GROUP_FROM  # a few containers: each its own class
     parsed = parsed_quantities(w)
+    known = _known
     for index, (raw, type_, role, amounts, model) in enumerate(entries(w)):
         raws.append(raw)
-        key = None
-        if model is not None and group:  # an ephemeral container (rare) is a class of its own
-            image = raw.get("image")
-            pull = raw.get("imagePullPolicy")
-            security = raw.get("securityContext")
-            key = (type_, role, image if type(image) is str else None, pull if type(pull) is str else None,
-                   tuple(model.requests.items()), tuple(model.limits.items()),
-                   _security_key(security) if security else None)
+        if model is None:  # an ephemeral container (rare), as written: a class of its own
+            records.append(container_record(raw, type_, role, amounts, parsed))
+            members.append([index])
+            ids.append(-1)
+            continue
+        image = raw.get("image")
+        pull = raw.get("imagePullPolicy")
+        security = raw.get("securityContext")
+        key = (type_, role, image if type(image) is str else None, pull if type(pull) is str else None,
+               tuple(model.requests.items()), tuple(model.limits.items()),
+               _security_key(security) if security else None)
+        if group:
             found = classes.get(key)
             if found is not None:
                 members[found].append(index)
                 continue
             classes[key] = len(records)
-        records.append(container_record(raw, type_, role, amounts, parsed))
+        kind = known.get(key)
+        if kind is None:
+            record = container_record(raw, type_, role, amounts, parsed)
+            if len(known) >= _KNOWN_AT_MOST:
+                known.clear()
+            kind = known[key] = (next(_ids), {**record, **_OWN_BLANK})
+        else:
+            record = _with_own_fields(kind[1], raw)
+        records.append(record)
         members.append([index])
-    return ContainerClasses(records, members, raws)
+        ids.append(kind[0])
+    return ContainerClasses(records, members, raws, ids)
+
+
+def _with_own_fields(record: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (shared, read only) with the name, ports and object of the container ``raw``."""
+    name = raw.get("name")
+    ports, host_ports = _ports(raw) if "ports" in raw else ([], [])
+    return {**record, "name": name if isinstance(name, str) else "", "ports": ports, "host_ports": host_ports,
+            "object": raw}
 
 
 def containers(classes: ContainerClasses) -> list[dict[str, Any]]:
@@ -307,17 +342,9 @@ def containers(classes: ContainerClasses) -> list[dict[str, Any]]:
     record: its class's record with its own name, ports and object (the rest is shared, read only)."""
     out: list[Any] = [None] * len(classes.raws)  # every position is some class's member
     for record, members in zip(classes.records, classes.members, strict=True):
-        first = True
-        for index in members:
-            if first:
-                out[index] = record
-                first = False
-                continue
-            raw = classes.raws[index]
-            name = raw.get("name")
-            ports, host_ports = _ports(raw)
-            out[index] = {**record, "name": name if isinstance(name, str) else "", "ports": ports,
-                          "host_ports": host_ports, "object": raw}
+        out[members[0]] = record
+        for index in members[1:]:
+            out[index] = _with_own_fields(record, classes.raws[index])
     return out
 
 
