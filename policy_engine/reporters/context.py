@@ -105,6 +105,14 @@ def runs(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
     return findings.runs(variant(fmt, ctx), lambda f: piece(f, ctx))
 
 
+def file_runs(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
+              piece: Callable[[Finding, ReportContext], T]) -> Iterator[tuple[str, list[str | T]]] | None:
+    """``runs`` cut where the file changes, each with its file (``PackedFindings.file_runs``)."""
+    if not isinstance(findings, PackedFindings) or ctx.cost_diff is not None:
+        return None
+    return findings.file_runs(variant(fmt, ctx), lambda f: piece(f, ctx))
+
+
 @functools.lru_cache(maxsize=65536)  # every finding of a file asks again; a big tree has thousands
 def _relative(file: str, cwd: Path, root: Path) -> str:
     if file == STDIN_NAME:

@@ -64,3 +64,15 @@ def test_a_findings_piece_is_its_lines_as_the_report_writes_them(f: Finding, col
     assert text.piece(f, ctx) == expected
     again = replace(f, message=f.message + "!", monthly_cost=f.monthly_cost if same_cost else 12.5)
     assert text.piece(again, ctx) == "\n".join(text._finding(again, ctx, text._Paint(colour)))
+
+
+def test_no_line_starts_a_workflow_command_though_a_file_is_named_so() -> None:
+    """A file named ``::error::x.yaml`` heads its findings: defused (a runner would read it as a command)."""
+    from policy_engine.compiler.program import Enforcement, Severity
+    from policy_engine.engine.findings import ResourceRef
+
+    ref = ResourceRef("Job", "j", None, "/repo/::error::x.yaml", 1, "batch/v1")
+    f = Finding("p", "r", Severity.LOW, Enforcement.WARN, "m", ref)
+    out = text.render(Result(findings=[f]), ReportContext(root=Path("/repo"), cwd=Path("/repo")))
+    assert "\\x3a:error::x.yaml" in out
+    assert not [line for line in out.splitlines() if line.lstrip(" \x1b[0123456789;m").startswith("::")]
