@@ -58,6 +58,11 @@ def per_workload(compute: Getter) -> Getter:
 container_classes: Callable[[Workload], objects.ContainerClasses] = per_workload(objects.container_classes)
 
 
+#: GPUs held when every pod runs (``Workload.gpus``, a sum over the roles), once per workload: every GPU policy's
+#: ``when gpus > 0``, the engine's counts and the quota contributions read it.
+gpus: Getter = per_workload(attrgetter("gpus"))
+
+
 def _deciding_roles(w: Workload) -> list[Role]:
     gpu_roles = [r for r in w.roles if r.gpus_per_pod > 0]
     return gpu_roles or w.roles
@@ -94,7 +99,7 @@ _TABLE: tuple[Attribute, ...] = (
               "the annotations every pod of the workload carries"),
     Attribute("object_labels", "map", attrgetter("object_labels"), "metadata.labels of the object only"),
     Attribute("pod_labels", "map", attrgetter("pod_labels"), "the same as `labels` (kept for older policies)"),
-    Attribute("gpus", "number", per_workload(attrgetter("gpus")),
+    Attribute("gpus", "number", gpus,
               "GPUs held when every pod runs: sum of replicas x GPUs per pod"),
     Attribute("gpus_per_pod", "number", per_workload(lambda w: max((r.gpus_per_pod for r in w.roles), default=0.0)),
               "the most GPUs any one pod requests"),

@@ -452,7 +452,10 @@ def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
     """``paths`` in words, with the note of each role whose pods no field of the object can label
     (``Role.labels_note``: an LLMInferenceService, a KAITO preset)."""
     where = _dotted(paths[0]) if len(paths) == 1 else " and ".join(map(_dotted, paths))
-    if not any(r.labels_note for r in w.roles):  # the usual case: every role's pods can be labelled
+    for r in w.roles:
+        if r.labels_note:
+            break
+    else:  # the usual case: every role's pods can be labelled
         return where
     notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
                           and (r.labels_path if target == "labels" else r.annotations_path) in paths)

@@ -353,10 +353,8 @@ class Grouping:
                 readers.append((name, _reader(name)))
         return Grouping(tuple(sorted(slots, key=repr)), tuple(readers), tuple(partial))
 
-    def groups(self, w: Workload) -> Iterator[tuple[dict[str, Any], Any]] | None:
-        """(a record, its key) per distinct key; None when ``w`` is small enough to decide per container."""
-        if container_count(w) < _COLUMNS_FROM:
-            return None
+    def groups_of(self, w: Workload) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(a record, its key) per distinct key of the container table (``small_classes`` is None for ``w``)."""
         table = container_table(w)
         return table.records(table.keys(self.slots)[1], self.readers, self.partial)
 
@@ -380,26 +378,31 @@ def alike_everywhere(e: ast.Quantifier) -> bool:
     return reads_the_container_only(e.body)
 
 
+#: The workload's container classes when it has few enough containers to decide per class (else None: per
+#: group of its container table), once per workload for every quantifier that asks.
+small_classes: Callable[[Workload], objects.ContainerClasses | None] = per_workload(
+    lambda w: container_classes(w) if container_count(w) < _COLUMNS_FROM else None)
+
 #: The verdicts of bodies that read only their container (``alike_everywhere``), by the body's text, then by
 #: the kind of container (``ContainerClasses.ids``); each bounded, started again past ``_VERDICTS_AT_MOST``.
 _verdicts: dict[str, dict[int, bool]] = {}
 _VERDICTS_AT_MOST = 8192
+PerClass = Callable[[Any, objects.ContainerClasses], list[bool]]
 
 
-def _per_class(q: ast.Quantifier, body: Closure) -> Callable[[Any], list[bool]]:
-    """Whether the body holds for the record of each of a workload's ``container_classes``: for a body
+def _per_class(q: ast.Quantifier, body: Closure) -> PerClass:
+    """Whether the body holds for the record of each of a workload's container classes: for a body
     ``alike_everywhere``, each kind of container decided once in the process's life (till the table fills)."""
     if not alike_everywhere(q):
-        return lambda w: [body((w, r)) is True for r in container_classes(w).records]
+        return lambda w, classes: [body((w, r)) is True for r in classes.records]
     verdicts = _verdicts.setdefault(unparse(q.body), {})
 
-    def decide(w: Any) -> list[bool]:
-        classes = container_classes(w)
+    def decide(w: Any, classes: objects.ContainerClasses) -> list[bool]:
         out = []
-        for one, kind in zip(classes.records, classes.ids, strict=True):
+        for j, kind in enumerate(classes.ids):
             held = verdicts.get(kind)
             if held is None:
-                held = body((w, one)) is True
+                held = body((w, classes.record_of(j))) is True
                 if kind >= 0:
                     if len(verdicts) >= _VERDICTS_AT_MOST:
                         verdicts.clear()
@@ -422,10 +425,10 @@ def quantify(q: ast.Quantifier, body: Closure) -> Closure:
         otherwise = not decided
 
         def some(w: Any) -> Any:
-            groups = grouping.groups(w)
-            if groups is None:
-                return decided if want in per_class(w) else otherwise
-            for record, _ in groups:
+            classes = small_classes(w)
+            if classes is not None:
+                return decided if want in per_class(w, classes) else otherwise
+            for record, _ in grouping.groups_of(w):
                 if (body((w, record)) is True) == want:
                     return decided
             return otherwise
@@ -433,11 +436,10 @@ def quantify(q: ast.Quantifier, body: Closure) -> Closure:
         return some
 
     def count(w: Any) -> Any:
-        groups = grouping.groups(w)
-        if groups is None:
-            members = container_classes(w).members
-            return sum(len(m) for held, m in zip(per_class(w), members, strict=True) if held)
-        holding = {key for record, key in groups if body((w, record)) is True}
+        classes = small_classes(w)
+        if classes is not None:
+            return sum(len(m) for held, m in zip(per_class(w, classes), classes.members, strict=True) if held)
+        holding = {key for record, key in grouping.groups_of(w) if body((w, record)) is True}
         if not holding:
             return 0
         sizes = Counter(grouping.keys(w))
@@ -454,22 +456,22 @@ def deciding(q: ast.Quantifier, body: Closure) -> Callable[[Workload], list[str]
     want = q.op != "all"
 
     def find(w: Workload) -> list[str]:
-        groups = grouping.groups(w)
-        found: list[int]
-        if groups is None:
-            held = per_class(w)
+        classes = small_classes(w)
+        if classes is not None:
+            held = per_class(w, classes)
             if want not in held:  # the commonest outcome: nothing to name
                 return []
-            classes = container_classes(w)
-            found = []
+            label = classes.label
+            if len(held) == 1:  # one class (most pods): its members, in order
+                return [label(i) for i in classes.members[0]]
+            found: list[int] = []
             for verdict, members in zip(held, classes.members, strict=True):
                 if verdict is want:
                     found += members
             if len(found) > 1:
                 found.sort()
-            label = classes.label
             return [label(i) for i in found]
-        chosen = {key for record, key in groups if (body((w, record)) is True) is want}
+        chosen = {key for record, key in grouping.groups_of(w) if (body((w, record)) is True) is want}
         if not chosen:  # the commonest outcome: nothing to name
             return []
         table = container_table(w)

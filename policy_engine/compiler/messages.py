@@ -10,7 +10,7 @@ import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from policy_engine.compiler.attributes import ATTRIBUTES
+from policy_engine.compiler.attributes import ATTRIBUTES, Attribute
 from policy_engine.model.workload import Workload
 from policy_engine.records import frozen_record
 from policy_engine.syntax import ast
@@ -97,21 +97,25 @@ class Template:
     text: str
     fields: tuple[str, ...]
     constants: Mapping[str, str]
+    #: per field: its parameter's value, or the attribute read for it (None: neither, read from the context)
+    sources: tuple[tuple[str, str | None, Attribute | None], ...] = ()
 
     def render(self, w: Workload, context: Mapping[str, str]) -> str:
         values: dict[str, str] = {}
-        for name in self.fields:
+        for name, constant, attribute in self.sources:  # a rule's own placeholders first, then parameters
             if name in context:
                 values[name] = context[name]
-            elif name in self.constants:
-                values[name] = self.constants[name]
-            else:
-                attribute = ATTRIBUTES[name]
+            elif constant is not None:
+                values[name] = constant
+            elif attribute is not None:
                 values[name] = render_value(attribute.getter(w), attribute.type)
+            else:
+                raise KeyError(name)
         return self.text.format_map(values)
 
 
 def compile_template(text: str, constants: Mapping[str, str]) -> Template:
     names = placeholders(text) or []
-    return Template(text, tuple(dict.fromkeys(n for n in names if n)), constants)
-
+    fields = tuple(dict.fromkeys(n for n in names if n))
+    return Template(text, fields, constants,
+                    tuple((n, constants.get(n), ATTRIBUTES.get(n)) for n in fields))

@@ -25,7 +25,7 @@ from policy_engine.model.documents import Document
 from policy_engine.model.quantities import gpu_fraction
 from policy_engine.model.workload import Container, Role, RunKind, RunTime, Workload
 from policy_engine.quantity import Quantity, quantity
-from policy_engine.records import frozen_record
+from policy_engine.records import record
 
 #: Fields of a container record: name → (type, meaning). The checker types ``c.<field>`` from this table.
 CONTAINER_FIELDS: dict[str, tuple[str, str]] = {
@@ -172,7 +172,7 @@ def container_record(raw: dict[str, Any], type_: str, role: str, amounts: tuple[
     security = raw.get("securityContext")
     pull = raw.get("imagePullPolicy")
     name = raw.get("name")
-    record = {
+    out = {
         "name": name if isinstance(name, str) else "", "type": type_, "role": role, "image": image,
         "registry": registry, "repository": repository, "tag": tag, "digest": digest,
         "image_pull_policy": pull if isinstance(pull, str) else None, "requests": requests, "limits": limits,
@@ -181,8 +181,8 @@ def container_record(raw: dict[str, Any], type_: str, role: str, amounts: tuple[
     if isinstance(security, dict) and security:  # most containers set none: the flags stay null
         for key, field in FLAGS:
             value = security.get(key)
-            record[field] = value if isinstance(value, bool) else None
-    return record
+            out[field] = value if isinstance(value, bool) else None
+    return out
 
 
 #: securityContext flags → container fields (null when not set, or not a boolean).
@@ -250,18 +250,33 @@ def ephemeral_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
 CLASS_FIELDS = frozenset(CONTAINER_FIELDS) - {"name", "ports", "host_ports", "object"}
 
 
-@frozen_record
+@record
 class ContainerClasses:
     """A workload's containers grouped by everything but their name, ports and raw object: a pod of
     20,000 containers is mostly a few kinds of container, and a condition that reads only ``CLASS_FIELDS``
-    is decided once per class. ``records[j]`` is the record of the first container of class ``j``,
+    is decided once per class. ``record_of(j)`` is the record of the first container of class ``j``,
     ``members[j]`` the positions (in ``containers`` order) of all of them, ``ids[j]`` the kind of container
     it is across workloads (``container_classes``; -1 for an ephemeral container, a kind of its own)."""
 
-    records: list[dict[str, Any]]
     members: list[list[int]]
     raws: list[dict[str, Any]]  # each container as written, in order (read for names in messages only)
     ids: list[int]
+    #: each class's record, or its kind's shared record (its own fields blank) until ``record_of`` asks for it:
+    #: a condition decided per kind before needs no record
+    firsts: list[dict[str, Any]]
+    complete: list[bool]
+
+    def record_of(self, j: int) -> dict[str, Any]:
+        """The record of the first container of class ``j``."""
+        first = self.firsts[j]
+        if not self.complete[j]:
+            first = self.firsts[j] = _with_own_fields(first, self.raws[self.members[j][0]])
+            self.complete[j] = True
+        return first
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [self.record_of(j) for j in range(len(self.firsts))]
 
     def label(self, index: int) -> str:
         """How container ``index`` is named in messages (as ``element_label`` names its record)."""
@@ -289,17 +304,19 @@ def container_classes(w: Workload) -> ContainerClasses:
     Two containers are in one class when their type, role, image, pull policy, security flags and the
     requests and limits the model read (as strings) are equal: then every ``CLASS_FIELDS`` field is."""
     classes: dict[Any, int] = {}
-    records: list[dict[str, Any]] = []
+    firsts: list[dict[str, Any]] = []
+    complete: list[bool] = []
     members: list[list[int]] = []
     raws: list[dict[str, Any]] = []
     ids: list[int] = []
     group = sum(len(r.containers) for r in w.roles) > _GROUP_FROM  # a few containers: each its own class
-    parsed = parsed_quantities(w)
+    parsed: dict[str, Decimal] | None = None  # read only to build a record
     known = _known
     for index, (raw, type_, role, amounts, model) in enumerate(entries(w)):
         raws.append(raw)
         if model is None:  # an ephemeral container (rare), as written: a class of its own
-            records.append(container_record(raw, type_, role, amounts, parsed))
+            firsts.append(container_record(raw, type_, role))
+            complete.append(True)
             members.append([index])
             ids.append(-1)
             continue
@@ -314,26 +331,30 @@ def container_classes(w: Workload) -> ContainerClasses:
             if found is not None:
                 members[found].append(index)
                 continue
-            classes[key] = len(records)
+            classes[key] = len(firsts)
         kind = known.get(key)
         if kind is None:
-            record = container_record(raw, type_, role, amounts, parsed)
+            if parsed is None:
+                parsed = parsed_quantities(w)
+            built = container_record(raw, type_, role, amounts, parsed)
             if len(known) >= _KNOWN_AT_MOST:
                 known.clear()
-            kind = known[key] = (next(_ids), {**record, **_OWN_BLANK})
+            kind = known[key] = (next(_ids), {**built, **_OWN_BLANK})
+            firsts.append(built)
+            complete.append(True)
         else:
-            record = _with_own_fields(kind[1], raw)
-        records.append(record)
+            firsts.append(kind[1])
+            complete.append(False)
         members.append([index])
         ids.append(kind[0])
-    return ContainerClasses(records, members, raws, ids)
+    return ContainerClasses(members, raws, ids, firsts, complete)
 
 
-def _with_own_fields(record: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-    """``record`` (shared, read only) with the name, ports and object of the container ``raw``."""
+def _with_own_fields(shared: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """``shared`` (read only) with the name, ports and object of the container ``raw``."""
     name = raw.get("name")
     ports, host_ports = _ports(raw) if "ports" in raw else ([], [])
-    return {**record, "name": name if isinstance(name, str) else "", "ports": ports, "host_ports": host_ports,
+    return {**shared, "name": name if isinstance(name, str) else "", "ports": ports, "host_ports": host_ports,
             "object": raw}
 
 
@@ -341,10 +362,10 @@ def containers(classes: ContainerClasses) -> list[dict[str, Any]]:
     """Every container of every pod role (app, init, sidecar and ephemeral, in the order written) as a
     record: its class's record with its own name, ports and object (the rest is shared, read only)."""
     out: list[Any] = [None] * len(classes.raws)  # every position is some class's member
-    for record, members in zip(classes.records, classes.members, strict=True):
-        out[members[0]] = record
+    for first, members in zip(classes.records, classes.members, strict=True):
+        out[members[0]] = first
         for index in members[1:]:
-            out[index] = _with_own_fields(record, classes.raws[index])
+            out[index] = _with_own_fields(first, classes.raws[index])
     return out
 
 

@@ -14,6 +14,7 @@ from operator import attrgetter
 from sys import intern
 from typing import Any, Protocol
 
+from policy_engine.compiler.attributes import gpus
 from policy_engine.compiler.program import (
     AggregateRule,
     CompiledPolicy,
@@ -107,7 +108,7 @@ def contribution(policy: CompiledPolicy, index: int, rule: AggregateRule, w: Wor
     if not key:  # an empty label is a missing one (model/dimensions.py)
         return None
     hours, unbounded = project(w, rule.period, hours_per_month)
-    gpu_hours = w.gpus * hours
+    gpu_hours = gpus(w) * hours
     hourly = w.cost.hourly if w.cost is not None else None
     cost = hourly * hours if hourly is not None else None
     amount = gpu_hours if rule.metric == "gpu_hours" else cost

@@ -18,6 +18,7 @@ from dataclasses import field, fields, replace
 from sys import intern
 from typing import Any
 
+from policy_engine.compiler.attributes import gpus
 from policy_engine.compiler.objects import bare_object, is_bare_object
 from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureMode, PolicySet, Severity
 from policy_engine.diagnostics import Diagnostic
@@ -190,7 +191,7 @@ class Engine:
         res = partial.result
         stats = res.stats
         stats.workloads += 1
-        if w.gpus > 0:
+        if gpus(w) > 0:
             stats.gpu_workloads += 1
         cost = w.cost
         if cost is not None and cost.priced and cost.monthly is not None:
