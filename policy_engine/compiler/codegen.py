@@ -102,6 +102,12 @@ def _applies(policy: ast.Policy) -> Predicate:
         preds.append(matches[0])
     elif matches:
         preds.append(lambda w: any(m(w) for m in matches))
+    if len(excludes) == 1 and not preds:  # the common shape: every workload but those excluded, then `when`s
+        (excluded,) = excludes
+        if not whens:
+            return lambda w: not excluded(w)
+        rest = _all(list(whens))
+        return lambda w: not excluded(w) and rest(w)  # one call fewer than a pair of predicates
     for ex in excludes:
         preds.append(lambda w, ex=ex: not ex(w))  # type: ignore[misc]
     return _all([*preds, *whens])

@@ -241,7 +241,8 @@ def entries_of(role: Role, ephemeral: list[dict[str, Any]]) -> Iterator[
 
 def ephemeral_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
     """The ephemeral containers of ``role``'s pod spec that are mappings (the model reads none of them)."""
-    ephemeral = fields.get(obj, (*role.spec_path, "ephemeralContainers"))
+    spec = fields.get(obj, role.spec_path)
+    ephemeral = spec.get("ephemeralContainers") if isinstance(spec, dict) else None
     return [raw for raw in ephemeral if isinstance(raw, dict)] if isinstance(ephemeral, list) else []
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field, fields, replace
+from functools import lru_cache
 from sys import intern
 from typing import Any
 
@@ -198,7 +199,7 @@ class Engine:
             stats.monthly_cost += cost.monthly
             if cost.assumptions:
                 stats.assumed_workloads += 1
-                kinds = {a.split(": ", 1)[-1].rsplit("(", 1)[-1].rstrip(")") for a in cost.assumptions}
+                kinds = _assumption_kinds(cost.assumptions)
                 if not kinds.issubset(stats.assumptions):  # (one or two kinds, met by most workloads again)
                     stats.assumptions = tuple(sorted(set(stats.assumptions) | kinds))
         else:
@@ -298,6 +299,13 @@ class Engine:
 
 #: The name the built-in finding for GPUs in an unread kind carries (not a policy file: it cannot be removed).
 UNREAD_GPU_POLICY = "unread-gpu-kind"
+
+
+@lru_cache(maxsize=256)
+def _assumption_kinds(assumptions: tuple[str, ...]) -> frozenset[str]:
+    """The kinds of assumption a workload's cost made (``...: unbounded run time (assumed 24/7)`` → the last
+    parenthesis); a run repeats a handful of assumption texts."""
+    return frozenset(a.split(": ", 1)[-1].rsplit("(", 1)[-1].rstrip(")") for a in assumptions)
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:

@@ -108,6 +108,27 @@ def test_custom_message_placeholders() -> None:
     assert msg == "p: train in ml asks for 16 GPUs (max 8), $1,500.00"
 
 
+def test_every_workload_but_those_excluded_then_the_whens() -> None:
+    """The library's commonest shape: ``kinds workloads``, one ``exclude`` block, ``when``s (or none)."""
+    text = '''policy "p" {
+      match { kinds workloads }
+      exclude { namespaces ["kube-*", "research"] }
+      when gpus > 0
+      when labels["env"] != "prod"
+      require spot
+    }'''
+    policy = compile_one(text)
+    gpu, cpu = role(gpus=1), role()
+    assert policy.applies(workload(gpu, namespace="ml"))
+    assert policy.applies(workload(gpu, namespace=None))  # no namespace: only "*" would exclude it
+    assert not policy.applies(workload(gpu, namespace="kube-system"))
+    assert not policy.applies(workload(gpu, namespace="research"))
+    assert not policy.applies(workload(cpu, namespace="ml"))
+    assert not policy.applies(workload(gpu, namespace="ml", labels={"env": "prod"}))
+    only = compile_one('policy "p" { exclude { namespaces ["research"] } require spot }')
+    assert only.applies(workload(cpu, namespace="ml")) and not only.applies(workload(cpu, namespace="research"))
+
+
 def test_match_exclude_and_when_decide_applies() -> None:
     text = '''policy "p" {
       match { kinds [Job] namespaces ["ml-*"] labels { "team" exists, "tier" != "dev" } }
