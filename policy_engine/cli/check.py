@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -22,13 +22,13 @@ from policy_engine.diagnostics import Diagnostic, Span, render_all
 from policy_engine.engine import Engine, Options, Result, load_engine
 from policy_engine.engine.batch import PARALLEL_BYTES, EngineSource, evaluate_documents, evaluate_paths
 from policy_engine.engine.exemptions import DEFAULT_MAX_DAYS, ExemptionRule
-from policy_engine.engine.gitbase import check_base_ref, load_base, repo_root
+from policy_engine.engine.gitbase import check_base_ref, load_base, started_repo_root
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import sources
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
 from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, pieces_suffice, renderer, streamer
 from policy_engine.reporters.context import is_failure
-from policy_engine.reporters.costs import WorkloadCost, compare
+from policy_engine.reporters.costs import TeamShare, WorkloadCost, compare
 
 HELP = "check manifests against policies (the CI gate)"
 _NEEDS_EVALUATIONS = {"junit", "policyreport"}
@@ -109,23 +109,26 @@ def _run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("policy-engine check: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
+    root = _root(args)  # git asked now, answering while the engine loads
     try:
         engine = load_engine(args.policies or None, args.pricing, use_cache=not args.no_cache)
         engine.unread_gpu = Enforcement(args.unread_gpu_kinds)
     except DiagnosticError as exc:
         print(str(exc), file=sys.stderr)
-        return _failed_early(args, outputs, list(exc.diagnostics), "the policies or the pricing file have errors")
+        return _failed_early(args, outputs, list(exc.diagnostics), "the policies or the pricing file have errors",
+                             root=root)
     except OSError as exc:
         print(f"policy-engine check: {exc}", file=sys.stderr)
         failure = Diagnostic(Span(exc.filename or args.pricing or "<policies>", 1, 1), "E401",
                              exc.strerror or str(exc))
-        return _failed_early(args, outputs, [failure], "a policy or pricing file cannot be read")
+        return _failed_early(args, outputs, [failure], "a policy or pricing file cannot be read", root=root)
     if args.base is not None:  # before the head run: a wrong --base must not cost a whole evaluation
         try:
             check_base_ref(args.base)
         except GitError as exc:
             print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
-            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
+            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine,
+                                 root)
     if engine.warnings:  # policy and catalog warnings that did not stop loading: shown, never fatal
         print(render_all(engine.warnings, dict(engine.policies.sources)), file=sys.stderr)
     paths = list(args.paths) or ["."]
@@ -135,11 +138,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.max_file_size is not None:
         sources.configure(max_file_bytes=args.max_file_size)  # workers are given it (engine.batch)
-    record = partial(WorkloadCost.of, team_dimension=engine.catalog.assumptions.dimensions().team)
+    # each workload's spend: all of it to compare with the base revision, else only what spend per team reads
+    record = partial(WorkloadCost.of if args.base is not None else TeamShare.of,
+                     team_dimension=engine.catalog.assumptions.dimensions().team)
     exemptions = ExemptionRule(datetime.now(UTC).date(), args.exemption_max_days,
                                require_expiry=not args.allow_undated_exemptions)
     options = Options(record=record if want_costs else None, evaluations=want_evals, exemptions=exemptions)
-    ctx = _context(args, engine)
+    ctx = _context(args, engine, root)
     colour = (args.format == "text" and not args.no_color and "NO_COLOR" not in os.environ
               and sys.stdout.isatty())
     reports = [(fmt, ctx) for fmt, _ in outputs] + [(args.format, _with_colour(ctx, colour))]
@@ -158,7 +163,8 @@ def _run(args: argparse.Namespace) -> int:
                                                                      exemptions=exemptions))
         except GitError as exc:
             print(f"policy-engine check: --base {args.base}: {exc}", file=sys.stderr)
-            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine)
+            return _failed_early(args, outputs, [_base_failure(args.base, exc)], f"--base {args.base} failed", engine,
+                                 root)
         cost_diff = compare(base.records, head.records, base_ref=args.base, base_sha=sha,
                             base_fingerprints=(f.fingerprint() for f in base.result.findings))
     result.stats.seconds = time.perf_counter() - started
@@ -182,9 +188,9 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if ctx.failing_count(result) else EXIT_OK
 
 
-def _context(args: argparse.Namespace, engine: Engine | None) -> ReportContext:
+def _context(args: argparse.Namespace, engine: Engine | None, root: Callable[[], Path]) -> ReportContext:
     return ReportContext(
-        root=Path(args.root) if args.root else _default_root(),
+        root=root(),
         policies=engine.policies if engine is not None else None,
         fail_on=frozenset({Enforcement.DENY, Enforcement.WARN}) if args.fail_on == "warn"
         else frozenset({Enforcement.DENY}),
@@ -197,7 +203,7 @@ def _base_failure(ref: str, exc: GitError) -> Diagnostic:
 
 
 def _failed_early(args: argparse.Namespace, outputs: Sequence[tuple[str, str]], failures: list[Diagnostic],
-                  why: str, engine: Engine | None = None) -> int:
+                  why: str, engine: Engine | None = None, root: Callable[[], Path] | None = None) -> int:
     """The run stopped before evaluating (policies do not compile, a wrong ``--base``…): every
     ``--output`` file is still written, holding the failure (SARIF: a tool execution notification;
     Markdown: an Errors section saying why), so CI steps that upload them with ``if: always()`` work;
@@ -205,7 +211,7 @@ def _failed_early(args: argparse.Namespace, outputs: Sequence[tuple[str, str]], 
     result = Result(errors=list(failures))
     if engine is not None:
         result.stats.policies = len(engine.policies.policies)
-    ctx = replace(_context(args, engine), stopped=why)
+    ctx = replace(_context(args, engine, root or _root(args)), stopped=why)
     for fmt, path in outputs:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -244,11 +250,19 @@ def _with_colour(ctx: ReportContext, colour: bool) -> ReportContext:
     return replace(ctx, color=colour)
 
 
-def _default_root() -> Path:
-    try:
-        return repo_root()
-    except GitError:
-        return Path.cwd()
+def _root(args: argparse.Namespace) -> Callable[[], Path]:
+    """The root reports are relative to: ``--root``, else the git top level (git started now), else ``.``."""
+    if args.root:
+        return partial(Path, args.root)
+    git = started_repo_root()
+
+    def root() -> Path:
+        try:
+            return git()
+        except GitError:
+            return Path.cwd()
+
+    return root
 
 
 def _github_link_base() -> str | None:

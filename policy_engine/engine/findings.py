@@ -46,6 +46,9 @@ class ResourceRef:
                 "namespace": self.namespace, "file": self.file, "line": self.line}
 
 
+_sha256 = hashlib.sha256
+
+
 @frozen_record
 class Finding:
     """One policy rule violated by one resource."""
@@ -89,8 +92,8 @@ class Finding:
     def fingerprint(self) -> str:
         """Stable across runs and line shifts: policy, rule, resource identity and group — not the line."""
         r = self.resource
-        basis = "\x1f".join([self.policy, self.rule, r.file, r.kind, r.namespace or "", r.name, self.group or ""])
-        return hashlib.sha256(basis.encode()).hexdigest()[:32]
+        basis = "\x1f".join((self.policy, self.rule, r.file, r.kind, r.namespace or "", r.name, self.group or ""))
+        return _sha256(basis.encode()).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -9,10 +9,11 @@ between the two sides.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -37,13 +38,41 @@ def _git(args: Sequence[str], cwd: Path) -> str:
         proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
     except FileNotFoundError as exc:
         raise GitError("git is not installed (needed for --base)") from exc
-    if proc.returncode != 0:
-        raise GitError(proc.stderr.decode(errors="replace").strip() or f"git {' '.join(args)} failed")
-    return proc.stdout.decode("utf-8", errors="surrogateescape")
+    return _answer(proc.returncode, proc.stdout, proc.stderr, args)
+
+
+def _answer(code: int, out: bytes, err: bytes, args: Sequence[str]) -> str:
+    if code != 0:
+        raise GitError(err.decode(errors="replace").strip() or f"git {' '.join(args)} failed")
+    return out.decode("utf-8", errors="surrogateescape")
 
 
 def repo_root(cwd: Path | None = None) -> Path:
-    return Path(_git(["rev-parse", "--show-toplevel"], cwd or Path.cwd()).strip())
+    return started_repo_root(cwd)()
+
+
+def started_repo_root(cwd: Path | None = None) -> Callable[[], Path]:
+    """``repo_root`` with git started now and its answer read when called (or its ``GitError`` raised): git
+    runs beside what the caller does meanwhile (``check`` loads its engine)."""
+    args = ["rev-parse", "--show-toplevel"]
+    try:
+        proc = subprocess.Popen(["git", *args], cwd=cwd or Path.cwd(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        missing = GitError("git is not installed (needed for --base)")
+        missing.__cause__ = exc
+
+        def failed() -> Path:
+            raise missing
+
+        return failed
+
+    @functools.cache
+    def answer() -> Path:
+        out, err = proc.communicate()
+        return Path(_answer(proc.returncode, out, err, args).strip())
+
+    return answer
 
 
 def check_base_ref(ref: str, cwd: Path | None = None) -> str:

@@ -26,11 +26,12 @@ from __future__ import annotations
 import copy
 import heapq
 import zlib
+from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain
-from typing import Any, Generic, TypeVar, overload
+from itertools import accumulate, chain, groupby
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Finding, PolicySummary
@@ -44,10 +45,49 @@ PACK_PAIRS_AFTER = 200_000
 T = TypeVar("T")
 
 SortKey = tuple[str, int, str, str]
-#: Consecutive findings' keys and pieces of a report (``PackedFindings.runs``).
-Run = tuple[list[SortKey], list[str | T]]
-#: A unit's sorted findings -> for each report variant (``"text"``, ``"json"``…), each finding's piece.
-Render = Callable[[Sequence[Finding]], dict[str, list[str]]]
+
+
+class Joined(NamedTuple):
+    """A unit's pieces of a report joined as the report joins them (``separator`` between two), and where each
+    ends: the parent reads one string a unit rather than one a finding, and cuts it only where a loose finding
+    goes. ``ends`` holds, for each piece, the length of it and those before it (``array('q')``, as bytes)."""
+
+    text: str
+    separator: str
+    ends: bytes
+
+    @staticmethod
+    def of(pieces: Sequence[str], separator: str) -> Joined:
+        return Joined(separator.join(pieces), separator, array("q", accumulate(map(len, pieces))).tobytes())
+
+    def cut(self, start: int, stop: int) -> str:
+        """Pieces ``start`` to ``stop - 1``, joined (``start < stop``)."""
+        ends = array("q")
+        ends.frombytes(self.ends)
+        step = len(self.separator)
+        begin = ends[start - 1] + start * step if start else 0
+        return self.text[begin:ends[stop - 1] + (stop - 1) * step]
+
+    def split(self) -> list[str]:
+        return self.cuts(range(1, len(self.ends) // 8 + 1))
+
+    def cuts(self, stops: Iterable[int]) -> list[str]:
+        """The pieces in consecutive runs, each ending before the next of ``stops`` (the first at piece 0)."""
+        ends = array("q")
+        ends.frombytes(self.ends)
+        step, text = len(self.separator), self.text
+        out = []
+        begin = 0
+        for stop in stops:
+            end = ends[stop - 1] + (stop - 1) * step
+            out.append(text[begin:end])
+            begin = end + step
+        return out
+
+
+#: A unit's sorted findings -> for each report variant (``"text"``, ``"json"``…), each finding's piece, or the
+#: pieces joined as the report joins them.
+Render = Callable[[Sequence[Finding]], dict[str, list[str] | Joined]]
 
 
 def sort_key(f: Finding) -> SortKey:
@@ -113,44 +153,93 @@ class PackedFindings(PackedList[Finding]):
     def pieces(self, variant: str, render: Callable[[Finding], T]) -> Iterator[tuple[SortKey, str | T]] | None:
         """Each finding's piece of a report, in order, as the workers rendered it (``render``: the loose ones,
         merged in at their place as ``__iter__`` merges them); None unless every block has ``variant``."""
-        runs = self.runs(variant, render)
-        if runs is None:
+        blobs = self._blobs(variant)
+        if blobs is None:
             return None
-        return (pair for keys, pieces in runs for pair in zip(keys, pieces, strict=True))
+        runs = self._runs(variant, render, blobs, keyed=True)
+        return (pair for keys, _, pieces in runs for pair in zip(keys or (), pieces, strict=True))
 
-    def runs(self, variant: str, render: Callable[[Finding], T]) -> Iterator[Run[T]] | None:
-        """``pieces`` as runs of consecutive findings (keys, pieces): each block's, cut where a loose finding
-        goes, and each loose one alone; so that a reporter joins a run at once rather than piece by piece."""
+    def runs(self, variant: str, render: Callable[[Finding], T]) -> Iterator[list[str | T]] | None:
+        """``pieces`` as runs of consecutive findings, without their keys: each block's (one string when the
+        workers joined them: ``Joined``), cut where a loose finding goes, and each loose one alone; so that a
+        reporter joins a run at once rather than piece by piece."""
+        blobs = self._blobs(variant)
+        if blobs is None:
+            return None
+        return (_whole(pieces) for _, _, pieces in self._runs(variant, render, blobs, keyed=False))
+
+    def file_runs(self, variant: str, render: Callable[[Finding], T]) -> Iterator[tuple[str, list[str | T]]] | None:
+        """``runs`` cut where the file changes, each with its file (a report grouped by file: text)."""
+        blobs = self._blobs(variant)
+        if blobs is None:
+            return None
+        return self._file_runs(variant, render, blobs)
+
+    def _file_runs(self, variant: str, render: Callable[[Finding], T], blobs: list[bytes],
+                   ) -> Iterator[tuple[str, list[str | T]]]:
+        for keys, files, pieces in self._runs(variant, render, blobs, keyed=False, split=True):
+            if keys is not None:  # a loose finding alone, or pieces cut around one: their files known one by one
+                for file, group in groupby(zip(keys, pieces, strict=True), key=lambda kp: kp[0][0]):
+                    yield file, [piece for _, piece in group]
+            elif len(files) == 1:
+                yield files[0][0], _whole(pieces)
+            elif isinstance(pieces, Joined):  # a block's pieces, joined: cut at each change of file
+                for (file, _), text in zip(files, pieces.cuts(accumulate(n for _, n in files)), strict=True):
+                    yield file, [text]
+            else:
+                start = 0
+                for file, n in files:
+                    yield file, pieces[start:start + n]
+                    start += n
+
+    def _blobs(self, variant: str) -> list[bytes] | None:
         blobs = [p for p in self._pieces if p is not None]
-        if not self._blocks or len(blobs) != len(self._blocks):
+        if not self._blocks or len(blobs) != len(self._blocks) or variant not in _unpack_pieces(blobs[0])[3]:
             return None
-        first = _unpack_pieces(blobs[0])
-        if variant not in first[1]:
-            return None
-        return self._runs(variant, render, blobs, first)
+        return blobs
 
-    def _runs(self, variant: str, render: Callable[[Finding], T], blobs: list[bytes],
-              first: tuple[list[SortKey], dict[str, list[str]]] | None,
-              ) -> Iterator[Run[T]]:
+    def _runs(self, variant: str, render: Callable[[Finding], T], blobs: list[bytes], keyed: bool,
+              split: bool = False) -> Iterator[tuple[list[SortKey] | None, list[tuple[str, int]], list[Any] | Joined]]:
+        """Runs of consecutive pieces and, when ``keyed`` (else only where a loose finding goes), their keys,
+        one piece each (``split``: also where a loose finding goes); else a whole block's, with its files (each
+        with its number of findings), joined when the workers joined them."""
         loose = [(sort_key(f), f) for f in self._loose]
         transform = self._transform
         at = 0
         for blob in blobs:
-            keys, variants = first if first is not None else _unpack_pieces(blob)
-            first = None  # one block's pieces held at a time
-            pieces: list[str | T] = variants[variant]  # type: ignore[assignment]  # str: a worker's
+            keys_blob, last, files, variants = _unpack_pieces(blob)  # one block's pieces held at a time
+            pieces = variants[variant]
+            if not keyed and not (at < len(loose) and loose[at][0] < last):
+                yield None, files, pieces  # the keys are not read
+                continue
+            if isinstance(pieces, Joined) and (keyed or split):
+                pieces = pieces.split()
+            keys: list[SortKey] = _loads(keys_blob)
             start = 0
-            while at < len(loose) and keys and loose[at][0] < keys[-1]:
+            while at < len(loose) and loose[at][0] < last:
                 cut = bisect_right(keys, loose[at][0], start)  # on a tie the packed one first, as heapq.merge
                 if cut > start:
-                    yield keys[start:cut], pieces[start:cut]
+                    yield keys[start:cut], files, _whole(_cut(pieces, start, cut))
                     start = cut
-                yield [loose[at][0]], [render(transform(loose[at][1]) if transform else loose[at][1])]
+                yield [loose[at][0]], files, [render(transform(loose[at][1]) if transform else loose[at][1])]
                 at += 1
-            yield (keys, pieces) if start == 0 else (keys[start:], pieces[start:])
-            del keys, variants, pieces
+            yield (keys, files, _whole(pieces)) if start == 0 else \
+                (keys[start:], files, _whole(_cut(pieces, start, len(keys))))
+            del keys, pieces, variants
         for key, f in loose[at:]:
-            yield [key], [render(transform(f) if transform else f)]
+            yield [key], [], [render(transform(f) if transform else f)]
+
+
+def _cut(pieces: list[str] | Joined, start: int, stop: int) -> list[str] | Joined:
+    """Pieces ``start`` to ``stop - 1`` (``start < stop``)."""
+    if isinstance(pieces, Joined):
+        return Joined(pieces.cut(start, stop), pieces.separator, b"")  # (not cut again: ``runs`` only)
+    return pieces[start:stop]
+
+
+def _whole(pieces: list[Any] | Joined) -> list[Any]:
+    """A run as a list whose items a reporter joins: a joined run is one such item (its text)."""
+    return [pieces.text] if isinstance(pieces, Joined) else pieces
 
 
 def counts(findings: Iterable[Finding]) -> Counter[Enforcement]:
@@ -192,7 +281,7 @@ class Block:
     last: SortKey
     data: bytes  # the findings, pickled and compressed
     counts: Counter[Enforcement]
-    pieces: bytes | None = None  # (keys, {variant: pieces}), pickled and compressed
+    pieces: bytes | None = None  # (keys pickled, the last key, files, {variant: pieces}), pickled and compressed
     summaries: list[PolicySummary] | None = None  # of these findings, when the run wants summaries
 
 
@@ -204,8 +293,10 @@ def pack_block(findings: list[Finding], render: Render | None = None, *, compres
     findings themselves are left out (``NOT_KEPT``): every report asked for is made of their pieces."""
     findings.sort(key=sort_key)
     pieces = None
-    if render is not None:
-        pieces = _dumps(([sort_key(f) for f in findings], render(findings)), compress)
+    if render is not None:  # the keys pickled apart: the parent reads them only to place a loose finding
+        keys = [sort_key(f) for f in findings]
+        files = [(file, len(list(group))) for file, group in groupby(f.resource.file for f in findings)]
+        pieces = _dumps((_dumps(keys, False), keys[-1], files, render(findings)), compress)
     data = pack(findings, compress=compress)[1] if findings_too or pieces is None else NOT_KEPT
     return Block(len(findings), sort_key(findings[0]), sort_key(findings[-1]), data,
                  Counter(f.enforcement for f in findings), pieces)
@@ -258,6 +349,6 @@ def _unpack(data: bytes) -> list[Any]:
     return findings
 
 
-def _unpack_pieces(data: bytes) -> tuple[list[SortKey], dict[str, list[str]]]:
-    keys, variants = _loads(data)  # made by this process's workers (pack_block)
-    return keys, variants
+def _unpack_pieces(data: bytes) -> tuple[bytes, SortKey, list[tuple[str, int]], dict[str, list[str] | Joined]]:
+    keys, last, files, variants = _loads(data)  # made by this process's workers (pack_block)
+    return keys, last, files, variants

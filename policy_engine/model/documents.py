@@ -219,7 +219,11 @@ def _load_yaml(text: str, file: str, offset: int, deep: bool = False) -> Generat
                 yield _duplicate_key(file, mark.line + 1 + offset, mark.column + 1, dup.key)
                 index += 1
                 continue
-            yield from _objects(obj, file, line, index, node, offset)
+            kind = obj.get("kind") if type(obj) is dict else None
+            if type(kind) is str and kind and not kind.endswith("List"):  # (most documents) one object
+                yield Document(obj, file, line, index, node, offset)
+            else:
+                yield from _objects(obj, file, line, index, node, offset)
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -128,12 +128,21 @@ def find_duplicate_key(root: Node) -> DuplicateKey | None:
 def construct_document(node: Node, loader: Any) -> Any:
     """The document's object, as ``loader.construct_document(node)`` builds it for an anchor-free stream."""
     try:
-        return _construct(node, loader)
-    finally:  # leave the loader as construct_document does
-        loader.constructed_objects = {}
-        loader.recursive_objects = {}
-        loader.state_generators = []
-        loader.deep_construct = False
+        obj = _construct(node, loader)
+    except BaseException:
+        _reset(loader)
+        raise
+    if loader.constructed_objects:  # PyYAML built some node (only what it remembers is left after a success)
+        _reset(loader)
+    return obj
+
+
+def _reset(loader: Any) -> None:
+    """Leave the loader as ``construct_document`` does."""
+    loader.constructed_objects = {}
+    loader.recursive_objects = {}
+    loader.state_generators = []
+    loader.deep_construct = False
 
 
 def _construct(node: Node, loader: Any) -> Any:

@@ -61,12 +61,9 @@ class Placement:
     provenance: dict[str, Provenance] = field(default_factory=dict)
 
 
-@record
-class _Pin:
-    """The values one node label is pinned to, and where."""
-
-    values: tuple[str, ...]
-    path: FieldPath
+#: The values one node label is pinned to, and where (a plain tuple: a pod spec may pin several labels, and
+#: a tuple costs a fraction of a record to build).
+_Pin = tuple[tuple[str, ...], FieldPath]
 
 
 def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
@@ -75,9 +72,9 @@ def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
     selector = spec.get("nodeSelector")
     if isinstance(selector, dict):
         for key, value in selector.items():
-            name = str(key)
-            pins[name] = _Pin((str(value),), (*spec_path, "nodeSelector", name))
-    placement = Placement(node_selector={k: p.values[0] for k, p in pins.items() if len(p.values) == 1})
+            name = key if type(key) is str else str(key)
+            pins[name] = ((value if type(value) is str else str(value),), (*spec_path, "nodeSelector", name))
+    placement = Placement(node_selector={k: values[0] for k, (values, _) in pins.items() if len(values) == 1})
     if not pins:  # nothing pins the pod: nothing else to read but a spot toleration
         toleration = _spot_toleration(spec, spec_path) if "tolerations" in spec else None
         if toleration is not None:
@@ -88,11 +85,12 @@ def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
         pin = pins.get(label)
         if pin is None:
             continue
-        if len(pin.values) == 1:
-            placement.instance_type = pin.values[0]
+        values, path = pin
+        if len(values) == 1:
+            placement.instance_type = values[0]
         else:
-            placement.instance_type_candidates = pin.values
-        placement.provenance["instance_type"] = Provenance(pin.path, f"from {label}")
+            placement.instance_type_candidates = values
+        placement.provenance["instance_type"] = Provenance(path, f"from {label}")
         break
 
     capacity = _agreed(pins, CAPACITY_LABELS, _capacity)
@@ -124,16 +122,17 @@ def _agreed(
         pin = pins.get(label)
         if pin is None:
             continue
-        if len(pin.values) == 1:  # (the usual case) one value: agreed when it reads as a known one
-            value = read(label, pin.values[0])
+        values, path = pin
+        if len(values) == 1:  # (the usual case) one value: agreed when it reads as a known one
+            value = read(label, values[0])
             if value is not None:
-                return value, Provenance(pin.path, f"from {label}={pin.values[0]}")
+                return value, Provenance(path, f"from {label}={values[0]}")
             continue
-        values = {read(label, v) for v in pin.values}
-        if len(values) == 1 and None not in values:
-            value = values.pop()
+        read_as = {read(label, v) for v in values}
+        if len(read_as) == 1 and None not in read_as:
+            value = read_as.pop()
             assert value is not None
-            return value, Provenance(pin.path, f"from {label}={','.join(pin.values)}")
+            return value, Provenance(path, f"from {label}={','.join(values)}")
     return None
 
 
@@ -159,15 +158,13 @@ def _affinity_pins(spec: dict[str, Any], spec_path: FieldPath) -> dict[str, _Pin
                 continue
             values = expr.get("values")
             if isinstance(values, list) and values and isinstance(expr.get("key"), str):
-                found[expr["key"]] = _Pin(
-                    tuple(str(v) for v in values), (*path, t, "matchExpressions", e, "values")
-                )
+                found[expr["key"]] = (tuple(str(v) for v in values), (*path, t, "matchExpressions", e, "values"))
         per_term.append(found)
     pins: dict[str, _Pin] = {}
     for key in per_term[0]:
         if all(key in found for found in per_term):
-            values = tuple(dict.fromkeys(v for found in per_term for v in found[key].values))
-            pins[key] = _Pin(values, per_term[0][key].path)
+            values = tuple(dict.fromkeys(v for found in per_term for v in found[key][0]))
+            pins[key] = (values, per_term[0][key][1])
     return pins
 
 

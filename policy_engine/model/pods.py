@@ -12,6 +12,7 @@ resource is requested.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -87,6 +88,9 @@ def default_containers(doc: Document, spec_path: FieldPath, spec: dict[str, Any]
                        ) -> tuple[ContainerRef, ...]:
     """A pod spec's init containers, then its containers (a named tuple made without its Python-level
     constructor: a pod may have 20,000 of them); ``spec``: the mapping at ``spec_path``, already read."""
+    if spec is not None and "initContainers" not in spec and type(containers := spec.get("containers")) is list:
+        base = (*spec_path, "containers")  # (most pods) no init containers, and a list of containers
+        return tuple([_ref(ContainerRef, ((*base, i), False, "resources")) for i in range(len(containers))])
     refs: list[ContainerRef] = []
     for key, init in (("initContainers", True), ("containers", False)):
         base = (*spec_path, key)
@@ -99,18 +103,11 @@ _ref = tuple.__new__
 
 
 def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
-    spec = fields.mapping(doc, source.spec_path) or {}
-    refs = source.containers if source.containers is not None else default_containers(doc, source.spec_path, spec)
+    spec_path = source.spec_path
+    spec = fields.mapping(doc, spec_path) or {}
+    refs = source.containers if source.containers is not None else default_containers(doc, spec_path, spec)
     meta = fields.mapping(doc, source.meta_path) if source.meta_path is not None else None
     inherited = source.inherited_meta or ((("metadata",),) if source.meta_path is None else ())
-    role = Role(
-        name=source.name,
-        replicas=source.replicas.count,
-        min_replicas=source.replicas.minimum,
-        max_replicas=source.replicas.maximum,
-        template_path=source.template_path or source.spec_path,
-        spec_path=source.spec_path,
-    )
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     for path in inherited:
@@ -124,59 +121,64 @@ def build_role(doc: Document, source: RoleSource, config: ModelConfig) -> Role:
         else:  # (most roles) the template's own metadata alone
             labels = fields.string_map(meta.get("labels"))
             annotations = fields.string_map(meta.get("annotations"))
+    labels_note = None
     if source.copied_prefixes is not None:
         prefixes = source.copied_prefixes
         labels = {**{k: v for k, v in labels.items() if prefixes and k.startswith(prefixes)},
                   **dict(source.fixed_labels)}
         annotations = {k: v for k, v in annotations.items() if prefixes and k.startswith(prefixes)}
-        role.labels_note = source.labels_note
-    role.pod_labels = labels
-    role.pod_annotations = annotations
+        labels_note = source.labels_note
     fix = source.fix_meta or source.meta_path or inherited[0]
-    role.labels_path = (*fix, "labels")
-    role.annotations_path = (*fix, "annotations")
-    if role.labels_note:  # no field of the object reaches the pods: the fix names the namespace
-        role.labels_path = role.annotations_path = source.fix_meta or ("metadata", "namespace")
-    if source.replicas.path is not None:
-        role.provenance["replicas"] = Provenance(source.replicas.path, source.replicas.note)
-    elif source.replicas.note:
-        role.provenance["replicas"] = Provenance(source.template_path or source.spec_path, source.replicas.note)
+    labels_path: FieldPath = (*fix, "labels")
+    annotations_path: FieldPath = (*fix, "annotations")
+    if labels_note:  # no field of the object reaches the pods: the fix names the namespace
+        labels_path = annotations_path = source.fix_meta or ("metadata", "namespace")
+    replicas = source.replicas
+    provenance: dict[str, Provenance] = {}
+    if replicas.path is not None:
+        provenance["replicas"] = Provenance(replicas.path, replicas.note)
+    elif replicas.note:
+        provenance["replicas"] = Provenance(source.template_path or spec_path, replicas.note)
 
-    containers, sums, inits, first_gpu_path, role.quantities = _read_containers(doc, refs, config)
-    role.containers = tuple(containers)
+    containers, sums, inits, first_gpu_path, quantities, fractions = _read_containers(
+        doc, refs, config, {(*spec_path, "containers"): spec.get("containers")})
     pod: dict[str, Decimal] = dict(sums)
     for name, amount in inits.items():
-        if amount > pod.get(name, Decimal(0)):
+        if amount > pod.get(name, _ZERO):
             pod[name] = amount
-    role.cpu_request = float(pod.get("cpu", 0))
-    role.memory_request_gib = float(pod.get("memory", 0)) / GIB
-    _count_gpus(role, pod, config)
-    if role.gpus_per_pod and first_gpu_path is not None:
-        role.provenance["gpus"] = Provenance(first_gpu_path, f"{role.gpu_resource}")
-    claims = claim_refs(spec, source.spec_path)
+    placement = read_placement(spec, spec_path)
+    role = Role(source.name, replicas.count, replicas.minimum, replicas.maximum,
+                gpu_model=placement.gpu_model, instance_type=placement.instance_type,
+                instance_type_candidates=placement.instance_type_candidates, capacity_type=placement.capacity_type,
+                cpu_request=float(pod.get("cpu", 0)), memory_request_gib=float(pod.get("memory", 0)) / GIB,
+                containers=tuple(containers), pod_labels=labels, pod_annotations=annotations,
+                labels_path=labels_path, annotations_path=annotations_path, labels_note=labels_note,
+                node_selector=placement.node_selector, template_path=source.template_path or spec_path,
+                spec_path=spec_path, provenance=provenance, quantities=quantities)
+    if fractions:
+        _count_gpus(role, pod, fractions)
+        if role.gpus_per_pod and first_gpu_path is not None:
+            provenance["gpus"] = Provenance(first_gpu_path, f"{role.gpu_resource}")
+    claims = claim_refs(spec, spec_path) if "resourceClaims" in spec else None
     if claims:
         _claimed_gpus(doc, role, claims, config)
     if not role.gpus_per_pod:
         _fallback_gpus(doc, role, source, meta)
-
-    placement = read_placement(spec, source.spec_path)
-    role.instance_type = placement.instance_type
-    role.instance_type_candidates = placement.instance_type_candidates
-    role.capacity_type = placement.capacity_type
-    role.gpu_model = placement.gpu_model
-    role.node_selector = placement.node_selector
-    role.provenance.update(placement.provenance)
+    if placement.provenance:
+        provenance.update(placement.provenance)
     if source.instance_type_override is not None:
         role.instance_type, path = source.instance_type_override
-        role.provenance["instance_type"] = Provenance(path, "the CRD's own instance type")
+        provenance["instance_type"] = Provenance(path, "the CRD's own instance type")
     return role
 
 
 def _read_containers(
-    doc: Document, refs: tuple[ContainerRef, ...], config: ModelConfig
-) -> tuple[list[Container], dict[str, Decimal], dict[str, Decimal], FieldPath | None, dict[str, Decimal]]:
-    """Containers, their summed requests, where the first GPU is asked for and the quantity strings parsed
-    (with their values), in time linear in the containers (a pod may have 20,000).
+    doc: Document, refs: tuple[ContainerRef, ...], config: ModelConfig, parents: dict[FieldPath, Any] | None = None
+) -> tuple[list[Container], dict[str, Decimal], dict[str, Decimal], FieldPath | None, dict[str, Decimal],
+           dict[str, float]]:
+    """Containers, their summed requests, where the first GPU is asked for, the quantity strings parsed
+    (with their values) and the GPUs one unit of each accelerator resource asked for is, in time linear in
+    the containers (a pod may have 20,000). ``parents``: lists of containers already read, by path.
 
     A regular container's amounts (its request, or its limit when it has none) are counted per distinct
     (requests, limits) pair, keyed by one flat tuple of their names and values: a pair seen before is
@@ -194,10 +196,11 @@ def _read_containers(
     inits: dict[str, Decimal] = {}
     sums: dict[str, Decimal] = {}
     sidecars: dict[str, Decimal] = {}  # Σ of the sidecars (init containers with restartPolicy Always) so far
-    parents: dict[FieldPath, Any] = {}  # the containers list, read once rather than walked to per container
+    if parents is None:  # the containers list, read once rather than walked to per container
+        parents = {}
     valid: set[str] = set()  # quantity strings already checked ("100m", "16Gi" repeat across containers)
     parsed: dict[str, Decimal] = {}  # ... and their values: each distinct string is parsed once per workload
-    counting = True
+    counting = len(refs) > 1  # (one container, most pods: nothing to key it against)
     for ref in refs:
         path = ref.path
         raw = None
@@ -281,9 +284,10 @@ def _read_containers(
         sums[resource] = sums.get(resource, Decimal(0)) + amount
     if not {*map(type, sums), *map(type, inits)} <= _STR_ONLY:  # `1: 2` in YAML: every name is in a sum
         raise _unnamed_resource(doc, refs, containers)
-    gpu_names = {resource for resource in (*sums, *inits) if gpu_fraction(resource, config) is not None}
-    first_gpu = _first_gpu_path(refs, containers, gpu_names) if gpu_names else None
-    return containers, sums, inits, first_gpu, parsed
+    fractions = {resource: fraction for resource in (*sums, *inits)
+                 if (fraction := gpu_fraction(resource, config)) is not None}
+    first_gpu = _first_gpu_path(refs, containers, fractions.keys()) if fractions else None
+    return containers, sums, inits, first_gpu, parsed, fractions
 
 
 def _unnamed_resource(doc: Document, refs: tuple[ContainerRef, ...], containers: list[Container]) -> Exception:
@@ -317,7 +321,7 @@ _STR_ONLY = frozenset({str})
 _EMPTY: dict[str, Any] = {}  # read only: the requests (or limits) of a container that sets none
 
 
-def _first_gpu_path(refs: tuple[ContainerRef, ...], containers: list[Container], gpu_names: set[str]
+def _first_gpu_path(refs: tuple[ContainerRef, ...], containers: list[Container], gpu_names: Collection[str]
                     ) -> FieldPath | None:
     """Where the first container asking for a GPU (a positive amount of an accelerator resource) asks (each
     container keeps the mapping its ref names: ``raw``)."""
@@ -414,11 +418,14 @@ def _checked_quantities(doc: Document, ref: ContainerRef, which: str, raw: Any,
     return mapping
 
 
-def _count_gpus(role: Role, pod: dict[str, Decimal], config: ModelConfig) -> None:
+def _count_gpus(role: Role, pod: dict[str, Decimal], fractions: dict[str, float]) -> None:
+    """The role's GPUs per pod from its effective requests (``pod``) of the accelerator resources (``fractions``:
+    the GPUs one unit of each is), and the resource it holds most GPUs of (the first by name on a tie)."""
     best = 0.0
-    for name, amount in sorted(pod.items()):
-        fraction = gpu_fraction(name, config)
-        if fraction is None or amount <= 0:
+    for name in sorted(fractions):
+        amount = pod[name]
+        fraction = fractions[name]
+        if amount <= 0:
             continue
         role.gpu_resources[name] = float(amount)
         gpus = float(amount) * fraction

@@ -47,8 +47,8 @@ def is_gpu_resource(name: str, config: ModelConfig = DEFAULT_CONFIG) -> bool:
 def unread(doc: Document) -> bool:
     """Whether ``doc`` is of a kind the workload model does not read at all (not a template, not a known
     non-workload)."""
-    return (doc.kind not in NOT_WORKLOADS and doc.kind not in NOT_REQUESTS
-            and not is_known(api_group(doc.api_version), doc.kind))
+    kind = doc.kind
+    return kind not in NOT_WORKLOADS and kind not in NOT_REQUESTS and not is_known(api_group(doc.api_version), kind)
 
 
 def gpu_requests(obj: Any, config: ModelConfig = DEFAULT_CONFIG) -> list[GpuRequest]:
@@ -98,9 +98,13 @@ def _asks(obj: Any, config: ModelConfig) -> bool:
         if isinstance(node, dict):
             if ("requests" in node or "limits" in node or "deviceClassName" in node) and _asked_at(node, (), config):
                 return True
-            stack.extend(reversed([v for v in node.values() if isinstance(v, _CONTAINERS)]))
+            children = [v for v in node.values() if isinstance(v, _CONTAINERS)]
         elif isinstance(node, list):
-            stack.extend(reversed([v for v in node if isinstance(v, _CONTAINERS)]))
+            children = [v for v in node if isinstance(v, _CONTAINERS)]
+        else:
+            continue
+        if children:  # (most mappings hold only scalars: labels, annotations, a ConfigMap's data)
+            stack.extend(reversed(children))
     return False
 
 

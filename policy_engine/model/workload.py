@@ -190,8 +190,12 @@ class Workload:
 
     @property
     def gpus(self) -> float:
-        """GPUs held when all pods run: Σ roles replicas × GPUs per pod."""
-        return sum(r.replicas * r.gpus_per_pod for r in self.roles)
+        """GPUs held when all pods run: Σ roles replicas × GPUs per pod (read several times per workload)."""
+        roles = self.roles
+        if len(roles) == 1:  # (most workloads) the sum of one, as ``sum`` makes it (from 0)
+            role = roles[0]
+            return 0 + role.replicas * role.gpus_per_pod
+        return sum(r.replicas * r.gpus_per_pod for r in roles)
 
     @property
     def gpu_hours_per_month(self) -> float | None:

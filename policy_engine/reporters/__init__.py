@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from policy_engine.engine.findings import Finding, Result
-from policy_engine.engine.packed import Render
+from policy_engine.engine.packed import Joined, Render
 from policy_engine.reporters.context import ReportContext, variant
 
 #: format name -> module holding its ``render``; imported only when that format is asked for.
@@ -71,17 +71,22 @@ def piece_renderer(reports: Iterable[tuple[str, ReportContext]]) -> Render | Non
     parallel ``check``, so that the parent only joins the pieces (``context.pieces``). None: no such format."""
     from policy_engine.reporters import safe
 
-    makers: dict[str, Callable[[Finding], str]] = {}
+    makers: dict[str, tuple[Callable[[Finding], str], str | None]] = {}
     for fmt, ctx in reports:
-        piece = getattr(importlib.import_module(FORMATS[fmt]), "piece", None)
-        if piece is not None and ctx.cost_diff is None:
-            makers[variant(fmt, ctx)] = functools.partial(piece, ctx=ctx)
+        module = importlib.import_module(FORMATS[fmt])
+        piece = getattr(module, "piece", None)
+        if piece is not None and ctx.cost_diff is None:  # joined here when the report joins them all alike
+            makers[variant(fmt, ctx)] = (functools.partial(piece, ctx=ctx), getattr(module, "PIECE_SEPARATOR", None))
     if not makers:
         return None
 
-    def render(findings: Sequence[Finding]) -> dict[str, list[str]]:
+    def render(findings: Sequence[Finding]) -> dict[str, list[str] | Joined]:
         clean = [safe.finding(f) for f in findings]
-        return {name: list(map(make, clean)) for name, make in makers.items()}
+        out: dict[str, list[str] | Joined] = {}
+        for name, (make, separator) in makers.items():
+            pieces = list(map(make, clean))
+            out[name] = pieces if separator is None else Joined.of(pieces, separator)
+        return out
 
     return render
 

@@ -21,7 +21,7 @@ from policy_engine.engine.packed import PackedFindings, SortKey, counts
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS, Dimension
 from policy_engine.model.documents import STDIN_NAME, LoadError
 from policy_engine.records import frozen_record
-from policy_engine.reporters.costs import CostDiff, WorkloadCost
+from policy_engine.reporters.costs import CostDiff, Spend, WorkloadCost
 
 T = TypeVar("T")
 TOOL_NAME = "policy-engine"
@@ -45,7 +45,7 @@ class ReportContext:
     tool_version: str = field(default_factory=tool_version)
     fail_on: frozenset[Enforcement] = frozenset({Enforcement.DENY})
     cost_diff: CostDiff | None = None  # with --base: the base revision's spend and fingerprints
-    costs: Sequence[WorkloadCost] | None = None  # per-workload spend; None: taken from result.workloads
+    costs: Sequence[Spend] | None = None  # per-workload spend; None: taken from result.workloads
     link_base: str | None = None  # e.g. https://github.com/org/repo/blob/<sha>: markdown links file#Lline
     generated_at: float | None = None  # epoch seconds, for formats that stamp results (PolicyReport)
     stopped: str | None = None  # the run stopped before checking anything: why (the errors hold the details)
@@ -70,7 +70,7 @@ class ReportContext:
             return sum(by_enforcement[e] for e in self.fail_on)
         return sum(map(self.fails, result.findings))
 
-    def workload_costs(self, result: Result) -> list[WorkloadCost]:
+    def workload_costs(self, result: Result) -> list[Spend]:
         if self.costs is not None:
             return list(self.costs)
         return [WorkloadCost.of(w, self.team) for w in result.workloads]
@@ -102,8 +102,15 @@ def runs(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
     """``pieces`` in runs of consecutive findings (``PackedFindings.runs``), without their keys."""
     if not isinstance(findings, PackedFindings) or ctx.cost_diff is not None:
         return None
-    found = findings.runs(variant(fmt, ctx), lambda f: piece(f, ctx))
-    return None if found is None else (run for _, run in found)
+    return findings.runs(variant(fmt, ctx), lambda f: piece(f, ctx))
+
+
+def file_runs(findings: Sequence[Finding], fmt: str, ctx: ReportContext,
+              piece: Callable[[Finding, ReportContext], T]) -> Iterator[tuple[str, list[str | T]]] | None:
+    """``runs`` cut where the file changes, each with its file (``PackedFindings.file_runs``)."""
+    if not isinstance(findings, PackedFindings) or ctx.cost_diff is not None:
+        return None
+    return findings.file_runs(variant(fmt, ctx), lambda f: piece(f, ctx))
 
 
 @functools.lru_cache(maxsize=65536)  # every finding of a file asks again; a big tree has thousands

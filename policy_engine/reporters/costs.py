@@ -46,6 +46,28 @@ class WorkloadCost:
         return (r.file, r.kind, r.namespace or "", r.name)
 
 
+@frozen_record
+class TeamShare:
+    """What spend per team (``by_team``) reads of a workload: its team, GPUs and monthly cost. A run that
+    compares no base revision keeps only this of each workload: a parallel run's workers send thousands back,
+    and a ``WorkloadCost``'s reference is most of its bytes and of the time to rebuild it."""
+
+    team: str
+    gpus: float
+    monthly: float | None  # None: could not be priced (never counted as $0)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return TeamShare, (self.team, self.gpus, self.monthly)
+
+    @staticmethod
+    def of(w: Workload, team_dimension: Dimension = DEFAULT_DIMENSIONS.team) -> TeamShare:
+        cost = w.cost
+        return TeamShare(team_dimension.display(w.labels), w.gpus,
+                         cost.monthly if cost is not None and cost.priced else None)
+
+
+#: A workload's spend as a report reads it: all of it, or (no base revision to compare) its team's share.
+Spend = WorkloadCost | TeamShare
 
 
 @record
@@ -59,7 +81,7 @@ class TeamCost:
     unpriced: int = 0
 
 
-def by_team(costs: Iterable[WorkloadCost]) -> list[TeamCost]:
+def by_team(costs: Iterable[Spend]) -> list[TeamCost]:
     """Spend per team, most expensive first."""
     teams: dict[str, TeamCost] = {}
     for c in costs:

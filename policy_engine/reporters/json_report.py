@@ -21,6 +21,8 @@ SCHEMA_VERSION = "1.0"
 encode = json.JSONEncoder(ensure_ascii=False).encode
 #: What separates the items of a list in the report: one a line.
 _ITEMS = ",\n    "
+#: What separates two findings' pieces (``piece``): a parallel run's workers join a unit's with it.
+PIECE_SEPARATOR = _ITEMS
 
 
 def render(result: Result, ctx: ReportContext) -> str:
@@ -126,25 +128,45 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
     naming thousands of related workloads took thousands of dicts)."""
     try:
         # (ctx.is_new, ctx.fails, Finding.line, saving_unknown and _bool, inline: a call each saved per finding)
+        head = _heads.get((f.policy, f.rule))
+        if head is None or head[0] is not f.severity or head[1] is not f.enforcement or head[2] is not ctx.fail_on:
+            head = _head(f, ctx)
         new = ctx.cost_diff is None or ctx.is_new(f)
-        fails = new and f.enforcement in ctx.fail_on
-        saving_unknown = f.saving_unknown if f.facts and f.saving is None else None
+        saving = f.saving
+        saving_unknown = f.saving_unknown if saving is None and f.facts else None
         line = f.field_line or f.resource.line
         error = f.error
-        related = ", ".join([_ref_json(r, ctx) for r in f.related]) if f.related else ""
-        return (f'{{"policy": {_string(f.policy)}, "rule": {_string(f.rule)}, '
-                f'"severity": {_string(f.severity._value_)}, "enforcement": {_string(f.enforcement._value_)}, '
-                f'"message": {_string(f.message)}, "resource": {_resource_json(f.resource, ctx)}, '
+        group = f.group
+        monthly = f.monthly_cost
+        return (f'{head[3]}{_string(f.message)}, "resource": {_resource_json(f.resource, ctx)}, '
                 f'"line": {repr(line) if line.__class__ is int else _number(line)}, '
                 f'"field": {_field_json(f.field_path)}, '
-                f'"monthly_cost": {_money(f.monthly_cost)}, "saving": {_money(f.saving)}, '
+                f'"monthly_cost": {"null" if monthly is None else _money(monthly)}, '
+                f'"saving": {"null" if saving is None else _money(saving)}, '
                 f'"saving_unknown": {"null" if saving_unknown is None else _string(saving_unknown)}, '
-                f'"group": {"null" if f.group is None else _string(f.group)}, "related": [{related}], '
+                f'"group": {"null" if group is None else _string(group)}, '
+                f'"related": [{_related_json(f.related, ctx) if f.related else ""}], '
                 f'"fingerprint": "{f.fingerprint()}", '
                 f'"error": {"false" if error is False else "true" if error is True else encode(error)}, '
-                f'"new": {"true" if new else "false"}, "fails": {"true" if fails else "false"}}}')
+                f'"new": {"true" if new else "false"}, '
+                f'"fails": {"true" if new and head[4] else "false"}}}')
     except (TypeError, AttributeError):  # a value of an unexpected type: as the encoder writes it
         return encode(_finding(f, ctx))
+
+
+#: Per (policy, rule): the severity, enforcement and gate it was made for, a finding's text up to its message,
+#: and whether such a finding fails the run when new: the same few over and over.
+_heads: dict[tuple[str, str], tuple[object, object, object, str, bool]] = {}
+
+
+def _head(f: Finding, ctx: ReportContext) -> tuple[object, object, object, str, bool]:
+    head = (f.severity, f.enforcement, ctx.fail_on,
+            f'{{"policy": {_string(f.policy)}, "rule": {_string(f.rule)}, '
+            f'"severity": {_string(f.severity._value_)}, "enforcement": {_string(f.enforcement._value_)}, '
+            f'"message": ', f.enforcement in ctx.fail_on)
+    if len(_heads) < 4096:
+        _heads[(f.policy, f.rule)] = head
+    return head
 
 
 _string = encode_basestring  # a str as the encoder writes it (``ensure_ascii=False``), in C
@@ -183,6 +205,27 @@ def _ref_json(ref: ResourceRef, ctx: ReportContext) -> str:
     return (f'{{"kind": {_string(ref.kind)}, "api_version": {_string(ref.api_version)}, '
             f'"name": {_string(ref.name)}, "namespace": {namespace}, "file": {_string(ctx.relative(ref.file))}, '
             f'"line": {_number(ref.line)}}}')
+
+
+#: The related workloads' texts already encoded for a context, by the identity of their reference (kept alive
+#: here): a team's quota and budget findings name the same workloads. Bounded; started afresh for another context.
+_related: tuple[object, dict[int, tuple[ResourceRef, str]]] = (None, {})
+
+
+def _related_json(refs: tuple[ResourceRef, ...], ctx: ReportContext) -> str:
+    """A group finding's related workloads, encoded (the list's items)."""
+    global _related
+    owner, texts = _related
+    if owner is not ctx or len(texts) > 100_000:
+        texts = {}
+        _related = (ctx, texts)
+    out = []
+    for ref in refs:
+        hit = texts.get(id(ref))
+        if hit is None or hit[0] is not ref:
+            hit = texts[id(ref)] = (ref, _ref_json(ref, ctx))
+        out.append(hit[1])
+    return ", ".join(out)
 
 
 #: The last resource encoded, as (ref, ctx, text): a workload's findings come one after another and share it.

@@ -20,7 +20,7 @@ from typing import Any
 from policy_engine.engine.findings import Finding, ResourceRef, Result
 from policy_engine.engine.packed import PackedList
 from policy_engine.reporters.context import ReportContext
-from policy_engine.reporters.costs import WorkloadCost
+from policy_engine.reporters.costs import TeamShare, WorkloadCost
 
 
 def text(value: str) -> str:
@@ -59,7 +59,8 @@ _PLAIN = (int, float, bool)
 
 
 def _printable_facts(facts: tuple[tuple[str, object], ...]) -> bool:
-    """``_printable(facts)`` for a finding's facts, (name, value) pairs: a pair at a time, not a call each."""
+    """``_printable(facts)`` for a finding's facts, (name, value) pairs: a pair at a time, and the strings of a
+    value that is a list or tuple of them, without a call each."""
     for pair in facts:
         if pair.__class__ is not tuple or len(pair) != 2:
             return _printable(facts)
@@ -70,8 +71,29 @@ def _printable_facts(facts: tuple[tuple[str, object], ...]) -> bool:
         if kind is str:
             if not value.isprintable():  # type: ignore[attr-defined]
                 return False
-        elif not (value is None or kind in _PLAIN or _printable(value)):
+        elif value is None or kind in _PLAIN:
+            continue
+        elif kind is list or kind is tuple:
+            for item in value:  # type: ignore[attr-defined]
+                if item.__class__ is str:
+                    if not item.isprintable():
+                        return False
+                elif not (item is None or item.__class__ in _PLAIN or _printable(item)):
+                    return False
+        elif not _printable(value):
             return False
+    return True
+
+
+#: Field paths found printable: a few, over and over (bounded).
+_clean_paths: set[tuple[str | int, ...]] = set()
+
+
+def _printable_path(path: tuple[str | int, ...]) -> bool:
+    if not _printable(path):
+        return False
+    if len(_clean_paths) < 4096:
+        _clean_paths.add(path)
     return True
 
 
@@ -96,11 +118,17 @@ def _clean_finding(f: Finding) -> Finding:
         if resource is f.resource:
             _clean_resource[0] = resource
     if (resource is f.resource and f.message.isprintable() and f.policy.isprintable() and f.rule.isprintable()
-            and (f.group is None or f.group.isprintable()) and _printable(f.field_path) and _printable_facts(f.facts)
-            and not f.related):
+            and (f.group is None or f.group.isprintable())
+            and (not f.field_path or f.field_path in _clean_paths or _printable_path(f.field_path))
+            and (not f.facts or _printable_facts(f.facts)) and (not f.related or _clean_refs(f.related))):
         return f
     cleaned: Finding = _clean_fields(f)
     return cleaned
+
+
+def _clean_refs(refs: tuple[ResourceRef, ...]) -> bool:
+    """Whether a group finding's related workloads (thousands, for a team's quota) are all clean."""
+    return all(_clean_ref(ref) is ref for ref in refs)
 
 
 #: A finding made safe (in a parallel run's workers, before they render its pieces).
@@ -108,6 +136,8 @@ finding = _clean_finding
 
 
 def _clean(value: Any) -> Any:
+    if value.__class__ is TeamShare:  # one per workload
+        return value if value.team.isprintable() else dataclasses.replace(value, team=text(value.team))
     if value.__class__ is Finding:
         return _clean_finding(value)
     if value.__class__ is ResourceRef:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from itertools import groupby
 
 from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, Result, total_saving
-from policy_engine.engine.packed import PackedFindings, SortKey, counts, sort_key
+from policy_engine.engine.packed import PackedFindings, counts
 from policy_engine.reporters.context import ReportContext, error_parts, money, saving_money
-from policy_engine.reporters.context import pieces as context_pieces
+from policy_engine.reporters.context import file_runs as context_file_runs
 from policy_engine.wording import count
 
 _RESET = "\x1b[0m"
@@ -41,10 +40,16 @@ def stream(result: Result, ctx: ReportContext, lines_per_piece: int = 2048) -> I
     for line in _lines(result, ctx):
         piece.append(line)
         if len(piece) >= lines_per_piece:
-            yield _WORKFLOW_COMMAND.sub(_defuse, "\n".join(piece) + "\n")
+            yield _defused("\n".join(piece) + "\n")
             piece.clear()
     if piece:
-        yield _WORKFLOW_COMMAND.sub(_defuse, "\n".join(piece) + "\n")
+        yield _defused("\n".join(piece) + "\n")
+
+
+def _defused(text: str) -> str:
+    """No line starts with ``::``: the regular expression tries every position, a search for ``::`` (found in
+    hardly any report) a fraction of that."""
+    return _WORKFLOW_COMMAND.sub(_defuse, text) if "::" in text else text
 
 
 #: A line that starts, after whitespace and colour codes, with ``::`` (GitHub Actions' workflow commands).
@@ -55,27 +60,69 @@ def _defuse(match: re.Match[str]) -> str:
     return match.group(1) + "\\x3a:"
 
 
+#: What separates two findings' pieces (``piece``): a parallel run's workers join a unit's with it.
+PIECE_SEPARATOR = "\n"
+
+
 def piece(f: Finding, ctx: ReportContext) -> str:
-    """A finding's lines (rendered by a parallel run's workers: ``reporters.piece_renderer``)."""
-    return "\n".join(_finding(f, ctx, _Paint(ctx.color)))
+    """A finding's lines (rendered by a parallel run's workers: ``reporters.piece_renderer``). The common one,
+    uncoloured and about one workload, put together here: the same text as ``_finding``'s, with the resource's
+    part shared by its workload's findings, which come one after another."""
+    if ctx.color or f.group or f.related or ctx.cost_diff is not None or not f.policy:
+        return "\n".join(_finding(f, ctx, _Paint(ctx.color)))
+    global _last_resource
+    resource = f.resource
+    last = _last_resource
+    if last[0] is not resource or last[1] is not ctx:
+        last = _last_resource = (resource, ctx, ctx.relative(resource.file), resource.display())
+    monthly, saving = f.monthly_cost, f.saving
+    cost = "unpriced" if monthly is None else _monthly(monthly)
+    if saving:
+        cost += f"  saves {money(saving)}/month"
+    elif f.facts and f.saving_unknown is not None:
+        cost += "  saving unknown (no spot price in the catalog)"
+    return (f"  {last[2]}:{f.field_line or resource.line}  {f.policy}  {f.severity._value_}  "
+            f"{f.enforcement._value_}{' (error)' if f.error else ''}  {last[3]}: {f.message}  {cost}")
+
+
+#: The last resource rendered, for a context: (resource, context, its file relative, ``display()``).
+_last_resource: tuple[object, object, str, str] = (None, None, "", "")
+#: The last monthly cost rendered, as (cost, text): a workload's findings carry its one monthly cost.
+_last_monthly: tuple[object, str] = (None, "")
+
+
+def _monthly(value: float) -> str:
+    global _last_monthly
+    last = _last_monthly
+    if last[0] is value:
+        return last[1]
+    text = f"{money(value)}/month"
+    _last_monthly = (value, text)
+    return text
 
 
 def _lines(result: Result, ctx: ReportContext) -> Iterator[str]:
     paint = _Paint(ctx.color)
-    pieces: Iterator[tuple[SortKey, str | list[str]]] | None = context_pieces(  # the few rendered here: lines
+    runs: Iterable[tuple[str, list[str | list[str]]]] | None = context_file_runs(  # the few rendered here: lines
         result.findings, "text", ctx, lambda f, c: _finding(f, c, paint))
-    if pieces is None:
+    if runs is None:
         findings: Iterable[Finding] = result.findings
         if not isinstance(findings, PackedFindings):  # packed ones are in report order already, and stay packed
             findings = sorted(findings, key=lambda f: (f.resource.file, f.line, f.policy))
-        pieces = ((sort_key(f), _finding(f, ctx, paint)) for f in findings)
-    for file, group in groupby(pieces, key=lambda kp: kp[0][0]):
-        yield paint(ctx.relative(file), _BOLD)
-        for _, lines in group:
+        runs = ((f.resource.file, [_finding(f, ctx, paint)]) for f in findings)
+    current = None
+    for file, pieces in runs:  # (the workers' pieces of a file come joined: a piece may hold many findings)
+        if file != current:
+            if current is not None:
+                yield ""
+            yield paint(ctx.relative(file), _BOLD)
+            current = file
+        for lines in pieces:
             if isinstance(lines, list):  # a quota finding naming thousands of workloads: a line at a time
                 yield from lines
             else:
                 yield lines
+    if current is not None:
         yield ""
     out: list[str] = []
     if result.errors:

@@ -117,3 +117,16 @@ def test_the_base_reads_the_same_files_as_the_head(repo: Path) -> None:
     assert doc["cost_diff"]["workloads"] == []
     names = {f["resource"]["name"] for f in doc["findings"]}
     assert names.isdisjoint({"hidden", "skipped", "notes"})
+
+
+def test_report_paths_are_relative_to_the_git_top_level_else_to_the_working_directory(
+        repo: Path, tmp_path: Path) -> None:
+    """The root is asked of git while the engine loads: from a subdirectory of a clone, paths start at its
+    top level; outside any repository, at the working directory."""
+    _, doc, err = check(repo, "..", cwd=repo / "manifests" / "apps")
+    files = {f["resource"]["file"] for f in doc["findings"]}
+    assert files and all(f.startswith("manifests/") and ".." not in f for f in files), (files, err)
+    plain = tmp_path / "plain"
+    shutil.copytree(FIXTURES / "tree", plain)
+    _, doc, err = check(plain, ".", cwd=plain)
+    assert {f["resource"]["file"] for f in doc["findings"]} == {f.removeprefix("manifests/") for f in files}, err

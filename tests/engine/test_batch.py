@@ -14,7 +14,7 @@ from policy_engine.engine import Engine, Options, load_engine
 from policy_engine.engine import batch as batch_module
 from policy_engine.engine.batch import Batch, evaluate_paths
 from policy_engine.model.documents import LoadError
-from policy_engine.reporters.costs import WorkloadCost
+from policy_engine.reporters.costs import TeamShare, WorkloadCost, by_team
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
@@ -162,3 +162,15 @@ def test_dra_claims_follow_a_resource_claim_template_in_another_file(engine: Eng
         assert "not-scanned is not in the scanned set" in missing.provenance["claims_unresolved"].note
         # the template is counted on the pods naming it, not flagged as a kind the model does not read
         assert not [f for f in run.result.findings if f.resource.kind == "ResourceClaimTemplate"]
+
+
+def test_a_run_without_a_base_keeps_each_workloads_team_share_as_its_full_cost_gives_it(
+        engine: Engine, small_units: None) -> None:
+    """``check`` without ``--base`` has its workers send only what spend per team reads (``TeamShare``): the
+    same teams, GPUs and costs, in the same order, as the full records give."""
+    data = _stream()
+    full = evaluate_paths(engine, ["-"], jobs=2, options=Options(record=WorkloadCost.of), stdin=io.BytesIO(data))
+    share = evaluate_paths(engine, ["-"], jobs=2, options=Options(record=TeamShare.of), stdin=io.BytesIO(data))
+    assert all(isinstance(s, TeamShare) for s in share.records) and len(share.records) >= 10
+    assert [(c.team, c.gpus, c.monthly) for c in full.records] == [(s.team, s.gpus, s.monthly) for s in share.records]
+    assert by_team(full.records) == by_team(share.records)

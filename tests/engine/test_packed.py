@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from itertools import groupby
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from policy_engine.engine import batch as batch_module
 from policy_engine.engine import packed as packed_module
 from policy_engine.engine.batch import evaluate_paths
 from policy_engine.engine.findings import Finding, ResourceRef
-from policy_engine.engine.packed import PackedFindings, Packer, pack_block
+from policy_engine.engine.packed import Joined, PackedFindings, Packer, pack_block, sort_key
 from policy_engine.reporters import ReportContext, piece_renderer, renderer, streamer
 from policy_engine.reporters.costs import WorkloadCost
 
@@ -155,19 +156,47 @@ def test_runs_merge_the_loose_findings_at_their_place_as_iterating_does() -> Non
         return Finding(policy, "r", Severity.LOW, Enforcement.WARN, f"{file}:{line}:{policy}",
                        ResourceRef("Job", "j", None, file, line))
 
-    def render(fs: Sequence[Finding]) -> dict[str, list[str]]:
-        return {"v": [f.message for f in fs]}
+    def render(fs: Sequence[Finding]) -> dict[str, list[str] | Joined]:
+        return {"v": [f.message for f in fs], "joined": Joined.of([f.message for f in fs], ", ")}
 
     packer = Packer()
     packer.add_block(pack_block([finding("b", n) for n in (1, 2, 5, 9)], render))
     packer.add_block(pack_block([finding("d", n) for n in (1, 3)], render))
+    packer.add_block(pack_block([finding("f", 1), finding("f", 2), finding("g", 1)], render))  # none inside
     loose = [finding("a", 1), finding("b", 2, "o"), finding("b", 5), finding("c", 7), finding("e", 1)]
     packed = packer.packed(loose)
+    expected = ["*a:1:p", "b:1:p", "*b:2:o", "b:2:p", "b:5:p", "*b:5:p", "b:9:p", "*c:7:p", "d:1:p", "d:3:p",
+                "*e:1:p", "f:1:p", "f:2:p", "g:1:p"]  # on a tie (b:5:p) the packed one first, as heapq.merge
     runs = packed.runs("v", lambda f: "*" + f.message)
     assert runs is not None
-    flat = [piece for _, run in runs for piece in run]
+    flat = [piece for run in runs for piece in run]
     assert flat == ["*" + f.message if any(f is o for o in loose) else f.message for f in packed]
-    assert flat == ["*a:1:p", "b:1:p", "*b:2:o", "b:2:p", "b:5:p", "*b:5:p", "b:9:p", "*c:7:p", "d:1:p", "d:3:p",
-                    "*e:1:p"]  # on a tie (b:5:p) the packed one first, as heapq.merge
-    assert packed.pieces("v", lambda f: "*" + f.message) is not None
+    assert flat == expected
+    joined = packed.runs("joined", lambda f: "*" + f.message)  # a block's pieces joined, cut only where one goes
+    assert joined is not None
+    assert [", ".join(run) for run in joined] == ["*a:1:p", "b:1:p", "*b:2:o", "b:2:p, b:5:p", "*b:5:p", "b:9:p",
+                                                  "*c:7:p", "d:1:p, d:3:p", "*e:1:p", "f:1:p, f:2:p, g:1:p"]
+    for variant in ("v", "joined"):
+        pieces = packed.pieces(variant, lambda f: "*" + f.message)
+        assert pieces is not None
+        assert list(pieces) == [(sort_key(f), p) for f, p in zip(packed, expected, strict=True)]
+    by_file = [(file, ", ".join(p for _, p in group))
+               for file, group in groupby(zip(packed, expected, strict=True), key=lambda fp: fp[0].resource.file)]
+    for variant in ("v", "joined"):  # a block's pieces joined are cut where the file changes
+        file_runs = packed.file_runs(variant, lambda f: "*" + f.message)
+        assert file_runs is not None
+        merged = [(file, ", ".join(p for _, run in group for p in run))
+                  for file, group in groupby(file_runs, key=lambda fr: fr[0])]
+        assert merged == by_file, variant
+    assert packed.runs("other", str) is None and packed.file_runs("other", str) is None
+
+
+def test_joined_pieces_cut_at_any_piece() -> None:
+    pieces = ["a", "", "ccc", "dd…", "e"]
+    joined = Joined.of(pieces, ",\n ")
+    assert joined.text == ",\n ".join(pieces)
+    assert joined.split() == pieces
+    for start in range(len(pieces)):
+        for stop in range(start + 1, len(pieces) + 1):
+            assert joined.cut(start, stop) == ",\n ".join(pieces[start:stop])
 

@@ -23,6 +23,9 @@ def construct_all(text: str, fast: bool) -> list[Any]:
             node = loader.get_node()
             assert node is not None  # check_node() said there is one
             out.append(construct_document(node, loader) if fast else loader.construct_document(node))
+            # and the loader left as PyYAML leaves it (nothing remembered from one document to the next)
+            out.append((len(loader.constructed_objects), len(loader.recursive_objects),
+                        len(loader.state_generators), loader.deep_construct))
     except Exception as exc:  # YAML's errors and the others (a bad timestamp) must be the same too
         out.append(("raised", type(exc).__name__, str(exc)))
     finally:

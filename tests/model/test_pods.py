@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
+from policy_engine.model.documents import Document
+from policy_engine.model.pods import default_containers
 
 from .manifests import fixture_documents, fixture_workload, named_workloads
 
@@ -92,3 +97,40 @@ def test_sidecar_init_containers_count_beside_the_app_containers() -> None:
     found = named_workloads("sidecar_gpus.yaml")
     assert found["sidecar-gpus"].roles[0].gpus_per_pod == 16
     assert found["init-phase"].roles[0].gpus_per_pod == 8
+
+
+@pytest.mark.parametrize("spec", [
+    {"containers": [{"name": "a"}, {"name": "b"}]},
+    {"containers": []},
+    {},
+    {"initContainers": [{"name": "i"}], "containers": [{"name": "a"}]},
+    {"initContainers": None, "containers": [{"name": "a"}]},
+    {"initContainers": [{"name": "i"}]},
+])
+def test_a_pod_specs_containers_read_from_the_spec_given_are_those_read_from_the_document(
+        spec: dict[str, Any]) -> None:
+    doc = Document({"kind": "Pod", "spec": spec}, "pod.yaml", 1)
+    fast = default_containers(doc, ("spec",), spec)
+    assert fast == default_containers(doc, ("spec",))
+    assert [(r.path, r.init) for r in fast] == (
+        [(("spec", "initContainers", i), True) for i in range(len(spec.get("initContainers") or []))]
+        + [(("spec", "containers", i), False) for i in range(len(spec.get("containers") or []))])
+
+
+def test_containers_that_are_not_a_list_are_a_located_error_with_the_spec_given_too() -> None:
+    spec = {"containers": {"name": "a"}}
+    doc = Document({"kind": "Pod", "spec": spec}, "pod.yaml", 1)
+    with pytest.raises(WorkloadError, match="expected a list"):
+        default_containers(doc, ("spec",), spec)
+
+
+@pytest.mark.parametrize("name", ["pytorchjob.yaml", "tfjob.yaml", "kai_fraction.yaml", "sidecar_gpus.yaml"])
+def test_a_workloads_gpus_are_the_sum_over_its_roles_whatever_their_number(name: str) -> None:
+    for doc in fixture_documents(name):
+        w = build_workload(doc)
+        assert w is not None
+        total = sum(r.replicas * r.gpus_per_pod for r in w.roles)
+        assert (w.gpus, type(w.gpus)) == (total, type(total))
+        w.roles = w.roles[:1]
+        one = sum(r.replicas * r.gpus_per_pod for r in w.roles)
+        assert (w.gpus, type(w.gpus)) == (one, type(one))

@@ -9,9 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy_engine.compiler.program import Enforcement, Severity
-from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters import json_report
 from policy_engine.reporters.context import ReportContext
+
+from .samples import findings
 
 
 def test_findings_have_the_documented_fields(result: Result, ctx: ReportContext) -> None:
@@ -40,7 +42,7 @@ def test_verdict_errors_summary_and_teams(result: Result, ctx: ReportContext) ->
 
 
 def test_a_quota_finding_with_thousands_of_related_workloads_streams_to_the_same_text() -> None:
-    from policy_engine.compiler.program import Enforcement, Severity
+    from policy_engine.compiler.program import Enforcement
     from policy_engine.engine.findings import Finding, ResourceRef
     from policy_engine.reporters import ReportContext
     from policy_engine.reporters.json_report import _finding, _finding_json, encode
@@ -56,27 +58,8 @@ def test_a_quota_finding_with_thousands_of_related_workloads_streams_to_the_same
     assert _finding_json(few, ctx) == encode(_finding(few, ctx))
 
 
-_text = st.text(st.characters(exclude_categories=()), max_size=12)  # lone surrogates too (undecodable bytes)
-_amount = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**6, 10**6)
-
-
-_refs = st.builds(ResourceRef, _text, _text, st.none() | _text, _text, st.integers(0, 10**6), _text)
-
-
-@st.composite
-def _findings(draw: st.DrawFn) -> Finding:
-    ref = draw(_refs)
-    facts = draw(st.sampled_from([(), (("saving", "unknown: no spot price"),), (("role", "worker"), ("n", 2))]))
-    return Finding(policy=draw(_text), rule=draw(_text), severity=draw(st.sampled_from(list(Severity))),
-                   enforcement=draw(st.sampled_from(list(Enforcement))), message=draw(st.text(max_size=40)),
-                   resource=ref, field_line=draw(st.none() | st.integers(1, 10**6)),
-                   field_path=draw(st.tuples() | st.tuples(_text, st.integers(0, 9)) | st.tuples(_text)),
-                   monthly_cost=draw(_amount), saving=draw(_amount), group=draw(st.none() | _text),
-                   related=tuple(draw(st.lists(_refs, max_size=3))), facts=facts, error=draw(st.booleans()))
-
-
 @settings(max_examples=300, deadline=None)
-@given(_findings(), st.booleans())
+@given(findings(), st.booleans())
 def test_a_findings_piece_is_the_encoders_text_of_its_dict(f: Finding, warn_fails: bool) -> None:
     """The piece is put together from encoded parts for speed: byte for byte what encoding its dict gives,
     whatever the strings (any script, control characters, quotes) and numbers (NaN, infinities, ints)."""

@@ -6,7 +6,7 @@ from policy_engine.compiler.program import Enforcement
 from policy_engine.engine.findings import Result
 from policy_engine.reporters import markdown
 from policy_engine.reporters.context import ReportContext
-from policy_engine.reporters.costs import compare
+from policy_engine.reporters.costs import WorkloadCost, compare
 
 from .samples import SERVE, TRAIN
 
@@ -32,7 +32,7 @@ def test_passing_comment_when_only_warnings(result: Result, ctx: ReportContext) 
 
 
 def test_cost_delta_section_and_only_new_findings_fail(result: Result, ctx: ReportContext) -> None:
-    head = list(ctx.costs or [])
+    head = _full_costs(ctx)
     base = [replace(head[0], monthly=10000.0), replace(head[1], ref=replace(SERVE, name="old-serve"))]
     quota = next(f for f in result.findings if f.policy == "gpu-quota")
     diff = compare(base, head, base_ref="origin/main", base_sha="f" * 40,
@@ -52,7 +52,7 @@ def test_cost_delta_section_and_only_new_findings_fail(result: Result, ctx: Repo
 
 
 def test_team_table_carries_the_change_against_the_base(result: Result, ctx: ReportContext) -> None:
-    head = list(ctx.costs or [])
+    head = _full_costs(ctx)
     base = [replace(head[0], monthly=10000.0), replace(head[1], ref=replace(SERVE, name="old-serve")),
             replace(head[1], ref=replace(SERVE, name="retired"), team="retired-team", monthly=500.0)]
     diff = compare(base, head, base_ref="origin/main", base_sha="f" * 40, base_fingerprints=[])
@@ -77,7 +77,7 @@ def test_team_table_renders_as_a_table_in_a_gfm_renderer(result: Result, ctx: Re
     name included (a pipe, markup and a mention stay text in their cell)."""
     from markdown_it import MarkdownIt
 
-    head = list(ctx.costs or [])
+    head = _full_costs(ctx)
     hostile = "a|b <img src=x> @org/admins"
     base = [replace(head[0], monthly=10000.0)]
     head = [*head, replace(head[1], ref=replace(SERVE, name="odd"), team=hostile, monthly=100.0)]
@@ -97,3 +97,10 @@ def test_team_table_renders_as_a_table_in_a_gfm_renderer(result: Result, ctx: Re
     assert by_team[hostile.replace("@", "@\u200b")][3:] == ["$100.00", "+$100.00"]
     assert all(len(r) == 5 for r in rows)
     assert "<img" not in MarkdownIt("commonmark").enable("table").render(section)
+
+
+def _full_costs(ctx: ReportContext) -> list[WorkloadCost]:
+    """The sample's per-workload costs: full records (``--base`` compares them), not team shares."""
+    costs = list(ctx.costs or [])
+    assert all(isinstance(c, WorkloadCost) for c in costs)
+    return [c for c in costs if isinstance(c, WorkloadCost)]

@@ -55,3 +55,31 @@ def test_a_large_runs_packed_findings_and_pairs_stay_packed_and_are_escaped_as_r
     assert isinstance(clean.findings, PackedFindings) and isinstance(clean.evaluations, PackedList)
     assert [f.resource.name for f in clean.findings] == ["web", "x\\n::warning::y"]
     assert list(clean.evaluations)[1] == ("p\\x1b", replace(REF, name="x\\n::warning::y"))
+
+
+def test_a_control_character_inside_a_facts_list_or_after_a_clean_path_is_escaped() -> None:
+    """Field paths found clean are remembered, and the strings of a list or tuple in the facts are checked
+    where they are: neither lets a control character through."""
+    clean_path = ("spec", "containers", 0, "image")
+    cleaned = safe.result(Result(findings=[
+        finding(field_path=clean_path),
+        finding(field_path=(*clean_path, "x\x1b")),
+        finding(facts=(("images", ["ok", "bad\x07"]),)),
+        finding(facts=(("pair", ("ok", ("deep\n",))),)),
+        finding(facts=(("n", 2), ("images", ["ok", None, 1.5]))),
+    ])).findings
+    assert cleaned[0].field_path is clean_path
+    assert cleaned[1].field_path == (*clean_path, "x\\x1b")
+    assert cleaned[2].facts == (("images", ["ok", "bad\\x07"]),)
+    assert cleaned[3].facts == (("pair", ("ok", ("deep\\n",))),)
+    assert cleaned[4].facts == (("n", 2), ("images", ["ok", None, 1.5]))
+
+
+def test_a_team_share_with_a_control_character_in_its_team_is_escaped() -> None:
+    from policy_engine.reporters.context import ReportContext
+    from policy_engine.reporters.costs import TeamShare
+
+    clean = TeamShare("nlp", 8.0, 100.0)
+    costs = safe.context(ReportContext(costs=[clean, TeamShare("ops\x1b[31m", 1.0, None)]), Result()).costs
+    assert costs is not None and costs[0] is clean
+    assert costs[1] == TeamShare("ops\\x1b[31m", 1.0, None)

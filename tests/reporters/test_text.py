@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
-from policy_engine.engine.findings import Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters import text
 from policy_engine.reporters.context import ReportContext
+
+from .samples import findings
 
 
 def test_findings_grouped_by_file_with_location_and_cost(result: Result, ctx: ReportContext) -> None:
@@ -45,3 +51,28 @@ def test_a_saving_that_cannot_be_known_is_said_not_shown_as_zero(result: Result,
     assert "saving unknown (no spot price in the catalog)" in line and "saves" not in line
     summary = next(line for line in out.splitlines() if line.startswith("  prefer-spot"))
     assert "$8,000.00 + unknown" in summary
+
+
+@settings(max_examples=300, deadline=None)
+@given(findings(), st.booleans(), st.booleans())
+def test_a_findings_piece_is_its_lines_as_the_report_writes_them(f: Finding, colour: bool, same_cost: bool) -> None:
+    """The common piece is put together apart from ``_finding`` for speed: byte for byte its lines, whatever
+    the finding (group, related workloads, no policy name, saving unknown or not, colour); and again with the
+    resource's and the cost's text kept from the finding before (a workload's findings come together)."""
+    ctx = ReportContext(root=Path("/repo"), cwd=Path("/repo"), color=colour)
+    expected = "\n".join(text._finding(f, ctx, text._Paint(colour)))
+    assert text.piece(f, ctx) == expected
+    again = replace(f, message=f.message + "!", monthly_cost=f.monthly_cost if same_cost else 12.5)
+    assert text.piece(again, ctx) == "\n".join(text._finding(again, ctx, text._Paint(colour)))
+
+
+def test_no_line_starts_a_workflow_command_though_a_file_is_named_so() -> None:
+    """A file named ``::error::x.yaml`` heads its findings: defused (a runner would read it as a command)."""
+    from policy_engine.compiler.program import Enforcement, Severity
+    from policy_engine.engine.findings import ResourceRef
+
+    ref = ResourceRef("Job", "j", None, "/repo/::error::x.yaml", 1, "batch/v1")
+    f = Finding("p", "r", Severity.LOW, Enforcement.WARN, "m", ref)
+    out = text.render(Result(findings=[f]), ReportContext(root=Path("/repo"), cwd=Path("/repo")))
+    assert "\\x3a:error::x.yaml" in out
+    assert not [line for line in out.splitlines() if line.lstrip(" \x1b[0123456789;m").startswith("::")]
