@@ -7,6 +7,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from itertools import filterfalse
 from typing import Any
 
 from policy_engine.compiler import container_groups
@@ -85,8 +86,7 @@ class RuleCompiler:
         target = body.target
 
         def check(w: Workload) -> Sequence[Violation]:
-            present = read(w)
-            missing = [k for k in keys if not present.get(k)]
+            missing = list(filterfalse(read(w).get, keys))
             if not missing:
                 return NONE
             listed = ", ".join(missing)
@@ -287,12 +287,11 @@ class RuleCompiler:
                 held = None if labels is None else (not labels if decided_by_none else bool(labels))
                 if (held is True) != negate:
                     return NONE
-                facts = {fact: labels} if only_fact else \
-                    {name: labels if name == fact else getter(w) for name, (getter, _) in reads.items()}
+                facts = {fact: labels} if only_fact else _facts(reads, w, fact, labels)
             else:
                 if (test(w) is True) != negate:
                     return NONE
-                facts = {name: getter(w) for name, (getter, _) in reads.items()}
+                facts = _facts(reads, w)
             if template is not None:  # the policy's message: only the elements are needed, not the default text
                 elements = ""
                 for name in witnesses:  # the first quantifier's deciding elements that are any
@@ -341,6 +340,12 @@ class RuleCompiler:
         return check
 
 
+def _facts(reads: Mapping[str, tuple[Closure, str]], w: Workload, fact: str = "", found: Any = None) -> dict[str, Any]:
+    """What a condition read of ``w`` (``_reads``), ``found`` for ``fact`` when given. (Comprehensions here,
+    not in the rule's closure: there they would cost a cell per evaluation, violation or not.)"""
+    return {name: found if name == fact and fact else getter(w) for name, (getter, _) in reads.items()}
+
+
 def _too_long(kind: RunKind, hours_per_run: float | None, maximum: float | None) -> bool:
     """A per-run bound above the maximum; continuous kinds have no run to bound."""
     if maximum is None or hours_per_run is None or kind is RunKind.CONTINUOUS:
@@ -385,13 +390,18 @@ def witnesses(q: ast.Quantifier) -> Closure:
 
     def find(w: Workload) -> list[str] | None:
         x = collection(w)
-        if isinstance(x, dict):
-            return [str(k) for k, v in x.items() if (body((w, k, v) if pairs else (w, k)) is True) == want]
-        if isinstance(x, list | tuple):
-            return [element_label(item, i) for i, item in enumerate(x) if (body((w, item)) is True) == want]
+        if isinstance(x, dict | list | tuple):
+            return _deciding_elements(body, w, x, pairs, want)
         return None
 
     return find
+
+
+def _deciding_elements(body: Closure, w: Workload, x: Any, pairs: bool, want: bool) -> list[str]:
+    """The keys of a map, or the labels of a list's elements, for which ``body`` is ``want``."""
+    if isinstance(x, dict):
+        return [str(k) for k, v in x.items() if (body((w, k, v) if pairs else (w, k)) is True) == want]
+    return [element_label(item, i) for i, item in enumerate(x) if (body((w, item)) is True) == want]
 
 
 def _single_quantifier(e: ast.Expr) -> tuple[Closure, str, str] | None:
@@ -457,6 +467,12 @@ def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
             break
     else:  # the usual case: every role's pods can be labelled
         return where
-    notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
-                          and (r.labels_path if target == "labels" else r.annotations_path) in paths)
+    notes = _notes(w, target, paths)
     return f"{where} ({'; '.join(n for n in notes if n)})" if notes else where
+
+
+def _notes(w: Workload, target: str, paths: Sequence[FieldPath]) -> dict[str | None, None]:
+    """The notes of the roles whose pods no field can label, at ``paths`` (apart: ``fix_where`` runs for
+    every label finding and would otherwise make a cell for each of its arguments)."""
+    return dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
+                         and (r.labels_path if target == "labels" else r.annotations_path) in paths)
