@@ -11,6 +11,8 @@ Annotations follow the same rule.
 
 from __future__ import annotations
 
+from typing import Any
+
 from policy_engine.errors import WorkloadError
 from policy_engine.model import fields, runtime
 from policy_engine.model.config import DEFAULT_CONFIG, ModelConfig
@@ -64,7 +66,7 @@ def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workl
         workload.provenance["generic"] = Provenance(
             path, f"unknown kind {doc.kind}: pod template read generically"
         )
-    _idle(doc, workload, shape.idle)
+    _idle(doc, workload, shape.idle, meta)
     return workload
 
 
@@ -89,10 +91,14 @@ def _priority_class(doc: Document, spec_path: tuple[str | int, ...]) -> str | No
     return str(value) if value else None
 
 
-def _idle(doc: Document, workload: Workload, declared: tuple[float, Provenance] | None) -> None:
-    """The policy-engine.io/idle-timeout annotation (object, else every pod) wins over kind facts."""
+def _idle(doc: Document, workload: Workload, declared: tuple[float, Provenance] | None,
+          meta: dict[str, Any]) -> None:
+    """The policy-engine.io/idle-timeout annotation (object, else every pod) wins over kind facts;
+    ``meta``: the object's metadata, already read."""
     name = runtime.IDLE_TIMEOUT_ANNOTATION
-    found = runtime.annotation_seconds(doc, ("metadata", "annotations"), name)
+    annotations = meta.get("annotations")
+    found = runtime.annotation_seconds(doc, ("metadata", "annotations"), name) \
+        if isinstance(annotations, dict) and annotations.get(name) is not None else None
     if found is None and name in workload.annotations:
         path = (*workload.roles[0].annotations_path, name)
         seconds = runtime.parse_duration(workload.annotations[name])

@@ -100,9 +100,10 @@ def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
     if model is not None:
         placement.gpu_model, placement.provenance["gpu_model"] = model
 
-    toleration = _spot_toleration(spec, spec_path) if "tolerations" in spec else None
-    if toleration is not None and placement.capacity_type is CapacityType.UNKNOWN:
-        placement.provenance["spot_toleration"] = toleration
+    if placement.capacity_type is CapacityType.UNKNOWN and "tolerations" in spec:  # (else it says nothing more)
+        toleration = _spot_toleration(spec, spec_path)
+        if toleration is not None:
+            placement.provenance["spot_toleration"] = toleration
     return placement
 
 
