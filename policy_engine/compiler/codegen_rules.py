@@ -7,6 +7,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from itertools import filterfalse
 from typing import Any
 
 from policy_engine.compiler import container_groups
@@ -15,7 +16,7 @@ from policy_engine.compiler.codegen_expr import Closure, compile_expr
 from policy_engine.compiler.container_groups import by_class
 from policy_engine.compiler.estimates import SavingFns
 from policy_engine.compiler.messages import Template, render_duration, render_value
-from policy_engine.compiler.program import Violation
+from policy_engine.compiler.program import Violation, new_violation
 from policy_engine.compiler.regex import compile_regex
 from policy_engine.compiler.walk import children
 from policy_engine.model.documents import FieldPath
@@ -29,6 +30,11 @@ NONE: tuple[Violation, ...] = ()
 _NO_CONTEXT: Mapping[str, str] = {}
 #: The fact a spot finding carries when the catalog has no real spot price for the workload.
 SPOT_SAVING_UNKNOWN = "unknown: no spot price in the pricing catalog (bring real ones: policy-engine prices import)"
+
+#: Enum members the rules compare with, read once (on Python 3.11 each read through the class goes through
+#: ``EnumType.__getattr__``, ~0.1 µs, for every workload a rule judges).
+_SPOT, _UNKNOWN_CAPACITY = CapacityType.SPOT, CapacityType.UNKNOWN
+_UNBOUNDED, _CONTINUOUS = RunKind.UNBOUNDED, RunKind.CONTINUOUS
 
 _FIELDS = {"instance_types": "instance_type", "gpu_models": "gpu_model"}
 _NOUNS = {"instance_types": "instance type", "gpu_models": "GPU model"}
@@ -69,9 +75,9 @@ class RuleCompiler:
                   path: FieldPath = (), saving: float | None = None,
                   facts: Mapping[str, object] | None = None) -> Violation:
         if self.template is None:
-            return Violation(rule, default, path, saving, facts or {})
+            return new_violation((rule, default, path, saving, facts or {}))
         message = self.template.render(w, {"policy": self.policy_name, **context})
-        return Violation(rule, message, path, saving, facts or {})
+        return new_violation((rule, message, path, saving, facts or {}))
 
     # ---- labels and annotations ----
     # A label rule reads what every pod the workload runs carries (``Workload.labels``: a controller's pod
@@ -85,8 +91,7 @@ class RuleCompiler:
         target = body.target
 
         def check(w: Workload) -> Sequence[Violation]:
-            present = read(w)
-            missing = [k for k in keys if not present.get(k)]
+            missing = list(filterfalse(read(w).get, keys))
             if not missing:
                 return NONE
             listed = ", ".join(missing)
@@ -192,9 +197,9 @@ class RuleCompiler:
             out: list[Violation] = []
             for role in deciding_roles(w):
                 capacity = role.capacity_type
-                if capacity is CapacityType.SPOT:
+                if capacity is _SPOT:
                     continue
-                if capacity is CapacityType.UNKNOWN:
+                if capacity is _UNKNOWN_CAPACITY:
                     default = (f"role {role.name} does not request spot capacity (an unknown capacity type "
                                "counts as not spot); add a nodeSelector such as "
                                "karpenter.sh/capacity-type: spot")
@@ -244,7 +249,7 @@ class RuleCompiler:
         def check(w: Workload) -> Sequence[Violation]:
             run = w.admitted_run_time or w.run_time  # what admission of the jobs it creates will see
             path = run.provenance.path if run.provenance else ("spec",)
-            if run.kind is RunKind.UNBOUNDED:
+            if run.kind is _UNBOUNDED:
                 within = f" of at most {limit}" if limit else ""
                 default = (f"the job has no bounded run time ({run.reason}); set a deadline{within}, "
                            "e.g. spec.activeDeadlineSeconds")
@@ -287,12 +292,11 @@ class RuleCompiler:
                 held = None if labels is None else (not labels if decided_by_none else bool(labels))
                 if (held is True) != negate:
                     return NONE
-                facts = {fact: labels} if only_fact else \
-                    {name: labels if name == fact else getter(w) for name, (getter, _) in reads.items()}
+                facts = {fact: labels} if only_fact else _facts(reads, w, fact, labels)
             else:
                 if (test(w) is True) != negate:
                     return NONE
-                facts = {name: getter(w) for name, (getter, _) in reads.items()}
+                facts = _facts(reads, w)
             if template is not None:  # the policy's message: only the elements are needed, not the default text
                 elements = ""
                 for name in witnesses:  # the first quantifier's deciding elements that are any
@@ -301,7 +305,7 @@ class RuleCompiler:
                     if elements:
                         break
                 message = template.render(w, {"policy": policy_name, "condition": text, "elements": elements})
-                return [Violation(rule, message, path, None, facts)]
+                return [new_violation((rule, message, path, None, facts))]
             parts = []
             for n, v in facts.items():
                 if reads[n][1] == WITNESS:
@@ -313,7 +317,7 @@ class RuleCompiler:
                 default = f"{text} holds, which the policy forbids" + (f" ({shown})" if shown else "")
             else:
                 default = f"requires {text}" + (f", but {shown}" if shown else ", which does not hold")
-            return [Violation(rule, default + limits, path, None, facts)]
+            return [new_violation((rule, default + limits, path, None, facts))]
 
         return check
 
@@ -336,14 +340,20 @@ class RuleCompiler:
             elif (not labels if decided_by_none else bool(labels)) != negate:
                 return NONE
             listed = ", ".join(labels) if labels is not None else "unset"
-            return [Violation(rule, head + listed + tail, path, None, {fact: labels})]
+            return [new_violation((rule, head + listed + tail, path, None, {fact: labels}))]
 
         return check
 
 
+def _facts(reads: Mapping[str, tuple[Closure, str]], w: Workload, fact: str = "", found: Any = None) -> dict[str, Any]:
+    """What a condition read of ``w`` (``_reads``), ``found`` for ``fact`` when given. (Comprehensions here,
+    not in the rule's closure: there they would cost a cell per evaluation, violation or not.)"""
+    return {name: found if name == fact and fact else getter(w) for name, (getter, _) in reads.items()}
+
+
 def _too_long(kind: RunKind, hours_per_run: float | None, maximum: float | None) -> bool:
     """A per-run bound above the maximum; continuous kinds have no run to bound."""
-    if maximum is None or hours_per_run is None or kind is RunKind.CONTINUOUS:
+    if maximum is None or hours_per_run is None or kind is _CONTINUOUS:
         return False
     return hours_per_run * 3600 > maximum
 
@@ -385,13 +395,18 @@ def witnesses(q: ast.Quantifier) -> Closure:
 
     def find(w: Workload) -> list[str] | None:
         x = collection(w)
-        if isinstance(x, dict):
-            return [str(k) for k, v in x.items() if (body((w, k, v) if pairs else (w, k)) is True) == want]
-        if isinstance(x, list | tuple):
-            return [element_label(item, i) for i, item in enumerate(x) if (body((w, item)) is True) == want]
+        if isinstance(x, dict | list | tuple):
+            return _deciding_elements(body, w, x, pairs, want)
         return None
 
     return find
+
+
+def _deciding_elements(body: Closure, w: Workload, x: Any, pairs: bool, want: bool) -> list[str]:
+    """The keys of a map, or the labels of a list's elements, for which ``body`` is ``want``."""
+    if isinstance(x, dict):
+        return [str(k) for k, v in x.items() if (body((w, k, v) if pairs else (w, k)) is True) == want]
+    return [element_label(item, i) for i, item in enumerate(x) if (body((w, item)) is True) == want]
 
 
 def _single_quantifier(e: ast.Expr) -> tuple[Closure, str, str] | None:
@@ -457,6 +472,12 @@ def fix_where(w: Workload, target: str, paths: Sequence[FieldPath]) -> str:
             break
     else:  # the usual case: every role's pods can be labelled
         return where
-    notes = dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
-                          and (r.labels_path if target == "labels" else r.annotations_path) in paths)
+    notes = _notes(w, target, paths)
     return f"{where} ({'; '.join(n for n in notes if n)})" if notes else where
+
+
+def _notes(w: Workload, target: str, paths: Sequence[FieldPath]) -> dict[str | None, None]:
+    """The notes of the roles whose pods no field can label, at ``paths`` (apart: ``fix_where`` runs for
+    every label finding and would otherwise make a cell for each of its arguments)."""
+    return dict.fromkeys(r.labels_note for r in w.roles if r.labels_note
+                         and (r.labels_path if target == "labels" else r.annotations_path) in paths)

@@ -439,13 +439,19 @@ def quantify(q: ast.Quantifier, body: Closure) -> Closure:
         classes = small_classes(w)
         if classes is not None:
             return sum(len(m) for held, m in zip(per_class(w, classes), classes.members, strict=True) if held)
-        holding = {key for record, key in grouping.groups_of(w) if body((w, record)) is True}
+        holding = _keys_where(grouping, body, w, True)
         if not holding:
             return 0
         sizes = Counter(grouping.keys(w))
-        return sum(sizes[key] for key in holding)
+        return sum(map(sizes.__getitem__, holding))
 
     return count
+
+
+def _keys_where(grouping: Grouping, body: Closure, w: Any, want: bool) -> set[Any]:
+    """The keys of the groups of ``w``'s container table for which ``body`` is ``want``. (Comprehensions
+    apart from the closures: in them, each evaluation would make a cell for ``w``.)"""
+    return {key for record, key in grouping.groups_of(w) if (body((w, record)) is True) is want}
 
 
 def deciding(q: ast.Quantifier, body: Closure) -> Callable[[Workload], list[str]]:
@@ -461,23 +467,26 @@ def deciding(q: ast.Quantifier, body: Closure) -> Callable[[Workload], list[str]
             held = per_class(w, classes)
             if want not in held:  # the commonest outcome: nothing to name
                 return []
-            label = classes.label
             if len(held) == 1:  # one class (most pods): its members, in order
-                return [label(i) for i in classes.members[0]]
+                return list(map(classes.label, classes.members[0]))
             found: list[int] = []
             for verdict, members in zip(held, classes.members, strict=True):
                 if verdict is want:
                     found += members
             if len(found) > 1:
                 found.sort()
-            return [label(i) for i in found]
-        chosen = {key for record, key in grouping.groups_of(w) if (body((w, record)) is True) is want}
+            return list(map(classes.label, found))
+        chosen = _keys_where(grouping, body, w, want)
         if not chosen:  # the commonest outcome: nothing to name
             return []
-        table = container_table(w)
-        return [_label(table.raws[i], i) for i, key in enumerate(grouping.keys(w)) if key in chosen]
+        return _labels(container_table(w), grouping.keys(w), chosen)
 
     return find
+
+
+def _labels(table: ContainerTable, keys: list[Any], chosen: set[Any]) -> list[str]:
+    """How the containers whose key is ``chosen`` are named in messages, in order."""
+    return [_label(table.raws[i], i) for i, key in enumerate(keys) if key in chosen]
 
 
 def _label(raw: dict[str, Any], index: int) -> str:

@@ -49,8 +49,14 @@ def render_value(value: Any, type_: str = "") -> str:
     if isinstance(value, float):
         return f"{value:g}" if abs(value) < 1e15 else str(value)
     if isinstance(value, list | tuple | frozenset | set):
-        return ", ".join(render_value(v, type_[5:-1] if type_.startswith("list[") else "") for v in value)
+        return _render_items(value, type_[5:-1] if type_.startswith("list[") else "")
     return str(value)
+
+
+def _render_items(values: Iterable[Any], type_: str) -> str:
+    """A collection's values, each as ``render_value`` shows it (apart: in ``render_value`` the comprehension
+    would make a cell on every call)."""
+    return ", ".join(render_value(v, type_) for v in values)
 
 
 def render_duration(seconds: float) -> str:
@@ -100,22 +106,68 @@ class Template:
     #: per field: its parameter's value, or the attribute read for it (None: neither, read from the context)
     sources: tuple[tuple[str, str | None, Attribute | None], ...] = ()
 
+    #: the text cut at its placeholders: literal pieces, and None where ``slots`` put a value; empty when the
+    #: text is not that simple (a format spec, a conversion, unbalanced braces): then ``str.format_map``
+    pieces: tuple[str | None, ...] = ()
+    slots: tuple[tuple[int, str, str | None, Attribute | None], ...] = ()  # (position in pieces, its source)
+
     def render(self, w: Workload, context: Mapping[str, str]) -> str:
-        values: dict[str, str] = {}
-        for name, constant, attribute in self.sources:  # a rule's own placeholders first, then parameters
+        if not self.pieces:
+            return self.text.format_map(_values(w, context, self.sources))
+        out: list[str | None] = list(self.pieces)
+        for i, name, constant, attribute in self.slots:  # a rule's own placeholders first, then parameters
             if name in context:
-                values[name] = context[name]
+                out[i] = context[name]
             elif constant is not None:
-                values[name] = constant
+                out[i] = constant
             elif attribute is not None:
-                values[name] = render_value(attribute.getter(w), attribute.type)
+                out[i] = render_value(attribute.getter(w), attribute.type)
             else:
                 raise KeyError(name)
-        return self.text.format_map(values)
+        return "".join(out)  # type: ignore[arg-type]  # every None filled in
+
+
+def _values(w: Workload, context: Mapping[str, str],
+            sources: tuple[tuple[str, str | None, Attribute | None], ...]) -> dict[str, str]:
+    return {name: _value(w, context, name, constant, attribute) for name, constant, attribute in sources}
+
+
+def _value(w: Workload, context: Mapping[str, str], name: str, constant: str | None,
+           attribute: Attribute | None) -> str:
+    """A placeholder's value: the rule's own (``context``), else the parameter's, else the attribute's."""
+    if name in context:
+        return context[name]
+    if constant is not None:
+        return constant
+    if attribute is None:
+        raise KeyError(name)
+    return render_value(attribute.getter(w), attribute.type)
 
 
 def compile_template(text: str, constants: Mapping[str, str]) -> Template:
     names = placeholders(text) or []
     fields = tuple(dict.fromkeys(n for n in names if n))
-    return Template(text, fields, constants,
-                    tuple((n, constants.get(n), ATTRIBUTES.get(n)) for n in fields))
+    sources = tuple((n, constants.get(n), ATTRIBUTES.get(n)) for n in fields)
+    return Template(text, fields, constants, sources, *_cut(text, constants))
+
+
+def _cut(text: str, constants: Mapping[str, str]) -> tuple[tuple[str | None, ...],
+                                                           tuple[tuple[int, str, str | None, Attribute | None], ...]]:
+    """``text`` as literal pieces and placeholders (``Template.pieces``, ``.slots``); nothing when a placeholder
+    is more than a plain name, which ``str.format_map`` renders (or refuses) instead."""
+    pieces: list[str | None] = []
+    slots = []
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:
+        return (), ()
+    for literal, name, spec, conversion in parsed:
+        if literal:
+            pieces.append(literal)
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            return (), ()
+        slots.append((len(pieces), name, constants.get(name), ATTRIBUTES.get(name)))
+        pieces.append(None)
+    return (tuple(pieces), tuple(slots)) if pieces else ((), ())

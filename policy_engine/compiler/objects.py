@@ -228,15 +228,22 @@ def entries_of(role: Role, ephemeral: list[dict[str, Any]]) -> Iterator[
         tuple[dict[str, Any], str, str, tuple[Any, Any] | None, Container | None]]:
     """``entries`` of one role, its ``ephemeral`` containers last."""
     for c in role.containers:
-        raw = c.raw
-        if raw is None:
-            raw = {"name": c.name, "resources": {"requests": c.requests, "limits": c.limits}}
-        type_ = "app"
-        if c.init:
-            type_ = "sidecar" if raw.get("restartPolicy") == "Always" else "init"
-        yield raw, type_, role.name, (c.requests, c.limits), c
+        raw = c.raw if c.raw is not None else _as_written(c)
+        yield raw, _type_of(c, raw), role.name, (c.requests, c.limits), c
     for raw in ephemeral:
         yield raw, "ephemeral", role.name, None, None
+
+
+def _as_written(c: Container) -> dict[str, Any]:
+    """A container the model read from elsewhere than a mapping of its own (a CRD's trainer), as a mapping."""
+    return {"name": c.name, "resources": {"requests": c.requests, "limits": c.limits}}
+
+
+def _type_of(c: Container, raw: dict[str, Any]) -> str:
+    """app, init, or sidecar (an init container that restarts ``Always``)."""
+    if not c.init:
+        return "app"
+    return "sidecar" if raw.get("restartPolicy") == "Always" else "init"
 
 
 def ephemeral_containers(obj: Any, role: Role) -> list[dict[str, Any]]:
@@ -313,41 +320,47 @@ def container_classes(w: Workload) -> ContainerClasses:
     group = sum(len(r.containers) for r in w.roles) > _GROUP_FROM  # a few containers: each its own class
     parsed: dict[str, Decimal] | None = None  # read only to build a record
     known = _known
-    for index, (raw, type_, role, amounts, model) in enumerate(entries(w)):
-        raws.append(raw)
-        if model is None:  # an ephemeral container (rare), as written: a class of its own
-            firsts.append(container_record(raw, type_, role))
-            complete.append(True)
+    obj = w.doc.obj
+    for r in w.roles:  # in ``entries_of``'s order: each role's containers, then its ephemeral ones
+        role = r.name
+        for model in r.containers:
+            index = len(raws)
+            raw = model.raw if model.raw is not None else _as_written(model)
+            type_ = "app" if not model.init else _type_of(model, raw)
+            raws.append(raw)
+            image = raw.get("image")
+            pull = raw.get("imagePullPolicy")
+            security = raw.get("securityContext")
+            key = (type_, role, image if type(image) is str else None, pull if type(pull) is str else None,
+                   tuple(model.requests.items()), tuple(model.limits.items()),
+                   _security_key(security) if security else None)
+            if group:
+                found = classes.get(key)
+                if found is not None:
+                    members[found].append(index)
+                    continue
+                classes[key] = len(firsts)
+            kind = known.get(key)
+            if kind is None:
+                if parsed is None:
+                    parsed = parsed_quantities(w)
+                built = container_record(raw, type_, role, (model.requests, model.limits), parsed)
+                if len(known) >= _KNOWN_AT_MOST:
+                    known.clear()
+                kind = known[key] = (next(_ids), {**built, **_OWN_BLANK})
+                firsts.append(built)
+                complete.append(True)
+            else:
+                firsts.append(kind[1])
+                complete.append(False)
             members.append([index])
-            ids.append(-1)
-            continue
-        image = raw.get("image")
-        pull = raw.get("imagePullPolicy")
-        security = raw.get("securityContext")
-        key = (type_, role, image if type(image) is str else None, pull if type(pull) is str else None,
-               tuple(model.requests.items()), tuple(model.limits.items()),
-               _security_key(security) if security else None)
-        if group:
-            found = classes.get(key)
-            if found is not None:
-                members[found].append(index)
-                continue
-            classes[key] = len(firsts)
-        kind = known.get(key)
-        if kind is None:
-            if parsed is None:
-                parsed = parsed_quantities(w)
-            built = container_record(raw, type_, role, amounts, parsed)
-            if len(known) >= _KNOWN_AT_MOST:
-                known.clear()
-            kind = known[key] = (next(_ids), {**built, **_OWN_BLANK})
-            firsts.append(built)
+            ids.append(kind[0])
+        for raw in ephemeral_containers(obj, r):  # (rare) as written: each a class of its own
+            members.append([len(raws)])
+            raws.append(raw)
+            firsts.append(container_record(raw, "ephemeral", role))
             complete.append(True)
-        else:
-            firsts.append(kind[1])
-            complete.append(False)
-        members.append([index])
-        ids.append(kind[0])
+            ids.append(-1)
     return ContainerClasses(members, raws, ids, firsts, complete)
 
 

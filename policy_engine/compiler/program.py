@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import field
 from enum import Enum
+from functools import partial
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -56,6 +57,11 @@ class Violation(NamedTuple):
     saving: float | None = None  # estimated monthly saving if fixed
     facts: Mapping[str, object] = MappingProxyType({})  # attribute values the rule read
 
+
+#: A ``Violation`` of its five fields as one tuple, built at C speed: ``NamedTuple``'s own ``__new__`` is a Python
+#: function, a frame for every violation a rule finds (a large run finds hundreds of thousands).
+new_violation: Callable[[tuple[str, str, FieldPath, float | None, Mapping[str, object]]], Violation] = \
+    partial(tuple.__new__, Violation)
 
 DEFAULT_ALERTS = (0.5, 0.8, 1.0)
 

@@ -84,6 +84,11 @@ def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+#: The run kinds ``project`` tells apart, read once: on Python 3.11 each read of an enum member through its
+#: class goes through ``EnumType.__getattr__`` (~0.1 µs), and ``project`` runs per workload and aggregate rule.
+_UNBOUNDED, _CONTINUOUS, _SCHEDULED = RunKind.UNBOUNDED, RunKind.CONTINUOUS, RunKind.SCHEDULED
+
+
 def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float, bool]:
     """Hours the workload's pods run within one period, and whether that is the unbounded upper bound.
 
@@ -93,11 +98,12 @@ def project(w: Workload, period: Period, hours_per_month: float) -> tuple[float,
     """
     span = period_hours(period, hours_per_month)
     rt = w.run_time
-    if rt.kind is RunKind.UNBOUNDED or rt.hours_per_run is None:
+    kind = rt.kind
+    if kind is _UNBOUNDED or rt.hours_per_run is None:
         return span, True
-    if rt.kind is RunKind.CONTINUOUS:
+    if kind is _CONTINUOUS:
         return span, False
-    if rt.kind is RunKind.SCHEDULED:
+    if kind is _SCHEDULED:
         return min(rt.hours_per_run * rt.runs_per_month * span / hours_per_month, span), False
     return min(rt.hours_per_run, span), False
 

@@ -10,6 +10,7 @@ from policy_engine.engine.findings import Finding, Result, total_saving
 from policy_engine.engine.packed import PackedFindings, counts
 from policy_engine.reporters.context import ReportContext, error_parts, money, saving_money
 from policy_engine.reporters.context import file_runs as context_file_runs
+from policy_engine.reporters.pieces import PIECE_CHARS
 from policy_engine.wording import count
 
 _RESET = "\x1b[0m"
@@ -34,14 +35,20 @@ def render(result: Result, ctx: ReportContext) -> str:
     return "".join(stream(result, ctx))
 
 
-def stream(result: Result, ctx: ReportContext, lines_per_piece: int = 2048) -> Iterator[str]:
-    """The report a piece at a time (each whole lines): a run with 100,000s of findings is never one string."""
+def stream(result: Result, ctx: ReportContext, lines_per_piece: int = 2048,
+           piece_chars: int = PIECE_CHARS) -> Iterator[str]:
+    """The report a piece at a time (each whole lines): a run with 100,000s of findings is never one string.
+    A piece ends after ``lines_per_piece`` lines or ``piece_chars`` characters (a parallel run's workers send
+    a file's findings of a unit as one "line" of many)."""
     piece: list[str] = []
+    size = 0
     for line in _lines(result, ctx):
         piece.append(line)
-        if len(piece) >= lines_per_piece:
+        size += len(line)
+        if len(piece) >= lines_per_piece or size >= piece_chars:
             yield _defused("\n".join(piece) + "\n")
             piece.clear()
+            size = 0
     if piece:
         yield _defused("\n".join(piece) + "\n")
 

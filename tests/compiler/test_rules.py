@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from policy_engine.compiler.program import Violation, new_violation
 from policy_engine.model.workload import CapacityType, RunKind, RunTime
 from tests.workloads import compile_one, role, workload
 
@@ -185,3 +186,11 @@ def test_live_idle_is_kept() -> None:
     [live] = policy.live_idle
     assert (live.utilisation_below, live.for_seconds) == (0.1, 3600.0)
     assert policy.violations(workload()) == []
+
+
+def test_a_violation_built_from_its_fields_is_the_named_tuple() -> None:
+    built = new_violation(("assert", "m", ("spec",), 1.5, {"a": 1}))
+    assert type(built) is Violation and built == Violation("assert", "m", ("spec",), 1.5, {"a": 1})
+    fields = (built.rule, built.message, built.path, built.saving, built.facts)
+    assert fields == ("assert", "m", ("spec",), 1.5, {"a": 1})
+    assert built._replace(message="n").message == "n"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,3 +77,13 @@ def test_no_line_starts_a_workflow_command_though_a_file_is_named_so() -> None:
     out = text.render(Result(findings=[f]), ReportContext(root=Path("/repo"), cwd=Path("/repo")))
     assert "\\x3a:error::x.yaml" in out
     assert not [line for line in out.splitlines() if line.lstrip(" \x1b[0123456789;m").startswith("::")]
+
+
+def test_a_piece_ends_past_its_size_though_its_lines_are_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parallel run's workers send a file's findings of a unit as one "line" of many: the report is still
+    written a few of them at a time, never gathered whole (100,000 documents on stdin are one file)."""
+    lines = ["<stdin>", "x" * 5000, "y" * 5000, "z" * 5000, "", "totals"]
+    monkeypatch.setattr(text, "_lines", lambda result, ctx: iter(lines))
+    pieces = list(text.stream(Result(), ReportContext(), piece_chars=4096))
+    assert "".join(pieces) == "\n".join(lines) + "\n"
+    assert len(pieces) >= 3 and max(map(len, pieces)) < 2 * 5000
