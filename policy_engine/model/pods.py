@@ -230,8 +230,10 @@ def _read_containers(
                 limits = _EMPTY
             if counting and type(requests) is dict and type(limits) is dict:
                 # one flat tuple, nothing else kept per container (no tuple per item): the number of requests,
-                # their names and values, then the limits' names and values
+                # their names and values, then the limits' names and values, then the type of each (1, 1.0 and
+                # true are equal keys, but `true` is no quantity and `1.0` is written so)
                 pair = (len(requests), *requests, *requests.values(), *limits, *limits.values())
+                pair = (*pair, *map(type, pair))
                 try:
                     seen = counted.get(pair)
                 except TypeError:  # an unhashable value: checked (and refused) below

@@ -9,7 +9,7 @@ import pytest
 from policy_engine.errors import WorkloadError
 from policy_engine.model.build import build_workload
 from policy_engine.model.config import ModelConfig
-from policy_engine.model.documents import Document
+from policy_engine.model.documents import Document, load_text
 from policy_engine.model.pods import default_containers
 
 from .manifests import fixture_documents, fixture_workload, named_workloads
@@ -134,3 +134,23 @@ def test_a_workloads_gpus_are_the_sum_over_its_roles_whatever_their_number(name:
         w.roles = w.roles[:1]
         one = sum(r.replicas * r.gpus_per_pod for r in w.roles)
         assert (w.gpus, type(w.gpus)) == (one, type(one))
+
+
+@pytest.mark.parametrize(("first", "second"), [("1", "true"), ("1", "1.0"), ("1.0", "1")])
+def test_a_container_asking_as_another_did_in_another_form_is_read_on_its_own(first: str, second: str) -> None:
+    """1, 1.0 and true are equal in Python: a container is not taken for one before it by them."""
+    def read(values: list[str]) -> Any:
+        text = "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n" + "".join(
+            f"  - name: c{i}\n    resources: {{limits: {{nvidia.com/gpu: {v}}}}}\n" for i, v in enumerate(values))
+        try:
+            w = build_workload(next(d for d in load_text(text, "p.yaml") if isinstance(d, Document)))
+        except WorkloadError as exc:
+            return str(exc)
+        assert w is not None
+        return [c.limits for c in w.roles[0].containers], w.gpus
+    alone = read([second])
+    both = read([first, second])
+    if isinstance(alone, str):  # `true` is no quantity: refused wherever it is
+        assert isinstance(both, str) and "True is not a quantity" in both
+    else:
+        assert both[0][1] == alone[0][0]
