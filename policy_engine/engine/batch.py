@@ -171,14 +171,11 @@ class _Collected:
         self.may_pack = options.sort and not options.workloads  # packed findings come back sorted
         self.pairs = 0
         self.pair_blocks: list[tuple[int, bytes]] | None = None  # the matched pairs, packed in input order
-        self.raw = 0  # bytes of the workers' blocks kept uncompressed (``RAW_BYTES``)
         self.pieces_only = False  # the workers send their findings' pieces, not the findings (``evaluate_paths``)
 
     def add(self, partial: Partial) -> None:
         self.partials.append(partial)
         block, partial.block = partial.block, None
-        if block is not None:
-            self.raw += sum(len(data) for data in (block.data, block.pieces) if data and not is_compressed(data))
         self.findings += len(partial.findings) + (block.count if block is not None else 0)
         if self.packer is None and (block is not None or (self.may_pack and self.findings > PACK_AFTER)):
             self.packer = Packer()
@@ -430,6 +427,14 @@ def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: 
         _ENGINE.unread_gpu = unread_gpu
 
 
+def _raw_bytes(partial: Partial) -> int:
+    """The bytes of ``partial``'s packed block kept uncompressed (``RAW_BYTES``)."""
+    block = partial.block
+    if block is None:
+        return 0
+    return sum(len(data) for data in (block.data, block.pieces) if data and not is_compressed(data))
+
+
 def _work(unit: Unit, options: Options, pack: bool, compress: bool = True, pieces_only: bool = False) -> Partial:
     """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker
     (compressed or not: ``RAW_BYTES``; with ``pieces_only``, only their pieces of the reports)."""
@@ -460,6 +465,8 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
     results: dict[int, Partial] = {}
     running: dict[Future[Partial], int] = {}
     delivered = 0
+    raw = 0  # bytes of the blocks the workers kept uncompressed, counted as each unit ends (not in report
+    # order: a unit held up would otherwise leave every later one uncompressed)
 
     def deliver() -> None:
         nonlocal delivered
@@ -474,9 +481,10 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
                 while len(running) >= jobs * (AHEAD + 1):
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        results[running.pop(future)] = future.result()
+                        partial = results[running.pop(future)] = future.result()
+                        raw += _raw_bytes(partial)
                     deliver()
-                compress = done.raw >= RAW_BYTES
+                compress = raw >= RAW_BYTES
                 running[pool.submit(_work, unit, options, done.may_pack, compress, done.pieces_only)] = index
             for future, index in running.items():
                 results[index] = future.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
@@ -14,6 +15,7 @@ from policy_engine.engine import Engine, Options, load_engine
 from policy_engine.engine import batch as batch_module
 from policy_engine.engine import packed as packed_module
 from policy_engine.engine.batch import evaluate_paths
+from policy_engine.engine.evaluate import Partial
 from policy_engine.engine.findings import Finding, ResourceRef
 from policy_engine.engine.packed import Joined, PackedFindings, Packer, pack_block, sort_key
 from policy_engine.reporters import ReportContext, piece_renderer, renderer, streamer
@@ -133,6 +135,34 @@ def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(
     monkeypatch.setattr(packed_module, "_unpack", None)  # reporting must not read the packed findings back
     for fmt in ("text", "json"):
         assert "".join(streamer(fmt)(packed.result, ctx)) == renderer(fmt)(plain.result, ctx), fmt
+
+
+def _first_unit_late(unit: batch_module.Unit, *args: object) -> Partial:
+    """A worker's ``_work``, slow on the unit that starts the stream (one worker held up by the machine)."""
+    first = unit[0]
+    if isinstance(first, batch_module.Piece) and first.first_line == 1:
+        time.sleep(1.5)
+    return WORK(unit, *args)  # type: ignore[arg-type]
+
+
+WORK = batch_module._work
+
+
+def test_blocks_are_compressed_past_raw_bytes_though_the_first_unit_ends_last(
+        pack_early: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the workers kept uncompressed is counted as each unit ends, not as units are delivered in the
+    report's order: a first unit held up must not leave every later unit's block uncompressed."""
+    data = b"".join(b"---\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))) * 8
+    policies = load_engine([POLICIES])
+    ctx = ReportContext(policies=policies.policies)
+    monkeypatch.setattr(batch_module, "RAW_BYTES", 4096)
+    monkeypatch.setattr(batch_module, "_work", _first_unit_late)
+    packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data),
+                            render=piece_renderer([("json", ctx)]))
+    findings = packed.result.findings
+    assert isinstance(findings, PackedFindings)
+    compressed = [packed_module.is_compressed(block) for block in findings._pieces if block is not None]
+    assert len(compressed) > 12 and not compressed[0] and compressed[-1]
 
 
 def test_a_file_named_twice_keeps_its_findings_though_only_pieces_were_asked_for(
