@@ -213,30 +213,17 @@ _related: tuple[object, dict[int, tuple[ResourceRef, str]]] = (None, {})
 
 
 def _related_json(refs: tuple[ResourceRef, ...], ctx: ReportContext) -> str:
-    """A group finding's related workloads, encoded (the list's items): ``_ref_json`` each, with the parts
-    they share (kind and API version, file) encoded once."""
+    """A group finding's related workloads, encoded (the list's items): ``_ref_json`` each, remembered."""
     global _related
     owner, texts = _related
     if owner is not ctx or len(texts) > 100_000:
         texts = {}
         _related = (ctx, texts)
-    heads: dict[tuple[str, str], str] = {}
-    files: dict[str, str] = {}
     out = []
     for ref in refs:
         hit = texts.get(id(ref))
         if hit is None or hit[0] is not ref:
-            kind, version, file, line, namespace = ref.kind, ref.api_version, ref.file, ref.line, ref.namespace
-            head = heads.get((kind, version))
-            if head is None:
-                head = heads[(kind, version)] = f'{{"kind": {_string(kind)}, "api_version": {_string(version)}, '
-            where = files.get(file)
-            if where is None:
-                where = files[file] = _string(ctx.relative(file))
-            text = (f'{head}"name": {_string(ref.name)}, '
-                    f'"namespace": {"null" if namespace is None else _string(namespace)}, "file": {where}, '
-                    f'"line": {repr(line) if line.__class__ is int else _number(line)}}}')
-            hit = texts[id(ref)] = (ref, text)
+            hit = texts[id(ref)] = (ref, _ref_json(ref, ctx))
         out.append(hit[1])
     return ", ".join(out)
 
