@@ -15,7 +15,9 @@ import gc
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from policy_engine.cli.exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 
@@ -129,7 +131,44 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: Commands after which the program leaves without tearing the interpreter down (``_leave``): ones whose
+#: output is all written, flushed and closed when they return, and that leave nothing to clean up at exit.
+QUICK_EXIT = frozenset({"check"})
+
+
+def program() -> NoReturn:
+    """The ``policy-engine`` program (the console script, ``python -m policy_engine.cli.main``): ``main()``,
+    then exit with its code."""
+    command, code = _main(None)
+    if command in QUICK_EXIT:
+        _leave(code)
+    sys.exit(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit at once, as mypy does after a large run: tearing the interpreter down frees every object one by one,
+    for nothing (~15 ms after a 10,000-document ``check``: its engine, its findings' blocks). What exit would
+    still do that matters is done first: log handlers flushed, stdout and stderr flushed. With a worker process
+    or another thread still running, the ordinary exit, which waits for them."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    if (multiprocessing is not None and multiprocessing.active_children()) or threading.active_count() > 1:
+        sys.exit(code)
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing more can be said on it
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names (default: the program's arguments); its exit code."""
+    return _main(argv)[1]
+
+
+def _main(argv: Sequence[str] | None) -> tuple[str | None, int]:
+    """The command run (None: none) and its exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
     help_first = bool({"-h", "--help"} & set(args_list[:args_list.index(command) if command else None]))
@@ -138,15 +177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
         if args.command is None:
             parser.print_help()
-            return EXIT_ERROR
+            return None, EXIT_ERROR
         module = importlib.import_module(COMMANDS[args.command][0])
     try:
-        return int(module.run(args))
+        return args.command, int(module.run(args))
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return None, EXIT_INTERRUPTED
     except BrokenPipeError:
-        return EXIT_OK
+        return None, EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    program()
