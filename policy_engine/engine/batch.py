@@ -19,8 +19,9 @@ import gc
 import os
 import stat
 import sys
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from itertools import accumulate, islice
 from typing import Any, BinaryIO
 
 from policy_engine.compiler.program import Enforcement
@@ -447,6 +448,37 @@ def _work(unit: Unit, compress: bool, options: Options, pack: bool, pieces_only:
     return partial
 
 
+def _halves(unit: Unit) -> tuple[Unit, ...]:
+    """``unit`` as two units of about half its bytes, in order, or as it is: a list of files split in two (a
+    whole file is not cut here), a range of a file or stdin's bytes cut at a ``---`` line as they were cut."""
+    if len(unit) > 1:
+        sizes = list(accumulate(_file_size(p) if isinstance(p, str) else p.size() for p in unit))
+        middle = min(len(unit) - 1, bisect_left(sizes, sizes[-1] / 2) + 1)
+        return unit[:middle], unit[middle:]
+    piece = unit[0]
+    if isinstance(piece, str) or piece.error is not None or piece.whole:
+        return (unit,)
+    data = piece.data if piece.data is not None else _range(piece)
+    cut = next(cut_points(data, len(data) // 2), None) if data else None
+    if data is None or cut is None:
+        return (unit,)
+    second = piece.first_line + data.count(b"\n", 0, cut)
+    if piece.data is not None:
+        return ((Piece(piece.file, first_line=piece.first_line, data=data[:cut]),),
+                (Piece(piece.file, first_line=second, data=data[cut:]),))
+    return ((Piece(piece.file, piece.start, piece.start + cut, piece.first_line),),
+            (Piece(piece.file, piece.start + cut, piece.end, second),))
+
+
+def _range(piece: Piece) -> bytes | None:
+    try:
+        with open(piece.file, "rb") as f:
+            f.seek(piece.start)
+            return f.read(piece.size())
+    except OSError:  # the worker reports why it cannot be read
+        return None
+
+
 def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options,
               source: EngineSource, done: _Collected, render: Render | None) -> None:
     """Units to worker processes (``engine.pool``), at most ``AHEAD`` per worker waiting; results to ``done`` in
@@ -463,9 +495,15 @@ def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options
     raw = 0  # bytes of the blocks the workers kept uncompressed, counted as each unit ends (not in report
     # order: a unit held up would otherwise leave every later one uncompressed)
 
-    def tasks() -> Iterator[tuple[Unit, bool]]:
+    def tasks() -> Iterator[tuple[Unit, bool]]:  # compressed once the blocks kept raw pass RAW_BYTES
+        held: list[Unit] = []
         for unit in units:
-            yield unit, raw >= RAW_BYTES  # compressed once the blocks kept raw pass RAW_BYTES
+            held.append(unit)
+            if len(held) > jobs:
+                yield held.pop(0), raw >= RAW_BYTES
+        for unit in held:  # the last ones in halves: the workers end closer together
+            for half in _halves(unit):
+                yield half, raw >= RAW_BYTES
 
     answers = pool.run(_work, tasks(), jobs=jobs, context=multiprocessing.get_context(method),
                        initializer=_init_worker, initargs=(source, engine.unread_gpu, sources.MAX_FILE_BYTES),

@@ -59,8 +59,8 @@ def run(function: Callable[..., Any], tasks: Iterator[tuple[Any, ...]], *, jobs:
         initializer: Callable[..., None], initargs: tuple[Any, ...], common: tuple[Any, ...] = (),
         ahead: int = 1) -> Generator[tuple[int, Any], None, None]:
     """``function(*task, *common)`` of each task in ``jobs`` processes, as ``(index of the task, result)`` in
-    the order they finish; ``tasks`` is read as workers need them (``jobs`` + 1 ahead), each worker holding
-    at most ``ahead`` of them besides the one it runs. ``function``, ``common`` and ``initargs`` go to each
+    the order they finish; ``tasks`` is read as workers need them (up to ``jobs`` + 1 ahead), each worker
+    holding at most ``ahead`` of them besides the one it runs. ``function``, ``common`` and ``initargs`` go to each
     worker once (forked: not even pickled). Closing the generator ends the workers, busy or not."""
     workers: list[_Worker] = []
     for _ in range(jobs):
@@ -79,18 +79,29 @@ def _drive(workers: list[_Worker], tasks: Iterator[tuple[Any, ...]], ahead: int)
     read = 0
     exhausted = False
     buffer = bytearray()  # every result is read into it
+
+    def pull() -> None:
+        nonlocal read, exhausted
+        task = next(tasks, None)
+        if task is None:
+            exhausted = True
+        else:
+            backlog.append((read, _dumps(task)))
+            read += 1
+
     while True:
-        while not exhausted and len(backlog) <= len(workers):  # enough ahead to know the last ones
-            task = next(tasks, None)
-            if task is None:
-                exhausted = True
-            else:
-                backlog.append((read, _dumps(task)))
-                read += 1
-        if backlog:
+        idle = [w for w in workers if not w.sent]
+        if idle:  # an idle worker takes the next task at once
+            if not backlog and not exhausted:
+                pull()
+            if backlog:
+                idle[0].send(*backlog.popleft())
+                continue
+        else:  # queued behind a running one: only a task known not to be one of the last ``jobs``
+            while not exhausted and len(backlog) <= len(workers):
+                pull()
             worker = min(workers, key=lambda w: len(w.sent))
-            last = exhausted and len(backlog) <= len(workers)  # one of the last tasks: to an idle worker only
-            if worker.can_take(len(backlog[0][1]), 0 if last else ahead):
+            if len(backlog) > len(workers) and worker.can_take(len(backlog[0][1]), ahead):
                 worker.send(*backlog.popleft())
                 continue
         busy = [w for w in workers if w.sent]
