@@ -143,7 +143,7 @@ def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(
 UNREAD = Path(__file__).resolve().parents[1] / "fixtures" / "engine" / "unread" / "gputrainer.yaml"
 
 
-def test_workers_render_sarif_results_and_the_parent_writes_in_the_rule_index_of_a_policy_outside_the_set(
+def test_workers_render_sarif_and_code_quality_and_the_parent_writes_in_the_rule_index_outside_the_set(
         pack_early: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """SARIF from the workers' pieces: the same log as a plain run's, rules and results. Findings of the engine's
     own ``unread-gpu-kind`` (outside the set: its rule index depends on the whole run) first appear in a later
@@ -160,7 +160,7 @@ def test_workers_render_sarif_results_and_the_parent_writes_in_the_rule_index_of
     assert "unread-gpu-kind" in names and names.index("unread-gpu-kind") > 10
     assert any(f.group for f in plain.result.findings)  # quota findings, decided in the parent, merged in
     packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data),
-                            render=piece_renderer([("sarif", ctx), ("json", ctx)]), pieces_only=True)
+                            render=piece_renderer([("sarif", ctx), ("codequality", ctx)]), pieces_only=True)
     findings = packed.result.findings
     assert isinstance(findings, PackedFindings) and len(findings._pieces) > 12
     assert [name for name, _ in findings.first_named() or []] == list(dict.fromkeys(names))
@@ -168,7 +168,9 @@ def test_workers_render_sarif_results_and_the_parent_writes_in_the_rule_index_of
     monkeypatch.setattr(packed_module, "_unpack", None)  # reporting must not read the packed findings back
     log = "".join(streamer("sarif")(packed.result, ctx))
     assert log == renderer("sarif")(plain.result, ctx)
-    assert '"ruleId":"unread-gpu-kind","ruleIndex":%d,' % len(policies.policies.policies) in log
+    assert f'"ruleId":"unread-gpu-kind","ruleIndex":{len(policies.policies.policies)},' in log
+    # GitLab Code Quality from the workers' pieces too
+    assert "".join(streamer("codequality")(packed.result, ctx)) == renderer("codequality")(plain.result, ctx)
 
 
 def _first_unit_late(unit: batch_module.Unit, *args: object) -> Partial:
