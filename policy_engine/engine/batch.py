@@ -35,7 +35,6 @@ from policy_engine.engine.packed import (
     PackedList,
     Packer,
     Render,
-    is_compressed,
     pack,
     pack_block,
     sort_key,
@@ -429,10 +428,7 @@ def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: 
 
 def _raw_bytes(partial: Partial) -> int:
     """The bytes of ``partial``'s packed block kept uncompressed (``RAW_BYTES``)."""
-    block = partial.block
-    if block is None:
-        return 0
-    return sum(len(data) for data in (block.data, block.pieces) if data and not is_compressed(data))
+    return partial.block.raw_bytes() if partial.block is not None else 0
 
 
 def _work(unit: Unit, compress: bool, options: Options, pack: bool, pieces_only: bool) -> Partial:

@@ -316,30 +316,45 @@ def summarise(policies: PolicySet, findings: Sequence[Finding]) -> list[PolicySu
     """Per policy: findings, the spend it flags (each workload once) and the saving if fixed."""
     summaries = {p.name: PolicySummary(p.name, p.severity, p.enforcement, p.description)
                  for p in policies.policies}
-    flagged: set[tuple[str, ResourceRef | str]] = set()
+    flagged: set[tuple[str, int]] = set()
     flagged_groups: set[tuple[str, str]] = set()
-    savings: dict[tuple[str, ResourceRef | str], float] = {}
-    unknown: set[tuple[str, ResourceRef | str]] = set()
+    savings: dict[tuple[str, int | str], float] = {}
+    unknown: set[tuple[str, int | str]] = set()
+    #: Each resource flagged, by a number: a workload's findings come together and share one ``ResourceRef``,
+    #: hashed (in Python) once here rather than in each of its findings' keys.
+    numbers: dict[ResourceRef, int] = {}
+    last: ResourceRef | None = None
+    number = -1
     for f in findings:  # (a large run's hundreds of thousands: each key made and hashed only when needed)
         s = summaries.get(f.policy)
         if s is None:
             continue
         s.findings += 1
         group = f.group
-        if group is not None:
+        if group:
             if (f.policy, group) not in flagged_groups:
                 flagged_groups.add((f.policy, group))  # a quota/budget row: the group's projected spend
                 if f.monthly_cost is not None:
                     s.flagged_monthly_cost += f.monthly_cost
-            skey: tuple[str, ResourceRef | str] = (f.policy, group or f.resource)
+            skey: tuple[str, int | str] = (f.policy, group)
         else:
-            skey = (f.policy, f.resource)
-            if skey not in flagged:
-                flagged.add(skey)
-                if f.monthly_cost is None:
-                    s.unpriced_flagged += 1
-                else:
+            resource = f.resource
+            if resource is not last:
+                number = numbers.setdefault(resource, len(numbers))
+                last = resource
+            if group is None:
+                key = (f.policy, number)
+                if key not in flagged:
+                    flagged.add(key)
+                    if f.monthly_cost is None:
+                        s.unpriced_flagged += 1
+                    else:
+                        s.flagged_monthly_cost += f.monthly_cost
+            elif (f.policy, group) not in flagged_groups:  # an empty group: a row of its own, keyed by the resource
+                flagged_groups.add((f.policy, group))
+                if f.monthly_cost is not None:
                     s.flagged_monthly_cost += f.monthly_cost
+            skey = (f.policy, number)
         saving = f.saving
         if saving:
             savings[skey] = max(savings.get(skey, 0.0), saving)

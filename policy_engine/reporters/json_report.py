@@ -6,6 +6,7 @@ Additive changes keep the version; renaming or removing a field bumps it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Iterator
 from json.encoder import encode_basestring
@@ -125,28 +126,43 @@ def _finding(f: Finding, ctx: ReportContext) -> dict[str, Any]:
 def _finding_json(f: Finding, ctx: ReportContext) -> str:
     """``_finding`` encoded: the same text, put together from its encoded parts (a large run has hundreds of
     thousands: a dict and a trip through the encoder each took most of the report's time; a quota finding
-    naming thousands of related workloads took thousands of dicts)."""
+    naming thousands of related workloads took thousands of dicts). What a finding shares with others is
+    encoded once: with its (policy, rule), its text up to the message and the head of its fingerprint's
+    basis; with its resource (a workload's findings come one after another), the resource's text and the
+    rest of that basis; its monthly cost (the workload's)."""
     try:
-        # (ctx.is_new, ctx.fails, Finding.line, saving_unknown and _bool, inline: a call each saved per finding)
+        # (ctx.is_new, ctx.fails, Finding.line, .fingerprint, saving_unknown and _bool, inline: a call each saved)
         head = _heads.get((f.policy, f.rule))
         if head is None or head[0] is not f.severity or head[1] is not f.enforcement or head[2] is not ctx.fail_on:
             head = _head(f, ctx)
+        resource = f.resource
+        last = _last_resource
+        if last[0] is not resource or last[1] is not ctx:
+            last = _resource_parts(resource, ctx)
         new = ctx.cost_diff is None or ctx.is_new(f)
         saving = f.saving
         saving_unknown = f.saving_unknown if saving is None and f.facts else None
-        line = f.field_line or f.resource.line
+        line = f.field_line or resource.line
+        path = f.field_path
         error = f.error
         group = f.group
         monthly = f.monthly_cost
-        return (f'{head[3]}{_string(f.message)}, "resource": {_resource_json(f.resource, ctx)}, '
+        if monthly is None:
+            monthly_text = "null"
+        else:
+            money = _last_money
+            monthly_text = money[1] if money[0] is monthly else _money(monthly)
+        # ``Finding.fingerprint``: policy, rule, file, kind, namespace, name and group joined by \x1f, hashed
+        fingerprint = _sha256(f"{head[5]}{last[3]}{group or ''}".encode()).hexdigest()[:32]
+        return (f'{head[3]}{_string(f.message)}, "resource": {last[2]}, '
                 f'"line": {repr(line) if line.__class__ is int else _number(line)}, '
-                f'"field": {_field_json(f.field_path)}, '
-                f'"monthly_cost": {"null" if monthly is None else _money(monthly)}, '
+                f'"field": {"null" if path == () else _field_json(path)}, '
+                f'"monthly_cost": {monthly_text}, '
                 f'"saving": {"null" if saving is None else _money(saving)}, '
                 f'"saving_unknown": {"null" if saving_unknown is None else _string(saving_unknown)}, '
                 f'"group": {"null" if group is None else _string(group)}, '
                 f'"related": [{_related_json(f.related, ctx) if f.related else ""}], '
-                f'"fingerprint": "{f.fingerprint()}", '
+                f'"fingerprint": "{fingerprint}", '
                 f'"error": {"false" if error is False else "true" if error is True else encode(error)}, '
                 f'"new": {"true" if new else "false"}, '
                 f'"fails": {"true" if new and head[4] else "false"}}}')
@@ -155,20 +171,22 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
 
 
 #: Per (policy, rule): the severity, enforcement and gate it was made for, a finding's text up to its message,
-#: and whether such a finding fails the run when new: the same few over and over.
-_heads: dict[tuple[str, str], tuple[object, object, object, str, bool]] = {}
+#: whether such a finding fails the run when new, and the head of its fingerprint's basis: the same few over
+#: and over.
+_heads: dict[tuple[str, str], tuple[object, object, object, str, bool, str]] = {}
 
 
-def _head(f: Finding, ctx: ReportContext) -> tuple[object, object, object, str, bool]:
+def _head(f: Finding, ctx: ReportContext) -> tuple[object, object, object, str, bool, str]:
     head = (f.severity, f.enforcement, ctx.fail_on,
             f'{{"policy": {_string(f.policy)}, "rule": {_string(f.rule)}, '
             f'"severity": {_string(f.severity._value_)}, "enforcement": {_string(f.enforcement._value_)}, '
-            f'"message": ', f.enforcement in ctx.fail_on)
+            f'"message": ', f.enforcement in ctx.fail_on, f"{f.policy}\x1f{f.rule}\x1f")
     if len(_heads) < 4096:
         _heads[(f.policy, f.rule)] = head
     return head
 
 
+_sha256 = hashlib.sha256
 _string = encode_basestring  # a str as the encoder writes it (``ensure_ascii=False``), in C
 _INFINITIES = (float("inf"), float("-inf"))
 
@@ -228,18 +246,16 @@ def _related_json(refs: tuple[ResourceRef, ...], ctx: ReportContext) -> str:
     return ", ".join(out)
 
 
-#: The last resource encoded, as (ref, ctx, text): a workload's findings come one after another and share it.
-_last_resource: tuple[object, object, str] = (None, None, "")
+#: The last resource encoded, as (ref, ctx, its text, the part of a fingerprint's basis it makes): a workload's
+#: findings come one after another and share it.
+_last_resource: tuple[object, object, str, str] = (None, None, "", "")
 
 
-def _resource_json(ref: ResourceRef, ctx: ReportContext) -> str:
+def _resource_parts(ref: ResourceRef, ctx: ReportContext) -> tuple[object, object, str, str]:
     global _last_resource
-    last = _last_resource
-    if last[0] is ref and last[1] is ctx:
-        return last[2]
-    text = _ref_json(ref, ctx)
-    _last_resource = (ref, ctx, text)
-    return text
+    basis = f"{ref.file}\x1f{ref.kind}\x1f{ref.namespace or ''}\x1f{ref.name}\x1f"  # (``Finding.fingerprint``)
+    _last_resource = parts = (ref, ctx, _ref_json(ref, ctx), basis)
+    return parts
 
 
 @functools.lru_cache(maxsize=1024)  # a few field paths, over and over

@@ -68,3 +68,21 @@ def test_summaries_count_what_the_rules_say(findings: list[Finding]) -> None:
     policies = PolicySet(tuple(_Policy(n) for n in POLICIES), {}, ())  # type: ignore[misc]
     findings.sort(key=sort_key)
     assert summarise(policies, findings) == reference(policies, findings)
+
+
+#: Resources shared by the findings about them, as a workload's findings share its one ``ResourceRef``; two of
+#: them equal but not the same object (a resource seen twice, e.g. in two units' findings merged).
+_SHARED = (ResourceRef("Pod", "x", None, "f.yaml", 1), ResourceRef("Job", "y", "ns", "f.yaml", 9),
+           ResourceRef("Pod", "x", None, "f.yaml", 1), ResourceRef("Pod", "x", "ns", "g.yaml", 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(findings=st.lists(_findings, max_size=30), refs=st.lists(st.sampled_from(_SHARED), min_size=30, max_size=30))
+def test_summaries_of_findings_sharing_their_resources_in_any_order(findings: list[Finding],
+                                                                     refs: list[ResourceRef]) -> None:
+    """``summarise`` numbers each resource when it changes from one finding to the next: findings about one
+    resource (the same object or an equal one), together or apart, in any order, count as the rules say."""
+    policies = PolicySet(tuple(_Policy(n) for n in POLICIES), {}, ())  # type: ignore[misc]
+    shared = [Finding(f.policy, f.rule, f.severity, f.enforcement, f.message, ref, monthly_cost=f.monthly_cost,
+                      saving=f.saving, group=f.group, facts=f.facts) for f, ref in zip(findings, refs, strict=False)]
+    assert summarise(policies, shared) == reference(policies, shared)

@@ -73,3 +73,24 @@ def test_a_findings_piece_is_the_encoders_text_of_its_dict(f: Finding, warn_fail
         return
     assert json_report.piece(f, ctx) == expected
     assert json_report.piece(f, ctx) == json_report.piece(f, ctx)  # the resource's text, kept from the last, too
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(findings(), min_size=1, max_size=6), st.lists(st.integers(0, 5), min_size=6, max_size=6))
+def test_pieces_of_findings_sharing_resources_and_rules_in_turn(drawn: list[Finding], picks: list[int]) -> None:
+    """What a piece keeps from the findings before it (its (policy, rule)'s head, its resource's text and the
+    parts of the fingerprint they make, the monthly cost) never leaks into the next: findings sharing their
+    resource, their policy and rule, or their monthly cost, one after another or apart, in two contexts."""
+    base = replace(drawn[0], resource=replace(drawn[0].resource, file="/repo/k8s/a.yaml"))
+    seq = [replace(drawn[i % len(drawn)], resource=base.resource if i % 2 else drawn[i % len(drawn)].resource,
+                   policy=base.policy if i % 3 == 0 else drawn[i % len(drawn)].policy,
+                   monthly_cost=base.monthly_cost if i % 4 else drawn[i % len(drawn)].monthly_cost)
+           for i in picks]
+    contexts = [ReportContext(root=Path("/repo"), cwd=Path("/repo")), ReportContext(root=Path("/"), cwd=Path("/"))]
+    for n, f in enumerate(seq):
+        ctx = contexts[n % 3 == 2]
+        try:
+            expected = json_report.encode(json_report._finding(f, ctx))
+        except UnicodeEncodeError:
+            continue
+        assert json_report.piece(f, ctx) == expected
