@@ -26,7 +26,7 @@ from policy_engine.engine.gitbase import check_base_ref, load_base, started_repo
 from policy_engine.errors import DiagnosticError, GitError
 from policy_engine.model import sources
 from policy_engine.model.dimensions import DEFAULT_DIMENSIONS
-from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, pieces_suffice, renderer, streamer
+from policy_engine.reporters import FORMATS, ReportContext, piece_renderer, pieces_suffice, renderer, streamer, write
 from policy_engine.reporters.context import is_failure
 from policy_engine.reporters.costs import TeamShare, WorkloadCost, compare
 
@@ -175,11 +175,11 @@ def _run(args: argparse.Namespace) -> int:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("w", encoding="utf-8") as out:
-                out.writelines(streamer(fmt)(result, ctx))
+                write(out, streamer(fmt)(result, ctx))
         except OSError as exc:
             print(f"policy-engine check: --output {fmt}={path}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_ERROR
-    sys.stdout.writelines(streamer(args.format)(result, _with_colour(ctx, colour)))
+    write(sys.stdout, streamer(args.format)(result, _with_colour(ctx, colour)))
     sys.stdout.flush()
     if args.format != "text":  # stdout is for machines: the CI log still says what happened
         _log_to_stderr(result, ctx)

@@ -19,12 +19,14 @@ import gc
 import os
 import stat
 import sys
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
-from typing import TYPE_CHECKING, Any, BinaryIO
+from itertools import accumulate, islice
+from typing import Any, BinaryIO
 
 from policy_engine.compiler.program import Enforcement
 from policy_engine.diagnostics import Diagnostic, Span
+from policy_engine.engine import pool
 from policy_engine.engine.evaluate import DEFAULT, Engine, Options, Partial, add_summaries, summarise
 from policy_engine.engine.findings import PolicySummary, Result
 from policy_engine.engine.packed import (
@@ -33,7 +35,6 @@ from policy_engine.engine.packed import (
     PackedList,
     Packer,
     Render,
-    is_compressed,
     pack,
     pack_block,
     sort_key,
@@ -44,15 +45,12 @@ from policy_engine.model.segments import cut_points, segments
 from policy_engine.model.sources import STDIN, STDIN_NAME, decode, discover, read_source
 from policy_engine.records import frozen_record, record
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
 #: A unit of work: about this many bytes of YAML (some 400 documents of a typical manifest).
 UNIT_BYTES = 256 * 1024
 #: With more input than this, worker processes are faster than one (about half a second of work).
 PARALLEL_BYTES = 1 << 20
-#: Units handed to the workers ahead of the ones running, per worker (bounds stdin's memory).
-AHEAD = 2
+#: Units waiting in a worker's pipe behind the one it runs (bounds stdin's memory; ``engine.pool``).
+AHEAD = 1
 #: Documents per batch when evaluating a stream already in memory (``evaluate_documents``).
 BATCH_DOCUMENTS = 512
 #: The workers' packed findings and pieces are kept uncompressed up to this many bytes (a 10,000-document
@@ -429,13 +427,10 @@ def _init_worker(source: EngineSource, unread_gpu: Enforcement, max_file_bytes: 
 
 def _raw_bytes(partial: Partial) -> int:
     """The bytes of ``partial``'s packed block kept uncompressed (``RAW_BYTES``)."""
-    block = partial.block
-    if block is None:
-        return 0
-    return sum(len(data) for data in (block.data, block.pieces) if data and not is_compressed(data))
+    return partial.block.raw_bytes() if partial.block is not None else 0
 
 
-def _work(unit: Unit, options: Options, pack: bool, compress: bool = True, pieces_only: bool = False) -> Partial:
+def _work(unit: Unit, compress: bool, options: Options, pack: bool, pieces_only: bool) -> Partial:
     """A unit evaluated; with ``pack``, its findings sorted, summarised and packed here, in the worker
     (compressed or not: ``RAW_BYTES``; with ``pieces_only``, only their pieces of the reports)."""
     assert _ENGINE is not None
@@ -449,45 +444,73 @@ def _work(unit: Unit, options: Options, pack: bool, compress: bool = True, piece
     return partial
 
 
+def _halves(unit: Unit) -> tuple[Unit, ...]:
+    """``unit`` as two units of about half its bytes, in order, or as it is: a list of files split in two (a
+    whole file is not cut here), a range of a file or stdin's bytes cut at a ``---`` line as they were cut."""
+    if len(unit) > 1:
+        sizes = list(accumulate(_file_size(p) if isinstance(p, str) else p.size() for p in unit))
+        middle = min(len(unit) - 1, bisect_left(sizes, sizes[-1] / 2) + 1)
+        return unit[:middle], unit[middle:]
+    piece = unit[0]
+    if isinstance(piece, str) or piece.error is not None or piece.whole:
+        return (unit,)
+    data = piece.data if piece.data is not None else _range(piece)
+    cut = next(cut_points(data, len(data) // 2), None) if data else None
+    if data is None or cut is None:
+        return (unit,)
+    second = piece.first_line + data.count(b"\n", 0, cut)
+    if piece.data is not None:
+        return ((Piece(piece.file, first_line=piece.first_line, data=data[:cut]),),
+                (Piece(piece.file, first_line=second, data=data[cut:]),))
+    return ((Piece(piece.file, piece.start, piece.start + cut, piece.first_line),),
+            (Piece(piece.file, piece.start + cut, piece.end, second),))
+
+
+def _range(piece: Piece) -> bytes | None:
+    try:
+        with open(piece.file, "rb") as f:
+            f.seek(piece.start)
+            return f.read(piece.size())
+    except OSError:  # the worker reports why it cannot be read
+        return None
+
+
 def _parallel(engine: Engine, units: Iterator[Unit], jobs: int, options: Options,
               source: EngineSource, done: _Collected, render: Render | None) -> None:
-    """Units to worker processes, at most ``AHEAD`` per worker waiting; results to ``done`` in input order,
-    each as soon as those before it are in."""
-    import multiprocessing  # these imports (~25 ms): only for a parallel run
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    """Units to worker processes (``engine.pool``), at most ``AHEAD`` per worker waiting; results to ``done`` in
+    input order, each as soon as those before it are in."""
+    import multiprocessing  # only for a parallel run
 
     global _ENGINE, _RENDER
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     if method == "fork":
         _ENGINE = engine  # without fork (macOS, Windows) each worker loads the engine once instead
         _RENDER = render  # and the parent renders the reports (the same bytes)
-    context = multiprocessing.get_context(method)
     results: dict[int, Partial] = {}
-    running: dict[Future[Partial], int] = {}
     delivered = 0
     raw = 0  # bytes of the blocks the workers kept uncompressed, counted as each unit ends (not in report
     # order: a unit held up would otherwise leave every later one uncompressed)
 
-    def deliver() -> None:
-        nonlocal delivered
-        while delivered in results:
-            done.add(results.pop(delivered))
-            delivered += 1
+    def tasks() -> Iterator[tuple[Unit, bool]]:  # compressed once the blocks kept raw pass RAW_BYTES
+        held: list[Unit] = []
+        for unit in units:
+            held.append(unit)
+            if len(held) > jobs:
+                yield held.pop(0), raw >= RAW_BYTES
+        for unit in held:  # the last ones in halves: the workers end closer together
+            for half in _halves(unit):
+                yield half, raw >= RAW_BYTES
 
+    answers = pool.run(_work, tasks(), jobs=jobs, context=multiprocessing.get_context(method),
+                       initializer=_init_worker, initargs=(source, engine.unread_gpu, sources.MAX_FILE_BYTES),
+                       common=(options, done.may_pack, done.pieces_only), ahead=AHEAD)
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(source, engine.unread_gpu, sources.MAX_FILE_BYTES)) as pool:
-            for index, unit in enumerate(units):
-                while len(running) >= jobs * (AHEAD + 1):
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        partial = results[running.pop(future)] = future.result()
-                        raw += _raw_bytes(partial)
-                    deliver()
-                compress = raw >= RAW_BYTES
-                running[pool.submit(_work, unit, options, done.may_pack, compress, done.pieces_only)] = index
-            for future, index in running.items():
-                results[index] = future.result()
-                deliver()
+        for index, partial in answers:
+            results[index] = partial
+            raw += _raw_bytes(partial)
+            while delivered in results:
+                done.add(results.pop(delivered))
+                delivered += 1
     finally:
+        answers.close()  # the workers ended, even when this run failed
         _RENDER = None

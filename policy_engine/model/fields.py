@@ -92,12 +92,10 @@ def string_map(value: Any) -> dict[str, str]:
     """labels/annotations as str → str (a YAML ``true`` label value becomes ``"true"``)."""
     if not isinstance(value, dict):
         return {}
-    if set(map(type, value)) <= _STR_ONLY and set(map(type, value.values())) <= _STR_ONLY:
-        return dict(value)  # the usual case (every key and value a string), told without a call per item
-    return {
-        str(k): "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
-        for k, v in value.items()
-    }
-
-
-_STR_ONLY = frozenset({str})
+    for k, v in value.items():  # the usual case (every key and value a string) copied as it is
+        if type(k) is not str or type(v) is not str:
+            return {
+                str(k): "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
+                for k, v in value.items()
+            }
+    return dict(value)

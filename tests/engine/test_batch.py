@@ -174,3 +174,29 @@ def test_a_run_without_a_base_keeps_each_workloads_team_share_as_its_full_cost_g
     assert all(isinstance(s, TeamShare) for s in share.records) and len(share.records) >= 10
     assert [(c.team, c.gpus, c.monthly) for c in full.records] == [(s.team, s.gpus, s.monthly) for s in share.records]
     assert by_team(full.records) == by_team(share.records)
+
+
+def test_the_last_units_are_halved_at_documents_and_keep_their_lines(tmp_path: Path) -> None:
+    """A run's last units go to the workers in halves (they end closer together): stdin's bytes and a range
+    of a large file cut at a ``---`` line, the second half starting at its own line; a list of files split
+    by size. A unit that cannot be cut (one whole file) stays as it is."""
+    data = _stream()
+    piece = batch_module.Piece("<stdin>", first_line=41, data=data)
+    first, second = (half for (half,) in batch_module._halves((piece,)))
+    assert isinstance(first, batch_module.Piece) and isinstance(second, batch_module.Piece)
+    assert first.data is not None and second.data is not None and first.data + second.data == data
+    assert second.data.startswith(b"---") and abs(len(first.data) - len(data) / 2) < len(data) / 4
+    assert (first.first_line, second.first_line) == (41, 41 + first.data.count(b"\n"))
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"# head\n" + data)
+    ranged = batch_module.Piece(str(big), 7, len(data) + 7, 2)
+    halves = [half for (half,) in batch_module._halves((ranged,))]
+    assert [(h.start, h.end, h.first_line) for h in halves] == [  # type: ignore[union-attr]
+        (7, 7 + len(first.data), 2), (7 + len(first.data), len(data) + 7, 2 + first.data.count(b"\n"))]
+    files = [tmp_path / f"{n}.yaml" for n in range(4)]
+    for f, size in zip(files, (100, 300, 50, 50), strict=True):
+        f.write_bytes(b"#" * size)
+    assert batch_module._halves(tuple(map(str, files))) == (tuple(map(str, files[:2])), tuple(map(str, files[2:])))
+    assert batch_module._halves((str(big),)) == ((str(big),),)
+    whole = batch_module.Piece("<stdin>", data=data, whole=True)  # all of stdin: its W601 if empty stays whole
+    assert batch_module._halves((whole,)) == ((whole,),)

@@ -124,8 +124,11 @@ def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(
     packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data), render=render, pieces_only=pieces_only)
     findings = packed.result.findings
     assert isinstance(findings, PackedFindings) and len(findings) == len(plain.result.findings)
-    compressed = [packed_module.is_compressed(block) for block in findings._pieces if block is not None]
+    blocks = [block for block in findings._pieces if block is not None]
+    compressed = [isinstance(block, bytes) and packed_module.is_compressed(block) for block in blocks]
     assert len(compressed) > 12 and not compressed[0]
+    # an uncompressed block's pieces arrive as they are, never as a pickle to read again when reporting
+    assert all(isinstance(b, packed_module.BlockPieces) for b, c in zip(blocks, compressed, strict=True) if not c)
     assert compressed[-1] if raw_bytes is not None else not any(compressed)  # at most 6 units sent before one is in
     if pieces_only:
         assert all(data == packed_module.NOT_KEPT for _, data in findings._blocks)
@@ -161,8 +164,11 @@ def test_blocks_are_compressed_past_raw_bytes_though_the_first_unit_ends_last(
                             render=piece_renderer([("json", ctx)]))
     findings = packed.result.findings
     assert isinstance(findings, PackedFindings)
-    compressed = [packed_module.is_compressed(block) for block in findings._pieces if block is not None]
+    blocks = [block for block in findings._pieces if block is not None]
+    compressed = [isinstance(block, bytes) and packed_module.is_compressed(block) for block in blocks]
     assert len(compressed) > 12 and not compressed[0] and compressed[-1]
+    # an uncompressed block's pieces arrive as they are, never as a pickle to read again when reporting
+    assert all(isinstance(b, packed_module.BlockPieces) for b, c in zip(blocks, compressed, strict=True) if not c)
 
 
 def test_a_file_named_twice_keeps_its_findings_though_only_pieces_were_asked_for(

@@ -8,6 +8,7 @@ own. (``reporters.streamer`` would first escape them into a list: it keeps only 
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import tracemalloc
 import xml.etree.ElementTree as ET
@@ -150,3 +151,29 @@ def test_sarif_from_a_large_run_is_one_valid_document() -> None:
     results = doc["runs"][0]["results"]
     assert len(results) == len(FLAGGING) * RESOURCES
     assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+
+
+class _Recorder(io.StringIO):
+    """A text file that keeps what each ``write`` was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_write_hands_a_large_piece_to_the_file_in_slices() -> None:
+    """A megabyte piece (a parallel run's unit of JSON findings) reaches the file whole, in order, in slices of
+    at most ``WRITE_CHARS`` (never copied whole into bytes of its own); small pieces go as they are."""
+    from policy_engine.reporters import WRITE_CHARS, write
+
+    big = "".join(f'{{"n": {i}, "message": "é {i}"}}, ' for i in range(40_000))  # not all ASCII
+    pieces = ["{\n", big, "small", big[:WRITE_CHARS], "\n}\n"]
+    out = _Recorder()
+    write(out, iter(pieces))
+    assert out.getvalue() == "".join(pieces)
+    assert max(map(len, out.writes)) == WRITE_CHARS
+    assert len(out.writes) == 4 + -(-len(big) // WRITE_CHARS)
