@@ -112,6 +112,7 @@ def _drive(workers: list[_Worker], tasks: Iterator[tuple[Any, ...]], ahead: int)
             if worker.results in ready:
                 yield worker.receive(buffer)
             elif worker.process.sentinel in ready:
+                worker.process.join(1.0)  # (its exit code)
                 raise WorkerError(f"a worker process ended with exit code {worker.process.exitcode} "
                                   f"before answering {len(worker.sent)} of its tasks")
 
