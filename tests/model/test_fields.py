@@ -86,18 +86,15 @@ class Mapping(dict[Any, Any]):
 
 
 def _reference_get(obj: Any, path: tuple[Any, ...]) -> Any:
-    """``get`` as the isinstance tests alone say it."""
-    node = obj
-    for key in path:
-        if isinstance(node, dict):
-            if not isinstance(key, str):
-                return None
-            node = node.get(key)
-        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-            node = node[key]
-        else:
-            return None
-    return node
+    """``get`` as the isinstance tests alone say it, one step at a time."""
+    if not path:
+        return obj
+    key, rest = path[0], path[1:]
+    if isinstance(obj, dict):
+        return _reference_get(obj.get(key), rest) if isinstance(key, str) else None
+    if isinstance(obj, list) and isinstance(key, int) and 0 <= key < len(obj):
+        return _reference_get(obj[key], rest)
+    return None
 
 
 _keys = st.one_of(st.sampled_from(["a", "b", Text("a")]), st.integers(-2, 2), st.booleans())
