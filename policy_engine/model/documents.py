@@ -79,11 +79,13 @@ class Document:
 
     @property
     def kind(self) -> str:
-        return str(self.obj.get("kind") or "")
+        kind = self.obj.get("kind")
+        return kind if type(kind) is str else str(kind or "")  # (a string: itself, without a call)
 
     @property
     def api_version(self) -> str:
-        return str(self.obj.get("apiVersion") or "")
+        version = self.obj.get("apiVersion")
+        return version if type(version) is str else str(version or "")
 
     def line_of(self, path: FieldPath) -> int:
         """Line of the deepest element of ``path`` present in the source (the document line if none)."""

@@ -12,8 +12,10 @@ from policy_engine.model.field_errors import field_error
 def get(obj: Any, path: FieldPath) -> Any:
     """The value at ``path`` or None when any step is missing or of the wrong shape."""
     node = obj
-    for key in path:  # the hottest loop of the workload model: mappings first, one test each
-        if isinstance(node, dict):
+    for key in path:  # the hottest loop of the workload model: a plain mapping and a plain key first
+        if type(node) is dict and type(key) is str:
+            node = node.get(key)
+        elif isinstance(node, dict):
             if not isinstance(key, str):
                 return None
             node = node.get(key)

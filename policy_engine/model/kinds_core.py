@@ -108,7 +108,7 @@ _GENERIC_KEYS = tuple(dict.fromkeys(path[1] for path in (*GENERIC_TEMPLATES, *GE
 def generic(doc: Document, config: ModelConfig) -> Shape | None:
     """An unknown kind is a workload only when a conventional path holds a pod spec with containers."""
     spec = doc.obj.get("spec")
-    if not isinstance(spec, dict) or not any(key in spec for key in _GENERIC_KEYS):
+    if not isinstance(spec, dict) or spec.keys().isdisjoint(_GENERIC_KEYS):
         return None
     for path in GENERIC_TEMPLATES:
         if isinstance(fields.get(doc.obj, (*path, "spec", "containers")), list):

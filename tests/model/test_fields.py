@@ -79,3 +79,46 @@ def test_a_job_s_replicas_read_from_its_spec_once_are_those_read_field_by_field(
         return Replicas(count, None, None, ("spec", "parallelism") if present else None, note)
 
     assert _outcome(lambda: job_replicas(doc, ("spec",))) == _outcome(field_by_field)
+
+
+class Mapping(dict[Any, Any]):
+    """A ``dict`` subclass: read by the general branch, not the plain-mapping one."""
+
+
+def _reference_get(obj: Any, path: tuple[Any, ...]) -> Any:
+    """``get`` as the isinstance tests alone say it."""
+    node = obj
+    for key in path:
+        if isinstance(node, dict):
+            if not isinstance(key, str):
+                return None
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            return None
+    return node
+
+
+_keys = st.one_of(st.sampled_from(["a", "b", Text("a")]), st.integers(-2, 2), st.booleans())
+_trees = st.recursive(st.one_of(st.none(), st.integers(0, 3), st.text(max_size=2)),
+                      lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                              st.dictionaries(_keys, inner, max_size=3),
+                                              st.dictionaries(_keys, inner, max_size=3).map(Mapping)),
+                      max_leaves=12)
+
+
+@given(obj=_trees, path=st.lists(_keys, max_size=4).map(tuple))
+def test_get_reads_what_the_isinstance_tests_read(obj: Any, path: tuple[Any, ...]) -> None:
+    """A plain mapping and a plain key are told first; dict subclasses, str subclasses, ints, bools and
+    lists read as before."""
+    assert get(obj, path) is _reference_get(obj, path)
+
+
+@given(kind=st.one_of(st.none(), st.text(max_size=3), st.integers(-1, 1), st.booleans(),
+                     st.builds(Text, st.text(max_size=2))))
+def test_a_document_s_kind_and_api_version_are_their_fields_as_text(kind: Any) -> None:
+    """A string is itself (without a call); anything else (a str subclass too) is ``str(value or "")``."""
+    doc = Document({"kind": kind, "apiVersion": kind}, "f.yaml", 1)
+    assert doc.kind == str(kind or "") and type(doc.kind) is str
+    assert doc.api_version == doc.kind and type(doc.api_version) is str

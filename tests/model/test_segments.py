@@ -7,6 +7,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from policy_engine.model import segments as seg
 from policy_engine.model.documents import Document, LoadError, load_text
 from policy_engine.model.segments import segments, split
 
@@ -84,3 +85,16 @@ def test_stdin_is_cut_as_it_arrives_not_read_whole_first() -> None:
     assert pipe.given <= 4 << 20, "the first segment came only after most of the stream was read"
     second = next(stream)
     assert second.first_line == 1 + first.data.count(b"\n")
+
+
+@settings(max_examples=100, deadline=None)
+@given(stream=streams, size=st.integers(min_value=1, max_value=120), block=st.integers(min_value=1, max_value=90))
+def test_a_stream_read_in_small_blocks_is_cut_as_bytes_in_memory_are(stream: str, size: int, block: int) -> None:
+    """Many blocks per segment and many segments per block: the same cuts, lines and bytes."""
+    data = stream.encode()
+    original = seg.BLOCK
+    seg.BLOCK = block
+    try:
+        assert list(segments(io.BytesIO(data), size)) == split(data, size)
+    finally:
+        seg.BLOCK = original
