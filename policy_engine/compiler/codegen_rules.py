@@ -99,7 +99,9 @@ class RuleCompiler:
             paths = fix_paths(w, target, missing)
             where = fix_where(w, target, paths)
             default = f"missing required {noun}{plural} {listed}; add {'them' if plural else 'it'} under {where}"
-            context = {"missing": listed, "keys": keys_text, "where": where} if templated else _NO_CONTEXT
+            if not templated:  # (``violation``'s own result, without its call)
+                return [new_violation((target, default, paths[0], None, {"missing": tuple(missing)}))]
+            context = {"missing": listed, "keys": keys_text, "where": where}
             return [self.violation(w, target, default, context, paths[0], facts={"missing": tuple(missing)})]
 
         return check
@@ -113,23 +115,28 @@ class RuleCompiler:
         pattern = body.pattern.value if body.pattern is not None else None
         rx = compile_regex(pattern) if pattern is not None else None  # RE2 (compiler/regex.py)
         context = {"key": key, "allowed": allowed_text, "pattern": pattern or ""}
+        templated = self.template is not None
+        target = body.target
+        how = f" with one of: {allowed_text}" if allowed else ""
+        how = how or (f" matching {pattern}" if pattern else "")
+        missing = f"{target} {key!r} is missing; set it{how} under "  # and where
+        keys = (key,)
 
         def check(w: Workload) -> Sequence[Violation]:
             value = read(w).get(key)
             if value and (allowed is None or value in allowed) and (rx is None or rx.search(value) is not None):
                 return NONE  # (the commonest outcome: where to fix it is not worked out)
-            paths = fix_paths(w, plural, [key])
+            paths = fix_paths(w, plural, keys)
             where = fix_where(w, plural, paths)
             if not value:
-                how = f" with one of: {allowed_text}" if allowed else ""
-                how = how or (f" matching {pattern}" if pattern else "")
-                default = f"{body.target} {key!r} is missing; set it{how} under {where}"
+                default = missing + where
             elif allowed is not None and value not in allowed:
-                default = f"{body.target} {key}={value!r} is not allowed; use one of: {allowed_text} (at {where})"
+                default = f"{target} {key}={value!r} is not allowed; use one of: {allowed_text} (at {where})"
             else:
-                default = f"{body.target} {key}={value!r} does not match {pattern}; change it to match (at {where})"
-            return [self.violation(w, body.target, default,
-                                   {**context, "value": render_value(value), "where": where},
+                default = f"{target} {key}={value!r} does not match {pattern}; change it to match (at {where})"
+            if not templated:  # (``violation``'s own result, without its call)
+                return [new_violation((target, default, (*paths[0], key), None, {key: value}))]
+            return [self.violation(w, target, default, {**context, "value": render_value(value), "where": where},
                                    (*paths[0], key), facts={key: value})]
 
         return check
@@ -282,6 +289,8 @@ class RuleCompiler:
         if single is not None and list(reads) == [single[2]] and template is None:
             return self._quantifier_only(single, text, limits, negate, rule, path)
 
+        render = template.bound({"policy": policy_name, "condition": text}, "elements") if template is not None \
+            else None
         find, fact = (single[0], single[2]) if single is not None else (None, "")
         decided_by_none = single is not None and single[1] in ("all", "none")
         only_fact = find is not None and list(reads) == [fact]  # the condition reads nothing else
@@ -297,14 +306,14 @@ class RuleCompiler:
                 if (test(w) is True) != negate:
                     return NONE
                 facts = _facts(reads, w)
-            if template is not None:  # the policy's message: only the elements are needed, not the default text
+            if render is not None:  # the policy's message: only the elements are needed, not the default text
                 elements = ""
                 for name in witnesses:  # the first quantifier's deciding elements that are any
                     listed = facts[name]
                     elements = ", ".join(listed) if listed is not None else "unset"
                     if elements:
                         break
-                message = template.render(w, {"policy": policy_name, "condition": text, "elements": elements})
+                message = render(w, elements)
                 return [new_violation((rule, message, path, None, facts))]
             parts = []
             for n, v in facts.items():

@@ -398,8 +398,13 @@ def _per_class(q: ast.Quantifier, body: Closure) -> PerClass:
     verdicts = _verdicts.setdefault(unparse(q.body), {})
 
     def decide(w: Any, classes: objects.ContainerClasses) -> list[bool]:
+        ids = classes.ids
+        if len(ids) == 1:  # one class (most pods): its kind decided before, nearly always
+            held = verdicts.get(ids[0])
+            if held is not None:
+                return [held]
         out = []
-        for j, kind in enumerate(classes.ids):
+        for j, kind in enumerate(ids):
             held = verdicts.get(kind)
             if held is None:
                 held = body((w, classes.record_of(j))) is True

@@ -7,7 +7,7 @@ placeholders it uses are computed.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from policy_engine.compiler.attributes import ATTRIBUTES, Attribute
@@ -125,6 +125,39 @@ class Template:
             else:
                 raise KeyError(name)
         return "".join(out)  # type: ignore[arg-type]  # every None filled in
+
+    def bound(self, fixed: Mapping[str, str], name: str) -> Callable[[Workload, str], str]:
+        """``render(w, {**fixed, name: value})`` as a function of ``(w, value)``, its context's keys known at
+        compile time: each placeholder is decided once (the context's value, a parameter's, or an attribute to
+        read), and a message only reads its attributes and joins (an assert over containers, per finding)."""
+        if not self.pieces or any(slot not in fixed and slot != name and constant is None and attribute is None
+                                  for _, slot, constant, attribute in self.slots):
+            return lambda w, value: self.render(w, {**fixed, name: value})  # format_map's, or its KeyError
+        out: list[str | None] = list(self.pieces)
+        given: list[int] = []
+        read: list[tuple[int, Callable[[Workload], Any], str]] = []
+        for i, slot, constant, attribute in self.slots:
+            if slot == name:
+                given.append(i)
+            elif slot in fixed:
+                out[i] = fixed[slot]
+            elif constant is not None:
+                out[i] = constant
+            elif attribute is not None:
+                read.append((i, attribute.getter, attribute.type))
+        pieces = tuple(out)
+        return lambda w, value: _joined(pieces, given, read, w, value)
+
+
+def _joined(pieces: tuple[str | None, ...], given: list[int], read: list[tuple[int, Callable[[Workload], Any], str]],
+            w: Workload, value: str) -> str:
+    """A bound template's message (``Template.bound``): ``value`` where its placeholder is, attributes read."""
+    out = list(pieces)
+    for i in given:
+        out[i] = value
+    for i, getter, type_ in read:
+        out[i] = render_value(getter(w), type_)
+    return "".join(out)  # type: ignore[arg-type]  # every None filled in
 
 
 def _values(w: Workload, context: Mapping[str, str],

@@ -317,16 +317,22 @@ def container_classes(w: Workload) -> ContainerClasses:
     members: list[list[int]] = []
     raws: list[dict[str, Any]] = []
     ids: list[int] = []
-    group = sum(len(r.containers) for r in w.roles) > _GROUP_FROM  # a few containers: each its own class
+    roles = w.roles
+    count = 0
+    for r in roles:
+        count += len(r.containers)
+    group = count > _GROUP_FROM  # a few containers: each its own class
     parsed: dict[str, Decimal] | None = None  # read only to build a record
     known = _known
     obj = w.doc.obj
-    for r in w.roles:  # in ``entries_of``'s order: each role's containers, then its ephemeral ones
+    for r in roles:  # in ``entries_of``'s order: each role's containers, then its ephemeral ones
         role = r.name
         for model in r.containers:
             index = len(raws)
-            raw = model.raw if model.raw is not None else _as_written(model)
-            type_ = "app" if not model.init else _type_of(model, raw)
+            raw = model.raw
+            if raw is None:
+                raw = _as_written(model)
+            type_ = _type_of(model, raw) if model.init else "app"
             raws.append(raw)
             image = raw.get("image")
             pull = raw.get("imagePullPolicy")
@@ -355,12 +361,22 @@ def container_classes(w: Workload) -> ContainerClasses:
                 complete.append(False)
             members.append([index])
             ids.append(kind[0])
-        for raw in ephemeral_containers(obj, r):  # (rare) as written: each a class of its own
-            members.append([len(raws)])
-            raws.append(raw)
-            firsts.append(container_record(raw, "ephemeral", role))
-            complete.append(True)
-            ids.append(-1)
+        spec: Any = obj  # the role's pod spec (``fields.get``), its mappings walked here: per role of every workload
+        for step in r.spec_path:
+            if spec.__class__ is not dict or step.__class__ is not str:
+                spec = fields.get(obj, r.spec_path)
+                break
+            spec = spec.get(step)
+        ephemeral = spec.get("ephemeralContainers") if isinstance(spec, dict) else None
+        if not ephemeral or not isinstance(ephemeral, list):
+            continue
+        for raw in ephemeral:  # (rare) as written: each a class of its own
+            if isinstance(raw, dict):
+                members.append([len(raws)])
+                raws.append(raw)
+                firsts.append(container_record(raw, "ephemeral", role))
+                complete.append(True)
+                ids.append(-1)
     return ContainerClasses(members, raws, ids, firsts, complete)
 
 

@@ -67,7 +67,13 @@ class Contribution:
 
 
 def period_hours(period: Period, hours_per_month: float) -> float:
-    return PERIOD_HOURS.get(period, hours_per_month)
+    # ``PERIOD_HOURS.get(period, hours_per_month)`` by identity: an enum member hashes in Python (``Enum.__hash__``)
+    # and ``project`` asks per workload and aggregate rule
+    return _DAY_HOURS if period is _DAY else _WEEK_HOURS if period is _WEEK else hours_per_month
+
+
+_DAY, _WEEK = Period.DAY, Period.WEEK
+_DAY_HOURS, _WEEK_HOURS = PERIOD_HOURS[_DAY], PERIOD_HOURS[_WEEK]
 
 
 def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:

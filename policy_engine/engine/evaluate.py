@@ -25,7 +25,7 @@ from policy_engine.compiler.program import CompiledPolicy, Enforcement, FailureM
 from policy_engine.diagnostics import Diagnostic
 from policy_engine.engine import aggregate
 from policy_engine.engine.aggregate import Contribution, UsageProvider
-from policy_engine.engine.exemptions import ExemptionRule
+from policy_engine.engine.exemptions import EXEMPT_ANNOTATION, ExemptionRule
 from policy_engine.engine.findings import Finding, PolicySummary, ResourceRef, Result
 from policy_engine.engine.packed import Block, sort_key
 from policy_engine.errors import WorkloadError
@@ -217,12 +217,13 @@ class Engine:
         ref = ResourceRef.of(w)
         start = len(findings)
         self._policies(w, policies, partial, monthly, options, ref)
-        if options.exemptions is not None and len(findings) > start:
+        # (an object asks for an exemption by its annotation: without it, ``in_ci`` leaves its findings as they are)
+        if options.exemptions is not None and len(findings) > start and EXEMPT_ANNOTATION in w.annotations:
             findings[start:] = options.exemptions.in_ci(findings[start:], w.annotations, self.policies.get)
 
     def _policies(self, w: Workload, policies: Sequence[CompiledPolicy], partial: Partial, monthly: float | None,
                   options: Options, ref: ResourceRef) -> None:
-        findings = partial.findings
+        append = partial.findings.append
         evaluations = partial.evaluations if options.evaluations else None
         for policy in policies:
             try:
@@ -237,15 +238,15 @@ class Engine:
                         if c is not None:
                             partial.contributions.append(c)
             except Exception as exc:  # one broken policy must never take the run (or the webhook) down
-                findings.append(_failed(policy, ref, exc))
+                append(_failed(policy, ref, exc))
                 continue
             if not violations:
                 continue
             name, severity, enforcement, line_of = policy.name, policy.severity, policy.enforcement, w.doc.line_of
             for clause, message, path, saving, facts in violations:  # a large run makes hundreds of thousands
-                findings.append(Finding(name, clause, severity, enforcement, intern(message), ref,
-                                        line_of(path) if path else None, path, monthly, saving, None, (),
-                                        tuple(facts.items()) if facts else (), False))
+                append(Finding(name, clause, severity, enforcement, intern(message), ref,
+                               line_of(path) if path else None, path, monthly, saving, None, (),
+                               tuple(facts.items()) if facts else (), False))
 
     def settle(self, partials: Sequence[Partial], options: Options = DEFAULT) -> list[Partial]:
         """The partials plus one judging their deferred workloads against the references of all of them:

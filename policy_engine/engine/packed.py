@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, groupby
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from policy_engine.compiler.program import Enforcement
+from policy_engine.compiler.program import Enforcement, Severity
 from policy_engine.engine.findings import Finding, PolicySummary
 from policy_engine.records import record
 
@@ -45,6 +45,8 @@ PACK_PAIRS_AFTER = 200_000
 T = TypeVar("T")
 
 SortKey = tuple[str, int, str, str]
+#: A block's policies, each with the key and severity of its first finding, in that order (``pack_block``).
+PolicyFirsts = tuple[tuple[str, SortKey, Severity], ...]
 
 
 class Joined(NamedTuple):
@@ -133,12 +135,29 @@ class PackedFindings(PackedList[Finding]):
 
     def __init__(self, blocks: Sequence[tuple[int, bytes]], loose: Iterable[Finding] = (),
                  transform: Callable[[Finding], Finding] | None = None, *,
-                 pieces: Sequence[BlockPieces | bytes | None] = (), counts: Counter[Enforcement] | None = None) -> None:
+                 pieces: Sequence[BlockPieces | bytes | None] = (), counts: Counter[Enforcement] | None = None,
+                 policies: Sequence[PolicyFirsts | None] = ()) -> None:
         super().__init__(blocks, transform)
         self._loose = sorted(loose, key=sort_key)
         self._len += len(self._loose)
         self._pieces = tuple(pieces)  # per block, when the workers rendered them
         self._counts = counts
+        self._policies = tuple(policies)  # per block, when the workers rendered its pieces
+
+    def first_named(self) -> list[tuple[str, Severity]] | None:
+        """The policies the findings name, each with the severity of its first finding, in the order iterating
+        would first meet them, without unpacking a finding; None unless every block says (``pack_block``)."""
+        if len(self._policies) != len(self._blocks) or any(p is None for p in self._policies):
+            return None
+        # as ``__iter__`` merges: by key, the packed before a loose one on a tie, each in its own order
+        firsts = [(key, 0, b, i, name, severity) for b, block in enumerate(self._policies) if block is not None
+                  for i, (name, key, severity) in enumerate(block)]
+        firsts += [(sort_key(f), 1, i, 0, f.policy, f.severity) for i, f in enumerate(self._loose)]
+        firsts.sort(key=lambda first: first[:4])
+        named: dict[str, Severity] = {}
+        for *_, name, severity in firsts:
+            named.setdefault(name, severity)
+        return list(named.items())
 
     def _items(self) -> Iterator[Finding]:
         packed = super()._items()
@@ -283,6 +302,7 @@ class Block:
     counts: Counter[Enforcement]
     pieces: BlockPieces | bytes | None = None  # their reports' pieces: as they are, or pickled and compressed
     summaries: list[PolicySummary] | None = None  # of these findings, when the run wants summaries
+    policies: PolicyFirsts | None = None  # with pieces: each policy its findings name, at its first finding
 
     def raw_bytes(self) -> int:
         """The bytes of this block kept uncompressed (about: a piece's characters counted as bytes)."""
@@ -316,14 +336,22 @@ def pack_block(findings: list[Finding], render: Render | None = None, *, compres
     findings themselves are left out (``NOT_KEPT``): every report asked for is made of their pieces."""
     findings.sort(key=sort_key)
     pieces = None
+    policies: PolicyFirsts | None = None
     if render is not None:  # the keys pickled apart: the parent reads them only to place a loose finding
         keys = [sort_key(f) for f in findings]
         files = [(file, len(list(group))) for file, group in groupby(f.resource.file for f in findings)]
         payload = BlockPieces(_dumps(keys, False), keys[-1], files, render(findings))
         pieces = _dumps(tuple(payload), True) if compress else payload
+        # each policy's first finding (read backwards: the first one's index is written last)
+        firsts = {f.policy: i for i, f in zip(range(len(findings) - 1, -1, -1), reversed(findings), strict=True)}
+        policies = tuple((name, keys[i], findings[i].severity) for name, i in sorted(firsts.items(), key=_second))
     data = pack(findings, compress=compress)[1] if findings_too or pieces is None else NOT_KEPT
     return Block(len(findings), sort_key(findings[0]), sort_key(findings[-1]), data,
-                 Counter(f.enforcement for f in findings), pieces)
+                 Counter(f.enforcement for f in findings), pieces, policies=policies)
+
+
+def _second(pair: tuple[str, int]) -> int:
+    return pair[1]
 
 
 class Packer:
@@ -332,6 +360,7 @@ class Packer:
     def __init__(self) -> None:
         self.blocks: list[tuple[int, bytes]] = []
         self.pieces: list[BlockPieces | bytes | None] = []
+        self.policies: list[PolicyFirsts | None] = []
         self.counts: Counter[Enforcement] = Counter()
         self.in_order = True
         self._last: SortKey | None = None
@@ -346,10 +375,11 @@ class Packer:
         self._last = block.last
         self.blocks.append((block.count, block.data))
         self.pieces.append(block.pieces)
+        self.policies.append(block.policies)
         self.counts.update(block.counts)
 
     def packed(self, loose: Iterable[Finding]) -> PackedFindings:
-        return PackedFindings(self.blocks, loose, pieces=self.pieces, counts=self.counts)
+        return PackedFindings(self.blocks, loose, pieces=self.pieces, counts=self.counts, policies=self.policies)
 
     def findings(self) -> Iterator[Finding]:
         """Every finding added, unpacked (to fall back to a plain list)."""

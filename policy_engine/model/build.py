@@ -41,8 +41,11 @@ def build_workload(doc: Document, config: ModelConfig = DEFAULT_CONFIG) -> Workl
             role.provenance.setdefault("template", Provenance(source.template_path, note))
         roles.append(role)
     object_labels = fields.string_map(meta.get("labels"))
-    pod_labels = _common([r.pod_labels for r in roles])
-    pod_annotations = _common([r.pod_annotations for r in roles])
+    if len(roles) == 1:  # (most workloads) what its one role's pods carry
+        pod_labels, pod_annotations = dict(roles[0].pod_labels), dict(roles[0].pod_annotations)
+    else:
+        pod_labels = _common([r.pod_labels for r in roles])
+        pod_annotations = _common([r.pod_annotations for r in roles])
     workload = Workload(
         kind=doc.kind,
         api_version=doc.api_version,

@@ -143,13 +143,16 @@ def load_text(text: str, file: str, first_line: int = 1, *,
     stream), never counted as nothing; an error in a file that holds Helm's
     ``{{ }}`` carries the render-first hint.
     """
-    templated = "{{" in text
+    templated: bool | None = None  # looked for at the first error (a search through the whole text)
     empty = True
     for item in _load_text(text, file, first_line):
         empty = False
-        if templated and isinstance(item, LoadError) and item.diagnostic.code in ("E601", "E603", "E604") \
+        if isinstance(item, LoadError) and item.diagnostic.code in ("E601", "E603", "E604") \
                 and item.diagnostic.hint is None:
-            item = LoadError(replace(item.diagnostic, hint=HELM_HINT))
+            if templated is None:
+                templated = "{{" in text
+            if templated:
+                item = LoadError(replace(item.diagnostic, hint=HELM_HINT))
         yield item
     if empty and report_empty and not any(
             line.strip() and not line.lstrip().startswith("#") and line.strip() not in ("---", "...")

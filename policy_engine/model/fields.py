@@ -43,6 +43,9 @@ def sequence(doc: Document, path: FieldPath, holder: dict[str, Any] | None = Non
     return value
 
 
+#: ``integer``'s ``value`` when the caller has not read the field.
+UNREAD: Any = object()
+
 _PLACEHOLDER = re.compile(r"\$\{?[A-Za-z_]|\{\{.*\}\}|<[A-Za-z_ -]+>|^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
 
 
@@ -53,9 +56,12 @@ def placeholder_hint(value: object) -> str | None:
     return None
 
 
-def integer(doc: Document, path: FieldPath, default: int | None = None, minimum: int = 0) -> int | None:
-    """A non-negative integer field (``replicas``, ``parallelism``…); a numeric string is accepted."""
-    value = get(doc.obj, path)
+def integer(doc: Document, path: FieldPath, default: int | None = None, minimum: int = 0, *,
+            value: Any = UNREAD) -> int | None:
+    """A non-negative integer field (``replicas``, ``parallelism``…); a numeric string is accepted.
+    ``value``: the field's value (None when absent), already read by the caller."""
+    if value is UNREAD:
+        value = get(doc.obj, path)
     if value is None:
         return default
     if isinstance(value, bool):

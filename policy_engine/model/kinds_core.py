@@ -49,11 +49,14 @@ def daemon_set(doc: Document, config: ModelConfig) -> Shape:
 
 def job_replicas(doc: Document, job_spec: FieldPath) -> Replicas:
     """Pods a Job runs at once: parallelism (default 1), no more than completions."""
-    parallelism = fields.integer(doc, (*job_spec, "parallelism"), 1)
-    completions = fields.integer(doc, (*job_spec, "completions"), None)
+    spec = fields.get(doc.obj, job_spec)  # (a mapping, else both fields read as absent)
+    raw = spec.get("parallelism") if isinstance(spec, dict) else None
+    parallelism = fields.integer(doc, (*job_spec, "parallelism"), 1, value=raw)
+    completions = fields.integer(doc, (*job_spec, "completions"), None,
+                                 value=spec.get("completions") if isinstance(spec, dict) else None)
     assert parallelism is not None
     count = parallelism if completions is None else min(parallelism, completions)
-    present = fields.get(doc.obj, (*job_spec, "parallelism")) is not None
+    present = raw is not None
     note = "parallelism" + ("" if present else " absent: default 1")
     if completions is not None and completions < parallelism:
         note = f"completions {completions} < parallelism {parallelism}"

@@ -74,13 +74,13 @@ def read_placement(spec: dict[str, Any], spec_path: FieldPath) -> Placement:
         for key, value in selector.items():
             name = key if type(key) is str else str(key)
             pins[name] = ((value if type(value) is str else str(value),), (*spec_path, "nodeSelector", name))
-    placement = Placement(node_selector={k: values[0] for k, (values, _) in pins.items() if len(values) == 1})
     if not pins:  # nothing pins the pod: nothing else to read but a spot toleration
+        placement = Placement()
         toleration = _spot_toleration(spec, spec_path) if "tolerations" in spec else None
         if toleration is not None:
             placement.provenance["spot_toleration"] = toleration
         return placement
-
+    placement = Placement(node_selector={k: values[0] for k, (values, _) in pins.items() if len(values) == 1})
     for label in INSTANCE_TYPE_LABELS:
         pin = pins.get(label)
         if pin is None:

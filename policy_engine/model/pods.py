@@ -284,10 +284,14 @@ def _read_containers(
             _add(sums, requests, limits, parsed, times - 1)
     for resource, amount in sidecars.items():  # sidecars keep running beside the app containers
         sums[resource] = sums.get(resource, Decimal(0)) + amount
-    if not {*map(type, sums), *map(type, inits)} <= _STR_ONLY:  # `1: 2` in YAML: every name is in a sum
-        raise _unnamed_resource(doc, refs, containers)
-    fractions = {resource: fraction for resource in (*sums, *inits)
-                 if (fraction := gpu_fraction(resource, config)) is not None}
+    fractions: dict[str, float] = {}  # the accelerator resources asked for, in the order of sums then inits
+    for names in (sums, inits):
+        for resource in names:
+            if type(resource) is not str:  # `1: 2` in YAML: every name is in a sum
+                raise _unnamed_resource(doc, refs, containers)
+            fraction = gpu_fraction(resource, config)
+            if fraction is not None:
+                fractions[resource] = fraction
     first_gpu = _first_gpu_path(refs, containers, fractions.keys()) if fractions else None
     return containers, sums, inits, first_gpu, parsed, fractions
 
@@ -319,7 +323,6 @@ _ZERO = Decimal(0)
 _COUNT_AT_LEAST = 64
 
 
-_STR_ONLY = frozenset({str})
 _EMPTY: dict[str, Any] = {}  # read only: the requests (or limits) of a container that sets none
 
 

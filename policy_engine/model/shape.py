@@ -49,9 +49,10 @@ def template_role(
 
 def replicas_at(doc: Document, path: FieldPath, default: int = 1, note: str = "") -> Replicas:
     """A plain replica count (no autoscaling): the field's value, or ``default`` when absent."""
-    value = fields.integer(doc, path, default)
+    raw = fields.get(doc.obj, path)
+    value = fields.integer(doc, path, default, value=raw)
     assert value is not None
-    present = fields.get(doc.obj, path) is not None
+    present = raw is not None
     return Replicas(value, None, None, path if present else None,
                     note or ("" if present else f"{'.'.join(map(str, path))} absent: default {default}"))
 

@@ -98,13 +98,17 @@ def _asks(obj: Any, config: ModelConfig) -> bool:
         if isinstance(node, dict):
             if ("requests" in node or "limits" in node or "deviceClassName" in node) and _asked_at(node, (), config):
                 return True
-            children = [v for v in node.values() if isinstance(v, _CONTAINERS)]
+            values: Any = node.values()
         elif isinstance(node, list):
-            children = [v for v in node if isinstance(v, _CONTAINERS)]
+            values = node
         else:
             continue
-        if children:  # (most mappings hold only scalars: labels, annotations, a ConfigMap's data)
-            stack.extend(reversed(children))
+        start = len(stack)  # the children that hold more pushed last first (popped in document order)
+        for value in values:  # (most mappings hold only scalars: labels, annotations, a ConfigMap's data)
+            if isinstance(value, _CONTAINERS):
+                stack.append(value)
+        if len(stack) - start > 1:
+            stack[start:] = stack[start:][::-1]
     return False
 
 

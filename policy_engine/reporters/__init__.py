@@ -8,9 +8,9 @@ Usable without the CLI::
 
 from __future__ import annotations
 
-import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import TextIO
 
 from policy_engine.engine.findings import Finding, Result
@@ -72,20 +72,21 @@ def piece_renderer(reports: Iterable[tuple[str, ReportContext]]) -> Render | Non
     parallel ``check``, so that the parent only joins the pieces (``context.pieces``). None: no such format."""
     from policy_engine.reporters import safe
 
-    makers: dict[str, tuple[Callable[[Finding], str], str | None]] = {}
+    makers: dict[str, tuple[Callable[[Finding, ReportContext], str], ReportContext, str | None]] = {}
     for fmt, ctx in reports:
         module = importlib.import_module(FORMATS[fmt])
         piece = getattr(module, "piece", None)
         if piece is not None and ctx.cost_diff is None:  # joined here when the report joins them all alike
-            makers[variant(fmt, ctx)] = (functools.partial(piece, ctx=ctx), getattr(module, "PIECE_SEPARATOR", None))
+            makers[variant(fmt, ctx)] = (piece, ctx, getattr(module, "PIECE_SEPARATOR", None))
     if not makers:
         return None
+    clean_finding = safe.finding
 
     def render(findings: Sequence[Finding]) -> dict[str, list[str] | Joined]:
-        clean = [safe.finding(f) for f in findings]
+        clean = list(map(clean_finding, findings))
         out: dict[str, list[str] | Joined] = {}
-        for name, (make, separator) in makers.items():
-            pieces = list(map(make, clean))
+        for name, (piece, ctx, separator) in makers.items():
+            pieces = list(map(piece, clean, repeat(ctx)))  # (no partial's keywords merged per finding)
             out[name] = pieces if separator is None else Joined.of(pieces, separator)
         return out
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from policy_engine.compiler.program import Severity
 from policy_engine.engine.findings import Finding, Result
 from policy_engine.reporters.context import ReportContext, error_parts, money
+from policy_engine.reporters.context import runs as context_runs
 from policy_engine.reporters.pieces import batched, separated
 
 #: GitLab's severities are info, minor, major, critical, blocker.
@@ -30,8 +32,12 @@ def render(result: Result, ctx: ReportContext) -> str:
 
 
 def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
-    """``json.dumps(report(…), ensure_ascii=False, indent=1)`` a piece at a time: each issue encoded as it is read."""
-    issues = batched(separated(map(_indented, _issues(result, ctx)), ",\n"))
+    """``json.dumps(report(…), ensure_ascii=False, indent=1)`` a piece at a time: each issue encoded as it is read;
+    in a parallel run, the findings' as the workers encoded them (``piece``), a unit's at once."""
+    runs = context_runs(result.findings, "codequality", ctx, piece)
+    texts = map(_indented, _issues(result, ctx)) if runs is None else \
+        chain(map(PIECE_SEPARATOR.join, runs), map(_indented, _errors(result, ctx)))
+    issues = batched(separated(texts, PIECE_SEPARATOR))
     first = next(issues, None)
     if first is None:
         yield "[]\n"
@@ -45,9 +51,22 @@ def report(result: Result, ctx: ReportContext) -> list[dict[str, Any]]:
     return list(_issues(result, ctx))
 
 
+def piece(f: Finding, ctx: ReportContext) -> str:
+    """A finding's issue, as an item of the array: a parallel run's workers render these (``piece_renderer``)."""
+    return _indented(_finding(f, ctx))
+
+
+#: What separates two issues (``piece``): the workers join a unit's with it.
+PIECE_SEPARATOR = ",\n"
+
+
 def _issues(result: Result, ctx: ReportContext) -> Iterator[dict[str, Any]]:
     for f in result.findings:
         yield _finding(f, ctx)
+    yield from _errors(result, ctx)
+
+
+def _errors(result: Result, ctx: ReportContext) -> Iterator[dict[str, Any]]:
     for error in result.errors:
         d = error_parts(error)
         path = ctx.relative(d.span.file)

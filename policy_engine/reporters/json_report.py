@@ -147,17 +147,17 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
         error = f.error
         group = f.group
         monthly = f.monthly_cost
-        if monthly is None:
-            monthly_text = "null"
-        else:
-            money = _last_money
-            monthly_text = money[1] if money[0] is monthly else _money(monthly)
+        cost = _last_monthly
+        if cost[0] is not monthly:
+            cost = _monthly_parts(monthly)
         # ``Finding.fingerprint``: policy, rule, file, kind, namespace, name and group joined by \x1f, hashed
         fingerprint = _sha256(f"{head[5]}{last[3]}{group or ''}".encode()).hexdigest()[:32]
-        return (f'{head[3]}{_string(f.message)}, "resource": {last[2]}, '
-                f'"line": {repr(line) if line.__class__ is int else _number(line)}, '
-                f'"field": {"null" if path == () else _field_json(path)}, '
-                f'"monthly_cost": {monthly_text}, '
+        start = (f'{head[3]}{_string(f.message)}, "resource": {last[2]}, '
+                 f'"line": {repr(line) if line.__class__ is int else _number(line)}, '
+                 f'"field": {"null" if path == () else _field_json(path)}')
+        if saving is None and saving_unknown is None and group is None and error is False and new and not f.related:
+            return f"{start}{cost[2]}{fingerprint}{head[6]}"  # the commonest: the rest as kept for its cost, its rule
+        return (f'{start}, "monthly_cost": {cost[1]}, '
                 f'"saving": {"null" if saving is None else _money(saving)}, '
                 f'"saving_unknown": {"null" if saving_unknown is None else _string(saving_unknown)}, '
                 f'"group": {"null" if group is None else _string(group)}, '
@@ -171,16 +171,17 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
 
 
 #: Per (policy, rule): the severity, enforcement and gate it was made for, a finding's text up to its message,
-#: whether such a finding fails the run when new, and the head of its fingerprint's basis: the same few over
-#: and over.
-_heads: dict[tuple[str, str], tuple[object, object, object, str, bool, str]] = {}
+#: whether such a finding fails the run when new, the head of its fingerprint's basis, and the text after its
+#: fingerprint when it is new and not an error: the same few over and over.
+_heads: dict[tuple[str, str], tuple[object, object, object, str, bool, str, str]] = {}
 
 
-def _head(f: Finding, ctx: ReportContext) -> tuple[object, object, object, str, bool, str]:
+def _head(f: Finding, ctx: ReportContext) -> tuple[object, object, object, str, bool, str, str]:
     head = (f.severity, f.enforcement, ctx.fail_on,
             f'{{"policy": {_string(f.policy)}, "rule": {_string(f.rule)}, '
             f'"severity": {_string(f.severity._value_)}, "enforcement": {_string(f.enforcement._value_)}, '
-            f'"message": ', f.enforcement in ctx.fail_on, f"{f.policy}\x1f{f.rule}\x1f")
+            f'"message": ', f.enforcement in ctx.fail_on, f"{f.policy}\x1f{f.rule}\x1f",
+            f'", "error": false, "new": true, "fails": {"true" if f.enforcement in ctx.fail_on else "false"}}}')
     if len(_heads) < 4096:
         _heads[(f.policy, f.rule)] = head
     return head
@@ -211,6 +212,19 @@ def _money(value: float | None) -> str:
 
 
 _last_money: tuple[object, str] = (None, "null")
+
+
+def _monthly_parts(value: float | None) -> tuple[object, str, str]:
+    """A monthly cost's text, and the text from it to the fingerprint of a finding with nothing more to say
+    (no saving, no group, no related workloads), kept for the next finding: its workload's other findings."""
+    global _last_monthly
+    text = _money(value)
+    _last_monthly = parts = (value, text, f', "monthly_cost": {text}, "saving": null, "saving_unknown": null, '
+                                          f'"group": null, "related": [], "fingerprint": "')
+    return parts
+
+
+_last_monthly: tuple[object, str, str] = (object(), "", "")  # (no cost yet)
 
 
 def _bool(value: object) -> str:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from json.encoder import encode_basestring
 from typing import Any
 
 from policy_engine.compiler.program import Severity
 from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.engine.packed import PackedFindings
 from policy_engine.reporters.context import (
     INFORMATION_URI,
     TOOL_NAME,
@@ -23,6 +25,7 @@ from policy_engine.reporters.context import (
     is_failure,
     money,
 )
+from policy_engine.reporters.context import runs as context_runs
 from policy_engine.reporters.pieces import batched, separated
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -36,6 +39,7 @@ SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0",
 #: ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``: compact, so its C encoder is used
 #: (3x faster than indenting on a large tree).
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string = encode_basestring  # a str as ``_encode`` writes it, in C
 
 
 def render(result: Result, ctx: ReportContext) -> str:
@@ -43,8 +47,12 @@ def render(result: Result, ctx: ReportContext) -> str:
 
 
 def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
-    """The log a piece at a time: each result is encoded as it is read, never all held (one line of JSON)."""
-    rules, index = _rules(result, ctx)
+    """The log a piece at a time: each result is encoded as it is read, never all held (one line of JSON);
+    in a parallel run, as the workers encoded them (``piece``), a unit's at once."""
+    runs = context_runs(result.findings, "sarif", ctx, piece)
+    named = result.findings.first_named() if runs is not None and isinstance(result.findings, PackedFindings) \
+        else None
+    rules, index = _rules(result, ctx, named)
     head = {
         "tool": {"driver": {
             "name": TOOL_NAME, "version": ctx.tool_version, "semanticVersion": ctx.tool_version,
@@ -54,7 +62,11 @@ def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
     }
     yield f'{{"$schema":{_encode(SCHEMA_URI)},"version":"2.1.0","runs":[{_encode(head)[:-1]},"results":['
     del rules, head
-    yield from batched(separated((_result_json(f, index[f.policy], ctx) for f in result.findings), ","))
+    if runs is not None and named is not None:
+        outside = {name: index[name] for name, _ in named if name not in _set_index(ctx)}
+        yield from batched(separated((_indexed(",".join(run), outside) for run in runs), ","))
+    else:
+        yield from batched(separated((_result_json(f, index[f.policy], ctx) for f in result.findings), ","))
     tail = {
         "invocations": [{
             "executionSuccessful": not any(is_failure(e) for e in result.errors),
@@ -67,20 +79,59 @@ def stream(result: Result, ctx: ReportContext) -> Iterator[str]:
     yield f"],{_encode(tail)[1:]}]}}\n"
 
 
-def _rules(result: Result, ctx: ReportContext) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Every policy of the set (so GitHub knows the rules that found nothing too), then any unknown ones
-    (a first pass over the findings: a large run's stay packed)."""
+def _rules(result: Result, ctx: ReportContext, named: list[tuple[str, Severity]] | None = None,
+           ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Every policy of the set (so GitHub knows the rules that found nothing too), then any unknown ones in
+    the order the findings first name them: ``named`` (a parallel run's blocks say which they name), else a
+    first pass over the findings (a large run's stay packed)."""
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     if ctx.policies is not None:
         for p in ctx.policies.policies:
             index[p.name] = len(rules)
             rules.append(_rule(p.name, p.description, p.help, p.severity, p.file))
-    for f in result.findings:
-        if f.policy not in index:
-            index[f.policy] = len(rules)
-            rules.append(_rule(f.policy, "", "", f.severity, ""))
+    for name, severity in named if named is not None else ((f.policy, f.severity) for f in result.findings):
+        if name not in index:
+            index[name] = len(rules)
+            rules.append(_rule(name, "", "", severity, ""))
     return rules, index
+
+
+#: A result's rule index as a worker writes it (``piece``) for a policy outside the set (the engine's own
+#: ``unread-gpu-kind``): its index depends on the findings of the whole run. Never a real index; the parent
+#: writes the real one in (``_indexed``).
+_OUTSIDE = -1
+
+
+def piece(f: Finding, ctx: ReportContext) -> str:
+    """A finding's result, encoded: a parallel run's workers render these (``reporters.piece_renderer``)."""
+    return _result_json(f, _set_index(ctx).get(f.policy, _OUTSIDE), ctx)
+
+
+#: What separates two results (``piece``): the workers join a unit's with it.
+PIECE_SEPARATOR = ","
+
+#: The rule index of each policy of a set, for the set it was made for (kept alive here).
+_set_indexes: tuple[object, dict[str, int]] = (None, {})
+
+
+def _set_index(ctx: ReportContext) -> dict[str, int]:
+    global _set_indexes
+    owner, index = _set_indexes
+    if owner is not ctx.policies:
+        index = {p.name: i for i, p in enumerate(ctx.policies.policies)} if ctx.policies is not None else {}
+        _set_indexes = (ctx.policies, index)
+    return index
+
+
+def _indexed(results: str, outside: dict[str, int]) -> str:
+    """Results as a worker encoded them, with the rule index of each policy outside the set written in."""
+    marker = f'"ruleIndex":{_OUTSIDE},'
+    if not outside or marker not in results:  # (none outside the set: nothing to look for)
+        return results
+    for name, i in outside.items():
+        results = results.replace(f'"ruleId":{_encode(name)},{marker}', f'"ruleId":{_encode(name)},"ruleIndex":{i},')
+    return results
 
 
 def _rule(name: str, description: str, help_text: str, severity: Severity, file: str) -> dict[str, Any]:
@@ -122,12 +173,23 @@ def _result_json(f: Finding, rule_index: int, ctx: ReportContext) -> str:
     if len(f.related) < 64:
         return _encode(_result(f, rule_index, ctx))
     head = _encode(_result(replace(f, related=()), rule_index, ctx))[:-1]
-    related = ",".join(_encode(_related(f, i, r, ctx)) for i, r in enumerate(f.related))
+    towards = f" counts towards {f.group or 'the group'}"
+    related = ",".join(_related_json(i, r, towards, ctx) for i, r in enumerate(f.related))
     return f'{head},"relatedLocations":[{related}]}}'
 
 
 def _related(f: Finding, i: int, r: ResourceRef, ctx: ReportContext) -> dict[str, Any]:
     return {"id": i, **_location(r, r.line, ctx, f"{r.display()} counts towards {f.group or 'the group'}")}
+
+
+def _related_json(i: int, r: ResourceRef, towards: str, ctx: ReportContext) -> str:
+    """``_encode(_related(…))``, put together from its encoded parts (a quota finding names thousands)."""
+    line = r.line
+    if line.__class__ is not int:  # not as a ResourceRef is made: as the encoder writes it
+        return _encode({"id": i, **_location(r, line, ctx, f"{r.display()}{towards}")})
+    return (f'{{"id":{i},"physicalLocation":{{"artifactLocation":{{"uri":{_string(ctx.uri(r.file))},'
+            f'"uriBaseId":"%SRCROOT%"}},"region":{{"startLine":{line if line > 1 else 1}}}}},'
+            f'"message":{{"text":{_string(r.display() + towards)}}}}}')
 
 
 def _result(f: Finding, rule_index: int, ctx: ReportContext) -> dict[str, Any]:

@@ -142,3 +142,33 @@ def test_a_pod_of_alike_containers_is_a_few_classes() -> None:
 ])
 def test_a_body_reading_what_differs_within_a_class_is_decided_per_container(condition: str) -> None:
     assert not by_class(_top_quantifier(condition))
+
+
+RAY: dict[str, Any] = {
+    "apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "r", "namespace": "ml"},
+    "spec": {
+        "headGroupSpec": {"template": {"spec": {
+            "containers": [{"name": "head", "image": "ghcr.io/r:1"}],
+            "ephemeralContainers": [{"name": "dbg-head", "image": "busybox"}, "not a mapping"]}}},
+        "workerGroupSpecs": [
+            {"groupName": "a", "replicas": 2, "template": {"spec": {
+                "containers": [{"name": "w", "image": "ghcr.io/r:1"}],
+                "ephemeralContainers": [{"name": "dbg-a", "image": "busybox"}]}}},
+            {"groupName": "b", "replicas": 1, "template": {"spec": {
+                "containers": [{"name": "w2", "image": "ghcr.io/r:1"}], "ephemeralContainers": {"x": 1}}}},
+        ]}}
+
+
+def test_ephemeral_containers_are_read_from_every_roles_pod_spec_in_order() -> None:
+    """A role's pod spec reached through a list (a Ray worker group's ``workerGroupSpecs[0]``) or a mapping, its
+    ephemeral containers that are mappings after its own: in the order ``objects.entries`` gives."""
+    from policy_engine.compiler import objects
+
+    engine = _engine("true")
+    [doc] = [d for d in load_objects([RAY]) if isinstance(d, Document)]
+    w = engine.subject(doc)
+    assert w is not None
+    records = objects.containers(container_classes(w))
+    assert [(r["name"], r["type"], r["role"]) for r in records] == \
+        [(raw.get("name"), type_, role) for raw, type_, role, _, _ in objects.entries(w)]
+    assert [r["name"] for r in records if r["type"] == "ephemeral"] == ["dbg-head", "dbg-a"]

@@ -5,6 +5,8 @@ template that is more than plain names fails as it did."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy_engine.compiler.messages import compile_template
 from tests.workloads import role, workload
@@ -35,3 +37,25 @@ def test_what_is_more_than_plain_names_fails_as_before(text: str, error: type[Ex
     template = compile_template(text, {})
     with pytest.raises(error):
         template.render(W, {})
+
+
+_PIECES = st.sampled_from(["{name}", "{gpus}", "{namespace}", "{max_gpus}", "{policy}", "{condition}", "{elements}",
+                           "{unknown}", "{name!r}", "{{", "}}", " x ", "é", ": ", "{"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=8).map("".join), st.text(max_size=5),
+       st.sampled_from([{}, {"policy": "p"}, {"policy": "p", "condition": "c > 1"}, {"max_gpus": "3", "name": "n"}]))
+def test_a_bound_template_renders_what_render_renders(text: str, value: str, fixed: dict[str, str]) -> None:
+    """``Template.bound`` (an assert's message, its context's keys known at compile time) gives what ``render``
+    gives over the whole context, or fails as it fails, whatever the template, the value and the fixed context."""
+    template = compile_template(text, {"max_gpus": "8"})
+    try:
+        expected: object = template.render(W, {**fixed, "elements": value})
+    except (KeyError, ValueError) as exc:
+        expected = type(exc)
+    try:
+        got: object = template.bound(fixed, "elements")(W, value)
+    except (KeyError, ValueError) as exc:
+        got = type(exc)
+    assert got == expected

@@ -140,6 +140,39 @@ def test_workers_render_the_reports_pieces_and_the_parent_only_joins_them(
         assert "".join(streamer(fmt)(packed.result, ctx)) == renderer(fmt)(plain.result, ctx), fmt
 
 
+UNREAD = Path(__file__).resolve().parents[1] / "fixtures" / "engine" / "unread" / "gputrainer.yaml"
+
+
+def test_workers_render_sarif_and_code_quality_and_the_parent_writes_in_the_rule_index_outside_the_set(
+        pack_early: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SARIF from the workers' pieces: the same log as a plain run's, rules and results. Findings of the engine's
+    own ``unread-gpu-kind`` (outside the set: its rule index depends on the whole run) first appear in a later
+    unit, then in several; the parent learns the policies each block names without unpacking a finding."""
+    examples = [b"---\n" + p.read_bytes() for p in sorted(EXAMPLES.rglob("*.yaml"))] * 8
+    unread = b"---\n" + UNREAD.read_bytes()
+    data = b"".join(doc + (unread if n % 40 == 39 else b"") for n, doc in enumerate(examples))
+    policies = load_engine([POLICIES])
+    ctx = ReportContext(policies=policies.policies)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch_module, "PACK_AFTER", 10**9)
+        plain = evaluate_paths(policies, ["-"], jobs=1, stdin=io.BytesIO(data))
+    names = [f.policy for f in plain.result.findings]
+    assert "unread-gpu-kind" in names and names.index("unread-gpu-kind") > 10
+    assert any(f.group for f in plain.result.findings)  # quota findings, decided in the parent, merged in
+    packed = evaluate_paths(policies, ["-"], jobs=2, stdin=io.BytesIO(data),
+                            render=piece_renderer([("sarif", ctx), ("codequality", ctx)]), pieces_only=True)
+    findings = packed.result.findings
+    assert isinstance(findings, PackedFindings) and len(findings._pieces) > 12
+    assert [name for name, _ in findings.first_named() or []] == list(dict.fromkeys(names))
+    packed.result.stats.seconds = plain.result.stats.seconds
+    monkeypatch.setattr(packed_module, "_unpack", None)  # reporting must not read the packed findings back
+    log = "".join(streamer("sarif")(packed.result, ctx))
+    assert log == renderer("sarif")(plain.result, ctx)
+    assert f'"ruleId":"unread-gpu-kind","ruleIndex":{len(policies.policies.policies)},' in log
+    # GitLab Code Quality from the workers' pieces too
+    assert "".join(streamer("codequality")(packed.result, ctx)) == renderer("codequality")(plain.result, ctx)
+
+
 def _first_unit_late(unit: batch_module.Unit, *args: object) -> Partial:
     """A worker's ``_work``, slow on the unit that starts the stream (one worker held up by the machine)."""
     first = unit[0]

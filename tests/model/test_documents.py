@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy_engine.model.documents import (
+    HELM_HINT,
     Document,
     LoadError,
     _scan_depth,
@@ -205,3 +206,15 @@ def test_one_deep_document_among_many_shallow_ones_is_still_read_deep(levels: in
     docs = list(load_text(text, "s.yaml"))
     assert all(isinstance(d, Document) for d in docs) and len(docs) == 801
     assert [d.line for d in docs if isinstance(d, Document) and d.kind == "Pod"] == [1202]
+
+
+def test_the_render_first_hint_goes_to_every_error_of_a_templated_text_and_only_to_those() -> None:
+    """Whether a text holds ``{{`` is asked once, at its first error: every error of such a text carries the
+    hint (the second too), an error in a text without it never does, and a text without error is not searched."""
+    templated = "kind: A\nx: {{ .Values.a }}\n---\nkind: B\ny: [{{ .Values.b }}\n---\n- not an object\n"
+    hints = [(i.diagnostic.code, i.diagnostic.hint) for i in load_text(templated, "t.yaml") if isinstance(i, LoadError)]
+    assert [code for code, _ in hints] == ["E601", "E601", "E603"]
+    assert all(hint == HELM_HINT for _, hint in hints)
+    plain = "kind: A\nx: [1\n---\n- not an object\n"
+    assert [(i.diagnostic.code, i.diagnostic.hint) for i in load_text(plain, "p.yaml") if isinstance(i, LoadError)] \
+        == [("E601", None), ("E603", None)]

@@ -154,3 +154,21 @@ def test_a_container_asking_as_another_did_in_another_form_is_read_on_its_own(fi
         assert isinstance(both, str) and "True is not a quantity" in both
     else:
         assert both[0][1] == alone[0][0]
+
+
+@pytest.mark.parametrize("resources, where", [
+    ("{requests: {nvidia.com/gpu: 1, 1: 2}}", "spec.containers[1].resources.requests"),
+    ("{limits: {nvidia.com/gpu: 1, true: 2}}", "spec.containers[1].resources.limits"),
+])
+def test_a_resource_name_that_is_not_a_string_is_a_located_error(resources: str, where: str) -> None:
+    """Whatever accelerator resources come before it (in this container or another), a resource named by a
+    number or a bool is E701 at the mapping that names it, never a crash."""
+    text = ("kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+            "  - {name: a, resources: {requests: {amd.com/gpu: 1}}}\n"
+            f"  - name: b\n    resources: {resources}\n")
+    (doc,) = [d for d in load_text(text, "p.yaml") if isinstance(d, Document)]
+    with pytest.raises(WorkloadError) as raised:
+        build_workload(doc)
+    assert raised.value.diagnostic.code == "E701"
+    assert raised.value.diagnostic.message.startswith(f"Pod p: {where}: a resource name must be a string, found ")
+    assert raised.value.diagnostic.span.line == 7
