@@ -465,10 +465,18 @@ def deciding(q: ast.Quantifier, body: Closure) -> Callable[[Workload], list[str]
     grouping = Grouping.of(q)
     per_class = _per_class(q, body)
     want = q.op != "all"
+    #: the verdicts per kind of container of a body ``alike_everywhere`` (``_per_class``), read here first for a
+    #: pod of one kind of container decided before (the commonest case): no call and no list for it
+    verdicts = _verdicts[unparse(q.body)] if alike_everywhere(q) else {}
 
     def find(w: Workload) -> list[str]:
         classes = small_classes(w)
         if classes is not None:
+            ids = classes.ids
+            if len(ids) == 1:
+                one = verdicts.get(ids[0])
+                if one is not None:  # ``per_class`` would give [one]
+                    return [] if one is not want else list(map(classes.label, classes.members[0]))
             held = per_class(w, classes)
             if want not in held:  # the commonest outcome: nothing to name
                 return []

@@ -43,6 +43,14 @@ def stream(result: Result, ctx: ReportContext, lines_per_piece: int = 2048,
     piece: list[str] = []
     size = 0
     for line in _lines(result, ctx):
+        if len(line) >= piece_chars:  # a unit's findings of one file (stdin: all of them), passed on as it is
+            if piece:
+                yield _defused("\n".join(piece) + "\n")
+                piece.clear()
+                size = 0
+            yield _defused(line)
+            yield "\n"
+            continue
         piece.append(line)
         size += len(line)
         if len(piece) >= lines_per_piece or size >= piece_chars:

@@ -87,3 +87,16 @@ def test_a_piece_ends_past_its_size_though_its_lines_are_few(monkeypatch: pytest
     pieces = list(text.stream(Result(), ReportContext(), piece_chars=4096))
     assert "".join(pieces) == "\n".join(lines) + "\n"
     assert len(pieces) >= 3 and max(map(len, pieces)) < 2 * 5000
+
+
+def test_a_line_larger_than_a_piece_goes_as_it_is_and_is_still_defused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit's findings of one file larger than a piece are written as they came (not copied into a larger
+    string), after the lines before them; a workflow command inside them is still defused."""
+    big = "  a.yaml:1  p\n::error::inside\n" + "x" * 9000
+    lines = ["<stdin>", "small", big, "::warning::after", "totals"]
+    monkeypatch.setattr(text, "_lines", lambda result, ctx: iter(lines))
+    pieces = list(text.stream(Result(), ReportContext(), piece_chars=4096))
+    whole = "\n".join(lines) + "\n"
+    assert "".join(pieces) == text._defused(whole)
+    assert "\\x3a:error::inside" in "".join(pieces) and "\\x3a:warning::after" in "".join(pieces)
+    assert text._defused(big) in pieces  # passed on alone
