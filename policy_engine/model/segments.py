@@ -44,21 +44,28 @@ def cut_points(data: bytes, start: int = 0) -> Iterator[int]:
 
 
 def segments(stream: BinaryIO, size: int) -> Iterator[Segment]:
-    """``stream`` in segments of at least ``size`` bytes (the last may be smaller), cut at ``---`` lines."""
+    """``stream`` in segments of at least ``size`` bytes (the last may be smaller), cut at ``---`` lines.
+
+    The bytes not yet handed out are ``buffer[start:]``: a segment is sliced off by moving ``start``, and the
+    rest is copied only when the next block is read (not at every cut: some 20 MB of copying, and the pages
+    to hold it, for a 7 MB stream)."""
     buffer = b""
+    start = 0
     line = 1
     eof = False
     while not eof:
         block = stream.read(max(size, BLOCK))
         eof = not block
-        buffer += block
-        while len(buffer) >= size or (eof and buffer):
-            cut = next(cut_points(buffer, size), None) if len(buffer) > size else None
+        buffer = buffer[start:] + block
+        start = 0
+        while len(buffer) - start >= size or (eof and start < len(buffer)):
+            cut = next(cut_points(buffer, start + size), None) if len(buffer) - start > size else None
             if cut is None:
                 if not eof:
                     break  # the next cut is further on: read more
                 cut = len(buffer)
-            piece, buffer = buffer[:cut], buffer[cut:]
+            piece = buffer[start:cut]
+            start = cut
             yield Segment(piece, line)
             line += piece.count(b"\n")
 
