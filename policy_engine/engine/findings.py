@@ -91,9 +91,7 @@ class Finding:
 
     def fingerprint(self) -> str:
         """Stable across runs and line shifts: policy, rule, resource identity and group — not the line."""
-        r = self.resource
-        basis = "\x1f".join((self.policy, self.rule, r.file, r.kind, r.namespace or "", r.name, self.group or ""))
-        return _sha256(basis.encode()).hexdigest()[:32]
+        return fingerprint_of(rule_basis(self.policy, self.rule), resource_basis(self.resource), self.group)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -195,3 +193,18 @@ class Result:
     # (policy, resource) pairs matched; a large batch run's may be packed likewise
     evaluations: Sequence[tuple[str, ResourceRef]] = field(default_factory=list)
 
+
+def rule_basis(policy: str, rule: str) -> str:
+    """The part of a fingerprint's basis a finding's (policy, rule) makes (``fingerprint_of``)."""
+    return f"{policy}\x1f{rule}\x1f"
+
+
+def resource_basis(r: ResourceRef) -> str:
+    """The part of a fingerprint's basis a finding's resource makes (``fingerprint_of``)."""
+    return f"{r.file}\x1f{r.kind}\x1f{r.namespace or ''}\x1f{r.name}\x1f"
+
+
+def fingerprint_of(rule_part: str, resource_part: str, group: str | None) -> str:
+    """``Finding.fingerprint`` from its parts, which a reporter keeps per rule and per resource: policy, rule, file,
+    kind, namespace, name and group joined by ``\x1f``, hashed."""
+    return _sha256(f"{rule_part}{resource_part}{group or ''}".encode()).hexdigest()[:32]

@@ -6,13 +6,12 @@ Additive changes keep the version; renaming or removing a field bumps it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Iterator
 from json.encoder import encode_basestring
 from typing import Any
 
-from policy_engine.engine.findings import Finding, ResourceRef, Result
+from policy_engine.engine.findings import Finding, ResourceRef, Result, fingerprint_of, resource_basis, rule_basis
 from policy_engine.reporters.context import TOOL_NAME, ReportContext, error_parts, is_failure
 from policy_engine.reporters.context import runs as context_runs
 from policy_engine.reporters.costs import by_team
@@ -150,8 +149,7 @@ def _finding_json(f: Finding, ctx: ReportContext) -> str:
         cost = _last_monthly
         if cost[0] is not monthly:
             cost = _monthly_parts(monthly)
-        # ``Finding.fingerprint``: policy, rule, file, kind, namespace, name and group joined by \x1f, hashed
-        fingerprint = _sha256(f"{head[5]}{last[3]}{group or ''}".encode()).hexdigest()[:32]
+        fingerprint = fingerprint_of(head[5], last[3], group)  # ``Finding.fingerprint``, from parts kept
         start = (f'{head[3]}{_string(f.message)}, "resource": {last[2]}, '
                  f'"line": {repr(line) if line.__class__ is int else _number(line)}, '
                  f'"field": {"null" if path == () else _field_json(path)}')
@@ -180,14 +178,13 @@ def _head(f: Finding, ctx: ReportContext) -> tuple[object, object, object, str, 
     head = (f.severity, f.enforcement, ctx.fail_on,
             f'{{"policy": {_string(f.policy)}, "rule": {_string(f.rule)}, '
             f'"severity": {_string(f.severity._value_)}, "enforcement": {_string(f.enforcement._value_)}, '
-            f'"message": ', f.enforcement in ctx.fail_on, f"{f.policy}\x1f{f.rule}\x1f",
+            f'"message": ', f.enforcement in ctx.fail_on, rule_basis(f.policy, f.rule),
             f'", "error": false, "new": true, "fails": {"true" if f.enforcement in ctx.fail_on else "false"}}}')
     if len(_heads) < 4096:
         _heads[(f.policy, f.rule)] = head
     return head
 
 
-_sha256 = hashlib.sha256
 _string = encode_basestring  # a str as the encoder writes it (``ensure_ascii=False``), in C
 _INFINITIES = (float("inf"), float("-inf"))
 
@@ -267,8 +264,7 @@ _last_resource: tuple[object, object, str, str] = (None, None, "", "")
 
 def _resource_parts(ref: ResourceRef, ctx: ReportContext) -> tuple[object, object, str, str]:
     global _last_resource
-    basis = f"{ref.file}\x1f{ref.kind}\x1f{ref.namespace or ''}\x1f{ref.name}\x1f"  # (``Finding.fingerprint``)
-    _last_resource = parts = (ref, ctx, _ref_json(ref, ctx), basis)
+    _last_resource = parts = (ref, ctx, _ref_json(ref, ctx), resource_basis(ref))
     return parts
 
 
